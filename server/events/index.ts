@@ -1,0 +1,2 @@
+export { EventBus, matches } from './event-bus.ts';
+export type { BusEvent, EventFilter, EventListener, SequencedEvent } from './event-types.ts';
