@@ -4,13 +4,13 @@ export interface BusEvent {
   tenantId: number | string | null;
   /** Milliseconds since the epoch, stamped by the bus when absent. */
   at?: number;
-  [key: string]: unknown;
 }
 
 /** What the bus hands to subscribers: the event plus its place in the node's ordered stream. */
 export interface SequencedEvent extends BusEvent {
   seq: number;
   at: number;
+  [key: string]: unknown;
 }
 
 export type EventListener = (event: SequencedEvent) => void;

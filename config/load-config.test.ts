@@ -1,0 +1,118 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './index.ts';
+
+const KEY = 'ab'.repeat(32);
+
+describe('loadConfig', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'patchbay-config-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('applies the documented defaults', () => {
+    const c = loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY } });
+    expect(c.dataDir).toBe('./data');
+    expect(c.db.url).toBe(`sqlite:${path.join('./data', 'patchbay.db')}`);
+    expect(c.sip.listen).toEqual([
+      { transport: 'udp', host: '0.0.0.0', port: 5060 },
+      { transport: 'tcp', host: '0.0.0.0', port: 5060 },
+    ]);
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 8080 });
+    expect(c.sip.udpReceiveBufferBytes).toBe(4 * 1024 * 1024);
+    expect(c.sip.publicAddress).toBeUndefined();
+    expect(c.sip.tls).toBeUndefined();
+    expect(c.logLevel).toBe('info');
+    expect(c.secretKey.toString('hex')).toBe(KEY);
+    expect(c.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindings: 10, keepAliveIntervalSec: 20 });
+    expect(c.sandbox).toEqual({ memoryMb: 32, cpuMs: 1000, maxConcurrent: 5 });
+  });
+
+  it('does not touch disk when the key comes from the environment', () => {
+    loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_DATA_DIR: path.join(dir, 'd') } });
+    expect(existsSync(path.join(dir, 'd'))).toBe(false);
+  });
+
+  it('parses every listener form including IPv6 and all transports', () => {
+    const cert = path.join(dir, 'c.pem');
+    writeFileSync(cert, 'x');
+    const c = loadConfig({
+      env: {
+        PATCHBAY_SECRET_KEY: KEY,
+        PATCHBAY_SIP_LISTEN: 'udp:0.0.0.0:5060,tcp:[::1]:5070,tls:0.0.0.0:5061,ws:0.0.0.0:8088',
+        PATCHBAY_TLS_CERT: cert,
+        PATCHBAY_TLS_KEY: cert,
+        PATCHBAY_HTTP_LISTEN: '127.0.0.1:0',
+        PATCHBAY_DB: 'mysql://u:p@db.example:3306/patchbay',
+        PATCHBAY_LOG_LEVEL: 'DEBUG',
+        PATCHBAY_REG_MAX_BINDINGS: '3',
+      },
+    });
+    expect(c.sip.listen[1]).toEqual({ transport: 'tcp', host: '::1', port: 5070 });
+    expect(c.sip.listen.map((l) => l.transport)).toEqual(['udp', 'tcp', 'tls', 'ws']);
+    expect(c.sip.tls).toEqual({ certFile: cert, keyFile: cert });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 0 });
+    expect(c.db.url).toBe('mysql://u:p@db.example:3306/patchbay');
+    expect(c.logLevel).toBe('debug');
+    expect(c.registrar.maxBindings).toBe(3);
+  });
+
+  it.each([
+    ['PATCHBAY_HTTP_LISTEN', 'abc', 'config: PATCHBAY_HTTP_LISTEN: expected host:port, got "abc"'],
+    ['PATCHBAY_SIP_LISTEN', 'sctp:1.2.3.4:5060', 'config: PATCHBAY_SIP_LISTEN: expected transport:host:port'],
+    ['PATCHBAY_DB', 'postgres://x', 'config: PATCHBAY_DB: expected sqlite:<path>'],
+    ['PATCHBAY_REG_MAX_BINDINGS', 'ten', 'config: PATCHBAY_REG_MAX_BINDINGS: expected an integer'],
+    ['PATCHBAY_LOG_LEVEL', 'loud', 'config: PATCHBAY_LOG_LEVEL: expected one of'],
+    ['PATCHBAY_SECRET_KEY', 'abcd', 'config: PATCHBAY_SECRET_KEY: expected 64 hex'],
+    ['PATCHBAY_TLS_CERT', '/nonexistent/cert.pem', 'config: PATCHBAY_TLS_CERT: file not found'],
+  ])('rejects a bad %s with one line naming it', (name, value, prefix) => {
+    let err: unknown;
+    try {
+      loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, [name]: value } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const message = (err as ConfigError).message;
+    expect(message.startsWith(prefix)).toBe(true);
+    expect(message).not.toContain('\n');
+    expect((err as ConfigError).setting).toBe(name);
+  });
+
+  it('requires TLS files for a tls listener', () => {
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_SIP_LISTEN: 'tls:0.0.0.0:5061' } })).toThrow(
+      /PATCHBAY_SIP_LISTEN: a tls listener needs/,
+    );
+  });
+
+  it('reads a JSON file (--config) with env winning over it', () => {
+    const file = path.join(dir, 'patchbay.json');
+    writeFileSync(file, JSON.stringify({ http: { host: '127.0.0.1', port: 9000 }, logLevel: 'warn', registrar: { maxBindings: 4 } }));
+    const c = loadConfig({ argv: ['serve', '--config', file], env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_LOG_LEVEL: 'error' } });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(c.logLevel).toBe('error');
+    expect(c.registrar.maxBindings).toBe(4);
+  });
+
+  it('names the file and key for a bad file value', () => {
+    const file = path.join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ registrar: { minExpires: 'x' } }));
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_CONFIG: file } })).toThrow(
+      `config: ${file}: registrar.minExpires: expected an integer`,
+    );
+  });
+
+  it('generates a 0600 secret key file once and then reuses it', () => {
+    const dataDir = path.join(dir, 'data');
+    const a = loadConfig({ env: { PATCHBAY_DATA_DIR: dataDir } });
+    const file = path.join(dataDir, 'secret.key');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8').trim()).toBe(a.secretKey.toString('hex'));
+    expect(a.secretKey.length).toBe(32);
+    const b = loadConfig({ env: { PATCHBAY_DATA_DIR: dataDir } });
+    expect(b.secretKey.equals(a.secretKey)).toBe(true);
+  });
+});

@@ -1,0 +1,324 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './config-error.ts';
+import { ensureSecretKey, parseSecretKeyHex } from './secret-key.ts';
+
+export { ConfigError };
+
+export type SipTransportName = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface SipListener {
+  transport: SipTransportName;
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  db: { url: string };
+  dataDir: string;
+  sip: {
+    listen: SipListener[];
+    publicAddress?: string;
+    tls?: { certFile: string; keyFile: string };
+    udpReceiveBufferBytes: number;
+  };
+  http: { host: string; port: number };
+  logLevel: LogLevel;
+  secretKey: Buffer;
+  registrar: {
+    minExpires: number;
+    maxExpires: number;
+    defaultExpires: number;
+    maxBindings: number;
+    keepAliveIntervalSec: number;
+  };
+  sandbox: { memoryMb: number; cpuMs: number; maxConcurrent: number };
+}
+
+export interface LoadConfigOptions {
+  /** Command-line arguments; only `--config <file>` / `--config=<file>` is read here. */
+  argv?: readonly string[];
+  /** Environment; defaults to process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Path of a JSON config file (wins over --config and PATCHBAY_CONFIG). */
+  file?: string;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const TRANSPORTS: readonly SipTransportName[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
+
+function show(raw: unknown): string {
+  return JSON.stringify(raw) ?? String(raw);
+}
+
+/** Wraps a plain parser as a zod schema so every setting is validated through zod with one clear message. */
+function settingSchema<T>(parse: (raw: unknown) => T): z.ZodType<T> {
+  return z.unknown().transform((raw, ctx) => {
+    try {
+      return parse(raw);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
+    }
+  }) as unknown as z.ZodType<T>;
+}
+
+function integer(min: number, max: number): z.ZodType<number> {
+  return settingSchema((raw) => {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new Error(`expected an integer from ${min} to ${max}, got ${show(raw)}`);
+    }
+    return n;
+  });
+}
+
+function nonEmptyString(what: string): z.ZodType<string> {
+  return settingSchema((raw) => {
+    if (typeof raw !== 'string' || raw.trim() === '') throw new Error(`expected ${what}, got ${show(raw)}`);
+    return raw.trim();
+  });
+}
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/;
+
+function splitHostPort(text: string): { host: string; port: number } | undefined {
+  const m = HOST_PORT.exec(text.trim());
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port > 65535) return undefined;
+  const host = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
+  return { host, port };
+}
+
+const httpListenSchema = settingSchema((raw) => {
+  if (typeof raw === 'object' && raw !== null) {
+    const o = raw as { host?: unknown; port?: unknown };
+    if (typeof o.host === 'string' && Number.isInteger(o.port) && (o.port as number) >= 0 && (o.port as number) <= 65535) {
+      return { host: o.host, port: o.port as number };
+    }
+  }
+  const hp = typeof raw === 'string' ? splitHostPort(raw) : undefined;
+  if (!hp) throw new Error(`expected host:port, got ${show(raw)}`);
+  return hp;
+});
+
+function parseListener(item: unknown): SipListener {
+  if (typeof item === 'object' && item !== null) {
+    const o = item as { transport?: unknown; host?: unknown; port?: unknown };
+    if (
+      TRANSPORTS.includes(o.transport as SipTransportName) &&
+      typeof o.host === 'string' &&
+      Number.isInteger(o.port) &&
+      (o.port as number) >= 0 &&
+      (o.port as number) <= 65535
+    ) {
+      return { transport: o.transport as SipTransportName, host: o.host, port: o.port as number };
+    }
+  }
+  if (typeof item === 'string') {
+    const colon = item.indexOf(':');
+    const transport = item.slice(0, colon).trim().toLowerCase() as SipTransportName;
+    const hp = colon > 0 ? splitHostPort(item.slice(colon + 1)) : undefined;
+    if (hp && TRANSPORTS.includes(transport)) return { transport, ...hp };
+  }
+  throw new Error(`expected transport:host:port with transport one of ${TRANSPORTS.join('|')}, got ${show(item)}`);
+}
+
+const sipListenSchema = settingSchema((raw) => {
+  const items = typeof raw === 'string' ? raw.split(',').filter((s) => s.trim() !== '') : raw;
+  if (!Array.isArray(items) || items.length === 0) {
+    throw new Error(`expected a comma list like udp:0.0.0.0:5060,tcp:0.0.0.0:5060, got ${show(raw)}`);
+  }
+  return items.map(parseListener);
+});
+
+const dbUrlSchema = settingSchema((raw) => {
+  if (typeof raw !== 'string') throw new Error(`expected sqlite:<path> or mysql://user:pass@host:port/db, got ${show(raw)}`);
+  const url = raw.trim();
+  if (/^sqlite:.+/.test(url)) return url;
+  if (/^(mysql|mariadb):\/\//.test(url)) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new Error(`not a valid URL: ${show(raw)}`);
+    }
+    if (!parsed.hostname || parsed.pathname.replace(/^\//, '') === '') {
+      throw new Error(`expected mysql://user:pass@host:port/db (host and database name required), got ${show(raw)}`);
+    }
+    return url;
+  }
+  throw new Error(`expected sqlite:<path> or mysql://user:pass@host:port/db, got ${show(raw)}`);
+});
+
+const logLevelSchema = settingSchema((raw) => {
+  const level = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+  if (!LOG_LEVELS.includes(level as LogLevel)) throw new Error(`expected one of ${LOG_LEVELS.join('|')}, got ${show(raw)}`);
+  return level as LogLevel;
+});
+
+const secretKeySchema = settingSchema((raw) => {
+  const key = typeof raw === 'string' ? parseSecretKeyHex(raw) : undefined;
+  if (!key) throw new Error('expected 64 hex characters (an AES-256 key)');
+  return key;
+});
+
+const existingFileSchema = settingSchema((raw) => {
+  if (typeof raw !== 'string' || raw.trim() === '') throw new Error(`expected a file path, got ${show(raw)}`);
+  if (!existsSync(raw)) throw new Error(`file not found: ${raw}`);
+  return raw;
+});
+
+interface SettingSpec {
+  env: string;
+  /** Dotted path in the JSON config file and in the resulting Config. */
+  key: string;
+  schema: z.ZodType<unknown>;
+  fallback?: (partial: Record<string, unknown>) => unknown;
+}
+
+const SETTINGS: readonly SettingSpec[] = [
+  { env: 'PATCHBAY_DATA_DIR', key: 'dataDir', schema: nonEmptyString('a directory path'), fallback: () => './data' },
+  {
+    env: 'PATCHBAY_DB',
+    key: 'db.url',
+    schema: dbUrlSchema,
+    fallback: (p) => `sqlite:${path.join(p['dataDir'] as string, 'patchbay.db')}`,
+  },
+  { env: 'PATCHBAY_SIP_LISTEN', key: 'sip.listen', schema: sipListenSchema, fallback: () => 'udp:0.0.0.0:5060,tcp:0.0.0.0:5060' },
+  { env: 'PATCHBAY_PUBLIC_ADDRESS', key: 'sip.publicAddress', schema: nonEmptyString('a host name or IP address') },
+  { env: 'PATCHBAY_TLS_CERT', key: 'sip.tls.certFile', schema: existingFileSchema },
+  { env: 'PATCHBAY_TLS_KEY', key: 'sip.tls.keyFile', schema: existingFileSchema },
+  {
+    env: 'PATCHBAY_UDP_RECV_BUFFER',
+    key: 'sip.udpReceiveBufferBytes',
+    schema: integer(0, 1 << 30),
+    fallback: () => 4 * 1024 * 1024,
+  },
+  { env: 'PATCHBAY_HTTP_LISTEN', key: 'http', schema: httpListenSchema, fallback: () => '0.0.0.0:8080' },
+  { env: 'PATCHBAY_LOG_LEVEL', key: 'logLevel', schema: logLevelSchema, fallback: () => 'info' },
+  { env: 'PATCHBAY_SECRET_KEY', key: 'secretKey', schema: secretKeySchema },
+  { env: 'PATCHBAY_REG_MIN_EXPIRES', key: 'registrar.minExpires', schema: integer(1, 86_400), fallback: () => 60 },
+  { env: 'PATCHBAY_REG_MAX_EXPIRES', key: 'registrar.maxExpires', schema: integer(1, 604_800), fallback: () => 3600 },
+  { env: 'PATCHBAY_REG_DEFAULT_EXPIRES', key: 'registrar.defaultExpires', schema: integer(1, 604_800), fallback: () => 3600 },
+  { env: 'PATCHBAY_REG_MAX_BINDINGS', key: 'registrar.maxBindings', schema: integer(1, 1000), fallback: () => 10 },
+  { env: 'PATCHBAY_KEEPALIVE_INTERVAL', key: 'registrar.keepAliveIntervalSec', schema: integer(0, 3600), fallback: () => 20 },
+  { env: 'PATCHBAY_SANDBOX_MEMORY_MB', key: 'sandbox.memoryMb', schema: integer(8, 4096), fallback: () => 32 },
+  { env: 'PATCHBAY_SANDBOX_CPU_MS', key: 'sandbox.cpuMs', schema: integer(10, 600_000), fallback: () => 1000 },
+  { env: 'PATCHBAY_SANDBOX_MAX_CONCURRENT', key: 'sandbox.maxConcurrent', schema: integer(1, 10_000), fallback: () => 5 },
+];
+
+function getPath(obj: unknown, dotted: string): unknown {
+  let cur: unknown = obj;
+  for (const part of dotted.split('.')) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function setPath(obj: Record<string, unknown>, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof cur[part] !== 'object' || cur[part] === null) cur[part] = {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+function configFileFromArgv(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config') return argv[i + 1];
+    if (a.startsWith('--config=')) return a.slice('--config='.length);
+  }
+  return undefined;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('config file', `${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('config file', `${file} must contain a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Builds the configuration from defaults, an optional JSON file and environment variables
+ * (environment wins). Throws ConfigError naming the first bad setting.
+ * When no secret key is configured, it is read from (or generated into) `<dataDir>/secret.key`;
+ * with an explicit key nothing on disk is touched.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const settings = loadSettings(options);
+  return { ...settings, secretKey: settings.secretKey ?? ensureSecretKey(settings.dataDir) };
+}
+
+/** Everything loadConfig does except reading/generating the secret key file (for commands that need no key). */
+export function loadSettings(options: LoadConfigOptions = {}): Omit<Config, 'secretKey'> & { secretKey?: Buffer } {
+  const env = options.env ?? process.env;
+  const argv = options.argv ?? [];
+  const filePath = options.file ?? configFileFromArgv(argv) ?? (env['PATCHBAY_CONFIG'] || undefined);
+  const fileValues = filePath ? readConfigFile(filePath) : {};
+  const result: Record<string, unknown> = {};
+
+  for (const spec of SETTINGS) {
+    const envValue = env[spec.env];
+    let raw: unknown;
+    let source: string;
+    if (envValue !== undefined && envValue !== '') {
+      raw = envValue;
+      source = spec.env;
+    } else if (getPath(fileValues, spec.key) !== undefined) {
+      raw = getPath(fileValues, spec.key);
+      source = `${filePath}: ${spec.key}`;
+    } else if (spec.fallback) {
+      raw = spec.fallback(result);
+      source = `${spec.env} (default)`;
+    } else {
+      continue;
+    }
+    const parsed = spec.schema.safeParse(raw);
+    if (!parsed.success) throw new ConfigError(source, parsed.error.issues[0]?.message ?? 'invalid value');
+    setPath(result, spec.key, parsed.data);
+  }
+
+  const config = result as unknown as Omit<Config, 'secretKey'> & { secretKey?: Buffer };
+  checkConsistency(config);
+  return config;
+}
+
+function checkConsistency(config: Omit<Config, 'secretKey'>): void {
+  const tls = config.sip.tls as Partial<{ certFile: string; keyFile: string }> | undefined;
+  if (tls && !tls.certFile) throw new ConfigError('PATCHBAY_TLS_CERT', 'required when PATCHBAY_TLS_KEY is set');
+  if (tls && !tls.keyFile) throw new ConfigError('PATCHBAY_TLS_KEY', 'required when PATCHBAY_TLS_CERT is set');
+  const secure = config.sip.listen.find((l) => l.transport === 'tls' || l.transport === 'wss');
+  if (secure && !tls) {
+    throw new ConfigError('PATCHBAY_SIP_LISTEN', `a ${secure.transport} listener needs PATCHBAY_TLS_CERT and PATCHBAY_TLS_KEY`);
+  }
+  const r = config.registrar;
+  if (r.minExpires > r.maxExpires) {
+    throw new ConfigError('PATCHBAY_REG_MIN_EXPIRES', `${r.minExpires} is above PATCHBAY_REG_MAX_EXPIRES (${r.maxExpires})`);
+  }
+  if (r.defaultExpires < r.minExpires || r.defaultExpires > r.maxExpires) {
+    throw new ConfigError(
+      'PATCHBAY_REG_DEFAULT_EXPIRES',
+      `${r.defaultExpires} is outside ${r.minExpires}..${r.maxExpires} (min/max expires)`,
+    );
+  }
+}

@@ -1,0 +1,22 @@
+export { openDatabase, dialectOf } from './open-database.ts';
+export type { Database, OpenDatabaseOptions } from './open-database.ts';
+export type { SqlDialectName } from './migrations.ts';
+export { DuplicateError, NotFoundError, ValidationError } from './errors.ts';
+export { digestHa1, encryptSecret, decryptSecret } from './secrets.ts';
+export type { DigestAlgorithm } from './secrets.ts';
+export type { Tenant } from './repositories/tenants-repository.ts';
+export type { SipAccount, NewSipAccount, SipAccountSettings } from './repositories/accounts-repository.ts';
+export type { DialplanLanguage, DialplanVersion, DialplanSummary, NewDialplanVersion } from './repositories/dialplans-repository.ts';
+export { WEB_ROLES } from './repositories/users-repository.ts';
+export type { WebRole, WebUser, NewWebUser } from './repositories/users-repository.ts';
+export type { ApiTokenInfo } from './repositories/tokens-repository.ts';
+export type {
+  Provider,
+  NewProvider,
+  ProviderRegistration,
+  ProviderRegistrationState,
+} from './repositories/providers-repository.ts';
+export type { StoredBinding } from './repositories/bindings-repository.ts';
+export type { Cdr, CdrLeg, StoredCdr, CallDirection, HangupSide } from './repositories/cdrs-repository.ts';
+export { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH } from './repositories/kv-repository.ts';
+export type { AuditEntry, StoredAuditEntry } from './repositories/audit-repository.ts';

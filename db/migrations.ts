@@ -1,0 +1,182 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type SqlDialectName = 'sqlite' | 'mysql';
+
+/**
+ * Migrations live in code (no files read at runtime) and use only the schema builder so they have
+ * the same effect on SQLite and MySQL. MySQL needs explicit VARCHAR lengths on indexed columns and
+ * MEDIUMTEXT for compiled dialplans/source maps that can exceed TEXT's 64 KiB.
+ */
+export function createMigrationProvider(dialect: SqlDialectName): MigrationProvider {
+  const bigText = dialect === 'mysql' ? sql`mediumtext` : sql`text`;
+  const migrations: Record<string, Migration> = {
+    '0001_initial': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('tenants')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('domain', 'varchar(255)', (c) => c.notNull().unique())
+          .addColumn('name', 'varchar(255)', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('tenant_aliases')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('tenant_id', 'integer', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+          .addColumn('domain', 'varchar(255)', (c) => c.notNull().unique())
+          .execute();
+
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('tenant_id', 'integer', (c) => c.references('tenants.id').onDelete('cascade'))
+          .addColumn('email', 'varchar(255)', (c) => c.notNull().unique())
+          .addColumn('password_hash', 'varchar(255)', (c) => c.notNull())
+          .addColumn('role', 'varchar(32)', (c) => c.notNull())
+          .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('api_tokens')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('name', 'varchar(255)', (c) => c.notNull())
+          .addColumn('token_hash', 'varchar(64)', (c) => c.notNull().unique())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addColumn('last_used_at', 'bigint')
+          .execute();
+
+        await db.schema
+          .createTable('sip_accounts')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('tenant_id', 'integer', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+          .addColumn('username', 'varchar(128)', (c) => c.notNull())
+          .addColumn('ha1_md5', 'varchar(32)', (c) => c.notNull())
+          .addColumn('ha1_sha256', 'varchar(64)', (c) => c.notNull())
+          .addColumn('out_dialplan', 'varchar(64)')
+          .addColumn('in_dialplan', 'varchar(64)')
+          .addColumn('incoming_only', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('nat_keepalive', 'integer', (c) => c.notNull().defaultTo(1))
+          .addColumn('allowed_cidrs', 'text', (c) => c.notNull())
+          .addColumn('caller_id', 'varchar(255)')
+          .addColumn('max_calls', 'integer')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('sip_accounts_tenant_username', ['tenant_id', 'username'])
+          .execute();
+
+        await db.schema
+          .createTable('dialplans')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('tenant_id', 'integer', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+          .addColumn('name', 'varchar(64)', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('language', 'varchar(8)', (c) => c.notNull())
+          .addColumn('source', bigText, (c) => c.notNull())
+          .addColumn('compiled_js', bigText, (c) => c.notNull())
+          .addColumn('source_map', bigText, (c) => c.notNull())
+          .addColumn('author', 'varchar(255)')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('dialplans_tenant_name_version', ['tenant_id', 'name', 'version'])
+          .execute();
+
+        await db.schema
+          .createTable('providers')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('tenant_id', 'integer', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+          .addColumn('name', 'varchar(64)', (c) => c.notNull())
+          .addColumn('server_uri', 'varchar(512)', (c) => c.notNull())
+          .addColumn('outbound_proxy', 'varchar(512)')
+          .addColumn('username', 'varchar(255)')
+          .addColumn('auth_user', 'varchar(255)')
+          .addColumn('password_enc', 'text')
+          .addColumn('register', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('register_expiry', 'integer', (c) => c.notNull())
+          .addColumn('from_user', 'varchar(255)')
+          .addColumn('custom_headers', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addUniqueConstraint('providers_tenant_name', ['tenant_id', 'name'])
+          .execute();
+
+        await db.schema
+          .createTable('provider_registrations')
+          .addColumn('provider_id', 'integer', (c) => c.primaryKey().references('providers.id').onDelete('cascade'))
+          .addColumn('state', 'varchar(32)', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint')
+          .addColumn('last_error', 'text')
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('registrar_bindings')
+          .addColumn('id', 'varchar(191)', (c) => c.primaryKey())
+          .addColumn('account_id', 'integer', (c) => c.notNull().references('sip_accounts.id').onDelete('cascade'))
+          .addColumn('contact_uri', 'text', (c) => c.notNull())
+          .addColumn('source_transport', 'varchar(8)', (c) => c.notNull())
+          .addColumn('source_address', 'varchar(64)', (c) => c.notNull())
+          .addColumn('source_port', 'integer', (c) => c.notNull())
+          .addColumn('connection_id', 'varchar(191)')
+          .addColumn('local_listener', 'varchar(191)')
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('q', 'real')
+          .addColumn('call_id', 'varchar(255)', (c) => c.notNull())
+          .addColumn('cseq', 'bigint', (c) => c.notNull())
+          .addColumn('instance_id', 'varchar(255)')
+          .addColumn('reg_id', 'integer')
+          .addColumn('user_agent', 'varchar(255)')
+          .addColumn('path', 'text', (c) => c.notNull())
+          .addColumn('attributes', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('registrar_bindings_account').on('registrar_bindings').column('account_id').execute();
+
+        await db.schema
+          .createTable('cdrs')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('call_id', 'varchar(255)', (c) => c.notNull())
+          .addColumn('tenant_id', 'integer', (c) => c.references('tenants.id').onDelete('set null'))
+          .addColumn('caller', 'varchar(255)', (c) => c.notNull())
+          .addColumn('callee', 'varchar(255)', (c) => c.notNull())
+          .addColumn('direction', 'varchar(16)', (c) => c.notNull())
+          .addColumn('dialplan', 'varchar(64)')
+          .addColumn('legs', bigText, (c) => c.notNull())
+          .addColumn('started_at', 'bigint', (c) => c.notNull())
+          .addColumn('ringing_at', 'bigint')
+          .addColumn('answered_at', 'bigint')
+          .addColumn('ended_at', 'bigint')
+          .addColumn('duration_sec', 'integer', (c) => c.notNull())
+          .addColumn('hangup_side', 'varchar(16)')
+          .addColumn('hangup_cause', 'varchar(255)')
+          .addColumn('status', 'varchar(32)', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('cdrs_tenant_started').on('cdrs').columns(['tenant_id', 'started_at']).execute();
+        await db.schema.createIndex('cdrs_call_id').on('cdrs').column('call_id').execute();
+
+        await db.schema
+          .createTable('tenant_kv')
+          .addColumn('tenant_id', 'integer', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+          .addColumn('key', 'varchar(64)', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('tenant_kv_pk', ['tenant_id', 'key'])
+          .execute();
+
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor', 'varchar(255)', (c) => c.notNull())
+          .addColumn('action', 'varchar(255)', (c) => c.notNull())
+          .addColumn('target', 'varchar(512)')
+          .addColumn('details', 'text')
+          .addColumn('source_address', 'varchar(64)')
+          .addColumn('tenant_id', 'integer')
+          .execute();
+        await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+      },
+    },
+  };
+  return { getMigrations: async () => migrations };
+}

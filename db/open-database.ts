@@ -1,0 +1,114 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, MysqlDialect, SqliteDialect } from 'kysely';
+import { createPool } from 'mysql2';
+import { createMigrationProvider, type SqlDialectName } from './migrations.ts';
+import { AccountsRepository } from './repositories/accounts-repository.ts';
+import { AuditRepository } from './repositories/audit-repository.ts';
+import { BindingsRepository } from './repositories/bindings-repository.ts';
+import { CdrsRepository } from './repositories/cdrs-repository.ts';
+import type { RepositoryContext } from './repositories/context.ts';
+import { DialplansRepository } from './repositories/dialplans-repository.ts';
+import { KvRepository } from './repositories/kv-repository.ts';
+import { ProviderRegistrationsRepository, ProvidersRepository } from './repositories/providers-repository.ts';
+import { TenantsRepository } from './repositories/tenants-repository.ts';
+import { TokensRepository } from './repositories/tokens-repository.ts';
+import { UsersRepository } from './repositories/users-repository.ts';
+import type { DatabaseSchema } from './schema.ts';
+
+export interface Database {
+  readonly dialect: SqlDialectName;
+  readonly tenants: TenantsRepository;
+  readonly accounts: AccountsRepository;
+  readonly dialplans: DialplansRepository;
+  readonly users: UsersRepository;
+  readonly tokens: TokensRepository;
+  readonly providers: ProvidersRepository;
+  readonly providerRegistrations: ProviderRegistrationsRepository;
+  readonly bindings: BindingsRepository;
+  readonly cdrs: CdrsRepository;
+  readonly kv: KvRepository;
+  readonly audit: AuditRepository;
+  /** Applies pending migrations; returns the names applied. */
+  migrate(): Promise<string[]>;
+  /** A cheap round trip, for health checks. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** AES-256 key for provider passwords (Config.secretKey). */
+  secretKey?: Buffer;
+}
+
+export function dialectOf(url: string): SqlDialectName {
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  if (/^(mysql|mariadb):\/\//.test(url)) return 'mysql';
+  throw new Error(`unsupported database URL (expected sqlite:<path> or mysql://...): ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
+}
+
+function sqlitePath(url: string): string {
+  const rest = url.slice('sqlite:'.length);
+  return rest.startsWith('//') ? rest.slice(2) : rest;
+}
+
+function createKysely(url: string, dialect: SqlDialectName): Kysely<DatabaseSchema> {
+  if (dialect === 'sqlite') {
+    const file = sqlitePath(url);
+    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const sqlite = new BetterSqlite3(file);
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
+    return new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+  }
+  const pool = createPool({
+    uri: url.replace(/^mariadb:/, 'mysql:'),
+    connectionLimit: 10,
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    charset: 'utf8mb4',
+  });
+  return new Kysely<DatabaseSchema>({ dialect: new MysqlDialect({ pool }) });
+}
+
+/** Opens the database behind `url` (sqlite:<path> or mysql://user:pass@host:port/db). Call migrate() before use. */
+export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
+  const dialect = dialectOf(url);
+  const db = createKysely(url, dialect);
+  const ctx: RepositoryContext = { db, dialect, ...(options.secretKey && { secretKey: options.secretKey }) };
+  const tenants = new TenantsRepository(ctx);
+  let closed = false;
+  return {
+    dialect,
+    tenants,
+    accounts: new AccountsRepository(ctx, tenants),
+    dialplans: new DialplansRepository(ctx),
+    users: new UsersRepository(ctx),
+    tokens: new TokensRepository(ctx),
+    providers: new ProvidersRepository(ctx),
+    providerRegistrations: new ProviderRegistrationsRepository(ctx),
+    bindings: new BindingsRepository(ctx),
+    cdrs: new CdrsRepository(ctx),
+    kv: new KvRepository(ctx),
+    audit: new AuditRepository(ctx),
+    async migrate() {
+      const migrator = new Migrator({ db, provider: createMigrationProvider(dialect) });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) {
+        const failed = results?.find((r) => r.status === 'Error');
+        throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    },
+    async ping() {
+      await db.selectFrom('tenants').select('id').limit(1).execute();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}

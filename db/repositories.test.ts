@@ -1,0 +1,227 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decryptSecret, digestHa1, DuplicateError, NotFoundError, openDatabase, ValidationError, type Database } from './index.ts';
+import { testDatabaseTargets } from './test-databases.ts';
+
+const secretKey = randomBytes(32);
+
+describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
+  let db: Database;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    const created = await target.create();
+    cleanup = created.cleanup;
+    db = await openDatabase(created.url, { secretKey });
+    expect(await db.migrate()).toEqual(['0001_initial']);
+    expect(await db.migrate()).toEqual([]);
+  });
+  afterAll(async () => {
+    await db?.close();
+    await cleanup?.();
+  });
+
+  it('reports its dialect', () => {
+    expect(db.dialect).toBe(target.dialect);
+  });
+
+  it('adds tenants, finds them by domain or alias, rejects duplicates', async () => {
+    const t = await db.tenants.add({ domain: 'Example.COM', name: 'Example' });
+    expect(t).toMatchObject({ domain: 'example.com', name: 'Example', aliases: [] });
+    await db.tenants.addAlias(t.id, 'sip.example.com');
+    expect((await db.tenants.findByDomain('SIP.example.com'))?.id).toBe(t.id);
+    expect((await db.tenants.findByDomain('example.com'))?.aliases).toEqual(['sip.example.com']);
+    await expect(db.tenants.add({ domain: 'example.com' })).rejects.toBeInstanceOf(DuplicateError);
+    await expect(db.tenants.add({ domain: 'sip.example.com' })).rejects.toBeInstanceOf(DuplicateError);
+    await expect(db.tenants.add({ domain: 'bad domain' })).rejects.toBeInstanceOf(ValidationError);
+    expect((await db.tenants.list()).filter((x) => x.domain === 'example.com')).toHaveLength(1);
+    expect(await db.tenants.findByDomain('nope.example')).toBeUndefined();
+  });
+
+  it('stores SIP accounts as HA1s only, with realm = tenant domain', async () => {
+    await db.tenants.add({ domain: 'acme.test' });
+    const acme = await db.tenants.requireByDomain('acme.test');
+    await db.tenants.addAlias(acme.id, 'alias.acme.test');
+    const a = await db.accounts.add({ username: '1001', domain: 'alias.acme.test', password: 's3cret!', outDialplan: 'default', incomingOnly: false });
+    expect(a.domain).toBe('acme.test');
+    expect(a.ha1Md5).toBe(createHash('md5').update('1001:acme.test:s3cret!').digest('hex'));
+    expect(a.ha1Sha256).toBe(digestHa1('SHA-256', '1001', 'acme.test', 's3cret!'));
+    expect(a.ha1Sha256).toHaveLength(64);
+    const found = await db.accounts.findForAuth('1001', 'acme.test');
+    expect(found).toMatchObject({ username: '1001', outDialplan: 'default', inDialplan: null, natKeepalive: true, disabled: false, allowedCidrs: [] });
+    expect(JSON.stringify(found)).not.toContain('s3cret!');
+
+    await expect(db.accounts.add({ username: '1001', domain: 'acme.test', password: 'other' })).rejects.toBeInstanceOf(DuplicateError);
+    expect((await db.accounts.findForAuth('1001', 'acme.test'))?.ha1Md5).toBe(a.ha1Md5);
+    await expect(db.accounts.add({ username: '1002', domain: 'unknown.test', password: 'x' })).rejects.toBeInstanceOf(NotFoundError);
+
+    await db.accounts.setPassword('1001', 'acme.test', 'n3w');
+    expect((await db.accounts.findForAuth('1001', 'acme.test'))?.ha1Md5).toBe(digestHa1('MD5', '1001', 'acme.test', 'n3w'));
+    await expect(db.accounts.setPassword('9999', 'acme.test', 'x')).rejects.toBeInstanceOf(NotFoundError);
+
+    const updated = await db.accounts.update('1001', 'acme.test', { allowedCidrs: ['10.0.0.0/8'], maxCalls: 2, disabled: true });
+    expect(updated).toMatchObject({ allowedCidrs: ['10.0.0.0/8'], maxCalls: 2, disabled: true });
+
+    await db.accounts.add({ username: '1002', domain: 'acme.test', password: 'p', incomingOnly: true });
+    expect((await db.accounts.listByDomain('acme.test')).map((x) => [x.username, x.incomingOnly])).toEqual([
+      ['1001', false],
+      ['1002', true],
+    ]);
+    expect((await db.accounts.listAll()).some((x) => x.username === '1002' && x.domain === 'acme.test')).toBe(true);
+    expect(await db.accounts.remove('1002', 'acme.test')).toBe(true);
+    expect(await db.accounts.remove('1002', 'acme.test')).toBe(false);
+  });
+
+  it('versions dialplans; current is the newest', async () => {
+    const t = await db.tenants.add({ domain: 'dp.test' });
+    const v1 = await db.dialplans.save({ tenantId: t.id, name: 'default', language: 'ts', source: 'a', compiledJs: 'a', sourceMap: '{}', author: 'cli' });
+    const big = 'x'.repeat(100_000);
+    const v2 = await db.dialplans.save({ tenantId: t.id, name: 'default', language: 'js', source: big, compiledJs: big, sourceMap: '{}' });
+    await db.dialplans.save({ tenantId: t.id, name: 'transfer', language: 'ts', source: 't', compiledJs: 't', sourceMap: '{}' });
+    expect([v1.version, v2.version]).toEqual([1, 2]);
+    const cur = await db.dialplans.getCurrent(t.id, 'default');
+    expect(cur).toMatchObject({ version: 2, language: 'js' });
+    expect(cur?.source.length).toBe(100_000);
+    expect((await db.dialplans.list(t.id)).map((d) => [d.name, d.version])).toEqual([
+      ['default', 2],
+      ['transfer', 1],
+    ]);
+    expect((await db.dialplans.getVersion(t.id, 'default', 1))?.source).toBe('a');
+    expect(await db.dialplans.getCurrent(t.id, 'missing')).toBeUndefined();
+    await expect(db.dialplans.save({ tenantId: t.id, name: 'bad name', language: 'ts', source: '', compiledJs: '', sourceMap: '' })).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+  });
+
+  it('hashes web passwords with scrypt and verifies API tokens by hash', async () => {
+    const t = await db.tenants.add({ domain: 'users.test' });
+    const u = await db.users.add({ email: 'Admin@Users.test', password: 'correct horse', role: 'admin', tenantId: t.id });
+    expect(u).toMatchObject({ email: 'admin@users.test', role: 'admin', tenantId: t.id });
+    await expect(db.users.add({ email: 'admin@users.test', password: 'whatever1', role: 'member', tenantId: t.id })).rejects.toBeInstanceOf(
+      DuplicateError,
+    );
+    await expect(db.users.add({ email: 'r@users.test', password: 'whatever1', role: 'member', tenantId: null })).rejects.toBeInstanceOf(ValidationError);
+    expect((await db.users.verifyPassword('admin@users.test', 'correct horse'))?.id).toBe(u.id);
+    expect(await db.users.verifyPassword('admin@users.test', 'wrong horse')).toBeUndefined();
+
+    const { token } = await db.tokens.create({ userId: u.id, name: 'ci' });
+    expect((await db.tokens.verify(token))?.user.id).toBe(u.id);
+    expect(await db.tokens.verify(token + 'x')).toBeUndefined();
+    const expired = await db.tokens.create({ userId: u.id, name: 'old', expiresAt: Date.now() - 1000 });
+    expect(await db.tokens.verify(expired.token)).toBeUndefined();
+    expect((await db.tokens.listForUser(u.id)).map((x) => x.name)).toEqual(['ci', 'old']);
+  });
+
+  it('encrypts provider passwords and rejects duplicate provider names', async () => {
+    const t = await db.tenants.add({ domain: 'prov.test' });
+    const p = await db.providers.add({
+      tenantId: t.id,
+      name: 'trunk',
+      serverUri: 'sip:sip.carrier.example',
+      username: 'acct',
+      password: 'trunk-pass',
+      register: true,
+      customHeaders: { 'X-Account': '42' },
+    });
+    expect(p).toMatchObject({ name: 'trunk', hasPassword: true, register: true, registerExpiry: 3600, customHeaders: { 'X-Account': '42' } });
+    expect(JSON.stringify(p)).not.toContain('trunk-pass');
+    expect(await db.providers.revealPassword(p.id)).toBe('trunk-pass');
+    await expect(db.providers.add({ tenantId: t.id, name: 'trunk', serverUri: 'sip:x.example' })).rejects.toBeInstanceOf(DuplicateError);
+    await expect(db.providers.add({ tenantId: t.id, name: 'x', serverUri: 'http://x' })).rejects.toBeInstanceOf(ValidationError);
+    expect(() => decryptSecret(randomBytes(32), 'v1:AAAA:AAAA:AAAA')).toThrow();
+
+    await db.providerRegistrations.set({ providerId: p.id, state: 'registering' });
+    await db.providerRegistrations.set({ providerId: p.id, state: 'registered', expiresAt: 1_900_000_000_000 });
+    expect(await db.providerRegistrations.get(p.id)).toMatchObject({ state: 'registered', expiresAt: 1_900_000_000_000, lastError: null });
+  });
+
+  it('upserts, loads and removes registrar bindings in batches', async () => {
+    await db.tenants.add({ domain: 'reg.test' });
+    const acc = await db.accounts.add({ username: 'phone', domain: 'reg.test', password: 'p' });
+    const base = {
+      accountId: acc.id,
+      sourceTransport: 'udp',
+      sourceAddress: '192.0.2.1',
+      sourcePort: 5060,
+      connectionId: null,
+      localListener: 'udp:0.0.0.0:5060',
+      q: 0.5,
+      callId: 'c1',
+      cseq: 1,
+      instanceId: '<urn:uuid:1>',
+      regId: 1,
+      userAgent: 'test',
+      path: ['<sip:edge.example;lr>'],
+    };
+    await db.bindings.upsertMany([
+      { ...base, id: 'b1', contactUri: 'sip:phone@192.0.2.1', expiresAt: 2_000_000_000_000, attributes: { registeredAt: 5 } },
+      { ...base, id: 'b2', contactUri: 'sip:phone@192.0.2.2', expiresAt: 1000 },
+    ]);
+    await db.bindings.upsertMany([{ ...base, id: 'b1', contactUri: 'sip:phone@192.0.2.9', expiresAt: 2_000_000_000_000, cseq: 2 }]);
+    const all = await db.bindings.loadAll();
+    expect(all.map((b) => [b.id, b.contactUri, b.cseq])).toEqual([
+      ['b1', 'sip:phone@192.0.2.9', 2],
+      ['b2', 'sip:phone@192.0.2.2', 1],
+    ]);
+    expect(all[1]?.attributes).toEqual({});
+    expect(all[0]).toMatchObject({ q: 0.5, path: ['<sip:edge.example;lr>'], regId: 1, expiresAt: 2_000_000_000_000 });
+    expect(await db.bindings.removeExpired(Date.now())).toBe(1);
+    await db.bindings.removeMany(['b1']);
+    expect(await db.bindings.loadAll()).toEqual([]);
+  });
+
+  it('writes and lists CDRs', async () => {
+    const t = await db.tenants.add({ domain: 'cdr.test' });
+    const id = await db.cdrs.insert({
+      callId: 'abc@host',
+      tenantId: t.id,
+      caller: '1001',
+      callee: '1002',
+      direction: 'internal',
+      dialplan: 'default',
+      legs: [{ destination: '1002@local', status: 200 }],
+      startedAt: 1_700_000_000_000,
+      ringingAt: 1_700_000_001_000,
+      answeredAt: 1_700_000_002_000,
+      endedAt: 1_700_000_012_000,
+      durationSec: 10,
+      hangupSide: 'caller',
+      hangupCause: 'BYE',
+      status: 'answered',
+    });
+    expect(await db.cdrs.get(id)).toMatchObject({ callId: 'abc@host', legs: [{ destination: '1002@local', status: 200 }], durationSec: 10, answeredAt: 1_700_000_002_000 });
+    expect((await db.cdrs.list({ tenantId: t.id })).map((c) => c.id)).toEqual([id]);
+  });
+
+  it('enforces key/value limits per tenant', async () => {
+    const a = await db.tenants.add({ domain: 'kv-a.test' });
+    const b = await db.tenants.add({ domain: 'kv-b.test' });
+    await db.kv.write(a.id, 'k', 'one');
+    await db.kv.write(a.id, 'k', 'two');
+    await db.kv.write(a.id, 'j', 'v'.repeat(10_000));
+    expect(await db.kv.read(a.id, 'k')).toBe('two');
+    expect(await db.kv.read(b.id, 'k')).toBeUndefined();
+    expect(await db.kv.keys(a.id)).toEqual(['j', 'k']);
+    await expect(db.kv.write(a.id, 'x'.repeat(65), 'v')).rejects.toThrow(/key: longer than 64/);
+    await expect(db.kv.write(a.id, 'big', 'v'.repeat(10_001))).rejects.toThrow(/value: longer than 10000/);
+    expect(await db.kv.read(a.id, 'big')).toBeUndefined();
+    expect(await db.kv.delete(a.id, 'k')).toBe(true);
+    expect(await db.kv.delete(a.id, 'k')).toBe(false);
+  });
+
+  it('records audit entries', async () => {
+    await db.audit.record({ actor: 'cli', action: 'tenant.add', target: 'x.test', details: { name: 'X' }, sourceAddress: 'cli' });
+    const [last] = await db.audit.list({ limit: 1 });
+    expect(last).toMatchObject({ actor: 'cli', action: 'tenant.add', target: 'x.test', details: { name: 'X' } });
+  });
+
+  it('removes a tenant with everything that belongs to it', async () => {
+    const t = await db.tenants.add({ domain: 'gone.test' });
+    await db.accounts.add({ username: 'u', domain: 'gone.test', password: 'p' });
+    await db.kv.write(t.id, 'k', 'v');
+    expect(await db.tenants.remove(t.id)).toBe(true);
+    expect(await db.tenants.findByDomain('gone.test')).toBeUndefined();
+    expect(await db.kv.keys(t.id)).toEqual([]);
+    expect((await db.accounts.listAll()).some((a) => a.tenantId === t.id)).toBe(false);
+  });
+});

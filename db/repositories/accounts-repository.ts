@@ -1,0 +1,237 @@
+import type { Selectable } from 'kysely';
+import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.ts';
+import type { SipAccountsTable } from '../schema.ts';
+import { digestHa1 } from '../secrets.ts';
+import { fromBool, insertedId, normalizeDomain, toBool, type RepositoryContext } from './context.ts';
+import type { TenantsRepository } from './tenants-repository.ts';
+
+export interface SipAccount {
+  id: number;
+  tenantId: number;
+  /** The tenant's primary domain; it is also the digest realm the HA1s were computed with. */
+  domain: string;
+  username: string;
+  ha1Md5: string;
+  ha1Sha256: string;
+  outDialplan: string | null;
+  inDialplan: string | null;
+  incomingOnly: boolean;
+  disabled: boolean;
+  natKeepalive: boolean;
+  allowedCidrs: string[];
+  callerId: string | null;
+  maxCalls: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface SipAccountSettings {
+  outDialplan?: string | null;
+  inDialplan?: string | null;
+  incomingOnly?: boolean;
+  disabled?: boolean;
+  natKeepalive?: boolean;
+  allowedCidrs?: string[];
+  callerId?: string | null;
+  maxCalls?: number | null;
+}
+
+export interface NewSipAccount extends SipAccountSettings {
+  username: string;
+  /** Tenant domain or alias. */
+  domain: string;
+  /** Used only to compute the HA1s; never stored. */
+  password: string;
+}
+
+const USERNAME = /^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,128}$/;
+const DIALPLAN_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function validateUsername(username: string): string {
+  if (!USERNAME.test(username)) throw new ValidationError('username', `not a valid SIP user name: "${username}"`);
+  return username;
+}
+
+function validateSettings(s: SipAccountSettings): void {
+  for (const [field, v] of [['outDialplan', s.outDialplan], ['inDialplan', s.inDialplan]] as const) {
+    if (v != null && !DIALPLAN_NAME.test(v)) throw new ValidationError(field, `not a valid dialplan name: "${v}"`);
+  }
+  if (s.maxCalls != null && (!Number.isInteger(s.maxCalls) || s.maxCalls < 0)) {
+    throw new ValidationError('maxCalls', 'must be a non-negative integer');
+  }
+  for (const cidr of s.allowedCidrs ?? []) {
+    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(cidr)) throw new ValidationError('allowedCidrs', `not a CIDR: "${cidr}"`);
+  }
+}
+
+function validatePassword(password: string): void {
+  if (typeof password !== 'string' || password.length < 1) throw new ValidationError('password', 'must not be empty');
+}
+
+function toAccount(row: Selectable<SipAccountsTable>, domain: string): SipAccount {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    domain,
+    username: row.username,
+    ha1Md5: row.ha1_md5,
+    ha1Sha256: row.ha1_sha256,
+    outDialplan: row.out_dialplan,
+    inDialplan: row.in_dialplan,
+    incomingOnly: toBool(row.incoming_only),
+    disabled: toBool(row.disabled),
+    natKeepalive: toBool(row.nat_keepalive),
+    allowedCidrs: JSON.parse(row.allowed_cidrs) as string[],
+    callerId: row.caller_id,
+    maxCalls: row.max_calls,
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export class AccountsRepository {
+  constructor(
+    private readonly ctx: RepositoryContext,
+    private readonly tenants: TenantsRepository,
+  ) {}
+
+  async add(input: NewSipAccount): Promise<SipAccount> {
+    const username = validateUsername(input.username);
+    validatePassword(input.password);
+    validateSettings(input);
+    const tenant = await this.tenants.requireByDomain(input.domain);
+    const now = Date.now();
+    const values = {
+      tenant_id: tenant.id,
+      username,
+      ha1_md5: digestHa1('MD5', username, tenant.domain, input.password),
+      ha1_sha256: digestHa1('SHA-256', username, tenant.domain, input.password),
+      out_dialplan: input.outDialplan ?? null,
+      in_dialplan: input.inDialplan ?? null,
+      incoming_only: fromBool(input.incomingOnly, false),
+      disabled: fromBool(input.disabled, false),
+      nat_keepalive: fromBool(input.natKeepalive, true),
+      allowed_cidrs: JSON.stringify(input.allowedCidrs ?? []),
+      caller_id: input.callerId ?? null,
+      max_calls: input.maxCalls ?? null,
+      created_at: now,
+      updated_at: now,
+    };
+    const key = `${username}@${tenant.domain}`;
+    try {
+      const id = await this.ctx.db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom('sip_accounts')
+          .select('id')
+          .where('tenant_id', '=', tenant.id)
+          .where('username', '=', username)
+          .executeTakeFirst();
+        if (existing) throw new DuplicateError('account', key);
+        return insertedId(await trx.insertInto('sip_accounts').values(values).executeTakeFirstOrThrow());
+      });
+      return toAccount({ id, ...values }, tenant.domain);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateError('account', key);
+      throw err;
+    }
+  }
+
+  /** The account with its HA1s for digest authentication; undefined if tenant or account is unknown. */
+  async findForAuth(username: string, domain: string): Promise<SipAccount | undefined> {
+    const tenant = await this.tenants.findByDomain(domain);
+    if (!tenant) return undefined;
+    const row = await this.ctx.db
+      .selectFrom('sip_accounts')
+      .selectAll()
+      .where('tenant_id', '=', tenant.id)
+      .where('username', '=', username)
+      .executeTakeFirst();
+    return row ? toAccount(row, tenant.domain) : undefined;
+  }
+
+  async get(id: number): Promise<SipAccount | undefined> {
+    const row = await this.ctx.db
+      .selectFrom('sip_accounts')
+      .innerJoin('tenants', 'tenants.id', 'sip_accounts.tenant_id')
+      .selectAll('sip_accounts')
+      .select('tenants.domain as tenant_domain')
+      .where('sip_accounts.id', '=', id)
+      .executeTakeFirst();
+    return row ? toAccount(row, row.tenant_domain) : undefined;
+  }
+
+  private async require(username: string, domain: string): Promise<SipAccount> {
+    const a = await this.findForAuth(username, domain);
+    if (!a) throw new NotFoundError('account', `${username}@${normalizeDomain(domain)}`);
+    return a;
+  }
+
+  async setPassword(username: string, domain: string, password: string): Promise<void> {
+    validatePassword(password);
+    const a = await this.require(username, domain);
+    await this.ctx.db
+      .updateTable('sip_accounts')
+      .set({
+        ha1_md5: digestHa1('MD5', a.username, a.domain, password),
+        ha1_sha256: digestHa1('SHA-256', a.username, a.domain, password),
+        updated_at: Date.now(),
+      })
+      .where('id', '=', a.id)
+      .execute();
+  }
+
+  async update(username: string, domain: string, patch: SipAccountSettings): Promise<SipAccount> {
+    validateSettings(patch);
+    const a = await this.require(username, domain);
+    await this.ctx.db
+      .updateTable('sip_accounts')
+      .set({
+        ...(patch.outDialplan !== undefined && { out_dialplan: patch.outDialplan }),
+        ...(patch.inDialplan !== undefined && { in_dialplan: patch.inDialplan }),
+        ...(patch.incomingOnly !== undefined && { incoming_only: fromBool(patch.incomingOnly, false) }),
+        ...(patch.disabled !== undefined && { disabled: fromBool(patch.disabled, false) }),
+        ...(patch.natKeepalive !== undefined && { nat_keepalive: fromBool(patch.natKeepalive, true) }),
+        ...(patch.allowedCidrs !== undefined && { allowed_cidrs: JSON.stringify(patch.allowedCidrs) }),
+        ...(patch.callerId !== undefined && { caller_id: patch.callerId }),
+        ...(patch.maxCalls !== undefined && { max_calls: patch.maxCalls }),
+        updated_at: Date.now(),
+      })
+      .where('id', '=', a.id)
+      .execute();
+    return (await this.get(a.id))!;
+  }
+
+  /** Removes the account and its registrar bindings; false if it did not exist. */
+  async remove(username: string, domain: string): Promise<boolean> {
+    const a = await this.findForAuth(username, domain);
+    if (!a) return false;
+    await this.ctx.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('registrar_bindings').where('account_id', '=', a.id).execute();
+      await trx.deleteFrom('sip_accounts').where('id', '=', a.id).execute();
+    });
+    return true;
+  }
+
+  async listByDomain(domain: string): Promise<SipAccount[]> {
+    const tenant = await this.tenants.requireByDomain(domain);
+    const rows = await this.ctx.db
+      .selectFrom('sip_accounts')
+      .selectAll()
+      .where('tenant_id', '=', tenant.id)
+      .orderBy('username')
+      .execute();
+    return rows.map((r) => toAccount(r, tenant.domain));
+  }
+
+  /** Every account of every tenant, for the in-memory account cache of the SIP services. */
+  async listAll(): Promise<SipAccount[]> {
+    const rows = await this.ctx.db
+      .selectFrom('sip_accounts')
+      .innerJoin('tenants', 'tenants.id', 'sip_accounts.tenant_id')
+      .selectAll('sip_accounts')
+      .select('tenants.domain as tenant_domain')
+      .orderBy('sip_accounts.id')
+      .execute();
+    return rows.map((r) => toAccount(r, r.tenant_domain));
+  }
+}

@@ -1,0 +1,105 @@
+import type { Selectable } from 'kysely';
+import type { CdrsTable } from '../schema.ts';
+import { insertedId, parseJson, type RepositoryContext } from './context.ts';
+
+export type CallDirection = 'inbound' | 'outbound' | 'internal';
+export type HangupSide = 'caller' | 'callee' | 'system';
+
+export interface CdrLeg {
+  destination: string;
+  status?: number;
+  reason?: string;
+  startedAt?: number;
+  answeredAt?: number | null;
+  endedAt?: number | null;
+  [extra: string]: unknown;
+}
+
+export interface Cdr {
+  callId: string;
+  tenantId: number | null;
+  caller: string;
+  callee: string;
+  direction: CallDirection;
+  dialplan: string | null;
+  legs: CdrLeg[];
+  /** Epoch milliseconds. */
+  startedAt: number;
+  ringingAt: number | null;
+  answeredAt: number | null;
+  endedAt: number | null;
+  /** Seconds from answer to hang-up (0 when never answered). */
+  durationSec: number;
+  hangupSide: HangupSide | null;
+  hangupCause: string | null;
+  status: string;
+}
+
+export interface StoredCdr extends Cdr {
+  id: number;
+}
+
+function fromRow(r: Selectable<CdrsTable>): StoredCdr {
+  const n = (v: number | null) => (v === null ? null : Number(v));
+  return {
+    id: r.id,
+    callId: r.call_id,
+    tenantId: r.tenant_id,
+    caller: r.caller,
+    callee: r.callee,
+    direction: r.direction as CallDirection,
+    dialplan: r.dialplan,
+    legs: parseJson<CdrLeg[]>(r.legs, []),
+    startedAt: Number(r.started_at),
+    ringingAt: n(r.ringing_at),
+    answeredAt: n(r.answered_at),
+    endedAt: n(r.ended_at),
+    durationSec: r.duration_sec,
+    hangupSide: r.hangup_side as HangupSide | null,
+    hangupCause: r.hangup_cause,
+    status: r.status,
+  };
+}
+
+export class CdrsRepository {
+  constructor(private readonly ctx: RepositoryContext) {}
+
+  async insert(cdr: Cdr): Promise<number> {
+    return insertedId(
+      await this.ctx.db
+        .insertInto('cdrs')
+        .values({
+          call_id: cdr.callId.slice(0, 255),
+          tenant_id: cdr.tenantId,
+          caller: cdr.caller.slice(0, 255),
+          callee: cdr.callee.slice(0, 255),
+          direction: cdr.direction,
+          dialplan: cdr.dialplan,
+          legs: JSON.stringify(cdr.legs),
+          started_at: cdr.startedAt,
+          ringing_at: cdr.ringingAt,
+          answered_at: cdr.answeredAt,
+          ended_at: cdr.endedAt,
+          duration_sec: Math.max(0, Math.round(cdr.durationSec)),
+          hangup_side: cdr.hangupSide,
+          hangup_cause: cdr.hangupCause?.slice(0, 255) ?? null,
+          status: cdr.status,
+        })
+        .executeTakeFirstOrThrow(),
+    );
+  }
+
+  async get(id: number): Promise<StoredCdr | undefined> {
+    const r = await this.ctx.db.selectFrom('cdrs').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? fromRow(r) : undefined;
+  }
+
+  /** Newest first; `before` (epoch ms, exclusive) pages back in time. */
+  async list(opts: { tenantId?: number; limit?: number; before?: number } = {}): Promise<StoredCdr[]> {
+    let q = this.ctx.db.selectFrom('cdrs').selectAll();
+    if (opts.tenantId !== undefined) q = q.where('tenant_id', '=', opts.tenantId);
+    if (opts.before !== undefined) q = q.where('started_at', '<', opts.before);
+    const rows = await q.orderBy('started_at', 'desc').orderBy('id', 'desc').limit(Math.min(Math.max(opts.limit ?? 100, 1), 1000)).execute();
+    return rows.map(fromRow);
+  }
+}

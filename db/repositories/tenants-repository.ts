@@ -1,0 +1,133 @@
+import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.ts';
+import { insertedId, normalizeDomain, type RepositoryContext } from './context.ts';
+
+export interface Tenant {
+  id: number;
+  domain: string;
+  name: string;
+  aliases: string[];
+  createdAt: number;
+}
+
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
+
+export function validateDomain(domain: string, field = 'domain'): string {
+  const d = normalizeDomain(domain);
+  if (!DOMAIN.test(d)) throw new ValidationError(field, `not a valid domain name: "${domain}"`);
+  return d;
+}
+
+export class TenantsRepository {
+  constructor(private readonly ctx: RepositoryContext) {}
+
+  private async domainTaken(trx: RepositoryContext['db'], domain: string): Promise<boolean> {
+    const t = await trx.selectFrom('tenants').select('id').where('domain', '=', domain).executeTakeFirst();
+    if (t) return true;
+    const a = await trx.selectFrom('tenant_aliases').select('id').where('domain', '=', domain).executeTakeFirst();
+    return a !== undefined;
+  }
+
+  async add(input: { domain: string; name?: string }): Promise<Tenant> {
+    const domain = validateDomain(input.domain);
+    const name = input.name?.trim() || domain;
+    const createdAt = Date.now();
+    try {
+      const id = await this.ctx.db.transaction().execute(async (trx) => {
+        if (await this.domainTaken(trx, domain)) throw new DuplicateError('tenant', domain);
+        return insertedId(await trx.insertInto('tenants').values({ domain, name, created_at: createdAt }).executeTakeFirstOrThrow());
+      });
+      return { id, domain, name, aliases: [], createdAt };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateError('tenant', domain);
+      throw err;
+    }
+  }
+
+  async addAlias(tenantId: number, alias: string): Promise<void> {
+    const domain = validateDomain(alias, 'alias');
+    try {
+      await this.ctx.db.transaction().execute(async (trx) => {
+        if (await this.domainTaken(trx, domain)) throw new DuplicateError('domain', domain);
+        await trx.insertInto('tenant_aliases').values({ tenant_id: tenantId, domain }).execute();
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new DuplicateError('domain', domain);
+      throw err;
+    }
+  }
+
+  async removeAlias(alias: string): Promise<boolean> {
+    const r = await this.ctx.db.deleteFrom('tenant_aliases').where('domain', '=', normalizeDomain(alias)).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Finds a tenant by its primary domain or one of its aliases (case-insensitive). */
+  async findByDomain(domainOrAlias: string): Promise<Tenant | undefined> {
+    const domain = normalizeDomain(domainOrAlias);
+    let row = await this.ctx.db.selectFrom('tenants').selectAll().where('domain', '=', domain).executeTakeFirst();
+    if (!row) {
+      row = await this.ctx.db
+        .selectFrom('tenant_aliases')
+        .innerJoin('tenants', 'tenants.id', 'tenant_aliases.tenant_id')
+        .selectAll('tenants')
+        .where('tenant_aliases.domain', '=', domain)
+        .executeTakeFirst();
+    }
+    return row ? this.withAliases(row) : undefined;
+  }
+
+  /** Like findByDomain but throws NotFoundError. */
+  async requireByDomain(domainOrAlias: string): Promise<Tenant> {
+    const t = await this.findByDomain(domainOrAlias);
+    if (!t) throw new NotFoundError('tenant', normalizeDomain(domainOrAlias));
+    return t;
+  }
+
+  async get(id: number): Promise<Tenant | undefined> {
+    const row = await this.ctx.db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? this.withAliases(row) : undefined;
+  }
+
+  async list(): Promise<Tenant[]> {
+    const rows = await this.ctx.db.selectFrom('tenants').selectAll().orderBy('domain').execute();
+    const aliases = await this.ctx.db.selectFrom('tenant_aliases').selectAll().orderBy('domain').execute();
+    return rows.map((r) => ({
+      id: r.id,
+      domain: r.domain,
+      name: r.name,
+      createdAt: Number(r.created_at),
+      aliases: aliases.filter((a) => a.tenant_id === r.id).map((a) => a.domain),
+    }));
+  }
+
+  async remove(id: number): Promise<boolean> {
+    const r = await this.ctx.db.transaction().execute(async (trx) => {
+      // Explicit child deletes: SQLite only cascades with foreign_keys on, and this keeps both dialects equal.
+      await trx.deleteFrom('tenant_kv').where('tenant_id', '=', id).execute();
+      const accountIds = trx.selectFrom('sip_accounts').select('id').where('tenant_id', '=', id);
+      await trx.deleteFrom('registrar_bindings').where('account_id', 'in', accountIds).execute();
+      await trx.deleteFrom('sip_accounts').where('tenant_id', '=', id).execute();
+      await trx.deleteFrom('dialplans').where('tenant_id', '=', id).execute();
+      const providerIds = trx.selectFrom('providers').select('id').where('tenant_id', '=', id);
+      await trx.deleteFrom('provider_registrations').where('provider_id', 'in', providerIds).execute();
+      await trx.deleteFrom('providers').where('tenant_id', '=', id).execute();
+      const userIds = trx.selectFrom('users').select('id').where('tenant_id', '=', id);
+      await trx.deleteFrom('api_tokens').where('user_id', 'in', userIds).execute();
+      await trx.deleteFrom('users').where('tenant_id', '=', id).execute();
+      await trx.deleteFrom('tenant_aliases').where('tenant_id', '=', id).execute();
+      await trx.updateTable('cdrs').set({ tenant_id: null }).where('tenant_id', '=', id).execute();
+      return trx.deleteFrom('tenants').where('id', '=', id).executeTakeFirst();
+    });
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  private async withAliases(row: { id: number; domain: string; name: string; created_at: number }): Promise<Tenant> {
+    const aliases = await this.ctx.db
+      .selectFrom('tenant_aliases')
+      .select('domain')
+      .where('tenant_id', '=', row.id)
+      .orderBy('domain')
+      .execute();
+    return { id: row.id, domain: row.domain, name: row.name, createdAt: Number(row.created_at), aliases: aliases.map((a) => a.domain) };
+  }
+}

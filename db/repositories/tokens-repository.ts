@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../secrets.ts';
+import { insertedId, toBool, type RepositoryContext } from './context.ts';
+import { toWebUser, type WebUser } from './users-repository.ts';
+
+export interface ApiTokenInfo {
+  id: number;
+  userId: number;
+  name: string;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+}
+
+export class TokensRepository {
+  constructor(private readonly ctx: RepositoryContext) {}
+
+  /** Creates a token; the clear token is returned once and only its SHA-256 is stored. */
+  async create(input: { userId: number; name: string; expiresAt?: number | null }): Promise<{ id: number; token: string }> {
+    const token = `pb_${randomBytes(32).toString('base64url')}`;
+    const id = insertedId(
+      await this.ctx.db
+        .insertInto('api_tokens')
+        .values({
+          user_id: input.userId,
+          name: input.name,
+          token_hash: sha256Hex(token),
+          created_at: Date.now(),
+          expires_at: input.expiresAt ?? null,
+          last_used_at: null,
+        })
+        .executeTakeFirstOrThrow(),
+    );
+    return { id, token };
+  }
+
+  /** The token's user if the token exists, has not expired and the user is enabled. */
+  async verify(token: string): Promise<{ tokenId: number; user: WebUser } | undefined> {
+    const row = await this.ctx.db
+      .selectFrom('api_tokens')
+      .innerJoin('users', 'users.id', 'api_tokens.user_id')
+      .selectAll('users')
+      .select(['api_tokens.id as token_id', 'api_tokens.expires_at as token_expires_at'])
+      .where('api_tokens.token_hash', '=', sha256Hex(token))
+      .executeTakeFirst();
+    if (!row || toBool(row.disabled)) return undefined;
+    const now = Date.now();
+    if (row.token_expires_at !== null && Number(row.token_expires_at) <= now) return undefined;
+    await this.ctx.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.token_id).execute();
+    return { tokenId: row.token_id, user: toWebUser(row) };
+  }
+
+  async listForUser(userId: number): Promise<ApiTokenInfo[]> {
+    const rows = await this.ctx.db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('id').execute();
+    return rows.map((r) => ({
+      id: r.id,
+      userId: r.user_id,
+      name: r.name,
+      createdAt: Number(r.created_at),
+      expiresAt: r.expires_at === null ? null : Number(r.expires_at),
+      lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
+    }));
+  }
+
+  async revoke(id: number): Promise<boolean> {
+    const r = await this.ctx.db.deleteFrom('api_tokens').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+}

@@ -1,0 +1,163 @@
+import type { Generated } from 'kysely';
+
+// Times are epoch milliseconds in BIGINT columns: identical on SQLite and MySQL, no timezone surprises.
+// Booleans are 0/1 integers for the same reason.
+
+export interface TenantsTable {
+  id: Generated<number>;
+  domain: string;
+  name: string;
+  created_at: number;
+}
+
+export interface TenantAliasesTable {
+  id: Generated<number>;
+  tenant_id: number;
+  domain: string;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  tenant_id: number | null;
+  email: string;
+  password_hash: string;
+  role: string;
+  disabled: number;
+  created_at: number;
+}
+
+export interface ApiTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface SipAccountsTable {
+  id: Generated<number>;
+  tenant_id: number;
+  username: string;
+  ha1_md5: string;
+  ha1_sha256: string;
+  out_dialplan: string | null;
+  in_dialplan: string | null;
+  incoming_only: number;
+  disabled: number;
+  nat_keepalive: number;
+  allowed_cidrs: string;
+  caller_id: string | null;
+  max_calls: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface DialplansTable {
+  id: Generated<number>;
+  tenant_id: number;
+  name: string;
+  version: number;
+  language: string;
+  source: string;
+  compiled_js: string;
+  source_map: string;
+  author: string | null;
+  created_at: number;
+}
+
+export interface ProvidersTable {
+  id: Generated<number>;
+  tenant_id: number;
+  name: string;
+  server_uri: string;
+  outbound_proxy: string | null;
+  username: string | null;
+  auth_user: string | null;
+  password_enc: string | null;
+  register: number;
+  register_expiry: number;
+  from_user: string | null;
+  custom_headers: string;
+  created_at: number;
+}
+
+export interface ProviderRegistrationsTable {
+  provider_id: number;
+  state: string;
+  expires_at: number | null;
+  last_error: string | null;
+  updated_at: number;
+}
+
+export interface RegistrarBindingsTable {
+  id: string;
+  account_id: number;
+  contact_uri: string;
+  source_transport: string;
+  source_address: string;
+  source_port: number;
+  connection_id: string | null;
+  local_listener: string | null;
+  expires_at: number;
+  q: number | null;
+  call_id: string;
+  cseq: number;
+  instance_id: string | null;
+  reg_id: number | null;
+  user_agent: string | null;
+  path: string;
+  attributes: string;
+}
+
+export interface CdrsTable {
+  id: Generated<number>;
+  call_id: string;
+  tenant_id: number | null;
+  caller: string;
+  callee: string;
+  direction: string;
+  dialplan: string | null;
+  legs: string;
+  started_at: number;
+  ringing_at: number | null;
+  answered_at: number | null;
+  ended_at: number | null;
+  duration_sec: number;
+  hangup_side: string | null;
+  hangup_cause: string | null;
+  status: string;
+}
+
+export interface TenantKvTable {
+  tenant_id: number;
+  key: string;
+  value: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  details: string | null;
+  source_address: string | null;
+  tenant_id: number | null;
+}
+
+export interface DatabaseSchema {
+  tenants: TenantsTable;
+  tenant_aliases: TenantAliasesTable;
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  sip_accounts: SipAccountsTable;
+  dialplans: DialplansTable;
+  providers: ProvidersTable;
+  provider_registrations: ProviderRegistrationsTable;
+  registrar_bindings: RegistrarBindingsTable;
+  cdrs: CdrsTable;
+  tenant_kv: TenantKvTable;
+  audit_log: AuditLogTable;
+}

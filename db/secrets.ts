@@ -1,0 +1,55 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+
+export type DigestAlgorithm = 'MD5' | 'SHA-256';
+
+/** Digest HA1 = H(username:realm:password) (RFC 2617 / RFC 7616). Stored instead of the password. */
+export function digestHa1(algorithm: DigestAlgorithm, user: string, realm: string, password: string): string {
+  return createHash(algorithm === 'MD5' ? 'md5' : 'sha256')
+    .update(`${user}:${realm}:${password}`, 'utf8')
+    .digest('hex');
+}
+
+const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32 } as const;
+
+function scryptAsync(password: string, salt: Buffer, keyLen: number, opts: { N: number; r: number; p: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, keyLen, opts, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+/** Web-user password hash: `scrypt$N$r$p$salt$hash` (base64), self-describing so parameters can grow later. */
+export async function hashWebPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const key = await scryptAsync(password, salt, SCRYPT.keyLen, SCRYPT);
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+export async function verifyWebPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  const expected = Buffer.from(parts[5]!, 'base64');
+  const key = await scryptAsync(password, Buffer.from(parts[4]!, 'base64'), expected.length, { N, r, p });
+  return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** AES-256-GCM; output `v1:<iv>:<tag>:<ciphertext>` in base64 so a future key/format can be told apart. */
+export function encryptSecret(key: Buffer, plain: string): string {
+  if (key.length !== 32) throw new Error('secret key must be 32 bytes');
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+  return `v1:${iv.toString('base64')}:${cipher.getAuthTag().toString('base64')}:${ct.toString('base64')}`;
+}
+
+export function decryptSecret(key: Buffer, sealed: string): string {
+  const parts = sealed.split(':');
+  if (parts.length !== 4 || parts[0] !== 'v1') throw new Error('unknown secret format');
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(parts[1]!, 'base64'));
+  decipher.setAuthTag(Buffer.from(parts[2]!, 'base64'));
+  return Buffer.concat([decipher.update(Buffer.from(parts[3]!, 'base64')), decipher.final()]).toString('utf8');
+}

@@ -1,0 +1,194 @@
+/**
+ * Patchbay dialplan globals.
+ *
+ * A dialplan is the body of an async function: top-level `await` and `return` work,
+ * `import`/`export` do not. Two globals exist: `req` (a plain copy of the request that
+ * started the call) and `sys` (the switch). Nothing else of the host is reachable —
+ * no `process`, `require`, timers, network or file system.
+ *
+ * Limits per execution: 32 MiB memory, 1 s CPU (time waiting in `sys.*` calls does not
+ * count), 10 s wall clock before the first `Dial` (each finished `Dial` grants another
+ * 10 s; the time a `Dial` is ringing does not count), 300 s in total, 20 `Dial` calls,
+ * 3 `Callback` calls. An uncaught throw fails the call with 500 and logs the line.
+ */
+
+/** A SIP URI, split into parts. */
+interface SipUri {
+  /** User part, e.g. `"1001"` in `sip:1001@example.com`. Empty if absent. */
+  user: string;
+  host: string;
+  port?: number;
+  /** URI parameters (`;transport=tcp` → `{ transport: "tcp" }`); flag parameters map to `""`. */
+  params: Record<string, string>;
+  /** The URI as received. */
+  raw: string;
+}
+
+/** A From/To header value. */
+interface NameAddr {
+  displayName?: string;
+  uri: SipUri;
+  tag?: string;
+}
+
+/** The request that started this dialplan (a copy; changing it changes nothing on the wire). */
+interface DialplanRequest {
+  /** Usually `"INVITE"`. */
+  method: string;
+  /** Request-URI: `req.uri.user` is the dialled number. */
+  uri: SipUri;
+  from: NameAddr;
+  to: NameAddr;
+  callId: string;
+  /** All headers by lower-case name; repeated headers keep every value in order. */
+  headers: Record<string, string[]>;
+  /** Message body (usually SDP), as text. */
+  body: string;
+  /** Where the request came from. */
+  source: { address: string; port: number; transport: 'udp' | 'tcp' | 'tls' | 'ws' | 'wss' | string };
+  /** The tenant SIP account that sent (outgoing) or receives (incoming) the call. */
+  account?: { username: string; domain: string };
+  /** `"out"`: placed by one of your accounts; `"in"`: arriving for one of your accounts or numbers. */
+  direction: 'in' | 'out';
+}
+
+/** What `sys.Dial` resolves to. A failed call is a result, never an exception. */
+interface DialResult {
+  /** True if a leg answered and was bridged to the caller. */
+  answered: boolean;
+  /** Final SIP status: 200 when answered, otherwise the best failure (e.g. 486, 480, 408, 487). */
+  status: number;
+  /** Reason phrase matching `status`. */
+  reason: string;
+  /** Short machine-readable outcome, e.g. `"answered"`, `"busy"`, `"no-answer"`, `"failed"`, `"cancelled"`. */
+  outcome: string;
+}
+
+interface DialOptions {
+  /** Seconds to ring before giving up on every leg (≤ 180). */
+  ringTimeout?: number;
+  /** Seconds after answer at which the call is hung up. */
+  callDurationLimit?: number;
+  /** Redirect (3xx) handling for the whole dial: follow (default), `"manual"` (leave to the script), `"new"` (re-run dialplan). */
+  redirectMode?: 'follow' | 'manual' | 'new';
+  /** Extra SIP headers for every leg (name → value). */
+  customHeaders?: Record<string, string>;
+}
+
+/** One registered contact of an account. */
+interface Binding {
+  contact: string;
+  expires: number;
+  userAgent?: string;
+  source?: string;
+}
+
+/** One call currently up for this tenant. */
+interface CurrentCall {
+  callId: string;
+  from: string;
+  to: string;
+  state: string;
+  startedAt: string;
+}
+
+interface DialplanSys {
+  /**
+   * Places the call described by `dialString` and waits until it is answered (and
+   * bridged) or every leg failed. Resolves with the result — a failed call does not throw.
+   * At most 20 `Dial` calls per execution; the 21st rejects with an Error.
+   *
+   * Dial string: `|` separates sequential groups, `&` parallel legs inside a group; the
+   * first answer cancels every other leg.
+   * A leg is `user@local` (a SIP account of your tenant), `user@<your domain>`,
+   * `number@<provider name>`, `<provider name>` (user = dialled user) or a `sip:` URI.
+   * Variables substituted first: `${dst}`, `${exten}`, `${dst:N}` (dst without its first
+   * N characters), `${fromname}`, `${fromuriuser}`.
+   * Per-leg options in `[key=value,...]` after the leg:
+   *
+   * | key | meaning |
+   * |---|---|
+   * | `dt=N` | start this leg N s late (≤ 120) |
+   * | `cd=N` | hang up N s after answer |
+   * | `tr=n\|p\|c` | transfers (REFER) on this leg: `n` refused (default), `p` passed to the other party, `c` handled by your `transfer` dialplan |
+   * | `fd=`,`fu=`,`fh=` | From display name / user / host for this leg |
+   * | `rm=n\|m` | 3xx redirect: re-run dialplan / leave to the script; default follow |
+   * | `ma=false` | do not rewrite private addresses in SDP |
+   * | `ch=Name:Value` | custom header on this leg |
+   *
+   * @example await sys.Dial("reception@local&1001@local[dt=10]|voicemail@vmprovider[tr=p]")
+   */
+  Dial(dialString: string, options?: DialOptions): Promise<DialResult>;
+
+  /** Writes a line to your console (fire-and-forget, cheap, in order with other calls). */
+  Log(...message: unknown[]): void;
+
+  /** Answers the caller with a final response instead of dialing, e.g. `Respond(486, "Busy Here")`. */
+  Respond(code: number, reason: string, headers?: Record<string, string>): Promise<void>;
+
+  /** True if the account `user` (of `domain`, default your tenant's) has at least one registration. */
+  IsAvailable(user: string, domain?: string): Promise<boolean>;
+
+  /** Registered contacts of the calling (outgoing) or called (incoming) account. */
+  GetBindings(): Promise<Binding[]>;
+
+  /** Sets the From header of the legs dialled next; omitted parts keep their value. */
+  SetFromHeader(displayName?: string, user?: string, host?: string): Promise<void>;
+
+  /** Undoes `SetFromHeader`. */
+  ClearFromHeader(): Promise<void>;
+
+  /** Adds a header to the legs dialled next. */
+  SetCustomSIPHeader(name: string, value: string): Promise<void>;
+
+  /** Removes a header added with `SetCustomSIPHeader`. */
+  RemoveCustomSIPHeader(name: string): Promise<void>;
+
+  /** Reads a value from your tenant's key/value store (`null` if absent). */
+  DBRead(key: string): Promise<string | null>;
+
+  /** Writes a value to your tenant's key/value store. */
+  DBWrite(key: string, value: string): Promise<void>;
+
+  /** Deletes a key from your tenant's key/value store. */
+  DBDelete(key: string): Promise<void>;
+
+  /** Lists the keys of your tenant's key/value store. */
+  DBGetKeys(): Promise<string[]>;
+
+  /**
+   * HTTP(S) GET; resolves with the body text (at most 8 KiB, at most 5 s or `timeoutMs`).
+   * Loopback, private and link-local addresses are refused. Rejects on failure.
+   */
+  WebGet(url: string, timeoutMs?: number): Promise<string>;
+
+  /** ENUM (E.164 → SIP URI) lookup; `null` if there is no record. */
+  ENUMLookup(number: string): Promise<string | null>;
+
+  /**
+   * Calls `dest1`, and when it answers, calls `dest2` and bridges both (dial strings).
+   * At most 3 per execution; the 4th rejects with an Error.
+   */
+  Callback(dest1: string, dest2: string): Promise<void>;
+
+  /** Calls of your tenant that are up right now. */
+  GetCurrentCalls(): Promise<CurrentCall[]>;
+
+  /** SIP status of the last `Dial` that did not answer (0 after an answered one or before any). */
+  readonly LastFailureStatus: number;
+  /** Reason phrase matching `LastFailureStatus` (`""` if none). */
+  readonly LastFailureReason: string;
+  /** True when this dialplan runs for an incoming call. */
+  readonly In: boolean;
+  /** True when this dialplan runs for a call placed by one of your accounts. */
+  readonly Out: boolean;
+  /** The account's username (`""` when the call has no account). */
+  readonly Username: string;
+  /** Name of the running dialplan. */
+  readonly DialPlanName: string;
+}
+
+/** The request that started this dialplan. */
+declare var req: DialplanRequest;
+/** The switch: dial, respond, log, store. Frozen. */
+declare const sys: DialplanSys;

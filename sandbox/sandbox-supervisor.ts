@@ -1,0 +1,330 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  DEFAULT_SANDBOX_LIMITS,
+  isSysFunctionName,
+  type DialplanRequest,
+  type PlainValue,
+  type RunMessage,
+  type RunResult,
+  type SandboxLimits,
+  type SupervisorToWorkerMessage,
+  type SysFunctionName,
+  type WorkerToSupervisorMessage,
+} from './protocol.ts';
+
+/**
+ * Implemented by the calls layer: performs one `sys.*` call of a running dialplan.
+ * Resolve with a JSON-serialisable value; a rejection (or throw) reaches the dialplan as
+ * a plain Error with the message only. `Log` is called fire-and-forget, in order with
+ * the other calls; its result is ignored.
+ */
+export interface SandboxHost {
+  call(name: SysFunctionName, args: unknown[]): Promise<unknown>;
+}
+
+export interface DialplanRunParams {
+  tenantId: string;
+  callId: string;
+  dialplanName: string;
+  /** Stored output of compileDialplan. */
+  js: string;
+  sourceMap: string;
+  req: DialplanRequest;
+  limits?: Partial<SandboxLimits>;
+}
+
+export interface SandboxLogger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface SandboxSupervisorOptions {
+  /** Defaults for every run; a run's own `limits` override these. */
+  limits?: Partial<SandboxLimits>;
+  /** Executions of one tenant at the same time; the next gets 503 at once. Default 5. */
+  maxConcurrentPerTenant?: number;
+  /** Restart backoff after the child dies: starts at initialMs, doubles, capped at maxMs. */
+  restartBackoff?: { initialMs: number; maxMs: number };
+  /** How long run() waits for a (re)starting child before answering 503. Default 5000. */
+  readyTimeoutMs?: number;
+  /** Worker entry; defaults to worker.ts/.js beside this file. */
+  workerPath?: string;
+  logger?: SandboxLogger;
+}
+
+interface ActiveExecution {
+  tenantId: string;
+  callId: string;
+  host: SandboxHost;
+  child: ChildProcess;
+  resolve(result: RunResult): void;
+  guard: NodeJS.Timeout;
+}
+
+interface ReadyWaiter {
+  resolve(child: ChildProcess): void;
+  reject(error: Error): void;
+}
+
+/** Grace beyond the absolute limit after which an unanswered execution is given up. */
+const SUPERVISOR_GRACE_MS = 5_000;
+/** A child that lived this long is considered healthy again (backoff resets). */
+const HEALTHY_UPTIME_MS = 10_000;
+
+const silentLogger: SandboxLogger = { info() {}, warn() {}, error() {} };
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Runs dialplans in a supervised child process. If the child dies, every execution in it
+ * fails with 503 and the child is restarted with backoff; nothing else is affected.
+ */
+export class SandboxSupervisor {
+  private readonly limits: SandboxLimits;
+  private readonly maxConcurrentPerTenant: number;
+  private readonly backoff: { initialMs: number; maxMs: number };
+  private readonly readyTimeoutMs: number;
+  private readonly workerPath: string;
+  private readonly logger: SandboxLogger;
+
+  private child: ChildProcess | undefined;
+  private childReady = false;
+  private childStartedAt = 0;
+  private readyWaiters: ReadyWaiter[] = [];
+  private restartTimer: NodeJS.Timeout | undefined;
+  private nextBackoffMs: number;
+  private stopped = false;
+  private nextExecId = 1;
+  private readonly executions = new Map<number, ActiveExecution>();
+  private readonly runningPerTenant = new Map<string, number>();
+
+  constructor(options: SandboxSupervisorOptions = {}) {
+    this.limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
+    this.maxConcurrentPerTenant = options.maxConcurrentPerTenant ?? 5;
+    this.backoff = options.restartBackoff ?? { initialMs: 100, maxMs: 10_000 };
+    this.nextBackoffMs = this.backoff.initialMs;
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 5_000;
+    this.workerPath =
+      options.workerPath ?? fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Starts the child process (run() also does so on demand) and waits until it is ready. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.readyChild();
+  }
+
+  /** Stops the child; running executions fail with 503. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error('sandbox stopped'));
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+
+  /** PID of the current child process, if one is running. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Number of executions of a tenant currently running. */
+  runningFor(tenantId: string): number {
+    return this.runningPerTenant.get(tenantId) ?? 0;
+  }
+
+  async run(params: DialplanRunParams, host: SandboxHost): Promise<RunResult> {
+    const running = this.runningFor(params.tenantId);
+    if (running >= this.maxConcurrentPerTenant) {
+      this.logger.warn({ tenantId: params.tenantId, callId: params.callId }, 'too many concurrent dialplans');
+      return { status: 'failed', code: 503, reason: 'too many concurrent dialplans' };
+    }
+    this.runningPerTenant.set(params.tenantId, running + 1);
+    try {
+      return await this.execute(params, host);
+    } finally {
+      const left = this.runningFor(params.tenantId) - 1;
+      if (left > 0) this.runningPerTenant.set(params.tenantId, left);
+      else this.runningPerTenant.delete(params.tenantId);
+    }
+  }
+
+  private async execute(params: DialplanRunParams, host: SandboxHost): Promise<RunResult> {
+    let child: ChildProcess;
+    try {
+      child = await this.readyChild();
+    } catch (error) {
+      return { status: 'failed', code: 503, reason: `sandbox unavailable: ${errorMessage(error)}` };
+    }
+    const limits: SandboxLimits = { ...this.limits, ...params.limits };
+    const execId = this.nextExecId++;
+    const message: RunMessage = {
+      type: 'run',
+      execId,
+      tenantId: params.tenantId,
+      callId: params.callId,
+      dialplanName: params.dialplanName,
+      js: params.js,
+      sourceMap: params.sourceMap,
+      req: params.req,
+      limits,
+    };
+    return new Promise<RunResult>((resolve) => {
+      const guard = setTimeout(
+        () => this.settleExecution(execId, { status: 'failed', code: 503, reason: 'sandbox did not answer' }),
+        limits.absoluteMs + SUPERVISOR_GRACE_MS,
+      );
+      this.executions.set(execId, { tenantId: params.tenantId, callId: params.callId, host, child, resolve, guard });
+      if (!this.sendTo(child, message)) {
+        this.settleExecution(execId, { status: 'failed', code: 503, reason: 'sandbox unavailable' });
+      }
+    });
+  }
+
+  private settleExecution(execId: number, result: RunResult): void {
+    const execution = this.executions.get(execId);
+    if (!execution) return;
+    this.executions.delete(execId);
+    clearTimeout(execution.guard);
+    if (result.status === 'completed') this.nextBackoffMs = this.backoff.initialMs;
+    execution.resolve(result);
+  }
+
+  private sendTo(child: ChildProcess, message: SupervisorToWorkerMessage): boolean {
+    if (!child.connected) return false;
+    try {
+      child.send(message);
+      return true;
+    } catch (error) {
+      this.logger.warn({ err: errorMessage(error) }, 'sandbox: cannot send to worker');
+      return false;
+    }
+  }
+
+  private readyChild(): Promise<ChildProcess> {
+    if (this.stopped) return Promise.reject(new Error('sandbox stopped'));
+    if (this.child && this.childReady) return Promise.resolve(this.child);
+    if (!this.child && !this.restartTimer) this.spawnChild();
+    return new Promise<ChildProcess>((resolve, reject) => {
+      const waiter: ReadyWaiter = {
+        resolve: (child) => {
+          clearTimeout(timer);
+          resolve(child);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters = this.readyWaiters.filter((other) => other !== waiter);
+        reject(new Error('sandbox process not ready'));
+      }, this.readyTimeoutMs);
+      this.readyWaiters.push(waiter);
+    });
+  }
+
+  private spawnChild(): void {
+    this.restartTimer = undefined;
+    const execArgv = ['--no-node-snapshot'];
+    if (this.workerPath.endsWith('.ts')) {
+      const tsxLoader = createRequire(import.meta.url).resolve('tsx');
+      execArgv.push('--import', pathToFileURL(tsxLoader).href);
+    }
+    const child = fork(this.workerPath, [], {
+      execArgv,
+      serialization: 'json',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child = child;
+    this.childReady = false;
+    this.childStartedAt = Date.now();
+    child.on('message', (message: unknown) => this.onWorkerMessage(child, message as WorkerToSupervisorMessage));
+    child.on('error', (error) => this.logger.error({ err: errorMessage(error) }, 'sandbox: worker process error'));
+    child.once('exit', (code, signal) => this.onChildExit(child, code, signal));
+  }
+
+  private onChildExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.child !== child) return;
+    this.child = undefined;
+    this.childReady = false;
+    const reason = `sandbox process exited (${signal ?? `code ${code}`})`;
+    for (const [execId, execution] of this.executions) {
+      if (execution.child === child) this.settleExecution(execId, { status: 'failed', code: 503, reason });
+    }
+    if (this.stopped) return;
+    if (Date.now() - this.childStartedAt >= HEALTHY_UPTIME_MS) this.nextBackoffMs = this.backoff.initialMs;
+    const delay = this.nextBackoffMs;
+    this.nextBackoffMs = Math.min(this.backoff.maxMs, this.nextBackoffMs * 2);
+    this.logger.error({ code, signal, restartInMs: delay }, 'sandbox: worker process died');
+    this.restartTimer = setTimeout(() => this.spawnChild(), delay);
+  }
+
+  private onWorkerMessage(child: ChildProcess, message: WorkerToSupervisorMessage): void {
+    if (typeof message !== 'object' || message === null) return;
+    switch (message.type) {
+      case 'ready':
+        if (this.child !== child) return;
+        this.childReady = true;
+        this.logger.info({ pid: child.pid, isolatedVm: message.isolatedVm }, 'sandbox: worker ready');
+        for (const waiter of this.readyWaiters.splice(0)) waiter.resolve(child);
+        return;
+      case 'done':
+        this.settleExecution(message.execId, message.result);
+        return;
+      case 'sys-notify': {
+        const execution = this.executions.get(message.execId);
+        if (!execution || message.name !== 'Log') return;
+        this.callHost(execution, 'Log', message.args).catch(() => undefined);
+        return;
+      }
+      case 'sys-call': {
+        const { execId, seq, name, args } = message;
+        const execution = this.executions.get(execId);
+        if (!execution) return;
+        const answer = (reply: { value?: PlainValue; error?: string }): void => {
+          if (this.executions.get(execId) !== execution) return;
+          this.sendTo(child, { type: 'sys-result', execId, seq, ...reply });
+        };
+        if (!isSysFunctionName(name)) {
+          answer({ error: `sys.${String(name)} is not a function` });
+          return;
+        }
+        this.callHost(execution, name, Array.isArray(args) ? args : [])
+          .then((value) => ({ value: toPlainValue(value) }))
+          .catch((error: unknown) => ({ error: errorMessage(error) }))
+          .then(answer)
+          .catch((error: unknown) => this.logger.error({ err: errorMessage(error) }, 'sandbox: cannot answer sys call'));
+        return;
+      }
+    }
+  }
+
+  /** Calls the host synchronously (keeps sys call order) and never lets it throw. */
+  private callHost(execution: ActiveExecution, name: SysFunctionName, args: PlainValue[]): Promise<unknown> {
+    try {
+      return Promise.resolve(execution.host.call(name, args));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
+
+/** Host results cross two processes and an isolate boundary: keep only their JSON shape. */
+function toPlainValue(value: unknown): PlainValue | undefined {
+  if (value === undefined) return undefined;
+  const json = JSON.stringify(value);
+  return json === undefined ? undefined : (JSON.parse(json) as PlainValue);
+}

@@ -1,0 +1,432 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError, ensureSecretKey, loadSettings, type Config } from '../config/index.ts';
+import { DuplicateError, NotFoundError, openDatabase, ValidationError, WEB_ROLES, type Database, type WebRole } from '../db/index.ts';
+
+/** Exit codes: 0 done, 1 failed (duplicate, unknown tenant, compile error, runtime), 2 bad arguments. */
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+class CommandFailed extends Error {}
+
+const USAGE = `Usage: patchbay <command> [options]
+
+Commands:
+  serve                                         start the SIP switch and the HTTP API
+  migrate                                       apply database migrations
+  tenant add <domain> [--name N]                create a tenant
+  tenant list                                   list tenants
+  account add <user>@<domain> --password P [--out-dialplan N] [--in-dialplan N] [--incoming-only]
+  account list <domain>                         list a tenant's SIP accounts
+  account passwd <user>@<domain> --password P   set a SIP account's password
+  account remove <user>@<domain>                remove a SIP account
+  dialplan set <domain> <name> <file.ts|file.js>  compile and store a new dialplan version
+  dialplan list <domain>                        list a tenant's dialplans
+  user add <email> --tenant <domain> --role R --password P   (R: ${WEB_ROLES.join('|')})
+  provider add <domain> <name> --server <sip-uri> [--username U] [--auth-user A] [--password P] [--register]
+  help                                          show this text
+
+Every command accepts --db URL (sqlite:<path> or mysql://user:pass@host:port/db), --config FILE and --json.
+`;
+
+const COMMON_OPTIONS = {
+  db: { type: 'string' },
+  json: { type: 'boolean' },
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+
+interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const io: Io = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+};
+
+function parse(args: string[], extra: OptionSpec, positionalNames: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: { ...COMMON_OPTIONS, ...extra }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''));
+  }
+  const { positionals } = parsed;
+  if (positionals.length < positionalNames.length) {
+    throw new UsageError(`missing argument <${positionalNames[positionals.length]}>`);
+  }
+  if (positionals.length > positionalNames.length) {
+    throw new UsageError(`unexpected argument "${positionals[positionalNames.length]}"`);
+  }
+  return { values: parsed.values as Record<string, string | boolean | undefined>, positionals };
+}
+
+function requireOption(values: Record<string, string | boolean | undefined>, name: string): string {
+  const v = values[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`missing required option --${name}`);
+  return v;
+}
+
+function splitAddress(text: string, argName: string): { user: string; domain: string } {
+  const at = text.lastIndexOf('@');
+  if (at <= 0 || at === text.length - 1) throw new UsageError(`<${argName}> must be <user>@<domain>, got "${text}"`);
+  return { user: text.slice(0, at), domain: text.slice(at + 1) };
+}
+
+interface CommandContext {
+  values: Record<string, string | boolean | undefined>;
+  argv: string[];
+  json: boolean;
+}
+
+function settingsFor(ctx: CommandContext) {
+  const configFile = typeof ctx.values['config'] === 'string' ? ctx.values['config'] : undefined;
+  return loadSettings({ argv: [], ...(configFile && { file: configFile }) });
+}
+
+async function withDatabase<T>(
+  ctx: CommandContext,
+  needsKey: boolean,
+  run: (db: Database) => Promise<T>,
+  autoMigrate = true,
+): Promise<T> {
+  const settings = settingsFor(ctx);
+  const url = typeof ctx.values['db'] === 'string' ? ctx.values['db'] : settings.db.url;
+  const secretKey = needsKey ? (settings.secretKey ?? ensureSecretKey(settings.dataDir)) : settings.secretKey;
+  const db = await openDatabase(url, secretKey ? { secretKey } : {});
+  try {
+    // Admin commands migrate first so a fresh SQLite file works without a separate `migrate`.
+    if (autoMigrate) await db.migrate();
+    return await run(db);
+  } finally {
+    await db.close();
+  }
+}
+
+function print(ctx: CommandContext, json: unknown, human: string[]): void {
+  if (ctx.json) io.out(JSON.stringify(json));
+  else for (const line of human) io.out(line);
+}
+
+async function requireTenant(db: Database, domain: string) {
+  const t = await db.tenants.findByDomain(domain);
+  if (!t) throw new CommandFailed(`unknown tenant "${domain}"`);
+  return t;
+}
+
+const audit = (db: Database, action: string, target: string, tenantId: number | null, details?: Record<string, unknown>) =>
+  db.audit.record({ actor: 'cli', action, target, tenantId, sourceAddress: 'cli', details: details ?? null });
+
+type Handler = (args: string[]) => Promise<number>;
+
+const commands: Record<string, Handler> = {
+  async serve(args) {
+    const { values } = parse(args, {}, []);
+    const configFile = typeof values['config'] === 'string' ? values['config'] : undefined;
+    const settings = loadSettings(configFile ? { file: configFile } : {});
+    const config: Config = {
+      ...settings,
+      ...(typeof values['db'] === 'string' && { db: { url: values['db'] } }),
+      secretKey: settings.secretKey ?? ensureSecretKey(settings.dataDir),
+    };
+    const { startServer } = await import('../server/main.ts');
+    const { createLogger } = await import('../server/logger.ts');
+    const logger = createLogger(config.logLevel);
+    let server;
+    try {
+      server = await startServer(config, { logger });
+    } catch (err) {
+      logger.fatal({ err }, 'start failed');
+      io.err(`patchbay: start failed: ${(err as Error).message}`);
+      return EXIT_FAILED;
+    }
+    const running = server;
+    return new Promise<number>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        logger.info({ signal }, 'shutting down');
+        running.close().then(
+          () => resolve(EXIT_OK),
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            resolve(EXIT_FAILED);
+          },
+        );
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+  },
+
+  async migrate(args) {
+    const { values } = parse(args, {}, []);
+    const ctx = { values, argv: args, json: values['json'] === true };
+    const applied = await withDatabase(ctx, false, (db) => db.migrate(), false);
+    print(ctx, { applied }, [applied.length ? `applied ${applied.join(', ')}` : 'database is up to date']);
+    return EXIT_OK;
+  },
+
+  async tenant(args) {
+    const [sub, ...rest] = args;
+    if (sub === 'add') {
+      const { values, positionals } = parse(rest, { name: { type: 'string' } }, ['domain']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const tenant = await withDatabase(ctx, false, async (db) => {
+        const t = await db.tenants.add({ domain: positionals[0]!, ...(typeof values['name'] === 'string' && { name: values['name'] }) });
+        await audit(db, 'tenant.add', t.domain, t.id, { name: t.name });
+        return t;
+      });
+      print(ctx, tenant, [`tenant ${tenant.domain} added (id ${tenant.id})`]);
+      return EXIT_OK;
+    }
+    if (sub === 'list') {
+      const { values } = parse(rest, {}, []);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const tenants = await withDatabase(ctx, false, (db) => db.tenants.list());
+      print(
+        ctx,
+        tenants,
+        tenants.map((t) => `${t.domain}\t${t.name}${t.aliases.length ? `\taliases: ${t.aliases.join(',')}` : ''}`),
+      );
+      return EXIT_OK;
+    }
+    throw new UsageError(sub ? `unknown tenant command "${sub}" (add|list)` : 'missing tenant command (add|list)');
+  },
+
+  async account(args) {
+    const [sub, ...rest] = args;
+    if (sub === 'add') {
+      const { values, positionals } = parse(
+        rest,
+        {
+          password: { type: 'string' },
+          'out-dialplan': { type: 'string' },
+          'in-dialplan': { type: 'string' },
+          'incoming-only': { type: 'boolean' },
+        },
+        ['user@domain'],
+      );
+      const { user, domain } = splitAddress(positionals[0]!, 'user@domain');
+      const password = requireOption(values, 'password');
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const account = await withDatabase(ctx, false, async (db) => {
+        await requireTenant(db, domain);
+        const a = await db.accounts.add({
+          username: user,
+          domain,
+          password,
+          outDialplan: (values['out-dialplan'] as string | undefined) ?? null,
+          inDialplan: (values['in-dialplan'] as string | undefined) ?? null,
+          incomingOnly: values['incoming-only'] === true,
+        });
+        await audit(db, 'account.add', `${a.username}@${a.domain}`, a.tenantId);
+        return a;
+      });
+      const { ha1Md5: _m, ha1Sha256: _s, ...shown } = account;
+      print(ctx, shown, [`account ${account.username}@${account.domain} added`]);
+      return EXIT_OK;
+    }
+    if (sub === 'list') {
+      const { values, positionals } = parse(rest, {}, ['domain']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const accounts = await withDatabase(ctx, false, async (db) => {
+        await requireTenant(db, positionals[0]!);
+        return db.accounts.listByDomain(positionals[0]!);
+      });
+      const shown = accounts.map(({ ha1Md5: _m, ha1Sha256: _s, ...a }) => a);
+      print(
+        ctx,
+        shown,
+        shown.map(
+          (a) =>
+            `${a.username}@${a.domain}\tout=${a.outDialplan ?? '-'}\tin=${a.inDialplan ?? '-'}${a.incomingOnly ? '\tincoming-only' : ''}${a.disabled ? '\tdisabled' : ''}`,
+        ),
+      );
+      return EXIT_OK;
+    }
+    if (sub === 'passwd') {
+      const { values, positionals } = parse(rest, { password: { type: 'string' } }, ['user@domain']);
+      const { user, domain } = splitAddress(positionals[0]!, 'user@domain');
+      const password = requireOption(values, 'password');
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, domain);
+        await db.accounts.setPassword(user, domain, password);
+        await audit(db, 'account.passwd', `${user}@${t.domain}`, t.id);
+      });
+      print(ctx, { ok: true }, [`password of ${user}@${domain} changed`]);
+      return EXIT_OK;
+    }
+    if (sub === 'remove') {
+      const { values, positionals } = parse(rest, {}, ['user@domain']);
+      const { user, domain } = splitAddress(positionals[0]!, 'user@domain');
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, domain);
+        if (!(await db.accounts.remove(user, domain))) throw new CommandFailed(`unknown account ${user}@${t.domain}`);
+        await audit(db, 'account.remove', `${user}@${t.domain}`, t.id);
+      });
+      print(ctx, { ok: true }, [`account ${user}@${domain} removed`]);
+      return EXIT_OK;
+    }
+    throw new UsageError(sub ? `unknown account command "${sub}" (add|list|passwd|remove)` : 'missing account command (add|list|passwd|remove)');
+  },
+
+  async dialplan(args) {
+    const [sub, ...rest] = args;
+    if (sub === 'set') {
+      const { values, positionals } = parse(rest, {}, ['domain', 'name', 'file']);
+      const [domain, name, file] = positionals as [string, string, string];
+      const ext = path.extname(file).toLowerCase();
+      if (ext !== '.ts' && ext !== '.js') throw new UsageError(`<file> must end in .ts or .js, got "${file}"`);
+      const language = ext === '.ts' ? 'ts' : 'js';
+      let source: string;
+      try {
+        source = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new UsageError(`<file> cannot be read: ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      }
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const saved = await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, domain);
+        const { compileDialplan } = await import('../sandbox/index.ts');
+        const compiled = await compileDialplan(source, language);
+        if (!compiled.ok) {
+          const lines = compiled.errors.map((e) => `${file}:${e.line}:${e.column}: ${e.message}`);
+          if (ctx.json) io.out(JSON.stringify({ error: 'compile failed', errors: compiled.errors.map((e) => ({ file, ...e })) }));
+          else for (const l of lines) io.err(l);
+          throw new CommandFailed(`dialplan ${name} not saved: ${compiled.errors.length} error(s)`);
+        }
+        const v = await db.dialplans.save({ tenantId: t.id, name, language, source, compiledJs: compiled.js, sourceMap: compiled.sourceMap, author: 'cli' });
+        await audit(db, 'dialplan.set', `${t.domain}/${name}`, t.id, { version: v.version });
+        return v;
+      });
+      print(ctx, { name: saved.name, version: saved.version, language: saved.language }, [`dialplan ${saved.name} saved as version ${saved.version}`]);
+      return EXIT_OK;
+    }
+    if (sub === 'list') {
+      const { values, positionals } = parse(rest, {}, ['domain']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const list = await withDatabase(ctx, false, async (db) => db.dialplans.list((await requireTenant(db, positionals[0]!)).id));
+      print(ctx, list, list.map((d) => `${d.name}\tv${d.version}\t${d.language}\t${new Date(d.createdAt).toISOString()}`));
+      return EXIT_OK;
+    }
+    throw new UsageError(sub ? `unknown dialplan command "${sub}" (set|list)` : 'missing dialplan command (set|list)');
+  },
+
+  async user(args) {
+    const [sub, ...rest] = args;
+    if (sub !== 'add') throw new UsageError(sub ? `unknown user command "${sub}" (add)` : 'missing user command (add)');
+    const { values, positionals } = parse(rest, { tenant: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' } }, ['email']);
+    const role = requireOption(values, 'role');
+    if (!WEB_ROLES.includes(role as WebRole)) throw new UsageError(`--role must be one of ${WEB_ROLES.join('|')}, got "${role}"`);
+    const password = requireOption(values, 'password');
+    const tenantDomain = typeof values['tenant'] === 'string' ? values['tenant'] : undefined;
+    if (!tenantDomain && role !== 'operator') throw new UsageError('missing required option --tenant');
+    const ctx = { values, argv: rest, json: values['json'] === true };
+    const user = await withDatabase(ctx, false, async (db) => {
+      const tenant = tenantDomain ? await requireTenant(db, tenantDomain) : undefined;
+      const u = await db.users.add({ email: positionals[0]!, password, role: role as WebRole, tenantId: tenant?.id ?? null });
+      await audit(db, 'user.add', u.email, u.tenantId, { role: u.role });
+      return u;
+    });
+    print(ctx, user, [`user ${user.email} (${user.role}) added`]);
+    return EXIT_OK;
+  },
+
+  async provider(args) {
+    const [sub, ...rest] = args;
+    if (sub !== 'add') throw new UsageError(sub ? `unknown provider command "${sub}" (add)` : 'missing provider command (add)');
+    const { values, positionals } = parse(
+      rest,
+      {
+        server: { type: 'string' },
+        username: { type: 'string' },
+        'auth-user': { type: 'string' },
+        password: { type: 'string' },
+        register: { type: 'boolean' },
+      },
+      ['domain', 'name'],
+    );
+    const server = requireOption(values, 'server');
+    const ctx = { values, argv: rest, json: values['json'] === true };
+    const provider = await withDatabase(ctx, typeof values['password'] === 'string', async (db) => {
+      const t = await requireTenant(db, positionals[0]!);
+      const p = await db.providers.add({
+        tenantId: t.id,
+        name: positionals[1]!,
+        serverUri: server,
+        username: (values['username'] as string | undefined) ?? null,
+        authUser: (values['auth-user'] as string | undefined) ?? null,
+        password: (values['password'] as string | undefined) ?? null,
+        register: values['register'] === true,
+      });
+      await audit(db, 'provider.add', `${t.domain}/${p.name}`, t.id);
+      return p;
+    });
+    print(ctx, provider, [`provider ${provider.name} added`]);
+    return EXIT_OK;
+  },
+};
+
+const VALIDATION_FIELD_TO_ARG: Record<string, string> = {
+  domain: '<domain>',
+  alias: '<domain>',
+  username: '<user>',
+  password: '--password',
+  email: '<email>',
+  role: '--role',
+  tenant: '--tenant',
+  name: '<name>',
+  server: '--server',
+  outDialplan: '--out-dialplan',
+  inDialplan: '--in-dialplan',
+};
+
+/** Runs the CLI; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    io.out(USAGE.trimEnd());
+    return command ? EXIT_OK : EXIT_USAGE;
+  }
+  const handler = Object.hasOwn(commands, command) ? commands[command] : undefined;
+  if (!handler) {
+    io.err(`patchbay: unknown command "${command}"\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.out(USAGE.trimEnd());
+    return EXIT_OK;
+  }
+  try {
+    return await handler(args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`patchbay ${command}: ${err.message}`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof ValidationError) {
+      io.err(`patchbay ${command}: ${VALIDATION_FIELD_TO_ARG[err.field] ?? err.field}: ${err.message.slice(err.field.length + 2)}`);
+      return EXIT_USAGE;
+    }
+    if (err instanceof ConfigError) {
+      io.err(err.message);
+      return EXIT_FAILED;
+    }
+    if (err instanceof DuplicateError || err instanceof NotFoundError || err instanceof CommandFailed) {
+      io.err(`patchbay ${command}: ${err.message}`);
+      return EXIT_FAILED;
+    }
+    io.err(`patchbay ${command}: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,111 @@
+import type { DialOutcome, LegState } from './forking.ts';
+import type { TransferPolicy } from './dial-string.ts';
+
+/** Events the calls layer puts on the event bus (DESIGN.md "One call, end to end", step 5). Times are epoch milliseconds. */
+
+export type CallDirection = 'inbound' | 'outbound' | 'internal';
+
+export interface CallParty {
+  /** URI as text, e.g. "sip:1001@acme.example". */
+  uri: string;
+  displayName?: string;
+  /** The tenant SIP account, when the party is one. */
+  account?: string;
+}
+
+interface CallEventBase {
+  tenantId: string;
+  /** Patchbay call id (not a SIP Call-ID: one call has a SIP dialog per leg). */
+  callId: string;
+  at: number;
+}
+
+export interface CallCreatedEvent extends CallEventBase {
+  type: 'call.created';
+  direction: CallDirection;
+  caller: CallParty;
+  callee: CallParty;
+  dialplan?: string;
+}
+
+export interface LegRingingEvent extends CallEventBase {
+  type: 'leg.ringing';
+  legId: number;
+  target: string;
+  earlyMedia: boolean;
+}
+
+export interface CallAnsweredEvent extends CallEventBase {
+  type: 'call.answered';
+  legId: number;
+  caller: CallParty;
+  callee: CallParty;
+  direction: CallDirection;
+}
+
+export type HangupSide = 'caller' | 'callee' | 'system';
+
+export interface CallEndedEvent extends CallEventBase {
+  type: 'call.ended';
+  direction: CallDirection;
+  caller: CallParty;
+  callee: CallParty;
+  hungUpBy: HangupSide;
+  /** SIP status of the failure (or 200 when an answered call ended normally). */
+  status: number;
+  reason: string;
+}
+
+export type CallEvent = CallCreatedEvent | LegRingingEvent | CallAnsweredEvent | CallEndedEvent;
+
+export interface CdrLeg {
+  legId: number;
+  groupIndex: number;
+  parentLegId?: number;
+  /** Destination as dialled (normalized key from the dial string). */
+  target: string;
+  state: LegState;
+  status?: number;
+  reason?: string;
+  transferPolicy?: TransferPolicy;
+  startedAt?: number;
+  ringingAt?: number;
+  answeredAt?: number;
+  endedAt?: number;
+}
+
+export interface CdrTransfer {
+  at: number;
+  kind: 'blind' | 'attended';
+  /** 'refused' per tr=n, 'passed' per tr=p, 'accepted'/'failed' per tr=c. */
+  result: 'refused' | 'passed' | 'accepted' | 'failed';
+  referTo: string;
+  legId: number;
+}
+
+/** One row per call, written on hang-up (DESIGN.md step 6). */
+export interface CdrRecord {
+  tenantId: string;
+  callId: string;
+  direction: CallDirection;
+  caller: CallParty;
+  callee: CallParty;
+  dialplan?: string;
+  /** Dial strings the dialplan executed, in order. */
+  dialStrings: string[];
+  legs: CdrLeg[];
+  createdAt: number;
+  /** First 18x on any leg. */
+  ringingAt?: number;
+  answeredAt?: number;
+  endedAt: number;
+  /** Seconds from answer to hang-up; 0 when not answered. */
+  durationSeconds: number;
+  /** Seconds from creation to answer or end. */
+  ringSeconds: number;
+  outcome: DialOutcome;
+  hungUpBy: HangupSide;
+  status: number;
+  reason: string;
+  transfers: CdrTransfer[];
+}

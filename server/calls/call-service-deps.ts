@@ -1,0 +1,97 @@
+import type { Logger } from 'pino';
+import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.ts';
+import type { DigestServer } from '../sip/digest.ts';
+import type { SipStack } from '../sip/sip-stack.ts';
+import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
+import type { CallEvent, CdrRecord } from './call-events.ts';
+
+/**
+ * What the calls layer needs from the rest of Patchbay. Small interfaces on purpose: the lead
+ * wires them to db/ repositories and the registrar in server/main.ts.
+ */
+
+/** A SIP account with the call-routing settings (db accounts: incomingOnly, outDialplan, inDialplan). */
+export interface CallAccount extends AccountAuth {
+  incomingOnly: boolean;
+  /** Dialplan run for calls this account places; null/undefined = none (480). */
+  outDialplan?: string | null;
+  /** Dialplan run for calls to this account; null/undefined = ring all its bindings. */
+  inDialplan?: string | null;
+}
+
+/** Same shape as the registrar's AccountDirectory, with call settings on the account. */
+export interface CallAccountDirectory {
+  tenantForDomain(domain: string): Promise<TenantRef | undefined>;
+  /** `domain` is the tenant's primary domain. */
+  find(user: string, domain: string): Promise<CallAccount | undefined>;
+}
+
+/** LocationService satisfies this. */
+export interface LocationLookup {
+  lookup(user: string, domain: string): BindingTarget[];
+}
+
+export interface StoredDialplan { js: string; sourceMap: string }
+
+/** db DialplansRepository.getCurrent(tenantId, name) → { compiledJs, sourceMap }. */
+export interface DialplanStore {
+  get(tenantId: number, name: string): Promise<StoredDialplan | undefined>;
+}
+
+/** db KvRepository has exactly these methods. */
+export interface KeyValueStore {
+  read(tenantId: number, key: string): Promise<string | undefined>;
+  write(tenantId: number, key: string, value: string): Promise<void>;
+  delete(tenantId: number, key: string): Promise<boolean | void>;
+  keys(tenantId: number): Promise<string[]>;
+}
+
+/** db CdrsRepository.insert after mapping CdrRecord → Cdr. */
+export interface CdrSink {
+  write(cdr: CdrRecord): Promise<unknown> | void;
+}
+
+/** SandboxSupervisor satisfies this. */
+export interface DialplanRunner {
+  run(params: DialplanRunParams, host: SandboxHost): Promise<RunResult>;
+}
+
+export interface DialplanLogEvent {
+  type: 'dialplan.log';
+  tenantId: string;
+  callId: string;
+  at: number;
+  level: 'info' | 'error';
+  dialplan: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+export interface TransferRefusedEvent {
+  type: 'call.transfer-refused';
+  tenantId: string;
+  callId: string;
+  at: number;
+  legId: number;
+  referTo: string;
+}
+
+export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferRefusedEvent;
+
+export interface CallServiceOptions {
+  stack: SipStack;
+  location: LocationLookup;
+  accounts: CallAccountDirectory;
+  digest: DigestServer;
+  sandbox: DialplanRunner;
+  dialplans: DialplanStore;
+  kv: KeyValueStore;
+  cdrs: CdrSink;
+  emit: (event: CallServiceEvent) => void;
+  logger: Logger;
+  /** Host for Contact headers we write (NAT); defaults to the stack's listening address. */
+  publicAddress?: string;
+  /** Injectable DNS for sip: URI legs (tests). */
+  resolveHost?: (host: string) => Promise<string>;
+}

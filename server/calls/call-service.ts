@@ -1,0 +1,249 @@
+import type { Logger } from 'pino';
+import { CidrSet, type TenantRef } from '../registrar/index.ts';
+import { dialogKeyOfRequest } from '../sip/dialog.ts';
+import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/message.ts';
+import type { ServerTransaction } from '../sip/transactions/transaction.ts';
+import { formatHost, parseUri, type SipUri } from '../sip/uri.ts';
+import { Call, type CallContext } from './call.ts';
+import type { CallDirection, CallParty } from './call-events.ts';
+import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
+
+export interface ActiveCallInfo {
+  id: string;
+  tenantId: number;
+  direction: CallDirection;
+  caller: CallParty;
+  callee: CallParty;
+  state: 'dialing' | 'answered' | 'ended';
+  dialplan?: string;
+  createdAt: number;
+}
+
+type Route =
+  | { kind: 'reject'; status: number; reason?: string; headers?: Array<[string, string]> }
+  | { kind: 'call'; tenant: TenantRef; direction: CallDirection; account: CallAccount; dialplan?: string };
+
+/** Methods a dialog of ours may receive; without a matching dialog they get 481. */
+const DIALOG_METHODS = new Set(['BYE', 'UPDATE', 'INFO', 'REFER', 'PRACK']);
+
+/**
+ * The B2BUA entry point: routes new INVITEs to dialplans (or straight to bindings) and hands
+ * in-dialog requests to their call. `handleRequest` returns false for requests it does not own
+ * (REGISTER, out-of-dialog OPTIONS/SUBSCRIBE…) so the dispatcher can pass them on.
+ */
+export class CallService {
+  private readonly calls = new Set<Call>();
+  private readonly dialogs = new Map<string, { call: Call; side: 'a' | 'b' }>();
+  /** ACKs we sent for 2xx, by B-leg Call-ID: a retransmitted 2xx gets the same ACK (§13.2.2.4). */
+  private readonly acks = new Map<string, { ack: SipRequest; flow: Endpoint }>();
+  private readonly logger: Logger;
+  private readonly ctx: CallContext;
+  private closed = false;
+
+  constructor(private readonly opts: CallServiceOptions) {
+    this.logger = opts.logger;
+    const stack = opts.stack;
+    stack.onStrayResponse ??= (res) => {
+      this.handleStrayResponse(res);
+    };
+    this.ctx = {
+      opts,
+      stack,
+      logger: opts.logger,
+      localContact: (kind) => this.localContact(kind),
+      rememberAck: (callId, ack, flow) => this.acks.set(callId, { ack, flow }),
+      forgetAck: (callId) => this.acks.delete(callId),
+      registerDialog: (key, call, side) => this.dialogs.set(key, { call, side }),
+      unregisterDialog: (key) => this.dialogs.delete(key),
+      callEnded: (call) => this.calls.delete(call),
+      currentCalls: (tenantId) => [...this.calls].filter((c) => c.tenant.id === tenantId),
+    };
+  }
+
+  /** Never throws; answers what it owns, returns false for what it does not. */
+  handleRequest(req: SipRequest, tx: ServerTransaction | undefined): boolean {
+    try {
+      return this.dispatch(req, tx);
+    } catch (err) {
+      this.logger.warn({ err, method: req.method }, 'call request failed');
+      if (tx && req.method !== 'ACK') tx.respond(createResponse(req, 500));
+      return true;
+    }
+  }
+
+  /** For SipStack.onStrayResponse: re-ACKs retransmitted 2xx to our B-leg INVITEs. */
+  handleStrayResponse(res: SipResponse): boolean {
+    if (res.cseq.method !== 'INVITE' || res.status < 200 || res.status >= 300) return false;
+    const known = this.acks.get(res.callId);
+    if (!known) return false;
+    this.opts.stack.sendStateless(known.ack, known.flow);
+    return true;
+  }
+
+  activeCalls(): ActiveCallInfo[] {
+    return [...this.calls].map((c) => ({
+      id: c.id, tenantId: c.tenant.id, direction: c.direction, caller: c.caller, callee: c.callee,
+      state: c.state, dialplan: c.dialplanName, createdAt: c.createdAt,
+    }));
+  }
+
+  /** Hangs up every call (BYE to answered ones, 503 to ringing callers) and refuses new ones. */
+  close(): void {
+    this.closed = true;
+    for (const c of [...this.calls]) c.hangup('system', 503, 'Service shutting down');
+  }
+
+  private dispatch(req: SipRequest, tx: ServerTransaction | undefined): boolean {
+    const method = req.method;
+    const hasToTag = req.to.params['tag'] !== undefined;
+    if (method === 'CANCEL') return true; // the stack answered it and called the INVITE's onCancel
+    if (hasToTag) {
+      const hit = this.dialogs.get(dialogKeyOfRequest(req));
+      if (hit) {
+        hit.call.handleInDialog(req, tx, hit.side);
+        return true;
+      }
+      if (method === 'ACK') return true;
+      if (method === 'INVITE' || DIALOG_METHODS.has(method)) {
+        tx?.respond(createResponse(req, 481));
+        return true;
+      }
+      return false;
+    }
+    if (method === 'ACK') return false;
+    if (method === 'INVITE') {
+      if (!tx) return true;
+      void this.newCall(req, tx).catch((err: unknown) => {
+        this.logger.error({ err, sipCallId: req.callId }, 'new call failed');
+        if (tx.state === 'Proceeding') tx.respond(createResponse(req, 500, undefined, { toTag: newTag() }));
+      });
+      return true;
+    }
+    if (DIALOG_METHODS.has(method) && method !== 'REFER') {
+      tx?.respond(createResponse(req, 481));
+      return true;
+    }
+    return false;
+  }
+
+  private async newCall(req: SipRequest, tx: ServerTransaction): Promise<void> {
+    const route = await this.route(req);
+    if (route.kind === 'reject') {
+      const res = createResponse(req, route.status, route.reason, { toTag: newTag() });
+      for (const [k, v] of route.headers ?? []) res.headers.append(k, v);
+      tx.respond(res);
+      return;
+    }
+    const call = new Call(this.ctx, { tenant: route.tenant, direction: route.direction, account: route.account, dialplanName: route.dialplan, req, tx });
+    if (tx.state !== 'Proceeding') return; // cancelled while we were routing
+    this.calls.add(call);
+    call.start();
+    if (!route.dialplan) {
+      await call.ringAccount();
+      return;
+    }
+    const stored = await this.opts.dialplans.get(route.tenant.id, route.dialplan);
+    if (!stored) {
+      this.logger.warn({ tenantId: route.tenant.id, dialplan: route.dialplan }, 'dialplan not found');
+      this.opts.emit({
+        type: 'dialplan.log', tenantId: String(route.tenant.id), callId: call.id, at: Date.now(), level: 'error',
+        dialplan: route.dialplan, message: `Dialplan "${route.dialplan}" does not exist`,
+      });
+      call.hangup('system', 480, 'Dialplan not found');
+      return;
+    }
+    await call.runDialplan(stored);
+  }
+
+  /**
+   * Core dispatch (DESIGN.md "One call, end to end", step 3): From a tenant account → digest →
+   * its outgoing dialplan; to a tenant domain → the callee's incoming dialplan or its bindings.
+   */
+  private async route(req: SipRequest): Promise<Route> {
+    if (this.closed) return { kind: 'reject', status: 503, reason: 'Shutting down' };
+    if (req.maxForwards === 0) return { kind: 'reject', status: 483 };
+    if (req.uri.scheme === 'tel') return { kind: 'reject', status: 416 };
+    const accounts = this.opts.accounts;
+    const fromUri = req.from.uri;
+    const fromTenant = fromUri.user ? await accounts.tenantForDomain(fromUri.host.toLowerCase()) : undefined;
+    const caller = fromTenant ? await accounts.find(fromUri.user!, fromTenant.domain) : undefined;
+    if (fromTenant && caller) {
+      const auth = this.authenticate(req, fromTenant, caller);
+      if (auth) return auth;
+      if (caller.disabled) return { kind: 'reject', status: 403, reason: 'Account disabled' };
+      if (caller.incomingOnly) return { kind: 'reject', status: 403, reason: 'Account may not place calls' };
+      if (!caller.outDialplan) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
+      return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan };
+    }
+    const toTenant = await accounts.tenantForDomain(req.uri.host.toLowerCase());
+    if (!toTenant) return { kind: 'reject', status: 404, reason: 'Domain not served here' };
+    const user = req.uri.user;
+    const callee = user ? await accounts.find(user, toTenant.domain) : undefined;
+    if (!callee) return { kind: 'reject', status: 404 };
+    if (callee.disabled) return { kind: 'reject', status: 403, reason: 'Account disabled' };
+    return { kind: 'call', tenant: toTenant, direction: 'inbound', account: callee, dialplan: callee.inDialplan ?? undefined };
+  }
+
+  /** Undefined when authenticated; otherwise the 407/403/400 to send. */
+  private authenticate(req: SipRequest, tenant: TenantRef, account: CallAccount): Route | undefined {
+    if (account.allowedCidrs.length > 0 && req.source && cidrMatch(account.allowedCidrs, req.source.address)) return undefined;
+    const realm = tenant.domain;
+    const headerValues = req.headers.getAll('Proxy-Authorization');
+    const result = this.opts.digest.verify({
+      headerValues,
+      realm,
+      method: req.method,
+      requestUri: (digestUri) => sameUri(digestUri, req.uri),
+      lookupHa1: (username, algorithm) => {
+        if (username !== account.username) return undefined;
+        return algorithm === 'MD5' ? account.ha1Md5 : account.ha1Sha256;
+      },
+    });
+    if (result.ok) return undefined;
+    switch (result.reason) {
+      case 'malformed':
+        return { kind: 'reject', status: 400, reason: 'Malformed Proxy-Authorization header' };
+      case 'uri-mismatch':
+        return { kind: 'reject', status: 400, reason: 'Digest URI does not match Request-URI' };
+      case 'bad-response':
+        return { kind: 'reject', status: 403 };
+      default: {
+        const values = this.opts.digest.challengeHeaders(realm, { stale: result.stale });
+        return { kind: 'reject', status: 407, headers: values.map((v): [string, string] => ['Proxy-Authenticate', v]) };
+      }
+    }
+  }
+
+  private localContact(kind: Endpoint['transport']): string {
+    const local = this.opts.stack.localAddressFor(kind);
+    const host = this.opts.publicAddress ?? local?.host ?? '127.0.0.1';
+    const port = local?.port ?? 5060;
+    const t = kind === 'udp' ? '' : `;transport=${kind}`;
+    return `<sip:patchbay@${formatHost(host)}:${port}${t}>`;
+  }
+}
+
+function sameUri(digestUri: string, uri: SipUri): boolean {
+  try {
+    const d = parseUri(digestUri);
+    return d.host.toLowerCase() === uri.host.toLowerCase() && (d.user ?? '') === (uri.user ?? '') && (d.port ?? 0) === (uri.port ?? 0);
+  } catch {
+    return false;
+  }
+}
+
+function cidrMatch(cidrs: string[], address: string): boolean {
+  return cidrSetFor(cidrs).contains(address);
+}
+
+const cidrCache = new Map<string, CidrSet>();
+function cidrSetFor(cidrs: string[]): CidrSet {
+  const key = cidrs.join(',');
+  let set = cidrCache.get(key);
+  if (!set) {
+    set = new CidrSet(cidrs);
+    if (cidrCache.size > 1000) cidrCache.clear();
+    cidrCache.set(key, set);
+  }
+  return set;
+}

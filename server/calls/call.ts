@@ -1,0 +1,735 @@
+import { randomUUID } from 'node:crypto';
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import type { TenantRef } from '../registrar/index.ts';
+import { Dialog, dialogKey } from '../sip/dialog.ts';
+import { Invite2xxRetransmitter } from '../sip/dialog-2xx-retransmitter.ts';
+import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/message.ts';
+import type { NameAddr } from '../sip/name-addr.ts';
+import type { ServerTransaction } from '../sip/transactions/transaction.ts';
+import { parseUri, type SipUri } from '../sip/uri.ts';
+import type { DialplanRequest, RunResult, SandboxHost, SysFunctionName } from '../../sandbox/index.ts';
+import { OutboundLeg, type BranchContext, type BranchTarget, type UacBranch } from './b-leg.ts';
+import type { CallDirection, CallParty, CdrLeg, HangupSide } from './call-events.ts';
+import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
+import { parseDialString, type DialLeg, type DialPlan } from './dial-string.ts';
+import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver } from './forking.ts';
+import { rewriteSdpForNat } from './sdp-rewrite.ts';
+import { webGet } from './web-get.ts';
+
+/** What a Call needs from the CallService that owns it. */
+export interface CallContext extends BranchContext {
+  opts: CallServiceOptions;
+  registerDialog(key: string, call: Call, side: 'a' | 'b'): void;
+  unregisterDialog(key: string): void;
+  callEnded(call: Call): void;
+  currentCalls(tenantId: number): Call[];
+}
+
+export interface CallSetup {
+  tenant: TenantRef;
+  direction: CallDirection;
+  /** The caller's account (outbound) or the callee's (inbound). */
+  account: CallAccount;
+  dialplanName?: string;
+  req: SipRequest;
+  tx: ServerTransaction;
+}
+
+export interface SandboxDialResult { answered: boolean; status: number; reason: string; outcome: string }
+
+type CallState = 'dialing' | 'answered' | 'ended';
+
+const FORBIDDEN_CUSTOM_HEADERS = new Set([
+  'via', 'v', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq', 'contact', 'm', 'max-forwards', 'content-length', 'l',
+  'content-type', 'c', 'route', 'record-route', 'proxy-authorization', 'authorization', 'www-authenticate',
+  'proxy-authenticate', 'expires', 'refer-to', 'r', 'replaces', 'require', 'proxy-require',
+]);
+const HEADER_NAME_RE = /^[A-Za-z0-9\-.!%*_+`'~]{1,64}$/;
+const HEADER_VALUE_RE = /^[^\r\n\u0000]{0,512}$/;
+const TRANSFERS_DISABLED = 'Transfers are disabled on this call';
+
+/**
+ * One call through the B2BUA: the A leg (our UAS side toward the caller) and the B legs (our UAC
+ * side, each with its own Call-ID, tags and CSeq). Dials fork B legs; the first answer is
+ * bridged: in-dialog requests are relayed between the two dialogs, BYE on one side ends both.
+ */
+export class Call {
+  readonly id = randomUUID();
+  readonly tenant: TenantRef;
+  readonly direction: CallDirection;
+  readonly account: CallAccount;
+  readonly dialplanName?: string;
+  readonly createdAt = Date.now();
+  state: CallState = 'dialing';
+  private readonly req: SipRequest;
+  private readonly tx: ServerTransaction;
+  private readonly aToTag = newTag();
+  private aDialog?: Dialog;
+  private aRetransmitter?: Invite2xxRetransmitter;
+  private bridged?: { leg: OutboundLeg; branch: UacBranch; dialog: Dialog };
+  private fork?: ForkExecution<OutboundLeg>;
+  private readonly budget = new LegBudget();
+  private cancelled = false;
+  private finalSent = false;
+  private responded?: { status: number; reason: string };
+  private lastFailure?: { status: number; reason: string; outcome: DialOutcome };
+  private readonly dialStrings: string[] = [];
+  private readonly cdrLegs: CdrLeg[] = [];
+  private ringingAt?: number;
+  private answeredAt?: number;
+  private durationTimer?: NodeJS.Timeout;
+  private fromOverride: { displayName?: string; user?: string; host?: string } = {};
+  private readonly customHeaders = new Map<string, string>();
+  /** 2xx to relayed re-INVITEs awaiting ACK, by side and CSeq. */
+  private readonly inDialogRetransmitters = new Map<string, Invite2xxRetransmitter>();
+  private readonly dialogKeys: string[] = [];
+  private earlyMediaSent = false;
+  private ringingSent = false;
+
+  constructor(private readonly ctx: CallContext, setup: CallSetup) {
+    this.tenant = setup.tenant;
+    this.direction = setup.direction;
+    this.account = setup.account;
+    this.dialplanName = setup.dialplanName;
+    this.req = setup.req;
+    this.tx = setup.tx;
+    this.tx.onCancel = () => this.cancelByCaller();
+  }
+
+  get caller(): CallParty {
+    const f = this.req.from;
+    return { uri: uriText(f.uri), displayName: f.displayName, account: this.direction === 'outbound' ? this.account.username : undefined };
+  }
+
+  get callee(): CallParty {
+    return { uri: uriText(this.req.uri), account: this.direction === 'inbound' ? this.account.username : undefined };
+  }
+
+  private get log() {
+    return this.ctx.opts.logger.child({ callId: this.id, tenantId: this.tenant.id });
+  }
+
+  start(): void {
+    this.ctx.opts.emit({
+      type: 'call.created', tenantId: String(this.tenant.id), callId: this.id, at: this.createdAt,
+      direction: this.direction, caller: this.caller, callee: this.callee, dialplan: this.dialplanName,
+    });
+  }
+
+  // ------------------------------------------------------------------ dialplan
+
+  async runDialplan(stored: StoredDialplan): Promise<void> {
+    let result: RunResult;
+    try {
+      result = await this.ctx.opts.sandbox.run(
+        {
+          tenantId: String(this.tenant.id), callId: this.id, dialplanName: this.dialplanName ?? '',
+          js: stored.js, sourceMap: stored.sourceMap, req: this.dialplanRequest(),
+        },
+        this.sandboxHost(),
+      );
+    } catch (err) {
+      result = { status: 'failed', code: 500, reason: (err as Error).message };
+    }
+    if (result.status === 'failed') {
+      this.ctx.opts.emit({
+        type: 'dialplan.log', tenantId: String(this.tenant.id), callId: this.id, at: Date.now(), level: 'error',
+        dialplan: this.dialplanName ?? '', message: result.reason, line: result.line, column: result.column,
+      });
+      this.finishUnanswered(result.code, result.code === 503 ? 'Service Unavailable' : 'Dialplan failed');
+      return;
+    }
+    // SIPSorcery's rule when the script ends without an answer: the last failure, else 480.
+    if (this.lastFailure) this.finishUnanswered(this.lastFailure.status, this.lastFailure.reason, this.lastFailure.outcome);
+    else this.finishUnanswered(480, 'Temporarily Unavailable');
+  }
+
+  /** No incoming dialplan: ring every binding of the callee account. */
+  async ringAccount(): Promise<void> {
+    const r = await this.dial(`${this.account.username}@local`, {});
+    if (!r.answered) this.finishUnanswered(r.status, r.reason, this.lastFailure?.outcome);
+  }
+
+  private sandboxHost(): SandboxHost {
+    return { call: (name, args) => this.sysCall(name, args) };
+  }
+
+  private async sysCall(name: SysFunctionName, args: unknown[]): Promise<unknown> {
+    const tenantId = this.tenant.id;
+    const str = (i: number, what: string): string => {
+      const v = args[i];
+      if (typeof v !== 'string') throw new Error(`${name}: ${what} must be a string`);
+      return v;
+    };
+    const optStr = (i: number): string | undefined => (typeof args[i] === 'string' ? (args[i] as string) : undefined);
+    switch (name) {
+      case 'Dial': {
+        const o = (args[1] && typeof args[1] === 'object' ? args[1] : {}) as Record<string, unknown>;
+        return this.dial(str(0, 'dial string'), {
+          ringTimeout: typeof o['ringTimeout'] === 'number' ? o['ringTimeout'] : undefined,
+          callDurationLimit: typeof o['callDurationLimit'] === 'number' ? o['callDurationLimit'] : undefined,
+          customHeaders: o['customHeaders'] && typeof o['customHeaders'] === 'object' ? (o['customHeaders'] as Record<string, unknown>) : undefined,
+        });
+      }
+      case 'Log':
+        this.ctx.opts.emit({
+          type: 'dialplan.log', tenantId: String(tenantId), callId: this.id, at: Date.now(), level: 'info',
+          dialplan: this.dialplanName ?? '', message: String(args[0] ?? '').slice(0, 4096),
+        });
+        return null;
+      case 'Respond': {
+        const code = Number(args[0]);
+        if (!Number.isInteger(code) || code < 300 || code > 699) throw new Error('Respond: code must be 300–699');
+        const reason = (optStr(1) ?? '').replace(/[\r\n]/g, ' ').slice(0, 128);
+        const extra = args[2] && typeof args[2] === 'object' ? (args[2] as Record<string, unknown>) : {};
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(extra)) {
+          if (typeof v === 'string' && isAllowedCustomHeader(k, v)) headers[k] = v;
+        }
+        this.responded = { status: code, reason };
+        this.finishUnanswered(code, reason || undefined, 'failed', headers);
+        return null;
+      }
+      case 'IsAvailable': {
+        const user = str(0, 'user');
+        const domain = optStr(1)?.toLowerCase();
+        if (domain && domain !== this.tenant.domain) {
+          const t = await this.ctx.opts.accounts.tenantForDomain(domain);
+          if (!t || t.id !== tenantId) return false;
+        }
+        return this.ctx.opts.location.lookup(user, this.tenant.domain).length > 0;
+      }
+      case 'GetBindings': {
+        const now = Date.now();
+        return this.ctx.opts.location.lookup(this.account.username, this.tenant.domain).map((b) => ({
+          contact: b.binding.contactUri,
+          expires: Math.max(0, Math.round((b.binding.expiresAt - now) / 1000)),
+          userAgent: b.binding.userAgent,
+          source: `${b.target.address}:${b.target.port}`,
+        }));
+      }
+      case 'SetFromHeader':
+        this.fromOverride = {
+          displayName: optStr(0) ?? this.fromOverride.displayName,
+          user: optStr(1) ?? this.fromOverride.user,
+          host: optStr(2) ?? this.fromOverride.host,
+        };
+        return null;
+      case 'ClearFromHeader':
+        this.fromOverride = {};
+        return null;
+      case 'SetCustomSIPHeader': {
+        const n = str(0, 'name');
+        const v = str(1, 'value');
+        if (!isAllowedCustomHeader(n, v)) throw new Error(`SetCustomSIPHeader: header ${n} is not allowed`);
+        this.customHeaders.set(n, v);
+        return null;
+      }
+      case 'RemoveCustomSIPHeader':
+        this.customHeaders.delete(str(0, 'name'));
+        return null;
+      case 'DBRead':
+        return (await this.ctx.opts.kv.read(tenantId, str(0, 'key'))) ?? null;
+      case 'DBWrite': {
+        const key = str(0, 'key');
+        const value = str(1, 'value');
+        if (key.length > 256 || value.length > 65_536) throw new Error('DBWrite: key or value too long');
+        await this.ctx.opts.kv.write(tenantId, key, value);
+        return null;
+      }
+      case 'DBDelete':
+        await this.ctx.opts.kv.delete(tenantId, str(0, 'key'));
+        return null;
+      case 'DBGetKeys':
+        return this.ctx.opts.kv.keys(tenantId);
+      case 'WebGet': {
+        const r = await webGet(str(0, 'url'), { timeoutMs: typeof args[1] === 'number' ? args[1] : undefined });
+        return r.body;
+      }
+      case 'GetCurrentCalls':
+        return this.ctx.currentCalls(tenantId).map((c) => ({
+          callId: c.id, from: c.caller.uri, to: c.callee.uri, state: c.state, startedAt: new Date(c.createdAt).toISOString(),
+        }));
+      case 'ENUMLookup':
+      case 'Callback':
+        throw new Error(`${name} is not available yet`);
+      default:
+        throw new Error(`${String(name)} is not a sys function`);
+    }
+  }
+
+  // ------------------------------------------------------------------ dialing
+
+  async dial(
+    dialString: string,
+    options: { ringTimeout?: number; callDurationLimit?: number; customHeaders?: Record<string, unknown> },
+  ): Promise<SandboxDialResult> {
+    if (this.state !== 'dialing' || this.finalSent) throw new Error('Dial: the call is already answered or over');
+    if (this.cancelled) return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
+    let plan: DialPlan;
+    try {
+      plan = parseDialString(dialString, {
+        dst: this.req.uri.user ?? '',
+        fromName: this.req.from.displayName ?? '',
+        fromUriUser: this.req.from.uri.user ?? '',
+      });
+    } catch (err) {
+      throw new Error(`Dial: ${(err as Error).message}`);
+    }
+    this.dialStrings.push(dialString);
+    const extraHeaders: Array<[string, string]> = [...this.customHeaders.entries()];
+    for (const [k, v] of Object.entries(options.customHeaders ?? {})) {
+      if (typeof v === 'string' && isAllowedCustomHeader(k, v)) extraHeaders.push([k, v]);
+    }
+    const legOffset = this.cdrLegs.length;
+    const fork = startFork<OutboundLeg>({
+      plan,
+      ringTimeoutSeconds: options.ringTimeout,
+      legBudget: this.budget,
+      starter: { start: (leg, observer) => this.startLeg(leg, observer, extraHeaders) },
+      observer: {
+        legRinging: (o) => this.onLegRinging(o.id + legOffset, o.key, undefined),
+        legProgress: (o, sdp) => this.onLegRinging(o.id + legOffset, o.key, sdp),
+      },
+    });
+    this.fork = fork;
+    const result = await fork.result;
+    this.fork = undefined;
+    for (const o of result.legs) {
+      const dl = plan.groups[o.groupIndex]?.legs.find((l) => l.key === o.key);
+      this.cdrLegs.push({
+        legId: o.id + legOffset, groupIndex: o.groupIndex, parentLegId: o.parentId ? o.parentId + legOffset : undefined,
+        target: o.key, state: o.state, status: o.status, reason: o.reason, transferPolicy: dl?.options.transferPolicy,
+        startedAt: o.startedAt, ringingAt: o.ringingAt, answeredAt: o.answeredAt, endedAt: o.endedAt,
+      });
+    }
+    if (result.answered && result.winner) {
+      const winner = result.winner.handle;
+      const branch = winner.winner;
+      if (!branch || !branch.dialog || this.cancelled || this.state !== 'dialing' || this.finalSent) {
+        branch?.bye([['Reason', 'SIP;cause=487;text="Caller gone"']]);
+        return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
+      }
+      this.bridge(winner, branch, result.winner.outcome.id + legOffset, options.callDurationLimit);
+      this.lastFailure = undefined;
+      return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
+    }
+    this.lastFailure = { status: result.status, reason: result.reason, outcome: result.outcome };
+    return { answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) };
+  }
+
+  private startLeg(leg: DialLeg, observer: LegObserver, extraHeaders: Array<[string, string]>): OutboundLeg {
+    const handle = new OutboundLeg(leg, observer, {
+      earlyMedia: (_branch, res) => {
+        const sdp = res.body.toString('utf8');
+        return res.source ? rewriteSdpForNat(sdp, res.source, { mangle: leg.options.mangleSdp }).sdp : sdp;
+      },
+    });
+    void this.resolveLeg(leg).then(
+      (r) => {
+        if ('failure' in r) {
+          handle.failNow(r.failure);
+          return;
+        }
+        const request = this.branchRequest(leg, extraHeaders);
+        const branches = r.targets.map((t) => handle.addBranch(this.ctx, t));
+        for (let i = 0; i < branches.length; i++) branches[i]!.start({ ...request, to: r.to });
+      },
+      (err: Error) => handle.failNow({ status: 500, reason: `Leg could not be started: ${err.message}` }),
+    );
+    return handle;
+  }
+
+  /** Where one dial-string leg goes: every binding of a local account, or a sip: URI's host. */
+  private async resolveLeg(leg: DialLeg): Promise<{ targets: BranchTarget[]; to: NameAddr } | { failure: { status: number; reason: string } }> {
+    const t = leg.target;
+    let localUser: string | undefined;
+    if (t.kind === 'local') localUser = t.user;
+    else if (t.kind === 'named') {
+      const tenant = t.host === this.tenant.domain ? this.tenant : await this.ctx.opts.accounts.tenantForDomain(t.host);
+      if (tenant && tenant.id === this.tenant.id) localUser = t.user;
+      else return { failure: { status: 404, reason: 'Provider not available' } };
+    } else if (t.kind === 'provider') {
+      return { failure: { status: 404, reason: 'Provider not available' } };
+    }
+    if (localUser !== undefined) {
+      const acct = await this.ctx.opts.accounts.find(localUser, this.tenant.domain);
+      if (!acct) return { failure: { status: 404, reason: 'Not Found' } };
+      if (acct.disabled) return { failure: { status: 403, reason: 'Account disabled' } };
+      // Even when the account has an incoming dialplan, a Dial rings its bindings directly: a
+      // dialplan never starts another dialplan run, which also rules out dialplan loops.
+      const bindings = this.ctx.opts.location.lookup(acct.username, this.tenant.domain);
+      if (bindings.length === 0) return { failure: { status: 480, reason: 'Not registered' } };
+      const targets: BranchTarget[] = [];
+      for (const b of bindings) {
+        try {
+          targets.push({ requestUri: parseUri(b.requestUri), flow: b.target, label: b.requestUri });
+        } catch {
+          /* a binding with an unusable Contact is skipped */
+        }
+      }
+      if (targets.length === 0) return { failure: { status: 480, reason: 'Not registered' } };
+      return { targets, to: { uri: { scheme: 'sip', user: acct.username, host: this.tenant.domain, params: {}, headers: {} }, params: {} } };
+    }
+    if (t.kind !== 'uri') return { failure: { status: 404, reason: 'Not Found' } };
+    let uri: SipUri;
+    try {
+      uri = parseUri(t.uri);
+    } catch {
+      return { failure: { status: 416, reason: 'Unsupported URI' } };
+    }
+    const transport = uriTransport(uri);
+    const host = uri.params['maddr'] ?? uri.host;
+    let address: string;
+    try {
+      address = net.isIP(host) ? host : await (this.ctx.opts.resolveHost ?? defaultResolve)(host);
+    } catch {
+      return { failure: { status: 404, reason: `Host ${host} not found` } };
+    }
+    const flow: Endpoint = { transport, address, port: uri.port ?? (transport === 'tls' ? 5061 : 5060) };
+    const cleanUri: SipUri = { ...uri, headers: {} };
+    return { targets: [{ requestUri: cleanUri, flow, label: t.uri }], to: { uri: cleanUri, params: {} } };
+  }
+
+  private branchRequest(leg: DialLeg, extraHeaders: Array<[string, string]>): { from: NameAddr; sdp?: Buffer; headers: Array<[string, string]>; maxForwards: number } {
+    const f = this.req.from;
+    const o = leg.options;
+    const from: NameAddr = {
+      displayName: o.fromDisplayName ?? this.fromOverride.displayName ?? f.displayName,
+      uri: {
+        scheme: 'sip',
+        user: o.fromUser ?? this.fromOverride.user ?? f.uri.user,
+        host: o.fromHost ?? this.fromOverride.host ?? this.tenant.domain,
+        params: {},
+        headers: {},
+      },
+      params: {},
+    };
+    let sdp: Buffer | undefined;
+    if (this.req.body.length) {
+      const text = this.req.body.toString('utf8');
+      sdp = Buffer.from(this.req.source ? rewriteSdpForNat(text, this.req.source, { mangle: o.mangleSdp }).sdp : text, 'utf8');
+    }
+    const headers: Array<[string, string]> = [...extraHeaders];
+    for (const h of o.customHeaders) headers.push([h.name, h.value]);
+    // The B leg is a new request, but hop counting goes on across the B2BUA (loop protection).
+    const maxForwards = Math.max(0, (this.req.maxForwards ?? 70) - 1);
+    return { from, sdp, headers, maxForwards };
+  }
+
+  private onLegRinging(legId: number, target: string, sdp: string | undefined): void {
+    const now = Date.now();
+    this.ringingAt ??= now;
+    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: String(this.tenant.id), callId: this.id, at: now, legId, target, earlyMedia: sdp !== undefined });
+    if (this.finalSent || this.cancelled) return;
+    if (sdp !== undefined) {
+      this.earlyMediaSent = true;
+      this.respondA(183, undefined, Buffer.from(sdp, 'utf8'));
+    } else if (!this.ringingSent && !this.earlyMediaSent) {
+      this.ringingSent = true;
+      this.respondA(180);
+    }
+  }
+
+  // ------------------------------------------------------------------ A side
+
+  private localContactFor(req: SipRequest): string {
+    return this.ctx.localContact(req.source?.transport ?? 'udp');
+  }
+
+  private respondA(status: number, reason?: string, body?: Buffer, headers: Record<string, string> = {}): SipResponse | undefined {
+    if (this.finalSent) return undefined;
+    const hdrs: Record<string, string> = { ...headers };
+    if (status < 300) hdrs['Contact'] = this.localContactFor(this.req);
+    const res = createResponse(this.req, status, reason, {
+      toTag: this.aToTag, headers: hdrs, body, contentType: body && body.length ? 'application/sdp' : undefined,
+    });
+    if (status >= 200) this.finalSent = true;
+    try {
+      this.tx.respond(res);
+    } catch (err) {
+      this.log.debug({ err }, 'response to caller failed');
+    }
+    return res;
+  }
+
+  private finishUnanswered(status: number, reason?: string, outcome: DialOutcome = 'failed', headers: Record<string, string> = {}): void {
+    if (this.state !== 'dialing') return;
+    this.respondA(status, reason, undefined, headers);
+    this.end(this.cancelled ? 'caller' : 'system', this.cancelled ? 487 : status, this.cancelled ? 'Request Terminated' : (reason ?? ''), this.cancelled ? 'cancelled' : outcome);
+  }
+
+  private cancelByCaller(): void {
+    if (this.state !== 'dialing' || this.finalSent) return;
+    this.cancelled = true;
+    this.fork?.cancel();
+    // The stack sends the 487 after onCancel returns (RFC 3261 §9.2).
+    this.finalSent = true;
+  }
+
+  private bridge(leg: OutboundLeg, branch: UacBranch, legId: number, dialLimit?: number): void {
+    const bDialog = branch.dialog!;
+    const answer = branch.answer!;
+    let body: Buffer | undefined;
+    if (answer.body.length) {
+      const sdp = answer.body.toString('utf8');
+      body = Buffer.from(answer.source ? rewriteSdpForNat(sdp, answer.source, { mangle: leg.leg.options.mangleSdp }).sdp : sdp, 'utf8');
+    }
+    const res = this.respondA(200, 'OK', body);
+    if (!res) {
+      branch.bye();
+      return;
+    }
+    this.state = 'answered';
+    this.answeredAt = Date.now();
+    const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
+    this.aDialog = aDialog;
+    this.bridged = { leg, branch, dialog: bDialog };
+    this.addDialog(dialogKey(aDialog.id), 'a');
+    this.addDialog(dialogKey(bDialog.id), 'b');
+    if (this.req.source?.transport === 'udp') {
+      this.aRetransmitter = this.retransmit2xx(res, this.req.source, () => {
+        this.log.info('no ACK for 2xx from caller; hanging up');
+        this.hangup('system', 408, 'No ACK from caller');
+      });
+    }
+    this.ctx.opts.emit({
+      type: 'call.answered', tenantId: String(this.tenant.id), callId: this.id, at: this.answeredAt, legId,
+      caller: this.caller, callee: this.callee, direction: this.direction,
+    });
+    const limit = leg.leg.options.callDurationLimitSeconds ?? dialLimit;
+    if (limit && limit > 0) {
+      this.durationTimer = setTimeout(() => this.hangup('system', 200, 'Call duration limit reached'), limit * 1000);
+      this.durationTimer.unref?.();
+    }
+  }
+
+  private retransmit2xx(res: SipResponse, source: Endpoint, onGiveUp: () => void): Invite2xxRetransmitter {
+    const stack = this.ctx.stack;
+    const r = new Invite2xxRetransmitter(res, {
+      wheel: stack.wheel, T1: stack.timers.T1, T2: stack.timers.T2,
+      send: (msg) => {
+        msg.source = source;
+        stack.sendResponseStateless(msg);
+      },
+      onGiveUp,
+    });
+    r.start();
+    return r;
+  }
+
+  private addDialog(key: string, side: 'a' | 'b'): void {
+    this.dialogKeys.push(key);
+    this.ctx.registerDialog(key, this, side);
+  }
+
+  // ------------------------------------------------------------------ in-dialog
+
+  /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
+  handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: 'a' | 'b'): void {
+    const b = this.bridged;
+    const own = side === 'a' ? this.aDialog : b?.dialog;
+    const other = side === 'a' ? b?.dialog : this.aDialog;
+    if (req.method === 'ACK') {
+      if (side === 'a') this.aRetransmitter?.stop();
+      const key = `${side}:${req.cseq.seq}`;
+      this.inDialogRetransmitters.get(key)?.stop();
+      this.inDialogRetransmitters.delete(key);
+      return;
+    }
+    if (!tx) return;
+    if (!own || !other || this.state !== 'answered') {
+      tx.respond(createResponse(req, 481));
+      return;
+    }
+    if (!own.acceptRemoteCSeq(req)) {
+      tx.respond(createResponse(req, 500, 'CSeq out of order'));
+      return;
+    }
+    switch (req.method) {
+      case 'BYE': {
+        tx.respond(createResponse(req, 200));
+        own.terminated = true;
+        this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing');
+        return;
+      }
+      case 'REFER': {
+        const referTo = req.headers.get('Refer-To') ?? '';
+        this.log.info({ side, referTo }, 'REFER refused (transfers disabled on this call)');
+        this.ctx.opts.emit({
+          type: 'call.transfer-refused', tenantId: String(this.tenant.id), callId: this.id, at: Date.now(),
+          legId: side === 'a' ? 0 : 1, referTo,
+        });
+        tx.respond(createResponse(req, 603, TRANSFERS_DISABLED));
+        return;
+      }
+      case 'INVITE':
+      case 'UPDATE':
+        own.refreshTarget(req);
+        this.relay(req, tx, own, other, side);
+        return;
+      case 'INFO':
+      case 'OPTIONS':
+      case 'MESSAGE':
+      case 'NOTIFY':
+        this.relay(req, tx, own, other, side);
+        return;
+      default:
+        tx.respond(createResponse(req, 405, undefined, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, UPDATE, INFO, OPTIONS, REFER' } }));
+    }
+  }
+
+  /** Relays an in-dialog request to the other dialog and its final response back. */
+  private relay(req: SipRequest, tx: ServerTransaction, own: Dialog, other: Dialog, side: 'a' | 'b'): void {
+    const contentType = req.headers.get('Content-Type');
+    let body = req.body;
+    const mangle = this.bridged?.leg.leg.options.mangleSdp ?? true;
+    if (body.length && contentType?.toLowerCase().startsWith('application/sdp') && req.source) {
+      body = Buffer.from(rewriteSdpForNat(body.toString('utf8'), req.source, { mangle }).sdp, 'utf8');
+    }
+    const headers: Array<[string, string]> = [];
+    for (const name of ['Event', 'Info-Package', 'Content-Disposition', 'Subject']) {
+      const v = req.headers.get(name);
+      if (v !== undefined) headers.push([name, v]);
+    }
+    const out = other.createRequest(req.method, { body, contentType, headers });
+    this.ctx.stack.sendRequest(out, {
+      target: other.flow,
+      handler: {
+        onFinal: (res) => {
+          if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
+            other.refreshTarget(res);
+            this.ctx.stack.sendStateless(other.createAck(out.cseq.seq), other.flow);
+          }
+          const resType = res.headers.get('Content-Type');
+          let resBody = res.body;
+          if (resBody.length && resType?.toLowerCase().startsWith('application/sdp') && res.source) {
+            resBody = Buffer.from(rewriteSdpForNat(resBody.toString('utf8'), res.source, { mangle }).sdp, 'utf8');
+          }
+          const hdrs: Record<string, string> = {};
+          if (res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')) hdrs['Contact'] = own.localContact;
+          const answer = createResponse(req, res.status, res.reason, { headers: hdrs, body: resBody });
+          if (resBody.length && resType) answer.headers.set('Content-Type', resType);
+          tx.respond(answer);
+          if (req.method === 'INVITE' && res.status >= 200 && res.status < 300 && req.source?.transport === 'udp') {
+            const key = `${side}:${req.cseq.seq}`;
+            this.inDialogRetransmitters.get(key)?.stop();
+            this.inDialogRetransmitters.set(key, this.retransmit2xx(answer, req.source, () => this.inDialogRetransmitters.delete(key)));
+          }
+        },
+        onTimeout: () => tx.respond(createResponse(req, 408)),
+        onTransportError: () => tx.respond(createResponse(req, 503)),
+      },
+    });
+  }
+
+  // ------------------------------------------------------------------ ending
+
+  /** Hangs up an answered call from our side (cd limit, shutdown) or after a BYE on one side. */
+  hangup(by: HangupSide, status: number, reason: string): void {
+    if (this.state === 'ended') return;
+    if (this.state === 'dialing') {
+      this.fork?.cancel();
+      this.cancelled = true;
+      this.finishUnanswered(by === 'system' ? 503 : 487, reason);
+      return;
+    }
+    const reasonHeader: Array<[string, string]> = by === 'system' ? [['Reason', `SIP;cause=${status};text="${reason.replace(/"/g, '')}"`]] : [];
+    if (by !== 'callee') this.bridged?.branch.bye(reasonHeader);
+    if (by !== 'caller' && this.aDialog && !this.aDialog.terminated) {
+      this.aDialog.terminated = true;
+      const bye = this.aDialog.createRequest('BYE', { headers: reasonHeader });
+      this.ctx.stack.sendRequest(bye, { target: this.aDialog.flow });
+    }
+    if (by === 'callee' && this.bridged) {
+      this.bridged.dialog.terminated = true;
+      this.ctx.forgetAck(this.bridged.dialog.callId);
+    }
+    this.end(by, status, reason, 'answered');
+  }
+
+  private end(by: HangupSide, status: number, reason: string, outcome: DialOutcome): void {
+    if (this.state === 'ended') return;
+    const wasAnswered = this.state === 'answered';
+    this.state = 'ended';
+    clearTimeout(this.durationTimer);
+    this.aRetransmitter?.stop();
+    for (const r of this.inDialogRetransmitters.values()) r.stop();
+    this.inDialogRetransmitters.clear();
+    for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
+    const endedAt = Date.now();
+    const cdr = {
+      tenantId: String(this.tenant.id), callId: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
+      dialplan: this.dialplanName, dialStrings: [...this.dialStrings], legs: [...this.cdrLegs], createdAt: this.createdAt,
+      ringingAt: this.ringingAt, answeredAt: this.answeredAt, endedAt,
+      durationSeconds: wasAnswered && this.answeredAt ? Math.round((endedAt - this.answeredAt) / 1000) : 0,
+      ringSeconds: Math.round(((this.answeredAt ?? endedAt) - this.createdAt) / 1000),
+      outcome, hungUpBy: by, status: wasAnswered ? 200 : status, reason, transfers: [],
+    };
+    this.ctx.opts.emit({
+      type: 'call.ended', tenantId: cdr.tenantId, callId: this.id, at: endedAt, direction: this.direction,
+      caller: this.caller, callee: this.callee, hungUpBy: by, status: cdr.status, reason,
+    });
+    try {
+      const p = this.ctx.opts.cdrs.write(cdr);
+      if (p && typeof (p as Promise<unknown>).catch === 'function') (p as Promise<unknown>).catch((err: unknown) => this.log.error({ err }, 'CDR write failed'));
+    } catch (err) {
+      this.log.error({ err }, 'CDR write failed');
+    }
+    this.ctx.callEnded(this);
+  }
+
+  private dialplanRequest(): DialplanRequest {
+    const r = this.req;
+    const headers: Record<string, string[]> = {};
+    for (const [name, value] of r.headers.entries()) {
+      const k = name.toLowerCase();
+      if (k === 'authorization' || k === 'proxy-authorization') continue;
+      (headers[k] ??= []).push(value);
+    }
+    const uriCopy = (u: SipUri) => ({
+      user: u.user ?? '', host: u.host, port: u.port,
+      params: Object.fromEntries(Object.entries(u.params).map(([k, v]) => [k, v ?? ''])), raw: uriText(u),
+    });
+    return {
+      method: r.method,
+      uri: uriCopy(r.uri),
+      from: { displayName: r.from.displayName, uri: uriCopy(r.from.uri), tag: r.from.params['tag'] ?? undefined },
+      to: { displayName: r.to.displayName, uri: uriCopy(r.to.uri), tag: r.to.params['tag'] ?? undefined },
+      callId: r.callId,
+      headers,
+      body: r.body.toString('utf8'),
+      source: { address: r.source?.address ?? '', port: r.source?.port ?? 0, transport: r.source?.transport ?? 'udp' },
+      account: { username: this.account.username, domain: this.tenant.domain },
+      direction: this.direction === 'inbound' ? 'in' : 'out',
+    };
+  }
+}
+
+function sandboxOutcome(r: DialResult<OutboundLeg>): string {
+  if (r.outcome === 'timeout') return 'no-answer';
+  if (r.outcome === 'failed' && (r.status === 486 || r.status === 600)) return 'busy';
+  return r.outcome;
+}
+
+function isAllowedCustomHeader(name: string, value: string): boolean {
+  return HEADER_NAME_RE.test(name) && HEADER_VALUE_RE.test(value) && !FORBIDDEN_CUSTOM_HEADERS.has(name.toLowerCase());
+}
+
+function uriText(u: SipUri): string {
+  const user = u.user ? `${u.user}@` : '';
+  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
+  return `${u.scheme}:${user}${host}${u.port ? `:${u.port}` : ''}`;
+}
+
+function uriTransport(uri: SipUri): Endpoint['transport'] {
+  const p = uri.params['transport']?.toLowerCase();
+  if (uri.scheme === 'sips') return 'tls';
+  if (p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss') return p;
+  return 'udp';
+}
+
+async function defaultResolve(host: string): Promise<string> {
+  return (await dns.lookup(host)).address;
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import { openDatabase, type Database } from '../db/index.ts';
+import { createApiApp } from '../web/api/index.ts';
+import { EventBus } from './events/index.ts';
+import { createLogger } from './logger.ts';
+import { startSipServices, type SipServices } from './sip-services.ts';
+import type { ListenSpec } from './sip/sip-stack.ts';
+
+export interface RunningServer {
+  readonly db: Database;
+  readonly httpAddress: { host: string; port: number };
+  readonly logger: Logger;
+  readonly events: EventBus;
+  readonly sip: SipServices;
+  /** SIP listeners with their real ports. */
+  readonly sipListening: ListenSpec[];
+  close(): Promise<void>;
+}
+
+export function patchbayVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** config → db (migrated) → SIP services → HTTP API. close() undoes it in reverse order. */
+export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const startedAt = Date.now();
+  const db = await openDatabase(config.db.url, { secretKey: config.secretKey });
+  const events = new EventBus({ onListenerError: (err) => logger.error({ err }, 'event listener threw') });
+  let sip: SipServices | undefined;
+  let http: Server | undefined;
+  try {
+    const applied = await db.migrate();
+    logger.info({ db: db.dialect, migrationsApplied: applied }, 'database ready');
+
+    sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}` });
+
+    const app = createApiApp({ db, version: patchbayVersion(), startedAt, logger });
+    http = createServer(app.callback());
+    const address = await listen(http, config.http.host, config.http.port);
+    const httpAddress = { host: address.address, port: address.port };
+    logger.info({ transport: 'http', host: httpAddress.host, port: httpAddress.port }, `HTTP API listening on http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
+
+    let closing: Promise<void> | undefined;
+    const server = http;
+    const sipServices = sip;
+    return {
+      db,
+      httpAddress,
+      logger,
+      events,
+      sip: sipServices,
+      sipListening: sipServices.listening(),
+      close() {
+        closing ??= (async () => {
+          await new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          });
+          // SIP first flushes its write-behind (bindings) before the database goes away.
+          await sipServices.close();
+          await db.close();
+          logger.info('stopped');
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    http?.close();
+    await sip?.close().catch(() => {});
+    await db.close().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,36 @@
+/**
+ * What the registrar needs to know about tenants and SIP accounts. The lead wires these to
+ * db/ repositories (through an in-memory cache: no database round trip on the REGISTER path).
+ */
+
+export interface TenantRef {
+  id: number;
+  /** The tenant's primary domain; also the digest realm its accounts' HA1 values use. */
+  domain: string;
+}
+
+export type KeepAliveMethod = 'crlf' | 'options';
+
+export interface AccountAuth {
+  id: number;
+  tenantId: number;
+  username: string;
+  /** HA1 = MD5(username:realm:password), realm = tenant primary domain. */
+  ha1Md5: string;
+  /** HA1 = SHA-256(username:realm:password). */
+  ha1Sha256: string;
+  disabled: boolean;
+  /** NAT keep-alives and qualify probes for this account's bindings. */
+  natKeepAlive: boolean;
+  /** How keep-alives are sent to UDP bindings; default CRLF. */
+  keepAliveMethod?: KeepAliveMethod;
+  /** Source CIDRs (IPv4 or IPv6, e.g. "192.0.2.0/24", "2001:db8::/32") trusted without a challenge. */
+  allowedCidrs: string[];
+}
+
+export interface AccountDirectory {
+  /** The tenant serving `domain` (primary domain or alias, lower-case), if any. */
+  tenantForDomain(domain: string): Promise<TenantRef | undefined>;
+  /** The account `user` of the tenant whose primary domain is `domain`. */
+  find(user: string, domain: string): Promise<AccountAuth | undefined>;
+}

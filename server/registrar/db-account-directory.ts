@@ -1,0 +1,119 @@
+import type { Database, SipAccount, Tenant } from '../../db/index.ts';
+import type { AccountAuth, AccountDirectory, TenantRef } from './account-directory.ts';
+
+interface Cached<T> {
+  value: T | undefined;
+  fetchedAt: number;
+  refreshing?: Promise<void>;
+}
+
+export interface DbAccountDirectoryOptions {
+  db: Database;
+  /** After this an entry is re-read in the background (the CLI may have changed it). */
+  refreshAfterMs?: number;
+  /** How long "no such account/domain" is believed, so a scan cannot hammer the database. */
+  negativeTtlMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Accounts and tenants served from memory for the REGISTER and INVITE paths. Everything is
+ * loaded at start; a miss asks the database once (accounts added by the CLI while running),
+ * and a stale hit is answered from memory while a background read refreshes it.
+ */
+export class DbAccountDirectory implements AccountDirectory {
+  private readonly tenants = new Map<string, Cached<TenantRef>>();
+  private readonly accounts = new Map<string, Cached<SipAccount>>();
+  private readonly refreshAfterMs: number;
+  private readonly negativeTtlMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: DbAccountDirectoryOptions) {
+    this.refreshAfterMs = options.refreshAfterMs ?? 30_000;
+    this.negativeTtlMs = options.negativeTtlMs ?? 5_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  async load(): Promise<void> {
+    const at = this.now();
+    for (const t of await this.options.db.tenants.list()) this.cacheTenant(t, at);
+    for (const a of await this.options.db.accounts.listAll()) {
+      this.accounts.set(accountKey(a.username, a.domain), { value: a, fetchedAt: at });
+    }
+  }
+
+  /** Drops cached entries so the next lookup reads the database (admin paths call this). */
+  invalidate(): void {
+    this.tenants.clear();
+    this.accounts.clear();
+  }
+
+  get accountCount(): number {
+    return this.accounts.size;
+  }
+
+  async tenantForDomain(domain: string): Promise<TenantRef | undefined> {
+    return this.lookup(this.tenants, domain.toLowerCase(), async () => {
+      const t = await this.options.db.tenants.findByDomain(domain.toLowerCase());
+      return t ? { id: t.id, domain: t.domain } : undefined;
+    });
+  }
+
+  async find(user: string, domain: string): Promise<AccountAuth | undefined> {
+    const account = await this.findAccount(user, domain);
+    return account ? toAccountAuth(account) : undefined;
+  }
+
+  /** The whole account record (dialplan names, flags) for the call layer. */
+  async findAccount(user: string, domain: string): Promise<SipAccount | undefined> {
+    return this.lookup(this.accounts, accountKey(user, domain), () =>
+      this.options.db.accounts.findForAuth(user, domain.toLowerCase()),
+    );
+  }
+
+  private cacheTenant(t: Tenant, at: number): void {
+    const ref = { id: t.id, domain: t.domain };
+    this.tenants.set(t.domain, { value: ref, fetchedAt: at });
+    for (const alias of t.aliases) this.tenants.set(alias, { value: ref, fetchedAt: at });
+  }
+
+  private async lookup<T>(map: Map<string, Cached<T>>, key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {
+    const hit = map.get(key);
+    const now = this.now();
+    if (hit) {
+      const age = now - hit.fetchedAt;
+      if (hit.value === undefined && age > this.negativeTtlMs) {
+        map.delete(key);
+      } else {
+        if (hit.value !== undefined && age > this.refreshAfterMs && !hit.refreshing) {
+          hit.refreshing = read()
+            .then((value) => void map.set(key, { value, fetchedAt: this.now() }))
+            .catch(() => {
+              hit.refreshing = undefined;
+            });
+        }
+        return hit.value;
+      }
+    }
+    const value = await read();
+    map.set(key, { value, fetchedAt: now });
+    return value;
+  }
+}
+
+function accountKey(user: string, domain: string): string {
+  return `${user}@${domain.toLowerCase()}`;
+}
+
+function toAccountAuth(a: SipAccount): AccountAuth {
+  return {
+    id: a.id,
+    tenantId: a.tenantId,
+    username: a.username,
+    ha1Md5: a.ha1Md5,
+    ha1Sha256: a.ha1Sha256,
+    disabled: a.disabled,
+    natKeepAlive: a.natKeepalive,
+    allowedCidrs: a.allowedCidrs,
+  };
+}

@@ -1,0 +1,117 @@
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import type { Database } from '../db/index.ts';
+import type { EventBus } from './events/index.ts';
+import { DbAccountDirectory } from './registrar/db-account-directory.ts';
+import { DbBindingStore } from './registrar/db-binding-store.ts';
+import { LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
+import { RequestDispatcher } from './request-dispatcher.ts';
+import { DigestServer } from './sip/digest.ts';
+import { SipStack, type ListenSpec } from './sip/sip-stack.ts';
+
+export interface SipServicesContext {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  events: EventBus;
+  userAgent: string;
+}
+
+export interface SipServices {
+  readonly stack: SipStack;
+  readonly location: LocationService;
+  readonly directory: DbAccountDirectory;
+  /** Listeners with their real ports (port 0 resolved). */
+  listening(): ListenSpec[];
+  close(): Promise<void>;
+}
+
+/**
+ * The SIP side of the switch: transports on config.sip.listen, the transaction layer, the
+ * registrar with its in-memory location service (restored from the database, written behind)
+ * and NAT keep-alives.
+ */
+export async function startSipServices(ctx: SipServicesContext): Promise<SipServices> {
+  const { config, db, logger, events } = ctx;
+  const sipLogger = logger.child({ component: 'sip' });
+  const directory = new DbAccountDirectory({ db });
+  await directory.load();
+
+  const location = new LocationService({
+    store: new DbBindingStore(db),
+    emit: (event) => events.emit(event),
+    logger: sipLogger,
+  });
+  const restored = await location.load();
+  location.start();
+
+  const tls = config.sip.tls
+    ? { cert: readFileSync(config.sip.tls.certFile, 'utf8'), key: readFileSync(config.sip.tls.keyFile, 'utf8') }
+    : undefined;
+  const stack = new SipStack({
+    listen: config.sip.listen,
+    tls,
+    publicAddress: config.sip.publicAddress,
+    udpReceiveBufferBytes: config.sip.udpReceiveBufferBytes,
+    logger: sipLogger,
+    userAgent: ctx.userAgent,
+  });
+
+  // Nonce key derived from the secret (never the provider-encryption key itself) so every node behind one balancer agrees.
+  const digest = new DigestServer({
+    secret: createHmac('sha256', config.secretKey).update('patchbay/digest-nonce').digest(),
+    // Both are offered (RFC 8760); MD5 comes first because many deployed ATAs and sipp answer only
+    // the first challenge and know nothing but MD5. SHA-256-capable clients pick theirs anyway.
+    algorithms: ['MD5', 'SHA-256'],
+  });
+  const registrar = new Registrar({
+    directory,
+    location,
+    digest,
+    emit: (event) => events.emit(event),
+    logger: sipLogger,
+    minExpiresSec: config.registrar.minExpires,
+    maxExpiresSec: config.registrar.maxExpires,
+    defaultExpiresSec: config.registrar.defaultExpires,
+    maxBindingsPerAccount: config.registrar.maxBindings,
+  });
+  const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, userAgent: ctx.userAgent });
+  stack.onRequest = (req, tx) => dispatcher.dispatch(req, tx);
+
+  try {
+    await stack.start();
+  } catch (err) {
+    await location.close();
+    throw err;
+  }
+  const keepAlive = new NatKeepAlive({
+    stack,
+    location,
+    logger: sipLogger,
+    keepAliveIntervalSec: config.registrar.keepAliveIntervalSec,
+  });
+  keepAlive.start();
+
+  for (const l of stack.listening()) {
+    logger.info({ transport: l.transport, host: l.host, port: l.port }, `SIP listening on ${l.transport}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`);
+  }
+  logger.info({ bindings: restored, accounts: directory.accountCount }, 'registrar ready');
+
+  let closing: Promise<void> | undefined;
+  return {
+    stack,
+    location,
+    directory,
+    listening: () => stack.listening(),
+    close() {
+      closing ??= (async () => {
+        keepAlive.stop();
+        await stack.stop();
+        await location.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,595 @@
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import os from 'node:os';
+import type { Logger } from 'pino';
+import { findHeaderEnd, parseMessage } from './parser.ts';
+import { SipParseError } from './parse-error.ts';
+import { createResponse, newBranch, newTag, SipRequest, SipResponse, type Endpoint, type SipMessage } from './message.ts';
+import { parseNameAddr } from './name-addr.ts';
+import { parseVia, formatVia, type Via } from './via.ts';
+import type { SipUri } from './uri.ts';
+import { formatHost } from './uri.ts';
+import { TimerWheel, type Clock } from './timer-wheel.ts';
+import { resolveTimers, type TimerSettings, type TransactionTimers } from './transactions/timer-settings.ts';
+import type {
+  ClientTransaction,
+  ClientTransactionHandler,
+  ServerTransaction,
+  TransactionChannel,
+  TransactionContext,
+} from './transactions/transaction.ts';
+import { InviteClientTransaction } from './transactions/invite-client-transaction.ts';
+import { NonInviteClientTransaction } from './transactions/non-invite-client-transaction.ts';
+import { InviteServerTransaction } from './transactions/invite-server-transaction.ts';
+import { NonInviteServerTransaction } from './transactions/non-invite-server-transaction.ts';
+import { buildCancel } from './transactions/request-builders.ts';
+import { CRLFCRLF, type Transport, type TransportEvents, type TransportKind } from './transports/transport.ts';
+import { UdpTransport } from './transports/udp-transport.ts';
+import { StreamTransport, type TlsSettings } from './transports/stream-transport.ts';
+import { WsTransport } from './transports/ws-transport.ts';
+
+export interface ListenSpec {
+  transport: TransportKind;
+  host: string;
+  port: number;
+}
+
+/** A transport the stack does not create itself (tests: MemoryTransport). */
+export interface AttachableTransport extends Transport {
+  attach(events: TransportEvents): void;
+}
+
+export interface SipStackOptions {
+  listen: ListenSpec[];
+  tls?: TlsSettings;
+  /** Host written into Via sent-by of requests we originate (NAT / public address). */
+  publicAddress?: string;
+  udpReceiveBufferBytes?: number;
+  logger: Logger;
+  userAgent?: string;
+  idleConnectionTimeoutMs?: number;
+  timers?: TimerSettings;
+  onTrace?: (dir: 'in' | 'out', data: Buffer, remote: Endpoint) => void;
+  /** Extra, already constructed transports (the in-memory fake in tests). */
+  transports?: AttachableTransport[];
+  /** Time source of the shared timer wheel (tests: ManualClock). */
+  clock?: Clock;
+}
+
+type ClientTx = InviteClientTransaction | NonInviteClientTransaction;
+type ServerTx = InviteServerTransaction | NonInviteServerTransaction;
+
+const MAGIC_COOKIE = 'z9hG4bK';
+
+function defaultPort(kind: TransportKind): number {
+  return kind === 'tls' || kind === 'wss' ? 5061 : 5060;
+}
+
+function isStreamKind(kind: TransportKind): boolean {
+  return kind !== 'udp';
+}
+
+function familyOf(address: string): 4 | 6 {
+  return net.isIPv6(address) ? 6 : 4;
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+/**
+ * The SIP stack: transports (RFC 3261 §18), the transaction layer (§17) and the glue that
+ * routes responses (§18.2.2, RFC 3581) and CANCELs (§9.2). The core (registrar, B2BUA) sees
+ * requests through `onRequest` and sends through `sendRequest`/`sendStateless`.
+ */
+export class SipStack {
+  /** Core handler for new requests (not retransmissions). ACK for 2xx and CANCEL arrive too. */
+  onRequest: (req: SipRequest, tx: ServerTransaction | undefined) => void = () => {};
+  /** Responses that match no client transaction, e.g. retransmitted 2xx to INVITE (§13.2.2.4). */
+  onStrayResponse?: (res: SipResponse) => void;
+
+  readonly wheel: TimerWheel;
+  readonly timers: TransactionTimers;
+  private readonly opts: SipStackOptions;
+  private readonly logger: Logger;
+  private transports: Transport[] = [];
+  private readonly transportOf = new Map<Transport, TransportEvents>();
+  private readonly clientTxs = new Map<string, ClientTx>();
+  private readonly serverTxs = new Map<string, ServerTx>();
+  private readonly clientCtx: TransactionContext;
+  private readonly serverCtx: TransactionContext;
+  private running = false;
+
+  constructor(opts: SipStackOptions) {
+    this.opts = opts;
+    this.logger = opts.logger;
+    this.timers = resolveTimers(opts.timers);
+    this.wheel = new TimerWheel({
+      clock: opts.clock,
+      onError: (err) => this.logger.error({ err }, 'SIP timer callback threw'),
+    });
+    const base = { wheel: this.wheel, timers: this.timers, logger: this.logger };
+    this.clientCtx = { ...base, onTerminated: (key) => this.clientTxs.delete(key) };
+    this.serverCtx = { ...base, onTerminated: (key) => this.serverTxs.delete(key) };
+  }
+
+  /** Live transaction counts (diagnostics, tests). */
+  get transactionCount(): { client: number; server: number } {
+    return { client: this.clientTxs.size, server: this.serverTxs.size };
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    const created: Transport[] = [];
+    for (const spec of this.opts.listen) {
+      const t = this.createTransport(spec);
+      created.push(t);
+    }
+    for (const t of this.opts.transports ?? []) {
+      t.attach(this.eventsFor(t));
+      created.push(t);
+    }
+    try {
+      for (const t of created) await t.listen();
+    } catch (err) {
+      await Promise.allSettled(created.map((t) => t.close()));
+      throw err;
+    }
+    this.transports = created;
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wheel.clear();
+    this.clientTxs.clear();
+    this.serverTxs.clear();
+    const ts = this.transports;
+    this.transports = [];
+    await Promise.allSettled(ts.map((t) => t.close()));
+  }
+
+  listening(): ListenSpec[] {
+    return this.transports.map((t) => ({ transport: t.kind, host: t.local.address, port: t.local.port }));
+  }
+
+  /**
+   * The host:port to put in Via/Contact for a transport kind (publicAddress if configured).
+   * Returns undefined when the stack does not listen on that kind.
+   */
+  localAddressFor(kind: TransportKind, family?: 4 | 6): { host: string; port: number } | undefined {
+    const t = this.pickTransport(kind, family);
+    if (!t) return undefined;
+    return { host: this.advertisedHost(t), port: t.local.port };
+  }
+
+  /**
+   * Sends a request in a new client transaction (RFC 3261 §17.1). The next hop is `target`, or
+   * the first Route URI (loose routing), or the Request-URI (`;transport=`, sips → TLS). A top
+   * Via with `;rport` (RFC 3581) and a fresh branch is added unless the caller supplied one.
+   */
+  sendRequest(req: SipRequest, opts: { target?: Endpoint; handler?: ClientTransactionHandler } = {}): ClientTransaction {
+    const handler = opts.handler ?? {};
+    if (req.method === 'ACK') throw new Error('ACK is not sent in a transaction: use sendStateless');
+    let branch: string;
+    const hasVia = req.headers.has('Via');
+    if (hasVia) {
+      branch = req.topVia.branch ?? newBranch();
+      if (!req.topVia.branch) this.rewriteTopVia(req, { ...req.topVia, branch });
+    } else {
+      branch = newBranch();
+    }
+    if (!req.headers.has('Max-Forwards')) req.headers.append('Max-Forwards', '70');
+    if (this.opts.userAgent && !req.headers.has('User-Agent')) req.headers.append('User-Agent', this.opts.userAgent);
+    const key = clientKey(branch, req.method);
+    const tx: ClientTx =
+      req.method === 'INVITE'
+        ? new InviteClientTransaction(key, req, handler, this.clientCtx, (invite, channel) => this.sendCancel(invite, channel))
+        : new NonInviteClientTransaction(key, req, handler, this.clientCtx);
+    this.clientTxs.set(key, tx);
+
+    void this.resolveTarget(req, opts.target).then(
+      (target) => {
+        if (tx.state === 'Terminated') return;
+        const transport = this.transportForTarget(target);
+        if (!transport) throw new Error(`no ${target.transport} transport for ${target.address}`);
+        if (!hasVia) {
+          const via: Via = {
+            protocol: 'SIP/2.0',
+            transport: transport.kind.toUpperCase(),
+            host: this.advertisedHost(transport),
+            port: transport.local.port,
+            branch,
+            rport: null,
+            params: {},
+          };
+          req.headers.prepend('Via', formatVia(via));
+        }
+        tx.start(this.channelTo(transport, target));
+      },
+      (err: Error) => tx.onTransportError(err),
+    ).catch((err: Error) => tx.onTransportError(err));
+    return tx;
+  }
+
+  /** Sends a response without a transaction, routed by its top Via (RFC 3261 §18.2.2). */
+  sendResponseStateless(res: SipResponse): void {
+    try {
+      const via = res.topVia;
+      const kind = via.transport.toLowerCase() as TransportKind;
+      const target: Endpoint = {
+        transport: kind,
+        address: via.received ?? via.host,
+        port: isStreamKind(kind) ? (via.port ?? defaultPort(kind)) : typeof via.rport === 'number' ? via.rport : (via.port ?? defaultPort(kind)),
+      };
+      this.sendStateless(res, res.source && res.source.connectionId ? res.source : target);
+    } catch (err) {
+      this.logger.debug({ err }, 'stateless response not routable');
+    }
+  }
+
+  /** Sends one message outside any transaction: ACK for 2xx, 2xx retransmissions, relays. */
+  sendStateless(msg: SipMessage, target: Endpoint): void {
+    const transport = this.transportForTarget(target);
+    if (!transport) {
+      this.logger.debug({ target }, 'no transport for stateless send');
+      return;
+    }
+    this.sendOn(transport, msg.toBuffer(), target).catch((err: Error) =>
+      this.logger.debug({ err: err.message, target }, 'stateless send failed'),
+    );
+  }
+
+  /** RFC 5626 §4.4.1 CRLF keep-alive ping. */
+  sendKeepAlive(target: Endpoint): void {
+    const transport = this.transportForTarget(target);
+    if (!transport) return;
+    this.sendOn(transport, CRLFCRLF, target).catch(() => {});
+  }
+
+  // ---------------------------------------------------------------- transports
+
+  private createTransport(spec: ListenSpec): Transport {
+    let transport: Transport;
+    const ev = this.eventsForLazy(() => transport);
+    switch (spec.transport) {
+      case 'udp':
+        transport = new UdpTransport({ host: spec.host, port: spec.port, receiveBufferBytes: this.opts.udpReceiveBufferBytes, events: ev });
+        break;
+      case 'tcp':
+      case 'tls':
+        transport = new StreamTransport({
+          kind: spec.transport,
+          host: spec.host,
+          port: spec.port,
+          tls: this.opts.tls,
+          idleTimeoutMs: this.opts.idleConnectionTimeoutMs,
+          events: ev,
+        });
+        break;
+      case 'ws':
+      case 'wss':
+        transport = new WsTransport({
+          kind: spec.transport,
+          host: spec.host,
+          port: spec.port,
+          tls: this.opts.tls,
+          idleTimeoutMs: this.opts.idleConnectionTimeoutMs,
+          events: ev,
+        });
+        break;
+      default:
+        throw new Error(`unknown transport ${String(spec.transport)}`);
+    }
+    return transport;
+  }
+
+  private eventsFor(transport: Transport): TransportEvents {
+    return this.eventsForLazy(() => transport);
+  }
+
+  private eventsForLazy(get: () => Transport): TransportEvents {
+    return {
+      onMessage: (data, source, local) => this.receive(get(), data, source, local),
+      onFramingError: (err, source) =>
+        this.logger.debug({ err: err.message, remote: source }, 'stream framing error; connection closed'),
+      onError: (err) => this.logger.warn({ err }, 'SIP transport error'),
+    };
+  }
+
+  private pickTransport(kind: TransportKind, family?: 4 | 6): Transport | undefined {
+    let fallback: Transport | undefined;
+    for (const t of this.transports) {
+      if (t.kind !== kind) continue;
+      if (family === undefined) return t;
+      if (familyOf(t.local.address) === family) return t;
+      fallback ??= t;
+    }
+    // A stream transport can connect over either family whatever it listens on.
+    return isStreamKind(kind) ? fallback : undefined;
+  }
+
+  private transportForTarget(target: Endpoint): Transport | undefined {
+    if (target.connectionId) {
+      for (const t of this.transports) if (t.kind === target.transport && t.hasConnection?.(target)) return t;
+    }
+    return this.pickTransport(target.transport, familyOf(target.address));
+  }
+
+  private advertisedHost(t: Transport): string {
+    if (this.opts.publicAddress) return this.opts.publicAddress;
+    if (!isWildcard(t.local.address)) return t.local.address;
+    const want = t.local.address === '::' ? 'IPv6' : 'IPv4';
+    for (const list of Object.values(os.networkInterfaces())) {
+      for (const a of list ?? []) if (!a.internal && a.family === want) return a.address;
+    }
+    return want === 'IPv6' ? '::1' : '127.0.0.1';
+  }
+
+  private sendOn(transport: Transport, data: Buffer, target: Endpoint): Promise<void> {
+    this.opts.onTrace?.('out', data, target);
+    return transport.send(data, target);
+  }
+
+  private channelTo(transport: Transport, target: Endpoint, fallback?: Endpoint): TransactionChannel {
+    return {
+      reliable: transport.reliable,
+      send: async (msg) => {
+        const data = msg.toBuffer();
+        try {
+          await this.sendOn(transport, data, target);
+        } catch (err) {
+          // §18.2.2: the connection is gone; open a new one to received/sent-by port.
+          if (!fallback) throw err;
+          await this.sendOn(transport, data, fallback);
+        }
+      },
+    };
+  }
+
+  // ---------------------------------------------------------------- receive path
+
+  /** Entry point of every received message; never throws (DESIGN: the process lives on). */
+  private receive(transport: Transport, data: Buffer, source: Endpoint, local: Endpoint): void {
+    try {
+      this.opts.onTrace?.('in', data, source);
+      let msg: SipMessage;
+      try {
+        msg = parseMessage(data);
+      } catch (err) {
+        if (err instanceof SipParseError) this.answerMalformed(transport, data, err.status, err.reason, source);
+        else this.logger.debug({ err, remote: source }, 'unparseable SIP message dropped');
+        return;
+      }
+      msg.source = source;
+      msg.localEndpoint = local;
+      if (msg instanceof SipResponse) this.receiveResponse(msg);
+      else this.receiveRequest(transport, msg);
+    } catch (err) {
+      this.logger.error({ err, remote: source }, 'SIP receive path failed');
+    }
+  }
+
+  private receiveResponse(res: SipResponse): void {
+    const branch = res.topVia.branch;
+    const tx = branch ? this.clientTxs.get(clientKey(branch, res.cseq.method)) : undefined;
+    if (tx) {
+      tx.receiveResponse(res);
+      return;
+    }
+    if (this.onStrayResponse) {
+      try {
+        this.onStrayResponse(res);
+      } catch (err) {
+        this.logger.error({ err }, 'onStrayResponse threw');
+      }
+    }
+  }
+
+  private receiveRequest(transport: Transport, req: SipRequest): void {
+    const source = req.source!;
+    this.stampVia(req, source);
+    const key = serverKey(req);
+
+    if (req.method === 'ACK') {
+      const inviteTx = this.serverTxs.get(key);
+      if (inviteTx instanceof InviteServerTransaction && inviteTx.state !== 'Accepted') {
+        inviteTx.receiveAck(); // §17.2.1: ACK for a non-2xx belongs to the transaction
+        return;
+      }
+      this.deliver(req, undefined);
+      return;
+    }
+
+    const existing = this.serverTxs.get(key);
+    if (existing) {
+      existing.receiveRetransmission();
+      return;
+    }
+
+    const channel = this.responseChannel(transport, req);
+    if (req.method === 'INVITE') {
+      const tx = new InviteServerTransaction(key, req, channel, this.serverCtx);
+      this.serverTxs.set(key, tx);
+      tx.start();
+      this.deliver(req, tx);
+      return;
+    }
+
+    if (req.method === 'CANCEL') {
+      this.receiveCancel(req, key, channel);
+      return;
+    }
+
+    const tx = new NonInviteServerTransaction(key, req, channel, this.serverCtx);
+    this.serverTxs.set(key, tx);
+    this.deliver(req, tx);
+  }
+
+  /** RFC 3261 §9.2: answer the CANCEL, let the core stop the INVITE, then 487 it if still open. */
+  private receiveCancel(req: SipRequest, key: string, channel: TransactionChannel): void {
+    const inviteTx = this.serverTxs.get(serverKey(req, 'INVITE'));
+    const invite = inviteTx instanceof InviteServerTransaction ? inviteTx : undefined;
+    const tx = new NonInviteServerTransaction(key, req, channel, this.serverCtx, invite);
+    this.serverTxs.set(key, tx);
+    if (!invite) {
+      tx.respond(responseTo(req, 481));
+      return;
+    }
+    tx.respond(responseTo(req, 200));
+    if (invite.state === 'Proceeding') {
+      if (invite.onCancel) {
+        try {
+          invite.onCancel();
+        } catch (err) {
+          this.logger.error({ err, callId: req.callId }, 'onCancel threw');
+        }
+      }
+      if (invite.state === 'Proceeding') invite.respond(responseTo(invite.request, 487));
+    }
+    this.deliver(req, tx);
+  }
+
+  private deliver(req: SipRequest, tx: ServerTx | undefined): void {
+    try {
+      this.onRequest(req, tx);
+    } catch (err) {
+      this.logger.error({ err, callId: req.callId, method: req.method }, 'onRequest threw');
+      const unanswered =
+        (tx instanceof NonInviteServerTransaction && tx.state === 'Trying') ||
+        (tx instanceof InviteServerTransaction && tx.state === 'Proceeding');
+      if (tx && unanswered) tx.respond(responseTo(req, 500));
+    }
+  }
+
+  /** RFC 3261 §18.2.1 + RFC 3581 §4: received when the host differs or rport was asked for. */
+  private stampVia(req: SipRequest, source: Endpoint): void {
+    const via = req.topVia;
+    const wantsRport = via.rport === null;
+    if (!wantsRport && via.host === source.address) return;
+    const stamped: Via = { ...via, params: { ...via.params }, received: source.address };
+    if (wantsRport) stamped.rport = source.port;
+    this.rewriteTopVia(req, stamped);
+  }
+
+  private rewriteTopVia(req: SipRequest, via: Via): void {
+    req.headers.removeFirst('Via');
+    req.headers.prepend('Via', formatVia(via));
+  }
+
+  /** RFC 3261 §18.2.2 + RFC 3581 §4: where responses to `req` go. */
+  private responseChannel(transport: Transport, req: SipRequest): TransactionChannel {
+    const source = req.source!;
+    const via = req.topVia;
+    if (isStreamKind(transport.kind)) {
+      const fallback: Endpoint | undefined =
+        transport.kind === 'tcp' || transport.kind === 'tls'
+          ? { transport: transport.kind, address: via.received ?? source.address, port: via.port ?? defaultPort(transport.kind) }
+          : undefined;
+      return this.channelTo(transport, source, fallback);
+    }
+    const target: Endpoint = {
+      transport: 'udp',
+      address: via.received ?? via.host,
+      port: typeof via.rport === 'number' ? via.rport : (via.port ?? defaultPort('udp')),
+    };
+    return this.channelTo(transport, target);
+  }
+
+  private sendCancel(invite: SipRequest, channel: TransactionChannel): void {
+    const cancel = buildCancel(invite);
+    const key = clientKey(invite.topVia.branch ?? '', 'CANCEL');
+    const tx = new NonInviteClientTransaction(key, cancel, {}, this.clientCtx);
+    this.clientTxs.set(key, tx);
+    tx.start(channel);
+  }
+
+  /**
+   * Malformed request whose Via we can still read: answer statelessly with the parser's status
+   * (400 with the reason, 505, 513) to the packet's source. Responses and hopeless input: dropped.
+   */
+  private answerMalformed(transport: Transport, data: Buffer, status: number, reason: string, source: Endpoint): void {
+    const headerEnd = findHeaderEnd(data, 0);
+    const text = data.subarray(0, headerEnd ? headerEnd[0] : Math.min(data.length, 8192)).toString('latin1');
+    const lines = text.replace(/\r\n[ \t]+/g, ' ').split(/\r?\n/);
+    const startLine = lines[0] ?? '';
+    if (startLine.startsWith('SIP/') || /^ACK\s/i.test(startLine) || !/^[A-Za-z]+ /.test(startLine)) return;
+    const pick = (names: string[]): string[] => {
+      const out: string[] = [];
+      for (const line of lines.slice(1)) {
+        const colon = line.indexOf(':');
+        if (colon <= 0) continue;
+        const name = line.slice(0, colon).trim().toLowerCase();
+        if (names.includes(name)) out.push(line.slice(colon + 1).trim());
+      }
+      return out;
+    };
+    const viaValues = pick(['via', 'v']);
+    if (viaValues.length === 0) return;
+    let vias: Via[];
+    try {
+      vias = viaValues.flatMap((v) => parseVia(v));
+    } catch {
+      return;
+    }
+    const top = vias[0]!;
+    vias[0] = { ...top, params: { ...top.params }, received: source.address, rport: top.rport === null ? source.port : top.rport };
+    const safeReason = reason.replace(/[\r\n]+/g, ' ').slice(0, 120) || 'Bad Request';
+    let out = `SIP/2.0 ${status} ${safeReason}\r\n`;
+    for (const v of vias) out += `Via: ${formatVia(v)}\r\n`;
+    for (const [hdr, names] of [
+      ['From', ['from', 'f']],
+      ['To', ['to', 't']],
+      ['Call-ID', ['call-id', 'i']],
+      ['CSeq', ['cseq']],
+    ] as const) {
+      const v = pick([...names])[0];
+      if (v !== undefined && !/[\r\n]/.test(v)) out += `${hdr}: ${v}\r\n`;
+    }
+    out += 'Content-Length: 0\r\n\r\n';
+    // Straight back to where it came from: for a broken request that is the only sane route.
+    this.sendOn(transport, Buffer.from(out, 'latin1'), source).catch(() => {});
+  }
+
+  // ---------------------------------------------------------------- next hop
+
+  private async resolveTarget(req: SipRequest, target: Endpoint | undefined): Promise<Endpoint> {
+    if (target) return target;
+    let uri: SipUri = req.uri;
+    const route = req.headers.getAll('Route')[0];
+    if (route !== undefined) {
+      const r = parseNameAddr(route);
+      // Loose routing (§16.12): the next hop is the first Route; strict routers are not supported.
+      if ('lr' in r.uri.params) uri = r.uri;
+    }
+    const kind = transportOfUri(uri);
+    const host = uri.params['maddr'] ?? uri.host;
+    const port = uri.port ?? defaultPort(kind);
+    const address = net.isIP(host) ? host : (await dns.lookup(host)).address;
+    return { transport: kind, address, port };
+  }
+}
+
+function transportOfUri(uri: SipUri): TransportKind {
+  const p = uri.params['transport']?.toLowerCase();
+  if (uri.scheme === 'sips') return p === 'ws' || p === 'wss' ? 'wss' : 'tls';
+  if (p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss' || p === 'udp') return p;
+  return 'udp';
+}
+
+function clientKey(branch: string, method: string): string {
+  return `${branch}|${method === 'ACK' ? 'INVITE' : method}`;
+}
+
+/** RFC 3261 §17.2.3 (branch + sent-by + method; ACK matches INVITE), RFC 2543 fallback. */
+function serverKey(req: SipRequest, methodOverride?: string): string {
+  const via = req.topVia;
+  const method = methodOverride ?? (req.method === 'ACK' ? 'INVITE' : req.method);
+  const sentBy = `${formatHost(via.host)}:${via.port ?? ''}`;
+  if (via.branch && via.branch.startsWith(MAGIC_COOKIE)) return `${via.branch}|${sentBy}|${method}`;
+  return `2543|${req.callId}|${req.cseq.seq}|${req.from.params['tag'] ?? ''}|${sentBy}|${method}`;
+}
+
+function responseTo(req: SipRequest, status: number): SipResponse {
+  return createResponse(req, status, undefined, status >= 200 ? { toTag: newTag() } : undefined);
+}

@@ -1,0 +1,110 @@
+import { createResponse, type SipRequest, type SipResponse } from '../message.ts';
+import { TransactionBase, type ServerTransaction, type TransactionChannel, type TransactionContext } from './transaction.ts';
+
+/** RFC 3261 §17.2.1 states, plus Accepted from RFC 6026 §7.1. */
+export type InviteServerState = 'Proceeding' | 'Completed' | 'Confirmed' | 'Accepted' | 'Terminated';
+
+/**
+ * RFC 3261 §17.2.1 INVITE server transaction (Figure 7) with the RFC 6026 Accepted state: after a
+ * 2xx the transaction lingers for Timer L so retransmitted INVITEs are absorbed instead of
+ * starting a new call; retransmitting the 2xx itself is the TU's job (§13.3.1.4).
+ */
+export class InviteServerTransaction extends TransactionBase<InviteServerState> implements ServerTransaction {
+  state: InviteServerState = 'Proceeding';
+  onCancel?: () => void;
+  private lastProvisional: SipResponse | undefined;
+  private finalResponse: SipResponse | undefined;
+  private timerGInterval = 0;
+
+  constructor(
+    key: string,
+    readonly request: SipRequest,
+    private readonly channel: TransactionChannel,
+    ctx: TransactionContext,
+  ) {
+    super(key, ctx);
+  }
+
+  /** §17.2.1: the 100 Trying goes out at once, so the client stops retransmitting. */
+  start(): void {
+    const trying = createResponse(this.request, 100, 'Trying');
+    this.lastProvisional = trying;
+    this.transmit(this.channel, trying, (err) => this.onTransportError(err));
+  }
+
+  /** True once a final response was sent (or the transaction ended). */
+  get finallyAnswered(): boolean {
+    return this.finalResponse !== undefined || this.state === 'Terminated';
+  }
+
+  respond(res: SipResponse): void {
+    if (this.state !== 'Proceeding') {
+      this.ctx.logger.debug({ tx: this.key, status: res.status, state: this.state }, 'response after final ignored');
+      return;
+    }
+    this.transmit(this.channel, res, (err) => this.onTransportError(err));
+    if (res.status < 200) {
+      this.lastProvisional = res;
+      return;
+    }
+    this.finalResponse = res;
+    if (res.status < 300) {
+      this.state = 'Accepted';
+      this.startTimer('L', this.ctx.timers.TIMER_L, () => this.terminate());
+      return;
+    }
+    this.state = 'Completed';
+    if (!this.channel.reliable) {
+      this.timerGInterval = this.ctx.timers.T1;
+      this.startTimer('G', this.timerGInterval, () => this.onTimerG());
+    }
+    this.startTimer('H', this.ctx.timers.TIMER_H, () => this.onTimerH());
+  }
+
+  /** A retransmitted INVITE (§17.2.1): resend the most recent response. */
+  receiveRetransmission(): void {
+    if (this.state === 'Proceeding' && this.lastProvisional) {
+      this.transmit(this.channel, this.lastProvisional, (err) => this.onTransportError(err));
+    } else if (this.state === 'Completed' && this.finalResponse) {
+      this.transmit(this.channel, this.finalResponse, (err) => this.onTransportError(err));
+    }
+  }
+
+  /** ACK for a non-2xx final (same branch): Completed → Confirmed, Timer I (§17.2.1). */
+  receiveAck(): void {
+    if (this.state !== 'Completed') return;
+    this.state = 'Confirmed';
+    this.stopTimer('G');
+    this.stopTimer('H');
+    const i = this.channel.reliable ? 0 : this.ctx.timers.TIMER_I;
+    this.startTimer('I', i, () => this.terminate());
+  }
+
+  onTransportError(err: Error): void {
+    if (this.state === 'Terminated') return;
+    this.ctx.logger.debug({ tx: this.key, err: err.message }, 'INVITE server transaction transport error');
+    this.terminate();
+  }
+
+  terminate(): void {
+    if (this.state === 'Terminated') return;
+    this.state = 'Terminated';
+    this.stopAllTimers();
+    this.ctx.onTerminated(this.key);
+  }
+
+  /** Timer G: retransmit the final response, interval doubling up to T2 (§17.2.1). */
+  private onTimerG(): void {
+    if (this.state !== 'Completed' || !this.finalResponse) return;
+    this.transmit(this.channel, this.finalResponse, (err) => this.onTransportError(err));
+    this.timerGInterval = Math.min(2 * this.timerGInterval, this.ctx.timers.T2);
+    this.startTimer('G', this.timerGInterval, () => this.onTimerG());
+  }
+
+  /** Timer H: the ACK never came (§17.2.1). */
+  private onTimerH(): void {
+    if (this.state !== 'Completed') return;
+    this.ctx.logger.debug({ tx: this.key, callId: this.request.callId }, 'Timer H fired: no ACK received');
+    this.terminate();
+  }
+}

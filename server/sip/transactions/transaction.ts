@@ -1,0 +1,98 @@
+import type { Logger } from 'pino';
+import type { SipMessage, SipRequest, SipResponse } from '../message.ts';
+import type { TimerHandle, TimerWheel } from '../timer-wheel.ts';
+import type { TransactionTimers } from './timer-settings.ts';
+
+/** Callbacks of a client transaction to its TU (RFC 3261 §17.1). */
+export interface ClientTransactionHandler {
+  onProvisional?(r: SipResponse): void;
+  onFinal?(r: SipResponse): void;
+  /** Timer B or F fired (RFC 3261 §17.1.1.2, §17.1.2.2). */
+  onTimeout?(): void;
+  /** RFC 3261 §17.1.4. */
+  onTransportError?(err: Error): void;
+}
+
+export interface ClientTransaction {
+  readonly request: SipRequest;
+  readonly state: string;
+  /** INVITE only (RFC 3261 §9.1): sends CANCEL once a provisional response has arrived. */
+  cancel(): void;
+}
+
+export interface ServerTransaction {
+  readonly request: SipRequest;
+  readonly state: string;
+  respond(res: SipResponse): void;
+  /** INVITE only: called by the stack when a CANCEL matched this transaction (RFC 3261 §9.2). */
+  onCancel?: () => void;
+  /** On a CANCEL's own transaction: the INVITE server transaction it cancelled. */
+  readonly cancelled?: ServerTransaction;
+}
+
+/** Where a transaction's messages go: fixed when the transaction is created. */
+export interface TransactionChannel {
+  /** False on UDP: retransmission timers run only then (RFC 3261 §17.1.1.2). */
+  readonly reliable: boolean;
+  send(msg: SipMessage): Promise<void>;
+}
+
+/** What a transaction needs from the layer that owns it. */
+export interface TransactionContext {
+  readonly wheel: TimerWheel;
+  readonly timers: TransactionTimers;
+  readonly logger: Logger;
+  /** The transaction reached Terminated; the owner forgets it. */
+  onTerminated(key: string): void;
+}
+
+/** Shared timer bookkeeping: each named RFC timer has at most one pending entry. */
+export abstract class TransactionBase<S extends string> {
+  abstract state: S;
+  private readonly pending = new Map<string, TimerHandle>();
+  protected constructor(
+    readonly key: string,
+    protected readonly ctx: TransactionContext,
+  ) {}
+
+  protected startTimer(name: string, ms: number, fn: () => void): void {
+    this.ctx.wheel.cancel(this.pending.get(name));
+    this.pending.set(
+      name,
+      this.ctx.wheel.schedule(ms, () => {
+        this.pending.delete(name);
+        fn();
+      }),
+    );
+  }
+
+  protected stopTimer(name: string): void {
+    this.ctx.wheel.cancel(this.pending.get(name));
+    this.pending.delete(name);
+  }
+
+  protected stopAllTimers(): void {
+    for (const h of this.pending.values()) this.ctx.wheel.cancel(h);
+    this.pending.clear();
+  }
+
+  /** Sends and reports a failure to `onError` instead of throwing (callers are timer/socket paths). */
+  protected transmit(channel: TransactionChannel, msg: SipMessage, onError: (err: Error) => void): void {
+    let p: Promise<void>;
+    try {
+      p = channel.send(msg);
+    } catch (err) {
+      onError(err as Error);
+      return;
+    }
+    p.catch((err: Error) => onError(err));
+  }
+
+  protected safeCall(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.ctx.logger.error({ err, tx: this.key }, `transaction user threw in ${what}`);
+    }
+  }
+}
