@@ -24,9 +24,13 @@ import { InviteServerTransaction } from './transactions/invite-server-transactio
 import { NonInviteServerTransaction } from './transactions/non-invite-server-transaction.ts';
 import { buildCancel } from './transactions/request-builders.ts';
 import { CRLFCRLF, type Transport, type TransportEvents, type TransportKind } from './transports/transport.ts';
-import { UdpTransport } from './transports/udp-transport.ts';
+import { DEFAULT_UDP_RECEIVE_BUFFER_BYTES, UdpTransport } from './transports/udp-transport.ts';
 import { StreamTransport, type TlsSettings } from './transports/stream-transport.ts';
 import { WsTransport } from './transports/ws-transport.ts';
+
+export type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from './transactions/transaction.ts';
+export type { TimerSettings } from './transactions/timer-settings.ts';
+export type { TlsSettings } from './transports/stream-transport.ts';
 
 export interface ListenSpec {
   transport: TransportKind;
@@ -137,6 +141,13 @@ export class SipStack {
     }
     this.transports = created;
     this.running = true;
+    const wanted = this.opts.udpReceiveBufferBytes ?? DEFAULT_UDP_RECEIVE_BUFFER_BYTES;
+    for (const t of created) {
+      const got = t instanceof UdpTransport ? t.receiveBufferBytes : undefined;
+      if (got !== undefined && got < wanted) {
+        this.logger.warn({ wanted, got, listen: t.local }, 'UDP receive buffer smaller than configured; raise net.core.rmem_max');
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -228,9 +239,13 @@ export class SipStack {
     }
   }
 
-  /** Sends one message outside any transaction: ACK for 2xx, 2xx retransmissions, relays. */
-  sendStateless(msg: SipMessage, target: Endpoint): void {
-    const transport = this.transportForTarget(target);
+  /**
+   * Sends one message outside any transaction: ACK for 2xx, 2xx retransmissions, relays.
+   * `local` (e.g. the request's `localEndpoint`) picks the listener to send from, which matters
+   * for NAT bindings when several UDP listeners exist.
+   */
+  sendStateless(msg: SipMessage, target: Endpoint, local?: Endpoint): void {
+    const transport = this.transportForTarget(target, local);
     if (!transport) {
       this.logger.debug({ target }, 'no transport for stateless send');
       return;
@@ -309,7 +324,12 @@ export class SipStack {
     return isStreamKind(kind) ? fallback : undefined;
   }
 
-  private transportForTarget(target: Endpoint): Transport | undefined {
+  private transportForTarget(target: Endpoint, local?: Endpoint): Transport | undefined {
+    if (local) {
+      for (const t of this.transports) {
+        if (t.kind === target.transport && t.local.port === local.port && t.local.address === local.address) return t;
+      }
+    }
     if (target.connectionId) {
       for (const t of this.transports) if (t.kind === target.transport && t.hasConnection?.(target)) return t;
     }
@@ -445,7 +465,10 @@ export class SipStack {
           this.logger.error({ err, callId: req.callId }, 'onCancel threw');
         }
       }
-      if (invite.state === 'Proceeding') invite.respond(responseTo(invite.request, 487));
+      if (invite.state === 'Proceeding') {
+        const toTag = invite.provisionalToTag ?? newTag();
+        invite.respond(createResponse(invite.request, 487, undefined, { toTag }));
+      }
     }
     this.deliver(req, tx);
   }
@@ -477,22 +500,31 @@ export class SipStack {
     req.headers.prepend('Via', formatVia(via));
   }
 
-  /** RFC 3261 §18.2.2 + RFC 3581 §4: where responses to `req` go. */
-  private responseChannel(transport: Transport, req: SipRequest): TransactionChannel {
-    const source = req.source!;
+  /**
+   * Where responses to a received request go (RFC 3261 §18.2.2, RFC 3581 §4): its connection
+   * for TCP/TLS/WS, else the Via received/rport. The dialog layer uses it to retransmit a 2xx
+   * with `sendStateless` (§13.3.1.4).
+   */
+  responseTargetFor(req: SipRequest): Endpoint {
+    const source = req.source;
+    if (!source) throw new Error('responseTargetFor needs a received request');
+    if (isStreamKind(source.transport)) return { ...source };
     const via = req.topVia;
-    if (isStreamKind(transport.kind)) {
-      const fallback: Endpoint | undefined =
-        transport.kind === 'tcp' || transport.kind === 'tls'
-          ? { transport: transport.kind, address: via.received ?? source.address, port: via.port ?? defaultPort(transport.kind) }
-          : undefined;
-      return this.channelTo(transport, source, fallback);
-    }
-    const target: Endpoint = {
+    return {
       transport: 'udp',
       address: via.received ?? via.host,
       port: typeof via.rport === 'number' ? via.rport : (via.port ?? defaultPort('udp')),
     };
+  }
+
+  private responseChannel(transport: Transport, req: SipRequest): TransactionChannel {
+    const target = this.responseTargetFor(req);
+    if (transport.kind === 'tcp' || transport.kind === 'tls') {
+      // §18.2.2: if the connection is gone, connect to the received address and sent-by port.
+      const via = req.topVia;
+      const fallback: Endpoint = { transport: transport.kind, address: via.received ?? target.address, port: via.port ?? defaultPort(transport.kind) };
+      return this.channelTo(transport, target, fallback);
+    }
     return this.channelTo(transport, target);
   }
 
@@ -565,8 +597,12 @@ export class SipStack {
     const kind = transportOfUri(uri);
     const host = uri.params['maddr'] ?? uri.host;
     const port = uri.port ?? defaultPort(kind);
-    const address = net.isIP(host) ? host : (await dns.lookup(host)).address;
-    return { transport: kind, address, port };
+    if (net.isIP(host)) return { transport: kind, address: host, port };
+    // Prefer an address family we can actually send from on that transport.
+    const candidates = await dns.lookup(host, { all: true });
+    const usable = candidates.find((c) => this.pickTransport(kind, c.family === 6 ? 6 : 4)) ?? candidates[0];
+    if (!usable) throw new Error(`cannot resolve ${host}`);
+    return { transport: kind, address: usable.address, port };
   }
 }
 

@@ -68,3 +68,32 @@ describe('TimerWheel', () => {
     expect(done).toBe(true);
   });
 });
+
+describe('TimerWheel housekeeping', () => {
+  it('compacts cancelled entries instead of keeping them until they fall due', () => {
+    const clock = new ManualClock();
+    const wheel = new TimerWheel({ clock });
+    const keep = wheel.schedule(100_000, () => {});
+    for (let i = 0; i < 5000; i++) wheel.cancel(wheel.schedule(64_000, () => {}));
+    expect(wheel.size).toBe(1);
+    expect(wheel.heapSize).toBeLessThan(1100);
+    wheel.cancel(keep);
+    expect(wheel.heapSize).toBe(0);
+  });
+
+  it('works under vitest fake timers with the default clock', async () => {
+    const { vi } = await import('vitest');
+    vi.useFakeTimers();
+    try {
+      const wheel = new TimerWheel();
+      let n = 0;
+      wheel.schedule(1000, () => n++);
+      vi.advanceTimersByTime(990);
+      expect(n).toBe(0);
+      vi.advanceTimersByTime(10);
+      expect(n).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

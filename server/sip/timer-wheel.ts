@@ -120,7 +120,24 @@ export class TimerWheel {
     if (entry.cancelled) return;
     entry.cancelled = true;
     this.live--;
-    if (this.live === 0) this.disarm();
+    if (this.live === 0) {
+      this.heap = [];
+      this.disarm();
+    } else if (this.heap.length > 1024 && this.heap.length > 3 * this.live) {
+      this.compact();
+    }
+  }
+
+  /** Drops cancelled entries (long timers like B/F/J cancelled early would otherwise pile up). */
+  private compact(): void {
+    const keep = this.heap.filter((e) => !e.cancelled);
+    this.heap = [];
+    for (const e of keep) this.push(e);
+  }
+
+  /** Entries held, cancelled ones included (tests, diagnostics). */
+  get heapSize(): number {
+    return this.heap.length;
   }
 
   /** Cancels everything (stack shutdown). */

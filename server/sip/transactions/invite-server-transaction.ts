@@ -32,6 +32,16 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     this.transmit(this.channel, trying, (err) => this.onTransportError(err));
   }
 
+  /** The To tag the TU already used in a provisional (so a stack-generated 487 matches it). */
+  get provisionalToTag(): string | undefined {
+    if (!this.lastProvisional || this.lastProvisional.status === 100) return undefined;
+    try {
+      return this.lastProvisional.to.params['tag'] ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** True once a final response was sent (or the transaction ended). */
   get finallyAnswered(): boolean {
     return this.finalResponse !== undefined || this.state === 'Terminated';

@@ -238,3 +238,23 @@ describe('response routing and malformed input (RFC 3261 §18.2, RFC 3581)', () 
     expect(transport.sent[0]!.target).toMatchObject(PEER);
   });
 });
+
+describe('stack-generated responses', () => {
+  it('the automatic 487 reuses the To tag of the provisional the core sent', async () => {
+    const { transport, seen } = await withCore();
+    transport.inject(requestText(), PEER);
+    seen[0]!.tx!.respond(createResponse(seen[0]!.req, 180, undefined, { toTag: 'ring1' }));
+    transport.inject(requestText({ method: 'CANCEL' }), PEER);
+    const r487 = parsed(transport.sentStartingWith('SIP/2.0 487')[0]!.text);
+    expect(r487.to.params['tag']).toBe('ring1');
+  });
+
+  it('responseTargetFor gives the UDP received/rport and the connection for streams', async () => {
+    const udp = await withCore();
+    udp.transport.inject(requestText({ method: 'OPTIONS', rport: true }), PEER);
+    expect(udp.stack.responseTargetFor(udp.seen[0]!.req)).toEqual({ transport: 'udp', address: '10.0.0.9', port: 40000 });
+    const tcp = await withCore('tcp');
+    tcp.transport.inject(requestText({ method: 'OPTIONS', viaTransport: 'TCP' }), { ...PEER, connectionId: 'k1' });
+    expect(tcp.stack.responseTargetFor(tcp.seen[0]!.req)).toEqual({ transport: 'tcp', ...PEER, connectionId: 'k1' });
+  });
+});

@@ -59,6 +59,15 @@ export class UdpTransport implements Transport {
     });
   }
 
+  /** SO_RCVBUF as the kernel granted it (Linux reports twice the usable size; capped by rmem_max). */
+  get receiveBufferBytes(): number | undefined {
+    try {
+      return this.socket?.getRecvBufferSize();
+    } catch {
+      return undefined;
+    }
+  }
+
   send(data: Buffer, target: Endpoint): Promise<void> {
     const socket = this.socket;
     if (!socket) return Promise.reject(new Error('UDP transport is not listening'));
