@@ -8,6 +8,9 @@ import { DbAccountDirectory } from './registrar/db-account-directory.ts';
 import { DbBindingStore } from './registrar/db-binding-store.ts';
 import { LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
+import { CallService } from './calls/index.ts';
+import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/db-adapters.ts';
+import { SandboxSupervisor } from '../sandbox/index.ts';
 import { DigestServer } from './sip/digest.ts';
 import { SipStack, type ListenSpec } from './sip/sip-stack.ts';
 
@@ -23,6 +26,8 @@ export interface SipServices {
   readonly stack: SipStack;
   readonly location: LocationService;
   readonly directory: DbAccountDirectory;
+  readonly calls: CallService;
+  readonly sandbox: SandboxSupervisor;
   /** Listeners with their real ports (port 0 resolved). */
   listening(): ListenSpec[];
   close(): Promise<void>;
@@ -62,9 +67,11 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   // Nonce key derived from the secret (never the provider-encryption key itself) so every node behind one balancer agrees.
   const digest = new DigestServer({
     secret: createHmac('sha256', config.secretKey).update('patchbay/digest-nonce').digest(),
-    // Both are offered (RFC 8760); MD5 comes first because many deployed ATAs and sipp answer only
-    // the first challenge and know nothing but MD5. SHA-256-capable clients pick theirs anyway.
-    algorithms: ['MD5', 'SHA-256'],
+    // MD5 only. Offering a second, SHA-256 challenge (RFC 8760) breaks deployed MD5-only clients
+    // that do not skip a challenge they cannot answer: libre/baresip 1.0 fails the whole REGISTER
+    // with ENOSYS as soon as any WWW-Authenticate names another algorithm (test/e2e/registrar-baresip).
+    // SHA-256 HA1s are stored, so offering it can become a per-tenant or config opt-in.
+    algorithms: ['MD5'],
   });
   const registrar = new Registrar({
     directory,
@@ -77,12 +84,34 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     defaultExpiresSec: config.registrar.defaultExpires,
     maxBindingsPerAccount: config.registrar.maxBindings,
   });
-  const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, userAgent: ctx.userAgent });
+  const sandbox = new SandboxSupervisor({
+    logger: logger.child({ component: 'sandbox' }),
+    maxConcurrentPerTenant: config.sandbox.maxConcurrent,
+    limits: { memoryMiB: config.sandbox.memoryMb, cpuMs: config.sandbox.cpuMs },
+  });
+  const callLogger = logger.child({ component: 'calls' });
+  const calls = new CallService({
+    stack,
+    location,
+    accounts: callAccountsFrom(directory),
+    digest,
+    sandbox,
+    dialplans: new DbDialplanStore(db),
+    kv: db.kv,
+    cdrs: cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed')),
+    emit: (event) => events.emit(event),
+    logger: callLogger,
+    publicAddress: config.sip.publicAddress,
+  });
+  const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, calls, userAgent: ctx.userAgent });
   stack.onRequest = (req, tx) => dispatcher.dispatch(req, tx);
 
   try {
     await stack.start();
+    await sandbox.start();
   } catch (err) {
+    await stack.stop().catch(() => {});
+    await sandbox.stop().catch(() => {});
     await location.close();
     throw err;
   }
@@ -104,11 +133,15 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     stack,
     location,
     directory,
+    calls,
+    sandbox,
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {
         keepAlive.stop();
+        calls.close();
         await stack.stop();
+        await sandbox.stop();
         await location.close();
       })();
       return closing;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { Dialog } from '../sip/dialog.ts';
-import type { Endpoint, SipRequest, SipResponse } from '../sip/message.ts';
+import { newBranch, type Endpoint, type SipRequest, type SipResponse } from '../sip/message.ts';
+import { formatHost } from '../sip/uri.ts';
 import type { NameAddr } from '../sip/name-addr.ts';
 import type { SipStack } from '../sip/sip-stack.ts';
 import type { ClientTransaction } from '../sip/transactions/transaction.ts';
@@ -105,7 +106,7 @@ export class UacBranch {
       const invite = this.invite!;
       const dialog = Dialog.asUac(invite, res, { flow: this.target.flow, localContact: invite.headers.get('Contact') ?? '' });
       const ack = dialog.createAck(invite.cseq.seq);
-      this.ctx.stack.sendStateless(ack, dialog.flow);
+      sendAck(this.ctx.stack, ack, dialog.flow);
       this.ctx.rememberAck(dialog.callId, ack, dialog.flow);
       this.dialog = dialog;
       this.answer = res;
@@ -192,4 +193,17 @@ export class OutboundLeg implements LegHandle {
     if (isBetterFailure(failure.status, this.best?.status)) this.best = failure;
     if (this.failedCount === this.branches.length && !this.winner) this.observer.failed(this.best!);
   }
+}
+
+/**
+ * ACK for a 2xx is its own transaction-less request (§13.2.2.4): sent statelessly, so the Via
+ * the stack would add in a transaction is added here.
+ */
+export function sendAck(stack: SipStack, ack: SipRequest, flow: Endpoint): void {
+  if (!ack.headers.has('Via')) {
+    const local = stack.localAddressFor(flow.transport);
+    const host = local ? `${formatHost(local.host)}:${local.port}` : '127.0.0.1';
+    ack.headers.prepend('Via', `SIP/2.0/${flow.transport.toUpperCase()} ${host};branch=${newBranch()};rport`);
+  }
+  stack.sendStateless(ack, flow);
 }

@@ -35,8 +35,12 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  const logger = pino({ level: 'silent' });
-  stack = new SipStack({ listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }], logger });
+  const trace = process.env['CALLS_TRACE'] === '1';
+  const logger = pino({ level: trace ? 'debug' : 'silent' });
+  stack = new SipStack({
+    listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }], logger,
+    onTrace: trace ? (dir, data, remote) => console.log(`--- ${dir} ${remote.address}:${remote.port}\n${data.toString()}`) : undefined,
+  });
   accounts = new FakeAccounts();
   location = new FakeLocation();
   dialplans = new MemoryDialplans();

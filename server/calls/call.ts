@@ -7,9 +7,10 @@ import { Invite2xxRetransmitter } from '../sip/dialog-2xx-retransmitter.ts';
 import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/message.ts';
 import type { NameAddr } from '../sip/name-addr.ts';
 import type { ServerTransaction } from '../sip/transactions/transaction.ts';
+import type { TimerHandle } from '../sip/timer-wheel.ts';
 import { parseUri, type SipUri } from '../sip/uri.ts';
 import type { DialplanRequest, RunResult, SandboxHost, SysFunctionName } from '../../sandbox/index.ts';
-import { OutboundLeg, type BranchContext, type BranchTarget, type UacBranch } from './b-leg.ts';
+import { OutboundLeg, sendAck, type BranchContext, type BranchTarget, type UacBranch } from './b-leg.ts';
 import type { CallDirection, CallParty, CdrLeg, HangupSide } from './call-events.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
 import { parseDialString, type DialLeg, type DialPlan } from './dial-string.ts';
@@ -78,7 +79,7 @@ export class Call {
   private readonly cdrLegs: CdrLeg[] = [];
   private ringingAt?: number;
   private answeredAt?: number;
-  private durationTimer?: NodeJS.Timeout;
+  private durationTimer?: TimerHandle;
   private fromOverride: { displayName?: string; user?: string; host?: string } = {};
   private readonly customHeaders = new Map<string, string>();
   /** 2xx to relayed re-INVITEs awaiting ACK, by side and CSeq. */
@@ -500,8 +501,7 @@ export class Call {
     });
     const limit = leg.leg.options.callDurationLimitSeconds ?? dialLimit;
     if (limit && limit > 0) {
-      this.durationTimer = setTimeout(() => this.hangup('system', 200, 'Call duration limit reached'), limit * 1000);
-      this.durationTimer.unref?.();
+      this.durationTimer = this.ctx.stack.wheel.schedule(limit * 1000, () => this.hangup('system', 200, 'Call duration limit reached'));
     }
   }
 
@@ -600,7 +600,7 @@ export class Call {
         onFinal: (res) => {
           if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
             other.refreshTarget(res);
-            this.ctx.stack.sendStateless(other.createAck(out.cseq.seq), other.flow);
+            sendAck(this.ctx.stack, other.createAck(out.cseq.seq), other.flow);
           }
           const resType = res.headers.get('Content-Type');
           let resBody = res.body;
@@ -630,9 +630,11 @@ export class Call {
   hangup(by: HangupSide, status: number, reason: string): void {
     if (this.state === 'ended') return;
     if (this.state === 'dialing') {
+      // Not answered yet (shutdown, missing dialplan): stop the legs and answer the caller.
       this.fork?.cancel();
-      this.cancelled = true;
-      this.finishUnanswered(by === 'system' ? 503 : 487, reason);
+      const code = status >= 300 ? status : 503;
+      this.respondA(code, reason);
+      this.end(by, code, reason, 'failed');
       return;
     }
     const reasonHeader: Array<[string, string]> = by === 'system' ? [['Reason', `SIP;cause=${status};text="${reason.replace(/"/g, '')}"`]] : [];
@@ -653,7 +655,7 @@ export class Call {
     if (this.state === 'ended') return;
     const wasAnswered = this.state === 'answered';
     this.state = 'ended';
-    clearTimeout(this.durationTimer);
+    this.ctx.stack.wheel.cancel(this.durationTimer);
     this.aRetransmitter?.stop();
     for (const r of this.inDialogRetransmitters.values()) r.stop();
     this.inDialogRetransmitters.clear();
