@@ -27,8 +27,13 @@ describe('loadConfig', () => {
     expect(c.sip.tls).toBeUndefined();
     expect(c.logLevel).toBe('info');
     expect(c.secretKey.toString('hex')).toBe(KEY);
-    expect(c.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindings: 10, keepAliveIntervalSec: 20 });
+    expect(c.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindings: 10, keepAliveIntervalSec: 20, digestAlgorithms: ['MD5'] });
     expect(c.sandbox).toEqual({ memoryMb: 32, cpuMs: 1000, maxConcurrent: 5 });
+  });
+
+  it('reads the digest algorithms in order, case-insensitively', () => {
+    const c = loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_DIGEST_ALGORITHMS: 'sha-256, md5' } });
+    expect(c.registrar.digestAlgorithms).toEqual(['SHA-256', 'MD5']);
   });
 
   it('does not touch disk when the key comes from the environment', () => {
@@ -67,6 +72,7 @@ describe('loadConfig', () => {
     ['PATCHBAY_REG_MAX_BINDINGS', 'ten', 'config: PATCHBAY_REG_MAX_BINDINGS: expected an integer'],
     ['PATCHBAY_LOG_LEVEL', 'loud', 'config: PATCHBAY_LOG_LEVEL: expected one of'],
     ['PATCHBAY_SECRET_KEY', 'abcd', 'config: PATCHBAY_SECRET_KEY: expected 64 hex'],
+    ['PATCHBAY_DIGEST_ALGORITHMS', 'MD5,SHA-1', 'config: PATCHBAY_DIGEST_ALGORITHMS: expected a comma list of MD5|SHA-256'],
     ['PATCHBAY_TLS_CERT', '/nonexistent/cert.pem', 'config: PATCHBAY_TLS_CERT: file not found'],
   ])('rejects a bad %s with one line naming it', (name, value, prefix) => {
     let err: unknown;

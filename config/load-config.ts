@@ -33,6 +33,8 @@ export interface Config {
     defaultExpires: number;
     maxBindings: number;
     keepAliveIntervalSec: number;
+    /** Digest algorithms offered in challenges, in order. */
+    digestAlgorithms: DigestAlgorithmName[];
   };
   sandbox: { memoryMb: number; cpuMs: number; maxConcurrent: number };
 }
@@ -45,6 +47,9 @@ export interface LoadConfigOptions {
   /** Path of a JSON config file (wins over --config and PATCHBAY_CONFIG). */
   file?: string;
 }
+
+export type DigestAlgorithmName = 'MD5' | 'SHA-256';
+const DIGEST_ALGORITHMS: readonly DigestAlgorithmName[] = ['MD5', 'SHA-256'];
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const TRANSPORTS: readonly SipTransportName[] = ['udp', 'tcp', 'tls', 'ws', 'wss'];
@@ -160,6 +165,20 @@ const logLevelSchema = settingSchema((raw) => {
   return level as LogLevel;
 });
 
+const digestAlgorithmsSchema = settingSchema((raw) => {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (!items) throw new Error(`expected a comma list of ${DIGEST_ALGORITHMS.join('|')}, got ${show(raw)}`);
+  const out: DigestAlgorithmName[] = [];
+  for (const item of items) {
+    const name = String(item).trim().toUpperCase();
+    const known = DIGEST_ALGORITHMS.find((a) => a === name);
+    if (!known) throw new Error(`expected a comma list of ${DIGEST_ALGORITHMS.join('|')}, got ${show(raw)}`);
+    if (!out.includes(known)) out.push(known);
+  }
+  if (out.length === 0) throw new Error('expected at least one algorithm');
+  return out;
+});
+
 const secretKeySchema = settingSchema((raw) => {
   const key = typeof raw === 'string' ? parseSecretKeyHex(raw) : undefined;
   if (!key) throw new Error('expected 64 hex characters (an AES-256 key)');
@@ -206,6 +225,7 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_REG_DEFAULT_EXPIRES', key: 'registrar.defaultExpires', schema: integer(1, 604_800), fallback: () => 3600 },
   { env: 'PATCHBAY_REG_MAX_BINDINGS', key: 'registrar.maxBindings', schema: integer(1, 1000), fallback: () => 10 },
   { env: 'PATCHBAY_KEEPALIVE_INTERVAL', key: 'registrar.keepAliveIntervalSec', schema: integer(0, 3600), fallback: () => 20 },
+  { env: 'PATCHBAY_DIGEST_ALGORITHMS', key: 'registrar.digestAlgorithms', schema: digestAlgorithmsSchema, fallback: () => 'MD5' },
   { env: 'PATCHBAY_SANDBOX_MEMORY_MB', key: 'sandbox.memoryMb', schema: integer(8, 4096), fallback: () => 32 },
   { env: 'PATCHBAY_SANDBOX_CPU_MS', key: 'sandbox.cpuMs', schema: integer(10, 600_000), fallback: () => 1000 },
   { env: 'PATCHBAY_SANDBOX_MAX_CONCURRENT', key: 'sandbox.maxConcurrent', schema: integer(1, 10_000), fallback: () => 5 },

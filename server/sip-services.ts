@@ -67,11 +67,10 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   // Nonce key derived from the secret (never the provider-encryption key itself) so every node behind one balancer agrees.
   const digest = new DigestServer({
     secret: createHmac('sha256', config.secretKey).update('patchbay/digest-nonce').digest(),
-    // MD5 only. Offering a second, SHA-256 challenge (RFC 8760) breaks deployed MD5-only clients
-    // that do not skip a challenge they cannot answer: libre/baresip 1.0 fails the whole REGISTER
-    // with ENOSYS as soon as any WWW-Authenticate names another algorithm (test/e2e/registrar-baresip).
-    // SHA-256 HA1s are stored, so offering it can become a per-tenant or config opt-in.
-    algorithms: ['MD5'],
+    // Default MD5 only: libre/baresip 1.0 (and other deployed MD5-only clients) fail the whole
+    // REGISTER when any challenge names another algorithm instead of skipping it. SHA-256 HA1s are
+    // stored, so an operator whose phones all speak RFC 8760 can offer both.
+    algorithms: config.registrar.digestAlgorithms,
   });
   const registrar = new Registrar({
     directory,
