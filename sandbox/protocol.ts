@@ -112,15 +112,20 @@ export type RunResult =
 
 // ---- supervisor → worker ----
 
-export interface RunMessage {
-  type: 'run';
-  execId: number;
+/** One dialplan execution: which compiled dialplan runs for which call and request. */
+export interface DialplanRun {
   tenantId: string;
   callId: string;
   dialplanName: string;
+  /** Stored output of compileDialplan. */
   js: string;
   sourceMap: string;
   req: DialplanRequest;
+}
+
+export interface RunMessage extends DialplanRun {
+  type: 'run';
+  execId: number;
   limits: SandboxLimits;
 }
 

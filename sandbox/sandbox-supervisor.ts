@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   DEFAULT_SANDBOX_LIMITS,
   isSysFunctionName,
-  type DialplanRequest,
+  type DialplanRun,
   type PlainValue,
   type RunMessage,
   type RunResult,
@@ -24,14 +24,7 @@ export interface SandboxHost {
   call(name: SysFunctionName, args: unknown[]): Promise<unknown>;
 }
 
-export interface DialplanRunParams {
-  tenantId: string;
-  callId: string;
-  dialplanName: string;
-  /** Stored output of compileDialplan. */
-  js: string;
-  sourceMap: string;
-  req: DialplanRequest;
+export interface DialplanRunParams extends DialplanRun {
   limits?: Partial<SandboxLimits>;
 }
 

@@ -32,19 +32,22 @@ export interface NewDialplanVersion {
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-function toVersion(r: Selectable<DialplansTable>): DialplanVersion {
+type SummaryColumns = 'id' | 'tenant_id' | 'name' | 'version' | 'language' | 'author' | 'created_at';
+
+function toSummary(r: Pick<Selectable<DialplansTable>, SummaryColumns>): DialplanSummary {
   return {
     id: r.id,
     tenantId: r.tenant_id,
     name: r.name,
     version: r.version,
     language: r.language as DialplanLanguage,
-    source: r.source,
-    compiledJs: r.compiled_js,
-    sourceMap: r.source_map,
     author: r.author,
     createdAt: Number(r.created_at),
   };
+}
+
+function toVersion(r: Selectable<DialplansTable>): DialplanVersion {
+  return { ...toSummary(r), source: r.source, compiledJs: r.compiled_js, sourceMap: r.source_map };
 }
 
 export class DialplansRepository {
@@ -116,15 +119,7 @@ export class DialplansRepository {
       .where('name', '=', name)
       .orderBy('version', 'desc')
       .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      tenantId: r.tenant_id,
-      name: r.name,
-      version: r.version,
-      language: r.language as DialplanLanguage,
-      author: r.author,
-      createdAt: Number(r.created_at),
-    }));
+    return rows.map(toSummary);
   }
 
   /** The current version of each dialplan of a tenant, by name. */
@@ -142,15 +137,7 @@ export class DialplansRepository {
       )
       .orderBy('d.name')
       .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      tenantId: r.tenant_id,
-      name: r.name,
-      version: r.version,
-      language: r.language as DialplanLanguage,
-      author: r.author,
-      createdAt: Number(r.created_at),
-    }));
+    return rows.map(toSummary);
   }
 
   /** Removes every version of a dialplan. */

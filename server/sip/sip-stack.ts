@@ -26,7 +26,7 @@ import { buildCancel } from './transactions/request-builders.ts';
 import { CRLFCRLF, type Transport, type TransportEvents, type TransportKind } from './transports/transport.ts';
 import { DEFAULT_UDP_RECEIVE_BUFFER_BYTES, UdpTransport } from './transports/udp-transport.ts';
 import { StreamTransport, type TlsSettings } from './transports/stream-transport.ts';
-import { WsTransport } from './transports/ws-transport.ts';
+import { WsTransport, type WsTransportOptions } from './transports/ws-transport.ts';
 
 export type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from './transactions/transaction.ts';
 export type { TimerSettings } from './transactions/timer-settings.ts';
@@ -273,30 +273,21 @@ export class SipStack {
         break;
       case 'tcp':
       case 'tls':
-        transport = new StreamTransport({
-          kind: spec.transport,
-          host: spec.host,
-          port: spec.port,
-          tls: this.opts.tls,
-          idleTimeoutMs: this.opts.idleConnectionTimeoutMs,
-          events: ev,
-        });
+        transport = new StreamTransport({ kind: spec.transport, ...this.connectionOptions(spec, ev) });
         break;
       case 'ws':
       case 'wss':
-        transport = new WsTransport({
-          kind: spec.transport,
-          host: spec.host,
-          port: spec.port,
-          tls: this.opts.tls,
-          idleTimeoutMs: this.opts.idleConnectionTimeoutMs,
-          events: ev,
-        });
+        transport = new WsTransport({ kind: spec.transport, ...this.connectionOptions(spec, ev) });
         break;
       default:
         throw new Error(`unknown transport ${String(spec.transport)}`);
     }
     return transport;
+  }
+
+  /** What the connection-oriented transports (TCP, TLS, WS, WSS) are all configured with. */
+  private connectionOptions(spec: ListenSpec, events: TransportEvents): Omit<WsTransportOptions, 'kind'> {
+    return { host: spec.host, port: spec.port, tls: this.opts.tls, idleTimeoutMs: this.opts.idleConnectionTimeoutMs, events };
   }
 
   private eventsFor(transport: Transport): TransportEvents {

@@ -1,12 +1,7 @@
 import type { SipRequest, SipResponse } from '../message.ts';
 import { buildAckForNonSuccess } from './request-builders.ts';
-import {
-  TransactionBase,
-  type ClientTransaction,
-  type ClientTransactionHandler,
-  type TransactionChannel,
-  type TransactionContext,
-} from './transaction.ts';
+import { ClientTransactionBase } from './client-transaction-base.ts';
+import type { ClientTransactionHandler, TransactionChannel, TransactionContext } from './transaction.ts';
 
 export type InviteClientState = 'Calling' | 'Proceeding' | 'Completed' | 'Terminated';
 
@@ -15,35 +10,27 @@ export type InviteClientState = 'Calling' | 'Proceeding' | 'Completed' | 'Termin
  * transaction; the TU (dialog layer) sends its ACK. For 300–699 the ACK is generated here with
  * the INVITE's branch (§17.1.1.3).
  */
-export class InviteClientTransaction extends TransactionBase<InviteClientState> implements ClientTransaction {
+export class InviteClientTransaction extends ClientTransactionBase<InviteClientState> {
   state: InviteClientState = 'Calling';
-  private channel: TransactionChannel | undefined;
   private ack: SipRequest | undefined;
   private cancelRequested = false;
   private cancelSent = false;
-  private timerAInterval = 0;
 
   constructor(
     key: string,
-    readonly request: SipRequest,
-    private readonly handler: ClientTransactionHandler,
+    request: SipRequest,
+    handler: ClientTransactionHandler,
     ctx: TransactionContext,
     /** Sends a CANCEL for this INVITE over `channel` (RFC 3261 §9.1); supplied by the owner. */
     private readonly sendCancel: (invite: SipRequest, channel: TransactionChannel) => void,
   ) {
-    super(key, ctx);
+    super(key, request, handler, ctx);
   }
 
   /** Sends the INVITE: Timer A (unreliable only) and Timer B start (§17.1.1.2). */
   start(channel: TransactionChannel): void {
     if (this.state !== 'Calling') return;
-    this.channel = channel;
-    this.transmit(channel, this.request, (err) => this.onTransportError(err));
-    if (!channel.reliable) {
-      this.timerAInterval = this.ctx.timers.T1;
-      this.startTimer('A', this.timerAInterval, () => this.onTimerA());
-    }
-    this.startTimer('B', this.ctx.timers.TIMER_B, () => this.onTimerB());
+    this.sendRequest(channel, { retransmit: 'A', timeout: 'B', timeoutMs: this.ctx.timers.TIMER_B });
   }
 
   cancel(): void {
@@ -95,13 +82,6 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     if (report) this.safeCall('onTransportError', () => this.handler.onTransportError?.(err));
   }
 
-  terminate(): void {
-    if (this.state === 'Terminated') return;
-    this.state = 'Terminated';
-    this.stopAllTimers();
-    this.ctx.onTerminated(this.key);
-  }
-
   private sendAck(): void {
     if (this.ack && this.channel) this.transmit(this.channel, this.ack, () => {});
   }
@@ -112,18 +92,18 @@ export class InviteClientTransaction extends TransactionBase<InviteClientState> 
     this.sendCancel(this.request, this.channel);
   }
 
-  /** Timer A: retransmit, double the interval (no T2 cap for INVITE, §17.1.1.2). */
-  private onTimerA(): void {
-    if (this.state !== 'Calling' || !this.channel) return;
-    this.transmit(this.channel, this.request, (err) => this.onTransportError(err));
-    this.timerAInterval *= 2;
-    this.startTimer('A', this.timerAInterval, () => this.onTimerA());
+  /** Timer B applies until a final response (§17.1.1.2). */
+  protected get awaitingFinal(): boolean {
+    return this.state === 'Calling' || this.state === 'Proceeding';
   }
 
-  /** Timer B: transaction timeout, reported to the TU (§17.1.1.2). */
-  private onTimerB(): void {
-    if (this.state !== 'Calling' && this.state !== 'Proceeding') return;
-    this.terminate();
-    this.safeCall('onTimeout', () => this.handler.onTimeout?.());
+  /** Timer A: only in Calling (§17.1.1.2). */
+  protected get retransmitting(): boolean {
+    return this.state === 'Calling';
+  }
+
+  /** Timer A doubles with no T2 cap for INVITE (§17.1.1.2). */
+  protected nextRetransmitInterval(previous: number): number {
+    return previous * 2;
   }
 }

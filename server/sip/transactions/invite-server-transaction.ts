@@ -96,13 +96,6 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     this.terminate();
   }
 
-  terminate(): void {
-    if (this.state === 'Terminated') return;
-    this.state = 'Terminated';
-    this.stopAllTimers();
-    this.ctx.onTerminated(this.key);
-  }
-
   /** Timer G: retransmit the final response, interval doubling up to T2 (§17.2.1). */
   private onTimerG(): void {
     if (this.state !== 'Completed' || !this.finalResponse) return;

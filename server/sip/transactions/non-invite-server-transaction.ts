@@ -51,11 +51,4 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
     this.ctx.logger.debug({ tx: this.key, err: err.message }, 'non-INVITE server transaction transport error');
     this.terminate();
   }
-
-  terminate(): void {
-    if (this.state === 'Terminated') return;
-    this.state = 'Terminated';
-    this.stopAllTimers();
-    this.ctx.onTerminated(this.key);
-  }
 }

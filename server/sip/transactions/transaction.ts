@@ -46,14 +46,25 @@ export interface TransactionContext {
   onTerminated(key: string): void;
 }
 
-/** Shared timer bookkeeping: each named RFC timer has at most one pending entry. */
+/**
+ * What every transaction shares: timer bookkeeping (each named RFC timer has at most one pending
+ * entry) and the way into Terminated.
+ */
 export abstract class TransactionBase<S extends string> {
-  abstract state: S;
+  abstract state: S | 'Terminated';
   private readonly pending = new Map<string, TimerHandle>();
   protected constructor(
     readonly key: string,
     protected readonly ctx: TransactionContext,
   ) {}
+
+  /** Ends the transaction: its timers stop and the owner forgets it. */
+  terminate(): void {
+    if (this.state === 'Terminated') return;
+    this.state = 'Terminated';
+    this.stopAllTimers();
+    this.ctx.onTerminated(this.key);
+  }
 
   protected startTimer(name: string, ms: number, fn: () => void): void {
     this.ctx.wheel.cancel(this.pending.get(name));

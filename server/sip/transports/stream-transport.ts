@@ -2,27 +2,15 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Endpoint } from '../message.ts';
 import { StreamFramer } from '../stream-framer.ts';
-import { CRLF, CRLFCRLF, endpointKey, type Transport, type TransportEvents } from './transport.ts';
+import { ConnectionTransport, type ConnectionTransportOptions } from './connection-transport.ts';
+import { CRLF, CRLFCRLF, endpointKey } from './transport.ts';
+
+export type { TlsSettings } from './connection-transport.ts';
 
 export const DEFAULT_IDLE_CONNECTION_TIMEOUT_MS = 10 * 60 * 1000;
 
-export interface TlsSettings {
-  cert: string;
-  key: string;
-  /** Extra trust anchors for outgoing TLS (e.g. a private CA). */
-  ca?: string | string[];
-  /** Verify the peer certificate on outgoing TLS connections; default true. */
-  rejectUnauthorized?: boolean;
-}
-
-export interface StreamTransportOptions {
-  kind: 'tcp' | 'tls';
-  host: string;
-  port: number;
-  tls?: TlsSettings;
-  idleTimeoutMs?: number;
+export interface StreamTransportOptions extends ConnectionTransportOptions<'tcp' | 'tls'> {
   connectTimeoutMs?: number;
-  events: TransportEvents;
 }
 
 let connectionCounter = 0;
@@ -40,25 +28,11 @@ interface StreamConnection {
 }
 
 /** RFC 3261 §18 over TCP and TLS: Content-Length framing (§18.3), connection reuse (§18.2.2). */
-export class StreamTransport implements Transport {
-  readonly kind: 'tcp' | 'tls';
-  readonly reliable = true;
-  local: Endpoint;
+export class StreamTransport extends ConnectionTransport<'tcp' | 'tls', StreamConnection, StreamTransportOptions> {
   private server: net.Server | undefined;
-  private readonly byId = new Map<string, StreamConnection>();
-  private readonly byRemote = new Map<string, StreamConnection>();
-  private readonly connecting = new Map<string, Promise<StreamConnection>>();
-  private readonly opts: StreamTransportOptions;
 
   constructor(opts: StreamTransportOptions) {
-    this.opts = opts;
-    this.kind = opts.kind;
-    this.local = { transport: opts.kind, address: opts.host, port: opts.port };
-    if (opts.kind === 'tls' && !opts.tls) throw new Error('TLS transport needs tls.cert and tls.key');
-  }
-
-  get connectionCount(): number {
-    return this.byId.size;
+    super(opts);
   }
 
   listen(): Promise<Endpoint> {
@@ -69,32 +43,11 @@ export class StreamTransport implements Transport {
     this.server = server;
     // A failed TLS handshake must not take the listener down.
     server.on('tlsClientError', () => {});
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
-      server.once('error', onError);
-      server.listen({ host: this.opts.host, port: this.opts.port, ipv6Only: net.isIPv6(this.opts.host) }, () => {
-        server.off('error', onError);
-        server.on('error', (err) => this.opts.events.onError?.(err));
-        const addr = server.address() as net.AddressInfo;
-        this.local = { transport: this.kind, address: this.opts.host, port: addr.port };
-        resolve(this.local);
-      });
-    });
-  }
-
-  hasConnection(target: Endpoint): boolean {
-    if (target.connectionId) return this.byId.has(target.connectionId);
-    return this.byRemote.has(endpointKey(target));
+    return this.bind(server);
   }
 
   async send(data: Buffer, target: Endpoint): Promise<void> {
-    let conn: StreamConnection | undefined;
-    if (target.connectionId) {
-      conn = this.byId.get(target.connectionId);
-      if (!conn) throw new Error(`connection ${target.connectionId} is closed`);
-    } else {
-      conn = this.byRemote.get(endpointKey(target)) ?? (await this.connect(target));
-    }
+    const conn = await this.connections.resolve(target, (t) => this.connect(t));
     const socket = conn.socket;
     await new Promise<void>((resolve, reject) => {
       socket.write(data, (err) => (err ? reject(err) : resolve()));
@@ -102,9 +55,8 @@ export class StreamTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    for (const c of this.byId.values()) c.socket.destroy();
-    this.byId.clear();
-    this.byRemote.clear();
+    for (const c of this.connections.values()) c.socket.destroy();
+    this.connections.clear();
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -112,9 +64,7 @@ export class StreamTransport implements Transport {
 
   private connect(target: Endpoint): Promise<StreamConnection> {
     const key = endpointKey(target);
-    const pending = this.connecting.get(key);
-    if (pending) return pending;
-    const p = new Promise<StreamConnection>((resolve, reject) => {
+    return new Promise<StreamConnection>((resolve, reject) => {
       const socket =
         this.kind === 'tls'
           ? tls.connect({
@@ -137,10 +87,6 @@ export class StreamTransport implements Transport {
         resolve(this.adopt(socket, target));
       });
     });
-    this.connecting.set(key, p);
-    const done = () => this.connecting.delete(key);
-    p.then(done, done);
-    return p;
   }
 
   private adopt(socket: net.Socket, knownRemote?: Endpoint): StreamConnection {
@@ -151,8 +97,7 @@ export class StreamTransport implements Transport {
     };
     const conn: StreamConnection = { id: nextConnectionId(this.kind), socket, remote, framer: new StreamFramer() };
     remote.connectionId = conn.id;
-    this.byId.set(conn.id, conn);
-    this.byRemote.set(endpointKey(remote), conn);
+    this.connections.add(conn);
     socket.setNoDelay(true);
     socket.setTimeout(this.opts.idleTimeoutMs ?? DEFAULT_IDLE_CONNECTION_TIMEOUT_MS);
     socket.on('timeout', () => socket.destroy());
@@ -178,14 +123,6 @@ export class StreamTransport implements Transport {
       this.opts.events.onFramingError?.(err as Error, conn.remote);
       conn.socket.destroy();
     }
-  }
-
-  private forget(conn: StreamConnection): void {
-    if (this.byId.get(conn.id) !== conn) return;
-    this.byId.delete(conn.id);
-    const key = endpointKey(conn.remote);
-    if (this.byRemote.get(key) === conn) this.byRemote.delete(key);
-    this.opts.events.onConnectionClosed?.(conn.id);
   }
 }
 

@@ -1,0 +1,67 @@
+import type { SipRequest } from '../message.ts';
+import {
+  TransactionBase,
+  type ClientTransaction,
+  type ClientTransactionHandler,
+  type TransactionChannel,
+  type TransactionContext,
+} from './transaction.ts';
+
+/** Which RFC 3261 timers a client transaction runs: A/B for INVITE, E/F for the rest. */
+export interface ClientTimers {
+  retransmit: 'A' | 'E';
+  timeout: 'B' | 'F';
+  timeoutMs: number;
+}
+
+/**
+ * What both RFC 3261 §17.1 client transactions do alike: send the request, retransmit it on
+ * unreliable transports starting at T1, and report a timeout while no final response has come.
+ * Subclasses say when retransmitting stops and how the interval grows.
+ */
+export abstract class ClientTransactionBase<S extends string> extends TransactionBase<S> implements ClientTransaction {
+  protected channel: TransactionChannel | undefined;
+
+  protected constructor(
+    key: string,
+    readonly request: SipRequest,
+    protected readonly handler: ClientTransactionHandler,
+    ctx: TransactionContext,
+  ) {
+    super(key, ctx);
+  }
+
+  abstract cancel(): void;
+  abstract onTransportError(err: Error): void;
+
+  /** True until a final response arrived: the timeout still applies. */
+  protected abstract get awaitingFinal(): boolean;
+  /** True while the request is still retransmitted. */
+  protected abstract get retransmitting(): boolean;
+  /** The retransmission interval that follows `previous`. */
+  protected abstract nextRetransmitInterval(previous: number): number;
+
+  /** Sends the request; the retransmit timer (unreliable only) and the timeout timer start. */
+  protected sendRequest(channel: TransactionChannel, timers: ClientTimers): void {
+    this.channel = channel;
+    this.transmit(channel, this.request, (err) => this.onTransportError(err));
+    if (!channel.reliable) this.scheduleRetransmit(timers.retransmit, this.ctx.timers.T1);
+    this.startTimer(timers.timeout, timers.timeoutMs, () => this.onTimeoutTimer());
+  }
+
+  private scheduleRetransmit(timer: ClientTimers['retransmit'], interval: number): void {
+    this.startTimer(timer, interval, () => this.onRetransmitTimer(timer, interval));
+  }
+
+  private onRetransmitTimer(timer: ClientTimers['retransmit'], interval: number): void {
+    if (!this.retransmitting || !this.channel) return;
+    this.transmit(this.channel, this.request, (err) => this.onTransportError(err));
+    this.scheduleRetransmit(timer, this.nextRetransmitInterval(interval));
+  }
+
+  private onTimeoutTimer(): void {
+    if (!this.awaitingFinal) return;
+    this.terminate();
+    this.safeCall('onTimeout', () => this.handler.onTimeout?.());
+  }
+}
