@@ -8,7 +8,7 @@ import { createApiApp } from '../web/api/index.ts';
 import { EventBus } from './events/index.ts';
 import { createLogger } from './logger.ts';
 import { startSipServices, type SipServices } from './sip-services.ts';
-import type { ListenSpec } from './sip/sip-stack.ts';
+import type { ListenSpec } from './sip/index.ts';
 
 export interface RunningServer {
   readonly db: Database;

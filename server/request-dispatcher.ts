@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { createResponse, type SipRequest } from './sip/message.ts';
-import type { SipStack } from './sip/sip-stack.ts';
-import type { ServerTransaction } from './sip/transactions/transaction.ts';
+import { createResponse, type SipRequest } from './sip/index.ts';
+import type { SipStack } from './sip/index.ts';
+import type { ServerTransaction } from './sip/index.ts';
 
 /** A service that may take a request; false means "not mine". */
 export interface RequestHandler {

@@ -4,15 +4,13 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import type { EventBus } from './events/index.ts';
-import { DbAccountDirectory } from './registrar/db-account-directory.ts';
-import { DbBindingStore } from './registrar/db-binding-store.ts';
-import { LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
+import { DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/db-adapters.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
-import { DigestServer } from './sip/digest.ts';
-import { SipStack, type ListenSpec } from './sip/sip-stack.ts';
+import { DigestServer } from './sip/index.ts';
+import { SipStack, type ListenSpec } from './sip/index.ts';
 
 export interface SipServicesContext {
   config: Config;

@@ -1,7 +1,7 @@
 import type { Database } from '../../db/index.ts';
 import type { CdrRecord } from './call-events.ts';
 import type { CallAccount, CallAccountDirectory, CdrSink, DialplanStore, StoredDialplan } from './call-service-deps.ts';
-import type { DbAccountDirectory } from '../registrar/db-account-directory.ts';
+import type { DbAccountDirectory } from '../registrar/index.ts';
 
 /**
  * Compiled dialplans served from memory on the INVITE path. An entry is re-read after

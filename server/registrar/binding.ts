@@ -1,4 +1,4 @@
-import type { Endpoint } from '../sip/message.ts';
+import type { Endpoint } from '../sip/index.ts';
 import type { KeepAliveMethod } from './account-directory.ts';
 
 /**

@@ -1,5 +1,5 @@
 import type { Database, StoredBinding } from '../../db/index.ts';
-import type { Endpoint } from '../sip/message.ts';
+import type { Endpoint } from '../sip/index.ts';
 import type { KeepAliveMethod } from './account-directory.ts';
 import type { Binding, BindingChanges, BindingStore } from './binding.ts';
 

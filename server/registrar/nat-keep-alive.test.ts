@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Endpoint, SipRequest } from '../sip/message.ts';
-import type { ClientTransaction, ClientTransactionHandler } from '../sip/transactions/transaction.ts';
+import type { Endpoint, SipRequest } from '../sip/index.ts';
+import type { ClientTransaction, ClientTransactionHandler } from '../sip/index.ts';
 import { NatKeepAlive, type KeepAliveTransport } from './nat-keep-alive.ts';
 import { makeAccount, makeHarness } from './test-support.ts';
 

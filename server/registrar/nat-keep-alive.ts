@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { newCallId, newTag, SipRequest, type Endpoint } from '../sip/message.ts';
-import { SipHeaders } from '../sip/headers.ts';
-import type { ClientTransaction, ClientTransactionHandler } from '../sip/transactions/transaction.ts';
-import { parseUri } from '../sip/uri.ts';
+import { newCallId, newTag, SipRequest, type Endpoint } from '../sip/index.ts';
+import { SipHeaders } from '../sip/index.ts';
+import type { ClientTransaction, ClientTransactionHandler } from '../sip/index.ts';
+import { parseUri } from '../sip/index.ts';
 import type { Binding } from './binding.ts';
 import type { LocationService } from './location-service.ts';
 

@@ -1,11 +1,11 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DigestClient } from '../sip/digest-client.ts';
-import { DigestServer } from '../sip/digest.ts';
-import { SipHeaders } from '../sip/headers.ts';
-import { SipRequest, type Endpoint, type SipResponse } from '../sip/message.ts';
-import { SipStack } from '../sip/sip-stack.ts';
-import { parseUri } from '../sip/uri.ts';
+import { DigestClient } from '../sip/index.ts';
+import { DigestServer } from '../sip/index.ts';
+import { SipHeaders } from '../sip/index.ts';
+import { SipRequest, type Endpoint, type SipResponse } from '../sip/index.ts';
+import { SipStack } from '../sip/index.ts';
+import { parseUri } from '../sip/index.ts';
 import { LocationService } from './location-service.ts';
 import { Registrar } from './registrar.ts';
 import type { RegistrationEvent } from './registration-event.ts';

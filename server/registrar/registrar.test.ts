@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseAuthHeader } from '../sip/digest-header.ts';
-import type { ServerTransaction } from '../sip/transactions/transaction.ts';
-import type { SipResponse } from '../sip/message.ts';
+import { parseAuthHeader } from '../sip/index.ts';
+import type { ServerTransaction } from '../sip/index.ts';
+import type { SipResponse } from '../sip/index.ts';
 import { buildRegister, contactsOf, makeAccount, makeHarness, TENANT, UDP_SOURCE } from './test-support.ts';
 
 const C1 = '<sip:alice@10.0.0.2:5060>';

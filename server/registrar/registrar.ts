@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import type { DigestServer, DigestFailureReason } from '../sip/digest.ts';
-import { createResponse, newTag, SipParseError, type SipRequest, type SipResponse } from '../sip/message.ts';
-import type { ServerTransaction } from '../sip/transactions/transaction.ts';
-import { parseContactList, type NameAddr } from '../sip/name-addr.ts';
-import { formatUri, parseUri, type SipUri } from '../sip/uri.ts';
+import type { DigestServer, DigestFailureReason } from '../sip/index.ts';
+import { createResponse, newTag, SipParseError, type SipRequest, type SipResponse } from '../sip/index.ts';
+import type { ServerTransaction } from '../sip/index.ts';
+import { parseContactList, type NameAddr } from '../sip/index.ts';
+import { formatUri, parseUri, type SipUri } from '../sip/index.ts';
 import type { AccountAuth, AccountDirectory, TenantRef } from './account-directory.ts';
 import type { Binding } from './binding.ts';
 import { CidrSet } from './cidr.ts';

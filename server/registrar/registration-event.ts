@@ -1,4 +1,4 @@
-import type { Endpoint } from '../sip/message.ts';
+import type { Endpoint } from '../sip/index.ts';
 
 export type RegistrationRemovalReason =
   | 'unregistered'

@@ -1,9 +1,9 @@
 /** Fakes shared by the registrar tests (not part of the module's public surface). */
-import { DigestClient } from '../sip/digest-client.ts';
-import { computeHa1 } from '../sip/digest-hash.ts';
-import { DigestServer } from '../sip/digest.ts';
-import { parseMessage } from '../sip/parser.ts';
-import { SipRequest, type Endpoint, type SipResponse } from '../sip/message.ts';
+import { DigestClient } from '../sip/index.ts';
+import { computeHa1 } from '../sip/index.ts';
+import { DigestServer } from '../sip/index.ts';
+import { parseMessage } from '../sip/index.ts';
+import { SipRequest, type Endpoint, type SipResponse } from '../sip/index.ts';
 import type { AccountAuth, AccountDirectory, TenantRef } from './account-directory.ts';
 import type { Binding, BindingChanges, BindingStore } from './binding.ts';
 import { LocationService } from './location-service.ts';

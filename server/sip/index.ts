@@ -1,0 +1,38 @@
+// The SIP stack's public surface. It knows nothing of tenants, accounts or dialplans.
+export {
+  SipRequest,
+  SipResponse,
+  SipParseError,
+  createResponse,
+  reasonPhrase,
+  newBranch,
+  newTag,
+  newCallId,
+  cloneUri,
+  parseCSeq,
+} from './message.ts';
+export type { Endpoint, SipMessage, CSeq } from './message.ts';
+export { SipHeaders } from './headers.ts';
+export { parseUri, formatUri, formatHost, isIPv6 } from './uri.ts';
+export type { SipUri } from './uri.ts';
+export { parseNameAddr, formatNameAddr, parseContactList } from './name-addr.ts';
+export type { NameAddr } from './name-addr.ts';
+export { parseVia, formatVia } from './via.ts';
+export type { Via } from './via.ts';
+export { parseMessage, MAX_MESSAGE_SIZE } from './parser.ts';
+export { StreamFramer } from './stream-framer.ts';
+export { SipStack } from './sip-stack.ts';
+export type { ListenSpec, SipStackOptions, AttachableTransport } from './sip-stack.ts';
+export type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from './transactions/transaction.ts';
+export type { TimerSettings } from './transactions/timer-settings.ts';
+export { TimerWheel, ManualClock, systemClock } from './timer-wheel.ts';
+export type { Clock, TimerHandle } from './timer-wheel.ts';
+export { MemoryTransport } from './transports/memory-transport.ts';
+export type { SentDatagram } from './transports/memory-transport.ts';
+export { DigestServer } from './digest.ts';
+export type { DigestAlgorithm, DigestFailureReason, DigestVerifyResult } from './digest.ts';
+export { DigestClient } from './digest-client.ts';
+export { computeHa1, computeDigestResponse } from './digest-hash.ts';
+export { parseAuthHeader, formatAuthHeader } from './digest-header.ts';
+export { Dialog, dialogKey, dialogKeyOfRequest } from './dialog.ts';
+export { Invite2xxRetransmitter } from './dialog-2xx-retransmitter.ts';
