@@ -79,7 +79,7 @@ export class DialplanExecution {
     const name = this.pendingNames.get(seq);
     if (name === undefined || this.done || !this.settleRef) return;
     this.pendingNames.delete(seq);
-    if (name === 'Dial') {
+    if (pausesWallClock(name)) {
       this.pendingDials--;
       this.armWallClock();
     }
@@ -134,7 +134,7 @@ export class DialplanExecution {
       return;
     }
     this.pendingNames.set(seq, name);
-    if (name === 'Dial') {
+    if (pausesWallClock(name)) {
       this.pendingDials++;
       this.armWallClock();
     }
@@ -224,4 +224,9 @@ export class DialplanExecution {
     }
     this.channel.finished(result);
   }
+}
+
+/** Waiting for a phone to ring and answer is not script time: Dial and Callback pause the wall clock. */
+function pausesWallClock(name: SysFunctionName): boolean {
+  return name === 'Dial' || name === 'Callback';
 }

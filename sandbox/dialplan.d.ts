@@ -71,8 +71,17 @@ interface DialOptions {
   callDurationLimit?: number;
   /** Redirect (3xx) handling for the whole dial: follow (default), `"manual"` (leave to the script), `"new"` (re-run dialplan). */
   redirectMode?: 'follow' | 'manual' | 'new';
-  /** Extra SIP headers for every leg (name → value). */
+  /** Extra SIP headers for every leg (name → value); a header the switch owns (see `SetCustomSIPHeader`) rejects with an Error. */
   customHeaders?: Record<string, string>;
+}
+
+/** What `sys.Callback` resolves to. */
+interface CallbackResult {
+  /** True when both ends answered and were bridged. */
+  answered: boolean;
+  /** 200, or the failure of the leg that did not answer. */
+  status: number;
+  reason: string;
 }
 
 /** One registered contact of an account. */
@@ -100,7 +109,12 @@ interface DialplanSys {
    *
    * Dial string: `|` separates sequential groups, `&` parallel legs inside a group; the
    * first answer cancels every other leg.
-   * A leg is `user@local` (a SIP account of your tenant), `user@<your domain>`,
+   * A leg is `user@local` (a SIP account of your tenant: its incoming dialplan runs, and
+   * that dialplan's own `Dial` legs become this leg; without one, or when that account's
+   * incoming dialplan already runs for this call, or 3 such dialplans are nested, all its
+   * registrations ring), `user@<your domain>` (the same),
+   * — a nested dialplan is its own execution with its own limits,
+   * but its legs count against this call's 20 legs —
    * `number@<provider name>`, `<provider name>` (user = dialled user) or a `sip:` URI.
    * Variables substituted first: `${dst}`, `${exten}`, `${dst:N}` (dst without its first
    * N characters), `${fromname}`, `${fromuriuser}`.
@@ -126,19 +140,29 @@ interface DialplanSys {
   /** Answers the caller with a final response instead of dialing, e.g. `Respond(486, "Busy Here")`. */
   Respond(code: number, reason: string, headers?: Record<string, string>): Promise<void>;
 
-  /** True if the account `user` (of `domain`, default your tenant's) has at least one registration. */
+  /**
+   * True if the account `user` (of `domain`, default your tenant's) has at least one registration.
+   * Always false for a domain that is not your tenant's.
+   */
   IsAvailable(user: string, domain?: string): Promise<boolean>;
 
-  /** Registered contacts of the calling (outgoing) or called (incoming) account. */
+  /** Registered contacts of the calling (outgoing) or called (incoming) account; `source` is `transport:address:port`. */
   GetBindings(): Promise<Binding[]>;
 
-  /** Sets the From header of the legs dialled next; omitted parts keep their value. */
+  /**
+   * Sets the From header of the legs dialled next (per-leg `fd`/`fu`/`fh` options still win);
+   * omitted parts keep their value. The host defaults to your tenant's domain.
+   */
   SetFromHeader(displayName?: string, user?: string, host?: string): Promise<void>;
 
   /** Undoes `SetFromHeader`. */
   ClearFromHeader(): Promise<void>;
 
-  /** Adds a header to the legs dialled next. */
+  /**
+   * Adds (or replaces, names are case-insensitive) a header on the legs dialled next. Headers the
+   * switch writes itself are refused with an Error: Via, From, To, Call-ID, CSeq, Contact, Route,
+   * Record-Route, Max-Forwards, Content-Length, Content-Type (and auth, Refer-To, Require…).
+   */
   SetCustomSIPHeader(name: string, value: string): Promise<void>;
 
   /** Removes a header added with `SetCustomSIPHeader`. */
@@ -147,7 +171,7 @@ interface DialplanSys {
   /** Reads a value from your tenant's key/value store (`null` if absent). */
   DBRead(key: string): Promise<string | null>;
 
-  /** Writes a value to your tenant's key/value store. */
+  /** Writes a value to your tenant's key/value store. Keys 1–64 characters, values ≤ 10,000; longer ones reject with an Error. */
   DBWrite(key: string, value: string): Promise<void>;
 
   /** Deletes a key from your tenant's key/value store. */
@@ -158,18 +182,26 @@ interface DialplanSys {
 
   /**
    * HTTP(S) GET; resolves with the body text (at most 8 KiB, at most 5 s or `timeoutMs`).
-   * Loopback, private and link-local addresses are refused. Rejects on failure.
+   * Loopback, private and link-local addresses are refused. Rejects with an Error whose
+   * message starts with `WebGet:` on failure.
    */
   WebGet(url: string, timeoutMs?: number): Promise<string>;
 
-  /** ENUM (E.164 → SIP URI) lookup; `null` if there is no record. */
+  /**
+   * ENUM (RFC 6116, `e164.arpa`) lookup: the SIP URI of the best `E2U+sip` record, `null` if
+   * there is none. Rejects with an Error for something that is not an E.164 number or a DNS failure.
+   * @example const uri = await sys.ENUMLookup("+442079460000"); if (uri) await sys.Dial(uri);
+   */
   ENUMLookup(number: string): Promise<string | null>;
 
   /**
-   * Calls `dest1`, and when it answers, calls `dest2` and bridges both (dial strings).
-   * At most 3 per execution; the 4th rejects with an Error.
+   * Calls `dest1`, and when it answers, calls `dest2` and bridges both (dial strings; local
+   * accounts ring their registrations, no dialplan runs). `dest1` hears silence while `dest2`
+   * rings (at most 30 s). Resolves once both are connected or the attempt failed; the call then
+   * lives on by itself (own CDR and events). Time spent waiting here does not count against the
+   * wall clock. At most 3 per execution; the 4th rejects with an Error.
    */
-  Callback(dest1: string, dest2: string): Promise<void>;
+  Callback(dest1: string, dest2: string): Promise<CallbackResult>;
 
   /** Calls of your tenant that are up right now. */
   GetCurrentCalls(): Promise<CurrentCall[]>;

@@ -253,6 +253,13 @@ describe('limits', () => {
     expect(host.calls.map((call) => call.name)).toEqual(['WebGet', 'Dial', 'WebGet']);
   });
 
+  it('a Callback pauses the wall clock like a Dial', async () => {
+    const host = new FakeHost({
+      Callback: () => new Promise((resolve) => setTimeout(() => resolve({ answered: true, status: 200, reason: 'OK' }), 600)),
+    });
+    expect(await run("const r = await sys.Callback('a@local', 'b@local'); sys.Log(r.status);", host, { wallClockMs: 400 })).toEqual({ status: 'completed' });
+  });
+
   it('the absolute limit applies even while dialing', async () => {
     const host = new FakeHost({ Dial: () => new Promise(() => {}) });
     const result = await run("await sys.Dial('a@local');", host, { absoluteMs: 200 });

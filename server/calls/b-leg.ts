@@ -34,6 +34,11 @@ export interface BranchRequest {
   sdp?: Buffer;
   headers: Array<[string, string]>;
   maxForwards?: number;
+  /**
+   * Late-offer 3PCC (RFC 3725 flow I): the INVITE has no SDP, the 2xx carries the offer, and the
+   * ACK (with the answer) is sent later by `sendDeferredAck`.
+   */
+  deferAck?: boolean;
 }
 
 /** UAC side of one INVITE (§13.2). The first 2xx makes a dialog; a 2xx after cancel is ACKed and BYEd. */
@@ -44,6 +49,8 @@ export class UacBranch {
   private invite?: SipRequest;
   private cancelled = false;
   private finished = false;
+  private deferAck = false;
+  private ackPending = false;
 
   constructor(
     private readonly ctx: BranchContext,
@@ -56,6 +63,7 @@ export class UacBranch {
   ) {}
 
   start(req: BranchRequest): void {
+    this.deferAck = req.deferAck === true;
     const invite = Dialog.newInvite({
       requestUri: this.target.requestUri,
       from: req.from,
@@ -91,10 +99,22 @@ export class UacBranch {
     this.tx?.cancel();
   }
 
+  /** The ACK held back by `deferAck`, with the SDP answer the 2xx's offer asked for. */
+  sendDeferredAck(sdp?: Buffer): void {
+    const d = this.dialog;
+    if (!d || !this.ackPending || !this.invite) return;
+    this.ackPending = false;
+    const ack = d.createAck(this.invite.cseq.seq, sdp && sdp.length ? { body: sdp, contentType: 'application/sdp' } : {});
+    sendAck(this.ctx.stack, ack, d.flow);
+    this.ctx.rememberAck(d.callId, ack, d.flow);
+  }
+
   /** Ends an established branch with BYE (sent to the dialog's flow). */
   bye(headers: Array<[string, string]> = []): void {
     const d = this.dialog;
     if (!d || d.terminated) return;
+    // A held-back ACK goes first (without an answer: the session is being torn down anyway).
+    this.sendDeferredAck();
     d.terminated = true;
     this.ctx.forgetAck(d.callId);
     const bye = d.createRequest('BYE', { headers });
@@ -105,11 +125,17 @@ export class UacBranch {
     if (res.status >= 200 && res.status < 300) {
       const invite = this.invite!;
       const dialog = Dialog.asUac(invite, res, { flow: this.target.flow, localContact: invite.headers.get('Contact') ?? '' });
+      this.dialog = dialog;
+      this.answer = res;
+      if (this.deferAck && !this.cancelled && !this.finished) {
+        this.ackPending = true;
+        this.finished = true;
+        this.events.answered(this, res);
+        return;
+      }
       const ack = dialog.createAck(invite.cseq.seq);
       sendAck(this.ctx.stack, ack, dialog.flow);
       this.ctx.rememberAck(dialog.callId, ack, dialog.flow);
-      this.dialog = dialog;
-      this.answer = res;
       if (this.cancelled || this.finished) {
         // §15: the 200 crossed our CANCEL; the dialog exists now and must be torn down.
         this.bye([['Reason', 'SIP;cause=200;text="Call completed elsewhere"']]);

@@ -4,6 +4,8 @@ import type { DigestServer } from '../sip/digest.ts';
 import type { SipStack } from '../sip/sip-stack.ts';
 import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import type { CallEvent, CdrRecord } from './call-events.ts';
+import type { EnumLookupOptions } from './enum-lookup.ts';
+import type { WebGetDeps } from './web-get.ts';
 
 /**
  * What the calls layer needs from the rest of Patchbay. Small interfaces on purpose: the lead
@@ -94,4 +96,8 @@ export interface CallServiceOptions {
   publicAddress?: string;
   /** Injectable DNS for sip: URI legs (tests). */
   resolveHost?: (host: string) => Promise<string>;
+  /** sys.ENUMLookup: NAPTR resolver and ENUM suffix (tests inject a resolver). */
+  enum?: EnumLookupOptions;
+  /** sys.WebGet: DNS and fetch (tests inject them). */
+  webGet?: WebGetDeps;
 }

@@ -5,6 +5,7 @@ import { createResponse, newTag, type Endpoint, type SipRequest, type SipRespons
 import type { ServerTransaction } from '../sip/transactions/transaction.ts';
 import { formatHost, parseUri, type SipUri } from '../sip/uri.ts';
 import { Call, type CallContext } from './call.ts';
+import { CallbackCall, type CallbackContext } from './callback-call.ts';
 import type { CallDirection, CallParty } from './call-events.ts';
 import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
 
@@ -17,6 +18,11 @@ export interface ActiveCallInfo {
   state: 'dialing' | 'answered' | 'ended';
   dialplan?: string;
   createdAt: number;
+}
+
+/** Who receives requests of a dialog we created. */
+interface DialogOwner {
+  handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: 'a' | 'b'): void;
 }
 
 type Route =
@@ -33,11 +39,14 @@ const DIALOG_METHODS = new Set(['BYE', 'UPDATE', 'INFO', 'REFER', 'PRACK']);
  */
 export class CallService {
   private readonly calls = new Set<Call>();
-  private readonly dialogs = new Map<string, { call: Call; side: 'a' | 'b' }>();
+  /** Calls placed by sys.Callback (no caller transaction). */
+  private readonly callbacks = new Set<CallbackCall>();
+  private readonly dialogs = new Map<string, { call: DialogOwner; side: 'a' | 'b' }>();
   /** ACKs we sent for 2xx, by B-leg Call-ID: a retransmitted 2xx gets the same ACK (§13.2.2.4). */
   private readonly acks = new Map<string, { ack: SipRequest; flow: Endpoint }>();
   private readonly logger: Logger;
   private readonly ctx: CallContext;
+  private readonly callbackCtx: CallbackContext;
   private closed = false;
 
   constructor(private readonly opts: CallServiceOptions) {
@@ -56,7 +65,18 @@ export class CallService {
       registerDialog: (key, call, side) => this.dialogs.set(key, { call, side }),
       unregisterDialog: (key) => this.dialogs.delete(key),
       callEnded: (call) => this.calls.delete(call),
-      currentCalls: (tenantId) => [...this.calls].filter((c) => c.tenant.id === tenantId),
+      currentCalls: (tenantId) => [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId),
+      callback: (params) => {
+        if (this.closed) return Promise.resolve({ answered: false, status: 503, reason: 'Shutting down' });
+        const call = new CallbackCall(this.callbackCtx, params);
+        this.callbacks.add(call);
+        return call.run();
+      },
+    };
+    this.callbackCtx = {
+      ...this.ctx,
+      registerDialog: (key, call, side) => this.dialogs.set(key, { call, side }),
+      callEnded: (call) => this.callbacks.delete(call),
     };
   }
 
@@ -81,7 +101,7 @@ export class CallService {
   }
 
   activeCalls(): ActiveCallInfo[] {
-    return [...this.calls].map((c) => ({
+    return [...this.calls, ...this.callbacks].map((c) => ({
       id: c.id, tenantId: c.tenant.id, direction: c.direction, caller: c.caller, callee: c.callee,
       state: c.state, dialplan: c.dialplanName, createdAt: c.createdAt,
     }));
@@ -90,7 +110,7 @@ export class CallService {
   /** Hangs up every call (BYE to answered ones, 503 to ringing callers) and refuses new ones. */
   close(): void {
     this.closed = true;
-    for (const c of [...this.calls]) c.hangup('system', 503, 'Service shutting down');
+    for (const c of [...this.calls, ...this.callbacks]) c.hangup('system', 503, 'Service shutting down');
   }
 
   private dispatch(req: SipRequest, tx: ServerTransaction | undefined): boolean {

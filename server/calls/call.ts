@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import dns from 'node:dns/promises';
-import net from 'node:net';
 import type { TenantRef } from '../registrar/index.ts';
 import { Dialog, dialogKey } from '../sip/dialog.ts';
 import { Invite2xxRetransmitter } from '../sip/dialog-2xx-retransmitter.ts';
@@ -8,15 +6,22 @@ import { createResponse, newTag, type Endpoint, type SipRequest, type SipRespons
 import type { NameAddr } from '../sip/name-addr.ts';
 import type { ServerTransaction } from '../sip/transactions/transaction.ts';
 import type { TimerHandle } from '../sip/timer-wheel.ts';
-import { parseUri, type SipUri } from '../sip/uri.ts';
-import type { DialplanRequest, RunResult, SandboxHost, SysFunctionName } from '../../sandbox/index.ts';
-import { OutboundLeg, sendAck, type BranchContext, type BranchTarget, type UacBranch } from './b-leg.ts';
+import type { RunResult, SandboxHost } from '../../sandbox/index.ts';
+import { OutboundLeg, sendAck, type BranchContext, type UacBranch } from './b-leg.ts';
+import { DeferredLeg, type BridgeableLeg } from './bridgeable-leg.ts';
+import type { CallbackParams } from './callback-call.ts';
 import type { CallDirection, CallParty, CdrLeg, HangupSide } from './call-events.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
+import { toDialplanRequest, uriText } from './dialplan-request.ts';
 import { parseDialString, type DialLeg, type DialPlan } from './dial-string.ts';
-import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver } from './forking.ts';
+import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from './forking.ts';
+import { resolveLeg } from './leg-resolver.ts';
+import { LegSettings } from './leg-settings.ts';
+import { LocalDialplanLeg, type LegScope, type LocalDialplanHost } from './local-dialplan-leg.ts';
 import { rewriteSdpForNat } from './sdp-rewrite.ts';
-import { webGet } from './web-get.ts';
+import {
+  SysFunctions, type CallbackResult, type CurrentCallView, type DialCallOptions, type DialplanScope, type SandboxDialResult,
+} from './sys-functions.ts';
 
 /** What a Call needs from the CallService that owns it. */
 export interface CallContext extends BranchContext {
@@ -24,7 +29,9 @@ export interface CallContext extends BranchContext {
   registerDialog(key: string, call: Call, side: 'a' | 'b'): void;
   unregisterDialog(key: string): void;
   callEnded(call: Call): void;
-  currentCalls(tenantId: number): Call[];
+  currentCalls(tenantId: number): CurrentCallView[];
+  /** sys.Callback: a new 3PCC call of this tenant (CallService owns it). */
+  callback(params: CallbackParams): Promise<CallbackResult>;
 }
 
 export interface CallSetup {
@@ -37,17 +44,7 @@ export interface CallSetup {
   tx: ServerTransaction;
 }
 
-export interface SandboxDialResult { answered: boolean; status: number; reason: string; outcome: string }
-
 type CallState = 'dialing' | 'answered' | 'ended';
-
-const FORBIDDEN_CUSTOM_HEADERS = new Set([
-  'via', 'v', 'from', 'f', 'to', 't', 'call-id', 'i', 'cseq', 'contact', 'm', 'max-forwards', 'content-length', 'l',
-  'content-type', 'c', 'route', 'record-route', 'proxy-authorization', 'authorization', 'www-authenticate',
-  'proxy-authenticate', 'expires', 'refer-to', 'r', 'replaces', 'require', 'proxy-require',
-]);
-const HEADER_NAME_RE = /^[A-Za-z0-9\-.!%*_+`'~]{1,64}$/;
-const HEADER_VALUE_RE = /^[^\r\n\u0000]{0,512}$/;
 const TRANSFERS_DISABLED = 'Transfers are disabled on this call';
 
 /**
@@ -68,8 +65,8 @@ export class Call {
   private readonly aToTag = newTag();
   private aDialog?: Dialog;
   private aRetransmitter?: Invite2xxRetransmitter;
-  private bridged?: { leg: OutboundLeg; branch: UacBranch; dialog: Dialog };
-  private fork?: ForkExecution<OutboundLeg>;
+  private bridged?: { leg: BridgeableLeg; branch: UacBranch; dialog: Dialog };
+  private fork?: ForkExecution<BridgeableLeg>;
   private readonly budget = new LegBudget();
   private cancelled = false;
   private finalSent = false;
@@ -80,8 +77,10 @@ export class Call {
   private ringingAt?: number;
   private answeredAt?: number;
   private durationTimer?: TimerHandle;
-  private fromOverride: { displayName?: string; user?: string; host?: string } = {};
-  private readonly customHeaders = new Map<string, string>();
+  private readonly legSettings = new LegSettings();
+  private readonly sys: SysFunctions;
+  /** Legs of nested local-account dialplans, added to the CDR after the Dial that started them. */
+  private readonly nestedLegs: Array<{ parentKey: string; legs: LegOutcome[] }> = [];
   /** 2xx to relayed re-INVITEs awaiting ACK, by side and CSeq. */
   private readonly inDialogRetransmitters = new Map<string, Invite2xxRetransmitter>();
   private readonly dialogKeys: string[] = [];
@@ -96,6 +95,16 @@ export class Call {
     this.req = setup.req;
     this.tx = setup.tx;
     this.tx.onCancel = () => this.cancelByCaller();
+    const scope: DialplanScope = {
+      tenant: this.tenant, callId: this.id, account: this.account, dialplanName: this.dialplanName ?? '', settings: this.legSettings,
+      dial: (dialString, options) => this.dial(dialString, options),
+      respond: (code, reason, headers) => {
+        this.responded = { status: code, reason };
+        this.finishUnanswered(code, reason || undefined, 'failed', headers);
+      },
+      callback: (dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account: this.account, dest1, dest2, parentCallId: this.id }),
+    };
+    this.sys = new SysFunctions(scope, { opts: ctx.opts, currentCalls: (t) => ctx.currentCalls(t) });
   }
 
   get caller(): CallParty {
@@ -126,7 +135,8 @@ export class Call {
       result = await this.ctx.opts.sandbox.run(
         {
           tenantId: String(this.tenant.id), callId: this.id, dialplanName: this.dialplanName ?? '',
-          js: stored.js, sourceMap: stored.sourceMap, req: this.dialplanRequest(),
+          js: stored.js, sourceMap: stored.sourceMap,
+          req: toDialplanRequest(this.req, { username: this.account.username, domain: this.tenant.domain, direction: this.direction === 'inbound' ? 'in' : 'out' }),
         },
         this.sandboxHost(),
       );
@@ -148,124 +158,17 @@ export class Call {
 
   /** No incoming dialplan: ring every binding of the callee account. */
   async ringAccount(): Promise<void> {
-    const r = await this.dial(`${this.account.username}@local`, {});
+    const r = await this.dial(`${this.account.username}@local`, { customHeaders: [] });
     if (!r.answered) this.finishUnanswered(r.status, r.reason, this.lastFailure?.outcome);
   }
 
   private sandboxHost(): SandboxHost {
-    return { call: (name, args) => this.sysCall(name, args) };
-  }
-
-  private async sysCall(name: SysFunctionName, args: unknown[]): Promise<unknown> {
-    const tenantId = this.tenant.id;
-    const str = (i: number, what: string): string => {
-      const v = args[i];
-      if (typeof v !== 'string') throw new Error(`${name}: ${what} must be a string`);
-      return v;
-    };
-    const optStr = (i: number): string | undefined => (typeof args[i] === 'string' ? (args[i] as string) : undefined);
-    switch (name) {
-      case 'Dial': {
-        const o = (args[1] && typeof args[1] === 'object' ? args[1] : {}) as Record<string, unknown>;
-        return this.dial(str(0, 'dial string'), {
-          ringTimeout: typeof o['ringTimeout'] === 'number' ? o['ringTimeout'] : undefined,
-          callDurationLimit: typeof o['callDurationLimit'] === 'number' ? o['callDurationLimit'] : undefined,
-          customHeaders: o['customHeaders'] && typeof o['customHeaders'] === 'object' ? (o['customHeaders'] as Record<string, unknown>) : undefined,
-        });
-      }
-      case 'Log':
-        this.ctx.opts.emit({
-          type: 'dialplan.log', tenantId: String(tenantId), callId: this.id, at: Date.now(), level: 'info',
-          dialplan: this.dialplanName ?? '', message: String(args[0] ?? '').slice(0, 4096),
-        });
-        return null;
-      case 'Respond': {
-        const code = Number(args[0]);
-        if (!Number.isInteger(code) || code < 300 || code > 699) throw new Error('Respond: code must be 300–699');
-        const reason = (optStr(1) ?? '').replace(/[\r\n]/g, ' ').slice(0, 128);
-        const extra = args[2] && typeof args[2] === 'object' ? (args[2] as Record<string, unknown>) : {};
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(extra)) {
-          if (typeof v === 'string' && isAllowedCustomHeader(k, v)) headers[k] = v;
-        }
-        this.responded = { status: code, reason };
-        this.finishUnanswered(code, reason || undefined, 'failed', headers);
-        return null;
-      }
-      case 'IsAvailable': {
-        const user = str(0, 'user');
-        const domain = optStr(1)?.toLowerCase();
-        if (domain && domain !== this.tenant.domain) {
-          const t = await this.ctx.opts.accounts.tenantForDomain(domain);
-          if (!t || t.id !== tenantId) return false;
-        }
-        return this.ctx.opts.location.lookup(user, this.tenant.domain).length > 0;
-      }
-      case 'GetBindings': {
-        const now = Date.now();
-        return this.ctx.opts.location.lookup(this.account.username, this.tenant.domain).map((b) => ({
-          contact: b.binding.contactUri,
-          expires: Math.max(0, Math.round((b.binding.expiresAt - now) / 1000)),
-          userAgent: b.binding.userAgent,
-          source: `${b.target.address}:${b.target.port}`,
-        }));
-      }
-      case 'SetFromHeader':
-        this.fromOverride = {
-          displayName: optStr(0) ?? this.fromOverride.displayName,
-          user: optStr(1) ?? this.fromOverride.user,
-          host: optStr(2) ?? this.fromOverride.host,
-        };
-        return null;
-      case 'ClearFromHeader':
-        this.fromOverride = {};
-        return null;
-      case 'SetCustomSIPHeader': {
-        const n = str(0, 'name');
-        const v = str(1, 'value');
-        if (!isAllowedCustomHeader(n, v)) throw new Error(`SetCustomSIPHeader: header ${n} is not allowed`);
-        this.customHeaders.set(n, v);
-        return null;
-      }
-      case 'RemoveCustomSIPHeader':
-        this.customHeaders.delete(str(0, 'name'));
-        return null;
-      case 'DBRead':
-        return (await this.ctx.opts.kv.read(tenantId, str(0, 'key'))) ?? null;
-      case 'DBWrite': {
-        const key = str(0, 'key');
-        const value = str(1, 'value');
-        if (key.length > 256 || value.length > 65_536) throw new Error('DBWrite: key or value too long');
-        await this.ctx.opts.kv.write(tenantId, key, value);
-        return null;
-      }
-      case 'DBDelete':
-        await this.ctx.opts.kv.delete(tenantId, str(0, 'key'));
-        return null;
-      case 'DBGetKeys':
-        return this.ctx.opts.kv.keys(tenantId);
-      case 'WebGet': {
-        const r = await webGet(str(0, 'url'), { timeoutMs: typeof args[1] === 'number' ? args[1] : undefined });
-        return r.body;
-      }
-      case 'GetCurrentCalls':
-        return this.ctx.currentCalls(tenantId).map((c) => ({
-          callId: c.id, from: c.caller.uri, to: c.callee.uri, state: c.state, startedAt: new Date(c.createdAt).toISOString(),
-        }));
-      case 'ENUMLookup':
-      case 'Callback':
-        throw new Error(`${name} is not available yet`);
-      default:
-        throw new Error(`${String(name)} is not a sys function`);
-    }
+    return { call: (name, args) => this.sys.call(name, args) };
   }
 
   // ------------------------------------------------------------------ dialing
 
-  async dial(
-    dialString: string,
-    options: { ringTimeout?: number; callDurationLimit?: number; customHeaders?: Record<string, unknown> },
-  ): Promise<SandboxDialResult> {
+  async dial(dialString: string, options: DialCallOptions): Promise<SandboxDialResult> {
     if (this.state !== 'dialing' || this.finalSent) throw new Error('Dial: the call is already answered or over');
     if (this.cancelled) return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
     let plan: DialPlan;
@@ -279,16 +182,15 @@ export class Call {
       throw new Error(`Dial: ${(err as Error).message}`);
     }
     this.dialStrings.push(dialString);
-    const extraHeaders: Array<[string, string]> = [...this.customHeaders.entries()];
-    for (const [k, v] of Object.entries(options.customHeaders ?? {})) {
-      if (typeof v === 'string' && isAllowedCustomHeader(k, v)) extraHeaders.push([k, v]);
-    }
+    // The incoming dialplan of this call's own account already runs: dialling it rings bindings.
+    const chain = this.direction === 'inbound' && this.dialplanName ? [this.account.username] : [];
+    const scope: LegScope = { settings: this.legSettings, headers: options.customHeaders, chain, depth: 0 };
     const legOffset = this.cdrLegs.length;
-    const fork = startFork<OutboundLeg>({
+    const fork = startFork<BridgeableLeg>({
       plan,
       ringTimeoutSeconds: options.ringTimeout,
       legBudget: this.budget,
-      starter: { start: (leg, observer) => this.startLeg(leg, observer, extraHeaders) },
+      starter: { start: (leg, observer) => this.startLeg(leg, observer, scope) },
       observer: {
         legRinging: (o) => this.onLegRinging(o.id + legOffset, o.key, undefined),
         legProgress: (o, sdp) => this.onLegRinging(o.id + legOffset, o.key, sdp),
@@ -305,6 +207,7 @@ export class Call {
         startedAt: o.startedAt, ringingAt: o.ringingAt, answeredAt: o.answeredAt, endedAt: o.endedAt,
       });
     }
+    this.recordNestedLegs();
     if (result.answered && result.winner) {
       const winner = result.winner.handle;
       const branch = winner.winner;
@@ -320,88 +223,78 @@ export class Call {
     return { answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) };
   }
 
-  private startLeg(leg: DialLeg, observer: LegObserver, extraHeaders: Array<[string, string]>): OutboundLeg {
-    const handle = new OutboundLeg(leg, observer, {
-      earlyMedia: (_branch, res) => {
-        const sdp = res.body.toString('utf8');
-        return res.source ? rewriteSdpForNat(sdp, res.source, { mangle: leg.options.mangleSdp }).sdp : sdp;
-      },
-    });
-    void this.resolveLeg(leg).then(
+  /** Starts one leg: resolved (account, DNS, dialplan) asynchronously behind a DeferredLeg. */
+  private startLeg(leg: DialLeg, observer: LegObserver, scope: LegScope): BridgeableLeg {
+    const handle = new DeferredLeg(leg);
+    void resolveLeg(leg, { opts: this.ctx.opts, tenant: this.tenant, dialplanChain: scope.chain, nestedDepth: scope.depth }).then(
       (r) => {
-        if ('failure' in r) {
-          handle.failNow(r.failure);
+        if (handle.cancelled) return;
+        if (r.kind === 'failure') {
+          observer.failed(r.failure);
           return;
         }
-        const request = this.branchRequest(leg, extraHeaders);
-        const branches = r.targets.map((t) => handle.addBranch(this.ctx, t));
+        if (r.kind === 'dialplan') {
+          const nested = new LocalDialplanLeg(leg, observer, this.nestedHost(), r.account, r.dialplan, r.dialplanName, scope);
+          handle.attach(nested);
+          nested.start();
+          return;
+        }
+        const out = new OutboundLeg(leg, observer, {
+          earlyMedia: (_branch, res) => {
+            const sdp = res.body.toString('utf8');
+            return res.source ? rewriteSdpForNat(sdp, res.source, { mangle: leg.options.mangleSdp }).sdp : sdp;
+          },
+        });
+        handle.attach(out);
+        const request = this.branchRequest(leg, scope);
+        const branches = r.targets.map((t) => out.addBranch(this.ctx, t));
         for (let i = 0; i < branches.length; i++) branches[i]!.start({ ...request, to: r.to });
       },
-      (err: Error) => handle.failNow({ status: 500, reason: `Leg could not be started: ${err.message}` }),
+      (err: Error) => {
+        if (!handle.cancelled) observer.failed({ status: 500, reason: `Leg could not be started: ${err.message}` });
+      },
     );
     return handle;
   }
 
-  /** Where one dial-string leg goes: every binding of a local account, or a sip: URI's host. */
-  private async resolveLeg(leg: DialLeg): Promise<{ targets: BranchTarget[]; to: NameAddr } | { failure: { status: number; reason: string } }> {
-    const t = leg.target;
-    let localUser: string | undefined;
-    if (t.kind === 'local') localUser = t.user;
-    else if (t.kind === 'named') {
-      const tenant = t.host === this.tenant.domain ? this.tenant : await this.ctx.opts.accounts.tenantForDomain(t.host);
-      if (tenant && tenant.id === this.tenant.id) localUser = t.user;
-      else return { failure: { status: 404, reason: 'Provider not available' } };
-    } else if (t.kind === 'provider') {
-      return { failure: { status: 404, reason: 'Provider not available' } };
-    }
-    if (localUser !== undefined) {
-      const acct = await this.ctx.opts.accounts.find(localUser, this.tenant.domain);
-      if (!acct) return { failure: { status: 404, reason: 'Not Found' } };
-      if (acct.disabled) return { failure: { status: 403, reason: 'Account disabled' } };
-      // Even when the account has an incoming dialplan, a Dial rings its bindings directly: a
-      // dialplan never starts another dialplan run, which also rules out dialplan loops.
-      const bindings = this.ctx.opts.location.lookup(acct.username, this.tenant.domain);
-      if (bindings.length === 0) return { failure: { status: 480, reason: 'Not registered' } };
-      const targets: BranchTarget[] = [];
-      for (const b of bindings) {
-        try {
-          targets.push({ requestUri: parseUri(b.requestUri), flow: b.target, label: b.requestUri });
-        } catch {
-          /* a binding with an unusable Contact is skipped */
-        }
-      }
-      if (targets.length === 0) return { failure: { status: 480, reason: 'Not registered' } };
-      return { targets, to: { uri: { scheme: 'sip', user: acct.username, host: this.tenant.domain, params: {}, headers: {} }, params: {} } };
-    }
-    if (t.kind !== 'uri') return { failure: { status: 404, reason: 'Not Found' } };
-    let uri: SipUri;
-    try {
-      uri = parseUri(t.uri);
-    } catch {
-      return { failure: { status: 416, reason: 'Unsupported URI' } };
-    }
-    const transport = uriTransport(uri);
-    const host = uri.params['maddr'] ?? uri.host;
-    let address: string;
-    try {
-      address = net.isIP(host) ? host : await (this.ctx.opts.resolveHost ?? defaultResolve)(host);
-    } catch {
-      return { failure: { status: 404, reason: `Host ${host} not found` } };
-    }
-    const flow: Endpoint = { transport, address, port: uri.port ?? (transport === 'tls' ? 5061 : 5060) };
-    const cleanUri: SipUri = { ...uri, headers: {} };
-    return { targets: [{ requestUri: cleanUri, flow, label: t.uri }], to: { uri: cleanUri, params: {} } };
+  private nestedHost(): LocalDialplanHost {
+    return {
+      tenant: this.tenant, callId: this.id, opts: this.ctx.opts, request: this.req, budget: this.budget,
+      sysDeps: { opts: this.ctx.opts, currentCalls: (t) => this.ctx.currentCalls(t) },
+      startLeg: (leg, observer, scope) => this.startLeg(leg, observer, scope),
+      callback: (account, dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account, dest1, dest2, parentCallId: this.id }),
+      recordNested: (parentKey, dialString, legs) => {
+        this.dialStrings.push(dialString);
+        this.nestedLegs.push({ parentKey, legs });
+      },
+    };
   }
 
-  private branchRequest(leg: DialLeg, extraHeaders: Array<[string, string]>): { from: NameAddr; sdp?: Buffer; headers: Array<[string, string]>; maxForwards: number } {
+  /** CDR legs of nested dialplans: numbered after the legs recorded so far, parented by target key. */
+  private recordNestedLegs(): void {
+    for (const { parentKey, legs } of this.nestedLegs.splice(0)) {
+      const parent = [...this.cdrLegs].reverse().find((l) => l.target === parentKey);
+      const offset = this.cdrLegs.length;
+      for (const o of legs) {
+        this.cdrLegs.push({
+          legId: o.id + offset, groupIndex: o.groupIndex, parentLegId: o.parentId ? o.parentId + offset : parent?.legId,
+          target: o.key, state: o.state, status: o.status, reason: o.reason,
+          startedAt: o.startedAt, ringingAt: o.ringingAt, answeredAt: o.answeredAt, endedAt: o.endedAt,
+        });
+      }
+    }
+  }
+
+  private branchRequest(leg: DialLeg, scope: LegScope): { from: NameAddr; sdp?: Buffer; headers: Array<[string, string]>; maxForwards: number } {
+    const fromOverride = scope.settings.from;
     const f = this.req.from;
     const o = leg.options;
     const from: NameAddr = {
-      displayName: o.fromDisplayName ?? this.fromOverride.displayName ?? f.displayName,
+      displayName: o.fromDisplayName ?? fromOverride.displayName ?? f.displayName,
       uri: {
         scheme: 'sip',
-        user: o.fromUser ?? this.fromOverride.user ?? f.uri.user,
-        host: o.fromHost ?? this.fromOverride.host ?? this.tenant.domain,
+        user: o.fromUser ?? fromOverride.user ?? f.uri.user,
+        host: o.fromHost ?? fromOverride.host ?? this.tenant.domain,
         params: {},
         headers: {},
       },
@@ -412,7 +305,7 @@ export class Call {
       const text = this.req.body.toString('utf8');
       sdp = Buffer.from(this.req.source ? rewriteSdpForNat(text, this.req.source, { mangle: o.mangleSdp }).sdp : text, 'utf8');
     }
-    const headers: Array<[string, string]> = [...extraHeaders];
+    const headers: Array<[string, string]> = [...scope.headers];
     for (const h of o.customHeaders) headers.push([h.name, h.value]);
     // The B leg is a new request, but hop counting goes on across the B2BUA (loop protection).
     const maxForwards = Math.max(0, (this.req.maxForwards ?? 70) - 1);
@@ -469,7 +362,7 @@ export class Call {
     this.finalSent = true;
   }
 
-  private bridge(leg: OutboundLeg, branch: UacBranch, legId: number, dialLimit?: number): void {
+  private bridge(leg: BridgeableLeg, branch: UacBranch, legId: number, dialLimit?: number): void {
     const bDialog = branch.dialog!;
     const answer = branch.answer!;
     let body: Buffer | undefined;
@@ -660,6 +553,7 @@ export class Call {
     for (const r of this.inDialogRetransmitters.values()) r.stop();
     this.inDialogRetransmitters.clear();
     for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
+    this.recordNestedLegs();
     const endedAt = Date.now();
     const cdr = {
       tenantId: String(this.tenant.id), callId: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
@@ -681,57 +575,10 @@ export class Call {
     }
     this.ctx.callEnded(this);
   }
-
-  private dialplanRequest(): DialplanRequest {
-    const r = this.req;
-    const headers: Record<string, string[]> = {};
-    for (const [name, value] of r.headers.entries()) {
-      const k = name.toLowerCase();
-      if (k === 'authorization' || k === 'proxy-authorization') continue;
-      (headers[k] ??= []).push(value);
-    }
-    const uriCopy = (u: SipUri) => ({
-      user: u.user ?? '', host: u.host, port: u.port,
-      params: Object.fromEntries(Object.entries(u.params).map(([k, v]) => [k, v ?? ''])), raw: uriText(u),
-    });
-    return {
-      method: r.method,
-      uri: uriCopy(r.uri),
-      from: { displayName: r.from.displayName, uri: uriCopy(r.from.uri), tag: r.from.params['tag'] ?? undefined },
-      to: { displayName: r.to.displayName, uri: uriCopy(r.to.uri), tag: r.to.params['tag'] ?? undefined },
-      callId: r.callId,
-      headers,
-      body: r.body.toString('utf8'),
-      source: { address: r.source?.address ?? '', port: r.source?.port ?? 0, transport: r.source?.transport ?? 'udp' },
-      account: { username: this.account.username, domain: this.tenant.domain },
-      direction: this.direction === 'inbound' ? 'in' : 'out',
-    };
-  }
 }
 
-function sandboxOutcome(r: DialResult<OutboundLeg>): string {
+function sandboxOutcome(r: DialResult<BridgeableLeg>): string {
   if (r.outcome === 'timeout') return 'no-answer';
   if (r.outcome === 'failed' && (r.status === 486 || r.status === 600)) return 'busy';
   return r.outcome;
-}
-
-function isAllowedCustomHeader(name: string, value: string): boolean {
-  return HEADER_NAME_RE.test(name) && HEADER_VALUE_RE.test(value) && !FORBIDDEN_CUSTOM_HEADERS.has(name.toLowerCase());
-}
-
-function uriText(u: SipUri): string {
-  const user = u.user ? `${u.user}@` : '';
-  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
-  return `${u.scheme}:${user}${host}${u.port ? `:${u.port}` : ''}`;
-}
-
-function uriTransport(uri: SipUri): Endpoint['transport'] {
-  const p = uri.params['transport']?.toLowerCase();
-  if (uri.scheme === 'sips') return 'tls';
-  if (p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss') return p;
-  return 'udp';
-}
-
-async function defaultResolve(host: string): Promise<string> {
-  return (await dns.lookup(host)).address;
 }

@@ -31,3 +31,9 @@ export type {
   CallAccount, CallAccountDirectory, LocationLookup, DialplanStore, StoredDialplan, KeyValueStore, CdrSink, DialplanRunner,
   DialplanLogEvent, TransferRefusedEvent, CallServiceEvent, CallServiceOptions,
 } from './call-service-deps.ts';
+export { enumLookup, enumDomain, applyNaptrRegexp, EnumLookupError } from './enum-lookup.ts';
+export type { EnumLookupOptions, NaptrRecord } from './enum-lookup.ts';
+export { MAX_NESTED_DIALPLAN_DEPTH } from './leg-resolver.ts';
+export { CALLBACK_SECOND_RING_SECONDS } from './callback-call.ts';
+export { DB_MAX_KEY_LENGTH, DB_MAX_VALUE_LENGTH } from './sys-functions.ts';
+export type { CallbackResult } from './sys-functions.ts';

@@ -1,0 +1,34 @@
+import type { UacBranch } from './b-leg.ts';
+import type { DialLeg } from './dial-string.ts';
+import type { LegHandle } from './forking.ts';
+
+/** A started dial-string leg the Call can bridge once the fork says it answered. */
+export interface BridgeableLeg extends LegHandle {
+  readonly leg: DialLeg;
+  /** The answered SIP branch (the dialog the caller gets bridged to). */
+  readonly winner?: UacBranch;
+}
+
+/**
+ * The handle a fork gets at once while the leg is still being resolved (account lookup, DNS,
+ * loading a dialplan). A cancel before resolution means the real leg is never started.
+ */
+export class DeferredLeg implements BridgeableLeg {
+  cancelled = false;
+  private inner?: BridgeableLeg;
+
+  constructor(readonly leg: DialLeg) {}
+
+  get winner(): UacBranch | undefined {
+    return this.inner?.winner;
+  }
+
+  attach(inner: BridgeableLeg): void {
+    this.inner = inner;
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.inner?.cancel();
+  }
+}

@@ -1,0 +1,328 @@
+import { randomUUID } from 'node:crypto';
+import type { TenantRef } from '../registrar/index.ts';
+import { dialogKey, type Dialog } from '../sip/dialog.ts';
+import { createResponse, type SipRequest, type SipResponse } from '../sip/message.ts';
+import type { NameAddr } from '../sip/name-addr.ts';
+import type { ServerTransaction } from '../sip/transactions/transaction.ts';
+import { OutboundLeg, sendAck, type BranchContext, type UacBranch } from './b-leg.ts';
+import type { CallParty, CdrLeg, HangupSide } from './call-events.ts';
+import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
+import { parseDialString, type DialPlan } from './dial-string.ts';
+import { LegBudget, startFork, type DialOutcome, type ForkExecution, type LegOutcome } from './forking.ts';
+import { resolveLeg } from './leg-resolver.ts';
+import { rewriteSdpForNat } from './sdp-rewrite.ts';
+import type { CallbackResult } from './sys-functions.ts';
+
+export interface CallbackParams {
+  tenant: TenantRef;
+  /** The account whose dialplan asked for the callback: its identity goes in From. */
+  account: CallAccount;
+  dest1: string;
+  dest2: string;
+  /** The call whose dialplan ran sys.Callback (logs). */
+  parentCallId: string;
+}
+
+export interface CallbackContext extends BranchContext {
+  opts: CallServiceOptions;
+  registerDialog(key: string, call: CallbackCall, side: 'a' | 'b'): void;
+  unregisterDialog(key: string): void;
+  callEnded(call: CallbackCall): void;
+}
+
+/**
+ * dest2 rings at most this long: dest1 has answered and waits for our ACK, and a UAS gives up
+ * on a 2xx without ACK after Timer H (64·T1 = 32 s).
+ */
+export const CALLBACK_SECOND_RING_SECONDS = 30;
+const DEST1_RING_SECONDS = 60;
+
+/**
+ * `sys.Callback(dest1, dest2)`: a call the switch places itself (SIPSorcery semantics), with no
+ * caller-side transaction. Late-offer 3PCC, RFC 3725 flow I:
+ *   INVITE dest1 (no SDP) → 200 (offer O) · INVITE dest2 (O) → 200 (answer A) · ACK dest2 ·
+ *   ACK dest1 (A).
+ * dest1 hears nothing while dest2 rings; dest2's ring time is capped below Timer H so dest1
+ * never gives up on its 2xx. If dest2 fails, dest1 gets its ACK (media rejected) and a BYE.
+ * Legs are resolved like Dial legs, except that a local account's bindings are rung directly
+ * (no incoming dialplan runs for a callback). Once both answered the two dialogs are bridged
+ * like any call: BYE on one side ends both; re-INVITE/UPDATE/INFO are relayed.
+ */
+export class CallbackCall {
+  readonly id = randomUUID();
+  readonly tenant: TenantRef;
+  readonly direction = 'outbound' as const;
+  readonly dialplanName = undefined;
+  readonly createdAt = Date.now();
+  state: 'dialing' | 'answered' | 'ended' = 'dialing';
+  private first?: UacBranch;
+  private second?: UacBranch;
+  private fork?: ForkExecution<OutboundLeg>;
+  private readonly budget = new LegBudget(10);
+  private readonly cdrLegs: CdrLeg[] = [];
+  private readonly dialogKeys: string[] = [];
+  private ringingAt?: number;
+  private answeredAt?: number;
+
+  constructor(private readonly ctx: CallbackContext, private readonly params: CallbackParams) {
+    this.tenant = params.tenant;
+  }
+
+  get caller(): CallParty {
+    return { uri: this.params.dest1, account: this.params.account.username };
+  }
+
+  get callee(): CallParty {
+    return { uri: this.params.dest2 };
+  }
+
+  private get log() {
+    return this.ctx.opts.logger.child({ callId: this.id, tenantId: this.tenant.id, parentCallId: this.params.parentCallId });
+  }
+
+  /** Places the call; resolves when both ends are bridged or the attempt failed. */
+  async run(): Promise<CallbackResult> {
+    const vars = { dst: '', fromName: '', fromUriUser: this.params.account.username };
+    let plan1: DialPlan;
+    let plan2: DialPlan;
+    try {
+      plan1 = parseDialString(this.params.dest1, vars);
+      plan2 = parseDialString(this.params.dest2, vars);
+    } catch (err) {
+      throw new Error(`Callback: ${(err as Error).message}`);
+    }
+    this.ctx.opts.emit({
+      type: 'call.created', tenantId: String(this.tenant.id), callId: this.id, at: this.createdAt,
+      direction: this.direction, caller: this.caller, callee: this.callee,
+    });
+    const one = await this.dialOne(plan1, undefined, DEST1_RING_SECONDS);
+    if (this.isEnded()) {
+      one.branch?.bye([['Reason', 'SIP;cause=503;text="Service shutting down"']]);
+      return { answered: false, status: 503, reason: 'Service Unavailable' };
+    }
+    if (!one.branch) return this.fail(one.status, one.reason, one.outcome);
+    this.first = one.branch;
+    const offer = one.branch.answer?.body.length ? one.branch.answer : undefined;
+    if (!offer) {
+      one.branch.bye([['Reason', 'SIP;cause=488;text="No SDP offer in 2xx"']]);
+      return this.fail(488, 'dest1 answered without an SDP offer', 'failed');
+    }
+    const offerSdp = rewriteFrom(offer);
+    const two = await this.dialOne(plan2, Buffer.from(offerSdp, 'utf8'), CALLBACK_SECOND_RING_SECONDS);
+    if (this.isEnded()) {
+      one.branch.sendDeferredAck(Buffer.from(rejectAllMedia(offerSdp), 'utf8'));
+      one.branch.bye();
+      two.branch?.bye();
+      return { answered: false, status: 503, reason: 'Service Unavailable' };
+    }
+    if (!two.branch) {
+      one.branch.sendDeferredAck(Buffer.from(rejectAllMedia(offerSdp), 'utf8'));
+      one.branch.bye([['Reason', `SIP;cause=${two.status};text="${two.reason.replace(/"/g, '')}"`]]);
+      return this.fail(two.status, two.reason, two.outcome);
+    }
+    this.second = two.branch;
+    const answer = two.branch.answer!;
+    one.branch.sendDeferredAck(answer.body.length ? Buffer.from(rewriteFrom(answer), 'utf8') : undefined);
+    this.state = 'answered';
+    this.answeredAt = Date.now();
+    this.addDialog(one.branch.dialog!, 'a');
+    this.addDialog(two.branch.dialog!, 'b');
+    this.ctx.opts.emit({
+      type: 'call.answered', tenantId: String(this.tenant.id), callId: this.id, at: this.answeredAt, legId: this.cdrLegs.length,
+      caller: this.caller, callee: this.callee, direction: this.direction,
+    });
+    return { answered: true, status: 200, reason: 'OK' };
+  }
+
+  private async dialOne(plan: DialPlan, sdp: Buffer | undefined, ringSeconds: number):
+    Promise<{ branch?: UacBranch; status: number; reason: string; outcome: DialOutcome }> {
+    const account = this.params.account;
+    const from: NameAddr = { uri: { scheme: 'sip', user: account.username, host: this.tenant.domain, params: {}, headers: {} }, params: {} };
+    const fork = startFork<OutboundLeg>({
+      plan,
+      ringTimeoutSeconds: ringSeconds,
+      legBudget: this.budget,
+      starter: {
+        start: (leg, observer) => {
+          const out = new OutboundLeg(leg, observer, { earlyMedia: () => undefined });
+          let cancelled = false;
+          const cancel = out.cancel.bind(out);
+          out.cancel = () => { cancelled = true; cancel(); };
+          void resolveLeg(leg, { opts: this.ctx.opts, tenant: this.tenant }).then((r) => {
+            if (cancelled) return;
+            if (r.kind !== 'branches') {
+              observer.failed(r.kind === 'failure' ? r.failure : { status: 500, reason: 'Unexpected leg kind' });
+              return;
+            }
+            const headers: Array<[string, string]> = leg.options.customHeaders.map((h): [string, string] => [h.name, h.value]);
+            const legFrom: NameAddr = {
+              displayName: leg.options.fromDisplayName,
+              uri: { ...from.uri, user: leg.options.fromUser ?? from.uri.user, host: leg.options.fromHost ?? from.uri.host },
+              params: {},
+            };
+            for (const t of r.targets) out.addBranch(this.ctx, t).start({ from: legFrom, to: r.to, sdp, headers, deferAck: sdp === undefined });
+          }, (err: Error) => { if (!cancelled) observer.failed({ status: 500, reason: err.message }); });
+          return out;
+        },
+      },
+      observer: {
+        legRinging: (o) => this.legRinging(o),
+        legProgress: (o) => this.legRinging(o),
+      },
+    });
+    this.fork = fork;
+    const result = await fork.result;
+    this.fork = undefined;
+    this.recordLegs(result.legs);
+    if (result.answered && result.winner?.handle.winner) return { branch: result.winner.handle.winner, status: 200, reason: 'OK', outcome: 'answered' };
+    return { status: result.status, reason: result.reason, outcome: result.outcome };
+  }
+
+  /** Hung up (shutdown) while a fork was running. A method so TS does not narrow `state` across awaits. */
+  private isEnded(): boolean {
+    return this.state === 'ended';
+  }
+
+  private legRinging(o: LegOutcome): void {
+    const now = Date.now();
+    this.ringingAt ??= now;
+    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: String(this.tenant.id), callId: this.id, at: now, legId: o.id + this.cdrLegs.length, target: o.key, earlyMedia: false });
+  }
+
+  private recordLegs(legs: LegOutcome[]): void {
+    const offset = this.cdrLegs.length;
+    for (const o of legs) {
+      this.cdrLegs.push({
+        legId: o.id + offset, groupIndex: o.groupIndex, parentLegId: o.parentId ? o.parentId + offset : undefined,
+        target: o.key, state: o.state, status: o.status, reason: o.reason,
+        startedAt: o.startedAt, ringingAt: o.ringingAt, answeredAt: o.answeredAt, endedAt: o.endedAt,
+      });
+    }
+  }
+
+  private fail(status: number, reason: string, outcome: DialOutcome): CallbackResult {
+    this.end('system', status, reason, outcome);
+    return { answered: false, status, reason };
+  }
+
+  private addDialog(dialog: Dialog, side: 'a' | 'b'): void {
+    const key = dialogKey(dialog.id);
+    this.dialogKeys.push(key);
+    this.ctx.registerDialog(key, this, side);
+  }
+
+  /** A request inside one of the two dialogs (the CallService matched the dialog id). */
+  handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: 'a' | 'b'): void {
+    if (req.method === 'ACK' || !tx) return;
+    const own = (side === 'a' ? this.first : this.second)?.dialog;
+    const other = (side === 'a' ? this.second : this.first)?.dialog;
+    if (!own || !other || this.state !== 'answered') {
+      tx.respond(createResponse(req, 481));
+      return;
+    }
+    if (!own.acceptRemoteCSeq(req)) {
+      tx.respond(createResponse(req, 500, 'CSeq out of order'));
+      return;
+    }
+    switch (req.method) {
+      case 'BYE':
+        tx.respond(createResponse(req, 200));
+        own.terminated = true;
+        this.ctx.forgetAck(own.callId);
+        this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing');
+        return;
+      case 'REFER':
+        tx.respond(createResponse(req, 603, 'Transfers are disabled on this call'));
+        return;
+      case 'INVITE':
+      case 'UPDATE':
+        own.refreshTarget(req);
+        this.relay(req, tx, own, other);
+        return;
+      case 'INFO':
+      case 'OPTIONS':
+      case 'NOTIFY':
+      case 'MESSAGE':
+        this.relay(req, tx, own, other);
+        return;
+      default:
+        tx.respond(createResponse(req, 405, undefined, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, UPDATE, INFO, OPTIONS' } }));
+    }
+  }
+
+  private relay(req: SipRequest, tx: ServerTransaction, own: Dialog, other: Dialog): void {
+    const contentType = req.headers.get('Content-Type');
+    let body = req.body;
+    if (body.length && contentType?.toLowerCase().startsWith('application/sdp') && req.source) {
+      body = Buffer.from(rewriteSdpForNat(body.toString('utf8'), req.source).sdp, 'utf8');
+    }
+    const out = other.createRequest(req.method, { body, contentType });
+    this.ctx.stack.sendRequest(out, {
+      target: other.flow,
+      handler: {
+        onFinal: (res) => {
+          if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
+            other.refreshTarget(res);
+            sendAck(this.ctx.stack, other.createAck(out.cseq.seq), other.flow);
+          }
+          const hdrs: Record<string, string> = {};
+          if (res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')) hdrs['Contact'] = own.localContact;
+          const resBody = res.body.length ? Buffer.from(rewriteFrom(res), 'utf8') : undefined;
+          const answer = createResponse(req, res.status, res.reason, { headers: hdrs, body: resBody });
+          const resType = res.headers.get('Content-Type');
+          if (resBody && resType) answer.headers.set('Content-Type', resType);
+          tx.respond(answer);
+        },
+        onTimeout: () => tx.respond(createResponse(req, 408)),
+        onTransportError: () => tx.respond(createResponse(req, 503)),
+      },
+    });
+  }
+
+  /** Ends the call: BYE to every side that is still up. */
+  hangup(by: HangupSide, status: number, reason: string): void {
+    if (this.state === 'ended') return;
+    this.fork?.cancel();
+    const reasonHeader: Array<[string, string]> = by === 'system' ? [['Reason', `SIP;cause=${status};text="${reason.replace(/"/g, '')}"`]] : [];
+    this.first?.bye(reasonHeader);
+    this.second?.bye(reasonHeader);
+    this.end(by, status, reason, this.state === 'answered' ? 'answered' : 'cancelled');
+  }
+
+  private end(by: HangupSide, status: number, reason: string, outcome: DialOutcome): void {
+    if (this.state === 'ended') return;
+    const wasAnswered = this.state === 'answered';
+    this.state = 'ended';
+    for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
+    const endedAt = Date.now();
+    const cdr = {
+      tenantId: String(this.tenant.id), callId: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
+      dialplan: undefined, dialStrings: [this.params.dest1, this.params.dest2], legs: [...this.cdrLegs], createdAt: this.createdAt,
+      ringingAt: this.ringingAt, answeredAt: this.answeredAt, endedAt,
+      durationSeconds: wasAnswered && this.answeredAt ? Math.round((endedAt - this.answeredAt) / 1000) : 0,
+      ringSeconds: Math.round(((this.answeredAt ?? endedAt) - this.createdAt) / 1000),
+      outcome, hungUpBy: by, status: wasAnswered ? 200 : status, reason, transfers: [],
+    };
+    this.ctx.opts.emit({
+      type: 'call.ended', tenantId: cdr.tenantId, callId: this.id, at: endedAt, direction: this.direction,
+      caller: this.caller, callee: this.callee, hungUpBy: by, status: cdr.status, reason,
+    });
+    try {
+      const p = this.ctx.opts.cdrs.write(cdr);
+      if (p && typeof (p as Promise<unknown>).catch === 'function') (p as Promise<unknown>).catch((err: unknown) => this.log.error({ err }, 'CDR write failed'));
+    } catch (err) {
+      this.log.error({ err }, 'CDR write failed');
+    }
+    this.ctx.callEnded(this);
+  }
+}
+
+function rewriteFrom(msg: SipResponse): string {
+  const sdp = msg.body.toString('utf8');
+  return msg.source ? rewriteSdpForNat(sdp, msg.source).sdp : sdp;
+}
+
+/** An answer refusing every stream (port 0, RFC 3264 §6) — dest1 needs one before its BYE. */
+export function rejectAllMedia(offer: string): string {
+  return offer.split(/\r?\n/).map((l) => l.replace(/^m=(\S+) \d+/, 'm=$1 0')).join('\r\n');
+}

@@ -1,0 +1,100 @@
+import dns from 'node:dns/promises';
+import net from 'node:net';
+import type { TenantRef } from '../registrar/index.ts';
+import type { Endpoint } from '../sip/message.ts';
+import type { NameAddr } from '../sip/name-addr.ts';
+import { parseUri, type SipUri } from '../sip/uri.ts';
+import type { BranchTarget } from './b-leg.ts';
+import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
+import type { DialLeg } from './dial-string.ts';
+import type { LegFailure } from './forking.ts';
+
+/** Nested local-account dialplans one call may run inside each other (DESIGN: loop guard). */
+export const MAX_NESTED_DIALPLAN_DEPTH = 3;
+
+export type ResolvedLeg =
+  | { kind: 'branches'; targets: BranchTarget[]; to: NameAddr }
+  | { kind: 'dialplan'; account: CallAccount; dialplanName: string; dialplan: StoredDialplan }
+  | { kind: 'failure'; failure: LegFailure };
+
+export interface LegResolveContext {
+  opts: CallServiceOptions;
+  tenant: TenantRef;
+  /**
+   * Accounts whose incoming dialplan already runs in this call's chain; undefined = never run
+   * a dialplan for a local leg (callbacks ring bindings directly).
+   */
+  dialplanChain?: readonly string[];
+  /** How many nested local-account dialplans are already running above this leg. */
+  nestedDepth?: number;
+}
+
+/**
+ * Where one dial-string leg goes: a local account's incoming dialplan, every binding of a local
+ * account, or a sip: URI's host. A local account's dialplan is skipped (bindings are rung) when
+ * it already runs in this chain (a dialplan dialling its own account) or the depth limit is reached.
+ */
+export async function resolveLeg(leg: DialLeg, ctx: LegResolveContext): Promise<ResolvedLeg> {
+  const { opts, tenant } = ctx;
+  const t = leg.target;
+  let localUser: string | undefined;
+  if (t.kind === 'local') localUser = t.user;
+  else if (t.kind === 'named') {
+    const owner = t.host === tenant.domain ? tenant : await opts.accounts.tenantForDomain(t.host);
+    if (owner && owner.id === tenant.id) localUser = t.user;
+    else return { kind: 'failure', failure: { status: 404, reason: 'Provider not available' } };
+  } else if (t.kind === 'provider') {
+    return { kind: 'failure', failure: { status: 404, reason: 'Provider not available' } };
+  }
+  if (localUser !== undefined) {
+    const acct = await opts.accounts.find(localUser, tenant.domain);
+    if (!acct) return { kind: 'failure', failure: { status: 404, reason: 'Not Found' } };
+    if (acct.disabled) return { kind: 'failure', failure: { status: 403, reason: 'Account disabled' } };
+    const chain = ctx.dialplanChain;
+    if (acct.inDialplan && chain && !chain.includes(acct.username) && (ctx.nestedDepth ?? 0) < MAX_NESTED_DIALPLAN_DEPTH) {
+      const stored = await opts.dialplans.get(tenant.id, acct.inDialplan);
+      if (stored) return { kind: 'dialplan', account: acct, dialplanName: acct.inDialplan, dialplan: stored };
+      opts.logger.warn({ tenantId: tenant.id, dialplan: acct.inDialplan }, 'incoming dialplan not found; ringing bindings');
+    }
+    const bindings = opts.location.lookup(acct.username, tenant.domain);
+    const targets: BranchTarget[] = [];
+    for (const b of bindings) {
+      try {
+        targets.push({ requestUri: parseUri(b.requestUri), flow: b.target, label: b.requestUri });
+      } catch {
+        /* a binding with an unusable Contact is skipped */
+      }
+    }
+    if (targets.length === 0) return { kind: 'failure', failure: { status: 480, reason: 'Not registered' } };
+    return { kind: 'branches', targets, to: { uri: { scheme: 'sip', user: acct.username, host: tenant.domain, params: {}, headers: {} }, params: {} } };
+  }
+  if (t.kind !== 'uri') return { kind: 'failure', failure: { status: 404, reason: 'Not Found' } };
+  let uri: SipUri;
+  try {
+    uri = parseUri(t.uri);
+  } catch {
+    return { kind: 'failure', failure: { status: 416, reason: 'Unsupported URI' } };
+  }
+  const transport = uriTransport(uri);
+  const host = uri.params['maddr'] ?? uri.host;
+  let address: string;
+  try {
+    address = net.isIP(host) ? host : await (opts.resolveHost ?? defaultResolve)(host);
+  } catch {
+    return { kind: 'failure', failure: { status: 404, reason: `Host ${host} not found` } };
+  }
+  const flow: Endpoint = { transport, address, port: uri.port ?? (transport === 'tls' ? 5061 : 5060) };
+  const cleanUri: SipUri = { ...uri, headers: {} };
+  return { kind: 'branches', targets: [{ requestUri: cleanUri, flow, label: t.uri }], to: { uri: cleanUri, params: {} } };
+}
+
+function uriTransport(uri: SipUri): Endpoint['transport'] {
+  const p = uri.params['transport']?.toLowerCase();
+  if (uri.scheme === 'sips') return 'tls';
+  if (p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss') return p;
+  return 'udp';
+}
+
+async function defaultResolve(host: string): Promise<string> {
+  return (await dns.lookup(host)).address;
+}

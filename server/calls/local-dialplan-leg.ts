@@ -1,0 +1,170 @@
+import type { TenantRef } from '../registrar/index.ts';
+import type { SipRequest } from '../sip/message.ts';
+import type { RunResult } from '../../sandbox/index.ts';
+import type { UacBranch } from './b-leg.ts';
+import type { BridgeableLeg } from './bridgeable-leg.ts';
+import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
+import { toDialplanRequest } from './dialplan-request.ts';
+import { parseDialString, type DialLeg } from './dial-string.ts';
+import { startFork, type DialOutcome, type ForkExecution, type LegBudget, type LegFailure, type LegObserver, type LegOutcome } from './forking.ts';
+import type { LegSettings } from './leg-settings.ts';
+import { SysFunctions, type CallbackResult, type DialCallOptions, type DialplanScope, type SandboxDialResult, type SysFunctionDeps } from './sys-functions.ts';
+
+/** How legs dialled by one dialplan execution are built. */
+export interface LegScope {
+  settings: LegSettings;
+  /** SetCustomSIPHeader headers plus the Dial's own customHeaders. */
+  headers: Array<[string, string]>;
+  /** Accounts whose incoming dialplan runs in this chain (loop guard). */
+  chain: readonly string[];
+  /** Nested local-account dialplans above the legs of this scope. */
+  depth: number;
+}
+
+/** What a nested run needs from the Call it belongs to. */
+export interface LocalDialplanHost {
+  readonly tenant: TenantRef;
+  readonly callId: string;
+  readonly opts: CallServiceOptions;
+  /** The caller's INVITE. */
+  readonly request: SipRequest;
+  /** The call's leg budget: nested legs count against the same ≤ 20. */
+  readonly budget: LegBudget;
+  readonly sysDeps: SysFunctionDeps;
+  startLeg(leg: DialLeg, observer: LegObserver, scope: LegScope): BridgeableLeg;
+  callback(account: CallAccount, dest1: string, dest2: string): Promise<CallbackResult>;
+  /** CDR: legs a nested Dial started, under the parent leg `parentKey`. */
+  recordNested(parentKey: string, dialString: string, legs: LegOutcome[]): void;
+}
+
+/**
+ * A `user@local` leg whose account has an incoming dialplan (DESIGN.md "Dial strings": "its
+ * incoming dialplan or all its bindings"). The dialplan runs as a nested sandbox execution for
+ * the same call; its `sys.Dial` legs become this leg's outcome: their 18x is this leg ringing,
+ * their answer is this leg answering (the Call bridges the caller to that branch), and when the
+ * script ends without an answer the leg fails with its last failure (or `sys.Respond`'s code).
+ */
+export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
+  winner?: UacBranch;
+  readonly dialplanName: string;
+  readonly settings: LegSettings;
+  private fork?: ForkExecution<BridgeableLeg>;
+  private over = false;
+  private lastFailure?: LegFailure;
+  private responded?: LegFailure;
+  private readonly chain: readonly string[];
+
+  constructor(
+    readonly leg: DialLeg,
+    private readonly observer: LegObserver,
+    private readonly host: LocalDialplanHost,
+    readonly account: CallAccount,
+    private readonly stored: StoredDialplan,
+    dialplanName: string,
+    private readonly parent: LegScope,
+  ) {
+    this.dialplanName = dialplanName;
+    this.settings = parent.settings.copy();
+    this.chain = [...parent.chain, account.username];
+  }
+
+  get tenant(): TenantRef {
+    return this.host.tenant;
+  }
+
+  get callId(): string {
+    return this.host.callId;
+  }
+
+  start(): void {
+    const sys = new SysFunctions(this, this.host.sysDeps);
+    const tenant = this.host.tenant;
+    const req = toDialplanRequest(this.host.request, {
+      username: this.account.username, domain: tenant.domain, direction: 'in',
+      requestUri: { scheme: 'sip', user: this.account.username, host: tenant.domain, params: {}, headers: {} },
+    });
+    this.host.opts.sandbox
+      .run({ tenantId: String(tenant.id), callId: this.callId, dialplanName: this.dialplanName, js: this.stored.js, sourceMap: this.stored.sourceMap, req },
+        { call: (name, args) => sys.call(name, args) })
+      .catch((err: unknown): RunResult => ({ status: 'failed', code: 500, reason: (err as Error).message }))
+      .then((result) => this.finished(result));
+  }
+
+  cancel(): void {
+    this.over = true;
+    this.fork?.cancel();
+  }
+
+  async dial(dialString: string, options: DialCallOptions): Promise<SandboxDialResult> {
+    if (this.winner) throw new Error('Dial: the call is already answered');
+    if (this.over) return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
+    const r = this.host.request;
+    let plan;
+    try {
+      plan = parseDialString(dialString, { dst: this.account.username, fromName: r.from.displayName ?? '', fromUriUser: r.from.uri.user ?? '' });
+    } catch (err) {
+      throw new Error(`Dial: ${(err as Error).message}`);
+    }
+    const scope: LegScope = { settings: this.settings, headers: options.customHeaders, chain: this.chain, depth: this.parent.depth + 1 };
+    const fork = startFork<BridgeableLeg>({
+      plan,
+      ringTimeoutSeconds: options.ringTimeout,
+      legBudget: this.host.budget,
+      starter: { start: (leg, observer) => this.host.startLeg(leg, observer, scope) },
+      observer: {
+        legRinging: () => this.observer.ringing(),
+        legProgress: (_o, sdp) => this.observer.progress(sdp),
+      },
+    });
+    this.fork = fork;
+    const result = await fork.result;
+    this.fork = undefined;
+    this.host.recordNested(this.leg.key, dialString, result.legs);
+    if (result.answered && result.winner) {
+      const branch = result.winner.handle.winner;
+      if (!branch || this.over) {
+        branch?.bye([['Reason', 'SIP;cause=487;text="Caller gone"']]);
+        return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
+      }
+      this.winner = branch;
+      this.over = true;
+      this.observer.answered({ sdp: result.winner.answer.sdp });
+      return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
+    }
+    this.lastFailure = { status: result.status, reason: result.reason };
+    return { answered: false, status: result.status, reason: result.reason, outcome: outcomeName(result.outcome, result.status) };
+  }
+
+  respond(code: number, reason: string): void {
+    if (this.over) return;
+    this.responded = { status: code, reason: reason || 'Rejected by dialplan' };
+    this.over = true;
+    this.fork?.cancel();
+    this.observer.failed(this.responded);
+  }
+
+  callback(dest1: string, dest2: string): Promise<CallbackResult> {
+    return this.host.callback(this.account, dest1, dest2);
+  }
+
+  private finished(result: RunResult): void {
+    if (result.status === 'failed') {
+      this.host.opts.emit({
+        type: 'dialplan.log', tenantId: String(this.tenant.id), callId: this.callId, at: Date.now(), level: 'error',
+        dialplan: this.dialplanName, message: result.reason, line: result.line, column: result.column,
+      });
+    }
+    if (this.over) return;
+    this.over = true;
+    const failure = result.status === 'failed'
+      ? { status: result.code, reason: result.code === 503 ? 'Service Unavailable' : 'Dialplan failed' }
+      : (this.lastFailure ?? { status: 480, reason: 'Temporarily Unavailable' });
+    this.observer.failed(failure);
+  }
+}
+
+function outcomeName(outcome: DialOutcome, status: number): string {
+  if (outcome === 'timeout') return 'no-answer';
+  if (outcome === 'failed' && (status === 486 || status === 600)) return 'busy';
+  return outcome;
+}
