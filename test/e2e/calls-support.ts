@@ -1,0 +1,209 @@
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../config/index.ts';
+import { compileDialplan } from '../../sandbox/index.ts';
+import { startServer, type RunningServer } from '../../server/main.ts';
+import type { SequencedEvent } from '../../server/events/event-types.ts';
+import { REPO_ROOT, stopChild, waitForExit } from './harness/index.ts';
+
+export const SCENARIOS = join(REPO_ROOT, 'test', 'e2e', 'scenarios');
+export const DOMAIN = 'acme.test';
+export const PASSWORD = 's3cret';
+
+/** The real server in-process (SQLite in a temp dir, SIP on an ephemeral UDP port), with one tenant and its accounts. */
+export interface Switch {
+  running: RunningServer;
+  tenantId: number;
+  /** `127.0.0.1:<sip port>` */
+  target: string;
+  events: SequencedEvent[];
+  /** Saves `source` as a new dialplan (unique name) and makes it the outgoing dialplan of `user`. */
+  useOutDialplan(user: string, source: string): Promise<string>;
+  /** Sets (or clears) the incoming dialplan of `user`. */
+  useInDialplan(user: string, source: string | null): Promise<void>;
+  /** Waits until `count` CDRs exist (newest first). */
+  waitForCdrs(count: number, timeoutMs?: number): ReturnType<RunningServer['db']['cdrs']['list']>;
+  waitForEvent(predicate: (e: SequencedEvent) => boolean, timeoutMs?: number): Promise<SequencedEvent>;
+  close(): Promise<void>;
+}
+
+let dialplanCounter = 0;
+
+export async function startSwitch(users: string[], env: Record<string, string> = {}): Promise<Switch> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'patchbay-calls-e2e-'));
+  const config = loadConfig({
+    env: {
+      PATCHBAY_DATA_DIR: dataDir,
+      PATCHBAY_SIP_LISTEN: 'udp:127.0.0.1:0',
+      PATCHBAY_HTTP_LISTEN: '127.0.0.1:0',
+      PATCHBAY_LOG_LEVEL: process.env['CALLS_E2E_LOG'] ?? 'silent',
+      PATCHBAY_KEEPALIVE_INTERVAL: '0',
+      ...env,
+    },
+  });
+  const running = await startServer(config);
+  const events: SequencedEvent[] = [];
+  const waiters = new Set<() => void>();
+  running.events.subscribe({}, (e) => {
+    events.push(e);
+    for (const w of [...waiters]) w();
+  });
+  const db = running.db;
+  const tenant = await db.tenants.add({ domain: DOMAIN });
+  for (const username of users) await db.accounts.add({ username, domain: DOMAIN, password: PASSWORD });
+  running.sip.directory.invalidate();
+  const udp = running.sipListening.find((l) => l.transport === 'udp');
+  if (!udp) throw new Error('no UDP listener');
+
+  const saveDialplan = async (source: string): Promise<string> => {
+    const name = `plan${++dialplanCounter}`;
+    const compiled = await compileDialplan(source, 'ts');
+    if (!compiled.ok) throw new Error(`dialplan does not compile: ${JSON.stringify(compiled.errors)}`);
+    await db.dialplans.save({ tenantId: tenant.id, name, language: 'ts', source, compiledJs: compiled.js, sourceMap: compiled.sourceMap });
+    return name;
+  };
+
+  const waitForEvent = (predicate: (e: SequencedEvent) => boolean, timeoutMs = 15_000): Promise<SequencedEvent> =>
+    new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const hit = events.find(predicate);
+        if (!hit) return false;
+        waiters.delete(onEvent);
+        clearTimeout(timer);
+        resolve(hit);
+        return true;
+      };
+      const onEvent = (): void => void check();
+      const timer = setTimeout(() => {
+        waiters.delete(onEvent);
+        reject(new Error(`event not seen in ${timeoutMs} ms; saw ${events.map((e) => e.type).join(', ')}`));
+      }, timeoutMs);
+      if (!check()) waiters.add(onEvent);
+    });
+
+  return {
+    running,
+    tenantId: tenant.id,
+    target: `127.0.0.1:${udp.port}`,
+    events,
+    async useOutDialplan(user, source) {
+      const name = await saveDialplan(source);
+      await db.accounts.update(user, DOMAIN, { outDialplan: name });
+      running.sip.directory.invalidate();
+      return name;
+    },
+    async useInDialplan(user, source) {
+      const name = source === null ? null : await saveDialplan(source);
+      await db.accounts.update(user, DOMAIN, { inDialplan: name });
+      running.sip.directory.invalidate();
+    },
+    async waitForCdrs(count, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const rows = await db.cdrs.list({ tenantId: tenant.id });
+        if (rows.length >= count || Date.now() > deadline) return rows;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    waitForEvent,
+    async close() {
+      await running.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface SippProcess {
+  port: number;
+  pid: number | undefined;
+  /** Exit code, the tail of the output, and the lines of the scenario's `<log>` actions. */
+  done: Promise<{ code: number; output: string; logs: string }>;
+  stop(): Promise<void>;
+}
+
+export interface SippStartOptions {
+  /** `host:port` to send to (UAC); omit for a UAS. */
+  remote?: string;
+  service?: string;
+  /** Caller credentials, for the e2e-uac-auth-* scenarios. */
+  user?: string;
+  password?: string;
+  domain?: string;
+  calls?: number;
+  /** Local port; default a free one. */
+  port?: number;
+  timeoutSeconds?: number;
+}
+
+/** One sipp in the background, bounded by its own `-timeout`, with a free SIP and media port. */
+export async function startSipp(scenario: string, opts: SippStartOptions = {}): Promise<SippProcess> {
+  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-calls-sipp-'));
+  const port = opts.port ?? (await freeUdpPort());
+  const mediaPort = await freeUdpPort();
+  const injection = join(workDir, 'account.csv');
+  const user = opts.user ?? '1001';
+  const domain = opts.domain ?? DOMAIN;
+  await writeFile(
+    injection,
+    `SEQUENTIAL\n${user};${domain};[authentication username=${user} password=${opts.password ?? PASSWORD}]\n`,
+  );
+  const args = [
+    '-sf', join(SCENARIOS, scenario), '-m', String(opts.calls ?? 1),
+    '-timeout', `${opts.timeoutSeconds ?? 25}s`, '-timeout_error', '-nostdin',
+    '-i', '127.0.0.1', '-p', String(port), '-mp', String(mediaPort),
+    '-inf', injection, '-trace_logs', '-trace_err', '-trace_msg',
+  ];
+  // sipp's default digest uri is the remote address; the server wants the Request-URI (RFC 2617 3.2.2.5).
+  if (opts.service) args.push('-s', opts.service, '-auth_uri', `${opts.service}@${domain}`);
+  if (opts.remote) args.push(opts.remote);
+  const child = spawn('sipp', args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4000); });
+  child.stderr.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-4000); });
+  const done = (async () => {
+    const code = await Promise.race([
+      waitForExit(child),
+      new Promise<number>((resolve) => child.once('error', () => resolve(127))),
+    ]);
+    let logs = '';
+    let errors = '';
+    for (const name of await readdir(workDir).catch(() => [] as string[])) {
+      if (name.endsWith('_logs.log')) logs += await readFile(join(workDir, name), 'utf8');
+      if (name.endsWith('_errors.log') || name.endsWith('_messages.log')) errors += await readFile(join(workDir, name), 'utf8');
+    }
+    await rm(workDir, { recursive: true, force: true });
+    return { code, output: `${output}\n--- errors:\n${errors.slice(-3000)}\n--- logs:\n${logs}`, logs };
+  })();
+  if (!opts.remote) {
+    // A UAS must be listening before anything is sent to it.
+    for (let i = 0; i < 200 && !(await udpPortInUse(port)); i++) await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    port,
+    pid: child.pid,
+    done,
+    async stop() {
+      await stopChild(child, 2000);
+      await done;
+    },
+  };
+}
+
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function udpPortInUse(port: number): Promise<boolean> {
+  const s = createSocket('udp4');
+  return new Promise((resolve) => {
+    s.once('error', () => resolve(true));
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(false)));
+  });
+}
