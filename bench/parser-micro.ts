@@ -2,7 +2,7 @@
  * Micro-benchmark of the SIP parser/serializer (not a test): prints messages per second.
  * Run: npx tsx bench/parser-micro.ts
  */
-import { parseMessage } from '../server/sip/parser.ts';
+import { parseMessage } from '../server/sip/index.ts';
 
 const REGISTER = Buffer.from([
   'REGISTER sip:pbx.example.com SIP/2.0',

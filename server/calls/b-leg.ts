@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { Dialog } from '../sip/dialog.ts';
-import { newBranch, type Endpoint, type SipRequest, type SipResponse } from '../sip/message.ts';
-import { formatHost } from '../sip/uri.ts';
-import type { NameAddr } from '../sip/name-addr.ts';
-import type { SipStack } from '../sip/sip-stack.ts';
-import type { ClientTransaction } from '../sip/transactions/transaction.ts';
-import type { SipUri } from '../sip/uri.ts';
+import { Dialog } from '../sip/index.ts';
+import { newBranch, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
+import { formatHost } from '../sip/index.ts';
+import type { NameAddr } from '../sip/index.ts';
+import type { SipStack } from '../sip/index.ts';
+import type { ClientTransaction } from '../sip/index.ts';
+import type { SipUri } from '../sip/index.ts';
 import type { DialLeg } from './dial-string.ts';
 import { isBetterFailure } from './failure-ranking.ts';
 import type { LegFailure, LegHandle, LegObserver } from './forking.ts';

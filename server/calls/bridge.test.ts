@@ -1,12 +1,12 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
-import { DigestServer } from '../sip/digest.ts';
-import { createResponse, SipRequest, SipResponse } from '../sip/message.ts';
-import { parseMessage } from '../sip/parser.ts';
-import { SipStack } from '../sip/sip-stack.ts';
-import { ManualClock } from '../sip/timer-wheel.ts';
-import { MemoryTransport, type SentDatagram } from '../sip/transports/memory-transport.ts';
+import { DigestServer } from '../sip/index.ts';
+import { createResponse, SipRequest, SipResponse } from '../sip/index.ts';
+import { parseMessage } from '../sip/index.ts';
+import { SipStack } from '../sip/index.ts';
+import { ManualClock } from '../sip/index.ts';
+import { MemoryTransport, type SentDatagram } from '../sip/index.ts';
 import { CallService } from './call-service.ts';
 import type { CallServiceEvent, DialplanRunner } from './call-service-deps.ts';
 import { FakeAccounts, FakeLocation, makeAccount, MemoryCdrs, MemoryDialplans, MemoryKv, TENANT } from './call-test-support.ts';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.ts';
-import type { DigestServer } from '../sip/digest.ts';
-import type { SipStack } from '../sip/sip-stack.ts';
+import type { DigestServer } from '../sip/index.ts';
+import type { SipStack } from '../sip/index.ts';
 import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import type { CallEvent, CdrRecord } from './call-events.ts';
 import type { EnumLookupOptions } from './enum-lookup.ts';

@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { compileDialplan, SandboxSupervisor } from '../../sandbox/index.ts';
-import { DigestServer } from '../sip/digest.ts';
-import { createResponse } from '../sip/message.ts';
-import { SipStack } from '../sip/sip-stack.ts';
+import { DigestServer } from '../sip/index.ts';
+import { createResponse } from '../sip/index.ts';
+import { SipStack } from '../sip/index.ts';
 import { CallService } from './call-service.ts';
 import type { CallServiceEvent } from './call-service-deps.ts';
 import {

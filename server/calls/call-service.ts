@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { CidrSet, type TenantRef } from '../registrar/index.ts';
-import { dialogKeyOfRequest } from '../sip/dialog.ts';
-import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/message.ts';
-import type { ServerTransaction } from '../sip/transactions/transaction.ts';
-import { formatHost, parseUri, type SipUri } from '../sip/uri.ts';
+import { dialogKeyOfRequest, digestUriMatchesRequest } from '../sip/index.ts';
+import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
+import type { ServerTransaction } from '../sip/index.ts';
+import { formatHost, parseUri, type SipUri } from '../sip/index.ts';
 import { Call, type CallContext } from './call.ts';
 import { CallbackCall, type CallbackContext } from './callback-call.ts';
 import type { CallDirection, CallParty } from './call-events.ts';
@@ -213,7 +213,7 @@ export class CallService {
       headerValues,
       realm,
       method: req.method,
-      requestUri: (digestUri) => sameUri(digestUri, req.uri),
+      requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req),
       lookupHa1: (username, algorithm) => {
         if (username !== account.username) return undefined;
         return algorithm === 'MD5' ? account.ha1Md5 : account.ha1Sha256;
@@ -240,15 +240,6 @@ export class CallService {
     const port = local?.port ?? 5060;
     const t = kind === 'udp' ? '' : `;transport=${kind}`;
     return `<sip:patchbay@${formatHost(host)}:${port}${t}>`;
-  }
-}
-
-function sameUri(digestUri: string, uri: SipUri): boolean {
-  try {
-    const d = parseUri(digestUri);
-    return d.host.toLowerCase() === uri.host.toLowerCase() && (d.user ?? '') === (uri.user ?? '') && (d.port ?? 0) === (uri.port ?? 0);
-  } catch {
-    return false;
   }
 }
 

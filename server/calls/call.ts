@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { TenantRef } from '../registrar/index.ts';
-import { Dialog, dialogKey } from '../sip/dialog.ts';
-import { Invite2xxRetransmitter } from '../sip/dialog-2xx-retransmitter.ts';
-import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/message.ts';
-import type { NameAddr } from '../sip/name-addr.ts';
-import type { ServerTransaction } from '../sip/transactions/transaction.ts';
-import type { TimerHandle } from '../sip/timer-wheel.ts';
+import { Dialog, dialogKey } from '../sip/index.ts';
+import { Invite2xxRetransmitter } from '../sip/index.ts';
+import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
+import type { NameAddr } from '../sip/index.ts';
+import type { ServerTransaction } from '../sip/index.ts';
+import type { TimerHandle } from '../sip/index.ts';
 import type { RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, sendAck, type BranchContext, type UacBranch } from './b-leg.ts';
 import { DeferredLeg, type BridgeableLeg } from './bridgeable-leg.ts';

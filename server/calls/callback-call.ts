@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { TenantRef } from '../registrar/index.ts';
-import { dialogKey, type Dialog } from '../sip/dialog.ts';
-import { createResponse, type SipRequest, type SipResponse } from '../sip/message.ts';
-import type { NameAddr } from '../sip/name-addr.ts';
-import type { ServerTransaction } from '../sip/transactions/transaction.ts';
+import { dialogKey, type Dialog } from '../sip/index.ts';
+import { createResponse, type SipRequest, type SipResponse } from '../sip/index.ts';
+import type { NameAddr } from '../sip/index.ts';
+import type { ServerTransaction } from '../sip/index.ts';
 import { OutboundLeg, sendAck, type BranchContext, type UacBranch } from './b-leg.ts';
 import type { CallParty, CdrLeg, HangupSide } from './call-events.ts';
 import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';

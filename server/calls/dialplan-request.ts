@@ -1,5 +1,5 @@
-import type { SipRequest } from '../sip/message.ts';
-import type { SipUri } from '../sip/uri.ts';
+import type { SipRequest } from '../sip/index.ts';
+import type { SipUri } from '../sip/index.ts';
 import type { DialplanRequest } from '../../sandbox/index.ts';
 
 export function uriText(u: SipUri): string {

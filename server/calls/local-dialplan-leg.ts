@@ -1,5 +1,5 @@
 import type { TenantRef } from '../registrar/index.ts';
-import type { SipRequest } from '../sip/message.ts';
+import type { SipRequest } from '../sip/index.ts';
 import type { RunResult } from '../../sandbox/index.ts';
 import type { UacBranch } from './b-leg.ts';
 import type { BridgeableLeg } from './bridgeable-leg.ts';

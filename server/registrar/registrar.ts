@@ -1,11 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import type { DigestServer, DigestFailureReason } from '../sip/index.ts';
-import { createResponse, newTag, SipParseError, type SipRequest, type SipResponse } from '../sip/index.ts';
-import type { ServerTransaction } from '../sip/index.ts';
-import { parseContactList, type NameAddr } from '../sip/index.ts';
-import { formatUri, parseUri, type SipUri } from '../sip/index.ts';
+import {
+  createResponse,
+  digestUriMatchesRequest,
+  formatUri,
+  newTag,
+  parseContactList,
+  parseUri,
+  SipParseError,
+  type DigestFailureReason,
+  type DigestServer,
+  type NameAddr,
+  type ServerTransaction,
+  type SipRequest,
+  type SipResponse,
+  type SipUri,
+} from '../sip/index.ts';
 import type { AccountAuth, AccountDirectory, TenantRef } from './account-directory.ts';
 import type { Binding } from './binding.ts';
 import { CidrSet } from './cidr.ts';
@@ -165,7 +175,7 @@ export class Registrar {
       headerValues,
       realm,
       method: req.method,
-      requestUri: (digestUri) => sameRequestUri(digestUri, req.uri) || addressesSwitch(digestUri, req),
+      requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req),
       lookupHa1: (username, algorithm) => {
         if (!account || username !== account.username) return undefined;
         return algorithm === 'MD5' ? account.ha1Md5 : account.ha1Sha256;
@@ -371,39 +381,6 @@ function safeMatchKey(uriText: string): string {
 }
 
 /** The digest `uri` must name the Request-URI (RFC 7616 §3.4.6), compared as URIs, not text. */
-function sameRequestUri(digestUri: string, requestUri: SipUri): boolean {
-  try {
-    const d = parseUri(digestUri);
-    return (
-      d.scheme === requestUri.scheme &&
-      (d.user ?? '') === (requestUri.user ?? '') &&
-      d.host.toLowerCase() === requestUri.host.toLowerCase() &&
-      (d.port ?? 0) === (requestUri.port ?? 0)
-    );
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Devices set up with the switch's address as their proxy (and sipp) put that address in the
- * digest uri while the Request-URI names the domain. The response still hashes the uri it
- * claims, so accepting "this switch" as the resource costs nothing in replay protection.
- */
-function addressesSwitch(digestUri: string, req: SipRequest): boolean {
-  const local = req.localEndpoint;
-  if (!local) return false;
-  try {
-    const d = parseUri(digestUri);
-    if (d.scheme !== 'sip' && d.scheme !== 'sips') return false;
-    const host = d.host.toLowerCase();
-    const wildcard = local.address === '0.0.0.0' || local.address === '::';
-    return host === local.address.toLowerCase() || (wildcard && isIP(host) !== 0);
-  } catch {
-    return false;
-  }
-}
-
 function safeCallId(req: SipRequest): string | undefined {
   try {
     return req.callId;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../config/index.ts';
 import { compileDialplan } from '../../sandbox/index.ts';
 import { startServer, type RunningServer } from '../../server/main.ts';
-import type { SequencedEvent } from '../../server/events/event-types.ts';
+import type { SequencedEvent } from '../../server/events/index.ts';
 import { REPO_ROOT, stopChild, waitForExit } from './harness/index.ts';
 
 export const SCENARIOS = join(REPO_ROOT, 'test', 'e2e', 'scenarios');
