@@ -148,6 +148,9 @@ export class Call {
         type: 'dialplan.log', tenantId: String(this.tenant.id), callId: this.id, at: Date.now(), level: 'error',
         dialplan: this.dialplanName ?? '', message: result.reason, line: result.line, column: result.column,
       });
+      // The run can fail while a sys.Dial is still ringing (sandbox child died, wall-clock limit):
+      // nobody will await that Dial any more, so its legs must be cancelled, not left ringing.
+      this.fork?.cancel();
       this.finishUnanswered(result.code, result.code === 503 ? 'Service Unavailable' : 'Dialplan failed');
       return;
     }
