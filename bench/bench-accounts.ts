@@ -18,13 +18,22 @@ export function benchAccounts(count: number): BenchAccount[] {
 }
 
 /**
- * The sipp injection file: user;domain;[authentication ...];callee. The callee is another bench
- * account so the calls bench can use the same file.
+ * The sipp injection file: user;domain;[authentication ...];callee;caller domain. The callee is
+ * another bench account so the calls bench can use the same file.
  */
-export async function writeSippAccounts(file: string, accounts: BenchAccount[]): Promise<void> {
+export async function writeSippAccounts(
+  file: string,
+  accounts: BenchAccount[],
+  opts: {
+    /** Callers named `<prefix>NNNNN` from `outside.example` (field 4), no account of the switch. */
+    callerPrefix?: string;
+  } = {},
+): Promise<void> {
   const lines = accounts.map((account, index) => {
+    const caller = opts.callerPrefix ? `${opts.callerPrefix}${account.username.slice(1)}` : account.username;
     const callee = accounts[(index + 1) % accounts.length].username;
-    return `${account.username};${BENCH_DOMAIN};[authentication username=${account.username} password=${account.password}];${callee}`;
+    const callerDomain = opts.callerPrefix ? 'outside.example' : BENCH_DOMAIN;
+    return `${caller};${BENCH_DOMAIN};[authentication username=${account.username} password=${account.password}];${callee};${callerDomain}`;
   });
   await writeFile(file, `SEQUENTIAL\n${lines.join('\n')}\n`);
 }

@@ -73,7 +73,8 @@ async function childPids(pid: number): Promise<number[]> {
   return [...direct, ...nested.flat()];
 }
 
-async function processTreePssKiB(pid: number): Promise<number> {
+/** PSS of `pid` and all its descendants, in KiB (shared pages counted once across the tree). */
+export async function processTreePssKiB(pid: number): Promise<number> {
   let total = 0;
   for (const member of [pid, ...(await childPids(pid))]) {
     const rollup = await readFile(`/proc/${member}/smaps_rollup`, 'utf8').catch(() => '');

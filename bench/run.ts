@@ -4,17 +4,25 @@
  * first step with a failure. Everything runs on loopback on free ports, is bounded in time, and
  * every process started here is stopped by its PID.
  *
- * Knobs (env): BENCH_ACCOUNTS (10000), BENCH_RATES (500,1000,2000,4000,8000),
- * BENCH_CALL_RATES (50,100,200,400), BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay).
+ * Calls through Patchbay run the caller's outgoing dialplan (`sys.Dial` to the UAS) in the sandbox;
+ * a second Patchbay run rings registered bindings with no dialplan (the B2BUA alone). Also: 1,000
+ * concurrent bridged calls held through Patchbay (memory per call) and the sandbox's own cost per
+ * dialplan execution. Memory is PSS of the whole process tree (Patchbay: server + sandbox worker).
+ *
+ * Knobs (env): BENCH_ACCOUNTS (10000), BENCH_RATES (1000,1500,2000,2500,3000,4000),
+ * BENCH_CALL_RATES (100,200,300,400,500,600,800), BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay),
+ * BENCH_HOLD_CALLS (1000; 0 skips), BENCH_CALL_AUTH (cidr | digest: how Patchbay trusts callers),
+ * BENCH_PROFILE_DIR (CPU profile of the Patchbay server; BENCH_PROFILE_SANDBOX=<s> adds the worker).
+ * `--json` also writes the results to .bench-out/bench-<time>.json.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, runSipp, startPatchbay, type PatchbayServer } from '../test/e2e/harness/index.ts';
 import { BENCH_DOMAIN, benchAccounts, writeKamailioSubscribers, writeSippAccounts, type BenchAccount } from './bench-accounts.ts';
-import { residentKiB, startKamailio } from './kamailio-server.ts';
+import { processTreePssKiB, startKamailio } from './kamailio-server.ts';
 import { bestPassingStep, percentiles, runSteppedLoad, type LoadStep } from './stepped-load.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -22,10 +30,17 @@ const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const numberList = (text: string | undefined, fallback: number[]): number[] =>
   text ? text.split(',').map(Number).filter((value) => value > 0) : fallback;
 const ACCOUNT_COUNT = Number(process.env.BENCH_ACCOUNTS ?? 10_000);
-const REGISTER_RATES = numberList(process.env.BENCH_RATES, [500, 1000, 2000, 4000, 8000]);
-const CALL_RATES = numberList(process.env.BENCH_CALL_RATES, [50, 100, 200, 400]);
+const REGISTER_RATES = numberList(process.env.BENCH_RATES, [1000, 1500, 2000, 2500, 3000, 4000]);
+const CALL_RATES = numberList(process.env.BENCH_CALL_RATES, [100, 200, 300, 400, 500, 600, 800]);
 const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 5);
 const ONLY = process.env.BENCH_ONLY;
+const HOLD_CALLS = Number(process.env.BENCH_HOLD_CALLS ?? 1000);
+const CALL_AUTH = process.env.BENCH_CALL_AUTH === 'digest' ? 'digest' : 'cidr';
+const WRITE_JSON = process.argv.includes('--json');
+/** The outgoing dialplan every bench account runs: INVITE -> sandbox -> sys.Dial -> the sipp UAS. */
+const BENCH_DIALPLAN = 'bench-out';
+const benchDialplanSource = (uasAddress: string): string =>
+  `const r = await sys.Dial(\`sip:\${req.uri.user}@${uasAddress}\`);\nif (!r.answered) sys.Log(\`dial failed \${r.status}\`);\n`;
 
 /** A running server the load is pointed at. */
 interface BenchTarget {
@@ -40,11 +55,13 @@ type TargetStart = (workDir: string) => Promise<BenchTarget | { skipped: string 
 
 interface BenchRow {
   server: string;
-  bench: 'register' | 'calls';
+  bench: 'register' | 'calls' | 'calls, no dialplan' | 'held calls' | 'sandbox';
   skipped?: string;
   best?: LoadStep;
   memoryKiB?: number;
   memoryLabel?: string;
+  /** Rows that are not a stepped load (held calls, sandbox cost) carry their own cells. */
+  cells?: { rate: string; achieved: string; p50: number; p99: number; memory: string };
 }
 
 const log = (line: string): void => {
@@ -59,13 +76,22 @@ async function main(): Promise<number> {
     const accounts = benchAccounts(ACCOUNT_COUNT);
     const injectionFile = join(workDir, 'accounts.csv');
     await writeSippAccounts(injectionFile, accounts);
+    const callInjectionFile = injectionFile;
 
     const wants = (name: string): boolean => !ONLY || ONLY.toLowerCase() === name.toLowerCase();
     if (wants('kamailio')) rows.push(await measureRegistrations('Kamailio', (dir) => startKamailioRegistrar(dir, accounts), workDir, injectionFile));
     if (wants('patchbay')) rows.push(await measureRegistrations('Patchbay', (dir) => startPatchbayRegistrar(dir, accounts), workDir, injectionFile));
-    if (wants('kamailio')) rows.push(await measureCalls('Kamailio', startKamailioCallTarget, workDir, injectionFile));
-    if (wants('patchbay')) rows.push(await measureCalls('Patchbay', startPatchbayCallTarget, workDir, injectionFile));
+    if (wants('kamailio')) rows.push(await measureCalls('Kamailio', startKamailioCallTarget, workDir, callInjectionFile));
+    if (wants('patchbay')) rows.push(await measureCalls('Patchbay', (dir, uas) => startPatchbayCallTarget(dir, uas, accounts), workDir, callInjectionFile));
+    if (wants('patchbay')) {
+      const outsideCallers = join(workDir, 'outside-callers.csv');
+      await writeSippAccounts(outsideCallers, accounts, { callerPrefix: 'ext' });
+      rows.push(await measureCalls('Patchbay', (dir, uas) => startPatchbayCallTarget(dir, uas, accounts, 'bindings'), workDir, outsideCallers, 'calls, no dialplan'));
+    }
+    if (wants('patchbay') && HOLD_CALLS > 0) rows.push(await measureHeldCalls(workDir, callInjectionFile, accounts));
+    if (wants('patchbay')) rows.push(await measureSandboxCost());
     printReport(rows);
+    if (WRITE_JSON) await writeJson(rows);
     return 0;
   } finally {
     await rm(workDir, { recursive: true, force: true });
@@ -96,8 +122,14 @@ async function measureRegistrations(server: string, start: TargetStart, workDir:
   }
 }
 
-async function measureCalls(server: string, start: (workDir: string, uasAddress: string) => Promise<BenchTarget | { skipped: string }>, workDir: string, injectionFile: string): Promise<BenchRow> {
-  log(`\n== ${server}: calls (sipp UAC -> ${server} -> sipp UAS, 1 s hold) ==`);
+async function measureCalls(
+  server: string,
+  start: (workDir: string, uasAddress: string) => Promise<BenchTarget | { skipped: string }>,
+  workDir: string,
+  injectionFile: string,
+  bench: 'calls' | 'calls, no dialplan' = 'calls',
+): Promise<BenchRow> {
+  log(`\n== ${server}: ${bench} (sipp UAC -> ${server} -> sipp UAS, 1 s hold) ==`);
   const dir = await mkdtemp(join(workDir, `${server.toLowerCase()}-calls-`));
   const uasPort = await freePort();
   const uasAddress = `127.0.0.1:${uasPort}`;
@@ -108,8 +140,8 @@ async function measureCalls(server: string, start: (workDir: string, uasAddress:
     target = { skipped: `failed to start: ${String(err).split('\n')[0]}` };
   }
   if ('skipped' in target) {
-    log(`  SKIPPED ${server} calls: ${target.skipped}`);
-    return { server, bench: 'calls', skipped: target.skipped };
+    log(`  SKIPPED ${server} ${bench}: ${target.skipped}`);
+    return { server, bench, skipped: target.skipped };
   }
   // The answering side runs for the whole stepped run; it is bounded by its own timeout and stopped by PID.
   let uasPid: number | undefined;
@@ -129,10 +161,11 @@ async function measureCalls(server: string, start: (workDir: string, uasAddress:
         rates: CALL_RATES,
         stepSeconds: STEP_SECONDS,
         holdSeconds: 1,
+        extraArgs: ['-d', '1000'],
       },
       log,
     );
-    return { server, bench: 'calls', best: bestPassingStep(steps), memoryKiB: await target.memoryKiB(), memoryLabel: target.memoryLabel };
+    return { server, bench, best: bestPassingStep(steps), memoryKiB: await target.memoryKiB(), memoryLabel: target.memoryLabel };
   } finally {
     await target.stop();
     if (uasPid !== undefined) process.kill(uasPid, 'SIGTERM');
@@ -179,41 +212,275 @@ async function startPatchbayRegistrar(workDir: string, accounts: BenchAccount[])
   if (missing) return { skipped: missing };
   const dbUrl = `sqlite:${join(workDir, 'patchbay.db')}`;
   await provisionPatchbay(dbUrl, accounts);
-  return patchbayTarget(await startPatchbay({ dbUrl, logLevel: 'warn', startTimeoutMs: 60_000 }));
+  return patchbayTarget(await startPatchbay({ dbUrl, logLevel: 'warn', startTimeoutMs: 60_000, env: patchbayEnv() }));
 }
 
-async function startPatchbayCallTarget(): Promise<BenchTarget | { skipped: string }> {
+/**
+ * `dialplan`: the caller is a bench account whose outgoing dialplan runs in the sandbox and
+ * `sys.Dial`s the UAS. `bindings`: an outside caller dials an account without an incoming
+ * dialplan, which rings its binding at the UAS — the B2BUA alone, no sandbox.
+ */
+type CallRoute = 'dialplan' | 'bindings';
+
+async function startPatchbayCallTarget(workDir: string, uasAddress: string, accounts: BenchAccount[], route: CallRoute = 'dialplan'): Promise<BenchTarget | { skipped: string }> {
   const missing = patchbayMissing() ?? (existsSync(join(REPO_ROOT, 'server/calls/index.ts')) ? undefined : 'server/calls/index.ts does not exist yet');
   if (missing) return { skipped: missing };
-  // Wire here once the B2BUA routes account-to-account calls: provision the accounts, give the callee
-  // a static binding (or an incoming dialplan dialling the UAS), and return patchbayTarget(server).
-  return { skipped: 'the B2BUA is not wired into the calls bench yet' };
+  const dbUrl = `sqlite:${join(workDir, 'patchbay.db')}`;
+  await provisionPatchbay(dbUrl, accounts, uasAddress, route);
+  return patchbayTarget(await startPatchbay({ dbUrl, logLevel: 'warn', startTimeoutMs: 60_000, env: patchbayEnv() }));
+}
+
+/**
+ * 1,000 (BENCH_HOLD_CALLS) calls set up at 100/s and held until the last is up, all at once through Patchbay: RSS
+ * with every call up minus RSS before, per call. Only counts when every call completed.
+ */
+async function measureHeldCalls(workDir: string, injectionFile: string, accounts: BenchAccount[]): Promise<BenchRow> {
+  const calls = HOLD_CALLS;
+  const rate = 100;
+  const holdMs = Math.max(10_000, Math.ceil((calls / rate) * 1000) + 8_000);
+  log(`\n== Patchbay: ${calls} concurrent calls held ${holdMs / 1000} s (set up at ${rate}/s) ==`);
+  const dir = await mkdtemp(join(workDir, 'patchbay-held-'));
+  const uasPort = await freePort();
+  const uasAddress = `127.0.0.1:${uasPort}`;
+  let target: BenchTarget | { skipped: string };
+  try {
+    target = await startPatchbayCallTarget(dir, uasAddress, accounts);
+  } catch (err) {
+    target = { skipped: `failed to start: ${String(err).split('\n')[0]}` };
+  }
+  if ('skipped' in target) {
+    log(`  SKIPPED held calls: ${target.skipped}`);
+    return { server: 'Patchbay', bench: 'held calls', skipped: target.skipped };
+  }
+  const running = target;
+  const timeoutMs = holdMs + (calls / rate) * 1000 + 30_000;
+  let uasPid: number | undefined;
+  const uas = runSipp({
+    scenario: join(BENCH_DIR, 'scenarios', 'uas-answer.xml'),
+    localPort: uasPort,
+    timeoutMs: timeoutMs + 10_000,
+    args: ['-max_socket', '1'],
+    onSpawn: (pid) => (uasPid = pid),
+  });
+  try {
+    // Warm the path (sandbox, JIT) so the baseline is not the cold process.
+    await runSipp({
+      scenario: join(BENCH_DIR, 'scenarios', 'uac-call.xml'),
+      target: running.address,
+      localPort: await freePort(),
+      timeoutMs: 20_000,
+      args: ['-inf', injectionFile, '-r', '100', '-m', '200', '-l', '400', '-d', '100', '-max_socket', '1'],
+    });
+    await new Promise((resolveDelay) => setTimeout(resolveDelay, 1500));
+    const baselineKiB = await running.memoryKiB();
+    let peakKiB = 0;
+    const fullAtMs = (calls / rate) * 1000 + 2000;
+    const sampler = setTimeout(() => {
+      void running.memoryKiB().then((kib) => (peakKiB = kib));
+    }, fullAtMs);
+    const started = Date.now();
+    const result = await runSipp({
+      scenario: join(BENCH_DIR, 'scenarios', 'uac-call.xml'),
+      target: running.address,
+      localPort: await freePort(),
+      traceResponseTimes: true,
+      timeoutMs,
+      args: ['-inf', injectionFile, '-r', String(rate), '-m', String(calls), '-l', String(calls), '-d', String(holdMs), '-recv_timeout', '10000', '-max_socket', '1'],
+    });
+    clearTimeout(sampler);
+    const ok = result.stats?.successful ?? 0;
+    const failed = result.stats?.failed ?? 0;
+    const allHeld = ok === calls && failed === 0 && Date.now() - started > fullAtMs;
+    const { p50, p99 } = percentiles(result.responseTimesMs);
+    const perCallKiB = (peakKiB - baselineKiB) / calls;
+    log(
+      `  ${ok}/${calls} ok, ${failed} failed; PSS ${(baselineKiB / 1024).toFixed(1)} MiB before, ${(peakKiB / 1024).toFixed(1)} MiB with all calls up ` +
+        `(${perCallKiB.toFixed(1)} KiB/call); setup p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms`,
+    );
+    if (!allHeld) {
+      log(`    not every call was held: ${result.errors.split('\n').slice(0, 3).join(' ')}`);
+      return { server: 'Patchbay', bench: 'held calls', skipped: `${ok}/${calls} ok, ${failed} failed` };
+    }
+    return {
+      server: 'Patchbay',
+      bench: 'held calls',
+      memoryKiB: peakKiB,
+      memoryLabel: 'PSS',
+      cells: {
+        rate: `${calls} up`,
+        achieved: `${perCallKiB.toFixed(1)} KiB/call`,
+        p50,
+        p99,
+        memory: `${(peakKiB / 1024).toFixed(1)} (PSS; ${(baselineKiB / 1024).toFixed(1)} idle)`,
+      },
+    };
+  } finally {
+    await running.stop();
+    if (uasPid !== undefined) process.kill(uasPid, 'SIGTERM');
+    await uas;
+  }
+}
+
+/**
+ * The sandbox's own cost per call: one dialplan execution (fresh isolate, setup script, a
+ * `sys.Dial` answered at once by the host, IPC both ways) through the supervisor, as the
+ * B2BUA runs it — without any SIP.
+ */
+async function measureSandboxCost(): Promise<BenchRow> {
+  log('\n== Patchbay: sandbox cost per call (one dialplan execution with one sys.Dial) ==');
+  const runs = 400;
+  try {
+    const { SandboxSupervisor, compileDialplan } = await import('../sandbox/index.ts');
+    const compiled = await compileDialplan(benchDialplanSource('127.0.0.1:5090'), 'ts');
+    if (!compiled.ok) return { server: 'Patchbay', bench: 'sandbox', skipped: `compile failed: ${JSON.stringify(compiled.errors)}` };
+    const uri = (user: string) => ({ user, host: BENCH_DOMAIN, params: {}, raw: `sip:${user}@${BENCH_DOMAIN}` });
+    const req = {
+      method: 'INVITE',
+      uri: uri('b00002'),
+      from: { uri: uri('b00001'), tag: 'a' },
+      to: { uri: uri('b00002') },
+      callId: 'bench',
+      headers: {},
+      body: '',
+      source: { address: '127.0.0.1', port: 5060, transport: 'udp' as const },
+      direction: 'out' as const,
+    };
+    const answered = { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
+    const host = { call: async (name: string) => (name === 'Dial' ? answered : null) };
+    const supervisor = new SandboxSupervisor();
+    await supervisor.start();
+    const samples: number[] = [];
+    try {
+      const params = { tenantId: 'bench', callId: 'bench', dialplanName: BENCH_DIALPLAN, js: compiled.js, sourceMap: compiled.sourceMap, req };
+      for (let i = 0; i < 30; i++) await supervisor.run(params, host);
+      for (let i = 0; i < runs; i++) {
+        const started = performance.now();
+        const result = await supervisor.run(params, host);
+        samples.push(performance.now() - started);
+        if (result.status !== 'completed') throw new Error(`run ${i}: ${JSON.stringify(result)}`);
+      }
+    } finally {
+      await supervisor.stop();
+    }
+    const { p50, p99 } = percentiles(samples);
+    log(`  ${runs} runs: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms`);
+    return { server: 'Patchbay', bench: 'sandbox', cells: { rate: `${runs} runs`, achieved: `${(1000 / p50).toFixed(0)}/s/core at p50`, p50, p99, memory: '' } };
+  } catch (err) {
+    return { server: 'Patchbay', bench: 'sandbox', skipped: String(err).split('\n')[0] };
+  }
+}
+
+/** BENCH_PROFILE_DIR=dir writes a V8 CPU profile of the server (and its sandbox child) there on stop. */
+function patchbayEnv(): Record<string, string> {
+  const env: Record<string, string> = { PATCHBAY_SANDBOX_MAX_CONCURRENT: '10000' };
+  if (process.env.BENCH_PROFILE_DIR) env.NODE_OPTIONS = `--import=${join(BENCH_DIR, 'cpu-profile-preload.mjs')}`;
+  return env;
 }
 
 function patchbayTarget(server: PatchbayServer): BenchTarget {
   return {
     address: `127.0.0.1:${server.sipPort}`,
-    memoryKiB: () => residentKiB(server.pid),
-    memoryLabel: 'VmRSS',
+    // The same measure as Kamailio's: the server and its sandbox worker (isolates live there).
+    memoryKiB: () => processTreePssKiB(server.pid),
+    memoryLabel: 'PSS of all processes',
     stop: server.stop,
   };
 }
 
-/** Writes the tenant and the accounts straight through the db layer, before the server starts (it caches accounts). */
-async function provisionPatchbay(dbUrl: string, accounts: BenchAccount[]): Promise<void> {
-  const started = Date.now();
+let templateDb: Promise<string> | undefined;
+
+/**
+ * Writes the tenant and the accounts straight through the db layer, before the server starts (it
+ * caches accounts). The 10,000 accounts are written once into a template file that each target
+ * copies; a calls target then adds the dialplan that dials its UAS.
+ */
+async function provisionPatchbay(dbUrl: string, accounts: BenchAccount[], uasAddress?: string, route: CallRoute = 'dialplan'): Promise<void> {
+  const file = dbUrl.replace(/^sqlite:/, '');
+  templateDb ??= writeTemplateDb(join(dirname(dirname(file)), 'template.db'), accounts);
+  await copyFile(await templateDb, file);
+  if (!uasAddress) return;
+  if (route === 'bindings') {
+    await bindAccountsTo(dbUrl, uasAddress);
+    return;
+  }
+  const { openDatabase } = await import('../db/index.ts');
+  const { compileDialplan } = await import('../sandbox/index.ts');
+  const db = await openDatabase(dbUrl);
+  try {
+    const tenant = await db.tenants.findByDomain(BENCH_DOMAIN);
+    if (!tenant) throw new Error('bench tenant missing from the template database');
+    const source = benchDialplanSource(uasAddress);
+    const compiled = await compileDialplan(source, 'ts');
+    if (!compiled.ok) throw new Error(`bench dialplan does not compile: ${JSON.stringify(compiled.errors)}`);
+    await db.dialplans.save({ tenantId: tenant.id, name: BENCH_DIALPLAN, language: 'ts', source, compiledJs: compiled.js, sourceMap: compiled.sourceMap });
+  } finally {
+    await db.close();
+  }
+  // By default callers are trusted by source address (the call path honours allowed CIDRs), as the
+  // Kamailio proxy authenticates nobody; BENCH_CALL_AUTH=digest makes every call pass a 407 instead.
+  if (CALL_AUTH === 'digest') return;
+  const { default: Sqlite } = await import('better-sqlite3');
+  const sqlite = new Sqlite(file);
+  try {
+    sqlite.prepare('UPDATE sip_accounts SET allowed_cidrs = ?').run(JSON.stringify(['127.0.0.1/32']));
+  } finally {
+    sqlite.close();
+  }
+}
+
+/**
+ * Every account gets one registered binding at the UAS (as if it had sent REGISTER), which the
+ * server restores at start: a call to an account without an incoming dialplan rings it directly.
+ */
+async function bindAccountsTo(dbUrl: string, uasAddress: string): Promise<void> {
   const { openDatabase } = await import('../db/index.ts');
   const db = await openDatabase(dbUrl);
+  const [host, port] = uasAddress.split(':');
+  const now = Date.now();
+  try {
+    const rows = (await db.accounts.listAll()).map((account) => ({
+      id: `bench-${account.id}`,
+      accountId: account.id,
+      contactUri: `sip:${account.username}@${uasAddress}`,
+      sourceTransport: 'udp',
+      sourceAddress: host,
+      sourcePort: Number(port),
+      connectionId: null,
+      localListener: null,
+      expiresAt: now + 3_600_000,
+      q: null,
+      callId: `bench-${account.id}`,
+      cseq: 1,
+      instanceId: null,
+      regId: null,
+      userAgent: 'patchbay-bench',
+      path: [],
+      attributes: {
+        tenantId: account.tenantId, user: account.username, domain: account.domain, contactParams: {},
+        registeredAt: now, updatedAt: now, natKeepAlive: false, keepAliveMethod: 'crlf',
+      },
+    }));
+    for (let i = 0; i < rows.length; i += 500) await db.bindings.upsertMany(rows.slice(i, i + 500));
+  } finally {
+    await db.close();
+  }
+}
+
+async function writeTemplateDb(file: string, accounts: BenchAccount[]): Promise<string> {
+  const started = Date.now();
+  const { openDatabase } = await import('../db/index.ts');
+  const db = await openDatabase(`sqlite:${file}`);
   try {
     await db.migrate();
     await db.tenants.add({ domain: BENCH_DOMAIN, name: 'bench' });
     for (const account of accounts) {
-      await db.accounts.add({ username: account.username, domain: BENCH_DOMAIN, password: account.password });
+      await db.accounts.add({ username: account.username, domain: BENCH_DOMAIN, password: account.password, outDialplan: BENCH_DIALPLAN });
     }
   } finally {
     await db.close();
   }
   log(`  provisioned ${accounts.length} Patchbay accounts in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return file;
 }
 
 function printReport(rows: BenchRow[]): void {
@@ -223,6 +490,10 @@ function printReport(rows: BenchRow[]): void {
   for (const row of rows) {
     if (row.skipped) {
       table.push([row.bench, row.server, 'skipped', row.skipped, '', '', '']);
+      continue;
+    }
+    if (row.cells) {
+      table.push([row.bench, row.server, row.cells.rate, row.cells.achieved, row.cells.p50.toFixed(2), row.cells.p99.toFixed(2), row.cells.memory]);
       continue;
     }
     if (!row.best) {
@@ -240,9 +511,11 @@ function printReport(rows: BenchRow[]): void {
       row.memoryKiB !== undefined ? `${(row.memoryKiB / 1024).toFixed(1)} (${row.memoryLabel})` : '',
     ]);
   }
-  for (const bench of ['register', 'calls'] as const) {
+  // The Kamailio proxy runs no script per call, so Patchbay's no-dialplan calls are compared with it too.
+  const pairs = [['register', 'register'], ['calls', 'calls'], ['calls, no dialplan', 'calls']] as const;
+  for (const [bench, reference] of pairs) {
     const patchbay = rows.find((row) => row.bench === bench && row.server === 'Patchbay' && row.best);
-    const kamailio = rows.find((row) => row.bench === bench && row.server === 'Kamailio' && row.best);
+    const kamailio = rows.find((row) => row.bench === reference && row.server === 'Kamailio' && row.best);
     if (!patchbay?.best || !kamailio?.best) continue;
     const p = percentiles(patchbay.best.responseTimesMs);
     const k = percentiles(kamailio.best.responseTimesMs);
@@ -259,6 +532,18 @@ function printReport(rows: BenchRow[]): void {
   }
   const widths = header.map((_, column) => Math.max(...table.map((line) => line[column].length)));
   for (const line of table) log(line.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
+}
+
+async function writeJson(rows: BenchRow[]): Promise<void> {
+  const dir = join(REPO_ROOT, '.bench-out');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  const summary = rows.map((row) => {
+    const { responseTimesMs, ...best } = row.best ?? { responseTimesMs: [] as number[] };
+    return { ...row, best: row.best ? { ...best, ...percentiles(responseTimesMs) } : undefined };
+  });
+  await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, rows: summary }, null, 2)}\n`);
+  log(`results written to ${file}`);
 }
 
 process.exitCode = await main();
