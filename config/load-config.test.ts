@@ -27,8 +27,15 @@ describe('loadConfig', () => {
     expect(c.sip.tls).toBeUndefined();
     expect(c.logLevel).toBe('info');
     expect(c.secretKey.toString('hex')).toBe(KEY);
-    expect(c.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindings: 10, keepAliveIntervalSec: 20, digestAlgorithms: ['MD5'] });
+    expect(c.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindings: 10, keepAliveIntervalSec: 20, qualifyIntervalSec: 60, digestAlgorithms: ['MD5'] });
     expect(c.sandbox).toEqual({ memoryMb: 32, cpuMs: 1000, maxConcurrent: 5 });
+  });
+
+  it('reads the qualify interval and refuses a bad one naming the variable', () => {
+    expect(loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: '5' } }).registrar.qualifyIntervalSec).toBe(5);
+    expect(loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: '0' } }).registrar.qualifyIntervalSec).toBe(0);
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: '-1' } })).toThrow(/PATCHBAY_QUALIFY_INTERVAL/);
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: 'soon' } })).toThrow(ConfigError);
   });
 
   it('reads the digest algorithms in order, case-insensitively', () => {

@@ -33,6 +33,8 @@ export interface Config {
     defaultExpires: number;
     maxBindings: number;
     keepAliveIntervalSec: number;
+    /** OPTIONS qualify probe period (s) for bindings of accounts with NAT keep-alive; 0 = off. */
+    qualifyIntervalSec: number;
     /** Digest algorithms offered in challenges, in order. */
     digestAlgorithms: DigestAlgorithmName[];
   };
@@ -225,6 +227,7 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_REG_DEFAULT_EXPIRES', key: 'registrar.defaultExpires', schema: integer(1, 604_800), fallback: () => 3600 },
   { env: 'PATCHBAY_REG_MAX_BINDINGS', key: 'registrar.maxBindings', schema: integer(1, 1000), fallback: () => 10 },
   { env: 'PATCHBAY_KEEPALIVE_INTERVAL', key: 'registrar.keepAliveIntervalSec', schema: integer(0, 3600), fallback: () => 20 },
+  { env: 'PATCHBAY_QUALIFY_INTERVAL', key: 'registrar.qualifyIntervalSec', schema: integer(0, 86_400), fallback: () => 60 },
   { env: 'PATCHBAY_DIGEST_ALGORITHMS', key: 'registrar.digestAlgorithms', schema: digestAlgorithmsSchema, fallback: () => 'MD5' },
   { env: 'PATCHBAY_SANDBOX_MEMORY_MB', key: 'sandbox.memoryMb', schema: integer(8, 4096), fallback: () => 32 },
   { env: 'PATCHBAY_SANDBOX_CPU_MS', key: 'sandbox.cpuMs', schema: integer(10, 600_000), fallback: () => 1000 },

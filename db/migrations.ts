@@ -177,6 +177,15 @@ export function createMigrationProvider(dialect: SqlDialectName): MigrationProvi
         await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
       },
     },
+    '0002_account_keepalive_method': {
+      // Existing accounts keep today's behaviour (CRLF) through the column default.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .alterTable('sip_accounts')
+          .addColumn('keepalive_method', 'varchar(16)', (c) => c.notNull().defaultTo('crlf'))
+          .execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

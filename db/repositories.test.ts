@@ -13,7 +13,7 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     const created = await target.create();
     cleanup = created.cleanup;
     db = await openDatabase(created.url, { secretKey });
-    expect(await db.migrate()).toEqual(['0001_initial']);
+    expect(await db.migrate()).toEqual(['0001_initial', '0002_account_keepalive_method']);
     expect(await db.migrate()).toEqual([]);
   });
   afterAll(async () => {
@@ -48,7 +48,7 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     expect(a.ha1Sha256).toBe(digestHa1('SHA-256', '1001', 'acme.test', 's3cret!'));
     expect(a.ha1Sha256).toHaveLength(64);
     const found = await db.accounts.findForAuth('1001', 'acme.test');
-    expect(found).toMatchObject({ username: '1001', outDialplan: 'default', inDialplan: null, natKeepalive: true, disabled: false, allowedCidrs: [] });
+    expect(found).toMatchObject({ username: '1001', outDialplan: 'default', inDialplan: null, natKeepalive: true, keepaliveMethod: 'crlf', disabled: false, allowedCidrs: [] });
     expect(JSON.stringify(found)).not.toContain('s3cret!');
 
     await expect(db.accounts.add({ username: '1001', domain: 'acme.test', password: 'other' })).rejects.toBeInstanceOf(DuplicateError);
@@ -70,6 +70,32 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     expect((await db.accounts.listAll()).some((x) => x.username === '1002' && x.domain === 'acme.test')).toBe(true);
     expect(await db.accounts.remove('1002', 'acme.test')).toBe(true);
     expect(await db.accounts.remove('1002', 'acme.test')).toBe(false);
+  });
+
+  it('stores the keep-alive method and validates account settings by field', async () => {
+    await db.tenants.add({ domain: 'ka.test' });
+    const a = await db.accounts.add({ username: '2001', domain: 'ka.test', password: 'p', keepaliveMethod: 'options', natKeepalive: true });
+    expect(a.keepaliveMethod).toBe('options');
+    expect((await db.accounts.findForAuth('2001', 'ka.test'))?.keepaliveMethod).toBe('options');
+    expect((await db.accounts.update('2001', 'ka.test', { keepaliveMethod: 'crlf' })).keepaliveMethod).toBe('crlf');
+    expect((await db.accounts.listAll()).find((x) => x.username === '2001')?.keepaliveMethod).toBe('crlf');
+
+    const bad: [Record<string, unknown>, string][] = [
+      [{ keepaliveMethod: 'ping' }, 'keepaliveMethod'],
+      [{ allowedCidrs: ['10.0.0.0/33'] }, 'allowedCidrs'],
+      [{ allowedCidrs: ['2001:db8::/129'] }, 'allowedCidrs'],
+      [{ allowedCidrs: ['10.0.0/8'] }, 'allowedCidrs'],
+      [{ callerId: 'Alice\r\nVia: x' }, 'callerId'],
+      [{ maxCalls: -1 }, 'maxCalls'],
+    ];
+    for (const [patch, field] of bad) {
+      const err = await db.accounts.update('2001', 'ka.test', patch).catch((e: unknown) => e);
+      expect(err, JSON.stringify(patch)).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).field).toBe(field);
+    }
+    const ok = await db.accounts.update('2001', 'ka.test', { allowedCidrs: ['192.0.2.0/24', '2001:db8::/32', '198.51.100.7'] });
+    expect(ok.allowedCidrs).toEqual(['192.0.2.0/24', '2001:db8::/32', '198.51.100.7']);
+    expect(ok.keepaliveMethod).toBe('crlf');
   });
 
   it('versions dialplans; current is the newest', async () => {

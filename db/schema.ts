@@ -47,6 +47,8 @@ export interface SipAccountsTable {
   incoming_only: number;
   disabled: number;
   nat_keepalive: number;
+  /** 'crlf' | 'options' (validated by the repository). */
+  keepalive_method: string;
   allowed_cidrs: string;
   caller_id: string | null;
   max_calls: number | null;

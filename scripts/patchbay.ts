@@ -2,7 +2,20 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, ensureSecretKey, loadSettings, type Config } from '../config/index.ts';
-import { DuplicateError, NotFoundError, openDatabase, ValidationError, WEB_ROLES, type Database, type WebRole } from '../db/index.ts';
+import {
+  DuplicateError,
+  isCidr,
+  KEEPALIVE_METHODS,
+  NotFoundError,
+  openDatabase,
+  ValidationError,
+  WEB_ROLES,
+  type AccountKeepaliveMethod,
+  type Database,
+  type SipAccount,
+  type SipAccountSettings,
+  type WebRole,
+} from '../db/index.ts';
 
 /** Exit codes: 0 done, 1 failed (duplicate, unknown tenant, compile error, runtime), 2 bad arguments. */
 const EXIT_OK = 0;
@@ -19,8 +32,9 @@ Commands:
   migrate                                       apply database migrations
   tenant add <domain> [--name N]                create a tenant
   tenant list                                   list tenants
-  account add <user>@<domain> --password P [--out-dialplan N] [--in-dialplan N] [--incoming-only]
-  account list <domain>                         list a tenant's SIP accounts
+  account add <user>@<domain> --password P [account settings]
+  account set <user>@<domain> [account settings]   change settings of a SIP account
+  account list <domain>                         list a tenant's SIP accounts with their settings
   account passwd <user>@<domain> --password P   set a SIP account's password
   account remove <user>@<domain>                remove a SIP account
   dialplan set <domain> <name> <file.ts|file.js>  compile and store a new dialplan version
@@ -28,6 +42,17 @@ Commands:
   user add <email> --tenant <domain> --role R --password P   (R: ${WEB_ROLES.join('|')})
   provider add <domain> <name> --server <sip-uri> [--username U] [--auth-user A] [--password P] [--register]
   help                                          show this text
+
+Account settings (add and set):
+  --nat-keepalive on|off        NAT keep-alives and OPTIONS qualify probes for its bindings
+  --keepalive-method crlf|options   what UDP bindings get as keep-alive
+  --allowed-cidr CIDR           source trusted without a digest challenge; repeatable; on set the
+                                given list replaces the old one, --allowed-cidr "" clears it
+  --caller-id TEXT              caller id for its outgoing calls ("" clears)
+  --max-calls N                 concurrent calls limit ("" clears)
+  --disabled | --enabled
+  --out-dialplan N | --in-dialplan N   ("" clears)
+  --incoming-only | --no-incoming-only
 
 Every command accepts --db URL (sqlite:<path> or mysql://user:pass@host:port/db), --config FILE and --json.
 `;
@@ -40,6 +65,7 @@ const COMMON_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;
+type OptionValues = Record<string, string | boolean | string[] | undefined>;
 
 interface Io {
   out(line: string): void;
@@ -65,10 +91,10 @@ function parse(args: string[], extra: OptionSpec, positionalNames: string[]) {
   if (positionals.length > positionalNames.length) {
     throw new UsageError(`unexpected argument "${positionals[positionalNames.length]}"`);
   }
-  return { values: parsed.values as Record<string, string | boolean | undefined>, positionals };
+  return { values: parsed.values as OptionValues, positionals };
 }
 
-function requireOption(values: Record<string, string | boolean | undefined>, name: string): string {
+function requireOption(values: OptionValues, name: string): string {
   const v = values[name];
   if (typeof v !== 'string' || v === '') throw new UsageError(`missing required option --${name}`);
   return v;
@@ -81,7 +107,7 @@ function splitAddress(text: string, argName: string): { user: string; domain: st
 }
 
 interface CommandContext {
-  values: Record<string, string | boolean | undefined>;
+  values: OptionValues;
   argv: string[];
   json: boolean;
 }
@@ -123,6 +149,93 @@ async function requireTenant(db: Database, domain: string) {
 
 const audit = (db: Database, action: string, target: string, tenantId: number | null, details?: Record<string, unknown>) =>
   db.audit.record({ actor: 'cli', action, target, tenantId, sourceAddress: 'cli', details: details ?? null });
+
+const ACCOUNT_SETTING_OPTIONS = {
+  'nat-keepalive': { type: 'string' },
+  'keepalive-method': { type: 'string' },
+  'allowed-cidr': { type: 'string', multiple: true },
+  'caller-id': { type: 'string' },
+  'max-calls': { type: 'string' },
+  disabled: { type: 'boolean' },
+  enabled: { type: 'boolean' },
+  'out-dialplan': { type: 'string' },
+  'in-dialplan': { type: 'string' },
+  'incoming-only': { type: 'boolean' },
+  'no-incoming-only': { type: 'boolean' },
+} as const satisfies OptionSpec;
+
+/** Reads the account setting options; only those given are in the result, "" clears a nullable one. */
+function accountSettingsFrom(values: OptionValues): SipAccountSettings {
+  const settings: SipAccountSettings = {};
+  const text = (name: string): string | undefined => {
+    const v = values[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const nullable = (name: string): string | null | undefined => {
+    const v = text(name);
+    return v === undefined ? undefined : v === '' ? null : v;
+  };
+  const switchPair = (on: string, off: string): boolean | undefined => {
+    if (values[on] === true && values[off] === true) throw new UsageError(`--${on} and --${off} contradict each other`);
+    return values[on] === true ? true : values[off] === true ? false : undefined;
+  };
+
+  const nat = text('nat-keepalive');
+  if (nat !== undefined) {
+    if (nat !== 'on' && nat !== 'off') throw new UsageError(`--nat-keepalive must be on|off, got "${nat}"`);
+    settings.natKeepalive = nat === 'on';
+  }
+  const method = text('keepalive-method');
+  if (method !== undefined) {
+    if (!KEEPALIVE_METHODS.includes(method as AccountKeepaliveMethod)) {
+      throw new UsageError(`--keepalive-method must be ${KEEPALIVE_METHODS.join('|')}, got "${method}"`);
+    }
+    settings.keepaliveMethod = method as AccountKeepaliveMethod;
+  }
+  const cidrs = values['allowed-cidr'];
+  if (Array.isArray(cidrs)) {
+    const list = cidrs.map((c) => c.trim()).filter((c) => c !== '');
+    for (const c of list) if (!isCidr(c)) throw new UsageError(`--allowed-cidr: not an IPv4 or IPv6 CIDR: "${c}"`);
+    settings.allowedCidrs = [...new Set(list)];
+  }
+  const callerId = nullable('caller-id');
+  if (callerId !== undefined) settings.callerId = callerId;
+  const maxCalls = nullable('max-calls');
+  if (maxCalls !== undefined) {
+    if (maxCalls !== null && !/^\d{1,9}$/.test(maxCalls)) throw new UsageError(`--max-calls must be a non-negative integer, got "${maxCalls}"`);
+    settings.maxCalls = maxCalls === null ? null : Number(maxCalls);
+  }
+  const disabled = switchPair('disabled', 'enabled');
+  if (disabled !== undefined) settings.disabled = disabled;
+  const out = nullable('out-dialplan');
+  if (out !== undefined) settings.outDialplan = out;
+  const inbound = nullable('in-dialplan');
+  if (inbound !== undefined) settings.inDialplan = inbound;
+  const incomingOnly = switchPair('incoming-only', 'no-incoming-only');
+  if (incomingOnly !== undefined) settings.incomingOnly = incomingOnly;
+  return settings;
+}
+
+type ShownAccount = Omit<SipAccount, 'ha1Md5' | 'ha1Sha256'>;
+
+function shownAccount({ ha1Md5: _m, ha1Sha256: _s, ...shown }: SipAccount): ShownAccount {
+  return shown;
+}
+
+function describeAccount(a: ShownAccount): string {
+  const fields = [
+    `${a.username}@${a.domain}`,
+    `out=${a.outDialplan ?? '-'}`,
+    `in=${a.inDialplan ?? '-'}`,
+    `nat-keepalive=${a.natKeepalive ? `on/${a.keepaliveMethod}` : 'off'}`,
+    `allowed-cidr=${a.allowedCidrs.length ? a.allowedCidrs.join(',') : '-'}`,
+    `caller-id=${a.callerId ?? '-'}`,
+    `max-calls=${a.maxCalls ?? '-'}`,
+  ];
+  if (a.incomingOnly) fields.push('incoming-only');
+  if (a.disabled) fields.push('disabled');
+  return fields.join('\t');
+}
 
 type Handler = (args: string[]) => Promise<number>;
 
@@ -204,34 +317,33 @@ const commands: Record<string, Handler> = {
   async account(args) {
     const [sub, ...rest] = args;
     if (sub === 'add') {
-      const { values, positionals } = parse(
-        rest,
-        {
-          password: { type: 'string' },
-          'out-dialplan': { type: 'string' },
-          'in-dialplan': { type: 'string' },
-          'incoming-only': { type: 'boolean' },
-        },
-        ['user@domain'],
-      );
+      const { values, positionals } = parse(rest, { password: { type: 'string' }, ...ACCOUNT_SETTING_OPTIONS }, ['user@domain']);
       const { user, domain } = splitAddress(positionals[0]!, 'user@domain');
       const password = requireOption(values, 'password');
+      const settings = accountSettingsFrom(values);
       const ctx = { values, argv: rest, json: values['json'] === true };
       const account = await withDatabase(ctx, false, async (db) => {
         await requireTenant(db, domain);
-        const a = await db.accounts.add({
-          username: user,
-          domain,
-          password,
-          outDialplan: (values['out-dialplan'] as string | undefined) ?? null,
-          inDialplan: (values['in-dialplan'] as string | undefined) ?? null,
-          incomingOnly: values['incoming-only'] === true,
-        });
+        const a = await db.accounts.add({ username: user, domain, password, ...settings });
         await audit(db, 'account.add', `${a.username}@${a.domain}`, a.tenantId);
         return a;
       });
-      const { ha1Md5: _m, ha1Sha256: _s, ...shown } = account;
-      print(ctx, shown, [`account ${account.username}@${account.domain} added`]);
+      print(ctx, shownAccount(account), [`account ${account.username}@${account.domain} added`]);
+      return EXIT_OK;
+    }
+    if (sub === 'set') {
+      const { values, positionals } = parse(rest, ACCOUNT_SETTING_OPTIONS, ['user@domain']);
+      const { user, domain } = splitAddress(positionals[0]!, 'user@domain');
+      const settings = accountSettingsFrom(values);
+      if (Object.keys(settings).length === 0) throw new UsageError('nothing to set: give at least one account setting (see help)');
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const account = await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, domain);
+        const a = await db.accounts.update(user, domain, settings);
+        await audit(db, 'account.set', `${a.username}@${t.domain}`, t.id, { ...settings });
+        return a;
+      });
+      print(ctx, shownAccount(account), [`account ${account.username}@${account.domain} changed`, describeAccount(shownAccount(account))]);
       return EXIT_OK;
     }
     if (sub === 'list') {
@@ -241,15 +353,8 @@ const commands: Record<string, Handler> = {
         await requireTenant(db, positionals[0]!);
         return db.accounts.listByDomain(positionals[0]!);
       });
-      const shown = accounts.map(({ ha1Md5: _m, ha1Sha256: _s, ...a }) => a);
-      print(
-        ctx,
-        shown,
-        shown.map(
-          (a) =>
-            `${a.username}@${a.domain}\tout=${a.outDialplan ?? '-'}\tin=${a.inDialplan ?? '-'}${a.incomingOnly ? '\tincoming-only' : ''}${a.disabled ? '\tdisabled' : ''}`,
-        ),
-      );
+      const shown = accounts.map(shownAccount);
+      print(ctx, shown, shown.map(describeAccount));
       return EXIT_OK;
     }
     if (sub === 'passwd') {
@@ -277,7 +382,9 @@ const commands: Record<string, Handler> = {
       print(ctx, { ok: true }, [`account ${user}@${domain} removed`]);
       return EXIT_OK;
     }
-    throw new UsageError(sub ? `unknown account command "${sub}" (add|list|passwd|remove)` : 'missing account command (add|list|passwd|remove)');
+    throw new UsageError(
+      sub ? `unknown account command "${sub}" (add|set|list|passwd|remove)` : 'missing account command (add|set|list|passwd|remove)',
+    );
   },
 
   async dialplan(args) {
@@ -389,6 +496,10 @@ const VALIDATION_FIELD_TO_ARG: Record<string, string> = {
   server: '--server',
   outDialplan: '--out-dialplan',
   inDialplan: '--in-dialplan',
+  keepaliveMethod: '--keepalive-method',
+  allowedCidrs: '--allowed-cidr',
+  callerId: '--caller-id',
+  maxCalls: '--max-calls',
 };
 
 /** Runs the CLI; returns the process exit code. */

@@ -117,6 +117,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     location,
     logger: sipLogger,
     keepAliveIntervalSec: config.registrar.keepAliveIntervalSec,
+    qualifyIntervalSec: config.registrar.qualifyIntervalSec,
   });
   keepAlive.start();
 

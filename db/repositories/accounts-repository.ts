@@ -1,9 +1,14 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Selectable } from 'kysely';
 import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.ts';
 import type { SipAccountsTable } from '../schema.ts';
 import { digestHa1 } from '../secrets.ts';
 import { fromBool, insertedId, normalizeDomain, toBool, type RepositoryContext } from './context.ts';
 import type { TenantsRepository } from './tenants-repository.ts';
+
+/** How NAT keep-alives reach an account's UDP bindings: a CRLF ping (RFC 5626 §4.4.1) or an OPTIONS request. */
+export type AccountKeepaliveMethod = 'crlf' | 'options';
+export const KEEPALIVE_METHODS: readonly AccountKeepaliveMethod[] = ['crlf', 'options'];
 
 export interface SipAccount {
   id: number;
@@ -18,6 +23,7 @@ export interface SipAccount {
   incomingOnly: boolean;
   disabled: boolean;
   natKeepalive: boolean;
+  keepaliveMethod: AccountKeepaliveMethod;
   allowedCidrs: string[];
   callerId: string | null;
   maxCalls: number | null;
@@ -31,6 +37,7 @@ export interface SipAccountSettings {
   incomingOnly?: boolean;
   disabled?: boolean;
   natKeepalive?: boolean;
+  keepaliveMethod?: AccountKeepaliveMethod;
   allowedCidrs?: string[];
   callerId?: string | null;
   maxCalls?: number | null;
@@ -59,9 +66,32 @@ function validateSettings(s: SipAccountSettings): void {
   if (s.maxCalls != null && (!Number.isInteger(s.maxCalls) || s.maxCalls < 0)) {
     throw new ValidationError('maxCalls', 'must be a non-negative integer');
   }
-  for (const cidr of s.allowedCidrs ?? []) {
-    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(cidr)) throw new ValidationError('allowedCidrs', `not a CIDR: "${cidr}"`);
+  if (s.keepaliveMethod !== undefined && !KEEPALIVE_METHODS.includes(s.keepaliveMethod)) {
+    throw new ValidationError('keepaliveMethod', `must be one of ${KEEPALIVE_METHODS.join('|')}, got "${String(s.keepaliveMethod)}"`);
   }
+  if (s.allowedCidrs !== undefined) {
+    if (!Array.isArray(s.allowedCidrs)) throw new ValidationError('allowedCidrs', 'must be a list of CIDRs');
+    for (const cidr of s.allowedCidrs) {
+      if (typeof cidr !== 'string' || !isCidr(cidr)) throw new ValidationError('allowedCidrs', `not an IPv4 or IPv6 CIDR: "${String(cidr)}"`);
+    }
+  }
+  if (s.callerId != null) {
+    // It ends up inside a From header: a line break would inject headers.
+    if (typeof s.callerId !== 'string' || s.callerId.length > 255 || /[\r\n\0]/.test(s.callerId)) {
+      throw new ValidationError('callerId', 'must be at most 255 characters on one line');
+    }
+  }
+}
+
+/** "192.0.2.0/24", "2001:db8::/32" or a bare address (a /32 or /128). */
+export function isCidr(text: string): boolean {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  const max = isIPv4(address) ? 32 : isIPv6(address) ? 128 : 0;
+  if (max === 0) return false;
+  if (slash < 0) return true;
+  const prefix = text.slice(slash + 1);
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= max;
 }
 
 function validatePassword(password: string): void {
@@ -81,6 +111,7 @@ function toAccount(row: Selectable<SipAccountsTable>, domain: string): SipAccoun
     incomingOnly: toBool(row.incoming_only),
     disabled: toBool(row.disabled),
     natKeepalive: toBool(row.nat_keepalive),
+    keepaliveMethod: row.keepalive_method === 'options' ? 'options' : 'crlf',
     allowedCidrs: JSON.parse(row.allowed_cidrs) as string[],
     callerId: row.caller_id,
     maxCalls: row.max_calls,
@@ -111,6 +142,7 @@ export class AccountsRepository {
       incoming_only: fromBool(input.incomingOnly, false),
       disabled: fromBool(input.disabled, false),
       nat_keepalive: fromBool(input.natKeepalive, true),
+      keepalive_method: input.keepaliveMethod ?? 'crlf',
       allowed_cidrs: JSON.stringify(input.allowedCidrs ?? []),
       caller_id: input.callerId ?? null,
       max_calls: input.maxCalls ?? null,
@@ -191,6 +223,7 @@ export class AccountsRepository {
         ...(patch.incomingOnly !== undefined && { incoming_only: fromBool(patch.incomingOnly, false) }),
         ...(patch.disabled !== undefined && { disabled: fromBool(patch.disabled, false) }),
         ...(patch.natKeepalive !== undefined && { nat_keepalive: fromBool(patch.natKeepalive, true) }),
+        ...(patch.keepaliveMethod !== undefined && { keepalive_method: patch.keepaliveMethod }),
         ...(patch.allowedCidrs !== undefined && { allowed_cidrs: JSON.stringify(patch.allowedCidrs) }),
         ...(patch.callerId !== undefined && { caller_id: patch.callerId }),
         ...(patch.maxCalls !== undefined && { max_calls: patch.maxCalls }),

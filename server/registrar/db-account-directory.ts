@@ -114,6 +114,7 @@ function toAccountAuth(a: SipAccount): AccountAuth {
     ha1Sha256: a.ha1Sha256,
     disabled: a.disabled,
     natKeepAlive: a.natKeepalive,
+    keepAliveMethod: a.keepaliveMethod,
     allowedCidrs: a.allowedCidrs,
   };
 }

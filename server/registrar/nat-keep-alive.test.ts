@@ -79,4 +79,24 @@ describe('NatKeepAlive', () => {
     expect(h.location.lookup('nat', 'example.com')).toHaveLength(2);
     expect(h.events.some((e) => e.type === 'registration.removed')).toBe(false);
   });
+
+  it('gives up on a probe still unanswered when the next qualify round starts', async () => {
+    const h = makeHarness();
+    h.directory.add(makeAccount('nat', 'x', { natKeepAlive: true, allowedCidrs: ['203.0.113.0/24'] }));
+    await h.register({ user: 'nat', contacts: ['<sip:nat@192.168.1.20:5060>'], source: { transport: 'udp', address: '203.0.113.5', port: 40000 } });
+    const stack = new FakeStack();
+    const keepAlive = new NatKeepAlive({ stack, location: h.location, qualifyIntervalSec: 2 });
+    expect(keepAlive.qualify()).toBe(1);
+    h.clock.advance(1_999);
+    expect(keepAlive.qualify()).toBe(0);
+    expect(h.location.lookup('nat', 'example.com')).toHaveLength(1);
+    h.clock.advance(1);
+    keepAlive.qualify();
+    expect(h.location.lookup('nat', 'example.com')).toHaveLength(0);
+    expect(h.events.filter((e) => e.type === 'registration.removed').map((e) => 'reason' in e && e.reason)).toEqual(['qualify-timeout']);
+    // The transaction's own Timer F later must neither remove twice nor disturb the bookkeeping.
+    stack.requests[0].handler?.onTimeout?.();
+    expect(h.events.filter((e) => e.type === 'registration.removed')).toHaveLength(1);
+    expect(keepAlive.probesInFlight).toBe(0);
+  });
 });

@@ -6,6 +6,12 @@ import { parseUri } from '../sip/index.ts';
 import type { Binding } from './binding.ts';
 import type { LocationService } from './location-service.ts';
 
+interface InFlightProbe {
+  /** location.now() when sent. */
+  startedAt: number;
+  lost(reason: 'qualify-timeout' | 'transport-error'): void;
+}
+
 /** The part of SipStack keep-alives need (a fake in tests). */
 export interface KeepAliveTransport {
   sendKeepAlive(target: Endpoint): void;
@@ -16,9 +22,13 @@ export interface NatKeepAliveOptions {
   stack: KeepAliveTransport;
   location: LocationService;
   logger?: Logger;
-  /** Keep-alive period for UDP bindings of accounts with the NAT flag. Default 20 s. */
+  /** Keep-alive period for UDP bindings of accounts with the NAT flag. Default 20 s; 0 = off. */
   keepAliveIntervalSec?: number;
-  /** OPTIONS qualify period for those bindings (any transport). Default 60 s. */
+  /**
+   * OPTIONS qualify period for those bindings (any transport). Default 60 s; 0 = off. A probe
+   * still unanswered when the next round starts counts as a timeout, so a period shorter than
+   * Timer F (64*T1) detects a silent device sooner.
+   */
   qualifyIntervalSec?: number;
   /** Value for the probes' From user. Default "patchbay". */
   fromUser?: string;
@@ -39,8 +49,8 @@ export class NatKeepAlive {
   private readonly keepAliveMs: number;
   private readonly qualifyMs: number;
   private readonly fromUser: string;
-  /** Binding ids with a probe in flight: never two at once for one binding. */
-  private readonly inFlight = new Set<string>();
+  /** Probes in flight by binding id: never two at once for one binding. */
+  private readonly inFlight = new Map<string, InFlightProbe>();
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private qualifyTimer: NodeJS.Timeout | undefined;
 
@@ -54,11 +64,16 @@ export class NatKeepAlive {
   }
 
   start(): void {
-    if (this.keepAliveTimer) return;
-    this.keepAliveTimer = setInterval(() => this.sendKeepAlives(), this.keepAliveMs);
-    this.keepAliveTimer.unref();
-    this.qualifyTimer = setInterval(() => this.qualify(), this.qualifyMs);
-    this.qualifyTimer.unref();
+    if (this.keepAliveTimer || this.qualifyTimer) return;
+    // 0 means off: setInterval(fn, 0) would spin every millisecond.
+    if (this.keepAliveMs > 0) {
+      this.keepAliveTimer = setInterval(() => this.sendKeepAlives(), this.keepAliveMs);
+      this.keepAliveTimer.unref();
+    }
+    if (this.qualifyMs > 0) {
+      this.qualifyTimer = setInterval(() => this.qualify(), this.qualifyMs);
+      this.qualifyTimer.unref();
+    }
   }
 
   stop(): void {
@@ -88,6 +103,12 @@ export class NatKeepAlive {
 
   /** One qualify round; returns how many probes were started. */
   qualify(): number {
+    if (this.qualifyMs > 0) {
+      const now = this.location.now();
+      for (const probe of [...this.inFlight.values()]) {
+        if (now - probe.startedAt >= this.qualifyMs) probe.lost('qualify-timeout');
+      }
+    }
     let started = 0;
     for (const binding of [...this.location.all()]) {
       if (binding.natKeepAlive && this.probe(binding)) started++;
@@ -110,22 +131,30 @@ export class NatKeepAlive {
       return false;
     }
     const startedAt = this.location.now();
-    this.inFlight.add(binding.id);
+    let settled = false;
     const done = (): void => {
-      this.inFlight.delete(binding.id);
+      // A late answer to a probe already given up on must not clear its successor.
+      if (this.inFlight.get(binding.id) === probe) this.inFlight.delete(binding.id);
     };
     const lost = (reason: 'qualify-timeout' | 'transport-error'): void => {
       done();
+      if (settled) return;
+      settled = true;
       const current = this.location.get(binding.id);
       // A REGISTER that arrived during the probe proves the device is alive.
       if (!current || current.updatedAt > startedAt) return;
       this.location.remove(binding.id, reason);
     };
+    const probe: InFlightProbe = { startedAt, lost };
+    this.inFlight.set(binding.id, probe);
     try {
       this.stack.sendRequest(req, {
         target: { ...binding.source },
         handler: {
-          onFinal: done,
+          onFinal: () => {
+            settled = true;
+            done();
+          },
           onTimeout: () => lost('qualify-timeout'),
           onTransportError: () => lost('transport-error'),
         },

@@ -4,9 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, MysqlDialect, SqliteDialect } from 'kysely';
+import { createPool } from 'mysql2';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestHa1, openDatabase } from '../../db/index.ts';
+import { createMigrationProvider } from '../../db/migrations.ts';
 import { testDatabaseTargets } from '../../db/test-databases.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -134,6 +137,117 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
     expect(r.stderr).toContain(named);
   });
 
+  it('sets account settings with account set and shows them in account list', async () => {
+    const add = await run(
+      ['account', 'add', '1100@e2e.example', '--password', PASSWORD, '--keepalive-method', 'options', '--allowed-cidr', '192.0.2.0/24', '--json', '--db', url],
+      baseEnv(dataDir),
+    );
+    expect(add.stderr).toBe('');
+    expect(JSON.parse(add.stdout)).toMatchObject({ username: '1100', natKeepalive: true, keepaliveMethod: 'options', allowedCidrs: ['192.0.2.0/24'] });
+    expect(add.stdout).not.toContain('ha1');
+
+    const set = await run(
+      [
+        'account', 'set', '1100@e2e.example',
+        '--nat-keepalive', 'off',
+        '--keepalive-method', 'crlf',
+        '--allowed-cidr', '10.1.0.0/16',
+        '--allowed-cidr', '2001:db8::/48',
+        '--caller-id', 'Front Desk',
+        '--max-calls', '4',
+        '--disabled',
+        '--out-dialplan', 'outbound',
+        '--in-dialplan', 'inbound',
+        '--incoming-only',
+        '--db', url,
+      ],
+      baseEnv(dataDir),
+    );
+    expect(set.stderr).toBe('');
+    expect(set.code).toBe(0);
+    expect(set.stdout).toContain('1100@e2e.example');
+
+    const list = await run(['account', 'list', 'e2e.example', '--json', '--db', url], baseEnv(dataDir));
+    expect(list.code).toBe(0);
+    const row = (JSON.parse(list.stdout) as Record<string, unknown>[]).find((a) => a['username'] === '1100');
+    expect(row).toEqual(
+      expect.objectContaining({
+        natKeepalive: false,
+        keepaliveMethod: 'crlf',
+        allowedCidrs: ['10.1.0.0/16', '2001:db8::/48'],
+        callerId: 'Front Desk',
+        maxCalls: 4,
+        disabled: true,
+        outDialplan: 'outbound',
+        inDialplan: 'inbound',
+        incomingOnly: true,
+      }),
+    );
+    expect(row).not.toHaveProperty('ha1Md5');
+
+    // Only what is given changes; "" clears a nullable setting.
+    const back = await run(
+      ['account', 'set', '1100@e2e.example', '--enabled', '--no-incoming-only', '--nat-keepalive', 'on', '--keepalive-method', 'options', '--caller-id', '', '--db', url],
+      baseEnv(dataDir),
+    );
+    expect(back.code).toBe(0);
+    const human = await run(['account', 'list', 'e2e.example', '--db', url], baseEnv(dataDir));
+    const line = human.stdout.split('\n').find((l) => l.startsWith('1100@e2e.example'));
+    expect(line?.split('\t')).toEqual([
+      '1100@e2e.example',
+      'out=outbound',
+      'in=inbound',
+      'nat-keepalive=on/options',
+      'allowed-cidr=10.1.0.0/16,2001:db8::/48',
+      'caller-id=-',
+      'max-calls=4',
+    ]);
+
+    const db = await openDatabase(url);
+    try {
+      expect((await db.accounts.findForAuth('1100', 'e2e.example'))?.keepaliveMethod).toBe('options');
+    } finally {
+      await db.close();
+    }
+  });
+
+  it.each([
+    [['--allowed-cidr', '10.0.0.0/33'], '--allowed-cidr'],
+    [['--allowed-cidr', '192.0.2.0/24', '--allowed-cidr', 'example.com/8'], '--allowed-cidr'],
+    [['--keepalive-method', 'stun'], '--keepalive-method'],
+    [['--nat-keepalive', 'maybe'], '--nat-keepalive'],
+    [['--max-calls', '-1'], '--max-calls'],
+    [['--disabled', '--enabled'], '--enabled'],
+    [['--out-dialplan', 'no spaces'], '--out-dialplan'],
+    [['--caller-id', 'Evil\r\nVia: x'], '--caller-id'],
+    [[], 'nothing to set'],
+  ])('account set exits 2 naming the bad argument and changes nothing: %j', async (extra, named) => {
+    const before = await dumpAllRows(url);
+    const r = await run(['account', 'set', '1001@e2e.example', ...extra, '--db', url], baseEnv(dataDir));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(named);
+    expect(await dumpAllRows(url)).toBe(before);
+  });
+
+  it('account add refuses a bad CIDR with exit 2 and adds nothing', async () => {
+    const r = await run(['account', 'add', '1101@e2e.example', '--password', 'x', '--allowed-cidr', '300.1.2.3/8', '--db', url], baseEnv(dataDir));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--allowed-cidr');
+    expect(r.stderr).toContain('300.1.2.3/8');
+    const db = await openDatabase(url);
+    try {
+      expect(await db.accounts.findForAuth('1101', 'e2e.example')).toBeUndefined();
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('account set exits 1 for an unknown account', async () => {
+    const r = await run(['account', 'set', '9999@e2e.example', '--enabled', '--db', url], baseEnv(dataDir));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('9999@e2e.example');
+  });
+
   it('stops on a bad config value with one line naming the setting', async () => {
     const r = await run(['tenant', 'list'], baseEnv(dataDir, { PATCHBAY_DB: url, PATCHBAY_HTTP_LISTEN: 'abc' }));
     expect(r.code).not.toBe(0);
@@ -187,6 +301,86 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
       expect(await exited).toBe(0);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+/** A Kysely handle of its own, to bring a database to an older schema version the way an old release left it. */
+function openKysely(url: string): Kysely<unknown> {
+  if (url.startsWith('sqlite:')) return new Kysely({ dialect: new SqliteDialect({ database: new BetterSqlite3(url.slice('sqlite:'.length)) }) });
+  return new Kysely({ dialect: new MysqlDialect({ pool: createPool({ uri: url }) }) });
+}
+
+describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dialect', (target) => {
+  let url: string;
+  let cleanup: () => Promise<void>;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    const created = await target.create();
+    url = created.url;
+    cleanup = created.cleanup;
+    dataDir = mkdtempSync(path.join(tmpdir(), 'patchbay-e2e-'));
+  });
+  afterAll(async () => {
+    await cleanup?.();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('adds keepalive_method = crlf to accounts of a 0001 database and keeps their data', async () => {
+    const old = openKysely(url);
+    try {
+      const migrator = new Migrator({ db: old, provider: createMigrationProvider(target.dialect) });
+      const { error } = await migrator.migrateTo('0001_initial');
+      expect(error).toBeUndefined();
+      const k = old as unknown as Kysely<{
+        tenants: { id: number; domain: string; name: string; created_at: number };
+        sip_accounts: Record<string, string | number | null>;
+      }>;
+      await k.insertInto('tenants').values({ id: 1, domain: 'old.example', name: 'Old', created_at: 1 }).execute();
+      await k
+        .insertInto('sip_accounts')
+        .values({
+          tenant_id: 1,
+          username: '7001',
+          ha1_md5: digestHa1('MD5', '7001', 'old.example', 'pw'),
+          ha1_sha256: digestHa1('SHA-256', '7001', 'old.example', 'pw'),
+          incoming_only: 0,
+          disabled: 0,
+          nat_keepalive: 0,
+          allowed_cidrs: '["198.51.100.0/24"]',
+          caller_id: 'Old Phone',
+          created_at: 1,
+          updated_at: 1,
+        })
+        .execute();
+    } finally {
+      await old.destroy();
+    }
+
+    const m = await run(['migrate', '--json', '--db', url], baseEnv(dataDir));
+    expect(m.stderr).toBe('');
+    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method'] });
+
+    const list = await run(['account', 'list', 'old.example', '--json', '--db', url], baseEnv(dataDir));
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({
+        username: '7001',
+        natKeepalive: false,
+        keepaliveMethod: 'crlf',
+        allowedCidrs: ['198.51.100.0/24'],
+        callerId: 'Old Phone',
+      }),
+    ]);
+
+    const set = await run(['account', 'set', '7001@old.example', '--keepalive-method', 'options', '--nat-keepalive', 'on', '--db', url], baseEnv(dataDir));
+    expect(set.code).toBe(0);
+    const db = await openDatabase(url);
+    try {
+      expect(await db.migrate()).toEqual([]);
+      expect(await db.accounts.findForAuth('7001', 'old.example')).toMatchObject({ keepaliveMethod: 'options', natKeepalive: true });
+    } finally {
+      await db.close();
     }
   });
 });
