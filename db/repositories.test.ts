@@ -219,6 +219,33 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     expect((await db.cdrs.list({ tenantId: t.id })).map((c) => c.id)).toEqual([id]);
   });
 
+  it('writes CDRs in batches (insertMany), more rows than one statement holds', async () => {
+    const t = await db.tenants.add({ domain: 'cdr-batch.test' });
+    const cdrs = Array.from({ length: 150 }, (_, i) => ({
+      callId: `batch-${i}@host`,
+      tenantId: t.id,
+      caller: '1001',
+      callee: '1002',
+      direction: 'internal' as const,
+      dialplan: null,
+      legs: [{ destination: `100${i % 10}@local`, status: 486 }],
+      startedAt: 1_700_000_000_000 + i,
+      ringingAt: null,
+      answeredAt: null,
+      endedAt: 1_700_000_005_000 + i,
+      durationSec: 0,
+      hangupSide: 'callee' as const,
+      hangupCause: 'Busy Here',
+      status: '486',
+    }));
+    await db.cdrs.insertMany(cdrs);
+    await db.cdrs.insertMany([]);
+    const stored = await db.cdrs.list({ tenantId: t.id, limit: 1000 });
+    expect(stored).toHaveLength(150);
+    expect(stored[0]).toMatchObject({ callId: 'batch-149@host', legs: [{ destination: '1009@local', status: 486 }], answeredAt: null, hangupSide: 'callee' });
+    expect(stored.map((c) => c.callId).sort()).toEqual(cdrs.map((c) => c.callId).sort());
+  });
+
   it('enforces key/value limits per tenant', async () => {
     const a = await db.tenants.add({ domain: 'kv-a.test' });
     const b = await db.tenants.add({ domain: 'kv-b.test' });

@@ -87,6 +87,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     limits: { memoryMiB: config.sandbox.memoryMb, cpuMs: config.sandbox.cpuMs },
   });
   const callLogger = logger.child({ component: 'calls' });
+  const cdrs = cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed'));
   const calls = new CallService({
     stack,
     location,
@@ -95,7 +96,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     sandbox,
     dialplans: new DbDialplanStore(db),
     kv: db.kv,
-    cdrs: cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed')),
+    cdrs,
     emit: (event) => events.emit(event),
     logger: callLogger,
     publicAddress: config.sip.publicAddress,
@@ -140,6 +141,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         calls.close();
         await stack.stop();
         await sandbox.stop();
+        await cdrs.close(); // queued CDRs are written before main.ts closes the database
         await location.close();
       })();
       return closing;

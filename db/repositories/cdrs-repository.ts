@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { CdrsTable } from '../schema.ts';
 import { insertedId, parseJson, type RepositoryContext } from './context.ts';
 
@@ -61,32 +61,48 @@ function fromRow(r: Selectable<CdrsTable>): StoredCdr {
   };
 }
 
+function toRow(cdr: Cdr): Insertable<CdrsTable> {
+  return {
+    call_id: cdr.callId.slice(0, 255),
+    tenant_id: cdr.tenantId,
+    caller: cdr.caller.slice(0, 255),
+    callee: cdr.callee.slice(0, 255),
+    direction: cdr.direction,
+    dialplan: cdr.dialplan,
+    legs: JSON.stringify(cdr.legs),
+    started_at: cdr.startedAt,
+    ringing_at: cdr.ringingAt,
+    answered_at: cdr.answeredAt,
+    ended_at: cdr.endedAt,
+    duration_sec: Math.max(0, Math.round(cdr.durationSec)),
+    hangup_side: cdr.hangupSide,
+    hangup_cause: cdr.hangupCause?.slice(0, 255) ?? null,
+    status: cdr.status,
+  };
+}
+
+/** Rows per multi-row INSERT: 15 columns each keeps a statement far below bind-parameter limits. */
+const ROWS_PER_STATEMENT = 100;
+
 export class CdrsRepository {
   constructor(private readonly ctx: RepositoryContext) {}
 
   async insert(cdr: Cdr): Promise<number> {
-    return insertedId(
-      await this.ctx.db
-        .insertInto('cdrs')
-        .values({
-          call_id: cdr.callId.slice(0, 255),
-          tenant_id: cdr.tenantId,
-          caller: cdr.caller.slice(0, 255),
-          callee: cdr.callee.slice(0, 255),
-          direction: cdr.direction,
-          dialplan: cdr.dialplan,
-          legs: JSON.stringify(cdr.legs),
-          started_at: cdr.startedAt,
-          ringing_at: cdr.ringingAt,
-          answered_at: cdr.answeredAt,
-          ended_at: cdr.endedAt,
-          duration_sec: Math.max(0, Math.round(cdr.durationSec)),
-          hangup_side: cdr.hangupSide,
-          hangup_cause: cdr.hangupCause?.slice(0, 255) ?? null,
-          status: cdr.status,
-        })
-        .executeTakeFirstOrThrow(),
-    );
+    return insertedId(await this.ctx.db.insertInto('cdrs').values(toRow(cdr)).executeTakeFirstOrThrow());
+  }
+
+  /**
+   * Writes many CDRs in one transaction (all or none) with multi-row INSERTs: the write-behind
+   * path, where one statement per call cost 4–6% of the main thread at 400–500 calls/s.
+   */
+  async insertMany(cdrs: readonly Cdr[]): Promise<void> {
+    if (cdrs.length === 0) return;
+    const rows = cdrs.map(toRow);
+    await this.ctx.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        await trx.insertInto('cdrs').values(rows.slice(i, i + ROWS_PER_STATEMENT)).execute();
+      }
+    });
   }
 
   async get(id: number): Promise<StoredCdr | undefined> {

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { formatAuthHeader, parseAuthHeader, type AuthParamOut } from './digest-header.ts';
 import { computeDigestResponse, parseDigestAlgorithm, type DigestAlgorithm } from './digest-hash.ts';
+import { sharedRandomPool } from './random-pool.ts';
 
 export type { DigestAlgorithm } from './digest-hash.ts';
 
@@ -120,9 +121,9 @@ export class DigestServer {
 
   /** A fresh nonce for `realm`. */
   createNonce(realm: string): string {
-    const body = Buffer.alloc(NONCE_TIME_BYTES + NONCE_RANDOM_BYTES);
+    const body = Buffer.allocUnsafe(NONCE_TIME_BYTES + NONCE_RANDOM_BYTES);
     body.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(this.now()))), 0);
-    randomBytes(NONCE_RANDOM_BYTES).copy(body, NONCE_TIME_BYTES);
+    sharedRandomPool.fill(body, NONCE_TIME_BYTES, NONCE_RANDOM_BYTES);
     return Buffer.concat([body, this.mac(body, realm)]).toString('base64url');
   }
 

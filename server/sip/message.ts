@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { SipParseError } from './parse-error.ts';
 import { SipHeaders } from './headers.ts';
 import { formatUri, type SipUri } from './uri.ts';
 import { parseContactList, parseNameAddr, type NameAddr } from './name-addr.ts';
 import { parseVia, type Via } from './via.ts';
+import { sharedRandomPool } from './random-pool.ts';
 
 export { SipParseError } from './parse-error.ts';
 
@@ -311,7 +311,7 @@ export function reasonPhrase(status: number): string {
 }
 
 function randomToken(bytes: number): string {
-  return randomBytes(bytes).toString('base64url');
+  return sharedRandomPool.token(bytes);
 }
 
 /** RFC 3261 §8.1.1.7: branch starts with the magic cookie z9hG4bK. */

@@ -22,6 +22,7 @@ import { InviteClientTransaction } from './transactions/invite-client-transactio
 import { NonInviteClientTransaction } from './transactions/non-invite-client-transaction.ts';
 import { InviteServerTransaction } from './transactions/invite-server-transaction.ts';
 import { NonInviteServerTransaction } from './transactions/non-invite-server-transaction.ts';
+import type { LingeringTransaction } from './transactions/lingering-transaction.ts';
 import { buildCancel } from './transactions/request-builders.ts';
 import { CRLFCRLF, type Transport, type TransportEvents, type TransportKind } from './transports/transport.ts';
 import { DEFAULT_UDP_RECEIVE_BUFFER_BYTES, UdpTransport } from './transports/udp-transport.ts';
@@ -60,8 +61,8 @@ export interface SipStackOptions {
   clock?: Clock;
 }
 
-type ClientTx = InviteClientTransaction | NonInviteClientTransaction;
-type ServerTx = InviteServerTransaction | NonInviteServerTransaction;
+type ClientTx = InviteClientTransaction | NonInviteClientTransaction | LingeringTransaction;
+type ServerTx = InviteServerTransaction | NonInviteServerTransaction | LingeringTransaction;
 
 const MAGIC_COOKIE = 'z9hG4bK';
 
@@ -113,8 +114,8 @@ export class SipStack {
       onError: (err) => this.logger.error({ err }, 'SIP timer callback threw'),
     });
     const base = { wheel: this.wheel, timers: this.timers, logger: this.logger };
-    this.clientCtx = { ...base, onTerminated: (key) => this.clientTxs.delete(key) };
-    this.serverCtx = { ...base, onTerminated: (key) => this.serverTxs.delete(key) };
+    this.clientCtx = { ...base, ...tableHooks(this.clientTxs) };
+    this.serverCtx = { ...base, ...tableHooks(this.serverTxs) };
   }
 
   /** Live transaction counts (diagnostics, tests). */
@@ -193,7 +194,7 @@ export class SipStack {
     if (!req.headers.has('Max-Forwards')) req.headers.append('Max-Forwards', '70');
     if (this.opts.userAgent && !req.headers.has('User-Agent')) req.headers.append('User-Agent', this.opts.userAgent);
     const key = clientKey(branch, req.method);
-    const tx: ClientTx =
+    const tx =
       req.method === 'INVITE'
         ? new InviteClientTransaction(key, req, handler, this.clientCtx, (invite, channel) => this.sendCancel(invite, channel))
         : new NonInviteClientTransaction(key, req, handler, this.clientCtx);
@@ -345,8 +346,7 @@ export class SipStack {
   private channelTo(transport: Transport, target: Endpoint, fallback?: Endpoint): TransactionChannel {
     return {
       reliable: transport.reliable,
-      send: async (msg) => {
-        const data = msg.toBuffer();
+      send: async (data) => {
         try {
           await this.sendOn(transport, data, target);
         } catch (err) {
@@ -403,6 +403,7 @@ export class SipStack {
     const key = serverKey(req);
 
     if (req.method === 'ACK') {
+      // An Accepted INVITE transaction is a LingeringTransaction: its 2xx ACK goes to the core.
       const inviteTx = this.serverTxs.get(key);
       if (inviteTx instanceof InviteServerTransaction && inviteTx.state !== 'Accepted') {
         inviteTx.receiveAck(); // §17.2.1: ACK for a non-2xx belongs to the transaction
@@ -440,15 +441,17 @@ export class SipStack {
   /** RFC 3261 §9.2: answer the CANCEL, let the core stop the INVITE, then 487 it if still open. */
   private receiveCancel(req: SipRequest, key: string, channel: TransactionChannel): void {
     const inviteTx = this.serverTxs.get(serverKey(req, 'INVITE'));
+    // After a 2xx the INVITE transaction lingers (Accepted) without its parsed request: the
+    // CANCEL still gets 200 (§9.2) but has nothing to cancel.
     const invite = inviteTx instanceof InviteServerTransaction ? inviteTx : undefined;
     const tx = new NonInviteServerTransaction(key, req, channel, this.serverCtx, invite);
     this.serverTxs.set(key, tx);
-    if (!invite) {
+    if (!inviteTx) {
       tx.respond(responseTo(req, 481));
       return;
     }
     tx.respond(responseTo(req, 200));
-    if (invite.state === 'Proceeding') {
+    if (invite?.state === 'Proceeding') {
       if (invite.onCancel) {
         try {
           invite.onCancel();
@@ -464,7 +467,7 @@ export class SipStack {
     this.deliver(req, tx);
   }
 
-  private deliver(req: SipRequest, tx: ServerTx | undefined): void {
+  private deliver(req: SipRequest, tx: InviteServerTransaction | NonInviteServerTransaction | undefined): void {
     try {
       this.onRequest(req, tx);
     } catch (err) {
@@ -602,6 +605,18 @@ function transportOfUri(uri: SipUri): TransportKind {
   if (uri.scheme === 'sips') return p === 'ws' || p === 'wss' ? 'wss' : 'tls';
   if (p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss' || p === 'udp') return p;
   return 'udp';
+}
+
+/** How transactions tell their owner's table that they ended or were replaced by a lingering record. */
+function tableHooks<T extends object>(table: Map<string, T | LingeringTransaction>): Pick<TransactionContext, 'onTerminated' | 'onLinger'> {
+  return {
+    onTerminated: (key, tx) => {
+      if (table.get(key) === tx) table.delete(key);
+    },
+    onLinger: (key, tx, record) => {
+      if (table.get(key) === tx) table.set(key, record);
+    },
+  };
 }
 
 function clientKey(branch: string, method: string): string {

@@ -21,14 +21,17 @@ export interface ClientTimers {
  */
 export abstract class ClientTransactionBase<S extends string> extends TransactionBase<S> implements ClientTransaction {
   protected channel: TransactionChannel | undefined;
+  /** The request serialized once: retransmissions are byte-identical and cost no re-serialization. */
+  private requestBytes: Buffer | undefined;
 
   protected constructor(
     key: string,
     readonly request: SipRequest,
     protected readonly handler: ClientTransactionHandler,
     ctx: TransactionContext,
+    initial: S,
   ) {
-    super(key, ctx);
+    super(key, ctx, initial);
   }
 
   abstract cancel(): void;
@@ -44,7 +47,8 @@ export abstract class ClientTransactionBase<S extends string> extends Transactio
   /** Sends the request; the retransmit timer (unreliable only) and the timeout timer start. */
   protected sendRequest(channel: TransactionChannel, timers: ClientTimers): void {
     this.channel = channel;
-    this.transmit(channel, this.request, (err) => this.onTransportError(err));
+    this.requestBytes = this.request.toBuffer();
+    this.transmit(channel, this.requestBytes, (err) => this.onTransportError(err));
     if (!channel.reliable) this.scheduleRetransmit(timers.retransmit, this.ctx.timers.T1);
     this.startTimer(timers.timeout, timers.timeoutMs, () => this.onTimeoutTimer());
   }
@@ -54,8 +58,8 @@ export abstract class ClientTransactionBase<S extends string> extends Transactio
   }
 
   private onRetransmitTimer(timer: ClientTimers['retransmit'], interval: number): void {
-    if (!this.retransmitting || !this.channel) return;
-    this.transmit(this.channel, this.request, (err) => this.onTransportError(err));
+    if (!this.retransmitting || !this.channel || !this.requestBytes) return;
+    this.transmit(this.channel, this.requestBytes, (err) => this.onTransportError(err));
     this.scheduleRetransmit(timer, this.nextRetransmitInterval(interval));
   }
 

@@ -11,8 +11,6 @@ export type InviteClientState = 'Calling' | 'Proceeding' | 'Completed' | 'Termin
  * the INVITE's branch (§17.1.1.3).
  */
 export class InviteClientTransaction extends ClientTransactionBase<InviteClientState> {
-  state: InviteClientState = 'Calling';
-  private ack: SipRequest | undefined;
   private cancelRequested = false;
   private cancelSent = false;
 
@@ -24,7 +22,7 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
     /** Sends a CANCEL for this INVITE over `channel` (RFC 3261 §9.1); supplied by the owner. */
     private readonly sendCancel: (invite: SipRequest, channel: TransactionChannel) => void,
   ) {
-    super(key, request, handler, ctx);
+    super(key, request, handler, ctx, 'Calling');
   }
 
   /** Sends the INVITE: Timer A (unreliable only) and Timer B start (§17.1.1.2). */
@@ -57,18 +55,16 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
           this.state = 'Completed';
           this.stopTimer('A');
           this.stopTimer('B');
-          this.ack = buildAckForNonSuccess(this.request, res);
-          this.sendAck();
+          const ack = buildAckForNonSuccess(this.request, res).toBuffer();
+          if (this.channel) this.transmit(this.channel, ack, () => {});
           this.safeCall('onFinal', () => this.handler.onFinal?.(res));
-          // Timer D: 0 for reliable transports (§17.1.1.2).
+          // Timer D: 0 for reliable transports (§17.1.1.2). Meanwhile a retransmitted final
+          // means the ACK got lost: the lingering record sends it again, nothing is passed up.
           const d = this.channel?.reliable ? 0 : this.ctx.timers.TIMER_D;
-          this.startTimer('D', d, () => this.terminate());
+          if (this.state === 'Completed') this.linger(d, this.channel, ack);
         }
         return;
       case 'Completed':
-        // Retransmitted final response: the ACK got lost, send it again; not passed up.
-        if (status >= 300) this.sendAck();
-        return;
       case 'Terminated':
         return;
     }
@@ -80,10 +76,6 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
     const report = this.state === 'Calling' || this.state === 'Proceeding';
     this.terminate();
     if (report) this.safeCall('onTransportError', () => this.handler.onTransportError?.(err));
-  }
-
-  private sendAck(): void {
-    if (this.ack && this.channel) this.transmit(this.channel, this.ack, () => {});
   }
 
   private emitCancel(): void {

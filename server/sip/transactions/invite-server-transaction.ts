@@ -10,10 +10,11 @@ export type InviteServerState = 'Proceeding' | 'Completed' | 'Confirmed' | 'Acce
  * starting a new call; retransmitting the 2xx itself is the TU's job (§13.3.1.4).
  */
 export class InviteServerTransaction extends TransactionBase<InviteServerState> implements ServerTransaction {
-  state: InviteServerState = 'Proceeding';
   onCancel?: () => void;
-  private lastProvisional: SipResponse | undefined;
-  private finalResponse: SipResponse | undefined;
+  /** Serialized once: resent on retransmitted INVITEs (Proceeding) and by Timer G (Completed). */
+  private lastProvisional: Buffer | undefined;
+  private finalResponse: Buffer | undefined;
+  private provisionalTag: string | undefined;
   private timerGInterval = 0;
 
   constructor(
@@ -22,24 +23,19 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     private readonly channel: TransactionChannel,
     ctx: TransactionContext,
   ) {
-    super(key, ctx);
+    super(key, ctx, 'Proceeding');
   }
 
   /** §17.2.1: the 100 Trying goes out at once, so the client stops retransmitting. */
   start(): void {
-    const trying = createResponse(this.request, 100, 'Trying');
+    const trying = createResponse(this.request, 100, 'Trying').toBuffer();
     this.lastProvisional = trying;
     this.transmit(this.channel, trying, (err) => this.onTransportError(err));
   }
 
   /** The To tag the TU already used in a provisional (so a stack-generated 487 matches it). */
   get provisionalToTag(): string | undefined {
-    if (!this.lastProvisional || this.lastProvisional.status === 100) return undefined;
-    try {
-      return this.lastProvisional.to.params['tag'] ?? undefined;
-    } catch {
-      return undefined;
-    }
+    return this.provisionalTag;
   }
 
   /** True once a final response was sent (or the transaction ended). */
@@ -52,15 +48,19 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
       this.ctx.logger.debug({ tx: this.key, status: res.status, state: this.state }, 'response after final ignored');
       return;
     }
-    this.transmit(this.channel, res, (err) => this.onTransportError(err));
+    const data = res.toBuffer();
+    this.transmit(this.channel, data, (err) => this.onTransportError(err));
     if (res.status < 200) {
-      this.lastProvisional = res;
+      this.lastProvisional = data;
+      this.provisionalTag = res.status === 100 ? undefined : toTagOf(res);
       return;
     }
-    this.finalResponse = res;
+    this.finalResponse = data;
+    this.lastProvisional = undefined;
     if (res.status < 300) {
+      // Accepted: retransmitted INVITEs are absorbed, not answered (the TU resends the 2xx).
       this.state = 'Accepted';
-      this.startTimer('L', this.ctx.timers.TIMER_L, () => this.terminate());
+      this.linger(this.ctx.timers.TIMER_L, undefined, undefined);
       return;
     }
     this.state = 'Completed';
@@ -109,5 +109,13 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     if (this.state !== 'Completed') return;
     this.ctx.logger.debug({ tx: this.key, callId: this.request.callId }, 'Timer H fired: no ACK received');
     this.terminate();
+  }
+}
+
+function toTagOf(res: SipResponse): string | undefined {
+  try {
+    return res.to.params['tag'] ?? undefined;
+  } catch {
+    return undefined;
   }
 }

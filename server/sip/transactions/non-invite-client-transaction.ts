@@ -6,10 +6,8 @@ export type NonInviteClientState = 'Trying' | 'Proceeding' | 'Completed' | 'Term
 
 /** RFC 3261 §17.1.2 non-INVITE client transaction (Figure 6). */
 export class NonInviteClientTransaction extends ClientTransactionBase<NonInviteClientState> {
-  state: NonInviteClientState = 'Trying';
-
   constructor(key: string, request: SipRequest, handler: ClientTransactionHandler, ctx: TransactionContext) {
-    super(key, request, handler, ctx);
+    super(key, request, handler, ctx, 'Trying');
   }
 
   /** Sends the request: Timer E (unreliable only) and Timer F start (§17.1.2.2). */
@@ -22,7 +20,7 @@ export class NonInviteClientTransaction extends ClientTransactionBase<NonInviteC
   cancel(): void {}
 
   receiveResponse(res: SipResponse): void {
-    if (this.state === 'Completed' || this.state === 'Terminated') return; // retransmission absorbed
+    if (this.state === 'Completed' || this.state === 'Terminated') return; // the lingering record absorbs these
     if (res.status < 200) {
       this.state = 'Proceeding';
       this.safeCall('onProvisional', () => this.handler.onProvisional?.(res));
@@ -32,8 +30,9 @@ export class NonInviteClientTransaction extends ClientTransactionBase<NonInviteC
     this.stopTimer('E');
     this.stopTimer('F');
     this.safeCall('onFinal', () => this.handler.onFinal?.(res));
+    // Timer K: retransmitted finals are absorbed; nothing to resend (§17.1.2.2).
     const k = this.channel?.reliable ? 0 : this.ctx.timers.TIMER_K;
-    this.startTimer('K', k, () => this.terminate());
+    this.linger(k, undefined, undefined);
   }
 
   onTransportError(err: Error): void {

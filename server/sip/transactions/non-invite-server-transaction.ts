@@ -5,8 +5,8 @@ export type NonInviteServerState = 'Trying' | 'Proceeding' | 'Completed' | 'Term
 
 /** RFC 3261 §17.2.2 non-INVITE server transaction (Figure 8). */
 export class NonInviteServerTransaction extends TransactionBase<NonInviteServerState> implements ServerTransaction {
-  state: NonInviteServerState = 'Trying';
-  private lastResponse: SipResponse | undefined;
+  /** The last provisional, serialized once; resent on retransmitted requests in Proceeding. */
+  private lastProvisional: Buffer | undefined;
 
   constructor(
     key: string,
@@ -16,7 +16,7 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
     /** For a CANCEL: the INVITE server transaction it matched (RFC 3261 §9.2). */
     readonly cancelled?: ServerTransaction,
   ) {
-    super(key, ctx);
+    super(key, ctx, 'Trying');
     // Not in RFC 3261: reclaims a transaction the TU never answers, so it cannot leak.
     this.startTimer('unanswered', 2 * ctx.timers.TIMER_F, () => this.terminate());
   }
@@ -26,23 +26,25 @@ export class NonInviteServerTransaction extends TransactionBase<NonInviteServerS
       this.ctx.logger.debug({ tx: this.key, status: res.status, state: this.state }, 'response after final ignored');
       return;
     }
-    this.lastResponse = res;
-    this.transmit(this.channel, res, (err) => this.onTransportError(err));
+    const data = res.toBuffer();
+    this.transmit(this.channel, data, (err) => this.onTransportError(err));
     if (res.status < 200) {
       this.state = 'Proceeding';
+      this.lastProvisional = data;
       return;
     }
     this.state = 'Completed';
-    this.stopTimer('unanswered');
-    // Timer J: 64*T1 for unreliable transports, 0 for reliable (§17.2.2).
+    this.lastProvisional = undefined;
+    // Timer J: 64*T1 for unreliable transports, 0 for reliable (§17.2.2). The final's bytes
+    // answer retransmitted requests meanwhile.
     const j = this.channel.reliable ? 0 : this.ctx.timers.TIMER_J;
-    this.startTimer('J', j, () => this.terminate());
+    this.linger(j, this.channel, data);
   }
 
-  /** A retransmitted request: absorbed in Trying, answered with the last response after (§17.2.2). */
+  /** A retransmitted request: absorbed in Trying, answered with the last provisional in Proceeding (§17.2.2). */
   receiveRetransmission(): void {
-    if ((this.state === 'Proceeding' || this.state === 'Completed') && this.lastResponse) {
-      this.transmit(this.channel, this.lastResponse, (err) => this.onTransportError(err));
+    if (this.state === 'Proceeding' && this.lastProvisional) {
+      this.transmit(this.channel, this.lastProvisional, (err) => this.onTransportError(err));
     }
   }
 

@@ -258,3 +258,29 @@ describe('stack-generated responses', () => {
     expect(tcp.stack.responseTargetFor(tcp.seen[0]!.req)).toEqual({ transport: 'tcp', ...PEER, connectionId: 'k1' });
   });
 });
+
+describe('settled transactions keep bytes, not parsed messages', () => {
+  it('a Completed non-INVITE transaction resends the serialized final and lets the request be collected', async () => {
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const { clock, transport, stack, statuses } = await withCore();
+    let held: { req: SipRequest; tx: ServerTransaction | undefined } | undefined;
+    stack.onRequest = (req, tx) => (held = { req, tx });
+    transport.inject(requestText({ method: 'REGISTER' }), PEER);
+    const res = createResponse(held!.req, 200, undefined, { toTag: 'srv' });
+    held!.tx!.respond(res);
+    res.status = 599; // what was sent is what gets resent
+    const request = new WeakRef(held!.req);
+    held = undefined;
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(request.deref()).toBeUndefined();
+    transport.inject(requestText({ method: 'REGISTER' }), PEER);
+    expect(statuses()).toEqual(['200', '200']);
+    expect(stack.transactionCount.server).toBe(1);
+    clock.advance(32_000);
+    expect(stack.transactionCount.server).toBe(0);
+  });
+});

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
-import type { SipMessage, SipRequest, SipResponse } from '../message.ts';
+import type { SipRequest, SipResponse } from '../message.ts';
 import type { TimerHandle, TimerWheel } from '../timer-wheel.ts';
 import type { TransactionTimers } from './timer-settings.ts';
+import { LingeringTransaction } from './lingering-transaction.ts';
 
 /** Callbacks of a client transaction to its TU (RFC 3261 §17.1). */
 export interface ClientTransactionHandler {
@@ -34,7 +35,8 @@ export interface ServerTransaction {
 export interface TransactionChannel {
   /** False on UDP: retransmission timers run only then (RFC 3261 §17.1.1.2). */
   readonly reliable: boolean;
-  send(msg: SipMessage): Promise<void>;
+  /** Wire bytes: a transaction serializes each message once and resends the same bytes. */
+  send(data: Buffer): Promise<void>;
 }
 
 /** What a transaction needs from the layer that owns it. */
@@ -42,8 +44,10 @@ export interface TransactionContext {
   readonly wheel: TimerWheel;
   readonly timers: TransactionTimers;
   readonly logger: Logger;
-  /** The transaction reached Terminated; the owner forgets it. */
-  onTerminated(key: string): void;
+  /** `tx` reached Terminated; the owner forgets it (if `key` still maps to it). */
+  onTerminated(key: string, tx: object): void;
+  /** `tx` settled: the owner keeps `record` under `key` instead, so `tx` can be collected. */
+  onLinger(key: string, tx: object, record: LingeringTransaction): void;
 }
 
 /**
@@ -51,19 +55,44 @@ export interface TransactionContext {
  * entry) and the way into Terminated.
  */
 export abstract class TransactionBase<S extends string> {
-  abstract state: S | 'Terminated';
+  /** Shared with the LingeringTransaction that may outlive this object in the owner's table. */
+  private readonly phase: { state: S | 'Terminated' };
   private readonly pending = new Map<string, TimerHandle>();
   protected constructor(
     readonly key: string,
     protected readonly ctx: TransactionContext,
-  ) {}
+    initial: S,
+  ) {
+    this.phase = { state: initial };
+  }
+
+  get state(): S | 'Terminated' {
+    return this.phase.state;
+  }
+
+  set state(s: S | 'Terminated') {
+    this.phase.state = s;
+  }
 
   /** Ends the transaction: its timers stop and the owner forgets it. */
   terminate(): void {
     if (this.state === 'Terminated') return;
     this.state = 'Terminated';
     this.stopAllTimers();
-    this.ctx.onTerminated(this.key);
+    this.ctx.onTerminated(this.key, this);
+  }
+
+  /**
+   * The outcome is settled and only retransmissions are left to absorb for `ms` (Timer D, J, K,
+   * L): the owner swaps this object for a LingeringTransaction that keeps the key, the bytes to
+   * resend (if any) and the channel, but no parsed request or response. Under load (thousands of
+   * REGISTERs a second, Timer J = 32 s) the parsed messages were most of the live heap.
+   */
+  protected linger(ms: number, channel: TransactionChannel | undefined, resend: Buffer | undefined): void {
+    this.stopAllTimers();
+    const record = new LingeringTransaction(this.key, this.phase, this.ctx, channel, resend);
+    this.ctx.onLinger(this.key, this, record);
+    record.expireAfter(ms);
   }
 
   protected startTimer(name: string, ms: number, fn: () => void): void {
@@ -88,10 +117,10 @@ export abstract class TransactionBase<S extends string> {
   }
 
   /** Sends and reports a failure to `onError` instead of throwing (callers are timer/socket paths). */
-  protected transmit(channel: TransactionChannel, msg: SipMessage, onError: (err: Error) => void): void {
+  protected transmit(channel: TransactionChannel, data: Buffer, onError: (err: Error) => void): void {
     let p: Promise<void>;
     try {
-      p = channel.send(msg);
+      p = channel.send(data);
     } catch (err) {
       onError(err as Error);
       return;
