@@ -419,8 +419,8 @@ async function provisionPatchbay(dbUrl: string, accounts: BenchAccount[], uasAdd
   // By default callers are trusted by source address (the call path honours allowed CIDRs), as the
   // Kamailio proxy authenticates nobody; BENCH_CALL_AUTH=digest makes every call pass a 407 instead.
   if (CALL_AUTH === 'digest') return;
-  const { default: Sqlite } = await import('better-sqlite3');
-  const sqlite = new Sqlite(file);
+  const { sqliteDriver } = await import('../db/index.ts');
+  const sqlite = new (sqliteDriver())(file);
   try {
     sqlite.prepare('UPDATE sip_accounts SET allowed_cidrs = ?').run(JSON.stringify(['127.0.0.1/32']));
   } finally {

@@ -21,3 +21,4 @@ export type { StoredBinding } from './repositories/bindings-repository.ts';
 export type { Cdr, CdrLeg, StoredCdr, CallDirection, HangupSide } from './repositories/cdrs-repository.ts';
 export { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH } from './repositories/kv-repository.ts';
 export type { AuditEntry, StoredAuditEntry } from './repositories/audit-repository.ts';
+export { sqliteDriver, type SqliteDriver } from './sqlite-driver.ts';

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { sqliteDriver } from './sqlite-driver.ts';
 import { Kysely, Migrator, MysqlDialect, SqliteDialect } from 'kysely';
 import { createPool } from 'mysql2';
 import { createMigrationProvider, type SqlDialectName } from './migrations.ts';
@@ -57,7 +57,7 @@ function createKysely(url: string, dialect: SqlDialectName): Kysely<DatabaseSche
   if (dialect === 'sqlite') {
     const file = sqlitePath(url);
     if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    const sqlite = new BetterSqlite3(file);
+    const sqlite = new (sqliteDriver())(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import BetterSqlite3 from 'better-sqlite3';
+import { sqliteDriver } from '../../db/index.ts';
 import { Kysely, Migrator, MysqlDialect, SqliteDialect } from 'kysely';
 import { createPool } from 'mysql2';
 import { createConnection } from 'mysql2/promise';
@@ -44,7 +44,7 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
 /** Every row of every table, as text, to prove the clear password was never stored. */
 async function dumpAllRows(url: string): Promise<string> {
   if (url.startsWith('sqlite:')) {
-    const sqlite = new BetterSqlite3(url.slice('sqlite:'.length), { readonly: true });
+    const sqlite = new (sqliteDriver())(url.slice('sqlite:'.length), { readonly: true });
     try {
       const tables = sqlite.prepare("SELECT name FROM sqlite_master WHERE type='table'").all() as { name: string }[];
       return tables.map((t) => JSON.stringify(sqlite.prepare(`SELECT * FROM "${t.name}"`).all())).join('\n');
@@ -307,7 +307,7 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
 
 /** A Kysely handle of its own, to bring a database to an older schema version the way an old release left it. */
 function openKysely(url: string): Kysely<unknown> {
-  if (url.startsWith('sqlite:')) return new Kysely({ dialect: new SqliteDialect({ database: new BetterSqlite3(url.slice('sqlite:'.length)) }) });
+  if (url.startsWith('sqlite:')) return new Kysely({ dialect: new SqliteDialect({ database: new (sqliteDriver())(url.slice('sqlite:'.length)) }) });
   return new Kysely({ dialect: new MysqlDialect({ pool: createPool({ uri: url }) }) });
 }
 

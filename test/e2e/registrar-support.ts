@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { sqliteDriver } from '../../db/index.ts';
 import { freePort, REPO_ROOT, runSipp, type PatchbayServer, type SippResult } from './harness/index.ts';
 
 export const SCENARIO_DIR = join(REPO_ROOT, 'test', 'e2e', 'scenarios');
@@ -71,7 +71,7 @@ export interface StoredBindingRow {
 /** Reads the persisted bindings of one SIP account straight from the SQLite file. */
 export function storedBindings(server: PatchbayServer, username: string): StoredBindingRow[] {
   const file = server.dbUrl.replace(/^sqlite:/, '');
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = new (sqliteDriver())(file, { readonly: true, fileMustExist: true });
   try {
     return db
       .prepare(
