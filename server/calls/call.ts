@@ -84,6 +84,13 @@ export class Call {
   /** 2xx to relayed re-INVITEs awaiting ACK, by side and CSeq. */
   private readonly inDialogRetransmitters = new Map<string, Invite2xxRetransmitter>();
   private readonly dialogKeys: string[] = [];
+  /** The relayed re-INVITE still awaiting its final response: it occupies both dialogs (RFC 3261 §14.2). */
+  private pendingReinvite?: { side: 'a' | 'b'; req: SipRequest; tx: ServerTransaction };
+  /**
+   * Offerless (delayed-offer) re-INVITEs: the offer is in the 2xx and the answer in the ACK, so the
+   * ACK toward the answering side waits for the originator's ACK, by side and CSeq (RFC 3261 §13.2.1).
+   */
+  private readonly deferredAcks = new Map<string, { dialog: Dialog; seq: number }>();
   private earlyMediaSent = false;
   private ringingSent = false;
 
@@ -432,6 +439,7 @@ export class Call {
       const key = `${side}:${req.cseq.seq}`;
       this.inDialogRetransmitters.get(key)?.stop();
       this.inDialogRetransmitters.delete(key);
+      this.releaseDeferredAck(key, req);
       return;
     }
     if (!tx) return;
@@ -461,6 +469,17 @@ export class Call {
         return;
       }
       case 'INVITE':
+        if (this.pendingReinvite) {
+          // §14.2: a re-INVITE from the other side crossed ours (glare) → 491; a second one from the
+          // same side while its first is unanswered → 500 with Retry-After.
+          tx.respond(this.pendingReinvite.side === side
+            ? createResponse(req, 500, 'Previous INVITE pending', { headers: { 'Retry-After': String(Math.floor(Math.random() * 10)) } })
+            : createResponse(req, 491));
+          return;
+        }
+        own.refreshTarget(req);
+        this.relay(req, tx, own, other, side);
+        return;
       case 'UPDATE':
         own.refreshTarget(req);
         this.relay(req, tx, own, other, side);
@@ -490,14 +509,23 @@ export class Call {
       if (v !== undefined) headers.push([name, v]);
     }
     const out = other.createRequest(req.method, { body, contentType, headers });
+    const pending = req.method === 'INVITE' ? { side, req, tx } : undefined;
+    if (pending) this.pendingReinvite = pending;
+    const settle = (): boolean => {
+      if (pending && this.pendingReinvite === pending) this.pendingReinvite = undefined;
+      // The call ended meanwhile (BYE crossed the request): end() already answered it.
+      return this.state !== 'ended';
+    };
     this.ctx.stack.sendRequest(out, {
       target: other.flow,
       handler: {
         onFinal: (res) => {
           if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
             other.refreshTarget(res);
-            sendAck(this.ctx.stack, other.createAck(out.cseq.seq), other.flow);
+            if (req.body.length === 0 && this.state !== 'ended') this.deferredAcks.set(`${side}:${req.cseq.seq}`, { dialog: other, seq: out.cseq.seq });
+            else sendAck(this.ctx.stack, other.createAck(out.cseq.seq), other.flow);
           }
+          if (!settle()) return;
           const resType = res.headers.get('Content-Type');
           let resBody = res.body;
           if (resBody.length && resType?.toLowerCase().startsWith('application/sdp') && res.source) {
@@ -511,13 +539,35 @@ export class Call {
           if (req.method === 'INVITE' && res.status >= 200 && res.status < 300 && req.source?.transport === 'udp') {
             const key = `${side}:${req.cseq.seq}`;
             this.inDialogRetransmitters.get(key)?.stop();
-            this.inDialogRetransmitters.set(key, this.retransmit2xx(answer, req.source, () => this.inDialogRetransmitters.delete(key)));
+            this.inDialogRetransmitters.set(key, this.retransmit2xx(answer, req.source, () => {
+              this.inDialogRetransmitters.delete(key);
+              // No ACK from the originator: still end the answering side's 2xx retransmissions.
+              this.releaseDeferredAck(key);
+            }));
           }
         },
-        onTimeout: () => tx.respond(createResponse(req, 408)),
-        onTransportError: () => tx.respond(createResponse(req, 503)),
+        onTimeout: () => {
+          if (settle()) tx.respond(createResponse(req, 408));
+        },
+        onTransportError: () => {
+          if (settle()) tx.respond(createResponse(req, 503));
+        },
       },
     });
+  }
+
+  /** Sends the held ACK of a delayed-offer re-INVITE, with the SDP answer of the originator's ACK if there is one. */
+  private releaseDeferredAck(key: string, ack?: SipRequest): void {
+    const deferred = this.deferredAcks.get(key);
+    if (!deferred) return;
+    this.deferredAcks.delete(key);
+    const contentType = ack?.headers.get('Content-Type');
+    let body = ack?.body ?? Buffer.alloc(0);
+    if (body.length && contentType?.toLowerCase().startsWith('application/sdp') && ack?.source) {
+      const mangle = this.bridged?.leg.leg.options.mangleSdp ?? true;
+      body = Buffer.from(rewriteSdpForNat(body.toString('utf8'), ack.source, { mangle }).sdp, 'utf8');
+    }
+    sendAck(this.ctx.stack, deferred.dialog.createAck(deferred.seq, { body, contentType }), deferred.dialog.flow);
   }
 
   // ------------------------------------------------------------------ ending
@@ -555,6 +605,10 @@ export class Call {
     this.aRetransmitter?.stop();
     for (const r of this.inDialogRetransmitters.values()) r.stop();
     this.inDialogRetransmitters.clear();
+    for (const key of [...this.deferredAcks.keys()]) this.releaseDeferredAck(key);
+    // §15.1.2: a request still pending in the dialog that the BYE ended is answered 487.
+    if (this.pendingReinvite) this.pendingReinvite.tx.respond(createResponse(this.pendingReinvite.req, 487));
+    this.pendingReinvite = undefined;
     for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
     this.recordNestedLegs();
     const endedAt = Date.now();

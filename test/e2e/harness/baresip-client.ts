@@ -12,7 +12,9 @@ export interface BaresipOptions {
   domain: string;
   /** `host:port` every request is sent to (the server under test). */
   proxy: string;
-  transport?: 'udp' | 'tcp';
+  transport?: 'udp' | 'tcp' | 'tls';
+  /** PEM file of CAs baresip trusts for SIP/TLS (`sip_cafile`); for a self-signed server certificate, the certificate itself. */
+  caFile?: string;
   /** Answer incoming calls by itself. Default false. */
   autoAnswer?: boolean;
   /** REGISTER interval in seconds; 0 disables registration. Default 600. */
@@ -40,7 +42,7 @@ export async function startBaresip(options: BaresipOptions): Promise<BaresipClie
   const transport = options.transport ?? 'udp';
   const configDir = await mkdtemp(join(tmpdir(), 'patchbay-baresip-'));
   await mkdir(configDir, { recursive: true });
-  await writeFile(join(configDir, 'config'), baresipConfig(configDir));
+  await writeFile(join(configDir, 'config'), baresipConfig(configDir, options.caFile));
   const params = [
     `auth_pass=${options.password}`,
     `outbound="sip:${options.proxy};transport=${transport}"`,
@@ -86,10 +88,12 @@ export async function startBaresip(options: BaresipOptions): Promise<BaresipClie
   };
 }
 
-function baresipConfig(configDir: string): string {
+function baresipConfig(configDir: string, caFile?: string): string {
   return [
     'poll_method\t\tepoll',
     'sip_listen\t\t127.0.0.1:0',
+    // baresip 1.0 has no switch to skip server verification: trust the given CA file instead.
+    ...(caFile ? [`sip_cafile\t\t${caFile}`] : []),
     'call_local_timeout\t120',
     'audio_source\t\tausine,440',
     'audio_player\t\taubridge,patchbay',
