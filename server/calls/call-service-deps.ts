@@ -19,6 +19,10 @@ export interface CallAccount extends AccountAuth {
   outDialplan?: string | null;
   /** Dialplan run for calls to this account; null/undefined = ring all its bindings. */
   inDialplan?: string | null;
+  /** Presented in the From of the B legs of calls this account places (forms: caller-id.ts). */
+  callerId?: string | null;
+  /** Calls this account may be a party of at once; null/undefined/0 = no limit. */
+  maxCalls?: number | null;
 }
 
 /** Same shape as the registrar's AccountDirectory, with call settings on the account. */

@@ -7,6 +7,7 @@ import { formatHost, parseUri, type SipUri } from '../sip/index.ts';
 import { Call, type CallContext } from './call.ts';
 import { CallbackCall, type CallbackContext } from './callback-call.ts';
 import type { CallDirection, CallParty } from './call-events.ts';
+import { AccountCallCounter } from './account-call-counter.ts';
 import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
 
 export interface ActiveCallInfo {
@@ -41,6 +42,8 @@ export class CallService {
   private readonly calls = new Set<Call>();
   /** Calls placed by sys.Callback (no caller transaction). */
   private readonly callbacks = new Set<CallbackCall>();
+  /** Calls each account is a party of, for its maxCalls. */
+  private readonly accountCalls = new AccountCallCounter();
   private readonly dialogs = new Map<string, { call: DialogOwner; side: 'a' | 'b' }>();
   /** ACKs we sent for 2xx, by B-leg Call-ID: a retransmitted 2xx gets the same ACK (§13.2.2.4). */
   private readonly acks = new Map<string, { ack: SipRequest; flow: Endpoint }>();
@@ -64,7 +67,11 @@ export class CallService {
       forgetAck: (callId) => this.acks.delete(callId),
       registerDialog: (key, call, side) => this.dialogs.set(key, { call, side }),
       unregisterDialog: (key) => this.dialogs.delete(key),
-      callEnded: (call) => this.calls.delete(call),
+      callEnded: (call) => {
+        this.calls.delete(call);
+        this.accountCalls.releaseCall(call.id);
+      },
+      accountCalls: this.accountCalls,
       currentCalls: (tenantId) => [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId),
       callback: (params) => {
         if (this.closed) return Promise.resolve({ answered: false, status: 503, reason: 'Shutting down' });
@@ -156,6 +163,15 @@ export class CallService {
     }
     const call = new Call(this.ctx, { tenant: route.tenant, direction: route.direction, account: route.account, dialplanName: route.dialplan, req, tx });
     if (tx.state !== 'Proceeding') return; // cancelled while we were routing
+    const account = route.account;
+    if (!this.accountCalls.tryTake(account.id, call.id, account.maxCalls)) {
+      // Over the account's maxCalls. Outgoing: 403, a policy refusal the phone should not retry
+      // elsewhere (503 would send RFC 3263 clients to the next server, 486 describes a callee).
+      // Incoming: 486, the usual "this subscriber is busy" that phones and carriers understand.
+      const [status, reason] = route.direction === 'outbound' ? [403, 'Too many calls'] : [486, 'Busy Here'];
+      tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
+      return;
+    }
     this.calls.add(call);
     call.start();
     if (!route.dialplan) {

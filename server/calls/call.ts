@@ -9,7 +9,9 @@ import type { TimerHandle } from '../sip/index.ts';
 import type { RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, sendAck, type BranchContext, type UacBranch } from './b-leg.ts';
 import { DeferredLeg, type BridgeableLeg } from './bridgeable-leg.ts';
+import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
+import { parseCallerId, type CallerId } from './caller-id.ts';
 import type { CallDirection, CallParty, CdrLeg, HangupSide } from './call-events.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan-request.ts';
@@ -29,6 +31,8 @@ export interface CallContext extends BranchContext {
   registerDialog(key: string, call: Call, side: 'a' | 'b'): void;
   unregisterDialog(key: string): void;
   callEnded(call: Call): void;
+  /** Calls each account is a party of (maxCalls); the CallService drops a call's holds when it ends. */
+  accountCalls: AccountCallCounter;
   currentCalls(tenantId: number): CurrentCallView[];
   /** sys.Callback: a new 3PCC call of this tenant (CallService owns it). */
   callback(params: CallbackParams): Promise<CallbackResult>;
@@ -78,6 +82,8 @@ export class Call {
   private answeredAt?: number;
   private durationTimer?: TimerHandle;
   private readonly legSettings = new LegSettings();
+  /** The placing account's caller ID; none on incoming calls (the callee's setting is not ours to show). */
+  private readonly callerId: CallerId;
   private readonly sys: SysFunctions;
   /** Legs of nested local-account dialplans, added to the CDR after the Dial that started them. */
   private readonly nestedLegs: Array<{ parentKey: string; legs: LegOutcome[] }> = [];
@@ -101,6 +107,7 @@ export class Call {
     this.dialplanName = setup.dialplanName;
     this.req = setup.req;
     this.tx = setup.tx;
+    this.callerId = this.direction === 'outbound' ? parseCallerId(this.account.callerId) : {};
     this.tx.onCancel = () => this.cancelByCaller();
     const scope: DialplanScope = {
       tenant: this.tenant, callId: this.id, account: this.account, dialplanName: this.dialplanName ?? '', settings: this.legSettings,
@@ -243,13 +250,23 @@ export class Call {
           observer.failed(r.failure);
           return;
         }
+        const callee = r.account;
+        if (callee) {
+          // Checked once the account is known and taken in the same turn, so two legs racing for
+          // its last slot cannot both ring it. A busy account's phones are never rung.
+          if (this.state === 'ended' || !this.ctx.accountCalls.tryTake(callee.id, this.id, callee.maxCalls)) {
+            observer.failed(this.state === 'ended' ? { status: 487, reason: 'Request Terminated' } : { status: 486, reason: 'Busy Here' });
+            return;
+          }
+        }
+        const legObserver = callee ? this.releasingOnFailure(observer, callee.id) : observer;
         if (r.kind === 'dialplan') {
-          const nested = new LocalDialplanLeg(leg, observer, this.nestedHost(), r.account, r.dialplan, r.dialplanName, scope);
+          const nested = new LocalDialplanLeg(leg, legObserver, this.nestedHost(), r.account, r.dialplan, r.dialplanName, scope);
           handle.attach(nested);
           nested.start();
           return;
         }
-        const out = new OutboundLeg(leg, observer, {
+        const out = new OutboundLeg(leg, legObserver, {
           earlyMedia: (_branch, res) => {
             const sdp = res.body.toString('utf8');
             return res.source ? rewriteSdpForNat(sdp, res.source, { mangle: leg.options.mangleSdp }).sdp : sdp;
@@ -265,6 +282,21 @@ export class Call {
       },
     );
     return handle;
+  }
+
+  /** A leg to a local account that fails (or is cancelled) stops counting against its maxCalls. */
+  private releasingOnFailure(observer: LegObserver, accountId: number): LegObserver {
+    let released = false;
+    return {
+      ringing: () => observer.ringing(),
+      progress: (sdp) => observer.progress(sdp),
+      answered: (answer) => observer.answered(answer),
+      failed: (failure) => {
+        if (!released) this.ctx.accountCalls.release(accountId, this.id);
+        released = true;
+        observer.failed(failure);
+      },
+    };
   }
 
   private nestedHost(): LocalDialplanHost {
@@ -299,11 +331,12 @@ export class Call {
     const fromOverride = scope.settings.from;
     const f = this.req.from;
     const o = leg.options;
+    // Precedence: the leg's fd/fu/fh, then sys.SetFromHeader, then the account's caller ID, then the caller's From.
     const from: NameAddr = {
-      displayName: o.fromDisplayName ?? fromOverride.displayName ?? f.displayName,
+      displayName: o.fromDisplayName ?? fromOverride.displayName ?? this.callerId.displayName ?? f.displayName,
       uri: {
         scheme: 'sip',
-        user: o.fromUser ?? fromOverride.user ?? f.uri.user,
+        user: o.fromUser ?? fromOverride.user ?? this.callerId.user ?? f.uri.user,
         host: o.fromHost ?? fromOverride.host ?? this.tenant.domain,
         params: {},
         headers: {},

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Cdr } from '../../db/index.ts';
 import type { CdrRecord } from './call-events.ts';
-import { cdrSinkFor } from './db-adapters.ts';
+import type { DbAccountDirectory } from '../registrar/index.ts';
+import { callAccountsFrom, cdrSinkFor } from './db-adapters.ts';
 
 function record(callId: string): CdrRecord {
   return {
@@ -103,5 +104,19 @@ describe('cdrSinkFor (write-behind CDRs)', () => {
     await sink.close();
     expect(singles).toEqual(['a', 'c']);
     expect(errors.map((e) => (e as Error).message)).toEqual(['bad row bad']);
+  });
+});
+
+describe('callAccountsFrom', () => {
+  it('carries the caller ID and call limit of the db account', async () => {
+    const auth = { id: 3, tenantId: 7, username: '1001', ha1Md5: 'm', ha1Sha256: 's', disabled: false, natKeepAlive: false, allowedCidrs: [] };
+    const stored = { incomingOnly: false, outDialplan: 'out', inDialplan: null, callerId: 'Alice <1001>', maxCalls: 2 };
+    const directory = {
+      tenantForDomain: async () => ({ id: 7, domain: 't.test' }),
+      find: async () => auth,
+      findAccount: async () => stored,
+    } as unknown as DbAccountDirectory;
+    const account = await callAccountsFrom(directory).find('1001', 't.test');
+    expect(account).toMatchObject({ id: 3, outDialplan: 'out', callerId: 'Alice <1001>', maxCalls: 2 });
   });
 });

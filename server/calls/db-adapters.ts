@@ -39,7 +39,10 @@ export function callAccountsFrom(directory: DbAccountDirectory): CallAccountDire
       if (!a) return undefined;
       const auth = await directory.find(user, domain);
       if (!auth) return undefined;
-      return { ...auth, incomingOnly: a.incomingOnly, outDialplan: a.outDialplan, inDialplan: a.inDialplan };
+      return {
+        ...auth, incomingOnly: a.incomingOnly, outDialplan: a.outDialplan, inDialplan: a.inDialplan,
+        callerId: a.callerId, maxCalls: a.maxCalls,
+      };
     },
   };
 }

@@ -13,7 +13,8 @@ import type { LegFailure } from './forking.ts';
 export const MAX_NESTED_DIALPLAN_DEPTH = 3;
 
 export type ResolvedLeg =
-  | { kind: 'branches'; targets: BranchTarget[]; to: NameAddr }
+  /** `account`: the local account whose bindings these are (its maxCalls applies); none for sip: URIs. */
+  | { kind: 'branches'; targets: BranchTarget[]; to: NameAddr; account?: CallAccount }
   | { kind: 'dialplan'; account: CallAccount; dialplanName: string; dialplan: StoredDialplan }
   | { kind: 'failure'; failure: LegFailure };
 
@@ -66,7 +67,7 @@ export async function resolveLeg(leg: DialLeg, ctx: LegResolveContext): Promise<
       }
     }
     if (targets.length === 0) return { kind: 'failure', failure: { status: 480, reason: 'Not registered' } };
-    return { kind: 'branches', targets, to: { uri: { scheme: 'sip', user: acct.username, host: tenant.domain, params: {}, headers: {} }, params: {} } };
+    return { kind: 'branches', account: acct, targets, to: { uri: { scheme: 'sip', user: acct.username, host: tenant.domain, params: {}, headers: {} }, params: {} } };
   }
   if (t.kind !== 'uri') return { kind: 'failure', failure: { status: 404, reason: 'Not Found' } };
   let uri: SipUri;
