@@ -1,5 +1,7 @@
-import type { IvmIsolate, IvmModule, IvmReference } from './isolated-vm-loader.ts';
-import { DONE_NAME, ERROR_NAME, ISOLATE_SETUP_SCRIPT, NOTIFY_SEQ } from './isolate-setup.ts';
+import type { IvmContext, IvmIsolate, IvmModule, IvmReference } from './isolated-vm-loader.ts';
+import { DONE_NAME, ERROR_NAME, NOTIFY_SEQ } from './isolate-setup.ts';
+import type { IsolateLease } from './isolate-pool.ts';
+import type { SandboxIsolate } from './sandbox-isolate.ts';
 import { isSysFunctionName, type PlainValue, type RunMessage, type RunResult, type SysFunctionName } from './protocol.ts';
 import { SourceMapIndex } from './source-map.ts';
 import { unwrapPosition } from './compile.ts';
@@ -7,6 +9,8 @@ import { unwrapPosition } from './compile.ts';
 /** File name of the user's JS inside the isolate; stack frames are found by it. */
 const DIALPLAN_SCRIPT_FILE = 'dialplan.js';
 const STACK_POSITION = /dialplan\.js:(\d+):(\d+)/;
+/** Longest a completed run's result waits for the isolate to come back to the pool. */
+const REPORT_GRACE_MS = 20;
 
 export interface ExecutionChannel {
   sysCall(seq: number, name: SysFunctionName, args: PlainValue[]): void;
@@ -14,17 +18,36 @@ export interface ExecutionChannel {
   finished(result: RunResult): void;
 }
 
+/** Where an execution gets its isolate and gives it back (the worker's per-tenant pool). */
+export interface IsolateSource {
+  acquire(tenantId: string, memoryMiB: number): Promise<IsolateLease<SandboxIsolate>>;
+  release(lease: IsolateLease<SandboxIsolate>, reusable: boolean): void;
+}
+
 /**
- * One run of one dialplan in a fresh isolate, with its budgets: memory (isolate limit),
- * CPU (script timeouts plus an `isolate.cpuTime` watchdog, because code that runs after
- * an `await` is outside any timeout), wall clock (paused while a Dial is pending,
- * renewed when it settles) and an absolute deadline.
+ * One run of one dialplan in an isolate of its tenant (fresh, or a warm one that served only
+ * this tenant) and always in a fresh context, with its budgets: memory (isolate limit), CPU
+ * (script timeouts plus an `isolate.cpuTime` watchdog measured from this run's start, because
+ * code that runs after an `await` is outside any timeout), wall clock (paused while a Dial is
+ * pending, renewed when it settles) and an absolute deadline. The isolate runs one execution at
+ * a time, so its CPU delta is this execution's. After a clean completion the context and every
+ * reference into it are released and, once no call into the isolate is in flight, the isolate
+ * goes back to the pool; on any failure it is disposed.
  */
 export class DialplanExecution {
+  private lease: IsolateLease<SandboxIsolate> | undefined;
   private isolate: IvmIsolate | undefined;
+  private context: IvmContext | undefined;
+  private readonly references: IvmReference[] = [];
+  private cpuAtStart = 0n;
   private settleRef: IvmReference | undefined;
   private done = false;
   private disposedByUs = false;
+  /** Completed; waiting for the calls into the isolate to return before pooling it. */
+  private draining = false;
+  private callsInFlight = 0;
+  /** A call into the isolate failed (timeout, termination, throw): it is never pooled. */
+  private callFailed = false;
   private dialCount = 0;
   private callbackCount = 0;
   private pendingDials = 0;
@@ -32,43 +55,53 @@ export class DialplanExecution {
   private cpuWatchdog: NodeJS.Timeout | undefined;
   private wallTimer: NodeJS.Timeout | undefined;
   private absoluteTimer: NodeJS.Timeout | undefined;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private reportTimer: NodeJS.Timeout | undefined;
+  private pendingReport: RunResult | undefined;
 
   constructor(
     private readonly ivm: IvmModule,
     private readonly run: RunMessage,
     private readonly channel: ExecutionChannel,
+    private readonly isolates: IsolateSource,
   ) {}
 
   async start(): Promise<void> {
     const { limits } = this.run;
     try {
-      const isolate = new this.ivm.Isolate({
-        memoryLimit: limits.memoryMiB,
-        onCatastrophicError: (message) => {
-          // V8 lost control of this isolate; the process cannot be trusted any more.
-          process.stderr.write(`sandbox: catastrophic isolate error: ${message}\n`);
-          process.abort();
-        },
-      });
-      this.isolate = isolate;
-      this.cpuWatchdog = setInterval(() => this.checkCpu(), limits.cpuCheckIntervalMs);
       this.absoluteTimer = setTimeout(() => this.fail('absolute time limit exceeded'), limits.absoluteMs);
       this.armWallClock();
+      const lease = await this.isolates.acquire(this.run.tenantId, limits.memoryMiB);
+      this.lease = lease;
+      if (this.done) {
+        this.isolates.release(lease, false);
+        return;
+      }
+      const isolate = lease.isolate.isolate;
+      this.isolate = isolate;
+      this.cpuAtStart = isolate.cpuTime;
+      this.cpuWatchdog = setInterval(() => this.checkCpu(), limits.cpuCheckIntervalMs);
 
-      const context = await isolate.createContext();
+      const context = await this.enter(isolate.createContext());
+      this.context = context;
+      const setup = this.keep(await this.enter(lease.isolate.setupIn(context)));
       const dispatch = new this.ivm.Callback((seq, name, json) => this.onDispatch(seq, name, json));
       const info = { dialPlanName: this.run.dialplanName, username: this.run.req.account?.username ?? '', direction: this.run.req.direction };
-      const api = await context.evalClosure(
-        ISOLATE_SETUP_SCRIPT,
-        [dispatch, new this.ivm.ExternalCopy(this.run.req).copyInto({ release: true }), new this.ivm.ExternalCopy(info).copyInto({ release: true })],
-        { result: { reference: true } },
+      const api = this.keep(
+        (await this.enter(
+          setup.apply(
+            undefined,
+            [dispatch, new this.ivm.ExternalCopy(this.run.req).copyInto({ release: true }), new this.ivm.ExternalCopy(info).copyInto({ release: true })],
+            { result: { reference: true } },
+          ),
+        )) as IvmReference,
       );
-      this.settleRef = await api.get('settle', { reference: true });
-      const startRef = await api.get('start', { reference: true });
+      this.settleRef = this.keep(await this.enter(api.get('settle', { reference: true })));
+      const startRef = this.keep(await this.enter(api.get('start', { reference: true })));
       if (this.done) return;
-      const script = await isolate.compileScript(this.run.js, { filename: DIALPLAN_SCRIPT_FILE });
-      const dialplan = await script.run(context, { reference: true, timeout: this.remainingCpuMs() });
-      await startRef.apply(undefined, [dialplan.derefInto()], { timeout: this.remainingCpuMs() });
+      const script = await this.enter(lease.isolate.compileDialplan(this.run.js, DIALPLAN_SCRIPT_FILE));
+      const dialplan = this.keep(await this.enter(script.run(context, { reference: true, timeout: this.remainingCpuMs() })));
+      await this.enter(startRef.apply(undefined, [dialplan.derefInto()], { timeout: this.remainingCpuMs() }));
     } catch (error) {
       this.failFromError(error);
     }
@@ -89,7 +122,9 @@ export class DialplanExecution {
   private answer(seq: number, reply: { value?: PlainValue; error?: string }): void {
     if (this.done || !this.settleRef) return;
     const json = JSON.stringify(reply.error !== undefined ? { error: reply.error } : { value: reply.value });
-    this.settleRef.apply(undefined, [seq, json], { timeout: this.remainingCpuMs() }).catch((error: unknown) => this.failFromError(error));
+    this.enter(this.settleRef.apply(undefined, [seq, json], { timeout: this.remainingCpuMs() })).catch((error: unknown) =>
+      this.failFromError(error),
+    );
   }
 
   /** The supervisor gave up on this execution (its channel is gone). */
@@ -157,7 +192,7 @@ export class DialplanExecution {
   private cpuMsUsed(): number {
     const isolate = this.isolate;
     if (!isolate || isolate.isDisposed) return 0;
-    return Number(isolate.cpuTime) / 1e6;
+    return Number(isolate.cpuTime - this.cpuAtStart) / 1e6;
   }
 
   private remainingCpuMs(): number {
@@ -165,6 +200,10 @@ export class DialplanExecution {
   }
 
   private checkCpu(): void {
+    if (this.draining) {
+      if (this.cpuMsUsed() > this.run.limits.cpuMs) this.dispose();
+      return;
+    }
     if (this.done) return;
     if (this.isolate?.isDisposed) {
       this.fail('memory limit exceeded');
@@ -209,20 +248,100 @@ export class DialplanExecution {
   private finish(result: RunResult): void {
     if (this.done) return;
     this.done = true;
-    clearInterval(this.cpuWatchdog);
     clearTimeout(this.wallTimer);
     clearTimeout(this.absoluteTimer);
     this.pendingNames.clear();
+    if (result.status === 'completed' && this.isolate && !this.isolate.isDisposed) {
+      // The dialplan's promise settled while a call into the isolate may still be running the
+      // rest of its microtasks: the CPU watchdog keeps watching until that call returns. The
+      // result is reported once the isolate is back in the pool (so the tenant's next call finds
+      // it there), or after a short grace if leftover code keeps it busy.
+      this.draining = true;
+      this.pendingReport = result;
+      this.drainTimer = setTimeout(() => this.dispose(), this.run.limits.wallClockMs);
+      this.reportTimer = setTimeout(() => this.report(), REPORT_GRACE_MS);
+      if (this.callsInFlight === 0) this.returnIsolate();
+      return;
+    }
+    this.dispose();
+    this.channel.finished(result);
+  }
+
+  private report(): void {
+    clearTimeout(this.reportTimer);
+    const result = this.pendingReport;
+    this.pendingReport = undefined;
+    if (result) this.channel.finished(result);
+  }
+
+  /** Tracks a call into the isolate, so the isolate is pooled only when none is running. */
+  private enter<T>(call: Promise<T>): Promise<T> {
+    this.callsInFlight++;
+    const leave = (): void => {
+      if (--this.callsInFlight === 0 && this.draining) queueMicrotask(() => this.returnIsolate());
+    };
+    call.then(leave, () => {
+      this.callFailed = true;
+      leave();
+    });
+    return call;
+  }
+
+  private keep(reference: IvmReference): IvmReference {
+    this.references.push(reference);
+    return reference;
+  }
+
+  /** Releases everything of this execution's context and hands the isolate back for reuse. */
+  private returnIsolate(): void {
+    if (!this.draining || this.callsInFlight > 0) return;
+    this.draining = false;
+    if (this.callFailed || this.cpuMsUsed() > this.run.limits.cpuMs) {
+      this.dispose();
+      return;
+    }
+    this.stopTimers();
+    this.releaseContext();
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease) this.isolates.release(lease, true);
+    this.report();
+  }
+
+  private dispose(): void {
+    this.draining = false;
+    this.stopTimers();
     const isolate = this.isolate;
-    if (isolate && !isolate.isDisposed) {
-      this.disposedByUs = true;
+    if (isolate && !isolate.isDisposed) this.disposedByUs = true;
+    this.releaseContext();
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease) this.isolates.release(lease, false);
+    this.report();
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.cpuWatchdog);
+    clearTimeout(this.drainTimer);
+    clearTimeout(this.wallTimer);
+    clearTimeout(this.absoluteTimer);
+  }
+
+  private releaseContext(): void {
+    this.settleRef = undefined;
+    for (const reference of this.references.splice(0)) {
       try {
-        isolate.dispose();
+        reference.release();
       } catch {
-        // already being torn down by isolated-vm
+        // the isolate is gone already
       }
     }
-    this.channel.finished(result);
+    try {
+      this.context?.release();
+    } catch {
+      // the isolate is gone already
+    }
+    this.context = undefined;
   }
 }
 

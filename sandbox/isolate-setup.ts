@@ -7,7 +7,7 @@ export const DONE_NAME = '__done';
 export const ERROR_NAME = '__error';
 
 /**
- * Runs inside the isolate through `context.evalClosure`, with
+ * The body of the setup function (see ISOLATE_SETUP_FUNCTION), with
  *   $0 = the one host dispatch function (sync ivm.Callback: (seq, name, argsJson) => void),
  *   $1 = a copy of `req`, $2 = a copy of { dialPlanName, username, direction }.
  * It defines the globals `req` and a frozen `sys`, and returns { settle, start } to the
@@ -126,3 +126,11 @@ function start(dialplan) {
 
 return { settle, start };
 `;
+
+/**
+ * The setup as one function expression: compiled once per isolate (from V8 code cache made of
+ * this, our own, text only) and run in each fresh context, where it is called with the three
+ * arguments above. The dispatch function, `req` and the pending-call table belong to that
+ * context alone.
+ */
+export const ISOLATE_SETUP_FUNCTION = `(function ($0, $1, $2) {${ISOLATE_SETUP_SCRIPT}})`;

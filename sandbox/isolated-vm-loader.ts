@@ -8,32 +8,45 @@ export interface IvmReference {
   apply(
     thisArg: undefined,
     args: unknown[],
-    options?: { timeout?: number; result?: { promise?: boolean; copy?: boolean } },
+    options?: { timeout?: number; result?: { promise?: boolean; copy?: boolean; reference?: boolean } },
   ): Promise<unknown>;
   get(property: string, options: { reference: true }): Promise<IvmReference>;
   derefInto(): unknown;
+  release(): void;
 }
 
 export interface IvmContext {
   evalClosure(code: string, args: unknown[], options: { result: { reference: true } }): Promise<IvmReference>;
+  release(): void;
 }
 
 export interface IvmScript {
   run(context: IvmContext, options: { timeout?: number; reference: true }): Promise<IvmReference>;
+  release(): void;
+  /** Set by compileScript with `produceCachedData`. */
+  readonly cachedData?: IvmExternalCopy;
+  readonly cachedDataRejected?: boolean;
+}
+
+export interface IvmExternalCopy {
+  copyInto(options: { release: boolean }): unknown;
 }
 
 export interface IvmIsolate {
   readonly cpuTime: bigint;
   readonly isDisposed: boolean;
   createContext(): Promise<IvmContext>;
-  compileScript(code: string, options: { filename: string }): Promise<IvmScript>;
+  compileScript(
+    code: string,
+    options: { filename: string; produceCachedData?: boolean; cachedData?: IvmExternalCopy },
+  ): Promise<IvmScript>;
   dispose(): void;
 }
 
 export interface IvmModule {
   Isolate: new (options: { memoryLimit: number; onCatastrophicError?: (message: string) => void }) => IvmIsolate;
   Callback: new (fn: (...args: unknown[]) => unknown) => object;
-  ExternalCopy: new (value: unknown) => { copyInto(options: { release: boolean }): unknown };
+  ExternalCopy: new (value: unknown) => IvmExternalCopy;
 }
 
 const PACKAGE_BY_ABI: Record<string, string> = {

@@ -301,6 +301,52 @@ describe('limits', () => {
   });
 });
 
+describe('reusing isolates of a tenant', () => {
+  it('globals, prototypes and req of one execution are gone in the next', async () => {
+    const first = new FakeHost();
+    const polluter = `(globalThis as any).leak = 'secret';
+       (Array.prototype as any).leak = 'proto';
+       (Object.prototype as any).toString = () => 'patched';
+       (req as any).uri.user = 'changed';
+       sys.Log('set');`;
+    expect(await run(polluter, first)).toEqual({ status: 'completed' });
+    for (let i = 0; i < 3; i++) {
+      const host = new FakeHost();
+      const probe = `sys.Log([typeof (globalThis as any).leak, typeof ([] as any).leak, String({}), req.uri.user].join(','));`;
+      expect(await run(probe, host)).toEqual({ status: 'completed' });
+      expect(host.logs()).toEqual(['undefined,undefined,[object Object],0301234']);
+    }
+  });
+
+  it('heap kept in globals by finished executions is collectable by the next ones', async () => {
+    // Each run keeps ~12 MiB reachable from its own global; 8 runs would exceed 32 MiB if a
+    // finished context stayed alive.
+    for (let i = 0; i < 8; i++) {
+      const result = await run('(globalThis as any).keep = new Array(1_500_000).fill(0.5); sys.Log("kept");', new FakeHost(), { cpuMs: 5_000 });
+      expect(result).toEqual({ status: 'completed' });
+    }
+    await expectHealthy();
+  });
+
+  it('code left running after the dialplan completed is stopped by the CPU limit, and the tenant keeps working', async () => {
+    const source = 'void (async () => { for (let i = 0; i < 3; i++) await null; for (;;) {} })();\nsys.Log("returning");';
+    const host = new FakeHost();
+    expect(await run(source, host, { cpuMs: 100 })).toEqual({ status: 'completed' });
+    expect(host.logs()).toEqual(['returning']);
+    for (let i = 0; i < 3; i++) await expectHealthy();
+  });
+
+  it('a dialplan that does not await its Dial completes, and its late answer reaches nothing', async () => {
+    const gate = deferred<DialResult>();
+    const host = new FakeHost({ Dial: () => gate.promise });
+    expect(await run("void sys.Dial('a@local').then(() => sys.Log('late'));", host)).toEqual({ status: 'completed' });
+    expect(host.count('Dial')).toBe(1);
+    gate.resolve(busy);
+    await expectHealthy();
+    expect(host.logs()).toEqual([]);
+  });
+});
+
 describe('supervision', () => {
   it('a killed child fails its executions with 503 and is restarted', async () => {
     const host = new FakeHost({ Dial: () => new Promise(() => {}) });

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { IsolatePoolOptions } from './isolate-pool.ts';
 import {
   DEFAULT_SANDBOX_LIMITS,
   isSysFunctionName,
@@ -43,6 +44,12 @@ export interface SandboxSupervisorOptions {
   restartBackoff?: { initialMs: number; maxMs: number };
   /** How long run() waits for a (re)starting child before answering 503. Default 5000. */
   readyTimeoutMs?: number;
+  /**
+   * Reuse of warm isolates in the worker, per tenant (never across tenants), one execution at a
+   * time, a fresh context each. `maxUsesPerIsolate: 1` gives every execution a fresh isolate.
+   * Defaults: 100 uses, idle per tenant min(maxConcurrentPerTenant, 8), 32 idle in all, 30 s.
+   */
+  isolatePool?: Partial<IsolatePoolOptions>;
   /** Worker entry; defaults to worker.ts/.js beside this file. */
   workerPath?: string;
   logger?: SandboxLogger;
@@ -84,6 +91,7 @@ export class SandboxSupervisor {
   private readonly readyTimeoutMs: number;
   private readonly workerPath: string;
   private readonly logger: SandboxLogger;
+  private readonly isolatePool: Partial<IsolatePoolOptions>;
 
   private child: ChildProcess | undefined;
   private childReady = false;
@@ -105,6 +113,7 @@ export class SandboxSupervisor {
     this.workerPath =
       options.workerPath ?? fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
     this.logger = options.logger ?? silentLogger;
+    this.isolatePool = { maxIdlePerTenant: Math.min(this.maxConcurrentPerTenant, 8), ...options.isolatePool };
   }
 
   /** Starts the child process (run() also does so on demand) and waits until it is ready. */
@@ -236,7 +245,7 @@ export class SandboxSupervisor {
       const tsxLoader = createRequire(import.meta.url).resolve('tsx');
       execArgv.push('--import', pathToFileURL(tsxLoader).href);
     }
-    const child = fork(this.workerPath, [], {
+    const child = fork(this.workerPath, [JSON.stringify(this.isolatePool)], {
       execArgv,
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -4,11 +4,32 @@
  * (messages in protocol.ts) and restarts it if it dies.
  */
 import { DialplanExecution } from './dialplan-execution.ts';
+import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.ts';
 import { loadIsolatedVm } from './isolated-vm-loader.ts';
 import type { RunDoneMessage, SupervisorToWorkerMessage, WorkerToSupervisorMessage } from './protocol.ts';
+import { SandboxIsolate } from './sandbox-isolate.ts';
 
 const { ivm, packageName } = loadIsolatedVm();
 const executions = new Map<number, DialplanExecution>();
+const isolates = new IsolatePool((memoryMiB) => SandboxIsolate.create(ivm, memoryMiB), poolOptionsFromArgv());
+
+/** The supervisor passes the pool options as JSON in argv[2]; anything unreadable means defaults. */
+function poolOptionsFromArgv(): Partial<IsolatePoolOptions> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(process.argv[2] ?? '{}');
+  } catch {
+    return {};
+  }
+  if (typeof parsed !== 'object' || parsed === null) return {};
+  const options: Partial<IsolatePoolOptions> = {};
+  const source = parsed as Record<string, unknown>;
+  for (const key of ['maxUsesPerIsolate', 'maxIdlePerTenant', 'maxIdle', 'idleMs', 'sweepIntervalMs'] as const) {
+    const value = source[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) options[key] = value;
+  }
+  return options;
+}
 
 function send(message: WorkerToSupervisorMessage): void {
   if (!process.connected) return;
@@ -30,7 +51,7 @@ function startRun(message: Extract<SupervisorToWorkerMessage, { type: 'run' }>):
       const done: RunDoneMessage = { type: 'done', execId, result };
       send(done);
     },
-  });
+  }, isolates);
   executions.set(execId, execution);
   void execution.start();
 }

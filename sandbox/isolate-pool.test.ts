@@ -1,0 +1,139 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { IsolatePool, type IsolatePoolOptions, type PoolableIsolate } from './isolate-pool.ts';
+
+class FakeIsolate implements PoolableIsolate {
+  isDisposed = false;
+  cpuTime = 0n;
+  constructor(readonly id: number, readonly memoryMiB: number) {}
+  dispose(): void {
+    this.isDisposed = true;
+  }
+}
+
+let pool: IsolatePool<FakeIsolate> | undefined;
+let created: FakeIsolate[] = [];
+let clock = 0;
+
+function makePool(options: Partial<IsolatePoolOptions> = {}): IsolatePool<FakeIsolate> {
+  created = [];
+  clock = 1_000;
+  pool = new IsolatePool(
+    async (memoryMiB) => {
+      const isolate = new FakeIsolate(created.length + 1, memoryMiB);
+      created.push(isolate);
+      return isolate;
+    },
+    { sweepIntervalMs: 60_000, ...options },
+    () => clock,
+  );
+  return pool;
+}
+
+afterEach(() => pool?.close());
+
+describe('IsolatePool', () => {
+  it('lends an idle isolate again only to the tenant it was created for', async () => {
+    const isolates = makePool();
+    const a = await isolates.acquire('tenant-a', 32);
+    isolates.release(a, true);
+    const b = await isolates.acquire('tenant-b', 32);
+    expect(b.isolate).not.toBe(a.isolate);
+    isolates.release(b, true);
+    const again = await isolates.acquire('tenant-a', 32);
+    expect(again.isolate).toBe(a.isolate);
+    expect(again.uses).toBe(2);
+    expect(created).toHaveLength(2);
+  });
+
+  it('never lends one isolate to two executions at once', async () => {
+    const isolates = makePool();
+    const first = await isolates.acquire('tenant-a', 32);
+    const second = await isolates.acquire('tenant-a', 32);
+    expect(second.isolate).not.toBe(first.isolate);
+    isolates.release(first, true);
+    isolates.release(second, true);
+    expect(isolates.idleFor('tenant-a')).toBe(2);
+  });
+
+  it('keeps isolates of another memory limit apart', async () => {
+    const isolates = makePool();
+    const small = await isolates.acquire('tenant-a', 16);
+    isolates.release(small, true);
+    const large = await isolates.acquire('tenant-a', 32);
+    expect(large.isolate).not.toBe(small.isolate);
+    expect(large.isolate.memoryMiB).toBe(32);
+  });
+
+  it('disposes an isolate released after a failure, and a released lease twice changes nothing', async () => {
+    const isolates = makePool();
+    const lease = await isolates.acquire('tenant-a', 32);
+    isolates.release(lease, false);
+    expect(lease.isolate.isDisposed).toBe(true);
+    isolates.release(lease, true);
+    expect(isolates.idleIsolates).toBe(0);
+  });
+
+  it('disposes an isolate after its last allowed use', async () => {
+    const isolates = makePool({ maxUsesPerIsolate: 2 });
+    const first = await isolates.acquire('tenant-a', 32);
+    isolates.release(first, true);
+    const second = await isolates.acquire('tenant-a', 32);
+    expect(second.isolate).toBe(first.isolate);
+    isolates.release(second, true);
+    expect(first.isolate.isDisposed).toBe(true);
+    const third = await isolates.acquire('tenant-a', 32);
+    expect(third.isolate).not.toBe(first.isolate);
+  });
+
+  it('never lends an isolate that used CPU while idle', async () => {
+    const isolates = makePool();
+    const lease = await isolates.acquire('tenant-a', 32);
+    isolates.release(lease, true);
+    lease.isolate.cpuTime += 1_000n;
+    const tolerated = await isolates.acquire('tenant-a', 32);
+    expect(tolerated.isolate).toBe(lease.isolate);
+    isolates.release(tolerated, true);
+    lease.isolate.cpuTime += 50_000_000n;
+    const next = await isolates.acquire('tenant-a', 32);
+    expect(next.isolate).not.toBe(lease.isolate);
+    expect(lease.isolate.isDisposed).toBe(true);
+  });
+
+  it('the sweep disposes expired isolates and ones that ran while idle', async () => {
+    const isolates = makePool({ idleMs: 5_000 });
+    const [a, b, c] = [await isolates.acquire('t', 32), await isolates.acquire('t', 32), await isolates.acquire('u', 32)];
+    isolates.release(a, true);
+    clock += 4_000;
+    isolates.release(b, true);
+    isolates.release(c, true);
+    c.isolate.cpuTime += 10_000_000n;
+    clock += 2_000;
+    isolates.sweep();
+    expect([a.isolate.isDisposed, b.isolate.isDisposed, c.isolate.isDisposed]).toEqual([true, false, true]);
+    expect(isolates.idleIsolates).toBe(1);
+  });
+
+  it('bounds idle isolates per tenant and in all, evicting the least recently used', async () => {
+    const isolates = makePool({ maxIdlePerTenant: 2, maxIdle: 3 });
+    const leases = [await isolates.acquire('t', 32), await isolates.acquire('t', 32), await isolates.acquire('t', 32)];
+    for (const lease of leases) isolates.release(lease, true);
+    expect(isolates.idleFor('t')).toBe(2);
+    expect(leases[2]?.isolate.isDisposed).toBe(true);
+    clock += 1;
+    const u = [await isolates.acquire('u', 32), await isolates.acquire('u', 32)];
+    for (const lease of u) isolates.release(lease, true);
+    expect(isolates.idleIsolates).toBe(3);
+    expect(leases[0]?.isolate.isDisposed).toBe(true);
+    expect(isolates.idleFor('t')).toBe(1);
+    expect(isolates.idleFor('u')).toBe(2);
+  });
+
+  it('close disposes every idle isolate', async () => {
+    const isolates = makePool();
+    const lease = await isolates.acquire('tenant-a', 32);
+    isolates.release(lease, true);
+    isolates.close();
+    expect(lease.isolate.isDisposed).toBe(true);
+    expect(isolates.idleIsolates).toBe(0);
+  });
+});

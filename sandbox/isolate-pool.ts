@@ -1,0 +1,218 @@
+/** What the pool needs to know of an isolate (isolated-vm's Isolate, or a fake in tests). */
+export interface PoolableIsolate {
+  readonly isDisposed: boolean;
+  /** Total CPU the isolate has used, in nanoseconds. */
+  readonly cpuTime: bigint;
+  dispose(): void;
+}
+
+export interface IsolatePoolOptions {
+  /** Executions one isolate serves before it is disposed. 1 = a fresh isolate per execution. Default 100. */
+  maxUsesPerIsolate: number;
+  /** Idle isolates kept per tenant (and memory limit). Default 5. */
+  maxIdlePerTenant: number;
+  /** Idle isolates kept in all; the least recently used goes first. Default 32. */
+  maxIdle: number;
+  /** An isolate idle this long is disposed. Default 30 s. */
+  idleMs: number;
+  /** How often idle isolates are checked (expiry, CPU used while idle). Default 250 ms. */
+  sweepIntervalMs: number;
+}
+
+export const DEFAULT_ISOLATE_POOL_OPTIONS: Readonly<IsolatePoolOptions> = Object.freeze({
+  maxUsesPerIsolate: 100,
+  maxIdlePerTenant: 5,
+  maxIdle: 32,
+  idleMs: 30_000,
+  sweepIntervalMs: 250,
+});
+
+/**
+ * isolated-vm books an isolate's CPU time a moment after the call into it has returned, so an
+ * isolate that just came back may still show a few microseconds more. Code really running while
+ * idle passes this within one sweep.
+ */
+const IDLE_CPU_TOLERANCE_NS = 2_000_000n;
+
+/** One isolate lent to one execution at a time. */
+export interface IsolateLease<T extends PoolableIsolate> {
+  readonly isolate: T;
+  readonly tenantId: string;
+  readonly memoryMiB: number;
+  /** Executions this isolate has started, this one included. */
+  readonly uses: number;
+}
+
+interface PoolEntry<T extends PoolableIsolate> {
+  isolate: T;
+  tenantId: string;
+  memoryMiB: number;
+  uses: number;
+  /** Set while idle: when it came back and its CPU total at that moment. */
+  idleSince: number;
+  cpuAtRelease: bigint;
+  lent: boolean;
+}
+
+export type CreateIsolate<T extends PoolableIsolate> = (memoryMiB: number) => Promise<T>;
+
+/**
+ * Warm isolates kept per tenant so a call does not pay for a new isolate. An isolate only ever
+ * serves the tenant (and memory limit) it was created for, and only one execution at a time;
+ * the execution gives it back only after a clean run with nothing of its own left running.
+ * An isolate that used CPU while idle (code the last execution left behind, e.g. a finalizer)
+ * is disposed, never lent again; the next execution measures its CPU from the moment it got it.
+ */
+export class IsolatePool<T extends PoolableIsolate> {
+  private readonly options: IsolatePoolOptions;
+  /** Idle isolates by pool key, oldest first. */
+  private readonly idle = new Map<string, PoolEntry<T>[]>();
+  private readonly leases = new WeakMap<IsolateLease<T>, PoolEntry<T>>();
+  private idleCount = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly create: CreateIsolate<T>,
+    options: Partial<IsolatePoolOptions> = {},
+    private readonly now: () => number = Date.now,
+  ) {
+    this.options = { ...DEFAULT_ISOLATE_POOL_OPTIONS, ...options };
+  }
+
+  /** An idle isolate of this tenant, else a new one. The caller must `release` it exactly once. */
+  async acquire(tenantId: string, memoryMiB: number): Promise<IsolateLease<T>> {
+    const list = this.idle.get(poolKey(tenantId, memoryMiB));
+    while (list && list.length > 0) {
+      const entry = list.pop() as PoolEntry<T>;
+      this.idleCount--;
+      if (list.length === 0) this.idle.delete(poolKey(tenantId, memoryMiB));
+      if (this.usableAfterIdle(entry)) return this.lend(entry);
+      disposeQuietly(entry.isolate);
+    }
+    const isolate = await this.create(memoryMiB);
+    return this.lend({ isolate, tenantId, memoryMiB, uses: 0, idleSince: 0, cpuAtRelease: 0n, lent: false });
+  }
+
+  /**
+   * Gives an isolate back. `reusable` only after an execution that completed cleanly and has no
+   * call into the isolate in flight; otherwise (a limit fired, a throw, anything unclear) the
+   * isolate is disposed.
+   */
+  release(lease: IsolateLease<T>, reusable: boolean): void {
+    const entry = this.leases.get(lease);
+    if (!entry || !entry.lent) return;
+    entry.lent = false;
+    this.leases.delete(lease);
+    const { isolate } = entry;
+    if (!reusable || isolate.isDisposed || entry.uses >= this.options.maxUsesPerIsolate) {
+      disposeQuietly(isolate);
+      return;
+    }
+    const key = poolKey(entry.tenantId, entry.memoryMiB);
+    const list = this.idle.get(key) ?? [];
+    if (list.length >= this.options.maxIdlePerTenant) {
+      disposeQuietly(isolate);
+      return;
+    }
+    if (this.idleCount >= this.options.maxIdle && !this.evictOldest()) {
+      disposeQuietly(isolate);
+      return;
+    }
+    entry.idleSince = this.now();
+    entry.cpuAtRelease = isolate.cpuTime;
+    list.push(entry);
+    this.idle.set(key, list);
+    this.idleCount++;
+    this.armSweep();
+  }
+
+  /** Idle isolates (all tenants). */
+  get idleIsolates(): number {
+    return this.idleCount;
+  }
+
+  /** Idle isolates of one tenant. */
+  idleFor(tenantId: string): number {
+    let count = 0;
+    for (const [key, list] of this.idle) if (key.startsWith(`${tenantId}\u0000`)) count += list.length;
+    return count;
+  }
+
+  /** Disposes every idle isolate (lent ones are disposed when released). */
+  close(): void {
+    for (const list of this.idle.values()) for (const entry of list) disposeQuietly(entry.isolate);
+    this.idle.clear();
+    this.idleCount = 0;
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  /** Disposes idle isolates that expired or ran code while nobody was using them. */
+  sweep(): void {
+    const now = this.now();
+    for (const [key, list] of this.idle) {
+      const keep = list.filter((entry) => {
+        if (now - entry.idleSince < this.options.idleMs && this.usableAfterIdle(entry)) return true;
+        disposeQuietly(entry.isolate);
+        return false;
+      });
+      this.idleCount -= list.length - keep.length;
+      if (keep.length > 0) this.idle.set(key, keep);
+      else this.idle.delete(key);
+    }
+    if (this.idleCount === 0) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+
+  private lend(entry: PoolEntry<T>): IsolateLease<T> {
+    entry.uses++;
+    entry.lent = true;
+    const lease: IsolateLease<T> = { isolate: entry.isolate, tenantId: entry.tenantId, memoryMiB: entry.memoryMiB, uses: entry.uses };
+    this.leases.set(lease, entry);
+    return lease;
+  }
+
+  private usableAfterIdle(entry: PoolEntry<T>): boolean {
+    return !entry.isolate.isDisposed && entry.isolate.cpuTime - entry.cpuAtRelease <= IDLE_CPU_TOLERANCE_NS;
+  }
+
+  private evictOldest(): boolean {
+    let oldestKey: string | undefined;
+    let oldest: PoolEntry<T> | undefined;
+    for (const [key, list] of this.idle) {
+      const first = list[0];
+      if (first && (!oldest || first.idleSince < oldest.idleSince)) {
+        oldest = first;
+        oldestKey = key;
+      }
+    }
+    if (!oldest || oldestKey === undefined) return false;
+    const list = this.idle.get(oldestKey) as PoolEntry<T>[];
+    list.shift();
+    if (list.length === 0) this.idle.delete(oldestKey);
+    this.idleCount--;
+    disposeQuietly(oldest.isolate);
+    return true;
+  }
+
+  private armSweep(): void {
+    if (this.sweepTimer) return;
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, this.options.sweepIntervalMs));
+    this.sweepTimer.unref();
+  }
+}
+
+function poolKey(tenantId: string, memoryMiB: number): string {
+  return `${tenantId}\u0000${memoryMiB}`;
+}
+
+function disposeQuietly(isolate: PoolableIsolate): void {
+  if (isolate.isDisposed) return;
+  try {
+    isolate.dispose();
+  } catch {
+    // already being torn down by isolated-vm
+  }
+}
