@@ -19,6 +19,14 @@ export interface BaresipOptions {
   autoAnswer?: boolean;
   /** REGISTER interval in seconds; 0 disables registration. Default 600. */
   registerIntervalSeconds?: number;
+  /** Runs baresip under this command, e.g. `['ip', 'netns', 'exec', 'phone-ns']`. Default none. */
+  commandPrefix?: string[];
+  /** `sip_listen` address. Default `127.0.0.1:0`. */
+  sipListen?: string;
+  /** `net_interface`: the interface whose address baresip puts in its SDP and Contact. Default baresip's choice. */
+  netInterface?: string;
+  /** Print every SIP message sent and received (`-s`), e.g. to read the SDP a phone was offered. Default false. */
+  sipTrace?: boolean;
 }
 
 export interface BaresipClient {
@@ -42,7 +50,7 @@ export async function startBaresip(options: BaresipOptions): Promise<BaresipClie
   const transport = options.transport ?? 'udp';
   const configDir = await mkdtemp(join(tmpdir(), 'patchbay-baresip-'));
   await mkdir(configDir, { recursive: true });
-  await writeFile(join(configDir, 'config'), baresipConfig(configDir, options.caFile));
+  await writeFile(join(configDir, 'config'), baresipConfig(configDir, options));
   const params = [
     `auth_pass=${options.password}`,
     `outbound="sip:${options.proxy};transport=${transport}"`,
@@ -55,7 +63,8 @@ export async function startBaresip(options: BaresipOptions): Promise<BaresipClie
   );
   await writeFile(join(configDir, 'contacts'), '');
 
-  const child = spawn('baresip', ['-f', configDir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const [command, ...prefixArgs] = [...(options.commandPrefix ?? []), 'baresip'];
+  const child = spawn(command!, [...prefixArgs, '-f', configDir, ...(options.sipTrace ? ['-s'] : [])], { stdio: ['pipe', 'pipe', 'pipe'] });
   const output = new ProcessOutput();
   output.attach(child.stdout);
   output.attach(child.stderr);
@@ -88,10 +97,12 @@ export async function startBaresip(options: BaresipOptions): Promise<BaresipClie
   };
 }
 
-function baresipConfig(configDir: string, caFile?: string): string {
+function baresipConfig(configDir: string, options: BaresipOptions): string {
+  const caFile = options.caFile;
   return [
     'poll_method\t\tepoll',
-    'sip_listen\t\t127.0.0.1:0',
+    `sip_listen\t\t${options.sipListen ?? '127.0.0.1:0'}`,
+    ...(options.netInterface ? [`net_interface\t\t${options.netInterface}`] : []),
     // baresip 1.0 has no switch to skip server verification: trust the given CA file instead.
     ...(caFile ? [`sip_cafile\t\t${caFile}`] : []),
     'call_local_timeout\t120',
