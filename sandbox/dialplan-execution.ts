@@ -82,25 +82,19 @@ export class DialplanExecution {
       this.cpuAtStart = isolate.cpuTime;
       this.cpuWatchdog = setInterval(() => this.checkCpu(), limits.cpuCheckIntervalMs);
 
-      const context = await this.enter(isolate.createContext());
-      this.context = context;
-      const setup = this.keep(await this.enter(lease.isolate.setupIn(context)));
       const dispatch = new this.ivm.Callback((seq, name, json) => this.onDispatch(seq, name, json));
-      const info = { dialPlanName: this.run.dialplanName, username: this.run.req.account?.username ?? '', direction: this.run.req.direction };
-      const api = this.keep(
-        (await this.enter(
-          setup.apply(
-            undefined,
-            [dispatch, new this.ivm.ExternalCopy(this.run.req).copyInto({ release: true }), new this.ivm.ExternalCopy(info).copyInto({ release: true })],
-            { result: { reference: true } },
-          ),
-        )) as IvmReference,
-      );
-      this.settleRef = this.keep(await this.enter(api.get('settle', { reference: true })));
-      const startRef = this.keep(await this.enter(api.get('start', { reference: true })));
-      if (this.done) return;
+      const req = this.run.req;
+      const opened = lease.isolate.openContext(dispatch, {
+        req,
+        dialPlanName: this.run.dialplanName,
+        username: req.account?.username ?? '',
+        direction: req.direction,
+      });
+      this.context = opened.context;
+      this.settleRef = this.keep(opened.settle);
+      const startRef = this.keep(opened.start);
       const script = await this.enter(lease.isolate.compileDialplan(this.run.js, DIALPLAN_SCRIPT_FILE));
-      const dialplan = this.keep(await this.enter(script.run(context, { reference: true, timeout: this.remainingCpuMs() })));
+      const dialplan = this.keep(await this.enter(script.run(opened.context, { reference: true, timeout: this.remainingCpuMs() })));
       await this.enter(startRef.apply(undefined, [dialplan.derefInto()], { timeout: this.remainingCpuMs() }));
     } catch (error) {
       this.failFromError(error);

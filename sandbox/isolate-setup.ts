@@ -9,7 +9,7 @@ export const ERROR_NAME = '__error';
 /**
  * The body of the setup function (see ISOLATE_SETUP_FUNCTION), with
  *   $0 = the one host dispatch function (sync ivm.Callback: (seq, name, argsJson) => void),
- *   $1 = a copy of `req`, $2 = a copy of { dialPlanName, username, direction }.
+ *   $1 = a copy of { req, dialPlanName, username, direction } (one copy, one call).
  * It defines the globals `req` and a frozen `sys`, and returns { settle, start } to the
  * worker. The dispatch function and the pending-call table live only in this closure,
  * so user code can never reach them. Intrinsics are captured first so a dialplan that
@@ -19,7 +19,7 @@ export const ERROR_NAME = '__error';
  */
 export const ISOLATE_SETUP_SCRIPT = `
 const dispatch = $0;
-const info = $2;
+const info = $1;
 const jsonParse = JSON.parse;
 const jsonStringify = JSON.stringify;
 const PromiseCtor = Promise;
@@ -92,7 +92,7 @@ sys.DialPlanName = info.dialPlanName;
 for (const name in sys) { if (typeof sys[name] === 'function') freeze(sys[name]); }
 freeze(sys);
 defineProperty(globalThis, 'sys', { value: sys, writable: false, enumerable: false, configurable: false });
-defineProperty(globalThis, 'req', { value: $1, writable: true, enumerable: false, configurable: false });
+defineProperty(globalThis, 'req', { value: info.req, writable: true, enumerable: false, configurable: false });
 
 function describe(error) {
   let message;
@@ -129,8 +129,8 @@ return { settle, start };
 
 /**
  * The setup as one function expression: compiled once per isolate (from V8 code cache made of
- * this, our own, text only) and run in each fresh context, where it is called with the three
+ * this, our own, text only) and run in each fresh context, where it is called with the two
  * arguments above. The dispatch function, `req` and the pending-call table belong to that
  * context alone.
  */
-export const ISOLATE_SETUP_FUNCTION = `(function ($0, $1, $2) {${ISOLATE_SETUP_SCRIPT}})`;
+export const ISOLATE_SETUP_FUNCTION = `(function ($0, $1) {${ISOLATE_SETUP_SCRIPT}})`;
