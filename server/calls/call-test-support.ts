@@ -4,8 +4,13 @@ import dgram from 'node:dgram';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
 import type { Binding, BindingTarget, TenantRef } from '../registrar/index.ts';
-import type { CallAccount, CallAccountDirectory, CdrSink, DialplanStore, KeyValueStore, LocationLookup, StoredDialplan } from './call-service-deps.ts';
+import { createResponse, DigestServer, type SipStack } from '../sip/index.ts';
+import { CallService } from './call-service.ts';
+import type {
+  CallAccount, CallAccountDirectory, CallServiceEvent, CdrSink, DialplanRunner, DialplanStore, KeyValueStore, LocationLookup, StoredDialplan,
+} from './call-service-deps.ts';
 import type { CdrRecord } from './call-events.ts';
 
 export const TENANT: TenantRef = { id: 7, domain: 'example.com' };
@@ -76,6 +81,42 @@ export class MemoryCdrs implements CdrSink {
   async waitFor(n: number): Promise<CdrRecord[]> {
     while (this.rows.length < n) await new Promise<void>((r) => this.waiters.push(r));
     return this.rows;
+  }
+}
+
+/** A CallService on a SipStack with in-memory fakes around it, for the harnesses of the call tests. */
+export abstract class CallServiceFixture {
+  stack!: SipStack;
+  service!: CallService;
+  accounts!: FakeAccounts;
+  location!: FakeLocation;
+  dialplans!: MemoryDialplans;
+  cdrs!: MemoryCdrs;
+  events!: CallServiceEvent[];
+
+  /** Fresh fakes and a CallService on `stack` (what it does not take is answered 405), then starts the stack. */
+  protected async serve(stack: SipStack, sandbox: DialplanRunner, logger: Logger): Promise<void> {
+    this.stack = stack;
+    this.accounts = new FakeAccounts();
+    this.location = new FakeLocation();
+    this.dialplans = new MemoryDialplans();
+    this.cdrs = new MemoryCdrs();
+    const events: CallServiceEvent[] = [];
+    this.events = events;
+    const service = new CallService({
+      stack, location: this.location, accounts: this.accounts, digest: new DigestServer({ secret: 'k'.repeat(32) }),
+      sandbox, dialplans: this.dialplans, kv: new MemoryKv(), cdrs: this.cdrs, emit: (e) => events.push(e), logger,
+    });
+    this.service = service;
+    stack.onRequest = (req, tx) => {
+      if (!service.handleRequest(req, tx) && tx) tx.respond(createResponse(req, 405));
+    };
+    await stack.start();
+  }
+
+  async stop(): Promise<void> {
+    this.service.close();
+    await this.stack.stop();
   }
 }
 

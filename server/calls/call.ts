@@ -12,14 +12,17 @@ import { DeferredLeg, type BridgeableLeg } from './bridgeable-leg.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
 import { parseCallerId, type CallerId } from './caller-id.ts';
+import { recordCallEnd } from './call-end-record.ts';
 import type { CallDirection, CallParty, CdrLeg, HangupSide } from './call-events.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan-request.ts';
+import { admitInDialog } from './in-dialog-admission.ts';
 import { parseDialString, type DialLeg, type DialPlan } from './dial-string.ts';
 import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from './forking.ts';
 import { resolveLeg } from './leg-resolver.ts';
 import { LegSettings } from './leg-settings.ts';
 import { LocalDialplanLeg, type LegScope, type LocalDialplanHost } from './local-dialplan-leg.ts';
+import { relayedBody } from './relayed-body.ts';
 import { rewriteSdpForNat } from './sdp-rewrite.ts';
 import {
   SysFunctions, type CallbackResult, type CurrentCallView, type DialCallOptions, type DialplanScope, type SandboxDialResult,
@@ -465,8 +468,6 @@ export class Call {
   /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: 'a' | 'b'): void {
     const b = this.bridged;
-    const own = side === 'a' ? this.aDialog : b?.dialog;
-    const other = side === 'a' ? b?.dialog : this.aDialog;
     if (req.method === 'ACK') {
       if (side === 'a') this.aRetransmitter?.stop();
       const key = `${side}:${req.cseq.seq}`;
@@ -476,14 +477,9 @@ export class Call {
       return;
     }
     if (!tx) return;
-    if (!own || !other || this.state !== 'answered') {
-      tx.respond(createResponse(req, 481));
-      return;
-    }
-    if (!own.acceptRemoteCSeq(req)) {
-      tx.respond(createResponse(req, 500, 'CSeq out of order'));
-      return;
-    }
+    const dialogs = admitInDialog(req, tx, side === 'a' ? this.aDialog : b?.dialog, side === 'a' ? b?.dialog : this.aDialog, this.state === 'answered');
+    if (!dialogs) return;
+    const { own, other } = dialogs;
     switch (req.method) {
       case 'BYE': {
         tx.respond(createResponse(req, 200));
@@ -531,11 +527,8 @@ export class Call {
   /** Relays an in-dialog request to the other dialog and its final response back. */
   private relay(req: SipRequest, tx: ServerTransaction, own: Dialog, other: Dialog, side: 'a' | 'b'): void {
     const contentType = req.headers.get('Content-Type');
-    let body = req.body;
     const mangle = this.bridged?.leg.leg.options.mangleSdp ?? true;
-    if (body.length && contentType?.toLowerCase().startsWith('application/sdp') && req.source) {
-      body = Buffer.from(rewriteSdpForNat(body.toString('utf8'), req.source, { mangle }).sdp, 'utf8');
-    }
+    const body = relayedBody(req, mangle);
     const headers: Array<[string, string]> = [];
     for (const name of ['Event', 'Info-Package', 'Content-Disposition', 'Subject']) {
       const v = req.headers.get(name);
@@ -560,10 +553,7 @@ export class Call {
           }
           if (!settle()) return;
           const resType = res.headers.get('Content-Type');
-          let resBody = res.body;
-          if (resBody.length && resType?.toLowerCase().startsWith('application/sdp') && res.source) {
-            resBody = Buffer.from(rewriteSdpForNat(resBody.toString('utf8'), res.source, { mangle }).sdp, 'utf8');
-          }
+          const resBody = relayedBody(res, mangle);
           const hdrs: Record<string, string> = {};
           if (res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')) hdrs['Contact'] = own.localContact;
           const answer = createResponse(req, res.status, res.reason, { headers: hdrs, body: resBody });
@@ -595,11 +585,7 @@ export class Call {
     if (!deferred) return;
     this.deferredAcks.delete(key);
     const contentType = ack?.headers.get('Content-Type');
-    let body = ack?.body ?? Buffer.alloc(0);
-    if (body.length && contentType?.toLowerCase().startsWith('application/sdp') && ack?.source) {
-      const mangle = this.bridged?.leg.leg.options.mangleSdp ?? true;
-      body = Buffer.from(rewriteSdpForNat(body.toString('utf8'), ack.source, { mangle }).sdp, 'utf8');
-    }
+    const body = ack ? relayedBody(ack, this.bridged?.leg.leg.options.mangleSdp ?? true) : Buffer.alloc(0);
     sendAck(this.ctx.stack, deferred.dialog.createAck(deferred.seq, { body, contentType }), deferred.dialog.flow);
   }
 
@@ -644,25 +630,11 @@ export class Call {
     this.pendingReinvite = undefined;
     for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
     this.recordNestedLegs();
-    const endedAt = Date.now();
-    const cdr = {
-      tenantId: String(this.tenant.id), callId: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
+    recordCallEnd({
+      tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
       dialplan: this.dialplanName, dialStrings: [...this.dialStrings], legs: [...this.cdrLegs], createdAt: this.createdAt,
-      ringingAt: this.ringingAt, answeredAt: this.answeredAt, endedAt,
-      durationSeconds: wasAnswered && this.answeredAt ? Math.round((endedAt - this.answeredAt) / 1000) : 0,
-      ringSeconds: Math.round(((this.answeredAt ?? endedAt) - this.createdAt) / 1000),
-      outcome, hungUpBy: by, status: wasAnswered ? 200 : status, reason, transfers: [],
-    };
-    this.ctx.opts.emit({
-      type: 'call.ended', tenantId: cdr.tenantId, callId: this.id, at: endedAt, direction: this.direction,
-      caller: this.caller, callee: this.callee, hungUpBy: by, status: cdr.status, reason,
-    });
-    try {
-      const p = this.ctx.opts.cdrs.write(cdr);
-      if (p && typeof (p as Promise<unknown>).catch === 'function') (p as Promise<unknown>).catch((err: unknown) => this.log.error({ err }, 'CDR write failed'));
-    } catch (err) {
-      this.log.error({ err }, 'CDR write failed');
-    }
+      ringingAt: this.ringingAt, answeredAt: this.answeredAt,
+    }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }
 }

@@ -5,11 +5,14 @@ import { createResponse, type SipRequest, type SipResponse } from '../sip/index.
 import type { NameAddr } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import { OutboundLeg, sendAck, type BranchContext, type UacBranch } from './b-leg.ts';
+import { recordCallEnd } from './call-end-record.ts';
 import type { CallParty, CdrLeg, HangupSide } from './call-events.ts';
 import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
 import { parseDialString, type DialPlan } from './dial-string.ts';
+import { admitInDialog } from './in-dialog-admission.ts';
 import { LegBudget, startFork, type DialOutcome, type ForkExecution, type LegOutcome } from './forking.ts';
 import { resolveLeg } from './leg-resolver.ts';
+import { relayedBody } from './relayed-body.ts';
 import { rewriteSdpForNat } from './sdp-rewrite.ts';
 import type { CallbackResult } from './sys-functions.ts';
 
@@ -214,16 +217,9 @@ export class CallbackCall {
   /** A request inside one of the two dialogs (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: 'a' | 'b'): void {
     if (req.method === 'ACK' || !tx) return;
-    const own = (side === 'a' ? this.first : this.second)?.dialog;
-    const other = (side === 'a' ? this.second : this.first)?.dialog;
-    if (!own || !other || this.state !== 'answered') {
-      tx.respond(createResponse(req, 481));
-      return;
-    }
-    if (!own.acceptRemoteCSeq(req)) {
-      tx.respond(createResponse(req, 500, 'CSeq out of order'));
-      return;
-    }
+    const dialogs = admitInDialog(req, tx, (side === 'a' ? this.first : this.second)?.dialog, (side === 'a' ? this.second : this.first)?.dialog, this.state === 'answered');
+    if (!dialogs) return;
+    const { own, other } = dialogs;
     switch (req.method) {
       case 'BYE':
         tx.respond(createResponse(req, 200));
@@ -252,10 +248,7 @@ export class CallbackCall {
 
   private relay(req: SipRequest, tx: ServerTransaction, own: Dialog, other: Dialog): void {
     const contentType = req.headers.get('Content-Type');
-    let body = req.body;
-    if (body.length && contentType?.toLowerCase().startsWith('application/sdp') && req.source) {
-      body = Buffer.from(rewriteSdpForNat(body.toString('utf8'), req.source).sdp, 'utf8');
-    }
+    const body = relayedBody(req);
     const out = other.createRequest(req.method, { body, contentType });
     this.ctx.stack.sendRequest(out, {
       target: other.flow,
@@ -294,25 +287,11 @@ export class CallbackCall {
     const wasAnswered = this.state === 'answered';
     this.state = 'ended';
     for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
-    const endedAt = Date.now();
-    const cdr = {
-      tenantId: String(this.tenant.id), callId: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
+    recordCallEnd({
+      tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
       dialplan: undefined, dialStrings: [this.params.dest1, this.params.dest2], legs: [...this.cdrLegs], createdAt: this.createdAt,
-      ringingAt: this.ringingAt, answeredAt: this.answeredAt, endedAt,
-      durationSeconds: wasAnswered && this.answeredAt ? Math.round((endedAt - this.answeredAt) / 1000) : 0,
-      ringSeconds: Math.round(((this.answeredAt ?? endedAt) - this.createdAt) / 1000),
-      outcome, hungUpBy: by, status: wasAnswered ? 200 : status, reason, transfers: [],
-    };
-    this.ctx.opts.emit({
-      type: 'call.ended', tenantId: cdr.tenantId, callId: this.id, at: endedAt, direction: this.direction,
-      caller: this.caller, callee: this.callee, hungUpBy: by, status: cdr.status, reason,
-    });
-    try {
-      const p = this.ctx.opts.cdrs.write(cdr);
-      if (p && typeof (p as Promise<unknown>).catch === 'function') (p as Promise<unknown>).catch((err: unknown) => this.log.error({ err }, 'CDR write failed'));
-    } catch (err) {
-      this.log.error({ err }, 'CDR write failed');
-    }
+      ringingAt: this.ringingAt, answeredAt: this.answeredAt,
+    }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }
 }

@@ -1,16 +1,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { compileDialplan, SandboxSupervisor } from '../../sandbox/index.ts';
-import { DigestServer } from '../sip/index.ts';
-import { createResponse } from '../sip/index.ts';
-import { SipStack } from '../sip/index.ts';
-import { CallService } from './call-service.ts';
-import type { CallServiceEvent } from './call-service-deps.ts';
-import {
-  FakeAccounts, FakeLocation, makeAccount, MemoryCdrs, MemoryDialplans, MemoryKv, SCENARIOS, startSipp, TENANT, type SippRun,
-} from './call-test-support.ts';
+import { describe, expect, it } from 'vitest';
+import { makeAccount, SCENARIOS, startSipp } from './call-test-support.ts';
+import { expectOk, useSippSwitch } from './sipp-switch-test-support.ts';
 
 /**
  * sys functions that put SIP on the wire, end to end: sipp UAC → Patchbay (real SipStack on
@@ -20,66 +12,8 @@ import {
 const OWN = path.relative(SCENARIOS, path.join(path.dirname(fileURLToPath(import.meta.url)), 'sipp-scenarios'));
 const LOCAL_ONLY = ['127.0.0.1/32'];
 
-let sandbox: SandboxSupervisor;
-let stack: SipStack;
-let service: CallService;
-let accounts: FakeAccounts;
-let location: FakeLocation;
-let dialplans: MemoryDialplans;
-let cdrs: MemoryCdrs;
-let events: CallServiceEvent[];
-let target: string;
-
-beforeAll(async () => {
-  sandbox = new SandboxSupervisor();
-  await sandbox.start();
-});
-
-afterAll(async () => {
-  await (sandbox as unknown as { stop?: () => Promise<void> }).stop?.();
-});
-
-beforeEach(async () => {
-  const logger = pino({ level: 'silent' });
-  stack = new SipStack({
-    listen: [{ transport: 'udp', host: '127.0.0.1', port: 0 }], logger,
-    onTrace: process.env['CALLS_TRACE'] === '1' ? (dir, data, remote) => console.log(`--- ${dir} ${remote.port}\n${data.toString()}`) : undefined,
-  });
-  accounts = new FakeAccounts();
-  location = new FakeLocation();
-  dialplans = new MemoryDialplans();
-  cdrs = new MemoryCdrs();
-  events = [];
-  service = new CallService({
-    stack, location, accounts, digest: new DigestServer({ secret: 'x'.repeat(32) }), sandbox, dialplans,
-    kv: new MemoryKv(), cdrs, emit: (e) => events.push(e), logger,
-  });
-  stack.onRequest = (req, tx) => {
-    if (!service.handleRequest(req, tx) && tx) tx.respond(createResponse(req, 405));
-  };
-  await stack.start();
-  target = `127.0.0.1:${stack.listening()[0]!.port}`;
-});
-
-afterEach(async () => {
-  service.close();
-  await stack.stop();
-});
-
-async function addDialplan(name: string, source: string): Promise<void> {
-  const compiled = await compileDialplan(source, 'ts');
-  if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
-  dialplans.plans.set(`${TENANT.id}/${name}`, { js: compiled.js, sourceMap: compiled.sourceMap });
-}
-
-async function expectOk(...runs: SippRun[]): Promise<void> {
-  const results = await Promise.all(runs.map((r) => r.done));
-  for (const r of results) expect(r.code, r.output).toBe(0);
-}
-
-function uac(scenario: string, service: string): Promise<SippRun> {
-  return startSipp(scenario, { remote: target, service });
-}
+const h = useSippSwitch();
+const { addDialplan, uac } = h;
 
 /** Dialplans may still be running after the CDR: wait (bounded) for `n` log lines. */
 async function logLines(n: number): Promise<Array<{ dialplan: string; message: string }>> {
@@ -88,12 +22,12 @@ async function logLines(n: number): Promise<Array<{ dialplan: string; message: s
 }
 
 function logs(): Array<{ dialplan: string; message: string }> {
-  return events.filter((e) => e.type === 'dialplan.log').map((e) => e as { dialplan: string; message: string });
+  return h.events.filter((e) => e.type === 'dialplan.log').map((e) => e as { dialplan: string; message: string });
 }
 
 describe('dialplan sys functions on the wire', () => {
   it('SetFromHeader and SetCustomSIPHeader reach the callee; RemoveCustomSIPHeader removes', async () => {
-    accounts.add(makeAccount('bob', { inDialplan: 'hdrs' }));
+    h.accounts.add(makeAccount('bob', { inDialplan: 'hdrs' }));
     await addDialplan('hdrs', `
       await sys.SetFromHeader("Boss", "0211234567");
       await sys.SetCustomSIPHeader("X-Patchbay", "hello world");
@@ -102,24 +36,24 @@ describe('dialplan sys functions on the wire', () => {
       try { await sys.SetCustomSIPHeader("Call-ID", "x"); } catch (e) { sys.Log("refused: " + e.message); }
       await sys.Dial("bob@local");`);
     const uas = await startSipp(`${OWN}/uas-check-headers.xml`);
-    location.addUdp('bob', uas.port);
+    h.location.addUdp('bob', uas.port);
     await expectOk(uas, await uac('call-uac-answer-bye.xml', 'bob'));
-    await cdrs.waitFor(1);
+    await h.cdrs.waitFor(1);
     expect(logs().map((l) => l.message)).toContain('refused: SetCustomSIPHeader: Call-ID is set by the switch and cannot be changed');
   });
 
   it("a local leg runs the account's incoming dialplan, whose Dial answers the caller", async () => {
-    accounts.add(makeAccount('1001', { allowedCidrs: LOCAL_ONLY, outDialplan: 'out1001' }));
-    accounts.add(makeAccount('1002', { inDialplan: 'in1002' }));
-    accounts.add(makeAccount('1003'));
+    h.accounts.add(makeAccount('1001', { allowedCidrs: LOCAL_ONLY, outDialplan: 'out1001' }));
+    h.accounts.add(makeAccount('1002', { inDialplan: 'in1002' }));
+    h.accounts.add(makeAccount('1003'));
     await addDialplan('out1001', 'const r = await sys.Dial("1002@local"); sys.Log(`out ${r.answered} ${r.status}`);');
     await addDialplan('in1002', 'sys.Log("in " + req.uri.user + " " + req.direction); const r = await sys.Dial("1003@local"); sys.Log(`nested ${r.status}`);');
     const uas = await startSipp('call-uas-answer.xml');
-    location.addUdp('1003', uas.port);
+    h.location.addUdp('1003', uas.port);
     const callee1002 = await startSipp('call-uas-ring-cancel.xml'); // must NOT be rung: 1002 has a dialplan
-    location.addUdp('1002', callee1002.port);
+    h.location.addUdp('1002', callee1002.port);
     await expectOk(uas, await uac(`${OWN}/uac-1001-answer-bye.xml`, '1002'));
-    const [cdr] = await cdrs.waitFor(1);
+    const [cdr] = await h.cdrs.waitFor(1);
     expect(cdr!.direction).toBe('outbound');
     expect(cdr!.hungUpBy).toBe('caller');
     expect(cdr!.legs.map((l) => [l.target, l.state])).toEqual([['local:1002', 'answered'], [expect.stringContaining('1003'), 'answered']]);
@@ -133,14 +67,14 @@ describe('dialplan sys functions on the wire', () => {
   });
 
   it('an account already in the chain is rung on its bindings (loop guard)', async () => {
-    accounts.add(makeAccount('1001', { inDialplan: 'in1001' }));
-    accounts.add(makeAccount('1002', { inDialplan: 'in1002' }));
+    h.accounts.add(makeAccount('1001', { inDialplan: 'in1001' }));
+    h.accounts.add(makeAccount('1002', { inDialplan: 'in1002' }));
     await addDialplan('in1001', 'sys.Log("in1001 ran"); await sys.Dial("1002@local");');
     await addDialplan('in1002', 'sys.Log("in1002 ran"); await sys.Dial("1001@local&1002@local");');
     const uas = await startSipp('call-uas-answer.xml');
-    location.addUdp('1001', uas.port);
+    h.location.addUdp('1001', uas.port);
     await expectOk(uas, await uac('call-uac-answer-bye.xml', '1001'));
-    const [cdr] = await cdrs.waitFor(1);
+    const [cdr] = await h.cdrs.waitFor(1);
     // 1001's and 1002's dialplans each ran once; 1001 was then rung directly, 1002 has no binding.
     expect(logs().map((l) => l.message)).toEqual(['in1001 ran', 'in1002 ran']);
     expect(cdr!.legs.map((l) => [l.target, l.state, l.status])).toEqual([
@@ -149,12 +83,12 @@ describe('dialplan sys functions on the wire', () => {
   });
 
   it("a nested dialplan's sys.Respond is the local leg's failure", async () => {
-    accounts.add(makeAccount('1001', { inDialplan: 'in1001' }));
-    accounts.add(makeAccount('1002', { inDialplan: 'in1002' }));
+    h.accounts.add(makeAccount('1001', { inDialplan: 'in1001' }));
+    h.accounts.add(makeAccount('1002', { inDialplan: 'in1002' }));
     await addDialplan('in1001', 'const r = await sys.Dial("1002@local"); sys.Log(`outer ${r.status} ${r.outcome}`);');
     await addDialplan('in1002', 'await sys.Respond(486, "Busy Here"); const r = await sys.Dial("1003@local"); sys.Log(`after respond ${r.status}`);');
     await expectOk(await uac('call-uac-fail-486.xml', '1001'));
-    const [cdr] = await cdrs.waitFor(1);
+    const [cdr] = await h.cdrs.waitFor(1);
     expect(cdr!.status).toBe(486);
     expect((await logLines(2)).map((l) => l.message).sort()).toEqual(['after respond 487', 'outer 486 busy']);
   });
@@ -162,7 +96,7 @@ describe('dialplan sys functions on the wire', () => {
   it('Callback calls dest1 without SDP, then dest2 with its offer, and bridges them', async () => {
     const first = await startSipp(`${OWN}/callback-uas-first.xml`);
     const second = await startSipp(`${OWN}/callback-uas-second.xml`);
-    accounts.add(makeAccount('bob', { inDialplan: 'cb' }));
+    h.accounts.add(makeAccount('bob', { inDialplan: 'cb' }));
     await addDialplan('cb', `
       const r = await sys.Callback("sip:first@127.0.0.1:${first.port}", "sip:second@127.0.0.1:${second.port}");
       sys.Log("callback " + JSON.stringify(r));
@@ -170,24 +104,24 @@ describe('dialplan sys functions on the wire', () => {
       sys.Log("calls " + calls.length);
       await sys.Respond(480, "Called you back");`);
     await expectOk(await uac('call-uac-fail-480.xml', 'bob'), first, second);
-    const rows = await cdrs.waitFor(2);
+    const rows = await h.cdrs.waitFor(2);
     const cb = rows.find((r) => r.dialStrings[0]?.includes('first'))!;
     expect(cb.answeredAt).toBeDefined();
     expect(cb.hungUpBy).toBe('callee');
     expect(cb.legs.map((l) => l.state)).toEqual(['answered', 'answered']);
     expect(logs().map((l) => l.message)).toEqual(['callback {"answered":true,"status":200,"reason":"OK"}', 'calls 2']);
-    expect(events.filter((e) => e.type === 'call.answered' && e.callId === cb.callId)).toHaveLength(1);
+    expect(h.events.filter((e) => e.type === 'call.answered' && e.callId === cb.callId)).toHaveLength(1);
   });
 
   it('Callback reports the failure of dest1', async () => {
     const busy = await startSipp('call-uas-busy.xml');
-    accounts.add(makeAccount('bob', { inDialplan: 'cb' }));
+    h.accounts.add(makeAccount('bob', { inDialplan: 'cb' }));
     await addDialplan('cb', `
       const r = await sys.Callback("sip:first@127.0.0.1:${busy.port}", "sip:second@127.0.0.1:9");
       sys.Log("callback " + JSON.stringify(r));
       await sys.Respond(480, "x");`);
     await expectOk(await uac('call-uac-fail-480.xml', 'bob'), busy);
-    await cdrs.waitFor(2);
+    await h.cdrs.waitFor(2);
     expect(logs().map((l) => l.message)).toEqual(['callback {"answered":false,"status":486,"reason":"Busy Here"}']);
   });
 });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSipp, startSwitch, type SippProcess, type Switch } from './calls-support.ts';
+import { describe, expect, it } from 'vitest';
+import { expectSippOk, useSwitch, type SippProcess } from './calls-support.ts';
 
 /**
  * Dialplans that fail, through the real server (startServer with its sandbox child): each failure
@@ -9,43 +9,21 @@ import { startSipp, startSwitch, type SippProcess, type Switch } from './calls-s
  * same switch then still completes a normal call.
  */
 
-let sw: Switch;
-const started: SippProcess[] = [];
+const { sw, sipp } = useSwitch(['1001']);
 
-beforeAll(async () => {
-  sw = await startSwitch(['1001']);
-}, 60_000);
-
-afterAll(async () => {
-  await sw?.close();
-});
-
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((s) => s.stop()));
-});
-
-async function uas(scenario: string, calls = 1): Promise<SippProcess> {
-  const p = await startSipp(scenario, { calls });
-  started.push(p);
-  return p;
+function uas(scenario: string, calls = 1): Promise<SippProcess> {
+  return sipp(scenario, { calls });
 }
 
-async function uac(scenario: string): Promise<SippProcess> {
-  const p = await startSipp(scenario, { remote: sw.target, service: '2000', user: '1001' });
-  started.push(p);
-  return p;
-}
-
-async function expectOk(...runs: SippProcess[]): Promise<void> {
-  const results = await Promise.all(runs.map((r) => r.done));
-  expect(results.map((r) => r.code), results.map((r) => r.output).join('\n=========\n')).toEqual(results.map(() => 0));
+function uac(scenario: string): Promise<SippProcess> {
+  return sipp(scenario, { remote: sw.target, service: '2000', user: '1001' });
 }
 
 /** A normal answered call on the same switch: the failure before it left nothing broken. */
 async function expectWorkingCall(): Promise<void> {
   const callee = await uas('call-uas-answer.xml');
   await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
-  await expectOk(callee, await uac('e2e-uac-auth-answer-bye.xml'));
+  await expectSippOk(callee, await uac('e2e-uac-auth-answer-bye.xml'));
 }
 
 function logsOfCall(callId: unknown): Array<{ level: unknown; message: unknown; line: unknown }> {
@@ -62,7 +40,7 @@ describe('dialplan failures through the real server', () => {
       '',
       'throw new Error("boom from the dialplan");',
     ].join('\n'));
-    await expectOk(await uac('e2e-uac-auth-fail-500.xml'));
+    await expectSippOk(await uac('e2e-uac-auth-fail-500.xml'));
     const first = await sw.waitForEvent((e) => e.type === 'dialplan.log' && e['message'] === 'throwing for 1001');
     expect(String(first.tenantId)).toBe(String(sw.tenantId));
     expect(first['dialplan']).toBe(name);
@@ -79,7 +57,7 @@ describe('dialplan failures through the real server', () => {
 
   it('an endless loop is stopped by the CPU limit: 500 to the caller', async () => {
     await sw.useOutDialplan('1001', 'sys.Log("spinning");\nwhile (true) {}\n');
-    await expectOk(await uac('e2e-uac-auth-fail-500.xml'));
+    await expectSippOk(await uac('e2e-uac-auth-fail-500.xml'));
     const spin = await sw.waitForEvent((e) => e.type === 'dialplan.log' && e['message'] === 'spinning');
     const logs = logsOfCall(spin['callId']);
     expect(logs.some((l) => l.level === 'error'), JSON.stringify(logs)).toBe(true);
@@ -102,12 +80,12 @@ describe('dialplan failures through the real server', () => {
     }
     const beforeSixth = sw.events.length ? sw.events[sw.events.length - 1]!.seq : 0;
     const sixth = await uac('e2e-uac-auth-fail-503.xml');
-    await expectOk(sixth);
+    await expectSippOk(sixth);
     // The tenant's console says why.
     const overflow = await sw.waitForEvent((e) => e.seq > beforeSixth && e.type === 'dialplan.log' && e['level'] === 'error');
     expect(String(overflow['message'])).toMatch(/concurrent/);
     expect(String(overflow.tenantId)).toBe(String(sw.tenantId));
-    await expectOk(ringing, ...blocked);
+    await expectSippOk(ringing, ...blocked);
     const doneLines = sw.events.filter((e) => e.seq > seenBefore && e.type === 'dialplan.log' && String(e['message']).startsWith('blocked dial done'));
     expect(doneLines).toHaveLength(5);
     await expectWorkingCall();
@@ -132,7 +110,7 @@ describe('dialplan failures through the real server', () => {
         '}',
         `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`,
       ].join('\n'));
-      await expectOk(callee, await uac('e2e-uac-auth-answer-bye.xml'));
+      await expectSippOk(callee, await uac('e2e-uac-auth-answer-bye.xml'));
       const log = await sw.waitForEvent((e) => e.type === 'dialplan.log' && String(e['message']).startsWith('webget '));
       expect(String(log['message'])).toMatch(/^webget refused: /);
       expect(hits).toBe(0);

@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startSipp, startSwitch, type SippProcess, type Switch } from './calls-support.ts';
+import { describe, expect, it } from 'vitest';
+import { useSwitch } from './calls-support.ts';
 
 /**
  * In-dialog requests through the real B2BUA after answer, sipp on both sides: 1001 (digest) dials a
@@ -7,28 +7,13 @@ import { startSipp, startSwitch, type SippProcess, type Switch } from './calls-s
  * direction attributes, the INFO body, the relayed OPTIONS answer, the ACK of a relayed re-INVITE).
  */
 
-let sw: Switch;
-const started: SippProcess[] = [];
-
-beforeAll(async () => {
-  sw = await startSwitch(['1001']);
-}, 60_000);
-
-afterAll(async () => {
-  await sw?.close();
-});
-
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((s) => s.stop()));
-});
+const { sw, sipp } = useSwitch(['1001']);
 
 async function callThrough(uacScenario: string, uasScenario: string): Promise<{ caller: string; callee: string; callId: string }> {
-  const callee = await startSipp(uasScenario);
-  started.push(callee);
+  const callee = await sipp(uasScenario);
   await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
   const before = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId, limit: 1000 })).length;
-  const caller = await startSipp(uacScenario, { remote: sw.target, service: '2000', user: '1001' });
-  started.push(caller);
+  const caller = await sipp(uacScenario, { remote: sw.target, service: '2000', user: '1001' });
   const results = await Promise.all([caller.done, callee.done]);
   expect(results.map((r) => r.code), results.map((r) => r.output).join('\n=========\n')).toEqual([0, 0]);
   const rows = await sw.waitForCdrs(before + 1);

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runSipp } from './harness/index.ts';
-import { DOMAIN, PASSWORD, SCENARIOS, startSipp, startSwitch, freeUdpPort, type SippProcess, type Switch } from './calls-support.ts';
+import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch, type SippProcess } from './calls-support.ts';
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,38 +11,14 @@ import { join } from 'node:path';
  * dialplan dials a sipp UAS, and the SIP outcome, the dialplan's log lines and the CDR row are checked.
  */
 
-let sw: Switch;
-const started: SippProcess[] = [];
+const { sw, sipp } = useSwitch(['1001', '1002']);
 
-beforeAll(async () => {
-  sw = await startSwitch(['1001', '1002']);
-}, 60_000);
-
-afterAll(async () => {
-  await sw?.close();
-});
-
-afterEach(async () => {
-  // Nothing may outlive a test: stop (by PID) any sipp a failed test left behind.
-  await Promise.all(started.splice(0).map((s) => s.stop()));
-});
-
-async function uas(scenario: string, calls = 1): Promise<SippProcess> {
-  const p = await startSipp(scenario, { calls });
-  started.push(p);
-  return p;
+function uas(scenario: string, calls = 1): Promise<SippProcess> {
+  return sipp(scenario, { calls });
 }
 
-async function uac(scenario: string, service: string): Promise<SippProcess> {
-  const p = await startSipp(scenario, { remote: sw.target, service, user: '1001' });
-  started.push(p);
-  return p;
-}
-
-async function expectOk(...runs: SippProcess[]): Promise<Array<{ code: number; output: string; logs: string }>> {
-  const results = await Promise.all(runs.map((r) => r.done));
-  expect(results.map((r) => r.code), results.map((r) => r.output).join('\n=========\n')).toEqual(results.map(() => 0));
-  return results;
+function uac(scenario: string, service: string): Promise<SippProcess> {
+  return sipp(scenario, { remote: sw.target, service, user: '1001' });
 }
 
 async function newestCdrAfter(before: number) {
@@ -60,7 +36,7 @@ describe('calls through dialplans, sipp on both sides', () => {
     const callee = await uas('call-uas-answer.xml');
     await sw.useOutDialplan('1001', `sys.Log("dialling " + req.uri.user); await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
     const before = await cdrCount();
-    const [, caller] = await expectOk(callee, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
+    const [, caller] = await expectSippOk(callee, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
     expect(caller!.logs).toMatch(/answer sdp: c=IN IP4 127\.0\.0\.1/);
     const cdr = await newestCdrAfter(before);
     expect(cdr.direction).toBe('outbound');
@@ -84,7 +60,7 @@ describe('calls through dialplans, sipp on both sides', () => {
     const callee = await uas('call-uas-answer-hangup.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
     const before = await cdrCount();
-    await expectOk(callee, await uac('e2e-uac-auth-answer-wait-bye.xml', '2000'));
+    await expectSippOk(callee, await uac('e2e-uac-auth-answer-wait-bye.xml', '2000'));
     const cdr = await newestCdrAfter(before);
     expect(cdr.hangupSide).toBe('callee');
     expect(cdr.answeredAt).not.toBeNull();
@@ -94,7 +70,7 @@ describe('calls through dialplans, sipp on both sides', () => {
     const callee = await uas('call-uas-busy.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
     const before = await cdrCount();
-    await expectOk(callee, await uac('e2e-uac-auth-fail-486.xml', '2000'));
+    await expectSippOk(callee, await uac('e2e-uac-auth-fail-486.xml', '2000'));
     const cdr = await newestCdrAfter(before);
     expect(cdr.status).toBe('486');
     expect(cdr.answeredAt).toBeNull();
@@ -105,7 +81,7 @@ describe('calls through dialplans, sipp on both sides', () => {
     const callee = await uas('call-uas-ring-cancel.xml');
     await sw.useOutDialplan('1001', `const r = await sys.Dial("sip:uas@127.0.0.1:${callee.port}", { ringTimeout: 2 }); sys.Log("dial " + r.status + " " + r.outcome);`);
     const before = await cdrCount();
-    await expectOk(callee, await uac('e2e-uac-auth-fail-408-480.xml', '2000'));
+    await expectSippOk(callee, await uac('e2e-uac-auth-fail-408-480.xml', '2000'));
     const log = await sw.waitForEvent((e) => e.type === 'dialplan.log' && String(e['message']).startsWith('dial '));
     expect(log['message']).toBe('dial 408 no-answer');
     const cdr = await newestCdrAfter(before);
@@ -117,7 +93,7 @@ describe('calls through dialplans, sipp on both sides', () => {
     const callee = await uas('call-uas-ring-cancel.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
     const before = await cdrCount();
-    await expectOk(callee, await uac('e2e-uac-auth-cancel.xml', '2000'));
+    await expectSippOk(callee, await uac('e2e-uac-auth-cancel.xml', '2000'));
     const cdr = await newestCdrAfter(before);
     expect(cdr.hangupSide).toBe('caller');
     expect(cdr.answeredAt).toBeNull();
@@ -127,7 +103,7 @@ describe('calls through dialplans, sipp on both sides', () => {
     // call-uas-hold.xml fails unless the re-INVITE it receives carries a=sendonly.
     const callee = await uas('call-uas-hold.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
-    const [, caller] = await expectOk(callee, await uac('e2e-uac-auth-hold.xml', '2000'));
+    const [, caller] = await expectSippOk(callee, await uac('e2e-uac-auth-hold.xml', '2000'));
     expect(caller!.logs).toContain('held: a=recvonly');
   });
 
@@ -136,7 +112,7 @@ describe('calls through dialplans, sipp on both sides', () => {
     const answering = await uas('call-uas-answer-late.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:a@127.0.0.1:${ringing.port}&sip:b@127.0.0.1:${answering.port}");`);
     const before = await cdrCount();
-    await expectOk(ringing, answering, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
+    await expectSippOk(ringing, answering, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
     const cdr = await newestCdrAfter(before);
     // The CDR keeps every leg of the call with its own outcome.
     expect(cdr.legs.map((l) => [l.destination.replace(/^uri:/, ''), (l as { state?: string }).state, l.status ?? null])).toEqual([
@@ -150,7 +126,7 @@ describe('calls through dialplans, sipp on both sides', () => {
     const answering = await uas('call-uas-answer.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:a@127.0.0.1:${busy.port}|sip:b@127.0.0.1:${answering.port}");`);
     const before = await cdrCount();
-    await expectOk(busy, answering, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
+    await expectSippOk(busy, answering, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
     const cdr = await newestCdrAfter(before);
     expect(cdr.legs.map((l) => l.status)).toEqual([486, 200]);
   });
@@ -158,12 +134,12 @@ describe('calls through dialplans, sipp on both sides', () => {
   it('rewrites a private c= address in the answer to the packet source, and leaves it with [ma=false]', async () => {
     const rewritten = await uas('e2e-uas-private-sdp.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${rewritten.port}");`);
-    const [, caller1] = await expectOk(rewritten, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
+    const [, caller1] = await expectSippOk(rewritten, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
     expect(caller1!.logs).toMatch(/answer sdp: c=IN IP4 127\.0\.0\.1\b/);
 
     const kept = await uas('e2e-uas-private-sdp.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${kept.port}[ma=false]");`);
-    const [, caller2] = await expectOk(kept, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
+    const [, caller2] = await expectSippOk(kept, await uac('e2e-uac-auth-answer-bye.xml', '2000'));
     expect(caller2!.logs).toMatch(/answer sdp: c=IN IP4 10\.1\.2\.3\b/);
   });
 
@@ -182,12 +158,10 @@ describe('calls through dialplans, sipp on both sides', () => {
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
-    const callee = await startSipp('call-uas-answer.xml', { port });
-    started.push(callee);
-    const outsider = await startSipp('e2e-uac-inbound-answer-bye.xml', { remote: sw.target, service: '1002' });
-    started.push(outsider);
+    const callee = await sipp('call-uas-answer.xml', { port });
+    const outsider = await sipp('e2e-uac-inbound-answer-bye.xml', { remote: sw.target, service: '1002' });
     const before = await cdrCount();
-    await expectOk(callee, outsider);
+    await expectSippOk(callee, outsider);
     const cdr = await newestCdrAfter(before);
     expect(cdr.direction).toBe('inbound');
     expect(cdr.callee).toContain(`1002@${DOMAIN}`);

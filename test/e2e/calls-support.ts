@@ -3,6 +3,7 @@ import { createSocket } from 'node:dgram';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import { compileDialplan } from '../../sandbox/index.ts';
 import { startServer, type RunningServer } from '../../server/main.ts';
@@ -206,4 +207,54 @@ function udpPortInUse(port: number): Promise<boolean> {
     s.once('error', () => resolve(true));
     s.bind(port, '127.0.0.1', () => s.close(() => resolve(false)));
   });
+}
+
+/** The switch of a test file and a way to start sipps that are stopped (by PID) after each test, so nothing outlives a test. */
+export interface SwitchFixture {
+  /** Forwards to the switch started in beforeAll: use it inside tests only. */
+  sw: Switch;
+  sipp(scenario: string, opts?: SippStartOptions): Promise<SippProcess>;
+}
+
+/** Registers beforeAll/afterAll/afterEach: one switch with `users` for the file, every sipp of a test stopped after it. */
+export function useSwitch(users: string[]): SwitchFixture {
+  let current: Switch | undefined;
+  const started: SippProcess[] = [];
+  const live = (): Switch => {
+    if (!current) throw new Error('the switch is not started (use it inside a test)');
+    return current;
+  };
+  beforeAll(async () => {
+    current = await startSwitch(users);
+  }, 60_000);
+  afterAll(async () => {
+    await current?.close();
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((s) => s.stop()));
+  });
+  const sw: Switch = {
+    get running() { return live().running; },
+    get tenantId() { return live().tenantId; },
+    get target() { return live().target; },
+    get events() { return live().events; },
+    useOutDialplan: (user, source) => live().useOutDialplan(user, source),
+    useInDialplan: (user, source) => live().useInDialplan(user, source),
+    waitForCdrs: (count, timeoutMs) => live().waitForCdrs(count, timeoutMs),
+    waitForEvent: (predicate, timeoutMs) => live().waitForEvent(predicate, timeoutMs),
+    close: () => live().close(),
+  };
+  const sipp = async (scenario: string, opts: SippStartOptions = {}): Promise<SippProcess> => {
+    const p = await startSipp(scenario, opts);
+    started.push(p);
+    return p;
+  };
+  return { sw, sipp };
+}
+
+/** Every sipp exited 0; the failure message is all their output. */
+export async function expectSippOk(...runs: SippProcess[]): Promise<Array<{ code: number; output: string; logs: string }>> {
+  const results = await Promise.all(runs.map((r) => r.done));
+  expect(results.map((r) => r.code), results.map((r) => r.output).join('\n=========\n')).toEqual(results.map(() => 0));
+  return results;
 }

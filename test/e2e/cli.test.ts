@@ -10,7 +10,7 @@ import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestHa1, openDatabase } from '../../db/index.ts';
 import { createMigrationProvider } from '../../db/migrations.ts';
-import { testDatabaseTargets } from '../../db/test-databases.ts';
+import { testDatabaseTargets, type TestDatabaseTarget } from '../../db/test-databases.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'bin/patchbay.js');
@@ -66,33 +66,37 @@ async function dumpAllRows(url: string): Promise<string> {
   }
 }
 
-describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
-  let url: string;
-  let cleanup: () => Promise<void>;
-  let dataDir: string;
-
+/** A fresh database and data directory per describe block; read the fields inside tests only. */
+function useTestDatabase(target: TestDatabaseTarget): { url: string; dataDir: string } {
+  const testDb = { url: '', dataDir: '' };
+  let cleanup: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     const created = await target.create();
-    url = created.url;
+    testDb.url = created.url;
     cleanup = created.cleanup;
-    dataDir = mkdtempSync(path.join(tmpdir(), 'patchbay-e2e-'));
+    testDb.dataDir = mkdtempSync(path.join(tmpdir(), 'patchbay-e2e-'));
   });
   afterAll(async () => {
     await cleanup?.();
-    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(testDb.dataDir, { recursive: true, force: true });
   });
+  return testDb;
+}
+
+describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
+  const testDb = useTestDatabase(target);
 
   it('adds a tenant and an account stored as HA1s only', async () => {
-    const t = await run(['tenant', 'add', 'e2e.example', '--name', 'E2E', '--db', url, '--json'], baseEnv(dataDir));
+    const t = await run(['tenant', 'add', 'e2e.example', '--name', 'E2E', '--db', testDb.url, '--json'], baseEnv(testDb.dataDir));
     expect(t.stderr).toBe('');
     expect(t.code).toBe(0);
     expect(JSON.parse(t.stdout)).toMatchObject({ domain: 'e2e.example', name: 'E2E' });
 
-    const a = await run(['account', 'add', '1001@e2e.example', '--password', PASSWORD, '--out-dialplan', 'default', '--db', url], baseEnv(dataDir));
+    const a = await run(['account', 'add', '1001@e2e.example', '--password', PASSWORD, '--out-dialplan', 'default', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(a.code).toBe(0);
     expect(a.stdout).toContain('1001@e2e.example');
 
-    const db = await openDatabase(url);
+    const db = await openDatabase(testDb.url);
     try {
       const account = await db.accounts.findForAuth('1001', 'e2e.example');
       expect(account?.ha1Md5).toBe(digestHa1('MD5', '1001', 'e2e.example', PASSWORD));
@@ -101,9 +105,9 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
     } finally {
       await db.close();
     }
-    expect(await dumpAllRows(url)).not.toContain(PASSWORD);
-    if (url.startsWith('sqlite:')) {
-      const file = url.slice('sqlite:'.length);
+    expect(await dumpAllRows(testDb.url)).not.toContain(PASSWORD);
+    if (testDb.url.startsWith('sqlite:')) {
+      const file = testDb.url.slice('sqlite:'.length);
       for (const f of [file, `${file}-wal`]) {
         if (existsSync(f)) expect(readFileSync(f).includes(Buffer.from(PASSWORD))).toBe(false);
       }
@@ -111,15 +115,15 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
   });
 
   it('refuses a duplicate account with exit 1 and changes nothing', async () => {
-    const before = await dumpAllRows(url);
-    const r = await run(['account', 'add', '1001@e2e.example', '--password', 'another-one', '--db', url], baseEnv(dataDir));
+    const before = await dumpAllRows(testDb.url);
+    const r = await run(['account', 'add', '1001@e2e.example', '--password', 'another-one', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('1001@e2e.example already exists');
-    expect(await dumpAllRows(url)).toBe(before);
+    expect(await dumpAllRows(testDb.url)).toBe(before);
   });
 
   it('exits 1 for an unknown tenant', async () => {
-    const r = await run(['account', 'add', '1@nowhere.example', '--password', 'x', '--db', url], baseEnv(dataDir));
+    const r = await run(['account', 'add', '1@nowhere.example', '--password', 'x', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('unknown tenant "nowhere.example"');
   });
@@ -132,15 +136,15 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
     [['dialplan', 'set', 'e2e.example', 'default', 'plan.py'], '<file>'],
     [['tenant', 'add'], '<domain>'],
   ])('exits 2 naming the bad argument: %j', async (args, named) => {
-    const r = await run([...args, '--db', url], baseEnv(dataDir));
+    const r = await run([...args, '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(named);
   });
 
   it('sets account settings with account set and shows them in account list', async () => {
     const add = await run(
-      ['account', 'add', '1100@e2e.example', '--password', PASSWORD, '--keepalive-method', 'options', '--allowed-cidr', '192.0.2.0/24', '--json', '--db', url],
-      baseEnv(dataDir),
+      ['account', 'add', '1100@e2e.example', '--password', PASSWORD, '--keepalive-method', 'options', '--allowed-cidr', '192.0.2.0/24', '--json', '--db', testDb.url],
+      baseEnv(testDb.dataDir),
     );
     expect(add.stderr).toBe('');
     expect(JSON.parse(add.stdout)).toMatchObject({ username: '1100', natKeepalive: true, keepaliveMethod: 'options', allowedCidrs: ['192.0.2.0/24'] });
@@ -159,15 +163,15 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
         '--out-dialplan', 'outbound',
         '--in-dialplan', 'inbound',
         '--incoming-only',
-        '--db', url,
+        '--db', testDb.url,
       ],
-      baseEnv(dataDir),
+      baseEnv(testDb.dataDir),
     );
     expect(set.stderr).toBe('');
     expect(set.code).toBe(0);
     expect(set.stdout).toContain('1100@e2e.example');
 
-    const list = await run(['account', 'list', 'e2e.example', '--json', '--db', url], baseEnv(dataDir));
+    const list = await run(['account', 'list', 'e2e.example', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(list.code).toBe(0);
     const row = (JSON.parse(list.stdout) as Record<string, unknown>[]).find((a) => a['username'] === '1100');
     expect(row).toEqual(
@@ -187,11 +191,11 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
 
     // Only what is given changes; "" clears a nullable setting.
     const back = await run(
-      ['account', 'set', '1100@e2e.example', '--enabled', '--no-incoming-only', '--nat-keepalive', 'on', '--keepalive-method', 'options', '--caller-id', '', '--db', url],
-      baseEnv(dataDir),
+      ['account', 'set', '1100@e2e.example', '--enabled', '--no-incoming-only', '--nat-keepalive', 'on', '--keepalive-method', 'options', '--caller-id', '', '--db', testDb.url],
+      baseEnv(testDb.dataDir),
     );
     expect(back.code).toBe(0);
-    const human = await run(['account', 'list', 'e2e.example', '--db', url], baseEnv(dataDir));
+    const human = await run(['account', 'list', 'e2e.example', '--db', testDb.url], baseEnv(testDb.dataDir));
     const line = human.stdout.split('\n').find((l) => l.startsWith('1100@e2e.example'));
     expect(line?.split('\t')).toEqual([
       '1100@e2e.example',
@@ -203,7 +207,7 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
       'max-calls=4',
     ]);
 
-    const db = await openDatabase(url);
+    const db = await openDatabase(testDb.url);
     try {
       expect((await db.accounts.findForAuth('1100', 'e2e.example'))?.keepaliveMethod).toBe('options');
     } finally {
@@ -222,19 +226,19 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
     [['--caller-id', 'Evil\r\nVia: x'], '--caller-id'],
     [[], 'nothing to set'],
   ])('account set exits 2 naming the bad argument and changes nothing: %j', async (extra, named) => {
-    const before = await dumpAllRows(url);
-    const r = await run(['account', 'set', '1001@e2e.example', ...extra, '--db', url], baseEnv(dataDir));
+    const before = await dumpAllRows(testDb.url);
+    const r = await run(['account', 'set', '1001@e2e.example', ...extra, '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(named);
-    expect(await dumpAllRows(url)).toBe(before);
+    expect(await dumpAllRows(testDb.url)).toBe(before);
   });
 
   it('account add refuses a bad CIDR with exit 2 and adds nothing', async () => {
-    const r = await run(['account', 'add', '1101@e2e.example', '--password', 'x', '--allowed-cidr', '300.1.2.3/8', '--db', url], baseEnv(dataDir));
+    const r = await run(['account', 'add', '1101@e2e.example', '--password', 'x', '--allowed-cidr', '300.1.2.3/8', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--allowed-cidr');
     expect(r.stderr).toContain('300.1.2.3/8');
-    const db = await openDatabase(url);
+    const db = await openDatabase(testDb.url);
     try {
       expect(await db.accounts.findForAuth('1101', 'e2e.example')).toBeUndefined();
     } finally {
@@ -243,16 +247,16 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
   });
 
   it('account set exits 1 for an unknown account', async () => {
-    const r = await run(['account', 'set', '9999@e2e.example', '--enabled', '--db', url], baseEnv(dataDir));
+    const r = await run(['account', 'set', '9999@e2e.example', '--enabled', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('9999@e2e.example');
   });
 
   it('stops on a bad config value with one line naming the setting', async () => {
-    const r = await run(['tenant', 'list'], baseEnv(dataDir, { PATCHBAY_DB: url, PATCHBAY_HTTP_LISTEN: 'abc' }));
+    const r = await run(['tenant', 'list'], baseEnv(testDb.dataDir, { PATCHBAY_DB: testDb.url, PATCHBAY_HTTP_LISTEN: 'abc' }));
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim()).toBe('config: PATCHBAY_HTTP_LISTEN: expected host:port, got "abc"');
-    const s = await run(['serve'], baseEnv(dataDir, { PATCHBAY_DB: url, PATCHBAY_HTTP_LISTEN: 'abc' }));
+    const s = await run(['serve'], baseEnv(testDb.dataDir, { PATCHBAY_DB: testDb.url, PATCHBAY_HTTP_LISTEN: 'abc' }));
     expect(s.code).not.toBe(0);
     expect(s.stderr.trim().split('\n')).toHaveLength(1);
     expect(s.stderr).toContain('PATCHBAY_HTTP_LISTEN');
@@ -261,8 +265,8 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
   it('serves /api/v1/health and exits 0 on SIGTERM', async () => {
     const child = spawn(process.execPath, [BIN, 'serve'], {
       cwd: ROOT,
-      env: baseEnv(dataDir, {
-        PATCHBAY_DB: url,
+      env: baseEnv(testDb.dataDir, {
+        PATCHBAY_DB: testDb.url,
         PATCHBAY_HTTP_LISTEN: '127.0.0.1:0',
         PATCHBAY_SIP_LISTEN: 'udp:127.0.0.1:0',
         PATCHBAY_LOG_LEVEL: 'info',
@@ -312,23 +316,10 @@ function openKysely(url: string): Kysely<unknown> {
 }
 
 describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dialect', (target) => {
-  let url: string;
-  let cleanup: () => Promise<void>;
-  let dataDir: string;
-
-  beforeAll(async () => {
-    const created = await target.create();
-    url = created.url;
-    cleanup = created.cleanup;
-    dataDir = mkdtempSync(path.join(tmpdir(), 'patchbay-e2e-'));
-  });
-  afterAll(async () => {
-    await cleanup?.();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const testDb = useTestDatabase(target);
 
   it('adds keepalive_method = crlf to accounts of a 0001 database and keeps their data', async () => {
-    const old = openKysely(url);
+    const old = openKysely(testDb.url);
     try {
       const migrator = new Migrator({ db: old, provider: createMigrationProvider(target.dialect) });
       const { error } = await migrator.migrateTo('0001_initial');
@@ -358,11 +349,11 @@ describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dia
       await old.destroy();
     }
 
-    const m = await run(['migrate', '--json', '--db', url], baseEnv(dataDir));
+    const m = await run(['migrate', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(m.stderr).toBe('');
     expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method'] });
 
-    const list = await run(['account', 'list', 'old.example', '--json', '--db', url], baseEnv(dataDir));
+    const list = await run(['account', 'list', 'old.example', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(JSON.parse(list.stdout)).toEqual([
       expect.objectContaining({
         username: '7001',
@@ -373,9 +364,9 @@ describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dia
       }),
     ]);
 
-    const set = await run(['account', 'set', '7001@old.example', '--keepalive-method', 'options', '--nat-keepalive', 'on', '--db', url], baseEnv(dataDir));
+    const set = await run(['account', 'set', '7001@old.example', '--keepalive-method', 'options', '--nat-keepalive', 'on', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(set.code).toBe(0);
-    const db = await openDatabase(url);
+    const db = await openDatabase(testDb.url);
     try {
       expect(await db.migrate()).toEqual([]);
       expect(await db.accounts.findForAuth('7001', 'old.example')).toMatchObject({ keepaliveMethod: 'options', natKeepalive: true });

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SequencedEvent } from '../../server/events/index.ts';
-import { startSipp, startSwitch, type SippProcess, type Switch } from './calls-support.ts';
+import { expectSippOk, useSwitch, type SippProcess } from './calls-support.ts';
 
 /**
  * DESIGN "Sandbox runtime": the dialplan child process may die at any time without taking calls
@@ -8,34 +8,10 @@ import { startSipp, startSwitch, type SippProcess, type Switch } from './calls-s
  * with SIGKILL (by its PID) at two moments of a call, and the next call must work again.
  */
 
-let sw: Switch;
-const started: SippProcess[] = [];
-
-beforeAll(async () => {
-  sw = await startSwitch(['1001']);
-}, 60_000);
-
-afterAll(async () => {
-  await sw?.close();
-});
-
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((s) => s.stop()));
-});
-
-async function sipp(scenario: string, opts: Parameters<typeof startSipp>[1] = {}): Promise<SippProcess> {
-  const p = await startSipp(scenario, opts);
-  started.push(p);
-  return p;
-}
+const { sw, sipp } = useSwitch(['1001']);
 
 function caller(scenario: string): Promise<SippProcess> {
   return sipp(scenario, { remote: sw.target, service: '2000', user: '1001' });
-}
-
-async function expectOk(...runs: SippProcess[]): Promise<void> {
-  const results = await Promise.all(runs.map((r) => r.done));
-  expect(results.map((r) => r.code), results.map((r) => r.output).join('\n=========\n')).toEqual(results.map(() => 0));
 }
 
 async function until(cond: () => boolean, what: string, limitMs = 10_000): Promise<void> {
@@ -98,7 +74,7 @@ describe('the sandbox child dies during calls', () => {
     expect(sw.events.some((e) => e.type === 'call.ended' && e['callId'] === callId)).toBe(false);
 
     // The caller hangs up 2.5 s after the answer: BYE relayed, 200 back, callee got its BYE.
-    await expectOk(callee, a);
+    await expectSippOk(callee, a);
     const cdr = await newestCdrAfter(before);
     expect(cdr.callId).toBe(callId);
     expect(cdr.status).toBe('200');
@@ -121,7 +97,7 @@ describe('the sandbox child dies during calls', () => {
     await killSandbox();
 
     // Caller: 503 then ACK. Callee: CANCEL, 200, 487, ACK — all checked by the scenarios.
-    await expectOk(callee, a);
+    await expectSippOk(callee, a);
     const cdr = await newestCdrAfter(before);
     expect(cdr.callId).toBe(ringing['callId']);
     expect(cdr.status).toBe('503');
@@ -137,7 +113,7 @@ describe('the sandbox child dies during calls', () => {
     await sw.useOutDialplan('1001', `sys.Log("after restart"); await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
     const before = await cdrCount();
     const mark = sw.events.length;
-    await expectOk(callee, await caller('e2e-uac-auth-answer-bye.xml'));
+    await expectSippOk(callee, await caller('e2e-uac-auth-answer-bye.xml'));
     await eventAfter(mark, (e) => e.type === 'dialplan.log' && e['message'] === 'after restart');
     const cdr = await newestCdrAfter(before);
     expect(cdr.status).toBe('200');
