@@ -109,11 +109,13 @@ describe('cdrSinkFor (write-behind CDRs)', () => {
 
 describe('callAccountsFrom', () => {
   it('carries the caller ID and call limit of the db account', async () => {
-    const auth = { id: 3, tenantId: 7, username: '1001', ha1Md5: 'm', ha1Sha256: 's', disabled: false, natKeepAlive: false, allowedCidrs: [] };
-    const stored = { incomingOnly: false, outDialplan: 'out', inDialplan: null, callerId: 'Alice <1001>', maxCalls: 2 };
+    const stored = {
+      id: 3, tenantId: 7, domain: 't.test', username: '1001', ha1Md5: 'm', ha1Sha256: 's', disabled: false,
+      natKeepalive: false, keepaliveMethod: 'crlf', allowedCidrs: [], incomingOnly: false, outDialplan: 'out',
+      inDialplan: null, callerId: 'Alice <1001>', maxCalls: 2, createdAt: 0, updatedAt: 0,
+    };
     const directory = {
       tenantForDomain: async () => ({ id: 7, domain: 't.test' }),
-      find: async () => auth,
       findAccount: async () => stored,
     } as unknown as DbAccountDirectory;
     const account = await callAccountsFrom(directory).find('1001', 't.test');

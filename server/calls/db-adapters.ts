@@ -1,7 +1,7 @@
 import type { Cdr, Database } from '../../db/index.ts';
 import type { CdrRecord } from './call-events.ts';
 import type { CallAccount, CallAccountDirectory, CdrSink, DialplanStore, StoredDialplan } from './call-service-deps.ts';
-import type { DbAccountDirectory } from '../registrar/index.ts';
+import { toAccountAuth, type DbAccountDirectory } from '../registrar/index.ts';
 
 /**
  * Compiled dialplans served from memory on the INVITE path. An entry is re-read after
@@ -37,10 +37,8 @@ export function callAccountsFrom(directory: DbAccountDirectory): CallAccountDire
     async find(user, domain): Promise<CallAccount | undefined> {
       const a = await directory.findAccount(user, domain);
       if (!a) return undefined;
-      const auth = await directory.find(user, domain);
-      if (!auth) return undefined;
       return {
-        ...auth, incomingOnly: a.incomingOnly, outDialplan: a.outDialplan, inDialplan: a.inDialplan,
+        ...toAccountAuth(a), incomingOnly: a.incomingOnly, outDialplan: a.outDialplan, inDialplan: a.inDialplan,
         callerId: a.callerId, maxCalls: a.maxCalls,
       };
     },

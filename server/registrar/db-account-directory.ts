@@ -105,7 +105,7 @@ function accountKey(user: string, domain: string): string {
   return `${user}@${domain.toLowerCase()}`;
 }
 
-function toAccountAuth(a: SipAccount): AccountAuth {
+export function toAccountAuth(a: SipAccount): AccountAuth {
   return {
     id: a.id,
     tenantId: a.tenantId,
