@@ -7,7 +7,7 @@ import type { EventBus } from './events/index.ts';
 import { DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
-import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/db-adapters.ts';
+import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
 import { DigestServer } from './sip/index.ts';
 import { SipStack, type ListenSpec } from './sip/index.ts';

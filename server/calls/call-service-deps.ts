@@ -3,9 +3,9 @@ import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.t
 import type { DigestServer } from '../sip/index.ts';
 import type { SipStack } from '../sip/index.ts';
 import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
-import type { CallEvent, CdrRecord } from './call-events.ts';
-import type { EnumLookupOptions } from './enum-lookup.ts';
-import type { WebGetDeps } from './web-get.ts';
+import type { CallEvent, CdrRecord } from './records/index.ts';
+import type { EnumLookupOptions } from './dialplan/index.ts';
+import type { WebGetDeps } from './dialplan/index.ts';
 
 /**
  * What the calls layer needs from the rest of Patchbay. Small interfaces on purpose: the lead

@@ -6,7 +6,7 @@ import type { ServerTransaction } from '../sip/index.ts';
 import { formatHost, parseUri, type SipUri } from '../sip/index.ts';
 import { Call, type CallContext } from './call.ts';
 import { CallbackCall, type CallbackContext } from './callback-call.ts';
-import type { CallDirection, CallParty } from './call-events.ts';
+import type { CallDirection, CallParty } from './records/index.ts';
 import { AccountCallCounter } from './account-call-counter.ts';
 import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
 

@@ -11,7 +11,7 @@ import { CallService } from './call-service.ts';
 import type {
   CallAccount, CallAccountDirectory, CallServiceEvent, CdrSink, DialplanRunner, DialplanStore, KeyValueStore, LocationLookup, StoredDialplan,
 } from './call-service-deps.ts';
-import type { CdrRecord } from './call-events.ts';
+import type { CdrRecord } from './records/index.ts';
 
 export const TENANT: TenantRef = { id: 7, domain: 'example.com' };
 

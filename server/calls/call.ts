@@ -2,31 +2,31 @@ import { randomUUID } from 'node:crypto';
 import type { TenantRef } from '../registrar/index.ts';
 import { Dialog, dialogKey } from '../sip/index.ts';
 import { Invite2xxRetransmitter } from '../sip/index.ts';
-import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
+import { createResponse, newTag, sendAck, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
 import type { RunResult, SandboxHost } from '../../sandbox/index.ts';
-import { OutboundLeg, sendAck, type BranchContext, type UacBranch } from './b-leg.ts';
-import { DeferredLeg, type BridgeableLeg } from './bridgeable-leg.ts';
+import { OutboundLeg, type BranchContext, type UacBranch } from './legs/index.ts';
+import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
-import { parseCallerId, type CallerId } from './caller-id.ts';
-import { recordCallEnd } from './call-end-record.ts';
-import type { CallDirection, CallParty, CdrLeg, HangupSide } from './call-events.ts';
+import { parseCallerId, type CallerId } from './legs/index.ts';
+import { recordCallEnd } from './records/index.ts';
+import type { CallDirection, CallParty, CdrLeg, HangupSide } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
-import { toDialplanRequest, uriText } from './dialplan-request.ts';
-import { admitInDialog } from './in-dialog-admission.ts';
-import { parseDialString, type DialLeg, type DialPlan } from './dial-string.ts';
-import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from './forking.ts';
-import { resolveLeg } from './leg-resolver.ts';
-import { LegSettings } from './leg-settings.ts';
-import { LocalDialplanLeg, type LegScope, type LocalDialplanHost } from './local-dialplan-leg.ts';
-import { relayedBody } from './relayed-body.ts';
-import { rewriteSdpForNat } from './sdp-rewrite.ts';
+import { toDialplanRequest, uriText } from './dialplan/index.ts';
+import { admitInDialog } from './bridge/index.ts';
+import { parseDialString, type DialLeg, type DialPlan } from './dial/index.ts';
+import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from './dial/index.ts';
+import { resolveLeg } from './dial/index.ts';
+import { LegSettings } from './dialplan/index.ts';
+import { LocalDialplanLeg, type LegScope, type LocalDialplanHost } from './dialplan/index.ts';
+import { relayedBody } from './bridge/index.ts';
+import { rewriteSdpForNat } from './bridge/index.ts';
 import {
   SysFunctions, type CallbackResult, type CurrentCallView, type DialCallOptions, type DialplanScope, type SandboxDialResult,
-} from './sys-functions.ts';
+} from './dialplan/index.ts';
 
 /** What a Call needs from the CallService that owns it. */
 export interface CallContext extends BranchContext {

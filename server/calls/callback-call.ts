@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { TenantRef } from '../registrar/index.ts';
 import { dialogKey, type Dialog } from '../sip/index.ts';
-import { createResponse, type SipRequest, type SipResponse } from '../sip/index.ts';
+import { createResponse, sendAck, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
-import { OutboundLeg, sendAck, type BranchContext, type UacBranch } from './b-leg.ts';
-import { recordCallEnd } from './call-end-record.ts';
-import type { CallParty, CdrLeg, HangupSide } from './call-events.ts';
+import { OutboundLeg, type BranchContext, type UacBranch } from './legs/index.ts';
+import { recordCallEnd } from './records/index.ts';
+import type { CallParty, CdrLeg, HangupSide } from './records/index.ts';
 import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
-import { parseDialString, type DialPlan } from './dial-string.ts';
-import { admitInDialog } from './in-dialog-admission.ts';
-import { LegBudget, startFork, type DialOutcome, type ForkExecution, type LegOutcome } from './forking.ts';
-import { resolveLeg } from './leg-resolver.ts';
-import { relayedBody } from './relayed-body.ts';
-import { rewriteSdpForNat } from './sdp-rewrite.ts';
-import type { CallbackResult } from './sys-functions.ts';
+import { parseDialString, type DialPlan } from './dial/index.ts';
+import { admitInDialog } from './bridge/index.ts';
+import { LegBudget, startFork, type DialOutcome, type ForkExecution, type LegOutcome } from './dial/index.ts';
+import { resolveLeg } from './dial/index.ts';
+import { relayedBody } from './bridge/index.ts';
+import { rewriteSdpForNat } from './bridge/index.ts';
+import type { CallbackResult } from './dialplan/index.ts';
 
 export interface CallbackParams {
   tenant: TenantRef;

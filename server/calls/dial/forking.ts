@@ -47,7 +47,6 @@ export const MAX_RING_TIMEOUT_SECONDS = 180;
 export const DEFAULT_RING_TIMEOUT_SECONDS = 60;
 
 export interface ForkObserver {
-  legStarted?(leg: LegOutcome): void;
   legRinging?(leg: LegOutcome): void;
   legProgress?(leg: LegOutcome, sdp: string): void;
 }
@@ -243,7 +242,6 @@ export class ForkExecution<H extends LegHandle = LegHandle> {
     }
     r.outcome.state = 'calling';
     r.outcome.startedAt = this.clock.now();
-    this.opts.observer?.legStarted?.(r.outcome);
     try {
       r.handle = this.opts.starter.start(r.leg, this.observerFor(r));
     } catch (err) {

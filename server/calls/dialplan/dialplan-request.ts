@@ -1,6 +1,6 @@
-import type { SipRequest } from '../sip/index.ts';
-import type { SipUri } from '../sip/index.ts';
-import type { DialplanRequest } from '../../sandbox/index.ts';
+import type { SipRequest } from '../../sip/index.ts';
+import type { SipUri } from '../../sip/index.ts';
+import type { DialplanRequest } from '../../../sandbox/index.ts';
 
 export function uriText(u: SipUri): string {
   const user = u.user ? `${u.user}@` : '';

@@ -1,15 +1,15 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { makeAccount, SCENARIOS, startSipp } from './call-test-support.ts';
-import { expectOk, useSippSwitch } from './sipp-switch-test-support.ts';
+import { makeAccount, SCENARIOS, startSipp } from '../call-test-support.ts';
+import { expectOk, useSippSwitch } from '../sipp-switch-test-support.ts';
 
 /**
  * sys functions that put SIP on the wire, end to end: sipp UAC → Patchbay (real SipStack on
  * 127.0.0.1:0, CallService, the real sandbox) → sipp UAS(s) whose scenarios check what arrives.
  */
 
-const OWN = path.relative(SCENARIOS, path.join(path.dirname(fileURLToPath(import.meta.url)), 'sipp-scenarios'));
+const OWN = path.relative(SCENARIOS, path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'sipp-scenarios'));
 const LOCAL_ONLY = ['127.0.0.1/32'];
 
 const h = useSippSwitch();

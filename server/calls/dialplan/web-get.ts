@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { classifyIpAddress } from './ip-address-class.ts';
+import { classifyIpAddress } from '../bridge/index.ts';
 
 /**
  * Host side of `sys.WebGet(url, timeoutMs?)` (DESIGN.md "Sandbox runtime and limits").

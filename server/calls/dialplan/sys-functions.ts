@@ -1,7 +1,7 @@
-import type { TenantRef } from '../registrar/index.ts';
-import type { SysFunctionName } from '../../sandbox/index.ts';
-import type { CallParty } from './call-events.ts';
-import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
+import type { TenantRef } from '../../registrar/index.ts';
+import type { SysFunctionName } from '../../../sandbox/index.ts';
+import type { CallParty } from '../records/index.ts';
+import type { CallAccount, CallServiceOptions } from '../call-service-deps.ts';
 import { enumLookup } from './enum-lookup.ts';
 import { customHeaderProblem, type LegSettings } from './leg-settings.ts';
 import { webGet } from './web-get.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { SipRequest, SipResponse } from '../sip/index.ts';
+import type { SipRequest, SipResponse } from '../../sip/index.ts';
 import { A_INVITE, aInDialog, CALLER, parsed, PHONE, replyTo, request, sdp, settle, useBridgeHarness } from './bridge-test-support.ts';
-import { makeAccount, TENANT } from './call-test-support.ts';
+import { makeAccount, TENANT } from '../call-test-support.ts';
 
 /** The B2BUA over the in-memory transport: every message checked, time driven by hand. */
 

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { CallServiceOptions } from './call-service-deps.ts';
-import { FakeAccounts, FakeLocation, makeAccount, MemoryDialplans, TENANT } from './call-test-support.ts';
+import type { CallServiceOptions } from '../call-service-deps.ts';
+import { FakeAccounts, FakeLocation, makeAccount, MemoryDialplans, TENANT } from '../call-test-support.ts';
 import { parseDialString } from './dial-string.ts';
 import { MAX_NESTED_DIALPLAN_DEPTH, resolveLeg, type LegResolveContext } from './leg-resolver.ts';
 

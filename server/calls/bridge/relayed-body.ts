@@ -1,4 +1,4 @@
-import type { SipMessage } from '../sip/index.ts';
+import type { SipMessage } from '../../sip/index.ts';
 import { rewriteSdpForNat } from './sdp-rewrite.ts';
 
 /** The body to pass on: SDP rewritten for the NAT its sender is behind (unless `mangle` is off), anything else as sent. */

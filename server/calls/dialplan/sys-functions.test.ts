@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { BindingTarget, TenantRef } from '../registrar/index.ts';
-import type { SysFunctionName } from '../../sandbox/index.ts';
-import type { CallAccountDirectory, CallServiceOptions, CallServiceEvent, LocationLookup } from './call-service-deps.ts';
-import { makeAccount, MemoryKv } from './call-test-support.ts';
+import type { BindingTarget, TenantRef } from '../../registrar/index.ts';
+import type { SysFunctionName } from '../../../sandbox/index.ts';
+import type { CallAccountDirectory, CallServiceOptions, CallServiceEvent, LocationLookup } from '../call-service-deps.ts';
+import { makeAccount, MemoryKv } from '../call-test-support.ts';
 import { LegSettings } from './leg-settings.ts';
 import { DB_MAX_KEY_LENGTH, DB_MAX_VALUE_LENGTH, SysFunctions, type CurrentCallView, type DialplanScope } from './sys-functions.ts';
 

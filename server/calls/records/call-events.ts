@@ -1,5 +1,5 @@
-import type { DialOutcome, LegState } from './forking.ts';
-import type { TransferPolicy } from './dial-string.ts';
+import type { DialOutcome, LegState } from '../dial/index.ts';
+import type { TransferPolicy } from '../dial/index.ts';
 
 /** Events the calls layer puts on the event bus (DESIGN.md "One call, end to end", step 5). Times are epoch milliseconds. */
 

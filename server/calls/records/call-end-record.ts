@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { TenantRef } from '../registrar/index.ts';
+import type { TenantRef } from '../../registrar/index.ts';
 import type { CallDirection, CallParty, CdrLeg, CdrRecord, HangupSide } from './call-events.ts';
-import type { CallServiceOptions } from './call-service-deps.ts';
-import type { DialOutcome } from './forking.ts';
+import type { CallServiceOptions } from '../call-service-deps.ts';
+import type { DialOutcome } from '../dial/index.ts';
 
 /** What a call (normal or callback) knows about itself when it ends. */
 export interface EndedCall {

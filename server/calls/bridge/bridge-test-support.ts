@@ -1,11 +1,11 @@
 /** The B2BUA over the in-memory transport, shared by the bridge and re-INVITE tests (not part of the module's public surface). */
 import pino from 'pino';
 import { afterEach, beforeEach } from 'vitest';
-import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
-import { createResponse, ManualClock, MemoryTransport, parseMessage, SipStack } from '../sip/index.ts';
-import type { SentDatagram, SipRequest, SipResponse } from '../sip/index.ts';
-import type { DialplanRunner } from './call-service-deps.ts';
-import { CallServiceFixture, makeAccount } from './call-test-support.ts';
+import type { DialplanRunParams, RunResult, SandboxHost } from '../../../sandbox/index.ts';
+import { createResponse, ManualClock, MemoryTransport, parseMessage, SipStack } from '../../sip/index.ts';
+import type { SentDatagram, SipRequest, SipResponse } from '../../sip/index.ts';
+import type { DialplanRunner } from '../call-service-deps.ts';
+import { CallServiceFixture, makeAccount } from '../call-test-support.ts';
 
 export const CALLER = { address: '198.51.100.5', port: 50000 };
 export const PHONE = { address: '203.0.113.20', port: 40000 };

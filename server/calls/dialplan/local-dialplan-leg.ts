@@ -1,12 +1,12 @@
-import type { TenantRef } from '../registrar/index.ts';
-import type { SipRequest } from '../sip/index.ts';
-import type { RunResult } from '../../sandbox/index.ts';
-import type { UacBranch } from './b-leg.ts';
-import type { BridgeableLeg } from './bridgeable-leg.ts';
-import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
+import type { TenantRef } from '../../registrar/index.ts';
+import type { SipRequest } from '../../sip/index.ts';
+import type { RunResult } from '../../../sandbox/index.ts';
+import type { UacBranch } from '../legs/index.ts';
+import type { BridgeableLeg } from '../legs/index.ts';
+import type { CallAccount, CallServiceOptions, StoredDialplan } from '../call-service-deps.ts';
 import { toDialplanRequest } from './dialplan-request.ts';
-import { parseDialString, type DialLeg } from './dial-string.ts';
-import { startFork, type DialOutcome, type ForkExecution, type LegBudget, type LegFailure, type LegObserver, type LegOutcome } from './forking.ts';
+import { parseDialString, type DialLeg } from '../dial/index.ts';
+import { startFork, type DialOutcome, type ForkExecution, type LegBudget, type LegFailure, type LegObserver, type LegOutcome } from '../dial/index.ts';
 import type { LegSettings } from './leg-settings.ts';
 import { SysFunctions, type CallbackResult, type DialCallOptions, type DialplanScope, type SandboxDialResult, type SysFunctionDeps } from './sys-functions.ts';
 

@@ -1,4 +1,4 @@
-import { createResponse, type Dialog, type ServerTransaction, type SipRequest } from '../sip/index.ts';
+import { createResponse, type Dialog, type ServerTransaction, type SipRequest } from '../../sip/index.ts';
 
 /**
  * The checks every B2BUA call runs before relaying an in-dialog request: without an answered call

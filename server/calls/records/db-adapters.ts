@@ -1,7 +1,7 @@
-import type { Cdr, Database } from '../../db/index.ts';
+import type { Cdr, Database } from '../../../db/index.ts';
 import type { CdrRecord } from './call-events.ts';
-import type { CallAccount, CallAccountDirectory, CdrSink, DialplanStore, StoredDialplan } from './call-service-deps.ts';
-import { toAccountAuth, type DbAccountDirectory } from '../registrar/index.ts';
+import type { CallAccount, CallAccountDirectory, CdrSink, DialplanStore, StoredDialplan } from '../call-service-deps.ts';
+import { toAccountAuth, type DbAccountDirectory } from '../../registrar/index.ts';
 
 /**
  * Compiled dialplans served from memory on the INVITE path. An entry is re-read after
@@ -23,10 +23,6 @@ export class DbDialplanStore implements DialplanStore {
     const value = current ? { js: current.compiledJs, sourceMap: current.sourceMap } : undefined;
     this.cache.set(key, { value, fetchedAt: Date.now() });
     return value;
-  }
-
-  invalidate(): void {
-    this.cache.clear();
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SipRequest, SipResponse } from '../sip/index.ts';
+import type { SipRequest, SipResponse } from '../../sip/index.ts';
 import { A_INVITE, aInDialog, CALLER, parsed, PHONE, replyTo, request, sdp, settle, useBridgeHarness } from './bridge-test-support.ts';
 
 /** Re-INVITE glare, BYE during a pending re-INVITE, delayed-offer re-INVITE (RFC 3261 §14.2, §15.1.2, §13.2.1), over the in-memory transport. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Cdr } from '../../db/index.ts';
+import type { Cdr } from '../../../db/index.ts';
 import type { CdrRecord } from './call-events.ts';
-import type { DbAccountDirectory } from '../registrar/index.ts';
+import type { DbAccountDirectory } from '../../registrar/index.ts';
 import { callAccountsFrom, cdrSinkFor } from './db-adapters.ts';
 
 function record(callId: string): CdrRecord {

@@ -1,11 +1,11 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
-import type { TenantRef } from '../registrar/index.ts';
-import type { Endpoint } from '../sip/index.ts';
-import type { NameAddr } from '../sip/index.ts';
-import { parseUri, type SipUri } from '../sip/index.ts';
-import type { BranchTarget } from './b-leg.ts';
-import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
+import type { TenantRef } from '../../registrar/index.ts';
+import type { Endpoint } from '../../sip/index.ts';
+import type { NameAddr } from '../../sip/index.ts';
+import { parseUri, type SipUri } from '../../sip/index.ts';
+import type { BranchTarget } from '../legs/index.ts';
+import type { CallAccount, CallServiceOptions, StoredDialplan } from '../call-service-deps.ts';
 import type { DialLeg } from './dial-string.ts';
 import type { LegFailure } from './forking.ts';
 

@@ -1,6 +1,6 @@
-import type { UacBranch } from './b-leg.ts';
-import type { DialLeg } from './dial-string.ts';
-import type { LegHandle } from './forking.ts';
+import type { UacBranch } from './uac-branch.ts';
+import type { DialLeg } from '../dial/index.ts';
+import type { LegHandle } from '../dial/index.ts';
 
 /** A started dial-string leg the Call can bridge once the fork says it answered. */
 export interface BridgeableLeg extends LegHandle {

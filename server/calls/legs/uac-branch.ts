@@ -1,14 +1,11 @@
 import type { Logger } from 'pino';
-import { Dialog } from '../sip/index.ts';
-import { newBranch, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
-import { formatHost } from '../sip/index.ts';
-import type { NameAddr } from '../sip/index.ts';
-import type { SipStack } from '../sip/index.ts';
-import type { ClientTransaction } from '../sip/index.ts';
-import type { SipUri } from '../sip/index.ts';
-import type { DialLeg } from './dial-string.ts';
-import { isBetterFailure } from './failure-ranking.ts';
-import type { LegFailure, LegHandle, LegObserver } from './forking.ts';
+import { Dialog } from '../../sip/index.ts';
+import { sendAck, type Endpoint, type SipRequest, type SipResponse } from '../../sip/index.ts';
+import type { NameAddr } from '../../sip/index.ts';
+import type { SipStack } from '../../sip/index.ts';
+import type { ClientTransaction } from '../../sip/index.ts';
+import type { SipUri } from '../../sip/index.ts';
+import type { LegFailure } from '../dial/index.ts';
 
 /** One INVITE the B2BUA sends for a leg: a registered binding or a sip: URI. */
 export interface BranchTarget {
@@ -154,82 +151,4 @@ export class UacBranch {
     this.finished = true;
     this.events.failed(this, failure);
   }
-}
-
-/**
- * The LegHandle of one dial-string leg. A `user@local` leg rings every binding of the account at
- * once (one branch each); the first branch to answer wins the leg and the others are cancelled.
- */
-export class OutboundLeg implements LegHandle {
-  readonly branches: UacBranch[] = [];
-  winner?: UacBranch;
-  private failedCount = 0;
-  private best?: LegFailure;
-  private cancelled = false;
-  private ringingSent = false;
-
-  constructor(
-    readonly leg: DialLeg,
-    private readonly observer: LegObserver,
-    private readonly hooks: { earlyMedia(branch: UacBranch, res: SipResponse): string | undefined },
-  ) {}
-
-  addBranch(ctx: BranchContext, target: BranchTarget): UacBranch {
-    const b = new UacBranch(ctx, target, {
-      provisional: (branch, res) => this.onProvisional(branch, res),
-      answered: (branch, res) => this.onAnswered(branch, res),
-      failed: (branch, failure) => this.onFailed(failure),
-    });
-    this.branches.push(b);
-    return b;
-  }
-
-  cancel(): void {
-    this.cancelled = true;
-    for (const b of this.branches) if (b !== this.winner) b.cancel();
-  }
-
-  /** Reports a failure before any branch started (no bindings, unknown provider…). */
-  failNow(failure: LegFailure): void {
-    this.observer.failed(failure);
-  }
-
-  private onProvisional(branch: UacBranch, res: SipResponse): void {
-    if (res.status === 100 || this.cancelled || this.winner) return;
-    const sdp = res.body.length ? this.hooks.earlyMedia(branch, res) : undefined;
-    if (sdp !== undefined) this.observer.progress(sdp);
-    else if (!this.ringingSent) {
-      this.ringingSent = true;
-      this.observer.ringing();
-    }
-  }
-
-  private onAnswered(branch: UacBranch, res: SipResponse): void {
-    if (this.winner || this.cancelled) {
-      branch.bye([['Reason', 'SIP;cause=200;text="Call completed elsewhere"']]);
-      return;
-    }
-    this.winner = branch;
-    for (const b of this.branches) if (b !== branch) b.cancel();
-    this.observer.answered({ sdp: res.body.length ? res.body.toString('utf8') : undefined });
-  }
-
-  private onFailed(failure: LegFailure): void {
-    this.failedCount++;
-    if (isBetterFailure(failure.status, this.best?.status)) this.best = failure;
-    if (this.failedCount === this.branches.length && !this.winner) this.observer.failed(this.best!);
-  }
-}
-
-/**
- * ACK for a 2xx is its own transaction-less request (§13.2.2.4): sent statelessly, so the Via
- * the stack would add in a transaction is added here.
- */
-export function sendAck(stack: SipStack, ack: SipRequest, flow: Endpoint): void {
-  if (!ack.headers.has('Via')) {
-    const local = stack.localAddressFor(flow.transport);
-    const host = local ? `${formatHost(local.host)}:${local.port}` : '127.0.0.1';
-    ack.headers.prepend('Via', `SIP/2.0/${flow.transport.toUpperCase()} ${host};branch=${newBranch()};rport`);
-  }
-  stack.sendStateless(ack, flow);
 }

@@ -480,8 +480,3 @@ export function parseDialString(text: string, vars: DialVars): DialPlan {
   }
   return { groups };
 }
-
-/** Options for a leg created by the switch itself (e.g. a followed 3xx target). */
-export function defaultLegOptions(): LegOptions {
-  return { delaySeconds: 0, transferPolicy: 'refuse', redirectMode: 'follow', mangleSdp: true, customHeaders: [] };
-}

@@ -1,0 +1,6 @@
+export { admitInDialog } from './in-dialog-admission.ts';
+export { classifyIpAddress, isNatPrivateAddress, unmapIpv4 } from './ip-address-class.ts';
+export type { IpAddressClass } from './ip-address-class.ts';
+export { relayedBody } from './relayed-body.ts';
+export { rewriteSdpForNat } from './sdp-rewrite.ts';
+export type { SdpRewriteOptions, SdpRewriteResult } from './sdp-rewrite.ts';
