@@ -1,3 +1,4 @@
+import type { CallState } from './call-state.ts';
 import type { Logger } from 'pino';
 import { CidrSet, type TenantRef } from '../registrar/index.ts';
 import { dialogKeyOfRequest, digestUriMatchesRequest } from '../sip/index.ts';
@@ -16,7 +17,7 @@ export interface ActiveCallInfo {
   direction: CallDirection;
   caller: CallParty;
   callee: CallParty;
-  state: 'dialing' | 'answered' | 'ended';
+  state: CallState;
   dialplan?: string;
   createdAt: number;
 }

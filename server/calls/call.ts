@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { CallState, callStateMachine } from './call-state.ts';
 import type { TenantRef } from '../registrar/index.ts';
-import { Dialog, dialogKey } from '../sip/index.ts';
-import { Invite2xxRetransmitter } from '../sip/index.ts';
-import { createResponse, newTag, sendAck, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
+import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
+import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
 import type { RunResult, SandboxHost } from '../../sandbox/index.ts';
-import { OutboundLeg, type BranchContext, type UacBranch } from './legs/index.ts';
+import { OutboundLeg, uacParty, uasParty, type BranchContext, type UacBranch } from './legs/index.ts';
+import { Bridge, rewriteSdpForNat, type BridgeSide } from './bridge/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
@@ -16,14 +17,11 @@ import { recordCallEnd } from './records/index.ts';
 import type { CallDirection, CallParty, CdrLeg, HangupSide } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
-import { admitInDialog } from './bridge/index.ts';
 import { parseDialString, type DialLeg, type DialPlan } from './dial/index.ts';
 import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from './dial/index.ts';
 import { resolveLeg } from './dial/index.ts';
 import { LegSettings } from './dialplan/index.ts';
 import { LocalDialplanLeg, type LegScope, type LocalDialplanHost } from './dialplan/index.ts';
-import { relayedBody } from './bridge/index.ts';
-import { rewriteSdpForNat } from './bridge/index.ts';
 import {
   SysFunctions, type CallbackResult, type CurrentCallView, type DialCallOptions, type DialplanScope, type SandboxDialResult,
 } from './dialplan/index.ts';
@@ -51,7 +49,6 @@ export interface CallSetup {
   tx: ServerTransaction;
 }
 
-type CallState = 'dialing' | 'answered' | 'ended';
 const TRANSFERS_DISABLED = 'Transfers are disabled on this call';
 
 /**
@@ -66,13 +63,16 @@ export class Call {
   readonly account: CallAccount;
   readonly dialplanName?: string;
   readonly createdAt = Date.now();
-  state: CallState = 'dialing';
+  private readonly machine = callStateMachine();
+
+  get state(): CallState {
+    return this.machine.state;
+  }
   private readonly req: SipRequest;
   private readonly tx: ServerTransaction;
   private readonly aToTag = newTag();
-  private aDialog?: Dialog;
   private aRetransmitter?: Invite2xxRetransmitter;
-  private bridged?: { leg: BridgeableLeg; branch: UacBranch; dialog: Dialog };
+  private bridge?: Bridge;
   private fork?: ForkExecution<BridgeableLeg>;
   private readonly budget = new LegBudget();
   private cancelled = false;
@@ -90,16 +90,7 @@ export class Call {
   private readonly sys: SysFunctions;
   /** Legs of nested local-account dialplans, added to the CDR after the Dial that started them. */
   private readonly nestedLegs: Array<{ parentKey: string; legs: LegOutcome[] }> = [];
-  /** 2xx to relayed re-INVITEs awaiting ACK, by side and CSeq. */
-  private readonly inDialogRetransmitters = new Map<string, Invite2xxRetransmitter>();
   private readonly dialogKeys: string[] = [];
-  /** The relayed re-INVITE still awaiting its final response: it occupies both dialogs (RFC 3261 §14.2). */
-  private pendingReinvite?: { side: 'a' | 'b'; req: SipRequest; tx: ServerTransaction };
-  /**
-   * Offerless (delayed-offer) re-INVITEs: the offer is in the 2xx and the answer in the ACK, so the
-   * ACK toward the answering side waits for the originator's ACK, by side and CSeq (RFC 3261 §13.2.1).
-   */
-  private readonly deferredAcks = new Map<string, { dialog: Dialog; seq: number }>();
   private earlyMediaSent = false;
   private ringingSent = false;
 
@@ -189,7 +180,7 @@ export class Call {
   // ------------------------------------------------------------------ dialing
 
   async dial(dialString: string, options: DialCallOptions): Promise<SandboxDialResult> {
-    if (this.state !== 'dialing' || this.finalSent) throw new Error('Dial: the call is already answered or over');
+    if (!this.machine.is(CallState.Dialing) || this.finalSent) throw new Error('Dial: the call is already answered or over');
     if (this.cancelled) return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
     let plan: DialPlan;
     try {
@@ -231,11 +222,11 @@ export class Call {
     if (result.answered && result.winner) {
       const winner = result.winner.handle;
       const branch = winner.winner;
-      if (!branch || !branch.dialog || this.cancelled || this.state !== 'dialing' || this.finalSent) {
-        branch?.bye([['Reason', 'SIP;cause=487;text="Caller gone"']]);
+      if (!branch || !branch.dialog || this.cancelled || !this.machine.is(CallState.Dialing) || this.finalSent) {
+        branch?.bye([reasonHeader(487, 'Caller gone')]);
         return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
       }
-      this.bridge(winner, branch, result.winner.outcome.id + legOffset, options.callDurationLimit);
+      this.bridgeTo(winner, branch, result.winner.outcome.id + legOffset, options.callDurationLimit);
       this.lastFailure = undefined;
       return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
     }
@@ -257,8 +248,8 @@ export class Call {
         if (callee) {
           // Checked once the account is known and taken in the same turn, so two legs racing for
           // its last slot cannot both ring it. A busy account's phones are never rung.
-          if (this.state === 'ended' || !this.ctx.accountCalls.tryTake(callee.id, this.id, callee.maxCalls)) {
-            observer.failed(this.state === 'ended' ? { status: 487, reason: 'Request Terminated' } : { status: 486, reason: 'Busy Here' });
+          if (this.machine.is(CallState.Ended) || !this.ctx.accountCalls.tryTake(callee.id, this.id, callee.maxCalls)) {
+            observer.failed(this.machine.is(CallState.Ended) ? { status: 487, reason: 'Request Terminated' } : { status: 486, reason: 'Busy Here' });
             return;
           }
         }
@@ -395,20 +386,20 @@ export class Call {
   }
 
   private finishUnanswered(status: number, reason?: string, outcome: DialOutcome = 'failed', headers: Record<string, string> = {}): void {
-    if (this.state !== 'dialing') return;
+    if (!this.machine.is(CallState.Dialing)) return;
     this.respondA(status, reason, undefined, headers);
     this.end(this.cancelled ? 'caller' : 'system', this.cancelled ? 487 : status, this.cancelled ? 'Request Terminated' : (reason ?? ''), this.cancelled ? 'cancelled' : outcome);
   }
 
   private cancelByCaller(): void {
-    if (this.state !== 'dialing' || this.finalSent) return;
+    if (!this.machine.is(CallState.Dialing) || this.finalSent) return;
     this.cancelled = true;
     this.fork?.cancel();
     // The stack sends the 487 after onCancel returns (RFC 3261 §9.2).
     this.finalSent = true;
   }
 
-  private bridge(leg: BridgeableLeg, branch: UacBranch, legId: number, dialLimit?: number): void {
+  private bridgeTo(leg: BridgeableLeg, branch: UacBranch, legId: number, dialLimit?: number): void {
     const bDialog = branch.dialog!;
     const answer = branch.answer!;
     let body: Buffer | undefined;
@@ -421,15 +412,24 @@ export class Call {
       branch.bye();
       return;
     }
-    this.state = 'answered';
+    this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
     const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
-    this.aDialog = aDialog;
-    this.bridged = { leg, branch, dialog: bDialog };
+    this.bridge = new Bridge(
+      {
+        stack: this.ctx.stack, mangleSdp: leg.leg.options.mangleSdp,
+        events: {
+          bye: (side) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
+          refer: (side, req, tx) => this.onRefer(side, req, tx),
+        },
+      },
+      uasParty(aDialog, this.ctx.stack),
+      uacParty(branch, this.ctx),
+    );
     this.addDialog(dialogKey(aDialog.id), 'a');
     this.addDialog(dialogKey(bDialog.id), 'b');
     if (this.req.source?.transport === 'udp') {
-      this.aRetransmitter = this.retransmit2xx(res, this.req.source, () => {
+      this.aRetransmitter = retransmit2xxUntilAck(this.ctx.stack, res, this.req.source, () => {
         this.log.info('no ACK for 2xx from caller; hanging up');
         this.hangup('system', 408, 'No ACK from caller');
       });
@@ -444,20 +444,6 @@ export class Call {
     }
   }
 
-  private retransmit2xx(res: SipResponse, source: Endpoint, onGiveUp: () => void): Invite2xxRetransmitter {
-    const stack = this.ctx.stack;
-    const r = new Invite2xxRetransmitter(res, {
-      wheel: stack.wheel, T1: stack.timers.T1, T2: stack.timers.T2,
-      send: (msg) => {
-        msg.source = source;
-        stack.sendResponseStateless(msg);
-      },
-      onGiveUp,
-    });
-    r.start();
-    return r;
-  }
-
   private addDialog(key: string, side: 'a' | 'b'): void {
     this.dialogKeys.push(key);
     this.ctx.registerDialog(key, this, side);
@@ -466,135 +452,31 @@ export class Call {
   // ------------------------------------------------------------------ in-dialog
 
   /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
-  handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: 'a' | 'b'): void {
-    const b = this.bridged;
-    if (req.method === 'ACK') {
-      if (side === 'a') this.aRetransmitter?.stop();
-      const key = `${side}:${req.cseq.seq}`;
-      this.inDialogRetransmitters.get(key)?.stop();
-      this.inDialogRetransmitters.delete(key);
-      this.releaseDeferredAck(key, req);
+  handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
+    if (req.method === 'ACK' && side === 'a') this.aRetransmitter?.stop();
+    if (this.bridge && this.machine.is(CallState.Answered)) {
+      this.bridge.handle(req, tx, side);
       return;
     }
-    if (!tx) return;
-    const dialogs = admitInDialog(req, tx, side === 'a' ? this.aDialog : b?.dialog, side === 'a' ? b?.dialog : this.aDialog, this.state === 'answered');
-    if (!dialogs) return;
-    const { own, other } = dialogs;
-    switch (req.method) {
-      case 'BYE': {
-        tx.respond(createResponse(req, 200));
-        own.terminated = true;
-        this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing');
-        return;
-      }
-      case 'REFER': {
-        const referTo = req.headers.get('Refer-To') ?? '';
-        this.log.info({ side, referTo }, 'REFER refused (transfers disabled on this call)');
-        this.ctx.opts.emit({
-          type: 'call.transfer-refused', tenantId: String(this.tenant.id), callId: this.id, at: Date.now(),
-          legId: side === 'a' ? 0 : 1, referTo,
-        });
-        tx.respond(createResponse(req, 603, TRANSFERS_DISABLED));
-        return;
-      }
-      case 'INVITE':
-        if (this.pendingReinvite) {
-          // §14.2: a re-INVITE from the other side crossed ours (glare) → 491; a second one from the
-          // same side while its first is unanswered → 500 with Retry-After.
-          tx.respond(this.pendingReinvite.side === side
-            ? createResponse(req, 500, 'Previous INVITE pending', { headers: { 'Retry-After': String(Math.floor(Math.random() * 10)) } })
-            : createResponse(req, 491));
-          return;
-        }
-        own.refreshTarget(req);
-        this.relay(req, tx, own, other, side);
-        return;
-      case 'UPDATE':
-        own.refreshTarget(req);
-        this.relay(req, tx, own, other, side);
-        return;
-      case 'INFO':
-      case 'OPTIONS':
-      case 'MESSAGE':
-      case 'NOTIFY':
-        this.relay(req, tx, own, other, side);
-        return;
-      default:
-        tx.respond(createResponse(req, 405, undefined, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, UPDATE, INFO, OPTIONS, REFER' } }));
-    }
+    if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
   }
 
-  /** Relays an in-dialog request to the other dialog and its final response back. */
-  private relay(req: SipRequest, tx: ServerTransaction, own: Dialog, other: Dialog, side: 'a' | 'b'): void {
-    const contentType = req.headers.get('Content-Type');
-    const mangle = this.bridged?.leg.leg.options.mangleSdp ?? true;
-    const body = relayedBody(req, mangle);
-    const headers: Array<[string, string]> = [];
-    for (const name of ['Event', 'Info-Package', 'Content-Disposition', 'Subject']) {
-      const v = req.headers.get(name);
-      if (v !== undefined) headers.push([name, v]);
-    }
-    const out = other.createRequest(req.method, { body, contentType, headers });
-    const pending = req.method === 'INVITE' ? { side, req, tx } : undefined;
-    if (pending) this.pendingReinvite = pending;
-    const settle = (): boolean => {
-      if (pending && this.pendingReinvite === pending) this.pendingReinvite = undefined;
-      // The call ended meanwhile (BYE crossed the request): end() already answered it.
-      return this.state !== 'ended';
-    };
-    this.ctx.stack.sendRequest(out, {
-      target: other.flow,
-      handler: {
-        onFinal: (res) => {
-          if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
-            other.refreshTarget(res);
-            if (req.body.length === 0 && this.state !== 'ended') this.deferredAcks.set(`${side}:${req.cseq.seq}`, { dialog: other, seq: out.cseq.seq });
-            else sendAck(this.ctx.stack, other.createAck(out.cseq.seq), other.flow);
-          }
-          if (!settle()) return;
-          const resType = res.headers.get('Content-Type');
-          const resBody = relayedBody(res, mangle);
-          const hdrs: Record<string, string> = {};
-          if (res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')) hdrs['Contact'] = own.localContact;
-          const answer = createResponse(req, res.status, res.reason, { headers: hdrs, body: resBody });
-          if (resBody.length && resType) answer.headers.set('Content-Type', resType);
-          tx.respond(answer);
-          if (req.method === 'INVITE' && res.status >= 200 && res.status < 300 && req.source?.transport === 'udp') {
-            const key = `${side}:${req.cseq.seq}`;
-            this.inDialogRetransmitters.get(key)?.stop();
-            this.inDialogRetransmitters.set(key, this.retransmit2xx(answer, req.source, () => {
-              this.inDialogRetransmitters.delete(key);
-              // No ACK from the originator: still end the answering side's 2xx retransmissions.
-              this.releaseDeferredAck(key);
-            }));
-          }
-        },
-        onTimeout: () => {
-          if (settle()) tx.respond(createResponse(req, 408));
-        },
-        onTransportError: () => {
-          if (settle()) tx.respond(createResponse(req, 503));
-        },
-      },
+  private onRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction): void {
+    const referTo = req.headers.get('Refer-To') ?? '';
+    this.log.info({ side, referTo }, 'REFER refused (transfers disabled on this call)');
+    this.ctx.opts.emit({
+      type: 'call.transfer-refused', tenantId: String(this.tenant.id), callId: this.id, at: Date.now(),
+      legId: side === 'a' ? 0 : 1, referTo,
     });
-  }
-
-  /** Sends the held ACK of a delayed-offer re-INVITE, with the SDP answer of the originator's ACK if there is one. */
-  private releaseDeferredAck(key: string, ack?: SipRequest): void {
-    const deferred = this.deferredAcks.get(key);
-    if (!deferred) return;
-    this.deferredAcks.delete(key);
-    const contentType = ack?.headers.get('Content-Type');
-    const body = ack ? relayedBody(ack, this.bridged?.leg.leg.options.mangleSdp ?? true) : Buffer.alloc(0);
-    sendAck(this.ctx.stack, deferred.dialog.createAck(deferred.seq, { body, contentType }), deferred.dialog.flow);
+    tx.respond(createResponse(req, 603, TRANSFERS_DISABLED));
   }
 
   // ------------------------------------------------------------------ ending
 
   /** Hangs up an answered call from our side (cd limit, shutdown) or after a BYE on one side. */
   hangup(by: HangupSide, status: number, reason: string): void {
-    if (this.state === 'ended') return;
-    if (this.state === 'dialing') {
+    if (this.machine.is(CallState.Ended)) return;
+    if (this.machine.is(CallState.Dialing)) {
       // Not answered yet (shutdown, missing dialplan): stop the legs and answer the caller.
       this.fork?.cancel();
       const code = status >= 300 ? status : 503;
@@ -602,32 +484,20 @@ export class Call {
       this.end(by, code, reason, 'failed');
       return;
     }
-    const reasonHeader: Array<[string, string]> = by === 'system' ? [['Reason', `SIP;cause=${status};text="${reason.replace(/"/g, '')}"`]] : [];
-    if (by !== 'callee') this.bridged?.branch.bye(reasonHeader);
-    if (by !== 'caller' && this.aDialog && !this.aDialog.terminated) {
-      this.aDialog.terminated = true;
-      const bye = this.aDialog.createRequest('BYE', { headers: reasonHeader });
-      this.ctx.stack.sendRequest(bye, { target: this.aDialog.flow });
-    }
-    if (by === 'callee' && this.bridged) {
-      this.bridged.dialog.terminated = true;
-      this.ctx.forgetAck(this.bridged.dialog.callId);
-    }
+    const headers = by === 'system' ? [reasonHeader(status, reason)] : [];
+    // The side whose BYE ended the call is already terminated; bye() skips it.
+    this.bridge?.party('b').bye(headers);
+    this.bridge?.party('a').bye(headers);
     this.end(by, status, reason, 'answered');
   }
 
   private end(by: HangupSide, status: number, reason: string, outcome: DialOutcome): void {
-    if (this.state === 'ended') return;
-    const wasAnswered = this.state === 'answered';
-    this.state = 'ended';
+    if (this.machine.is(CallState.Ended)) return;
+    const wasAnswered = this.machine.is(CallState.Answered);
+    this.machine.to(CallState.Ended);
     this.ctx.stack.wheel.cancel(this.durationTimer);
     this.aRetransmitter?.stop();
-    for (const r of this.inDialogRetransmitters.values()) r.stop();
-    this.inDialogRetransmitters.clear();
-    for (const key of [...this.deferredAcks.keys()]) this.releaseDeferredAck(key);
-    // §15.1.2: a request still pending in the dialog that the BYE ended is answered 487.
-    if (this.pendingReinvite) this.pendingReinvite.tx.respond(createResponse(this.pendingReinvite.req, 487));
-    this.pendingReinvite = undefined;
+    this.bridge?.close();
     for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
     this.recordNestedLegs();
     recordCallEnd({

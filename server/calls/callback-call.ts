@@ -1,19 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import { CallState, callStateMachine } from './call-state.ts';
 import type { TenantRef } from '../registrar/index.ts';
-import { dialogKey, type Dialog } from '../sip/index.ts';
-import { createResponse, sendAck, type SipRequest, type SipResponse } from '../sip/index.ts';
+import { dialogKey, reasonHeader, type Dialog } from '../sip/index.ts';
+import { createResponse, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
-import { OutboundLeg, type BranchContext, type UacBranch } from './legs/index.ts';
+import { OutboundLeg, uacParty, type BranchContext, type UacBranch } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
 import type { CallParty, CdrLeg, HangupSide } from './records/index.ts';
 import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
 import { parseDialString, type DialPlan } from './dial/index.ts';
-import { admitInDialog } from './bridge/index.ts';
 import { LegBudget, startFork, type DialOutcome, type ForkExecution, type LegOutcome } from './dial/index.ts';
 import { resolveLeg } from './dial/index.ts';
-import { relayedBody } from './bridge/index.ts';
-import { rewriteSdpForNat } from './bridge/index.ts';
+import { Bridge, rewriteSdpForNat, type BridgeSide } from './bridge/index.ts';
 import type { CallbackResult } from './dialplan/index.ts';
 
 export interface CallbackParams {
@@ -57,9 +56,14 @@ export class CallbackCall {
   readonly direction = 'outbound' as const;
   readonly dialplanName = undefined;
   readonly createdAt = Date.now();
-  state: 'dialing' | 'answered' | 'ended' = 'dialing';
+  private readonly machine = callStateMachine();
+
+  get state(): CallState {
+    return this.machine.state;
+  }
   private first?: UacBranch;
   private second?: UacBranch;
+  private bridge?: Bridge;
   private fork?: ForkExecution<OutboundLeg>;
   private readonly budget = new LegBudget(10);
   private readonly cdrLegs: CdrLeg[] = [];
@@ -100,14 +104,14 @@ export class CallbackCall {
     });
     const one = await this.dialOne(plan1, undefined, DEST1_RING_SECONDS);
     if (this.isEnded()) {
-      one.branch?.bye([['Reason', 'SIP;cause=503;text="Service shutting down"']]);
+      one.branch?.bye([reasonHeader(503, 'Service shutting down')]);
       return { answered: false, status: 503, reason: 'Service Unavailable' };
     }
     if (!one.branch) return this.fail(one.status, one.reason, one.outcome);
     this.first = one.branch;
     const offer = one.branch.answer?.body.length ? one.branch.answer : undefined;
     if (!offer) {
-      one.branch.bye([['Reason', 'SIP;cause=488;text="No SDP offer in 2xx"']]);
+      one.branch.bye([reasonHeader(488, 'No SDP offer in 2xx')]);
       return this.fail(488, 'dest1 answered without an SDP offer', 'failed');
     }
     const offerSdp = rewriteFrom(offer);
@@ -120,14 +124,26 @@ export class CallbackCall {
     }
     if (!two.branch) {
       one.branch.sendDeferredAck(Buffer.from(rejectAllMedia(offerSdp), 'utf8'));
-      one.branch.bye([['Reason', `SIP;cause=${two.status};text="${two.reason.replace(/"/g, '')}"`]]);
+      one.branch.bye([reasonHeader(two.status, two.reason)]);
       return this.fail(two.status, two.reason, two.outcome);
     }
     this.second = two.branch;
     const answer = two.branch.answer!;
     one.branch.sendDeferredAck(answer.body.length ? Buffer.from(rewriteFrom(answer), 'utf8') : undefined);
-    this.state = 'answered';
+    this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
+    this.bridge = new Bridge(
+      {
+        stack: this.ctx.stack, mangleSdp: true,
+        events: {
+          bye: (side) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
+          // A callback's legs come from the dialplan author's Callback() call, which has no per-leg policy.
+          refer: (_side, req, tx) => tx.respond(createResponse(req, 603, 'Transfers are disabled on this call')),
+        },
+      },
+      uacParty(one.branch, this.ctx),
+      uacParty(two.branch, this.ctx),
+    );
     this.addDialog(one.branch.dialog!, 'a');
     this.addDialog(two.branch.dialog!, 'b');
     this.ctx.opts.emit({
@@ -183,7 +199,7 @@ export class CallbackCall {
 
   /** Hung up (shutdown) while a fork was running. A method so TS does not narrow `state` across awaits. */
   private isEnded(): boolean {
-    return this.state === 'ended';
+    return this.machine.is(CallState.Ended);
   }
 
   private legRinging(o: LegOutcome): void {
@@ -215,77 +231,26 @@ export class CallbackCall {
   }
 
   /** A request inside one of the two dialogs (the CallService matched the dialog id). */
-  handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: 'a' | 'b'): void {
-    if (req.method === 'ACK' || !tx) return;
-    const dialogs = admitInDialog(req, tx, (side === 'a' ? this.first : this.second)?.dialog, (side === 'a' ? this.second : this.first)?.dialog, this.state === 'answered');
-    if (!dialogs) return;
-    const { own, other } = dialogs;
-    switch (req.method) {
-      case 'BYE':
-        tx.respond(createResponse(req, 200));
-        own.terminated = true;
-        this.ctx.forgetAck(own.callId);
-        this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing');
-        return;
-      case 'REFER':
-        tx.respond(createResponse(req, 603, 'Transfers are disabled on this call'));
-        return;
-      case 'INVITE':
-      case 'UPDATE':
-        own.refreshTarget(req);
-        this.relay(req, tx, own, other);
-        return;
-      case 'INFO':
-      case 'OPTIONS':
-      case 'NOTIFY':
-      case 'MESSAGE':
-        this.relay(req, tx, own, other);
-        return;
-      default:
-        tx.respond(createResponse(req, 405, undefined, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, UPDATE, INFO, OPTIONS' } }));
-    }
-  }
-
-  private relay(req: SipRequest, tx: ServerTransaction, own: Dialog, other: Dialog): void {
-    const contentType = req.headers.get('Content-Type');
-    const body = relayedBody(req);
-    const out = other.createRequest(req.method, { body, contentType });
-    this.ctx.stack.sendRequest(out, {
-      target: other.flow,
-      handler: {
-        onFinal: (res) => {
-          if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
-            other.refreshTarget(res);
-            sendAck(this.ctx.stack, other.createAck(out.cseq.seq), other.flow);
-          }
-          const hdrs: Record<string, string> = {};
-          if (res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')) hdrs['Contact'] = own.localContact;
-          const resBody = res.body.length ? Buffer.from(rewriteFrom(res), 'utf8') : undefined;
-          const answer = createResponse(req, res.status, res.reason, { headers: hdrs, body: resBody });
-          const resType = res.headers.get('Content-Type');
-          if (resBody && resType) answer.headers.set('Content-Type', resType);
-          tx.respond(answer);
-        },
-        onTimeout: () => tx.respond(createResponse(req, 408)),
-        onTransportError: () => tx.respond(createResponse(req, 503)),
-      },
-    });
+  handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
+    if (this.bridge && this.machine.is(CallState.Answered)) this.bridge.handle(req, tx, side);
+    else if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
   }
 
   /** Ends the call: BYE to every side that is still up. */
   hangup(by: HangupSide, status: number, reason: string): void {
-    if (this.state === 'ended') return;
+    if (this.machine.is(CallState.Ended)) return;
     this.fork?.cancel();
-    const reasonHeader: Array<[string, string]> = by === 'system' ? [['Reason', `SIP;cause=${status};text="${reason.replace(/"/g, '')}"`]] : [];
-    this.first?.bye(reasonHeader);
-    this.second?.bye(reasonHeader);
-    this.end(by, status, reason, this.state === 'answered' ? 'answered' : 'cancelled');
+    const headers = by === 'system' ? [reasonHeader(status, reason)] : [];
+    this.first?.bye(headers);
+    this.second?.bye(headers);
+    this.end(by, status, reason, this.machine.is(CallState.Answered) ? 'answered' : 'cancelled');
   }
 
   private end(by: HangupSide, status: number, reason: string, outcome: DialOutcome): void {
-    if (this.state === 'ended') return;
-    const wasAnswered = this.state === 'answered';
-    this.state = 'ended';
+    if (this.machine.is(CallState.Ended)) return;
+    const wasAnswered = this.machine.is(CallState.Answered);
+    this.machine.to(CallState.Ended);
+    this.bridge?.close();
     for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
     recordCallEnd({
       tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,

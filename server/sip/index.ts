@@ -37,5 +37,5 @@ export { parseAuthHeader, formatAuthHeader } from './digest-header.ts';
 export { Dialog, dialogKey, dialogKeyOfRequest } from './dialog.ts';
 export { Invite2xxRetransmitter } from './dialog-2xx-retransmitter.ts';
 export { digestUriMatchesRequest } from './digest-uri.ts';
-export { sendAck } from './dialog-ack.ts';
+export { sendAck, retransmit2xxUntilAck } from './dialog-ack.ts';
 export { reasonHeader } from './reason-header.ts';

@@ -1,4 +1,5 @@
-export { admitInDialog } from './in-dialog-admission.ts';
+export { Bridge, otherSide } from './bridge.ts';
+export type { BridgeEvents, BridgeOptions, BridgeParty, BridgeRequest, BridgeResponse, BridgeSide } from './bridge.ts';
 export { classifyIpAddress, isNatPrivateAddress, unmapIpv4 } from './ip-address-class.ts';
 export type { IpAddressClass } from './ip-address-class.ts';
 export { relayedBody } from './relayed-body.ts';

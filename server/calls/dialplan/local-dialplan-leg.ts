@@ -1,5 +1,5 @@
 import type { TenantRef } from '../../registrar/index.ts';
-import type { SipRequest } from '../../sip/index.ts';
+import { reasonHeader, type SipRequest } from '../../sip/index.ts';
 import type { RunResult } from '../../../sandbox/index.ts';
 import type { UacBranch } from '../legs/index.ts';
 import type { BridgeableLeg } from '../legs/index.ts';
@@ -123,7 +123,7 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
     if (result.answered && result.winner) {
       const branch = result.winner.handle.winner;
       if (!branch || this.over) {
-        branch?.bye([['Reason', 'SIP;cause=487;text="Caller gone"']]);
+        branch?.bye([reasonHeader(487, 'Caller gone')]);
         return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
       }
       this.winner = branch;

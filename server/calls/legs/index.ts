@@ -5,3 +5,5 @@ export type { BridgeableLeg } from './deferred-leg.ts';
 export { OutboundLeg } from './outbound-leg.ts';
 export { UacBranch } from './uac-branch.ts';
 export type { BranchContext, BranchRequest, BranchTarget } from './uac-branch.ts';
+export { uacParty, uasParty } from './bridge-parties.ts';
+export { SessionState } from './session-state.ts';

@@ -1,4 +1,4 @@
-import type { SipResponse } from '../../sip/index.ts';
+import { reasonHeader, type SipResponse } from '../../sip/index.ts';
 import { isBetterFailure, type DialLeg, type LegFailure, type LegHandle, type LegObserver } from '../dial/index.ts';
 import { UacBranch, type BranchContext, type BranchTarget } from './uac-branch.ts';
 
@@ -47,7 +47,7 @@ export class OutboundLeg implements LegHandle {
 
   private onAnswered(branch: UacBranch, res: SipResponse): void {
     if (this.winner || this.cancelled) {
-      branch.bye([['Reason', 'SIP;cause=200;text="Call completed elsewhere"']]);
+      branch.bye([reasonHeader(200, 'Call completed elsewhere')]);
       return;
     }
     this.winner = branch;

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { Dialog } from '../../sip/index.ts';
-import { sendAck, type Endpoint, type SipRequest, type SipResponse } from '../../sip/index.ts';
+import { reasonHeader, sendAck, type Endpoint, type SipRequest, type SipResponse } from '../../sip/index.ts';
 import type { NameAddr } from '../../sip/index.ts';
 import type { SipStack } from '../../sip/index.ts';
 import type { ClientTransaction } from '../../sip/index.ts';
 import type { SipUri } from '../../sip/index.ts';
 import type { LegFailure } from '../dial/index.ts';
+import { SessionState, sessionStateMachine } from './session-state.ts';
 
 /** One INVITE the B2BUA sends for a leg: a registered binding or a sip: URI. */
 export interface BranchTarget {
@@ -44,8 +45,10 @@ export class UacBranch {
   answer?: SipResponse;
   private tx?: ClientTransaction;
   private invite?: SipRequest;
+  /** Held by us (hold from the switchboard): the party hears nothing until unheld. */
+  held = false;
+  private readonly machine = sessionStateMachine();
   private cancelled = false;
-  private finished = false;
   private deferAck = false;
   private ackPending = false;
 
@@ -77,7 +80,8 @@ export class UacBranch {
       target: this.target.flow,
       handler: {
         onProvisional: (res) => {
-          if (!this.finished && !this.cancelled) this.events.provisional(this, res);
+          this.advanceOnProvisional(res);
+          if (!this.over && !this.cancelled) this.events.provisional(this, res);
         },
         onFinal: (res) => this.onFinal(res),
         onTimeout: () => this.fail({ status: 408, reason: 'No answer from target' }),
@@ -86,12 +90,26 @@ export class UacBranch {
     });
   }
 
+  get state(): SessionState {
+    return this.machine.state;
+  }
+
+  /** A final outcome was reported (answered or failed). */
+  private get over(): boolean {
+    return this.machine.is(SessionState.Confirmed, SessionState.Terminated);
+  }
+
+  private advanceOnProvisional(res: SipResponse): void {
+    const next = res.status > 100 && res.to.params['tag'] ? SessionState.Early : SessionState.Proceeding;
+    if (this.machine.state !== next && this.machine.can(next)) this.machine.to(next);
+  }
+
   get callId(): string | undefined {
     return this.invite?.callId;
   }
 
   cancel(): void {
-    if (this.cancelled || this.finished) return;
+    if (this.cancelled || this.over) return;
     this.cancelled = true;
     this.tx?.cancel();
   }
@@ -113,6 +131,7 @@ export class UacBranch {
     // A held-back ACK goes first (without an answer: the session is being torn down anyway).
     this.sendDeferredAck();
     d.terminated = true;
+    if (this.machine.can(SessionState.Terminated)) this.machine.to(SessionState.Terminated);
     this.ctx.forgetAck(d.callId);
     const bye = d.createRequest('BYE', { headers });
     this.ctx.stack.sendRequest(bye, { target: d.flow });
@@ -121,24 +140,24 @@ export class UacBranch {
   private onFinal(res: SipResponse): void {
     if (res.status >= 200 && res.status < 300) {
       const invite = this.invite!;
+      const alreadyOver = this.over;
+      if (!alreadyOver) this.machine.to(SessionState.Confirmed);
       const dialog = Dialog.asUac(invite, res, { flow: this.target.flow, localContact: invite.headers.get('Contact') ?? '' });
       this.dialog = dialog;
       this.answer = res;
-      if (this.deferAck && !this.cancelled && !this.finished) {
+      if (this.deferAck && !this.cancelled && !alreadyOver) {
         this.ackPending = true;
-        this.finished = true;
         this.events.answered(this, res);
         return;
       }
       const ack = dialog.createAck(invite.cseq.seq);
       sendAck(this.ctx.stack, ack, dialog.flow);
       this.ctx.rememberAck(dialog.callId, ack, dialog.flow);
-      if (this.cancelled || this.finished) {
+      if (this.cancelled || alreadyOver) {
         // §15: the 200 crossed our CANCEL; the dialog exists now and must be torn down.
-        this.bye([['Reason', 'SIP;cause=200;text="Call completed elsewhere"']]);
+        this.bye([reasonHeader(200, 'Call completed elsewhere')]);
         return;
       }
-      this.finished = true;
       this.events.answered(this, res);
       return;
     }
@@ -147,8 +166,8 @@ export class UacBranch {
   }
 
   private fail(failure: LegFailure): void {
-    if (this.finished) return;
-    this.finished = true;
+    if (this.over) return;
+    this.machine.to(SessionState.Terminated);
     this.events.failed(this, failure);
   }
 }

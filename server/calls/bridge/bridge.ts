@@ -1,0 +1,259 @@
+import {
+  createResponse, retransmit2xxUntilAck, sendAck,
+  type Dialog, type Invite2xxRetransmitter, type ServerTransaction, type SipRequest, type SipResponse, type SipStack,
+} from '../../sip/index.ts';
+import { relayedBody } from './relayed-body.ts';
+
+export type BridgeSide = 'a' | 'b';
+
+export function otherSide(side: BridgeSide): BridgeSide {
+  return side === 'a' ? 'b' : 'a';
+}
+
+/** One party of a bridge: its dialog with us, and how to end it. */
+export interface BridgeParty {
+  readonly dialog: Dialog;
+  /** Ends the party's dialog with BYE (a UAC branch also releases an ACK it held back). */
+  bye(headers?: Array<[string, string]>): void;
+  /** The party ended the dialog itself (its BYE was answered). */
+  remoteEnded?(): void;
+}
+
+/** What the bridge leaves to the call that owns it. */
+export interface BridgeEvents {
+  /** A BYE from `side` was answered 200: the call is over. */
+  bye(side: BridgeSide): void;
+  /** A REFER from `side`: the owner applies the leg's transfer policy and answers `tx`. */
+  refer(side: BridgeSide, req: SipRequest, tx: ServerTransaction): void;
+}
+
+export interface BridgeOptions {
+  stack: SipStack;
+  /** `ma=` of the answered leg: rewrite private addresses in relayed SDP. */
+  mangleSdp: boolean;
+  events: BridgeEvents;
+}
+
+/** A request of ours into one party's dialog (NOTIFY, REFER, a re-INVITE of a transfer). */
+export interface BridgeRequest {
+  method: string;
+  body?: Buffer;
+  contentType?: string;
+  headers?: Array<[string, string]>;
+}
+
+/** Our requests' outcome when no response came: timeout (408) or transport error (503). */
+export type BridgeResponse = Pick<SipResponse, 'status' | 'reason'> & { response?: SipResponse };
+
+/** Headers an in-dialog request keeps when relayed; everything else is the B2BUA's own. */
+const RELAYED_HEADERS = ['Event', 'Subscription-State', 'Info-Package', 'Content-Disposition', 'Subject'];
+const ALLOW = 'INVITE, ACK, BYE, CANCEL, UPDATE, INFO, OPTIONS, REFER, NOTIFY, MESSAGE';
+
+/**
+ * Two dialogs of the B2BUA joined into one conversation: in-dialog requests from one party are
+ * re-issued in the other party's dialog and their final responses returned. It owns what that
+ * needs: re-INVITE glare (RFC 3261 §14.2), 2xx retransmission of relayed re-INVITEs until the
+ * originator's ACK, the held-back ACK of delayed-offer re-INVITEs (§13.2.1: the answer comes in
+ * the originator's ACK), and NAT rewriting of relayed SDP. A transfer swaps one party for another.
+ */
+export class Bridge {
+  private readonly parties: Record<BridgeSide, BridgeParty>;
+  /** The re-INVITE still awaiting its final response: it occupies both dialogs (§14.2). */
+  private pendingReinvite?: { side: BridgeSide; req?: SipRequest; tx?: ServerTransaction };
+  /** 2xx to relayed re-INVITEs awaiting ACK, by side and CSeq. */
+  private readonly retransmitters = new Map<string, Invite2xxRetransmitter>();
+  /** ACKs toward the answering party of an offerless re-INVITE, held until the originator's ACK. */
+  private readonly deferredAcks = new Map<string, { dialog: Dialog; seq: number }>();
+  private closed = false;
+
+  constructor(private readonly opts: BridgeOptions, a: BridgeParty, b: BridgeParty) {
+    this.parties = { a, b };
+  }
+
+  party(side: BridgeSide): BridgeParty {
+    return this.parties[side];
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** A re-INVITE (relayed or ours) is in progress; a transfer waits for it to settle. */
+  get busy(): boolean {
+    return this.pendingReinvite !== undefined;
+  }
+
+  /** A request inside `side`'s dialog. */
+  handle(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
+    if (req.method === 'ACK') {
+      const key = `${side}:${req.cseq.seq}`;
+      this.retransmitters.get(key)?.stop();
+      this.retransmitters.delete(key);
+      this.releaseDeferredAck(key, req);
+      return;
+    }
+    if (!tx) return;
+    if (this.closed) {
+      tx.respond(createResponse(req, 481));
+      return;
+    }
+    const own = this.parties[side].dialog;
+    const other = this.parties[otherSide(side)].dialog;
+    if (!own.acceptRemoteCSeq(req)) {
+      tx.respond(createResponse(req, 500, 'CSeq out of order'));
+      return;
+    }
+    switch (req.method) {
+      case 'BYE':
+        tx.respond(createResponse(req, 200));
+        own.terminated = true;
+        this.parties[side].remoteEnded?.();
+        this.opts.events.bye(side);
+        return;
+      case 'REFER':
+        this.opts.events.refer(side, req, tx);
+        return;
+      case 'INVITE':
+        if (this.pendingReinvite) {
+          // §14.2: a re-INVITE from the other side crossed ours (glare) → 491; a second one from the
+          // same side while its first is unanswered → 500 with Retry-After.
+          tx.respond(this.pendingReinvite.side === side
+            ? createResponse(req, 500, 'Previous INVITE pending', { headers: { 'Retry-After': String(Math.floor(Math.random() * 10)) } })
+            : createResponse(req, 491));
+          return;
+        }
+        own.refreshTarget(req);
+        this.relay(req, tx, side, own, other);
+        return;
+      case 'UPDATE':
+        own.refreshTarget(req);
+        this.relay(req, tx, side, own, other);
+        return;
+      case 'INFO':
+      case 'OPTIONS':
+      case 'MESSAGE':
+      case 'NOTIFY':
+        this.relay(req, tx, side, own, other);
+        return;
+      default:
+        tx.respond(createResponse(req, 405, undefined, { headers: { Allow: ALLOW } }));
+    }
+  }
+
+  /**
+   * Sends a request of ours into `side`'s dialog and resolves with its final response. An INVITE
+   * holds the bridge like a relayed one (crossing re-INVITEs get 491) and its 2xx is ACKed here.
+   */
+  send(side: BridgeSide, request: BridgeRequest): Promise<BridgeResponse> {
+    const dialog = this.parties[side].dialog;
+    const out = dialog.createRequest(request.method, { body: request.body, contentType: request.contentType, headers: request.headers });
+    const pending = out.method === 'INVITE' ? { side: otherSide(side) } : undefined;
+    if (pending) this.pendingReinvite = pending;
+    const settle = (): void => {
+      if (pending && this.pendingReinvite === pending) this.pendingReinvite = undefined;
+    };
+    return new Promise((resolve) => {
+      this.opts.stack.sendRequest(out, {
+        target: dialog.flow,
+        handler: {
+          onFinal: (res) => {
+            if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
+              dialog.refreshTarget(res);
+              sendAck(this.opts.stack, dialog.createAck(out.cseq.seq), dialog.flow);
+            }
+            settle();
+            resolve({ status: res.status, reason: res.reason, response: res });
+          },
+          onTimeout: () => {
+            settle();
+            resolve({ status: 408, reason: 'Request Timeout' });
+          },
+          onTransportError: () => {
+            settle();
+            resolve({ status: 503, reason: 'Service Unavailable' });
+          },
+        },
+      });
+    });
+  }
+
+  /** `side` is now `party` (a transfer completed); the old party is the caller's to end. */
+  replace(side: BridgeSide, party: BridgeParty): void {
+    this.parties[side] = party;
+  }
+
+  /** Ends the bridge: timers stopped, held ACKs released, a pending relayed re-INVITE answered 487 (§15.1.2). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const r of this.retransmitters.values()) r.stop();
+    this.retransmitters.clear();
+    for (const key of [...this.deferredAcks.keys()]) this.releaseDeferredAck(key);
+    const pending = this.pendingReinvite;
+    if (pending?.req && pending.tx) pending.tx.respond(createResponse(pending.req, 487));
+    this.pendingReinvite = undefined;
+  }
+
+  private relay(req: SipRequest, tx: ServerTransaction, side: BridgeSide, own: Dialog, other: Dialog): void {
+    const mangle = this.opts.mangleSdp;
+    const headers: Array<[string, string]> = [];
+    for (const name of RELAYED_HEADERS) {
+      const v = req.headers.get(name);
+      if (v !== undefined) headers.push([name, v]);
+    }
+    const out = other.createRequest(req.method, { body: relayedBody(req, mangle), contentType: req.headers.get('Content-Type'), headers });
+    const pending = req.method === 'INVITE' ? { side, req, tx } : undefined;
+    if (pending) this.pendingReinvite = pending;
+    const settle = (): boolean => {
+      if (pending && this.pendingReinvite === pending) this.pendingReinvite = undefined;
+      // The call ended meanwhile (BYE crossed the request): close() already answered it.
+      return !this.closed;
+    };
+    const stack = this.opts.stack;
+    stack.sendRequest(out, {
+      target: other.flow,
+      handler: {
+        onFinal: (res) => {
+          if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
+            other.refreshTarget(res);
+            if (req.body.length === 0 && !this.closed) this.deferredAcks.set(`${side}:${req.cseq.seq}`, { dialog: other, seq: out.cseq.seq });
+            else sendAck(stack, other.createAck(out.cseq.seq), other.flow);
+          }
+          if (!settle()) return;
+          const resType = res.headers.get('Content-Type');
+          const resBody = relayedBody(res, mangle);
+          const hdrs: Record<string, string> = {};
+          if (res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')) hdrs['Contact'] = own.localContact;
+          const answer = createResponse(req, res.status, res.reason, { headers: hdrs, body: resBody });
+          if (resBody.length && resType) answer.headers.set('Content-Type', resType);
+          tx.respond(answer);
+          if (req.method === 'INVITE' && res.status >= 200 && res.status < 300 && req.source?.transport === 'udp') {
+            const key = `${side}:${req.cseq.seq}`;
+            this.retransmitters.get(key)?.stop();
+            this.retransmitters.set(key, retransmit2xxUntilAck(stack, answer, req.source, () => {
+              this.retransmitters.delete(key);
+              // No ACK from the originator: still end the answering side's 2xx retransmissions.
+              this.releaseDeferredAck(key);
+            }));
+          }
+        },
+        onTimeout: () => {
+          if (settle()) tx.respond(createResponse(req, 408));
+        },
+        onTransportError: () => {
+          if (settle()) tx.respond(createResponse(req, 503));
+        },
+      },
+    });
+  }
+
+  /** Sends the held ACK of a delayed-offer re-INVITE, with the SDP answer of the originator's ACK if there is one. */
+  private releaseDeferredAck(key: string, ack?: SipRequest): void {
+    const deferred = this.deferredAcks.get(key);
+    if (!deferred) return;
+    this.deferredAcks.delete(key);
+    const contentType = ack?.headers.get('Content-Type');
+    const body = ack ? relayedBody(ack, this.opts.mangleSdp) : Buffer.alloc(0);
+    sendAck(this.opts.stack, deferred.dialog.createAck(deferred.seq, { body, contentType }), deferred.dialog.flow);
+  }
+}
