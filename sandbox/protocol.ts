@@ -69,6 +69,21 @@ export interface DialplanRequest {
   source: { address: string; port: number; transport: string };
   account?: { username: string; domain: string };
   direction: 'in' | 'out';
+  /** Set for the tenant's `transfer` dialplan: the REFER that asked for it (`uri` is its Refer-To). */
+  transfer?: TransferRequestInfo;
+}
+
+export interface TransferRequestInfo {
+  /** Refer-To as received. */
+  referTo: string;
+  /** Referred-By, when the referrer sent one. */
+  referredBy?: string;
+  /** The Patchbay call being transferred. */
+  originalCallId: string;
+  /** The party that sent the REFER (it leaves the call on success). */
+  referrer: string;
+  /** The party that stays and is connected to the new call. */
+  transferee: string;
 }
 
 /** What `sys.Dial` resolves to (the calls layer returns this from `host.call('Dial', …)`). */

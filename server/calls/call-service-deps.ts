@@ -74,16 +74,22 @@ export interface DialplanLogEvent {
   column?: number;
 }
 
-export interface TransferRefusedEvent {
-  type: 'call.transfer-refused';
+/** A REFER decision or outcome (DESIGN.md "Transfer policy"); `call.transferred` when a transfer completed. */
+export interface TransferEvent {
+  type: 'call.transfer.refused' | 'call.transfer.passed' | 'call.transfer.accepted' | 'call.transfer.failed' | 'call.transferred';
   tenantId: string;
   callId: string;
   at: number;
+  /** CDR leg id of the referrer (0: the caller). */
   legId: number;
+  kind: 'blind' | 'attended';
   referTo: string;
+  status?: number;
+  reason?: string;
+  newLegId?: number;
 }
 
-export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferRefusedEvent;
+export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferEvent;
 
 export interface CallServiceOptions {
   stack: SipStack;

@@ -6,15 +6,16 @@ import { createResponse, newTag, type SipRequest, type SipResponse } from '../si
 import type { NameAddr } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
-import type { RunResult, SandboxHost } from '../../sandbox/index.ts';
-import { OutboundLeg, uacParty, uasParty, type BranchContext, type UacBranch } from './legs/index.ts';
-import { Bridge, rewriteSdpForNat, type BridgeSide } from './bridge/index.ts';
+import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
+import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
+import { Bridge, otherSide, rejectAllMedia, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeRequest, type BridgeSide } from './bridge/index.ts';
+import { parseReferTo, referNotify, TRANSFER_DIALPLAN, TransferDialplanRun, type ReferTarget, type TransferHost } from './transfer/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
 import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
-import type { CallDirection, CallParty, CdrLeg, HangupSide } from './records/index.ts';
+import type { CallDirection, CallParty, CdrLeg, CdrTransfer, HangupSide, TransferResult } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
 import { parseDialString, type DialLeg, type DialPlan } from './dial/index.ts';
@@ -73,6 +74,14 @@ export class Call {
   private readonly aToTag = newTag();
   private aRetransmitter?: Invite2xxRetransmitter;
   private bridge?: Bridge;
+  /** Options of the answered dial-string leg: its `tr` decides REFERs, its `ma` relayed SDP. */
+  private bridgedOptions?: DialLeg['options'];
+  /** CDR leg id of each bridge side (the caller's is 0); a completed transfer changes one. */
+  private readonly sideLegIds: Record<BridgeSide, number> = { a: 0, b: 0 };
+  private readonly sideDialogKeys: Partial<Record<BridgeSide, string>> = {};
+  /** A REFER is being carried out (tr=c); another one waits (491). */
+  private transferring = false;
+  private readonly transfers: CdrTransfer[] = [];
   private fork?: ForkExecution<BridgeableLeg>;
   private readonly budget = new LegBudget();
   private cancelled = false;
@@ -192,33 +201,10 @@ export class Call {
     } catch (err) {
       throw new Error(`Dial: ${(err as Error).message}`);
     }
-    this.dialStrings.push(dialString);
     // The incoming dialplan of this call's own account already runs: dialling it rings bindings.
     const chain = this.direction === 'inbound' && this.dialplanName ? [this.account.username] : [];
     const scope: LegScope = { settings: this.legSettings, headers: options.customHeaders, chain, depth: 0 };
-    const legOffset = this.cdrLegs.length;
-    const fork = startFork<BridgeableLeg>({
-      plan,
-      ringTimeoutSeconds: options.ringTimeout,
-      legBudget: this.budget,
-      starter: { start: (leg, observer) => this.startLeg(leg, observer, scope) },
-      observer: {
-        legRinging: (o) => this.onLegRinging(o.id + legOffset, o.key, undefined),
-        legProgress: (o, sdp) => this.onLegRinging(o.id + legOffset, o.key, sdp),
-      },
-    });
-    this.fork = fork;
-    const result = await fork.result;
-    this.fork = undefined;
-    for (const o of result.legs) {
-      const dl = plan.groups[o.groupIndex]?.legs.find((l) => l.key === o.key);
-      this.cdrLegs.push({
-        legId: o.id + legOffset, groupIndex: o.groupIndex, parentLegId: o.parentId ? o.parentId + legOffset : undefined,
-        target: o.key, state: o.state, status: o.status, reason: o.reason, transferPolicy: dl?.options.transferPolicy,
-        startedAt: o.startedAt, ringingAt: o.ringingAt, answeredAt: o.answeredAt, endedAt: o.endedAt,
-      });
-    }
-    this.recordNestedLegs();
+    const { result, legOffset } = await this.forkLegs(plan, dialString, options, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
     if (result.answered && result.winner) {
       const winner = result.winner.handle;
       const branch = winner.winner;
@@ -232,6 +218,41 @@ export class Call {
     }
     this.lastFailure = { status: result.status, reason: result.reason, outcome: result.outcome };
     return { answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) };
+  }
+
+  /**
+   * Runs one Dial's fork (for the caller's dialplan or a transfer's) and records its legs in the
+   * CDR, numbered after the legs of earlier Dials. `ringing` gets the CDR leg id.
+   */
+  async forkLegs(
+    plan: DialPlan, dialString: string, options: Pick<DialCallOptions, 'ringTimeout'>, scope: LegScope,
+    ringing: (legId: number, target: string, sdp: string | undefined) => void,
+  ): Promise<{ result: DialResult<BridgeableLeg>; legOffset: number }> {
+    this.dialStrings.push(dialString);
+    const legOffset = this.cdrLegs.length;
+    const fork = startFork<BridgeableLeg>({
+      plan,
+      ringTimeoutSeconds: options.ringTimeout,
+      legBudget: this.budget,
+      starter: { start: (leg, observer) => this.startLeg(leg, observer, scope) },
+      observer: {
+        legRinging: (o) => ringing(o.id + legOffset, o.key, undefined),
+        legProgress: (o, sdp) => ringing(o.id + legOffset, o.key, sdp),
+      },
+    });
+    this.fork = fork;
+    const result = await fork.result;
+    if (this.fork === fork) this.fork = undefined;
+    for (const o of result.legs) {
+      const dl = plan.groups[o.groupIndex]?.legs.find((l) => l.key === o.key);
+      this.cdrLegs.push({
+        legId: o.id + legOffset, groupIndex: o.groupIndex, parentLegId: o.parentId ? o.parentId + legOffset : undefined,
+        target: o.key, state: o.state, status: o.status, reason: o.reason, transferPolicy: dl?.options.transferPolicy,
+        startedAt: o.startedAt, ringingAt: o.ringingAt, answeredAt: o.answeredAt, endedAt: o.endedAt,
+      });
+    }
+    this.recordNestedLegs();
+    return { result, legOffset };
   }
 
   /** Starts one leg: resolved (account, DNS, dialplan) asynchronously behind a DeferredLeg. */
@@ -321,7 +342,7 @@ export class Call {
     }
   }
 
-  private branchRequest(leg: DialLeg, scope: LegScope): { from: NameAddr; sdp?: Buffer; headers: Array<[string, string]>; maxForwards: number } {
+  private branchRequest(leg: DialLeg, scope: LegScope): Omit<BranchRequest, 'to'> {
     const fromOverride = scope.settings.from;
     const f = this.req.from;
     const o = leg.options;
@@ -338,7 +359,7 @@ export class Call {
       params: {},
     };
     let sdp: Buffer | undefined;
-    if (this.req.body.length) {
+    if (this.req.body.length && !scope.lateOffer) {
       const text = this.req.body.toString('utf8');
       sdp = Buffer.from(this.req.source ? rewriteSdpForNat(text, this.req.source, { mangle: o.mangleSdp }).sdp : text, 'utf8');
     }
@@ -346,7 +367,7 @@ export class Call {
     for (const h of o.customHeaders) headers.push([h.name, h.value]);
     // The B leg is a new request, but hop counting goes on across the B2BUA (loop protection).
     const maxForwards = Math.max(0, (this.req.maxForwards ?? 70) - 1);
-    return { from, sdp, headers, maxForwards };
+    return { from, sdp, headers, maxForwards, deferAck: scope.lateOffer };
   }
 
   private onLegRinging(legId: number, target: string, sdp: string | undefined): void {
@@ -426,6 +447,8 @@ export class Call {
       uasParty(aDialog, this.ctx.stack),
       uacParty(branch, this.ctx),
     );
+    this.bridgedOptions = leg.leg.options;
+    this.sideLegIds.b = legId;
     this.addDialog(dialogKey(aDialog.id), 'a');
     this.addDialog(dialogKey(bDialog.id), 'b');
     if (this.req.source?.transport === 'udp') {
@@ -444,8 +467,9 @@ export class Call {
     }
   }
 
-  private addDialog(key: string, side: 'a' | 'b'): void {
+  private addDialog(key: string, side: BridgeSide): void {
     this.dialogKeys.push(key);
+    this.sideDialogKeys[side] = key;
     this.ctx.registerDialog(key, this, side);
   }
 
@@ -461,14 +485,145 @@ export class Call {
     if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
   }
 
+  // ------------------------------------------------------------------ transfer
+
+  /** A REFER from a bridged party, decided by the answered leg's `tr` (DESIGN.md "Transfer policy"). */
   private onRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction): void {
-    const referTo = req.headers.get('Refer-To') ?? '';
-    this.log.info({ side, referTo }, 'REFER refused (transfers disabled on this call)');
+    const parsed = parseReferTo(req.headers.get('Refer-To'));
+    if (!parsed.ok) {
+      tx.respond(createResponse(req, 400, parsed.reason));
+      return;
+    }
+    const target = parsed.target;
+    if (this.transferring || this.bridge?.busy) {
+      tx.respond(createResponse(req, 491));
+      return;
+    }
+    const policy = this.bridgedOptions?.transferPolicy ?? 'refuse';
+    if (policy === 'pass-through') void this.passTransfer(side, req, tx, target);
+    else if (policy === 'switch') {
+      this.transferring = true;
+      void this.switchTransfer(side, req, tx, target)
+        .catch((err: unknown) => this.log.error({ err }, 'transfer failed'))
+        .finally(() => { this.transferring = false; });
+    } else this.refuseTransfer(side, req, tx, target, TRANSFERS_DISABLED);
+  }
+
+  private refuseTransfer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget, reason: string): void {
+    this.recordTransfer('refused', side, target, { status: 603, reason });
+    tx.respond(createResponse(req, 603, reason));
+  }
+
+  /** tr=p: the other party gets the REFER in its own dialog; its NOTIFYs come back through the bridge. */
+  private async passTransfer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): Promise<void> {
+    const headers: Array<[string, string]> = [['Refer-To', target.text]];
+    const referredBy = req.headers.get('Referred-By');
+    if (referredBy) headers.push(['Referred-By', referredBy]);
+    const r = await this.bridge!.send(otherSide(side), { method: 'REFER', headers });
+    this.recordTransfer('passed', side, target, { status: r.status, reason: r.reason });
+    tx.respond(createResponse(req, r.status, r.reason));
+  }
+
+  /**
+   * tr=c: 202, then the tenant's `transfer` dialplan places the new call (late offer). On answer
+   * the staying party is re-INVITEd with the new party's offer, the new party gets the answer in
+   * its ACK, the new party takes the referrer's side of the bridge and the referrer gets BYE. The
+   * referrer hears each step as a sipfrag NOTIFY; on any failure the old bridge stays as it was.
+   */
+  private async switchTransfer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): Promise<void> {
+    const stored = await this.ctx.opts.dialplans.get(this.tenant.id, TRANSFER_DIALPLAN);
+    const bridge = this.bridge!;
+    if (this.machine.is(CallState.Ended)) {
+      tx.respond(createResponse(req, 481));
+      return;
+    }
+    if (!stored) {
+      this.refuseTransfer(side, req, tx, target, 'No transfer dialplan');
+      return;
+    }
+    tx.respond(createResponse(req, 202, 'Accepted'));
+    this.recordTransfer('accepted', side, target, {});
+    const referrer = bridge.party(side);
+    const stay = otherSide(side);
+    const notify = (status: number, reason: string): void => {
+      if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
+    };
+    const fail = (status: number, reason: string): void => {
+      notify(status, reason);
+      this.recordTransfer('failed', side, target, { status, reason });
+    };
+    notify(100, 'Trying');
+    let rang = false;
+    const host: TransferHost = {
+      tenant: this.tenant, callId: this.id, account: this.account, opts: this.ctx.opts,
+      sysDeps: { opts: this.ctx.opts, currentCalls: (t) => this.ctx.currentCalls(t) }, settings: this.legSettings,
+      forkLegs: (plan, dialString, options, scope, ringing) => this.forkLegs(plan, dialString, options, scope, ringing),
+      callback: (dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account: this.account, dest1, dest2, parentCallId: this.id }),
+      ringing: () => {
+        if (!rang) notify(180, 'Ringing');
+        rang = true;
+      },
+    };
+    const outcome = await new TransferDialplanRun(host, target).run(stored, this.transferRequest(req, target, referrer, bridge.party(stay)));
+    if (this.machine.is(CallState.Ended)) {
+      if (outcome.answered) outcome.branch.bye([reasonHeader(487, 'Transferred call gone')]);
+      return;
+    }
+    if (!outcome.answered) {
+      fail(outcome.status, outcome.reason);
+      return;
+    }
+    const branch = outcome.branch;
+    const offer = branch.answer?.body.length ? branch.answer : undefined;
+    if (!offer) {
+      branch.bye([reasonHeader(488, 'No SDP offer in 2xx')]);
+      fail(488, 'Not Acceptable Here');
+      return;
+    }
+    const offerSdp = relayedBody(offer, outcome.mangleSdp);
+    const reinvite: BridgeRequest = { method: 'INVITE', body: offerSdp, contentType: 'application/sdp' };
+    const r = await bridge.send(stay, reinvite);
+    const answer = r.response && r.status < 300 && r.response.body.length ? r.response : undefined;
+    if (this.machine.is(CallState.Ended) || !answer) {
+      branch.sendDeferredAck(Buffer.from(rejectAllMedia(offerSdp.toString('utf8')), 'utf8'));
+      branch.bye([reasonHeader(r.status >= 300 ? r.status : 488, 'Transfer failed')]);
+      if (!this.machine.is(CallState.Ended)) fail(r.status >= 300 ? r.status : 488, r.status >= 300 ? r.reason : 'No SDP answer');
+      return;
+    }
+    branch.sendDeferredAck(relayedBody(answer, this.bridgedOptions?.mangleSdp ?? true));
+    bridge.replace(side, uacParty(branch, this.ctx));
+    const oldKey = this.sideDialogKeys[side];
+    if (oldKey) this.ctx.unregisterDialog(oldKey);
+    this.addDialog(dialogKey(branch.dialog!.id), side);
+    if (side === 'a') this.aRetransmitter?.stop();
+    this.sideLegIds[side] = outcome.legId;
+    notify(200, 'OK');
+    referrer.bye([reasonHeader(200, 'Call transferred')]);
+    this.recordTransfer('completed', side, target, { status: 200, newLegId: outcome.legId });
+  }
+
+  /** The `req` of the transfer dialplan: the REFER, with `uri` = Refer-To and who is who. */
+  private transferRequest(req: SipRequest, target: ReferTarget, referrer: BridgeParty, transferee: BridgeParty): DialplanRequest {
+    return {
+      ...toDialplanRequest(req, { username: this.account.username, domain: this.tenant.domain, direction: 'out', requestUri: target.uri }),
+      transfer: {
+        referTo: target.text, referredBy: req.headers.get('Referred-By'), originalCallId: this.id,
+        referrer: uriText(referrer.dialog.remoteParty.uri), transferee: uriText(transferee.dialog.remoteParty.uri),
+      },
+    };
+  }
+
+  /** Every REFER decision is logged, an event, and a line of the CDR's transfer history. */
+  private recordTransfer(result: TransferResult, side: BridgeSide, target: ReferTarget, detail: { status?: number; reason?: string; newLegId?: number }): void {
+    const at = Date.now();
+    const legId = this.sideLegIds[side];
+    const kind = target.replaces ? 'attended' : 'blind';
+    this.transfers.push({ at, kind, result, referTo: target.text, legId, ...detail });
+    this.log.info({ legId, referTo: target.text, result, ...detail }, `REFER ${result}`);
     this.ctx.opts.emit({
-      type: 'call.transfer-refused', tenantId: String(this.tenant.id), callId: this.id, at: Date.now(),
-      legId: side === 'a' ? 0 : 1, referTo,
+      type: result === 'completed' ? 'call.transferred' : `call.transfer.${result}`,
+      tenantId: String(this.tenant.id), callId: this.id, at, legId, kind, referTo: target.text, ...detail,
     });
-    tx.respond(createResponse(req, 603, TRANSFERS_DISABLED));
   }
 
   // ------------------------------------------------------------------ ending
@@ -498,12 +653,14 @@ export class Call {
     this.ctx.stack.wheel.cancel(this.durationTimer);
     this.aRetransmitter?.stop();
     this.bridge?.close();
+    // A transfer's new legs may still ring.
+    this.fork?.cancel();
     for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
     this.recordNestedLegs();
     recordCallEnd({
       tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
       dialplan: this.dialplanName, dialStrings: [...this.dialStrings], legs: [...this.cdrLegs], createdAt: this.createdAt,
-      ringingAt: this.ringingAt, answeredAt: this.answeredAt,
+      ringingAt: this.ringingAt, answeredAt: this.answeredAt, transfers: [...this.transfers],
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }

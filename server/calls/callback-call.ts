@@ -12,7 +12,7 @@ import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
 import { parseDialString, type DialPlan } from './dial/index.ts';
 import { LegBudget, startFork, type DialOutcome, type ForkExecution, type LegOutcome } from './dial/index.ts';
 import { resolveLeg } from './dial/index.ts';
-import { Bridge, rewriteSdpForNat, type BridgeSide } from './bridge/index.ts';
+import { Bridge, rejectAllMedia, rewriteSdpForNat, type BridgeSide } from './bridge/index.ts';
 import type { CallbackResult } from './dialplan/index.ts';
 
 export interface CallbackParams {
@@ -255,7 +255,7 @@ export class CallbackCall {
     recordCallEnd({
       tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
       dialplan: undefined, dialStrings: [this.params.dest1, this.params.dest2], legs: [...this.cdrLegs], createdAt: this.createdAt,
-      ringingAt: this.ringingAt, answeredAt: this.answeredAt,
+      ringingAt: this.ringingAt, answeredAt: this.answeredAt, transfers: [],
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }
@@ -264,9 +264,4 @@ export class CallbackCall {
 function rewriteFrom(msg: SipResponse): string {
   const sdp = msg.body.toString('utf8');
   return msg.source ? rewriteSdpForNat(sdp, msg.source).sdp : sdp;
-}
-
-/** An answer refusing every stream (port 0, RFC 3264 §6) — dest1 needs one before its BYE. */
-export function rejectAllMedia(offer: string): string {
-  return offer.split(/\r?\n/).map((l) => l.replace(/^m=(\S+) \d+/, 'm=$1 0')).join('\r\n');
 }

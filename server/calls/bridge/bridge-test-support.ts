@@ -32,7 +32,7 @@ export const A_INVITE = request([
 ], sdp('192.168.0.10'));
 
 /** An in-dialog request from the caller (A side) toward the B2BUA. */
-export function aInDialog(method: string, seq: number, toTag: string, branch: string, body = '', direction?: string): string {
+export function aInDialog(method: string, seq: number, toTag: string, branch: string, body = '', direction?: string, extra: string[] = []): string {
   return request([
     `${method} sip:patchbay@127.0.0.1:5060 SIP/2.0`,
     `Via: SIP/2.0/UDP 192.168.0.10:5060;branch=z9hG4bK${branch};rport`,
@@ -41,6 +41,7 @@ export function aInDialog(method: string, seq: number, toTag: string, branch: st
     'Call-ID: acall@192.168.0.10',
     `CSeq: ${seq} ${method}`,
     'Contact: <sip:alice@192.168.0.10:5060>',
+    ...extra,
   ], direction ? sdp('192.168.0.10', direction) : body);
 }
 

@@ -67,13 +67,18 @@ describe('B2BUA bridge', () => {
   it('refuses REFER with 603 and relays BYE to the other side', async () => {
     const { bInvite, aTag } = await answeredCall();
     h.mem.inject(aInDialog('ACK', 1, aTag, 'aack'), CALLER);
-    h.mem.inject(aInDialog('REFER', 2, aTag, 'arefer'), CALLER);
+    h.mem.inject(aInDialog('REFER', 2, aTag, 'arefer', '', undefined, ['Refer-To: <sip:0900123456@example.com>']), CALLER);
     await settle();
+    expect(sentTo(PHONE.address, 'INVITE')).toHaveLength(1);
     const refused = sentTo(CALLER.address, 'SIP/2.0 603')[0]!;
     expect(refused.text).toContain('603 Transfers are disabled on this call');
-    expect(h.events.some((e) => e.type === 'call.transfer-refused')).toBe(true);
+    expect(h.events.some((e) => e.type === 'call.transfer.refused')).toBe(true);
 
-    h.mem.inject(aInDialog('BYE', 3, aTag, 'abye'), CALLER);
+    h.mem.inject(aInDialog('REFER', 3, aTag, 'arefer2'), CALLER);
+    await settle();
+    expect(sentTo(CALLER.address, 'SIP/2.0 400')[0]!.text).toContain('400 Missing Refer-To');
+
+    h.mem.inject(aInDialog('BYE', 4, aTag, 'abye'), CALLER);
     await settle();
     expect(sentTo(CALLER.address, 'SIP/2.0 200').some((d) => d.text.includes('BYE'))).toBe(true);
     const bye = parsed(sentTo(PHONE.address, 'BYE')[0]) as SipRequest;

@@ -145,35 +145,11 @@ export class Bridge {
    * holds the bridge like a relayed one (crossing re-INVITEs get 491) and its 2xx is ACKed here.
    */
   send(side: BridgeSide, request: BridgeRequest): Promise<BridgeResponse> {
-    const dialog = this.parties[side].dialog;
-    const out = dialog.createRequest(request.method, { body: request.body, contentType: request.contentType, headers: request.headers });
-    const pending = out.method === 'INVITE' ? { side: otherSide(side) } : undefined;
+    const pending = request.method === 'INVITE' ? { side: otherSide(side) } : undefined;
     if (pending) this.pendingReinvite = pending;
-    const settle = (): void => {
+    return sendInDialog(this.opts.stack, this.parties[side].dialog, request).then((r) => {
       if (pending && this.pendingReinvite === pending) this.pendingReinvite = undefined;
-    };
-    return new Promise((resolve) => {
-      this.opts.stack.sendRequest(out, {
-        target: dialog.flow,
-        handler: {
-          onFinal: (res) => {
-            if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
-              dialog.refreshTarget(res);
-              sendAck(this.opts.stack, dialog.createAck(out.cseq.seq), dialog.flow);
-            }
-            settle();
-            resolve({ status: res.status, reason: res.reason, response: res });
-          },
-          onTimeout: () => {
-            settle();
-            resolve({ status: 408, reason: 'Request Timeout' });
-          },
-          onTransportError: () => {
-            settle();
-            resolve({ status: 503, reason: 'Service Unavailable' });
-          },
-        },
-      });
+      return r;
     });
   }
 
@@ -256,4 +232,25 @@ export class Bridge {
     const body = ack ? relayedBody(ack, this.opts.mangleSdp) : Buffer.alloc(0);
     sendAck(this.opts.stack, deferred.dialog.createAck(deferred.seq, { body, contentType }), deferred.dialog.flow);
   }
+}
+
+/** Sends a request of ours in `dialog` and resolves with its final response; a 2xx to an INVITE is ACKed. */
+export function sendInDialog(stack: SipStack, dialog: Dialog, request: BridgeRequest): Promise<BridgeResponse> {
+  const out = dialog.createRequest(request.method, { body: request.body, contentType: request.contentType, headers: request.headers });
+  return new Promise((resolve) => {
+    stack.sendRequest(out, {
+      target: dialog.flow,
+      handler: {
+        onFinal: (res) => {
+          if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
+            dialog.refreshTarget(res);
+            sendAck(stack, dialog.createAck(out.cseq.seq), dialog.flow);
+          }
+          resolve({ status: res.status, reason: res.reason, response: res });
+        },
+        onTimeout: () => resolve({ status: 408, reason: 'Request Timeout' }),
+        onTransportError: () => resolve({ status: 503, reason: 'Service Unavailable' }),
+      },
+    });
+  });
 }

@@ -1,7 +1,7 @@
-export { Bridge, otherSide } from './bridge.ts';
+export { Bridge, otherSide, sendInDialog } from './bridge.ts';
 export type { BridgeEvents, BridgeOptions, BridgeParty, BridgeRequest, BridgeResponse, BridgeSide } from './bridge.ts';
 export { classifyIpAddress, isNatPrivateAddress, unmapIpv4 } from './ip-address-class.ts';
 export type { IpAddressClass } from './ip-address-class.ts';
 export { relayedBody } from './relayed-body.ts';
-export { rewriteSdpForNat } from './sdp-rewrite.ts';
+export { rejectAllMedia, rewriteSdpForNat } from './sdp-rewrite.ts';
 export type { SdpRewriteOptions, SdpRewriteResult } from './sdp-rewrite.ts';

@@ -58,3 +58,8 @@ export function rewriteSdpForNat(sdp: string, source: { address: string }, opts:
   });
   return changed ? { sdp: lines.join('\n'), changed } : unchanged;
 }
+
+/** An answer refusing every stream (port 0, RFC 3264 §6) — dest1 needs one before its BYE. */
+export function rejectAllMedia(offer: string): string {
+  return offer.split(/\r?\n/).map((l) => l.replace(/^m=(\S+) \d+/, 'm=$1 0')).join('\r\n');
+}

@@ -19,6 +19,11 @@ export interface LegScope {
   chain: readonly string[];
   /** Nested local-account dialplans above the legs of this scope. */
   depth: number;
+  /**
+   * INVITEs without SDP, ACK held back until the offer in the 2xx is answered (RFC 3725 flow I):
+   * a transfer's new party gets the transferee's session only once it has answered.
+   */
+  lateOffer?: boolean;
 }
 
 /** What a nested run needs from the Call it belongs to. */
@@ -105,7 +110,9 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
     } catch (err) {
       throw new Error(`Dial: ${(err as Error).message}`);
     }
-    const scope: LegScope = { settings: this.settings, headers: options.customHeaders, chain: this.chain, depth: this.parent.depth + 1 };
+    const scope: LegScope = {
+      settings: this.settings, headers: options.customHeaders, chain: this.chain, depth: this.parent.depth + 1, lateOffer: this.parent.lateOffer,
+    };
     const fork = startFork<BridgeableLeg>({
       plan,
       ringTimeoutSeconds: options.ringTimeout,

@@ -74,13 +74,24 @@ export interface CdrLeg {
   endedAt?: number;
 }
 
+/**
+ * What became of a REFER: `refused` (tr=n, or no transfer dialplan), `passed` to the other party
+ * (tr=p), or for tr=c `accepted` (202) followed by `completed` or `failed`.
+ */
+export type TransferResult = 'refused' | 'passed' | 'accepted' | 'completed' | 'failed';
+
 export interface CdrTransfer {
   at: number;
   kind: 'blind' | 'attended';
-  /** 'refused' per tr=n, 'passed' per tr=p, 'accepted'/'failed' per tr=c. */
-  result: 'refused' | 'passed' | 'accepted' | 'failed';
+  result: TransferResult;
   referTo: string;
+  /** CDR leg id of the party that sent the REFER (0: the caller). */
   legId: number;
+  /** Final status: of the REFER (refused, passed) or of the new call (failed, completed). */
+  status?: number;
+  reason?: string;
+  /** The leg that took the referrer's place (completed). */
+  newLegId?: number;
 }
 
 /** One row per call, written on hang-up (DESIGN.md step 6). */
