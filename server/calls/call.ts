@@ -596,10 +596,10 @@ export class Call {
     if (oldKey) this.ctx.unregisterDialog(oldKey);
     this.addDialog(dialogKey(branch.dialog!.id), side);
     if (side === 'a') this.aRetransmitter?.stop();
-    this.sideLegIds[side] = outcome.legId;
     notify(200, 'OK');
     referrer.bye([reasonHeader(200, 'Call transferred')]);
     this.recordTransfer('completed', side, target, { status: 200, newLegId: outcome.legId });
+    this.sideLegIds[side] = outcome.legId;
   }
 
   /** The `req` of the transfer dialplan: the REFER, with `uri` = Refer-To and who is who. */

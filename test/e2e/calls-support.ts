@@ -23,6 +23,8 @@ export interface Switch {
   events: SequencedEvent[];
   /** Saves `source` as a new dialplan (unique name) and makes it the outgoing dialplan of `user`. */
   useOutDialplan(user: string, source: string): Promise<string>;
+  /** Saves `source` as the tenant's dialplan `name` (e.g. `transfer`). */
+  useNamedDialplan(name: string, source: string): Promise<void>;
   /** Sets (or clears) the incoming dialplan of `user`. */
   useInDialplan(user: string, source: string | null): Promise<void>;
   /** Waits until `count` CDRs exist (newest first). */
@@ -59,8 +61,7 @@ export async function startSwitch(users: string[], env: Record<string, string> =
   const udp = running.sipListening.find((l) => l.transport === 'udp');
   if (!udp) throw new Error('no UDP listener');
 
-  const saveDialplan = async (source: string): Promise<string> => {
-    const name = `plan${++dialplanCounter}`;
+  const saveDialplan = async (source: string, name = `plan${++dialplanCounter}`): Promise<string> => {
     const compiled = await compileDialplan(source, 'ts');
     if (!compiled.ok) throw new Error(`dialplan does not compile: ${JSON.stringify(compiled.errors)}`);
     await db.dialplans.save({ tenantId: tenant.id, name, language: 'ts', source, compiledJs: compiled.js, sourceMap: compiled.sourceMap });
@@ -95,6 +96,9 @@ export async function startSwitch(users: string[], env: Record<string, string> =
       await db.accounts.update(user, DOMAIN, { outDialplan: name });
       running.sip.directory.invalidate();
       return name;
+    },
+    async useNamedDialplan(name, source) {
+      await saveDialplan(source, name);
     },
     async useInDialplan(user, source) {
       const name = source === null ? null : await saveDialplan(source);
@@ -240,6 +244,7 @@ export function useSwitch(users: string[]): SwitchFixture {
     get events() { return live().events; },
     useOutDialplan: (user, source) => live().useOutDialplan(user, source),
     useInDialplan: (user, source) => live().useInDialplan(user, source),
+    useNamedDialplan: (name, source) => live().useNamedDialplan(name, source),
     waitForCdrs: (count, timeoutMs) => live().waitForCdrs(count, timeoutMs),
     waitForEvent: (predicate, timeoutMs) => live().waitForEvent(predicate, timeoutMs),
     close: () => live().close(),
