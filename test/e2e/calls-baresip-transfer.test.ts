@@ -1,0 +1,110 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startBaresip, type BaresipClient } from './harness/index.ts';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sineWav } from './fixtures/sine-wav.ts';
+import { DOMAIN, PASSWORD, startSwitch, type Switch } from './calls-support.ts';
+
+/**
+ * A blind transfer by a real softphone: 1001 calls 1002 (leg `tr=c`), 1002 types `/transfer` to
+ * 1003, the tenant's transfer dialplan dials 1003, and afterwards 1001 and 1003 talk — proven by
+ * their own RTP counters — while 1002 is out of the call.
+ */
+
+let sw: Switch;
+let fixtures: string;
+let toneFile: string;
+const phones: BaresipClient[] = [];
+
+beforeAll(async () => {
+  sw = await startSwitch(['1001', '1002', '1003']);
+  fixtures = await mkdtemp(join(tmpdir(), 'patchbay-transfer-audio-'));
+  toneFile = join(fixtures, 'tone-1k-8khz.wav');
+  await writeFile(toneFile, sineWav({ hz: 1000, sampleRate: 8000, seconds: 20 }));
+}, 60_000);
+
+afterAll(async () => {
+  await sw?.close();
+  if (fixtures) await rm(fixtures, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  await Promise.all(phones.splice(0).map((p) => p.stop()));
+});
+
+async function phone(user: string, autoAnswer: boolean): Promise<BaresipClient> {
+  const p = await startBaresip({ user, password: PASSWORD, domain: DOMAIN, proxy: sw.target, autoAnswer });
+  phones.push(p);
+  await p.waitFor(/registered successfully/i, 15_000);
+  const mark = p.output.length;
+  p.send('/insmod aufile');
+  p.send(`/ausrc aufile,${toneFile}`);
+  await p.waitFor(/aufile/, 5_000, mark);
+  return p;
+}
+
+describe('blind transfer by baresip through tr=c', () => {
+  it('1002 transfers 1001 to 1003; 1001 and 1003 then exchange RTP; 1002 is gone', async () => {
+    await sw.useNamedDialplan('transfer', 'sys.Log("transfer to " + req.uri.user); await sys.Dial(req.uri.user + "@local");');
+    await sw.useOutDialplan('1001', 'await sys.Dial(req.uri.user + "@local[tr=c]");');
+    const target = await phone('1003', true);
+    const referrer = await phone('1002', true);
+    const caller = await phone('1001', false);
+    const callerMark = caller.output.length;
+    const referrerMark = referrer.output.length;
+    caller.send(`/dial sip:1002@${DOMAIN}`);
+    await caller.waitFor(/Call established/, 20_000, callerMark);
+    await referrer.waitFor(/incoming rtp for 'audio' established/, 10_000, referrerMark);
+
+    const targetMark = target.output.length;
+    const transferMark = caller.output.length;
+    // The stack's trace hook is not public yet (see tls.test.ts): attach to it directly.
+    const trace: string[] = [];
+    (sw.running.sip.stack as unknown as { opts: { onTrace?: (dir: string, data: Buffer, remote: { port: number }) => void } }).opts.onTrace =
+      (dir, data, remote) => { trace.push(`${dir} ${remote.port}\n${data.toString().split('\r\n').slice(0, 12).join('\n')}`); };
+    referrer.send(`/transfer sip:1003@${DOMAIN}`);
+    const done = await sw.waitForEvent((e) => e.type === 'call.transferred', 20_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nREFERRER:\n${referrer.output.slice(referrerMark)}\nTARGET:\n${target.output.slice(targetMark)}`);
+    });
+    expect(done['referTo']).toContain(`sip:1003@${DOMAIN}`);
+    await target.waitFor(/Call established/, 10_000, targetMark);
+    await target.waitFor(/incoming rtp for 'audio' established/, 10_000, targetMark);
+    // baresip closes a transferred call without a status line: the referrer's leg must have been ended by our BYE, answered 200.
+    const referPort = trace.find((t) => t.startsWith('in ') && t.includes('\nREFER '))?.split('\n')[0]!.split(' ')[1];
+    expect(referPort).toBeDefined();
+    await until(() => trace.some((t) => t.startsWith(`out ${referPort}\nBYE `)), 5_000);
+    await until(() => trace.some((t) => t.startsWith(`in ${referPort}\nSIP/2.0 200`) && /CSeq: \d+ BYE/.test(t)), 5_000);
+    // Media now runs between 1001 and 1003: both send and receive at G.711 rates.
+    await new Promise((r) => setTimeout(r, 2500));
+    const [callerTx, callerRx] = await bitRates(caller);
+    const [targetTx, targetRx] = await bitRates(target);
+    for (const rate of [callerTx, callerRx, targetTx, targetRx]) expect(rate).toBeGreaterThan(32_000);
+    expect(caller.output.slice(transferMark)).not.toMatch(/terminated/);
+
+    const hangupMark = target.output.length;
+    caller.send('/hangup');
+    await target.waitFor(/terminated/, 10_000, hangupMark);
+    const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === done['callId']);
+    expect(ended['hungUpBy']).toBe('caller');
+  });
+});
+
+/** `/callstat`'s first `audio=<tx>/<rx> (bit/s)` line with both rates above zero. */
+async function bitRates(p: BaresipClient): Promise<[number, number]> {
+  const mark = p.output.length;
+  p.send('/callstat');
+  await p.waitFor(/Call debug/, 5_000, mark);
+  const m = await p.waitFor(/audio=([1-9]\d*)\/([1-9]\d*) \(bit\/s\)/, 5_000, mark).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${p.output.slice(mark)}`);
+  });
+  return [Number(m[1]), Number(m[2])];
+}
+
+async function until(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms: ${check.toString()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
