@@ -50,6 +50,22 @@ interface DialplanRequest {
   account?: { username: string; domain: string };
   /** `"out"`: placed by one of your accounts; `"in"`: arriving for one of your accounts or numbers. */
   direction: 'in' | 'out';
+  /**
+   * Only in your `transfer` dialplan (run for a REFER on a leg with `tr=c`): `req.uri` is the
+   * Refer-To target, `req.method` is `"REFER"` and `req.from` the party that sent it.
+   */
+  transfer?: {
+    /** Refer-To as received, e.g. `"<sip:2002@example.com>"`. */
+    referTo: string;
+    /** Referred-By, if the phone sent one. */
+    referredBy?: string;
+    /** Id of the call being transferred (as in events and CDRs). */
+    originalCallId: string;
+    /** The party that sent the REFER; it leaves the call when the transfer completes. */
+    referrer: string;
+    /** The party that stays and is connected to whoever your `Dial` reaches. */
+    transferee: string;
+  };
 }
 
 /** What `sys.Dial` resolves to. A failed call is a result, never an exception. */
@@ -124,7 +140,7 @@ interface DialplanSys {
    * |---|---|
    * | `dt=N` | start this leg N s late (≤ 120) |
    * | `cd=N` | hang up N s after answer |
-   * | `tr=n\|p\|c` | transfers (REFER) on this leg: `n` refused (default), `p` passed to the other party, `c` handled by your `transfer` dialplan |
+   * | `tr=n\|p\|c` | transfers (REFER) from either party once this leg is answered: `n` (default) refused with 603; `p` passed to the other party as its own REFER (its NOTIFYs come back to the sender); `c` accepted (202) and decided by your dialplan named `transfer` — it runs with `req.uri` = the Refer-To target and `req.transfer` set, may `Respond` (refused) or `Dial`; on answer the staying party is connected to the new one and the referrer is hung up; on failure the call goes on as before. No `transfer` dialplan: 603 |
    * | `fd=`,`fu=`,`fh=` | From display name / user / host for this leg |
    * | `rm=n\|m` | 3xx redirect: re-run dialplan / leave to the script; default follow |
    * | `ma=false` | do not rewrite private addresses in SDP |
