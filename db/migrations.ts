@@ -186,6 +186,14 @@ export function createMigrationProvider(dialect: SqlDialectName): MigrationProvi
           .execute();
       },
     },
+    '0003_cdr_history': {
+      // Nullable: rows written before this migration have none of these.
+      async up(db: Kysely<unknown>) {
+        for (const [name, type] of [['dial_strings', bigText], ['outcome', 'varchar(16)'], ['ring_sec', 'integer'], ['history', bigText]] as const) {
+          await db.schema.alterTable('cdrs').addColumn(name, type).execute();
+        }
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

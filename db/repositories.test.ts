@@ -13,7 +13,7 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     const created = await target.create();
     cleanup = created.cleanup;
     db = await openDatabase(created.url, { secretKey });
-    expect(await db.migrate()).toEqual(['0001_initial', '0002_account_keepalive_method']);
+    expect(await db.migrate()).toEqual(['0001_initial', '0002_account_keepalive_method', '0003_cdr_history']);
     expect(await db.migrate()).toEqual([]);
   });
   afterAll(async () => {
@@ -214,8 +214,16 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
       hangupSide: 'caller',
       hangupCause: 'BYE',
       status: 'answered',
+      dialStrings: ['1002@local[tr=c]'],
+      outcome: 'answered',
+      ringSec: 2,
+      history: [{ type: 'transfer', at: 1_700_000_005_000, kind: 'blind', result: 'refused', referTo: '<sip:0900@cdr.test>', legId: 1, status: 603 }],
     });
-    expect(await db.cdrs.get(id)).toMatchObject({ callId: 'abc@host', legs: [{ destination: '1002@local', status: 200 }], durationSec: 10, answeredAt: 1_700_000_002_000 });
+    expect(await db.cdrs.get(id)).toMatchObject({
+      callId: 'abc@host', legs: [{ destination: '1002@local', status: 200 }], durationSec: 10, answeredAt: 1_700_000_002_000,
+      dialStrings: ['1002@local[tr=c]'], outcome: 'answered', ringSec: 2,
+      history: [{ type: 'transfer', result: 'refused', referTo: '<sip:0900@cdr.test>', legId: 1, status: 603 }],
+    });
     expect((await db.cdrs.list({ tenantId: t.id })).map((c) => c.id)).toEqual([id]);
   });
 
@@ -237,6 +245,10 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
       hangupSide: 'callee' as const,
       hangupCause: 'Busy Here',
       status: '486',
+      dialStrings: [`100${i % 10}@local`],
+      outcome: 'failed',
+      ringSec: 5,
+      history: [],
     }));
     await db.cdrs.insertMany(cdrs);
     await db.cdrs.insertMany([]);

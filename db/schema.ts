@@ -130,6 +130,12 @@ export interface CdrsTable {
   hangup_side: string | null;
   hangup_cause: string | null;
   status: string;
+  /** JSON array of the dial strings the dialplan ran. */
+  dial_strings: string | null;
+  outcome: string | null;
+  ring_sec: number | null;
+  /** JSON array of what happened to the call after it was set up (transfers, later hold/park). */
+  history: string | null;
 }
 
 export interface TenantKvTable {

@@ -15,6 +15,13 @@ export interface CdrLeg {
   [extra: string]: unknown;
 }
 
+/** One entry of a call's history: what happened (`type`), when, and its details. */
+export interface CdrHistoryEntry {
+  type: string;
+  at: number;
+  [detail: string]: unknown;
+}
+
 export interface Cdr {
   callId: string;
   tenantId: number | null;
@@ -33,6 +40,13 @@ export interface Cdr {
   hangupSide: HangupSide | null;
   hangupCause: string | null;
   status: string;
+  /** Dial strings the dialplan executed, in order. */
+  dialStrings: string[];
+  /** answered, failed, timeout, cancelled, redirected (null on rows from before it was recorded). */
+  outcome: string | null;
+  /** Seconds from the call's creation to its answer (or end). */
+  ringSec: number | null;
+  history: CdrHistoryEntry[];
 }
 
 export interface StoredCdr extends Cdr {
@@ -58,6 +72,10 @@ function fromRow(r: Selectable<CdrsTable>): StoredCdr {
     hangupSide: r.hangup_side as HangupSide | null,
     hangupCause: r.hangup_cause,
     status: r.status,
+    dialStrings: parseJson<string[]>(r.dial_strings, []),
+    outcome: r.outcome,
+    ringSec: r.ring_sec === null ? null : Number(r.ring_sec),
+    history: parseJson<CdrHistoryEntry[]>(r.history, []),
   };
 }
 
@@ -78,10 +96,14 @@ function toRow(cdr: Cdr): Insertable<CdrsTable> {
     hangup_side: cdr.hangupSide,
     hangup_cause: cdr.hangupCause?.slice(0, 255) ?? null,
     status: cdr.status,
+    dial_strings: JSON.stringify(cdr.dialStrings),
+    outcome: cdr.outcome,
+    ring_sec: cdr.ringSec === null ? null : Math.max(0, Math.round(cdr.ringSec)),
+    history: JSON.stringify(cdr.history),
   };
 }
 
-/** Rows per multi-row INSERT: 15 columns each keeps a statement far below bind-parameter limits. */
+/** Rows per multi-row INSERT: 19 columns each keeps a statement far below bind-parameter limits. */
 const ROWS_PER_STATEMENT = 100;
 
 export class CdrsRepository {

@@ -28,6 +28,15 @@ function caller(scenario: string): Promise<SippProcess> {
   return sipp(scenario, { remote: sw.target, service: '2000', user: '1001' });
 }
 
+async function cdrOf(callId: string) {
+  for (let i = 0; i < 100; i++) {
+    const row = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId);
+    if (row) return row;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no CDR for ${callId}`);
+}
+
 function eventsOf(callId: string, prefix: string) {
   return sw.events.filter((e) => e['callId'] === callId && e.type.startsWith(prefix));
 }
@@ -48,6 +57,11 @@ describe('transfers (REFER) through the switch, sipp on every side', () => {
     expect(sw.events.filter((e) => e['callId'] === callId && e.type === 'leg.ringing').map((e) => e['target'])).toEqual([`uri:sip:callee@127.0.0.1:${callee.port}`]);
     expect(sw.events.some((e) => e.type === 'dialplan.log' && e['dialplan'] === 'transfer' && e['callId'] === callId)).toBe(false);
     await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
+    const cdr = await cdrOf(callId);
+    expect(cdr.legs).toHaveLength(1);
+    expect(cdr.history).toEqual([
+      expect.objectContaining({ type: 'transfer', kind: 'blind', result: 'refused', referTo: '<sip:0900123456@acme.test>', legId: 1, status: 603 }),
+    ]);
   });
 
   it('tr=c: the transfer dialplan refuses 09…, then connects the caller to the allowed target and ends the referrer', async () => {
@@ -82,6 +96,11 @@ describe('transfers (REFER) through the switch, sipp on every side', () => {
     expect(done['newLegId']).toBe(2);
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     expect(ended['hungUpBy']).toBe('caller');
+    const cdr = await cdrOf(callId);
+    expect(cdr.history.map((h) => [h['result'], h['status']])).toEqual([['accepted', undefined], ['failed', 403], ['accepted', undefined], ['completed', 200]]);
+    expect(cdr.dialStrings).toEqual([`sip:callee@127.0.0.1:${callee.port}[tr=c]`, `sip:2002@127.0.0.1:${target.port}`]);
+    expect(cdr.legs.map((l) => l.destination)).toEqual([`uri:sip:callee@127.0.0.1:${callee.port}`, `uri:sip:2002@127.0.0.1:${target.port}`]);
+    expect(cdr.outcome).toBe('answered');
   });
 
   it('tr=p: the REFER goes to the other party in its dialog and its NOTIFY comes back to the referrer', async () => {

@@ -71,6 +71,10 @@ function toCdr(cdr: CdrRecord): Cdr {
     hangupSide: cdr.hungUpBy,
     hangupCause: cdr.reason,
     status: String(cdr.status),
+    dialStrings: cdr.dialStrings,
+    outcome: cdr.outcome,
+    ringSec: cdr.ringSeconds,
+    history: cdr.transfers.map(({ at, ...transfer }) => ({ type: 'transfer', at, ...transfer })),
   };
 }
 
