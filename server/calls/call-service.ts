@@ -31,6 +31,9 @@ type Route =
   | { kind: 'reject'; status: number; reason?: string; headers?: Array<[string, string]> }
   | { kind: 'call'; tenant: TenantRef; direction: CallDirection; account: CallAccount; dialplan?: string };
 
+/** sys.Callback calls one tenant may have up at once. */
+export const MAX_CALLBACKS_PER_TENANT = 10;
+
 /** Methods a dialog of ours may receive; without a matching dialog they get 481. */
 const DIALOG_METHODS = new Set(['BYE', 'UPDATE', 'INFO', 'REFER', 'PRACK']);
 
@@ -76,15 +79,30 @@ export class CallService {
       currentCalls: (tenantId) => [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId),
       callback: (params) => {
         if (this.closed) return Promise.resolve({ answered: false, status: 503, reason: 'Shutting down' });
+        // A callback is a call the tenant pays for like any other: it counts against the
+        // account's maxCalls and a per-tenant cap, so a dialplan cannot fan out unbounded calls.
+        const ofTenant = [...this.callbacks].filter((c) => c.tenant.id === params.tenant.id).length;
+        if (ofTenant >= MAX_CALLBACKS_PER_TENANT) return Promise.resolve({ answered: false, status: 503, reason: 'Too many callbacks' });
         const call = new CallbackCall(this.callbackCtx, params);
+        if (!this.accountCalls.tryTake(params.account.id, call.id, params.account.maxCalls)) {
+          return Promise.resolve({ answered: false, status: 403, reason: 'Too many calls' });
+        }
         this.callbacks.add(call);
-        return call.run();
+        return call.run().catch((err: unknown) => {
+          // A bad dial string throws before the call exists on the wire: nothing to end, just forget it.
+          this.callbacks.delete(call);
+          this.accountCalls.releaseCall(call.id);
+          throw err;
+        });
       },
     };
     this.callbackCtx = {
       ...this.ctx,
       registerDialog: (key, call, side) => this.dialogs.set(key, { call, side }),
-      callEnded: (call) => this.callbacks.delete(call),
+      callEnded: (call) => {
+        this.callbacks.delete(call);
+        this.accountCalls.releaseCall(call.id);
+      },
     };
   }
 
@@ -204,9 +222,13 @@ export class CallService {
     const fromUri = req.from.uri;
     const fromTenant = fromUri.user ? await accounts.tenantForDomain(fromUri.host.toLowerCase()) : undefined;
     const caller = fromTenant ? await accounts.find(fromUri.user!, fromTenant.domain) : undefined;
-    if (fromTenant && caller) {
+    if (fromTenant) {
+      // A From in a tenant's domain claims to be one of its accounts: it proves it with digest,
+      // and an unknown user gets the same challenge and the same 403 after the same work as a
+      // wrong password, so INVITEs cannot enumerate accounts.
       const auth = this.authenticate(req, fromTenant, caller);
       if (auth) return auth;
+      if (!caller) return { kind: 'reject', status: 403 };
       if (caller.disabled) return { kind: 'reject', status: 403, reason: 'Account disabled' };
       if (caller.incomingOnly) return { kind: 'reject', status: 403, reason: 'Account may not place calls' };
       if (!caller.outDialplan) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
@@ -222,8 +244,8 @@ export class CallService {
   }
 
   /** Undefined when authenticated; otherwise the 407/403/400 to send. */
-  private authenticate(req: SipRequest, tenant: TenantRef, account: CallAccount): Route | undefined {
-    if (account.allowedCidrs.length > 0 && req.source && cidrMatch(account.allowedCidrs, req.source.address)) return undefined;
+  private authenticate(req: SipRequest, tenant: TenantRef, account: CallAccount | undefined): Route | undefined {
+    if (account && account.allowedCidrs.length > 0 && req.source && cidrMatch(account.allowedCidrs, req.source.address)) return undefined;
     const realm = tenant.domain;
     const headerValues = req.headers.getAll('Proxy-Authorization');
     const result = this.opts.digest.verify({
@@ -232,7 +254,7 @@ export class CallService {
       method: req.method,
       requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req),
       lookupHa1: (username, algorithm) => {
-        if (username !== account.username) return undefined;
+        if (!account || username !== account.username) return undefined;
         return algorithm === 'MD5' ? account.ha1Md5 : account.ha1Sha256;
       },
     });

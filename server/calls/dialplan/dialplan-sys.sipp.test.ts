@@ -124,4 +124,16 @@ describe('dialplan sys functions on the wire', () => {
     await h.cdrs.waitFor(2);
     expect(logs().map((l) => l.message)).toEqual(['callback {"answered":false,"status":486,"reason":"Busy Here"}']);
   });
+
+  it('Callback counts against the account\'s maxCalls: over it, nothing is dialled', async () => {
+    h.accounts.add(makeAccount('bob', { inDialplan: 'cb', maxCalls: 1 }));
+    await addDialplan('cb', `
+      const r = await sys.Callback("sip:first@127.0.0.1:9", "sip:second@127.0.0.1:9");
+      sys.Log("callback " + JSON.stringify(r));
+      await sys.Respond(480, "x");`);
+    await expectOk(await uac('call-uac-fail-480.xml', 'bob'));
+    await h.cdrs.waitFor(1);
+    expect(await logLines(1)).toEqual([expect.objectContaining({ message: 'callback {"answered":false,"status":403,"reason":"Too many calls"}' })]);
+    expect(h.events.filter((e) => e.type === 'call.created')).toHaveLength(1);
+  });
 });
