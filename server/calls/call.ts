@@ -9,7 +9,7 @@ import type { TimerHandle } from '../sip/index.ts';
 import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
 import { Bridge, otherSide, rejectAllMedia, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeRequest, type BridgeSide } from './bridge/index.ts';
-import { parseReferTo, referNotify, TRANSFER_DIALPLAN, TransferDialplanRun, type ReferTarget, type TransferHost } from './transfer/index.ts';
+import { blindTransfer, parseReferTo, referNotify, TRANSFER_DIALPLAN, type ReferTarget, type TransferringCall } from './transfer/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
@@ -544,62 +544,44 @@ export class Call {
     tx.respond(createResponse(req, 202, 'Accepted'));
     this.recordTransfer('accepted', side, target, {});
     const referrer = bridge.party(side);
-    const stay = otherSide(side);
     const notify = (status: number, reason: string): void => {
       if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
     };
-    const fail = (status: number, reason: string): void => {
-      notify(status, reason);
-      this.recordTransfer('failed', side, target, { status, reason });
-    };
     notify(100, 'Trying');
-    let rang = false;
-    const host: TransferHost = {
-      tenant: this.tenant, callId: this.id, account: this.account, opts: this.ctx.opts,
-      sysDeps: { opts: this.ctx.opts, currentCalls: (t) => this.ctx.currentCalls(t) }, settings: this.legSettings,
-      forkLegs: (plan, dialString, options, scope, ringing) => this.forkLegs(plan, dialString, options, scope, ringing),
-      callback: (dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account: this.account, dest1, dest2, parentCallId: this.id }),
-      ringing: () => {
-        if (!rang) notify(180, 'Ringing');
-        rang = true;
+    const r = await blindTransfer(this.transferringCall(), {
+      leave: side, stored, target, req: this.transferRequest(req, target, referrer, bridge.party(otherSide(side))), progress: notify,
+    });
+    if (r.ok) {
+      this.recordTransfer('completed', side, target, { status: 200, newLegId: r.newLegId });
+      this.sideLegIds[side] = r.newLegId;
+    } else if (!this.machine.is(CallState.Ended)) {
+      notify(r.status, r.reason);
+      this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason });
+    }
+  }
+
+  /** This call as a blind transfer sees it. */
+  private transferringCall(): TransferringCall {
+    const call = this;
+    return {
+      bridge: this.bridge!,
+      get ended() { return call.machine.is(CallState.Ended); },
+      mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
+      dialplanHost: (ringing) => ({
+        tenant: this.tenant, callId: this.id, account: this.account, opts: this.ctx.opts,
+        sysDeps: { opts: this.ctx.opts, currentCalls: (t) => this.ctx.currentCalls(t) }, settings: this.legSettings,
+        forkLegs: (plan, dialString, options, scope, onRinging) => this.forkLegs(plan, dialString, options, scope, onRinging),
+        callback: (dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account: this.account, dest1, dest2, parentCallId: this.id }),
+        ringing,
+      }),
+      takeSide: (side, branch) => {
+        this.bridge!.replace(side, uacParty(branch, this.ctx));
+        const oldKey = this.sideDialogKeys[side];
+        if (oldKey) this.ctx.unregisterDialog(oldKey);
+        this.addDialog(dialogKey(branch.dialog!.id), side);
+        if (side === 'a') this.aRetransmitter?.stop();
       },
     };
-    const outcome = await new TransferDialplanRun(host, target).run(stored, this.transferRequest(req, target, referrer, bridge.party(stay)));
-    if (this.machine.is(CallState.Ended)) {
-      if (outcome.answered) outcome.branch.bye([reasonHeader(487, 'Transferred call gone')]);
-      return;
-    }
-    if (!outcome.answered) {
-      fail(outcome.status, outcome.reason);
-      return;
-    }
-    const branch = outcome.branch;
-    const offer = branch.answer?.body.length ? branch.answer : undefined;
-    if (!offer) {
-      branch.bye([reasonHeader(488, 'No SDP offer in 2xx')]);
-      fail(488, 'Not Acceptable Here');
-      return;
-    }
-    const offerSdp = relayedBody(offer, outcome.mangleSdp);
-    const reinvite: BridgeRequest = { method: 'INVITE', body: offerSdp, contentType: 'application/sdp' };
-    const r = await bridge.send(stay, reinvite);
-    const answer = r.response && r.status < 300 && r.response.body.length ? r.response : undefined;
-    if (this.machine.is(CallState.Ended) || !answer) {
-      branch.sendDeferredAck(Buffer.from(rejectAllMedia(offerSdp.toString('utf8')), 'utf8'));
-      branch.bye([reasonHeader(r.status >= 300 ? r.status : 488, 'Transfer failed')]);
-      if (!this.machine.is(CallState.Ended)) fail(r.status >= 300 ? r.status : 488, r.status >= 300 ? r.reason : 'No SDP answer');
-      return;
-    }
-    branch.sendDeferredAck(relayedBody(answer, this.bridgedOptions?.mangleSdp ?? true));
-    bridge.replace(side, uacParty(branch, this.ctx));
-    const oldKey = this.sideDialogKeys[side];
-    if (oldKey) this.ctx.unregisterDialog(oldKey);
-    this.addDialog(dialogKey(branch.dialog!.id), side);
-    if (side === 'a') this.aRetransmitter?.stop();
-    notify(200, 'OK');
-    referrer.bye([reasonHeader(200, 'Call transferred')]);
-    this.recordTransfer('completed', side, target, { status: 200, newLegId: outcome.legId });
-    this.sideLegIds[side] = outcome.legId;
   }
 
   /** The `req` of the transfer dialplan: the REFER, with `uri` = Refer-To and who is who. */
