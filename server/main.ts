@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import { openDatabase, type Database } from '../db/index.ts';
 import { createApiApp } from '../web/api/index.ts';
+import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
 import { createLogger } from './logger.ts';
 import { startSipServices, type SipServices } from './sip-services.ts';
@@ -55,7 +56,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
 
     sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}` });
 
-    const app = createApiApp({ db, version: patchbayVersion(), startedAt, logger });
+    const app = createApiApp({ db, version: patchbayVersion(), startedAt, logger, calls: new CallControl(sip.calls) });
     http = createServer(app.callback());
     const address = await listen(http, config.http.host, config.http.port);
     const httpAddress = { host: address.address, port: address.port };

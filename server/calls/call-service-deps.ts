@@ -87,9 +87,21 @@ export interface TransferEvent {
   status?: number;
   reason?: string;
   newLegId?: number;
+  /** Set when live call control (not a phone's REFER) asked for it. */
+  by?: string;
 }
 
-export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferEvent;
+/** Live call control put a party on hold or took it off. */
+export interface HoldEvent {
+  type: 'call.held' | 'call.unheld';
+  tenantId: string;
+  callId: string;
+  at: number;
+  party: 'caller' | 'callee';
+  by: string;
+}
+
+export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferEvent | HoldEvent;
 
 export interface CallServiceOptions {
   stack: SipStack;

@@ -1,4 +1,5 @@
 import type { CallState } from './call-state.ts';
+import type { ControllableCall } from './control/index.ts';
 import type { Logger } from 'pino';
 import { CidrSet, type TenantRef } from '../registrar/index.ts';
 import { dialogKeyOfRequest, digestUriMatchesRequest } from '../sip/index.ts';
@@ -131,6 +132,11 @@ export class CallService {
       id: c.id, tenantId: c.tenant.id, direction: c.direction, caller: c.caller, callee: c.callee,
       state: c.state, dialplan: c.dialplanName, createdAt: c.createdAt,
     }));
+  }
+
+  /** Live call control: the calls of one tenant only, so an id from another tenant is simply not found. */
+  controllableCalls(tenantId: number): ControllableCall[] {
+    return [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId).map((c) => controllable(c));
   }
 
   /** Hangs up every call (BYE to answered ones, 503 to ringing callers) and refuses new ones. */
@@ -296,4 +302,15 @@ function cidrSetFor(cidrs: string[]): CidrSet {
     cidrCache.set(key, set);
   }
   return set;
+}
+
+function controllable(c: Call | CallbackCall): ControllableCall {
+  return {
+    id: c.id, tenantId: c.tenant.id,
+    view: () => c.view(),
+    hangup: (by, status, reason) => c.hangup(by, status, reason),
+    hold: (party, by) => c.hold(party, by),
+    unhold: (by) => c.unhold(by),
+    transfer: (party, destination, by) => c.transfer(party, destination, by),
+  };
 }

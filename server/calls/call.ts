@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CallState, callStateMachine } from './call-state.ts';
+import { controlSide, type ControlParty, type ControlResult, type LiveCallView } from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
 import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
 import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
@@ -8,14 +9,14 @@ import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
 import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
-import { Bridge, otherSide, rejectAllMedia, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeRequest, type BridgeSide } from './bridge/index.ts';
+import { Bridge, holdSdp, otherSide, unholdSdp, rejectAllMedia, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeRequest, type BridgeSide } from './bridge/index.ts';
 import { blindTransfer, parseReferTo, referNotify, TRANSFER_DIALPLAN, type ReferTarget, type TransferringCall } from './transfer/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
 import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
-import type { CallDirection, CallParty, CdrLeg, CdrTransfer, HangupSide, TransferResult } from './records/index.ts';
+import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
 import { parseDialString, type DialLeg, type DialPlan } from './dial/index.ts';
@@ -81,7 +82,11 @@ export class Call {
   private readonly sideDialogKeys: Partial<Record<BridgeSide, string>> = {};
   /** A REFER is being carried out (tr=c); another one waits (491). */
   private transferring = false;
-  private readonly transfers: CdrTransfer[] = [];
+  /** The held party and both sessions as they were before the hold (what unhold restores). */
+  private onHold?: { party: ControlParty; before: Record<BridgeSide, Buffer> };
+  /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
+  private readonly sdpSteps: Record<BridgeSide, number> = { a: 0, b: 0 };
+  private readonly history: CdrHistoryItem[] = [];
   private fork?: ForkExecution<BridgeableLeg>;
   private readonly budget = new LegBudget();
   private cancelled = false;
@@ -444,7 +449,7 @@ export class Call {
           refer: (side, req, tx) => this.onRefer(side, req, tx),
         },
       },
-      uasParty(aDialog, this.ctx.stack),
+      uasParty(aDialog, this.ctx.stack, body),
       uacParty(branch, this.ctx),
     );
     this.bridgedOptions = leg.leg.options;
@@ -596,16 +601,112 @@ export class Call {
   }
 
   /** Every REFER decision is logged, an event, and a line of the CDR's transfer history. */
-  private recordTransfer(result: TransferResult, side: BridgeSide, target: ReferTarget, detail: { status?: number; reason?: string; newLegId?: number }): void {
+  private recordTransfer(result: TransferResult, side: BridgeSide, target: ReferTarget, detail: { status?: number; reason?: string; newLegId?: number; by?: string }): void {
     const at = Date.now();
     const legId = this.sideLegIds[side];
     const kind = target.replaces ? 'attended' : 'blind';
-    this.transfers.push({ at, kind, result, referTo: target.text, legId, ...detail });
+    this.history.push({ type: 'transfer', at, kind, result, referTo: target.text, legId, ...detail });
     this.log.info({ legId, referTo: target.text, result, ...detail }, `REFER ${result}`);
     this.ctx.opts.emit({
       type: result === 'completed' ? 'call.transferred' : `call.transfer.${result}`,
       tenantId: String(this.tenant.id), callId: this.id, at, legId, kind, referTo: target.text, ...detail,
     });
+  }
+
+  // ------------------------------------------------------------------ live call control
+
+  view(): LiveCallView {
+    return {
+      id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
+      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, history: [...this.history],
+    };
+  }
+
+  /**
+   * Puts `party` on hold: both parties are re-INVITEd with their current session made
+   * `sendonly` (the held one first), so neither sends media and the held party hears silence —
+   * until a media server plays music on hold into its session (holdSdp is where it plugs in).
+   */
+  async hold(party: ControlParty, by: string): Promise<ControlResult> {
+    const bridge = this.controllableBridge();
+    if (!bridge.ok) return bridge;
+    if (this.onHold) return this.onHold.party === party ? { ok: true } : { ok: false, status: 409, reason: `The ${this.onHold.party} is on hold` };
+    const first = controlSide(party);
+    const sides: BridgeSide[] = [first, otherSide(first)];
+    const before = { a: bridge.value.sdpSentTo('a'), b: bridge.value.sdpSentTo('b') };
+    if (!before.a || !before.b) return { ok: false, status: 409, reason: 'The call has no session to hold' };
+    this.onHold = { party, before: before as Record<BridgeSide, Buffer> };
+    for (const side of sides) {
+      const r = await bridge.value.send(side, { method: 'INVITE', body: holdSdp(before[side]!, ++this.sdpSteps[side]), contentType: 'application/sdp' });
+      if (r.status >= 300) return { ok: false, status: 502, reason: `Hold re-INVITE answered ${r.status} ${r.reason}` };
+    }
+    this.recordHold('hold', party, by);
+    return { ok: true };
+  }
+
+  async unhold(by: string): Promise<ControlResult> {
+    const bridge = this.controllableBridge();
+    if (!bridge.ok) return bridge;
+    const held = this.onHold;
+    if (!held) return { ok: false, status: 409, reason: 'Nobody is on hold' };
+    const first = controlSide(held.party);
+    for (const side of [first, otherSide(first)]) {
+      const r = await bridge.value.send(side, { method: 'INVITE', body: unholdSdp(held.before[side], ++this.sdpSteps[side]), contentType: 'application/sdp' });
+      if (r.status >= 300) return { ok: false, status: 502, reason: `Unhold re-INVITE answered ${r.status} ${r.reason}` };
+    }
+    this.onHold = undefined;
+    this.recordHold('unhold', held.party, by);
+    return { ok: true };
+  }
+
+  /**
+   * Blind transfer from the switchboard: `party` stays and is connected to `destination` by the
+   * tenant's `transfer` dialplan (the same policy a phone's REFER meets); the other party leaves.
+   */
+  async transfer(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+    const bridge = this.controllableBridge();
+    if (!bridge.ok) return bridge;
+    if (this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    const parsed = parseReferTo(destination.includes(':') ? `<${destination}>` : `<sip:${destination}@${this.tenant.domain}>`);
+    if (!parsed.ok) return { ok: false, status: 422, reason: parsed.reason };
+    const stored = await this.ctx.opts.dialplans.get(this.tenant.id, TRANSFER_DIALPLAN);
+    if (!stored) return { ok: false, status: 409, reason: 'The tenant has no transfer dialplan' };
+    const stay = controlSide(party);
+    const leave = otherSide(stay);
+    const target = parsed.target;
+    this.transferring = true;
+    try {
+      this.recordTransfer('accepted', leave, target, { by });
+      const req: DialplanRequest = {
+        ...toDialplanRequest(this.req, { username: this.account.username, domain: this.tenant.domain, direction: 'out', requestUri: target.uri }),
+        transfer: {
+          referTo: target.text, originalCallId: this.id, referrer: by,
+          transferee: uriText(bridge.value.party(stay).dialog.remoteParty.uri),
+        },
+      };
+      const r = await blindTransfer(this.transferringCall(), { leave, stored, target, req, progress: () => undefined });
+      if (!r.ok) {
+        if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', leave, target, { status: r.status, reason: r.reason, by });
+        return { ok: false, status: 502, reason: `Transfer failed: ${r.status} ${r.reason}` };
+      }
+      this.recordTransfer('completed', leave, target, { status: 200, newLegId: r.newLegId, by });
+      this.sideLegIds[leave] = r.newLegId;
+      return { ok: true };
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  private controllableBridge(): { ok: true; value: Bridge } | { ok: false; status: 409; reason: string } {
+    if (!this.bridge || !this.machine.is(CallState.Answered)) return { ok: false, status: 409, reason: 'The call is not answered' };
+    return { ok: true, value: this.bridge };
+  }
+
+  private recordHold(type: 'hold' | 'unhold', party: ControlParty, by: string): void {
+    const at = Date.now();
+    this.history.push({ type, at, party, by });
+    this.log.info({ party, by }, type === 'hold' ? 'call held' : 'call unheld');
+    this.ctx.opts.emit({ type: type === 'hold' ? 'call.held' : 'call.unheld', tenantId: String(this.tenant.id), callId: this.id, at, party, by });
   }
 
   // ------------------------------------------------------------------ ending
@@ -642,7 +743,7 @@ export class Call {
     recordCallEnd({
       tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
       dialplan: this.dialplanName, dialStrings: [...this.dialStrings], legs: [...this.cdrLegs], createdAt: this.createdAt,
-      ringingAt: this.ringingAt, answeredAt: this.answeredAt, transfers: [...this.transfers],
+      ringingAt: this.ringingAt, answeredAt: this.answeredAt, history: [...this.history],
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CallState, callStateMachine } from './call-state.ts';
+import type { ControlResult, LiveCallView } from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
 import { dialogKey, reasonHeader, type Dialog } from '../sip/index.ts';
 import { createResponse, type SipRequest, type SipResponse } from '../sip/index.ts';
@@ -236,6 +237,26 @@ export class CallbackCall {
     else if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
   }
 
+  view(): LiveCallView {
+    return {
+      id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
+      createdAt: this.createdAt, answeredAt: this.answeredAt, history: [],
+    };
+  }
+
+  // A callback's two parties are both called by the switch; hold and transfer are for calls a person placed.
+  hold(): Promise<ControlResult> {
+    return Promise.resolve({ ok: false, status: 409, reason: 'A callback call cannot be held' });
+  }
+
+  unhold(): Promise<ControlResult> {
+    return Promise.resolve({ ok: false, status: 409, reason: 'Nobody is on hold' });
+  }
+
+  transfer(): Promise<ControlResult> {
+    return Promise.resolve({ ok: false, status: 409, reason: 'A callback call cannot be transferred' });
+  }
+
   /** Ends the call: BYE to every side that is still up. */
   hangup(by: HangupSide, status: number, reason: string): void {
     if (this.machine.is(CallState.Ended)) return;
@@ -255,7 +276,7 @@ export class CallbackCall {
     recordCallEnd({
       tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
       dialplan: undefined, dialStrings: [this.params.dest1, this.params.dest2], legs: [...this.cdrLegs], createdAt: this.createdAt,
-      ringingAt: this.ringingAt, answeredAt: this.answeredAt, transfers: [],
+      ringingAt: this.ringingAt, answeredAt: this.answeredAt, history: [],
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }

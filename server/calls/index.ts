@@ -38,3 +38,5 @@ export { CALLBACK_SECOND_RING_SECONDS } from './callback-call.ts';
 export { DB_MAX_KEY_LENGTH, DB_MAX_VALUE_LENGTH } from './dialplan/index.ts';
 export type { CallbackResult } from './dialplan/index.ts';
 export { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './records/index.ts';
+export { CallControl } from './control/index.ts';
+export type { ControlParty, ControlResult, LiveCallView } from './control/index.ts';

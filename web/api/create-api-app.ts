@@ -5,9 +5,14 @@ import { z } from 'zod';
 import { DuplicateError, NotFoundError, ValidationError, type Database, type WebUser } from '../../db/index.ts';
 import { ApiError } from './api-error.ts';
 import { readJsonBody } from './json-body.ts';
+import { requireUser } from './require-user.ts';
+import { mountCallRoutes } from './routes/calls.ts';
+import type { CallControl } from '../../server/calls/index.ts';
 
 export interface ApiDeps {
   db: Database;
+  /** Live call control (the switch's CallService); without it the /calls routes answer 503. */
+  calls?: CallControl;
   version: string;
   /** Epoch ms the process started; defaults to when the app was created. */
   startedAt?: number;
@@ -31,17 +36,6 @@ export function parseInput<T>(schema: z.ZodType<T>, input: unknown): T {
   const issue = r.error.issues[0];
   const field = issue?.path.join('.') || undefined;
   throw new ApiError(400, issue ? `${field ? field + ': ' : ''}${issue.message}` : 'invalid input', field);
-}
-
-/** Resolves `Authorization: Bearer <token>` to a user; 401 otherwise. */
-async function requireUser(ctx: Koa.ParameterizedContext<ApiState>, db: Database): Promise<WebUser> {
-  const header = ctx.get('authorization');
-  const m = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!m) throw new ApiError(401, 'missing bearer token');
-  const verified = await db.tokens.verify(m[1]!);
-  if (!verified) throw new ApiError(401, 'invalid or expired token');
-  ctx.state.user = verified.user;
-  return verified.user;
 }
 
 export function createApiApp(deps: ApiDeps): Koa<ApiState> {
@@ -106,6 +100,8 @@ export function createApiApp(deps: ApiDeps): Koa<ApiState> {
   router.get('/me', async (ctx) => {
     ctx.body = { user: await requireUser(ctx, deps.db) };
   });
+
+  mountCallRoutes(router, deps);
 
   app.use(router.routes());
   app.use(router.allowedMethods());

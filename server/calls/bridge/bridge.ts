@@ -17,6 +17,8 @@ export interface BridgeParty {
   bye(headers?: Array<[string, string]>): void;
   /** The party ended the dialog itself (its BYE was answered). */
   remoteEnded?(): void;
+  /** The SDP the party last got from us when it joined the bridge (offer or answer). */
+  readonly sentSdp?: Buffer;
 }
 
 /** What the bridge leaves to the call that owns it. */
@@ -64,10 +66,21 @@ export class Bridge {
   private readonly retransmitters = new Map<string, Invite2xxRetransmitter>();
   /** ACKs toward the answering party of an offerless re-INVITE, held until the originator's ACK. */
   private readonly deferredAcks = new Map<string, { dialog: Dialog; seq: number }>();
+  /**
+   * The session description each party last got from us (the other party's media, rewritten):
+   * what a hold re-INVITE modifies and an unhold restores.
+   */
+  private readonly sdpTo: Record<BridgeSide, Buffer | undefined>;
   private closed = false;
 
   constructor(private readonly opts: BridgeOptions, a: BridgeParty, b: BridgeParty) {
     this.parties = { a, b };
+    this.sdpTo = { a: a.sentSdp, b: b.sentSdp };
+  }
+
+  /** The SDP `side` last got from us, if any. */
+  sdpSentTo(side: BridgeSide): Buffer | undefined {
+    return this.sdpTo[side];
   }
 
   party(side: BridgeSide): BridgeParty {
@@ -147,6 +160,7 @@ export class Bridge {
   send(side: BridgeSide, request: BridgeRequest): Promise<BridgeResponse> {
     const pending = request.method === 'INVITE' ? { side: otherSide(side) } : undefined;
     if (pending) this.pendingReinvite = pending;
+    if (request.body?.length && isSdp(request.contentType)) this.sdpTo[side] = request.body;
     return sendInDialog(this.opts.stack, this.parties[side].dialog, request).then((r) => {
       if (pending && this.pendingReinvite === pending) this.pendingReinvite = undefined;
       return r;
@@ -156,6 +170,7 @@ export class Bridge {
   /** `side` is now `party` (a transfer completed); the old party is the caller's to end. */
   replace(side: BridgeSide, party: BridgeParty): void {
     this.parties[side] = party;
+    this.sdpTo[side] = party.sentSdp;
   }
 
   /** Ends the bridge: timers stopped, held ACKs released, a pending relayed re-INVITE answered 487 (§15.1.2). */
@@ -177,7 +192,10 @@ export class Bridge {
       const v = req.headers.get(name);
       if (v !== undefined) headers.push([name, v]);
     }
-    const out = other.createRequest(req.method, { body: relayedBody(req, mangle), contentType: req.headers.get('Content-Type'), headers });
+    const body = relayedBody(req, mangle);
+    const contentType = req.headers.get('Content-Type');
+    if (body.length && isSdp(contentType)) this.sdpTo[otherSide(side)] = body;
+    const out = other.createRequest(req.method, { body, contentType, headers });
     const pending = req.method === 'INVITE' ? { side, req, tx } : undefined;
     if (pending) this.pendingReinvite = pending;
     const settle = (): boolean => {
@@ -202,6 +220,7 @@ export class Bridge {
           if (res.status < 300 && (req.method === 'INVITE' || req.method === 'UPDATE')) hdrs['Contact'] = own.localContact;
           const answer = createResponse(req, res.status, res.reason, { headers: hdrs, body: resBody });
           if (resBody.length && resType) answer.headers.set('Content-Type', resType);
+          if (resBody.length && isSdp(resType)) this.sdpTo[side] = resBody;
           tx.respond(answer);
           if (req.method === 'INVITE' && res.status >= 200 && res.status < 300 && req.source?.transport === 'udp') {
             const key = `${side}:${req.cseq.seq}`;
@@ -230,6 +249,7 @@ export class Bridge {
     this.deferredAcks.delete(key);
     const contentType = ack?.headers.get('Content-Type');
     const body = ack ? relayedBody(ack, this.opts.mangleSdp) : Buffer.alloc(0);
+    if (body.length && isSdp(contentType)) this.sdpTo[key.startsWith('a:') ? 'b' : 'a'] = body;
     sendAck(this.opts.stack, deferred.dialog.createAck(deferred.seq, { body, contentType }), deferred.dialog.flow);
   }
 }
@@ -253,4 +273,8 @@ export function sendInDialog(stack: SipStack, dialog: Dialog, request: BridgeReq
       },
     });
   });
+}
+
+function isSdp(contentType: string | undefined): boolean {
+  return contentType?.toLowerCase().startsWith('application/sdp') === true;
 }

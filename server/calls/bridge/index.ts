@@ -5,3 +5,5 @@ export type { IpAddressClass } from './ip-address-class.ts';
 export { relayedBody } from './relayed-body.ts';
 export { rejectAllMedia, rewriteSdpForNat } from './sdp-rewrite.ts';
 export type { SdpRewriteOptions, SdpRewriteResult } from './sdp-rewrite.ts';
+export { firstMediaDirection, holdSdp, unholdSdp } from './hold-sdp.ts';
+export type { MediaDirection } from './hold-sdp.ts';

@@ -3,9 +3,10 @@ import type { BridgeParty } from '../bridge/index.ts';
 import type { BranchContext, UacBranch } from './uac-branch.ts';
 
 /** Our UAS dialog with a caller, as a bridge party: BYE goes out in that dialog. */
-export function uasParty(dialog: Dialog, stack: SipStack): BridgeParty {
+export function uasParty(dialog: Dialog, stack: SipStack, sentSdp?: Buffer): BridgeParty {
   return {
     dialog,
+    sentSdp,
     bye(headers = []) {
       if (dialog.terminated) return;
       dialog.terminated = true;
@@ -19,6 +20,7 @@ export function uacParty(branch: UacBranch, ctx: Pick<BranchContext, 'forgetAck'
   const dialog = branch.dialog!;
   return {
     dialog,
+    sentSdp: branch.sentSdp,
     bye: (headers = []) => branch.bye(headers),
     // The far end hung up: retransmitted 2xx of a finished dialog need no ACK from us any more.
     remoteEnded: () => ctx.forgetAck(dialog.callId),

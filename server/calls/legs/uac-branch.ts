@@ -43,10 +43,10 @@ export interface BranchRequest {
 export class UacBranch {
   dialog?: Dialog;
   answer?: SipResponse;
+  /** The SDP we sent: the INVITE's offer, or the answer in a held-back ACK. */
+  sentSdp?: Buffer;
   private tx?: ClientTransaction;
   private invite?: SipRequest;
-  /** Held by us (hold from the switchboard): the party hears nothing until unheld. */
-  held = false;
   private readonly machine = sessionStateMachine();
   private cancelled = false;
   private deferAck = false;
@@ -64,6 +64,7 @@ export class UacBranch {
 
   start(req: BranchRequest): void {
     this.deferAck = req.deferAck === true;
+    this.sentSdp = req.sdp?.length ? req.sdp : undefined;
     const invite = Dialog.newInvite({
       requestUri: this.target.requestUri,
       from: req.from,
@@ -119,6 +120,7 @@ export class UacBranch {
     const d = this.dialog;
     if (!d || !this.ackPending || !this.invite) return;
     this.ackPending = false;
+    if (sdp?.length) this.sentSdp = sdp;
     const ack = d.createAck(this.invite.cseq.seq, sdp && sdp.length ? { body: sdp, contentType: 'application/sdp' } : {});
     sendAck(this.ctx.stack, ack, d.flow);
     this.ctx.rememberAck(d.callId, ack, d.flow);

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TenantRef } from '../../registrar/index.ts';
-import type { CallDirection, CallParty, CdrLeg, CdrRecord, CdrTransfer, HangupSide } from './call-events.ts';
+import type { CallDirection, CallParty, CdrLeg, CdrHistoryItem, CdrRecord, HangupSide } from './call-events.ts';
 import type { CallServiceOptions } from '../call-service-deps.ts';
 import type { DialOutcome } from '../dial/index.ts';
 
@@ -17,7 +17,7 @@ export interface EndedCall {
   createdAt: number;
   ringingAt: number | undefined;
   answeredAt: number | undefined;
-  transfers: CdrTransfer[];
+  history: CdrHistoryItem[];
 }
 
 export interface CallEnding {
@@ -38,7 +38,7 @@ export function recordCallEnd(call: EndedCall, end: CallEnding, opts: Pick<CallS
     ringingAt: call.ringingAt, answeredAt: call.answeredAt, endedAt,
     durationSeconds: wasAnswered && call.answeredAt ? Math.round((endedAt - call.answeredAt) / 1000) : 0,
     ringSeconds: Math.round(((call.answeredAt ?? endedAt) - call.createdAt) / 1000),
-    outcome, hungUpBy: by, status: wasAnswered ? 200 : status, reason, transfers: call.transfers,
+    outcome, hungUpBy: by, status: wasAnswered ? 200 : status, reason, history: call.history,
   };
   opts.emit({
     type: 'call.ended', tenantId: cdr.tenantId, callId: call.id, at: endedAt, direction: call.direction,

@@ -94,6 +94,18 @@ export interface CdrTransfer {
   newLegId?: number;
 }
 
+/** A call's hold or unhold by live call control. */
+export interface CdrHoldChange {
+  at: number;
+  type: 'hold' | 'unhold';
+  party: 'caller' | 'callee';
+  /** Who asked (e.g. `api:receptionist@example.com`). */
+  by: string;
+}
+
+/** What happened to a call after it was set up, in order. */
+export type CdrHistoryItem = ({ type: 'transfer' } & CdrTransfer) | CdrHoldChange;
+
 /** One row per call, written on hang-up (DESIGN.md step 6). */
 export interface CdrRecord {
   tenantId: string;
@@ -118,5 +130,5 @@ export interface CdrRecord {
   hungUpBy: HangupSide;
   status: number;
   reason: string;
-  transfers: CdrTransfer[];
+  history: CdrHistoryItem[];
 }

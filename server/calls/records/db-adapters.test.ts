@@ -21,7 +21,7 @@ function record(callId: string): CdrRecord {
     hungUpBy: 'caller',
     status: 486,
     reason: 'Busy Here',
-    transfers: [],
+    history: [],
   } as CdrRecord;
 }
 

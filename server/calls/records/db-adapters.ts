@@ -74,7 +74,7 @@ function toCdr(cdr: CdrRecord): Cdr {
     dialStrings: cdr.dialStrings,
     outcome: cdr.outcome,
     ringSec: cdr.ringSeconds,
-    history: cdr.transfers.map(({ at, ...transfer }) => ({ type: 'transfer', at, ...transfer })),
+    history: cdr.history.map((item) => ({ ...item })),
   };
 }
 

@@ -1,0 +1,50 @@
+import type { ControllableCall, ControlParty, ControlResult, LiveCallView } from './control-types.ts';
+
+/** Where live call control finds calls: always one tenant's (CallService.controllableCalls). */
+export interface CallDirectoryForControl {
+  controllableCalls(tenantId: number): ControllableCall[];
+}
+
+/**
+ * Live call control for the REST API and the switchboard: list, hang up, hold, unhold and blind
+ * transfer a tenant's calls. Every lookup is by tenant first, so another tenant's call id is
+ * "not found", never "forbidden" (which would confirm it exists).
+ */
+export class CallControl {
+  constructor(private readonly calls: CallDirectoryForControl) {}
+
+  list(tenantId: number): LiveCallView[] {
+    return this.calls.controllableCalls(tenantId).map((c) => c.view());
+  }
+
+  get(tenantId: number, callId: string): LiveCallView | undefined {
+    return this.find(tenantId, callId)?.view();
+  }
+
+  hangup(tenantId: number, callId: string, by: string): ControlResult {
+    const call = this.find(tenantId, callId);
+    if (!call) return notFound();
+    call.hangup('system', 200, `Hung up by ${by}`);
+    return { ok: true };
+  }
+
+  hold(tenantId: number, callId: string, party: ControlParty, by: string): Promise<ControlResult> {
+    return this.find(tenantId, callId)?.hold(party, by) ?? Promise.resolve(notFound());
+  }
+
+  unhold(tenantId: number, callId: string, by: string): Promise<ControlResult> {
+    return this.find(tenantId, callId)?.unhold(by) ?? Promise.resolve(notFound());
+  }
+
+  transfer(tenantId: number, callId: string, party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+    return this.find(tenantId, callId)?.transfer(party, destination, by) ?? Promise.resolve(notFound());
+  }
+
+  private find(tenantId: number, callId: string): ControllableCall | undefined {
+    return this.calls.controllableCalls(tenantId).find((c) => c.id === callId);
+  }
+}
+
+function notFound(): ControlResult {
+  return { ok: false, status: 404, reason: 'No such call' };
+}

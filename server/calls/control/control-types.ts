@@ -1,0 +1,32 @@
+import type { CallParty, CdrHistoryItem } from '../records/index.ts';
+
+/** The two parties of a bridged call as the switchboard names them: the caller's side and the other. */
+export type ControlParty = 'caller' | 'callee';
+
+/** What a live-call action did: done, or the HTTP-like status and reason it was refused with. */
+export type ControlResult = { ok: true } | { ok: false; status: 404 | 409 | 422 | 502; reason: string };
+
+export interface LiveCallView {
+  id: string;
+  direction: string;
+  state: string;
+  caller: CallParty;
+  callee: CallParty;
+  createdAt: number;
+  answeredAt?: number;
+  /** The party on hold, if any. */
+  held?: ControlParty;
+  history: CdrHistoryItem[];
+}
+
+/** A call as live call control drives it (CallService's calls and callbacks). */
+export interface ControllableCall {
+  readonly id: string;
+  readonly tenantId: number;
+  view(): LiveCallView;
+  hangup(by: 'system', status: number, reason: string): void;
+  hold(party: ControlParty, by: string): Promise<ControlResult>;
+  unhold(by: string): Promise<ControlResult>;
+  /** Blind transfer: `party` stays and is connected to `destination` (through the tenant's transfer dialplan); the other party leaves. */
+  transfer(party: ControlParty, destination: string, by: string): Promise<ControlResult>;
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { DOMAIN, expectSippOk, useSwitch } from './calls-support.ts';
+
+/**
+ * Live call control over the REST API against the real switch: a call between two sipp parties
+ * is listed, held (both re-INVITEd sendonly), unheld (sendrecv again) and hung up — and a token
+ * of another tenant can neither see nor touch it.
+ */
+
+const { sw, sipp } = useSwitch(['1001']);
+
+async function tokenFor(email: string, tenantId: number): Promise<string> {
+  const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role: 'receptionist', tenantId });
+  return (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token;
+}
+
+function api(token: string | undefined, method: string, path: string, body?: unknown): Promise<Response> {
+  const { host, port } = sw.running.httpAddress;
+  const headers: Record<string, string> = {};
+  if (token) headers['authorization'] = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+async function waitForAnsweredCall(token: string): Promise<{ id: string; state: string }> {
+  for (let i = 0; i < 100; i++) {
+    const { calls } = (await (await api(token, 'GET', '/calls')).json()) as { calls: Array<{ id: string; state: string }> };
+    const answered = calls.find((c) => c.state === 'answered');
+    if (answered) return answered;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no answered call listed: ${await (await api(token, 'GET', '/calls')).text()}`);
+}
+
+describe('live call control over REST', () => {
+  it('lists, holds, unholds and hangs up a call; other tenants and bad input are refused', async () => {
+    const receptionist = await tokenFor('reception@acme.test', sw.tenantId);
+    const other = await sw.running.db.tenants.add({ domain: 'other.test' });
+    const stranger = await tokenFor('reception@other.test', other.id);
+
+    const callee = await sipp('control-uas-hold-unhold.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+    const caller = await sipp('control-uac-auth-hold-unhold.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const call = await waitForAnsweredCall(receptionist);
+
+    // The attacker's view: no token, another tenant's token, a malformed body.
+    expect((await api(undefined, 'GET', '/calls')).status).toBe(401);
+    expect(((await (await api(stranger, 'GET', '/calls')).json()) as { calls: unknown[] }).calls).toEqual([]);
+    expect((await api(stranger, 'POST', `/calls/${call.id}/hold`, { party: 'caller' })).status).toBe(404);
+    expect((await api(stranger, 'POST', `/calls/${call.id}/hangup`)).status).toBe(404);
+    const bad = await api(receptionist, 'POST', `/calls/${call.id}/hold`, { party: 'everyone' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: 'party' });
+
+    const held = await api(receptionist, 'POST', `/calls/${call.id}/hold`, { party: 'caller' });
+    expect(held.status, await held.clone().text()).toBe(200);
+    expect(((await held.json()) as { call: { held: string } }).call.held).toBe('caller');
+    const unheld = await api(receptionist, 'POST', `/calls/${call.id}/unhold`);
+    expect(unheld.status, await unheld.clone().text()).toBe(200);
+    expect((await api(receptionist, 'POST', `/calls/${call.id}/unhold`)).status).toBe(409);
+    expect((await api(receptionist, 'POST', `/calls/${call.id}/hangup`)).status).toBe(200);
+
+    const [calleeRun, callerRun] = await expectSippOk(callee, caller);
+    for (const run of [calleeRun!, callerRun!]) {
+      expect(run.logs).toContain('re-invite: a=sendonly');
+      expect(run.logs).toContain('re-invite: a=sendrecv');
+    }
+    const types = sw.events.filter((e) => e['callId'] === call.id).map((e) => e.type);
+    expect(types).toEqual(expect.arrayContaining(['call.held', 'call.unheld', 'call.ended']));
+    expect(sw.events.find((e) => e.type === 'call.held' && e['callId'] === call.id)?.['by']).toBe('api:reception@acme.test');
+    let cdr;
+    for (let i = 0; i < 50 && !cdr; i++) {
+      cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === call.id);
+      if (!cdr) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(cdr?.history.map((h) => [h.type, h['party']])).toEqual([['hold', 'caller'], ['unhold', 'caller']]);
+    expect(cdr?.callee).toContain(`2000@${DOMAIN}`);
+  });
+});
