@@ -456,6 +456,27 @@ function buildOptions(raws: RawOption[], vars: DialVars): LegOptions {
 }
 
 /**
+ * The From hosts (`fh=`) a dial string asks for, as written. They are checked against the
+ * tenant's domains before anything is dialled, so a variable may not supply one: its value would
+ * only be known per call, from the caller's request.
+ */
+export function dialStringFromHosts(text: string): string[] {
+  if (text.length > MAX_DIAL_STRING_LENGTH) throw new DialStringError(`Dial string longer than ${MAX_DIAL_STRING_LENGTH} characters`, MAX_DIAL_STRING_LENGTH + 1);
+  const hosts: string[] = [];
+  if (text.trim() === '') return hosts;
+  for (const legs of new DialStringScanner(text).parse()) {
+    for (const leg of legs) {
+      for (const { key, value } of leg.options) {
+        if (key.text !== 'fh') continue;
+        if (value.text.includes('${')) throw new DialStringError("Option 'fh' cannot use variables", value.position);
+        hosts.push(validateHost(value.text.trim(), value.position, 'From host'));
+      }
+    }
+  }
+  return hosts;
+}
+
+/**
  * Parses a dial string into sequential groups of parallel legs. Duplicate destinations (same
  * normalized target anywhere in the plan) are dropped, keeping the first; a group left empty
  * by that is dropped too. Throws DialStringError.

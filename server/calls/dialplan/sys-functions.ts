@@ -2,6 +2,7 @@ import type { TenantRef } from '../../registrar/index.ts';
 import type { SysFunctionName } from '../../../sandbox/index.ts';
 import type { CallParty } from '../records/index.ts';
 import type { CallAccount, CallServiceOptions } from '../call-service-deps.ts';
+import { checkFromHosts } from '../dial/index.ts';
 import { enumLookup } from './enum-lookup.ts';
 import { customHeaderProblem, type LegSettings } from './leg-settings.ts';
 import { webGet } from './web-get.ts';
@@ -56,6 +57,14 @@ export const DB_MAX_VALUE_LENGTH = 10_000;
 export class SysFunctions {
   constructor(private readonly scope: DialplanScope, private readonly deps: SysFunctionDeps) {}
 
+  private async checkFromHosts(fn: string, dialString: string): Promise<void> {
+    try {
+      await checkFromHosts(dialString, this.scope.tenant, this.deps.opts.accounts);
+    } catch (err) {
+      throw new Error(`${fn}: ${(err as Error).message}`);
+    }
+  }
+
   async call(name: SysFunctionName, args: unknown[]): Promise<unknown> {
     const scope = this.scope;
     const opts = this.deps.opts;
@@ -84,7 +93,9 @@ export class SysFunctions {
             customHeaders.push([k, v]);
           }
         }
-        return scope.dial(str(0, 'dial string'), {
+        const dialString = str(0, 'dial string');
+        await this.checkFromHosts('Dial', dialString);
+        return scope.dial(dialString, {
           ringTimeout: typeof o['ringTimeout'] === 'number' ? o['ringTimeout'] : undefined,
           callDurationLimit: typeof o['callDurationLimit'] === 'number' ? o['callDurationLimit'] : undefined,
           customHeaders,
@@ -172,8 +183,13 @@ export class SysFunctions {
       }
       case 'ENUMLookup':
         return enumLookup(str(0, 'number'), opts.enum);
-      case 'Callback':
-        return scope.callback(str(0, 'dest1'), str(1, 'dest2'));
+      case 'Callback': {
+        const dest1 = str(0, 'dest1');
+        const dest2 = str(1, 'dest2');
+        await this.checkFromHosts('Callback', dest1);
+        await this.checkFromHosts('Callback', dest2);
+        return scope.callback(dest1, dest2);
+      }
       case 'GetCurrentCalls':
         return this.deps.currentCalls(tenantId).map((c) => ({
           callId: c.id, from: c.caller.uri, to: c.callee.uri, state: c.state, startedAt: new Date(c.createdAt).toISOString(),
