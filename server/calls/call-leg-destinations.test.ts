@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DialplanRunParams, SandboxHost } from '../../sandbox/index.ts';
-import { DigestServer, ManualClock, MemoryTransport, SipStack, createResponse, parseMessage } from '../sip/index.ts';
+import { DigestServer, ManualClock, MemoryTransport, SipStack, createResponse, parseMessage, type SipRequest } from '../sip/index.ts';
 import { CallService } from './call-service.ts';
 import type { CallServiceOptions } from './call-service-deps.ts';
 import { FakeAccounts, FakeLocation, makeAccount, MemoryCdrs, MemoryDialplans, MemoryKv, TENANT } from './call-test-support.ts';
@@ -14,6 +14,8 @@ import { FakeAccounts, FakeLocation, makeAccount, MemoryCdrs, MemoryDialplans, M
 const CALLER = { address: '198.51.100.5', port: 50000 };
 
 let mem: MemoryTransport;
+let location: FakeLocation;
+let accounts: FakeAccounts;
 let stack: SipStack;
 let service: CallService;
 let cdrs: MemoryCdrs;
@@ -24,13 +26,14 @@ async function serve(extra: Partial<CallServiceOptions> = {}): Promise<void> {
   mem = new MemoryTransport();
   const logger = pino({ level: 'silent' });
   stack = new SipStack({ listen: [], transports: [mem], clock: new ManualClock(), logger });
-  const accounts = new FakeAccounts();
+  accounts = new FakeAccounts();
+  location = new FakeLocation();
   const dialplans = new MemoryDialplans();
   dialplans.plans.set(`${TENANT.id}/out`, { js: '', sourceMap: '' });
   cdrs = new MemoryCdrs();
   runs = [];
   service = new CallService({
-    stack, location: new FakeLocation(), accounts, digest: new DigestServer({ secret: 'k'.repeat(32) }),
+    stack, location, accounts, digest: new DigestServer({ secret: 'k'.repeat(32) }),
     sandbox: {
       run: async (p, host) => {
         runs.push(p);
@@ -131,3 +134,98 @@ describe('sip: URI legs with an allow-listed network', () => {
   });
 });
 
+
+/** Answers every INVITE sent to `address` that has no final response yet with `status` and `contacts`. */
+function answerInvitesTo(address: string, status: number, contacts: string[]): number {
+  let n = 0;
+  for (const d of mem.sent.filter((x) => x.target.address === address && x.text.startsWith('INVITE '))) {
+    const req = parseMessage(d.data) as SipRequest;
+    if (answered.has(req.callId)) continue;
+    answered.add(req.callId);
+    const headers = contacts.length ? { Contact: contacts.join(', ') } : undefined;
+    mem.inject(createResponse(req, status, undefined, { toTag: `t${answered.size}`, headers }).toBuffer().toString(), d.target);
+    n++;
+  }
+  return n;
+}
+const answered = new Set<string>();
+
+function invitesTo(address: string): string[] {
+  return mem.sent.filter((x) => x.target.address === address && x.text.startsWith('INVITE ')).map((x) => `${x.target.port} ${x.text.split('\r\n')[0]}`);
+}
+
+describe('3xx redirects', () => {
+  beforeEach(() => serve());
+  const UAS = '203.0.113.9';
+  const ELSEWHERE = '203.0.113.50';
+
+  it('default rm: a 302 to a stranger is not followed; the dialplan runs again with req.uri = the target', async () => {
+    const results: unknown[] = [];
+    script = async (host, run) => {
+      if (run === 1) results.push(await host.call('Dial', [`sip:uas@${UAS}`, {}]));
+    };
+    mem.inject(invite('2000@example.com'), CALLER);
+    await settle();
+    expect(answerInvitesTo(UAS, 302, [`<sip:+88212345@${ELSEWHERE}>`])).toBe(1);
+    await settle();
+    expect(invitesTo(ELSEWHERE)).toEqual([]);
+    expect(results).toEqual([{
+      answered: false, status: 302, reason: 'Moved Temporarily', outcome: 'redirected',
+      redirect: { status: 302, reason: 'Moved Temporarily', targets: [`sip:+88212345@${ELSEWHERE}`] },
+    }]);
+    expect(runs.map((r) => r.req.uri.user)).toEqual(['2000', '+88212345']);
+    expect(runs[1]!.req.uri.raw).toBe(`sip:+88212345@${ELSEWHERE}`);
+    // The re-run dialled nothing: the caller gets its result, not the old 302.
+    expect(finalToCaller()).toMatchObject({ status: 480 });
+  });
+
+  it('default rm: a Contact naming one of the tenant\'s accounts rings its binding, not the Contact\'s host and port', async () => {
+    accounts.add(makeAccount('bob'));
+    location.addUdp('bob', 40000, '192.168.1.20');
+    script = async (host) => { await host.call('Dial', [`sip:uas@${UAS}`, {}]); };
+    mem.inject(invite('2000@example.com'), CALLER);
+    await settle();
+    answerInvitesTo(UAS, 302, [`<sip:bob@${TENANT.domain}:6379;transport=tcp>`]);
+    await settle();
+    expect(invitesTo('192.168.1.20')).toEqual(['40000 INVITE sip:bob@192.168.1.20:40000 SIP/2.0']);
+    expect(notToCaller().filter((l) => l.includes(':6379'))).toEqual([]);
+    expect(runs).toHaveLength(1);
+  });
+
+  it('rm=f follows the Contact anywhere the leg policy allows', async () => {
+    script = async (host) => { await host.call('Dial', [`sip:uas@${UAS}[rm=f]`, { ringTimeout: 5 }]); };
+    mem.inject(invite('2000@example.com'), CALLER);
+    await settle();
+    answerInvitesTo(UAS, 302, [`<sip:+88212345@${ELSEWHERE}>`, '<sip:x@10.0.0.1>']);
+    await settle();
+    expect(invitesTo(ELSEWHERE)).toEqual(['5060 INVITE sip:+88212345@203.0.113.50 SIP/2.0']);
+    expect(invitesTo('10.0.0.1')).toEqual([]);
+  });
+
+  it('rm=m hands the targets to the script, dials nothing and runs nothing again', async () => {
+    const results: unknown[] = [];
+    script = async (host) => { results.push(await host.call('Dial', [`sip:uas@${UAS}[rm=m]`, {}])); };
+    mem.inject(invite('2000@example.com'), CALLER);
+    await settle();
+    answerInvitesTo(UAS, 301, [`<sip:a@${ELSEWHERE}>;q=0.9`, `sip:b@${ELSEWHERE}`]);
+    await settle();
+    expect(results).toMatchObject([{ outcome: 'redirected', status: 301, redirect: { status: 301, targets: [`sip:a@${ELSEWHERE}`, `sip:b@${ELSEWHERE}`] } }]);
+    expect(invitesTo(ELSEWHERE)).toEqual([]);
+    expect(runs).toHaveLength(1);
+    expect(finalToCaller()).toMatchObject({ status: 301 });
+  });
+
+  it('rm=n: a redirect loop re-runs the dialplan 3 times, then the caller gets the 3xx', async () => {
+    script = async (host) => { await host.call('Dial', [`sip:uas@${UAS}[rm=n]`, {}]); };
+    mem.inject(invite('2000@example.com'), CALLER);
+    for (let i = 0; i < 6; i++) {
+      await settle();
+      answerInvitesTo(UAS, 302, [`<sip:loop${i}@${ELSEWHERE}>`]);
+    }
+    await settle();
+    expect(runs.map((r) => r.req.uri.user)).toEqual(['2000', 'loop0', 'loop1', 'loop2']);
+    expect(invitesTo(UAS)).toHaveLength(4);
+    expect(invitesTo(ELSEWHERE)).toEqual([]);
+    expect(finalToCaller()).toMatchObject({ status: 302 });
+  });
+});

@@ -2,12 +2,24 @@ import type { TenantRef } from '../../registrar/index.ts';
 import type { SysFunctionName } from '../../../sandbox/index.ts';
 import type { CallParty } from '../records/index.ts';
 import type { CallAccount, CallServiceOptions } from '../call-service-deps.ts';
-import { checkFromHosts } from '../dial/index.ts';
+import { checkFromHosts, type DialResult } from '../dial/index.ts';
 import { enumLookup } from './enum-lookup.ts';
 import { customHeaderProblem, type LegSettings } from './leg-settings.ts';
 import { webGet } from './web-get.ts';
 
-export interface SandboxDialResult { answered: boolean; status: number; reason: string; outcome: string }
+export interface SandboxDialResult {
+  answered: boolean;
+  status: number;
+  reason: string;
+  outcome: string;
+  /** The 3xx that ended the Dial (rm=m, rm=n, or one not followed by default): the script decides what to do with it. */
+  redirect?: { status: number; reason: string; targets: string[] };
+}
+
+/** The redirect part of a Dial result as the script sees it (no leg ids, no mode). */
+export function sandboxRedirect(r: DialResult): Pick<SandboxDialResult, 'redirect'> {
+  return r.redirect ? { redirect: { status: r.redirect.status, reason: r.redirect.reason, targets: [...r.redirect.targets] } } : {};
+}
 export interface CallbackResult { answered: boolean; status: number; reason: string }
 
 export interface DialCallOptions {
