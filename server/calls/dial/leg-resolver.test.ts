@@ -89,6 +89,13 @@ describe('resolveLeg: sip: URI destinations', () => {
     expect(await resolve('sip:x@10.0.0.1')).toBe('failure 403 Destination not allowed');
   });
 
+  it('refuses the switch\'s advertised public address on its own ports', async () => {
+    const stack = { listening: () => [{ transport: 'udp', host: '0.0.0.0', port: 5060 }] };
+    const { resolve } = uriSetup({ stack, publicAddress: '203.0.113.77' } as unknown as Partial<CallServiceOptions>);
+    expect(await resolve('sip:x@203.0.113.77')).toBe('failure 403 Destination not allowed');
+    expect(await resolve('sip:x@203.0.113.78')).toBe('send udp:203.0.113.78:5060');
+  });
+
   it('does not apply to the registered bindings of local accounts', async () => {
     const { accounts, location, resolve } = setup();
     accounts.add(makeAccount('1009'));

@@ -102,7 +102,12 @@ const policies = new WeakMap<CallServiceOptions, LegDestinationPolicy>();
 function destinationPolicy(opts: CallServiceOptions): LegDestinationPolicy {
   let policy = policies.get(opts);
   if (!policy) {
-    policy = new LegDestinationPolicy({ allowedNetworks: opts.allowedLegNetworks, listeners: () => opts.stack?.listening() ?? [] });
+    // The advertised public address reaches this switch too (through the NAT), on the same ports.
+    const listeners = () => {
+      const own = opts.stack?.listening() ?? [];
+      return opts.publicAddress ? [...own, ...own.map((l) => ({ host: opts.publicAddress!, port: l.port }))] : own;
+    };
+    policy = new LegDestinationPolicy({ allowedNetworks: opts.allowedLegNetworks, listeners });
     policies.set(opts, policy);
   }
   return policy;
