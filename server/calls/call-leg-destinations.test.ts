@@ -122,6 +122,27 @@ describe('sip: URI legs to internal addresses (no allow-list)', () => {
   });
 });
 
+describe('ENUM results', () => {
+  beforeEach(() => serve({
+    enum: {
+      suffix: 'e164.test',
+      resolveNaptr: async () => [{ order: 10, preference: 10, flags: 'u', service: 'E2U+sip', regexp: '!^.*$!sip:pwn@192.168.0.1!', replacement: '' }],
+    },
+  }));
+
+  it('a NAPTR pointing inside yields a leg that fails 403 unsent', async () => {
+    const results: unknown[] = [];
+    script = async (host) => {
+      const uri = await host.call('ENUMLookup', ['+4930123']);
+      results.push(uri, await host.call('Dial', [uri, {}]));
+    };
+    mem.inject(invite('bob@example.com'), CALLER);
+    await settle();
+    expect(results).toEqual(['sip:pwn@192.168.0.1', { answered: false, status: 403, reason: 'Destination not allowed', outcome: 'failed' }]);
+    expect(notToCaller()).toEqual([]);
+  });
+});
+
 describe('sip: URI legs with an allow-listed network', () => {
   beforeEach(() => serve({ allowedLegNetworks: ['10.0.0.0/8'] }));
 
