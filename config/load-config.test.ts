@@ -29,6 +29,14 @@ describe('loadConfig', () => {
     expect(c.secretKey.toString('hex')).toBe(KEY);
     expect(c.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindings: 10, keepAliveIntervalSec: 20, qualifyIntervalSec: 60, digestAlgorithms: ['MD5'] });
     expect(c.sandbox).toEqual({ memoryMb: 32, cpuMs: 1000, maxConcurrent: 5 });
+    expect(c.calls).toEqual({ allowedLegNetworks: [] });
+  });
+
+  it('reads the allowed leg networks and refuses a bad one naming the variable', () => {
+    const c = loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_ALLOWED_LEG_NETWORKS: ' 127.0.0.0/8, 10.20.0.0/16,2001:db8::/32,192.0.2.7' } });
+    expect(c.calls.allowedLegNetworks).toEqual(['127.0.0.0/8', '10.20.0.0/16', '2001:db8::/32', '192.0.2.7/32']);
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_ALLOWED_LEG_NETWORKS: '10.0.0.0/33' } })).toThrow(/PATCHBAY_ALLOWED_LEG_NETWORKS: expected a comma list of CIDRs/);
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_ALLOWED_LEG_NETWORKS: 'lan' } })).toThrow(/PATCHBAY_ALLOWED_LEG_NETWORKS/);
   });
 
   it('reads the qualify interval and refuses a bad one naming the variable', () => {

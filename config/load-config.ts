@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './config-error.ts';
@@ -39,6 +40,10 @@ export interface Config {
     digestAlgorithms: DigestAlgorithmName[];
   };
   sandbox: { memoryMb: number; cpuMs: number; maxConcurrent: number };
+  calls: {
+    /** CIDRs that dialled legs may reach although not public, on any port (normalized `address/prefix`). */
+    allowedLegNetworks: string[];
+  };
 }
 
 export interface LoadConfigOptions {
@@ -187,6 +192,27 @@ const secretKeySchema = settingSchema((raw) => {
   return key;
 });
 
+/** Validated with the same BlockList the calls layer matches with, so what loads also matches. */
+const networkListSchema = settingSchema((raw) => {
+  const items = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (!items) throw new Error(`expected a comma list of CIDRs like 10.1.0.0/16,2001:db8::/32, got ${show(raw)}`);
+  const out: string[] = [];
+  for (const item of items) {
+    const text = item.trim();
+    if (text === '') continue;
+    const [address = '', prefixText, extra] = text.split('/');
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    const prefix = prefixText === undefined ? max : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN;
+    if (family === 0 || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
+      throw new Error(`expected a comma list of CIDRs like 10.1.0.0/16,2001:db8::/32, got ${show(text)}`);
+    }
+    new BlockList().addSubnet(address, prefix, family === 6 ? 'ipv6' : 'ipv4');
+    out.push(`${address}/${prefix}`);
+  }
+  return out;
+});
+
 const existingFileSchema = settingSchema((raw) => {
   if (typeof raw !== 'string' || raw.trim() === '') throw new Error(`expected a file path, got ${show(raw)}`);
   if (!existsSync(raw)) throw new Error(`file not found: ${raw}`);
@@ -232,6 +258,7 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_SANDBOX_MEMORY_MB', key: 'sandbox.memoryMb', schema: integer(8, 4096), fallback: () => 32 },
   { env: 'PATCHBAY_SANDBOX_CPU_MS', key: 'sandbox.cpuMs', schema: integer(10, 600_000), fallback: () => 1000 },
   { env: 'PATCHBAY_SANDBOX_MAX_CONCURRENT', key: 'sandbox.maxConcurrent', schema: integer(1, 10_000), fallback: () => 5 },
+  { env: 'PATCHBAY_ALLOWED_LEG_NETWORKS', key: 'calls.allowedLegNetworks', schema: networkListSchema, fallback: () => '' },
 ];
 
 function getPath(obj: unknown, dotted: string): unknown {

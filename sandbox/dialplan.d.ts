@@ -76,8 +76,16 @@ interface DialResult {
   status: number;
   /** Reason phrase matching `status`. */
   reason: string;
-  /** Short machine-readable outcome, e.g. `"answered"`, `"busy"`, `"no-answer"`, `"failed"`, `"cancelled"`. */
+  /** Short machine-readable outcome, e.g. `"answered"`, `"busy"`, `"no-answer"`, `"failed"`, `"cancelled"`, `"redirected"`. */
   outcome: string;
+  /**
+   * Set when the Dial ended with a 3xx that was not followed (outcome `"redirected"`): a leg with
+   * `rm=m` or `rm=n`, or one without `rm` redirected to somewhere other than your own accounts.
+   * `targets` are the Contact URIs of the 3xx (sip:/sips: only). Nothing has dialled them: with
+   * `rm=m` it is up to your script, e.g. `await sys.Dial(\`<${r.redirect.targets[0]}>\`)`
+   * (a `sip:` URI leg, so it may only reach public addresses).
+   */
+  redirect?: { status: number; reason: string; targets: string[] };
 }
 
 interface DialOptions {
@@ -85,8 +93,6 @@ interface DialOptions {
   ringTimeout?: number;
   /** Seconds after answer at which the call is hung up. */
   callDurationLimit?: number;
-  /** Redirect (3xx) handling for the whole dial: follow (default), `"manual"` (leave to the script), `"new"` (re-run dialplan). */
-  redirectMode?: 'follow' | 'manual' | 'new';
   /** Extra SIP headers for every leg (name → value); a header the switch owns (see `SetCustomSIPHeader`) rejects with an Error. */
   customHeaders?: Record<string, string>;
 }
@@ -142,9 +148,21 @@ interface DialplanSys {
    * | `cd=N` | hang up N s after answer |
    * | `tr=n\|p\|c` | transfers (REFER) from either party once this leg is answered: `n` (default) refused with 603; `p` passed to the other party as its own REFER (its NOTIFYs come back to the sender); `c` accepted (202) and decided by your dialplan named `transfer` — it runs with `req.uri` = the Refer-To target and `req.transfer` set, may `Respond` (refused) or `Dial`; on answer the staying party is connected to the new one and the referrer is hung up; on failure the call goes on as before. No `transfer` dialplan: 603 |
    * | `fd=`,`fu=`,`fh=` | From display name / user / host for this leg |
-   * | `rm=n\|m` | 3xx redirect: re-run dialplan / leave to the script; default follow |
+   * | `rm=n\|m\|f` | 3xx redirect on this leg (see below) |
    * | `ma=false` | do not rewrite private addresses in SDP |
    * | `ch=Name:Value` | custom header on this leg |
+   *
+   * 3xx redirects (`rm=`): by default a Contact naming one of your own accounts
+   * (`user@<your domain>` or `user@local`) rings that account, as `user@local` would, whatever
+   * host and port the Contact gives; any other Contact is treated as `rm=n`.
+   * - `rm=f`: every Contact is dialled, like a `sip:` URI leg (explicit opt-in).
+   * - `rm=m`: nothing is dialled; the result carries `redirect` for your script.
+   * - `rm=n`: nothing is dialled; the result carries `redirect`, and if this was the script's last
+   *   `Dial` and the script ends without the caller being answered or rejected, the same dialplan
+   *   runs again with `req.uri` set to the first redirect target. At most 3 such re-runs per
+   *   call; after that the caller gets the 3xx status.
+   * In a dialplan run for a local leg (an account's incoming dialplan dialled from another
+   * dialplan) `rm=n` does not re-run anything: that leg fails with the 3xx status.
    *
    * @example await sys.Dial("reception@local&1001@local[dt=10]|voicemail@vmprovider[tr=p]")
    */

@@ -100,6 +100,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     emit: (event) => events.emit(event),
     logger: callLogger,
     publicAddress: config.sip.publicAddress,
+    allowedLegNetworks: config.calls.allowedLegNetworks,
   });
   const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, calls, userAgent: ctx.userAgent });
   stack.onRequest = (req, tx) => dispatcher.dispatch(req, tx);

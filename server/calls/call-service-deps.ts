@@ -116,6 +116,11 @@ export interface CallServiceOptions {
   logger: Logger;
   /** Host for Contact headers we write (NAT); defaults to the stack's listening address. */
   publicAddress?: string;
+  /**
+   * Networks (CIDRs) that sip: URI legs, ENUM results and followed redirects may reach although
+   * they are not public, on any port (PATCHBAY_ALLOWED_LEG_NETWORKS). Default none.
+   */
+  allowedLegNetworks?: readonly string[];
   /** Injectable DNS for sip: URI legs (tests). */
   resolveHost?: (host: string) => Promise<string>;
   /** sys.ENUMLookup: NAPTR resolver and ENUM suffix (tests inject a resolver). */

@@ -106,6 +106,8 @@ export abstract class CallServiceFixture {
     const service = new CallService({
       stack, location: this.location, accounts: this.accounts, digest: new DigestServer({ secret: 'k'.repeat(32) }),
       sandbox, dialplans: this.dialplans, kv: new MemoryKv(), cdrs: this.cdrs, emit: (e) => events.push(e), logger,
+      // The sipp peers listen on loopback; without this the switch refuses legs to them.
+      allowedLegNetworks: ['127.0.0.0/8'],
     });
     this.service = service;
     stack.onRequest = (req, tx) => {

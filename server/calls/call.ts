@@ -5,6 +5,7 @@ import type { TenantRef } from '../registrar/index.ts';
 import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
 import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
+import { parseUri, type SipUri } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
 import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
@@ -25,7 +26,7 @@ import { resolveLeg } from './dial/index.ts';
 import { LegSettings } from './dialplan/index.ts';
 import { LocalDialplanLeg, type LegScope, type LocalDialplanHost } from './dialplan/index.ts';
 import {
-  SysFunctions, type CallbackResult, type CurrentCallView, type DialCallOptions, type DialplanScope, type SandboxDialResult,
+  SysFunctions, sandboxRedirect, type CallbackResult, type CurrentCallView, type DialCallOptions, type DialplanScope, type SandboxDialResult,
 } from './dialplan/index.ts';
 
 /** What a Call needs from the CallService that owns it. */
@@ -52,6 +53,8 @@ export interface CallSetup {
 }
 
 const TRANSFERS_DISABLED = 'Transfers are disabled on this call';
+/** rm=n re-runs of the dialplan one call may make: a redirect loop ends with its 3xx. */
+export const MAX_REDIRECT_RERUNS = 3;
 
 /**
  * One call through the B2BUA: the A leg (our UAS side toward the caller) and the B legs (our UAC
@@ -107,6 +110,11 @@ export class Call {
   private readonly dialogKeys: string[] = [];
   private earlyMediaSent = false;
   private ringingSent = false;
+  /** rm=n: the redirect target the last Dial asked the dialplan to be re-run with. */
+  private redirectRerunTarget?: string;
+  private redirectReruns = 0;
+  /** req.uri of the current dialplan run: the Request-URI, or a redirect target on a re-run. */
+  private dialplanUri?: SipUri;
 
   constructor(private readonly ctx: CallContext, setup: CallSetup) {
     this.tenant = setup.tenant;
@@ -158,7 +166,9 @@ export class Call {
         {
           tenantId: String(this.tenant.id), callId: this.id, dialplanName: this.dialplanName ?? '',
           js: stored.js, sourceMap: stored.sourceMap,
-          req: toDialplanRequest(this.req, { username: this.account.username, domain: this.tenant.domain, direction: this.direction === 'inbound' ? 'in' : 'out' }),
+          req: toDialplanRequest(this.req, {
+            username: this.account.username, domain: this.tenant.domain, direction: this.direction === 'inbound' ? 'in' : 'out', requestUri: this.dialplanUri,
+          }),
         },
         this.sandboxHost(),
       );
@@ -176,9 +186,33 @@ export class Call {
       this.finishUnanswered(result.code, result.code === 503 ? 'Service Unavailable' : 'Dialplan failed');
       return;
     }
+    if (await this.rerunForRedirect(stored)) return;
     // SIPSorcery's rule when the script ends without an answer: the last failure, else 480.
     if (this.lastFailure) this.finishUnanswered(this.lastFailure.status, this.lastFailure.reason, this.lastFailure.outcome);
     else this.finishUnanswered(480, 'Temporarily Unavailable');
+  }
+
+  /**
+   * rm=n, and a 3xx not followed by default: the dialplan that ran is run again with req.uri set
+   * to the redirect target, when its last Dial ended that way and nothing answered the caller.
+   */
+  private async rerunForRedirect(stored: StoredDialplan): Promise<boolean> {
+    const target = this.redirectRerunTarget;
+    this.redirectRerunTarget = undefined;
+    if (!target || this.redirectReruns >= MAX_REDIRECT_RERUNS) return false;
+    if (this.finalSent || this.cancelled || !this.machine.is(CallState.Dialing)) return false;
+    let uri: SipUri;
+    try {
+      uri = parseUri(target);
+    } catch {
+      return false;
+    }
+    this.redirectReruns++;
+    this.dialplanUri = uri;
+    this.lastFailure = undefined;
+    this.log.info({ target, rerun: this.redirectReruns }, 'dialplan re-run for a redirect');
+    await this.runDialplan(stored);
+    return true;
   }
 
   /** No incoming dialplan: ring every binding of the callee account. */
@@ -199,7 +233,7 @@ export class Call {
     let plan: DialPlan;
     try {
       plan = parseDialString(dialString, {
-        dst: this.req.uri.user ?? '',
+        dst: (this.dialplanUri ?? this.req.uri).user ?? '',
         fromName: this.req.from.displayName ?? '',
         fromUriUser: this.req.from.uri.user ?? '',
       });
@@ -219,10 +253,12 @@ export class Call {
       }
       this.bridgeTo(winner, branch, result.winner.outcome.id + legOffset, options.callDurationLimit);
       this.lastFailure = undefined;
+      this.redirectRerunTarget = undefined;
       return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
     }
     this.lastFailure = { status: result.status, reason: result.reason, outcome: result.outcome };
-    return { answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) };
+    this.redirectRerunTarget = result.redirect?.mode === 'new-dialplan' ? result.redirect.targets[0] : undefined;
+    return { answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result), ...sandboxRedirect(result) };
   }
 
   /**
@@ -239,6 +275,7 @@ export class Call {
       plan,
       ringTimeoutSeconds: options.ringTimeout,
       legBudget: this.budget,
+      ownDomains: [this.tenant.domain],
       starter: { start: (leg, observer) => this.startLeg(leg, observer, scope) },
       observer: {
         legRinging: (o) => ringing(o.id + legOffset, o.key, undefined),

@@ -44,6 +44,8 @@ export async function startSwitch(users: string[], env: Record<string, string> =
       PATCHBAY_HTTP_LISTEN: '127.0.0.1:0',
       PATCHBAY_LOG_LEVEL: process.env['CALLS_E2E_LOG'] ?? 'silent',
       PATCHBAY_KEEPALIVE_INTERVAL: '0',
+      // The sipp peers of these tests listen on loopback; a switch without it refuses such legs.
+      PATCHBAY_ALLOWED_LEG_NETWORKS: '127.0.0.0/8',
       ...env,
     },
   });
@@ -140,6 +142,8 @@ export interface SippStartOptions {
   calls?: number;
   /** Local port; default a free one. */
   port?: number;
+  /** `-key name value` pairs: `[name]` in the scenario. */
+  keys?: Record<string, string>;
   timeoutSeconds?: number;
 }
 
@@ -163,6 +167,7 @@ export async function startSipp(scenario: string, opts: SippStartOptions = {}): 
   ];
   // sipp's default digest uri is the remote address; the server wants the Request-URI (RFC 2617 3.2.2.5).
   if (opts.service) args.push('-s', opts.service, '-auth_uri', `${opts.service}@${domain}`);
+  for (const [name, value] of Object.entries(opts.keys ?? {})) args.push('-key', name, value);
   if (opts.remote) args.push(opts.remote);
   const child = spawn('sipp', args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -220,8 +225,8 @@ export interface SwitchFixture {
   sipp(scenario: string, opts?: SippStartOptions): Promise<SippProcess>;
 }
 
-/** Registers beforeAll/afterAll/afterEach: one switch with `users` for the file, every sipp of a test stopped after it. */
-export function useSwitch(users: string[]): SwitchFixture {
+/** Registers beforeAll/afterAll/afterEach: one switch with `users` (and `env` over startSwitch's) for the file, every sipp of a test stopped after it. */
+export function useSwitch(users: string[], env: Record<string, string> = {}): SwitchFixture {
   let current: Switch | undefined;
   const started: SippProcess[] = [];
   const live = (): Switch => {
@@ -229,7 +234,7 @@ export function useSwitch(users: string[]): SwitchFixture {
     return current;
   };
   beforeAll(async () => {
-    current = await startSwitch(users);
+    current = await startSwitch(users, env);
   }, 60_000);
   afterAll(async () => {
     await current?.close();

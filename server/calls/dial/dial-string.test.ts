@@ -134,7 +134,7 @@ describe('options', () => {
 
   it('defaults', () => {
     expect(parseDialString('1@local', vars).groups[0].legs[0].options).toEqual({
-      delaySeconds: 0, transferPolicy: 'refuse', redirectMode: 'follow', mangleSdp: true, customHeaders: [],
+      delaySeconds: 0, transferPolicy: 'refuse', redirectMode: 'own-accounts', mangleSdp: true, customHeaders: [],
     });
   });
 
@@ -146,6 +146,7 @@ describe('options', () => {
     expect(o.delaySeconds).toBe(0);
     expect(o.fromDisplayName).toBe('a "b" \\c');
     expect(parseDialString('1@local[tr=C]', vars).groups[0].legs[0].options.transferPolicy).toBe('switch');
+    expect(parseDialString('1@local[rm=F]', vars).groups[0].legs[0].options.redirectMode).toBe('follow');
   });
 
   it.each([
@@ -156,7 +157,7 @@ describe('options', () => {
     ['1@local[cd=0]', /'cd' must be between 1 and 86400/],
     ['1@local[cd=abc]', /'cd' needs a whole number/],
     ['1@local[tr=x]', /'tr' must be n, p or c/],
-    ['1@local[rm=f]', /'rm' must be n or m/],
+    ['1@local[rm=x]', /'rm' must be n, m or f/],
     ['1@local[ma=no]', /'ma' must be true or false/],
     ['1@local[fu=a@b]', /Invalid character in From user/],
     ['1@local[fu=]', /Empty From user/],

@@ -56,9 +56,13 @@ export type TransferPolicy =
   | 'pass-through' // tr=p: relay the REFER to the other party
   | 'switch';      // tr=c: the switch runs the tenant's `transfer` dialplan
 
-/** rm= : what a 3xx response on this leg does. */
+/**
+ * rm= : what a 3xx response on this leg does (DESIGN.md "Trust and money": no leg is dialled
+ * that nobody chose, and a 302 is chosen by the remote party).
+ */
 export type RedirectMode =
-  | 'follow'        // default: Contact targets become new legs in the same group (each once)
+  | 'own-accounts'  // default: Contacts naming the tenant's own accounts become new legs; the rest as rm=n
+  | 'follow'        // rm=f: every Contact becomes a new leg in the same group (each once)
   | 'new-dialplan'  // rm=n: the result asks for a new dialplan run with the redirect target
   | 'manual';       // rm=m: the result carries the redirect to the script
 
@@ -399,7 +403,7 @@ function buildTarget(raw: RawText, isUri: boolean, vars: DialVars): DialTarget {
 }
 
 function buildOptions(raws: RawOption[], vars: DialVars): LegOptions {
-  const options: LegOptions = { delaySeconds: 0, transferPolicy: 'refuse', redirectMode: 'follow', mangleSdp: true, customHeaders: [] };
+  const options: LegOptions = { delaySeconds: 0, transferPolicy: 'refuse', redirectMode: 'own-accounts', mangleSdp: true, customHeaders: [] };
   const seen = new Set<string>();
   for (const { key, value: rawValue } of raws) {
     const k = key.text;
@@ -424,7 +428,8 @@ function buildOptions(raws: RawOption[], vars: DialVars): LegOptions {
         const v = value.trim().toLowerCase();
         if (v === 'n') options.redirectMode = 'new-dialplan';
         else if (v === 'm') options.redirectMode = 'manual';
-        else throw new DialStringError(`Option 'rm' must be n or m, got '${value}'`, at);
+        else if (v === 'f') options.redirectMode = 'follow';
+        else throw new DialStringError(`Option 'rm' must be n, m or f, got '${value}'`, at);
         break;
       }
       case 'ma': {
@@ -453,6 +458,27 @@ function buildOptions(raws: RawOption[], vars: DialVars): LegOptions {
     }
   }
   return options;
+}
+
+/**
+ * The From hosts (`fh=`) a dial string asks for, as written. They are checked against the
+ * tenant's domains before anything is dialled, so a variable may not supply one: its value would
+ * only be known per call, from the caller's request.
+ */
+export function dialStringFromHosts(text: string): string[] {
+  if (text.length > MAX_DIAL_STRING_LENGTH) throw new DialStringError(`Dial string longer than ${MAX_DIAL_STRING_LENGTH} characters`, MAX_DIAL_STRING_LENGTH + 1);
+  const hosts: string[] = [];
+  if (text.trim() === '') return hosts;
+  for (const legs of new DialStringScanner(text).parse()) {
+    for (const leg of legs) {
+      for (const { key, value } of leg.options) {
+        if (key.text !== 'fh') continue;
+        if (value.text.includes('${')) throw new DialStringError("Option 'fh' cannot use variables", value.position);
+        hosts.push(validateHost(value.text.trim(), value.position, 'From host'));
+      }
+    }
+  }
+  return hosts;
 }
 
 /**

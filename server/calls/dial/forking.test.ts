@@ -32,7 +32,7 @@ class FakeStarter implements LegStarter<FakeLeg> {
   names(): string[] { return this.started.map((l) => l.name); }
 }
 
-function setup(dial: string, opts: { ringTimeoutSeconds?: number; legBudget?: LegBudget } = {}) {
+function setup(dial: string, opts: { ringTimeoutSeconds?: number; legBudget?: LegBudget; ownDomains?: string[] } = {}) {
   const clock = new ManualClock();
   const starter = new FakeStarter();
   const plan = parseDialString(dial, { dst: '100' });
@@ -166,8 +166,8 @@ describe('ForkExecution', () => {
     expect(starter.names()).toEqual(['1001@local']);
   });
 
-  it('3xx is followed once per target in the same group', async () => {
-    const { starter, run } = setup('1001@local&sip:x@b.example');
+  it('rm=f: a 3xx is followed anywhere, once per target, in the same group', async () => {
+    const { starter, run } = setup('1001@local[rm=f]&sip:x@b.example');
     const exec = run();
     starter.get('1001@local').observer.failed({
       status: 302, reason: 'Moved Temporarily',
@@ -183,6 +183,51 @@ describe('ForkExecution', () => {
     expect(r.legs.map((l) => [l.id, l.parentId, l.state, l.status])).toEqual([
       [1, undefined, 'redirected', 302], [2, undefined, 'failed', 486], [3, 1, 'redirected', 302],
     ]);
+  });
+
+  it('default rm: a 3xx to anywhere but the tenant\'s accounts starts nothing and asks for a new dialplan run', async () => {
+    const { starter, run, clock } = setup('sip:uas@pbx.example|1002@local', { ownDomains: ['acme.test'] });
+    const exec = run();
+    starter.get('sip:uas@pbx.example').observer.failed({
+      status: 302, reason: 'Moved Temporarily',
+      redirectTargets: ['<sip:+88212345@127.0.0.1:5999>', 'sip:1001@acme.test.evil.example', 'sip:1001@10.0.0.1;maddr=acme.test'],
+    });
+    // The next group still runs: the redirect is only the result if nothing better comes.
+    expect(starter.names()).toEqual(['sip:uas@pbx.example', '1002@local']);
+    clock.advance(1000);
+    starter.get('1002@local').observer.failed({ status: 480, reason: 'Not registered' });
+    const r = await exec.result;
+    expect(r).toMatchObject({
+      outcome: 'redirected', status: 302, reason: 'Moved Temporarily',
+      redirect: { mode: 'new-dialplan', legId: 1, targets: ['sip:+88212345@127.0.0.1:5999', 'sip:1001@acme.test.evil.example', 'sip:1001@10.0.0.1;maddr=acme.test'] },
+    });
+    expect(r.legs.map((l) => [l.state, l.status])).toEqual([['redirected', 302], ['failed', 480]]);
+  });
+
+  it('default rm: Contacts naming the tenant\'s own accounts become account legs, never their host and port', async () => {
+    const { starter, run } = setup('sip:uas@pbx.example', { ownDomains: ['acme.test'] });
+    const exec = run();
+    starter.get('sip:uas@pbx.example').observer.failed({
+      status: 302, reason: 'Moved',
+      redirectTargets: ['<sip:1001@ACME.test:5999;transport=tcp>', 'sip:1002@local', 'sip:+49301@gw.example'],
+    });
+    expect(starter.names()).toEqual(['sip:uas@pbx.example', '1001@local', '1002@local']);
+    expect(starter.get('1001@local').leg.target).toEqual({ kind: 'local', user: '1001' });
+    starter.get('1001@local').observer.failed({ status: 486, reason: 'Busy Here' });
+    starter.get('1002@local').observer.answered({ sdp: 'x' });
+    const r = await exec.result;
+    expect(r).toMatchObject({ answered: true });
+    expect(r.legs.map((l) => [l.id, l.parentId, l.key, l.state])).toEqual([
+      [1, undefined, 'uri:sip:uas@pbx.example', 'redirected'], [2, 1, 'local:1001', 'failed'], [3, 1, 'local:1002', 'answered'],
+    ]);
+  });
+
+  it('default rm without ownDomains: only @local Contacts are own', async () => {
+    const { starter, run } = setup('sip:uas@pbx.example');
+    const exec = run();
+    starter.get('sip:uas@pbx.example').observer.failed({ status: 302, reason: 'Moved', redirectTargets: ['sip:1001@acme.test'] });
+    expect(starter.names()).toEqual(['sip:uas@pbx.example']);
+    expect((await exec.result).redirect).toMatchObject({ mode: 'new-dialplan', targets: ['sip:1001@acme.test'] });
   });
 
   it('rm=m leaves the redirect to the script, rm=n asks for a new dialplan run', async () => {

@@ -60,6 +60,11 @@ export interface ForkOptions<H extends LegHandle = LegHandle> {
   /** Shared by all Dials of one dialplan execution; default a fresh budget of 20. */
   legBudget?: LegBudget;
   observer?: ForkObserver;
+  /**
+   * Domains whose `user@domain` Contacts in a 3xx name the tenant's own accounts (the tenant's
+   * domain); `user@local` always does. Without them only `@local` Contacts count as own.
+   */
+  ownDomains?: readonly string[];
 }
 
 export type LegState =
@@ -93,7 +98,7 @@ export interface LegOutcome {
 export type DialOutcome = 'answered' | 'failed' | 'timeout' | 'cancelled' | 'redirected';
 
 export interface DialRedirect {
-  mode: Exclude<RedirectMode, 'follow'>;
+  mode: Exclude<RedirectMode, 'follow' | 'own-accounts'>;
   status: number;
   reason: string;
   targets: string[];
@@ -106,7 +111,10 @@ export interface DialResult<H extends LegHandle = LegHandle> {
   reason: string;
   outcome: DialOutcome;
   winner?: { leg: DialLeg; outcome: LegOutcome; handle: H; answer: LegAnswer };
-  /** Set when a leg with rm=m / rm=n got a 3xx and nobody answered (outcome 'redirected'). */
+  /**
+   * Set when a leg with rm=m / rm=n got a 3xx, or one without rm a 3xx to somewhere other than
+   * the tenant's accounts, and nobody answered (outcome 'redirected'). The first such 3xx wins.
+   */
   redirect?: DialRedirect;
   legs: LegOutcome[];
   startedAt: number;
@@ -289,13 +297,23 @@ export class ForkExecution<H extends LegHandle = LegHandle> {
       o.state = 'redirected';
       const targets = (failure.redirectTargets ?? []).map(normalizeRedirectTarget).filter((t): t is string => t !== undefined);
       const mode = r.leg.options.redirectMode;
-      if (mode !== 'follow') {
+      if (mode === 'manual' || mode === 'new-dialplan') {
         this.redirect ??= { mode, status: failure.status, reason: failure.reason, targets, legId: o.id };
         return;
       }
-      let added = 0;
+      const follow: DialTarget[] = [];
+      const elsewhere: string[] = [];
       for (const uri of targets) {
-        const target: DialTarget = { kind: 'uri', uri };
+        const own = this.ownAccountTarget(uri);
+        if (own) follow.push(own);
+        else if (mode === 'follow') follow.push({ kind: 'uri', uri });
+        else elsewhere.push(uri);
+      }
+      if (elsewhere.length) {
+        this.redirect ??= { mode: 'new-dialplan', status: failure.status, reason: failure.reason, targets: elsewhere, legId: o.id };
+      }
+      let added = 0;
+      for (const target of follow) {
         const key = dialTargetKey(target);
         if (this.seenKeys.has(key)) continue;
         const child = this.addRecord(
@@ -306,11 +324,25 @@ export class ForkExecution<H extends LegHandle = LegHandle> {
         child.due = true;
         added++;
       }
-      if (added > 0) return;
+      if (added > 0 || elsewhere.length) return;
     } else {
       o.state = 'failed';
     }
     if (isBetterFailure(failure.status, this.bestFailure?.status)) this.bestFailure = { status: failure.status, reason: failure.reason };
+  }
+
+  /**
+   * A Contact the leg resolver would resolve as one of the tenant's accounts becomes that
+   * account (its bindings or its dialplan), never the host and port the Contact names.
+   */
+  private ownAccountTarget(uri: string): DialTarget | undefined {
+    const m = /^sips?:([^@;?]+)@([^;?:]+)(?::\d+)?(?:[;?].*)?$/i.exec(uri);
+    if (!m) return undefined;
+    const user = m[1]!;
+    const host = m[2]!.toLowerCase().replace(/\.$/, '');
+    if (!OWN_ACCOUNT_USER_RE.test(user)) return undefined;
+    if (host !== 'local' && !(this.opts.ownDomains ?? []).some((d) => d.toLowerCase() === host)) return undefined;
+    return { kind: 'local', user };
   }
 
   private finish(outcome: DialOutcome): void {
@@ -352,6 +384,9 @@ export class ForkExecution<H extends LegHandle = LegHandle> {
     this.resolve(result);
   }
 }
+
+/** What an account name can be; anything else in a Contact is not taken for one of them. */
+const OWN_ACCOUNT_USER_RE = /^[A-Za-z0-9\-_.!~*'()+]{1,64}$/;
 
 /** Contact URIs from a 3xx: sip/sips only, angle brackets and header params stripped. */
 function normalizeRedirectTarget(contact: string): string | undefined {

@@ -48,3 +48,58 @@ describe('resolveLeg', () => {
     expect(await resolve('1004@elsewhere.example', { dialplanChain: [] })).toBe('failure 404');
   });
 });
+
+describe('resolveLeg: sip: URI destinations', () => {
+  function uriSetup(extra: Partial<CallServiceOptions>, names: Record<string, string> = {}) {
+    const warnings: unknown[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => { warnings.push(JSON.parse(line)); } });
+    const opts = {
+      accounts: new FakeAccounts(), location: new FakeLocation(), dialplans: new MemoryDialplans(), logger,
+      resolveHost: async (host: string) => { const a = names[host]; if (!a) throw new Error('NXDOMAIN'); return a; },
+      ...extra,
+    } as unknown as CallServiceOptions;
+    const resolve = async (dial: string) => {
+      const leg = parseDialString(dial, { dst: '', fromName: '', fromUriUser: '' }).groups[0]!.legs[0]!;
+      const r = await resolveLeg(leg, { opts, tenant: TENANT });
+      if (r.kind === 'branches') return `send ${r.targets.map((t) => `${t.flow.transport}:${t.flow.address}:${t.flow.port}`).join(',')}`;
+      return r.kind === 'failure' ? `failure ${r.failure.status} ${r.failure.reason}` : r.kind;
+    };
+    return { resolve, warnings };
+  }
+
+  it('refuses internal addresses, also behind a DNS name or maddr, and logs why', async () => {
+    const { resolve, warnings } = uriSetup({}, { 'redis.evil.example': '127.0.0.1', 'pbx.example': '203.0.113.9' });
+    expect(await resolve('<sip:x@127.0.0.1:6379;transport=tcp>')).toBe('failure 403 Destination not allowed');
+    expect(await resolve('sip:x@10.0.0.1')).toBe('failure 403 Destination not allowed');
+    expect(await resolve('sip:x@169.254.169.254')).toBe('failure 403 Destination not allowed');
+    expect(await resolve('sip:x@redis.evil.example')).toBe('failure 403 Destination not allowed');
+    expect(await resolve('<sip:x@pbx.example;maddr=192.168.0.1>')).toBe('failure 403 Destination not allowed');
+    expect(await resolve('sip:x@pbx.example:6379')).toBe('failure 403 Destination not allowed');
+    expect(await resolve('sip:x@pbx.example')).toBe('send udp:203.0.113.9:5060');
+    expect(await resolve('sips:x@pbx.example')).toBe('send tls:203.0.113.9:5061');
+    expect(warnings).toHaveLength(6);
+    expect(warnings[0]).toMatchObject({ msg: 'leg destination not allowed', address: '127.0.0.1', port: 6379, tenantId: TENANT.id });
+  });
+
+  it('lets allow-listed networks through except for the switch\'s own listeners', async () => {
+    const stack = { listening: () => [{ transport: 'udp', host: '127.0.0.1', port: 5099 }] };
+    const { resolve } = uriSetup({ allowedLegNetworks: ['127.0.0.0/8'], stack } as unknown as Partial<CallServiceOptions>);
+    expect(await resolve('<sip:x@127.0.0.1:6379;transport=tcp>')).toBe('send tcp:127.0.0.1:6379');
+    expect(await resolve('sip:x@127.0.0.1:5099')).toBe('failure 403 Destination not allowed');
+    expect(await resolve('sip:x@10.0.0.1')).toBe('failure 403 Destination not allowed');
+  });
+
+  it('refuses the switch\'s advertised public address on its own ports', async () => {
+    const stack = { listening: () => [{ transport: 'udp', host: '0.0.0.0', port: 5060 }] };
+    const { resolve } = uriSetup({ stack, publicAddress: '203.0.113.77' } as unknown as Partial<CallServiceOptions>);
+    expect(await resolve('sip:x@203.0.113.77')).toBe('failure 403 Destination not allowed');
+    expect(await resolve('sip:x@203.0.113.78')).toBe('send udp:203.0.113.78:5060');
+  });
+
+  it('does not apply to the registered bindings of local accounts', async () => {
+    const { accounts, location, resolve } = setup();
+    accounts.add(makeAccount('1009'));
+    location.addUdp('1009', 5079, '192.168.1.50');
+    expect(await resolve('1009@local', {})).toBe('bindings 5079');
+  });
+});

@@ -8,6 +8,7 @@ import type { BranchTarget } from '../legs/index.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from '../call-service-deps.ts';
 import type { DialLeg } from './dial-string.ts';
 import type { LegFailure } from './forking.ts';
+import { DESTINATION_NOT_ALLOWED, LegDestinationPolicy, sipPortFor } from './leg-destination-policy.ts';
 
 /** Nested local-account dialplans one call may run inside each other (DESIGN: loop guard). */
 export const MAX_NESTED_DIALPLAN_DEPTH = 3;
@@ -84,9 +85,32 @@ export async function resolveLeg(leg: DialLeg, ctx: LegResolveContext): Promise<
   } catch {
     return { kind: 'failure', failure: { status: 404, reason: `Host ${host} not found` } };
   }
-  const flow: Endpoint = { transport, address, port: uri.port ?? (transport === 'tls' ? 5061 : 5060) };
+  const flow: Endpoint = { transport, address, port: uri.port ?? sipPortFor(transport) };
+  // Checked on the resolved address the request will actually go to, so a DNS name pointing
+  // inside cannot slip past a check on the name.
+  const problem = destinationPolicy(opts).problem(flow);
+  if (problem) {
+    opts.logger.warn({ tenantId: tenant.id, target: t.uri, address: flow.address, port: flow.port, transport, problem }, 'leg destination not allowed');
+    return { kind: 'failure', failure: { status: 403, reason: DESTINATION_NOT_ALLOWED } };
+  }
   const cleanUri: SipUri = { ...uri, headers: {} };
   return { kind: 'branches', targets: [{ requestUri: cleanUri, flow, label: t.uri }], to: { uri: cleanUri, params: {} } };
+}
+
+const policies = new WeakMap<CallServiceOptions, LegDestinationPolicy>();
+
+function destinationPolicy(opts: CallServiceOptions): LegDestinationPolicy {
+  let policy = policies.get(opts);
+  if (!policy) {
+    // The advertised public address reaches this switch too (through the NAT), on the same ports.
+    const listeners = () => {
+      const own = opts.stack?.listening() ?? [];
+      return opts.publicAddress ? [...own, ...own.map((l) => ({ host: opts.publicAddress!, port: l.port }))] : own;
+    };
+    policy = new LegDestinationPolicy({ allowedNetworks: opts.allowedLegNetworks, listeners });
+    policies.set(opts, policy);
+  }
+  return policy;
 }
 
 function uriTransport(uri: SipUri): Endpoint['transport'] {

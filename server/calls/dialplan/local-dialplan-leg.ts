@@ -8,7 +8,7 @@ import { toDialplanRequest } from './dialplan-request.ts';
 import { parseDialString, type DialLeg } from '../dial/index.ts';
 import { startFork, type DialOutcome, type ForkExecution, type LegBudget, type LegFailure, type LegObserver, type LegOutcome } from '../dial/index.ts';
 import type { LegSettings } from './leg-settings.ts';
-import { SysFunctions, type CallbackResult, type DialCallOptions, type DialplanScope, type SandboxDialResult, type SysFunctionDeps } from './sys-functions.ts';
+import { SysFunctions, sandboxRedirect, type CallbackResult, type DialCallOptions, type DialplanScope, type SandboxDialResult, type SysFunctionDeps } from './sys-functions.ts';
 
 /** How legs dialled by one dialplan execution are built. */
 export interface LegScope {
@@ -117,6 +117,7 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
       plan,
       ringTimeoutSeconds: options.ringTimeout,
       legBudget: this.host.budget,
+      ownDomains: [this.tenant.domain],
       starter: { start: (leg, observer) => this.host.startLeg(leg, observer, scope) },
       observer: {
         legRinging: () => this.observer.ringing(),
@@ -139,7 +140,7 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
       return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
     }
     this.lastFailure = { status: result.status, reason: result.reason };
-    return { answered: false, status: result.status, reason: result.reason, outcome: outcomeName(result.outcome, result.status) };
+    return { answered: false, status: result.status, reason: result.reason, outcome: outcomeName(result.outcome, result.status), ...sandboxRedirect(result) };
   }
 
   respond(code: number, reason: string): void {

@@ -159,4 +159,24 @@ describe('SysFunctions', () => {
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/^WebGet: .*(not allowed|refused|forbidden|private|loopback)/i);
   });
+
+  it('Dial and Callback refuse an fh= that is not one of the tenant\'s domains before dialling anything', async () => {
+    const dialled: string[] = [];
+    const aliases: CallAccountDirectory = {
+      async tenantForDomain(domain) { return domain === 'alias.acme.example' ? ACME : [ACME, OTHER].find((t) => t.domain === domain); },
+      async find() { return undefined; },
+    };
+    const { make } = setup({ accounts: aliases });
+    const a = make(ACME, 'bob');
+    a.scope.dial = async (d) => { dialled.push(d); return { answered: false, status: 480, reason: 'x', outcome: 'failed' }; };
+    a.scope.callback = async (d) => { dialled.push(d); return { answered: false, status: 480, reason: 'x' }; };
+    const refused = async (...args: unknown[]) => ((await a.call(...(args as [SysFunctionName, ...unknown[]])).catch((e: unknown) => e)) as Error).message;
+    expect(await refused('Dial', 'sip:x@pbx.example[fh=evil.example]')).toMatch(/^Dial: fh=evil.example is not a domain of this tenant/);
+    expect(await refused('Dial', '1001@local|sip:x@pbx.example[fh=other.example]')).toMatch(/fh=other.example is not a domain/);
+    expect(await refused('Dial', 'sip:x@pbx.example[fh=${dst}]')).toMatch(/'fh' cannot use variables/);
+    expect(await refused('Callback', '1001@local', 'sip:x@pbx.example[fh=evil.example]')).toMatch(/^Callback: fh=evil.example/);
+    expect(dialled).toEqual([]);
+    await a.call('Dial', 'sip:x@pbx.example[fh=ACME.example]&sip:y@pbx.example[fh=alias.acme.example]');
+    expect(dialled).toHaveLength(1);
+  });
 });

@@ -2,11 +2,24 @@ import type { TenantRef } from '../../registrar/index.ts';
 import type { SysFunctionName } from '../../../sandbox/index.ts';
 import type { CallParty } from '../records/index.ts';
 import type { CallAccount, CallServiceOptions } from '../call-service-deps.ts';
+import { checkFromHosts, type DialResult } from '../dial/index.ts';
 import { enumLookup } from './enum-lookup.ts';
 import { customHeaderProblem, type LegSettings } from './leg-settings.ts';
 import { webGet } from './web-get.ts';
 
-export interface SandboxDialResult { answered: boolean; status: number; reason: string; outcome: string }
+export interface SandboxDialResult {
+  answered: boolean;
+  status: number;
+  reason: string;
+  outcome: string;
+  /** The 3xx that ended the Dial (rm=m, rm=n, or one not followed by default): the script decides what to do with it. */
+  redirect?: { status: number; reason: string; targets: string[] };
+}
+
+/** The redirect part of a Dial result as the script sees it (no leg ids, no mode). */
+export function sandboxRedirect(r: DialResult): Pick<SandboxDialResult, 'redirect'> {
+  return r.redirect ? { redirect: { status: r.redirect.status, reason: r.redirect.reason, targets: [...r.redirect.targets] } } : {};
+}
 export interface CallbackResult { answered: boolean; status: number; reason: string }
 
 export interface DialCallOptions {
@@ -56,6 +69,14 @@ export const DB_MAX_VALUE_LENGTH = 10_000;
 export class SysFunctions {
   constructor(private readonly scope: DialplanScope, private readonly deps: SysFunctionDeps) {}
 
+  private async checkFromHosts(fn: string, dialString: string): Promise<void> {
+    try {
+      await checkFromHosts(dialString, this.scope.tenant, this.deps.opts.accounts);
+    } catch (err) {
+      throw new Error(`${fn}: ${(err as Error).message}`);
+    }
+  }
+
   async call(name: SysFunctionName, args: unknown[]): Promise<unknown> {
     const scope = this.scope;
     const opts = this.deps.opts;
@@ -84,7 +105,9 @@ export class SysFunctions {
             customHeaders.push([k, v]);
           }
         }
-        return scope.dial(str(0, 'dial string'), {
+        const dialString = str(0, 'dial string');
+        await this.checkFromHosts('Dial', dialString);
+        return scope.dial(dialString, {
           ringTimeout: typeof o['ringTimeout'] === 'number' ? o['ringTimeout'] : undefined,
           callDurationLimit: typeof o['callDurationLimit'] === 'number' ? o['callDurationLimit'] : undefined,
           customHeaders,
@@ -172,8 +195,13 @@ export class SysFunctions {
       }
       case 'ENUMLookup':
         return enumLookup(str(0, 'number'), opts.enum);
-      case 'Callback':
-        return scope.callback(str(0, 'dest1'), str(1, 'dest2'));
+      case 'Callback': {
+        const dest1 = str(0, 'dest1');
+        const dest2 = str(1, 'dest2');
+        await this.checkFromHosts('Callback', dest1);
+        await this.checkFromHosts('Callback', dest2);
+        return scope.callback(dest1, dest2);
+      }
       case 'GetCurrentCalls':
         return this.deps.currentCalls(tenantId).map((c) => ({
           callId: c.id, from: c.caller.uri, to: c.callee.uri, state: c.state, startedAt: new Date(c.createdAt).toISOString(),
