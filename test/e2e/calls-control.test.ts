@@ -76,4 +76,26 @@ describe('live call control over REST', () => {
     expect(cdr?.history.map((h) => [h.type, h['party']])).toEqual([['hold', 'caller'], ['unhold', 'caller']]);
     expect(cdr?.callee).toContain(`2000@${DOMAIN}`);
   });
+
+  it('blind-transfers the caller to an extension through the tenant\'s transfer dialplan; the callee leaves', async () => {
+    const receptionist = await tokenFor('desk2@acme.test', sw.tenantId);
+    await sw.useNamedDialplan('transfer', 'const port = await sys.DBRead("target-port"); await sys.Dial("sip:" + req.uri.user + "@127.0.0.1:" + port);');
+    const target = await sipp('transfer-uas-late-offer.xml');
+    await sw.running.db.kv.write(sw.tenantId, 'target-port', String(target.port));
+    const callee = await sipp('call-uas-answer.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+    const caller = await sipp('transfer-uac-auth-reinvite-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const call = await waitForAnsweredCall(receptionist);
+    const bad = await api(receptionist, 'POST', `/calls/${call.id}/transfer`, { party: 'caller', destination: '<sip:x>' });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: 'destination' });
+    const r = await api(receptionist, 'POST', `/calls/${call.id}/transfer`, { party: 'caller', destination: '2002' });
+    expect(r.status, await r.clone().text()).toBe(200);
+    const [, newParty, transferee] = await expectSippOk(callee, target, caller);
+    expect(newParty!.logs).toMatch(/ack sdp: c=IN IP4 127\.0\.0\.1/);
+    expect(transferee!.logs).toMatch(/re-invite sdp: c=IN IP4 127\.0\.0\.1/);
+    const done = await sw.waitForEvent((e) => e.type === 'call.transferred' && e['callId'] === call.id);
+    expect(done['by']).toBe('api:desk2@acme.test');
+    expect(done['referTo']).toBe(`<sip:2002@${DOMAIN}>`);
+  });
 });

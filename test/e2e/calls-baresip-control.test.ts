@@ -7,7 +7,7 @@ import { sineWav } from './fixtures/sine-wav.ts';
 import { DOMAIN, PASSWORD, startSwitch, type Switch } from './calls-support.ts';
 
 /**
- * A blind transfer by a real softphone: 1001 calls 1002 (leg `tr=c`), 1002 types `/transfer` to
+ * Live call features with real softphones. A blind transfer: 1001 calls 1002 (leg `tr=c`), 1002 types `/transfer` to
  * 1003, the tenant's transfer dialplan dials 1003, and afterwards 1001 and 1003 talk — proven by
  * their own RTP counters — while 1002 is out of the call.
  */
@@ -44,7 +44,7 @@ async function phone(user: string, autoAnswer: boolean): Promise<BaresipClient> 
   return p;
 }
 
-describe('blind transfer by baresip through tr=c', () => {
+describe('baresip calls under live control', () => {
   it('1002 transfers 1001 to 1003; 1001 and 1003 then exchange RTP; 1002 is gone', async () => {
     await sw.useNamedDialplan('transfer', 'sys.Log("transfer to " + req.uri.user); await sys.Dial(req.uri.user + "@local");');
     await sw.useOutDialplan('1001', 'await sys.Dial(req.uri.user + "@local[tr=c]");');
@@ -89,6 +89,60 @@ describe('blind transfer by baresip through tr=c', () => {
     expect(ended['hungUpBy']).toBe('caller');
   });
 });
+
+describe('hold from the REST API', () => {
+  it('holds 1001 (both phones stop sending), unholds, and audio flows again both ways', async () => {
+    await sw.useOutDialplan('1001', 'await sys.Dial(req.uri.user + "@local");');
+    const user = await sw.running.db.users.add({ email: 'desk@acme.test', password: 'a-long-web-password', role: 'receptionist', tenantId: sw.tenantId });
+    const { token } = await sw.running.db.tokens.create({ userId: user.id, name: 'test' });
+    const { host, port } = sw.running.httpAddress;
+    const post = (path: string, body?: unknown) => fetch(`http://${host}:${port}/api/v1${path}`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const callee = await phone('1002', true);
+    const caller = await phone('1001', false);
+    const mark = caller.output.length;
+    caller.send(`/dial sip:1002@${DOMAIN}`);
+    await caller.waitFor(/incoming rtp for 'audio' established/, 20_000, mark);
+    const { calls } = (await (await fetch(`http://${host}:${port}/api/v1/calls`, { headers: { authorization: `Bearer ${token}` } })).json()) as { calls: Array<{ id: string; state: string }> };
+    const call = calls.find((c) => c.state === 'answered')!;
+
+    const held = await post(`/calls/${call.id}/hold`, { party: 'caller' });
+    expect(held.status, await held.clone().text()).toBe(200);
+    // Both phones answered the hold re-INVITE with recvonly: nobody sends, so both receive nothing.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await txRate(caller)).toBe(0);
+    expect(await txRate(callee)).toBe(0);
+
+    const unheld = await post(`/calls/${call.id}/unhold`);
+    expect(unheld.status, await unheld.clone().text()).toBe(200);
+    const [callerTx, callerRx] = await steadyRates(caller);
+    const [calleeTx, calleeRx] = await steadyRates(callee);
+    for (const rate of [callerTx, callerRx, calleeTx, calleeRx]) expect(rate).toBeGreaterThan(32_000);
+    caller.send('/hangup');
+    await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === call.id);
+  });
+});
+
+/** Rates once media has run a while: the first readings after a re-INVITE still average in the silent seconds. */
+async function steadyRates(p: BaresipClient): Promise<[number, number]> {
+  let rates: [number, number] = [0, 0];
+  for (let i = 0; i < 8; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    rates = await bitRates(p);
+    if (rates[0] > 32_000 && rates[1] > 32_000) break;
+  }
+  return rates;
+}
+
+/** The transmit bit rate `/callstat` reports now (0 when the phone sends nothing). */
+async function txRate(p: BaresipClient): Promise<number> {
+  const mark = p.output.length;
+  p.send('/callstat');
+  const m = await p.waitFor(/audio=(\d+)\/(\d+) \(bit\/s\)/, 5_000, mark);
+  return Number(m[1]);
+}
 
 /** `/callstat`'s first `audio=<tx>/<rx> (bit/s)` line with both rates above zero. */
 async function bitRates(p: BaresipClient): Promise<[number, number]> {
