@@ -80,6 +80,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     maxExpiresSec: config.registrar.maxExpires,
     defaultExpiresSec: config.registrar.defaultExpires,
     maxBindingsPerAccount: config.registrar.maxBindings,
+    ownHosts: config.sip.publicAddress ? [config.sip.publicAddress] : [],
   });
   const sandbox = new SandboxSupervisor({
     logger: logger.child({ component: 'sandbox' }),

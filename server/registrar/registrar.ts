@@ -36,6 +36,8 @@ export interface RegistrarOptions {
   defaultExpiresSec?: number;
   /** Oldest bindings (least recently refreshed) are evicted past this. Default 10. */
   maxBindingsPerAccount?: number;
+  /** Names of this switch besides its interface addresses (public address) a digest `uri` may name. */
+  ownHosts?: string[];
 }
 
 interface ContactPlan {
@@ -85,6 +87,7 @@ export class Registrar {
   readonly defaultExpiresSec: number;
   readonly maxBindingsPerAccount: number;
   private readonly cidrCache = new Map<string, CidrSet>();
+  private readonly ownHosts: string[];
 
   constructor(opts: RegistrarOptions) {
     this.directory = opts.directory;
@@ -96,6 +99,7 @@ export class Registrar {
     this.maxExpiresSec = Math.max(opts.maxExpiresSec ?? 3600, this.minExpiresSec);
     this.defaultExpiresSec = Math.min(Math.max(opts.defaultExpiresSec ?? 3600, this.minExpiresSec), this.maxExpiresSec);
     this.maxBindingsPerAccount = Math.max(1, opts.maxBindingsPerAccount ?? 10);
+    this.ownHosts = opts.ownHosts ?? [];
   }
 
   /**
@@ -175,7 +179,7 @@ export class Registrar {
       headerValues,
       realm,
       method: req.method,
-      requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req),
+      requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req, { ownHosts: this.ownHosts }),
       lookupHa1: (username, algorithm) => {
         if (!account || username !== account.username) return undefined;
         return algorithm === 'MD5' ? account.ha1Md5 : account.ha1Sha256;

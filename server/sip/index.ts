@@ -36,4 +36,4 @@ export { computeHa1, computeDigestResponse } from './digest-hash.ts';
 export { parseAuthHeader, formatAuthHeader } from './digest-header.ts';
 export { Dialog, dialogKey, dialogKeyOfRequest } from './dialog.ts';
 export { Invite2xxRetransmitter } from './dialog-2xx-retransmitter.ts';
-export { digestUriMatchesRequest } from './digest-uri.ts';
+export { digestUriMatchesRequest, type DigestUriCheckOptions } from './digest-uri.ts';
