@@ -116,5 +116,7 @@ export function toAccountAuth(a: SipAccount): AccountAuth {
     natKeepAlive: a.natKeepalive,
     keepAliveMethod: a.keepaliveMethod,
     allowedCidrs: a.allowedCidrs,
+    // Read only if the record carries it, so the safe default holds before the column exists.
+    trustUdpSource: (a as SipAccount & { trustUdpSource?: unknown }).trustUdpSource === true,
   };
 }

@@ -18,8 +18,8 @@ import {
 } from '../sip/index.ts';
 import type { AccountAuth, AccountDirectory, TenantRef } from './account-directory.ts';
 import type { Binding } from './binding.ts';
-import { CidrSet } from './cidr.ts';
 import type { LocationService } from './location-service.ts';
+import { sourceTrust } from './source-trust.ts';
 import type { EmitRegistrationEvent } from './registration-event.ts';
 
 export interface RegistrarOptions {
@@ -86,7 +86,6 @@ export class Registrar {
   readonly maxExpiresSec: number;
   readonly defaultExpiresSec: number;
   readonly maxBindingsPerAccount: number;
-  private readonly cidrCache = new Map<string, CidrSet>();
   private readonly ownHosts: string[];
 
   constructor(opts: RegistrarOptions) {
@@ -165,9 +164,11 @@ export class Registrar {
 
   /** Returns when `req` is authenticated for `account`; otherwise throws the answer. */
   private async authenticate(req: SipRequest, tenant: TenantRef, toUser: string, account: AccountAuth | undefined): Promise<void> {
-    if (account && account.allowedCidrs.length > 0 && req.source && this.cidrs(account.allowedCidrs).contains(req.source.address)) {
-      return;
-    }
+    const trust = account ? sourceTrust(account, req.source) : 'digest-required';
+    if (trust === 'trusted') return;
+    // A source outside the account's networks is challenged and then refused like an unknown
+    // user: answering 403 at once would tell a scanner which accounts exist and are fenced.
+    const usable = trust === 'forbidden' ? undefined : account;
     const realm = tenant.domain;
     const headerValues = req.headers.getAll('Authorization');
     const creds = headerValues.length ? this.digest.findCredentials(headerValues, realm) : undefined;
@@ -181,8 +182,8 @@ export class Registrar {
       method: req.method,
       requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req, { ownHosts: this.ownHosts }),
       lookupHa1: (username, algorithm) => {
-        if (!account || username !== account.username) return undefined;
-        return algorithm === 'MD5' ? account.ha1Md5 : account.ha1Sha256;
+        if (!usable || username !== usable.username) return undefined;
+        return algorithm === 'MD5' ? usable.ha1Md5 : usable.ha1Sha256;
       },
     });
     if (result.ok) return;
@@ -333,18 +334,6 @@ export class Registrar {
     for (const p of req.headers.getAll('Path')) res.headers.append('Path', p);
     res.headers.append('Date', new Date(now).toUTCString());
     return res;
-  }
-
-  private cidrs(list: string[]): CidrSet {
-    const key = list.join(',');
-    let set = this.cidrCache.get(key);
-    if (!set) {
-      set = new CidrSet(list);
-      if (set.invalid.length) this.logger?.warn({ invalid: set.invalid }, 'ignoring invalid allowed CIDRs');
-      if (this.cidrCache.size > 10_000) this.cidrCache.clear();
-      this.cidrCache.set(key, set);
-    }
-    return set;
   }
 
   private fail(req: SipRequest, info: { tenantId: number | null; user?: string; domain: string; status: number; reason: string }): void {
