@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { ConfigError } from './config-error.ts';
 import { ensureSecretKey, parseSecretKeyHex } from './secret-key.ts';
@@ -39,6 +40,24 @@ export interface Config {
     digestAlgorithms: DigestAlgorithmName[];
   };
   sandbox: { memoryMb: number; cpuMs: number; maxConcurrent: number };
+  security: {
+    /** CIDRs exempt from brute-force bans (the operator's own networks, monitoring). */
+    trustedNetworks: string[];
+    /** Failed authentications per source per 60 s that ban it. */
+    authFailuresPerSource: number;
+    /** Failed authentications per account per 10 min after which each failing source is banned. */
+    authFailuresPerAccount: number;
+    /** First ban (s); doubles per repeat up to 24 h. */
+    authBanSec: number;
+    /** Open TCP/TLS/WS connections per source address. */
+    maxConnectionsPerSource: number;
+    /** Open TCP/TLS/WS connections in total per listener. */
+    maxConnections: number;
+    /** A new connection must deliver a whole SIP message (and any later message must complete) within this (s). */
+    firstMessageTimeoutSec: number;
+    /** A connection with neither a message nor a CRLF keep-alive for this long is closed (s). */
+    idleConnectionTimeoutSec: number;
+  };
 }
 
 export interface LoadConfigOptions {
@@ -181,6 +200,24 @@ const digestAlgorithmsSchema = settingSchema((raw) => {
   return out;
 });
 
+function isCidrText(text: string): boolean {
+  const slash = text.indexOf('/');
+  const address = slash < 0 ? text : text.slice(0, slash);
+  const max = isIPv4(address) ? 32 : isIPv6(address) ? 128 : -1;
+  if (max < 0) return false;
+  if (slash < 0) return true;
+  const prefix = text.slice(slash + 1);
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= max;
+}
+
+const cidrListSchema = settingSchema((raw) => {
+  const items = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (!items) throw new Error(`expected a comma list of CIDRs, got ${show(raw)}`);
+  const out = items.map((i) => i.trim()).filter((i) => i !== '');
+  for (const c of out) if (!isCidrText(c)) throw new Error(`not an IPv4 or IPv6 CIDR: ${show(c)}`);
+  return out;
+});
+
 const secretKeySchema = settingSchema((raw) => {
   const key = typeof raw === 'string' ? parseSecretKeyHex(raw) : undefined;
   if (!key) throw new Error('expected 64 hex characters (an AES-256 key)');
@@ -232,6 +269,14 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_SANDBOX_MEMORY_MB', key: 'sandbox.memoryMb', schema: integer(8, 4096), fallback: () => 32 },
   { env: 'PATCHBAY_SANDBOX_CPU_MS', key: 'sandbox.cpuMs', schema: integer(10, 600_000), fallback: () => 1000 },
   { env: 'PATCHBAY_SANDBOX_MAX_CONCURRENT', key: 'sandbox.maxConcurrent', schema: integer(1, 10_000), fallback: () => 5 },
+  { env: 'PATCHBAY_TRUSTED_NETWORKS', key: 'security.trustedNetworks', schema: cidrListSchema, fallback: () => '' },
+  { env: 'PATCHBAY_AUTH_FAILURES_PER_SOURCE', key: 'security.authFailuresPerSource', schema: integer(1, 1_000_000), fallback: () => 10 },
+  { env: 'PATCHBAY_AUTH_FAILURES_PER_ACCOUNT', key: 'security.authFailuresPerAccount', schema: integer(1, 1_000_000), fallback: () => 30 },
+  { env: 'PATCHBAY_AUTH_BAN_SEC', key: 'security.authBanSec', schema: integer(1, 86_400), fallback: () => 600 },
+  { env: 'PATCHBAY_MAX_CONNECTIONS_PER_SOURCE', key: 'security.maxConnectionsPerSource', schema: integer(1, 1_000_000), fallback: () => 50 },
+  { env: 'PATCHBAY_MAX_CONNECTIONS', key: 'security.maxConnections', schema: integer(1, 10_000_000), fallback: () => 10_000 },
+  { env: 'PATCHBAY_FIRST_MESSAGE_TIMEOUT', key: 'security.firstMessageTimeoutSec', schema: integer(1, 3600), fallback: () => 10 },
+  { env: 'PATCHBAY_IDLE_CONNECTION_TIMEOUT', key: 'security.idleConnectionTimeoutSec', schema: integer(10, 86_400), fallback: () => 300 },
 ];
 
 function getPath(obj: unknown, dotted: string): unknown {

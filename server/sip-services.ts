@@ -4,12 +4,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import type { EventBus } from './events/index.ts';
-import { DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
+import { CidrSet, DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/db-adapters.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
-import { DigestServer } from './sip/index.ts';
+import { AuthFailureGuard, DigestServer, type AuthGuard } from './sip/index.ts';
 import { SipStack, type ListenSpec } from './sip/index.ts';
 
 export interface SipServicesContext {
@@ -26,6 +26,8 @@ export interface SipServices {
   readonly directory: DbAccountDirectory;
   readonly calls: CallService;
   readonly sandbox: SandboxSupervisor;
+  /** The one brute-force guard for every digest check (REGISTER now, INVITE through the calls layer). */
+  readonly authGuard: AuthGuard;
   /** Listeners with their real ports (port 0 resolved). */
   listening(): ListenSpec[];
   close(): Promise<void>;
@@ -70,7 +72,16 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     // stored, so an operator whose phones all speak RFC 8760 can offer both.
     algorithms: config.registrar.digestAlgorithms,
   });
+  const trusted = new CidrSet(config.security.trustedNetworks);
+  const authGuard = new AuthFailureGuard({
+    sourceLimit: config.security.authFailuresPerSource,
+    accountLimit: config.security.authFailuresPerAccount,
+    banMs: config.security.authBanSec * 1000,
+    isExempt: (address) => trusted.contains(address),
+    logger: logger.child({ component: 'auth' }),
+  });
   const registrar = new Registrar({
+    authGuard,
     directory,
     location,
     digest,
@@ -135,6 +146,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     directory,
     calls,
     sandbox,
+    authGuard,
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAuthHeader } from '../sip/index.ts';
+import { AuthFailureGuard, parseAuthHeader } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import type { SipResponse } from '../sip/index.ts';
 import { buildRegister, contactsOf, makeAccount, makeHarness, TENANT, UDP_SOURCE } from './test-support.ts';
@@ -265,5 +265,37 @@ describe('Registrar bindings', () => {
     const h = await withAlice();
     expect((await h.register({ user: 'alice', contacts: [C1], expires: 'soon' })).status).toBe(400);
     expect((await h.register({ user: 'alice', contacts: ['<sip:alice@'] })).status).toBe(400);
+  });
+});
+
+describe('Registrar brute-force guard', () => {
+  it('bans a guessing source after 10 wrong answers while another source registers', async () => {
+    const clock = { t: 1_800_000_000_000 };
+    const guard = new AuthFailureGuard({ now: () => clock.t });
+    const h = makeHarness({ authGuard: guard });
+    h.directory.add(makeAccount('alice', 'secret'));
+    const attacker = { transport: 'udp' as const, address: '198.51.100.66', port: 5060 };
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await h.register({ user: 'alice', password: `guess-${i}`, callId: `bf-${i}`, contacts: [C1], source: attacker });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(403));
+    expect(guard.isBanned(attacker.address)).toBe(true);
+    // Banned: refused at once, no challenge to answer even with the right password.
+    const banned = await h.registrar.handle(buildRegister({ user: 'alice', callId: 'bf-x', contacts: [C1], source: attacker }));
+    expect(banned.status).toBe(403);
+    expect(banned.headers.getAll('WWW-Authenticate')).toEqual([]);
+    const legit = await h.register({ user: 'alice', password: 'secret', callId: 'legit', contacts: [C2] });
+    expect(legit.status).toBe(200);
+  });
+
+  it('counts a source outside the allowed CIDRs and a username mismatch as failures', async () => {
+    const failures: string[] = [];
+    const guard = { isBanned: () => false, recordFailure: (f: { reason?: string }) => void failures.push(f.reason ?? ''), bans: () => [], unban: () => false };
+    const h = makeHarness({ authGuard: guard });
+    h.directory.add(makeAccount('pbx', 'x', { allowedCidrs: ['192.0.2.0/24'] }));
+    await h.register({ user: 'pbx', password: 'x', contacts: [C1] });
+    expect(failures).toEqual(['source-not-allowed']);
   });
 });

@@ -8,6 +8,7 @@ import {
   parseContactList,
   parseUri,
   SipParseError,
+  type AuthGuard,
   type DigestFailureReason,
   type DigestServer,
   type NameAddr,
@@ -36,6 +37,8 @@ export interface RegistrarOptions {
   defaultExpiresSec?: number;
   /** Oldest bindings (least recently refreshed) are evicted past this. Default 10. */
   maxBindingsPerAccount?: number;
+  /** Brute-force guard shared with the calls layer; banned sources get 403 before any work. */
+  authGuard?: AuthGuard;
   /** Names of this switch besides its interface addresses (public address) a digest `uri` may name. */
   ownHosts?: string[];
 }
@@ -87,6 +90,7 @@ export class Registrar {
   readonly defaultExpiresSec: number;
   readonly maxBindingsPerAccount: number;
   private readonly ownHosts: string[];
+  private readonly authGuard: AuthGuard | undefined;
 
   constructor(opts: RegistrarOptions) {
     this.directory = opts.directory;
@@ -99,6 +103,7 @@ export class Registrar {
     this.defaultExpiresSec = Math.min(Math.max(opts.defaultExpiresSec ?? 3600, this.minExpiresSec), this.maxExpiresSec);
     this.maxBindingsPerAccount = Math.max(1, opts.maxBindingsPerAccount ?? 10);
     this.ownHosts = opts.ownHosts ?? [];
+    this.authGuard = opts.authGuard;
   }
 
   /**
@@ -130,6 +135,7 @@ export class Registrar {
 
   private async process(req: SipRequest): Promise<SipResponse> {
     if (req.method !== 'REGISTER') throw new RegistrarReject(405, 'Method Not Allowed', [['Allow', 'REGISTER']]);
+    if (req.source && this.authGuard?.isBanned(req.source.address)) throw new RegistrarReject(403, 'Forbidden');
     const domain = req.uri.host.toLowerCase();
     const tenant = await this.directory.tenantForDomain(domain);
     if (!tenant) {
@@ -173,6 +179,7 @@ export class Registrar {
     const headerValues = req.headers.getAll('Authorization');
     const creds = headerValues.length ? this.digest.findCredentials(headerValues, realm) : undefined;
     if (creds && creds !== 'malformed' && creds.username !== toUser) {
+      this.authFailed(req, toUser, realm, 'username-mismatch');
       this.fail(req, { tenantId: tenant.id, user: toUser, domain: realm, status: 403, reason: 'Authentication username does not match To' });
       throw new RegistrarReject(403, 'Authentication username does not match To');
     }
@@ -193,11 +200,18 @@ export class Registrar {
       case 'uri-mismatch':
         throw new RegistrarReject(400, 'Digest URI does not match Request-URI');
       case 'bad-response':
+        this.authFailed(req, toUser, realm, trust === 'forbidden' ? 'source-not-allowed' : 'bad-response');
         this.fail(req, { tenantId: tenant.id, user: toUser, domain: realm, status: 403, reason: 'Authentication failed' });
         throw new RegistrarReject(403, 'Forbidden');
       default:
         throw this.challenge(req, realm, result.stale, result.reason);
     }
+  }
+
+  private authFailed(req: SipRequest, user: string, realm: string, reason: string): void {
+    const source = req.source;
+    if (!source || !this.authGuard) return;
+    this.authGuard.recordFailure({ source: source.address, port: source.port, transport: source.transport, user, realm, reason });
   }
 
   private challenge(req: SipRequest, realm: string, stale: boolean, why: DigestFailureReason): RegistrarReject {

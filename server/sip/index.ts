@@ -37,3 +37,4 @@ export { parseAuthHeader, formatAuthHeader } from './digest-header.ts';
 export { Dialog, dialogKey, dialogKeyOfRequest } from './dialog.ts';
 export { Invite2xxRetransmitter } from './dialog-2xx-retransmitter.ts';
 export { digestUriMatchesRequest, type DigestUriCheckOptions } from './digest-uri.ts';
+export { AuthFailureGuard, sourceKey, type AuthFailure, type AuthFailureGuardOptions, type AuthGuard, type BanInfo } from './auth-failure-guard.ts';
