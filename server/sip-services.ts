@@ -60,6 +60,12 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     tls,
     publicAddress: config.sip.publicAddress,
     udpReceiveBufferBytes: config.sip.udpReceiveBufferBytes,
+    idleConnectionTimeoutMs: config.security.idleConnectionTimeoutSec * 1000,
+    connectionLimits: {
+      maxPerSource: config.security.maxConnectionsPerSource,
+      maxTotal: config.security.maxConnections,
+      firstMessageTimeoutMs: config.security.firstMessageTimeoutSec * 1000,
+    },
     logger: sipLogger,
     userAgent: ctx.userAgent,
   });

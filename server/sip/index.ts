@@ -29,6 +29,7 @@ export { TimerWheel, ManualClock, systemClock } from './timer-wheel.ts';
 export type { Clock, TimerHandle } from './timer-wheel.ts';
 export { MemoryTransport } from './transports/memory-transport.ts';
 export type { SentDatagram } from './transports/memory-transport.ts';
+export type { ConnectionLimits } from './transports/connection-transport.ts';
 export { DigestServer } from './digest.ts';
 export type { DigestAlgorithm, DigestFailureReason, DigestVerifyResult } from './digest.ts';
 export { DigestClient } from './digest-client.ts';

@@ -28,6 +28,7 @@ import { CRLFCRLF, type Transport, type TransportEvents, type TransportKind } fr
 import { DEFAULT_UDP_RECEIVE_BUFFER_BYTES, UdpTransport } from './transports/udp-transport.ts';
 import { StreamTransport, type TlsSettings } from './transports/stream-transport.ts';
 import { WsTransport, type WsTransportOptions } from './transports/ws-transport.ts';
+import type { ConnectionLimits } from './transports/connection-transport.ts';
 
 export type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from './transactions/transaction.ts';
 export type { TimerSettings } from './transactions/timer-settings.ts';
@@ -53,6 +54,8 @@ export interface SipStackOptions {
   logger: Logger;
   userAgent?: string;
   idleConnectionTimeoutMs?: number;
+  /** Per-source and total caps and the first-message deadline of TCP/TLS/WS connections. */
+  connectionLimits?: ConnectionLimits;
   timers?: TimerSettings;
   onTrace?: (dir: 'in' | 'out', data: Buffer, remote: Endpoint) => void;
   /** Extra, already constructed transports (the in-memory fake in tests). */
@@ -288,7 +291,7 @@ export class SipStack {
 
   /** What the connection-oriented transports (TCP, TLS, WS, WSS) are all configured with. */
   private connectionOptions(spec: ListenSpec, events: TransportEvents): Omit<WsTransportOptions, 'kind'> {
-    return { host: spec.host, port: spec.port, tls: this.opts.tls, idleTimeoutMs: this.opts.idleConnectionTimeoutMs, events };
+    return { host: spec.host, port: spec.port, tls: this.opts.tls, idleTimeoutMs: this.opts.idleConnectionTimeoutMs, limits: this.opts.connectionLimits, events };
   }
 
   private eventsFor(transport: Transport): TransportEvents {
