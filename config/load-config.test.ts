@@ -31,7 +31,7 @@ describe('loadConfig', () => {
     expect(c.sandbox).toEqual({ memoryMb: 32, cpuMs: 1000, maxConcurrent: 5 });
     expect(c.security).toEqual({
       trustedNetworks: [], authFailuresPerSource: 10, authFailuresPerAccount: 30, authBanSec: 600,
-      maxConnectionsPerSource: 50, maxConnections: 10_000, firstMessageTimeoutSec: 10, idleConnectionTimeoutSec: 300,
+      maxConnectionsPerSource: 50, maxConnections: 10_000, firstMessageTimeoutSec: 10, idleConnectionTimeoutSec: 300, maxServerTransactions: 100_000,
     });
   });
 

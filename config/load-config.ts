@@ -57,6 +57,8 @@ export interface Config {
     firstMessageTimeoutSec: number;
     /** A connection with neither a message nor a CRLF keep-alive for this long is closed (s). */
     idleConnectionTimeoutSec: number;
+    /** Live server transactions beyond which new requests get a stateless 503. */
+    maxServerTransactions: number;
   };
 }
 
@@ -277,6 +279,7 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_MAX_CONNECTIONS', key: 'security.maxConnections', schema: integer(1, 10_000_000), fallback: () => 10_000 },
   { env: 'PATCHBAY_FIRST_MESSAGE_TIMEOUT', key: 'security.firstMessageTimeoutSec', schema: integer(1, 3600), fallback: () => 10 },
   { env: 'PATCHBAY_IDLE_CONNECTION_TIMEOUT', key: 'security.idleConnectionTimeoutSec', schema: integer(10, 86_400), fallback: () => 300 },
+  { env: 'PATCHBAY_MAX_SERVER_TRANSACTIONS', key: 'security.maxServerTransactions', schema: integer(100, 100_000_000), fallback: () => 100_000 },
 ];
 
 function getPath(obj: unknown, dotted: string): unknown {

@@ -61,6 +61,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     publicAddress: config.sip.publicAddress,
     udpReceiveBufferBytes: config.sip.udpReceiveBufferBytes,
     idleConnectionTimeoutMs: config.security.idleConnectionTimeoutSec * 1000,
+    maxServerTransactions: config.security.maxServerTransactions,
     connectionLimits: {
       maxPerSource: config.security.maxConnectionsPerSource,
       maxTotal: config.security.maxConnections,
