@@ -59,4 +59,17 @@ describe('source CIDR trust (e2e)', () => {
       peer.close();
     }
   });
+
+  it('refuses --trust-udp-source on while the database cannot store it, so it never silently reads as on', async () => {
+    const res = await server.cli(['account', 'set', `pbx@${DOMAIN}`, '--trust-udp-source', 'on']);
+    if (res.code === 0) {
+      // The column exists (db migration landed): then the flag must really be stored.
+      expect(res.stdout).toMatch(/pbx@trust\.test changed/);
+      return;
+    }
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/--trust-udp-source: this database has no trust_udp_source column/);
+    expect((await server.cli(['account', 'set', `pbx@${DOMAIN}`, '--trust-udp-source', 'off'])).code).toBe(0);
+    expect((await server.cli(['account', 'set', `pbx@${DOMAIN}`, '--trust-udp-source', 'maybe'])).code).toBe(2);
+  });
 });
