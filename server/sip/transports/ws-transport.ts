@@ -31,10 +31,12 @@ export class WsTransport extends ConnectionTransport<'ws' | 'wss', WsConnection,
 
   listen(): Promise<Endpoint> {
     const deadline = this.firstMessageTimeoutMs;
+    // Node checks headersTimeout/requestTimeout only every connectionsCheckingInterval (30 s).
+    const checking = { connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(deadline / 2))) };
     const server =
       this.kind === 'wss'
-        ? https.createServer({ cert: this.opts.tls!.cert, key: this.opts.tls!.key, handshakeTimeout: deadline })
-        : http.createServer();
+        ? https.createServer({ cert: this.opts.tls!.cert, key: this.opts.tls!.key, handshakeTimeout: deadline, ...checking })
+        : http.createServer(checking);
     // The upgrade request is the "first message" of a WebSocket connection: same slowloris bound.
     server.headersTimeout = deadline;
     server.requestTimeout = deadline;
