@@ -37,10 +37,11 @@ describe('digestUriMatchesRequest', () => {
     expect(digestUriMatchesRequest('not a uri', register('sip:acme.test'))).toBe(false);
   });
 
-  it("accepts the switch's own address as the resource, on the port it was reached at", () => {
+  it("accepts the switch's own address as the resource, whatever port a NAT made the phone dial", () => {
     expect(digestUriMatchesRequest('sip:192.0.2.1:5060', register('sip:acme.test', '192.0.2.1'))).toBe(true);
     expect(digestUriMatchesRequest('sip:192.0.2.1', register('sip:acme.test', '192.0.2.1'))).toBe(true);
-    expect(digestUriMatchesRequest('sip:192.0.2.1:5999', register('sip:acme.test', '192.0.2.1'))).toBe(false);
+    expect(digestUriMatchesRequest('sip:192.0.2.1:5080', register('sip:acme.test', '192.0.2.1'))).toBe(true);
+    expect(digestUriMatchesRequest('sips:192.0.2.1', register('sip:acme.test', '192.0.2.1'))).toBe(false);
     expect(digestUriMatchesRequest('sip:198.51.100.7', register('sip:acme.test', '192.0.2.1'))).toBe(false);
   });
 

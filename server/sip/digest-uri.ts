@@ -18,8 +18,8 @@ export interface DigestUriCheckOptions {
  * One exception: devices set up with the switch as their proxy (and sipp) put the switch's own
  * address there while the Request-URI names the domain. That is accepted only for an address
  * that really is this switch — the listener's, or with a wildcard listener one of the machine's
- * interfaces (never "any IP") — and only with the Request-URI's user, so an answer computed for
- * another user's resource never authenticates this request.
+ * interfaces (never "any IP") — and only with the Request-URI's user and scheme, so an answer
+ * computed for another user's resource never authenticates this request.
  */
 export function digestUriMatchesRequest(digestUri: string, req: SipRequest, opts: DigestUriCheckOptions = {}): boolean {
   let d;
@@ -36,9 +36,8 @@ export function digestUriMatchesRequest(digestUri: string, req: SipRequest, opts
 
   const local = req.localEndpoint;
   if (!local) return false;
-  const defaultPort = d.scheme === 'sips' ? 5061 : 5060;
-  // A phone that omits the port means the default one; it must still be the port it reached.
-  if ((d.port ?? defaultPort) !== local.port) return false;
+  // No port check here: behind a port-forwarding NAT the port the phone dialled is not the one
+  // the listener sees, and naming this host under another port gains an attacker nothing.
   return isOwnHost(host, unbracket(local.address.toLowerCase()), opts.ownHosts);
 }
 
