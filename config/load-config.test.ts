@@ -29,6 +29,10 @@ describe('loadConfig', () => {
     expect(c.secretKey.toString('hex')).toBe(KEY);
     expect(c.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindings: 10, keepAliveIntervalSec: 20, qualifyIntervalSec: 60, digestAlgorithms: ['MD5'] });
     expect(c.sandbox).toEqual({ memoryMb: 32, cpuMs: 1000, maxConcurrent: 5 });
+    expect(c.security).toEqual({
+      trustedNetworks: [], authFailuresPerSource: 10, authFailuresPerAccount: 30, authBanSec: 600,
+      maxConnectionsPerSource: 50, maxConnections: 10_000, firstMessageTimeoutSec: 10, idleConnectionTimeoutSec: 300, maxServerTransactions: 100_000,
+    });
     expect(c.calls).toEqual({ allowedLegNetworks: [] });
   });
 
@@ -44,6 +48,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: '0' } }).registrar.qualifyIntervalSec).toBe(0);
     expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: '-1' } })).toThrow(/PATCHBAY_QUALIFY_INTERVAL/);
     expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: 'soon' } })).toThrow(ConfigError);
+  });
+
+  it('reads the trusted networks as a CIDR list and refuses a bad one', () => {
+    const c = loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_TRUSTED_NETWORKS: '10.0.0.0/8, 2001:db8::/32,192.0.2.7' } });
+    expect(c.security.trustedNetworks).toEqual(['10.0.0.0/8', '2001:db8::/32', '192.0.2.7/32']);
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_TRUSTED_NETWORKS: '10.0.0.0/33' } })).toThrow(/PATCHBAY_TRUSTED_NETWORKS/);
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_TRUSTED_NETWORKS: 'office' } })).toThrow(/PATCHBAY_TRUSTED_NETWORKS/);
   });
 
   it('reads the digest algorithms in order, case-insensitively', () => {

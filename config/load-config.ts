@@ -44,6 +44,26 @@ export interface Config {
     /** CIDRs that dialled legs may reach although not public, on any port (normalized `address/prefix`). */
     allowedLegNetworks: string[];
   };
+  security: {
+    /** CIDRs exempt from brute-force bans (the operator's own networks, monitoring). */
+    trustedNetworks: string[];
+    /** Failed authentications per source per 60 s that ban it. */
+    authFailuresPerSource: number;
+    /** Failed authentications per account per 10 min after which each failing source is banned. */
+    authFailuresPerAccount: number;
+    /** First ban (s); doubles per repeat up to 24 h. */
+    authBanSec: number;
+    /** Open TCP/TLS/WS connections per source address. */
+    maxConnectionsPerSource: number;
+    /** Open TCP/TLS/WS connections in total per listener. */
+    maxConnections: number;
+    /** A new connection must deliver a whole SIP message (and any later message must complete) within this (s). */
+    firstMessageTimeoutSec: number;
+    /** A connection with neither a message nor a CRLF keep-alive for this long is closed (s). */
+    idleConnectionTimeoutSec: number;
+    /** Live server transactions beyond which new requests get a stateless 503. */
+    maxServerTransactions: number;
+  };
 }
 
 export interface LoadConfigOptions {
@@ -192,7 +212,7 @@ const secretKeySchema = settingSchema((raw) => {
   return key;
 });
 
-/** Validated with the same BlockList the calls layer matches with, so what loads also matches. */
+/** CIDR lists (allowed leg networks, trusted networks): validated with the BlockList they are matched with, so what loads also matches. */
 const networkListSchema = settingSchema((raw) => {
   const items = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(',') : undefined;
   if (!items) throw new Error(`expected a comma list of CIDRs like 10.1.0.0/16,2001:db8::/32, got ${show(raw)}`);
@@ -259,6 +279,15 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_SANDBOX_CPU_MS', key: 'sandbox.cpuMs', schema: integer(10, 600_000), fallback: () => 1000 },
   { env: 'PATCHBAY_SANDBOX_MAX_CONCURRENT', key: 'sandbox.maxConcurrent', schema: integer(1, 10_000), fallback: () => 5 },
   { env: 'PATCHBAY_ALLOWED_LEG_NETWORKS', key: 'calls.allowedLegNetworks', schema: networkListSchema, fallback: () => '' },
+  { env: 'PATCHBAY_TRUSTED_NETWORKS', key: 'security.trustedNetworks', schema: networkListSchema, fallback: () => '' },
+  { env: 'PATCHBAY_AUTH_FAILURES_PER_SOURCE', key: 'security.authFailuresPerSource', schema: integer(1, 1_000_000), fallback: () => 10 },
+  { env: 'PATCHBAY_AUTH_FAILURES_PER_ACCOUNT', key: 'security.authFailuresPerAccount', schema: integer(1, 1_000_000), fallback: () => 30 },
+  { env: 'PATCHBAY_AUTH_BAN_SEC', key: 'security.authBanSec', schema: integer(1, 86_400), fallback: () => 600 },
+  { env: 'PATCHBAY_MAX_CONNECTIONS_PER_SOURCE', key: 'security.maxConnectionsPerSource', schema: integer(1, 1_000_000), fallback: () => 50 },
+  { env: 'PATCHBAY_MAX_CONNECTIONS', key: 'security.maxConnections', schema: integer(1, 10_000_000), fallback: () => 10_000 },
+  { env: 'PATCHBAY_FIRST_MESSAGE_TIMEOUT', key: 'security.firstMessageTimeoutSec', schema: integer(1, 3600), fallback: () => 10 },
+  { env: 'PATCHBAY_IDLE_CONNECTION_TIMEOUT', key: 'security.idleConnectionTimeoutSec', schema: integer(10, 86_400), fallback: () => 300 },
+  { env: 'PATCHBAY_MAX_SERVER_TRANSACTIONS', key: 'security.maxServerTransactions', schema: integer(100, 100_000_000), fallback: () => 100_000 },
 ];
 
 function getPath(obj: unknown, dotted: string): unknown {

@@ -4,12 +4,12 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import type { EventBus } from './events/index.ts';
-import { DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
+import { CidrSet, DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
-import { DigestServer } from './sip/index.ts';
+import { AuthFailureGuard, DigestServer, type AuthGuard } from './sip/index.ts';
 import { SipStack, type ListenSpec } from './sip/index.ts';
 
 export interface SipServicesContext {
@@ -26,6 +26,8 @@ export interface SipServices {
   readonly directory: DbAccountDirectory;
   readonly calls: CallService;
   readonly sandbox: SandboxSupervisor;
+  /** The one brute-force guard for every digest check (REGISTER now, INVITE through the calls layer). */
+  readonly authGuard: AuthGuard;
   /** Listeners with their real ports (port 0 resolved). */
   listening(): ListenSpec[];
   close(): Promise<void>;
@@ -58,6 +60,13 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     tls,
     publicAddress: config.sip.publicAddress,
     udpReceiveBufferBytes: config.sip.udpReceiveBufferBytes,
+    idleConnectionTimeoutMs: config.security.idleConnectionTimeoutSec * 1000,
+    maxServerTransactions: config.security.maxServerTransactions,
+    connectionLimits: {
+      maxPerSource: config.security.maxConnectionsPerSource,
+      maxTotal: config.security.maxConnections,
+      firstMessageTimeoutMs: config.security.firstMessageTimeoutSec * 1000,
+    },
     logger: sipLogger,
     userAgent: ctx.userAgent,
   });
@@ -70,7 +79,16 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     // stored, so an operator whose phones all speak RFC 8760 can offer both.
     algorithms: config.registrar.digestAlgorithms,
   });
+  const trusted = new CidrSet(config.security.trustedNetworks);
+  const authGuard = new AuthFailureGuard({
+    sourceLimit: config.security.authFailuresPerSource,
+    accountLimit: config.security.authFailuresPerAccount,
+    banMs: config.security.authBanSec * 1000,
+    isExempt: (address) => trusted.contains(address),
+    logger: logger.child({ component: 'auth' }),
+  });
   const registrar = new Registrar({
+    authGuard,
     directory,
     location,
     digest,
@@ -80,6 +98,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     maxExpiresSec: config.registrar.maxExpires,
     defaultExpiresSec: config.registrar.defaultExpires,
     maxBindingsPerAccount: config.registrar.maxBindings,
+    ownHosts: config.sip.publicAddress ? [config.sip.publicAddress] : [],
   });
   const sandbox = new SandboxSupervisor({
     logger: logger.child({ component: 'sandbox' }),
@@ -90,6 +109,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const cdrs = cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed'));
   const calls = new CallService({
     stack,
+    authGuard,
     location,
     accounts: callAccountsFrom(directory),
     digest,
@@ -135,6 +155,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     directory,
     calls,
     sandbox,
+    authGuard,
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {

@@ -81,7 +81,7 @@ function reply(req: SipRequest, status: number, toTag: string): string {
 
 /** alice places calls through the outgoing dialplan "out" (trusted by source address, no digest). */
 function addAlice(extra: Partial<CallAccount> = {}): CallAccount {
-  return accounts.add(makeAccount('alice', { outDialplan: 'out', allowedCidrs: ['198.51.100.0/24'], ...extra }));
+  return accounts.add(makeAccount('alice', { outDialplan: 'out', allowedCidrs: ['198.51.100.0/24'], trustUdpSource: true, ...extra }));
 }
 
 /** The outgoing dialplan: optional sys calls, then one Dial; its result lands in `results`. */
@@ -124,6 +124,18 @@ beforeEach(async () => {
 afterEach(async () => {
   service.close();
   await stack.stop();
+});
+
+describe('source networks on INVITE (spoofable over UDP)', () => {
+  it('a UDP INVITE from an allowed network still gets 407 unless the account trusts UDP sources', async () => {
+    addAlice({ trustUdpSource: false });
+    dialplanDials('bob@local', []);
+    mem.inject(invite('alice@example.com', 'bob@example.com', 1), CALLER);
+    await settle();
+    expect(runs).toBe(0);
+    expect(invitesTo(BOB_PHONE)).toHaveLength(0);
+    expect(mem.sentStartingWith('SIP/2.0 407')).toHaveLength(1);
+  });
 });
 
 describe('account caller ID', () => {

@@ -52,7 +52,7 @@ async function serve(extra: Partial<CallServiceOptions> = {}): Promise<void> {
     if (!service.handleRequest(req, tx) && tx) tx.respond(createResponse(req, 405));
   };
   await stack.start();
-  accounts.add(makeAccount('alice', { outDialplan: 'out', allowedCidrs: ['198.51.100.0/24'] }));
+  accounts.add(makeAccount('alice', { outDialplan: 'out', allowedCidrs: ['198.51.100.0/24'], trustUdpSource: true }));
 }
 
 function invite(to: string): string {

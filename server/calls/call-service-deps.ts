@@ -1,3 +1,4 @@
+import type { AuthGuard } from '../sip/index.ts';
 import type { Logger } from 'pino';
 import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.ts';
 import type { DigestServer } from '../sip/index.ts';
@@ -108,6 +109,8 @@ export interface CallServiceOptions {
   location: LocationLookup;
   accounts: CallAccountDirectory;
   digest: DigestServer;
+  /** The switch's brute-force guard (shared with the registrar); INVITE digest failures count in it. */
+  authGuard?: AuthGuard;
   sandbox: DialplanRunner;
   dialplans: DialplanStore;
   kv: KeyValueStore;

@@ -1,7 +1,7 @@
 import type { CallState } from './call-state.ts';
 import type { ControllableCall } from './control/index.ts';
 import type { Logger } from 'pino';
-import { CidrSet, type TenantRef } from '../registrar/index.ts';
+import { sourceTrust, type TenantRef } from '../registrar/index.ts';
 import { dialogKeyOfRequest, digestUriMatchesRequest } from '../sip/index.ts';
 import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
@@ -249,18 +249,27 @@ export class CallService {
     return { kind: 'call', tenant: toTenant, direction: 'inbound', account: callee, dialplan: callee.inDialplan ?? undefined };
   }
 
-  /** Undefined when authenticated; otherwise the 407/403/400 to send. */
+  /**
+   * Undefined when authenticated; otherwise the 407/403/400 to send. The source-CIDR rule is the
+   * registrar's (sourceTrust: alone only on connection transports); wrong answers feed the same
+   * brute-force guard, and a banned source gets 403 before any digest work.
+   */
   private authenticate(req: SipRequest, tenant: TenantRef, account: CallAccount | undefined): Route | undefined {
-    if (account && account.allowedCidrs.length > 0 && req.source && cidrMatch(account.allowedCidrs, req.source.address)) return undefined;
+    const source = req.source;
+    const guard = this.opts.authGuard;
+    if (source && guard?.isBanned(source.address)) return { kind: 'reject', status: 403 };
+    const trust = account ? sourceTrust(account, source) : 'digest-required';
+    if (trust === 'trusted') return undefined;
     const realm = tenant.domain;
     const headerValues = req.headers.getAll('Proxy-Authorization');
     const result = this.opts.digest.verify({
       headerValues,
       realm,
       method: req.method,
-      requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req),
+      requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req, { ownHosts: this.opts.publicAddress ? [this.opts.publicAddress] : [] }),
       lookupHa1: (username, algorithm) => {
-        if (!account || username !== account.username) return undefined;
+        // A source outside the account's networks gets the same work and the same 403 as a wrong password.
+        if (!account || trust === 'forbidden' || username !== account.username) return undefined;
         return algorithm === 'MD5' ? account.ha1Md5 : account.ha1Sha256;
       },
     });
@@ -271,6 +280,12 @@ export class CallService {
       case 'uri-mismatch':
         return { kind: 'reject', status: 400, reason: 'Digest URI does not match Request-URI' };
       case 'bad-response':
+        if (source) {
+          guard?.recordFailure({
+            source: source.address, port: source.port, transport: source.transport, user: req.from.uri.user, realm,
+            reason: trust === 'forbidden' ? 'source not in the account\'s networks' : 'wrong digest answer to INVITE',
+          });
+        }
         return { kind: 'reject', status: 403 };
       default: {
         const values = this.opts.digest.challengeHeaders(realm, { stale: result.stale });
@@ -286,22 +301,6 @@ export class CallService {
     const t = kind === 'udp' ? '' : `;transport=${kind}`;
     return `<sip:patchbay@${formatHost(host)}:${port}${t}>`;
   }
-}
-
-function cidrMatch(cidrs: string[], address: string): boolean {
-  return cidrSetFor(cidrs).contains(address);
-}
-
-const cidrCache = new Map<string, CidrSet>();
-function cidrSetFor(cidrs: string[]): CidrSet {
-  const key = cidrs.join(',');
-  let set = cidrCache.get(key);
-  if (!set) {
-    set = new CidrSet(cidrs);
-    if (cidrCache.size > 1000) cidrCache.clear();
-    cidrCache.set(key, set);
-  }
-  return set;
 }
 
 function controllable(c: Call | CallbackCall): ControllableCall {

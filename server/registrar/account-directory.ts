@@ -24,8 +24,17 @@ export interface AccountAuth {
   natKeepAlive: boolean;
   /** How keep-alives are sent to UDP bindings; default CRLF. */
   keepAliveMethod?: KeepAliveMethod;
-  /** Source CIDRs (IPv4 or IPv6, e.g. "192.0.2.0/24", "2001:db8::/32") trusted without a challenge. */
+  /**
+   * Source CIDRs (IPv4 or IPv6, e.g. "192.0.2.0/24", "2001:db8::/32"). When set, requests from
+   * elsewhere are refused; inside them a connection transport (TCP/TLS/WS) needs no challenge,
+   * UDP still does unless `trustUdpSource` (see `sourceTrust`).
+   */
   allowedCidrs: string[];
+  /**
+   * Trust the CIDRs alone over UDP too. UDP source addresses can be forged, so this is an
+   * explicit, per-account opt-in; absent (an older database without the column) means false.
+   */
+  trustUdpSource?: boolean;
 }
 
 export interface AccountDirectory {

@@ -1,8 +1,9 @@
 import type { Database, SipAccount, Tenant } from '../../db/index.ts';
 import type { AccountAuth, AccountDirectory, TenantRef } from './account-directory.ts';
+import { NegativeCache } from './negative-cache.ts';
 
 interface Cached<T> {
-  value: T | undefined;
+  value: T;
   fetchedAt: number;
   refreshing?: Promise<void>;
 }
@@ -13,6 +14,8 @@ export interface DbAccountDirectoryOptions {
   refreshAfterMs?: number;
   /** How long "no such account/domain" is believed, so a scan cannot hammer the database. */
   negativeTtlMs?: number;
+  /** Bound on remembered misses (tenants and accounts together). Default 10 000. */
+  maxNegativeEntries?: number;
   now?: () => number;
 }
 
@@ -25,13 +28,13 @@ export class DbAccountDirectory implements AccountDirectory {
   private readonly tenants = new Map<string, Cached<TenantRef>>();
   private readonly accounts = new Map<string, Cached<SipAccount>>();
   private readonly refreshAfterMs: number;
-  private readonly negativeTtlMs: number;
   private readonly now: () => number;
+  private readonly misses: NegativeCache;
 
   constructor(private readonly options: DbAccountDirectoryOptions) {
     this.refreshAfterMs = options.refreshAfterMs ?? 30_000;
-    this.negativeTtlMs = options.negativeTtlMs ?? 5_000;
     this.now = options.now ?? Date.now;
+    this.misses = new NegativeCache(options.negativeTtlMs ?? 5_000, Math.max(1, options.maxNegativeEntries ?? 10_000), this.now);
   }
 
   async load(): Promise<void> {
@@ -46,14 +49,20 @@ export class DbAccountDirectory implements AccountDirectory {
   invalidate(): void {
     this.tenants.clear();
     this.accounts.clear();
+    this.misses.clear();
   }
 
   get accountCount(): number {
     return this.accounts.size;
   }
 
+  /** Remembered misses (for metrics and tests). */
+  get negativeCount(): number {
+    return this.misses.size;
+  }
+
   async tenantForDomain(domain: string): Promise<TenantRef | undefined> {
-    return this.lookup(this.tenants, domain.toLowerCase(), async () => {
+    return this.lookup(this.tenants, 't', domain.toLowerCase(), async () => {
       const t = await this.options.db.tenants.findByDomain(domain.toLowerCase());
       return t ? { id: t.id, domain: t.domain } : undefined;
     });
@@ -66,7 +75,7 @@ export class DbAccountDirectory implements AccountDirectory {
 
   /** The whole account record (dialplan names, flags) for the call layer. */
   async findAccount(user: string, domain: string): Promise<SipAccount | undefined> {
-    return this.lookup(this.accounts, accountKey(user, domain), () =>
+    return this.lookup(this.accounts, 'a', accountKey(user, domain), () =>
       this.options.db.accounts.findForAuth(user, domain.toLowerCase()),
     );
   }
@@ -77,27 +86,34 @@ export class DbAccountDirectory implements AccountDirectory {
     for (const alias of t.aliases) this.tenants.set(alias, { value: ref, fetchedAt: at });
   }
 
-  private async lookup<T>(map: Map<string, Cached<T>>, key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {
+  private async lookup<T>(map: Map<string, Cached<T>>, kind: string, key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {
+    const missKey = `${kind}:${key}`;
     const hit = map.get(key);
-    const now = this.now();
     if (hit) {
-      const age = now - hit.fetchedAt;
-      if (hit.value === undefined && age > this.negativeTtlMs) {
-        map.delete(key);
-      } else {
-        if (hit.value !== undefined && age > this.refreshAfterMs && !hit.refreshing) {
-          hit.refreshing = read()
-            .then((value) => void map.set(key, { value, fetchedAt: this.now() }))
-            .catch(() => {
-              hit.refreshing = undefined;
-            });
-        }
-        return hit.value;
+      if (this.now() - hit.fetchedAt > this.refreshAfterMs && !hit.refreshing) {
+        hit.refreshing = read()
+          .then((value) => this.store(map, kind, key, value))
+          .catch(() => {
+            hit.refreshing = undefined;
+          });
       }
+      return hit.value;
     }
+    if (this.misses.has(missKey)) return undefined;
     const value = await read();
-    map.set(key, { value, fetchedAt: now });
+    this.store(map, kind, key, value);
     return value;
+  }
+
+  /** Found things go to the (database-sized) map; misses only to the bounded cache. */
+  private store<T>(map: Map<string, Cached<T>>, kind: string, key: string, value: T | undefined): void {
+    if (value === undefined) {
+      map.delete(key);
+      this.misses.add(`${kind}:${key}`);
+    } else {
+      this.misses.delete(`${kind}:${key}`);
+      map.set(key, { value, fetchedAt: this.now() });
+    }
   }
 }
 
@@ -116,5 +132,7 @@ export function toAccountAuth(a: SipAccount): AccountAuth {
     natKeepAlive: a.natKeepalive,
     keepAliveMethod: a.keepaliveMethod,
     allowedCidrs: a.allowedCidrs,
+    // Read only if the record carries it, so the safe default holds before the column exists.
+    trustUdpSource: (a as SipAccount & { trustUdpSource?: unknown }).trustUdpSource === true,
   };
 }

@@ -2,6 +2,7 @@ export type { AccountAuth, AccountDirectory, KeepAliveMethod, TenantRef } from '
 export type { Binding, BindingChanges, BindingStore, BindingTarget } from './binding.ts';
 export type { EmitRegistrationEvent, RegistrationEvent, RegistrationRemovalReason } from './registration-event.ts';
 export { CidrSet } from './cidr.ts';
+export { sourceTrust, type SourceTrust, type SourceTrustAccount } from './source-trust.ts';
 export { LocationService, aorKey, type LocationServiceOptions } from './location-service.ts';
 export { Registrar, type RegistrarOptions } from './registrar.ts';
 export { NatKeepAlive, type KeepAliveTransport, type NatKeepAliveOptions } from './nat-keep-alive.ts';

@@ -15,7 +15,7 @@ function binding(id: string, expiresAt: number, extra: Partial<Binding> = {}): B
 describe('LocationService', () => {
   it('sweeps expired bindings and raises registration.expired', async () => {
     const h = makeHarness();
-    h.directory.add(makeAccount('alice', 'secret', { allowedCidrs: ['203.0.113.0/24'] }));
+    h.directory.add(makeAccount('alice', 'secret', { allowedCidrs: ['203.0.113.0/24'], trustUdpSource: true }));
     await h.register({ user: 'alice', contacts: ['<sip:alice@10.0.0.2>;expires=120', '<sip:alice@10.0.0.3>;expires=600'] });
     h.clock.advance(119_000);
     expect(h.location.sweep()).toBe(0);
@@ -29,7 +29,7 @@ describe('LocationService', () => {
 
   it('persists write-behind in batches and restores on load, dropping expired bindings', async () => {
     const h = makeHarness();
-    h.directory.add(makeAccount('alice', 'secret', { allowedCidrs: ['203.0.113.0/24'] }));
+    h.directory.add(makeAccount('alice', 'secret', { allowedCidrs: ['203.0.113.0/24'], trustUdpSource: true }));
     await h.register({ user: 'alice', contacts: ['<sip:alice@10.0.0.2>;expires=120', '<sip:alice@10.0.0.3>;expires=600'] });
     expect(h.store.rows.size).toBe(0);
     expect(h.location.pendingWrites).toBe(2);

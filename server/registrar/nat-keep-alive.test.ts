@@ -20,8 +20,8 @@ class FakeStack implements KeepAliveTransport {
 
 async function setup(keepAliveMethod: 'crlf' | 'options' = 'crlf') {
   const h = makeHarness();
-  h.directory.add(makeAccount('nat', 'x', { natKeepAlive: true, keepAliveMethod, allowedCidrs: ['203.0.113.0/24'] }));
-  h.directory.add(makeAccount('plain', 'x', { allowedCidrs: ['203.0.113.0/24'] }));
+  h.directory.add(makeAccount('nat', 'x', { natKeepAlive: true, keepAliveMethod, allowedCidrs: ['203.0.113.0/24'], trustUdpSource: true }));
+  h.directory.add(makeAccount('plain', 'x', { allowedCidrs: ['203.0.113.0/24'], trustUdpSource: true }));
   await h.register({ user: 'nat', contacts: ['<sip:nat@192.168.1.20:5060>'], source: { transport: 'udp', address: '203.0.113.5', port: 40000 } });
   await h.register({ user: 'nat', callId: 'tcp', contacts: ['<sip:nat@192.168.1.21;transport=tcp>'], source: { transport: 'tcp', address: '203.0.113.6', port: 50000, connectionId: 'c1' } });
   await h.register({ user: 'plain', contacts: ['<sip:plain@192.168.1.30>'] });
@@ -82,7 +82,7 @@ describe('NatKeepAlive', () => {
 
   it('gives up on a probe still unanswered when the next qualify round starts', async () => {
     const h = makeHarness();
-    h.directory.add(makeAccount('nat', 'x', { natKeepAlive: true, allowedCidrs: ['203.0.113.0/24'] }));
+    h.directory.add(makeAccount('nat', 'x', { natKeepAlive: true, allowedCidrs: ['203.0.113.0/24'], trustUdpSource: true }));
     await h.register({ user: 'nat', contacts: ['<sip:nat@192.168.1.20:5060>'], source: { transport: 'udp', address: '203.0.113.5', port: 40000 } });
     const stack = new FakeStack();
     const keepAlive = new NatKeepAlive({ stack, location: h.location, qualifyIntervalSec: 2 });

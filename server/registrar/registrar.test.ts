@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAuthHeader } from '../sip/index.ts';
+import { AuthFailureGuard, parseAuthHeader } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import type { SipResponse } from '../sip/index.ts';
 import { buildRegister, contactsOf, makeAccount, makeHarness, TENANT, UDP_SOURCE } from './test-support.ts';
@@ -97,16 +97,44 @@ describe('Registrar authentication', () => {
     expect(res.reason).toBe('Authentication username does not match To');
   });
 
-  it('trusts allowed source CIDRs (IPv4 and IPv6) without a challenge', async () => {
+  it('trusts allowed source CIDRs (IPv4 and IPv6) alone only over connection transports', async () => {
     const h = makeHarness();
     h.directory.add(makeAccount('pbx', 'x', { allowedCidrs: ['192.0.2.0/24', '2001:db8::/32'] }));
-    const v4 = await h.registrar.handle(buildRegister({ user: 'pbx', contacts: ['<sip:pbx@192.0.2.7>'], source: { transport: 'udp', address: '192.0.2.7', port: 5060 } }));
-    expect(v4.status).toBe(200);
+    const tcp = await h.registrar.handle(buildRegister({ user: 'pbx', contacts: ['<sip:pbx@192.0.2.7;transport=tcp>'], source: { transport: 'tcp', address: '192.0.2.7', port: 5060, connectionId: 'k0' } }));
+    expect(tcp.status).toBe(200);
     const v6 = await h.registrar.handle(buildRegister({ user: 'pbx', callId: 'c6', contacts: ['<sip:pbx@[2001:db8::5]>'], source: { transport: 'tcp', address: '2001:db8::5', port: 5060, connectionId: 'k1' } }));
     expect(v6.status).toBe(200);
     expect(contactsOf(v6)).toHaveLength(2);
-    const outside = await h.registrar.handle(buildRegister({ user: 'pbx', callId: 'c7', contacts: ['<sip:pbx@198.51.100.9>'], source: { transport: 'udp', address: '198.51.100.9', port: 5060 } }));
-    expect(outside.status).toBe(401);
+  });
+
+  it('over UDP an allowed source still needs the digest: a forged source address proves nothing', async () => {
+    const h = makeHarness();
+    h.directory.add(makeAccount('pbx', 'x', { allowedCidrs: ['192.0.2.0/24'] }));
+    const source = { transport: 'udp' as const, address: '192.0.2.7', port: 5060 };
+    const bare = await h.registrar.handle(buildRegister({ user: 'pbx', contacts: ['<sip:pbx@192.0.2.7>'], source }));
+    expect(bare.status).toBe(401);
+    expect(h.location.size).toBe(0);
+    const withDigest = await h.register({ user: 'pbx', password: 'x', callId: 'c2', contacts: ['<sip:pbx@192.0.2.7>'], source });
+    expect(withDigest.status).toBe(200);
+  });
+
+  it('trusts a UDP source alone only for an account that opted in (trustUdpSource)', async () => {
+    const h = makeHarness();
+    h.directory.add(makeAccount('pbx', 'x', { allowedCidrs: ['192.0.2.0/24'], trustUdpSource: true }));
+    const res = await h.registrar.handle(buildRegister({ user: 'pbx', contacts: ['<sip:pbx@192.0.2.7>'], source: { transport: 'udp', address: '192.0.2.7', port: 5060 } }));
+    expect(res.status).toBe(200);
+  });
+
+  it('refuses a source outside the CIDRs even with the right password, like an unknown user', async () => {
+    const h = makeHarness();
+    h.directory.add(makeAccount('pbx', 'x', { allowedCidrs: ['192.0.2.0/24'] }));
+    const outside = { transport: 'tcp' as const, address: '198.51.100.9', port: 5060, connectionId: 'k9' };
+    const first = await h.registrar.handle(buildRegister({ user: 'pbx', contacts: ['<sip:pbx@198.51.100.9>'], source: outside }));
+    expect(first.status).toBe(401);
+    const res = await h.register({ user: 'pbx', password: 'x', callId: 'c7', contacts: ['<sip:pbx@198.51.100.9>'], source: outside });
+    expect(res.status).toBe(403);
+    expect(res.reason).toBe('Forbidden');
+    expect(h.location.size).toBe(0);
   });
 
   it('sends the response on the server transaction', async () => {
@@ -129,7 +157,7 @@ describe('Registrar authentication', () => {
 describe('Registrar bindings', () => {
   async function withAlice(opts: Parameters<typeof makeHarness>[0] = {}) {
     const h = makeHarness(opts);
-    h.directory.add(makeAccount('alice', 'secret', { allowedCidrs: ['203.0.113.0/24'] }));
+    h.directory.add(makeAccount('alice', 'secret', { allowedCidrs: ['203.0.113.0/24'], trustUdpSource: true }));
     return h;
   }
 
@@ -237,5 +265,37 @@ describe('Registrar bindings', () => {
     const h = await withAlice();
     expect((await h.register({ user: 'alice', contacts: [C1], expires: 'soon' })).status).toBe(400);
     expect((await h.register({ user: 'alice', contacts: ['<sip:alice@'] })).status).toBe(400);
+  });
+});
+
+describe('Registrar brute-force guard', () => {
+  it('bans a guessing source after 10 wrong answers while another source registers', async () => {
+    const clock = { t: 1_800_000_000_000 };
+    const guard = new AuthFailureGuard({ now: () => clock.t });
+    const h = makeHarness({ authGuard: guard });
+    h.directory.add(makeAccount('alice', 'secret'));
+    const attacker = { transport: 'udp' as const, address: '198.51.100.66', port: 5060 };
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await h.register({ user: 'alice', password: `guess-${i}`, callId: `bf-${i}`, contacts: [C1], source: attacker });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(403));
+    expect(guard.isBanned(attacker.address)).toBe(true);
+    // Banned: refused at once, no challenge to answer even with the right password.
+    const banned = await h.registrar.handle(buildRegister({ user: 'alice', callId: 'bf-x', contacts: [C1], source: attacker }));
+    expect(banned.status).toBe(403);
+    expect(banned.headers.getAll('WWW-Authenticate')).toEqual([]);
+    const legit = await h.register({ user: 'alice', password: 'secret', callId: 'legit', contacts: [C2] });
+    expect(legit.status).toBe(200);
+  });
+
+  it('counts a source outside the allowed CIDRs and a username mismatch as failures', async () => {
+    const failures: string[] = [];
+    const guard = { isBanned: () => false, recordFailure: (f: { reason?: string }) => void failures.push(f.reason ?? ''), bans: () => [], unban: () => false };
+    const h = makeHarness({ authGuard: guard });
+    h.directory.add(makeAccount('pbx', 'x', { allowedCidrs: ['192.0.2.0/24'] }));
+    await h.register({ user: 'pbx', password: 'x', contacts: [C1] });
+    expect(failures).toEqual(['source-not-allowed']);
   });
 });

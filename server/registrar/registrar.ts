@@ -8,6 +8,7 @@ import {
   parseContactList,
   parseUri,
   SipParseError,
+  type AuthGuard,
   type DigestFailureReason,
   type DigestServer,
   type NameAddr,
@@ -18,8 +19,8 @@ import {
 } from '../sip/index.ts';
 import type { AccountAuth, AccountDirectory, TenantRef } from './account-directory.ts';
 import type { Binding } from './binding.ts';
-import { CidrSet } from './cidr.ts';
 import type { LocationService } from './location-service.ts';
+import { sourceTrust } from './source-trust.ts';
 import type { EmitRegistrationEvent } from './registration-event.ts';
 
 export interface RegistrarOptions {
@@ -36,6 +37,10 @@ export interface RegistrarOptions {
   defaultExpiresSec?: number;
   /** Oldest bindings (least recently refreshed) are evicted past this. Default 10. */
   maxBindingsPerAccount?: number;
+  /** Brute-force guard shared with the calls layer; banned sources get 403 before any work. */
+  authGuard?: AuthGuard;
+  /** Names of this switch besides its interface addresses (public address) a digest `uri` may name. */
+  ownHosts?: string[];
 }
 
 interface ContactPlan {
@@ -84,7 +89,8 @@ export class Registrar {
   readonly maxExpiresSec: number;
   readonly defaultExpiresSec: number;
   readonly maxBindingsPerAccount: number;
-  private readonly cidrCache = new Map<string, CidrSet>();
+  private readonly ownHosts: string[];
+  private readonly authGuard: AuthGuard | undefined;
 
   constructor(opts: RegistrarOptions) {
     this.directory = opts.directory;
@@ -96,6 +102,8 @@ export class Registrar {
     this.maxExpiresSec = Math.max(opts.maxExpiresSec ?? 3600, this.minExpiresSec);
     this.defaultExpiresSec = Math.min(Math.max(opts.defaultExpiresSec ?? 3600, this.minExpiresSec), this.maxExpiresSec);
     this.maxBindingsPerAccount = Math.max(1, opts.maxBindingsPerAccount ?? 10);
+    this.ownHosts = opts.ownHosts ?? [];
+    this.authGuard = opts.authGuard;
   }
 
   /**
@@ -127,6 +135,7 @@ export class Registrar {
 
   private async process(req: SipRequest): Promise<SipResponse> {
     if (req.method !== 'REGISTER') throw new RegistrarReject(405, 'Method Not Allowed', [['Allow', 'REGISTER']]);
+    if (req.source && this.authGuard?.isBanned(req.source.address)) throw new RegistrarReject(403, 'Forbidden');
     const domain = req.uri.host.toLowerCase();
     const tenant = await this.directory.tenantForDomain(domain);
     if (!tenant) {
@@ -161,13 +170,16 @@ export class Registrar {
 
   /** Returns when `req` is authenticated for `account`; otherwise throws the answer. */
   private async authenticate(req: SipRequest, tenant: TenantRef, toUser: string, account: AccountAuth | undefined): Promise<void> {
-    if (account && account.allowedCidrs.length > 0 && req.source && this.cidrs(account.allowedCidrs).contains(req.source.address)) {
-      return;
-    }
+    const trust = account ? sourceTrust(account, req.source) : 'digest-required';
+    if (trust === 'trusted') return;
+    // A source outside the account's networks is challenged and then refused like an unknown
+    // user: answering 403 at once would tell a scanner which accounts exist and are fenced.
+    const usable = trust === 'forbidden' ? undefined : account;
     const realm = tenant.domain;
     const headerValues = req.headers.getAll('Authorization');
     const creds = headerValues.length ? this.digest.findCredentials(headerValues, realm) : undefined;
     if (creds && creds !== 'malformed' && creds.username !== toUser) {
+      this.authFailed(req, toUser, realm, 'username-mismatch');
       this.fail(req, { tenantId: tenant.id, user: toUser, domain: realm, status: 403, reason: 'Authentication username does not match To' });
       throw new RegistrarReject(403, 'Authentication username does not match To');
     }
@@ -175,10 +187,10 @@ export class Registrar {
       headerValues,
       realm,
       method: req.method,
-      requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req),
+      requestUri: (digestUri) => digestUriMatchesRequest(digestUri, req, { ownHosts: this.ownHosts }),
       lookupHa1: (username, algorithm) => {
-        if (!account || username !== account.username) return undefined;
-        return algorithm === 'MD5' ? account.ha1Md5 : account.ha1Sha256;
+        if (!usable || username !== usable.username) return undefined;
+        return algorithm === 'MD5' ? usable.ha1Md5 : usable.ha1Sha256;
       },
     });
     if (result.ok) return;
@@ -188,11 +200,18 @@ export class Registrar {
       case 'uri-mismatch':
         throw new RegistrarReject(400, 'Digest URI does not match Request-URI');
       case 'bad-response':
+        this.authFailed(req, toUser, realm, trust === 'forbidden' ? 'source-not-allowed' : 'bad-response');
         this.fail(req, { tenantId: tenant.id, user: toUser, domain: realm, status: 403, reason: 'Authentication failed' });
         throw new RegistrarReject(403, 'Forbidden');
       default:
         throw this.challenge(req, realm, result.stale, result.reason);
     }
+  }
+
+  private authFailed(req: SipRequest, user: string, realm: string, reason: string): void {
+    const source = req.source;
+    if (!source || !this.authGuard) return;
+    this.authGuard.recordFailure({ source: source.address, port: source.port, transport: source.transport, user, realm, reason });
   }
 
   private challenge(req: SipRequest, realm: string, stale: boolean, why: DigestFailureReason): RegistrarReject {
@@ -329,18 +348,6 @@ export class Registrar {
     for (const p of req.headers.getAll('Path')) res.headers.append('Path', p);
     res.headers.append('Date', new Date(now).toUTCString());
     return res;
-  }
-
-  private cidrs(list: string[]): CidrSet {
-    const key = list.join(',');
-    let set = this.cidrCache.get(key);
-    if (!set) {
-      set = new CidrSet(list);
-      if (set.invalid.length) this.logger?.warn({ invalid: set.invalid }, 'ignoring invalid allowed CIDRs');
-      if (this.cidrCache.size > 10_000) this.cidrCache.clear();
-      this.cidrCache.set(key, set);
-    }
-    return set;
   }
 
   private fail(req: SipRequest, info: { tenantId: number | null; user?: string; domain: string; status: number; reason: string }): void {

@@ -120,7 +120,7 @@ export interface Harness {
   register(spec: RegisterSpec & { password?: string; md5Only?: boolean }): Promise<SipResponse>;
 }
 
-export function makeHarness(opts: Partial<Pick<RegistrarOptions, 'minExpiresSec' | 'maxExpiresSec' | 'defaultExpiresSec' | 'maxBindingsPerAccount'>> = {}): Harness {
+export function makeHarness(opts: Partial<Pick<RegistrarOptions, 'minExpiresSec' | 'maxExpiresSec' | 'defaultExpiresSec' | 'maxBindingsPerAccount' | 'authGuard'>> = {}): Harness {
   const directory = new FakeDirectory();
   const store = new MemoryBindingStore();
   const events: RegistrationEvent[] = [];

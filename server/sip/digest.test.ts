@@ -98,6 +98,21 @@ describe('DigestServer', () => {
     });
   }
 
+  it('invalidates a nonce after 3 wrong answers, even for the right password then', () => {
+    const server = new DigestServer({ secret: SECRET, algorithms: ['MD5'] });
+    const challenge = server.challengeHeaders(REALM);
+    const verify = (password: string) => {
+      const auth = new DigestClient({ username: 'alice', password }).answer(challenge, { method: 'REGISTER', uri: URI })!;
+      return server.verify({ headerValues: [auth.headerValue], realm: REALM, method: 'REGISTER', requestUri: URI, lookupHa1: ha1Table() });
+    };
+    for (const guess of ['a', 'b', 'c']) expect(verify(guess)).toMatchObject({ ok: false, reason: 'bad-response' });
+    expect(verify('d')).toMatchObject({ ok: false, reason: 'invalid-nonce' });
+    expect(verify('secret')).toMatchObject({ ok: false, reason: 'invalid-nonce' });
+    // A fresh nonce works again.
+    const fresh = new DigestClient({ username: 'alice', password: 'secret' }).answer(server.challengeHeaders(REALM), { method: 'REGISTER', uri: URI })!;
+    expect(server.verify({ headerValues: [fresh.headerValue], realm: REALM, method: 'REGISTER', requestUri: URI, lookupHa1: ha1Table() })).toMatchObject({ ok: true });
+  });
+
   it('client picks SHA-256 when both are offered', () => {
     const server = new DigestServer({ secret: SECRET });
     const client = new DigestClient({ username: 'alice', password: 'secret' });

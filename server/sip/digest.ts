@@ -28,6 +28,12 @@ export interface DigestServerOptions {
   opaque?: string;
   /** Upper bound on nonces whose nonce-count is tracked. Default 100 000. */
   maxTrackedNonces?: number;
+  /**
+   * Wrong answers a nonce survives; then it is refused like a forged one, so every further guess
+   * costs the guesser a new round trip for a challenge (and the brute-force guard sees each).
+   * Default 3.
+   */
+  maxWrongAnswersPerNonce?: number;
   /** Clock in ms (tests inject a fake). */
   now?: () => number;
 }
@@ -102,6 +108,9 @@ export class DigestServer {
   private readonly nonceUses = new Map<string, NonceUse>();
   /** Highest issue time among nonces evicted for space while still fresh: they read as stale. */
   private evictedWatermark = -1;
+  private readonly maxWrongAnswers: number;
+  /** Nonce → wrong answers seen; same insertion-order pruning and bound as `nonceUses`. */
+  private readonly wrongAnswers = new Map<string, NonceUse>();
   /** Fixed HA1 values for unknown users, so their check costs the same hash work. */
   private readonly dummyHa1: Record<DigestAlgorithm, string>;
 
@@ -113,6 +122,7 @@ export class DigestServer {
     this.opaque = opts.opaque;
     this.maxTracked = opts.maxTrackedNonces ?? 100_000;
     this.now = opts.now ?? Date.now;
+    this.maxWrongAnswers = Math.max(1, opts.maxWrongAnswersPerNonce ?? 3);
     this.dummyHa1 = {
       MD5: randomBytes(16).toString('hex'),
       'SHA-256': randomBytes(32).toString('hex'),
@@ -182,6 +192,7 @@ export class DigestServer {
 
     const issuedAt = this.checkNonce(creds.nonce, input.realm);
     if (issuedAt === undefined) return fail('invalid-nonce');
+    if ((this.wrongAnswers.get(creds.nonce)?.highestNc ?? 0) >= this.maxWrongAnswers) return fail('invalid-nonce');
 
     const uriOk =
       typeof input.requestUri === 'string' ? creds.uri === input.requestUri : input.requestUri(creds.uri);
@@ -204,7 +215,10 @@ export class DigestServer {
     const givenBuf = Buffer.from(creds.response.toLowerCase(), 'latin1');
     const sameLength = givenBuf.length === expectedBuf.length;
     const match = timingSafeEqual(expectedBuf, sameLength ? givenBuf : expectedBuf) && sameLength;
-    if (!match || storedHa1 === undefined) return fail('bad-response');
+    if (!match || storedHa1 === undefined) {
+      this.countWrongAnswer(creds.nonce, issuedAt);
+      return fail('bad-response');
+    }
 
     const now = this.now();
     if (now - issuedAt > this.lifetimeMs) return fail('stale-nonce', true);
@@ -262,6 +276,25 @@ export class DigestServer {
     }
     this.nonceUses.set(nonce, { highestNc: nc, issuedAt });
     return true;
+  }
+
+  private countWrongAnswer(nonce: string, issuedAt: number): void {
+    const now = this.now();
+    for (const [n, use] of this.wrongAnswers) {
+      if (now - use.issuedAt <= this.lifetimeMs) break;
+      this.wrongAnswers.delete(n);
+    }
+    const seen = this.wrongAnswers.get(nonce);
+    if (seen) {
+      seen.highestNc++;
+      return;
+    }
+    // Losing a count only gives a guesser back up to maxWrongAnswers tries on one nonce.
+    if (this.wrongAnswers.size >= this.maxTracked) {
+      const oldest = this.wrongAnswers.keys().next().value;
+      if (oldest !== undefined) this.wrongAnswers.delete(oldest);
+    }
+    this.wrongAnswers.set(nonce, { highestNc: 1, issuedAt });
   }
 
   private pruneExpired(now: number): void {

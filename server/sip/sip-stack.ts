@@ -22,12 +22,14 @@ import { InviteClientTransaction } from './transactions/invite-client-transactio
 import { NonInviteClientTransaction } from './transactions/non-invite-client-transaction.ts';
 import { InviteServerTransaction } from './transactions/invite-server-transaction.ts';
 import { NonInviteServerTransaction } from './transactions/non-invite-server-transaction.ts';
+import { StatelessRejectServerTransaction } from './transactions/stateless-reject-server-transaction.ts';
 import type { LingeringTransaction } from './transactions/lingering-transaction.ts';
 import { buildCancel } from './transactions/request-builders.ts';
 import { CRLFCRLF, type Transport, type TransportEvents, type TransportKind } from './transports/transport.ts';
 import { DEFAULT_UDP_RECEIVE_BUFFER_BYTES, UdpTransport } from './transports/udp-transport.ts';
 import { StreamTransport, type TlsSettings } from './transports/stream-transport.ts';
 import { WsTransport, type WsTransportOptions } from './transports/ws-transport.ts';
+import type { ConnectionLimits } from './transports/connection-transport.ts';
 
 export type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from './transactions/transaction.ts';
 export type { TimerSettings } from './transactions/timer-settings.ts';
@@ -53,6 +55,18 @@ export interface SipStackOptions {
   logger: Logger;
   userAgent?: string;
   idleConnectionTimeoutMs?: number;
+  /**
+   * Live server transactions beyond which a new request gets a stateless 503 with Retry-After
+   * instead of a table entry. Default 100 000.
+   */
+  maxServerTransactions?: number;
+  /**
+   * Out-of-dialog requests of these methods are answered statelessly unless the answer is a 2xx
+   * (see StatelessRejectServerTransaction). Default REGISTER.
+   */
+  statelessRejectMethods?: readonly string[];
+  /** Per-source and total caps and the first-message deadline of TCP/TLS/WS connections. */
+  connectionLimits?: ConnectionLimits;
   timers?: TimerSettings;
   onTrace?: (dir: 'in' | 'out', data: Buffer, remote: Endpoint) => void;
   /** Extra, already constructed transports (the in-memory fake in tests). */
@@ -288,7 +302,7 @@ export class SipStack {
 
   /** What the connection-oriented transports (TCP, TLS, WS, WSS) are all configured with. */
   private connectionOptions(spec: ListenSpec, events: TransportEvents): Omit<WsTransportOptions, 'kind'> {
-    return { host: spec.host, port: spec.port, tls: this.opts.tls, idleTimeoutMs: this.opts.idleConnectionTimeoutMs, events };
+    return { host: spec.host, port: spec.port, tls: this.opts.tls, idleTimeoutMs: this.opts.idleConnectionTimeoutMs, limits: this.opts.connectionLimits, events };
   }
 
   private eventsFor(transport: Transport): TransportEvents {
@@ -420,6 +434,20 @@ export class SipStack {
     }
 
     const channel = this.responseChannel(transport, req);
+    if (this.serverTxs.size >= (this.opts.maxServerTransactions ?? DEFAULT_MAX_SERVER_TRANSACTIONS)) {
+      this.refuseOverflow(req, channel);
+      return;
+    }
+    if ((this.opts.statelessRejectMethods ?? DEFAULT_STATELESS_REJECT_METHODS).includes(req.method) && req.to.params.tag === undefined) {
+      const promote = () => {
+        const tx = new NonInviteServerTransaction(key, req, channel, this.serverCtx);
+        // A retransmission handled meanwhile may have been promoted first: keep that one.
+        if (!this.serverTxs.has(key)) this.serverTxs.set(key, tx);
+        return tx;
+      };
+      this.deliver(req, new StatelessRejectServerTransaction(req, channel, promote, this.logger));
+      return;
+    }
     if (req.method === 'INVITE') {
       const tx = new InviteServerTransaction(key, req, channel, this.serverCtx);
       this.serverTxs.set(key, tx);
@@ -467,13 +495,20 @@ export class SipStack {
     this.deliver(req, tx);
   }
 
-  private deliver(req: SipRequest, tx: InviteServerTransaction | NonInviteServerTransaction | undefined): void {
+  /** Overload answer: stateless, so the full table is never the thing that grows (§21.5.4). */
+  private refuseOverflow(req: SipRequest, channel: TransactionChannel): void {
+    this.logger.warn({ method: req.method, callId: req.callId, live: this.serverTxs.size }, 'server transaction table full: 503');
+    const res = createResponse(req, 503, 'Service Unavailable', { toTag: newTag(), headers: { 'Retry-After': String(OVERFLOW_RETRY_AFTER_SEC) } });
+    channel.send(res.toBuffer()).catch(() => {});
+  }
+
+  private deliver(req: SipRequest, tx: ServerTransaction | undefined): void {
     try {
       this.onRequest(req, tx);
     } catch (err) {
       this.logger.error({ err, callId: req.callId, method: req.method }, 'onRequest threw');
       const unanswered =
-        (tx instanceof NonInviteServerTransaction && tx.state === 'Trying') ||
+        ((tx instanceof NonInviteServerTransaction || tx instanceof StatelessRejectServerTransaction) && tx.state === 'Trying') ||
         (tx instanceof InviteServerTransaction && tx.state === 'Proceeding');
       if (tx && unanswered) tx.respond(responseTo(req, 500));
     }
@@ -631,6 +666,10 @@ function serverKey(req: SipRequest, methodOverride?: string): string {
   if (via.branch && via.branch.startsWith(MAGIC_COOKIE)) return `${via.branch}|${sentBy}|${method}`;
   return `2543|${req.callId}|${req.cseq.seq}|${req.from.params['tag'] ?? ''}|${sentBy}|${method}`;
 }
+
+const DEFAULT_MAX_SERVER_TRANSACTIONS = 100_000;
+const DEFAULT_STATELESS_REJECT_METHODS: readonly string[] = ['REGISTER'];
+const OVERFLOW_RETRY_AFTER_SEC = 5;
 
 function responseTo(req: SipRequest, status: number): SipResponse {
   return createResponse(req, status, undefined, status >= 200 ? { toTag: newTag() } : undefined);

@@ -43,3 +43,21 @@ describe('StreamFramer', () => {
     expect(() => new StreamFramer().push(garbage)).toThrow('Message Too Large');
   });
 });
+
+describe('StreamFramer work per chunk', () => {
+  it('finds a header terminator split across chunks', () => {
+    const m = msg('body');
+    const cut = m.indexOf('\r\n\r\n') + 2;
+    const f = new StreamFramer();
+    expect(f.push(m.subarray(0, cut))).toEqual([]);
+    expect(f.push(m.subarray(cut))).toHaveLength(1);
+  });
+
+  it('counts CRLF keep-alive bytes between messages', () => {
+    const f = new StreamFramer();
+    f.push(Buffer.from('\r\n\r\n'));
+    expect(f.keepAliveBytes).toBe(4);
+    f.push(Buffer.concat([msg(''), Buffer.from('\r\n')]));
+    expect(f.keepAliveBytes).toBe(6);
+  });
+});

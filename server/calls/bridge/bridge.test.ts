@@ -122,7 +122,7 @@ describe('B2BUA bridge', () => {
 
   it('challenges a call from a tenant account with 407 and refuses an incoming-only one', async () => {
     h.accounts.add(makeAccount('alice', { outDialplan: 'out' }));
-    h.accounts.add(makeAccount('ivan', { incomingOnly: true, allowedCidrs: ['198.51.100.0/24'] }));
+    h.accounts.add(makeAccount('ivan', { incomingOnly: true, allowedCidrs: ['198.51.100.0/24'], trustUdpSource: true }));
     h.mem.inject(A_INVITE.replace('alice@elsewhere.example', 'alice@example.com'), CALLER);
     await settle();
     const challenge = sentTo(CALLER.address, 'SIP/2.0 407')[0]!;

@@ -43,7 +43,7 @@ describe('dialplan sys functions on the wire', () => {
   });
 
   it("a local leg runs the account's incoming dialplan, whose Dial answers the caller", async () => {
-    h.accounts.add(makeAccount('1001', { allowedCidrs: LOCAL_ONLY, outDialplan: 'out1001' }));
+    h.accounts.add(makeAccount('1001', { allowedCidrs: LOCAL_ONLY, trustUdpSource: true, outDialplan: 'out1001' }));
     h.accounts.add(makeAccount('1002', { inDialplan: 'in1002' }));
     h.accounts.add(makeAccount('1003'));
     await addDialplan('out1001', 'const r = await sys.Dial("1002@local"); sys.Log(`out ${r.answered} ${r.status}`);');

@@ -4,3 +4,4 @@ export { InviteClientTransaction, type InviteClientState } from './invite-client
 export { NonInviteClientTransaction, type NonInviteClientState } from './non-invite-client-transaction.ts';
 export { InviteServerTransaction, type InviteServerState } from './invite-server-transaction.ts';
 export { NonInviteServerTransaction, type NonInviteServerState } from './non-invite-server-transaction.ts';
+export { StatelessRejectServerTransaction } from './stateless-reject-server-transaction.ts';

@@ -2,12 +2,11 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Endpoint } from '../message.ts';
 import { StreamFramer } from '../stream-framer.ts';
-import { ConnectionTransport, type ConnectionTransportOptions } from './connection-transport.ts';
+import { ConnectionTransport, type ConnectionActivity, type ConnectionTransportOptions } from './connection-transport.ts';
 import { CRLF, CRLFCRLF, endpointKey } from './transport.ts';
 
 export type { TlsSettings } from './connection-transport.ts';
-
-export const DEFAULT_IDLE_CONNECTION_TIMEOUT_MS = 10 * 60 * 1000;
+export { DEFAULT_IDLE_CONNECTION_TIMEOUT_MS } from './connection-transport.ts';
 
 export interface StreamTransportOptions extends ConnectionTransportOptions<'tcp' | 'tls'> {
   connectTimeoutMs?: number;
@@ -25,6 +24,7 @@ interface StreamConnection {
   socket: net.Socket;
   remote: Endpoint;
   framer: StreamFramer;
+  activity: ConnectionActivity;
 }
 
 /** RFC 3261 §18 over TCP and TLS: Content-Length framing (§18.3), connection reuse (§18.2.2). */
@@ -38,11 +38,16 @@ export class StreamTransport extends ConnectionTransport<'tcp' | 'tls', StreamCo
   listen(): Promise<Endpoint> {
     const server =
       this.kind === 'tls'
-        ? tls.createServer({ cert: this.opts.tls!.cert, key: this.opts.tls!.key }, (s) => this.adopt(s))
+        ? tls.createServer(
+            { cert: this.opts.tls!.cert, key: this.opts.tls!.key, handshakeTimeout: this.firstMessageTimeoutMs },
+            (s) => this.adopt(s),
+          )
         : net.createServer((s) => this.adopt(s));
     this.server = server;
+    this.limitInbound(server);
     // A failed TLS handshake must not take the listener down.
     server.on('tlsClientError', () => {});
+    this.startSweep();
     return this.bind(server);
   }
 
@@ -52,9 +57,15 @@ export class StreamTransport extends ConnectionTransport<'tcp' | 'tls', StreamCo
     await new Promise<void>((resolve, reject) => {
       socket.write(data, (err) => (err ? reject(err) : resolve()));
     });
+    conn.activity.lastActivity = Date.now();
+  }
+
+  protected drop(conn: StreamConnection): void {
+    conn.socket.destroy();
   }
 
   async close(): Promise<void> {
+    this.stopSweep();
     for (const c of this.connections.values()) c.socket.destroy();
     this.connections.clear();
     const server = this.server;
@@ -84,6 +95,7 @@ export class StreamTransport extends ConnectionTransport<'tcp' | 'tls', StreamCo
       });
       socket.once(readyEvent, () => {
         clearTimeout(timer);
+        this.startSweep();
         resolve(this.adopt(socket, target));
       });
     });
@@ -95,12 +107,16 @@ export class StreamTransport extends ConnectionTransport<'tcp' | 'tls', StreamCo
       address: knownRemote?.address ?? stripMappedPrefix(socket.remoteAddress ?? ''),
       port: knownRemote?.port ?? socket.remotePort ?? 0,
     };
-    const conn: StreamConnection = { id: nextConnectionId(this.kind), socket, remote, framer: new StreamFramer() };
+    const conn: StreamConnection = {
+      id: nextConnectionId(this.kind),
+      socket,
+      remote,
+      framer: new StreamFramer(),
+      activity: this.newActivity(knownRemote === undefined),
+    };
     remote.connectionId = conn.id;
     this.connections.add(conn);
     socket.setNoDelay(true);
-    socket.setTimeout(this.opts.idleTimeoutMs ?? DEFAULT_IDLE_CONNECTION_TIMEOUT_MS);
-    socket.on('timeout', () => socket.destroy());
     socket.on('error', () => {
       /* reported through 'close'; a reset peer is routine */
     });
@@ -116,13 +132,28 @@ export class StreamTransport extends ConnectionTransport<'tcp' | 'tls', StreamCo
         conn.socket.write(CRLF);
         this.opts.events.onKeepAlive?.(conn.remote);
       }
+      const keepAlivesBefore = conn.framer.keepAliveBytes;
       const frames = conn.framer.push(chunk);
+      this.noteActivity(conn, frames.length > 0, conn.framer.keepAliveBytes > keepAlivesBefore);
       for (const frame of frames) this.opts.events.onMessage(frame, conn.remote, this.local);
     } catch (err) {
       // Oversize or unframeable input: the stream cannot be resynchronised, so drop the connection.
       this.opts.events.onFramingError?.(err as Error, conn.remote);
       conn.socket.destroy();
     }
+  }
+
+  /**
+   * Only whole messages and CRLF keep-alives reset the idle clock; bytes alone do not, or a peer
+   * trickling one byte every few seconds would hold the connection forever.
+   */
+  private noteActivity(conn: StreamConnection, gotMessage: boolean, gotKeepAlive: boolean): void {
+    const a = conn.activity;
+    const now = Date.now();
+    if (gotMessage) a.gotMessage = true;
+    if (gotMessage || gotKeepAlive) a.lastActivity = now;
+    if (conn.framer.pending === 0) a.partialSince = undefined;
+    else if (a.partialSince === undefined || gotMessage) a.partialSince = now;
   }
 }
 

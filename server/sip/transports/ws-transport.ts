@@ -3,8 +3,8 @@ import https from 'node:https';
 import net from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Endpoint } from '../message.ts';
-import { ConnectionTransport, type ConnectionTransportOptions } from './connection-transport.ts';
-import { nextConnectionId, stripMappedPrefix, DEFAULT_IDLE_CONNECTION_TIMEOUT_MS } from './stream-transport.ts';
+import { ConnectionTransport, type ConnectionActivity, type ConnectionTransportOptions } from './connection-transport.ts';
+import { nextConnectionId, stripMappedPrefix } from './stream-transport.ts';
 import { CRLF, isKeepAlive } from './transport.ts';
 
 /** RFC 7118 §4.1: the WebSocket subprotocol for SIP. */
@@ -17,6 +17,7 @@ interface WsConnection {
   id: string;
   ws: WebSocket;
   remote: Endpoint;
+  activity: ConnectionActivity;
 }
 
 /** SIP over WebSocket (RFC 7118): one SIP message per WebSocket message, text or binary. */
@@ -29,10 +30,17 @@ export class WsTransport extends ConnectionTransport<'ws' | 'wss', WsConnection,
   }
 
   listen(): Promise<Endpoint> {
+    const deadline = this.firstMessageTimeoutMs;
+    // Node checks headersTimeout/requestTimeout only every connectionsCheckingInterval (30 s).
+    const checking = { connectionsCheckingInterval: Math.max(100, Math.min(30_000, Math.floor(deadline / 2))) };
     const server =
       this.kind === 'wss'
-        ? https.createServer({ cert: this.opts.tls!.cert, key: this.opts.tls!.key })
-        : http.createServer();
+        ? https.createServer({ cert: this.opts.tls!.cert, key: this.opts.tls!.key, handshakeTimeout: deadline, ...checking })
+        : http.createServer(checking);
+    // The upgrade request is the "first message" of a WebSocket connection: same slowloris bound.
+    server.headersTimeout = deadline;
+    server.requestTimeout = deadline;
+    this.limitInbound(server);
     server.on('request', (_req, res) => {
       res.writeHead(426, { 'Content-Type': 'text/plain' }).end('SIP over WebSocket only');
     });
@@ -56,10 +64,9 @@ export class WsTransport extends ConnectionTransport<'ws' | 'wss', WsConnection,
         address: stripMappedPrefix(req.socket.remoteAddress ?? ''),
         port: req.socket.remotePort ?? 0,
       };
-      req.socket.setTimeout(this.opts.idleTimeoutMs ?? DEFAULT_IDLE_CONNECTION_TIMEOUT_MS);
-      req.socket.on('timeout', () => ws.terminate());
-      this.adopt(ws, remote);
+      this.adopt(ws, remote, true);
     });
+    this.startSweep();
     return this.bind(server);
   }
 
@@ -69,9 +76,15 @@ export class WsTransport extends ConnectionTransport<'ws' | 'wss', WsConnection,
     if (ws.readyState !== WebSocket.OPEN) throw new Error(`connection ${conn.id} is not open`);
     // RFC 7118 §5.2: text frames for UTF-8 messages; binary is also allowed, so send text.
     await new Promise<void>((resolve, reject) => ws.send(data, { binary: false }, (err) => (err ? reject(err) : resolve())));
+    conn.activity.lastActivity = Date.now();
+  }
+
+  protected drop(conn: WsConnection): void {
+    conn.ws.terminate();
   }
 
   async close(): Promise<void> {
+    this.stopSweep();
     for (const c of this.connections.values()) c.ws.terminate();
     this.connections.clear();
     const wss = this.wss;
@@ -95,12 +108,15 @@ export class WsTransport extends ConnectionTransport<'ws' | 'wss', WsConnection,
         rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? true,
       });
       ws.once('error', reject);
-      ws.once('open', () => resolve(this.adopt(ws, { transport: this.kind, address: target.address, port: target.port })));
+      ws.once('open', () => {
+        this.startSweep();
+        resolve(this.adopt(ws, { transport: this.kind, address: target.address, port: target.port }, false));
+      });
     });
   }
 
-  private adopt(ws: WebSocket, remote: Endpoint): WsConnection {
-    const conn: WsConnection = { id: nextConnectionId(this.kind), ws, remote };
+  private adopt(ws: WebSocket, remote: Endpoint, inbound: boolean): WsConnection {
+    const conn: WsConnection = { id: nextConnectionId(this.kind), ws, remote, activity: this.newActivity(inbound) };
     remote.connectionId = conn.id;
     this.connections.add(conn);
     ws.on('error', () => {
@@ -110,11 +126,13 @@ export class WsTransport extends ConnectionTransport<'ws' | 'wss', WsConnection,
     ws.on('message', (raw: RawData) => {
       try {
         const data = toBuffer(raw);
+        conn.activity.lastActivity = Date.now();
         if (isKeepAlive(data)) {
           if (data.includes('\r\n\r\n')) ws.send(CRLF, { binary: false });
           this.opts.events.onKeepAlive?.(conn.remote);
           return;
         }
+        conn.activity.gotMessage = true;
         this.opts.events.onMessage(data, conn.remote, this.local);
       } catch (err) {
         this.opts.events.onError?.(err as Error);
