@@ -423,7 +423,7 @@ async function provisionPatchbay(dbUrl: string, accounts: BenchAccount[], uasAdd
   const { sqliteDriver } = await import('../db/index.ts');
   const sqlite = new (sqliteDriver())(file);
   try {
-    sqlite.prepare('UPDATE sip_accounts SET allowed_cidrs = ?').run(JSON.stringify(['127.0.0.1/32']));
+    sqlite.prepare('UPDATE sip_accounts SET allowed_cidrs = ?, trust_udp_source = 1').run(JSON.stringify(['127.0.0.1/32']));
   } finally {
     sqlite.close();
   }

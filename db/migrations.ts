@@ -194,6 +194,12 @@ export function createMigrationProvider(dialect: SqlDialectName): MigrationProvi
         }
       },
     },
+    '0004_account_trust_udp_source': {
+      // Off for every existing account: a UDP source address can be forged, so trusting it is an explicit choice.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('sip_accounts').addColumn('trust_udp_source', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

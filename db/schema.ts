@@ -49,6 +49,7 @@ export interface SipAccountsTable {
   nat_keepalive: number;
   /** 'crlf' | 'options' (validated by the repository). */
   keepalive_method: string;
+  trust_udp_source: number;
   allowed_cidrs: string;
   caller_id: string | null;
   max_calls: number | null;

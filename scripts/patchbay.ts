@@ -168,15 +168,9 @@ const ACCOUNT_SETTING_OPTIONS = {
   'no-incoming-only': { type: 'boolean' },
 } as const satisfies OptionSpec;
 
-/**
- * `trustUdpSource` is not yet a column of every database (db/migrations.ts gains it separately):
- * the flag is passed along and checked on the stored record, so it can never silently read as on.
- */
-type AccountSettingsWithTrust = SipAccountSettings & { trustUdpSource?: boolean };
-
 /** Reads the account setting options; only those given are in the result, "" clears a nullable one. */
-function accountSettingsFrom(values: OptionValues): AccountSettingsWithTrust {
-  const settings: AccountSettingsWithTrust = {};
+function accountSettingsFrom(values: OptionValues): SipAccountSettings {
+  const settings: SipAccountSettings = {};
   const text = (name: string): string | undefined => {
     const v = values[name];
     return typeof v === 'string' ? v : undefined;
@@ -229,13 +223,6 @@ function accountSettingsFrom(values: OptionValues): AccountSettingsWithTrust {
   const incomingOnly = switchPair('incoming-only', 'no-incoming-only');
   if (incomingOnly !== undefined) settings.incomingOnly = incomingOnly;
   return settings;
-}
-
-/** Fails loudly when `--trust-udp-source on` was asked for but the database cannot hold it. */
-function requireStoredTrust(settings: AccountSettingsWithTrust, stored: SipAccount): void {
-  if (settings.trustUdpSource !== true) return;
-  if ((stored as SipAccount & { trustUdpSource?: unknown }).trustUdpSource === true) return;
-  throw new CommandFailed('--trust-udp-source: this database has no trust_udp_source column yet (run a newer migrate); the account keeps the safe default (off)');
 }
 
 type ShownAccount = Omit<SipAccount, 'ha1Md5' | 'ha1Sha256'>;
@@ -348,7 +335,6 @@ const commands: Record<string, Handler> = {
         await requireTenant(db, domain);
         const a = await db.accounts.add({ username: user, domain, password, ...settings });
         await audit(db, 'account.add', `${a.username}@${a.domain}`, a.tenantId);
-        requireStoredTrust(settings, a);
         return a;
       });
       print(ctx, shownAccount(account), [`account ${account.username}@${account.domain} added`]);
@@ -364,7 +350,6 @@ const commands: Record<string, Handler> = {
         const t = await requireTenant(db, domain);
         const a = await db.accounts.update(user, domain, settings);
         await audit(db, 'account.set', `${a.username}@${t.domain}`, t.id, { ...settings });
-        requireStoredTrust(settings, a);
         return a;
       });
       print(ctx, shownAccount(account), [`account ${account.username}@${account.domain} changed`, describeAccount(shownAccount(account))]);

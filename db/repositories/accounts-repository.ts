@@ -25,6 +25,8 @@ export interface SipAccount {
   natKeepalive: boolean;
   keepaliveMethod: AccountKeepaliveMethod;
   allowedCidrs: string[];
+  /** Trust `allowedCidrs` alone over UDP too (spoofable: for a PBX trunk on a network you control). */
+  trustUdpSource: boolean;
   callerId: string | null;
   maxCalls: number | null;
   createdAt: number;
@@ -39,6 +41,7 @@ export interface SipAccountSettings {
   natKeepalive?: boolean;
   keepaliveMethod?: AccountKeepaliveMethod;
   allowedCidrs?: string[];
+  trustUdpSource?: boolean;
   callerId?: string | null;
   maxCalls?: number | null;
 }
@@ -113,6 +116,7 @@ function toAccount(row: Selectable<SipAccountsTable>, domain: string): SipAccoun
     natKeepalive: toBool(row.nat_keepalive),
     keepaliveMethod: row.keepalive_method === 'options' ? 'options' : 'crlf',
     allowedCidrs: JSON.parse(row.allowed_cidrs) as string[],
+    trustUdpSource: toBool(row.trust_udp_source),
     callerId: row.caller_id,
     maxCalls: row.max_calls,
     createdAt: Number(row.created_at),
@@ -144,6 +148,7 @@ export class AccountsRepository {
       nat_keepalive: fromBool(input.natKeepalive, true),
       keepalive_method: input.keepaliveMethod ?? 'crlf',
       allowed_cidrs: JSON.stringify(input.allowedCidrs ?? []),
+      trust_udp_source: fromBool(input.trustUdpSource, false),
       caller_id: input.callerId ?? null,
       max_calls: input.maxCalls ?? null,
       created_at: now,
@@ -225,6 +230,7 @@ export class AccountsRepository {
         ...(patch.natKeepalive !== undefined && { nat_keepalive: fromBool(patch.natKeepalive, true) }),
         ...(patch.keepaliveMethod !== undefined && { keepalive_method: patch.keepaliveMethod }),
         ...(patch.allowedCidrs !== undefined && { allowed_cidrs: JSON.stringify(patch.allowedCidrs) }),
+        ...(patch.trustUdpSource !== undefined && { trust_udp_source: fromBool(patch.trustUdpSource, false) }),
         ...(patch.callerId !== undefined && { caller_id: patch.callerId }),
         ...(patch.maxCalls !== undefined && { max_calls: patch.maxCalls }),
         updated_at: Date.now(),

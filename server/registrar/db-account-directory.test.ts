@@ -6,7 +6,7 @@ import { fakeClock } from './test-support.ts';
 function account(username: string, extra: Partial<SipAccount> = {}): SipAccount {
   return {
     id: 1, tenantId: 1, domain: 'acme.test', username, ha1Md5: 'm', ha1Sha256: 's', outDialplan: null, inDialplan: null,
-    incomingOnly: false, disabled: false, natKeepalive: true, keepaliveMethod: 'crlf', allowedCidrs: [], callerId: null,
+    incomingOnly: false, disabled: false, natKeepalive: true, keepaliveMethod: 'crlf', allowedCidrs: [], trustUdpSource: false, callerId: null,
     maxCalls: null, createdAt: 0, updatedAt: 0, ...extra,
   };
 }
@@ -62,8 +62,8 @@ describe('DbAccountDirectory', () => {
     expect(dir.negativeCount).toBe(0);
   });
 
-  it('reads trustUdpSource only when the record carries it (safe default off)', async () => {
-    const { db } = fakeDb([account('old'), { ...account('new'), trustUdpSource: true } as SipAccount]);
+  it('passes trustUdpSource through from the record', async () => {
+    const { db } = fakeDb([account('old'), account('new', { trustUdpSource: true })]);
     const dir = new DbAccountDirectory({ db });
     await dir.load();
     expect((await dir.find('old', 'acme.test'))?.trustUdpSource).toBe(false);

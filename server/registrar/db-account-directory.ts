@@ -133,6 +133,6 @@ export function toAccountAuth(a: SipAccount): AccountAuth {
     keepAliveMethod: a.keepaliveMethod,
     allowedCidrs: a.allowedCidrs,
     // Read only if the record carries it, so the safe default holds before the column exists.
-    trustUdpSource: (a as SipAccount & { trustUdpSource?: unknown }).trustUdpSource === true,
+    trustUdpSource: a.trustUdpSource,
   };
 }

@@ -20,6 +20,7 @@ describe('source CIDR trust (e2e)', () => {
       ['tenant', 'add', DOMAIN],
       ['account', 'add', `pbx@${DOMAIN}`, '--password', PASSWORD, '--allowed-cidr', '127.0.0.0/8'],
       ['account', 'add', `fenced@${DOMAIN}`, '--password', PASSWORD, '--allowed-cidr', '192.0.2.0/24'],
+      ['account', 'add', `trunk@${DOMAIN}`, '--password', PASSWORD, '--allowed-cidr', '127.0.0.0/8', '--trust-udp-source', 'on'],
     ]);
   }, 90_000);
 
@@ -60,16 +61,14 @@ describe('source CIDR trust (e2e)', () => {
     }
   });
 
-  it('refuses --trust-udp-source on while the database cannot store it, so it never silently reads as on', async () => {
-    const res = await server.cli(['account', 'set', `pbx@${DOMAIN}`, '--trust-udp-source', 'on']);
-    if (res.code === 0) {
-      // The column exists (db migration landed): then the flag must really be stored.
-      expect(res.stdout).toMatch(/pbx@trust\.test changed/);
-      return;
+  it('trusts a UDP source alone only for an account set up with --trust-udp-source on', async () => {
+    const peer = await RawUdpPeer.open('127.0.0.1');
+    try {
+      const res = await peer.request(registerText({ user: 'trunk', domain: DOMAIN, transport: 'udp', localPort: peer.port, callId: 'trunk-1' }), server.sipPort);
+      expect(res?.status).toBe(200);
+    } finally {
+      peer.close();
     }
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/--trust-udp-source: this database has no trust_udp_source column/);
-    expect((await server.cli(['account', 'set', `pbx@${DOMAIN}`, '--trust-udp-source', 'off'])).code).toBe(0);
     expect((await server.cli(['account', 'set', `pbx@${DOMAIN}`, '--trust-udp-source', 'maybe'])).code).toBe(2);
   });
 });
