@@ -1,53 +1,20 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBaresip, type BaresipClient } from './harness/index.ts';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { sineWav } from './fixtures/sine-wav.ts';
-import { DOMAIN, PASSWORD, startSwitch, type Switch } from './calls-support.ts';
-
+import { describe, expect, it } from 'vitest';
+import type { BaresipClient } from './harness/index.ts';
+import { DOMAIN } from './calls-support.ts';
+import { bitRates, useBaresipCalls } from './baresip-calls-support.ts';
 /**
  * Live call features with real softphones. A blind transfer: 1001 calls 1002 (leg `tr=c`), 1002 types `/transfer` to
  * 1003, the tenant's transfer dialplan dials 1003, and afterwards 1001 and 1003 talk — proven by
  * their own RTP counters — while 1002 is out of the call.
  */
 
-let sw: Switch;
-let fixtures: string;
-let toneFile: string;
-const phones: BaresipClient[] = [];
-
-beforeAll(async () => {
-  sw = await startSwitch(['1001', '1002', '1003']);
-  fixtures = await mkdtemp(join(tmpdir(), 'patchbay-transfer-audio-'));
-  toneFile = join(fixtures, 'tone-1k-8khz.wav');
-  await writeFile(toneFile, sineWav({ hz: 1000, sampleRate: 8000, seconds: 20 }));
-}, 60_000);
-
-afterAll(async () => {
-  await sw?.close();
-  if (fixtures) await rm(fixtures, { recursive: true, force: true });
-});
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.stop()));
-});
-
-async function phone(user: string, autoAnswer: boolean): Promise<BaresipClient> {
-  const p = await startBaresip({ user, password: PASSWORD, domain: DOMAIN, proxy: sw.target, autoAnswer });
-  phones.push(p);
-  await p.waitFor(/registered successfully/i, 15_000);
-  const mark = p.output.length;
-  p.send('/insmod aufile');
-  p.send(`/ausrc aufile,${toneFile}`);
-  await p.waitFor(/aufile/, 5_000, mark);
-  return p;
-}
+const fx = useBaresipCalls(['1001', '1002', '1003']);
+const phone = (user: string, autoAnswer: boolean): Promise<BaresipClient> => fx.phone(user, autoAnswer);
 
 describe('baresip calls under live control', () => {
   it('1002 transfers 1001 to 1003; 1001 and 1003 then exchange RTP; 1002 is gone', async () => {
-    await sw.useNamedDialplan('transfer', 'sys.Log("transfer to " + req.uri.user); await sys.Dial(req.uri.user + "@local");');
-    await sw.useOutDialplan('1001', 'await sys.Dial(req.uri.user + "@local[tr=c]");');
+    await fx.sw.useNamedDialplan('transfer', 'sys.Log("transfer to " + req.uri.user); await sys.Dial(req.uri.user + "@local");');
+    await fx.sw.useOutDialplan('1001', 'await sys.Dial(req.uri.user + "@local[tr=c]");');
     const target = await phone('1003', true);
     const referrer = await phone('1002', true);
     const caller = await phone('1001', false);
@@ -61,10 +28,10 @@ describe('baresip calls under live control', () => {
     const transferMark = caller.output.length;
     // The stack's trace hook is not public yet (see tls.test.ts): attach to it directly.
     const trace: string[] = [];
-    (sw.running.sip.stack as unknown as { opts: { onTrace?: (dir: string, data: Buffer, remote: { port: number }) => void } }).opts.onTrace =
+    (fx.sw.running.sip.stack as unknown as { opts: { onTrace?: (dir: string, data: Buffer, remote: { port: number }) => void } }).opts.onTrace =
       (dir, data, remote) => { trace.push(`${dir} ${remote.port}\n${data.toString().split('\r\n').slice(0, 12).join('\n')}`); };
     referrer.send(`/transfer sip:1003@${DOMAIN}`);
-    const done = await sw.waitForEvent((e) => e.type === 'call.transferred', 20_000).catch((err: unknown) => {
+    const done = await fx.sw.waitForEvent((e) => e.type === 'call.transferred', 20_000).catch((err: unknown) => {
       throw new Error(`${String(err)}\nREFERRER:\n${referrer.output.slice(referrerMark)}\nTARGET:\n${target.output.slice(targetMark)}`);
     });
     expect(done['referTo']).toContain(`sip:1003@${DOMAIN}`);
@@ -85,17 +52,17 @@ describe('baresip calls under live control', () => {
     const hangupMark = target.output.length;
     caller.send('/hangup');
     await target.waitFor(/terminated/, 10_000, hangupMark);
-    const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === done['callId']);
+    const ended = await fx.sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === done['callId']);
     expect(ended['hungUpBy']).toBe('caller');
   });
 });
 
 describe('hold from the REST API', () => {
   it('holds 1001 (both phones stop sending), unholds, and audio flows again both ways', async () => {
-    await sw.useOutDialplan('1001', 'await sys.Dial(req.uri.user + "@local");');
-    const user = await sw.running.db.users.add({ email: 'desk@acme.test', password: 'a-long-web-password', role: 'receptionist', tenantId: sw.tenantId });
-    const { token } = await sw.running.db.tokens.create({ userId: user.id, name: 'test' });
-    const { host, port } = sw.running.httpAddress;
+    await fx.sw.useOutDialplan('1001', 'await sys.Dial(req.uri.user + "@local");');
+    const user = await fx.sw.running.db.users.add({ email: 'desk@acme.test', password: 'a-long-web-password', role: 'receptionist', tenantId: fx.sw.tenantId });
+    const { token } = await fx.sw.running.db.tokens.create({ userId: user.id, name: 'test' });
+    const { host, port } = fx.sw.running.httpAddress;
     const post = (path: string, body?: unknown) => fetch(`http://${host}:${port}/api/v1${path}`, {
       method: 'POST', headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
@@ -121,7 +88,7 @@ describe('hold from the REST API', () => {
     const [calleeTx, calleeRx] = await steadyRates(callee);
     for (const rate of [callerTx, callerRx, calleeTx, calleeRx]) expect(rate).toBeGreaterThan(32_000);
     caller.send('/hangup');
-    await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === call.id);
+    await fx.sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === call.id);
   });
 });
 
@@ -144,16 +111,6 @@ async function txRate(p: BaresipClient): Promise<number> {
   return Number(m[1]);
 }
 
-/** `/callstat`'s first `audio=<tx>/<rx> (bit/s)` line with both rates above zero. */
-async function bitRates(p: BaresipClient): Promise<[number, number]> {
-  const mark = p.output.length;
-  p.send('/callstat');
-  await p.waitFor(/Call debug/, 5_000, mark);
-  const m = await p.waitFor(/audio=([1-9]\d*)\/([1-9]\d*) \(bit\/s\)/, 5_000, mark).catch((err: unknown) => {
-    throw new Error(`${String(err)}\n${p.output.slice(mark)}`);
-  });
-  return [Number(m[1]), Number(m[2])];
-}
 
 async function until(check: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,56 +1,22 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startBaresip, type BaresipClient } from './harness/index.ts';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { sineWav } from './fixtures/sine-wav.ts';
-import { DOMAIN, PASSWORD, startSwitch, type Switch } from './calls-support.ts';
-
+import { describe, expect, it } from 'vitest';
+import type { BaresipClient } from './harness/index.ts';
+import { DOMAIN } from './calls-support.ts';
+import { bitRates, useBaresipCalls } from './baresip-calls-support.ts';
 /**
  * Two real softphones (baresip 1.0) registered to the real server: 1001 dials 1002 through its
  * outgoing dialplan, 1002 answers by itself, and media flows peer to peer (the B2BUA passes the
  * SDP through) — proven by each phone's own RTP counters from `/callstat`.
  */
 
-let sw: Switch;
-let fixtures: string;
-let toneFile: string;
-const phones: BaresipClient[] = [];
-
-beforeAll(async () => {
-  sw = await startSwitch(['1001', '1002']);
-  fixtures = await mkdtemp(join(tmpdir(), 'patchbay-calls-audio-'));
-  toneFile = join(fixtures, 'tone-1k-8khz.wav');
-  await writeFile(toneFile, sineWav({ hz: 1000, sampleRate: 8000, seconds: 10 }));
-}, 60_000);
-
-afterAll(async () => {
-  await sw?.close();
-  if (fixtures) await rm(fixtures, { recursive: true, force: true });
-});
-
-afterEach(async () => {
-  await Promise.all(phones.splice(0).map((p) => p.stop()));
-});
-
-async function phone(user: string, autoAnswer: boolean): Promise<BaresipClient> {
-  const p = await startBaresip({ user, password: PASSWORD, domain: DOMAIN, proxy: sw.target, autoAnswer });
-  phones.push(p);
-  await p.waitFor(/registered successfully/i, 15_000);
-  // The harness's ausine source only runs at 48 kHz; G.711 needs 8 kHz: play a generated WAV instead.
-  const mark = p.output.length;
-  p.send('/insmod aufile');
-  p.send(`/ausrc aufile,${toneFile}`);
-  await p.waitFor(/aufile/, 5_000, mark);
-  return p;
-}
+const fx = useBaresipCalls(['1001', '1002']);
+const phone = (user: string, autoAnswer: boolean): Promise<BaresipClient> => fx.phone(user, autoAnswer);
 
 describe('two baresip phones through a dialplan', () => {
   it('1001 dials 1002 via sys.Dial("1002@local"); 1002 auto-answers; RTP flows both ways', async () => {
-    await sw.useOutDialplan('1001', 'sys.Log("to " + req.uri.user); await sys.Dial("1002@local");');
+    await fx.sw.useOutDialplan('1001', 'sys.Log("to " + req.uri.user); await sys.Dial("1002@local");');
     const callee = await phone('1002', true);
     const caller = await phone('1001', false);
-    const before = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).length;
+    const before = (await fx.sw.running.db.cdrs.list({ tenantId: fx.sw.tenantId })).length;
     const callerMark = caller.output.length;
     const calleeMark = callee.output.length;
     caller.send(`/dial sip:1002@${DOMAIN}`);
@@ -73,7 +39,7 @@ describe('two baresip phones through a dialplan', () => {
     const hangupMark = callee.output.length;
     caller.send('/hangup');
     await callee.waitFor(/terminated/, 10_000, hangupMark);
-    const rows = await sw.waitForCdrs(before + 1);
+    const rows = await fx.sw.waitForCdrs(before + 1);
     const cdr = rows[0]!;
     expect(cdr.direction).toBe('outbound');
     expect(cdr.caller).toContain(`1001@${DOMAIN}`);
@@ -84,14 +50,3 @@ describe('two baresip phones through a dialplan', () => {
   });
 });
 
-/** Sends `/callstat` and reads the first `audio=<tx>/<rx> (bit/s)` status line (baresip's stream_print) with both rates above zero. */
-async function bitRates(p: BaresipClient): Promise<[number, number]> {
-  const mark = p.output.length;
-  p.send('/callstat');
-  await p.waitFor(/Call debug/, 5_000, mark);
-  // The status line repeats; the first ones after the dump may still read 0/0 (no full second measured yet).
-  const m = await p.waitFor(/audio=([1-9]\d*)\/([1-9]\d*) \(bit\/s\)/, 5_000, mark).catch((err: unknown) => {
-    throw new Error(`${String(err)}\n${p.output.slice(mark)}`);
-  });
-  return [Number(m[1]), Number(m[2])];
-}
