@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { BaresipClient } from './harness/index.ts';
 import { DOMAIN } from './calls-support.ts';
 import { bitRates, useBaresipCalls } from './baresip-calls-support.ts';
+
 /**
  * Live call features with real softphones. A blind transfer: 1001 calls 1002 (leg `tr=c`), 1002 types `/transfer` to
  * 1003, the tenant's transfer dialplan dials 1003, and afterwards 1001 and 1003 talk — proven by

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { BaresipClient } from './harness/index.ts';
 import { DOMAIN } from './calls-support.ts';
 import { bitRates, useBaresipCalls } from './baresip-calls-support.ts';
+
 /**
  * Two real softphones (baresip 1.0) registered to the real server: 1001 dials 1002 through its
  * outgoing dialplan, 1002 answers by itself, and media flows peer to peer (the B2BUA passes the
