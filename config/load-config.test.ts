@@ -28,7 +28,28 @@ describe('loadConfig', () => {
     expect(c.logLevel).toBe('info');
     expect(c.secretKey.toString('hex')).toBe(KEY);
     expect(c.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindings: 10, keepAliveIntervalSec: 20, qualifyIntervalSec: 60, digestAlgorithms: ['MD5'] });
-    expect(c.sandbox).toEqual({ memoryMb: 32, cpuMs: 1000, maxConcurrent: 5 });
+    expect(c.sandbox).toEqual({
+      memoryMb: 32,
+      cpuMs: 1000,
+      maxConcurrent: 5,
+      maxInboundPerSource: 2,
+      user: 'nobody',
+      requireSupportedNode: false,
+      allowUnsupportedNode: false,
+    });
+  });
+
+  it('reads the sandbox security settings; production requires a supported Node unless told otherwise', () => {
+    const env = { PATCHBAY_SECRET_KEY: KEY };
+    expect(loadConfig({ env: { ...env, NODE_ENV: 'production' } }).sandbox.requireSupportedNode).toBe(true);
+    expect(loadConfig({ env: { ...env, NODE_ENV: 'production', PATCHBAY_SANDBOX_REQUIRE_SUPPORTED_NODE: 'false' } }).sandbox.requireSupportedNode).toBe(false);
+    expect(loadConfig({ env: { ...env, PATCHBAY_ALLOW_UNSUPPORTED_NODE: '1' } }).sandbox.allowUnsupportedNode).toBe(true);
+    expect(loadConfig({ env: { ...env, PATCHBAY_SANDBOX_USER: 'patchbay-sandbox' } }).sandbox.user).toBe('patchbay-sandbox');
+    expect(loadConfig({ env: { ...env, PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE: '7' } }).sandbox.maxInboundPerSource).toBe(7);
+    expect(() => loadConfig({ env: { ...env, PATCHBAY_SANDBOX_USER: 'root' } })).toThrow(/PATCHBAY_SANDBOX_USER.*not root/);
+    expect(() => loadConfig({ env: { ...env, PATCHBAY_SANDBOX_USER: 'a b' } })).toThrow(/PATCHBAY_SANDBOX_USER/);
+    expect(() => loadConfig({ env: { ...env, PATCHBAY_ALLOW_UNSUPPORTED_NODE: 'maybe' } })).toThrow(/PATCHBAY_ALLOW_UNSUPPORTED_NODE/);
+    expect(() => loadConfig({ env: { ...env, PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE: '0' } })).toThrow(/PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE/);
   });
 
   it('reads the qualify interval and refuses a bad one naming the variable', () => {

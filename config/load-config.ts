@@ -38,7 +38,19 @@ export interface Config {
     /** Digest algorithms offered in challenges, in order. */
     digestAlgorithms: DigestAlgorithmName[];
   };
-  sandbox: { memoryMb: number; cpuMs: number; maxConcurrent: number };
+  sandbox: {
+    memoryMb: number;
+    cpuMs: number;
+    /** Per tenant and per direction (inbound and outbound each have this many). */
+    maxConcurrent: number;
+    /** Inbound executions at once from one source address. */
+    maxInboundPerSource: number;
+    /** Account the sandbox worker runs as when the switch runs as root. */
+    user: string;
+    /** Refuse dialplans on a Node whose V8 gets no security fixes (default: NODE_ENV=production). */
+    requireSupportedNode: boolean;
+    allowUnsupportedNode: boolean;
+  };
 }
 
 export interface LoadConfigOptions {
@@ -187,6 +199,22 @@ const secretKeySchema = settingSchema((raw) => {
   return key;
 });
 
+const booleanSchema = settingSchema((raw) => {
+  if (typeof raw === 'boolean') return raw;
+  const text = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
+  if (text !== undefined && ['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (text !== undefined && ['0', 'false', 'no', 'off'].includes(text)) return false;
+  throw new Error(`expected true|false (or 1|0), got ${show(raw)}`);
+});
+
+const userNameSchema = settingSchema((raw) => {
+  if (typeof raw !== 'string' || !/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$/.test(raw.trim())) {
+    throw new Error(`expected a system user name, got ${show(raw)}`);
+  }
+  if (raw.trim() === 'root') throw new Error('the sandbox needs an unprivileged user, not root');
+  return raw.trim();
+});
+
 const existingFileSchema = settingSchema((raw) => {
   if (typeof raw !== 'string' || raw.trim() === '') throw new Error(`expected a file path, got ${show(raw)}`);
   if (!existsSync(raw)) throw new Error(`file not found: ${raw}`);
@@ -198,7 +226,7 @@ interface SettingSpec {
   /** Dotted path in the JSON config file and in the resulting Config. */
   key: string;
   schema: z.ZodType<unknown>;
-  fallback?: (partial: Record<string, unknown>) => unknown;
+  fallback?: (partial: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>) => unknown;
 }
 
 const SETTINGS: readonly SettingSpec[] = [
@@ -232,6 +260,15 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_SANDBOX_MEMORY_MB', key: 'sandbox.memoryMb', schema: integer(8, 4096), fallback: () => 32 },
   { env: 'PATCHBAY_SANDBOX_CPU_MS', key: 'sandbox.cpuMs', schema: integer(10, 600_000), fallback: () => 1000 },
   { env: 'PATCHBAY_SANDBOX_MAX_CONCURRENT', key: 'sandbox.maxConcurrent', schema: integer(1, 10_000), fallback: () => 5 },
+  { env: 'PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE', key: 'sandbox.maxInboundPerSource', schema: integer(1, 10_000), fallback: () => 2 },
+  { env: 'PATCHBAY_SANDBOX_USER', key: 'sandbox.user', schema: userNameSchema, fallback: () => 'nobody' },
+  {
+    env: 'PATCHBAY_SANDBOX_REQUIRE_SUPPORTED_NODE',
+    key: 'sandbox.requireSupportedNode',
+    schema: booleanSchema,
+    fallback: (_partial, env) => env['NODE_ENV'] === 'production',
+  },
+  { env: 'PATCHBAY_ALLOW_UNSUPPORTED_NODE', key: 'sandbox.allowUnsupportedNode', schema: booleanSchema, fallback: () => false },
 ];
 
 function getPath(obj: unknown, dotted: string): unknown {
@@ -311,7 +348,7 @@ export function loadSettings(options: LoadConfigOptions = {}): Omit<Config, 'sec
       raw = getPath(fileValues, spec.key);
       source = `${filePath}: ${spec.key}`;
     } else if (spec.fallback) {
-      raw = spec.fallback(result);
+      raw = spec.fallback(result, env);
       source = `${spec.env} (default)`;
     } else {
       continue;

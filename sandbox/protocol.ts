@@ -151,6 +151,8 @@ export interface WorkerReadyMessage {
 export interface SysCallMessage {
   type: 'sys-call';
   execId: number;
+  /** The tenant of the run: the supervisor drops a message whose execution is not that tenant's. */
+  tenantId: string;
   seq: number;
   name: SysFunctionName;
   args: PlainValue[];
@@ -160,6 +162,7 @@ export interface SysCallMessage {
 export interface SysNotifyMessage {
   type: 'sys-notify';
   execId: number;
+  tenantId: string;
   name: 'Log';
   args: PlainValue[];
 }
@@ -167,6 +170,7 @@ export interface SysNotifyMessage {
 export interface RunDoneMessage {
   type: 'done';
   execId: number;
+  tenantId: string;
   result: RunResult;
 }
 

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { IsolatePoolOptions } from './isolate-pool.ts';
+import { checkNodeSupport, nodeSupportPolicyFromEnv, type NodeSupportVerdict } from './node-support.ts';
 import {
   DEFAULT_SANDBOX_LIMITS,
   isSysFunctionName,
@@ -14,6 +14,7 @@ import {
   type SysFunctionName,
   type WorkerToSupervisorMessage,
 } from './protocol.ts';
+import { prepareWorkerLaunch, type WorkerLaunch } from './worker-launch.ts';
 
 /**
  * Implemented by the calls layer: performs one `sys.*` call of a running dialplan.
@@ -56,6 +57,19 @@ export interface SandboxSupervisorOptions {
   /** Worker entry; defaults to worker.ts/.js beside this file. */
   workerPath?: string;
   logger?: SandboxLogger;
+  /** Unprivileged account for the worker when the switch runs as root. Default PATCHBAY_SANDBOX_USER or `nobody`. */
+  user?: string;
+  /**
+   * Start the worker under Node's permission model. Default: only for a worker compiled to
+   * JavaScript (the tsx-run TypeScript worker cannot run under it, see worker-launch.ts).
+   */
+  permissionModel?: boolean;
+  /** Refuse dialplans on a Node whose V8 gets no security fixes. Default: NODE_ENV=production. */
+  requireSupportedNode?: boolean;
+  /** Run them anyway (logged). Default: PATCHBAY_ALLOW_UNSUPPORTED_NODE=1. */
+  allowUnsupportedNode?: boolean;
+  /** Node version to judge (tests); default process.version. */
+  nodeVersion?: string;
 }
 
 interface ActiveExecution {
@@ -96,7 +110,13 @@ export class SandboxSupervisor {
   private readonly logger: SandboxLogger;
   private readonly isolatePool: Partial<IsolatePoolOptions>;
 
+  private readonly user: string;
+  private readonly permissionModel: boolean;
+  private readonly nodeSupport: NodeSupportVerdict;
+  private nodeSupportLogged = false;
+
   private child: ChildProcess | undefined;
+  private childLaunch: WorkerLaunch | undefined;
   private childReady = false;
   private childStartedAt = 0;
   private readyWaiters: ReadyWaiter[] = [];
@@ -117,11 +137,32 @@ export class SandboxSupervisor {
       options.workerPath ?? fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
     this.logger = options.logger ?? silentLogger;
     this.isolatePool = { maxIdlePerTenant: Math.min(this.maxConcurrentPerTenant, 32), ...options.isolatePool };
+    this.user = options.user ?? (process.env['PATCHBAY_SANDBOX_USER'] || 'nobody');
+    this.permissionModel = options.permissionModel ?? !this.workerPath.endsWith('.ts');
+    const envPolicy = nodeSupportPolicyFromEnv();
+    this.nodeSupport = checkNodeSupport(options.nodeVersion ?? process.version, {
+      requireSupportedNode: options.requireSupportedNode ?? envPolicy.requireSupportedNode,
+      allowUnsupportedNode: options.allowUnsupportedNode ?? envPolicy.allowUnsupportedNode,
+    });
+  }
+
+  /** False when this Node is refused for dialplans (see node-support.ts); run() then answers 503. */
+  get dialplansEnabled(): boolean {
+    return this.nodeSupport.kind !== 'refused';
+  }
+
+  private logNodeSupport(): void {
+    if (this.nodeSupportLogged) return;
+    this.nodeSupportLogged = true;
+    if (this.nodeSupport.kind === 'refused') this.logger.error({ node: process.version }, `sandbox: ${this.nodeSupport.message}`);
+    else if (this.nodeSupport.kind === 'tolerated') this.logger.warn({ node: process.version }, `sandbox: ${this.nodeSupport.message}`);
   }
 
   /** Starts the child process (run() also does so on demand) and waits until it is ready. */
   async start(): Promise<void> {
     this.stopped = false;
+    this.logNodeSupport();
+    if (!this.dialplansEnabled) return;
     await this.readyChild();
   }
 
@@ -132,11 +173,23 @@ export class SandboxSupervisor {
     this.restartTimer = undefined;
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error('sandbox stopped'));
     const child = this.child;
-    if (!child) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
+    if (child) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    this.cleanupLaunch();
+  }
+
+  private cleanupLaunch(): void {
+    const launch = this.childLaunch;
+    this.childLaunch = undefined;
+    try {
+      launch?.cleanup();
+    } catch (error) {
+      this.logger.warn({ err: errorMessage(error) }, 'sandbox: cannot remove the worker directory');
     }
   }
 
@@ -151,6 +204,10 @@ export class SandboxSupervisor {
   }
 
   async run(params: DialplanRunParams, host: SandboxHost): Promise<RunResult> {
+    if (this.nodeSupport.kind === 'refused') {
+      this.logNodeSupport();
+      return { status: 'failed', code: 503, reason: 'dialplans are disabled on this Node version' };
+    }
     const running = this.runningFor(params.tenantId);
     if (running >= this.maxConcurrentPerTenant) {
       this.logger.warn({ tenantId: params.tenantId, callId: params.callId }, 'too many concurrent dialplans');
@@ -221,7 +278,7 @@ export class SandboxSupervisor {
   private readyChild(): Promise<ChildProcess> {
     if (this.stopped) return Promise.reject(new Error('sandbox stopped'));
     if (this.child && this.childReady) return Promise.resolve(this.child);
-    if (!this.child && !this.restartTimer) this.spawnChild();
+    if (!this.child && !this.restartTimer && !this.spawnChild()) return Promise.reject(new Error('sandbox worker cannot start'));
     return new Promise<ChildProcess>((resolve, reject) => {
       const waiter: ReadyWaiter = {
         resolve: (child) => {
@@ -241,24 +298,40 @@ export class SandboxSupervisor {
     });
   }
 
-  private spawnChild(): void {
+  /** False when the worker cannot even be launched (logged). */
+  private spawnChild(): boolean {
     this.restartTimer = undefined;
-    const execArgv = ['--no-node-snapshot'];
-    if (this.workerPath.endsWith('.ts')) {
-      const tsxLoader = createRequire(import.meta.url).resolve('tsx');
-      execArgv.push('--import', pathToFileURL(tsxLoader).href);
+    this.cleanupLaunch();
+    let launch: WorkerLaunch;
+    try {
+      launch = prepareWorkerLaunch({ workerPath: this.workerPath, user: this.user, permissionModel: this.permissionModel });
+    } catch (error) {
+      this.logger.error({ err: errorMessage(error) }, 'sandbox: cannot prepare the worker process');
+      for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error('sandbox worker cannot start'));
+      return false;
     }
+    for (const warning of launch.warnings) this.logger.warn({ user: this.user }, `sandbox: ${warning}`);
+    this.childLaunch = launch;
     const child = fork(this.workerPath, [JSON.stringify(this.isolatePool)], {
-      execArgv,
+      execArgv: launch.execArgv,
+      env: launch.env,
+      cwd: launch.cwd,
+      ...(launch.uid !== undefined && { uid: launch.uid }),
+      ...(launch.gid !== undefined && { gid: launch.gid }),
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;
+    this.logger.info(
+      { uid: launch.uid ?? process.getuid?.(), cwd: launch.cwd, permissionModel: launch.execArgv.some((a) => a.includes('permission')) },
+      'sandbox: worker started',
+    );
     this.childReady = false;
     this.childStartedAt = Date.now();
     child.on('message', (message: unknown) => this.onWorkerMessage(child, message as WorkerToSupervisorMessage));
     child.on('error', (error) => this.logger.error({ err: errorMessage(error) }, 'sandbox: worker process error'));
     child.once('exit', (code, signal) => this.onChildExit(child, code, signal));
+    return true;
   }
 
   private onChildExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -287,17 +360,18 @@ export class SandboxSupervisor {
         for (const waiter of this.readyWaiters.splice(0)) waiter.resolve(child);
         return;
       case 'done':
+        if (!this.executionOf(child, message)) return;
         this.settleExecution(message.execId, message.result);
         return;
       case 'sys-notify': {
-        const execution = this.executions.get(message.execId);
+        const execution = this.executionOf(child, message);
         if (!execution || message.name !== 'Log') return;
         this.callHost(execution, 'Log', message.args).catch(() => undefined);
         return;
       }
       case 'sys-call': {
         const { execId, seq, name, args } = message;
-        const execution = this.executions.get(execId);
+        const execution = this.executionOf(child, message);
         if (!execution) return;
         const answer = (reply: { value?: PlainValue; error?: string }): void => {
           if (this.executions.get(execId) !== execution) return;
@@ -315,6 +389,25 @@ export class SandboxSupervisor {
         return;
       }
     }
+  }
+
+  /**
+   * The execution a worker message is about, if this child runs it for the tenant the message
+   * names. A compromised worker could otherwise finish, or place calls for, another tenant's
+   * execution; anything else is dropped and logged.
+   */
+  private executionOf(child: ChildProcess, message: { type: string; execId?: unknown; tenantId?: unknown }): ActiveExecution | undefined {
+    const execution = typeof message.execId === 'number' ? this.executions.get(message.execId) : undefined;
+    if (execution && execution.child === child && execution.tenantId === message.tenantId) return execution;
+    // A late message of an execution already settled (timeout, abort) is expected; only a
+    // message naming a live execution wrongly, or one never started, is suspicious.
+    if (execution || typeof message.execId !== 'number' || message.execId >= this.nextExecId) {
+      this.logger.warn(
+        { type: String(message.type), execId: String(message.execId), tenantId: String(message.tenantId), pid: child.pid },
+        'sandbox: dropped a worker message for an execution it does not run',
+      );
+    }
+    return undefined;
   }
 
   /** Calls the host synchronously (keeps sys call order) and never lets it throw. */
