@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './index.ts';
+import { ConfigError, loadConfig, prepareDataDir } from './index.ts';
 
 const KEY = 'ab'.repeat(32);
 
@@ -148,5 +148,24 @@ describe('loadConfig', () => {
     expect(a.secretKey.length).toBe(32);
     const b = loadConfig({ env: { PATCHBAY_DATA_DIR: dataDir } });
     expect(b.secretKey.equals(a.secretKey)).toBe(true);
+  });
+
+  it('keeps the data dir 0700 and the key file 0600, tightening ones left open', () => {
+    const dataDir = path.join(dir, 'data');
+    loadConfig({ env: { PATCHBAY_DATA_DIR: dataDir } });
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    const file = path.join(dataDir, 'secret.key');
+    chmodSync(dataDir, 0o755);
+    chmodSync(file, 0o644);
+    loadConfig({ env: { PATCHBAY_DATA_DIR: dataDir } });
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    const other = path.join(dir, 'other');
+    chmodSync(dir, 0o755);
+    prepareDataDir(other);
+    expect(statSync(other).mode & 0o777).toBe(0o700);
+    writeFileSync(path.join(dir, 'not-a-dir'), '');
+    expect(() => prepareDataDir(path.join(dir, 'not-a-dir'))).toThrow(/PATCHBAY_DATA_DIR.*not a directory/);
   });
 });
