@@ -92,6 +92,16 @@ export interface SandboxLimits {
   absoluteMs: number;
   maxDials: number;
   maxCallbacks: number;
+  /** WebGet calls per execution, and how many may be waiting for an answer at once. */
+  maxWebGets: number;
+  maxConcurrentWebGets: number;
+  maxEnumLookups: number;
+  /** DBRead, DBWrite, DBDelete and DBGetKeys together. */
+  maxDbCalls: number;
+  /** sys.Log per execution; the log is cut inside the isolate, before it crosses any channel. */
+  maxLogLines: number;
+  /** UTF-8 bytes of all Log lines of one execution. */
+  maxLogBytes: number;
   /** How often the worker samples `isolate.cpuTime` (catches loops after an `await`). */
   cpuCheckIntervalMs: number;
 }
@@ -103,6 +113,12 @@ export const DEFAULT_SANDBOX_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   absoluteMs: 300_000,
   maxDials: 20,
   maxCallbacks: 3,
+  maxWebGets: 10,
+  maxConcurrentWebGets: 3,
+  maxEnumLookups: 10,
+  maxDbCalls: 200,
+  maxLogLines: 500,
+  maxLogBytes: 64 * 1024,
   cpuCheckIntervalMs: 10,
 });
 

@@ -14,6 +14,7 @@ import {
   type SysFunctionName,
   type WorkerToSupervisorMessage,
 } from './protocol.ts';
+import { SysCallBudget } from './sys-call-budget.ts';
 import { prepareWorkerLaunch, type WorkerLaunch } from './worker-launch.ts';
 
 /**
@@ -77,6 +78,8 @@ interface ActiveExecution {
   callId: string;
   host: SandboxHost;
   child: ChildProcess;
+  /** The supervisor's own count of this execution's sys calls (the worker's may be lied about). */
+  budget: SysCallBudget;
   resolve(result: RunResult): void;
   guard: NodeJS.Timeout;
 }
@@ -248,7 +251,8 @@ export class SandboxSupervisor {
         () => this.settleExecution(execId, { status: 'failed', code: 503, reason: 'sandbox did not answer' }),
         limits.absoluteMs + SUPERVISOR_GRACE_MS,
       );
-      this.executions.set(execId, { tenantId: params.tenantId, callId: params.callId, host, child, resolve, guard });
+      const budget = new SysCallBudget(limits);
+      this.executions.set(execId, { tenantId: params.tenantId, callId: params.callId, host, child, budget, resolve, guard });
       if (!this.sendTo(child, message)) {
         this.settleExecution(execId, { status: 'failed', code: 503, reason: 'sandbox unavailable' });
       }
@@ -365,7 +369,8 @@ export class SandboxSupervisor {
         return;
       case 'sys-notify': {
         const execution = this.executionOf(child, message);
-        if (!execution || message.name !== 'Log') return;
+        if (!execution || message.name !== 'Log' || !Array.isArray(message.args)) return;
+        if (!execution.budget.admitLog(String(message.args[0] ?? ''))) return;
         this.callHost(execution, 'Log', message.args).catch(() => undefined);
         return;
       }
@@ -381,7 +386,13 @@ export class SandboxSupervisor {
           answer({ error: `sys.${String(name)} is not a function` });
           return;
         }
+        const refused = execution.budget.admit(name);
+        if (refused !== undefined) {
+          answer({ error: refused });
+          return;
+        }
         this.callHost(execution, name, Array.isArray(args) ? args : [])
+          .finally(() => execution.budget.settled(name))
           .then((value) => ({ value: toPlainValue(value) }))
           .catch((error: unknown) => ({ error: errorMessage(error) }))
           .then(answer)
