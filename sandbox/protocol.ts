@@ -126,6 +126,13 @@ export type RunResult =
   | { status: 'completed' }
   | { status: 'failed'; code: 500 | 503; reason: string; line?: number; column?: number };
 
+/**
+ * Which budget of its tenant an execution runs in: inbound (a call to the tenant, possibly from
+ * a stranger) and outbound (a call by one of its authenticated accounts) are counted apart, so a
+ * flood of one cannot starve the other.
+ */
+export type RunDirection = 'in' | 'out';
+
 // ---- supervisor → worker ----
 
 /** One dialplan execution: which compiled dialplan runs for which call and request. */

@@ -7,6 +7,7 @@ import {
   isSysFunctionName,
   type DialplanRun,
   type PlainValue,
+  type RunDirection,
   type RunMessage,
   type RunResult,
   type SandboxLimits,
@@ -29,6 +30,14 @@ export interface SandboxHost {
 
 export interface DialplanRunParams extends DialplanRun {
   limits?: Partial<SandboxLimits>;
+  /** The tenant budget this run counts against. Missing: outbound (what every run was before). */
+  direction?: RunDirection;
+  /**
+   * For an inbound run, the address the call came from (e.g. "192.0.2.7"): at most
+   * maxInboundPerSource inbound runs per address at once, across tenants. Leave it out for a
+   * source that legitimately carries many calls (a provider's trunk).
+   */
+  source?: string;
 }
 
 export interface SandboxLogger {
@@ -40,8 +49,13 @@ export interface SandboxLogger {
 export interface SandboxSupervisorOptions {
   /** Defaults for every run; a run's own `limits` override these. */
   limits?: Partial<SandboxLimits>;
-  /** Executions of one tenant at the same time; the next gets 503 at once. Default 5. */
+  /**
+   * Executions of one tenant at the same time, per direction (inbound and outbound each get this
+   * many); the next gets 503 at once. Default 5.
+   */
   maxConcurrentPerTenant?: number;
+  /** Inbound executions at the same time from one source address. Default PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE or 2. */
+  maxInboundPerSource?: number;
   /** Restart backoff after the child dies: starts at initialMs, doubles, capped at maxMs. */
   restartBackoff?: { initialMs: number; maxMs: number };
   /** How long run() waits for a (re)starting child before answering 503. Default 5000. */
@@ -128,18 +142,23 @@ export class SandboxSupervisor {
   private stopped = false;
   private nextExecId = 1;
   private readonly executions = new Map<number, ActiveExecution>();
-  private readonly runningPerTenant = new Map<string, number>();
+  /** Running executions per `tenant\0direction`. */
+  private readonly runningPerBudget = new Map<string, number>();
+  private readonly runningPerSource = new Map<string, number>();
+  private readonly maxInboundPerSource: number;
 
   constructor(options: SandboxSupervisorOptions = {}) {
     this.limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
     this.maxConcurrentPerTenant = options.maxConcurrentPerTenant ?? 5;
+    this.maxInboundPerSource = options.maxInboundPerSource ?? positiveIntegerFromEnv('PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE', 2);
     this.backoff = options.restartBackoff ?? { initialMs: 100, maxMs: 10_000 };
     this.nextBackoffMs = this.backoff.initialMs;
     this.readyTimeoutMs = options.readyTimeoutMs ?? 5_000;
     this.workerPath =
       options.workerPath ?? fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
     this.logger = options.logger ?? silentLogger;
-    this.isolatePool = { maxIdlePerTenant: Math.min(this.maxConcurrentPerTenant, 32), ...options.isolatePool };
+    // Both directions of a tenant may run at once, so twice the per-direction budget stays warm.
+    this.isolatePool = { maxIdlePerTenant: Math.min(2 * this.maxConcurrentPerTenant, 32), ...options.isolatePool };
     this.user = options.user ?? (process.env['PATCHBAY_SANDBOX_USER'] || 'nobody');
     this.permissionModel = options.permissionModel ?? !this.workerPath.endsWith('.ts');
     const envPolicy = nodeSupportPolicyFromEnv();
@@ -201,9 +220,15 @@ export class SandboxSupervisor {
     return this.child?.pid;
   }
 
-  /** Number of executions of a tenant currently running. */
-  runningFor(tenantId: string): number {
-    return this.runningPerTenant.get(tenantId) ?? 0;
+  /** Number of executions of a tenant currently running (in one direction, or both). */
+  runningFor(tenantId: string, direction?: RunDirection): number {
+    if (direction) return this.runningPerBudget.get(budgetKey(tenantId, direction)) ?? 0;
+    return this.runningFor(tenantId, 'in') + this.runningFor(tenantId, 'out');
+  }
+
+  /** Inbound executions currently running for calls from `source`. */
+  runningFromSource(source: string): number {
+    return this.runningPerSource.get(source) ?? 0;
   }
 
   async run(params: DialplanRunParams, host: SandboxHost): Promise<RunResult> {
@@ -211,18 +236,29 @@ export class SandboxSupervisor {
       this.logNodeSupport();
       return { status: 'failed', code: 503, reason: 'dialplans are disabled on this Node version' };
     }
-    const running = this.runningFor(params.tenantId);
-    if (running >= this.maxConcurrentPerTenant) {
-      this.logger.warn({ tenantId: params.tenantId, callId: params.callId }, 'too many concurrent dialplans');
-      return { status: 'failed', code: 503, reason: 'too many concurrent dialplans' };
+    const direction = params.direction ?? 'out';
+    if (direction !== 'in' && direction !== 'out') {
+      this.logger.error({ tenantId: params.tenantId, callId: params.callId, direction: String(direction) }, 'sandbox: bad run request');
+      return { status: 'failed', code: 500, reason: `invalid run request: direction must be "in" or "out", got ${JSON.stringify(direction)}` };
     }
-    this.runningPerTenant.set(params.tenantId, running + 1);
+    const source = direction === 'in' && typeof params.source === 'string' && params.source !== '' ? params.source : undefined;
+    const budget = budgetKey(params.tenantId, direction);
+    const log = { tenantId: params.tenantId, callId: params.callId, direction, ...(source && { source }) };
+    if (this.runningFor(params.tenantId, direction) >= this.maxConcurrentPerTenant) {
+      this.logger.warn(log, `too many concurrent ${direction === 'in' ? 'inbound' : 'outbound'} dialplans`);
+      return { status: 'failed', code: 503, reason: `too many concurrent ${direction === 'in' ? 'inbound' : 'outbound'} dialplans` };
+    }
+    if (source !== undefined && this.runningFromSource(source) >= this.maxInboundPerSource) {
+      this.logger.warn(log, 'too many concurrent inbound dialplans from one source');
+      return { status: 'failed', code: 503, reason: 'too many concurrent inbound dialplans from this source' };
+    }
+    increment(this.runningPerBudget, budget, 1);
+    if (source !== undefined) increment(this.runningPerSource, source, 1);
     try {
       return await this.execute(params, host);
     } finally {
-      const left = this.runningFor(params.tenantId) - 1;
-      if (left > 0) this.runningPerTenant.set(params.tenantId, left);
-      else this.runningPerTenant.delete(params.tenantId);
+      increment(this.runningPerBudget, budget, -1);
+      if (source !== undefined) increment(this.runningPerSource, source, -1);
     }
   }
 
@@ -429,6 +465,25 @@ export class SandboxSupervisor {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
+}
+
+function budgetKey(tenantId: string, direction: RunDirection): string {
+  return `${tenantId}\0${direction}`;
+}
+
+/** Counters that drop their key at zero, so a map of sources never grows with past callers. */
+function increment(counts: Map<string, number>, key: string, by: 1 | -1): void {
+  const next = (counts.get(key) ?? 0) + by;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
+}
+
+function positiveIntegerFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 /** Host results cross two processes and an isolate boundary: keep only their JSON shape. */
