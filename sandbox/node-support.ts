@@ -36,7 +36,16 @@ export function checkNodeSupport(version: string, policy: NodeSupportPolicy): No
 /** Defaults from the environment for a supervisor that was given no explicit policy. */
 export function nodeSupportPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): NodeSupportPolicy {
   return {
-    requireSupportedNode: env['NODE_ENV'] === 'production',
-    allowUnsupportedNode: env['PATCHBAY_ALLOW_UNSUPPORTED_NODE'] === '1',
+    requireSupportedNode: flag(env, 'PATCHBAY_SANDBOX_REQUIRE_SUPPORTED_NODE') ?? env['NODE_ENV'] === 'production',
+    allowUnsupportedNode: flag(env, 'PATCHBAY_ALLOW_UNSUPPORTED_NODE') ?? false,
   };
+}
+
+/** Same spellings as config/load-config.ts; anything else is an error, not a silent "no". */
+function flag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new Error(`${name}: expected true|false (or 1|0), got ${JSON.stringify(env[name])}`);
 }

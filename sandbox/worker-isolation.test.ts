@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileDialplan } from './compile.ts';
-import { checkNodeSupport } from './node-support.ts';
+import { checkNodeSupport, nodeSupportPolicyFromEnv } from './node-support.ts';
 import type { DialplanRequest, DialResult } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost, type SandboxLogger } from './sandbox-supervisor.ts';
 import { permissionFlag, prepareWorkerLaunch, resolveSandboxUser } from './worker-launch.ts';
@@ -78,7 +78,8 @@ describe('the worker process as seen from outside (/proc)', () => {
 
     const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
     const names = environ.map((entry) => entry.slice(0, entry.indexOf('=')));
-    expect(names.filter((name) => !name.startsWith('NODE_CHANNEL_'))).toEqual([]);
+    // The TypeScript worker gets one switch, which keeps tsx from caching code where the worker can write.
+    expect(names.filter((name) => !name.startsWith('NODE_CHANNEL_'))).toEqual(['TSX_DISABLE_CACHE']);
     expect(environ.join('\n')).not.toContain(planted.PATCHBAY_SECRET_KEY);
 
     const cwd = readlinkSync(`/proc/${pid}/cwd`);
@@ -135,6 +136,14 @@ describe('Node versions without V8 security fixes', () => {
     expect(checkNodeSupport('v20.20.2', { ...strict, allowUnsupportedNode: true }).kind).toBe('tolerated');
     expect(checkNodeSupport('v20.20.2', { ...strict, requireSupportedNode: false }).kind).toBe('tolerated');
     expect(() => checkNodeSupport('twenty', strict)).toThrow(/not a Node version/);
+  });
+
+  it('takes its policy from the environment when not given one', () => {
+    expect(nodeSupportPolicyFromEnv({ NODE_ENV: 'production' })).toEqual({ requireSupportedNode: true, allowUnsupportedNode: false });
+    expect(nodeSupportPolicyFromEnv({ NODE_ENV: 'production', PATCHBAY_ALLOW_UNSUPPORTED_NODE: '1' }).allowUnsupportedNode).toBe(true);
+    expect(nodeSupportPolicyFromEnv({ PATCHBAY_SANDBOX_REQUIRE_SUPPORTED_NODE: 'true' }).requireSupportedNode).toBe(true);
+    expect(nodeSupportPolicyFromEnv({ NODE_ENV: 'test' }).requireSupportedNode).toBe(false);
+    expect(() => nodeSupportPolicyFromEnv({ PATCHBAY_ALLOW_UNSUPPORTED_NODE: 'please' })).toThrow(/PATCHBAY_ALLOW_UNSUPPORTED_NODE/);
   });
 
   it('in production refuses dialplans with a start-up log line and starts no worker', async () => {

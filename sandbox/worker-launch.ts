@@ -172,8 +172,10 @@ export function prepareWorkerLaunch(options: WorkerLaunchOptions): WorkerLaunch 
   if (user) chownSync(cwd, user.uid, user.gid);
   return {
     execArgv,
-    // Not even PATH, HOME or NODE_OPTIONS: fork adds the IPC channel variables itself.
-    env: {},
+    // Not even PATH, HOME or NODE_OPTIONS: fork adds the IPC channel variables itself. tsx would
+    // otherwise keep compiled modules in /tmp/tsx-<uid>, writable by the worker's user: a dialplan
+    // that escaped once could plant code there that every later worker loads.
+    env: tsxLoader ? { TSX_DISABLE_CACHE: '1' } : {},
     cwd,
     ...(user && { uid: user.uid, gid: user.gid }),
     warnings,
