@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from './index.ts';
+import { ConfigError, loadConfig, prepareDataDir } from './index.ts';
 
 const KEY = 'ab'.repeat(32);
 
@@ -28,7 +28,15 @@ describe('loadConfig', () => {
     expect(c.logLevel).toBe('info');
     expect(c.secretKey.toString('hex')).toBe(KEY);
     expect(c.registrar).toEqual({ minExpires: 60, maxExpires: 3600, defaultExpires: 3600, maxBindings: 10, keepAliveIntervalSec: 20, qualifyIntervalSec: 60, digestAlgorithms: ['MD5'] });
-    expect(c.sandbox).toEqual({ memoryMb: 32, cpuMs: 1000, maxConcurrent: 5 });
+    expect(c.sandbox).toEqual({
+      memoryMb: 32,
+      cpuMs: 1000,
+      maxConcurrent: 5,
+      maxInboundPerSource: 2,
+      user: 'nobody',
+      requireSupportedNode: false,
+      allowUnsupportedNode: false,
+    });
     expect(c.security).toEqual({
       trustedNetworks: [], authFailuresPerSource: 10, authFailuresPerAccount: 30, authBanSec: 600,
       maxConnectionsPerSource: 50, maxConnections: 10_000, firstMessageTimeoutSec: 10, idleConnectionTimeoutSec: 300, maxServerTransactions: 100_000,
@@ -41,6 +49,19 @@ describe('loadConfig', () => {
     expect(c.calls.allowedLegNetworks).toEqual(['127.0.0.0/8', '10.20.0.0/16', '2001:db8::/32', '192.0.2.7/32']);
     expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_ALLOWED_LEG_NETWORKS: '10.0.0.0/33' } })).toThrow(/PATCHBAY_ALLOWED_LEG_NETWORKS: expected a comma list of CIDRs/);
     expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_ALLOWED_LEG_NETWORKS: 'lan' } })).toThrow(/PATCHBAY_ALLOWED_LEG_NETWORKS/);
+  });
+
+  it('reads the sandbox security settings; production requires a supported Node unless told otherwise', () => {
+    const env = { PATCHBAY_SECRET_KEY: KEY };
+    expect(loadConfig({ env: { ...env, NODE_ENV: 'production' } }).sandbox.requireSupportedNode).toBe(true);
+    expect(loadConfig({ env: { ...env, NODE_ENV: 'production', PATCHBAY_SANDBOX_REQUIRE_SUPPORTED_NODE: 'false' } }).sandbox.requireSupportedNode).toBe(false);
+    expect(loadConfig({ env: { ...env, PATCHBAY_ALLOW_UNSUPPORTED_NODE: '1' } }).sandbox.allowUnsupportedNode).toBe(true);
+    expect(loadConfig({ env: { ...env, PATCHBAY_SANDBOX_USER: 'patchbay-sandbox' } }).sandbox.user).toBe('patchbay-sandbox');
+    expect(loadConfig({ env: { ...env, PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE: '7' } }).sandbox.maxInboundPerSource).toBe(7);
+    expect(() => loadConfig({ env: { ...env, PATCHBAY_SANDBOX_USER: 'root' } })).toThrow(/PATCHBAY_SANDBOX_USER.*not root/);
+    expect(() => loadConfig({ env: { ...env, PATCHBAY_SANDBOX_USER: 'a b' } })).toThrow(/PATCHBAY_SANDBOX_USER/);
+    expect(() => loadConfig({ env: { ...env, PATCHBAY_ALLOW_UNSUPPORTED_NODE: 'maybe' } })).toThrow(/PATCHBAY_ALLOW_UNSUPPORTED_NODE/);
+    expect(() => loadConfig({ env: { ...env, PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE: '0' } })).toThrow(/PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE/);
   });
 
   it('reads the qualify interval and refuses a bad one naming the variable', () => {
@@ -146,5 +167,24 @@ describe('loadConfig', () => {
     expect(a.secretKey.length).toBe(32);
     const b = loadConfig({ env: { PATCHBAY_DATA_DIR: dataDir } });
     expect(b.secretKey.equals(a.secretKey)).toBe(true);
+  });
+
+  it('keeps the data dir 0700 and the key file 0600, tightening ones left open', () => {
+    const dataDir = path.join(dir, 'data');
+    loadConfig({ env: { PATCHBAY_DATA_DIR: dataDir } });
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    const file = path.join(dataDir, 'secret.key');
+    chmodSync(dataDir, 0o755);
+    chmodSync(file, 0o644);
+    loadConfig({ env: { PATCHBAY_DATA_DIR: dataDir } });
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    const other = path.join(dir, 'other');
+    chmodSync(dir, 0o755);
+    prepareDataDir(other);
+    expect(statSync(other).mode & 0o777).toBe(0o700);
+    writeFileSync(path.join(dir, 'not-a-dir'), '');
+    expect(() => prepareDataDir(path.join(dir, 'not-a-dir'))).toThrow(/PATCHBAY_DATA_DIR.*not a directory/);
   });
 });

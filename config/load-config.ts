@@ -39,7 +39,19 @@ export interface Config {
     /** Digest algorithms offered in challenges, in order. */
     digestAlgorithms: DigestAlgorithmName[];
   };
-  sandbox: { memoryMb: number; cpuMs: number; maxConcurrent: number };
+  sandbox: {
+    memoryMb: number;
+    cpuMs: number;
+    /** Per tenant and per direction (inbound and outbound each have this many). */
+    maxConcurrent: number;
+    /** Inbound executions at once from one source address. */
+    maxInboundPerSource: number;
+    /** Account the sandbox worker runs as when the switch runs as root. */
+    user: string;
+    /** Refuse dialplans on a Node whose V8 gets no security fixes (default: NODE_ENV=production). */
+    requireSupportedNode: boolean;
+    allowUnsupportedNode: boolean;
+  };
   calls: {
     /** CIDRs that dialled legs may reach although not public, on any port (normalized `address/prefix`). */
     allowedLegNetworks: string[];
@@ -233,6 +245,22 @@ const networkListSchema = settingSchema((raw) => {
   return out;
 });
 
+const booleanSchema = settingSchema((raw) => {
+  if (typeof raw === 'boolean') return raw;
+  const text = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
+  if (text !== undefined && ['1', 'true', 'yes', 'on'].includes(text)) return true;
+  if (text !== undefined && ['0', 'false', 'no', 'off'].includes(text)) return false;
+  throw new Error(`expected true|false (or 1|0), got ${show(raw)}`);
+});
+
+const userNameSchema = settingSchema((raw) => {
+  if (typeof raw !== 'string' || !/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$/.test(raw.trim())) {
+    throw new Error(`expected a system user name, got ${show(raw)}`);
+  }
+  if (raw.trim() === 'root') throw new Error('the sandbox needs an unprivileged user, not root');
+  return raw.trim();
+});
+
 const existingFileSchema = settingSchema((raw) => {
   if (typeof raw !== 'string' || raw.trim() === '') throw new Error(`expected a file path, got ${show(raw)}`);
   if (!existsSync(raw)) throw new Error(`file not found: ${raw}`);
@@ -244,7 +272,7 @@ interface SettingSpec {
   /** Dotted path in the JSON config file and in the resulting Config. */
   key: string;
   schema: z.ZodType<unknown>;
-  fallback?: (partial: Record<string, unknown>) => unknown;
+  fallback?: (partial: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>) => unknown;
 }
 
 const SETTINGS: readonly SettingSpec[] = [
@@ -288,6 +316,15 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_FIRST_MESSAGE_TIMEOUT', key: 'security.firstMessageTimeoutSec', schema: integer(1, 3600), fallback: () => 10 },
   { env: 'PATCHBAY_IDLE_CONNECTION_TIMEOUT', key: 'security.idleConnectionTimeoutSec', schema: integer(10, 86_400), fallback: () => 300 },
   { env: 'PATCHBAY_MAX_SERVER_TRANSACTIONS', key: 'security.maxServerTransactions', schema: integer(100, 100_000_000), fallback: () => 100_000 },
+  { env: 'PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE', key: 'sandbox.maxInboundPerSource', schema: integer(1, 10_000), fallback: () => 2 },
+  { env: 'PATCHBAY_SANDBOX_USER', key: 'sandbox.user', schema: userNameSchema, fallback: () => 'nobody' },
+  {
+    env: 'PATCHBAY_SANDBOX_REQUIRE_SUPPORTED_NODE',
+    key: 'sandbox.requireSupportedNode',
+    schema: booleanSchema,
+    fallback: (_partial, env) => env['NODE_ENV'] === 'production',
+  },
+  { env: 'PATCHBAY_ALLOW_UNSUPPORTED_NODE', key: 'sandbox.allowUnsupportedNode', schema: booleanSchema, fallback: () => false },
 ];
 
 function getPath(obj: unknown, dotted: string): unknown {
@@ -367,7 +404,7 @@ export function loadSettings(options: LoadConfigOptions = {}): Omit<Config, 'sec
       raw = getPath(fileValues, spec.key);
       source = `${filePath}: ${spec.key}`;
     } else if (spec.fallback) {
-      raw = spec.fallback(result);
+      raw = spec.fallback(result, env);
       source = `${spec.env} (default)`;
     } else {
       continue;

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './config-error.ts';
+import { prepareDataDir } from './data-dir.ts';
 
 export function parseSecretKeyHex(text: string): Buffer | undefined {
   const hex = text.trim();
@@ -13,6 +14,7 @@ export function parseSecretKeyHex(text: string): Buffer | undefined {
  * `npm start` works and provider passwords stay readable across restarts.
  */
 export function ensureSecretKey(dataDir: string): Buffer {
+  prepareDataDir(dataDir);
   const file = path.join(dataDir, 'secret.key');
   let existing: string | undefined;
   try {
@@ -25,11 +27,12 @@ export function ensureSecretKey(dataDir: string): Buffer {
   if (existing !== undefined) {
     const key = parseSecretKeyHex(existing);
     if (!key) throw new ConfigError('PATCHBAY_SECRET_KEY', `${file} does not hold 64 hex characters`);
+    // A key file copied in with a default umask would be readable by every local user.
+    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
     return key;
   }
   const key = randomBytes(32);
   try {
-    mkdirSync(dataDir, { recursive: true });
     // 'wx' so two processes starting together never overwrite each other's key.
     writeFileSync(file, key.toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
     chmodSync(file, 0o600);

@@ -2,6 +2,7 @@ export { openDatabase, dialectOf } from './open-database.ts';
 export type { Database, OpenDatabaseOptions } from './open-database.ts';
 export type { SqlDialectName } from './migrations.ts';
 export { DuplicateError, NotFoundError, ValidationError } from './errors.ts';
+export { Ha1UnreadableError } from './repositories/ha1-sealing.ts';
 export { digestHa1, encryptSecret, decryptSecret } from './secrets.ts';
 export type { DigestAlgorithm } from './secrets.ts';
 export type { Tenant } from './repositories/tenants-repository.ts';

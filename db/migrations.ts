@@ -1,4 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sealClearHa1s } from './repositories/ha1-sealing.ts';
+import type { DatabaseSchema } from './schema.ts';
 
 export type SqlDialectName = 'sqlite' | 'mysql';
 
@@ -7,7 +9,7 @@ export type SqlDialectName = 'sqlite' | 'mysql';
  * the same effect on SQLite and MySQL. MySQL needs explicit VARCHAR lengths on indexed columns and
  * MEDIUMTEXT for compiled dialplans/source maps that can exceed TEXT's 64 KiB.
  */
-export function createMigrationProvider(dialect: SqlDialectName): MigrationProvider {
+export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buffer): MigrationProvider {
   const bigText = dialect === 'mysql' ? sql`mediumtext` : sql`text`;
   const migrations: Record<string, Migration> = {
     '0001_initial': {
@@ -198,6 +200,19 @@ export function createMigrationProvider(dialect: SqlDialectName): MigrationProvi
       // Off for every existing account: a UDP source address can be forged, so trusting it is an explicit choice.
       async up(db: Kysely<unknown>) {
         await db.schema.alterTable('sip_accounts').addColumn('trust_udp_source', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
+    '0005_seal_ha1': {
+      // A sealed HA1 (v1:iv:tag:ciphertext, ~135 characters for SHA-256) does not fit the hex
+      // widths. SQLite does not enforce VARCHAR lengths and cannot MODIFY a column, so only
+      // MySQL is widened. Without the key (a bare `migrate` of a tool) the rows stay clear and
+      // the next migrate() with the key seals them (open-database.ts).
+      async up(db: Kysely<unknown>) {
+        if (dialect === 'mysql') {
+          await db.schema.alterTable('sip_accounts').modifyColumn('ha1_md5', 'varchar(255)', (c) => c.notNull()).execute();
+          await db.schema.alterTable('sip_accounts').modifyColumn('ha1_sha256', 'varchar(255)', (c) => c.notNull()).execute();
+        }
+        if (secretKey) await sealClearHa1s(db as Kysely<DatabaseSchema>, secretKey);
       },
     },
   };

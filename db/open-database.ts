@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteDriver } from './sqlite-driver.ts';
 import { Kysely, Migrator, MysqlDialect, SqliteDialect } from 'kysely';
@@ -10,6 +10,7 @@ import { BindingsRepository } from './repositories/bindings-repository.ts';
 import { CdrsRepository } from './repositories/cdrs-repository.ts';
 import type { RepositoryContext } from './repositories/context.ts';
 import { DialplansRepository } from './repositories/dialplans-repository.ts';
+import { sealClearHa1s } from './repositories/ha1-sealing.ts';
 import { KvRepository } from './repositories/kv-repository.ts';
 import { ProviderRegistrationsRepository, ProvidersRepository } from './repositories/providers-repository.ts';
 import { TenantsRepository } from './repositories/tenants-repository.ts';
@@ -38,7 +39,10 @@ export interface Database {
 }
 
 export interface OpenDatabaseOptions {
-  /** AES-256 key for provider passwords (Config.secretKey). */
+  /**
+   * AES-256 key (Config.secretKey) for provider passwords and SIP account HA1s. The switch always
+   * gives it; without it (tools, tests) HA1s are written in clear and sealed ones cannot be read.
+   */
   secretKey?: Buffer;
 }
 
@@ -53,10 +57,23 @@ function sqlitePath(url: string): string {
   return rest.startsWith('//') ? rest.slice(2) : rest;
 }
 
-function createKysely(url: string, dialect: SqlDialectName): Kysely<DatabaseSchema> {
+/**
+ * The SQLite file holds HA1s and encrypted secrets: created 0600 (SQLite gives its -wal/-shm
+ * files the database file's mode) in a folder created 0700. An existing folder is left alone:
+ * it may be shared (sqlite:/tmp/x.db); Patchbay's own data dir is made 0700 by config.
+ */
+function createPrivateFile(file: string): void {
+  const resolved = path.resolve(file);
+  mkdirSync(path.dirname(resolved), { recursive: true, mode: 0o700 });
+  closeSync(openSync(resolved, 'a', 0o600));
+  chmodSync(resolved, 0o600);
+}
+
+/** Exported for the migration tests only; everything else goes through openDatabase. */
+export function createKysely(url: string, dialect: SqlDialectName): Kysely<DatabaseSchema> {
   if (dialect === 'sqlite') {
     const file = sqlitePath(url);
-    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    if (file !== ':memory:') createPrivateFile(file);
     const sqlite = new (sqliteDriver())(file);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
@@ -94,12 +111,14 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     kv: new KvRepository(ctx),
     audit: new AuditRepository(ctx),
     async migrate() {
-      const migrator = new Migrator({ db, provider: createMigrationProvider(dialect) });
+      const migrator = new Migrator({ db, provider: createMigrationProvider(dialect, options.secretKey) });
       const { error, results } = await migrator.migrateToLatest();
       if (error) {
         const failed = results?.find((r) => r.status === 'Error');
         throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${error instanceof Error ? error.message : String(error)}`);
       }
+      // Rows a keyless tool wrote since the last migrate() are sealed now.
+      if (options.secretKey) await sealClearHa1s(db, options.secretKey);
       return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     },
     async ping() {

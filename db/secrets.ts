@@ -37,19 +37,32 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-/** AES-256-GCM; output `v1:<iv>:<tag>:<ciphertext>` in base64 so a future key/format can be told apart. */
-export function encryptSecret(key: Buffer, plain: string): string {
+/**
+ * AES-256-GCM; output `v1:<iv>:<tag>:<ciphertext>` in base64 so a future key/format can be told apart.
+ * `associatedData` binds the ciphertext to where it is stored: it is not in the output, and the
+ * same value must be given to decrypt, so a ciphertext copied elsewhere does not open.
+ */
+export function encryptSecret(key: Buffer, plain: string, associatedData?: string): string {
   if (key.length !== 32) throw new Error('secret key must be 32 bytes');
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
+  if (associatedData !== undefined) cipher.setAAD(Buffer.from(associatedData, 'utf8'));
   const ct = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-  return `v1:${iv.toString('base64')}:${cipher.getAuthTag().toString('base64')}:${ct.toString('base64')}`;
+  return `${SEALED_PREFIX}${iv.toString('base64')}:${cipher.getAuthTag().toString('base64')}:${ct.toString('base64')}`;
 }
 
-export function decryptSecret(key: Buffer, sealed: string): string {
+const SEALED_PREFIX = 'v1:';
+
+/** True for the output of encryptSecret (an HA1 in clear is hex and never looks like this). */
+export function isSealedSecret(value: string): boolean {
+  return value.startsWith(SEALED_PREFIX);
+}
+
+export function decryptSecret(key: Buffer, sealed: string, associatedData?: string): string {
   const parts = sealed.split(':');
   if (parts.length !== 4 || parts[0] !== 'v1') throw new Error('unknown secret format');
   const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(parts[1]!, 'base64'));
+  if (associatedData !== undefined) decipher.setAAD(Buffer.from(associatedData, 'utf8'));
   decipher.setAuthTag(Buffer.from(parts[2]!, 'base64'));
   return Buffer.concat([decipher.update(Buffer.from(parts[3]!, 'base64')), decipher.final()]).toString('utf8');
 }

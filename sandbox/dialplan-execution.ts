@@ -4,6 +4,7 @@ import type { IsolateLease } from './isolate-pool.ts';
 import type { SandboxIsolate } from './sandbox-isolate.ts';
 import { isSysFunctionName, type PlainValue, type RunMessage, type RunResult, type SysFunctionName } from './protocol.ts';
 import { SourceMapIndex } from './source-map.ts';
+import { logLimitLine, SysCallBudget } from './sys-call-budget.ts';
 import { unwrapPosition } from './compile.ts';
 
 /** File name of the user's JS inside the isolate; stack frames are found by it. */
@@ -48,8 +49,7 @@ export class DialplanExecution {
   private callsInFlight = 0;
   /** A call into the isolate failed (timeout, termination, throw): it is never pooled. */
   private callFailed = false;
-  private dialCount = 0;
-  private callbackCount = 0;
+  private readonly budget: SysCallBudget;
   private pendingDials = 0;
   private readonly pendingNames = new Map<number, SysFunctionName>();
   private cpuWatchdog: NodeJS.Timeout | undefined;
@@ -64,7 +64,9 @@ export class DialplanExecution {
     private readonly run: RunMessage,
     private readonly channel: ExecutionChannel,
     private readonly isolates: IsolateSource,
-  ) {}
+  ) {
+    this.budget = new SysCallBudget(run.limits);
+  }
 
   async start(): Promise<void> {
     const { limits } = this.run;
@@ -89,6 +91,7 @@ export class DialplanExecution {
         dialPlanName: this.run.dialplanName,
         username: req.account?.username ?? '',
         direction: req.direction,
+        logLimits: { lines: limits.maxLogLines, bytes: limits.maxLogBytes, limitLine: logLimitLine(limits) },
       });
       this.context = opened.context;
       this.settleRef = this.keep(opened.settle);
@@ -106,6 +109,7 @@ export class DialplanExecution {
     const name = this.pendingNames.get(seq);
     if (name === undefined || this.done || !this.settleRef) return;
     this.pendingNames.delete(seq);
+    this.budget.settled(name);
     if (pausesWallClock(name)) {
       this.pendingDials--;
       this.armWallClock();
@@ -151,15 +155,12 @@ export class DialplanExecution {
       return;
     }
     if (seq === NOTIFY_SEQ) {
-      if (name === 'Log') this.channel.sysNotify('Log', args);
+      if (name === 'Log' && this.budget.admitLog(String(args[0] ?? ''))) this.channel.sysNotify('Log', args);
       return;
     }
-    if (name === 'Dial' && ++this.dialCount > this.run.limits.maxDials) {
-      this.reject(seq, `sys.Dial refused: a dialplan may call Dial at most ${this.run.limits.maxDials} times per call`);
-      return;
-    }
-    if (name === 'Callback' && ++this.callbackCount > this.run.limits.maxCallbacks) {
-      this.reject(seq, `sys.Callback refused: a dialplan may call Callback at most ${this.run.limits.maxCallbacks} times per call`);
+    const refused = this.budget.admit(name);
+    if (refused !== undefined) {
+      this.reject(seq, refused);
       return;
     }
     this.pendingNames.set(seq, name);

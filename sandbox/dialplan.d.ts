@@ -168,7 +168,10 @@ interface DialplanSys {
    */
   Dial(dialString: string, options?: DialOptions): Promise<DialResult>;
 
-  /** Writes a line to your console (fire-and-forget, cheap, in order with other calls). */
+  /**
+   * Writes a line to your console (fire-and-forget, cheap, in order with other calls). At most
+   * 500 lines and 64 KiB per call: past that one "log limit reached" line, then nothing (no error).
+   */
   Log(...message: unknown[]): void;
 
   /** Answers the caller with a final response instead of dialing, e.g. `Respond(486, "Busy Here")`. */
@@ -202,7 +205,10 @@ interface DialplanSys {
   /** Removes a header added with `SetCustomSIPHeader`. */
   RemoveCustomSIPHeader(name: string): Promise<void>;
 
-  /** Reads a value from your tenant's key/value store (`null` if absent). */
+  /**
+   * Reads a value from your tenant's key/value store (`null` if absent). DBRead, DBWrite, DBDelete
+   * and DBGetKeys together: at most 200 per call, then they reject with an Error.
+   */
   DBRead(key: string): Promise<string | null>;
 
   /** Writes a value to your tenant's key/value store. Keys 1–64 characters, values ≤ 10,000; longer ones reject with an Error. */
@@ -217,13 +223,15 @@ interface DialplanSys {
   /**
    * HTTP(S) GET; resolves with the body text (at most 8 KiB, at most 5 s or `timeoutMs`).
    * Loopback, private and link-local addresses are refused. Rejects with an Error whose
-   * message starts with `WebGet:` on failure.
+   * message starts with `WebGet:` on failure. At most 10 per call and 3 waiting at once; more
+   * reject with an Error (`sys.WebGet refused: …`).
    */
   WebGet(url: string, timeoutMs?: number): Promise<string>;
 
   /**
    * ENUM (RFC 6116, `e164.arpa`) lookup: the SIP URI of the best `E2U+sip` record, `null` if
-   * there is none. Rejects with an Error for something that is not an E.164 number or a DNS failure.
+   * there is none. Rejects with an Error for something that is not an E.164 number or a DNS failure,
+   * and past 10 lookups per call.
    * @example const uri = await sys.ENUMLookup("+442079460000"); if (uri) await sys.Dial(uri);
    */
   ENUMLookup(number: string): Promise<string | null>;

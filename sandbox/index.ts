@@ -9,6 +9,7 @@ export type {
   DialplanRequest,
   NameAddrCopy,
   PlainValue,
+  RunDirection,
   RunResult,
   SandboxLimits,
   SipUriCopy,

@@ -9,7 +9,7 @@ export const ERROR_NAME = '__error';
 /**
  * The body of the setup function (see ISOLATE_SETUP_FUNCTION), with
  *   $0 = the one host dispatch function (sync ivm.Callback: (seq, name, argsJson) => void),
- *   $1 = a copy of { req, dialPlanName, username, direction } (one copy, one call).
+ *   $1 = a copy of { req, dialPlanName, username, direction, logLimits } (one copy, one call).
  * It defines the globals `req` and a frozen `sys`, and returns { settle, start } to the
  * worker. The dispatch function and the pending-call table live only in this closure,
  * so user code can never reach them. Intrinsics are captured first so a dialplan that
@@ -33,6 +33,10 @@ const pending = Object.create(null);
 let nextSeq = 1;
 let lastFailureStatus = 0;
 let lastFailureReason = '';
+const logLimits = info.logLimits;
+let logLines = 0;
+let logBytes = 0;
+let logCut = false;
 
 delete globalThis.SharedArrayBuffer;
 delete globalThis.Atomics;
@@ -80,8 +84,54 @@ sys.Dial = async (dialString, options) => {
   }
   return result;
 };
+// The log budget is spent here, inside the isolate, so a dialplan logging in a loop costs the
+// worker, the IPC channel and the tenant's console nothing beyond it.
+function utf8Width(code) {
+  return code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code <= 0xdbff ? 4 : 3;
+}
+function utf8Length(text) {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const width = utf8Width(text.charCodeAt(i));
+    bytes += width;
+    if (width === 4) i++;
+  }
+  return bytes;
+}
+function cutToBytes(text, max) {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const width = utf8Width(text.charCodeAt(i));
+    if (bytes + width > max) return text.slice(0, i);
+    bytes += width;
+    if (width === 4) i++;
+  }
+  return text;
+}
+function emitLog(text) {
+  dispatch(${NOTIFY_SEQ}, 'Log', jsonStringify([text]));
+}
+function cutLog() {
+  logCut = true;
+  emitLog(logLimits.limitLine);
+}
 sys.Log = (...parts) => {
-  dispatch(${NOTIFY_SEQ}, 'Log', encodeArgs('Log', [parts.map((part) => StringCtor(part)).join(' ')]));
+  if (logCut) return;
+  const text = parts.map((part) => StringCtor(part)).join(' ');
+  if (logLines >= logLimits.lines) {
+    cutLog();
+    return;
+  }
+  const bytes = utf8Length(text);
+  if (logBytes + bytes > logLimits.bytes) {
+    const head = cutToBytes(text, logLimits.bytes - logBytes);
+    if (head.length > 0) emitLog(head);
+    cutLog();
+    return;
+  }
+  logLines++;
+  logBytes += bytes;
+  emitLog(text);
 };
 defineProperty(sys, 'LastFailureStatus', { get: () => lastFailureStatus, enumerable: true });
 defineProperty(sys, 'LastFailureReason', { get: () => lastFailureReason, enumerable: true });

@@ -107,6 +107,16 @@ export interface SandboxLimits {
   absoluteMs: number;
   maxDials: number;
   maxCallbacks: number;
+  /** WebGet calls per execution, and how many may be waiting for an answer at once. */
+  maxWebGets: number;
+  maxConcurrentWebGets: number;
+  maxEnumLookups: number;
+  /** DBRead, DBWrite, DBDelete and DBGetKeys together. */
+  maxDbCalls: number;
+  /** sys.Log per execution; the log is cut inside the isolate, before it crosses any channel. */
+  maxLogLines: number;
+  /** UTF-8 bytes of all Log lines of one execution. */
+  maxLogBytes: number;
   /** How often the worker samples `isolate.cpuTime` (catches loops after an `await`). */
   cpuCheckIntervalMs: number;
 }
@@ -118,12 +128,25 @@ export const DEFAULT_SANDBOX_LIMITS: Readonly<SandboxLimits> = Object.freeze({
   absoluteMs: 300_000,
   maxDials: 20,
   maxCallbacks: 3,
+  maxWebGets: 10,
+  maxConcurrentWebGets: 3,
+  maxEnumLookups: 10,
+  maxDbCalls: 200,
+  maxLogLines: 500,
+  maxLogBytes: 64 * 1024,
   cpuCheckIntervalMs: 10,
 });
 
 export type RunResult =
   | { status: 'completed' }
   | { status: 'failed'; code: 500 | 503; reason: string; line?: number; column?: number };
+
+/**
+ * Which budget of its tenant an execution runs in: inbound (a call to the tenant, possibly from
+ * a stranger) and outbound (a call by one of its authenticated accounts) are counted apart, so a
+ * flood of one cannot starve the other.
+ */
+export type RunDirection = 'in' | 'out';
 
 // ---- supervisor → worker ----
 
@@ -166,6 +189,8 @@ export interface WorkerReadyMessage {
 export interface SysCallMessage {
   type: 'sys-call';
   execId: number;
+  /** The tenant of the run: the supervisor drops a message whose execution is not that tenant's. */
+  tenantId: string;
   seq: number;
   name: SysFunctionName;
   args: PlainValue[];
@@ -175,6 +200,7 @@ export interface SysCallMessage {
 export interface SysNotifyMessage {
   type: 'sys-notify';
   execId: number;
+  tenantId: string;
   name: 'Log';
   args: PlainValue[];
 }
@@ -182,6 +208,7 @@ export interface SysNotifyMessage {
 export interface RunDoneMessage {
   type: 'done';
   execId: number;
+  tenantId: string;
   result: RunResult;
 }
 

@@ -37,6 +37,8 @@ export interface SetupData {
   dialPlanName: string;
   username: string;
   direction: string;
+  /** The log budget, enforced by the setup script before a line leaves the isolate. */
+  logLimits: { lines: number; bytes: number; limitLine: string };
 }
 
 /** Compiled dialplans kept per isolate (a tenant runs few distinct dialplans). */

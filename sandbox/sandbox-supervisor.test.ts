@@ -292,7 +292,7 @@ describe('limits', () => {
     const host = new FakeHost({ Dial: () => gate.promise });
     const running = Array.from({ length: 5 }, () => run("await sys.Dial('a@local');", host));
     await waitFor(() => host.count('Dial') === 5);
-    expect(await run('sys.Log("sixth");', host)).toEqual({ status: 'failed', code: 503, reason: 'too many concurrent dialplans' });
+    expect(await run('sys.Log("sixth");', host)).toEqual({ status: 'failed', code: 503, reason: 'too many concurrent outbound dialplans' });
     expect(await run('sys.Log("other tenant");', host, undefined, 'tenant-b')).toEqual({ status: 'completed' });
     gate.resolve(busy);
     expect(await Promise.all(running)).toEqual(Array.from({ length: 5 }, () => ({ status: 'completed' })));

@@ -1,12 +1,13 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { IsolatePoolOptions } from './isolate-pool.ts';
+import { checkNodeSupport, nodeSupportPolicyFromEnv, type NodeSupportVerdict } from './node-support.ts';
 import {
   DEFAULT_SANDBOX_LIMITS,
   isSysFunctionName,
   type DialplanRun,
   type PlainValue,
+  type RunDirection,
   type RunMessage,
   type RunResult,
   type SandboxLimits,
@@ -14,6 +15,8 @@ import {
   type SysFunctionName,
   type WorkerToSupervisorMessage,
 } from './protocol.ts';
+import { SysCallBudget } from './sys-call-budget.ts';
+import { prepareWorkerLaunch, type WorkerLaunch } from './worker-launch.ts';
 
 /**
  * Implemented by the calls layer: performs one `sys.*` call of a running dialplan.
@@ -27,6 +30,14 @@ export interface SandboxHost {
 
 export interface DialplanRunParams extends DialplanRun {
   limits?: Partial<SandboxLimits>;
+  /** The tenant budget this run counts against. Missing: outbound (what every run was before). */
+  direction?: RunDirection;
+  /**
+   * For an inbound run, the address the call came from (e.g. "192.0.2.7"): at most
+   * maxInboundPerSource inbound runs per address at once, across tenants. Leave it out for a
+   * source that legitimately carries many calls (a provider's trunk).
+   */
+  source?: string;
 }
 
 export interface SandboxLogger {
@@ -38,8 +49,13 @@ export interface SandboxLogger {
 export interface SandboxSupervisorOptions {
   /** Defaults for every run; a run's own `limits` override these. */
   limits?: Partial<SandboxLimits>;
-  /** Executions of one tenant at the same time; the next gets 503 at once. Default 5. */
+  /**
+   * Executions of one tenant at the same time, per direction (inbound and outbound each get this
+   * many); the next gets 503 at once. Default 5.
+   */
   maxConcurrentPerTenant?: number;
+  /** Inbound executions at the same time from one source address. Default PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE or 2. */
+  maxInboundPerSource?: number;
   /** Restart backoff after the child dies: starts at initialMs, doubles, capped at maxMs. */
   restartBackoff?: { initialMs: number; maxMs: number };
   /** How long run() waits for a (re)starting child before answering 503. Default 5000. */
@@ -56,6 +72,19 @@ export interface SandboxSupervisorOptions {
   /** Worker entry; defaults to worker.ts/.js beside this file. */
   workerPath?: string;
   logger?: SandboxLogger;
+  /** Unprivileged account for the worker when the switch runs as root. Default PATCHBAY_SANDBOX_USER or `nobody`. */
+  user?: string;
+  /**
+   * Start the worker under Node's permission model. Default: only for a worker compiled to
+   * JavaScript (the tsx-run TypeScript worker cannot run under it, see worker-launch.ts).
+   */
+  permissionModel?: boolean;
+  /** Refuse dialplans on a Node whose V8 gets no security fixes. Default: NODE_ENV=production. */
+  requireSupportedNode?: boolean;
+  /** Run them anyway (logged). Default: PATCHBAY_ALLOW_UNSUPPORTED_NODE=1. */
+  allowUnsupportedNode?: boolean;
+  /** Node version to judge (tests); default process.version. */
+  nodeVersion?: string;
 }
 
 interface ActiveExecution {
@@ -63,6 +92,8 @@ interface ActiveExecution {
   callId: string;
   host: SandboxHost;
   child: ChildProcess;
+  /** The supervisor's own count of this execution's sys calls (the worker's may be lied about). */
+  budget: SysCallBudget;
   resolve(result: RunResult): void;
   guard: NodeJS.Timeout;
 }
@@ -96,7 +127,13 @@ export class SandboxSupervisor {
   private readonly logger: SandboxLogger;
   private readonly isolatePool: Partial<IsolatePoolOptions>;
 
+  private readonly user: string;
+  private readonly permissionModel: boolean;
+  private readonly nodeSupport: NodeSupportVerdict;
+  private nodeSupportLogged = false;
+
   private child: ChildProcess | undefined;
+  private childLaunch: WorkerLaunch | undefined;
   private childReady = false;
   private childStartedAt = 0;
   private readyWaiters: ReadyWaiter[] = [];
@@ -105,23 +142,49 @@ export class SandboxSupervisor {
   private stopped = false;
   private nextExecId = 1;
   private readonly executions = new Map<number, ActiveExecution>();
-  private readonly runningPerTenant = new Map<string, number>();
+  /** Running executions per `tenant\0direction`. */
+  private readonly runningPerBudget = new Map<string, number>();
+  private readonly runningPerSource = new Map<string, number>();
+  private readonly maxInboundPerSource: number;
 
   constructor(options: SandboxSupervisorOptions = {}) {
     this.limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
     this.maxConcurrentPerTenant = options.maxConcurrentPerTenant ?? 5;
+    this.maxInboundPerSource = options.maxInboundPerSource ?? positiveIntegerFromEnv('PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE', 2);
     this.backoff = options.restartBackoff ?? { initialMs: 100, maxMs: 10_000 };
     this.nextBackoffMs = this.backoff.initialMs;
     this.readyTimeoutMs = options.readyTimeoutMs ?? 5_000;
     this.workerPath =
       options.workerPath ?? fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url));
     this.logger = options.logger ?? silentLogger;
-    this.isolatePool = { maxIdlePerTenant: Math.min(this.maxConcurrentPerTenant, 32), ...options.isolatePool };
+    // Both directions of a tenant may run at once, so twice the per-direction budget stays warm.
+    this.isolatePool = { maxIdlePerTenant: Math.min(2 * this.maxConcurrentPerTenant, 32), ...options.isolatePool };
+    this.user = options.user ?? (process.env['PATCHBAY_SANDBOX_USER'] || 'nobody');
+    this.permissionModel = options.permissionModel ?? !this.workerPath.endsWith('.ts');
+    const envPolicy = nodeSupportPolicyFromEnv();
+    this.nodeSupport = checkNodeSupport(options.nodeVersion ?? process.version, {
+      requireSupportedNode: options.requireSupportedNode ?? envPolicy.requireSupportedNode,
+      allowUnsupportedNode: options.allowUnsupportedNode ?? envPolicy.allowUnsupportedNode,
+    });
+  }
+
+  /** False when this Node is refused for dialplans (see node-support.ts); run() then answers 503. */
+  get dialplansEnabled(): boolean {
+    return this.nodeSupport.kind !== 'refused';
+  }
+
+  private logNodeSupport(): void {
+    if (this.nodeSupportLogged) return;
+    this.nodeSupportLogged = true;
+    if (this.nodeSupport.kind === 'refused') this.logger.error({ node: process.version }, `sandbox: ${this.nodeSupport.message}`);
+    else if (this.nodeSupport.kind === 'tolerated') this.logger.warn({ node: process.version }, `sandbox: ${this.nodeSupport.message}`);
   }
 
   /** Starts the child process (run() also does so on demand) and waits until it is ready. */
   async start(): Promise<void> {
     this.stopped = false;
+    this.logNodeSupport();
+    if (!this.dialplansEnabled) return;
     await this.readyChild();
   }
 
@@ -132,11 +195,23 @@ export class SandboxSupervisor {
     this.restartTimer = undefined;
     for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error('sandbox stopped'));
     const child = this.child;
-    if (!child) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
+    if (child) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    this.cleanupLaunch();
+  }
+
+  private cleanupLaunch(): void {
+    const launch = this.childLaunch;
+    this.childLaunch = undefined;
+    try {
+      launch?.cleanup();
+    } catch (error) {
+      this.logger.warn({ err: errorMessage(error) }, 'sandbox: cannot remove the worker directory');
     }
   }
 
@@ -145,24 +220,45 @@ export class SandboxSupervisor {
     return this.child?.pid;
   }
 
-  /** Number of executions of a tenant currently running. */
-  runningFor(tenantId: string): number {
-    return this.runningPerTenant.get(tenantId) ?? 0;
+  /** Number of executions of a tenant currently running (in one direction, or both). */
+  runningFor(tenantId: string, direction?: RunDirection): number {
+    if (direction) return this.runningPerBudget.get(budgetKey(tenantId, direction)) ?? 0;
+    return this.runningFor(tenantId, 'in') + this.runningFor(tenantId, 'out');
+  }
+
+  /** Inbound executions currently running for calls from `source`. */
+  runningFromSource(source: string): number {
+    return this.runningPerSource.get(source) ?? 0;
   }
 
   async run(params: DialplanRunParams, host: SandboxHost): Promise<RunResult> {
-    const running = this.runningFor(params.tenantId);
-    if (running >= this.maxConcurrentPerTenant) {
-      this.logger.warn({ tenantId: params.tenantId, callId: params.callId }, 'too many concurrent dialplans');
-      return { status: 'failed', code: 503, reason: 'too many concurrent dialplans' };
+    if (this.nodeSupport.kind === 'refused') {
+      this.logNodeSupport();
+      return { status: 'failed', code: 503, reason: 'dialplans are disabled on this Node version' };
     }
-    this.runningPerTenant.set(params.tenantId, running + 1);
+    const direction = params.direction ?? 'out';
+    if (direction !== 'in' && direction !== 'out') {
+      this.logger.error({ tenantId: params.tenantId, callId: params.callId, direction: String(direction) }, 'sandbox: bad run request');
+      return { status: 'failed', code: 500, reason: `invalid run request: direction must be "in" or "out", got ${JSON.stringify(direction)}` };
+    }
+    const source = direction === 'in' && typeof params.source === 'string' && params.source !== '' ? params.source : undefined;
+    const budget = budgetKey(params.tenantId, direction);
+    const log = { tenantId: params.tenantId, callId: params.callId, direction, ...(source && { source }) };
+    if (this.runningFor(params.tenantId, direction) >= this.maxConcurrentPerTenant) {
+      this.logger.warn(log, `too many concurrent ${direction === 'in' ? 'inbound' : 'outbound'} dialplans`);
+      return { status: 'failed', code: 503, reason: `too many concurrent ${direction === 'in' ? 'inbound' : 'outbound'} dialplans` };
+    }
+    if (source !== undefined && this.runningFromSource(source) >= this.maxInboundPerSource) {
+      this.logger.warn(log, 'too many concurrent inbound dialplans from one source');
+      return { status: 'failed', code: 503, reason: 'too many concurrent inbound dialplans from this source' };
+    }
+    increment(this.runningPerBudget, budget, 1);
+    if (source !== undefined) increment(this.runningPerSource, source, 1);
     try {
       return await this.execute(params, host);
     } finally {
-      const left = this.runningFor(params.tenantId) - 1;
-      if (left > 0) this.runningPerTenant.set(params.tenantId, left);
-      else this.runningPerTenant.delete(params.tenantId);
+      increment(this.runningPerBudget, budget, -1);
+      if (source !== undefined) increment(this.runningPerSource, source, -1);
     }
   }
 
@@ -191,7 +287,8 @@ export class SandboxSupervisor {
         () => this.settleExecution(execId, { status: 'failed', code: 503, reason: 'sandbox did not answer' }),
         limits.absoluteMs + SUPERVISOR_GRACE_MS,
       );
-      this.executions.set(execId, { tenantId: params.tenantId, callId: params.callId, host, child, resolve, guard });
+      const budget = new SysCallBudget(limits);
+      this.executions.set(execId, { tenantId: params.tenantId, callId: params.callId, host, child, budget, resolve, guard });
       if (!this.sendTo(child, message)) {
         this.settleExecution(execId, { status: 'failed', code: 503, reason: 'sandbox unavailable' });
       }
@@ -221,7 +318,7 @@ export class SandboxSupervisor {
   private readyChild(): Promise<ChildProcess> {
     if (this.stopped) return Promise.reject(new Error('sandbox stopped'));
     if (this.child && this.childReady) return Promise.resolve(this.child);
-    if (!this.child && !this.restartTimer) this.spawnChild();
+    if (!this.child && !this.restartTimer && !this.spawnChild()) return Promise.reject(new Error('sandbox worker cannot start'));
     return new Promise<ChildProcess>((resolve, reject) => {
       const waiter: ReadyWaiter = {
         resolve: (child) => {
@@ -241,24 +338,40 @@ export class SandboxSupervisor {
     });
   }
 
-  private spawnChild(): void {
+  /** False when the worker cannot even be launched (logged). */
+  private spawnChild(): boolean {
     this.restartTimer = undefined;
-    const execArgv = ['--no-node-snapshot'];
-    if (this.workerPath.endsWith('.ts')) {
-      const tsxLoader = createRequire(import.meta.url).resolve('tsx');
-      execArgv.push('--import', pathToFileURL(tsxLoader).href);
+    this.cleanupLaunch();
+    let launch: WorkerLaunch;
+    try {
+      launch = prepareWorkerLaunch({ workerPath: this.workerPath, user: this.user, permissionModel: this.permissionModel });
+    } catch (error) {
+      this.logger.error({ err: errorMessage(error) }, 'sandbox: cannot prepare the worker process');
+      for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new Error('sandbox worker cannot start'));
+      return false;
     }
+    for (const warning of launch.warnings) this.logger.warn({ user: this.user }, `sandbox: ${warning}`);
+    this.childLaunch = launch;
     const child = fork(this.workerPath, [JSON.stringify(this.isolatePool)], {
-      execArgv,
+      execArgv: launch.execArgv,
+      env: launch.env,
+      cwd: launch.cwd,
+      ...(launch.uid !== undefined && { uid: launch.uid }),
+      ...(launch.gid !== undefined && { gid: launch.gid }),
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;
+    this.logger.info(
+      { uid: launch.uid ?? process.getuid?.(), cwd: launch.cwd, permissionModel: launch.execArgv.some((a) => a.includes('permission')) },
+      'sandbox: worker started',
+    );
     this.childReady = false;
     this.childStartedAt = Date.now();
     child.on('message', (message: unknown) => this.onWorkerMessage(child, message as WorkerToSupervisorMessage));
     child.on('error', (error) => this.logger.error({ err: errorMessage(error) }, 'sandbox: worker process error'));
     child.once('exit', (code, signal) => this.onChildExit(child, code, signal));
+    return true;
   }
 
   private onChildExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -287,17 +400,19 @@ export class SandboxSupervisor {
         for (const waiter of this.readyWaiters.splice(0)) waiter.resolve(child);
         return;
       case 'done':
+        if (!this.executionOf(child, message)) return;
         this.settleExecution(message.execId, message.result);
         return;
       case 'sys-notify': {
-        const execution = this.executions.get(message.execId);
-        if (!execution || message.name !== 'Log') return;
+        const execution = this.executionOf(child, message);
+        if (!execution || message.name !== 'Log' || !Array.isArray(message.args)) return;
+        if (!execution.budget.admitLog(String(message.args[0] ?? ''))) return;
         this.callHost(execution, 'Log', message.args).catch(() => undefined);
         return;
       }
       case 'sys-call': {
         const { execId, seq, name, args } = message;
-        const execution = this.executions.get(execId);
+        const execution = this.executionOf(child, message);
         if (!execution) return;
         const answer = (reply: { value?: PlainValue; error?: string }): void => {
           if (this.executions.get(execId) !== execution) return;
@@ -307,7 +422,13 @@ export class SandboxSupervisor {
           answer({ error: `sys.${String(name)} is not a function` });
           return;
         }
+        const refused = execution.budget.admit(name);
+        if (refused !== undefined) {
+          answer({ error: refused });
+          return;
+        }
         this.callHost(execution, name, Array.isArray(args) ? args : [])
+          .finally(() => execution.budget.settled(name))
           .then((value) => ({ value: toPlainValue(value) }))
           .catch((error: unknown) => ({ error: errorMessage(error) }))
           .then(answer)
@@ -315,6 +436,25 @@ export class SandboxSupervisor {
         return;
       }
     }
+  }
+
+  /**
+   * The execution a worker message is about, if this child runs it for the tenant the message
+   * names. A compromised worker could otherwise finish, or place calls for, another tenant's
+   * execution; anything else is dropped and logged.
+   */
+  private executionOf(child: ChildProcess, message: { type: string; execId?: unknown; tenantId?: unknown }): ActiveExecution | undefined {
+    const execution = typeof message.execId === 'number' ? this.executions.get(message.execId) : undefined;
+    if (execution && execution.child === child && execution.tenantId === message.tenantId) return execution;
+    // A late message of an execution already settled (timeout, abort) is expected; only a
+    // message naming a live execution wrongly, or one never started, is suspicious.
+    if (execution || typeof message.execId !== 'number' || message.execId >= this.nextExecId) {
+      this.logger.warn(
+        { type: String(message.type), execId: String(message.execId), tenantId: String(message.tenantId), pid: child.pid },
+        'sandbox: dropped a worker message for an execution it does not run',
+      );
+    }
+    return undefined;
   }
 
   /** Calls the host synchronously (keeps sys call order) and never lets it throw. */
@@ -325,6 +465,25 @@ export class SandboxSupervisor {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
+}
+
+function budgetKey(tenantId: string, direction: RunDirection): string {
+  return `${tenantId}\0${direction}`;
+}
+
+/** Counters that drop their key at zero, so a map of sources never grows with past callers. */
+function increment(counts: Map<string, number>, key: string, by: 1 | -1): void {
+  const next = (counts.get(key) ?? 0) + by;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
+}
+
+function positiveIntegerFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  return value;
 }
 
 /** Host results cross two processes and an isolate boundary: keep only their JSON shape. */

@@ -41,14 +41,14 @@ function send(message: WorkerToSupervisorMessage): void {
 }
 
 function startRun(message: Extract<SupervisorToWorkerMessage, { type: 'run' }>): void {
-  const { execId } = message;
+  const { execId, tenantId } = message;
   if (executions.has(execId)) return;
   const execution = new DialplanExecution(ivm, message, {
-    sysCall: (seq, name, args) => send({ type: 'sys-call', execId, seq, name, args }),
-    sysNotify: (name, args) => send({ type: 'sys-notify', execId, name, args }),
+    sysCall: (seq, name, args) => send({ type: 'sys-call', execId, tenantId, seq, name, args }),
+    sysNotify: (name, args) => send({ type: 'sys-notify', execId, tenantId, name, args }),
     finished: (result) => {
       executions.delete(execId);
-      const done: RunDoneMessage = { type: 'done', execId, result };
+      const done: RunDoneMessage = { type: 'done', execId, tenantId, result };
       send(done);
     },
   }, isolates);

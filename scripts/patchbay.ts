@@ -291,7 +291,7 @@ const commands: Record<string, Handler> = {
   async migrate(args) {
     const { values } = parse(args, {}, []);
     const ctx = { values, argv: args, json: values['json'] === true };
-    const applied = await withDatabase(ctx, false, (db) => db.migrate(), false);
+    const applied = await withDatabase(ctx, true, (db) => db.migrate(), false);
     print(ctx, { applied }, [applied.length ? `applied ${applied.join(', ')}` : 'database is up to date']);
     return EXIT_OK;
   },
@@ -331,7 +331,7 @@ const commands: Record<string, Handler> = {
       const password = requireOption(values, 'password');
       const settings = accountSettingsFrom(values);
       const ctx = { values, argv: rest, json: values['json'] === true };
-      const account = await withDatabase(ctx, false, async (db) => {
+      const account = await withDatabase(ctx, true, async (db) => {
         await requireTenant(db, domain);
         const a = await db.accounts.add({ username: user, domain, password, ...settings });
         await audit(db, 'account.add', `${a.username}@${a.domain}`, a.tenantId);
@@ -346,7 +346,7 @@ const commands: Record<string, Handler> = {
       const settings = accountSettingsFrom(values);
       if (Object.keys(settings).length === 0) throw new UsageError('nothing to set: give at least one account setting (see help)');
       const ctx = { values, argv: rest, json: values['json'] === true };
-      const account = await withDatabase(ctx, false, async (db) => {
+      const account = await withDatabase(ctx, true, async (db) => {
         const t = await requireTenant(db, domain);
         const a = await db.accounts.update(user, domain, settings);
         await audit(db, 'account.set', `${a.username}@${t.domain}`, t.id, { ...settings });
@@ -358,7 +358,7 @@ const commands: Record<string, Handler> = {
     if (sub === 'list') {
       const { values, positionals } = parse(rest, {}, ['domain']);
       const ctx = { values, argv: rest, json: values['json'] === true };
-      const accounts = await withDatabase(ctx, false, async (db) => {
+      const accounts = await withDatabase(ctx, true, async (db) => {
         await requireTenant(db, positionals[0]!);
         return db.accounts.listByDomain(positionals[0]!);
       });
@@ -371,7 +371,7 @@ const commands: Record<string, Handler> = {
       const { user, domain } = splitAddress(positionals[0]!, 'user@domain');
       const password = requireOption(values, 'password');
       const ctx = { values, argv: rest, json: values['json'] === true };
-      await withDatabase(ctx, false, async (db) => {
+      await withDatabase(ctx, true, async (db) => {
         const t = await requireTenant(db, domain);
         await db.accounts.setPassword(user, domain, password);
         await audit(db, 'account.passwd', `${user}@${t.domain}`, t.id);
@@ -383,7 +383,7 @@ const commands: Record<string, Handler> = {
       const { values, positionals } = parse(rest, {}, ['user@domain']);
       const { user, domain } = splitAddress(positionals[0]!, 'user@domain');
       const ctx = { values, argv: rest, json: values['json'] === true };
-      await withDatabase(ctx, false, async (db) => {
+      await withDatabase(ctx, true, async (db) => {
         const t = await requireTenant(db, domain);
         if (!(await db.accounts.remove(user, domain))) throw new CommandFailed(`unknown account ${user}@${t.domain}`);
         await audit(db, 'account.remove', `${user}@${t.domain}`, t.id);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { Config } from '../config/index.ts';
+import { prepareDataDir, type Config } from '../config/index.ts';
 import { openDatabase, type Database } from '../db/index.ts';
 import { createApiApp } from '../web/api/index.ts';
 import { CallControl } from './calls/index.ts';
@@ -46,6 +46,7 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
 export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const startedAt = Date.now();
+  prepareDataDir(config.dataDir);
   const db = await openDatabase(config.db.url, { secretKey: config.secretKey });
   const events = new EventBus({ onListenerError: (err) => logger.error({ err }, 'event listener threw') });
   let sip: SipServices | undefined;

@@ -103,6 +103,10 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const sandbox = new SandboxSupervisor({
     logger: logger.child({ component: 'sandbox' }),
     maxConcurrentPerTenant: config.sandbox.maxConcurrent,
+    maxInboundPerSource: config.sandbox.maxInboundPerSource,
+    user: config.sandbox.user,
+    requireSupportedNode: config.sandbox.requireSupportedNode,
+    allowUnsupportedNode: config.sandbox.allowUnsupportedNode,
     limits: { memoryMiB: config.sandbox.memoryMb, cpuMs: config.sandbox.cpuMs },
   });
   const callLogger = logger.child({ component: 'calls' });

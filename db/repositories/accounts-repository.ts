@@ -2,8 +2,9 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { Selectable } from 'kysely';
 import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.ts';
 import type { SipAccountsTable } from '../schema.ts';
-import { digestHa1 } from '../secrets.ts';
+import { digestHa1, isSealedSecret } from '../secrets.ts';
 import { fromBool, insertedId, normalizeDomain, toBool, type RepositoryContext } from './context.ts';
+import { Ha1UnreadableError, openHa1, sealHa1, type Ha1Column, type Ha1RowKey } from './ha1-sealing.ts';
 import type { TenantsRepository } from './tenants-repository.ts';
 
 /** How NAT keep-alives reach an account's UDP bindings: a CRLF ping (RFC 5626 §4.4.1) or an OPTIONS request. */
@@ -101,14 +102,40 @@ function validatePassword(password: string): void {
   if (typeof password !== 'string' || password.length < 1) throw new ValidationError('password', 'must not be empty');
 }
 
-function toAccount(row: Selectable<SipAccountsTable>, domain: string): SipAccount {
-  return {
+/**
+ * Puts the HA1s of a row on `account` as callers use them: decrypted with the key; without a key
+ * (tools and tests that open the database bare) clear values as stored, and sealed ones only as
+ * an error on access (never the ciphertext, which someone reading the table could otherwise use
+ * as the HA1). A getter rather than a value, because an account read bare for its other fields
+ * must still work.
+ */
+function attachHa1s(account: SipAccount, key: Buffer | undefined, row: Selectable<SipAccountsTable>): SipAccount {
+  const rowKey: Ha1RowKey = { tenantId: row.tenant_id, username: row.username };
+  const name = `${row.username}@${account.domain}`;
+  for (const [field, column] of [['ha1Md5', 'ha1_md5'], ['ha1Sha256', 'ha1_sha256']] as const) {
+    const stored = row[column];
+    if (key) account[field] = openHa1(key, rowKey, column, stored, name);
+    else if (!isSealedSecret(stored)) account[field] = stored;
+    else {
+      Object.defineProperty(account, field, {
+        enumerable: true,
+        get: () => {
+          throw new Ha1UnreadableError(name, 'it is encrypted and the database was opened without the secret key');
+        },
+      });
+    }
+  }
+  return account;
+}
+
+function toAccount(row: Selectable<SipAccountsTable>, domain: string, key: Buffer | undefined): SipAccount {
+  const account: SipAccount = {
     id: row.id,
     tenantId: row.tenant_id,
     domain,
     username: row.username,
-    ha1Md5: row.ha1_md5,
-    ha1Sha256: row.ha1_sha256,
+    ha1Md5: '',
+    ha1Sha256: '',
     outDialplan: row.out_dialplan,
     inDialplan: row.in_dialplan,
     incomingOnly: toBool(row.incoming_only),
@@ -122,6 +149,7 @@ function toAccount(row: Selectable<SipAccountsTable>, domain: string): SipAccoun
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
+  return attachHa1s(account, key, row);
 }
 
 export class AccountsRepository {
@@ -129,6 +157,15 @@ export class AccountsRepository {
     private readonly ctx: RepositoryContext,
     private readonly tenants: TenantsRepository,
   ) {}
+
+  /** The HA1 columns to write: sealed under the secret key (in clear only for a database opened without one). */
+  private storedHa1s(row: Ha1RowKey, realm: string, password: string): Record<Ha1Column, string> {
+    const md5 = digestHa1('MD5', row.username, realm, password);
+    const sha256 = digestHa1('SHA-256', row.username, realm, password);
+    const key = this.ctx.secretKey;
+    if (!key) return { ha1_md5: md5, ha1_sha256: sha256 };
+    return { ha1_md5: sealHa1(key, row, 'ha1_md5', md5), ha1_sha256: sealHa1(key, row, 'ha1_sha256', sha256) };
+  }
 
   async add(input: NewSipAccount): Promise<SipAccount> {
     const username = validateUsername(input.username);
@@ -139,8 +176,7 @@ export class AccountsRepository {
     const values = {
       tenant_id: tenant.id,
       username,
-      ha1_md5: digestHa1('MD5', username, tenant.domain, input.password),
-      ha1_sha256: digestHa1('SHA-256', username, tenant.domain, input.password),
+      ...this.storedHa1s({ tenantId: tenant.id, username }, tenant.domain, input.password),
       out_dialplan: input.outDialplan ?? null,
       in_dialplan: input.inDialplan ?? null,
       incoming_only: fromBool(input.incomingOnly, false),
@@ -166,7 +202,7 @@ export class AccountsRepository {
         if (existing) throw new DuplicateError('account', key);
         return insertedId(await trx.insertInto('sip_accounts').values(values).executeTakeFirstOrThrow());
       });
-      return toAccount({ id, ...values }, tenant.domain);
+      return toAccount({ id, ...values }, tenant.domain, this.ctx.secretKey);
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('account', key);
       throw err;
@@ -183,7 +219,7 @@ export class AccountsRepository {
       .where('tenant_id', '=', tenant.id)
       .where('username', '=', username)
       .executeTakeFirst();
-    return row ? toAccount(row, tenant.domain) : undefined;
+    return row ? toAccount(row, tenant.domain, this.ctx.secretKey) : undefined;
   }
 
   async get(id: number): Promise<SipAccount | undefined> {
@@ -194,7 +230,7 @@ export class AccountsRepository {
       .select('tenants.domain as tenant_domain')
       .where('sip_accounts.id', '=', id)
       .executeTakeFirst();
-    return row ? toAccount(row, row.tenant_domain) : undefined;
+    return row ? toAccount(row, row.tenant_domain, this.ctx.secretKey) : undefined;
   }
 
   private async require(username: string, domain: string): Promise<SipAccount> {
@@ -208,11 +244,7 @@ export class AccountsRepository {
     const a = await this.require(username, domain);
     await this.ctx.db
       .updateTable('sip_accounts')
-      .set({
-        ha1_md5: digestHa1('MD5', a.username, a.domain, password),
-        ha1_sha256: digestHa1('SHA-256', a.username, a.domain, password),
-        updated_at: Date.now(),
-      })
+      .set({ ...this.storedHa1s({ tenantId: a.tenantId, username: a.username }, a.domain, password), updated_at: Date.now() })
       .where('id', '=', a.id)
       .execute();
   }
@@ -259,7 +291,7 @@ export class AccountsRepository {
       .where('tenant_id', '=', tenant.id)
       .orderBy('username')
       .execute();
-    return rows.map((r) => toAccount(r, tenant.domain));
+    return rows.map((r) => toAccount(r, tenant.domain, this.ctx.secretKey));
   }
 
   /** Every account of every tenant, for the in-memory account cache of the SIP services. */
@@ -271,6 +303,6 @@ export class AccountsRepository {
       .select('tenants.domain as tenant_domain')
       .orderBy('sip_accounts.id')
       .execute();
-    return rows.map((r) => toAccount(r, r.tenant_domain));
+    return rows.map((r) => toAccount(r, r.tenant_domain, this.ctx.secretKey));
   }
 }

@@ -166,6 +166,10 @@ export class Call {
         {
           tenantId: String(this.tenant.id), callId: this.id, dialplanName: this.dialplanName ?? '',
           js: stored.js, sourceMap: stored.sourceMap,
+          // Separate sandbox budgets per direction, and inbound ones per source, so callers from
+          // outside can never use up what a tenant's own phones need to call out.
+          direction: this.direction === 'inbound' ? 'in' : 'out',
+          source: this.direction === 'inbound' ? this.req.source?.address : undefined,
           req: toDialplanRequest(this.req, {
             username: this.account.username, domain: this.tenant.domain, direction: this.direction === 'inbound' ? 'in' : 'out', requestUri: this.dialplanUri,
           }),

@@ -96,7 +96,7 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
     expect(a.code).toBe(0);
     expect(a.stdout).toContain('1001@e2e.example');
 
-    const db = await openDatabase(testDb.url);
+    const db = await openDatabase(testDb.url, { secretKey: Buffer.from(SECRET, 'hex') });
     try {
       const account = await db.accounts.findForAuth('1001', 'e2e.example');
       expect(account?.ha1Md5).toBe(digestHa1('MD5', '1001', 'e2e.example', PASSWORD));
@@ -351,7 +351,7 @@ describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dia
 
     const m = await run(['migrate', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(m.stderr).toBe('');
-    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source'] });
+    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1'] });
 
     const list = await run(['account', 'list', 'old.example', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(JSON.parse(list.stdout)).toEqual([

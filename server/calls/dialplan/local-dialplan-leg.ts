@@ -89,7 +89,12 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
       requestUri: { scheme: 'sip', user: this.account.username, host: tenant.domain, params: {}, headers: {} },
     });
     this.host.opts.sandbox
-      .run({ tenantId: String(tenant.id), callId: this.callId, dialplanName: this.dialplanName, js: this.stored.js, sourceMap: this.stored.sourceMap, req },
+      .run({
+        tenantId: String(tenant.id), callId: this.callId, dialplanName: this.dialplanName, js: this.stored.js, sourceMap: this.stored.sourceMap, req,
+        // No per-source cap here: the call already passed the switch's admission, and an office
+        // behind one NAT address places many internal calls at once.
+        direction: 'in',
+      },
         { call: (name, args) => sys.call(name, args) })
       .catch((err: unknown): RunResult => ({ status: 'failed', code: 500, reason: (err as Error).message }))
       .then((result) => this.finished(result));

@@ -68,7 +68,7 @@ export class TransferDialplanRun implements DialplanScope {
     const sys = new SysFunctions(this, this.host.sysDeps);
     const opts = this.host.opts;
     opts.sandbox
-      .run({ tenantId: String(this.tenant.id), callId: this.callId, dialplanName: this.dialplanName, js: stored.js, sourceMap: stored.sourceMap, req },
+      .run({ tenantId: String(this.tenant.id), callId: this.callId, dialplanName: this.dialplanName, js: stored.js, sourceMap: stored.sourceMap, req, direction: 'out' },
         { call: (name, args) => sys.call(name, args) })
       .catch((err: unknown): RunResult => ({ status: 'failed', code: 500, reason: (err as Error).message }))
       .then((result) => {
