@@ -9,7 +9,8 @@
  * Limits per execution: 32 MiB memory, 1 s CPU (time waiting in `sys.*` calls does not
  * count), 10 s wall clock before the first `Dial` (each finished `Dial` grants another
  * 10 s; the time a `Dial` is ringing does not count), 300 s in total, 20 `Dial` calls,
- * 3 `Callback` calls. An uncaught throw fails the call with 500 and logs the line.
+ * 3 `Callback` calls (plus the per-call caps on WebGet, ENUMLookup, DB* and Log documented on
+ * each function). An uncaught throw fails the call with 500 and logs the line.
  */
 
 /** A SIP URI, split into parts. */
