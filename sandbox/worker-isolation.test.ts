@@ -100,7 +100,7 @@ describe('the worker process as seen from outside (/proc)', () => {
 
     const uidLine = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((line) => line.startsWith('Uid:'))!;
     const uids = uidLine.split(/\s+/).slice(1, 5).map(Number);
-    if (isRoot && !othersCanReach(CHECKOUT)) {
+    if (isRoot && !(othersCanReach(CHECKOUT) && othersCanReach(path.dirname(process.execPath)))) {
       // The sandbox user could not load the code from here: the worker stays root, and says so.
       expect(warnings.join('\n')).toMatch(/sandbox worker runs as root/);
     } else if (isRoot) {
@@ -210,7 +210,9 @@ describe('choosing the worker user', () => {
     return worker;
   }
 
-  it.runIf(isRoot)('drops to the sandbox user when it can read the code (an install under /tmp)', () => {
+  // The worker also loads this checkout's packages and the Node binary: only where others can reach them.
+  const othersCanLoad = othersCanReach(CHECKOUT) && othersCanReach(path.dirname(process.execPath));
+  it.runIf(isRoot && othersCanLoad)('drops to the sandbox user when it can read the code (an install under /tmp)', () => {
     const launch = prepareWorkerLaunch({ workerPath: installIn(0o755), user: 'nobody', permissionModel: false });
     try {
       expect(launch.uid).toBe(resolveSandboxUser('nobody').uid);
