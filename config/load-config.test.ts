@@ -40,6 +40,7 @@ describe('loadConfig', () => {
     expect(c.security).toEqual({
       trustedNetworks: [], authFailuresPerSource: 10, authFailuresPerAccount: 30, authBanSec: 600,
       maxConnectionsPerSource: 50, maxConnections: 10_000, firstMessageTimeoutSec: 10, idleConnectionTimeoutSec: 300, maxServerTransactions: 100_000,
+      rateLimitPerSource: 100, rateLimitBurst: 200, maxCalls: 20_000, statsIntervalSec: 0,
     });
     expect(c.calls).toEqual({ allowedLegNetworks: [] });
   });

@@ -75,6 +75,14 @@ export interface Config {
     idleConnectionTimeoutSec: number;
     /** Live server transactions beyond which new requests get a stateless 503. */
     maxServerTransactions: number;
+    /** Sustained SIP requests per second per source address (IPv6: per /64); 0 = no limit. */
+    rateLimitPerSource: number;
+    /** Requests a source may send at once above its sustained rate. */
+    rateLimitBurst: number;
+    /** Live calls (and so dialogs) beyond which a new INVITE gets 503 with Retry-After. */
+    maxCalls: number;
+    /** Every this many seconds one `sip.stats` info line with table sizes and counters; 0 = off. */
+    statsIntervalSec: number;
   };
 }
 
@@ -316,6 +324,15 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_FIRST_MESSAGE_TIMEOUT', key: 'security.firstMessageTimeoutSec', schema: integer(1, 3600), fallback: () => 10 },
   { env: 'PATCHBAY_IDLE_CONNECTION_TIMEOUT', key: 'security.idleConnectionTimeoutSec', schema: integer(10, 86_400), fallback: () => 300 },
   { env: 'PATCHBAY_MAX_SERVER_TRANSACTIONS', key: 'security.maxServerTransactions', schema: integer(100, 100_000_000), fallback: () => 100_000 },
+  { env: 'PATCHBAY_RATE_LIMIT_PER_SOURCE', key: 'security.rateLimitPerSource', schema: integer(0, 1_000_000), fallback: () => 100 },
+  {
+    env: 'PATCHBAY_RATE_LIMIT_BURST',
+    key: 'security.rateLimitBurst',
+    schema: integer(1, 10_000_000),
+    fallback: (partial) => Math.max(1, 2 * Number(getPath(partial, 'security.rateLimitPerSource') ?? 100)),
+  },
+  { env: 'PATCHBAY_MAX_CALLS', key: 'security.maxCalls', schema: integer(1, 10_000_000), fallback: () => 20_000 },
+  { env: 'PATCHBAY_STATS_INTERVAL', key: 'security.statsIntervalSec', schema: integer(0, 86_400), fallback: () => 0 },
   { env: 'PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE', key: 'sandbox.maxInboundPerSource', schema: integer(1, 10_000), fallback: () => 2 },
   { env: 'PATCHBAY_SANDBOX_USER', key: 'sandbox.user', schema: userNameSchema, fallback: () => 'nobody' },
   {

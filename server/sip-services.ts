@@ -9,7 +9,7 @@ import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
-import { AuthFailureGuard, DigestServer, type AuthGuard } from './sip/index.ts';
+import { AuthFailureGuard, DigestServer, SourceRateLimiter, type AuthGuard } from './sip/index.ts';
 import { SipStack, type ListenSpec } from './sip/index.ts';
 
 export interface SipServicesContext {
@@ -55,6 +55,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const tls = config.sip.tls
     ? { cert: readFileSync(config.sip.tls.certFile, 'utf8'), key: readFileSync(config.sip.tls.keyFile, 'utf8') }
     : undefined;
+  const trusted = new CidrSet(config.security.trustedNetworks);
   const stack = new SipStack({
     listen: config.sip.listen,
     tls,
@@ -62,6 +63,12 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     udpReceiveBufferBytes: config.sip.udpReceiveBufferBytes,
     idleConnectionTimeoutMs: config.security.idleConnectionTimeoutSec * 1000,
     maxServerTransactions: config.security.maxServerTransactions,
+    rateLimiter: new SourceRateLimiter({
+      ratePerSec: config.security.rateLimitPerSource,
+      burst: config.security.rateLimitBurst,
+      isExempt: (address) => trusted.contains(address),
+      logger: logger.child({ component: 'sip' }),
+    }),
     connectionLimits: {
       maxPerSource: config.security.maxConnectionsPerSource,
       maxTotal: config.security.maxConnections,
@@ -79,7 +86,6 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     // stored, so an operator whose phones all speak RFC 8760 can offer both.
     algorithms: config.registrar.digestAlgorithms,
   });
-  const trusted = new CidrSet(config.security.trustedNetworks);
   const authGuard = new AuthFailureGuard({
     sourceLimit: config.security.authFailuresPerSource,
     accountLimit: config.security.authFailuresPerAccount,
@@ -125,6 +131,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     logger: callLogger,
     publicAddress: config.sip.publicAddress,
     allowedLegNetworks: config.calls.allowedLegNetworks,
+    maxCalls: config.security.maxCalls,
   });
   const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, calls, userAgent: ctx.userAgent });
   stack.onRequest = (req, tx) => dispatcher.dispatch(req, tx);
@@ -152,6 +159,31 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   }
   logger.info({ bindings: restored, accounts: directory.accountCount }, 'registrar ready');
 
+  // Flood defences are only trustworthy when their tables can be watched: one line with every bounded table's size.
+  const statsTimer =
+    config.security.statsIntervalSec > 0
+      ? setInterval(() => {
+          const tx = stack.transactionCount;
+          const nonces = digest.nonceTableStats();
+          logger.info(
+            {
+              event: 'sip.stats',
+              serverTransactions: tx.server,
+              clientTransactions: tx.client,
+              ...calls.tableSizes,
+              nonceCounts: nonces.nonceCounts,
+              nonceWrongAnswers: nonces.wrongAnswers,
+              nonceEvictions: nonces.evictions,
+              bans: authGuard.bans().length,
+              ...stack.securityCounters,
+              heapUsed: process.memoryUsage().heapUsed,
+            },
+            'SIP table sizes',
+          );
+        }, config.security.statsIntervalSec * 1000)
+      : undefined;
+  statsTimer?.unref();
+
   let closing: Promise<void> | undefined;
   return {
     stack,
@@ -163,6 +195,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {
+        if (statsTimer) clearInterval(statsTimer);
         keepAlive.stop();
         calls.close();
         await stack.stop();

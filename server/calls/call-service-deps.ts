@@ -130,4 +130,9 @@ export interface CallServiceOptions {
   enum?: EnumLookupOptions;
   /** sys.WebGet: DNS and fetch (tests inject them). */
   webGet?: WebGetDeps;
+  /**
+   * Live calls (with their dialogs) beyond which a new INVITE gets 503 with Retry-After before
+   * anything is set up (PATCHBAY_MAX_CALLS). Default 20 000.
+   */
+  maxCalls?: number;
 }

@@ -32,6 +32,8 @@ type Route =
   | { kind: 'reject'; status: number; reason?: string; headers?: Array<[string, string]> }
   | { kind: 'call'; tenant: TenantRef; direction: CallDirection; account: CallAccount; dialplan?: string };
 
+const DEFAULT_MAX_CALLS = 20_000;
+
 /** sys.Callback calls one tenant may have up at once. */
 export const MAX_CALLBACKS_PER_TENANT = 10;
 
@@ -56,6 +58,8 @@ export class CallService {
   private readonly ctx: CallContext;
   private readonly callbackCtx: CallbackContext;
   private closed = false;
+  /** New calls refused because `maxCalls` calls were up. */
+  private overflowRefusals = 0;
 
   constructor(private readonly opts: CallServiceOptions) {
     this.logger = opts.logger;
@@ -134,6 +138,11 @@ export class CallService {
     }));
   }
 
+  /** Live calls and dialogs, and calls refused for lack of room (diagnostics, flood tests). */
+  get tableSizes(): { calls: number; dialogs: number; overflowRefusals: number } {
+    return { calls: this.calls.size + this.callbacks.size, dialogs: this.dialogs.size, overflowRefusals: this.overflowRefusals };
+  }
+
   /** Live call control: the calls of one tenant only, so an id from another tenant is simply not found. */
   controllableCalls(tenantId: number): ControllableCall[] {
     return [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId).map((c) => controllable(c));
@@ -180,6 +189,14 @@ export class CallService {
 
   private async newCall(req: SipRequest, tx: ServerTransaction): Promise<void> {
     const route = await this.route(req);
+    if (route.kind === 'call' && this.calls.size + this.callbacks.size >= (this.opts.maxCalls ?? DEFAULT_MAX_CALLS)) {
+      // The dialog table is bounded by bounding calls (each has at most its legs' dialogs).
+      if (this.overflowRefusals++ % 1000 === 0) {
+        this.logger.warn({ event: 'sip.overflow', table: 'calls', live: this.calls.size, refused: this.overflowRefusals }, 'call table full: 503');
+      }
+      tx.respond(createResponse(req, 503, 'Service Unavailable', { toTag: newTag(), headers: { 'Retry-After': '5' } }));
+      return;
+    }
     if (route.kind === 'reject') {
       const res = createResponse(req, route.status, route.reason, { toTag: newTag() });
       for (const [k, v] of route.headers ?? []) res.headers.append(k, v);

@@ -111,6 +111,8 @@ export class DigestServer {
   private readonly maxWrongAnswers: number;
   /** Nonce → wrong answers seen; same insertion-order pruning and bound as `nonceUses`. */
   private readonly wrongAnswers = new Map<string, NonceUse>();
+  /** Fresh entries dropped from either table for space (the bound doing its work). */
+  private evictions = 0;
   /** Fixed HA1 values for unknown users, so their check costs the same hash work. */
   private readonly dummyHa1: Record<DigestAlgorithm, string>;
 
@@ -236,6 +238,16 @@ export class DigestServer {
     return this.nonceUses.size;
   }
 
+  /**
+   * Sizes of the nonce-state tables (nonce-counts, wrong answers per nonce) and how many fresh
+   * entries the bound evicted. An evicted nonce-count makes its nonce read as stale (the client
+   * re-challenges at once), an evicted wrong-answer count gives a guesser back at most
+   * `maxWrongAnswersPerNonce` tries — so a full table degrades to extra round trips, never memory.
+   */
+  nonceTableStats(): { nonceCounts: number; wrongAnswers: number; evictions: number } {
+    return { nonceCounts: this.nonceUses.size, wrongAnswers: this.wrongAnswers.size, evictions: this.evictions };
+  }
+
   private mac(body: Buffer, realm: string): Buffer {
     return createHmac('sha256', this.secret).update(body).update('\0').update(realm, 'utf8').digest().subarray(0, NONCE_MAC_BYTES);
   }
@@ -272,6 +284,7 @@ export class DigestServer {
       const oldest = this.nonceUses.entries().next().value;
       if (!oldest) break;
       this.nonceUses.delete(oldest[0]);
+      this.evictions++;
       this.evictedWatermark = Math.max(this.evictedWatermark, oldest[1].issuedAt);
     }
     this.nonceUses.set(nonce, { highestNc: nc, issuedAt });
@@ -293,6 +306,7 @@ export class DigestServer {
     if (this.wrongAnswers.size >= this.maxTracked) {
       const oldest = this.wrongAnswers.keys().next().value;
       if (oldest !== undefined) this.wrongAnswers.delete(oldest);
+      this.evictions++;
     }
     this.wrongAnswers.set(nonce, { highestNc: 1, issuedAt });
   }

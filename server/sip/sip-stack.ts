@@ -61,10 +61,19 @@ export interface SipStackOptions {
    */
   maxServerTransactions?: number;
   /**
-   * Out-of-dialog requests of these methods are answered statelessly unless the answer is a 2xx
-   * (see StatelessRejectServerTransaction). Default REGISTER.
+   * Out-of-dialog requests (no To tag) are refused statelessly: a non-2xx final goes out once,
+   * with no retransmission and no table entry left behind (StatelessRejectServerTransaction, and
+   * InviteServerTransaction's stateless window for INVITE). Default true; false gives plain
+   * RFC 3261 transactions for every request.
    */
-  statelessRejectMethods?: readonly string[];
+  statelessRejects?: boolean;
+  /**
+   * How long a new out-of-dialog INVITE's 100 Trying is held back so that a quick refusal (a
+   * challenge, 403, 404…) can go out statelessly instead. Default 200 ms (RFC 3261 §17.2.1).
+   */
+  statelessRejectWindowMs?: number;
+  /** Per-source request rate limit; a request over it is dropped before anything else happens. */
+  rateLimiter?: { allow(address: string): boolean };
   /** Per-source and total caps and the first-message deadline of TCP/TLS/WS connections. */
   connectionLimits?: ConnectionLimits;
   timers?: TimerSettings;
@@ -76,7 +85,7 @@ export interface SipStackOptions {
 }
 
 type ClientTx = InviteClientTransaction | NonInviteClientTransaction | LingeringTransaction;
-type ServerTx = InviteServerTransaction | NonInviteServerTransaction | LingeringTransaction;
+type ServerTx = InviteServerTransaction | NonInviteServerTransaction | StatelessRejectServerTransaction | LingeringTransaction;
 
 const MAGIC_COOKIE = 'z9hG4bK';
 
@@ -118,6 +127,7 @@ export class SipStack {
   private readonly clientCtx: TransactionContext;
   private readonly serverCtx: TransactionContext;
   private running = false;
+  private readonly counters = { statelessFinals: 0, overflowRejects: 0, rateLimited: 0 };
 
   constructor(opts: SipStackOptions) {
     this.opts = opts;
@@ -135,6 +145,14 @@ export class SipStack {
   /** Live transaction counts (diagnostics, tests). */
   get transactionCount(): { client: number; server: number } {
     return { client: this.clientTxs.size, server: this.serverTxs.size };
+  }
+
+  /**
+   * What the flood defences did since start: finals sent statelessly, requests refused with 503
+   * because the transaction table was full, requests dropped by the rate limiter.
+   */
+  get securityCounters(): { statelessFinals: number; overflowRejects: number; rateLimited: number } {
+    return { ...this.counters };
   }
 
   async start(): Promise<void> {
@@ -413,6 +431,11 @@ export class SipStack {
 
   private receiveRequest(transport: Transport, req: SipRequest): void {
     const source = req.source!;
+    // Before any work, retransmissions included: pike counts every request a source sends.
+    if (this.opts.rateLimiter && !this.opts.rateLimiter.allow(source.address)) {
+      this.counters.rateLimited++;
+      return;
+    }
     this.stampVia(req, source);
     const key = serverKey(req);
 
@@ -438,18 +461,11 @@ export class SipStack {
       this.refuseOverflow(req, channel);
       return;
     }
-    if ((this.opts.statelessRejectMethods ?? DEFAULT_STATELESS_REJECT_METHODS).includes(req.method) && req.to.params.tag === undefined) {
-      const promote = () => {
-        const tx = new NonInviteServerTransaction(key, req, channel, this.serverCtx);
-        // A retransmission handled meanwhile may have been promoted first: keep that one.
-        if (!this.serverTxs.has(key)) this.serverTxs.set(key, tx);
-        return tx;
-      };
-      this.deliver(req, new StatelessRejectServerTransaction(req, channel, promote, this.logger));
-      return;
-    }
+    const stateless = (this.opts.statelessRejects ?? true) && req.to.params.tag === undefined;
+    const countStateless = () => void this.counters.statelessFinals++;
     if (req.method === 'INVITE') {
-      const tx = new InviteServerTransaction(key, req, channel, this.serverCtx);
+      const window = stateless ? (this.opts.statelessRejectWindowMs ?? DEFAULT_STATELESS_REJECT_WINDOW_MS) : undefined;
+      const tx = new InviteServerTransaction(key, req, channel, this.serverCtx, { statelessRejectWindowMs: window, onStatelessFinal: countStateless });
       this.serverTxs.set(key, tx);
       tx.start();
       this.deliver(req, tx);
@@ -461,6 +477,16 @@ export class SipStack {
       return;
     }
 
+    if (stateless) {
+      const pending: StatelessRejectServerTransaction = new StatelessRejectServerTransaction(key, req, channel, this.serverCtx, () => {
+        const tx = new NonInviteServerTransaction(key, req, channel, this.serverCtx);
+        if (this.serverTxs.get(key) === pending || !this.serverTxs.has(key)) this.serverTxs.set(key, tx);
+        return tx;
+      }, countStateless);
+      this.serverTxs.set(key, pending);
+      this.deliver(req, pending);
+      return;
+    }
     const tx = new NonInviteServerTransaction(key, req, channel, this.serverCtx);
     this.serverTxs.set(key, tx);
     this.deliver(req, tx);
@@ -497,7 +523,10 @@ export class SipStack {
 
   /** Overload answer: stateless, so the full table is never the thing that grows (§21.5.4). */
   private refuseOverflow(req: SipRequest, channel: TransactionChannel): void {
-    this.logger.warn({ method: req.method, callId: req.callId, live: this.serverTxs.size }, 'server transaction table full: 503');
+    // One line for the first refusal and then every 1000th: under a flood a line each would be the next thing to drown.
+    if (this.counters.overflowRejects++ % 1000 === 0) {
+      this.logger.warn({ event: 'sip.overflow', table: 'transactions', method: req.method, live: this.serverTxs.size, refused: this.counters.overflowRejects }, 'server transaction table full: 503');
+    }
     const res = createResponse(req, 503, 'Service Unavailable', { toTag: newTag(), headers: { 'Retry-After': String(OVERFLOW_RETRY_AFTER_SEC) } });
     channel.send(res.toBuffer()).catch(() => {});
   }
@@ -668,7 +697,7 @@ function serverKey(req: SipRequest, methodOverride?: string): string {
 }
 
 const DEFAULT_MAX_SERVER_TRANSACTIONS = 100_000;
-const DEFAULT_STATELESS_REJECT_METHODS: readonly string[] = ['REGISTER'];
+const DEFAULT_STATELESS_REJECT_WINDOW_MS = 200;
 const OVERFLOW_RETRY_AFTER_SEC = 5;
 
 function responseTo(req: SipRequest, status: number): SipResponse {

@@ -4,6 +4,21 @@ import { TransactionBase, type ServerTransaction, type TransactionChannel, type 
 /** RFC 3261 §17.2.1 states, plus Accepted from RFC 6026 §7.1. */
 export type InviteServerState = 'Proceeding' | 'Completed' | 'Confirmed' | 'Accepted' | 'Terminated';
 
+/** How an out-of-dialog INVITE may be refused without keeping state (see `statelessRejectWindowMs`). */
+export interface InviteServerOptions {
+  /**
+   * Holds the 100 Trying back this long (§17.2.1 lets a server skip it when the TU answers within
+   * 200 ms). A non-2xx final the TU sends before any provisional then goes out once, statelessly
+   * (Kamailio's `sl_send_reply`): no Timer G retransmissions toward a possibly spoofed source and
+   * no table entry for Timer H. A retransmitted INVITE is handled again and gets an equivalent
+   * answer; its ACK matches nothing and the core drops it. Once a provisional went out (the TU was
+   * slower, or the call proceeds) the transaction is the ordinary stateful one. Unset: 100 at once.
+   */
+  statelessRejectWindowMs?: number;
+  /** Told once per stateless final (the stack counts them). */
+  onStatelessFinal?: () => void;
+}
+
 /**
  * RFC 3261 §17.2.1 INVITE server transaction (Figure 7) with the RFC 6026 Accepted state: after a
  * 2xx the transaction lingers for Timer L so retransmitted INVITEs are absorbed instead of
@@ -22,12 +37,20 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     readonly request: SipRequest,
     private readonly channel: TransactionChannel,
     ctx: TransactionContext,
+    private readonly options: InviteServerOptions = {},
   ) {
     super(key, ctx, 'Proceeding');
   }
 
-  /** §17.2.1: the 100 Trying goes out at once, so the client stops retransmitting. */
+  /** §17.2.1: the 100 Trying goes out at once (or after the stateless window), so the client stops retransmitting. */
   start(): void {
+    const window = this.options.statelessRejectWindowMs;
+    if (window !== undefined && window > 0) this.startTimer('Trying', window, () => this.sendTrying());
+    else this.sendTrying();
+  }
+
+  private sendTrying(): void {
+    if (this.state !== 'Proceeding' || this.lastProvisional) return;
     const trying = createResponse(this.request, 100, 'Trying').toBuffer();
     this.lastProvisional = trying;
     this.transmit(this.channel, trying, (err) => this.onTransportError(err));
@@ -49,6 +72,14 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
       return;
     }
     const data = res.toBuffer();
+    this.stopTimer('Trying');
+    if (res.status >= 300 && !this.lastProvisional && this.options.statelessRejectWindowMs) {
+      // Nothing sent yet: refuse statelessly (see InviteServerOptions).
+      this.transmit(this.channel, data, () => {});
+      this.options.onStatelessFinal?.();
+      this.terminate();
+      return;
+    }
     this.transmit(this.channel, data, (err) => this.onTransportError(err));
     if (res.status < 200) {
       this.lastProvisional = data;

@@ -3,8 +3,9 @@ import { createResponse, type SipRequest } from '../message.ts';
 import type { ServerTransaction } from './transaction.ts';
 import { memoryStack, parsed, PEER, requestText } from './test-helpers.ts';
 
-async function withCore(kind: 'udp' | 'tcp' = 'udp') {
-  const env = await memoryStack(kind);
+/** Plain RFC 3261 transactions (the stateless refusals of out-of-dialog requests are tested below). */
+async function withCore(kind: 'udp' | 'tcp' = 'udp', statelessRejects = false) {
+  const env = await memoryStack(kind, { statelessRejects });
   const seen: Array<{ req: SipRequest; tx: ServerTransaction | undefined }> = [];
   env.stack.onRequest = (req, tx) => seen.push({ req, tx });
   const statuses = (prefix = 'SIP/2.0') => env.transport.sentStartingWith(prefix).map((s) => s.text.slice(8, 11));
@@ -282,5 +283,92 @@ describe('settled transactions keep bytes, not parsed messages', () => {
     expect(stack.transactionCount.server).toBe(1);
     clock.advance(32_000);
     expect(stack.transactionCount.server).toBe(0);
+  });
+});
+
+describe('stateless refusals of out-of-dialog requests (Kamailio sl_send_reply)', () => {
+  it('a spoofed INVITE refused at once gets exactly one 407, no 100, no Timer G, and leaves no table entry', async () => {
+    const { clock, transport, seen, stack, statuses } = await withCore('udp', true);
+    transport.inject(requestText({ branch: 'z9hG4bKspoof1' }), PEER);
+    expect(stack.transactionCount.server).toBe(1); // while the core decides, retransmissions are absorbed
+    transport.inject(requestText({ branch: 'z9hG4bKspoof1' }), PEER);
+    expect(seen).toHaveLength(1);
+    seen[0]!.tx!.respond(createResponse(seen[0]!.req, 407, undefined, { toTag: 'srv' }));
+    expect(stack.transactionCount.server).toBe(0);
+    expect(seen[0]!.tx!.state).not.toBe('Proceeding');
+    clock.advance(40_000);
+    expect(statuses()).toEqual(['407']);
+    expect(stack.securityCounters.statelessFinals).toBe(1);
+    // Its ACK matches nothing: it reaches the core without a transaction (the core drops it).
+    transport.inject(requestText({ method: 'ACK', branch: 'z9hG4bKspoof1', toTag: 'srv' }), PEER);
+    expect(seen[1]!.req.method).toBe('ACK');
+    expect(seen[1]!.tx).toBeUndefined();
+  });
+
+  it('1000 spoofed INVITEs, each refused: the table does not grow and nothing is resent', async () => {
+    const { clock, transport, stack } = await withCore('udp', true);
+    stack.onRequest = (req, tx) => tx?.respond(createResponse(req, 403, undefined, { toTag: 't' }));
+    for (let i = 0; i < 1000; i++) transport.inject(requestText({ branch: `z9hG4bKf${i}`, callId: `flood-${i}` }), { ...PEER, port: 1000 + i });
+    expect(stack.transactionCount.server).toBe(0);
+    clock.advance(40_000);
+    expect(transport.sentStartingWith('SIP/2.0')).toHaveLength(1000);
+  });
+
+  it('a core slower than the window: 100 Trying after 200 ms, then an ordinary stateful final with Timer G', async () => {
+    const { clock, transport, seen, statuses } = await withCore('udp', true);
+    transport.inject(requestText(), PEER);
+    clock.advance(199);
+    expect(statuses()).toEqual([]);
+    clock.advance(1);
+    expect(statuses()).toEqual(['100']);
+    seen[0]!.tx!.respond(createResponse(seen[0]!.req, 486, undefined, { toTag: 'srv' }));
+    clock.advance(500);
+    expect(statuses()).toEqual(['100', '486', '486']);
+  });
+
+  it('a call that rings within the window skips the 100 and stays stateful', async () => {
+    const { clock, transport, seen, stack, statuses } = await withCore('udp', true);
+    transport.inject(requestText(), PEER);
+    seen[0]!.tx!.respond(createResponse(seen[0]!.req, 180, undefined, { toTag: 'srv' }));
+    clock.advance(1000);
+    expect(statuses()).toEqual(['180']);
+    expect(stack.transactionCount.server).toBe(1);
+  });
+
+  it('a re-INVITE (To tag) gets its 100 at once', async () => {
+    const { transport, statuses } = await withCore('udp', true);
+    transport.inject(requestText({ toTag: 'dlg' }), PEER);
+    expect(statuses()).toEqual(['100']);
+  });
+
+  it('an out-of-dialog OPTIONS refusal is stateless too; a 200 keeps a transaction', async () => {
+    const { clock, transport, seen, stack, statuses } = await withCore('udp', true);
+    transport.inject(requestText({ method: 'OPTIONS', branch: 'z9hG4bKo1' }), PEER);
+    transport.inject(requestText({ method: 'OPTIONS', branch: 'z9hG4bKo1' }), PEER);
+    expect(seen).toHaveLength(1);
+    seen[0]!.tx!.respond(createResponse(seen[0]!.req, 404, undefined, { toTag: 'x' }));
+    expect(stack.transactionCount.server).toBe(0);
+    transport.inject(requestText({ method: 'OPTIONS', branch: 'z9hG4bKo2' }), PEER);
+    seen[1]!.tx!.respond(createResponse(seen[1]!.req, 200, undefined, { toTag: 'y' }));
+    expect(stack.transactionCount.server).toBe(1);
+    transport.inject(requestText({ method: 'OPTIONS', branch: 'z9hG4bKo2' }), PEER);
+    expect(seen).toHaveLength(2);
+    clock.advance(40_000);
+    expect(statuses()).toEqual(['404', '200', '200']);
+    expect(stack.transactionCount.server).toBe(0);
+  });
+
+  it('drops requests over the source rate limit before any work', async () => {
+    let allowed = 3;
+    const seen: SipRequest[] = [];
+    const { transport, stack } = await memoryStack('udp', { rateLimiter: { allow: () => allowed-- > 0 } });
+    stack.onRequest = (req, tx) => {
+      seen.push(req);
+      tx?.respond(createResponse(req, 404, undefined, { toTag: 't' }));
+    };
+    for (let i = 0; i < 10; i++) transport.inject(requestText({ method: 'OPTIONS', branch: `z9hG4bKr${i}` }), PEER);
+    expect(seen).toHaveLength(3);
+    expect(transport.sentStartingWith('SIP/2.0')).toHaveLength(3);
+    expect(stack.securityCounters.rateLimited).toBe(7);
   });
 });

@@ -2,16 +2,16 @@ import pino from 'pino';
 import { parseMessage } from '../parser.ts';
 import { SipRequest, SipResponse } from '../message.ts';
 import { ManualClock } from '../timer-wheel.ts';
-import { SipStack } from '../sip-stack.ts';
+import { SipStack, type SipStackOptions } from '../sip-stack.ts';
 import { MemoryTransport } from '../transports/memory-transport.ts';
 import type { TransportKind } from '../transports/transport.ts';
 
 export const PEER = { address: '10.0.0.9', port: 40000 };
 
-export async function memoryStack(kind: TransportKind = 'udp') {
+export async function memoryStack(kind: TransportKind = 'udp', extra: Partial<SipStackOptions> = {}) {
   const clock = new ManualClock();
   const transport = new MemoryTransport({ kind, address: '10.0.0.1', port: 5060 });
-  const stack = new SipStack({ listen: [], transports: [transport], clock, logger: pino({ level: 'silent' }) });
+  const stack = new SipStack({ listen: [], transports: [transport], clock, logger: pino({ level: 'silent' }), ...extra });
   await stack.start();
   return { clock, transport, stack };
 }
