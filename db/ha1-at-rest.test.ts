@@ -115,7 +115,7 @@ describe.each(testDatabaseTargets())('HA1s at rest on $dialect', (target) => {
     }
 
     db = await openDatabase(url, { secretKey });
-    expect(await db.migrate()).toEqual(['0005_seal_ha1']);
+    expect(await db.migrate()).toEqual(['0005_seal_ha1', '0020_sip_bans']);
     const dump = JSON.stringify(await accountRows(raw!));
     for (const username of ['2001', '2002']) {
       for (const clear of clearHa1s(username, 'old.test')) expect(dump).not.toContain(clear);

@@ -23,3 +23,4 @@ export type { Cdr, CdrLeg, StoredCdr, CallDirection, HangupSide } from './reposi
 export { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH } from './repositories/kv-repository.ts';
 export type { AuditEntry, StoredAuditEntry } from './repositories/audit-repository.ts';
 export { sqliteDriver, type SqliteDriver } from './sqlite-driver.ts';
+export type { StoredBan } from './repositories/sip-bans-repository.ts';

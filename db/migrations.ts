@@ -215,6 +215,19 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
         if (secretKey) await sealClearHa1s(db as Kysely<DatabaseSchema>, secretKey);
       },
     },
+    '0020_sip_bans': {
+      // Brute-force bans, so the CLI can list and lift them while the server runs and a restart keeps them.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('sip_bans')
+          .addColumn('address', 'varchar(64)', (c) => c.primaryKey())
+          .addColumn('reason', 'varchar(64)', (c) => c.notNull())
+          .addColumn('until', 'bigint', (c) => c.notNull())
+          .addColumn('count', 'integer', (c) => c.notNull())
+          .addColumn('banned_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -16,6 +16,7 @@ import { ProviderRegistrationsRepository, ProvidersRepository } from './reposito
 import { TenantsRepository } from './repositories/tenants-repository.ts';
 import { TokensRepository } from './repositories/tokens-repository.ts';
 import { UsersRepository } from './repositories/users-repository.ts';
+import { SipBansRepository } from './repositories/sip-bans-repository.ts';
 import type { DatabaseSchema } from './schema.ts';
 
 export interface Database {
@@ -31,6 +32,7 @@ export interface Database {
   readonly cdrs: CdrsRepository;
   readonly kv: KvRepository;
   readonly audit: AuditRepository;
+  readonly bans: SipBansRepository;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** A cheap round trip, for health checks. */
@@ -110,6 +112,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     cdrs: new CdrsRepository(ctx),
     kv: new KvRepository(ctx),
     audit: new AuditRepository(ctx),
+    bans: new SipBansRepository(ctx),
     async migrate() {
       const migrator = new Migrator({ db, provider: createMigrationProvider(dialect, options.secretKey) });
       const { error, results } = await migrator.migrateToLatest();

@@ -13,7 +13,7 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     const created = await target.create();
     cleanup = created.cleanup;
     db = await openDatabase(created.url, { secretKey });
-    expect(await db.migrate()).toEqual(['0001_initial', '0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1']);
+    expect(await db.migrate()).toEqual(['0001_initial', '0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0020_sip_bans']);
     expect(await db.migrate()).toEqual([]);
   });
   afterAll(async () => {
@@ -288,5 +288,18 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     expect(await db.tenants.findByDomain('gone.test')).toBeUndefined();
     expect(await db.kv.keys(t.id)).toEqual([]);
     expect((await db.accounts.listAll()).some((a) => a.tenantId === t.id)).toBe(false);
+  });
+
+  it('stores, lists, replaces and removes SIP bans', async () => {
+    const now = Date.now();
+    await db.bans.save({ address: '192.0.2.7', reason: 'source-limit', until: now + 600_000, count: 1, bannedAt: now });
+    await db.bans.save({ address: '2001:db8:1:2::/64', reason: 'account-limit', until: now - 1, count: 1, bannedAt: now - 600_000 });
+    await db.bans.save({ address: '192.0.2.7', reason: 'source-limit', until: now + 1_200_000, count: 2, bannedAt: now });
+    expect(await db.bans.list(now)).toEqual([{ address: '192.0.2.7', reason: 'source-limit', until: now + 1_200_000, count: 2, bannedAt: now }]);
+    expect(await db.bans.list()).toHaveLength(2);
+    expect(await db.bans.removeEnded(now)).toBe(1);
+    expect(await db.bans.remove('192.0.2.7')).toBe(true);
+    expect(await db.bans.remove('192.0.2.7')).toBe(false);
+    expect(await db.bans.list()).toEqual([]);
   });
 });

@@ -156,6 +156,18 @@ export interface AuditLogTable {
   tenant_id: number | null;
 }
 
+export interface SipBansTable {
+  /** An IPv4 address or an IPv6 /64 written as `2001:db8:1:2::/64`. */
+  address: string;
+  /** Why: `source-limit` or `account-limit`. */
+  reason: string;
+  /** Epoch ms the ban ends. */
+  until: number;
+  /** How many bans in a row this source has had (the length doubles with each). */
+  count: number;
+  banned_at: number;
+}
+
 export interface DatabaseSchema {
   tenants: TenantsTable;
   tenant_aliases: TenantAliasesTable;
@@ -169,4 +181,5 @@ export interface DatabaseSchema {
   cdrs: CdrsTable;
   tenant_kv: TenantKvTable;
   audit_log: AuditLogTable;
+  sip_bans: SipBansTable;
 }

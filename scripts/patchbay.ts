@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, ensureSecretKey, loadSettings, type Config } from '../config/index.ts';
@@ -16,6 +17,7 @@ import {
   type SipAccountSettings,
   type WebRole,
 } from '../db/index.ts';
+import { sourceKey } from '../server/sip/index.ts';
 
 /** Exit codes: 0 done, 1 failed (duplicate, unknown tenant, compile error, runtime), 2 bad arguments. */
 const EXIT_OK = 0;
@@ -41,6 +43,8 @@ Commands:
   dialplan list <domain>                        list a tenant's dialplans
   user add <email> --tenant <domain> --role R --password P   (R: ${WEB_ROLES.join('|')})
   provider add <domain> <name> --server <sip-uri> [--username U] [--auth-user A] [--password P] [--register]
+  ban list                                      authentication bans in force (address, reason, until, count)
+  ban remove <ip>                               lift a ban; a running server lets the source in within 2 s
   help                                          show this text
 
 Account settings (add and set):
@@ -456,6 +460,39 @@ const commands: Record<string, Handler> = {
     });
     print(ctx, user, [`user ${user.email} (${user.role}) added`]);
     return EXIT_OK;
+  },
+
+  async ban(args) {
+    const [sub, ...rest] = args;
+    if (sub === 'list') {
+      const { values } = parse(rest, {}, []);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const bans = await withDatabase(ctx, false, (db) => db.bans.list(Date.now()));
+      print(
+        ctx,
+        bans.map((b) => ({ address: b.address, reason: b.reason, until: new Date(b.until).toISOString(), count: b.count })),
+        bans.length === 0 ? ['no bans'] : bans.map((b) => `${b.address}\t${b.reason}\tuntil ${new Date(b.until).toISOString()}\tban #${b.count}`),
+      );
+      return EXIT_OK;
+    }
+    if (sub === 'remove') {
+      const { values, positionals } = parse(rest, {}, ['ip']);
+      const given = positionals[0]!;
+      const bare = given.replace(/\/64$/, '');
+      if (isIP(bare) === 0) throw new UsageError(`<ip> must be an IPv4 or IPv6 address, got "${given}"`);
+      // Bans are kept per IPv4 address and per IPv6 /64, so any address of the /64 names its ban.
+      const address = sourceKey(bare);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const removed = await withDatabase(ctx, false, async (db) => {
+        const gone = await db.bans.remove(address);
+        if (gone) await audit(db, 'ban.remove', address, null);
+        return gone;
+      });
+      if (!removed) throw new CommandFailed(`no ban on ${address}`);
+      print(ctx, { address, removed: true }, [`ban on ${address} removed`]);
+      return EXIT_OK;
+    }
+    throw new UsageError(sub ? `unknown ban command "${sub}" (list|remove)` : 'missing ban command (list|remove)');
   },
 
   async provider(args) {

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Database } from '../db/index.ts';
 import type { EventBus } from './events/index.ts';
-import { CidrSet, DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
+import { BanSync, CidrSet, DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
@@ -93,6 +93,9 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     isExempt: (address) => trusted.contains(address),
     logger: logger.child({ component: 'auth' }),
   });
+  // Bans live in the database too: `patchbay ban list|remove` work against it and a restart keeps them.
+  const banSync = new BanSync({ guard: authGuard, store: db.bans, logger: logger.child({ component: 'auth' }) });
+  await banSync.start();
   const registrar = new Registrar({
     authGuard,
     directory,
@@ -142,6 +145,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   } catch (err) {
     await stack.stop().catch(() => {});
     await sandbox.stop().catch(() => {});
+    await banSync.stop();
     await location.close();
     throw err;
   }
@@ -196,6 +200,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     close() {
       closing ??= (async () => {
         if (statsTimer) clearInterval(statsTimer);
+        await banSync.stop();
         keepAlive.stop();
         calls.close();
         await stack.stop();

@@ -8,3 +8,4 @@ export { Registrar, type RegistrarOptions } from './registrar.ts';
 export { NatKeepAlive, type KeepAliveTransport, type NatKeepAliveOptions } from './nat-keep-alive.ts';
 export { DbAccountDirectory, toAccountAuth, type DbAccountDirectoryOptions } from './db-account-directory.ts';
 export { DbBindingStore } from './db-binding-store.ts';
+export { BanSync, type BanStore, type BanSyncOptions } from './ban-sync.ts';

@@ -54,7 +54,7 @@ describe('AuthFailureGuard', () => {
     const expected = [10, 20, 40, 80, 160, 320, 640, 1280, 1440, 1440];
     for (const minutes of expected) {
       offend();
-      expect(g.bans()).toEqual([{ source: '203.0.113.1', until: c.now() + minutes * MIN, level: expect.any(Number) }]);
+      expect(g.bans()).toEqual([{ source: '203.0.113.1', until: c.now() + minutes * MIN, level: expect.any(Number), reason: 'source-limit' }]);
       c.advance(minutes * MIN);
       expect(g.isBanned('203.0.113.1')).toBe(false);
     }

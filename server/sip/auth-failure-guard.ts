@@ -22,6 +22,8 @@ export interface BanInfo {
   until: number;
   /** How many bans this source has had in a row (1 = first); the length doubles with each. */
   level: number;
+  /** Which limit it crossed: `source-limit` or `account-limit`. */
+  reason: string;
 }
 
 /**
@@ -36,6 +38,14 @@ export interface AuthGuard {
   bans(): BanInfo[];
   /** Lifts a ban and forgets the source's history; false when it was not banned. */
   unban(source: string): boolean;
+}
+
+/** What persists bans (the registrar's BanSync) needs on top of AuthGuard. */
+export interface PersistableAuthGuard extends AuthGuard {
+  /** Re-imposes a stored ban (start-up, or one another node imposed); ignored when over or exempt. */
+  restore(ban: BanInfo): void;
+  /** Called once per new ban, after it took effect. */
+  onBan: ((ban: BanInfo) => void) | undefined;
 }
 
 export interface AuthFailureGuardOptions {
@@ -69,6 +79,7 @@ interface Counter {
 interface Offence {
   level: number;
   until: number;
+  reason: string;
   /** The expiry has been logged (once, at the first look after it). */
   served: boolean;
 }
@@ -80,7 +91,8 @@ interface Offence {
  *
  * IPv6 sources are counted and banned per /64: one host usually owns the whole prefix.
  */
-export class AuthFailureGuard implements AuthGuard {
+export class AuthFailureGuard implements PersistableAuthGuard {
+  onBan: ((ban: BanInfo) => void) | undefined;
   private readonly sourceLimit: number;
   private readonly sourceWindowMs: number;
   private readonly accountLimit: number;
@@ -141,8 +153,18 @@ export class AuthFailureGuard implements AuthGuard {
   bans(): BanInfo[] {
     const now = this.now();
     const out: BanInfo[] = [];
-    for (const [source, o] of this.offences) if (o.until > now) out.push({ source, until: o.until, level: o.level });
+    for (const [source, o] of this.offences) if (o.until > now) out.push({ source, until: o.until, level: o.level, reason: o.reason });
     return out;
+  }
+
+  restore(ban: BanInfo): void {
+    const key = sourceKey(ban.source);
+    if (ban.until <= this.now() || this.isExempt(ban.source)) return;
+    const current = this.offences.get(key);
+    if (current && current.until >= ban.until) return;
+    this.offences.delete(key);
+    if (this.offences.size >= this.maxTracked) this.dropOldestOffence(this.now());
+    this.offences.set(key, { level: Math.max(1, ban.level), until: ban.until, reason: ban.reason, served: false });
   }
 
   unban(source: string): boolean {
@@ -161,12 +183,17 @@ export class AuthFailureGuard implements AuthGuard {
     const duration = Math.min(this.banMs * 2 ** (level - 1), this.maxBanMs);
     this.offences.delete(key);
     if (this.offences.size >= this.maxTracked) this.dropOldestOffence(now);
-    this.offences.set(key, { level, until: now + duration, served: false });
+    this.offences.set(key, { level, until: now + duration, reason: why, served: false });
     this.sources.delete(key);
     this.logger?.warn(
       { event: 'auth.ban', source: key, why, banLevel: level, durationSec: Math.round(duration / 1000), user: f.user, realm: f.realm },
       `banned ${key} for ${Math.round(duration / 1000)} s after repeated authentication failures`,
     );
+    try {
+      this.onBan?.({ source: key, until: now + duration, level, reason: why });
+    } catch (err) {
+      this.logger?.error({ err }, 'onBan threw');
+    }
   }
 
   /** Makes room preferring served bans; an active ban is dropped only when all are active. */

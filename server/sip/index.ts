@@ -40,5 +40,5 @@ export { Invite2xxRetransmitter } from './dialog-2xx-retransmitter.ts';
 export { sendAck, retransmit2xxUntilAck } from './dialog-ack.ts';
 export { reasonHeader } from './reason-header.ts';
 export { digestUriMatchesRequest, type DigestUriCheckOptions } from './digest-uri.ts';
-export { AuthFailureGuard, sourceKey, type AuthFailure, type AuthFailureGuardOptions, type AuthGuard, type BanInfo } from './auth-failure-guard.ts';
+export { AuthFailureGuard, sourceKey, type AuthFailure, type AuthFailureGuardOptions, type AuthGuard, type BanInfo, type PersistableAuthGuard } from './auth-failure-guard.ts';
 export { SourceRateLimiter, type SourceRateLimiterOptions } from './source-rate-limiter.ts';
