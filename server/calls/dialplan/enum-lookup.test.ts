@@ -46,4 +46,39 @@ describe('enumLookup', () => {
     expect(applyNaptrRegexp('!^\\+9.*$!sip:x@y!', '+15551234')).toBeUndefined();
     expect(applyNaptrRegexp('!broken', '+1')).toBeUndefined();
   });
+
+  it('accepts the RFC 6116 forms used in practice', () => {
+    expect(applyNaptrRegexp('!^.*$!sip:info@example.com!', '+442079460000')).toBe('sip:info@example.com');
+    expect(applyNaptrRegexp('!^(.*)$!sip:\\1@gw.example!', '+4930')).toBe('sip:+4930@gw.example');
+    expect(applyNaptrRegexp('!^\\+44(.*)$!sip:0\\1@uk.example!', '+442079460000')).toBe('sip:02079460000@uk.example');
+    expect(applyNaptrRegexp('!^\\+49([0-9][0-9])(.*)$!sip:\\2@area\\1.example!', '+493012345')).toBe('sip:12345@area30.example');
+    expect(applyNaptrRegexp('!^\\+1\\d\\d\\d!sip:nanp@x.example!', '+15551234')).toBe('sip:nanp@x.example'); // prefix, no $
+    expect(applyNaptrRegexp('!^\\+1555$!sip:x@y!', '+15551234')).toBeUndefined(); // $ anchors
+    expect(applyNaptrRegexp('!\\+44(.*)$!sip:\\1@x!', '+4412')).toBeUndefined(); // unanchored start: not an ENUM form
+  });
+
+  it('refuses catastrophic and other non-ENUM patterns at once instead of backtracking (ReDoS)', () => {
+    const input = '+' + '1'.repeat(40) + 'x';
+    for (const evil of [
+      '!^(\\d+)+$!sip:x@y!',
+      '!^(\\d*)*$!sip:x@y!',
+      '!^(1|11)*$!sip:x@y!',
+      '!^((1+)+)+x$!sip:x@y!',
+      '!^(.*.*.*.*.*)*y$!sip:x@y!',
+      '!^\\+(1{1,30}){1,30}$!sip:x@y!',
+      '!^[0-9]+?$!sip:x@y!',
+      '!^(?=1)!sip:x@y!',
+      '!^(1)\\1$!sip:x@y!',
+      '!^' + '(1)'.repeat(10) + '!sip:x@y!',
+      '!^' + '1'.repeat(600) + '!sip:x@y!',
+    ]) {
+      expect(applyNaptrRegexp(evil, input), evil).toBeUndefined();
+    }
+  });
+
+  it('matches an accepted form in one pass even on a huge input', () => {
+    const huge = '+' + '1'.repeat(200_000);
+    expect(applyNaptrRegexp('!^\\+(.*)$!sip:\\1@x!', huge)).toBe(`sip:${'1'.repeat(200_000)}@x`);
+    expect(applyNaptrRegexp('!^\\+1(.*)2$!sip:x@y!', huge)).toBeUndefined();
+  });
 });

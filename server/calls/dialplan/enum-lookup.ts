@@ -77,9 +77,18 @@ function isSipService(service: string): boolean {
 
 /**
  * RFC 3402 §3.2 substitution expression `<delim>ERE<delim>repl<delim>flags`; `\1`–`\9` in the
- * replacement refer to groups. Returns undefined when the expression is malformed or does not match.
+ * replacement refer to groups (`\0` to the whole match). Returns undefined when the expression is
+ * malformed, is not one of the forms below, or does not match.
+ *
+ * The expression comes from whoever controls the DNS zone, so it is never handed to `RegExp`
+ * (a backtracking engine on the SIP event loop: `^(\d*)*$`-style patterns are a ReDoS). Only the
+ * forms ENUM uses in practice (RFC 6116 §3.2.1 examples, carrier zones) are accepted, and matched
+ * in one linear pass: `^` then literal characters, `\d`/`[0-9]` and `.` (one character each),
+ * optionally one trailing `.*`, optionally grouped by non-nested `( )`, optionally `$` — e.g.
+ * `!^.*$!sip:info@example.com!`, `!^\+44(.*)$!sip:\1@example.net!`, `!^(\+1555)(.*)$!sip:\2@x!`.
  */
 export function applyNaptrRegexp(expression: string, input: string): string | undefined {
+  if (expression.length > MAX_EXPRESSION_LENGTH) return undefined;
   const delim = expression[0];
   if (!delim || /[0-9\\i]/.test(delim)) return undefined;
   const parts: string[] = [];
@@ -98,14 +107,10 @@ export function applyNaptrRegexp(expression: string, input: string): string | un
   }
   parts.push(current);
   if (parts.length !== 3 || !/^i?$/.test(parts[2]!)) return undefined;
-  const [pattern, replacement] = parts as [string, string];
-  let re: RegExp;
-  try {
-    re = new RegExp(pattern, parts[2] === 'i' ? 'i' : '');
-  } catch {
-    return undefined;
-  }
-  const m = re.exec(input);
+  const [patternText, replacement] = parts as [string, string];
+  const pattern = parseEnumPattern(patternText, parts[2] === 'i');
+  if (!pattern) return undefined;
+  const m = matchEnumPattern(pattern, input);
   if (!m) return undefined;
   let out = '';
   for (let i = 0; i < replacement.length; i++) {
@@ -118,6 +123,107 @@ export function applyNaptrRegexp(expression: string, input: string): string | un
     }
   }
   return out;
+}
+
+const MAX_EXPRESSION_LENGTH = 512;
+
+/** One position of an accepted pattern: a fixed character, a class of one, or the trailing `.*`. */
+type EnumAtom = { kind: 'char'; ch: string } | { kind: 'digit' } | { kind: 'any' } | { kind: 'rest' };
+
+interface EnumPattern {
+  atoms: EnumAtom[];
+  /** Group n (1-based) spans atoms [start, end). */
+  groups: Array<{ start: number; end: number }>;
+  anchoredEnd: boolean;
+  ignoreCase: boolean;
+}
+
+/** The accepted subset of POSIX ERE (see applyNaptrRegexp); undefined for anything else. */
+function parseEnumPattern(text: string, ignoreCase: boolean): EnumPattern | undefined {
+  if (!text.startsWith('^')) return undefined;
+  const atoms: EnumAtom[] = [];
+  const groups: Array<{ start: number; end: number }> = [];
+  let open: number | undefined;
+  let anchoredEnd = false;
+  let i = 1;
+  while (i < text.length) {
+    const ch = text[i]!;
+    const rested = atoms.at(-1)?.kind === 'rest';
+    if (ch === '$') {
+      if (i !== text.length - 1 || open !== undefined) return undefined;
+      anchoredEnd = true;
+      i++;
+      continue;
+    }
+    if (ch === ')') {
+      if (open === undefined) return undefined;
+      groups.push({ start: open, end: atoms.length });
+      open = undefined;
+      i++;
+      continue;
+    }
+    if (rested) return undefined; // `.*` only at the end
+    if (ch === '(') {
+      if (open !== undefined) return undefined; // no nesting
+      open = atoms.length;
+      i++;
+      continue;
+    }
+    if (ch === '.') {
+      if (text[i + 1] === '*') {
+        atoms.push({ kind: 'rest' });
+        i += 2;
+      } else {
+        atoms.push({ kind: 'any' });
+        i++;
+      }
+      continue;
+    }
+    if (ch === '\\') {
+      const next = text[i + 1];
+      if (next === undefined) return undefined;
+      if (next === 'd') atoms.push({ kind: 'digit' });
+      else if (/[+.*?()[\]{}|\\^$\-#:@]/.test(next)) atoms.push({ kind: 'char', ch: next });
+      else return undefined;
+      i += 2;
+      continue;
+    }
+    if (text.startsWith('[0-9]', i)) {
+      atoms.push({ kind: 'digit' });
+      i += 5;
+      continue;
+    }
+    if (/[0-9A-Za-z]/.test(ch)) {
+      atoms.push({ kind: 'char', ch });
+      i++;
+      continue;
+    }
+    return undefined; // quantifiers, alternation, other classes: not an ENUM form
+  }
+  if (open !== undefined || groups.length > 9) return undefined;
+  return { atoms, groups, anchoredEnd, ignoreCase };
+}
+
+/** `[whole, group1, …]` like RegExp.exec, or undefined; one pass over `input`. */
+function matchEnumPattern(p: EnumPattern, input: string): string[] | undefined {
+  // offsets[k] = input position where atom k starts (all atoms but `.*` take one character).
+  const offsets: number[] = [];
+  let pos = 0;
+  for (const atom of p.atoms) {
+    offsets.push(pos);
+    if (atom.kind === 'rest') {
+      pos = input.length;
+      continue;
+    }
+    const c = input[pos];
+    if (c === undefined) return undefined;
+    if (atom.kind === 'digit' && !/[0-9]/.test(c)) return undefined;
+    if (atom.kind === 'char' && !(c === atom.ch || (p.ignoreCase && c.toLowerCase() === atom.ch.toLowerCase()))) return undefined;
+    pos++;
+  }
+  offsets.push(pos);
+  if (p.anchoredEnd && pos !== input.length) return undefined;
+  return [input.slice(0, pos), ...p.groups.map((g) => input.slice(offsets[g.start], offsets[g.end]))];
 }
 
 async function defaultResolveNaptr(domain: string): Promise<NaptrRecord[]> {
