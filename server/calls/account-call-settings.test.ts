@@ -9,7 +9,7 @@ import { ManualClock } from '../sip/index.ts';
 import { MemoryTransport, type SentDatagram } from '../sip/index.ts';
 import { CallService } from './call-service.ts';
 import type { CallAccount, DialplanRunner } from './call-service-deps.ts';
-import { FakeAccounts, FakeLocation, makeAccount, MemoryCdrs, MemoryDialplans, MemoryKv, TENANT } from './call-test-support.ts';
+import { FakeAccounts, FakeLocation, makeAccount, MemoryCdrs, MemoryDialplans, MemoryKv, rawInvite, TENANT } from './call-test-support.ts';
 
 /** An account's callerId and maxCalls applied by the B2BUA, over the in-memory transport. */
 
@@ -27,21 +27,7 @@ let runner: DialplanRunner;
 let runs: number;
 
 function invite(from: string, to: string, n: number): string {
-  const body = 'v=0\r\no=- 1 1 IN IP4 192.168.0.10\r\ns=-\r\nc=IN IP4 192.168.0.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
-  return [
-    `INVITE sip:${to} SIP/2.0`,
-    `Via: SIP/2.0/UDP 192.168.0.10:5060;branch=z9hG4bKinv${n};rport`,
-    `From: "Alice" <sip:${from}>;tag=atag${n}`,
-    `To: <sip:${to}>`,
-    `Call-ID: call${n}@192.168.0.10`,
-    'CSeq: 1 INVITE',
-    'Contact: <sip:alice@192.168.0.10:5060>',
-    'Max-Forwards: 70',
-    'Content-Type: application/sdp',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    '',
-    body,
-  ].join('\r\n');
+  return rawInvite({ from, to, host: '192.168.0.10', port: 5060, n });
 }
 
 function bye(n: number, toTag: string): string {

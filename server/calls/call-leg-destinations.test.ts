@@ -4,7 +4,7 @@ import type { DialplanRunParams, SandboxHost } from '../../sandbox/index.ts';
 import { DigestServer, ManualClock, MemoryTransport, SipStack, createResponse, parseMessage, type SipRequest } from '../sip/index.ts';
 import { CallService } from './call-service.ts';
 import type { CallServiceOptions } from './call-service-deps.ts';
-import { FakeAccounts, FakeLocation, makeAccount, MemoryCdrs, MemoryDialplans, MemoryKv, TENANT } from './call-test-support.ts';
+import { FakeAccounts, FakeLocation, makeAccount, MemoryCdrs, MemoryDialplans, MemoryKv, rawInvite, TENANT } from './call-test-support.ts';
 
 /**
  * Legs the tenant chose by address, over the in-memory transport: a refused destination must be
@@ -56,21 +56,7 @@ async function serve(extra: Partial<CallServiceOptions> = {}): Promise<void> {
 }
 
 function invite(to: string): string {
-  const body = 'v=0\r\no=- 1 1 IN IP4 198.51.100.5\r\ns=-\r\nc=IN IP4 198.51.100.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n';
-  return [
-    `INVITE sip:${to} SIP/2.0`,
-    'Via: SIP/2.0/UDP 198.51.100.5:50000;branch=z9hG4bKinv1;rport',
-    'From: "Alice" <sip:alice@example.com>;tag=atag1',
-    `To: <sip:${to}>`,
-    'Call-ID: call1@198.51.100.5',
-    'CSeq: 1 INVITE',
-    'Contact: <sip:alice@198.51.100.5:50000>',
-    'Max-Forwards: 70',
-    'Content-Type: application/sdp',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    '',
-    body,
-  ].join('\r\n');
+  return rawInvite({ from: 'alice@example.com', to, host: '198.51.100.5', port: 50000 });
 }
 
 async function settle(): Promise<void> {

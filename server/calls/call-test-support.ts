@@ -15,6 +15,29 @@ import type { CdrRecord } from './records/index.ts';
 
 export const TENANT: TenantRef = { id: 7, domain: 'example.com' };
 
+/**
+ * An INVITE with an SDP offer from a phone at `host:port`, as the call unit tests inject into a
+ * MemoryTransport; `n` numbers its branch, From tag and Call-ID.
+ */
+export function rawInvite(o: { from: string; to: string; host: string; port: number; n?: number }): string {
+  const n = o.n ?? 1;
+  const body = `v=0\r\no=- 1 1 IN IP4 ${o.host}\r\ns=-\r\nc=IN IP4 ${o.host}\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n`;
+  return [
+    `INVITE sip:${o.to} SIP/2.0`,
+    `Via: SIP/2.0/UDP ${o.host}:${o.port};branch=z9hG4bKinv${n};rport`,
+    `From: "Alice" <sip:${o.from}>;tag=atag${n}`,
+    `To: <sip:${o.to}>`,
+    `Call-ID: call${n}@${o.host}`,
+    'CSeq: 1 INVITE',
+    `Contact: <sip:alice@${o.host}:${o.port}>`,
+    'Max-Forwards: 70',
+    'Content-Type: application/sdp',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
 export function makeAccount(username: string, extra: Partial<CallAccount> = {}): CallAccount {
   return {
     id: Math.floor(Math.random() * 1e6), tenantId: TENANT.id, username, ha1Md5: '', ha1Sha256: '', disabled: false,

@@ -1,10 +1,7 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, runSipp, startPatchbay, type PatchbayServer } from './harness/index.ts';
+import type { PatchbayServer } from './harness/index.ts';
 import { answerChallenge, RawUdpPeer, registerText } from './raw-sip-client.ts';
-import { provision, SCENARIO_DIR } from './registrar-support.ts';
+import { registerWithSipp, startGuardedSwitch } from './security-support.ts';
 
 const DOMAIN = 'guard.test';
 const PASSWORD = 'right-horse-battery';
@@ -19,11 +16,7 @@ describe('brute-force guard (e2e)', () => {
   let server: PatchbayServer;
 
   beforeAll(async () => {
-    server = await startPatchbay();
-    await provision(server, [
-      ['tenant', 'add', DOMAIN],
-      ['account', 'add', `1001@${DOMAIN}`, '--password', PASSWORD],
-    ]);
+    server = await startGuardedSwitch(DOMAIN, { '1001': PASSWORD });
   }, 90_000);
 
   afterAll(async () => {
@@ -59,7 +52,7 @@ describe('brute-force guard (e2e)', () => {
       attacker.close();
     }
 
-    const phone = await registerWithSipp(server, '127.0.0.2');
+    const phone = await registerWithSipp(server, { user: '1001', domain: DOMAIN, password: PASSWORD }, '127.0.0.2');
     expect(phone.code, phone.diagnostics).toBe(0);
 
     // One structured line per failure for fail2ban, and the ban itself.
@@ -72,23 +65,3 @@ describe('brute-force guard (e2e)', () => {
     expect(server.output).toMatch(/"event":"auth\.ban".*"source":"127\.0\.0\.1"/);
   }, 60_000);
 });
-
-async function registerWithSipp(server: PatchbayServer, localIp: string): Promise<{ code: number; diagnostics: string }> {
-  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-guard-sipp-'));
-  try {
-    const injection = join(workDir, 'account.csv');
-    await writeFile(injection, `SEQUENTIAL\n1001;${DOMAIN};[authentication username=1001 password=${PASSWORD}]\n`);
-    const result = await runSipp({
-      scenario: join(SCENARIO_DIR, 'register-digest-loopback.xml'),
-      target: `127.0.0.1:${server.sipPort}`,
-      localIp,
-      localPort: await freePort(),
-      workDir,
-      timeoutMs: 15_000,
-      args: ['-m', '1', '-inf', injection],
-    });
-    return { code: result.code, diagnostics: `sipp exit ${result.code}\n${result.errors}\n${result.stderr.slice(-2000)}` };
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
-  }
-}

@@ -1,39 +1,25 @@
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPatchbay, type PatchbayServer } from './harness/index.ts';
-import { provision, storedBindings } from './registrar-support.ts';
+import type { PatchbayServer } from './harness/index.ts';
+import { storedBindings } from './registrar-support.ts';
+import { hasTool, runTool, startGuardedSwitch } from './security-support.ts';
 
 const DOMAIN = 'crack.test';
 const PASSWORD = 'hunter2-but-longer';
-
-function hasSvcrack(): boolean {
-  try {
-    execFileSync('svcrack', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Issue 8 item 7 with the real tool: `svcrack` (Debian package sipvicious) guessing a dictionary
  * whose 25th word is the password never gets there — the source is banned after 10 failures.
  */
-describe.skipIf(!hasSvcrack())('brute-force guard against svcrack (e2e)', () => {
+describe.skipIf(!hasTool('svcrack'))('brute-force guard against svcrack (e2e)', () => {
   let server: PatchbayServer;
   let workDir: string;
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'patchbay-svcrack-'));
-    server = await startPatchbay();
-    await provision(server, [
-      ['tenant', 'add', DOMAIN],
-      ['account', 'add', `1001@${DOMAIN}`, '--password', PASSWORD],
-    ]);
+    server = await startGuardedSwitch(DOMAIN, { '1001': PASSWORD });
   }, 90_000);
 
   afterAll(async () => {
@@ -46,7 +32,7 @@ describe.skipIf(!hasSvcrack())('brute-force guard against svcrack (e2e)', () => 
     words[24] = PASSWORD;
     const dictionary = join(workDir, 'words.txt');
     await writeFile(dictionary, words.join('\n') + '\n');
-    const out = await run('svcrack', [
+    const out = await runTool('svcrack', [
       '-u', '1001', '-d', dictionary, '--domain', DOMAIN, '-b', '127.0.0.1', '--maximumtime', '4', '-t', '0.05',
       `udp://127.0.0.1:${server.sipPort}`,
     ], 15_000);
@@ -59,17 +45,3 @@ describe.skipIf(!hasSvcrack())('brute-force guard against svcrack (e2e)', () => 
     expect(server.output).toMatch(/"event":"auth\.ban".*"source":"127\.0\.0\.1"/);
   }, 90_000);
 });
-
-function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
