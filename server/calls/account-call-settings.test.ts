@@ -20,6 +20,7 @@ const CAROL_PHONE = { address: '203.0.113.30', port: 40000 };
 let mem: MemoryTransport;
 let stack: SipStack;
 let service: CallService;
+let serviceOptions: ConstructorParameters<typeof CallService>[0];
 let accounts: FakeAccounts;
 let location: FakeLocation;
 let dialplans: MemoryDialplans;
@@ -92,11 +93,12 @@ beforeEach(async () => {
   dialplans.plans.set(`${TENANT.id}/out`, { js: '', sourceMap: '' });
   runs = 0;
   runner = { run: async () => ({ status: 'completed' }) };
-  service = new CallService({
+  serviceOptions = {
     stack, location, accounts, digest: new DigestServer({ secret: 'k'.repeat(32) }),
     sandbox: { run: (p: DialplanRunParams, h: SandboxHost): Promise<RunResult> => runner.run(p, h) },
     dialplans, kv: new MemoryKv(), cdrs: new MemoryCdrs(), emit: () => {}, logger,
-  });
+  };
+  service = new CallService(serviceOptions);
   stack.onRequest = (req, tx) => {
     if (!service.handleRequest(req, tx) && tx) tx.respond(createResponse(req, 405));
   };
@@ -249,5 +251,28 @@ describe('account maxCalls', () => {
     mem.inject(invite('alice@example.com', 'bob@example.com', 1), CALLER);
     await settle();
     expect(invitesTo(BOB_PHONE)).toHaveLength(2);
+  });
+});
+
+describe('call table cap (PATCHBAY_MAX_CALLS)', () => {
+  beforeEach(() => {
+    service.close();
+    service = new CallService({ ...serviceOptions, maxCalls: 1 });
+  });
+
+  it('a new INVITE beyond maxCalls live calls gets 503 with Retry-After before any dialplan runs, and is counted', async () => {
+    addAlice();
+    dialplanDials('bob@local', []);
+    mem.inject(invite('alice@example.com', 'bob@example.com', 1), CALLER);
+    await settle();
+    expect(invitesTo(BOB_PHONE)).toHaveLength(1); // ringing: one live call
+    mem.inject(invite('alice@example.com', 'carol@example.com', 2), CALLER);
+    await settle();
+    const refused = mem.sentStartingWith('SIP/2.0 503');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]!.text).toMatch(/\r\nRetry-After: 5\r\n/);
+    expect(runs).toBe(1);
+    expect(invitesTo(CAROL_PHONE)).toHaveLength(0);
+    expect(service.tableSizes).toMatchObject({ calls: 1, overflowRefusals: 1 });
   });
 });
