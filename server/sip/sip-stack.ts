@@ -461,14 +461,23 @@ export class SipStack {
       this.refuseOverflow(req, channel);
       return;
     }
-    const stateless = (this.opts.statelessRejects ?? true) && req.to.params.tag === undefined;
+    const stateless = this.opts.statelessRejects ?? true;
+    const outOfDialog = req.to.params.tag === undefined;
     const countStateless = () => void this.counters.statelessFinals++;
+    // In a dialog only 481 (no such dialog: a forged or stale request) is safe to answer twice;
+    // everything else there keeps RFC 3261 state. Out of dialog every refusal is stateless, and an
+    // OPTIONS 200 too (answering a retransmitted OPTIONS again changes nothing).
+    const onlyNoDialog = (status: number) => status === 481;
     if (req.method === 'INVITE') {
-      const window = stateless ? (this.opts.statelessRejectWindowMs ?? DEFAULT_STATELESS_REJECT_WINDOW_MS) : undefined;
-      const tx = new InviteServerTransaction(key, req, channel, this.serverCtx, { statelessRejectWindowMs: window, onStatelessFinal: countStateless });
+      const tx = new InviteServerTransaction(key, req, channel, this.serverCtx, stateless ? {
+        statelessRejectWindowMs: outOfDialog ? (this.opts.statelessRejectWindowMs ?? DEFAULT_STATELESS_REJECT_WINDOW_MS) : 0,
+        isStatelessFinal: outOfDialog ? undefined : onlyNoDialog,
+        onStatelessFinal: countStateless,
+      } : {});
       this.serverTxs.set(key, tx);
       tx.start();
       this.deliver(req, tx);
+      if (stateless && !outOfDialog) tx.releaseTrying();
       return;
     }
 
@@ -478,11 +487,12 @@ export class SipStack {
     }
 
     if (stateless) {
+      const isStateless = !outOfDialog ? onlyNoDialog : req.method === 'OPTIONS' ? () => true : undefined;
       const pending: StatelessRejectServerTransaction = new StatelessRejectServerTransaction(key, req, channel, this.serverCtx, () => {
         const tx = new NonInviteServerTransaction(key, req, channel, this.serverCtx);
         if (this.serverTxs.get(key) === pending || !this.serverTxs.has(key)) this.serverTxs.set(key, tx);
         return tx;
-      }, countStateless);
+      }, { isStateless, onStatelessFinal: countStateless });
       this.serverTxs.set(key, pending);
       this.deliver(req, pending);
       return;

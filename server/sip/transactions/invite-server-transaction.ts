@@ -13,8 +13,15 @@ export interface InviteServerOptions {
    * no table entry for Timer H. A retransmitted INVITE is handled again and gets an equivalent
    * answer; its ACK matches nothing and the core drops it. Once a provisional went out (the TU was
    * slower, or the call proceeds) the transaction is the ordinary stateful one. Unset: 100 at once.
+   * 0: the 100 waits only until the stack has delivered the request (`releaseTrying`), for TUs that
+   * refuse synchronously.
    */
   statelessRejectWindowMs?: number;
+  /**
+   * Which finals sent before any provisional go out statelessly. Default every non-2xx; for an
+   * in-dialog INVITE the stack passes 481 only (nothing else is safe to answer twice).
+   */
+  isStatelessFinal?: (status: number) => boolean;
   /** Told once per stateless final (the stack counts them). */
   onStatelessFinal?: () => void;
 }
@@ -45,8 +52,13 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   /** §17.2.1: the 100 Trying goes out at once (or after the stateless window), so the client stops retransmitting. */
   start(): void {
     const window = this.options.statelessRejectWindowMs;
-    if (window !== undefined && window > 0) this.startTimer('Trying', window, () => this.sendTrying());
-    else this.sendTrying();
+    if (window === undefined) this.sendTrying();
+    else if (window > 0) this.startTimer('Trying', window, () => this.sendTrying());
+  }
+
+  /** Window 0: the TU has seen the request; if it has not answered, the 100 goes out now. */
+  releaseTrying(): void {
+    this.sendTrying();
   }
 
   private sendTrying(): void {
@@ -73,7 +85,8 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     }
     const data = res.toBuffer();
     this.stopTimer('Trying');
-    if (res.status >= 300 && !this.lastProvisional && this.options.statelessRejectWindowMs) {
+    const window = this.options.statelessRejectWindowMs;
+    if (res.status >= 300 && !this.lastProvisional && window !== undefined && (this.options.isStatelessFinal ?? (() => true))(res.status)) {
       // Nothing sent yet: refuse statelessly (see InviteServerOptions).
       this.transmit(this.channel, data, () => {});
       this.options.onStatelessFinal?.();

@@ -335,27 +335,57 @@ describe('stateless refusals of out-of-dialog requests (Kamailio sl_send_reply)'
     expect(stack.transactionCount.server).toBe(1);
   });
 
-  it('a re-INVITE (To tag) gets its 100 at once', async () => {
-    const { transport, statuses } = await withCore('udp', true);
-    transport.inject(requestText({ toTag: 'dlg' }), PEER);
-    expect(statuses()).toEqual(['100']);
-  });
-
-  it('an out-of-dialog OPTIONS refusal is stateless too; a 200 keeps a transaction', async () => {
+  it('an out-of-dialog OPTIONS is answered statelessly, 200 included; a MESSAGE 200 keeps a transaction', async () => {
     const { clock, transport, seen, stack, statuses } = await withCore('udp', true);
     transport.inject(requestText({ method: 'OPTIONS', branch: 'z9hG4bKo1' }), PEER);
     transport.inject(requestText({ method: 'OPTIONS', branch: 'z9hG4bKo1' }), PEER);
-    expect(seen).toHaveLength(1);
+    expect(seen).toHaveLength(1); // absorbed while the core decides
     seen[0]!.tx!.respond(createResponse(seen[0]!.req, 404, undefined, { toTag: 'x' }));
-    expect(stack.transactionCount.server).toBe(0);
     transport.inject(requestText({ method: 'OPTIONS', branch: 'z9hG4bKo2' }), PEER);
     seen[1]!.tx!.respond(createResponse(seen[1]!.req, 200, undefined, { toTag: 'y' }));
-    expect(stack.transactionCount.server).toBe(1);
-    transport.inject(requestText({ method: 'OPTIONS', branch: 'z9hG4bKo2' }), PEER);
-    expect(seen).toHaveLength(2);
-    clock.advance(40_000);
-    expect(statuses()).toEqual(['404', '200', '200']);
     expect(stack.transactionCount.server).toBe(0);
+    transport.inject(requestText({ method: 'MESSAGE', branch: 'z9hG4bKm1' }), PEER);
+    seen[2]!.tx!.respond(createResponse(seen[2]!.req, 200, undefined, { toTag: 'z' }));
+    expect(stack.transactionCount.server).toBe(1);
+    transport.inject(requestText({ method: 'MESSAGE', branch: 'z9hG4bKm1' }), PEER);
+    expect(seen).toHaveLength(3);
+    clock.advance(40_000);
+    expect(statuses()).toEqual(['404', '200', '200', '200']);
+    expect(stack.transactionCount.server).toBe(0);
+  });
+
+  it('in a dialog only 481 is stateless: a forged re-INVITE gets one 481 and no 100; a 491 keeps Timer G', async () => {
+    const { clock, transport, stack, statuses } = await withCore('udp', true);
+    // Like the calls layer: an unknown dialog is refused synchronously, inside the delivery.
+    stack.onRequest = (req, tx) => tx?.respond(createResponse(req, req.to.params.tag === 'forged' ? 481 : 491));
+    transport.inject(requestText({ toTag: 'forged', branch: 'z9hG4bKd1' }), PEER);
+    expect(stack.transactionCount.server).toBe(0);
+    clock.advance(10_000);
+    expect(statuses()).toEqual(['481']);
+    transport.inject(requestText({ toTag: 'real', branch: 'z9hG4bKd2', cseq: 2 }), PEER);
+    clock.advance(500);
+    expect(statuses()).toEqual(['481', '491', '491']);
+  });
+
+  it('an in-dialog request the core does not answer at once gets its 100 right after delivery', async () => {
+    const { transport, statuses } = await withCore('udp', true);
+    transport.inject(requestText({ toTag: 'real' }), PEER);
+    expect(statuses()).toEqual(['100']);
+  });
+
+  it('in a dialog a BYE 481 is stateless, a BYE 200 stateful', async () => {
+    const { clock, transport, seen, stack, statuses } = await withCore('udp', true);
+    transport.inject(requestText({ method: 'BYE', toTag: 'forged', branch: 'z9hG4bKb1' }), PEER);
+    expect(stack.transactionCount.server).toBe(1); // pending: a retransmission is absorbed
+    seen[0]!.tx!.respond(createResponse(seen[0]!.req, 481));
+    expect(stack.transactionCount.server).toBe(0);
+    transport.inject(requestText({ method: 'BYE', toTag: 'real', branch: 'z9hG4bKb2' }), PEER);
+    seen[1]!.tx!.respond(createResponse(seen[1]!.req, 200));
+    expect(stack.transactionCount.server).toBe(1);
+    transport.inject(requestText({ method: 'BYE', toTag: 'real', branch: 'z9hG4bKb2' }), PEER);
+    clock.advance(40_000);
+    expect(statuses()).toEqual(['481', '200', '200']);
+    expect(seen).toHaveLength(2);
   });
 
   it('drops requests over the source rate limit before any work', async () => {

@@ -3,6 +3,19 @@ import { TransactionBase, type ServerTransaction, type TransactionChannel, type 
 
 export type StatelessRejectState = 'Trying' | 'Proceeding' | 'Completed';
 
+/** Which responses go out without state, and who counts them. */
+export interface StatelessPolicy {
+  /**
+   * True for a status sent once, statelessly; anything else promotes the request to an ordinary
+   * transaction first. Default: provisionals and non-2xx finals (out of dialog).
+   */
+  isStateless?: (status: number) => boolean;
+  /** Told once per stateless final (the stack counts them). */
+  onStatelessFinal?: () => void;
+}
+
+const defaultIsStateless = (status: number): boolean => status < 200 || status >= 300;
+
 /**
  * An out-of-dialog non-INVITE server transaction that keeps state only once it succeeds
  * (Kamailio's `sl_send_reply` for everything but a 2xx).
@@ -27,8 +40,7 @@ export class StatelessRejectServerTransaction extends TransactionBase<StatelessR
     ctx: TransactionContext,
     /** Creates, files under the same key and returns the stateful transaction a 2xx is sent on. */
     private readonly promote: () => ServerTransaction,
-    /** Told once per stateless final (the stack counts them). */
-    private readonly onStatelessFinal?: () => void,
+    private readonly policy: StatelessPolicy = {},
   ) {
     super(key, ctx, 'Trying');
     // Reclaims the table entry of a request the TU never answers, like NonInviteServerTransaction.
@@ -44,11 +56,11 @@ export class StatelessRejectServerTransaction extends TransactionBase<StatelessR
       this.ctx.logger.debug({ status: res.status }, 'response after final ignored');
       return;
     }
-    if (res.status >= 200 && res.status < 300) {
+    if (!(this.policy.isStateless ?? defaultIsStateless)(res.status)) {
       this.stopAllTimers();
       this.promoted = this.promote();
       this.promoted.respond(res);
-      this.state = 'Completed';
+      this.state = res.status >= 200 ? 'Completed' : 'Proceeding';
       return;
     }
     const data = res.toBuffer();
@@ -59,7 +71,7 @@ export class StatelessRejectServerTransaction extends TransactionBase<StatelessR
       return;
     }
     this.lastProvisional = undefined;
-    this.onStatelessFinal?.();
+    this.policy.onStatelessFinal?.();
     this.terminate();
     // Terminated is internal bookkeeping; the TU sees the request answered.
     this.state = 'Completed';
