@@ -508,6 +508,12 @@ export class SipStack {
     // After a 2xx the INVITE transaction lingers (Accepted) without its parsed request: the
     // CANCEL still gets 200 (§9.2) but has nothing to cancel.
     const invite = inviteTx instanceof InviteServerTransaction ? inviteTx : undefined;
+    if (!inviteTx && (this.opts.statelessRejects ?? true)) {
+      // Matches nothing (forged, or late): one stateless 481, no table entry.
+      this.counters.statelessFinals++;
+      channel.send(responseTo(req, 481).toBuffer()).catch(() => {});
+      return;
+    }
     const tx = new NonInviteServerTransaction(key, req, channel, this.serverCtx, invite);
     this.serverTxs.set(key, tx);
     if (!inviteTx) {

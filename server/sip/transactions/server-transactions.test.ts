@@ -388,6 +388,27 @@ describe('stateless refusals of out-of-dialog requests (Kamailio sl_send_reply)'
     expect(seen).toHaveLength(2);
   });
 
+  it('a CANCEL inside the window: 200 for the CANCEL, the 487 goes out once, statelessly', async () => {
+    const { clock, transport, seen, stack, statuses } = await withCore('udp', true);
+    transport.inject(requestText({ branch: 'z9hG4bKc1' }), PEER);
+    let cancelled = 0;
+    seen[0]!.tx!.onCancel = () => cancelled++;
+    transport.inject(requestText({ method: 'CANCEL', branch: 'z9hG4bKc1' }), PEER);
+    expect(cancelled).toBe(1);
+    clock.advance(40_000);
+    expect(statuses()).toEqual(['200', '487']);
+    expect(stack.transactionCount.server).toBe(0);
+  });
+
+  it('a CANCEL matching nothing gets one stateless 481', async () => {
+    const { clock, transport, seen, stack, statuses } = await withCore('udp', true);
+    transport.inject(requestText({ method: 'CANCEL', branch: 'z9hG4bKnothing' }), PEER);
+    expect(stack.transactionCount.server).toBe(0);
+    clock.advance(40_000);
+    expect(statuses()).toEqual(['481']);
+    expect(seen).toHaveLength(0);
+  });
+
   it('drops requests over the source rate limit before any work', async () => {
     let allowed = 3;
     const seen: SipRequest[] = [];
