@@ -92,15 +92,20 @@ export interface RawInvite {
   localPort: number;
   branch?: string;
   callId?: string;
+  /** Default INVITE; the same shape serves OPTIONS, BYE, … */
+  method?: string;
+  /** Makes it claim a dialog (a forged in-dialog request). */
+  toTag?: string;
 }
 
 /** An out-of-dialog INVITE as a scanner or a toll fraudster sends it: no credentials, no SDP. */
 export function inviteText(r: RawInvite): string {
+  const method = r.method ?? 'INVITE';
   return (
-    `INVITE sip:${r.toUser}@${r.toDomain} SIP/2.0\r\n` +
+    `${method} sip:${r.toUser}@${r.toDomain} SIP/2.0\r\n` +
     `Via: SIP/2.0/UDP ${r.localAddress}:${r.localPort};rport;branch=${r.branch ?? `z9hG4bK-${randomBytes(6).toString('hex')}`}\r\n` +
     `Max-Forwards: 70\r\nFrom: <sip:${r.fromUser}@${r.fromDomain}>;tag=${randomBytes(4).toString('hex')}\r\n` +
-    `To: <sip:${r.toUser}@${r.toDomain}>\r\nCall-ID: ${r.callId ?? randomBytes(8).toString('hex')}\r\nCSeq: 1 INVITE\r\n` +
+    `To: <sip:${r.toUser}@${r.toDomain}>${r.toTag ? `;tag=${r.toTag}` : ''}\r\nCall-ID: ${r.callId ?? randomBytes(8).toString('hex')}\r\nCSeq: 1 ${method}\r\n` +
     `Contact: <sip:${r.fromUser}@${r.localAddress}:${r.localPort}>\r\nContent-Length: 0\r\n\r\n`
   );
 }

@@ -9,11 +9,20 @@ const RATE_PER_SEC = 300;
 /** Forged source addresses: each stays under the per-source rate, so every INVITE reaches the call layer. */
 const SOURCES = 20;
 const MiB = 1024 * 1024;
+/** What the flood is made of, in turn, and the one answer each deserves. */
+const KINDS = [
+  { method: 'INVITE', fromTenant: true, forgedDialog: false, answer: 407 },
+  { method: 'INVITE', fromTenant: false, forgedDialog: false, answer: 404 },
+  { method: 'OPTIONS', fromTenant: false, forgedDialog: false, answer: 200 },
+  { method: 'BYE', fromTenant: false, forgedDialog: true, answer: 481 },
+  { method: 'INVITE', fromTenant: false, forgedDialog: true, answer: 481 },
+];
 
 /**
  * Issue 8 "Proof": the switch's memory stays bounded during a 60 s spoofed-INVITE flood. 300
- * INVITEs a second from 20 source addresses with a fresh made-up From user each (half claiming the
- * tenant's domain → 407, half calling unknown users from elsewhere → 404): the transaction, call,
+ * requests a second from 20 source addresses with a fresh made-up From user each, in turn: INVITEs
+ * claiming the tenant's domain (→ 407), INVITEs to unknown users from elsewhere (→ 404), OPTIONS
+ * (→ 200), BYEs and re-INVITEs in made-up dialogs (→ 481): the transaction, call,
  * dialog and nonce tables stay near empty throughout, each INVITE is answered exactly once (no
  * amplification), and the heap does not grow with the number of INVITEs. The tables are read from
  * the server's own `sip.stats` lines (PATCHBAY_STATS_INTERVAL); no timing is asserted.
@@ -32,7 +41,7 @@ describe('60 s spoofed-INVITE flood (e2e)', () => {
     await server?.stop();
   });
 
-  it('keeps every table near empty and the heap flat while answering each INVITE once', async () => {
+  it('keeps every table near empty and the heap flat while answering each request once', async () => {
     const statsBefore = statsLines(server).length;
     let sent = 0;
     const perTick = RATE_PER_SEC / 50;
@@ -42,15 +51,17 @@ describe('60 s spoofed-INVITE flood (e2e)', () => {
       const sends: Array<Promise<void>> = [];
       for (let k = 0; k < perTick; k++) {
         const peer = peers[sent % SOURCES]!;
-        const inTenant = sent % 2 === 0;
+        const kind = KINDS[sent % KINDS.length]!;
         const user = `spoof${randomBytes(4).toString('hex')}`;
         sends.push(
           peer.send(
             inviteText({
+              method: kind.method,
               fromUser: user,
-              fromDomain: inTenant ? DOMAIN : 'elsewhere.example',
-              toUser: inTenant ? '0900123456' : `x${user}`,
+              fromDomain: kind.fromTenant ? DOMAIN : 'elsewhere.example',
+              toUser: kind.fromTenant ? '0900123456' : `x${user}`,
               toDomain: DOMAIN,
+              toTag: kind.forgedDialog ? randomBytes(4).toString('hex') : undefined,
               localAddress: peer.address,
               localPort: peer.port,
             }),
@@ -78,12 +89,14 @@ describe('60 s spoofed-INVITE flood (e2e)', () => {
     expect(last.serverTransactions).toBe(0);
     expect(last.rateLimited).toBe(0);
     expect(last.statelessFinals).toBeGreaterThanOrEqual(sent * 0.95);
+    expect(last.clientTransactions).toBe(0);
 
-    // One answer per INVITE: no 100 Trying, no Timer G copies toward the forged sources.
+    // One answer per request: no 100 Trying, no Timer G copies toward the forged sources.
     const received = peers.flatMap((p) => p.received);
     expect(received.length).toBeLessThanOrEqual(sent);
     expect(received.length).toBeGreaterThanOrEqual(sent * 0.95);
-    expect(received.every((r) => r.status === 407 || r.status === 404)).toBe(true);
+    const statuses = new Set(received.map((r) => r.status));
+    expect([...statuses].sort()).toEqual([...new Set(KINDS.map((k) => k.answer))].sort());
 
     // The heap follows the garbage collector, not the INVITE count: the second half of the run
     // peaks no higher than the first half did, give or take one GC cycle's worth.
