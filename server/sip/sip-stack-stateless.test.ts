@@ -46,7 +46,7 @@ function request(method: string, user: string, port: number, branch = 'z9hG4bK' 
   );
 }
 
-describe('stateless REGISTER rejections', () => {
+describe('stateless REGISTER rejections (over a real UDP socket)', () => {
   it('answers challenges and refusals without a transaction-table entry', async () => {
     const handled: SipRequest[] = [];
     const { stack, port } = await stackWith((req, tx) => {
@@ -95,5 +95,6 @@ describe('server transaction table cap', () => {
     expect(res.status).toBe(503);
     expect(res.headers.get('Retry-After')).toBe('5');
     expect(stack.transactionCount.server).toBe(3);
+    expect(stack.securityCounters.overflowRejects).toBe(1);
   });
 });
