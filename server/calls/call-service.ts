@@ -214,6 +214,9 @@ export class CallService {
       tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
       return;
     }
+    // Accepted: from here refusals (dialplan, callee) are retransmitted like any final, and a
+    // retransmitted INVITE is absorbed instead of running the dialplan twice.
+    tx.keepState?.();
     this.calls.add(call);
     call.start();
     if (!route.dialplan) {

@@ -38,6 +38,8 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   private finalResponse: Buffer | undefined;
   private provisionalTag: string | undefined;
   private timerGInterval = 0;
+  /** Set by keepState: no stateless final any more. */
+  private stateful = false;
 
   constructor(
     key: string,
@@ -54,6 +56,12 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     const window = this.options.statelessRejectWindowMs;
     if (window === undefined) this.sendTrying();
     else if (window > 0) this.startTimer('Trying', window, () => this.sendTrying());
+  }
+
+  keepState(): void {
+    this.stateful = true;
+    this.stopTimer('Trying');
+    this.sendTrying();
   }
 
   /** Window 0: the TU has seen the request; if it has not answered, the 100 goes out now. */
@@ -86,7 +94,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
     const data = res.toBuffer();
     this.stopTimer('Trying');
     const window = this.options.statelessRejectWindowMs;
-    if (res.status >= 300 && !this.lastProvisional && window !== undefined && (this.options.isStatelessFinal ?? (() => true))(res.status)) {
+    if (res.status >= 300 && !this.lastProvisional && !this.stateful && window !== undefined && (this.options.isStatelessFinal ?? (() => true))(res.status)) {
       // Nothing sent yet: refuse statelessly (see InviteServerOptions).
       this.transmit(this.channel, data, () => {});
       this.options.onStatelessFinal?.();

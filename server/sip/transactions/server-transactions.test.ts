@@ -409,6 +409,19 @@ describe('stateless refusals of out-of-dialog requests (Kamailio sl_send_reply)'
     expect(seen).toHaveLength(0);
   });
 
+  it('once the core keeps state (call accepted) the 100 goes out at once and a later refusal is stateful', async () => {
+    const { clock, transport, seen, stack, statuses } = await withCore('udp', true);
+    transport.inject(requestText(), PEER);
+    seen[0]!.tx!.keepState?.();
+    expect(statuses()).toEqual(['100']);
+    seen[0]!.tx!.respond(createResponse(seen[0]!.req, 480, undefined, { toTag: 'srv' }));
+    expect(stack.transactionCount.server).toBe(1);
+    clock.advance(500);
+    expect(statuses()).toEqual(['100', '480', '480']);
+    transport.inject(requestText(), PEER);
+    expect(seen).toHaveLength(1);
+  });
+
   it('drops requests over the source rate limit before any work', async () => {
     let allowed = 3;
     const seen: SipRequest[] = [];

@@ -29,6 +29,12 @@ export interface ServerTransaction {
   onCancel?: () => void;
   /** On a CANCEL's own transaction: the INVITE server transaction it cancelled. */
   readonly cancelled?: ServerTransaction;
+  /**
+   * The TU has accepted the request for real work (Kamailio's `t_newtran`): from now on it keeps
+   * RFC 3261 state — an INVITE gets its 100 Trying now, and a later refusal is retransmitted and
+   * absorbs retransmissions instead of being handled again. Refusals before it may be stateless.
+   */
+  keepState?(): void;
 }
 
 /** Where a transaction's messages go: fixed when the transaction is created. */
