@@ -207,7 +207,7 @@ export class CallService {
     if (!stored) {
       this.logger.warn({ tenantId: route.tenant.id, dialplan: route.dialplan }, 'dialplan not found');
       this.opts.emit({
-        type: 'dialplan.log', tenantId: String(route.tenant.id), callId: call.id, at: Date.now(), level: 'error',
+        type: 'dialplan.log', tenantId: route.tenant.id, callId: call.id, at: Date.now(), level: 'error',
         dialplan: route.dialplan, message: `Dialplan "${route.dialplan}" does not exist`,
       });
       call.hangup('system', 480, 'Dialplan not found');

@@ -152,7 +152,7 @@ export class Call {
 
   start(): void {
     this.ctx.opts.emit({
-      type: 'call.created', tenantId: String(this.tenant.id), callId: this.id, at: this.createdAt,
+      type: 'call.created', tenantId: this.tenant.id, callId: this.id, at: this.createdAt,
       direction: this.direction, caller: this.caller, callee: this.callee, dialplan: this.dialplanName,
     });
   }
@@ -181,7 +181,7 @@ export class Call {
     }
     if (result.status === 'failed') {
       this.ctx.opts.emit({
-        type: 'dialplan.log', tenantId: String(this.tenant.id), callId: this.id, at: Date.now(), level: 'error',
+        type: 'dialplan.log', tenantId: this.tenant.id, callId: this.id, at: Date.now(), level: 'error',
         dialplan: this.dialplanName ?? '', message: result.reason, line: result.line, column: result.column,
       });
       // The run can fail while a sys.Dial is still ringing (sandbox child died, wall-clock limit):
@@ -419,7 +419,7 @@ export class Call {
   private onLegRinging(legId: number, target: string, sdp: string | undefined): void {
     const now = Date.now();
     this.ringingAt ??= now;
-    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: String(this.tenant.id), callId: this.id, at: now, legId, target, earlyMedia: sdp !== undefined });
+    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: this.tenant.id, callId: this.id, at: now, legId, target, earlyMedia: sdp !== undefined });
     if (this.finalSent || this.cancelled) return;
     if (sdp !== undefined) {
       this.earlyMediaSent = true;
@@ -504,7 +504,7 @@ export class Call {
       });
     }
     this.ctx.opts.emit({
-      type: 'call.answered', tenantId: String(this.tenant.id), callId: this.id, at: this.answeredAt, legId,
+      type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at: this.answeredAt, legId,
       caller: this.caller, callee: this.callee, direction: this.direction,
     });
     const limit = leg.leg.options.callDurationLimitSeconds ?? dialLimit;
@@ -650,7 +650,7 @@ export class Call {
     this.log.info({ legId, referTo: target.text, result, ...detail }, `REFER ${result}`);
     this.ctx.opts.emit({
       type: result === 'completed' ? 'call.transferred' : `call.transfer.${result}`,
-      tenantId: String(this.tenant.id), callId: this.id, at, legId, kind, referTo: target.text, ...detail,
+      tenantId: this.tenant.id, callId: this.id, at, legId, kind, referTo: target.text, ...detail,
     });
   }
 
@@ -747,7 +747,7 @@ export class Call {
     const at = Date.now();
     this.history.push({ type, at, party, by });
     this.log.info({ party, by }, type === 'hold' ? 'call held' : 'call unheld');
-    this.ctx.opts.emit({ type: type === 'hold' ? 'call.held' : 'call.unheld', tenantId: String(this.tenant.id), callId: this.id, at, party, by });
+    this.ctx.opts.emit({ type: type === 'hold' ? 'call.held' : 'call.unheld', tenantId: this.tenant.id, callId: this.id, at, party, by });
   }
 
   // ------------------------------------------------------------------ ending

@@ -100,7 +100,7 @@ export class CallbackCall {
       throw new Error(`Callback: ${(err as Error).message}`);
     }
     this.ctx.opts.emit({
-      type: 'call.created', tenantId: String(this.tenant.id), callId: this.id, at: this.createdAt,
+      type: 'call.created', tenantId: this.tenant.id, callId: this.id, at: this.createdAt,
       direction: this.direction, caller: this.caller, callee: this.callee,
     });
     const one = await this.dialOne(plan1, undefined, DEST1_RING_SECONDS);
@@ -148,7 +148,7 @@ export class CallbackCall {
     this.addDialog(one.branch.dialog!, 'a');
     this.addDialog(two.branch.dialog!, 'b');
     this.ctx.opts.emit({
-      type: 'call.answered', tenantId: String(this.tenant.id), callId: this.id, at: this.answeredAt, legId: this.cdrLegs.length,
+      type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at: this.answeredAt, legId: this.cdrLegs.length,
       caller: this.caller, callee: this.callee, direction: this.direction,
     });
     return { answered: true, status: 200, reason: 'OK' };
@@ -206,7 +206,7 @@ export class CallbackCall {
   private legRinging(o: LegOutcome): void {
     const now = Date.now();
     this.ringingAt ??= now;
-    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: String(this.tenant.id), callId: this.id, at: now, legId: o.id + this.cdrLegs.length, target: o.key, earlyMedia: false });
+    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: this.tenant.id, callId: this.id, at: now, legId: o.id + this.cdrLegs.length, target: o.key, earlyMedia: false });
   }
 
   private recordLegs(legs: LegOutcome[]): void {

@@ -7,7 +7,10 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import { compileDialplan } from '../../sandbox/index.ts';
 import { startServer, type RunningServer } from '../../server/main.ts';
-import type { SequencedEvent } from '../../server/events/index.ts';
+import type { SequencedEvent as TypedEvent } from '../../server/events/index.ts';
+
+/** A recorded bus event, readable by field name in assertions (tests only; the bus itself is typed). */
+export type SequencedEvent = TypedEvent & Record<string, unknown>;
 import { REPO_ROOT, stopChild, waitForExit } from './harness/index.ts';
 
 export const SCENARIOS = join(REPO_ROOT, 'test', 'e2e', 'scenarios');
@@ -53,7 +56,7 @@ export async function startSwitch(users: string[], env: Record<string, string> =
   const events: SequencedEvent[] = [];
   const waiters = new Set<() => void>();
   running.events.subscribe({}, (e) => {
-    events.push(e);
+    events.push(e as SequencedEvent);
     for (const w of [...waiters]) w();
   });
   const db = running.db;
