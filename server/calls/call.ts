@@ -155,6 +155,11 @@ export class Call {
       type: 'call.created', tenantId: this.tenant.id, callId: this.id, at: this.createdAt,
       direction: this.direction, caller: this.caller, callee: this.callee, dialplan: this.dialplanName,
     });
+    this.emitParty('call.party.joined', this.account, this.direction === 'outbound' ? 'caller' : 'callee');
+  }
+
+  private emitParty(type: 'call.party.joined' | 'call.party.left', account: CallAccount, role: 'caller' | 'callee'): void {
+    this.ctx.opts.emit({ type, tenantId: this.tenant.id, callId: this.id, at: Date.now(), accountId: account.id, account: account.username, role });
   }
 
   // ------------------------------------------------------------------ dialplan
@@ -319,8 +324,9 @@ export class Call {
             observer.failed(this.machine.is(CallState.Ended) ? { status: 487, reason: 'Request Terminated' } : { status: 486, reason: 'Busy Here' });
             return;
           }
+          this.emitParty('call.party.joined', callee, 'callee');
         }
-        const legObserver = callee ? this.releasingOnFailure(observer, callee.id) : observer;
+        const legObserver = callee ? this.releasingOnFailure(observer, callee) : observer;
         if (r.kind === 'dialplan') {
           const nested = new LocalDialplanLeg(leg, legObserver, this.nestedHost(), r.account, r.dialplan, r.dialplanName, scope);
           handle.attach(nested);
@@ -346,14 +352,17 @@ export class Call {
   }
 
   /** A leg to a local account that fails (or is cancelled) stops counting against its maxCalls. */
-  private releasingOnFailure(observer: LegObserver, accountId: number): LegObserver {
+  private releasingOnFailure(observer: LegObserver, callee: CallAccount): LegObserver {
     let released = false;
     return {
       ringing: () => observer.ringing(),
       progress: (sdp) => observer.progress(sdp),
       answered: (answer) => observer.answered(answer),
       failed: (failure) => {
-        if (!released) this.ctx.accountCalls.release(accountId, this.id);
+        if (!released) {
+          this.ctx.accountCalls.release(callee.id, this.id);
+          if (!this.machine.is(CallState.Ended)) this.emitParty('call.party.left', callee, 'callee');
+        }
         released = true;
         observer.failed(failure);
       },

@@ -89,6 +89,19 @@ export interface CallHoldEvent extends CallEventBase {
   by: string;
 }
 
+/**
+ * A tenant SIP account became a party of a call (`joined`: the caller's own account, or a leg
+ * ringing it) or stopped being one before the call ended (`left`: its leg failed or lost). Every
+ * party leaves with `call.ended`. Extension states are derived from these.
+ */
+export interface CallPartyEvent extends CallEventBase {
+  type: 'call.party.joined' | 'call.party.left';
+  accountId: number;
+  /** Account username. */
+  account: string;
+  role: 'caller' | 'callee';
+}
+
 /** A line of the tenant's dialplan console: `sys.Log` (info) or a dialplan failure (error). */
 export interface DialplanLogEvent extends CallEventBase {
   type: 'dialplan.log';
@@ -100,7 +113,7 @@ export interface DialplanLogEvent extends CallEventBase {
 }
 
 export type CallEvent = CallCreatedEvent | LegRingingEvent | CallAnsweredEvent | CallEndedEvent;
-export type CallServiceEvent = CallEvent | DialplanLogEvent | CallTransferEvent | CallHoldEvent;
+export type CallServiceEvent = CallEvent | DialplanLogEvent | CallTransferEvent | CallHoldEvent | CallPartyEvent;
 
 // ------------------------------------------------------------------ registrations
 

@@ -3,7 +3,7 @@ export { RingBuffer } from './ring-buffer.ts';
 export type {
   BusEvent, EventFilter, EventListener, SequencedEvent, PatchbayEvent, PatchbayEventType, EventEndpoint,
   CallDirection, HangupSide, CallParty, CallCreatedEvent, LegRingingEvent, CallAnsweredEvent, CallEndedEvent,
-  CallTransferEvent, CallHoldEvent, DialplanLogEvent, CallEvent, CallServiceEvent,
+  CallTransferEvent, CallHoldEvent, CallPartyEvent, DialplanLogEvent, CallEvent, CallServiceEvent,
   RegistrationRemovalReason, RegistrationAddedEvent, RegistrationRefreshedEvent, RegistrationRemovedEvent,
   RegistrationExpiredEvent, RegistrationFailedEvent, RegistrationEvent,
   ExtensionState, ExtensionStateEvent, SipTraceEvent,
