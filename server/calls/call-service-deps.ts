@@ -67,6 +67,15 @@ export interface DialplanRunner {
 export type { DialplanLogEvent, CallTransferEvent as TransferEvent, CallHoldEvent as HoldEvent, CallServiceEvent } from '../events/index.ts';
 import type { CallServiceEvent } from '../events/index.ts';
 
+/** The call a SIP Call-ID belongs to: its caller's dialog (`a`) or a branch the switch placed (`b`). */
+export interface SipCallOwner {
+  tenantId: number;
+  callId: string;
+  leg: 'a' | 'b';
+  /** For `b`: the branch's target label. */
+  legTarget?: string;
+}
+
 export interface CallServiceOptions {
   stack: SipStack;
   location: LocationLookup;

@@ -18,7 +18,7 @@ import type { CallbackParams } from './callback-call.ts';
 import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
 import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
-import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
+import type { CallAccount, CallServiceOptions, SipCallOwner, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
 import { parseDialString, type DialLeg, type DialPlan } from './dial/index.ts';
 import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from './dial/index.ts';
@@ -33,6 +33,8 @@ import {
 export interface CallContext extends BranchContext {
   opts: CallServiceOptions;
   registerDialog(key: string, call: Call, side: 'a' | 'b'): void;
+  /** Which call (and leg) a SIP Call-ID belongs to, for the SIP trace. */
+  claimCallSipCallId?(sipCallId: string, owner: SipCallOwner): void;
   unregisterDialog(key: string): void;
   callEnded(call: Call): void;
   /** Calls each account is a party of (maxCalls); the CallService drops a call's holds when it ends. */
@@ -101,6 +103,7 @@ export class Call {
   private ringingAt?: number;
   private answeredAt?: number;
   private durationTimer?: TimerHandle;
+  private branchCtx?: BranchContext;
   private readonly legSettings = new LegSettings();
   /** The placing account's caller ID; none on incoming calls (the callee's setting is not ours to show). */
   private readonly callerId: CallerId;
@@ -156,6 +159,16 @@ export class Call {
       direction: this.direction, caller: this.caller, callee: this.callee, dialplan: this.dialplanName,
     });
     this.emitParty('call.party.joined', this.account, this.direction === 'outbound' ? 'caller' : 'callee');
+  }
+
+  /** The shared context, plus claiming each branch's SIP Call-ID for this call. */
+  private get branchContext(): BranchContext {
+    const claim = this.ctx.claimCallSipCallId;
+    if (!claim) return this.ctx;
+    return this.branchCtx ??= {
+      ...this.ctx,
+      claimSipCallId: (sipCallId, label) => claim(sipCallId, { tenantId: this.tenant.id, callId: this.id, leg: 'b', legTarget: label }),
+    };
   }
 
   private emitParty(type: 'call.party.joined' | 'call.party.left', account: CallAccount, role: 'caller' | 'callee'): void {
@@ -341,7 +354,7 @@ export class Call {
         });
         handle.attach(out);
         const request = this.branchRequest(leg, scope);
-        const branches = r.targets.map((t) => out.addBranch(this.ctx, t));
+        const branches = r.targets.map((t) => out.addBranch(this.branchContext, t));
         for (let i = 0; i < branches.length; i++) branches[i]!.start({ ...request, to: r.to });
       },
       (err: Error) => {
