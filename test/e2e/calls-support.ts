@@ -38,7 +38,7 @@ export interface Switch {
 
 let dialplanCounter = 0;
 
-export async function startSwitch(users: string[], env: Record<string, string> = {}): Promise<Switch> {
+export async function startSwitch(users: string[], env: Record<string, string> = {}, serverOptions: Parameters<typeof startServer>[1] = {}): Promise<Switch> {
   const dataDir = await mkdtemp(join(tmpdir(), 'patchbay-calls-e2e-'));
   const config = loadConfig({
     env: {
@@ -52,7 +52,7 @@ export async function startSwitch(users: string[], env: Record<string, string> =
       ...env,
     },
   });
-  const running = await startServer(config);
+  const running = await startServer(config, serverOptions);
   const events: SequencedEvent[] = [];
   const waiters = new Set<() => void>();
   running.events.subscribe({}, (e) => {
@@ -143,6 +143,8 @@ export interface SippStartOptions {
   password?: string;
   domain?: string;
   calls?: number;
+  /** Calls started per second (sipp -r); sipp's default is 10. */
+  rate?: number;
   /** Local port; default a free one. */
   port?: number;
   /** `-key name value` pairs: `[name]` in the scenario. */
@@ -171,6 +173,7 @@ export async function startSipp(scenario: string, opts: SippStartOptions = {}): 
   // sipp's default digest uri is the remote address; the server wants the Request-URI (RFC 2617 3.2.2.5).
   if (opts.service) args.push('-s', opts.service, '-auth_uri', `${opts.service}@${domain}`);
   for (const [name, value] of Object.entries(opts.keys ?? {})) args.push('-key', name, value);
+  if (opts.rate) args.push('-r', String(opts.rate));
   if (opts.remote) args.push(opts.remote);
   const child = spawn('sipp', args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -229,7 +232,7 @@ export interface SwitchFixture {
 }
 
 /** Registers beforeAll/afterAll/afterEach: one switch with `users` (and `env` over startSwitch's) for the file, every sipp of a test stopped after it. */
-export function useSwitch(users: string[], env: Record<string, string> = {}): SwitchFixture {
+export function useSwitch(users: string[], env: Record<string, string> = {}, serverOptions: Parameters<typeof startServer>[1] = {}): SwitchFixture {
   let current: Switch | undefined;
   const started: SippProcess[] = [];
   const live = (): Switch => {
@@ -237,7 +240,7 @@ export function useSwitch(users: string[], env: Record<string, string> = {}): Sw
     return current;
   };
   beforeAll(async () => {
-    current = await startSwitch(users, env);
+    current = await startSwitch(users, env, serverOptions);
   }, 60_000);
   afterAll(async () => {
     await current?.close();

@@ -22,6 +22,10 @@ export interface ClientHost {
   snapshotFrame(client: EventClient): string;
   /** Called when the client's trace interest may have changed. */
   subscriptionChanged(client: EventClient): void;
+  /** The hub closed the client (1013: too slow). */
+  closed(client: EventClient, code: number): void;
+  /** The client was overrun once and is resynced. */
+  resynced(client: EventClient): void;
 }
 
 export const CLOSE_TRY_AGAIN_LATER = 1013;
@@ -88,12 +92,10 @@ export class EventClient {
     if (this.closed) return;
     this.closed = true;
     this.dropQueue();
+    // ws destroys the socket if the closing handshake has not completed within 30 s, so a
+    // client that never reads again holds at most the bound plus the close frame until then.
     this.ws.close(code, reason);
-    // A client that does not read never completes the closing handshake: do not wait for it.
-    const timer = setTimeout(() => this.ws.terminate(), 2000);
-    timer.unref();
-    this.ws.once('close', () => clearTimeout(timer));
-    this.host.subscriptionChanged(this);
+    this.host.closed(this, code);
   }
 
   /** The socket went away (peer closed, terminated). */
@@ -113,6 +115,7 @@ export class EventClient {
       return;
     }
     this.dropQueue();
+    this.host.resynced(this);
     // Behind whatever the socket already holds: the client reads resync, then the state as of now.
     this.enqueue(JSON.stringify({ type: 'resync' }));
     this.enqueue(this.host.snapshotFrame(this));

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { EventBus, SequencedEvent } from '../../server/events/index.ts';
 import type { WebUser } from '../../db/index.ts';
 import { roleSeesRegistrations } from './event-access.ts';
-import { EventClient, type ClientLimits, type ClientSubscription } from './event-client.ts';
+import { CLOSE_TRY_AGAIN_LATER, EventClient, type ClientLimits, type ClientSubscription } from './event-client.ts';
 import type { SnapshotSources } from './snapshot-sources.ts';
 import { TenantStream } from './tenant-stream.ts';
 
@@ -55,7 +55,8 @@ export interface EventHub {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Whether anyone with the right role watches this tenant's sip.trace. */
   isTraced(tenantId: number): boolean;
-  readonly clientCount: number;
+  /** Connected clients, slow-consumer resyncs and 1013 closes since start. */
+  stats(): { clients: number; resyncs: number; slowCloses: number };
   close(): Promise<void>;
 }
 
@@ -132,7 +133,23 @@ export function createEventHub(deps: EventHubDeps): EventHub {
     return JSON.stringify({ type: 'snapshot', seq: s.seq, tenant: tenantId, calls, registrations, extensions, parking });
   };
 
-  const host = { snapshotFrame, subscriptionChanged: () => updateTrace() };
+  let resyncs = 0;
+  let slowCloses = 0;
+  const host = {
+    snapshotFrame,
+    subscriptionChanged: () => updateTrace(),
+    resynced: (c: EventClient) => {
+      resyncs++;
+      log?.info({ tenantId: c.tenantId, user: c.user.email }, 'event consumer overrun: backlog dropped, resync sent');
+    },
+    closed: (c: EventClient, code: number) => {
+      if (code === CLOSE_TRY_AGAIN_LATER) {
+        slowCloses++;
+        log?.info({ tenantId: c.tenantId, user: c.user.email }, 'event consumer overrun twice: closed with 1013');
+      }
+      updateTrace();
+    },
+  };
 
   const pinger = setInterval(() => {
     for (const c of clients) {
@@ -264,9 +281,7 @@ export function createEventHub(deps: EventHubDeps): EventHub {
       );
     },
     isTraced: (tenantId) => traced.has(tenantId),
-    get clientCount() {
-      return clients.size;
-    },
+    stats: () => ({ clients: clients.size, resyncs, slowCloses }),
     async close() {
       if (closed) return;
       closed = true;
