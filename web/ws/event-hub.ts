@@ -19,6 +19,8 @@ export interface EventHubLimits extends ClientLimits {
   pingIntervalMs: number;
   /** Largest client → server message. */
   maxMessageBytes: number;
+  /** Connections one tenant may hold at once (each may buffer up to maxBufferedBytes). */
+  maxClientsPerTenant: number;
 }
 
 export const DEFAULT_EVENT_HUB_LIMITS: EventHubLimits = {
@@ -27,6 +29,7 @@ export const DEFAULT_EVENT_HUB_LIMITS: EventHubLimits = {
   maxBufferedBytes: 1024 * 1024,
   pingIntervalMs: 30_000,
   maxMessageBytes: 4096,
+  maxClientsPerTenant: 64,
 };
 
 /** Turns the SIP trace on for the tenants someone with the right role watches (and off when nobody does). */
@@ -67,7 +70,7 @@ const subscriptionSchema = z.object({
 }).strict();
 
 class HttpRefusal extends Error {
-  constructor(readonly status: 400 | 401 | 403 | 404, message: string) {
+  constructor(readonly status: 400 | 401 | 403 | 404 | 429, message: string) {
     super(message);
   }
 }
@@ -164,7 +167,7 @@ export function createEventHub(deps: EventHubDeps): EventHub {
   pinger.unref();
 
   const refuse = (socket: Duplex, status: number, message: string): void => {
-    const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+    const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
     const body = JSON.stringify({ error: message });
     if (socket.writable) {
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -199,6 +202,7 @@ export function createEventHub(deps: EventHubDeps): EventHub {
       if (tenantText !== null && tenantText !== String(user.tenantId)) throw new HttpRefusal(404, 'no such tenant');
       tenantId = user.tenantId;
     }
+    if ((byTenant.get(tenantId)?.size ?? 0) >= limits.maxClientsPerTenant) throw new HttpRefusal(429, 'too many event streams for this tenant');
     const types = listParam(url.searchParams.get('subscribe'));
     if (types && !types.every((t) => PATTERN.test(t))) throw new HttpRefusal(400, 'subscribe: not an event type or prefix.*');
     const accounts = listParam(url.searchParams.get('accounts'));
