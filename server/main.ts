@@ -80,7 +80,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       // No web user ↔ SIP account link exists yet: a member's stream stays empty until the API adds one.
       memberAccounts: async () => [],
       tenantExists: async (tenantId) => (await db.tenants.get(tenantId)) !== undefined,
-      trace: new SipTraceTap({ stack: sip.stack, owners: sip.calls, bus: events }),
+      trace: new SipTraceTap({ stack: sip.stack, owners: sip.calls, registrations: location, bus: events }),
       limits: opts.eventHubLimits,
       logger: logger.child({ component: 'events' }),
     });

@@ -5,7 +5,7 @@ import type { PatchbayEvent } from './event-types.ts';
 function added(tenantId: number): PatchbayEvent {
   return {
     type: 'registration.added', tenantId, accountId: 1, user: '1001', domain: 'a.test', bindingId: 'b1',
-    contactUri: 'sip:1001@10.0.0.1', source: { transport: 'udp', address: '10.0.0.1', port: 5060 }, expiresAt: 0,
+    contactUri: 'sip:1001@10.0.0.1', source: { transport: 'udp', address: '10.0.0.1', port: 5060 }, sipCallId: 'r1', expiresAt: 0,
   };
 }
 

@@ -135,6 +135,8 @@ interface BindingEventBase {
   contactUri: string;
   source: EventEndpoint;
   userAgent?: string;
+  /** Call-ID of the REGISTERs that maintain the binding (the SIP trace attributes them by it). */
+  sipCallId: string;
   at?: number;
 }
 
@@ -194,10 +196,10 @@ export interface SipTraceEvent {
   text: string;
   /** SIP Call-ID header of the message. */
   sipCallId: string;
-  /** Patchbay call the message belongs to. */
-  callId: string;
-  /** `a`: the caller's dialog; `b`: a dialog the switch placed (a leg). */
-  leg: 'a' | 'b';
+  /** Patchbay call the message belongs to; absent for a registration's REGISTERs. */
+  callId?: string;
+  /** `a`: the caller's dialog; `b`: a dialog the switch placed (a leg); absent for REGISTERs. */
+  leg?: 'a' | 'b';
   /** For `b`: the destination as dialled. */
   legTarget?: string;
 }

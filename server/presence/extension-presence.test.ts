@@ -5,7 +5,7 @@ import { ExtensionPresence } from './extension-presence.ts';
 const party = (user: string) => ({ uri: `sip:${user}@a.test`, account: user });
 
 function reg(type: 'registration.added' | 'registration.removed', tenantId: number, accountId: number, user: string, bindingId: string): PatchbayEvent {
-  const base = { tenantId, accountId, user, domain: 'a.test', bindingId, contactUri: `sip:${user}@10.0.0.1`, source: { transport: 'udp' as const, address: '10.0.0.1', port: 5060 } };
+  const base = { tenantId, accountId, user, domain: 'a.test', bindingId, contactUri: `sip:${user}@10.0.0.1`, source: { transport: 'udp' as const, address: '10.0.0.1', port: 5060 }, sipCallId: `r${bindingId}` };
   return type === 'registration.added' ? { ...base, type, expiresAt: Date.now() + 60_000 } : { ...base, type, reason: 'unregistered' };
 }
 

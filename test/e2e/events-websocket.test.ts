@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { compileDialplan } from '../../sandbox/index.ts';
-import { PASSWORD, expectSippOk, useSwitch, type SippProcess } from './calls-support.ts';
+import { DOMAIN, PASSWORD, expectSippOk, useSwitch } from './calls-support.ts';
 
 /**
  * The event stream at /api/v1/events against the real server, with calls placed by sipp (digest
@@ -264,6 +264,7 @@ describe('event stream over WebSocket', () => {
     const reception = await StreamClient.open(`token=${await tokenFor('receptionist', sw.tenantId)}&subscribe=call.*,sip.trace`);
     await Promise.all([alpha, other, reception].map((c) => c.waitFor((f) => f.type === 'snapshot')));
     expect(sw.running.eventHub.isTraced(sw.tenantId)).toBe(true);
+    await expectSippOk(await sipp('register-digest.xml', { remote: sw.target, user: '1002' }));
     const betaCall = sipp('e2e-uac-auth-fail-486.xml', { remote: sw.target, service: '4000', user: '2001', domain: beta.domain });
     const callId = await answeredCall();
     await expectSippOk(await betaCall);
@@ -293,6 +294,12 @@ describe('event stream over WebSocket', () => {
     expect(betaTrace.length).toBeGreaterThan(0);
     expect(betaTrace.every((f) => f['callId'] === betaEnded['callId'])).toBe(true);
     expect(reception.frames.some((f) => f.type === 'sip.trace')).toBe(false);
+    // The registration's REGISTER, its challenge and its 200 belong to the tenant too (no call).
+    const register = alpha.frames.filter((f) => f.type === 'sip.trace' && String(f['text']).includes('CSeq: 2 REGISTER'));
+    expect(register.map((f) => `${String(f['direction'])} ${line(f)}`)).toEqual([`in REGISTER sip:${DOMAIN} SIP/2.0`, 'out SIP/2.0 200 OK']);
+    expect(alpha.frames.some((f) => f.type === 'sip.trace' && line(f).startsWith('SIP/2.0 401'))).toBe(true);
+    expect(register.every((f) => f['callId'] === undefined)).toBe(true);
+    expect(other.frames.some((f) => String(f['text']).includes('REGISTER'))).toBe(false);
 
     alpha.close();
     other.close();

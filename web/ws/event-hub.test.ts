@@ -25,7 +25,7 @@ const party = (account?: string) => ({ uri: `sip:${account ?? 'ext'}@a.test`, ..
 function reg(user: string, tenantId = 1): PatchbayEvent {
   return {
     type: 'registration.added', tenantId, accountId: Number(user), user, domain: 'a.test', bindingId: `b${user}`,
-    contactUri: `sip:${user}@10.0.0.1`, source: { transport: 'udp', address: '10.0.0.1', port: 5060 }, expiresAt: Date.now() + 60_000,
+    contactUri: `sip:${user}@10.0.0.1`, source: { transport: 'udp', address: '10.0.0.1', port: 5060 }, sipCallId: `r${user}`, expiresAt: Date.now() + 60_000,
   };
 }
 

@@ -86,8 +86,8 @@ export class TenantStream {
         return set ? [...set] : [];
       }
       default: {
-        // Every other event is about one call: it concerns the accounts that call involves.
-        const set = this.callAccounts.get(e.callId);
+        // Every other event is about one call (a REGISTER's trace: none): it concerns the accounts that call involves.
+        const set = e.callId === undefined ? undefined : this.callAccounts.get(e.callId);
         return set ? [...set] : [];
       }
     }
