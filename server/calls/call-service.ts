@@ -111,6 +111,7 @@ export class CallService {
       callEnded: (call) => {
         this.callbacks.delete(call);
         this.accountCalls.releaseCall(call.id);
+        this.forgetSipCallIdsLater(call.id);
       },
     };
   }
