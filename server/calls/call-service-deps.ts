@@ -74,6 +74,11 @@ export interface SipCallOwner {
   leg: 'a' | 'b';
   /** For `b`: the branch's target label. */
   legTarget?: string;
+  /**
+   * For `a`: the caller's From tag. The caller chose the Call-ID, so another request that reuses
+   * it (a stranger's) is told apart by the tag: messages of this dialog carry it in From or To.
+   */
+  tag?: string;
 }
 
 export interface CallServiceOptions {

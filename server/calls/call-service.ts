@@ -236,7 +236,7 @@ export class CallService {
       return;
     }
     this.calls.add(call);
-    this.claimSipCallId(req.callId, { tenantId: route.tenant.id, callId: call.id, leg: 'a' });
+    this.claimSipCallId(req.callId, { tenantId: route.tenant.id, callId: call.id, leg: 'a', tag: req.from.params['tag'] ?? undefined });
     call.start();
     if (!route.dialplan) {
       await call.ringAccount();

@@ -145,6 +145,8 @@ export interface SippStartOptions {
   calls?: number;
   /** Calls started per second (sipp -r); sipp's default is 10. */
   rate?: number;
+  /** Call-ID format (sipp -cid_str; `%u` call number, `%p` pid, `%s` address). */
+  callIdFormat?: string;
   /** Local port; default a free one. */
   port?: number;
   /** `-key name value` pairs: `[name]` in the scenario. */
@@ -174,6 +176,7 @@ export async function startSipp(scenario: string, opts: SippStartOptions = {}): 
   if (opts.service) args.push('-s', opts.service, '-auth_uri', `${opts.service}@${domain}`);
   for (const [name, value] of Object.entries(opts.keys ?? {})) args.push('-key', name, value);
   if (opts.rate) args.push('-r', String(opts.rate));
+  if (opts.callIdFormat) args.push('-cid_str', opts.callIdFormat);
   if (opts.remote) args.push(opts.remote);
   const child = spawn('sipp', args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -128,6 +128,11 @@ async function loudCalls(calls: number): Promise<void> {
   await expectSippOk(await sipp('e2e-uac-auth-fail-480.xml', { remote: sw.target, service: '3000', user: '1001', calls, rate: 50 }));
 }
 
+/** Frames already sent have arrived (loopback) after a short pause; used before asserting that something did NOT arrive. */
+function settleFrames(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 150));
+}
+
 function seqsIncrease(frames: Frame[]): boolean {
   return frames.every((f, i) => i === 0 || f.seq! > frames[i - 1]!.seq!);
 }
@@ -196,7 +201,7 @@ describe('event stream over WebSocket', () => {
     await watcher.waitFor((f) => f.type === 'call.ended' && f['callId'] === missedCall);
     const resumed = await StreamClient.open(`token=${token}&since=${last}`);
     await resumed.waitFor((f) => f.type === 'call.ended' && f['callId'] === missedCall);
-    await new Promise((r) => setTimeout(r, 100)); // anything extra would have arrived by now
+    await settleFrames(); // anything extra would have arrived by now
     const missed = watcher.events().filter((e) => e.seq! > last);
     expect(resumed.frames.some((f) => f.type === 'snapshot' || f.type === 'resync')).toBe(false);
     expect(resumed.frames).toEqual(missed);
@@ -307,5 +312,29 @@ describe('event stream over WebSocket', () => {
     for (let i = 0; i < 50 && sw.running.sip.stack.trafficObserver !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
     expect(sw.running.sip.stack.trafficObserver).toBeUndefined();
     reception.close();
+  });
+
+  it('a caller that reuses another tenant’s Call-ID gets neither call’s trace, and the other tenant loses nothing to it', async () => {
+    const beta = await secondTenant('await sys.Respond(486, "Busy Here");');
+    const alpha = await StreamClient.open(`token=${await tokenFor('admin', sw.tenantId)}&subscribe=call.*,sip.trace`);
+    const attacker = await StreamClient.open(`token=${await tokenFor('admin', beta.tenantId)}&subscribe=call.*,sip.trace`);
+    await Promise.all([alpha, attacker].map((c) => c.waitFor((f) => f.type === 'snapshot')));
+    const sipCallId = `collide-${Math.random().toString(36).slice(2)}@127.0.0.1`;
+    const callee = await sipp('call-uas-answer-late.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
+    const victim = sipp('e2e-uac-auth-answer-bye.xml', { remote: sw.target, service: '2000', user: '1001', callIdFormat: sipCallId });
+    const ringing = await alpha.waitFor((f) => f.type === 'call.created'); // its Call-ID is claimed before call.created
+    await expectSippOk(await sipp('e2e-uac-auth-fail-486.xml', { remote: sw.target, service: '4000', user: '2001', domain: beta.domain, callIdFormat: sipCallId }));
+    await expectSippOk(callee, await victim);
+    await alpha.waitFor((f) => f.type === 'call.ended' && f['callId'] === ringing['callId']);
+    await attacker.waitFor((f) => f.type === 'call.ended');
+    await settleFrames();
+    expect(attacker.frames.some((f) => f.type === 'sip.trace' && f['sipCallId'] === sipCallId)).toBe(false);
+    expect(attacker.frames.some((f) => String(f['text'] ?? '').includes('1001@'))).toBe(false);
+    expect(alpha.frames.some((f) => String(f['text'] ?? '').includes(`2001@${beta.domain}`))).toBe(false);
+    // Before the collision the victim's own trace was there.
+    expect(alpha.frames.some((f) => f.type === 'sip.trace' && f['sipCallId'] === sipCallId && f['leg'] === 'a')).toBe(true);
+    alpha.close();
+    attacker.close();
   });
 });

@@ -57,4 +57,16 @@ describe('SipTraceTap', () => {
     stack.trafficObserver!('in', Buffer.from('\r\n\r\n'), PHONE, SWITCH);
     expect(seen).toHaveLength(0);
   });
+
+  it('keeps a stranger reusing the caller’s Call-ID out of the call’s trace (the caller’s From tag tells them apart)', () => {
+    const { seen, owners, stack, tap } = setup();
+    tap.setWatched(new Set([1]));
+    owners.set('abc', { tenantId: 1, callId: 'call-1', leg: 'a', tag: 'caller-tag' });
+    const withTags = (first: string, from: string, to: string) =>
+      Buffer.from(`${first}\r\nCall-ID: abc\r\nFrom: <sip:a@x>;tag=${from}\r\nTo: <sip:b@x>${to ? `;tag=${to}` : ''}\r\n\r\n`);
+    stack.trafficObserver!('in', withTags('INVITE sip:b@x SIP/2.0', 'stranger', ''), PHONE, SWITCH);
+    stack.trafficObserver!('in', withTags('ACK sip:b@x SIP/2.0', 'caller-tag', 'ours'), PHONE, SWITCH);
+    stack.trafficObserver!('out', withTags('BYE sip:a@x SIP/2.0', 'ours', 'caller-tag'), PHONE, SWITCH);
+    expect(seen.map((e) => e.text.split('\r\n')[0])).toEqual(['ACK sip:b@x SIP/2.0', 'BYE sip:a@x SIP/2.0']);
+  });
 });

@@ -20,7 +20,7 @@ export interface RegistrationCallIds {
 }
 
 /** Whom a traced message belongs to: a call's leg, or a tenant's registration (no call). */
-type TraceOwner = { tenantId: number; callId?: string; leg?: 'a' | 'b'; legTarget?: string };
+type TraceOwner = { tenantId: number; callId?: string; leg?: 'a' | 'b'; legTarget?: string; tag?: string };
 
 /** How long a removed binding's Call-ID still names its tenant (the 200 to the un-REGISTER comes after the removal). */
 const REGISTRATION_LINGER_MS = 32_000;
@@ -36,6 +36,20 @@ interface PendingTrace {
 }
 
 const CALL_ID = /^(?:call-id|i)[ \t]*:[ \t]*(\S+)/im;
+const FROM = /^(?:from|f)[ \t]*:(.*)$/im;
+const TO = /^(?:to|t)[ \t]*:(.*)$/im;
+
+/** The `tag` parameter of a From/To value (after the URI's `>`, where header parameters live). */
+function tagOf(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const params = value.slice(value.lastIndexOf('>') + 1);
+  return /;[ \t]*tag[ \t]*=[ \t]*([^;\s]+)/i.exec(params)?.[1];
+}
+
+/** Whether a message of the caller's dialog: the caller's tag in From (its requests, our answers) or To (our requests). */
+function carriesTag(text: string, tag: string): boolean {
+  return tagOf(FROM.exec(text)?.[1]) === tag || tagOf(TO.exec(text)?.[1]) === tag;
+}
 
 /**
  * Turns the SIP stack's traffic into `sip.trace` events for the tenants someone watches, and
@@ -111,7 +125,8 @@ export class SipTraceTap implements TraceSwitch {
     const sipCallId = CALL_ID.exec(text)?.[1];
     if (!sipCallId) return;
     const at = Date.now();
-    const owner = this.ownerOf(sipCallId);
+    const found = this.ownerOf(sipCallId);
+    const owner = found?.tag !== undefined && !carriesTag(text, found.tag) ? undefined : found;
     if (!owner) {
       const evicted = this.pending.push({ at, direction, remote, local, text, sipCallId, done: false });
       if (!evicted || evicted.done) this.pendingCount++;
@@ -131,7 +146,7 @@ export class SipTraceTap implements TraceSwitch {
         this.pendingCount--;
         continue;
       }
-      if (p.sipCallId !== sipCallId) continue;
+      if (p.sipCallId !== sipCallId || (owner.tag !== undefined && !carriesTag(p.text, owner.tag))) continue;
       p.done = true;
       this.pendingCount--;
       this.emit(owner, p);
