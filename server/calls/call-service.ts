@@ -35,9 +35,9 @@ type Route =
 /** sys.Callback calls one tenant may have up at once. */
 export const MAX_CALLBACKS_PER_TENANT = 10;
 
-/** Methods a dialog of ours may receive; without a matching dialog they get 481. */
 /** How long a SIP Call-ID still names its call after the call ended (late BYE retransmissions, 200 to BYE). */
 const SIP_CALL_ID_LINGER_MS = 32_000;
+/** Methods a dialog of ours may receive; without a matching dialog they get 481. */
 const DIALOG_METHODS = new Set(['BYE', 'UPDATE', 'INFO', 'REFER', 'PRACK']);
 
 /**
