@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { compileDialplan } from '../../sandbox/index.ts';
-import { DOMAIN, PASSWORD, expectSippOk, useSwitch } from './calls-support.ts';
+import { DOMAIN, PASSWORD, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
 
 /**
  * The event stream at /api/v1/events against the real server, with calls placed by sipp (digest
@@ -263,6 +263,27 @@ describe('event stream over WebSocket', () => {
     recovering.close();
     steady.close();
   }, 120_000);
+
+  it('derives lamps from a real registration and call: idle → ringing → busy → idle, seen by the tenant’s admin and a watching operator', async () => {
+    const admin = await StreamClient.open(`token=${await tokenFor('admin', sw.tenantId)}&subscribe=extension.state,registration.*`);
+    const operator = await StreamClient.open(`token=${await tokenFor('operator', null)}&tenant=${sw.tenantId}&subscribe=extension.state`);
+    await Promise.all([admin, operator].map((c) => c.waitFor((f) => f.type === 'snapshot')));
+    const port = await freeUdpPort();
+    await expectSippOk(await sipp('register-digest.xml', { remote: sw.target, user: '1002', port }));
+    await admin.waitFor((f) => f.type === 'registration.added' && f['user'] === '1002');
+    const phone = await sipp('call-uas-answer.xml', { port });
+    await expectSippOk(phone, await sipp('e2e-uac-inbound-answer-bye.xml', { remote: sw.target, service: '1002' }));
+    await admin.waitFor((f) => f.type === 'extension.state' && f['user'] === '1002' && f['state'] === 'idle' && f['previous'] === 'busy');
+    await operator.waitFor((f) => f.type === 'extension.state' && f['user'] === '1002' && f['previous'] === 'busy');
+    const lamps = (c: StreamClient) => c.frames.filter((f) => f.type === 'extension.state' && f['user'] === '1002').map((f) => f['state']);
+    expect(lamps(admin)).toEqual(['idle', 'ringing', 'busy', 'idle']);
+    expect(lamps(operator)).toEqual(lamps(admin));
+    const snapshot = await StreamClient.open(`token=${await tokenFor('admin', sw.tenantId)}`);
+    const snap = await snapshot.waitFor((f) => f.type === 'snapshot');
+    expect(snap['extensions']).toEqual(expect.arrayContaining([expect.objectContaining({ user: '1002', state: 'idle', callIds: [] })]));
+    expect(snap['registrations']).toEqual(expect.arrayContaining([expect.objectContaining({ user: '1002', sourceAddress: `127.0.0.1:${port}`, transport: 'udp' })]));
+    for (const c of [admin, operator, snapshot]) c.close();
+  });
 
   it('two tenants’ clients during one call see only their own; sip.trace carries both legs and stops when nobody watches', async () => {
     const beta = await secondTenant('sys.Log("beta"); await sys.Respond(486, "Busy Here");');
