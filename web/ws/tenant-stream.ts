@@ -1,13 +1,31 @@
 import { RingBuffer, type SequencedEvent } from '../../server/events/index.ts';
 
-/** One event of a tenant's stream, serialized once for every client that gets it. */
-export interface StreamEntry {
-  seq: number;
-  type: SequencedEvent['type'];
-  /** Accounts (usernames) the event concerns; empty when it concerns none (a provider-only call). */
-  accounts: readonly string[];
-  /** The frame sent to clients: `{seq, time, type, tenant, ...fields}`. */
-  frame: string;
+/**
+ * One event of a tenant's stream. Its frame (`{seq, time, type, tenant, ...fields}`) is
+ * serialized on first use and then shared by every client that gets it, so a switch nobody
+ * watches does not pay for JSON.
+ */
+export class StreamEntry {
+  private json: string | undefined;
+
+  constructor(
+    readonly seq: number,
+    /** Accounts (usernames) the event concerns; empty when it concerns none (a provider-only call). */
+    readonly accounts: readonly string[],
+    private readonly event: SequencedEvent,
+  ) {}
+
+  get type(): SequencedEvent['type'] {
+    return this.event.type;
+  }
+
+  get frame(): string {
+    if (this.json === undefined) {
+      const { seq: _busSeq, at, tenantId, type, ...fields } = this.event;
+      this.json = JSON.stringify({ seq: this.seq, time: at, type, tenant: tenantId, ...fields });
+    }
+    return this.json;
+  }
 }
 
 export type ReplayResult = { ok: true; entries: StreamEntry[] } | { ok: false };
@@ -37,10 +55,7 @@ export class TenantStream {
 
   append(event: SequencedEvent): StreamEntry {
     const seq = ++this.lastSeq;
-    const accounts = this.accountsOf(event);
-    const { seq: _busSeq, at, tenantId, type, ...fields } = event;
-    const frame = JSON.stringify({ seq, time: at, type, tenant: tenantId, ...fields });
-    const entry: StreamEntry = { seq, type, accounts, frame };
+    const entry = new StreamEntry(seq, this.accountsOf(event), event);
     const evicted = this.ring.push(entry);
     if (evicted) this.evictedThrough = evicted.seq;
     return entry;
