@@ -47,7 +47,8 @@ const WATCHED = ['registration.*', 'call.*'];
  * live binding → idle; otherwise offline.
  */
 export class ExtensionPresence {
-  private readonly accounts = new Map<string, AccountPresence>();
+  /** tenant id → account id → presence (a snapshot reads one tenant without scanning the others). */
+  private readonly accounts = new Map<number, Map<number, AccountPresence>>();
   private readonly calls = new Map<string, CallPhase>();
   private readonly unsubscribe: () => void;
 
@@ -56,7 +57,7 @@ export class ExtensionPresence {
     for (const b of opts.bindings ?? []) {
       if (b.expiresAt > now) this.account(b.tenantId, b.accountId, b.user).bindings.add(b.id);
     }
-    for (const a of this.accounts.values()) a.state = derive(a, this.calls);
+    for (const tenant of this.accounts.values()) for (const a of tenant.values()) a.state = derive(a, this.calls);
     this.unsubscribe = opts.bus.subscribe({ types: WATCHED }, (e) => this.apply(e));
   }
 
@@ -68,8 +69,8 @@ export class ExtensionPresence {
   /** The tenant's known accounts, by username. */
   list(tenantId: number): ExtensionView[] {
     const out: ExtensionView[] = [];
-    for (const a of this.accounts.values()) {
-      if (a.tenantId === tenantId) out.push({ accountId: a.accountId, user: a.user, state: a.state, callIds: [...a.calls.keys()] });
+    for (const a of this.accounts.get(tenantId)?.values() ?? []) {
+      out.push({ accountId: a.accountId, user: a.user, state: a.state, callIds: [...a.calls.keys()] });
     }
     return out.sort((x, y) => (x.user < y.user ? -1 : x.user > y.user ? 1 : 0));
   }
@@ -104,7 +105,7 @@ export class ExtensionPresence {
         return;
       }
       case 'call.party.left': {
-        const a = this.accounts.get(key(e.tenantId, e.accountId));
+        const a = this.accounts.get(e.tenantId)?.get(e.accountId);
         const entry = a?.calls.get(e.callId);
         if (!a || !entry) return;
         this.change(a, (acc) => {
@@ -137,11 +138,12 @@ export class ExtensionPresence {
   }
 
   private account(tenantId: number, accountId: number, user: string): AccountPresence {
-    const k = key(tenantId, accountId);
-    let a = this.accounts.get(k);
+    let tenant = this.accounts.get(tenantId);
+    if (!tenant) this.accounts.set(tenantId, (tenant = new Map()));
+    let a = tenant.get(accountId);
     if (!a) {
       a = { tenantId, accountId, user, bindings: new Set(), calls: new Map(), state: 'offline' };
-      this.accounts.set(k, a);
+      tenant.set(accountId, a);
     }
     a.user = user;
     return a;
@@ -158,10 +160,6 @@ export class ExtensionPresence {
       callIds: [...a.calls.keys()], at: Date.now(),
     });
   }
-}
-
-function key(tenantId: number, accountId: number): string {
-  return `${tenantId}/${accountId}`;
 }
 
 // A phone talking in one call while another rings or waits on hold is busy: the live call wins.
