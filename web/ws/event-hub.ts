@@ -211,6 +211,11 @@ export function createEventHub(deps: EventHubDeps): EventHub {
   };
 
   const start = (ws: WebSocket, a: Awaited<ReturnType<typeof accept>>): void => {
+    // accept() checked the cap before its awaits; connections racing through them are refused here.
+    if ((byTenant.get(a.tenantId)?.size ?? 0) >= limits.maxClientsPerTenant) {
+      ws.close(CLOSE_TRY_AGAIN_LATER, 'too many event streams for this tenant');
+      return;
+    }
     const client = new EventClient(ws, a.user, a.tenantId, a.own, a.subscription, limits, host);
     clients.add(client);
     let set = byTenant.get(a.tenantId);
