@@ -7,6 +7,8 @@ import { openDatabase, type Database } from '../db/index.ts';
 import { createApiApp } from '../web/api/index.ts';
 import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
+import { ExtensionPresence } from './presence/index.ts';
+import { bearerTokenAuthenticator, createEventHub, EVENTS_PATH, registrationsOf, SipTraceTap, type EventHub, type EventHubLimits } from '../web/ws/index.ts';
 import { createLogger } from './logger.ts';
 import { startSipServices, type SipServices } from './sip-services.ts';
 import type { ListenSpec } from './sip/index.ts';
@@ -19,6 +21,8 @@ export interface RunningServer {
   readonly sip: SipServices;
   /** SIP listeners with their real ports. */
   readonly sipListening: ListenSpec[];
+  /** The WebSocket event stream at /api/v1/events. */
+  readonly eventHub: EventHub;
   close(): Promise<void>;
 }
 
@@ -43,7 +47,7 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
 }
 
 /** config → db (migrated) → SIP services → HTTP API. close() undoes it in reverse order. */
-export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, opts: { logger?: Logger; eventHubLimits?: Partial<EventHubLimits> } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const startedAt = Date.now();
   prepareDataDir(config.dataDir);
@@ -57,8 +61,33 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
 
     sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}` });
 
-    const app = createApiApp({ db, version: patchbayVersion(), startedAt, logger, calls: new CallControl(sip.calls) });
+    const control = new CallControl(sip.calls);
+    const app = createApiApp({ db, version: patchbayVersion(), startedAt, logger, calls: control });
     http = createServer(app.callback());
+
+    const location = sip.location;
+    const presence = new ExtensionPresence({ bus: events, bindings: location.all() });
+    presence.addAccounts(await db.accounts.listAll());
+    const eventHub = createEventHub({
+      bus: events,
+      authenticate: bearerTokenAuthenticator(db.tokens),
+      snapshot: {
+        calls: (tenantId) => control.list(tenantId),
+        registrations: (tenantId) => registrationsOf(location.all(), tenantId),
+        extensions: (tenantId) => presence.list(tenantId),
+        parking: () => [], // the calls layer has no parking yet
+      },
+      // No web user ↔ SIP account link exists yet: a member's stream stays empty until the API adds one.
+      memberAccounts: async () => [],
+      tenantExists: async (tenantId) => (await db.tenants.get(tenantId)) !== undefined,
+      trace: new SipTraceTap({ stack: sip.stack, owners: sip.calls, registrations: location, bus: events }),
+      limits: opts.eventHubLimits,
+      logger: logger.child({ component: 'events' }),
+    });
+    http.on('upgrade', (req, socket, head) => {
+      if (new URL(req.url ?? '/', 'http://localhost').pathname === EVENTS_PATH) eventHub.handleUpgrade(req, socket, head);
+      else socket.destroy();
+    });
     const address = await listen(http, config.http.host, config.http.port);
     const httpAddress = { host: address.address, port: address.port };
     logger.info({ transport: 'http', host: httpAddress.host, port: httpAddress.port }, `HTTP API listening on http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
@@ -73,8 +102,11 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       events,
       sip: sipServices,
       sipListening: sipServices.listening(),
+      eventHub,
       close() {
         closing ??= (async () => {
+          await eventHub.close();
+          presence.close();
           await new Promise<void>((resolve) => {
             server.close(() => resolve());
             server.closeAllConnections();

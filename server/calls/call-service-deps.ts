@@ -4,7 +4,7 @@ import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.t
 import type { DigestServer } from '../sip/index.ts';
 import type { SipStack } from '../sip/index.ts';
 import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
-import type { CallEvent, CdrRecord } from './records/index.ts';
+import type { CdrRecord } from './records/index.ts';
 import type { EnumLookupOptions } from './dialplan/index.ts';
 import type { WebGetDeps } from './dialplan/index.ts';
 
@@ -63,46 +63,23 @@ export interface DialplanRunner {
   run(params: DialplanRunParams, host: SandboxHost): Promise<RunResult>;
 }
 
-export interface DialplanLogEvent {
-  type: 'dialplan.log';
-  tenantId: string;
-  callId: string;
-  at: number;
-  level: 'info' | 'error';
-  dialplan: string;
-  message: string;
-  line?: number;
-  column?: number;
-}
+// Event shapes: the one catalogue in server/events.
+export type { DialplanLogEvent, CallTransferEvent as TransferEvent, CallHoldEvent as HoldEvent, CallServiceEvent } from '../events/index.ts';
+import type { CallServiceEvent } from '../events/index.ts';
 
-/** A REFER decision or outcome (DESIGN.md "Transfer policy"); `call.transferred` when a transfer completed. */
-export interface TransferEvent {
-  type: 'call.transfer.refused' | 'call.transfer.passed' | 'call.transfer.accepted' | 'call.transfer.failed' | 'call.transferred';
-  tenantId: string;
+/** The call a SIP Call-ID belongs to: its caller's dialog (`a`) or a branch the switch placed (`b`). */
+export interface SipCallOwner {
+  tenantId: number;
   callId: string;
-  at: number;
-  /** CDR leg id of the referrer (0: the caller). */
-  legId: number;
-  kind: 'blind' | 'attended';
-  referTo: string;
-  status?: number;
-  reason?: string;
-  newLegId?: number;
-  /** Set when live call control (not a phone's REFER) asked for it. */
-  by?: string;
+  leg: 'a' | 'b';
+  /** For `b`: the branch's target label. */
+  legTarget?: string;
+  /**
+   * For `a`: the caller's From tag. The caller chose the Call-ID, so another request that reuses
+   * it (a stranger's) is told apart by the tag: messages of this dialog carry it in From or To.
+   */
+  tag?: string;
 }
-
-/** Live call control put a party on hold or took it off. */
-export interface HoldEvent {
-  type: 'call.held' | 'call.unheld';
-  tenantId: string;
-  callId: string;
-  at: number;
-  party: 'caller' | 'callee';
-  by: string;
-}
-
-export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferEvent | HoldEvent;
 
 export interface CallServiceOptions {
   stack: SipStack;

@@ -10,7 +10,7 @@ import { Call, type CallContext } from './call.ts';
 import { CallbackCall, type CallbackContext } from './callback-call.ts';
 import type { CallDirection, CallParty } from './records/index.ts';
 import { AccountCallCounter } from './account-call-counter.ts';
-import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
+import type { CallAccount, CallServiceOptions, SipCallOwner } from './call-service-deps.ts';
 
 export interface ActiveCallInfo {
   id: string;
@@ -37,6 +37,8 @@ const DEFAULT_MAX_CALLS = 20_000;
 /** sys.Callback calls one tenant may have up at once. */
 export const MAX_CALLBACKS_PER_TENANT = 10;
 
+/** How long a SIP Call-ID still names its call after the call ended (late BYE retransmissions, 200 to BYE). */
+const SIP_CALL_ID_LINGER_MS = 32_000;
 /** Methods a dialog of ours may receive; without a matching dialog they get 481. */
 const DIALOG_METHODS = new Set(['BYE', 'UPDATE', 'INFO', 'REFER', 'PRACK']);
 
@@ -54,6 +56,10 @@ export class CallService {
   private readonly dialogs = new Map<string, { call: DialogOwner; side: 'a' | 'b' }>();
   /** ACKs we sent for 2xx, by B-leg Call-ID: a retransmitted 2xx gets the same ACK (§13.2.2.4). */
   private readonly acks = new Map<string, { ack: SipRequest; flow: Endpoint }>();
+  /** SIP Call-ID → its call, for the SIP trace; null when two calls claimed it (never attribute a guess). */
+  private readonly sipCallOwners = new Map<string, SipCallOwner | null>();
+  /** Patchbay call id → the SIP Call-IDs it claimed (forgotten a while after the call ends). */
+  private readonly claimedSipCallIds = new Map<string, string[]>();
   private readonly logger: Logger;
   private readonly ctx: CallContext;
   private readonly callbackCtx: CallbackContext;
@@ -79,7 +85,9 @@ export class CallService {
       callEnded: (call) => {
         this.calls.delete(call);
         this.accountCalls.releaseCall(call.id);
+        this.forgetSipCallIdsLater(call.id);
       },
+      claimCallSipCallId: (sipCallId, owner) => this.claimSipCallId(sipCallId, owner),
       accountCalls: this.accountCalls,
       currentCalls: (tenantId) => [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId),
       callback: (params) => {
@@ -107,6 +115,7 @@ export class CallService {
       callEnded: (call) => {
         this.callbacks.delete(call);
         this.accountCalls.releaseCall(call.id);
+        this.forgetSipCallIdsLater(call.id);
       },
     };
   }
@@ -141,6 +150,35 @@ export class CallService {
   /** Live calls and dialogs, and calls refused for lack of room (diagnostics, flood tests). */
   get tableSizes(): { calls: number; dialogs: number; overflowRefusals: number } {
     return { calls: this.calls.size + this.callbacks.size, dialogs: this.dialogs.size, overflowRefusals: this.overflowRefusals };
+  }
+
+  /**
+   * The call a SIP Call-ID belongs to (both the caller's dialog and every branch the switch
+   * placed), until a short while after the call ended so its last BYE/200 still count.
+   */
+  sipCallOwner(sipCallId: string): SipCallOwner | undefined {
+    return this.sipCallOwners.get(sipCallId) ?? undefined;
+  }
+
+  private claimSipCallId(sipCallId: string, owner: SipCallOwner): void {
+    const had = this.sipCallOwners.get(sipCallId);
+    // A caller chooses its own Call-ID: one that collides with another call's is nobody's.
+    this.sipCallOwners.set(sipCallId, had === undefined || (had && had.callId === owner.callId) ? owner : null);
+    const list = this.claimedSipCallIds.get(owner.callId);
+    if (list) list.push(sipCallId);
+    else this.claimedSipCallIds.set(owner.callId, [sipCallId]);
+  }
+
+  private forgetSipCallIdsLater(callId: string): void {
+    const ids = this.claimedSipCallIds.get(callId);
+    if (!ids) return;
+    this.claimedSipCallIds.delete(callId);
+    this.opts.stack.wheel.schedule(SIP_CALL_ID_LINGER_MS, () => {
+      for (const id of ids) {
+        const owner = this.sipCallOwners.get(id);
+        if (owner === null || owner?.callId === callId) this.sipCallOwners.delete(id);
+      }
+    });
   }
 
   /** Live call control: the calls of one tenant only, so an id from another tenant is simply not found. */
@@ -218,6 +256,7 @@ export class CallService {
     // retransmitted INVITE is absorbed instead of running the dialplan twice.
     tx.keepState?.();
     this.calls.add(call);
+    this.claimSipCallId(req.callId, { tenantId: route.tenant.id, callId: call.id, leg: 'a', tag: req.from.params['tag'] ?? undefined });
     call.start();
     if (!route.dialplan) {
       await call.ringAccount();
@@ -227,7 +266,7 @@ export class CallService {
     if (!stored) {
       this.logger.warn({ tenantId: route.tenant.id, dialplan: route.dialplan }, 'dialplan not found');
       this.opts.emit({
-        type: 'dialplan.log', tenantId: String(route.tenant.id), callId: call.id, at: Date.now(), level: 'error',
+        type: 'dialplan.log', tenantId: route.tenant.id, callId: call.id, at: Date.now(), level: 'error',
         dialplan: route.dialplan, message: `Dialplan "${route.dialplan}" does not exist`,
       });
       call.hangup('system', 480, 'Dialplan not found');

@@ -18,7 +18,7 @@ import type { CallbackParams } from './callback-call.ts';
 import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
 import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
-import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
+import type { CallAccount, CallServiceOptions, SipCallOwner, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
 import { parseDialString, type DialLeg, type DialPlan } from './dial/index.ts';
 import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from './dial/index.ts';
@@ -33,6 +33,8 @@ import {
 export interface CallContext extends BranchContext {
   opts: CallServiceOptions;
   registerDialog(key: string, call: Call, side: 'a' | 'b'): void;
+  /** Which call (and leg) a SIP Call-ID belongs to, for the SIP trace. */
+  claimCallSipCallId?(sipCallId: string, owner: SipCallOwner): void;
   unregisterDialog(key: string): void;
   callEnded(call: Call): void;
   /** Calls each account is a party of (maxCalls); the CallService drops a call's holds when it ends. */
@@ -101,6 +103,7 @@ export class Call {
   private ringingAt?: number;
   private answeredAt?: number;
   private durationTimer?: TimerHandle;
+  private branchCtx?: BranchContext;
   private readonly legSettings = new LegSettings();
   /** The placing account's caller ID; none on incoming calls (the callee's setting is not ours to show). */
   private readonly callerId: CallerId;
@@ -152,9 +155,24 @@ export class Call {
 
   start(): void {
     this.ctx.opts.emit({
-      type: 'call.created', tenantId: String(this.tenant.id), callId: this.id, at: this.createdAt,
+      type: 'call.created', tenantId: this.tenant.id, callId: this.id, at: this.createdAt,
       direction: this.direction, caller: this.caller, callee: this.callee, dialplan: this.dialplanName,
     });
+    this.emitParty('call.party.joined', this.account, this.direction === 'outbound' ? 'caller' : 'callee');
+  }
+
+  /** The shared context, plus claiming each branch's SIP Call-ID for this call. */
+  private get branchContext(): BranchContext {
+    const claim = this.ctx.claimCallSipCallId;
+    if (!claim) return this.ctx;
+    return this.branchCtx ??= {
+      ...this.ctx,
+      claimSipCallId: (sipCallId, label) => claim(sipCallId, { tenantId: this.tenant.id, callId: this.id, leg: 'b', legTarget: label }),
+    };
+  }
+
+  private emitParty(type: 'call.party.joined' | 'call.party.left', account: CallAccount, role: 'caller' | 'callee'): void {
+    this.ctx.opts.emit({ type, tenantId: this.tenant.id, callId: this.id, at: Date.now(), accountId: account.id, account: account.username, role });
   }
 
   // ------------------------------------------------------------------ dialplan
@@ -181,7 +199,7 @@ export class Call {
     }
     if (result.status === 'failed') {
       this.ctx.opts.emit({
-        type: 'dialplan.log', tenantId: String(this.tenant.id), callId: this.id, at: Date.now(), level: 'error',
+        type: 'dialplan.log', tenantId: this.tenant.id, callId: this.id, at: Date.now(), level: 'error',
         dialplan: this.dialplanName ?? '', message: result.reason, line: result.line, column: result.column,
       });
       // The run can fail while a sys.Dial is still ringing (sandbox child died, wall-clock limit):
@@ -319,8 +337,9 @@ export class Call {
             observer.failed(this.machine.is(CallState.Ended) ? { status: 487, reason: 'Request Terminated' } : { status: 486, reason: 'Busy Here' });
             return;
           }
+          this.emitParty('call.party.joined', callee, 'callee');
         }
-        const legObserver = callee ? this.releasingOnFailure(observer, callee.id) : observer;
+        const legObserver = callee ? this.releasingOnFailure(observer, callee) : observer;
         if (r.kind === 'dialplan') {
           const nested = new LocalDialplanLeg(leg, legObserver, this.nestedHost(), r.account, r.dialplan, r.dialplanName, scope);
           handle.attach(nested);
@@ -335,7 +354,7 @@ export class Call {
         });
         handle.attach(out);
         const request = this.branchRequest(leg, scope);
-        const branches = r.targets.map((t) => out.addBranch(this.ctx, t));
+        const branches = r.targets.map((t) => out.addBranch(this.branchContext, t));
         for (let i = 0; i < branches.length; i++) branches[i]!.start({ ...request, to: r.to });
       },
       (err: Error) => {
@@ -346,14 +365,17 @@ export class Call {
   }
 
   /** A leg to a local account that fails (or is cancelled) stops counting against its maxCalls. */
-  private releasingOnFailure(observer: LegObserver, accountId: number): LegObserver {
+  private releasingOnFailure(observer: LegObserver, callee: CallAccount): LegObserver {
     let released = false;
     return {
       ringing: () => observer.ringing(),
       progress: (sdp) => observer.progress(sdp),
       answered: (answer) => observer.answered(answer),
       failed: (failure) => {
-        if (!released) this.ctx.accountCalls.release(accountId, this.id);
+        if (!released) {
+          this.ctx.accountCalls.release(callee.id, this.id);
+          if (!this.machine.is(CallState.Ended)) this.emitParty('call.party.left', callee, 'callee');
+        }
         released = true;
         observer.failed(failure);
       },
@@ -419,7 +441,7 @@ export class Call {
   private onLegRinging(legId: number, target: string, sdp: string | undefined): void {
     const now = Date.now();
     this.ringingAt ??= now;
-    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: String(this.tenant.id), callId: this.id, at: now, legId, target, earlyMedia: sdp !== undefined });
+    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: this.tenant.id, callId: this.id, at: now, legId, target, earlyMedia: sdp !== undefined });
     if (this.finalSent || this.cancelled) return;
     if (sdp !== undefined) {
       this.earlyMediaSent = true;
@@ -504,7 +526,7 @@ export class Call {
       });
     }
     this.ctx.opts.emit({
-      type: 'call.answered', tenantId: String(this.tenant.id), callId: this.id, at: this.answeredAt, legId,
+      type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at: this.answeredAt, legId,
       caller: this.caller, callee: this.callee, direction: this.direction,
     });
     const limit = leg.leg.options.callDurationLimitSeconds ?? dialLimit;
@@ -650,7 +672,7 @@ export class Call {
     this.log.info({ legId, referTo: target.text, result, ...detail }, `REFER ${result}`);
     this.ctx.opts.emit({
       type: result === 'completed' ? 'call.transferred' : `call.transfer.${result}`,
-      tenantId: String(this.tenant.id), callId: this.id, at, legId, kind, referTo: target.text, ...detail,
+      tenantId: this.tenant.id, callId: this.id, at, legId, kind, referTo: target.text, ...detail,
     });
   }
 
@@ -747,7 +769,7 @@ export class Call {
     const at = Date.now();
     this.history.push({ type, at, party, by });
     this.log.info({ party, by }, type === 'hold' ? 'call held' : 'call unheld');
-    this.ctx.opts.emit({ type: type === 'hold' ? 'call.held' : 'call.unheld', tenantId: String(this.tenant.id), callId: this.id, at, party, by });
+    this.ctx.opts.emit({ type: type === 'hold' ? 'call.held' : 'call.unheld', tenantId: this.tenant.id, callId: this.id, at, party, by });
   }
 
   // ------------------------------------------------------------------ ending

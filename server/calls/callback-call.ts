@@ -9,7 +9,7 @@ import type { ServerTransaction } from '../sip/index.ts';
 import { OutboundLeg, uacParty, type BranchContext, type UacBranch } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
 import type { CallParty, CdrLeg, HangupSide } from './records/index.ts';
-import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
+import type { CallAccount, CallServiceOptions, SipCallOwner } from './call-service-deps.ts';
 import { parseDialString, type DialPlan } from './dial/index.ts';
 import { LegBudget, startFork, type DialOutcome, type ForkExecution, type LegOutcome } from './dial/index.ts';
 import { resolveLeg } from './dial/index.ts';
@@ -31,6 +31,8 @@ export interface CallbackContext extends BranchContext {
   registerDialog(key: string, call: CallbackCall, side: 'a' | 'b'): void;
   unregisterDialog(key: string): void;
   callEnded(call: CallbackCall): void;
+  /** Which call (and leg) a SIP Call-ID belongs to, for the SIP trace. */
+  claimCallSipCallId?(sipCallId: string, owner: SipCallOwner): void;
 }
 
 /**
@@ -71,6 +73,7 @@ export class CallbackCall {
   private readonly dialogKeys: string[] = [];
   private ringingAt?: number;
   private answeredAt?: number;
+  private branchCtx?: BranchContext;
 
   constructor(private readonly ctx: CallbackContext, private readonly params: CallbackParams) {
     this.tenant = params.tenant;
@@ -82,6 +85,16 @@ export class CallbackCall {
 
   get callee(): CallParty {
     return { uri: this.params.dest2 };
+  }
+
+  /** The shared context, plus claiming each branch's SIP Call-ID for this call (SIP trace). */
+  private get branchContext(): BranchContext {
+    const claim = this.ctx.claimCallSipCallId;
+    if (!claim) return this.ctx;
+    return this.branchCtx ??= {
+      ...this.ctx,
+      claimSipCallId: (sipCallId, label) => claim(sipCallId, { tenantId: this.tenant.id, callId: this.id, leg: 'b', legTarget: label }),
+    };
   }
 
   private get log() {
@@ -100,9 +113,11 @@ export class CallbackCall {
       throw new Error(`Callback: ${(err as Error).message}`);
     }
     this.ctx.opts.emit({
-      type: 'call.created', tenantId: String(this.tenant.id), callId: this.id, at: this.createdAt,
+      type: 'call.created', tenantId: this.tenant.id, callId: this.id, at: this.createdAt,
       direction: this.direction, caller: this.caller, callee: this.callee,
     });
+    const account = this.params.account;
+    this.ctx.opts.emit({ type: 'call.party.joined', tenantId: this.tenant.id, callId: this.id, at: Date.now(), accountId: account.id, account: account.username, role: 'caller' });
     const one = await this.dialOne(plan1, undefined, DEST1_RING_SECONDS);
     if (this.isEnded()) {
       one.branch?.bye([reasonHeader(503, 'Service shutting down')]);
@@ -148,7 +163,7 @@ export class CallbackCall {
     this.addDialog(one.branch.dialog!, 'a');
     this.addDialog(two.branch.dialog!, 'b');
     this.ctx.opts.emit({
-      type: 'call.answered', tenantId: String(this.tenant.id), callId: this.id, at: this.answeredAt, legId: this.cdrLegs.length,
+      type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at: this.answeredAt, legId: this.cdrLegs.length,
       caller: this.caller, callee: this.callee, direction: this.direction,
     });
     return { answered: true, status: 200, reason: 'OK' };
@@ -180,7 +195,7 @@ export class CallbackCall {
               uri: { ...from.uri, user: leg.options.fromUser ?? from.uri.user, host: leg.options.fromHost ?? from.uri.host },
               params: {},
             };
-            for (const t of r.targets) out.addBranch(this.ctx, t).start({ from: legFrom, to: r.to, sdp, headers, deferAck: sdp === undefined });
+            for (const t of r.targets) out.addBranch(this.branchContext, t).start({ from: legFrom, to: r.to, sdp, headers, deferAck: sdp === undefined });
           }, (err: Error) => { if (!cancelled) observer.failed({ status: 500, reason: err.message }); });
           return out;
         },
@@ -206,7 +221,7 @@ export class CallbackCall {
   private legRinging(o: LegOutcome): void {
     const now = Date.now();
     this.ringingAt ??= now;
-    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: String(this.tenant.id), callId: this.id, at: now, legId: o.id + this.cdrLegs.length, target: o.key, earlyMedia: false });
+    this.ctx.opts.emit({ type: 'leg.ringing', tenantId: this.tenant.id, callId: this.id, at: now, legId: o.id + this.cdrLegs.length, target: o.key, earlyMedia: false });
   }
 
   private recordLegs(legs: LegOutcome[]): void {

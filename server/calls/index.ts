@@ -29,7 +29,7 @@ export { CallService } from './call-service.ts';
 export type { ActiveCallInfo } from './call-service.ts';
 export type {
   CallAccount, CallAccountDirectory, LocationLookup, DialplanStore, StoredDialplan, KeyValueStore, CdrSink, DialplanRunner,
-  DialplanLogEvent, TransferEvent, CallServiceEvent, CallServiceOptions,
+  DialplanLogEvent, TransferEvent, CallServiceEvent, CallServiceOptions, SipCallOwner,
 } from './call-service-deps.ts';
 export { enumLookup, enumDomain, applyNaptrRegexp, EnumLookupError } from './dialplan/index.ts';
 export type { EnumLookupOptions, NaptrRecord } from './dialplan/index.ts';

@@ -219,6 +219,7 @@ export class LocationService {
       contactUri: b.contactUri,
       source: { ...b.source },
       userAgent: b.userAgent,
+      sipCallId: b.callId,
     };
   }
 }

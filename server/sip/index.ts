@@ -22,7 +22,7 @@ export type { Via } from './via.ts';
 export { parseMessage, MAX_MESSAGE_SIZE } from './parser.ts';
 export { StreamFramer } from './stream-framer.ts';
 export { SipStack } from './sip-stack.ts';
-export type { ListenSpec, SipStackOptions, AttachableTransport } from './sip-stack.ts';
+export type { ListenSpec, SipStackOptions, AttachableTransport, TrafficObserver } from './sip-stack.ts';
 export type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from './transactions/transaction.ts';
 export type { TimerSettings } from './transactions/timer-settings.ts';
 export { TimerWheel, ManualClock, systemClock } from './timer-wheel.ts';

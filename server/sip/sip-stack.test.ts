@@ -374,3 +374,29 @@ describe('WebSocket (RFC 7118)', () => {
     expect(outcome).toBe('refused');
   });
 });
+
+describe('traffic observer (the live SIP trace hook)', () => {
+  it('sees each message in and out with both endpoints, only while set, and a throwing observer does not stop the answer', async () => {
+    const { stack, port } = await answeringStack([{ transport: 'udp', host: '127.0.0.1', port: 0 }]);
+    const client = await udpClient(4);
+    const seen: string[] = [];
+    stack.trafficObserver = (direction, data, remote, local) => {
+      seen.push(`${direction} ${data.toString().split('\r\n')[0]} ${remote.port === client.port} ${local.port === port('udp')}`);
+    };
+    client.socket.send(options({ callId: 'traced', host: `127.0.0.1:${client.port}` }), port('udp'), '127.0.0.1');
+    await client.next();
+    expect(seen).toEqual(['in OPTIONS sip:patchbay@example.com SIP/2.0 true true', 'out SIP/2.0 200 OK true true']);
+
+    stack.trafficObserver = () => {
+      throw new Error('observer bug');
+    };
+    client.socket.send(options({ host: `127.0.0.1:${client.port}` }), port('udp'), '127.0.0.1');
+    expect((await client.next()).toString()).toMatch(/^SIP\/2\.0 200/);
+
+    stack.trafficObserver = undefined;
+    seen.length = 0;
+    client.socket.send(options({ host: `127.0.0.1:${client.port}` }), port('udp'), '127.0.0.1');
+    await client.next();
+    expect(seen).toEqual([]);
+  });
+});

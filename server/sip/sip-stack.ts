@@ -84,6 +84,12 @@ export interface SipStackOptions {
   clock?: Clock;
 }
 
+/**
+ * Sees every SIP message the stack sends or receives, as the bytes on the wire (the live SIP
+ * trace). Unset, it costs one property check per message.
+ */
+export type TrafficObserver = (direction: 'in' | 'out', data: Buffer, remote: Endpoint, local: Endpoint) => void;
+
 type ClientTx = InviteClientTransaction | NonInviteClientTransaction | LingeringTransaction;
 type ServerTx = InviteServerTransaction | NonInviteServerTransaction | StatelessRejectServerTransaction | LingeringTransaction;
 
@@ -118,6 +124,8 @@ export class SipStack {
 
   readonly wheel: TimerWheel;
   readonly timers: TransactionTimers;
+  /** Set only while someone watches the trace; must not throw or block (it runs on the SIP path). */
+  trafficObserver: TrafficObserver | undefined;
   private readonly opts: SipStackOptions;
   private readonly logger: Logger;
   private transports: Transport[] = [];
@@ -372,6 +380,7 @@ export class SipStack {
 
   private sendOn(transport: Transport, data: Buffer, target: Endpoint): Promise<void> {
     this.opts.onTrace?.('out', data, target);
+    if (this.trafficObserver) this.observe('out', data, target, transport.local);
     return transport.send(data, target);
   }
 
@@ -390,12 +399,21 @@ export class SipStack {
     };
   }
 
+  private observe(direction: 'in' | 'out', data: Buffer, remote: Endpoint, local: Endpoint): void {
+    try {
+      this.trafficObserver?.(direction, data, remote, local);
+    } catch (err) {
+      this.logger.error({ err }, 'traffic observer threw');
+    }
+  }
+
   // ---------------------------------------------------------------- receive path
 
   /** Entry point of every received message; never throws (DESIGN: the process lives on). */
   private receive(transport: Transport, data: Buffer, source: Endpoint, local: Endpoint): void {
     try {
       this.opts.onTrace?.('in', data, source);
+      if (this.trafficObserver) this.observe('in', data, source, local);
       let msg: SipMessage;
       try {
         msg = parseMessage(data);

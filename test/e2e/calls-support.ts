@@ -7,7 +7,10 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import { compileDialplan } from '../../sandbox/index.ts';
 import { startServer, type RunningServer } from '../../server/main.ts';
-import type { SequencedEvent } from '../../server/events/index.ts';
+import type { SequencedEvent as TypedEvent } from '../../server/events/index.ts';
+
+/** A recorded bus event, readable by field name in assertions (tests only; the bus itself is typed). */
+export type SequencedEvent = TypedEvent & Record<string, unknown>;
 import { REPO_ROOT, stopChild, waitForExit } from './harness/index.ts';
 
 export const SCENARIOS = join(REPO_ROOT, 'test', 'e2e', 'scenarios');
@@ -35,7 +38,7 @@ export interface Switch {
 
 let dialplanCounter = 0;
 
-export async function startSwitch(users: string[], env: Record<string, string> = {}): Promise<Switch> {
+export async function startSwitch(users: string[], env: Record<string, string> = {}, serverOptions: Parameters<typeof startServer>[1] = {}): Promise<Switch> {
   const dataDir = await mkdtemp(join(tmpdir(), 'patchbay-calls-e2e-'));
   const config = loadConfig({
     env: {
@@ -49,11 +52,11 @@ export async function startSwitch(users: string[], env: Record<string, string> =
       ...env,
     },
   });
-  const running = await startServer(config);
+  const running = await startServer(config, serverOptions);
   const events: SequencedEvent[] = [];
   const waiters = new Set<() => void>();
   running.events.subscribe({}, (e) => {
-    events.push(e);
+    events.push(e as SequencedEvent);
     for (const w of [...waiters]) w();
   });
   const db = running.db;
@@ -140,6 +143,10 @@ export interface SippStartOptions {
   password?: string;
   domain?: string;
   calls?: number;
+  /** Calls started per second (sipp -r); sipp's default is 10. */
+  rate?: number;
+  /** Call-ID format (sipp -cid_str; `%u` call number, `%p` pid, `%s` address). */
+  callIdFormat?: string;
   /** Local port; default a free one. */
   port?: number;
   /** `-key name value` pairs: `[name]` in the scenario. */
@@ -168,6 +175,8 @@ export async function startSipp(scenario: string, opts: SippStartOptions = {}): 
   // sipp's default digest uri is the remote address; the server wants the Request-URI (RFC 2617 3.2.2.5).
   if (opts.service) args.push('-s', opts.service, '-auth_uri', `${opts.service}@${domain}`);
   for (const [name, value] of Object.entries(opts.keys ?? {})) args.push('-key', name, value);
+  if (opts.rate) args.push('-r', String(opts.rate));
+  if (opts.callIdFormat) args.push('-cid_str', opts.callIdFormat);
   if (opts.remote) args.push(opts.remote);
   const child = spawn('sipp', args, { cwd: workDir, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -226,7 +235,7 @@ export interface SwitchFixture {
 }
 
 /** Registers beforeAll/afterAll/afterEach: one switch with `users` (and `env` over startSwitch's) for the file, every sipp of a test stopped after it. */
-export function useSwitch(users: string[], env: Record<string, string> = {}): SwitchFixture {
+export function useSwitch(users: string[], env: Record<string, string> = {}, serverOptions: Parameters<typeof startServer>[1] = {}): SwitchFixture {
   let current: Switch | undefined;
   const started: SippProcess[] = [];
   const live = (): Switch => {
@@ -234,7 +243,7 @@ export function useSwitch(users: string[], env: Record<string, string> = {}): Sw
     return current;
   };
   beforeAll(async () => {
-    current = await startSwitch(users, env);
+    current = await startSwitch(users, env, serverOptions);
   }, 60_000);
   afterAll(async () => {
     await current?.close();

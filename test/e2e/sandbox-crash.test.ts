@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { SequencedEvent } from '../../server/events/index.ts';
+import type { SequencedEvent } from './calls-support.ts';
 import { expectSippOk, useSwitch, type SippProcess } from './calls-support.ts';
 
 /**

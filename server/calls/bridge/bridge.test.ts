@@ -27,7 +27,7 @@ describe('B2BUA bridge', () => {
     expect(ack.cseq).toEqual({ seq: 1, method: 'ACK' });
     expect(ack.uri.host).toBe('192.168.1.20');
     expect(ack.headers.has('Via')).toBe(true);
-    expect(h.events.map((e) => e.type)).toEqual(['call.created', 'leg.ringing', 'call.answered']);
+    expect(h.events.map((e) => e.type)).toEqual(['call.created', 'call.party.joined', 'call.party.joined', 'leg.ringing', 'call.answered']);
   });
 
   it('retransmits the 2xx to the caller until the ACK arrives', async () => {

@@ -163,7 +163,7 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
   private finished(result: RunResult): void {
     if (result.status === 'failed') {
       this.host.opts.emit({
-        type: 'dialplan.log', tenantId: String(this.tenant.id), callId: this.callId, at: Date.now(), level: 'error',
+        type: 'dialplan.log', tenantId: this.tenant.id, callId: this.callId, at: Date.now(), level: 'error',
         dialplan: this.dialplanName, message: result.reason, line: result.line, column: result.column,
       });
     }

@@ -115,7 +115,7 @@ export class SysFunctions {
       }
       case 'Log':
         opts.emit({
-          type: 'dialplan.log', tenantId: String(tenantId), callId: scope.callId, at: Date.now(), level: 'info',
+          type: 'dialplan.log', tenantId: Number(tenantId), callId: scope.callId, at: Date.now(), level: 'info',
           dialplan: scope.dialplanName, message: String(args[0] ?? '').slice(0, 4096),
         });
         return null;

@@ -24,6 +24,8 @@ export interface BranchContext {
   /** A 2xx went out-of-transaction: remember the ACK so retransmitted 2xx are ACKed again. */
   rememberAck(callId: string, ack: SipRequest, flow: Endpoint): void;
   forgetAck(callId: string): void;
+  /** The SIP Call-ID of a new branch, before its INVITE goes out (the SIP trace attributes messages by it). */
+  claimSipCallId?(sipCallId: string, label: string): void;
 }
 
 export interface BranchRequest {
@@ -77,6 +79,7 @@ export class UacBranch {
       maxForwards: req.maxForwards,
     });
     this.invite = invite;
+    this.ctx.claimSipCallId?.(invite.callId, this.target.label);
     this.tx = this.ctx.stack.sendRequest(invite, {
       target: this.target.flow,
       handler: {

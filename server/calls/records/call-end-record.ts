@@ -41,7 +41,7 @@ export function recordCallEnd(call: EndedCall, end: CallEnding, opts: Pick<CallS
     outcome, hungUpBy: by, status: wasAnswered ? 200 : status, reason, history: call.history,
   };
   opts.emit({
-    type: 'call.ended', tenantId: cdr.tenantId, callId: call.id, at: endedAt, direction: call.direction,
+    type: 'call.ended', tenantId: call.tenant.id, callId: call.id, at: endedAt, direction: call.direction,
     caller: call.caller, callee: call.callee, hungUpBy: by, status: cdr.status, reason,
   });
   try {

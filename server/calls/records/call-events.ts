@@ -1,62 +1,11 @@
 import type { DialOutcome, LegState } from '../dial/index.ts';
 import type { TransferPolicy } from '../dial/index.ts';
 
-/** Events the calls layer puts on the event bus (DESIGN.md "One call, end to end", step 5). Times are epoch milliseconds. */
-
-export type CallDirection = 'inbound' | 'outbound' | 'internal';
-
-export interface CallParty {
-  /** URI as text, e.g. "sip:1001@acme.example". */
-  uri: string;
-  displayName?: string;
-  /** The tenant SIP account, when the party is one. */
-  account?: string;
-}
-
-interface CallEventBase {
-  tenantId: string;
-  /** Patchbay call id (not a SIP Call-ID: one call has a SIP dialog per leg). */
-  callId: string;
-  at: number;
-}
-
-export interface CallCreatedEvent extends CallEventBase {
-  type: 'call.created';
-  direction: CallDirection;
-  caller: CallParty;
-  callee: CallParty;
-  dialplan?: string;
-}
-
-export interface LegRingingEvent extends CallEventBase {
-  type: 'leg.ringing';
-  legId: number;
-  target: string;
-  earlyMedia: boolean;
-}
-
-export interface CallAnsweredEvent extends CallEventBase {
-  type: 'call.answered';
-  legId: number;
-  caller: CallParty;
-  callee: CallParty;
-  direction: CallDirection;
-}
-
-export type HangupSide = 'caller' | 'callee' | 'system';
-
-export interface CallEndedEvent extends CallEventBase {
-  type: 'call.ended';
-  direction: CallDirection;
-  caller: CallParty;
-  callee: CallParty;
-  hungUpBy: HangupSide;
-  /** SIP status of the failure (or 200 when an answered call ended normally). */
-  status: number;
-  reason: string;
-}
-
-export type CallEvent = CallCreatedEvent | LegRingingEvent | CallAnsweredEvent | CallEndedEvent;
+// The event shapes live in the one event catalogue (server/events); the calls layer emits them.
+export type {
+  CallDirection, CallParty, HangupSide, CallCreatedEvent, LegRingingEvent, CallAnsweredEvent, CallEndedEvent, CallEvent,
+} from '../../events/index.ts';
+import type { CallDirection, CallParty, HangupSide } from '../../events/index.ts';
 
 export interface CdrLeg {
   legId: number;

@@ -74,7 +74,7 @@ export class TransferDialplanRun implements DialplanScope {
       .then((result) => {
         if (result.status === 'failed') {
           opts.emit({
-            type: 'dialplan.log', tenantId: String(this.tenant.id), callId: this.callId, at: Date.now(), level: 'error',
+            type: 'dialplan.log', tenantId: this.tenant.id, callId: this.callId, at: Date.now(), level: 'error',
             dialplan: this.dialplanName, message: result.reason, line: result.line, column: result.column,
           });
           this.settle({ answered: false, status: result.code, reason: result.code === 503 ? 'Service Unavailable' : 'Transfer dialplan failed' });

@@ -1,0 +1,178 @@
+import type { EventBus, ExtensionState, SequencedEvent } from '../events/index.ts';
+
+/** One account's lamp as the snapshot lists it. */
+export interface ExtensionView {
+  accountId: number;
+  user: string;
+  state: ExtensionState;
+  /** Patchbay call ids the account is a party of. */
+  callIds: string[];
+}
+
+/** Where a registration is known from at start (LocationService.all() satisfies this). */
+export interface BindingSeed {
+  id: string;
+  tenantId: number;
+  accountId: number;
+  user: string;
+  expiresAt: number;
+}
+
+interface AccountPresence {
+  tenantId: number;
+  accountId: number;
+  user: string;
+  bindings: Set<string>;
+  /** call id → holds (a call can ring one account on several legs) and the account's role in it. */
+  calls: Map<string, { holds: number; role: 'caller' | 'callee' }>;
+  state: ExtensionState;
+}
+
+interface CallPhase {
+  answered: boolean;
+  held: boolean;
+  accounts: Set<AccountPresence>;
+}
+
+const WATCHED = ['registration.*', 'call.*'];
+
+/**
+ * Extension state per account (idle, ringing, busy, held, offline), derived from the event
+ * stream: registrations say whether a phone is there, `call.party.*` which calls the account is
+ * a party of, and `call.answered/held/unheld/ended` what those calls are doing. Every change is
+ * put back on the bus as `extension.state`.
+ *
+ * Rules: in an answered call on hold → held; in an answered call → busy; the caller of an
+ * unanswered call → busy (it is dialling); rung by an unanswered call → ringing; no call and a
+ * live binding → idle; otherwise offline.
+ */
+export class ExtensionPresence {
+  /** tenant id → account id → presence (a snapshot reads one tenant without scanning the others). */
+  private readonly accounts = new Map<number, Map<number, AccountPresence>>();
+  private readonly calls = new Map<string, CallPhase>();
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly opts: { bus: EventBus; bindings?: Iterable<BindingSeed>; now?: () => number }) {
+    const now = (opts.now ?? Date.now)();
+    for (const b of opts.bindings ?? []) {
+      if (b.expiresAt > now) this.account(b.tenantId, b.accountId, b.user).bindings.add(b.id);
+    }
+    for (const tenant of this.accounts.values()) for (const a of tenant.values()) a.state = derive(a, this.calls);
+    this.unsubscribe = opts.bus.subscribe({ types: WATCHED }, (e) => this.apply(e));
+  }
+
+  /** Makes accounts known before they register (they show as offline). */
+  addAccounts(accounts: Iterable<{ tenantId: number; id: number; username: string }>): void {
+    for (const a of accounts) this.account(a.tenantId, a.id, a.username);
+  }
+
+  /** The tenant's known accounts, by username. */
+  list(tenantId: number): ExtensionView[] {
+    const out: ExtensionView[] = [];
+    for (const a of this.accounts.get(tenantId)?.values() ?? []) {
+      out.push({ accountId: a.accountId, user: a.user, state: a.state, callIds: [...a.calls.keys()] });
+    }
+    return out.sort((x, y) => (x.user < y.user ? -1 : x.user > y.user ? 1 : 0));
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+
+  private apply(e: SequencedEvent): void {
+    switch (e.type) {
+      case 'registration.added':
+      case 'registration.refreshed':
+        this.change(this.account(e.tenantId, e.accountId, e.user), (a) => a.bindings.add(e.bindingId));
+        return;
+      case 'registration.removed':
+      case 'registration.expired':
+        this.change(this.account(e.tenantId, e.accountId, e.user), (a) => a.bindings.delete(e.bindingId));
+        return;
+      case 'call.created':
+        this.calls.set(e.callId, { answered: false, held: false, accounts: new Set() });
+        return;
+      case 'call.party.joined': {
+        const call = this.calls.get(e.callId);
+        if (!call) return;
+        const a = this.account(e.tenantId, e.accountId, e.account);
+        call.accounts.add(a);
+        this.change(a, (acc) => {
+          const entry = acc.calls.get(e.callId);
+          if (entry) entry.holds++;
+          else acc.calls.set(e.callId, { holds: 1, role: e.role });
+        });
+        return;
+      }
+      case 'call.party.left': {
+        const a = this.accounts.get(e.tenantId)?.get(e.accountId);
+        const entry = a?.calls.get(e.callId);
+        if (!a || !entry) return;
+        this.change(a, (acc) => {
+          if (--entry.holds > 0) return;
+          acc.calls.delete(e.callId);
+          this.calls.get(e.callId)?.accounts.delete(acc);
+        });
+        return;
+      }
+      case 'call.answered':
+      case 'call.held':
+      case 'call.unheld': {
+        const call = this.calls.get(e.callId);
+        if (!call) return;
+        if (e.type === 'call.answered') call.answered = true;
+        else call.held = e.type === 'call.held';
+        for (const a of call.accounts) this.change(a, () => {});
+        return;
+      }
+      case 'call.ended': {
+        const call = this.calls.get(e.callId);
+        if (!call) return;
+        this.calls.delete(e.callId);
+        for (const a of call.accounts) this.change(a, (acc) => acc.calls.delete(e.callId));
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  private account(tenantId: number, accountId: number, user: string): AccountPresence {
+    let tenant = this.accounts.get(tenantId);
+    if (!tenant) this.accounts.set(tenantId, (tenant = new Map()));
+    let a = tenant.get(accountId);
+    if (!a) {
+      a = { tenantId, accountId, user, bindings: new Set(), calls: new Map(), state: 'offline' };
+      tenant.set(accountId, a);
+    }
+    a.user = user;
+    return a;
+  }
+
+  private change(a: AccountPresence, mutate: (a: AccountPresence) => void): void {
+    mutate(a);
+    const next = derive(a, this.calls);
+    if (next === a.state) return;
+    const previous = a.state;
+    a.state = next;
+    this.opts.bus.emit({
+      type: 'extension.state', tenantId: a.tenantId, accountId: a.accountId, user: a.user, state: next, previous,
+      callIds: [...a.calls.keys()], at: Date.now(),
+    });
+  }
+}
+
+// A phone talking in one call while another rings or waits on hold is busy: the live call wins.
+const RANK: Record<ExtensionState, number> = { offline: 0, idle: 1, ringing: 2, held: 3, busy: 4 };
+
+function derive(a: AccountPresence, calls: Map<string, CallPhase>): ExtensionState {
+  let best: ExtensionState | undefined;
+  for (const [callId, { role }] of a.calls) {
+    const call = calls.get(callId);
+    if (!call) continue;
+    const s: ExtensionState = call.answered ? (call.held ? 'held' : 'busy') : role === 'caller' ? 'busy' : 'ringing';
+    if (!best || RANK[s] > RANK[best]) best = s;
+  }
+  if (best) return best;
+  return a.bindings.size > 0 ? 'idle' : 'offline';
+}
