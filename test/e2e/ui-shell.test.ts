@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { DIST_DIR, ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot } from './ui-support/browser.ts';
+import { DIST_DIR, ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
 import { MockApiServer } from './ui-support/mock-api-server.ts';
 
 // The app shell against the contract mock: login (with 2FA), session restore, logout,
@@ -66,7 +66,7 @@ describe('web app shell', () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
 
     expect(foreignRequests(requests, origin)).toEqual([]);
-    expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
+    expect(unexpectedErrors(errors)).toEqual([]);
     await context.close();
   });
 

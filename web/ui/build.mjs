@@ -59,6 +59,8 @@ try {
 }
 
 console.log('web/ui: building the web app into web/ui/dist …');
-await vite.build({ configFile: join(uiDir, 'vite.config.ts'), logLevel: 'warn' });
+// Without NODE_ENV, React's development build would be bundled.
+process.env.NODE_ENV = 'production';
+await vite.build({ configFile: join(uiDir, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
 writeFileSync(stamp, `${new Date().toISOString()}\n`);
 console.log('web/ui: built.');

@@ -17,6 +17,7 @@ export default defineConfig({
     // Fonts and images as files, not data: URIs, so the CSP needs no data: source.
     assetsInlineLimit: 0,
     sourcemap: false,
+    rolldownOptions: { checks: { pluginTimings: false } },
   },
   worker: { format: 'es' },
   server: { proxy: { '/api': { target: 'http://127.0.0.1:8080', ws: true } } },

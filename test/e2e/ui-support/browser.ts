@@ -50,6 +50,14 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
+/**
+ * Console errors other than the browser's own "Failed to load resource" lines for the statuses
+ * a page expects to meet (401 for the session probe before login, 404 for a missing object).
+ */
+export function unexpectedErrors(errors: string[], expectedStatuses: number[] = [401]): string[] {
+  return errors.filter((e) => !expectedStatuses.some((status) => e.startsWith('Failed to load resource') && e.includes(`status of ${status}`)));
+}
+
 /** Requests that left the switch's origin (data:/blob: are in-page, not network). */
 export function foreignRequests(requests: string[], origin: string): string[] {
   return requests.filter((url) => !url.startsWith(origin + '/') && !url.startsWith('data:') && !url.startsWith('blob:'));
