@@ -170,7 +170,7 @@ describe('dialplan editor', () => {
     expect(requests.some((url) => /\/assets\/ts\.worker-[\w-]+\.js$/.test(url))).toBe(true);
     expect(unexpectedErrors(errors, [401, 422])).toEqual([]);
     await context.close();
-  });
+  }, 90_000);
 
   it('creates and deletes a dialplan', async () => {
     const { page, context, errors } = await openPage(browser, origin);
@@ -207,5 +207,5 @@ describe('dialplan editor', () => {
     await page.getByText('There is no dialplan named secret-plan.').waitFor();
     expect(unexpectedErrors(errors, [401, 404])).toEqual([]);
     await context.close();
-  });
+  }, 90_000);
 });

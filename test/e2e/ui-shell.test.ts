@@ -68,7 +68,7 @@ describe('web app shell', () => {
     expect(foreignRequests(requests, origin)).toEqual([]);
     expect(unexpectedErrors(errors)).toEqual([]);
     await context.close();
-  });
+  }, 90_000);
 
   it('asks for the 2FA code when the API says so, and accepts a recovery code', async () => {
     const { page, context } = await openPage(browser, origin);
@@ -96,7 +96,7 @@ describe('web app shell', () => {
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByTestId('user-email').waitFor();
     await context.close();
-  });
+  }, 90_000);
 
   it('shows a receptionist only the pages of that role and refuses the dialplan page', async () => {
     const { page, context } = await openPage(browser, origin);
@@ -117,7 +117,7 @@ describe('web app shell', () => {
     const status = await page.evaluate(async () => (await fetch('/api/v1/dialplans/outgoing')).status);
     expect(status).toBe(403);
     await context.close();
-  });
+  }, 90_000);
 
   it('folds the navigation into a menu on a tablet', async () => {
     const { page, context } = await openPage(browser, origin, { width: 820, height: 1180 });
@@ -137,5 +137,5 @@ describe('web app shell', () => {
     // No horizontal scrolling of the page itself.
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
     await context.close();
-  });
+  }, 90_000);
 });

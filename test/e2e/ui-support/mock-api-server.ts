@@ -11,6 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { compileDialplan } from '../../../sandbox/index.ts';
+import { UI_CONTENT_SECURITY_POLICY, uiCacheControl } from '../../../web/ui/content-security-policy.ts';
 
 export type Role = 'operator' | 'admin' | 'receptionist' | 'member';
 
@@ -68,9 +69,6 @@ export interface MockCdr {
   hangupCause: string | null;
 }
 
-export const CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; " +
-  "worker-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -220,9 +218,9 @@ export class MockApiServer {
       file = join(this.distDir, 'index.html'); // SPA fallback
     }
     res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
-    res.setHeader('Content-Security-Policy', CSP);
+    res.setHeader('Content-Security-Policy', UI_CONTENT_SECURITY_POLICY);
     res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Cache-Control', isAsset && relative.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+    res.setHeader('Cache-Control', isAsset ? uiCacheControl(relative) : 'no-cache');
     res.end(await readFile(file));
   }
 

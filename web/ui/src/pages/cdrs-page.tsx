@@ -57,7 +57,7 @@ export function CdrsPage() {
                 <td>{formatTime(c.startedAt)}</td>
                 <td>{c.caller}</td>
                 <td>{c.callee}</td>
-                <td>{c.direction}</td>
+                <td>{c.direction === 'in' ? 'incoming' : c.direction === 'out' ? 'outgoing' : c.direction}</td>
                 <td>{c.status}{c.hangupCause ? <span className="muted"> · {c.hangupCause}</span> : null}</td>
                 <td>{c.durationSec != null ? `${Math.floor(c.durationSec / 60)}:${String(c.durationSec % 60).padStart(2, '0')}` : '—'}</td>
               </tr>
