@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useLayoutEffect, useRef } from 'react';
 import type { CompileError, DialplanLanguage } from '../api/index.ts';
 import { monaco } from './monaco.ts';
 
@@ -32,7 +32,10 @@ export function CodeEditor({ name, language, initialValue, compileErrors, onChan
   const callbacks = useRef({ onChange, onSave, onCursor });
   callbacks.current = { onChange, onSave, onCursor };
 
-  useEffect(() => {
+  // A layout effect, so the editor is disposed while its DOM is still attached: disposing after
+  // React detached a focused editor lets the late blur reach an already disposed context-key
+  // service ("AbstractContextKeyService has been disposed").
+  useLayoutEffect(() => {
     if (!host.current) return;
     const uri = modelUri(name, language);
     monaco.editor.getModel(uri)?.dispose();
@@ -66,9 +69,11 @@ export function CodeEditor({ name, language, initialValue, compileErrors, onChan
         editor.focus();
       };
     }
+    const hostElement = host.current;
     return () => {
       if (revealRef) revealRef.current = null;
       for (const subscription of subscriptions) subscription.dispose();
+      if (document.activeElement instanceof HTMLElement && hostElement.contains(document.activeElement)) document.activeElement.blur();
       editor.dispose();
       model.dispose();
       editorRef.current = null;

@@ -1,11 +1,12 @@
-import { useEffect, useRef } from 'react';
+import { useLayoutEffect, useRef } from 'react';
 import type { DialplanLanguage } from '../api/index.ts';
 import { monaco, VIEW_LANGUAGE } from './monaco.ts';
 
 /** Monaco's side-by-side diff of two versions, read-only. */
 export function DiffView({ original, modified, language, label }: { original: string; modified: string; language: DialplanLanguage; label: string }) {
   const host = useRef<HTMLDivElement>(null);
-  useEffect(() => {
+  // Layout effect: disposed while still attached (see CodeEditor).
+  useLayoutEffect(() => {
     if (!host.current) return;
     const left = monaco.editor.createModel(original, VIEW_LANGUAGE[language]);
     const right = monaco.editor.createModel(modified, VIEW_LANGUAGE[language]);

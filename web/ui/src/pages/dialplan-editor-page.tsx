@@ -50,6 +50,8 @@ function Editor({ initial }: { initial: Dialplan }) {
   const [deleteError, setDeleteError] = useState<unknown>(null);
   const [deleting, setDeleting] = useState(false);
   const [historyTick, setHistoryTick] = useState(0);
+  // Bumped when the source is replaced from outside the editor (rollback): the editor restarts on it.
+  const [editorEpoch, setEditorEpoch] = useState(0);
   const reveal = useRef<((line: number, column: number) => void) | null>(null);
   const dirty = draft !== current.source;
   const compileErrors = save.status === 'compile-failed' ? save.errors : NO_ERRORS;
@@ -95,6 +97,7 @@ function Editor({ initial }: { initial: Dialplan }) {
     setDraft(dialplan.source);
     setSave({ status: 'saved', version: dialplan.version });
     setHistoryTick((n) => n + 1);
+    setEditorEpoch((n) => n + 1);
   };
 
   return (
@@ -125,9 +128,10 @@ function Editor({ initial }: { initial: Dialplan }) {
         </button>
       </div>
 
-      {tab === 'source' ? (
-        <div role="tabpanel" id="panel-source" aria-labelledby="tab-source" className="editor-panel">
+      {/* The editor stays mounted under History, so its undo stack and cursor survive a look at the versions. */}
+      <div role="tabpanel" id="panel-source" aria-labelledby="tab-source" className="editor-panel" hidden={tab !== 'source'}>
           <CodeEditor
+            key={editorEpoch}
             name={current.name}
             language={current.language}
             initialValue={draft}
@@ -179,8 +183,8 @@ function Editor({ initial }: { initial: Dialplan }) {
               Save
             </button>
           </form>
-        </div>
-      ) : (
+      </div>
+      {tab === 'history' && (
         <div role="tabpanel" id="panel-history" aria-labelledby="tab-history">
           <History key={historyTick} dialplan={current} dirty={dirty} onRolledBack={onRolledBack} />
         </div>
