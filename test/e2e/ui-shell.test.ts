@@ -16,6 +16,7 @@ beforeAll(async () => {
   mock.addUser({ email: 'admin@example.com', password: 'admin-password', role: 'admin', tenantId: 1 });
   mock.addUser({ email: 'twofa@example.com', password: 'twofa-password', role: 'admin', tenantId: 1, totp: '492817', recoveryCodes: ['rc-alpha-1'] });
   mock.addUser({ email: 'desk@example.com', password: 'desk-password', role: 'receptionist', tenantId: 1 });
+  mock.addUser({ email: 'member@example.com', password: 'member-password', role: 'member', tenantId: 1 });
   await mock.seedDialplan(1, 'outgoing', 'await sys.Dial(`${req.uri.user}@local`);\n');
   origin = await mock.start();
   browser = await launchChromium();
@@ -116,6 +117,51 @@ describe('web app shell', () => {
     expect(mock.requests.slice(seenBefore).some((r) => r.path.startsWith('/api/v1/dialplans') && r.method === 'GET')).toBe(false);
     const status = await page.evaluate(async () => (await fetch('/api/v1/dialplans/outgoing')).status);
     expect(status).toBe(403);
+    await context.close();
+  }, 90_000);
+
+  it('signs in with the keyboard alone, with a visible focus ring', async () => {
+    const { page, context } = await openPage(browser, origin);
+    await page.goto('/');
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.keyboard.type('admin@example.com');
+    await page.keyboard.press('Tab');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
+    expect(outline).not.toBe('none');
+    await page.keyboard.type('admin-password');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
+    await context.close();
+  }, 90_000);
+
+  it('sends an expired session back to sign-in and returns to the same page after', async () => {
+    const { page, context } = await openPage(browser, origin);
+    await page.goto('/');
+    await page.getByLabel('E-mail').fill('admin@example.com');
+    await page.getByLabel('Password').fill('admin-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
+    mock.expireSessions();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    expect(await page.getByRole('status').textContent()).toContain('Your session ended');
+    await page.getByLabel('E-mail').fill('admin@example.com');
+    await page.getByLabel('Password').fill('admin-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Accounts' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/accounts');
+    await context.close();
+  }, 90_000);
+
+  it('gives a member their accounts without the admin-only actions', async () => {
+    const { page, context } = await openPage(browser, origin);
+    await page.goto('/accounts');
+    await page.getByLabel('E-mail').fill('member@example.com');
+    await page.getByLabel('Password').fill('member-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Accounts' }).waitFor();
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Call records']);
+    expect(await page.getByRole('button', { name: 'New account' }).count()).toBe(0);
     await context.close();
   }, 90_000);
 

@@ -110,6 +110,11 @@ export class MockApiServer {
     return full;
   }
 
+  /** Ends every session server-side (as an idle timeout or a revoke elsewhere would). */
+  expireSessions(): void {
+    this.sessions.clear();
+  }
+
   async seedDialplan(tenantId: number, name: string, source: string, message: string | null = null, language: 'ts' | 'js' = 'ts'): Promise<void> {
     const compiled = await compileDialplan(source, language);
     if (!compiled.ok) throw new Error(`seed dialplan ${name} does not compile: ${JSON.stringify(compiled.errors)}`);

@@ -35,3 +35,8 @@ export const ROLE_LABELS: Record<Role, string> = {
   receptionist: 'Receptionist',
   member: 'Member',
 };
+
+/** Members manage the settings of the accounts they own; adding and removing accounts is an admin's job. */
+export function canManageAccounts(role: Role): boolean {
+  return role === 'operator' || role === 'admin';
+}

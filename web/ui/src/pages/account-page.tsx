@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, type Account, type Binding, type UpdateAccountInput } from '../api/index.ts';
 import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime, Spinner } from '../app/components.tsx';
+import { canManageAccounts } from '../app/roles.ts';
 import { Link, navigate } from '../app/router.tsx';
+import { useSignedIn } from '../app/session.tsx';
 import { useAsync } from '../app/use-async.ts';
 import { MIN_PASSWORD } from './accounts-page.tsx';
 
@@ -21,6 +23,7 @@ export function AccountPage({ id }: { id: number }) {
 }
 
 function AccountDetail({ account: initial }: { account: Account }) {
+  const { user } = useSignedIn();
   const [account, setAccount] = useState(initial);
   const [displayName, setDisplayName] = useState(initial.displayName ?? '');
   const [maxCalls, setMaxCalls] = useState(initial.maxCalls === null ? '' : String(initial.maxCalls));
@@ -91,7 +94,7 @@ function AccountDetail({ account: initial }: { account: Account }) {
           <p className="breadcrumb"><Link to="/accounts">Accounts</Link> /</p>
           <h1>{account.username}@{account.domain}</h1>
         </div>
-        <button type="button" className="button button-danger" onClick={() => setConfirmDelete(true)}>Delete</button>
+        {canManageAccounts(user.role) && <button type="button" className="button button-danger" onClick={() => setConfirmDelete(true)}>Delete</button>}
       </div>
       <form className="card form-grid" onSubmit={submit} aria-label="Account settings" noValidate>
         <Field label="Display name" name="displayName" value={displayName} onChange={(e) => setDisplayName(e.target.value)} error={errors.displayName} />

@@ -1,7 +1,9 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/index.ts';
 import { EmptyState, ErrorBanner, Field, Spinner } from '../app/components.tsx';
+import { canManageAccounts } from '../app/roles.ts';
 import { Link, navigate } from '../app/router.tsx';
+import { useSignedIn } from '../app/session.tsx';
 import { useAsync } from '../app/use-async.ts';
 
 /** Same rule as the accounts repository. */
@@ -9,6 +11,7 @@ const USERNAME = /^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,128}$/;
 export const MIN_PASSWORD = 8;
 
 export function AccountsPage() {
+  const { user } = useSignedIn();
   const [list, reload] = useAsync(() => api.accounts.list({ limit: 500 }), []);
   const [creating, setCreating] = useState(false);
   const items = list.data?.items ?? [];
@@ -16,9 +19,11 @@ export function AccountsPage() {
     <section className="page">
       <div className="page-header">
         <h1>Accounts</h1>
-        <button type="button" className="button button-primary" onClick={() => setCreating(true)} disabled={creating}>
-          New account
-        </button>
+        {canManageAccounts(user.role) && (
+          <button type="button" className="button button-primary" onClick={() => setCreating(true)} disabled={creating}>
+            New account
+          </button>
+        )}
       </div>
       {creating && <CreateAccount onCancel={() => setCreating(false)} />}
       {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}

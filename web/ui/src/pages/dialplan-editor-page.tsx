@@ -119,11 +119,21 @@ function Editor({ initial }: { initial: Dialplan }) {
       {deleteError !== null && <ErrorBanner error={deleteError} />}
       {canOpen(user.role, 'accounts') && <UsedBy name={current.name} />}
 
-      <div className="tabs" role="tablist" aria-label="Dialplan views">
-        <button type="button" role="tab" id="tab-source" aria-selected={tab === 'source'} aria-controls="panel-source" onClick={() => setTab('source')}>
+      <div
+        className="tabs"
+        role="tablist"
+        aria-label="Dialplan views"
+        onKeyDown={(event) => {
+          if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
+          const next: Tab = tab === 'source' ? 'history' : 'source';
+          setTab(next);
+          document.getElementById(`tab-${next}`)?.focus();
+        }}
+      >
+        <button type="button" role="tab" id="tab-source" tabIndex={tab === 'source' ? 0 : -1} aria-selected={tab === 'source'} aria-controls="panel-source" onClick={() => setTab('source')}>
           Source{dirty ? ' •' : ''}
         </button>
-        <button type="button" role="tab" id="tab-history" aria-selected={tab === 'history'} aria-controls="panel-history" onClick={() => setTab('history')}>
+        <button type="button" role="tab" id="tab-history" tabIndex={tab === 'history' ? 0 : -1} aria-selected={tab === 'history'} aria-controls="panel-history" onClick={() => setTab('history')}>
           History
         </button>
       </div>

@@ -1,4 +1,4 @@
-import { useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { ApiError } from '../api/index.ts';
 import { Field } from '../app/components.tsx';
 import { useSession } from '../app/session.tsx';
@@ -14,7 +14,6 @@ export function LoginPage({ expired }: { expired: boolean }) {
   const [useRecovery, setUseRecovery] = useState(false);
   const [error, setError] = useState<{ message: string; field?: string } | null>(null);
   const [busy, setBusy] = useState(false);
-  const codeRef = useRef<HTMLInputElement>(null);
 
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
@@ -28,7 +27,6 @@ export function LoginPage({ expired }: { expired: boolean }) {
         if (step === 'two-factor') setError({ message: 'That code is not valid. Check the time on your device and try again.', field: 'totp' });
         setStep('two-factor');
         setCode('');
-        requestAnimationFrame(() => codeRef.current?.focus());
       } else if (err instanceof ApiError && err.status === 401) {
         setError({ message: 'E-mail or password is wrong.' });
       } else if (err instanceof ApiError && err.status === 429) {
@@ -72,7 +70,9 @@ export function LoginPage({ expired }: { expired: boolean }) {
               {useRecovery ? 'Enter one of your recovery codes. Each works once.' : 'Enter the 6-digit code from your authenticator app.'}
             </p>
             <Field
-              ref={codeRef}
+              // Mounted when the step changes, so the code field takes the focus at once.
+              autoFocus
+              key={useRecovery ? 'recovery' : 'totp'}
               label={useRecovery ? 'Recovery code' : 'Authentication code'}
               name={useRecovery ? 'recoveryCode' : 'totp'}
               inputMode={useRecovery ? 'text' : 'numeric'}
