@@ -194,6 +194,20 @@ describe('dialplan editor', () => {
     await expect.poll(() => editorText(page)).toContain('sys.Dial');
     await screenshot(page, 'editor');
 
+    // Unsaved edits: leaving through the app asks first; "stay" keeps the page and the edit.
+    await page.locator('[data-testid=code-editor] .view-lines').click();
+    await page.keyboard.press('ControlOrMeta+End');
+    await page.keyboard.insertText('// not saved yet\n');
+    const asked: string[] = [];
+    page.once('dialog', (d) => {
+      asked.push(d.message());
+      void d.dismiss();
+    });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
+    await expect.poll(() => asked).toEqual(['reception has unsaved changes. Leave without saving?']);
+    expect(new URL(page.url()).pathname).toBe('/dialplans/reception');
+    expect(await editorText(page)).toContain('// not saved yet');
+
     await page.getByRole('button', { name: 'Delete' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete reception?' });
     await dialog.getByRole('button', { name: 'Delete dialplan' }).click();

@@ -7,8 +7,21 @@ import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent, type R
 
 const listeners = new Set<() => void>();
 
-export function navigate(path: string, options: { replace?: boolean } = {}): void {
+/** Returns false to keep the user on the page (e.g. after a "leave without saving?" refusal). */
+type NavigationGuard = () => boolean;
+let guard: NavigationGuard | null = null;
+
+/** Installs a guard asked before in-app navigation; returns its remover. */
+export function setNavigationGuard(next: NavigationGuard): () => void {
+  guard = next;
+  return () => {
+    if (guard === next) guard = null;
+  };
+}
+
+export function navigate(path: string, options: { replace?: boolean; force?: boolean } = {}): void {
   if (path === window.location.pathname + window.location.search) return;
+  if (!options.force && guard && !guard()) return;
   if (options.replace) window.history.replaceState(null, '', path);
   else window.history.pushState(null, '', path);
   for (const listener of listeners) listener();

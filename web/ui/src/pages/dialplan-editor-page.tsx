@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, ApiError, CompileFailedError, type Account, type CompileError, type Dialplan, type DialplanVersion } from '../api/index.ts';
 import { ConfirmDialog, describeError, EmptyState, ErrorBanner, formatTime, Spinner } from '../app/components.tsx';
 import { canOpen } from '../app/roles.ts';
-import { Link, navigate } from '../app/router.tsx';
+import { Link, navigate, setNavigationGuard } from '../app/router.tsx';
 import { useSignedIn } from '../app/session.tsx';
 import { useAsync } from '../app/use-async.ts';
 import { CodeEditor, type CursorPosition } from '../editor/code-editor.tsx';
@@ -72,19 +72,24 @@ function Editor({ initial }: { initial: Dialplan }) {
     }
   }, [current, draft, message, save.status]);
 
+  // Unsaved edits are not lost silently: not on reload or close, not on a click elsewhere in the app.
   useEffect(() => {
     if (!dirty) return;
     const warn = (event: BeforeUnloadEvent): void => event.preventDefault();
     window.addEventListener('beforeunload', warn);
-    return () => window.removeEventListener('beforeunload', warn);
-  }, [dirty]);
+    const removeGuard = setNavigationGuard(() => window.confirm(`${current.name} has unsaved changes. Leave without saving?`));
+    return () => {
+      window.removeEventListener('beforeunload', warn);
+      removeGuard();
+    };
+  }, [dirty, current.name]);
 
   const remove = async (): Promise<void> => {
     setDeleting(true);
     setDeleteError(null);
     try {
       await api.dialplans.remove(current.name);
-      navigate('/dialplans');
+      navigate('/dialplans', { force: true });
     } catch (error) {
       setDeleteError(error);
       setDeleting(false);
