@@ -61,6 +61,7 @@ describe('web app shell', () => {
 
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    // Sent with the CSRF token the restored session handed out (the mock refuses mutations without it).
     const logout = mock.requests.find((r) => r.method === 'POST' && r.path === '/api/v1/auth/logout');
     expect(logout?.csrf).toBe(true);
     await page.reload();

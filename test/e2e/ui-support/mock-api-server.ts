@@ -91,7 +91,7 @@ const DOMAINS: Record<number, string> = { 1: 'example.com', 2: 'other.example' }
 
 export class MockApiServer {
   readonly users: MockUser[] = [];
-  /** Every request the server saw, for assertions on what the page asked. */
+  /** Every request the server saw, for assertions on what the page asked; `csrf`: it carried the session's own token. */
   readonly requests: { method: string; path: string; csrf: boolean }[] = [];
   private readonly sessions = new Map<string, { user: MockUser; csrf: string }>();
   private readonly dialplans = new Map<string, Version[]>();
@@ -192,7 +192,9 @@ export class MockApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.startsWith('/api/')) {
-      this.requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, csrf: typeof req.headers['x-csrf-token'] === 'string' });
+      const token = req.headers['x-csrf-token'];
+      const session = this.session(req);
+      this.requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, csrf: session !== null && token === session.csrf });
       try {
         await this.api(req, res, url);
       } catch (error) {
