@@ -21,9 +21,12 @@ beforeAll(async () => {
   const expires = new Date(Date.now() + 3600_000).toISOString();
   mock.seedBinding(account1001, { contact: 'sip:1001@192.0.2.10:5062;transport=udp', sourceAddress: '192.0.2.10:5062', transport: 'udp', userAgent: 'Grandstream HT802', expiresAt: expires });
   mock.seedBinding(account1001, { contact: 'sip:1001@198.51.100.7:40211;transport=tcp', sourceAddress: '198.51.100.7:40211', transport: 'tcp', userAgent: 'baresip', expiresAt: expires });
+  // A third one: the mock pages lists by two, so the page must follow nextCursor.
+  mock.seedBinding(account1001, { contact: 'sip:1001@203.0.113.5:5060', sourceAddress: '203.0.113.5:5060', transport: 'udp', userAgent: null, expiresAt: expires });
   const base = Date.parse('2026-11-30T10:00:00Z');
   mock.seedCdr({ tenantId: 1, callId: 'c-1', caller: '1001', callee: '1002', direction: 'out', status: 'answered', startedAt: new Date(base).toISOString(), durationSec: 125, hangupCause: null });
   mock.seedCdr({ tenantId: 1, callId: 'c-2', caller: '+442079460000', callee: '1001', direction: 'in', status: 'busy', startedAt: new Date(base + 60_000).toISOString(), durationSec: 0, hangupCause: '486 Busy Here' });
+  mock.seedCdr({ tenantId: 1, callId: 'c-4', caller: '1001', callee: '0800123456', direction: 'out', status: 'failed', startedAt: new Date(base + 120_000).toISOString(), durationSec: 0, hangupCause: '503 Service Unavailable' });
   mock.seedCdr({ tenantId: 2, callId: 'c-3', caller: '9999', callee: '1', direction: 'out', status: 'answered', startedAt: new Date(base).toISOString(), durationSec: 5, hangupCause: null });
   origin = await mock.start();
   browser = await launchChromium();
@@ -96,13 +99,13 @@ describe('accounts page', () => {
     await table.getByRole('link', { name: '1001@example.com' }).click();
     const bindings = page.getByRole('table', { name: 'Registrations' });
     await bindings.waitFor();
-    expect(await bindings.locator('tbody tr').count()).toBe(2);
+    expect(await bindings.locator('tbody tr').count()).toBe(3);
     expect(await bindings.locator('tbody tr').first().innerText()).toMatch(/sip:1001@192\.0\.2\.10:5062;transport=udp\s+192\.0\.2\.10:5062\s+UDP\s+Grandstream HT802/);
     await screenshot(page, 'account');
     await bindings.locator('tbody tr', { hasText: 'baresip' }).getByRole('button', { name: 'Unregister' }).click();
     await page.getByRole('dialog', { name: 'Unregister this phone?' }).getByRole('button', { name: 'Unregister' }).click();
-    await expect.poll(() => bindings.locator('tbody tr').count()).toBe(1);
-    expect(mock.bindingsOf(account1001).map((b) => b.userAgent)).toEqual(['Grandstream HT802']);
+    await expect.poll(() => bindings.locator('tbody tr').count()).toBe(2);
+    expect(mock.bindingsOf(account1001).map((b) => b.userAgent)).toEqual(['Grandstream HT802', null]);
 
     expect(foreignRequests(requests, origin)).toEqual([]);
     expect(unexpectedErrors(errors, [401, 409])).toEqual([]);
@@ -117,11 +120,18 @@ describe('call records page', () => {
     await page.goto('/cdrs');
     const table = page.getByRole('table', { name: 'Call records' });
     await table.waitFor();
-    // Only this tenant's calls.
+    // Only this tenant's calls, a page at a time (the mock pages by two).
     expect(await table.locator('tbody tr').count()).toBe(2);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await expect.poll(() => table.locator('tbody tr').innerText()).toContain('0800123456');
+    expect(await table.locator('tbody tr').count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Next page' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'First page' }).click();
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(2);
     await page.getByLabel('Direction').selectOption('in');
     await page.getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+    await expect.poll(() => table.locator('tbody tr').innerText()).toContain('+442079460000');
     expect(await table.locator('tbody tr').innerText()).toMatch(/\+442079460000\s+1001\s+incoming\s+busy · 486 Busy Here/);
     await screenshot(page, 'cdrs');
 
@@ -134,7 +144,8 @@ describe('call records page', () => {
     await page.getByLabel('Direction').selectOption('');
     await page.getByLabel('Text').fill('1002');
     await page.getByRole('button', { name: 'Apply' }).click();
-    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+    await expect.poll(() => table.locator('tbody tr').innerText()).toContain('1002');
+    expect(await table.locator('tbody tr').count()).toBe(1);
     expect(await table.locator('tbody tr').innerText()).toContain('2:05');
     expect(await page.getByRole('link', { name: 'Export JSON' }).getAttribute('href')).toBe('/api/v1/cdrs/export?q=1002&format=json');
 

@@ -99,6 +99,8 @@ export class MockApiServer {
   private readonly bindings = new Map<number, MockBinding[]>();
   private readonly cdrs: MockCdr[] = [];
   private nextId = 100;
+  /** Small on purpose, so the app must follow `nextCursor` to see whole lists. */
+  pageSize = 2;
   private server: Server | null = null;
   url = '';
 
@@ -300,7 +302,7 @@ export class MockApiServer {
     }
     if (parts[0] === 'accounts') {
       if (user.role === 'receptionist') throw new HttpError(403, 'receptionists cannot use accounts');
-      await this.accountRoutes(req, res, method, parts.slice(1), tenantId);
+      await this.accountRoutes(req, res, method, parts.slice(1), url, tenantId);
       return;
     }
     if (parts[0] === 'cdrs' && method === 'GET') {
@@ -321,10 +323,22 @@ export class MockApiServer {
         res.end(format === 'json' ? JSON.stringify(items) : ['id,caller,callee,direction,status', ...items.map((c) => [c.id, c.caller, c.callee, c.direction, c.status].join(','))].join('\n'));
         return;
       }
-      this.json(res, 200, { items, nextCursor: null });
+      this.json(res, 200, this.paginate(items, url));
       return;
     }
     throw new HttpError(404, `no route ${method} ${url.pathname}`);
+  }
+
+  /** `{items, nextCursor}` with `?limit=` (1–100) and an opaque offset cursor. */
+  private paginate<T>(items: T[], url: URL): { items: T[]; nextCursor: string | null } {
+    const limitText = url.searchParams.get('limit');
+    const limit = limitText === null ? this.pageSize : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new HttpError(400, 'limit: 1 to 100', 'limit');
+    const cursor = url.searchParams.get('cursor');
+    const offset = cursor === null ? 0 : Number(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Number.isInteger(offset) || offset < 0) throw new HttpError(400, 'cursor: not a cursor of this list', 'cursor');
+    const end = offset + limit;
+    return { items: items.slice(offset, end), nextCursor: end < items.length ? Buffer.from(String(end)).toString('base64url') : null };
   }
 
   private publicUser(user: MockUser): { id: number; email: string; role: Role; tenantId: number | null } {
@@ -343,7 +357,7 @@ export class MockApiServer {
           const last = versions.at(-1)!;
           return { name: key.slice(key.indexOf('/') + 1), language: last.language, version: last.version, updatedAt: last.createdAt };
         });
-      this.json(res, 200, { items, nextCursor: null });
+      this.json(res, 200, this.paginate(items, url));
       return;
     }
     const name = parts[0]!;
@@ -368,7 +382,7 @@ export class MockApiServer {
       return this.json(res, 204);
     }
     if (parts[1] === 'versions' && parts.length === 2 && method === 'GET') {
-      return this.json(res, 200, { items: [...versions].reverse().map(({ version, author, createdAt, message }) => ({ version, author, createdAt, message })), nextCursor: null });
+      return this.json(res, 200, this.paginate([...versions].reverse().map(({ version, author, createdAt, message }) => ({ version, author, createdAt, message })), url));
     }
     if (parts[1] === 'versions' && parts.length === 3 && method === 'GET') {
       const v = versions.find((x) => String(x.version) === parts[2]);
@@ -396,8 +410,8 @@ export class MockApiServer {
     return rest;
   }
 
-  private async accountRoutes(req: IncomingMessage, res: ServerResponse, method: string, parts: string[], tenantId: number): Promise<void> {
-    if (parts.length === 0 && method === 'GET') return this.json(res, 200, { items: this.accountsOf(tenantId).map((a) => this.publicAccount(a)), nextCursor: null });
+  private async accountRoutes(req: IncomingMessage, res: ServerResponse, method: string, parts: string[], url: URL, tenantId: number): Promise<void> {
+    if (parts.length === 0 && method === 'GET') return this.json(res, 200, this.paginate(this.accountsOf(tenantId).map((a) => this.publicAccount(a)), url));
     if (parts.length === 0 && method === 'POST') {
       const body = await this.body(req);
       if (typeof body.username !== 'string' || !/^[A-Za-z0-9_.!~*'()&=+$,;?/-]{1,128}$/.test(body.username)) throw new HttpError(400, 'username: not a valid SIP user name', 'username');
@@ -427,7 +441,7 @@ export class MockApiServer {
       this.accounts.delete(account.id);
       return this.json(res, 204);
     }
-    if (parts[1] === 'bindings' && parts.length === 2 && method === 'GET') return this.json(res, 200, { items: this.bindingsOf(account.id), nextCursor: null });
+    if (parts[1] === 'bindings' && parts.length === 2 && method === 'GET') return this.json(res, 200, this.paginate(this.bindingsOf(account.id), url));
     if (parts[1] === 'bindings' && parts.length === 3 && method === 'DELETE') {
       const list = this.bindingsOf(account.id);
       const index = list.findIndex((b) => String(b.id) === parts[2]);

@@ -95,6 +95,25 @@ async function request<T>(method: string, path: string, body?: unknown, options:
   return (await response.json()) as T;
 }
 
+/** Most pages a list is followed through; a tenant with more sees the first ones and a note. */
+const MAX_PAGES = 50;
+
+/**
+ * Every item of a `{items, nextCursor}` list, following the cursor (the server picks the page
+ * size, so no limit it might refuse is sent).
+ */
+export async function listAll<T>(page: (q: ListQuery) => Promise<ListPage<T>>): Promise<{ items: T[]; complete: boolean }> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let n = 0; n < MAX_PAGES; n++) {
+    const result = await page(cursor === undefined ? {} : { cursor });
+    items.push(...result.items);
+    if (!result.nextCursor) return { items, complete: true };
+    cursor = result.nextCursor;
+  }
+  return { items, complete: false };
+}
+
 // The contract fixes the list shape of accounts but not the single-object one: accept the
 // `{account}` envelope the dialplan routes use, or the bare object.
 type AccountBody = Account | { account: Account };
@@ -153,7 +172,7 @@ export const api = {
     update: async (id: number, input: UpdateAccountInput) =>
       unwrapAccount(await request<AccountBody>('PATCH', `/accounts/${seg(id)}`, input)),
     remove: (id: number) => request<void>('DELETE', `/accounts/${seg(id)}`),
-    bindings: (id: number) => request<ListPage<Binding>>('GET', `/accounts/${seg(id)}/bindings`),
+    bindings: (id: number, q: ListQuery = {}) => request<ListPage<Binding>>('GET', `/accounts/${seg(id)}/bindings${query(q)}`),
     unregister: (id: number, bindingId: number | string) =>
       request<void>('DELETE', `/accounts/${seg(id)}/bindings/${seg(bindingId)}`),
   },

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, type Account, type Binding, type UpdateAccountInput } from '../api/index.ts';
+import { api, listAll, ApiError, type Account, type Binding, type UpdateAccountInput } from '../api/index.ts';
 import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime, Spinner } from '../app/components.tsx';
 import { canManageAccounts } from '../app/roles.ts';
 import { Link, navigate } from '../app/router.tsx';
@@ -34,7 +34,7 @@ function AccountDetail({ account: initial }: { account: Account }) {
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
-  const [dialplans] = useAsync(() => api.dialplans.list({ limit: 500 }), []);
+  const [dialplans] = useAsync(() => listAll(api.dialplans.list), []);
 
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
@@ -117,7 +117,7 @@ function AccountDetail({ account: initial }: { account: Account }) {
 }
 
 function Bindings({ accountId }: { accountId: number }) {
-  const [bindings, reload] = useAsync(() => api.accounts.bindings(accountId), [accountId]);
+  const [bindings, reload] = useAsync(() => listAll((q) => api.accounts.bindings(accountId, q)), [accountId]);
   const [error, setError] = useState<unknown>(null);
   const [pending, setPending] = useState<Binding | null>(null);
   const unregister = async (): Promise<void> => {

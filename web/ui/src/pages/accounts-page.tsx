@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { api, ApiError } from '../api/index.ts';
+import { api, listAll, ApiError } from '../api/index.ts';
 import { EmptyState, ErrorBanner, Field, Spinner } from '../app/components.tsx';
 import { canManageAccounts } from '../app/roles.ts';
 import { Link, navigate } from '../app/router.tsx';
@@ -12,7 +12,7 @@ export const MIN_PASSWORD = 8;
 
 export function AccountsPage() {
   const { user } = useSignedIn();
-  const [list, reload] = useAsync(() => api.accounts.list({ limit: 500 }), []);
+  const [list, reload] = useAsync(() => listAll(api.accounts.list), []);
   const [creating, setCreating] = useState(false);
   const items = list.data?.items ?? [];
   return (

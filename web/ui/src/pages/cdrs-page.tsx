@@ -15,7 +15,7 @@ export function CdrsPage() {
   const [form, setForm] = useState({ from: '', to: '', account: '', direction: '', status: '', q: '' });
   const [filters, setFilters] = useState<Filters>({});
   const [cursor, setCursor] = useState<string | undefined>(undefined);
-  const [list, reload] = useAsync(() => api.cdrs.list({ ...filters, limit: 50, cursor }), [filters, cursor]);
+  const [list, reload] = useAsync(() => api.cdrs.list({ ...filters, cursor }), [filters, cursor]);
   const items = list.data?.items ?? [];
 
   const apply = (event: FormEvent): void => {

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, ApiError, CompileFailedError, type Account, type CompileError, type Dialplan, type DialplanVersion } from '../api/index.ts';
+import { api, listAll, ApiError, CompileFailedError, type Account, type CompileError, type Dialplan, type DialplanVersion } from '../api/index.ts';
 import { ConfirmDialog, describeError, EmptyState, ErrorBanner, formatTime, Spinner } from '../app/components.tsx';
 import { canOpen } from '../app/roles.ts';
 import { Link, navigate, setNavigationGuard } from '../app/router.tsx';
@@ -223,7 +223,7 @@ function Editor({ initial }: { initial: Dialplan }) {
 const NO_ERRORS: CompileError[] = [];
 
 function UsedBy({ name }: { name: string }) {
-  const [accounts] = useAsync(() => api.accounts.list({ limit: 500 }), []);
+  const [accounts] = useAsync(() => listAll(api.accounts.list), []);
   if (accounts.status !== 'ready') return null;
   const users = accounts.data.items.flatMap((a: Account) => {
     const uses: string[] = [];
@@ -246,7 +246,7 @@ function UsedBy({ name }: { name: string }) {
 }
 
 function History({ dialplan, dirty, onRolledBack }: { dialplan: Dialplan; dirty: boolean; onRolledBack(d: Dialplan): void }) {
-  const [versions, reload] = useAsync(() => api.dialplans.versions(dialplan.name, { limit: 200 }), [dialplan.name]);
+  const [versions, reload] = useAsync(() => listAll((q) => api.dialplans.versions(dialplan.name, q)), [dialplan.name]);
   const items = [...(versions.data?.items ?? [])].sort((a, b) => b.version - a.version);
   const [from, setFrom] = useState<number | null>(null);
   const [to, setTo] = useState<number | null>(null);

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { api, ApiError, type DialplanLanguage } from '../api/index.ts';
+import { api, listAll, ApiError, type DialplanLanguage } from '../api/index.ts';
 import { EmptyState, ErrorBanner, Field, formatTime, Spinner } from '../app/components.tsx';
 import { Link, navigate } from '../app/router.tsx';
 import { useAsync } from '../app/use-async.ts';
@@ -21,7 +21,7 @@ if (!result.answered) await sys.Respond(404, "Not Found");
 };
 
 export function DialplansPage() {
-  const [list, reload] = useAsync(() => api.dialplans.list({ limit: 200 }), []);
+  const [list, reload] = useAsync(() => listAll(api.dialplans.list), []);
   const [creating, setCreating] = useState(false);
   const items = list.data?.items ?? [];
 
