@@ -166,6 +166,29 @@ describe('web app shell', () => {
     await context.close();
   }, 90_000);
 
+  it('says what to do when the switch fails or cannot be reached, and recovers on "Try again"', async () => {
+    const { page, context } = await openPage(browser, origin);
+    await page.goto('/');
+    await page.getByLabel('E-mail').fill('admin@example.com');
+    await page.getByLabel('Password').fill('admin-password');
+    mock.failNext.set('/api/v1/dialplans', 500);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await expect.poll(() => alert.innerText()).toContain('The switch failed to answer (500): the database is not answering. Try again in a moment.');
+    await screenshot(page, 'error-banner');
+    await alert.getByRole('button', { name: 'Try again' }).click();
+    await page.getByRole('link', { name: 'outgoing' }).waitFor();
+
+    // A network failure (Chromium would retry a dropped keep-alive GET by itself, so abort it).
+    await page.route('**/api/v1/accounts*', (route) => route.abort('connectionreset'), { times: 1 });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
+    await expect.poll(() => alert.innerText()).toContain('Cannot reach the switch. Check your connection and try again.');
+    await alert.getByRole('button', { name: 'Try again' }).click();
+    await page.getByRole('button', { name: 'New account' }).waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0);
+    await context.close();
+  }, 90_000);
+
   it('folds the navigation into a menu on a tablet', async () => {
     const { page, context } = await openPage(browser, origin, { width: 820, height: 1180 });
     await page.goto('/');

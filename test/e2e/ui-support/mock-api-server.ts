@@ -112,6 +112,9 @@ export class MockApiServer {
     return full;
   }
 
+  /** Path (without query) → the HTTP status its next request fails with. */
+  readonly failNext = new Map<string, number>();
+
   /** Ends every session server-side (as an idle timeout or a revoke elsewhere would). */
   expireSessions(): void {
     this.sessions.clear();
@@ -194,6 +197,12 @@ export class MockApiServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname.startsWith('/api/')) {
+      const failure = this.failNext.get(url.pathname);
+      if (failure !== undefined) {
+        this.failNext.delete(url.pathname);
+        this.json(res, failure, { error: 'the database is not answering' });
+        return;
+      }
       const token = req.headers['x-csrf-token'];
       const session = this.session(req);
       this.requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, csrf: session !== null && token === session.csrf });
