@@ -90,10 +90,17 @@ describe('dialplan editor', () => {
     await page.keyboard.type('sys.Dia');
     const suggestion = page.locator('.suggest-widget .monaco-list-row', { hasText: 'Dial' }).first();
     await suggestion.waitFor({ timeout: 15_000 });
-    // The details pane shows the doc comment (Ctrl+Space toggles it open if collapsed).
+    // The details pane shows the doc comment. Ctrl+Space opens it when collapsed (and reopens the
+    // list if it closed meanwhile); asked at most every 500 ms so it is never toggled back shut.
     const details = page.locator('.suggest-details');
-    if (!(await details.isVisible())) await page.keyboard.press('Control+Space');
-    await expect.poll(() => details.innerText({ timeout: 500 }).catch(() => ''), { timeout: 10_000 }).toContain('Places the call described by');
+    const docs = async (): Promise<string> => {
+      if (!(await details.isVisible())) {
+        await page.keyboard.press('Control+Space');
+        return '';
+      }
+      return details.innerText({ timeout: 500 }).catch(() => '');
+    };
+    await expect.poll(docs, { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
     await screenshot(page, 'editor-completion');
     await page.keyboard.press('Enter');
     await expect.poll(() => editorText(page)).toContain('sys.Dial');
