@@ -1,0 +1,245 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { DIST_DIR, ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import { MockApiServer } from './ui-support/mock-api-server.ts';
+
+// The dialplan editor against the contract mock (whose saves run the sandbox's real compiler):
+// Monaco with the sandbox's dialplan.d.ts, compile errors as markers, versions, diff, rollback,
+// create and delete.
+
+let browser: Browser;
+let mock: MockApiServer;
+let origin: string;
+
+const V1 = 'sys.Log("first version");\nawait sys.Dial(`${req.uri.user}@local`);\n';
+
+beforeAll(async () => {
+  await ensureUiBuilt();
+  mock = new MockApiServer(DIST_DIR);
+  mock.addUser({ email: 'admin@example.com', password: 'admin-password', role: 'admin', tenantId: 1 });
+  await mock.seedDialplan(1, 'outgoing', V1, 'first cut');
+  await mock.seedDialplan(2, 'secret-plan', 'await sys.Respond(403, "no");\n');
+  mock.seedAccount(1, '1001', { outDialplan: 'outgoing' });
+  mock.seedAccount(1, '1002', { inDialplan: 'outgoing' });
+  origin = await mock.start();
+  browser = await launchChromium();
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await mock?.close();
+});
+
+async function signIn(page: Page): Promise<void> {
+  await page.goto('/');
+  await page.getByLabel('E-mail').fill('admin@example.com');
+  await page.getByLabel('Password').fill('admin-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
+}
+
+/** Replaces the whole editor content, as a paste would (no auto-closed brackets). */
+async function setSource(page: Page, source: string): Promise<void> {
+  await page.locator('[data-testid=code-editor] .view-lines').click();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText(source);
+}
+
+/**
+ * The messages of the first markers from the top, read from Monaco's marker widget (F8 steps
+ * through them); diagnostics arrive asynchronously, so callers poll.
+ */
+async function firstMarkers(page: Page, count = 1): Promise<string> {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('ControlOrMeta+Home');
+  const seen: string[] = [];
+  for (let i = 0; i < count; i++) {
+    await page.keyboard.press('F8');
+    // The widget can close again when fresh diagnostics arrive: read it without waiting for it.
+    const text = await page.locator('.marker-widget').first().innerText({ timeout: 500 }).catch(() => '');
+    if (text) seen.push(text);
+  }
+  return seen.join('\n---\n');
+}
+
+/** Monaco renders spaces as U+00A0. */
+async function linesText(lines: Locator): Promise<string> {
+  return (await lines.innerText()).replace(/\u00a0/g, ' ');
+}
+
+async function editorText(page: Page): Promise<string> {
+  return linesText(page.locator('[data-testid=code-editor] .view-lines'));
+}
+
+describe('dialplan editor', () => {
+  it('completes and checks against dialplan.d.ts, marks compile errors, saves, diffs, rolls back', async () => {
+    const { page, context, requests, errors } = await openPage(browser, origin);
+    await signIn(page);
+    // Another tenant's dialplan is not listed.
+    expect(await page.getByRole('table', { name: 'Dialplans' }).getByRole('link').allTextContents()).toEqual(['outgoing']);
+    await page.getByRole('link', { name: 'outgoing' }).click();
+    await page.locator('.monaco-editor').waitFor();
+    await expect.poll(() => editorText(page)).toContain('first version');
+    expect(await page.getByTestId('used-by').textContent()).toBe('Used by 1001@example.com (outgoing), 1002@example.com (incoming)');
+
+    // Completion of sys. members with their doc comments from the sandbox's dialplan.d.ts.
+    await page.locator('[data-testid=code-editor] .view-lines').click();
+    await page.keyboard.press('ControlOrMeta+End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('sys.Dia');
+    const suggestion = page.locator('.suggest-widget .monaco-list-row', { hasText: 'Dial' }).first();
+    await suggestion.waitFor({ timeout: 15_000 });
+    // The details pane shows the doc comment. Ctrl+Space opens it when collapsed (and reopens the
+    // list if it closed meanwhile); asked at most every 500 ms so it is never toggled back shut.
+    const details = page.locator('.suggest-details');
+    const docs = async (): Promise<string> => {
+      if (!(await details.isVisible())) {
+        await page.keyboard.press('Control+Space');
+        return '';
+      }
+      return details.innerText({ timeout: 500 }).catch(() => '');
+    };
+    await expect.poll(docs, { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
+    await screenshot(page, 'editor-completion');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => editorText(page)).toContain('sys.Dial');
+
+    // A type error is underlined while typing, with the checker's message.
+    await setSource(page, 'const n: number = sys.Dial("1001@local");\nsys.Log(req.uri.user);\n');
+    await expect.poll(() => firstMarkers(page), { timeout: 15_000 }).toContain("Type 'Promise<DialResult>' is not assignable to type 'number'");
+    await page.locator('[data-testid=code-editor] .squiggly-error').first().waitFor();
+    await page.keyboard.press('Escape');
+
+    // A syntax error on save: 422, a marker at esbuild's line and column, nothing stored.
+    await setSource(page, 'sys.Log("start");\nconst r = await sys.Dial("1001@local");\nif (r.answered {\n  sys.Log("answered");\n}\n');
+    await page.getByLabel('Version message').fill('broken');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByTestId('save-status').textContent()).toBe('Not saved: 1 compile error');
+    const compileAlert = page.locator('.compile-errors');
+    expect(await compileAlert.innerText()).toContain('Line 3, column 16: Expected ")" but found "{"');
+    expect(mock.dialplanVersions(1, 'outgoing')).toHaveLength(1);
+    await page.locator('[data-testid=code-editor] .view-lines').click();
+    // The save's marker (esbuild's message) sits beside the TypeScript checker's own.
+    await expect.poll(() => firstMarkers(page, 2)).toContain('Expected ")" but found "{"');
+    await expect.poll(() => page.getByTestId('cursor-position').textContent()).toBe('Ln 3, Col 16');
+    await screenshot(page, 'editor-compile-error');
+    await page.keyboard.press('Escape');
+    // The error list jumps to its line too.
+    await page.keyboard.press('ControlOrMeta+End');
+    await compileAlert.getByRole('button', { name: 'Line 3, column 16' }).click();
+    await expect.poll(() => page.getByTestId('cursor-position').textContent()).toBe('Ln 3, Col 16');
+
+    // Fixed, saved with a message (Ctrl+S), listed as a version.
+    const v2 = 'sys.Log("second version");\nconst r = await sys.Dial("1001@local");\nif (!r.answered) await sys.Dial("1002@local");\n';
+    await setSource(page, v2);
+    await page.getByLabel('Version message').fill('Dial 1001, then 1002');
+    await page.locator('[data-testid=code-editor] .view-lines').click();
+    await page.keyboard.press('ControlOrMeta+S');
+    await expect.poll(() => page.getByTestId('save-status').textContent()).toBe('Saved as v2');
+    expect(await page.getByTestId('current-version').textContent()).toBe('v2');
+    expect(await page.locator('.compile-errors').count()).toBe(0);
+    const stored = mock.dialplanVersions(1, 'outgoing')!;
+    expect(stored.map((v) => [v.version, v.message, v.author])).toEqual([[1, 'first cut', 'seed@example.com'], [2, 'Dial 1001, then 1002', 'admin@example.com']]);
+    expect(stored[1]!.source).toBe(v2);
+
+    await page.getByRole('tab', { name: 'History' }).click();
+    const versions = page.getByRole('table', { name: 'Versions' });
+    await versions.waitFor();
+    expect(await versions.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-version')))).toEqual(['2', '1']);
+    expect(await versions.locator('tr[data-version="2"]').innerText()).toContain('Dial 1001, then 1002');
+    expect(await versions.locator('tr[data-version="2"]').innerText()).toContain('admin@example.com');
+
+    // Side-by-side diff of v1 and v2 in Monaco's diff editor.
+    await page.getByLabel('Compare').selectOption('1');
+    await page.getByLabel('with').selectOption('2');
+    await page.getByRole('button', { name: 'Show diff' }).click();
+    const diff = page.getByTestId('diff-editor');
+    await diff.locator('.monaco-diff-editor').waitFor();
+    await expect.poll(() => linesText(diff.locator('.editor.original .view-lines'))).toContain('first version');
+    await expect.poll(() => linesText(diff.locator('.editor.modified .view-lines'))).toContain('second version');
+    await expect.poll(() => diff.locator('.line-insert, .char-insert').count()).toBeGreaterThan(0);
+    await screenshot(page, 'editor-diff');
+
+    // Rollback in one click, after a confirmation: a new v3 with v1's source.
+    await versions.getByRole('button', { name: 'Roll back to v1' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Roll back to v1?' });
+    await dialog.waitFor();
+    expect(await dialog.innerText()).toContain('saves a new version v3');
+    await dialog.getByRole('button', { name: 'Roll back to v1' }).click();
+    await expect.poll(() => page.getByTestId('current-version').textContent()).toBe('v3');
+    expect(mock.dialplanVersions(1, 'outgoing')!.at(-1)!.source).toBe(V1);
+    await expect.poll(() => versions.locator('tbody tr').count()).toBe(3);
+    await page.getByRole('tab', { name: 'Source' }).click();
+    await expect.poll(() => editorText(page)).toContain('first version');
+
+    expect(foreignRequests(requests, origin)).toEqual([]);
+    // Monaco's workers came from the switch itself.
+    expect(requests.some((url) => /\/assets\/ts\.worker-[\w-]+\.js$/.test(url))).toBe(true);
+    expect(unexpectedErrors(errors, [401, 422])).toEqual([]);
+    await context.close();
+  }, 90_000);
+
+  it('creates and deletes a dialplan', async () => {
+    const { page, context, errors } = await openPage(browser, origin);
+    await signIn(page);
+    await page.getByRole('button', { name: 'New dialplan' }).click();
+    const form = page.getByRole('form', { name: 'New dialplan' });
+    await form.getByLabel('Name').fill('bad name!');
+    await form.getByRole('button', { name: 'Create' }).click();
+    expect(await form.getByRole('alert').innerText()).toContain('letters, digits');
+    await form.getByLabel('Name').fill('outgoing');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await expect.poll(() => form.getByRole('alert').innerText()).toContain('exists already');
+
+    await form.getByLabel('Name').fill('reception');
+    await form.getByLabel('Language').selectOption('js');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.locator('.monaco-editor').waitFor();
+    expect(new URL(page.url()).pathname).toBe('/dialplans/reception');
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toContain('JavaScript');
+    expect(mock.dialplanVersions(1, 'reception')?.[0]?.language).toBe('js');
+    await expect.poll(() => editorText(page)).toContain('sys.Dial');
+    const STARTER_JS = mock.dialplanVersions(1, 'reception')![0]!.source;
+    await screenshot(page, 'editor');
+
+    // JavaScript dialplans are checked against the same types.
+    await setSource(page, 'await sys.Dial(42);\n');
+    await expect.poll(() => firstMarkers(page), { timeout: 15_000 }).toContain("Argument of type 'number' is not assignable to parameter of type 'string'");
+    // A compile error on line 1: its column is the user's, not shifted by the sandbox's wrapper.
+    await setSource(page, 'const x = ;\n');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('.compile-errors').innerText()).toContain('Line 1, column 11: Unexpected ";"');
+    await setSource(page, `${STARTER_JS}sys.Log("v2");\n`);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByTestId('save-status').textContent()).toBe('Saved as v2');
+
+    // Unsaved edits: leaving through the app asks first; "stay" keeps the page and the edit.
+    await page.locator('[data-testid=code-editor] .view-lines').click();
+    await page.keyboard.press('ControlOrMeta+End');
+    await page.keyboard.insertText('// not saved yet\n');
+    const asked: string[] = [];
+    page.once('dialog', (d) => {
+      asked.push(d.message());
+      void d.dismiss();
+    });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
+    await expect.poll(() => asked).toEqual(['reception has unsaved changes. Leave without saving?']);
+    expect(new URL(page.url()).pathname).toBe('/dialplans/reception');
+    expect(await editorText(page)).toContain('// not saved yet');
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete reception?' });
+    await dialog.getByRole('button', { name: 'Delete dialplan' }).click();
+    await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/dialplans');
+    expect(mock.dialplanVersions(1, 'reception')).toBeUndefined();
+    expect(await page.getByRole('table', { name: 'Dialplans' }).getByRole('link').allTextContents()).not.toContain('reception');
+
+    // Another tenant's dialplan by URL: not found, nothing shown of it.
+    await page.goto('/dialplans/secret-plan');
+    await page.getByText('There is no dialplan named secret-plan.').waitFor();
+    expect(unexpectedErrors(errors, [401, 404, 422])).toEqual([]);
+    await context.close();
+  }, 90_000);
+});

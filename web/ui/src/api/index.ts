@@ -1,0 +1,5 @@
+export { api, ApiError, CompileFailedError, listAll, setUnauthorizedHandler } from './client.ts';
+export type { Api } from './client.ts';
+export { EventStream, StreamState } from './events.ts';
+export type { EventSnapshot, EventStreamOptions, SocketLike, StreamEvent } from './events.ts';
+export type * from './types.ts';

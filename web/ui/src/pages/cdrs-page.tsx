@@ -1,0 +1,74 @@
+import { useState, type FormEvent } from 'react';
+import { api, type CdrQuery } from '../api/index.ts';
+import { EmptyState, ErrorBanner, formatTime, Spinner } from '../app/components.tsx';
+import { useAsync } from '../app/use-async.ts';
+
+type Filters = Omit<CdrQuery, 'limit' | 'cursor'>;
+
+function toIso(local: string): string | undefined {
+  if (!local) return undefined;
+  const date = new Date(local);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+export function CdrsPage() {
+  const [form, setForm] = useState({ from: '', to: '', account: '', direction: '', status: '', q: '' });
+  const [filters, setFilters] = useState<Filters>({});
+  const [cursor, setCursor] = useState<string | undefined>(undefined);
+  const [list, reload] = useAsync(() => api.cdrs.list({ ...filters, cursor }), [filters, cursor]);
+  const items = list.data?.items ?? [];
+
+  const apply = (event: FormEvent): void => {
+    event.preventDefault();
+    setCursor(undefined);
+    setFilters({ from: toIso(form.from), to: toIso(form.to), account: form.account.trim() || undefined, direction: form.direction || undefined, status: form.status || undefined, q: form.q.trim() || undefined });
+  };
+  const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
+
+  return (
+    <section className="page">
+      <div className="page-header">
+        <h1>Call records</h1>
+        <div className="button-row">
+          <a className="button" href={api.cdrs.exportUrl('csv', filters)} download>Export CSV</a>
+          <a className="button" href={api.cdrs.exportUrl('json', filters)} download>Export JSON</a>
+        </div>
+      </div>
+      <form className="card filters" onSubmit={apply} aria-label="Filter call records">
+        <div className="field"><label htmlFor="cdr-from">From</label><input id="cdr-from" type="datetime-local" value={form.from} onChange={set('from')} /></div>
+        <div className="field"><label htmlFor="cdr-to">To</label><input id="cdr-to" type="datetime-local" value={form.to} onChange={set('to')} /></div>
+        <div className="field"><label htmlFor="cdr-account">Account</label><input id="cdr-account" placeholder="1001" value={form.account} onChange={set('account')} /></div>
+        <div className="field"><label htmlFor="cdr-direction">Direction</label>
+          <select id="cdr-direction" value={form.direction} onChange={set('direction')}><option value="">any</option><option value="in">incoming</option><option value="out">outgoing</option></select></div>
+        <div className="field"><label htmlFor="cdr-status">Status</label>
+          <select id="cdr-status" value={form.status} onChange={set('status')}><option value="">any</option><option value="answered">answered</option><option value="failed">failed</option><option value="busy">busy</option><option value="no-answer">no answer</option><option value="cancelled">cancelled</option></select></div>
+        <div className="field field-grow"><label htmlFor="cdr-q">Text</label><input id="cdr-q" type="search" placeholder="number, name, call id" value={form.q} onChange={set('q')} /></div>
+        <div className="form-actions"><button type="submit" className="button button-primary">Apply</button></div>
+      </form>
+      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
+      {list.status === 'loading' && !list.data && <Spinner />}
+      {list.data && items.length === 0 && <EmptyState title="No calls match these filters." />}
+      {items.length > 0 && (
+        <div className="table-wrap"><table className="table" aria-label="Call records">
+          <thead><tr><th scope="col">Started</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Direction</th><th scope="col">Status</th><th scope="col">Duration</th></tr></thead>
+          <tbody>
+            {items.map((c) => (
+              <tr key={c.id}>
+                <td>{formatTime(c.startedAt)}</td>
+                <td>{c.caller}</td>
+                <td>{c.callee}</td>
+                <td>{c.direction === 'in' ? 'incoming' : c.direction === 'out' ? 'outgoing' : c.direction}</td>
+                <td>{c.status}{c.hangupCause ? <span className="muted"> · {c.hangupCause}</span> : null}</td>
+                <td>{c.durationSec != null ? `${Math.floor(c.durationSec / 60)}:${String(c.durationSec % 60).padStart(2, '0')}` : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table></div>
+      )}
+      <div className="pager">
+        {cursor && <button type="button" className="button" onClick={() => setCursor(undefined)}>First page</button>}
+        {list.data?.nextCursor && <button type="button" className="button" onClick={() => setCursor(list.data?.nextCursor ?? undefined)}>Next page</button>}
+      </div>
+    </section>
+  );
+}
