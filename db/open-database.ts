@@ -16,10 +16,57 @@ import { ProviderRegistrationsRepository, ProvidersRepository } from './reposito
 import { TenantsRepository } from './repositories/tenants-repository.ts';
 import { TokensRepository } from './repositories/tokens-repository.ts';
 import { UsersRepository } from './repositories/users-repository.ts';
+import { SessionsRepository } from './repositories/sessions-repository.ts';
+import { TenantSecretsRepository } from './repositories/tenant-secrets-repository.ts';
 import type { DatabaseSchema } from './schema.ts';
+
+/** The repositories, over the pool or over one transaction. */
+export interface Repositories {
+  readonly dialect: SqlDialectName;
+  readonly tenants: TenantsRepository;
+  readonly accounts: AccountsRepository;
+  readonly dialplans: DialplansRepository;
+  readonly users: UsersRepository;
+  readonly tokens: TokensRepository;
+  readonly providers: ProvidersRepository;
+  readonly providerRegistrations: ProviderRegistrationsRepository;
+  readonly bindings: BindingsRepository;
+  readonly cdrs: CdrsRepository;
+  readonly kv: KvRepository;
+  readonly audit: AuditRepository;
+  readonly sessions: SessionsRepository;
+  readonly secrets: TenantSecretsRepository;
+}
+
+function buildRepositories(ctx: RepositoryContext): Repositories {
+  const tenants = new TenantsRepository(ctx);
+  return {
+    dialect: ctx.dialect,
+    tenants,
+    accounts: new AccountsRepository(ctx, tenants),
+    dialplans: new DialplansRepository(ctx),
+    users: new UsersRepository(ctx),
+    tokens: new TokensRepository(ctx),
+    providers: new ProvidersRepository(ctx),
+    providerRegistrations: new ProviderRegistrationsRepository(ctx),
+    bindings: new BindingsRepository(ctx),
+    cdrs: new CdrsRepository(ctx),
+    kv: new KvRepository(ctx),
+    audit: new AuditRepository(ctx),
+    sessions: new SessionsRepository(ctx),
+    secrets: new TenantSecretsRepository(ctx),
+  };
+}
 
 export interface Database {
   readonly dialect: SqlDialectName;
+  readonly sessions: SessionsRepository;
+  readonly secrets: TenantSecretsRepository;
+  /**
+   * Runs `fn` with repositories bound to one transaction: all of it commits or none (a change
+   * and its audit row). Use only `tx` inside: on SQLite the pool is that one connection.
+   */
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   readonly tenants: TenantsRepository;
   readonly accounts: AccountsRepository;
   readonly dialplans: DialplansRepository;
@@ -95,21 +142,12 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
   const dialect = dialectOf(url);
   const db = createKysely(url, dialect);
   const ctx: RepositoryContext = { db, dialect, ...(options.secretKey && { secretKey: options.secretKey }) };
-  const tenants = new TenantsRepository(ctx);
   let closed = false;
   return {
-    dialect,
-    tenants,
-    accounts: new AccountsRepository(ctx, tenants),
-    dialplans: new DialplansRepository(ctx),
-    users: new UsersRepository(ctx),
-    tokens: new TokensRepository(ctx),
-    providers: new ProvidersRepository(ctx),
-    providerRegistrations: new ProviderRegistrationsRepository(ctx),
-    bindings: new BindingsRepository(ctx),
-    cdrs: new CdrsRepository(ctx),
-    kv: new KvRepository(ctx),
-    audit: new AuditRepository(ctx),
+    ...buildRepositories(ctx),
+    transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+      return db.transaction().execute((trx) => fn(buildRepositories({ ...ctx, db: trx })));
+    },
     async migrate() {
       const migrator = new Migrator({ db, provider: createMigrationProvider(dialect, options.secretKey) });
       const { error, results } = await migrator.migrateToLatest();

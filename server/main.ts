@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { prepareDataDir, type Config } from '../config/index.ts';
 import { openDatabase, type Database } from '../db/index.ts';
-import { createApiApp } from '../web/api/index.ts';
+import { createApi, type ApiBinding } from '../web/api/index.ts';
+import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
 import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
 import { createLogger } from './logger.ts';
@@ -19,6 +18,8 @@ export interface RunningServer {
   readonly sip: SipServices;
   /** SIP listeners with their real ports. */
   readonly sipListening: ListenSpec[];
+  /** The one HTTP server (API, WebSocket upgrades via onUpgrade, built UI). */
+  readonly http: PatchbayHttpServer;
   close(): Promise<void>;
 }
 
@@ -31,17 +32,6 @@ export function patchbayVersion(): string {
   }
 }
 
-function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve(server.address() as AddressInfo);
-    });
-  });
-}
-
 /** config → db (migrated) → SIP services → HTTP API. close() undoes it in reverse order. */
 export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -50,16 +40,36 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const db = await openDatabase(config.db.url, { secretKey: config.secretKey });
   const events = new EventBus({ onListenerError: (err) => logger.error({ err }, 'event listener threw') });
   let sip: SipServices | undefined;
-  let http: Server | undefined;
+  let http: PatchbayHttpServer | undefined;
   try {
     const applied = await db.migrate();
     logger.info({ db: db.dialect, migrationsApplied: applied }, 'database ready');
 
     sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}` });
 
-    const app = createApiApp({ db, version: patchbayVersion(), startedAt, logger, calls: new CallControl(sip.calls) });
-    http = createServer(app.callback());
-    const address = await listen(http, config.http.host, config.http.port);
+    const location = sip.location;
+    const showBinding = (b: ReturnType<typeof location.get> & object): ApiBinding => ({
+      id: b.id,
+      contact: b.contactUri,
+      sourceAddress: `${b.source.address}:${b.source.port}`,
+      transport: b.source.transport,
+      userAgent: b.userAgent ?? null,
+      expiresAt: b.expiresAt,
+    });
+    const { app } = createApi({
+      db,
+      version: patchbayVersion(),
+      startedAt,
+      logger,
+      calls: new CallControl(sip.calls),
+      events,
+      liveBindings: {
+        list: (accountId) => [...location.all()].filter((b) => b.accountId === accountId).map(showBinding),
+        remove: (bindingId) => location.remove(bindingId, 'admin'),
+      },
+    });
+    http = createHttpServer({ api: app });
+    const address = await http.listen(config.http.port, config.http.host);
     const httpAddress = { host: address.address, port: address.port };
     logger.info({ transport: 'http', host: httpAddress.host, port: httpAddress.port }, `HTTP API listening on http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
 
@@ -73,12 +83,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       events,
       sip: sipServices,
       sipListening: sipServices.listening(),
+      http: server,
       close() {
         closing ??= (async () => {
-          await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          });
+          await server.close();
           // SIP first flushes its write-behind (bindings) before the database goes away.
           await sipServices.close();
           await db.close();
@@ -88,7 +96,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       },
     };
   } catch (err) {
-    http?.close();
+    await http?.close();
     await sip?.close().catch(() => {});
     await db.close().catch(() => {});
     throw err;

@@ -43,6 +43,13 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const sipLogger = logger.child({ component: 'sip' });
   const directory = new DbAccountDirectory({ db });
   await directory.load();
+  const dialplans = new DbDialplanStore(db);
+  // Admin writes through the API say so on the bus: drop the cached copies at once, not after a TTL.
+  const unsubscribeConfig = events.subscribe({ types: ['config.changed'] }, (e) => {
+    const tenantId = Number(e.tenantId);
+    if (e['kind'] === 'account' || e['kind'] === 'tenant') directory.invalidate();
+    if (e['kind'] === 'dialplan' || e['kind'] === 'tenant') dialplans.invalidate(tenantId, typeof e['name'] === 'string' ? e['name'] : undefined);
+  });
 
   const location = new LocationService({
     store: new DbBindingStore(db),
@@ -118,7 +125,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     accounts: callAccountsFrom(directory),
     digest,
     sandbox,
-    dialplans: new DbDialplanStore(db),
+    dialplans,
     kv: db.kv,
     cdrs,
     emit: (event) => events.emit(event),
@@ -163,6 +170,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {
+        unsubscribeConfig();
         keepAlive.stop();
         calls.close();
         await stack.stop();
