@@ -15,6 +15,10 @@ export function errorMiddleware(logger: Logger | undefined): Koa.Middleware {
       if (ctx.status === 404 && ctx.body === undefined) {
         ctx.status = 404;
         ctx.body = { error: `no route ${ctx.method} ${ctx.path}` };
+      } else if ((ctx.status === 405 || ctx.status === 501) && !ctx.body) {
+        const status = ctx.status;
+        ctx.body = { error: `${ctx.method} is not allowed on ${ctx.path}` };
+        ctx.status = status;
       }
     } catch (err) {
       if (err instanceof ApiError) {
