@@ -19,6 +19,7 @@ import { UsersRepository } from './repositories/users-repository.ts';
 import { SessionsRepository } from './repositories/sessions-repository.ts';
 import { TenantSecretsRepository } from './repositories/tenant-secrets-repository.ts';
 import type { DatabaseSchema } from './schema.ts';
+import type { WebPasswordScrypt } from './secrets.ts';
 
 /** The repositories, over the pool or over one transaction. */
 export interface Repositories {
@@ -91,6 +92,8 @@ export interface OpenDatabaseOptions {
    * gives it; without it (tools, tests) HA1s are written in clear and sealed ones cannot be read.
    */
   secretKey?: Buffer;
+  /** Web password scrypt cost; default N=2^17, r=8, p=1. Tests lower it to stay fast. */
+  webPasswordScrypt?: WebPasswordScrypt;
 }
 
 export function dialectOf(url: string): SqlDialectName {
@@ -141,7 +144,12 @@ export function createKysely(url: string, dialect: SqlDialectName): Kysely<Datab
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
   const dialect = dialectOf(url);
   const db = createKysely(url, dialect);
-  const ctx: RepositoryContext = { db, dialect, ...(options.secretKey && { secretKey: options.secretKey }) };
+  const ctx: RepositoryContext = {
+    db,
+    dialect,
+    ...(options.secretKey && { secretKey: options.secretKey }),
+    ...(options.webPasswordScrypt && { webPasswordScrypt: options.webPasswordScrypt }),
+  };
   let closed = false;
   return {
     ...buildRepositories(ctx),

@@ -14,7 +14,14 @@ export function digestHa1(algorithm: DigestAlgorithm, user: string, realm: strin
  * Node's 32 MiB default `maxmem`, so the limit is raised per call. Stored hashes name their
  * own parameters: older ones (N=2^14) still verify and are rehashed at the next login.
  */
-export const WEB_PASSWORD_SCRYPT = { N: 2 ** 17, r: 8, p: 1, keyLen: 32 } as const;
+export const WEB_PASSWORD_SCRYPT: WebPasswordScrypt = { N: 2 ** 17, r: 8, p: 1, keyLen: 32 };
+
+export interface WebPasswordScrypt {
+  N: number;
+  r: number;
+  p: number;
+  keyLen: number;
+}
 /** A stored hash asking for more than this is refused rather than allowed to exhaust memory. */
 const MAX_SCRYPT_MEMORY = 512 * 1024 * 1024;
 
@@ -26,9 +33,8 @@ function scryptAsync(password: string, salt: Buffer, keyLen: number, opts: { N: 
 }
 
 /** Web-user password hash: `scrypt$N$r$p$salt$hash` (base64), self-describing so parameters can grow later. */
-export async function hashWebPassword(password: string): Promise<string> {
+export async function hashWebPassword(password: string, P: WebPasswordScrypt = WEB_PASSWORD_SCRYPT): Promise<string> {
   const salt = randomBytes(16);
-  const P = WEB_PASSWORD_SCRYPT;
   const key = await scryptAsync(password, salt, P.keyLen, P);
   return `scrypt$${P.N}$${P.r}$${P.p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
@@ -49,20 +55,20 @@ export async function verifyWebPassword(password: string, stored: string): Promi
 }
 
 /** True when a stored hash was made with other parameters than today's (rehash it on the next good login). */
-export function webPasswordNeedsRehash(stored: string): boolean {
+export function webPasswordNeedsRehash(stored: string, P: WebPasswordScrypt = WEB_PASSWORD_SCRYPT): boolean {
   const h = parseWebHash(stored);
-  const P = WEB_PASSWORD_SCRYPT;
   return !h || h.N !== P.N || h.r !== P.r || h.p !== P.p || h.expected.length !== P.keyLen;
 }
 
-let dummyHash: Promise<string> | undefined;
+const dummyHashes = new Map<number, Promise<string>>();
 /**
  * Spends the same scrypt work as a real check and answers false: used for unknown or disabled
  * e-mails so the answer time does not tell whether an account exists.
  */
-export async function burnWebPasswordCheck(password: string): Promise<false> {
-  dummyHash ??= hashWebPassword(randomBytes(18).toString('base64'));
-  await verifyWebPassword(password, await dummyHash);
+export async function burnWebPasswordCheck(password: string, P: WebPasswordScrypt = WEB_PASSWORD_SCRYPT): Promise<false> {
+  let dummy = dummyHashes.get(P.N);
+  if (!dummy) dummyHashes.set(P.N, (dummy = hashWebPassword(randomBytes(18).toString('base64'), P)));
+  await verifyWebPassword(password, await dummy);
   return false;
 }
 

@@ -127,6 +127,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     sandbox,
     dialplans,
     kv: db.kv,
+    secrets: db.secrets,
     cdrs,
     emit: (event) => events.emit(event),
     logger: callLogger,

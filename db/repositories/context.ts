@@ -1,11 +1,14 @@
 import { sql, type InsertResult, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import type { SqlDialectName } from '../migrations.ts';
+import type { WebPasswordScrypt } from '../secrets.ts';
 import type { DatabaseSchema } from '../schema.ts';
 
 export interface RepositoryContext {
   db: Kysely<DatabaseSchema>;
   dialect: SqlDialectName;
   secretKey?: Buffer;
+  /** Web password hashing cost; default WEB_PASSWORD_SCRYPT (OWASP). Lower only in tests. */
+  webPasswordScrypt?: WebPasswordScrypt;
 }
 
 export function insertedId(result: InsertResult): number {

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import { DuplicateError, isUniqueViolation, ValidationError } from '../errors.ts';
 import type { UsersTable } from '../schema.ts';
-import { burnWebPasswordCheck, decryptSecret, encryptSecret, hashWebPassword, sha256Hex, verifyWebPassword, webPasswordNeedsRehash } from '../secrets.ts';
+import { WEB_PASSWORD_SCRYPT, type WebPasswordScrypt, burnWebPasswordCheck, decryptSecret, encryptSecret, hashWebPassword, sha256Hex, verifyWebPassword, webPasswordNeedsRehash } from '../secrets.ts';
 import { insertedId, toBool, type RepositoryContext } from './context.ts';
 import { inTransaction } from './context.ts';
 
@@ -54,6 +54,10 @@ const totpAad = (userId: number) => `users.totp_secret_enc:${userId}`;
 export class UsersRepository {
   constructor(private readonly ctx: RepositoryContext) {}
 
+  private get scrypt(): WebPasswordScrypt {
+    return this.ctx.webPasswordScrypt ?? WEB_PASSWORD_SCRYPT;
+  }
+
   async add(input: NewWebUser): Promise<WebUser> {
     const email = input.email.trim().toLowerCase();
     if (!EMAIL.test(email)) throw new ValidationError('email', `not an e-mail address: "${input.email}"`);
@@ -64,7 +68,7 @@ export class UsersRepository {
       email,
       role: input.role,
       tenant_id: input.role === 'operator' ? null : input.tenantId,
-      password_hash: await hashWebPassword(input.password),
+      password_hash: await hashWebPassword(input.password, this.scrypt),
       disabled: 0,
       created_at: Date.now(),
     };
@@ -98,10 +102,10 @@ export class UsersRepository {
    */
   async verifyPassword(email: string, password: string): Promise<WebUser | undefined> {
     const r = await this.ctx.db.selectFrom('users').selectAll().where('email', '=', email.trim().toLowerCase()).executeTakeFirst();
-    if (!r || toBool(r.disabled)) return burnWebPasswordCheck(password).then(() => undefined);
+    if (!r || toBool(r.disabled)) return burnWebPasswordCheck(password, this.scrypt).then(() => undefined);
     if (!(await verifyWebPassword(password, r.password_hash))) return undefined;
-    if (webPasswordNeedsRehash(r.password_hash)) {
-      await this.ctx.db.updateTable('users').set({ password_hash: await hashWebPassword(password) }).where('id', '=', r.id).execute();
+    if (webPasswordNeedsRehash(r.password_hash, this.scrypt)) {
+      await this.ctx.db.updateTable('users').set({ password_hash: await hashWebPassword(password, this.scrypt) }).where('id', '=', r.id).execute();
     }
     return toWebUser(r);
   }
@@ -176,7 +180,7 @@ export class UsersRepository {
 
   async setPassword(id: number, password: string): Promise<void> {
     if (!password || password.length < 8) throw new ValidationError('password', 'must be at least 8 characters');
-    await this.ctx.db.updateTable('users').set({ password_hash: await hashWebPassword(password) }).where('id', '=', id).execute();
+    await this.ctx.db.updateTable('users').set({ password_hash: await hashWebPassword(password, this.scrypt) }).where('id', '=', id).execute();
   }
 
   async list(tenantId?: number): Promise<WebUser[]> {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashWebPassword } from '../../db/index.ts';
 import { createKysely } from '../../db/open-database.ts';
 import { testDatabaseTargets } from '../../db/test-databases.ts';
-import { startApiHarness, type ApiHarness } from './test-support.ts';
+import { startApiHarness, TEST_SCRYPT, type ApiHarness } from './test-support.ts';
 import { LoginBrake } from './login-brake.ts';
 
 const login = (h: ApiHarness, body: unknown, headers: Record<string, string> = {}) => h.call('POST', '/auth/login', { body, headers });
@@ -176,9 +176,14 @@ describe.each(testDatabaseTargets())('auth on $dialect', (target) => {
     expect((await login(h, { email: 'legacy@auth.test', password: 'legacy-password' })).status).toBe(200);
     const now = await getHash(h, u.id);
     expect(now).not.toBe(legacy);
-    expect(now).toMatch(/^scrypt\$131072\$8\$1\$/);
+    expect(now).toMatch(new RegExp(`^scrypt\\$${TEST_SCRYPT.N}\\$8\\$1\\$`)); // the configured cost
     expect((await login(h, { email: 'legacy@auth.test', password: 'legacy-password' })).status).toBe(200);
-    expect(await hashWebPassword('x')).toMatch(/^scrypt\$131072\$8\$1\$/);
+    // The default (what the switch runs with) is OWASP's N=2^17, r=8, p=1.
+    const real = await hashWebPassword('x');
+    expect(real).toMatch(/^scrypt\$131072\$8\$1\$/);
+    const { verifyWebPassword } = await import('../../db/secrets.ts');
+    expect(await verifyWebPassword('x', real)).toBe(true);
+    expect(await verifyWebPassword('y', real)).toBe(false);
   });
 });
 

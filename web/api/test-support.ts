@@ -27,9 +27,12 @@ export interface ApiHarness {
 
 export type Credentials = { cookie: string; csrf: string | null } | { bearer: string };
 
+/** scrypt at a test cost: the OWASP cost (128 MiB, ~0.3 s a hash) would make these files crawl. */
+export const TEST_SCRYPT = { N: 2 ** 12, r: 8, p: 1, keyLen: 32 };
+
 export async function startApiHarness(target: TestDatabaseTarget, deps: Partial<ApiDeps> = {}): Promise<ApiHarness> {
   const created = await target.create();
-  const db = await openDatabase(created.url, { secretKey: randomBytes(32) });
+  const db = await openDatabase(created.url, { secretKey: randomBytes(32), webPasswordScrypt: TEST_SCRYPT });
   await db.migrate();
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino(
