@@ -28,6 +28,8 @@ export interface ApiApp {
   app: Koa<ApiState>;
   /** Every declared route (for the OpenAPI document and its test). */
   routes: ApiRouter['routes'];
+  /** The Koa router itself: its layers are what really answers (the OpenAPI test compares). */
+  router: Router<ApiState>;
 }
 
 function resolveDeps(deps: ApiDeps): RouteDeps {
@@ -80,7 +82,7 @@ export function createApi(deps: ApiDeps): ApiApp {
 
   app.use(router.routes());
   app.use(router.allowedMethods());
-  return { app, routes: api.routes };
+  return { app, routes: api.routes, router };
 }
 
 /** The Koa app alone (kept for callers of the earlier API). */
