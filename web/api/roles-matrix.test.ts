@@ -150,4 +150,18 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
     const b = (await (await h.call('GET', '/kv?tenant=2', { auth: op })).json()) as { items: Array<{ key: string }> };
     expect(b.items.map((i) => i.key)).toEqual(['kb']);
   });
+
+  it('refuses every cookie-authenticated mutation route without the CSRF token', async () => {
+    const op = who.get('operator') as { cookie: string; csrf: string };
+    const mutations = h.api.routes.filter((r) => r.spec.method !== 'get' && r.spec.roles !== 'public');
+    expect(mutations.length).toBeGreaterThan(30);
+    const wrong: string[] = [];
+    for (const { spec } of mutations) {
+      const path = withTenant('operator', spec.path.replace(/:([A-Za-z0-9_]+)/g, '1'));
+      const res = await h.call(spec.method.toUpperCase(), path, { auth: { cookie: op.cookie, csrf: null }, body: {} });
+      const body = (await res.json()) as { field?: string };
+      if (res.status !== 403 || body.field !== 'X-CSRF-Token') wrong.push(`${spec.method} ${spec.path}: ${res.status}`);
+    }
+    expect(wrong).toEqual([]);
+  });
 });
