@@ -11,6 +11,7 @@ import { mountAuthRoutes } from './routes/auth.ts';
 import { mountCallRoutes } from './routes/calls.ts';
 import { mountCdrRoutes } from './routes/cdrs.ts';
 import { mountDialplanRoutes } from './routes/dialplans.ts';
+import { mountDocsRoutes } from './routes/docs.ts';
 import { mountHealthRoutes } from './routes/health.ts';
 import { mountKvRoutes } from './routes/kv.ts';
 import { mountOpenApiRoute } from './routes/openapi.ts';
@@ -79,6 +80,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   mountSecretRoutes(api, d);
   mountAuditRoutes(api, d);
   mountOpenApiRoute(api, d, API_PREFIX);
+  mountDocsRoutes(api);
 
   app.use(router.routes());
   app.use(router.allowedMethods());
