@@ -280,6 +280,13 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
         await db.schema.alterTable('sip_accounts').addColumn('display_name', 'varchar(255)').execute();
       },
     },
+    '0035_tenant_retention': {
+      // How long a tenant's CDRs and audit entries are kept before the nightly purge (days).
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('tenants').addColumn('cdr_retention_days', 'integer', (c) => c.notNull().defaultTo(400)).execute();
+        await db.schema.alterTable('tenants').addColumn('audit_retention_days', 'integer', (c) => c.notNull().defaultTo(400)).execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

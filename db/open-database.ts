@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteDriver } from './sqlite-driver.ts';
-import { Kysely, Migrator, MysqlDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, MysqlDialect, SqliteDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
 import { createMigrationProvider, type SqlDialectName } from './migrations.ts';
 import { AccountsRepository } from './repositories/accounts-repository.ts';
@@ -79,6 +79,11 @@ export interface Database {
   readonly cdrs: CdrsRepository;
   readonly kv: KvRepository;
   readonly audit: AuditRepository;
+  /**
+   * SQLite only: a consistent copy of the live database into `file` (VACUUM INTO), taken while the
+   * switch keeps running. Throws on MySQL (back that up with its own tools).
+   */
+  backupTo(file: string): Promise<void>;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** A cheap round trip, for health checks. */
@@ -166,6 +171,10 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       // Rows a keyless tool wrote since the last migrate() are sealed now.
       if (options.secretKey) await sealClearHa1s(db, options.secretKey);
       return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    },
+    async backupTo(file: string) {
+      if (dialect !== 'sqlite') throw new Error('online backup is for SQLite; back up MySQL/MariaDB with its own tools');
+      await sql`VACUUM INTO ${file}`.execute(db);
     },
     async ping() {
       await db.selectFrom('tenants').select('id').limit(1).execute();

@@ -9,6 +9,8 @@ export interface TenantsTable {
   name: string;
   created_at: number;
   require_2fa: Generated<number>;
+  cdr_retention_days: Generated<number>;
+  audit_retention_days: Generated<number>;
 }
 
 export interface TenantAliasesTable {

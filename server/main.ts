@@ -6,6 +6,7 @@ import { createApi, type ApiBinding } from '../web/api/index.ts';
 import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
 import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
+import { jobSettingsFromEnv, ScheduledJobs } from './jobs/index.ts';
 import { createLogger } from './logger.ts';
 import { startSipServices, type SipServices } from './sip-services.ts';
 import type { ListenSpec } from './sip/index.ts';
@@ -41,6 +42,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const events = new EventBus({ onListenerError: (err) => logger.error({ err }, 'event listener threw') });
   let sip: SipServices | undefined;
   let http: PatchbayHttpServer | undefined;
+  let stopJobs: (() => Promise<void>) | undefined;
   try {
     const applied = await db.migrate();
     logger.info({ db: db.dialect, migrationsApplied: applied }, 'database ready');
@@ -56,6 +58,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       userAgent: b.userAgent ?? null,
       expiresAt: b.expiresAt,
     });
+    const jobs = new ScheduledJobs(db, jobSettingsFromEnv(process.env, config.dataDir), logger.child({ component: 'jobs' }));
+    jobs.start();
+    stopJobs = () => jobs.stop();
     const { app } = createApi({
       db,
       version: patchbayVersion(),
@@ -63,6 +68,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       logger,
       calls: new CallControl(sip.calls),
       events,
+      jobs,
       liveBindings: {
         list: (accountId) => [...location.all()].filter((b) => b.accountId === accountId).map(showBinding),
         remove: (bindingId) => location.remove(bindingId, 'admin'),
@@ -87,6 +93,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       close() {
         closing ??= (async () => {
           await server.close();
+          await stopJobs?.();
           // SIP first flushes its write-behind (bindings) before the database goes away.
           await sipServices.close();
           await db.close();
@@ -97,6 +104,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     };
   } catch (err) {
     await http?.close();
+    await stopJobs?.().catch(() => {});
     await sip?.close().catch(() => {});
     await db.close().catch(() => {});
     throw err;

@@ -38,6 +38,14 @@ export interface AuditFilter {
 export class AuditRepository {
   constructor(private readonly ctx: RepositoryContext) {}
 
+  /** Deletes up to `limit` of a tenant's audit entries older than `cutoff` (epoch ms); returns how many. */
+  async purgeBatch(tenantId: number, cutoff: number, limit: number): Promise<number> {
+    const ids = await this.ctx.db.selectFrom('audit_log').select('id').where('tenant_id', '=', tenantId).where('at', '<', cutoff).orderBy('id').limit(limit).execute();
+    if (ids.length === 0) return 0;
+    const r = await this.ctx.db.deleteFrom('audit_log').where('id', 'in', ids.map((x) => x.id)).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async record(entry: AuditEntry): Promise<number> {
     return insertedId(
       await this.ctx.db

@@ -192,6 +192,17 @@ export class CdrsRepository {
     }
   }
 
+  /**
+   * Deletes up to `limit` of a tenant's CDRs that started before `cutoff` (epoch ms); returns how
+   * many. Called in a loop by the retention job, so one call never holds the database long.
+   */
+  async purgeBatch(tenantId: number, cutoff: number, limit: number): Promise<number> {
+    const ids = await this.ctx.db.selectFrom('cdrs').select('id').where('tenant_id', '=', tenantId).where('started_at', '<', cutoff).orderBy('id').limit(limit).execute();
+    if (ids.length === 0) return 0;
+    const r = await this.ctx.db.deleteFrom('cdrs').where('id', 'in', ids.map((x) => x.id)).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   /** Newest first; `before` (epoch ms, exclusive) pages back in time. */
   async list(opts: { tenantId?: number; limit?: number; before?: number } = {}): Promise<StoredCdr[]> {
     let q = this.ctx.db.selectFrom('cdrs').selectAll();

@@ -10,7 +10,13 @@ export interface Tenant {
   createdAt: number;
   /** An operator demands TOTP 2FA of every web user of this tenant. */
   require2fa: boolean;
+  /** CDRs older than this many days are purged nightly. */
+  cdrRetentionDays: number;
+  /** Audit entries older than this many days are purged nightly. */
+  auditRetentionDays: number;
 }
+
+export const DEFAULT_RETENTION_DAYS = 400;
 
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
@@ -39,7 +45,7 @@ export class TenantsRepository {
         if (await this.domainTaken(trx, domain)) throw new DuplicateError('tenant', domain);
         return insertedId(await trx.insertInto('tenants').values({ domain, name, created_at: createdAt }).executeTakeFirstOrThrow());
       });
-      return { id, domain, name, aliases: [], createdAt, require2fa: false };
+      return { id, domain, name, aliases: [], createdAt, require2fa: false, cdrRetentionDays: DEFAULT_RETENTION_DAYS, auditRetentionDays: DEFAULT_RETENTION_DAYS };
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('tenant', domain);
       throw err;
@@ -100,6 +106,8 @@ export class TenantsRepository {
       name: r.name,
       createdAt: Number(r.created_at),
       require2fa: Number(r.require_2fa) === 1,
+      cdrRetentionDays: Number(r.cdr_retention_days),
+      auditRetentionDays: Number(r.audit_retention_days),
       aliases: aliases.filter((a) => a.tenant_id === r.id).map((a) => a.domain),
     }));
   }
@@ -128,8 +136,14 @@ export class TenantsRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  async update(id: number, patch: { name?: string; require2fa?: boolean }): Promise<Tenant | undefined> {
+  async update(id: number, patch: { name?: string; require2fa?: boolean; cdrRetentionDays?: number; auditRetentionDays?: number }): Promise<Tenant | undefined> {
+    for (const field of ['cdrRetentionDays', 'auditRetentionDays'] as const) {
+      const v = patch[field];
+      if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 36_500)) throw new ValidationError(field, 'must be 1..36500 days');
+    }
     const set = {
+      ...(patch.cdrRetentionDays !== undefined && { cdr_retention_days: patch.cdrRetentionDays }),
+      ...(patch.auditRetentionDays !== undefined && { audit_retention_days: patch.auditRetentionDays }),
       ...(patch.name !== undefined && { name: patch.name.trim().slice(0, 255) }),
       ...(patch.require2fa !== undefined && { require_2fa: patch.require2fa ? 1 : 0 }),
     };
@@ -143,7 +157,7 @@ export class TenantsRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  private async withAliases(row: { id: number; domain: string; name: string; created_at: number; require_2fa: number }): Promise<Tenant> {
+  private async withAliases(row: { id: number; domain: string; name: string; created_at: number; require_2fa: number; cdr_retention_days: number; audit_retention_days: number }): Promise<Tenant> {
     const aliases = await this.ctx.db
       .selectFrom('tenant_aliases')
       .select('domain')
@@ -156,6 +170,8 @@ export class TenantsRepository {
       name: row.name,
       createdAt: Number(row.created_at),
       require2fa: Number(row.require_2fa) === 1,
+      cdrRetentionDays: Number(row.cdr_retention_days),
+      auditRetentionDays: Number(row.audit_retention_days),
       aliases: aliases.map((a) => a.domain),
     };
   }

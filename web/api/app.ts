@@ -17,6 +17,7 @@ import { mountKvRoutes } from './routes/kv.ts';
 import { mountOpenApiRoute } from './routes/openapi.ts';
 import { mountProviderRoutes } from './routes/providers.ts';
 import { mountSecretRoutes } from './routes/secrets.ts';
+import { mountSystemRoutes } from './routes/system.ts';
 import { mountTenantRoutes } from './routes/tenants.ts';
 import { mountTokenRoutes } from './routes/tokens.ts';
 import { mountTwoFactorRoutes } from './routes/two-factor.ts';
@@ -79,6 +80,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   mountKvRoutes(api, d);
   mountSecretRoutes(api, d);
   mountAuditRoutes(api, d);
+  mountSystemRoutes(api, d);
   mountOpenApiRoute(api, d, API_PREFIX);
   mountDocsRoutes(api);
 

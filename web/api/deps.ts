@@ -39,6 +39,12 @@ export interface ConfigChangedEvent extends BusEvent {
   name?: string;
 }
 
+/** The switch's scheduled jobs (retention purge, SQLite backup), as the API shows and runs them. */
+export interface ApiJobs {
+  list(): Array<{ name: string; schedule: string | null; running: boolean; lastRunAt: number | null; lastResult: Record<string, unknown> | null; lastError: string | null }>;
+  run(name: 'retention' | 'backup'): Promise<Record<string, unknown>>;
+}
+
 export interface ApiDeps {
   db: Database;
   /** Live call control (the switch's CallService); without it the /calls routes answer 503. */
@@ -55,6 +61,7 @@ export interface ApiDeps {
   /** The dialplan compiler; default the sandbox's (the one the CLI uses). */
   compileDialplan?: (source: string, language: 'ts' | 'js') => Promise<CompiledDialplan>;
   totp?: TotpVerifier;
+  jobs?: ApiJobs;
 }
 
 /** ApiDeps with every default filled in, as the routes see them. */

@@ -1,6 +1,6 @@
 export { createApi, createApiApp, API_PREFIX } from './app.ts';
 export type { ApiApp } from './app.ts';
-export type { ApiDeps, ApiBinding, LiveBindings, ConfigChangedEvent, CompiledDialplan } from './deps.ts';
+export type { ApiDeps, ApiJobs, ApiBinding, LiveBindings, ConfigChangedEvent, CompiledDialplan } from './deps.ts';
 export { parseInput, type ApiState } from './api-router.ts';
 export { ApiError } from './middleware/api-error.ts';
 export { readJsonBody } from './middleware/json-body.ts';

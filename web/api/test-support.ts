@@ -30,7 +30,7 @@ export type Credentials = { cookie: string; csrf: string | null } | { bearer: st
 /** scrypt at a test cost: the OWASP cost (128 MiB, ~0.3 s a hash) would make these files crawl. */
 export const TEST_SCRYPT = { N: 2 ** 12, r: 8, p: 1, keyLen: 32 };
 
-export async function startApiHarness(target: TestDatabaseTarget, deps: Partial<ApiDeps> = {}): Promise<ApiHarness> {
+export async function startApiHarness(target: TestDatabaseTarget, depsOf: Partial<ApiDeps> | ((db: Database) => Partial<ApiDeps>) = {}): Promise<ApiHarness> {
   const created = await target.create();
   const db = await openDatabase(created.url, { secretKey: randomBytes(32), webPasswordScrypt: TEST_SCRYPT });
   await db.migrate();
@@ -45,6 +45,7 @@ export async function startApiHarness(target: TestDatabaseTarget, deps: Partial<
     }),
   );
   const events: Array<Record<string, unknown>> = [];
+  const deps = typeof depsOf === 'function' ? depsOf(db) : depsOf;
   const api = createApi({ db, version: 'test', logger, events: { emit: (e) => events.push({ ...e }) }, compileDialplan: undefined, ...deps } as ApiDeps);
   const server: Server = createServer(api.app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

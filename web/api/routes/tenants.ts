@@ -30,10 +30,11 @@ export function mountTenantRoutes(api: ApiRouter, d: RouteDeps): void {
 
   api.define({ ...base, method: 'get', path: '/tenants/:id', summary: 'One tenant', response: one }, async ({ params }) => ({ tenant: await require(params['id']) }));
 
-  api.define({ ...base, method: 'patch', path: '/tenants/:id', summary: 'Rename a tenant or require 2FA of its users', body: tenantPatchBody, response: one }, async ({ params, body, audit }) => {
+  api.define({ ...base, method: 'patch', path: '/tenants/:id', summary: 'Rename a tenant, require 2FA of its users, or set its CDR and audit retention (days)', body: tenantPatchBody, response: one }, async ({ params, body, audit }) => {
     const t = await require(params['id']);
     const tenant = await d.db.transaction(async (tx) => {
-      const updated = await tx.tenants.update(t.id, { ...(body.name !== undefined && { name: body.name }), ...(body.require2fa !== undefined && { require2fa: body.require2fa }) });
+      const patch = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as typeof body;
+      const updated = await tx.tenants.update(t.id, patch as Parameters<typeof tx.tenants.update>[1]);
       await audit(tx, { action: 'tenant.update', target: `tenant:${t.domain}`, details: body, tenantId: t.id });
       return updated!;
     });

@@ -3,10 +3,26 @@ import { WEB_ROLES } from '../../../db/index.ts';
 import { password8 } from './common.ts';
 
 export const tenantSchema = z
-  .object({ id: z.number().int(), domain: z.string(), name: z.string(), aliases: z.array(z.string()), createdAt: z.number(), require2fa: z.boolean() })
+  .object({
+    id: z.number().int(),
+    domain: z.string(),
+    name: z.string(),
+    aliases: z.array(z.string()),
+    createdAt: z.number(),
+    require2fa: z.boolean(),
+    cdrRetentionDays: z.number().int(),
+    auditRetentionDays: z.number().int(),
+  })
   .meta({ id: 'Tenant' });
 export const tenantCreateBody = z.object({ domain: z.string().min(1).max(253), name: z.string().min(1).max(255).optional() });
-export const tenantPatchBody = z.object({ name: z.string().min(1).max(255).optional(), require2fa: z.boolean().optional() }).strict();
+export const tenantPatchBody = z
+  .object({
+    name: z.string().min(1).max(255).optional(),
+    require2fa: z.boolean().optional(),
+    cdrRetentionDays: z.number().int().min(1).max(36_500).optional(),
+    auditRetentionDays: z.number().int().min(1).max(36_500).optional(),
+  })
+  .strict();
 export const aliasBody = z.object({ domain: z.string().min(1).max(253) });
 
 const role = z.enum(WEB_ROLES as [string, ...string[]]);
