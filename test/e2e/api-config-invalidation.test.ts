@@ -1,5 +1,22 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOMAIN, startSwitch, type Switch } from './calls-support.ts';
+import { runSipp } from './harness/index.ts';
+import { DOMAIN, SCENARIOS, freeUdpPort, startSwitch, type Switch } from './calls-support.ts';
+
+/** One sipp REGISTER with digest for `user`; its exit code (0: registered). */
+async function sippRegister(target: string, user: string, password: string): Promise<{ code: number | null; detail: string }> {
+  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-api-reg-'));
+  try {
+    const injection = join(workDir, 'account.csv');
+    await writeFile(injection, `SEQUENTIAL\n${user};${DOMAIN};[authentication username=${user} password=${password}]\n`);
+    const r = await runSipp({ scenario: join(SCENARIOS, 'register-digest.xml'), target, localPort: await freeUdpPort(), timeoutMs: 10_000, args: ['-m', '1', '-inf', injection] });
+    return { code: r.code, detail: r.stderr + r.errors };
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
 
 /**
  * Admin writes through the REST API reach the running switch's caches at once (config.changed on
@@ -35,10 +52,13 @@ describe('API writes invalidate the switch caches', () => {
     expect(sw.events.some((e) => e.type === 'config.changed' && e['kind'] === 'account')).toBe(true);
   });
 
-  it('a new account is found at once even after a miss was remembered', async () => {
-    const dir = sw.running.sip.directory;
-    expect(await dir.findAccount('1009', DOMAIN)).toBeUndefined(); // now negatively cached
+  it('a new account registers (sipp) right after the POST, though its miss was remembered', async () => {
+    const refused = await sippRegister(sw.target, '1009', 'long-enough');
+    expect(refused.code).not.toBe(0); // unknown account: the directory now remembers the miss
     expect((await api('POST', '/accounts', { username: '1009', password: 'long-enough' })).status).toBe(201);
-    expect((await dir.findAccount('1009', DOMAIN))?.username).toBe('1009');
+    const registered = await sippRegister(sw.target, '1009', 'long-enough');
+    expect(registered.code, registered.detail).toBe(0);
+    const bindings = (await (await api('GET', `/accounts/${(await sw.running.db.accounts.findForAuth('1009', DOMAIN))!.id}/bindings`)).json()) as { items: Array<{ transport: string; sourceAddress: string }> };
+    expect(bindings.items).toEqual([expect.objectContaining({ transport: 'udp', sourceAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/) })]);
   });
 });
