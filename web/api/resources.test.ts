@@ -138,6 +138,12 @@ describe.each(testDatabaseTargets())('resources on $dialect', (target) => {
     expect(lines[1]).toContain(`"'=HYPERLINK(""x"")"`);
     const exported = (await (await h.call('GET', '/cdrs/export?format=json&status=failed', { auth: admin })).json()) as Json[];
     expect(exported.map((c) => c['callId'])).toEqual(['cdr-4', 'cdr-2', 'cdr-0']);
+    // Past one page of the export's paging (500 rows): every row once, newest first.
+    await h.db.cdrs.insertMany(Array.from({ length: 1100 }, (_, i) => ({ ...base, callId: `bulk-${i}`, caller: 'sip:bulk@res.test', callee: 'sip:900@res.test', startedAt: t0 - i, status: 'bulk' })));
+    const bulk = (await (await h.call('GET', '/cdrs/export?format=json&status=bulk', { auth: admin })).json()) as Json[];
+    expect(bulk).toHaveLength(1100);
+    expect(new Set(bulk.map((c) => c['callId'])).size).toBe(1100);
+    expect((bulk[0]!['id'] as number) > (bulk[1099]!['id'] as number)).toBe(true);
   });
 
   it('tenant key/value store with the sys.DB limits', async () => {

@@ -71,6 +71,8 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'list dialplans', method: 'GET', own: '/dialplans', roles: withMember },
       { name: 'get dialplan', method: 'GET', own: '/dialplans/member-plan', other: '/dialplans/b-plan', roles: withMember },
       { name: 'get dialplan no account of mine uses', method: 'GET', own: '/dialplans/admin-plan', roles: withMember, hiddenFrom: ['member'] },
+      // (A PUT of a name tenant B uses creates tenant A's own dialplan of that name: names are per tenant.)
+      { name: 'save dialplan', method: 'PUT', own: '/dialplans/member-plan', body: () => ({ language: 'js', source: 'sys.Log("v")' }), roles: withMember },
       { name: 'dialplan versions', method: 'GET', own: '/dialplans/member-plan/versions', other: '/dialplans/b-plan/versions', roles: withMember },
       { name: 'list cdrs', method: 'GET', own: '/cdrs', roles: ROLES },
       { name: 'get cdr', method: 'GET', own: `/cdrs/${myCdr}`, other: `/cdrs/${otherCdr}`, roles: ROLES },
@@ -149,6 +151,10 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
     expect((await h.call('GET', '/kv?tenant=999', { auth: op })).status).toBe(404);
     const b = (await (await h.call('GET', '/kv?tenant=2', { auth: op })).json()) as { items: Array<{ key: string }> };
     expect(b.items.map((i) => i.key)).toEqual(['kb']);
+    // An admin saving a dialplan named like tenant B's writes only tenant A's.
+    expect((await h.call('PUT', '/dialplans/b-plan', { auth: admin, body: { language: 'js', source: 'sys.Log("a")' } })).status).toBe(200);
+    expect((await h.db.dialplans.listVersions(2, 'b-plan')).map((v) => v.version)).toEqual([1]);
+    expect((await h.db.dialplans.getCurrent(2, 'b-plan'))!.source).toBe('sys.Log("x")');
   });
 
   it('refuses every cookie-authenticated mutation route without the CSRF token', async () => {
