@@ -60,5 +60,13 @@ describe('API writes invalidate the switch caches', () => {
     expect(registered.code, registered.detail).toBe(0);
     const bindings = (await (await api('GET', `/accounts/${(await sw.running.db.accounts.findForAuth('1009', DOMAIN))!.id}/bindings`)).json()) as { items: Array<{ transport: string; sourceAddress: string }> };
     expect(bindings.items).toEqual([expect.objectContaining({ transport: 'udp', sourceAddress: expect.stringMatching(/^127\.0\.0\.1:\d+$/) })]);
+
+    // "Unregister this binding": gone from the live location service at once.
+    const account = (await sw.running.db.accounts.findForAuth('1009', DOMAIN))!;
+    const id = (bindings.items[0] as unknown as { id: string }).id;
+    expect(sw.running.sip.location.lookup('1009', DOMAIN)).toHaveLength(1);
+    expect((await api('DELETE', `/accounts/${account.id}/bindings/${id}`)).status).toBe(204);
+    expect(sw.running.sip.location.lookup('1009', DOMAIN)).toHaveLength(0);
+    expect(((await (await api('GET', `/accounts/${account.id}/bindings`)).json()) as { items: unknown[] }).items).toEqual([]);
   });
 });
