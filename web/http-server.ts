@@ -4,14 +4,13 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type Koa from 'koa';
 
 /** Takes over an HTTP upgrade (the event hub's WebSocket handshake). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 export interface HttpServerOptions {
-  /** The REST API app; it answers everything under /api/. */
-  api: Koa<never> | { callback(): (req: IncomingMessage, res: ServerResponse) => void };
+  /** The REST API (a Koa app); it answers everything under /api/. */
+  api: { callback(): (req: IncomingMessage, res: ServerResponse) => unknown };
   /** The built browser app; served with SPA fallback when the folder exists. Default web/ui/dist. */
   uiDir?: string;
 }

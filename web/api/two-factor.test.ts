@@ -89,6 +89,7 @@ describe.each(testDatabaseTargets())('TOTP 2FA on $dialect', (target) => {
     now += 30_000;
     await h.call('POST', '/auth/2fa/confirm', { auth: carol.session, body: { code: totpCode(secret, now) } });
     expect((await h.call('POST', '/auth/2fa/disable', { auth: carol.session, body: { password: 'wrong-one' } })).status).toBe(400);
+    expect(h.logs.some((l) => l['event'] === 'auth.failed' && l['reason'] === '2fa-disable-password')).toBe(true);
     expect((await h.call('POST', '/auth/2fa/disable', { auth: carol.session, body: { password: 'a-long-password' } })).status).toBe(204);
     expect((await h.db.users.get(carol.userId))?.totpEnabled).toBe(false);
 

@@ -67,8 +67,15 @@ export function mountTwoFactorRoutes(api: ApiRouter, d: RouteDeps): void {
 
   api.define(
     { ...base, method: 'post', path: '/auth/2fa/disable', summary: 'Turn 2FA off (needs my password; refused where the tenant requires 2FA)', body: totpDisableBody, status: 204 },
-    async ({ auth, body, audit }) => {
-      if (!(await d.db.users.verifyPassword(auth.user.email, body.password))) throw new ApiError(400, 'password: wrong password', 'password');
+    async ({ ctx, auth, body, audit }) => {
+      // A stolen session must not become a password-guessing oracle: same brake as the login.
+      const verdict = d.loginBrake.check(ctx.ip, auth.user.email);
+      if (verdict.locked) throw new ApiError(429, `too many wrong passwords; try again in ${verdict.retryAfterSec} s`, undefined, { retryAfterSec: verdict.retryAfterSec }, verdict.retryAfterSec);
+      if (!(await d.db.users.verifyPassword(auth.user.email, body.password))) {
+        d.loginBrake.fail(ctx.ip, auth.user.email);
+        d.logger?.warn({ event: 'auth.failed', email: auth.user.email, sourceAddress: ctx.ip, reason: '2fa-disable-password' }, 'auth.failed');
+        throw new ApiError(400, 'password: wrong password', 'password');
+      }
       const tenant = auth.user.tenantId === null ? undefined : await d.db.tenants.get(auth.user.tenantId);
       if (tenant?.require2fa) throw new ApiError(409, 'this tenant requires two-factor authentication');
       await d.db.transaction(async (tx) => {
