@@ -138,6 +138,8 @@ describe.each(testDatabaseTargets())('auth on $dialect', (target) => {
     // A read token cannot mint a write token.
     const escalate = await h.call('POST', '/tokens', { auth: { bearer: token }, body: { name: 'more', scopes: ['write'] } });
     expect(escalate.status).toBe(403);
+    const past = await h.call('POST', '/tokens', { auth: u.session, body: { name: 'x', scopes: ['read'], expiresAt: Date.now() - 1000 } });
+    expect(await past.json()).toMatchObject({ field: 'expiresAt' });
     const badScope = await h.call('POST', '/tokens', { auth: u.session, body: { name: 'x', scopes: ['admin'] } });
     expect(badScope.status).toBe(400);
     expect(await badScope.json()).toMatchObject({ field: 'scopes.0' });

@@ -8,9 +8,15 @@ import { startApiHarness, type ApiHarness, type Credentials } from './test-suppo
 function fakeCalls(tenants: { a: number; b: number }): CallControl {
   const call = (id: string) => ({ id, direction: 'internal', state: 'answered', caller: { uri: 'sip:1@x' }, callee: { uri: 'sip:2@x' }, createdAt: 1, history: [] });
   const byTenant = new Map([[tenants.a, [call('call-a')]], [tenants.b, [call('call-b')]]]);
+  const find = (t: number, id: string) => byTenant.get(t)?.find((c) => c.id === id);
+  const act = (t: number, id: string) => (find(t, id) ? { ok: true } : { ok: false, status: 404, reason: 'No such call' });
   return {
     list: (t: number) => byTenant.get(t) ?? [],
-    get: (t: number, id: string) => byTenant.get(t)?.find((c) => c.id === id),
+    get: find,
+    hangup: act,
+    hold: async (t: number, id: string) => act(t, id),
+    unhold: async (t: number, id: string) => act(t, id),
+    transfer: async (t: number, id: string) => act(t, id),
   } as unknown as CallControl;
 }
 
@@ -80,6 +86,9 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'export cdrs', method: 'GET', own: '/cdrs/export?format=csv', roles: ROLES },
       { name: 'list calls', method: 'GET', own: '/calls', roles: ['operator', 'admin', 'receptionist'] },
       { name: 'get call', method: 'GET', own: '/calls/call-a', other: '/calls/call-b', roles: ['operator', 'admin', 'receptionist'] },
+      { name: 'hold call', method: 'POST', own: '/calls/call-a/hold', other: '/calls/call-b/hold', body: () => ({ party: 'callee' }), roles: ['operator', 'admin', 'receptionist'] },
+      { name: 'transfer call', method: 'POST', own: '/calls/call-a/transfer', other: '/calls/call-b/transfer', body: () => ({ party: 'caller', destination: '1003' }), roles: ['operator', 'admin', 'receptionist'] },
+      { name: 'hang up call', method: 'POST', own: '/calls/call-a/hangup', other: '/calls/call-b/hangup', roles: ['operator', 'admin', 'receptionist'] },
       { name: 'list kv', method: 'GET', own: '/kv', roles: admins },
       { name: 'get kv', method: 'GET', own: '/kv/k', other: '/kv/kb', roles: admins },
       { name: 'put kv', method: 'PUT', own: '/kv/k2', body: () => ({ value: 'x' }), roles: admins },
