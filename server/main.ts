@@ -69,6 +69,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       calls: new CallControl(sip.calls),
       events,
       jobs,
+      trustProxy: /^(1|true|yes|on)$/i.test(process.env['PATCHBAY_HTTP_TRUST_PROXY'] ?? ''),
       liveBindings: {
         list: (accountId) => [...location.all()].filter((b) => b.accountId === accountId).map(showBinding),
         remove: (bindingId) => location.remove(bindingId, 'admin'),

@@ -61,7 +61,7 @@ function resolveDeps(deps: ApiDeps): RouteDeps {
 export function createApi(deps: ApiDeps): ApiApp {
   const d = resolveDeps(deps);
   const app = new Koa<ApiState>();
-  app.proxy = false;
+  app.proxy = deps.trustProxy === true;
   const router = new Router<ApiState>({ prefix: API_PREFIX });
   const api = new ApiRouter(router, deps.db, d.session);
 

@@ -62,6 +62,11 @@ export interface ApiDeps {
   compileDialplan?: (source: string, language: 'ts' | 'js') => Promise<CompiledDialplan>;
   totp?: TotpVerifier;
   jobs?: ApiJobs;
+  /**
+   * Behind a reverse proxy that terminates TLS: take the client address from X-Forwarded-For and
+   * the scheme from X-Forwarded-Proto (Secure cookie). Off by default, since anyone can send them.
+   */
+  trustProxy?: boolean;
 }
 
 /** ApiDeps with every default filled in, as the routes see them. */
