@@ -194,6 +194,9 @@ export class UsersRepository {
       await trx.deleteFrom('api_tokens').where('user_id', '=', id).execute();
       await trx.deleteFrom('web_sessions').where('user_id', '=', id).execute();
       await trx.deleteFrom('user_recovery_codes').where('user_id', '=', id).execute();
+      // An id can come back (MariaDB may reuse AUTO_INCREMENT values after a restart): a later
+      // user must not inherit this one's accounts.
+      await trx.updateTable('sip_accounts').set({ owner_user_id: null }).where('owner_user_id', '=', id).execute();
       const r = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
     });

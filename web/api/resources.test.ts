@@ -207,11 +207,16 @@ describe.each(testDatabaseTargets())('resources on $dialect', (target) => {
     expect(await json(await h.call('POST', '/users', { auth: admin, body: { email: 'x@res.test', password: 'long-password', role: 'operator' } }))).toMatchObject({ field: 'role' });
     expect((await h.call('POST', '/users', { auth: admin, body: { email: 'rec@res.test', password: 'long-password', role: 'member' } })).status).toBe(409);
     expect(await json(await h.call('POST', '/users', { auth: admin, body: { email: 'y@res.test', password: 'short', role: 'member' } }))).toMatchObject({ field: 'password' });
+    // Deleting a member hands their accounts back to the admins.
+    const m = await h.db.users.add({ email: 'owner@res.test', password: 'long-password', role: 'member', tenantId });
+    const owned = await h.db.accounts.add({ username: '3099', domain: 'res.test', password: 'long-enough', ownerUserId: m.id });
+    expect((await h.call('DELETE', `/users/${m.id}`, { auth: admin })).status).toBe(204);
+    expect((await h.db.accounts.get(owned.id))?.ownerUserId).toBeNull();
     const users = await json(await h.call('GET', '/users', { auth: admin }));
     expect((users['items'] as Json[]).map((x) => x['email'])).toEqual(['admin@res.test', 'rec@res.test']);
 
     const audit = await json(await h.call('GET', '/audit?action=user.*', { auth: admin }));
-    expect((audit['items'] as Json[]).map((e) => e['action'])).toEqual(['user.add']);
+    expect((audit['items'] as Json[]).map((e) => e['action'])).toEqual(['user.remove', 'user.add']);
     const opAudit = await json(await h.call('GET', `/audit?tenantId=${tid}`, { auth: op }));
     expect((opAudit['items'] as Json[]).map((e) => e['action'])).toEqual(['tenant.update', 'tenant.alias.remove', 'tenant.alias.add', 'tenant.add']);
     expect((await h.call('DELETE', `/tenants/${tid}`, { auth: op })).status).toBe(204);
