@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSipp } from './harness/index.ts';
-import { DOMAIN, SCENARIOS, freeUdpPort, startSwitch, type Switch } from './calls-support.ts';
+import { DOMAIN, SCENARIOS, expectSippOk, freeUdpPort, startSipp, startSwitch, type Switch } from './calls-support.ts';
 
 /** One sipp REGISTER with digest for `user`; its exit code (0: registered). */
 async function sippRegister(target: string, user: string, password: string): Promise<{ code: number | null; detail: string }> {
@@ -27,7 +27,7 @@ describe('API writes invalidate the switch caches', () => {
   let api: (method: string, path: string, body?: unknown) => Promise<Response>;
 
   beforeAll(async () => {
-    sw = await startSwitch(['1001']);
+    sw = await startSwitch(['1001', '1002']);
     const db = sw.running.db;
     const user = await db.users.add({ email: 'admin@acme.test', password: 'admin-password', role: 'admin', tenantId: sw.tenantId });
     const { token } = await db.tokens.create({ userId: user.id, name: 'e2e' });
@@ -68,5 +68,15 @@ describe('API writes invalidate the switch caches', () => {
     expect((await api('DELETE', `/accounts/${account.id}/bindings/${id}`)).status).toBe(204);
     expect(sw.running.sip.location.lookup('1009', DOMAIN)).toHaveLength(0);
     expect(((await (await api('GET', `/accounts/${account.id}/bindings`)).json()) as { items: unknown[] }).items).toEqual([]);
+  });
+
+  it('a dialplan saved through the API answers the very next call (sipp), not the cached version', async () => {
+    const save = (source: string) => api('PUT', '/dialplans/route', { language: 'ts', source });
+    expect((await save('sys.Respond(486, "Busy Here");')).status).toBe(200);
+    const list = (await (await api('GET', '/accounts?username=1002')).json()) as { items: Array<{ id: number }> };
+    expect((await api('PATCH', `/accounts/${list.items[0]!.id}`, { outDialplan: 'route' })).status).toBe(200);
+    await expectSippOk(await startSipp('e2e-uac-auth-fail-486.xml', { remote: sw.target, service: '2000', user: '1002' }));
+    expect((await save('sys.Respond(480, "Temporarily Unavailable");')).status).toBe(200);
+    await expectSippOk(await startSipp('e2e-uac-auth-fail-480.xml', { remote: sw.target, service: '2000', user: '1002' }));
   });
 });
