@@ -41,11 +41,18 @@ describe.each(testDatabaseTargets())('retention on $dialect', (target) => {
     await db.cdrs.insert(cdr(short.id, 'recent', now - 10 * DAY));
     await db.cdrs.insert(cdr(long.id, 'long-old', now - 300 * DAY));
     await db.audit.record({ actor: 'x', action: 'kv.write', tenantId: short.id });
+    const user = await db.users.add({ email: 'u@short.test', password: 'long-password', role: 'admin', tenantId: short.id });
+    await db.sessions.create({ userId: user.id, maxAgeMs: 365 * DAY });
+    await db.sessions.create({ userId: user.id, maxAgeMs: DAY });
+    // Two days on with a year of idle allowed, only the session past its expiry is dead.
+    expect(await db.sessions.removeDead(365 * DAY, now + 2 * DAY)).toBe(1);
 
     // 11 days on: CDRs before now - 19 days go, the audit entry (older than 10 days by then) too.
     const r = await runRetention(db, { now: now + 11 * DAY, batchSize: 2 });
     expect(r.tenants.find((t) => t.tenantId === short.id)).toEqual({ tenantId: short.id, cdrs: 5, audit: 1 });
     expect(r.tenants.find((t) => t.tenantId === long.id)).toEqual({ tenantId: long.id, cdrs: 0, audit: 0 });
+    // 11 days on, the other one has been idle far past 30 min.
+    expect(r.sessions).toBe(1);
     expect((await db.cdrs.list({ tenantId: short.id })).map((c) => c.callId)).toEqual(['recent']);
     expect((await db.cdrs.list({ tenantId: long.id })).map((c) => c.callId)).toEqual(['long-old']);
     const log = await db.audit.list({ tenantId: short.id });

@@ -5,6 +5,8 @@ export interface RetentionResult {
   tenants: Array<{ tenantId: number; cdrs: number; audit: number }>;
   cdrs: number;
   audit: number;
+  /** Browser sessions past their expiry or idle timeout. */
+  sessions: number;
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -17,11 +19,13 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
  * statement with a turn of the event loop between, and writes what it removed to the tenant's
  * audit log (the purge record itself is the newest entry, so it survives the purge).
  */
-export async function runRetention(db: Database, opts: { now?: number; batchSize?: number; maxBatches?: number } = {}): Promise<RetentionResult> {
+export async function runRetention(db: Database, opts: { now?: number; batchSize?: number; maxBatches?: number; sessionIdleMs?: number } = {}): Promise<RetentionResult> {
   const now = opts.now ?? Date.now();
   const batch = opts.batchSize ?? 1000;
   const maxBatches = opts.maxBatches ?? 100_000;
-  const result: RetentionResult = { tenants: [], cdrs: 0, audit: 0 };
+  const result: RetentionResult = { tenants: [], cdrs: 0, audit: 0, sessions: 0 };
+  // Dead sessions are deleted when next seen; these are the ones never seen again.
+  result.sessions = await db.sessions.removeDead(opts.sessionIdleMs ?? 30 * 60_000, now);
   for (const tenant of await db.tenants.list()) {
     let cdrs = 0;
     let audit = 0;
