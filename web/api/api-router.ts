@@ -97,7 +97,8 @@ export class ApiRouter {
       if (auth) ctx.state.auth = auth;
       checkAccess(spec.roles, scope, auth);
       if (auth && !spec.beforeTwoFactor) await this.checkTwoFactorEnrolment(auth);
-      checkCsrf(ctx.method, auth, ctx.get('x-csrf-token') || undefined);
+      // Public routes act on no session (a login while an old cookie is still set must work).
+      if (spec.roles !== 'public') checkCsrf(ctx.method, auth, ctx.get('x-csrf-token') || undefined);
       const tenantId = spec.tenantScoped && auth ? await resolveTenant(this.db, auth, ctx.query['tenant']) : 0;
       const query = (spec.query ? parseInput(spec.query, withoutTenant(ctx.query)) : {}) as z.output<Q>;
       const body = (spec.body ? parseInput(spec.body, await readJsonBody(ctx)) : undefined) as z.output<B>;

@@ -73,6 +73,10 @@ describe.each(testDatabaseTargets())('auth on $dialect', (target) => {
     expect(current.userAgent).toBe('vitest-browser');
     const logoutNoCsrf = await h.call('POST', '/auth/logout', { auth: { cookie, csrf: null } });
     expect(logoutNoCsrf.status).toBe(403);
+    // Signing in again while the cookie is still set needs no CSRF token and gives a new session.
+    const again = await h.call('POST', '/auth/login', { auth: { cookie, csrf: null }, body: { email: 'admin@auth.test', password: 'admin-password' } });
+    expect(again.status).toBe(200);
+    expect(cookieOf(again)).not.toBe(cookie);
     const logout = await h.call('POST', '/auth/logout', { auth: { cookie, csrf: body.csrfToken } });
     expect(logout.status).toBe(204);
     expect((await h.call('GET', '/auth/session', { auth: { cookie, csrf: null } })).status).toBe(401);
