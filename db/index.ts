@@ -1,5 +1,5 @@
 export { openDatabase, dialectOf } from './open-database.ts';
-export type { Database, OpenDatabaseOptions } from './open-database.ts';
+export type { Database, OpenDatabaseOptions, Repositories } from './open-database.ts';
 export type { SqlDialectName } from './migrations.ts';
 export { DuplicateError, NotFoundError, ValidationError } from './errors.ts';
 export { Ha1UnreadableError } from './repositories/ha1-sealing.ts';
@@ -24,3 +24,12 @@ export { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH } from './repositories/kv-reposi
 export type { AuditEntry, StoredAuditEntry } from './repositories/audit-repository.ts';
 export { sqliteDriver, type SqliteDriver } from './sqlite-driver.ts';
 export type { StoredBan } from './repositories/sip-bans-repository.ts';
+export type { WebSessionInfo } from './repositories/sessions-repository.ts';
+export type { TenantSecretInfo } from './repositories/tenant-secrets-repository.ts';
+export { SECRET_NAME, SECRET_MAX_VALUE_LENGTH } from './repositories/tenant-secrets-repository.ts';
+export { API_TOKEN_SCOPES } from './repositories/tokens-repository.ts';
+export type { ApiTokenScope } from './repositories/tokens-repository.ts';
+export type { WebUserPatch } from './repositories/users-repository.ts';
+export type { CdrFilter } from './repositories/cdrs-repository.ts';
+export type { AuditFilter } from './repositories/audit-repository.ts';
+export { webPasswordNeedsRehash, hashWebPassword, WEB_PASSWORD_SCRYPT } from './secrets.ts';

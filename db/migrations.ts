@@ -228,6 +228,78 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
           .execute();
       },
     },
+    '0030_api_sessions': {
+      // Browser sessions live server-side so they can be listed, revoked and timed out when idle;
+      // the cookie holds a random token of which only the SHA-256 is stored. Existing API
+      // tokens keep every scope they implicitly had.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('web_sessions')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('token_hash', 'varchar(64)', (c) => c.notNull().unique())
+          .addColumn('csrf_token', 'varchar(64)', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('source_address', 'varchar(64)')
+          .addColumn('user_agent', 'varchar(255)')
+          .execute();
+        await db.schema.createIndex('web_sessions_user').on('web_sessions').column('user_id').execute();
+        await db.schema.alterTable('api_tokens').addColumn('scopes', 'varchar(64)', (c) => c.notNull().defaultTo('read,write,calls')).execute();
+      },
+    },
+    '0031_two_factor': {
+      // TOTP secrets are sealed with the secret key; recovery codes are stored as SHA-256 only.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('users').addColumn('totp_secret_enc', 'text').execute();
+        await db.schema.alterTable('users').addColumn('totp_enabled', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('tenants').addColumn('require_2fa', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .createTable('user_recovery_codes')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('code_hash', 'varchar(64)', (c) => c.notNull())
+          .addColumn('used_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('user_recovery_codes_user').on('user_recovery_codes').column('user_id').execute();
+      },
+    },
+    '0032_tenant_secrets': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('tenant_secrets')
+          .addColumn('tenant_id', 'integer', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+          .addColumn('name', 'varchar(64)', (c) => c.notNull())
+          .addColumn('value_enc', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('tenant_secrets_pk', ['tenant_id', 'name'])
+          .execute();
+      },
+    },
+    '0033_dialplan_message_audit_index': {
+      // Versions written before this have no message (null).
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('dialplans').addColumn('message', 'varchar(512)').execute();
+        await db.schema.createIndex('audit_log_tenant_at').on('audit_log').columns(['tenant_id', 'at']).execute();
+      },
+    },
+    '0034_account_owner_display_name': {
+      // The web user (a member) an account belongs to (null: only admins manage it), and the
+      // name people see for the account in the web app and the switchboard.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('sip_accounts').addColumn('owner_user_id', 'integer').execute();
+        await db.schema.alterTable('sip_accounts').addColumn('display_name', 'varchar(255)').execute();
+      },
+    },
+    '0035_tenant_retention': {
+      // How long a tenant's CDRs and audit entries are kept before the nightly purge (days).
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('tenants').addColumn('cdr_retention_days', 'integer', (c) => c.notNull().defaultTo(400)).execute();
+        await db.schema.alterTable('tenants').addColumn('audit_retention_days', 'integer', (c) => c.notNull().defaultTo(400)).execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteDriver } from './sqlite-driver.ts';
-import { Kysely, Migrator, MysqlDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, MysqlDialect, SqliteDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
 import { createMigrationProvider, type SqlDialectName } from './migrations.ts';
 import { AccountsRepository } from './repositories/accounts-repository.ts';
@@ -17,9 +17,13 @@ import { TenantsRepository } from './repositories/tenants-repository.ts';
 import { TokensRepository } from './repositories/tokens-repository.ts';
 import { UsersRepository } from './repositories/users-repository.ts';
 import { SipBansRepository } from './repositories/sip-bans-repository.ts';
+import { SessionsRepository } from './repositories/sessions-repository.ts';
+import { TenantSecretsRepository } from './repositories/tenant-secrets-repository.ts';
 import type { DatabaseSchema } from './schema.ts';
+import type { WebPasswordScrypt } from './secrets.ts';
 
-export interface Database {
+/** The repositories, over the pool or over one transaction. */
+export interface Repositories {
   readonly dialect: SqlDialectName;
   readonly tenants: TenantsRepository;
   readonly accounts: AccountsRepository;
@@ -33,6 +37,57 @@ export interface Database {
   readonly kv: KvRepository;
   readonly audit: AuditRepository;
   readonly bans: SipBansRepository;
+  readonly sessions: SessionsRepository;
+  readonly secrets: TenantSecretsRepository;
+}
+
+function buildRepositories(ctx: RepositoryContext): Repositories {
+  const tenants = new TenantsRepository(ctx);
+  return {
+    dialect: ctx.dialect,
+    tenants,
+    accounts: new AccountsRepository(ctx, tenants),
+    dialplans: new DialplansRepository(ctx),
+    users: new UsersRepository(ctx),
+    tokens: new TokensRepository(ctx),
+    providers: new ProvidersRepository(ctx),
+    providerRegistrations: new ProviderRegistrationsRepository(ctx),
+    bindings: new BindingsRepository(ctx),
+    cdrs: new CdrsRepository(ctx),
+    kv: new KvRepository(ctx),
+    audit: new AuditRepository(ctx),
+    sessions: new SessionsRepository(ctx),
+    secrets: new TenantSecretsRepository(ctx),
+    bans: new SipBansRepository(ctx),
+  };
+}
+
+export interface Database {
+  readonly dialect: SqlDialectName;
+  readonly sessions: SessionsRepository;
+  readonly secrets: TenantSecretsRepository;
+  /**
+   * Runs `fn` with repositories bound to one transaction: all of it commits or none (a change
+   * and its audit row). Use only `tx` inside: on SQLite the pool is that one connection.
+   */
+  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
+  readonly tenants: TenantsRepository;
+  readonly accounts: AccountsRepository;
+  readonly dialplans: DialplansRepository;
+  readonly users: UsersRepository;
+  readonly tokens: TokensRepository;
+  readonly providers: ProvidersRepository;
+  readonly providerRegistrations: ProviderRegistrationsRepository;
+  readonly bindings: BindingsRepository;
+  readonly cdrs: CdrsRepository;
+  readonly kv: KvRepository;
+  readonly audit: AuditRepository;
+  readonly bans: SipBansRepository;
+  /**
+   * SQLite only: a consistent copy of the live database into `file` (VACUUM INTO), taken while the
+   * switch keeps running. Throws on MySQL (back that up with its own tools).
+   */
+  backupTo(file: string): Promise<void>;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** A cheap round trip, for health checks. */
@@ -46,6 +101,8 @@ export interface OpenDatabaseOptions {
    * gives it; without it (tools, tests) HA1s are written in clear and sealed ones cannot be read.
    */
   secretKey?: Buffer;
+  /** Web password scrypt cost; default N=2^17, r=8, p=1. Tests lower it to stay fast. */
+  webPasswordScrypt?: WebPasswordScrypt;
 }
 
 export function dialectOf(url: string): SqlDialectName {
@@ -96,23 +153,18 @@ export function createKysely(url: string, dialect: SqlDialectName): Kysely<Datab
 export async function openDatabase(url: string, options: OpenDatabaseOptions = {}): Promise<Database> {
   const dialect = dialectOf(url);
   const db = createKysely(url, dialect);
-  const ctx: RepositoryContext = { db, dialect, ...(options.secretKey && { secretKey: options.secretKey }) };
-  const tenants = new TenantsRepository(ctx);
+  const ctx: RepositoryContext = {
+    db,
+    dialect,
+    ...(options.secretKey && { secretKey: options.secretKey }),
+    ...(options.webPasswordScrypt && { webPasswordScrypt: options.webPasswordScrypt }),
+  };
   let closed = false;
   return {
-    dialect,
-    tenants,
-    accounts: new AccountsRepository(ctx, tenants),
-    dialplans: new DialplansRepository(ctx),
-    users: new UsersRepository(ctx),
-    tokens: new TokensRepository(ctx),
-    providers: new ProvidersRepository(ctx),
-    providerRegistrations: new ProviderRegistrationsRepository(ctx),
-    bindings: new BindingsRepository(ctx),
-    cdrs: new CdrsRepository(ctx),
-    kv: new KvRepository(ctx),
-    audit: new AuditRepository(ctx),
-    bans: new SipBansRepository(ctx),
+    ...buildRepositories(ctx),
+    transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+      return db.transaction().execute((trx) => fn(buildRepositories({ ...ctx, db: trx })));
+    },
     async migrate() {
       const migrator = new Migrator({ db, provider: createMigrationProvider(dialect, options.secretKey) });
       const { error, results } = await migrator.migrateToLatest();
@@ -123,6 +175,10 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
       // Rows a keyless tool wrote since the last migrate() are sealed now.
       if (options.secretKey) await sealClearHa1s(db, options.secretKey);
       return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    },
+    async backupTo(file: string) {
+      if (dialect !== 'sqlite') throw new Error('online backup is for SQLite; back up MySQL/MariaDB with its own tools');
+      await sql`VACUUM INTO ${file}`.execute(db);
     },
     async ping() {
       await db.selectFrom('tenants').select('id').limit(1).execute();

@@ -8,6 +8,9 @@ export interface TenantsTable {
   domain: string;
   name: string;
   created_at: number;
+  require_2fa: Generated<number>;
+  cdr_retention_days: Generated<number>;
+  audit_retention_days: Generated<number>;
 }
 
 export interface TenantAliasesTable {
@@ -24,6 +27,9 @@ export interface UsersTable {
   role: string;
   disabled: number;
   created_at: number;
+  /** Sealed TOTP secret (enrolled or pending confirmation); null when never enrolled. */
+  totp_secret_enc: Generated<string | null>;
+  totp_enabled: Generated<number>;
 }
 
 export interface ApiTokensTable {
@@ -34,6 +40,8 @@ export interface ApiTokensTable {
   created_at: number;
   expires_at: number | null;
   last_used_at: number | null;
+  /** Comma-separated subset of read,write,calls. */
+  scopes: Generated<string>;
 }
 
 export interface SipAccountsTable {
@@ -55,6 +63,8 @@ export interface SipAccountsTable {
   max_calls: number | null;
   created_at: number;
   updated_at: number;
+  owner_user_id: Generated<number | null>;
+  display_name: Generated<string | null>;
 }
 
 export interface DialplansTable {
@@ -68,6 +78,7 @@ export interface DialplansTable {
   source_map: string;
   author: string | null;
   created_at: number;
+  message: Generated<string | null>;
 }
 
 export interface ProvidersTable {
@@ -168,6 +179,33 @@ export interface SipBansTable {
   banned_at: number;
 }
 
+export interface WebSessionsTable {
+  id: Generated<number>;
+  user_id: number;
+  token_hash: string;
+  csrf_token: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  source_address: string | null;
+  user_agent: string | null;
+}
+
+export interface UserRecoveryCodesTable {
+  id: Generated<number>;
+  user_id: number;
+  code_hash: string;
+  used_at: number | null;
+}
+
+export interface TenantSecretsTable {
+  tenant_id: number;
+  name: string;
+  value_enc: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface DatabaseSchema {
   tenants: TenantsTable;
   tenant_aliases: TenantAliasesTable;
@@ -182,4 +220,7 @@ export interface DatabaseSchema {
   tenant_kv: TenantKvTable;
   audit_log: AuditLogTable;
   sip_bans: SipBansTable;
+  web_sessions: WebSessionsTable;
+  user_recovery_codes: UserRecoveryCodesTable;
+  tenant_secrets: TenantSecretsTable;
 }

@@ -9,28 +9,67 @@ export function digestHa1(algorithm: DigestAlgorithm, user: string, realm: strin
     .digest('hex');
 }
 
-const SCRYPT = { N: 16384, r: 8, p: 1, keyLen: 32 } as const;
+/**
+ * OWASP's current scrypt advice (N=2^17, r=8, p=1). That needs 128·N·r = 128 MiB, above
+ * Node's 32 MiB default `maxmem`, so the limit is raised per call. Stored hashes name their
+ * own parameters: older ones (N=2^14) still verify and are rehashed at the next login.
+ */
+export const WEB_PASSWORD_SCRYPT: WebPasswordScrypt = { N: 2 ** 17, r: 8, p: 1, keyLen: 32 };
+
+export interface WebPasswordScrypt {
+  N: number;
+  r: number;
+  p: number;
+  keyLen: number;
+}
+/** A stored hash asking for more than this is refused rather than allowed to exhaust memory. */
+const MAX_SCRYPT_MEMORY = 512 * 1024 * 1024;
 
 function scryptAsync(password: string, salt: Buffer, keyLen: number, opts: { N: number; r: number; p: number }): Promise<Buffer> {
+  const maxmem = 128 * opts.N * opts.r * opts.p + 16 * 1024 * 1024;
   return new Promise((resolve, reject) => {
-    scrypt(password, salt, keyLen, opts, (err, key) => (err ? reject(err) : resolve(key)));
+    scrypt(password, salt, keyLen, { ...opts, maxmem }, (err, key) => (err ? reject(err) : resolve(key)));
   });
 }
 
 /** Web-user password hash: `scrypt$N$r$p$salt$hash` (base64), self-describing so parameters can grow later. */
-export async function hashWebPassword(password: string): Promise<string> {
+export async function hashWebPassword(password: string, P: WebPasswordScrypt = WEB_PASSWORD_SCRYPT): Promise<string> {
   const salt = randomBytes(16);
-  const key = await scryptAsync(password, salt, SCRYPT.keyLen, SCRYPT);
-  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+  const key = await scryptAsync(password, salt, P.keyLen, P);
+  return `scrypt$${P.N}$${P.r}$${P.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+function parseWebHash(stored: string): { N: number; r: number; p: number; salt: Buffer; expected: Buffer } | undefined {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
+  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
+  if (![N, r, p].every((n) => Number.isInteger(n) && n > 0) || 128 * N * r * p > MAX_SCRYPT_MEMORY) return undefined;
+  return { N, r, p, salt: Buffer.from(parts[4]!, 'base64'), expected: Buffer.from(parts[5]!, 'base64') };
 }
 
 export async function verifyWebPassword(password: string, stored: string): Promise<boolean> {
-  const parts = stored.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
-  const [N, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
-  const expected = Buffer.from(parts[5]!, 'base64');
-  const key = await scryptAsync(password, Buffer.from(parts[4]!, 'base64'), expected.length, { N, r, p });
-  return key.length === expected.length && timingSafeEqual(key, expected);
+  const h = parseWebHash(stored);
+  if (!h || h.expected.length === 0) return false;
+  const key = await scryptAsync(password, h.salt, h.expected.length, h);
+  return key.length === h.expected.length && timingSafeEqual(key, h.expected);
+}
+
+/** True when a stored hash was made with other parameters than today's (rehash it on the next good login). */
+export function webPasswordNeedsRehash(stored: string, P: WebPasswordScrypt = WEB_PASSWORD_SCRYPT): boolean {
+  const h = parseWebHash(stored);
+  return !h || h.N !== P.N || h.r !== P.r || h.p !== P.p || h.expected.length !== P.keyLen;
+}
+
+const dummyHashes = new Map<number, Promise<string>>();
+/**
+ * Spends the same scrypt work as a real check and answers false: used for unknown or disabled
+ * e-mails so the answer time does not tell whether an account exists.
+ */
+export async function burnWebPasswordCheck(password: string, P: WebPasswordScrypt = WEB_PASSWORD_SCRYPT): Promise<false> {
+  let dummy = dummyHashes.get(P.N);
+  if (!dummy) dummyHashes.set(P.N, (dummy = hashWebPassword(randomBytes(18).toString('base64'), P)));
+  await verifyWebPassword(password, await dummy);
+  return false;
 }
 
 export function sha256Hex(text: string): string {

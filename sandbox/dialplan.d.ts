@@ -222,6 +222,14 @@ interface DialplanSys {
   DBGetKeys(): Promise<string[]>;
 
   /**
+   * A tenant secret set through the API (`PUT /api/v1/secrets/:name`), e.g. an API key for
+   * WebGet, so it never sits in dialplan text; `null` if there is none by that name. Counts
+   * against the same 200-per-call budget as the DB functions. Do not `sys.Log` it: the console
+   * is readable by everyone who may watch the tenant's calls.
+   */
+  Secret(name: string): Promise<string | null>;
+
+  /**
    * HTTP(S) GET; resolves with the body text (at most 8 KiB, at most 5 s or `timeoutMs`).
    * Loopback, private and link-local addresses are refused. Rejects with an Error whose
    * message starts with `WebGet:` on failure. At most 10 per call and 3 waiting at once; more

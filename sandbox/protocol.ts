@@ -24,6 +24,7 @@ export const SYS_FUNCTION_NAMES = [
   'ENUMLookup',
   'Callback',
   'GetCurrentCalls',
+  'Secret',
 ] as const;
 
 export type SysFunctionName = (typeof SYS_FUNCTION_NAMES)[number];

@@ -1,7 +1,7 @@
 import type { SandboxLimits, SysFunctionName } from './protocol.ts';
 
-/** sys functions that share one per-execution budget of key/value store calls. */
-const DB_FUNCTIONS: ReadonlySet<SysFunctionName> = new Set(['DBRead', 'DBWrite', 'DBDelete', 'DBGetKeys']);
+/** sys functions that share one per-execution budget of database calls (key/value store, and Secret). */
+const DB_FUNCTIONS: ReadonlySet<SysFunctionName> = new Set(['DBRead', 'DBWrite', 'DBDelete', 'DBGetKeys', 'Secret']);
 
 /**
  * The line the setup script writes once when a dialplan's log budget is spent (isolate-setup.ts);

@@ -107,6 +107,15 @@ function requireOption(values: OptionValues, name: string): string {
   return v;
 }
 
+/** SIP account passwords: at least 8 characters, as the API demands (a digest HA1 of a short one falls to a wordlist). */
+const MIN_SIP_PASSWORD = 8;
+
+function requireSipPassword(values: OptionValues): string {
+  const password = requireOption(values, 'password');
+  if (password.length < MIN_SIP_PASSWORD) throw new UsageError(`--password must be at least ${MIN_SIP_PASSWORD} characters`);
+  return password;
+}
+
 function splitAddress(text: string, argName: string): { user: string; domain: string } {
   const at = text.lastIndexOf('@');
   if (at <= 0 || at === text.length - 1) throw new UsageError(`<${argName}> must be <user>@<domain>, got "${text}"`);
@@ -332,8 +341,8 @@ const commands: Record<string, Handler> = {
     if (sub === 'add') {
       const { values, positionals } = parse(rest, { password: { type: 'string' }, ...ACCOUNT_SETTING_OPTIONS }, ['user@domain']);
       const { user, domain } = splitAddress(positionals[0]!, 'user@domain');
-      const password = requireOption(values, 'password');
       const settings = accountSettingsFrom(values);
+      const password = requireSipPassword(values);
       const ctx = { values, argv: rest, json: values['json'] === true };
       const account = await withDatabase(ctx, true, async (db) => {
         await requireTenant(db, domain);
@@ -373,7 +382,7 @@ const commands: Record<string, Handler> = {
     if (sub === 'passwd') {
       const { values, positionals } = parse(rest, { password: { type: 'string' } }, ['user@domain']);
       const { user, domain } = splitAddress(positionals[0]!, 'user@domain');
-      const password = requireOption(values, 'password');
+      const password = requireSipPassword(values);
       const ctx = { values, argv: rest, json: values['json'] === true };
       await withDatabase(ctx, true, async (db) => {
         const t = await requireTenant(db, domain);

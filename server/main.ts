@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { prepareDataDir, type Config } from '../config/index.ts';
 import { openDatabase, type Database } from '../db/index.ts';
-import { createApiApp } from '../web/api/index.ts';
+import { authenticateRequest, createApi, type ApiBinding } from '../web/api/index.ts';
+import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
 import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
 import { ExtensionPresence } from './presence/index.ts';
-import { bearerTokenAuthenticator, createEventHub, EVENTS_PATH, registrationsOf, SipTraceTap, type EventHub, type EventHubLimits } from '../web/ws/index.ts';
+import { createEventHub, EVENTS_PATH, registrationsOf, SipTraceTap, type EventHub, type EventHubLimits } from '../web/ws/index.ts';
+import { jobSettingsFromEnv, ScheduledJobs } from './jobs/index.ts';
 import { createLogger } from './logger.ts';
 import { startSipServices, type SipServices } from './sip-services.ts';
 import type { ListenSpec } from './sip/index.ts';
@@ -23,6 +23,8 @@ export interface RunningServer {
   readonly sipListening: ListenSpec[];
   /** The WebSocket event stream at /api/v1/events. */
   readonly eventHub: EventHub;
+  /** The one HTTP server (API, WebSocket upgrades via onUpgrade, built UI). */
+  readonly http: PatchbayHttpServer;
   close(): Promise<void>;
 }
 
@@ -35,17 +37,6 @@ export function patchbayVersion(): string {
   }
 }
 
-function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve(server.address() as AddressInfo);
-    });
-  });
-}
-
 /** config → db (migrated) → SIP services → HTTP API. close() undoes it in reverse order. */
 export async function startServer(config: Config, opts: { logger?: Logger; eventHubLimits?: Partial<EventHubLimits> } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -54,7 +45,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
   const db = await openDatabase(config.db.url, { secretKey: config.secretKey });
   const events = new EventBus({ onListenerError: (err) => logger.error({ err }, 'event listener threw') });
   let sip: SipServices | undefined;
-  let http: Server | undefined;
+  let http: PatchbayHttpServer | undefined;
+  let stopJobs: (() => Promise<void>) | undefined;
   try {
     const applied = await db.migrate();
     logger.info({ db: db.dialect, migrationsApplied: applied }, 'database ready');
@@ -62,33 +54,55 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}` });
 
     const control = new CallControl(sip.calls);
-    const app = createApiApp({ db, version: patchbayVersion(), startedAt, logger, calls: control });
-    http = createServer(app.callback());
-
     const location = sip.location;
+    const showBinding = (b: ReturnType<typeof location.get> & object): ApiBinding => ({
+      id: b.id,
+      contact: b.contactUri,
+      sourceAddress: `${b.source.address}:${b.source.port}`,
+      transport: b.source.transport,
+      userAgent: b.userAgent ?? null,
+      expiresAt: b.expiresAt,
+    });
+    const jobs = new ScheduledJobs(db, jobSettingsFromEnv(process.env, config.dataDir), logger.child({ component: 'jobs' }));
+    jobs.start();
+    stopJobs = () => jobs.stop();
+    const { app } = createApi({
+      db,
+      version: patchbayVersion(),
+      startedAt,
+      logger,
+      calls: control,
+      events,
+      jobs,
+      trustProxy: /^(1|true|yes|on)$/i.test(process.env['PATCHBAY_HTTP_TRUST_PROXY'] ?? ''),
+      liveBindings: {
+        list: (accountId) => [...location.all()].filter((b) => b.accountId === accountId).map(showBinding),
+        remove: (bindingId) => location.remove(bindingId, 'admin'),
+      },
+    });
+    http = createHttpServer({ api: app });
+
     const presence = new ExtensionPresence({ bus: events, bindings: location.all() });
     presence.addAccounts(await db.accounts.listAll());
     const eventHub = createEventHub({
       bus: events,
-      authenticate: bearerTokenAuthenticator(db.tokens),
+      authenticate: (req) => authenticateRequest(db, req),
       snapshot: {
         calls: (tenantId) => control.list(tenantId),
         registrations: (tenantId) => registrationsOf(location.all(), tenantId),
         extensions: (tenantId) => presence.list(tenantId),
         parking: () => [], // the calls layer has no parking yet
       },
-      // No web user ↔ SIP account link exists yet: a member's stream stays empty until the API adds one.
-      memberAccounts: async () => [],
+      // A member sees the accounts that are theirs (sip_accounts.owner_user_id).
+      memberAccounts: async (user) =>
+        user.tenantId === null ? [] : (await db.accounts.listPage({ tenantId: user.tenantId, ownerUserId: user.id, limit: 1000 })).map((a) => a.username),
       tenantExists: async (tenantId) => (await db.tenants.get(tenantId)) !== undefined,
       trace: new SipTraceTap({ stack: sip.stack, owners: sip.calls, registrations: location, bus: events }),
       limits: opts.eventHubLimits,
       logger: logger.child({ component: 'events' }),
     });
-    http.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://localhost').pathname === EVENTS_PATH) eventHub.handleUpgrade(req, socket, head);
-      else socket.destroy();
-    });
-    const address = await listen(http, config.http.host, config.http.port);
+    http.onUpgrade(EVENTS_PATH, (req, socket, head) => eventHub.handleUpgrade(req, socket, head));
+    const address = await http.listen(config.http.port, config.http.host);
     const httpAddress = { host: address.address, port: address.port };
     logger.info({ transport: 'http', host: httpAddress.host, port: httpAddress.port }, `HTTP API listening on http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
 
@@ -103,14 +117,13 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       sip: sipServices,
       sipListening: sipServices.listening(),
       eventHub,
+      http: server,
       close() {
         closing ??= (async () => {
           await eventHub.close();
           presence.close();
-          await new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          });
+          await server.close();
+          await stopJobs?.();
           // SIP first flushes its write-behind (bindings) before the database goes away.
           await sipServices.close();
           await db.close();
@@ -120,7 +133,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       },
     };
   } catch (err) {
-    http?.close();
+    await http?.close();
+    await stopJobs?.().catch(() => {});
     await sip?.close().catch(() => {});
     await db.close().catch(() => {});
     throw err;

@@ -43,6 +43,13 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const sipLogger = logger.child({ component: 'sip' });
   const directory = new DbAccountDirectory({ db });
   await directory.load();
+  const dialplans = new DbDialplanStore(db);
+  // Admin writes through the API say so on the bus: drop the cached copies at once, not after a TTL.
+  const unsubscribeConfig = events.subscribe({ types: ['config.changed'] }, (e) => {
+    if (e.type !== 'config.changed') return;
+    if (e.kind === 'account' || e.kind === 'tenant') directory.invalidate();
+    if (e.kind === 'dialplan' || e.kind === 'tenant') dialplans.invalidate(e.tenantId, e.name);
+  });
 
   const location = new LocationService({
     store: new DbBindingStore(db),
@@ -127,8 +134,9 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     accounts: callAccountsFrom(directory),
     digest,
     sandbox,
-    dialplans: new DbDialplanStore(db),
+    dialplans,
     kv: db.kv,
+    secrets: db.secrets,
     cdrs,
     emit: (event) => events.emit(event),
     logger: callLogger,
@@ -201,6 +209,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
       closing ??= (async () => {
         if (statsTimer) clearInterval(statsTimer);
         await banSync.stop();
+        unsubscribeConfig();
         keepAlive.stop();
         calls.close();
         await stack.stop();

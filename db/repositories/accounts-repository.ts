@@ -4,6 +4,7 @@ import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } fro
 import type { SipAccountsTable } from '../schema.ts';
 import { digestHa1, isSealedSecret } from '../secrets.ts';
 import { fromBool, insertedId, normalizeDomain, toBool, type RepositoryContext } from './context.ts';
+import { inTransaction } from './context.ts';
 import { Ha1UnreadableError, openHa1, sealHa1, type Ha1Column, type Ha1RowKey } from './ha1-sealing.ts';
 import type { TenantsRepository } from './tenants-repository.ts';
 
@@ -32,6 +33,10 @@ export interface SipAccount {
   maxCalls: number | null;
   createdAt: number;
   updatedAt: number;
+  /** The web user (member) this account belongs to, if any. */
+  ownerUserId?: number | null;
+  /** The name shown for this account in the web app and the switchboard. */
+  displayName?: string | null;
 }
 
 export interface SipAccountSettings {
@@ -45,6 +50,8 @@ export interface SipAccountSettings {
   trustUdpSource?: boolean;
   callerId?: string | null;
   maxCalls?: number | null;
+  ownerUserId?: number | null;
+  displayName?: string | null;
 }
 
 export interface NewSipAccount extends SipAccountSettings {
@@ -79,6 +86,9 @@ function validateSettings(s: SipAccountSettings): void {
       if (typeof cidr !== 'string' || !isCidr(cidr)) throw new ValidationError('allowedCidrs', `not an IPv4 or IPv6 CIDR: "${String(cidr)}"`);
     }
   }
+  if (s.displayName != null && (typeof s.displayName !== 'string' || s.displayName.length > 255 || /[\r\n\0]/.test(s.displayName))) {
+    throw new ValidationError('displayName', 'must be at most 255 characters on one line');
+  }
   if (s.callerId != null) {
     // It ends up inside a From header: a line break would inject headers.
     if (typeof s.callerId !== 'string' || s.callerId.length > 255 || /[\r\n\0]/.test(s.callerId)) {
@@ -109,7 +119,7 @@ function validatePassword(password: string): void {
  * as the HA1). A getter rather than a value, because an account read bare for its other fields
  * must still work.
  */
-function attachHa1s(account: SipAccount, key: Buffer | undefined, row: Selectable<SipAccountsTable>): SipAccount {
+function attachHa1s(account: SipAccount, key: Buffer | undefined, row: AccountRow): SipAccount {
   const rowKey: Ha1RowKey = { tenantId: row.tenant_id, username: row.username };
   const name = `${row.username}@${account.domain}`;
   for (const [field, column] of [['ha1Md5', 'ha1_md5'], ['ha1Sha256', 'ha1_sha256']] as const) {
@@ -128,7 +138,9 @@ function attachHa1s(account: SipAccount, key: Buffer | undefined, row: Selectabl
   return account;
 }
 
-function toAccount(row: Selectable<SipAccountsTable>, domain: string, key: Buffer | undefined): SipAccount {
+type AccountRow = Omit<Selectable<SipAccountsTable>, 'owner_user_id' | 'display_name'> & { owner_user_id?: number | null; display_name?: string | null };
+
+function toAccount(row: AccountRow, domain: string, key: Buffer | undefined): SipAccount {
   const account: SipAccount = {
     id: row.id,
     tenantId: row.tenant_id,
@@ -148,6 +160,8 @@ function toAccount(row: Selectable<SipAccountsTable>, domain: string, key: Buffe
     maxCalls: row.max_calls,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    ownerUserId: row.owner_user_id ?? null,
+    displayName: row.display_name ?? null,
   };
   return attachHa1s(account, key, row);
 }
@@ -187,12 +201,14 @@ export class AccountsRepository {
       trust_udp_source: fromBool(input.trustUdpSource, false),
       caller_id: input.callerId ?? null,
       max_calls: input.maxCalls ?? null,
+      owner_user_id: input.ownerUserId ?? null,
+      display_name: input.displayName ?? null,
       created_at: now,
       updated_at: now,
     };
     const key = `${username}@${tenant.domain}`;
     try {
-      const id = await this.ctx.db.transaction().execute(async (trx) => {
+      const id = await inTransaction(this.ctx.db, async (trx) => {
         const existing = await trx
           .selectFrom('sip_accounts')
           .select('id')
@@ -265,6 +281,8 @@ export class AccountsRepository {
         ...(patch.trustUdpSource !== undefined && { trust_udp_source: fromBool(patch.trustUdpSource, false) }),
         ...(patch.callerId !== undefined && { caller_id: patch.callerId }),
         ...(patch.maxCalls !== undefined && { max_calls: patch.maxCalls }),
+        ...(patch.ownerUserId !== undefined && { owner_user_id: patch.ownerUserId }),
+        ...(patch.displayName !== undefined && { display_name: patch.displayName }),
         updated_at: Date.now(),
       })
       .where('id', '=', a.id)
@@ -276,7 +294,7 @@ export class AccountsRepository {
   async remove(username: string, domain: string): Promise<boolean> {
     const a = await this.findForAuth(username, domain);
     if (!a) return false;
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await inTransaction(this.ctx.db, async (trx) => {
       await trx.deleteFrom('registrar_bindings').where('account_id', '=', a.id).execute();
       await trx.deleteFrom('sip_accounts').where('id', '=', a.id).execute();
     });
@@ -292,6 +310,35 @@ export class AccountsRepository {
       .orderBy('username')
       .execute();
     return rows.map((r) => toAccount(r, tenant.domain, this.ctx.secretKey));
+  }
+
+  /** Keyset page by id within a tenant; `ownerUserId` narrows to a member's own accounts. */
+  async listPage(opts: { tenantId: number; ownerUserId?: number; afterId?: number; limit: number; username?: string }): Promise<SipAccount[]> {
+    let q = this.ctx.db
+      .selectFrom('sip_accounts')
+      .innerJoin('tenants', 'tenants.id', 'sip_accounts.tenant_id')
+      .selectAll('sip_accounts')
+      .select('tenants.domain as tenant_domain')
+      .where('sip_accounts.tenant_id', '=', opts.tenantId)
+      .orderBy('sip_accounts.id')
+      .limit(opts.limit);
+    if (opts.ownerUserId !== undefined) q = q.where('sip_accounts.owner_user_id', '=', opts.ownerUserId);
+    if (opts.afterId !== undefined) q = q.where('sip_accounts.id', '>', opts.afterId);
+    if (opts.username !== undefined) q = q.where('sip_accounts.username', '=', opts.username);
+    return (await q.execute()).map((r) => toAccount(r, r.tenant_domain, this.ctx.secretKey));
+  }
+
+  /** Names of the dialplans the given accounts use (in or out), for a member's dialplan scope. */
+  async dialplansOfOwner(tenantId: number, ownerUserId: number): Promise<string[]> {
+    const rows = await this.ctx.db
+      .selectFrom('sip_accounts')
+      .select(['in_dialplan', 'out_dialplan'])
+      .where('tenant_id', '=', tenantId)
+      .where('owner_user_id', '=', ownerUserId)
+      .execute();
+    const names = new Set<string>();
+    for (const r of rows) for (const n of [r.in_dialplan, r.out_dialplan]) if (n) names.add(n);
+    return [...names].sort();
   }
 
   /** Every account of every tenant, for the in-memory account cache of the SIP services. */

@@ -1,5 +1,5 @@
 import type { RepositoryContext } from './context.ts';
-import { insertedId } from './context.ts';
+import { escapeLike, insertedId, likeColumn } from './context.ts';
 
 export interface AuditEntry {
   /** Who: e-mail, `cli`, `token:<id>`, `system`. */
@@ -24,8 +24,27 @@ export interface StoredAuditEntry {
   tenantId: number | null;
 }
 
+export interface AuditFilter {
+  tenantId?: number;
+  limit?: number;
+  beforeId?: number;
+  from?: number;
+  to?: number;
+  actor?: string;
+  /** Exact action or a prefix ending in `.*` (`account.*`). */
+  action?: string;
+}
+
 export class AuditRepository {
   constructor(private readonly ctx: RepositoryContext) {}
+
+  /** Deletes up to `limit` of a tenant's audit entries older than `cutoff` (epoch ms); returns how many. */
+  async purgeBatch(tenantId: number, cutoff: number, limit: number): Promise<number> {
+    const ids = await this.ctx.db.selectFrom('audit_log').select('id').where('tenant_id', '=', tenantId).where('at', '<', cutoff).orderBy('id').limit(limit).execute();
+    if (ids.length === 0) return 0;
+    const r = await this.ctx.db.deleteFrom('audit_log').where('id', 'in', ids.map((x) => x.id)).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
 
   async record(entry: AuditEntry): Promise<number> {
     return insertedId(
@@ -44,9 +63,17 @@ export class AuditRepository {
     );
   }
 
-  async list(opts: { tenantId?: number; limit?: number } = {}): Promise<StoredAuditEntry[]> {
+  /** Newest first; `beforeId` pages back; the other filters narrow by tenant, time, actor, action prefix. */
+  async list(opts: AuditFilter = {}): Promise<StoredAuditEntry[]> {
     let q = this.ctx.db.selectFrom('audit_log').selectAll();
     if (opts.tenantId !== undefined) q = q.where('tenant_id', '=', opts.tenantId);
+    if (opts.beforeId !== undefined) q = q.where('id', '<', opts.beforeId);
+    if (opts.from !== undefined) q = q.where('at', '>=', opts.from);
+    if (opts.to !== undefined) q = q.where('at', '<', opts.to);
+    if (opts.actor !== undefined) q = q.where('actor', '=', opts.actor);
+    if (opts.action !== undefined) {
+      q = opts.action.endsWith('.*') ? q.where(likeColumn('action', `${escapeLike(opts.action.slice(0, -1))}%`)) : q.where('action', '=', opts.action);
+    }
     const rows = await q.orderBy('id', 'desc').limit(Math.min(Math.max(opts.limit ?? 100, 1), 1000)).execute();
     return rows.map((r) => ({
       id: r.id,

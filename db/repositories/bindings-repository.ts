@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import type { RegistrarBindingsTable } from '../schema.ts';
 import { parseJson, type RepositoryContext } from './context.ts';
+import { inTransaction } from './context.ts';
 
 /** A registrar binding as persisted; the registrar keeps the live copy in memory and writes behind. */
 export interface StoredBinding {
@@ -78,7 +79,7 @@ export class BindingsRepository {
   /** Inserts or replaces bindings by id in one transaction (one batch of the registrar's write-behind). */
   async upsertMany(bindings: readonly StoredBinding[]): Promise<void> {
     if (bindings.length === 0) return;
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await inTransaction(this.ctx.db, async (trx) => {
       for (let i = 0; i < bindings.length; i += CHUNK) {
         const chunk = bindings.slice(i, i + CHUNK);
         await trx.deleteFrom('registrar_bindings').where('id', 'in', chunk.map((b) => b.id)).execute();
@@ -89,11 +90,15 @@ export class BindingsRepository {
 
   async removeMany(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await inTransaction(this.ctx.db, async (trx) => {
       for (let i = 0; i < ids.length; i += CHUNK) {
         await trx.deleteFrom('registrar_bindings').where('id', 'in', ids.slice(i, i + CHUNK)).execute();
       }
     });
+  }
+
+  async listForAccount(accountId: number): Promise<StoredBinding[]> {
+    return (await this.ctx.db.selectFrom('registrar_bindings').selectAll().where('account_id', '=', accountId).orderBy('id').execute()).map(fromRow);
   }
 
   async loadAll(): Promise<StoredBinding[]> {

@@ -1,6 +1,7 @@
 import type { Insertable, Selectable } from 'kysely';
 import type { CdrsTable } from '../schema.ts';
-import { insertedId, parseJson, type RepositoryContext } from './context.ts';
+import { escapeLike, insertedId, likeColumn, parseJson, type RepositoryContext } from './context.ts';
+import { inTransaction } from './context.ts';
 
 export type CallDirection = 'inbound' | 'outbound' | 'internal';
 export type HangupSide = 'caller' | 'callee' | 'system';
@@ -103,6 +104,23 @@ function toRow(cdr: Cdr): Insertable<CdrsTable> {
   };
 }
 
+export interface CdrFilter {
+  tenantId?: number;
+  /** started_at ≥ from (epoch ms). */
+  from?: number;
+  /** started_at < to (epoch ms). */
+  to?: number;
+  /** Calls where one of these account user names is caller or callee. */
+  accounts?: readonly string[];
+  direction?: CallDirection;
+  status?: string;
+  /** Text in caller, callee or call id. */
+  q?: string;
+  /** Keyset cursor: only rows with a smaller id (newest first). */
+  beforeId?: number;
+}
+
+
 /** Rows per multi-row INSERT: 19 columns each keeps a statement far below bind-parameter limits. */
 const ROWS_PER_STATEMENT = 100;
 
@@ -120,7 +138,7 @@ export class CdrsRepository {
   async insertMany(cdrs: readonly Cdr[]): Promise<void> {
     if (cdrs.length === 0) return;
     const rows = cdrs.map(toRow);
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await inTransaction(this.ctx.db, async (trx) => {
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
         await trx.insertInto('cdrs').values(rows.slice(i, i + ROWS_PER_STATEMENT)).execute();
       }
@@ -130,6 +148,59 @@ export class CdrsRepository {
   async get(id: number): Promise<StoredCdr | undefined> {
     const r = await this.ctx.db.selectFrom('cdrs').selectAll().where('id', '=', id).executeTakeFirst();
     return r ? fromRow(r) : undefined;
+  }
+
+  /** Newest first by id, filtered; a page for the API. */
+  async search(filter: CdrFilter, limit: number): Promise<StoredCdr[]> {
+    let q = this.ctx.db.selectFrom('cdrs').selectAll();
+    if (filter.tenantId !== undefined) q = q.where('tenant_id', '=', filter.tenantId);
+    if (filter.from !== undefined) q = q.where('started_at', '>=', filter.from);
+    if (filter.to !== undefined) q = q.where('started_at', '<', filter.to);
+    if (filter.direction !== undefined) q = q.where('direction', '=', filter.direction);
+    if (filter.status !== undefined) q = q.where('status', '=', filter.status);
+    if (filter.beforeId !== undefined) q = q.where('id', '<', filter.beforeId);
+    if (filter.accounts !== undefined) {
+      const accounts = filter.accounts;
+      if (accounts.length === 0) return [];
+      q = q.where((eb) =>
+        eb.or(
+          accounts.flatMap((a) =>
+            ['sip:', 'sips:'].flatMap((scheme) => [likeColumn('caller', `${scheme}${escapeLike(a)}@%`), likeColumn('callee', `${scheme}${escapeLike(a)}@%`)]),
+          ),
+        ),
+      );
+    }
+    if (filter.q !== undefined && filter.q !== '') {
+      const like = `%${escapeLike(filter.q)}%`;
+      q = q.where((eb) => eb.or([likeColumn('caller', like), likeColumn('callee', like), likeColumn('call_id', like)]));
+    }
+    const rows = await q.orderBy('id', 'desc').limit(Math.min(Math.max(limit, 1), 1000)).execute();
+    return rows.map(fromRow);
+  }
+
+  /**
+   * Every matching row, newest first, fetched page by page so an export of a year of calls
+   * never sits in memory at once.
+   */
+  async *iterate(filter: CdrFilter, pageSize = 500): AsyncGenerator<StoredCdr> {
+    let beforeId = filter.beforeId;
+    for (;;) {
+      const page = await this.search({ ...filter, ...(beforeId !== undefined && { beforeId }) }, pageSize);
+      for (const row of page) yield row;
+      if (page.length < pageSize) return;
+      beforeId = page[page.length - 1]!.id;
+    }
+  }
+
+  /**
+   * Deletes up to `limit` of a tenant's CDRs that started before `cutoff` (epoch ms); returns how
+   * many. Called in a loop by the retention job, so one call never holds the database long.
+   */
+  async purgeBatch(tenantId: number, cutoff: number, limit: number): Promise<number> {
+    const ids = await this.ctx.db.selectFrom('cdrs').select('id').where('tenant_id', '=', tenantId).where('started_at', '<', cutoff).orderBy('id').limit(limit).execute();
+    if (ids.length === 0) return 0;
+    const r = await this.ctx.db.deleteFrom('cdrs').where('id', 'in', ids.map((x) => x.id)).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   /** Newest first; `before` (epoch ms, exclusive) pages back in time. */

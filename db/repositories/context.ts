@@ -1,11 +1,14 @@
-import type { InsertResult, Kysely } from 'kysely';
+import { sql, type InsertResult, type Kysely, type RawBuilder, type SqlBool } from 'kysely';
 import type { SqlDialectName } from '../migrations.ts';
+import type { WebPasswordScrypt } from '../secrets.ts';
 import type { DatabaseSchema } from '../schema.ts';
 
 export interface RepositoryContext {
   db: Kysely<DatabaseSchema>;
   dialect: SqlDialectName;
   secretKey?: Buffer;
+  /** Web password hashing cost; default WEB_PASSWORD_SCRYPT (OWASP). Lower only in tests. */
+  webPasswordScrypt?: WebPasswordScrypt;
 }
 
 export function insertedId(result: InsertResult): number {
@@ -27,4 +30,27 @@ export function parseJson<T>(text: string | null, fallback: T): T {
   } catch {
     return fallback;
   }
+}
+
+/**
+ * Runs `fn` in a transaction, or inside the one `db` already is: Kysely cannot nest
+ * transactions, and a repository bound to a caller's transaction (Database.transaction) must
+ * join it so the change and its audit row commit or roll back together.
+ */
+export function inTransaction<T>(db: RepositoryContext['db'], fn: (trx: RepositoryContext['db']) => Promise<T>): Promise<T> {
+  if (db.isTransaction) return fn(db);
+  return db.transaction().execute(fn);
+}
+
+/** `text` as a LIKE pattern that matches it literally (escape character `!`, see likeColumn). */
+export function escapeLike(text: string): string {
+  return text.replace(/[!%_]/g, (c) => `!${c}`);
+}
+
+/**
+ * `column LIKE pattern ESCAPE '!'`: SQLite has no default LIKE escape and MySQL's is a
+ * backslash, so the escape is spelled out for both.
+ */
+export function likeColumn(column: string, pattern: string): RawBuilder<SqlBool> {
+  return sql<SqlBool>`${sql.ref(column)} like ${pattern} escape '!'`;
 }

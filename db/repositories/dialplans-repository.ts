@@ -2,6 +2,7 @@ import type { Selectable } from 'kysely';
 import { isUniqueViolation, ValidationError } from '../errors.ts';
 import type { DialplansTable } from '../schema.ts';
 import { insertedId, type RepositoryContext } from './context.ts';
+import { inTransaction } from './context.ts';
 
 export type DialplanLanguage = 'ts' | 'js';
 
@@ -16,6 +17,8 @@ export interface DialplanVersion {
   sourceMap: string;
   author: string | null;
   createdAt: number;
+  /** What the author said about this version (null on versions saved before messages existed). */
+  message: string | null;
 }
 
 export type DialplanSummary = Omit<DialplanVersion, 'source' | 'compiledJs' | 'sourceMap'>;
@@ -28,11 +31,12 @@ export interface NewDialplanVersion {
   compiledJs: string;
   sourceMap: string;
   author?: string | null;
+  message?: string | null;
 }
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-type SummaryColumns = 'id' | 'tenant_id' | 'name' | 'version' | 'language' | 'author' | 'created_at';
+type SummaryColumns = 'id' | 'tenant_id' | 'name' | 'version' | 'language' | 'author' | 'created_at' | 'message';
 
 function toSummary(r: Pick<Selectable<DialplansTable>, SummaryColumns>): DialplanSummary {
   return {
@@ -43,6 +47,7 @@ function toSummary(r: Pick<Selectable<DialplansTable>, SummaryColumns>): Dialpla
     language: r.language as DialplanLanguage,
     author: r.author,
     createdAt: Number(r.created_at),
+    message: r.message ?? null,
   };
 }
 
@@ -60,7 +65,7 @@ export class DialplansRepository {
     // Two concurrent saves can pick the same number; the unique key rejects one and we retry.
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        return await this.ctx.db.transaction().execute(async (trx) => {
+        return await inTransaction(this.ctx.db, async (trx) => {
           const last = await trx
             .selectFrom('dialplans')
             .select((eb) => eb.fn.max('version').as('v'))
@@ -75,8 +80,9 @@ export class DialplansRepository {
             source: input.source,
             compiled_js: input.compiledJs,
             source_map: input.sourceMap,
-            author: input.author ?? null,
+            author: input.author?.slice(0, 255) ?? null,
             created_at: Date.now(),
+            message: input.message?.slice(0, 512) ?? null,
           };
           const id = insertedId(await trx.insertInto('dialplans').values(values).executeTakeFirstOrThrow());
           return toVersion({ id, ...values });
@@ -114,7 +120,7 @@ export class DialplansRepository {
   async listVersions(tenantId: number, name: string): Promise<DialplanSummary[]> {
     const rows = await this.ctx.db
       .selectFrom('dialplans')
-      .select(['id', 'tenant_id', 'name', 'version', 'language', 'author', 'created_at'])
+      .select(['id', 'tenant_id', 'name', 'version', 'language', 'author', 'created_at', 'message'])
       .where('tenant_id', '=', tenantId)
       .where('name', '=', name)
       .orderBy('version', 'desc')
@@ -126,7 +132,7 @@ export class DialplansRepository {
   async list(tenantId: number): Promise<DialplanSummary[]> {
     const rows = await this.ctx.db
       .selectFrom('dialplans as d')
-      .select(['d.id', 'd.tenant_id', 'd.name', 'd.version', 'd.language', 'd.author', 'd.created_at'])
+      .select(['d.id', 'd.tenant_id', 'd.name', 'd.version', 'd.language', 'd.author', 'd.created_at', 'd.message'])
       .where('d.tenant_id', '=', tenantId)
       .where('d.version', '=', (eb) =>
         eb

@@ -3,6 +3,7 @@ import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } fro
 import type { ProvidersTable } from '../schema.ts';
 import { decryptSecret, encryptSecret } from '../secrets.ts';
 import { insertedId, parseJson, toBool, type RepositoryContext } from './context.ts';
+import { inTransaction } from './context.ts';
 
 export interface Provider {
   id: number;
@@ -96,7 +97,7 @@ export class ProvidersRepository {
       created_at: Date.now(),
     };
     try {
-      const id = await this.ctx.db.transaction().execute(async (trx) => {
+      const id = await inTransaction(this.ctx.db, async (trx) => {
         const existing = await trx
           .selectFrom('providers')
           .select('id')
@@ -139,7 +140,7 @@ export class ProvidersRepository {
   }
 
   async remove(id: number): Promise<boolean> {
-    return this.ctx.db.transaction().execute(async (trx) => {
+    return inTransaction(this.ctx.db, async (trx) => {
       await trx.deleteFrom('provider_registrations').where('provider_id', '=', id).execute();
       const r = await trx.deleteFrom('providers').where('id', '=', id).executeTakeFirst();
       return Number(r.numDeletedRows) > 0;
@@ -158,7 +159,7 @@ export class ProviderRegistrationsRepository {
       last_error: input.lastError ?? null,
       updated_at: Date.now(),
     };
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await inTransaction(this.ctx.db, async (trx) => {
       await trx.deleteFrom('provider_registrations').where('provider_id', '=', input.providerId).execute();
       await trx.insertInto('provider_registrations').values(values).execute();
     });

@@ -1,5 +1,6 @@
 import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.ts';
 import { insertedId, normalizeDomain, type RepositoryContext } from './context.ts';
+import { inTransaction } from './context.ts';
 
 export interface Tenant {
   id: number;
@@ -7,7 +8,15 @@ export interface Tenant {
   name: string;
   aliases: string[];
   createdAt: number;
+  /** An operator demands TOTP 2FA of every web user of this tenant. */
+  require2fa: boolean;
+  /** CDRs older than this many days are purged nightly. */
+  cdrRetentionDays: number;
+  /** Audit entries older than this many days are purged nightly. */
+  auditRetentionDays: number;
 }
+
+export const DEFAULT_RETENTION_DAYS = 400;
 
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 
@@ -32,11 +41,11 @@ export class TenantsRepository {
     const name = input.name?.trim() || domain;
     const createdAt = Date.now();
     try {
-      const id = await this.ctx.db.transaction().execute(async (trx) => {
+      const id = await inTransaction(this.ctx.db, async (trx) => {
         if (await this.domainTaken(trx, domain)) throw new DuplicateError('tenant', domain);
         return insertedId(await trx.insertInto('tenants').values({ domain, name, created_at: createdAt }).executeTakeFirstOrThrow());
       });
-      return { id, domain, name, aliases: [], createdAt };
+      return { id, domain, name, aliases: [], createdAt, require2fa: false, cdrRetentionDays: DEFAULT_RETENTION_DAYS, auditRetentionDays: DEFAULT_RETENTION_DAYS };
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('tenant', domain);
       throw err;
@@ -46,7 +55,7 @@ export class TenantsRepository {
   async addAlias(tenantId: number, alias: string): Promise<void> {
     const domain = validateDomain(alias, 'alias');
     try {
-      await this.ctx.db.transaction().execute(async (trx) => {
+      await inTransaction(this.ctx.db, async (trx) => {
         if (await this.domainTaken(trx, domain)) throw new DuplicateError('domain', domain);
         await trx.insertInto('tenant_aliases').values({ tenant_id: tenantId, domain }).execute();
       });
@@ -96,12 +105,15 @@ export class TenantsRepository {
       domain: r.domain,
       name: r.name,
       createdAt: Number(r.created_at),
+      require2fa: Number(r.require_2fa) === 1,
+      cdrRetentionDays: Number(r.cdr_retention_days),
+      auditRetentionDays: Number(r.audit_retention_days),
       aliases: aliases.filter((a) => a.tenant_id === r.id).map((a) => a.domain),
     }));
   }
 
   async remove(id: number): Promise<boolean> {
-    const r = await this.ctx.db.transaction().execute(async (trx) => {
+    const r = await inTransaction(this.ctx.db, async (trx) => {
       // Explicit child deletes: SQLite only cascades with foreign_keys on, and this keeps both dialects equal.
       await trx.deleteFrom('tenant_kv').where('tenant_id', '=', id).execute();
       const accountIds = trx.selectFrom('sip_accounts').select('id').where('tenant_id', '=', id);
@@ -113,6 +125,9 @@ export class TenantsRepository {
       await trx.deleteFrom('providers').where('tenant_id', '=', id).execute();
       const userIds = trx.selectFrom('users').select('id').where('tenant_id', '=', id);
       await trx.deleteFrom('api_tokens').where('user_id', 'in', userIds).execute();
+      await trx.deleteFrom('web_sessions').where('user_id', 'in', userIds).execute();
+      await trx.deleteFrom('user_recovery_codes').where('user_id', 'in', userIds).execute();
+      await trx.deleteFrom('tenant_secrets').where('tenant_id', '=', id).execute();
       await trx.deleteFrom('users').where('tenant_id', '=', id).execute();
       await trx.deleteFrom('tenant_aliases').where('tenant_id', '=', id).execute();
       await trx.updateTable('cdrs').set({ tenant_id: null }).where('tenant_id', '=', id).execute();
@@ -121,13 +136,43 @@ export class TenantsRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  private async withAliases(row: { id: number; domain: string; name: string; created_at: number }): Promise<Tenant> {
+  async update(id: number, patch: { name?: string; require2fa?: boolean; cdrRetentionDays?: number; auditRetentionDays?: number }): Promise<Tenant | undefined> {
+    for (const field of ['cdrRetentionDays', 'auditRetentionDays'] as const) {
+      const v = patch[field];
+      if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 36_500)) throw new ValidationError(field, 'must be 1..36500 days');
+    }
+    const set = {
+      ...(patch.cdrRetentionDays !== undefined && { cdr_retention_days: patch.cdrRetentionDays }),
+      ...(patch.auditRetentionDays !== undefined && { audit_retention_days: patch.auditRetentionDays }),
+      ...(patch.name !== undefined && { name: patch.name.trim().slice(0, 255) }),
+      ...(patch.require2fa !== undefined && { require_2fa: patch.require2fa ? 1 : 0 }),
+    };
+    if (Object.keys(set).length > 0) await this.ctx.db.updateTable('tenants').set(set).where('id', '=', id).execute();
+    return this.get(id);
+  }
+
+  /** Removes an alias of this tenant only; false when the tenant has no such alias. */
+  async removeAliasOf(tenantId: number, alias: string): Promise<boolean> {
+    const r = await this.ctx.db.deleteFrom('tenant_aliases').where('tenant_id', '=', tenantId).where('domain', '=', normalizeDomain(alias)).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  private async withAliases(row: { id: number; domain: string; name: string; created_at: number; require_2fa: number; cdr_retention_days: number; audit_retention_days: number }): Promise<Tenant> {
     const aliases = await this.ctx.db
       .selectFrom('tenant_aliases')
       .select('domain')
       .where('tenant_id', '=', row.id)
       .orderBy('domain')
       .execute();
-    return { id: row.id, domain: row.domain, name: row.name, createdAt: Number(row.created_at), aliases: aliases.map((a) => a.domain) };
+    return {
+      id: row.id,
+      domain: row.domain,
+      name: row.name,
+      createdAt: Number(row.created_at),
+      require2fa: Number(row.require_2fa) === 1,
+      cdrRetentionDays: Number(row.cdr_retention_days),
+      auditRetentionDays: Number(row.audit_retention_days),
+      aliases: aliases.map((a) => a.domain),
+    };
   }
 }

@@ -3,10 +3,18 @@ import { sha256Hex } from '../secrets.ts';
 import { insertedId, toBool, type RepositoryContext } from './context.ts';
 import { toWebUser, type WebUser } from './users-repository.ts';
 
+export type ApiTokenScope = 'read' | 'write' | 'calls';
+export const API_TOKEN_SCOPES: readonly ApiTokenScope[] = ['read', 'write', 'calls'];
+
+function parseScopes(text: string | null | undefined): ApiTokenScope[] {
+  return (text ?? '').split(',').filter((s): s is ApiTokenScope => (API_TOKEN_SCOPES as readonly string[]).includes(s));
+}
+
 export interface ApiTokenInfo {
   id: number;
   userId: number;
   name: string;
+  scopes: ApiTokenScope[];
   createdAt: number;
   expiresAt: number | null;
   lastUsedAt: number | null;
@@ -16,14 +24,16 @@ export class TokensRepository {
   constructor(private readonly ctx: RepositoryContext) {}
 
   /** Creates a token; the clear token is returned once and only its SHA-256 is stored. */
-  async create(input: { userId: number; name: string; expiresAt?: number | null }): Promise<{ id: number; token: string }> {
+  async create(input: { userId: number; name: string; expiresAt?: number | null; scopes?: readonly ApiTokenScope[] }): Promise<{ id: number; token: string }> {
+    const scopes = [...new Set(input.scopes ?? API_TOKEN_SCOPES)].filter((s) => API_TOKEN_SCOPES.includes(s));
     const token = `pb_${randomBytes(32).toString('base64url')}`;
     const id = insertedId(
       await this.ctx.db
         .insertInto('api_tokens')
         .values({
           user_id: input.userId,
-          name: input.name,
+          name: input.name.slice(0, 255),
+          scopes: scopes.join(','),
           token_hash: sha256Hex(token),
           created_at: Date.now(),
           expires_at: input.expiresAt ?? null,
@@ -35,19 +45,22 @@ export class TokensRepository {
   }
 
   /** The token's user if the token exists, has not expired and the user is enabled. */
-  async verify(token: string): Promise<{ tokenId: number; user: WebUser } | undefined> {
+  async verify(token: string): Promise<{ tokenId: number; user: WebUser; scopes: ApiTokenScope[] } | undefined> {
     const row = await this.ctx.db
       .selectFrom('api_tokens')
       .innerJoin('users', 'users.id', 'api_tokens.user_id')
       .selectAll('users')
-      .select(['api_tokens.id as token_id', 'api_tokens.expires_at as token_expires_at'])
+      .select(['api_tokens.id as token_id', 'api_tokens.expires_at as token_expires_at', 'api_tokens.scopes as token_scopes', 'api_tokens.last_used_at as token_last_used_at'])
       .where('api_tokens.token_hash', '=', sha256Hex(token))
       .executeTakeFirst();
     if (!row || toBool(row.disabled)) return undefined;
     const now = Date.now();
     if (row.token_expires_at !== null && Number(row.token_expires_at) <= now) return undefined;
-    await this.ctx.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.token_id).execute();
-    return { tokenId: row.token_id, user: toWebUser(row) };
+    // "Last used" to the minute is enough and spares a write per request.
+    if (row.token_last_used_at === null || now - Number(row.token_last_used_at) > 60_000) {
+      await this.ctx.db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.token_id).execute();
+    }
+    return { tokenId: row.token_id, user: toWebUser(row), scopes: parseScopes(row.token_scopes) };
   }
 
   async listForUser(userId: number): Promise<ApiTokenInfo[]> {
@@ -56,10 +69,17 @@ export class TokensRepository {
       id: r.id,
       userId: r.user_id,
       name: r.name,
+      scopes: parseScopes(r.scopes),
       createdAt: Number(r.created_at),
       expiresAt: r.expires_at === null ? null : Number(r.expires_at),
       lastUsedAt: r.last_used_at === null ? null : Number(r.last_used_at),
     }));
+  }
+
+  /** Revokes a token of this user only (false for another user's id, so it reads as unknown). */
+  async revokeOfUser(userId: number, id: number): Promise<boolean> {
+    const r = await this.ctx.db.deleteFrom('api_tokens').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
   }
 
   async revoke(id: number): Promise<boolean> {

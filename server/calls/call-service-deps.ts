@@ -91,6 +91,8 @@ export interface CallServiceOptions {
   sandbox: DialplanRunner;
   dialplans: DialplanStore;
   kv: KeyValueStore;
+  /** Tenant secrets behind sys.Secret (db.secrets); without it sys.Secret answers null. */
+  secrets?: { reveal(tenantId: number, name: string): Promise<string | undefined> };
   cdrs: CdrSink;
   emit: (event: CallServiceEvent) => void;
   logger: Logger;

@@ -204,9 +204,21 @@ export interface SipTraceEvent {
   legTarget?: string;
 }
 
+// ------------------------------------------------------------------ configuration
+
+/** An admin write through the API: the switch drops its cached copies at once instead of after a TTL. */
+export interface ConfigChangedEvent {
+  type: 'config.changed';
+  tenantId: number;
+  at?: number;
+  kind: 'account' | 'dialplan' | 'provider' | 'tenant';
+  /** Account user name, dialplan or provider name. */
+  name?: string;
+}
+
 // ------------------------------------------------------------------ the catalogue
 
-export type PatchbayEvent = CallServiceEvent | RegistrationEvent | ExtensionStateEvent | SipTraceEvent;
+export type PatchbayEvent = CallServiceEvent | RegistrationEvent | ExtensionStateEvent | SipTraceEvent | ConfigChangedEvent;
 export type PatchbayEventType = PatchbayEvent['type'];
 
 /** What emitters hand to the bus (kept as a name for existing callers). */

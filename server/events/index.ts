@@ -6,5 +6,5 @@ export type {
   CallTransferEvent, CallHoldEvent, CallPartyEvent, DialplanLogEvent, CallEvent, CallServiceEvent,
   RegistrationRemovalReason, RegistrationAddedEvent, RegistrationRefreshedEvent, RegistrationRemovedEvent,
   RegistrationExpiredEvent, RegistrationFailedEvent, RegistrationEvent,
-  ExtensionState, ExtensionStateEvent, SipTraceEvent,
+  ExtensionState, ExtensionStateEvent, SipTraceEvent, ConfigChangedEvent,
 } from './event-types.ts';

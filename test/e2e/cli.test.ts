@@ -123,7 +123,7 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
   });
 
   it('exits 1 for an unknown tenant', async () => {
-    const r = await run(['account', 'add', '1@nowhere.example', '--password', 'x', '--db', testDb.url], baseEnv(testDb.dataDir));
+    const r = await run(['account', 'add', '1@nowhere.example', '--password', 'long-enough-pw', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('unknown tenant "nowhere.example"');
   });
@@ -131,6 +131,8 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
   it.each([
     [['account', 'add', '1002@e2e.example'], '--password'],
     [['account', 'add', 'no-at-sign', '--password', 'x'], '<user@domain>'],
+    [['account', 'add', '1003@e2e.example', '--password', 'short'], '--password'],
+    [['account', 'passwd', '1001@e2e.example', '--password', 'short'], '--password'],
     [['tenant', 'add', 'x.example', '--frobnicate'], '--frobnicate'],
     [['user', 'add', 'u@e2e.example', '--tenant', 'e2e.example', '--role', 'king', '--password', 'longenough'], '--role'],
     [['dialplan', 'set', 'e2e.example', 'default', 'plan.py'], '<file>'],
@@ -234,7 +236,7 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
   });
 
   it('account add refuses a bad CIDR with exit 2 and adds nothing', async () => {
-    const r = await run(['account', 'add', '1101@e2e.example', '--password', 'x', '--allowed-cidr', '300.1.2.3/8', '--db', testDb.url], baseEnv(testDb.dataDir));
+    const r = await run(['account', 'add', '1101@e2e.example', '--password', 'long-enough-pw', '--allowed-cidr', '300.1.2.3/8', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--allowed-cidr');
     expect(r.stderr).toContain('300.1.2.3/8');
@@ -351,7 +353,7 @@ describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dia
 
     const m = await run(['migrate', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(m.stderr).toBe('');
-    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0020_sip_bans'] });
+    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0020_sip_bans', '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention'] });
 
     const list = await run(['account', 'list', 'old.example', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(JSON.parse(list.stdout)).toEqual([

@@ -19,7 +19,7 @@ describe('TCP connection limits (e2e)', () => {
     });
     await provision(server, [
       ['tenant', 'add', DOMAIN],
-      ['account', 'add', `pbx@${DOMAIN}`, '--password', 'x', '--allowed-cidr', '127.0.0.0/8'],
+      ['account', 'add', `pbx@${DOMAIN}`, '--password', 'pbx-password', '--allowed-cidr', '127.0.0.0/8'],
     ]);
   }, 90_000);
 

@@ -3,7 +3,7 @@ import { startBaresip, startPatchbay, type PatchbayServer } from './harness/inde
 import { provision, waitForStoredBindings } from './registrar-support.ts';
 
 const DOMAIN = 'acme.test';
-const PASSWORD = 's3cret';
+const PASSWORD = 's3cret-pass';
 
 /** A real softphone (baresip 1.0) registers with digest over UDP and TCP and the binding is stored. */
 describe('registrar end to end (baresip)', () => {

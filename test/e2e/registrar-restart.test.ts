@@ -3,7 +3,7 @@ import { startPatchbay, type PatchbayServer } from './harness/index.ts';
 import { describeRun, provision, runScenario, storedBindings, waitForStoredBindings } from './registrar-support.ts';
 
 const DOMAIN = 'acme.test';
-const PASSWORD = 's3cret';
+const PASSWORD = 's3cret-pass';
 
 /** Bindings survive a graceful restart: written behind to the database, loaded again at start. */
 describe('registrar end to end (restart)', () => {

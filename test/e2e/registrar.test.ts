@@ -5,7 +5,7 @@ import { startPatchbay, type PatchbayServer } from './harness/index.ts';
 import { describeRun, provision, runScenario, waitForStoredBindings } from './registrar-support.ts';
 
 const DOMAIN = 'acme.test';
-const PASSWORD = 's3cret';
+const PASSWORD = 's3cret-pass';
 
 /**
  * The registrar driven by sipp over real sockets against `node bin/patchbay.js serve`: digest over

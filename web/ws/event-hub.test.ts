@@ -17,7 +17,7 @@ const USERS: Record<string, WebUser> = {
 };
 
 function user(id: number, role: WebRole, tenantId: number | null): WebUser {
-  return { id, email: `${role}${id}@x.test`, role, tenantId, disabled: false, createdAt: 0 };
+  return { id, email: `${role}${id}@x.test`, role, tenantId, disabled: false, createdAt: 0, totpEnabled: false };
 }
 
 const party = (account?: string) => ({ uri: `sip:${account ?? 'ext'}@a.test`, ...(account && { account }) });

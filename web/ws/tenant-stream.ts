@@ -82,6 +82,8 @@ export class TenantStream {
         return [e.user];
       case 'registration.failed':
         return e.user ? [e.user] : [];
+      case 'config.changed':
+        return [];
       case 'call.created': {
         const set = new Set<string>();
         if (e.caller.account) set.add(e.caller.account);

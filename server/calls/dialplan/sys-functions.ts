@@ -185,6 +185,11 @@ export class SysFunctions {
         return null;
       case 'DBGetKeys':
         return opts.kv.keys(tenantId);
+      case 'Secret': {
+        const name = str(0, 'name');
+        if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new Error('Secret: name must be 1-64 characters of A-Z a-z 0-9 _ . -');
+        return (await opts.secrets?.reveal(tenantId, name)) ?? null;
+      }
       case 'WebGet': {
         try {
           const r = await webGet(str(0, 'url'), { timeoutMs: typeof args[1] === 'number' ? args[1] : undefined }, opts.webGet);

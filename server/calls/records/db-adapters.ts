@@ -24,6 +24,15 @@ export class DbDialplanStore implements DialplanStore {
     this.cache.set(key, { value, fetchedAt: Date.now() });
     return value;
   }
+
+  /** Forgets a cached dialplan (or all of a tenant's) so the next call reads the saved version. */
+  invalidate(tenantId: number, name?: string): void {
+    if (name !== undefined) {
+      this.cache.delete(`${tenantId}/${name}`);
+      return;
+    }
+    for (const key of this.cache.keys()) if (key.startsWith(`${tenantId}/`)) this.cache.delete(key);
+  }
 }
 
 /** The registrar's cached directory, seen with the call-routing fields of each account. */

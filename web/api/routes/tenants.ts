@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import type { ApiRouter } from '../api-router.ts';
+import type { RouteDeps } from '../deps.ts';
+import { ApiError } from '../middleware/api-error.ts';
+import { idFrom, listOf } from '../schemas/common.ts';
+import { aliasBody, tenantCreateBody, tenantPatchBody, tenantSchema } from '../schemas/tenants.ts';
+
+const one = z.object({ tenant: tenantSchema });
+
+/** Tenants and their domains (operators only). */
+export function mountTenantRoutes(api: ApiRouter, d: RouteDeps): void {
+  const base = { tag: 'tenants', roles: ['operator'] } as const;
+  const require = async (id: string | undefined) => {
+    const t = await d.db.tenants.get(idFrom(id, 'tenant'));
+    if (!t) throw new ApiError(404, 'tenant not found');
+    return t;
+  };
+
+  api.define({ ...base, method: 'get', path: '/tenants', summary: 'Every tenant', response: listOf(tenantSchema) }, async () => ({ items: await d.db.tenants.list(), nextCursor: null }));
+
+  api.define({ ...base, method: 'post', path: '/tenants', summary: 'Create a tenant', body: tenantCreateBody, response: one, status: 201 }, async ({ body, audit }) => {
+    const tenant = await d.db.transaction(async (tx) => {
+      const t = await tx.tenants.add({ domain: body.domain, ...(body.name !== undefined && { name: body.name }) });
+      await audit(tx, { action: 'tenant.add', target: `tenant:${t.domain}`, tenantId: t.id });
+      return t;
+    });
+    d.changed({ tenantId: tenant.id, kind: 'tenant' });
+    return { tenant };
+  });
+
+  api.define({ ...base, method: 'get', path: '/tenants/:id', summary: 'One tenant', response: one }, async ({ params }) => ({ tenant: await require(params['id']) }));
+
+  api.define({ ...base, method: 'patch', path: '/tenants/:id', summary: 'Rename a tenant, require 2FA of its users, or set its CDR and audit retention (days)', body: tenantPatchBody, response: one }, async ({ params, body, audit }) => {
+    const t = await require(params['id']);
+    const tenant = await d.db.transaction(async (tx) => {
+      const patch = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as typeof body;
+      const updated = await tx.tenants.update(t.id, patch as Parameters<typeof tx.tenants.update>[1]);
+      await audit(tx, { action: 'tenant.update', target: `tenant:${t.domain}`, details: body, tenantId: t.id });
+      return updated!;
+    });
+    return { tenant };
+  });
+
+  api.define({ ...base, method: 'delete', path: '/tenants/:id', summary: 'Delete a tenant and everything it has', status: 204 }, async ({ params, audit }) => {
+    const t = await require(params['id']);
+    await d.db.transaction(async (tx) => {
+      await tx.tenants.remove(t.id);
+      await audit(tx, { action: 'tenant.remove', target: `tenant:${t.domain}`, tenantId: null });
+    });
+    d.changed({ tenantId: t.id, kind: 'tenant' });
+    return undefined;
+  });
+
+  api.define({ ...base, method: 'post', path: '/tenants/:id/aliases', summary: 'Add a domain alias', body: aliasBody, response: one, status: 201 }, async ({ params, body, audit }) => {
+    const t = await require(params['id']);
+    await d.db.transaction(async (tx) => {
+      await tx.tenants.addAlias(t.id, body.domain);
+      await audit(tx, { action: 'tenant.alias.add', target: `tenant:${t.domain}`, details: { alias: body.domain.toLowerCase() }, tenantId: t.id });
+    });
+    d.changed({ tenantId: t.id, kind: 'tenant' });
+    return { tenant: (await d.db.tenants.get(t.id))! };
+  });
+
+  api.define({ ...base, method: 'delete', path: '/tenants/:id/aliases/:domain', summary: 'Remove a domain alias', status: 204 }, async ({ params, audit }) => {
+    const t = await require(params['id']);
+    await d.db.transaction(async (tx) => {
+      if (!(await tx.tenants.removeAliasOf(t.id, params['domain']!))) throw new ApiError(404, 'alias not found');
+      await audit(tx, { action: 'tenant.alias.remove', target: `tenant:${t.domain}`, details: { alias: params['domain'] }, tenantId: t.id });
+    });
+    d.changed({ tenantId: t.id, kind: 'tenant' });
+    return undefined;
+  });
+}

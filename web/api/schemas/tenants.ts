@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { WEB_ROLES } from '../../../db/index.ts';
+import { password8 } from './common.ts';
+
+export const tenantSchema = z
+  .object({
+    id: z.number().int(),
+    domain: z.string(),
+    name: z.string(),
+    aliases: z.array(z.string()),
+    createdAt: z.number(),
+    require2fa: z.boolean(),
+    cdrRetentionDays: z.number().int(),
+    auditRetentionDays: z.number().int(),
+  })
+  .meta({ id: 'Tenant' });
+export const tenantCreateBody = z.object({ domain: z.string().min(1).max(253), name: z.string().min(1).max(255).optional() });
+export const tenantPatchBody = z
+  .object({
+    name: z.string().min(1).max(255).optional(),
+    require2fa: z.boolean().optional(),
+    cdrRetentionDays: z.number().int().min(1).max(36_500).optional(),
+    auditRetentionDays: z.number().int().min(1).max(36_500).optional(),
+  })
+  .strict();
+export const aliasBody = z.object({ domain: z.string().min(1).max(253) });
+
+const role = z.enum(WEB_ROLES as [string, ...string[]]);
+export const webUserSchema = z
+  .object({ id: z.number().int(), email: z.string(), role, tenantId: z.number().int().nullable(), disabled: z.boolean(), createdAt: z.number(), totpEnabled: z.boolean() })
+  .meta({ id: 'WebUser' });
+export const userCreateBody = z.object({
+  email: z.string().min(3).max(255),
+  password: password8,
+  role,
+  /** Operators only: the tenant of the new user (admins create users in their own). */
+  tenantId: z.number().int().positive().nullable().optional(),
+});
+export const userPatchBody = z.object({ role: role.optional(), disabled: z.boolean().optional(), password: password8.optional() }).strict();
