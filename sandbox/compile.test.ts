@@ -55,3 +55,17 @@ describe('SourceMapIndex', () => {
     expect(new SourceMapIndex('{"version":3,"mappings":"AAAA"}').originalPositionFor(5, 1)).toBeUndefined();
   });
 });
+
+describe('compileDialplan refuses a source that escapes its function wrapper', () => {
+  it('a source that closes the wrapper and declares at the top level is an error with its line', async () => {
+    const result = await compileDialplan('sys.Log("a");\n}); let stash: string[] = []; (async () => {\nsys.Log("b");', 'ts');
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors[0]).toMatchObject({ line: 2, message: expect.stringMatching(/closes its own function body/) });
+  });
+
+  it('ordinary sources with braces in strings, templates and regexps still compile', async () => {
+    const result = await compileDialplan('const s = "})"; const t = `${"}"})`; const r = /\\}\\)/; sys.Log(s + t + r.source);', 'ts');
+    expect(result.ok).toBe(true);
+  });
+});

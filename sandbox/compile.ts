@@ -41,6 +41,26 @@ function toCompileError(message: Message, sourceLines: string[]): CompileError {
 }
 
 /**
+ * A source that parses inside our arrow wrapper but not inside a plain function body closes the
+ * wrapper itself (`}); let stash = []; (async () => {`): its statements would run outside any
+ * function, at the top of the sandbox context, where a `let` outlives the run. The sandbox reuses
+ * one context for the runs of a tenant, so such a source is refused here, when it is saved.
+ */
+async function wrapperEscape(source: string, language: 'ts' | 'js'): Promise<CompileError | undefined> {
+  try {
+    await transform(`async function dialplan() {${source}\n}`, { loader: language, logLevel: 'silent' });
+    return undefined;
+  } catch (error) {
+    const messages = (error as { errors?: Message[] }).errors;
+    const location = Array.isArray(messages) ? messages[0]?.location : undefined;
+    const line = location?.line ?? 1;
+    // The probe's prefix is longer than the real one; columns of line 1 are shifted by it.
+    const column = location ? (line === 1 ? Math.max(1, location.column + 1 - 'async function dialplan() {'.length) : location.column + 1) : 1;
+    return { line, column, message: 'the dialplan closes its own function body (unbalanced "}")' };
+  }
+}
+
+/**
  * Transforms a dialplan (TS or JS) into the JS the sandbox runs: a script whose completion
  * value is an async function. Run when a dialplan is saved; the JS and source map are stored.
  */
@@ -55,6 +75,8 @@ export async function compileDialplan(source: string, language: 'ts' | 'js'): Pr
       target: 'es2022',
       logLevel: 'silent',
     });
+    const escape = await wrapperEscape(source, language);
+    if (escape) return { ok: false, errors: [escape] };
     return { ok: true, js: output.code, sourceMap: output.map };
   } catch (error) {
     const messages = (error as { errors?: Message[] }).errors;

@@ -43,7 +43,7 @@ function send(message: WorkerToSupervisorMessage): void {
 function startRun(message: Extract<SupervisorToWorkerMessage, { type: 'run' }>): void {
   const { execId, tenantId } = message;
   if (executions.has(execId)) return;
-  const execution = new DialplanExecution(ivm, message, {
+  const execution = new DialplanExecution(message, {
     sysCall: (seq, name, args) => send({ type: 'sys-call', execId, tenantId, seq, name, args }),
     sysNotify: (name, args) => send({ type: 'sys-notify', execId, tenantId, name, args }),
     finished: (result) => {
