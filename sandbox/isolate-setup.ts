@@ -46,7 +46,7 @@ const OVERRIDABLE = `[
 
 /**
  * The body of the setup function (see ISOLATE_SETUP_FUNCTION), with
- *   $0 = the one host dispatch function (sync ivm.Callback: (runId, seq, name, argsJson) => void).
+ *   $0 = the one host dispatch function (fire-and-forget ivm.Callback: (runId, seq, name, argsJson) => void).
  * It runs once per context, before any user code, and hardens the context so that one context
  * serves every run of the isolate (all of one tenant) without a run leaving state for the next:
  * - every intrinsic reachable from the global object (and the hidden ones: generator and async

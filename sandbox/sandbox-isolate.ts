@@ -1,20 +1,10 @@
-import type { IvmContext, IvmExternalCopy, IvmIsolate, IvmModule, IvmReference, IvmScript } from './isolated-vm-loader.ts';
+import type { IvmContext, IvmExternalCopy, IvmIsolate, IvmModule, IvmReference } from './isolated-vm-loader.ts';
 import { BEGIN_STARTED, ISOLATE_SETUP_FUNCTION } from './isolate-setup.ts';
 import type { PoolableIsolate } from './isolate-pool.ts';
 
 const SETUP_SCRIPT_FILE = 'patchbay-setup.js';
 /** CPU our own setup (hardening the context) may take; it is our code, so this only catches a broken isolate. */
 const SETUP_TIMEOUT_MS = 2_000;
-
-/**
- * The synchronous calls of isolated-vm used for our own code (not in the loader's slice). They
- * run on this thread instead of a round trip through isolated-vm's thread pool each; user code
- * never runs through them, so it cannot block the worker's event loop.
- */
-interface SyncIsolate {
-  createContextSync(): IvmContext;
-  compileScriptSync(code: string, options: { filename: string; produceCachedData?: boolean; cachedData?: IvmExternalCopy }): IvmScript;
-}
 
 /** Receives the dispatches of the run it was attached for (seq, name, argsJson). */
 export type DispatchListener = (seq: unknown, name: unknown, json: unknown) => void;
@@ -56,15 +46,21 @@ export class SandboxIsolate implements PoolableIsolate {
       },
     });
     try {
+      // All of it through isolated-vm's threads: an isolate is mostly made ahead (the pool's
+      // spare) while this thread serves the runs in flight.
       const cache = setupCodeCache;
-      const setupScript = (isolate as IvmIsolate & SyncIsolate).compileScriptSync(
-        ISOLATE_SETUP_FUNCTION,
-        cache ? { filename: SETUP_SCRIPT_FILE, cachedData: cache } : { filename: SETUP_SCRIPT_FILE, produceCachedData: true },
-      );
+      const [setupScript, context] = await Promise.all([
+        isolate.compileScript(
+          ISOLATE_SETUP_FUNCTION,
+          cache ? { filename: SETUP_SCRIPT_FILE, cachedData: cache } : { filename: SETUP_SCRIPT_FILE, produceCachedData: true },
+        ),
+        isolate.createContext(),
+      ]);
       if (!cache && setupScript.cachedData) setupCodeCache = setupScript.cachedData;
-      const context = (isolate as IvmIsolate & SyncIsolate).createContextSync();
       let created: SandboxIsolate | undefined;
-      const dispatch = new ivm.Callback((runId, seq, name, json) => created?.route(runId, seq, name, json));
+      // Fire-and-forget: the isolate's thread does not wait for this thread to take a dispatch
+      // (the dispatch answers nothing; answers come back through settle).
+      const dispatch = new ivm.Callback((runId, seq, name, json) => created?.route(runId, seq, name, json), { ignored: true });
       const setup = await setupScript.run(context, { reference: true, timeout: SETUP_TIMEOUT_MS });
       setupScript.release();
       // Hardening walks every intrinsic (a few ms): off this thread, like user code.
