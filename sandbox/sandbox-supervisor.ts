@@ -62,11 +62,11 @@ export interface SandboxSupervisorOptions {
   readyTimeoutMs?: number;
   /**
    * Reuse of warm isolates in the worker, per tenant (never across tenants), one execution at a
-   * time, a fresh context each. `maxUsesPerIsolate: 1` gives every execution a fresh isolate.
-   * Defaults: 100 uses, idle per tenant min(maxConcurrentPerTenant, 32), 32 idle in all, 30 s.
+   * time, in the isolate's one hardened context (isolate-setup.ts). `maxUsesPerIsolate: 1` gives
+   * every execution a fresh isolate. Defaults: 1000 uses, idle per tenant
+   * min(2 × maxConcurrentPerTenant, 32), 32 idle in all, 30 s, 1 spare made ahead.
    * (A tenant with more runs in flight than it may keep idle creates and disposes an isolate,
-   * ~3–5 ms of worker CPU, on many calls; with 8, that churn took about a third of the worker's
-   * CPU in the dialplan call bench.)
+   * ~5 ms of worker CPU with the hardening, on many calls.)
    */
   isolatePool?: Partial<IsolatePoolOptions>;
   /** Worker entry; defaults to worker.ts/.js beside this file. */
