@@ -23,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, runSipp, startPatchbay, type PatchbayServer } from '../test/e2e/harness/index.ts';
 import { BENCH_DOMAIN, benchAccounts, writeKamailioSubscribers, writeSippAccounts, type BenchAccount } from './bench-accounts.ts';
+import { bindAccountsTo, writeTemplateDb } from './patchbay-provisioning.ts';
 import { processTreePssKiB, startKamailio } from './kamailio-server.ts';
 import { bestPassingStep, percentiles, runSteppedLoad, type LoadStep } from './stepped-load.ts';
 
@@ -503,7 +504,7 @@ let templateDb: Promise<string> | undefined;
  */
 async function provisionPatchbay(dbUrl: string, accounts: BenchAccount[], uasAddress?: string, route: CallRoute = 'dialplan'): Promise<void> {
   const file = dbUrl.replace(/^sqlite:/, '');
-  templateDb ??= writeTemplateDb(join(dirname(dirname(file)), 'template.db'), accounts);
+  templateDb ??= writeTemplateDb(join(dirname(dirname(file)), 'template.db'), accounts, BENCH_DIALPLAN, log);
   await copyFile(await templateDb, file);
   if (!uasAddress) return;
   if (route === 'bindings') {
@@ -533,61 +534,6 @@ async function provisionPatchbay(dbUrl: string, accounts: BenchAccount[], uasAdd
   } finally {
     sqlite.close();
   }
-}
-
-/**
- * Every account gets one registered binding at the UAS (as if it had sent REGISTER), which the
- * server restores at start: a call to an account without an incoming dialplan rings it directly.
- */
-async function bindAccountsTo(dbUrl: string, uasAddress: string): Promise<void> {
-  const { openDatabase } = await import('../db/index.ts');
-  const db = await openDatabase(dbUrl);
-  const [host, port] = uasAddress.split(':');
-  const now = Date.now();
-  try {
-    const rows = (await db.accounts.listAll()).map((account) => ({
-      id: `bench-${account.id}`,
-      accountId: account.id,
-      contactUri: `sip:${account.username}@${uasAddress}`,
-      sourceTransport: 'udp',
-      sourceAddress: host,
-      sourcePort: Number(port),
-      connectionId: null,
-      localListener: null,
-      expiresAt: now + 3_600_000,
-      q: null,
-      callId: `bench-${account.id}`,
-      cseq: 1,
-      instanceId: null,
-      regId: null,
-      userAgent: 'patchbay-bench',
-      path: [],
-      attributes: {
-        tenantId: account.tenantId, user: account.username, domain: account.domain, contactParams: {},
-        registeredAt: now, updatedAt: now, natKeepAlive: false, keepAliveMethod: 'crlf',
-      },
-    }));
-    for (let i = 0; i < rows.length; i += 500) await db.bindings.upsertMany(rows.slice(i, i + 500));
-  } finally {
-    await db.close();
-  }
-}
-
-async function writeTemplateDb(file: string, accounts: BenchAccount[]): Promise<string> {
-  const started = Date.now();
-  const { openDatabase } = await import('../db/index.ts');
-  const db = await openDatabase(`sqlite:${file}`);
-  try {
-    await db.migrate();
-    await db.tenants.add({ domain: BENCH_DOMAIN, name: 'bench' });
-    for (const account of accounts) {
-      await db.accounts.add({ username: account.username, domain: BENCH_DOMAIN, password: account.password, outDialplan: BENCH_DIALPLAN });
-    }
-  } finally {
-    await db.close();
-  }
-  log(`  provisioned ${accounts.length} Patchbay accounts in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return file;
 }
 
 function printReport(rows: BenchRow[]): void {

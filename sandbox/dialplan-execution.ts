@@ -28,7 +28,8 @@ export interface IsolateSource {
 
 /**
  * One run of one dialplan in an isolate of its tenant (fresh, or a warm one that served only
- * this tenant) in that isolate's one hardened context (see isolate-setup.ts), with its budgets: memory (isolate limit), CPU
+ * this tenant) in that isolate's one hardened context (see isolate-setup.ts), with its budgets:
+ * memory (isolate limit), CPU
  * (script timeouts plus an `isolate.cpuTime` watchdog measured from this run's start, because
  * code that runs after an `await` is outside any timeout), wall clock (paused while a Dial is
  * pending, renewed when it settles) and an absolute deadline. The isolate runs one execution at
