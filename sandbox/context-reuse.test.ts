@@ -171,6 +171,23 @@ describe('one hardened context per isolate, reused by the runs of its tenant', (
     expect(outcomes.map((o) => o.isolate)).toEqual([1, 2, 2, 3]);
   });
 
+  it('code a run left behind that makes the global undeletable after the run ended moves the next run to a fresh isolate', () => {
+    const outcomes = runSteps([
+      {
+        tenantId: 't1',
+        source: `void (async () => { for (let i = 0; i < 5; i++) await null; Object.defineProperty(globalThis, 'leakLate', { value: req.from.uri.user, configurable: false }); })();
+          sys.Log('returning');`,
+      },
+      { tenantId: 't1', source: PROBE, user: 'bob' },
+      { tenantId: 't1', source: PROBE, user: 'bob' },
+    ]);
+    expect(outcomes[0]?.logs).toEqual(['returning']);
+    expect(observed(outcomes[1])).toEqual(CLEAN);
+    // The first isolate was checked at the next run's start, found dirty and retired; the run
+    // went on in a new one, which then served the tenant again.
+    expect(outcomes.map((o) => o.isolate)).toEqual([1, 2, 2]);
+  });
+
   it('another tenant never runs in the isolate of the first', () => {
     const outcomes = runSteps([
       { tenantId: 't1', source: POLLUTER, user: 'alice' },
