@@ -41,6 +41,24 @@ function toCompileError(message: Message, sourceLines: string[]): CompileError {
 }
 
 /**
+ * What esbuild lowers for target es2022 (decorators, \`using\`, ...) comes with helpers it prints
+ * as top-level \`var\`s before our wrapper: in the sandbox's reused context those would become
+ * undeletable globals (and retire the isolate after every run). They are enclosed in a function
+ * that returns the dialplan's function, so the script's value stays that function. Only line 1
+ * (helpers) and the wrapper's own line change, and only in their columns, so the source map
+ * still holds for the user's code. The worker applies it again to stored JS compiled before this
+ * (idempotent: enclosed JS no longer has the wrapper at the start of a line).
+ */
+export function enclosingHelpers(js: string): string {
+  if (js.startsWith(DIALPLAN_WRAPPER_PREFIX)) return js;
+  // The first line that starts with the wrapper is ours: helpers never contain it, and the
+  // user's code all comes after it.
+  const at = js.indexOf(`\n${DIALPLAN_WRAPPER_PREFIX}`);
+  if (at < 0) return js;
+  return `(() => {${js.slice(0, at + 1)}return ${js.slice(at + 1).trimEnd()}\n})();\n`;
+}
+
+/**
  * A source that parses inside our arrow wrapper but not inside a plain function body closes the
  * wrapper itself (`}); let stash = []; (async () => {`): its statements would run outside any
  * function, at the top of the sandbox context, where a `let` outlives the run. The sandbox reuses
@@ -77,7 +95,7 @@ export async function compileDialplan(source: string, language: 'ts' | 'js'): Pr
     });
     const escape = await wrapperEscape(source, language);
     if (escape) return { ok: false, errors: [escape] };
-    return { ok: true, js: output.code, sourceMap: output.map };
+    return { ok: true, js: enclosingHelpers(output.code), sourceMap: output.map };
   } catch (error) {
     const messages = (error as { errors?: Message[] }).errors;
     if (Array.isArray(messages) && messages.length > 0) {

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { transform } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { DIALPLAN_WRAPPER_PREFIX } from './compile.ts';
 import type { StepOutcome } from './test-fixtures/context-reuse-runner.ts';
 
 /**
@@ -15,7 +17,7 @@ import type { StepOutcome } from './test-fixtures/context-reuse-runner.ts';
 const RUNNER = fileURLToPath(new URL('./test-fixtures/context-reuse-runner.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-function runSteps(steps: { tenantId: string; source: string; user?: string }[]): StepOutcome[] {
+function runSteps(steps: { tenantId: string; source: string; user?: string; stored?: { js: string; sourceMap: string } }[]): StepOutcome[] {
   const out = execFileSync(process.execPath, ['--no-node-snapshot', '--import', TSX, RUNNER], {
     input: JSON.stringify({ steps }),
     encoding: 'utf8',
@@ -186,6 +188,40 @@ describe('one hardened context per isolate, reused by the runs of its tenant', (
     // The first isolate was checked at the next run's start, found dirty and retired; the run
     // went on in a new one, which then served the tenant again.
     expect(outcomes.map((o) => o.isolate)).toEqual([1, 2, 2]);
+  });
+
+  it('a dialplan whose lowered syntax needs esbuild helpers keeps its isolate, and its throw still maps to its line', () => {
+    const source = `function tag(target: any) { return target; }
+@tag class Greeter {}
+sys.Log(typeof Greeter);
+if (req.from.uri.user === 'bob') throw new Error('bob may not call');`;
+    const outcomes = runSteps([
+      { tenantId: 't1', source, user: 'alice' },
+      { tenantId: 't1', source, user: 'alice' },
+      { tenantId: 't1', source, user: 'bob' },
+    ]);
+    expect(outcomes.map((o) => o.logs)).toEqual([['function'], ['function'], ['function']]);
+    expect(outcomes[0]?.result).toEqual({ status: 'completed' });
+    expect(outcomes[2]?.result).toMatchObject({ status: 'failed', code: 500, reason: 'bob may not call', line: 4 });
+    // The helpers did not land on the global as undeletable vars: one isolate served all three.
+    expect(outcomes.map((o) => o.isolate)).toEqual([1, 1, 1]);
+  });
+
+  it('stored JS of an older compile, with the helpers as top-level vars, is enclosed when it runs', async () => {
+    const source = 'function tag(target: any) { return target; }\n@tag class Greeter {}\nsys.Log(typeof Greeter);';
+    // What compileDialplan stored before it enclosed the helpers: esbuild's output as it is.
+    const output = await transform(`${DIALPLAN_WRAPPER_PREFIX}${source}\n})`, { loader: 'ts', sourcemap: 'external', sourcesContent: false, target: 'es2022' });
+    expect(output.code.startsWith('var ')).toBe(true);
+    const stored = { js: output.code, sourceMap: output.map };
+    const outcomes = runSteps([
+      { tenantId: 't1', source, stored },
+      { tenantId: 't1', source, stored },
+    ]);
+    expect(outcomes.map((o) => [o.result, o.logs])).toEqual([
+      [{ status: 'completed' }, ['function']],
+      [{ status: 'completed' }, ['function']],
+    ]);
+    expect(outcomes.map((o) => o.isolate)).toEqual([1, 1]);
   });
 
   it('another tenant never runs in the isolate of the first', () => {

@@ -5,7 +5,7 @@ import type { SandboxIsolate } from './sandbox-isolate.ts';
 import { isSysFunctionName, type PlainValue, type RunMessage, type RunResult, type SysFunctionName } from './protocol.ts';
 import { SourceMapIndex } from './source-map.ts';
 import { logLimitLine, SysCallBudget } from './sys-call-budget.ts';
-import { unwrapPosition } from './compile.ts';
+import { enclosingHelpers, unwrapPosition } from './compile.ts';
 
 /** File name of the user's JS inside the isolate; stack frames are found by it. */
 const DIALPLAN_SCRIPT_FILE = 'dialplan.js';
@@ -100,7 +100,7 @@ export class DialplanExecution {
         this.cpuAtStart = sandbox.isolate.cpuTime;
         if (!this.cpuWatchdog) this.cpuWatchdog = setInterval(() => this.checkCpu(), limits.cpuCheckIntervalMs);
         sandbox.attach(this.runId, (seq, name, json) => this.onDispatch(seq, name, json));
-        const dialplan = await this.enter(sandbox.dialplanFunction(this.run.js, DIALPLAN_SCRIPT_FILE, this.remainingCpuMs()));
+        const dialplan = await this.enter(sandbox.dialplanFunction(enclosingHelpers(this.run.js), DIALPLAN_SCRIPT_FILE, this.remainingCpuMs()));
         if (this.done) return;
         if (await this.enter(sandbox.begin(this.runId, data, dialplan, this.remainingCpuMs()))) return;
         if (attempt > 0 || this.done) throw new Error('the sandbox context could not be reset');
