@@ -10,7 +10,8 @@
  * dialplan execution. Memory is PSS of the whole process tree (Patchbay: server + sandbox worker).
  *
  * Knobs (env): BENCH_ACCOUNTS (10000), BENCH_RATES (1000,1500,2000,2500,3000,4000),
- * BENCH_CALL_RATES (100,200,300,400,500,600,800), BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay),
+ * BENCH_CALL_RATES (100,200,300,400,500,600,800), BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay|overload;
+ * overload alone needs BENCH_OVERLOAD_CLEAN_RATE, the clean rate it offers twice of),
  * BENCH_HOLD_CALLS (1000; 0 skips), BENCH_CALL_AUTH (cidr | digest: how Patchbay trusts callers),
  * BENCH_PROFILE_DIR (CPU profile of the Patchbay server; BENCH_PROFILE_SANDBOX=<s> adds the worker).
  * `--json` also writes the results to .bench-out/bench-<time>.json.
@@ -22,6 +23,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, runSipp, startPatchbay, type PatchbayServer } from '../test/e2e/harness/index.ts';
 import { BENCH_DOMAIN, benchAccounts, writeKamailioSubscribers, writeSippAccounts, type BenchAccount } from './bench-accounts.ts';
+import { bindAccountsTo, writeTemplateDb } from './patchbay-provisioning.ts';
 import { processTreePssKiB, startKamailio } from './kamailio-server.ts';
 import { bestPassingStep, percentiles, runSteppedLoad, type LoadStep } from './stepped-load.ts';
 
@@ -36,6 +38,8 @@ const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 5);
 const ONLY = process.env.BENCH_ONLY;
 const HOLD_CALLS = Number(process.env.BENCH_HOLD_CALLS ?? 1000);
 const CALL_AUTH = process.env.BENCH_CALL_AUTH === 'digest' ? 'digest' : 'cidr';
+/** With BENCH_ONLY=overload: the clean rate to offer twice of (otherwise the calls row's). */
+const OVERLOAD_CLEAN_RATE = Number(process.env.BENCH_OVERLOAD_CLEAN_RATE ?? 0);
 const WRITE_JSON = process.argv.includes('--json');
 /** The outgoing dialplan every bench account runs: INVITE -> sandbox -> sys.Dial -> the sipp UAS. */
 const BENCH_DIALPLAN = 'bench-out';
@@ -55,7 +59,7 @@ type TargetStart = (workDir: string) => Promise<BenchTarget | { skipped: string 
 
 interface BenchRow {
   server: string;
-  bench: 'register' | 'calls' | 'calls, no dialplan' | 'held calls' | 'sandbox';
+  bench: 'register' | 'calls' | 'calls, no dialplan' | 'held calls' | 'sandbox' | 'overload';
   skipped?: string;
   best?: LoadStep;
   memoryKiB?: number;
@@ -69,6 +73,10 @@ const log = (line: string): void => {
 };
 
 async function main(): Promise<number> {
+  // Production runs the compiled build; bin/patchbay.js (which the harness starts) uses it when it
+  // matches the sources, so bring it up to date first and measure what production runs.
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.execPath, [join(REPO_ROOT, 'bin/build.mjs'), '--if-stale'], { stdio: 'inherit' });
   const workDir = await mkdtemp(join(tmpdir(), 'patchbay-bench-'));
   const rows: BenchRow[] = [];
   try {
@@ -79,10 +87,20 @@ async function main(): Promise<number> {
     const callInjectionFile = injectionFile;
 
     const wants = (name: string): boolean => !ONLY || ONLY.toLowerCase() === name.toLowerCase();
+    if (ONLY?.toLowerCase() === 'overload') {
+      rows.push(await measureOverload(OVERLOAD_CLEAN_RATE || undefined, workDir, callInjectionFile, accounts));
+      printReport(rows);
+      if (WRITE_JSON) await writeJson(rows);
+      return 0;
+    }
     if (wants('kamailio')) rows.push(await measureRegistrations('Kamailio', (dir) => startKamailioRegistrar(dir, accounts), workDir, injectionFile));
     if (wants('patchbay')) rows.push(await measureRegistrations('Patchbay', (dir) => startPatchbayRegistrar(dir, accounts), workDir, injectionFile));
     if (wants('kamailio')) rows.push(await measureCalls('Kamailio', startKamailioCallTarget, workDir, callInjectionFile));
-    if (wants('patchbay')) rows.push(await measureCalls('Patchbay', (dir, uas) => startPatchbayCallTarget(dir, uas, accounts), workDir, callInjectionFile));
+    if (wants('patchbay')) {
+      const calls = await measureCalls('Patchbay', (dir, uas) => startPatchbayCallTarget(dir, uas, accounts), workDir, callInjectionFile);
+      rows.push(calls);
+      rows.push(await measureOverload(calls.best?.targetRate, workDir, callInjectionFile, accounts));
+    }
     if (wants('patchbay')) {
       const outsideCallers = join(workDir, 'outside-callers.csv');
       await writeSippAccounts(outsideCallers, accounts, { callerPrefix: 'ext' });
@@ -168,6 +186,95 @@ async function measureCalls(
     return { server, bench, best: bestPassingStep(steps), memoryKiB: await target.memoryKiB(), memoryLabel: target.memoryLabel };
   } finally {
     await target.stop();
+    if (uasPid !== undefined) process.kill(uasPid, 'SIGTERM');
+    await uas;
+  }
+}
+
+/**
+ * No collapse past saturation (issue 13 item 3): calls through the dialplan offered at twice the
+ * highest clean rate for one step. Admission control should keep completing ≥ 90 % of the clean
+ * rate and answer the excess at once with 503 + Retry-After (uac-call-or-503.xml ACKs and logs
+ * those); "failed" is everything else (timeouts, other errors).
+ */
+async function measureOverload(cleanRate: number | undefined, workDir: string, injectionFile: string, accounts: BenchAccount[]): Promise<BenchRow> {
+  if (!cleanRate) return { server: 'Patchbay', bench: 'overload', skipped: 'no clean call rate to double' };
+  const offered = cleanRate * 2;
+  log(`\n== Patchbay: overload (calls through a dialplan offered at ${offered}/s = 2 x the clean ${cleanRate}/s, ${STEP_SECONDS} s) ==`);
+  const dir = await mkdtemp(join(workDir, 'patchbay-overload-'));
+  const uasPort = await freePort();
+  const uasAddress = `127.0.0.1:${uasPort}`;
+  let target: BenchTarget | { skipped: string };
+  try {
+    target = await startPatchbayCallTarget(dir, uasAddress, accounts);
+  } catch (err) {
+    target = { skipped: `failed to start: ${String(err).split('\n')[0]}` };
+  }
+  if ('skipped' in target) {
+    log(`  SKIPPED overload: ${target.skipped}`);
+    return { server: 'Patchbay', bench: 'overload', skipped: target.skipped };
+  }
+  const running = target;
+  const calls = offered * STEP_SECONDS;
+  let uasPid: number | undefined;
+  const uas = runSipp({
+    scenario: join(BENCH_DIR, 'scenarios', 'uas-answer.xml'),
+    localPort: uasPort,
+    timeoutMs: (STEP_SECONDS + 60) * 1000,
+    args: ['-max_socket', '1'],
+    onSpawn: (pid) => (uasPid = pid),
+  });
+  const sippDir = await mkdtemp(join(dir, 'sipp-'));
+  try {
+    // Warm the path (sandbox, JIT) at half the clean rate, unrecorded.
+    await runSipp({
+      scenario: join(BENCH_DIR, 'scenarios', 'uac-call.xml'),
+      target: running.address,
+      localPort: await freePort(),
+      timeoutMs: 20_000,
+      args: ['-inf', injectionFile, '-r', String(Math.max(1, Math.floor(cleanRate / 2))), '-m', String(Math.max(1, cleanRate)), '-l', String(cleanRate * 2), '-d', '1000', '-max_socket', '1'],
+    });
+    const started = process.hrtime.bigint();
+    const result = await runSipp({
+      scenario: join(BENCH_DIR, 'scenarios', 'uac-call-or-503.xml'),
+      target: running.address,
+      localPort: await freePort(),
+      traceResponseTimes: true,
+      workDir: sippDir,
+      timeoutMs: (STEP_SECONDS + 30) * 1000,
+      args: ['-inf', injectionFile, '-r', String(offered), '-rp', '1000', '-m', String(calls), '-l', String(offered * 4), '-d', '1000', '-recv_timeout', '5000', '-max_socket', '1', '-trace_logs'],
+    });
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const { readdir, readFile } = await import('node:fs/promises');
+    let rejected = 0;
+    for (const name of await readdir(sippDir)) {
+      if (name.endsWith('_logs.log')) rejected += (await readFile(join(sippDir, name), 'utf8')).split('\n').filter((line) => line.includes('rejected 503')).length;
+    }
+    const successful = result.stats?.successful ?? 0;
+    const failed = result.stats?.failed ?? 0;
+    const completed = Math.max(0, successful - rejected);
+    // Calls hold 1 s; the completion rate is over the time calls were being offered.
+    const completedRate = completed / Math.max(seconds - 1, 1e-3);
+    const share = (completedRate / cleanRate) * 100;
+    const { p50, p99 } = percentiles(result.responseTimesMs);
+    const memoryKiB = await running.memoryKiB();
+    log(
+      `  offered ${calls} (${offered}/s): ${completed} completed (${completedRate.toFixed(0)}/s, ${share.toFixed(0)} % of the clean rate), ` +
+        `${rejected} rejected with 503, ${failed} failed, ${result.stats?.retransmissions ?? 0} retrans; answer p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; PSS ${(memoryKiB / 1024).toFixed(1)} MiB`,
+    );
+    return {
+      server: 'Patchbay',
+      bench: 'overload',
+      cells: {
+        rate: `${offered} offered`,
+        achieved: `${completedRate.toFixed(0)} done (${share.toFixed(0)} % of ${cleanRate}), ${rejected} x 503, ${failed} failed`,
+        p50,
+        p99,
+        memory: `${(memoryKiB / 1024).toFixed(1)} (PSS)`,
+      },
+    };
+  } finally {
+    await running.stop();
     if (uasPid !== undefined) process.kill(uasPid, 'SIGTERM');
     await uas;
   }
@@ -397,7 +504,7 @@ let templateDb: Promise<string> | undefined;
  */
 async function provisionPatchbay(dbUrl: string, accounts: BenchAccount[], uasAddress?: string, route: CallRoute = 'dialplan'): Promise<void> {
   const file = dbUrl.replace(/^sqlite:/, '');
-  templateDb ??= writeTemplateDb(join(dirname(dirname(file)), 'template.db'), accounts);
+  templateDb ??= writeTemplateDb(join(dirname(dirname(file)), 'template.db'), accounts, BENCH_DIALPLAN, log);
   await copyFile(await templateDb, file);
   if (!uasAddress) return;
   if (route === 'bindings') {
@@ -427,61 +534,6 @@ async function provisionPatchbay(dbUrl: string, accounts: BenchAccount[], uasAdd
   } finally {
     sqlite.close();
   }
-}
-
-/**
- * Every account gets one registered binding at the UAS (as if it had sent REGISTER), which the
- * server restores at start: a call to an account without an incoming dialplan rings it directly.
- */
-async function bindAccountsTo(dbUrl: string, uasAddress: string): Promise<void> {
-  const { openDatabase } = await import('../db/index.ts');
-  const db = await openDatabase(dbUrl);
-  const [host, port] = uasAddress.split(':');
-  const now = Date.now();
-  try {
-    const rows = (await db.accounts.listAll()).map((account) => ({
-      id: `bench-${account.id}`,
-      accountId: account.id,
-      contactUri: `sip:${account.username}@${uasAddress}`,
-      sourceTransport: 'udp',
-      sourceAddress: host,
-      sourcePort: Number(port),
-      connectionId: null,
-      localListener: null,
-      expiresAt: now + 3_600_000,
-      q: null,
-      callId: `bench-${account.id}`,
-      cseq: 1,
-      instanceId: null,
-      regId: null,
-      userAgent: 'patchbay-bench',
-      path: [],
-      attributes: {
-        tenantId: account.tenantId, user: account.username, domain: account.domain, contactParams: {},
-        registeredAt: now, updatedAt: now, natKeepAlive: false, keepAliveMethod: 'crlf',
-      },
-    }));
-    for (let i = 0; i < rows.length; i += 500) await db.bindings.upsertMany(rows.slice(i, i + 500));
-  } finally {
-    await db.close();
-  }
-}
-
-async function writeTemplateDb(file: string, accounts: BenchAccount[]): Promise<string> {
-  const started = Date.now();
-  const { openDatabase } = await import('../db/index.ts');
-  const db = await openDatabase(`sqlite:${file}`);
-  try {
-    await db.migrate();
-    await db.tenants.add({ domain: BENCH_DOMAIN, name: 'bench' });
-    for (const account of accounts) {
-      await db.accounts.add({ username: account.username, domain: BENCH_DOMAIN, password: account.password, outDialplan: BENCH_DIALPLAN });
-    }
-  } finally {
-    await db.close();
-  }
-  log(`  provisioned ${accounts.length} Patchbay accounts in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return file;
 }
 
 function printReport(rows: BenchRow[]): void {

@@ -1,11 +1,13 @@
 /**
- * Cost of one trivial dialplan execution through the supervisor (isolate, fresh context, setup
- * script, one sys.Log, IPC both ways), with a fresh isolate per run and with the per-tenant pool
- * of warm isolates. Run: node bin/run-ts.js bench/sandbox-micro.ts [runs]
+ * Cost of one dialplan execution through the supervisor (isolate, context, one sys.Log, IPC both
+ * ways): with a fresh isolate per run, with the per-tenant pool of warm isolates, and warm with one
+ * sys.Dial answered at once by the host (what a call through a dialplan costs the sandbox; the
+ * bench's "sandbox" row). Run: node bin/run-ts.js bench/sandbox-micro.ts [runs] [row filter]
  */
 import { SandboxSupervisor, compileDialplan, type DialplanRequest, type SandboxHost } from '../sandbox/index.ts';
 
 const runs = Number(process.argv[2] ?? 500);
+const only = process.argv[3];
 const req: DialplanRequest = {
   method: 'INVITE',
   uri: { user: '1001', host: 'bench.example', params: {}, raw: 'sip:1001@bench.example' },
@@ -17,13 +19,19 @@ const req: DialplanRequest = {
   source: { address: '127.0.0.1', port: 5060, transport: 'udp' },
   direction: 'in',
 };
-const host: SandboxHost = { call: async () => null };
+const answered = { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
+const host: SandboxHost = { call: async (name) => (name === 'Dial' ? answered : null) };
 
-const compiled = await compileDialplan('sys.Log(`call to ${req.uri.user}`);', 'ts');
-if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
-const params = { tenantId: 'bench', callId: 'bench', dialplanName: 'bench', js: compiled.js, sourceMap: compiled.sourceMap, req };
+async function paramsFor(source: string) {
+  const compiled = await compileDialplan(source, 'ts');
+  if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+  return { tenantId: 'bench', callId: 'bench', dialplanName: 'bench', js: compiled.js, sourceMap: compiled.sourceMap, req };
+}
+const logOnly = await paramsFor('sys.Log(`call to ${req.uri.user}`);');
+const withDial = await paramsFor('sys.Log(`call to ${req.uri.user}`);\nconst r = await sys.Dial(`${req.uri.user}@local`);\nif (!r.answered) sys.Log(r.reason);');
 
-async function measure(label: string, maxUsesPerIsolate: number): Promise<void> {
+async function measure(label: string, maxUsesPerIsolate: number, params: typeof logOnly): Promise<void> {
+  if (only && !label.includes(only)) return;
   const supervisor = new SandboxSupervisor({ isolatePool: { maxUsesPerIsolate } });
   await supervisor.start();
   for (let i = 0; i < 20; i++) await supervisor.run(params, host);
@@ -40,7 +48,7 @@ async function measure(label: string, maxUsesPerIsolate: number): Promise<void> 
   samples.sort((a, b) => a - b);
   const pick = (q: number): string => (samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0).toFixed(2);
   const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? `, worker CPU ${((cpuAfter - cpuBefore) / runs).toFixed(2)} ms/run` : '';
-  console.log(`sandbox trivial dialplan x${runs}, ${label}: p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms, max ${pick(1)} ms${cpu}`);
+  console.log(`sandbox dialplan x${runs}, ${label}: p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms, max ${pick(1)} ms${cpu}`);
 }
 
 /** utime+stime of the worker process (Linux /proc), to see CPU per run beside latency. */
@@ -55,5 +63,6 @@ async function workerCpuMs(pid: number | undefined): Promise<number | undefined>
   }
 }
 
-await measure('fresh isolate per run', 1);
-await measure('warm isolates per tenant', 100);
+await measure('fresh isolate per run', 1, logOnly);
+await measure('warm isolates per tenant', 100, logOnly);
+await measure('warm, one sys.Dial', 100, withDial);

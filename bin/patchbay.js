@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// The CLI is TypeScript; tsx compiles it on load so `npm start` needs no separate build step.
-import { register } from 'tsx/esm/api';
+// The `patchbay` CLI. Runs the compiled build (dist/, see bin/build.mjs) with plain node when it
+// was built from the sources as they are; otherwise (a development checkout with edits, or
+// PATCHBAY_FROM_SOURCE=1) tsx compiles the TypeScript on load.
+import { staleReason } from './build-manifest.mjs';
 
-register();
-const { main } = await import('../scripts/patchbay.ts');
-process.exitCode = await main(process.argv.slice(2));
+if (process.env.PATCHBAY_FROM_SOURCE !== '1' && staleReason() === undefined) {
+  await import('../dist/patchbay.js');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  const { main } = await import('../scripts/patchbay.ts');
+  process.exitCode = await main(process.argv.slice(2));
+}

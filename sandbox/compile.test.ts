@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileDialplan } from './compile.ts';
+import { compileDialplan, enclosingHelpers } from './compile.ts';
 import { SourceMapIndex } from './source-map.ts';
 
 describe('compileDialplan', () => {
@@ -53,5 +53,32 @@ describe('SourceMapIndex', () => {
 
   it('returns undefined for lines without mappings', () => {
     expect(new SourceMapIndex('{"version":3,"mappings":"AAAA"}').originalPositionFor(5, 1)).toBeUndefined();
+  });
+});
+
+describe('compileDialplan refuses a source that escapes its function wrapper', () => {
+  it('a source that closes the wrapper and declares at the top level is an error with its line', async () => {
+    const result = await compileDialplan('sys.Log("a");\n}); let stash: string[] = []; (async () => {\nsys.Log("b");', 'ts');
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors[0]).toMatchObject({ line: 2, message: expect.stringMatching(/closes its own function body/) });
+  });
+
+  it('ordinary sources with braces in strings, templates and regexps still compile', async () => {
+    const result = await compileDialplan('const s = "})"; const t = `${"}"})`; const r = /\\}\\)/; sys.Log(s + t + r.source);', 'ts');
+    expect(result.ok).toBe(true);
+  });
+});
+
+describe('esbuild helpers of lowered syntax', () => {
+  it('are enclosed with the dialplan in one expression, so no top-level var is left; enclosing again changes nothing', async () => {
+    const result = await compileDialplan('function tag(t: any) { return t; }\n@tag class A {}\nsys.Log(typeof A);', 'ts');
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.js.startsWith('(() => {var ')).toBe(true);
+    expect(result.js.trimEnd().endsWith('})();')).toBe(true);
+    expect(enclosingHelpers(result.js)).toBe(result.js);
+    const plain = await compileDialplan('sys.Log("x");', 'ts');
+    expect(plain.ok && plain.js.startsWith('(async () => {')).toBe(true);
   });
 });

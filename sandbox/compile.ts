@@ -41,6 +41,44 @@ function toCompileError(message: Message, sourceLines: string[]): CompileError {
 }
 
 /**
+ * What esbuild lowers for target es2022 (decorators, \`using\`, ...) comes with helpers it prints
+ * as top-level \`var\`s before our wrapper: in the sandbox's reused context those would become
+ * undeletable globals (and retire the isolate after every run). They are enclosed in a function
+ * that returns the dialplan's function, so the script's value stays that function. Only line 1
+ * (helpers) and the wrapper's own line change, and only in their columns, so the source map
+ * still holds for the user's code. The worker applies it again to stored JS compiled before this
+ * (idempotent: enclosed JS no longer has the wrapper at the start of a line).
+ */
+export function enclosingHelpers(js: string): string {
+  if (js.startsWith(DIALPLAN_WRAPPER_PREFIX)) return js;
+  // The first line that starts with the wrapper is ours: helpers never contain it, and the
+  // user's code all comes after it.
+  const at = js.indexOf(`\n${DIALPLAN_WRAPPER_PREFIX}`);
+  if (at < 0) return js;
+  return `(() => {${js.slice(0, at + 1)}return ${js.slice(at + 1).trimEnd()}\n})();\n`;
+}
+
+/**
+ * A source that parses inside our arrow wrapper but not inside a plain function body closes the
+ * wrapper itself (`}); let stash = []; (async () => {`): its statements would run outside any
+ * function, at the top of the sandbox context, where a `let` outlives the run. The sandbox reuses
+ * one context for the runs of a tenant, so such a source is refused here, when it is saved.
+ */
+async function wrapperEscape(source: string, language: 'ts' | 'js'): Promise<CompileError | undefined> {
+  try {
+    await transform(`async function dialplan() {${source}\n}`, { loader: language, logLevel: 'silent' });
+    return undefined;
+  } catch (error) {
+    const messages = (error as { errors?: Message[] }).errors;
+    const location = Array.isArray(messages) ? messages[0]?.location : undefined;
+    const line = location?.line ?? 1;
+    // The probe's prefix is longer than the real one; columns of line 1 are shifted by it.
+    const column = location ? (line === 1 ? Math.max(1, location.column + 1 - 'async function dialplan() {'.length) : location.column + 1) : 1;
+    return { line, column, message: 'the dialplan closes its own function body (unbalanced "}")' };
+  }
+}
+
+/**
  * Transforms a dialplan (TS or JS) into the JS the sandbox runs: a script whose completion
  * value is an async function. Run when a dialplan is saved; the JS and source map are stored.
  */
@@ -55,7 +93,9 @@ export async function compileDialplan(source: string, language: 'ts' | 'js'): Pr
       target: 'es2022',
       logLevel: 'silent',
     });
-    return { ok: true, js: output.code, sourceMap: output.map };
+    const escape = await wrapperEscape(source, language);
+    if (escape) return { ok: false, errors: [escape] };
+    return { ok: true, js: enclosingHelpers(output.code), sourceMap: output.map };
   } catch (error) {
     const messages = (error as { errors?: Message[] }).errors;
     if (Array.isArray(messages) && messages.length > 0) {

@@ -1,17 +1,18 @@
-import type { IvmContext, IvmIsolate, IvmModule, IvmReference } from './isolated-vm-loader.ts';
+import type { IvmIsolate } from './isolated-vm-loader.ts';
 import { DONE_NAME, ERROR_NAME, NOTIFY_SEQ } from './isolate-setup.ts';
 import type { IsolateLease } from './isolate-pool.ts';
 import type { SandboxIsolate } from './sandbox-isolate.ts';
 import { isSysFunctionName, type PlainValue, type RunMessage, type RunResult, type SysFunctionName } from './protocol.ts';
 import { SourceMapIndex } from './source-map.ts';
 import { logLimitLine, SysCallBudget } from './sys-call-budget.ts';
-import { unwrapPosition } from './compile.ts';
+import { enclosingHelpers, unwrapPosition } from './compile.ts';
 
 /** File name of the user's JS inside the isolate; stack frames are found by it. */
 const DIALPLAN_SCRIPT_FILE = 'dialplan.js';
 const STACK_POSITION = /dialplan\.js:(\d+):(\d+)/;
 /** Longest a completed run's result waits for the isolate to come back to the pool. */
 const REPORT_GRACE_MS = 20;
+let nextRunId = 1;
 
 export interface ExecutionChannel {
   sysCall(seq: number, name: SysFunctionName, args: PlainValue[]): void;
@@ -27,21 +28,23 @@ export interface IsolateSource {
 
 /**
  * One run of one dialplan in an isolate of its tenant (fresh, or a warm one that served only
- * this tenant) and always in a fresh context, with its budgets: memory (isolate limit), CPU
+ * this tenant) in that isolate's one hardened context (see isolate-setup.ts), with its budgets:
+ * memory (isolate limit), CPU
  * (script timeouts plus an `isolate.cpuTime` watchdog measured from this run's start, because
  * code that runs after an `await` is outside any timeout), wall clock (paused while a Dial is
  * pending, renewed when it settles) and an absolute deadline. The isolate runs one execution at
- * a time, so its CPU delta is this execution's. After a clean completion the context and every
- * reference into it are released and, once no call into the isolate is in flight, the isolate
- * goes back to the pool; on any failure it is disposed.
+ * a time, so its CPU delta is this execution's. After a clean completion, once no call into the
+ * isolate is in flight, the isolate goes back to the pool (its context's global put back as it
+ * was); on any failure it is disposed, and a context whose global cannot be put back is never
+ * used again.
  */
 export class DialplanExecution {
   private lease: IsolateLease<SandboxIsolate> | undefined;
+  private sandbox: SandboxIsolate | undefined;
   private isolate: IvmIsolate | undefined;
-  private context: IvmContext | undefined;
-  private readonly references: IvmReference[] = [];
+  /** Names this run inside the shared context; dispatches and answers of other runs are dropped. */
+  private readonly runId = nextRunId++;
   private cpuAtStart = 0n;
-  private settleRef: IvmReference | undefined;
   private done = false;
   private disposedByUs = false;
   /** Completed; waiting for the calls into the isolate to return before pooling it. */
@@ -49,6 +52,8 @@ export class DialplanExecution {
   private callsInFlight = 0;
   /** A call into the isolate failed (timeout, termination, throw): it is never pooled. */
   private callFailed = false;
+  /** The run left its context's global in a state that cannot be put back: never pooled. */
+  private contextDirty = false;
   private readonly budget: SysCallBudget;
   private pendingDials = 0;
   private readonly pendingNames = new Map<number, SysFunctionName>();
@@ -60,7 +65,6 @@ export class DialplanExecution {
   private pendingReport: RunResult | undefined;
 
   constructor(
-    private readonly ivm: IvmModule,
     private readonly run: RunMessage,
     private readonly channel: ExecutionChannel,
     private readonly isolates: IsolateSource,
@@ -73,41 +77,54 @@ export class DialplanExecution {
     try {
       this.absoluteTimer = setTimeout(() => this.fail('absolute time limit exceeded'), limits.absoluteMs);
       this.armWallClock();
-      const lease = await this.isolates.acquire(this.run.tenantId, limits.memoryMiB);
-      this.lease = lease;
-      if (this.done) {
-        this.isolates.release(lease, false);
-        return;
-      }
-      const isolate = lease.isolate.isolate;
-      this.isolate = isolate;
-      this.cpuAtStart = isolate.cpuTime;
-      this.cpuWatchdog = setInterval(() => this.checkCpu(), limits.cpuCheckIntervalMs);
-
-      const dispatch = new this.ivm.Callback((seq, name, json) => this.onDispatch(seq, name, json));
-      const req = this.run.req;
-      const opened = lease.isolate.openContext(dispatch, {
-        req,
+      const data = JSON.stringify({
+        req: this.run.req,
         dialPlanName: this.run.dialplanName,
-        username: req.account?.username ?? '',
-        direction: req.direction,
+        username: this.run.req.account?.username ?? '',
+        direction: this.run.req.direction,
         logLimits: { lines: limits.maxLogLines, bytes: limits.maxLogBytes, limitLine: logLimitLine(limits) },
       });
-      this.context = opened.context;
-      this.settleRef = this.keep(opened.settle);
-      const startRef = this.keep(opened.start);
-      const script = await this.enter(lease.isolate.compileDialplan(this.run.js, DIALPLAN_SCRIPT_FILE));
-      const dialplan = this.keep(await this.enter(script.run(opened.context, { reference: true, timeout: this.remainingCpuMs() })));
-      await this.enter(startRef.apply(undefined, [dialplan.derefInto()], { timeout: this.remainingCpuMs() }));
+      // A context that kept state it cannot drop is never used again; the run moves to another
+      // isolate of the tenant (or a new one) once.
+      for (let attempt = 0; ; attempt++) {
+        const lease = await this.isolates.acquire(this.run.tenantId, limits.memoryMiB);
+        this.lease = lease;
+        if (this.done) {
+          this.lease = undefined;
+          this.isolates.release(lease, false);
+          return;
+        }
+        const sandbox = lease.isolate;
+        this.sandbox = sandbox;
+        this.isolate = sandbox.isolate;
+        this.cpuAtStart = sandbox.isolate.cpuTime;
+        if (!this.cpuWatchdog) this.cpuWatchdog = setInterval(() => this.checkCpu(), limits.cpuCheckIntervalMs);
+        sandbox.attach(this.runId, (seq, name, json) => this.onDispatch(seq, name, json));
+        const dialplan = await this.enter(sandbox.dialplanFunction(enclosingHelpers(this.run.js), DIALPLAN_SCRIPT_FILE, this.remainingCpuMs()));
+        if (this.done) return;
+        if (await this.enter(sandbox.begin(this.runId, data, dialplan, this.remainingCpuMs()))) return;
+        if (attempt > 0 || this.done) throw new Error('the sandbox context could not be reset');
+        this.discardLease();
+      }
     } catch (error) {
       this.failFromError(error);
     }
   }
 
+  /** Gives up the isolate of a dirty context without ending the run. */
+  private discardLease(): void {
+    const lease = this.lease;
+    this.lease = undefined;
+    this.sandbox?.detach();
+    this.sandbox = undefined;
+    this.isolate = undefined;
+    if (lease) this.isolates.release(lease, false);
+  }
+
   /** The answer of the calls layer to a sys call of this execution. */
   settle(seq: number, reply: { value?: PlainValue; error?: string }): void {
     const name = this.pendingNames.get(seq);
-    if (name === undefined || this.done || !this.settleRef) return;
+    if (name === undefined || this.done || !this.sandbox) return;
     this.pendingNames.delete(seq);
     this.budget.settled(name);
     if (pausesWallClock(name)) {
@@ -118,9 +135,10 @@ export class DialplanExecution {
   }
 
   private answer(seq: number, reply: { value?: PlainValue; error?: string }): void {
-    if (this.done || !this.settleRef) return;
+    const sandbox = this.sandbox;
+    if (this.done || !sandbox) return;
     const json = JSON.stringify(reply.error !== undefined ? { error: reply.error } : { value: reply.value });
-    this.enter(this.settleRef.apply(undefined, [seq, json], { timeout: this.remainingCpuMs() })).catch((error: unknown) =>
+    this.enter(sandbox.settle(this.runId, seq, json, this.remainingCpuMs())).catch((error: unknown) =>
       this.failFromError(error),
     );
   }
@@ -140,6 +158,8 @@ export class DialplanExecution {
     }
     // Ending the run disposes the isolate, which must not happen inside its own callback.
     if (name === DONE_NAME) {
+      // The setup script says whether it could put the global back as it was.
+      if (!Array.isArray(parsed) || parsed[0] !== true) this.contextDirty = true;
       queueMicrotask(() => this.finish({ status: 'completed' }));
       return;
     }
@@ -282,11 +302,6 @@ export class DialplanExecution {
     return call;
   }
 
-  private keep(reference: IvmReference): IvmReference {
-    this.references.push(reference);
-    return reference;
-  }
-
   /** Releases everything of this execution's context and hands the isolate back for reuse. */
   private returnIsolate(): void {
     if (!this.draining || this.callsInFlight > 0) return;
@@ -296,10 +311,13 @@ export class DialplanExecution {
       return;
     }
     this.stopTimers();
-    this.releaseContext();
+    // The setup script already put the global back when the dialplan settled; the next run's
+    // `begin` checks it again before any user code runs.
+    this.sandbox?.detach();
+    this.sandbox = undefined;
     const lease = this.lease;
     this.lease = undefined;
-    if (lease) this.isolates.release(lease, true);
+    if (lease) this.isolates.release(lease, !this.contextDirty);
     this.report();
   }
 
@@ -308,7 +326,8 @@ export class DialplanExecution {
     this.stopTimers();
     const isolate = this.isolate;
     if (isolate && !isolate.isDisposed) this.disposedByUs = true;
-    this.releaseContext();
+    this.sandbox?.detach();
+    this.sandbox = undefined;
     const lease = this.lease;
     this.lease = undefined;
     if (lease) this.isolates.release(lease, false);
@@ -320,23 +339,6 @@ export class DialplanExecution {
     clearTimeout(this.drainTimer);
     clearTimeout(this.wallTimer);
     clearTimeout(this.absoluteTimer);
-  }
-
-  private releaseContext(): void {
-    this.settleRef = undefined;
-    for (const reference of this.references.splice(0)) {
-      try {
-        reference.release();
-      } catch {
-        // the isolate is gone already
-      }
-    }
-    try {
-      this.context?.release();
-    } catch {
-      // the isolate is gone already
-    }
-    this.context = undefined;
   }
 }
 

@@ -23,7 +23,7 @@ function makePool(options: Partial<IsolatePoolOptions> = {}): IsolatePool<FakeIs
       created.push(isolate);
       return isolate;
     },
-    { sweepIntervalMs: 60_000, ...options },
+    { sweepIntervalMs: 60_000, spares: 0, ...options },
     () => clock,
   );
   return pool;
@@ -135,5 +135,39 @@ describe('IsolatePool', () => {
     isolates.close();
     expect(lease.isolate.isDisposed).toBe(true);
     expect(isolates.idleIsolates).toBe(0);
+  });
+
+  it('makes a spare ahead, off the path of the execution that asked, and lends it to the next tenant that needs a new isolate', async () => {
+    const isolates = makePool({ spares: 1 });
+    const a = await isolates.acquire('tenant-a', 32);
+    expect(created).toHaveLength(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.resolve();
+    expect(isolates.spareCount).toBe(1);
+    const spare = created[1];
+    // A tenant with an idle isolate of its own gets that one, never the spare.
+    isolates.release(a, true);
+    expect((await isolates.acquire('tenant-a', 32)).isolate).toBe(a.isolate);
+    const b = await isolates.acquire('tenant-b', 32);
+    expect(b.isolate).toBe(spare);
+    expect(b.uses).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.resolve();
+    expect(isolates.spareCount).toBe(1);
+    expect(created).toHaveLength(3);
+  });
+
+  it('keeps spares for two memory limits at most, and close disposes them', async () => {
+    const isolates = makePool({ spares: 1 });
+    for (const memory of [16, 32, 64]) {
+      isolates.release(await isolates.acquire('tenant-a', memory), false);
+      await new Promise((resolve) => setImmediate(resolve));
+      await Promise.resolve();
+    }
+    expect(isolates.spareCount).toBe(2);
+    const spares = created.filter((isolate) => !isolate.isDisposed);
+    expect(spares.map((isolate) => isolate.memoryMiB).sort()).toEqual([32, 64]);
+    isolates.close();
+    expect(created.every((isolate) => isolate.isDisposed)).toBe(true);
   });
 });

@@ -45,7 +45,7 @@ export interface IvmIsolate {
 
 export interface IvmModule {
   Isolate: new (options: { memoryLimit: number; onCatastrophicError?: (message: string) => void }) => IvmIsolate;
-  Callback: new (fn: (...args: unknown[]) => unknown) => object;
+  Callback: new (fn: (...args: unknown[]) => unknown, options?: { async?: true; ignored?: true; sync?: true }) => object;
   ExternalCopy: new (value: unknown) => IvmExternalCopy;
 }
 

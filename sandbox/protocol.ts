@@ -140,7 +140,15 @@ export const DEFAULT_SANDBOX_LIMITS: Readonly<SandboxLimits> = Object.freeze({
 
 export type RunResult =
   | { status: 'completed' }
-  | { status: 'failed'; code: 500 | 503; reason: string; line?: number; column?: number };
+  | {
+      status: 'failed';
+      code: 500 | 503;
+      reason: string;
+      line?: number;
+      column?: number;
+      /** Set when admission control refused the run: seconds for the caller's Retry-After. */
+      retryAfter?: number;
+    };
 
 /**
  * Which budget of its tenant an execution runs in: inbound (a call to the tenant, possibly from

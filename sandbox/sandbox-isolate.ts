@@ -1,45 +1,13 @@
-import type { IvmContext, IvmExternalCopy, IvmIsolate, IvmModule, IvmReference, IvmScript } from './isolated-vm-loader.ts';
-import { ISOLATE_SETUP_FUNCTION } from './isolate-setup.ts';
+import type { IvmContext, IvmExternalCopy, IvmIsolate, IvmModule, IvmReference } from './isolated-vm-loader.ts';
+import { BEGIN_STARTED, ISOLATE_SETUP_FUNCTION } from './isolate-setup.ts';
 import type { PoolableIsolate } from './isolate-pool.ts';
 
 const SETUP_SCRIPT_FILE = 'patchbay-setup.js';
+/** CPU our own setup (hardening the context) may take; it is our code, so this only catches a broken isolate. */
+const SETUP_TIMEOUT_MS = 2_000;
 
-/**
- * The synchronous calls of isolated-vm used for our own setup code (not in the loader's slice).
- * They run on this thread instead of a round trip through isolated-vm's thread pool each (about
- * 60–80 µs per call, five calls per run); user code never runs through them, so it cannot block
- * the worker's event loop.
- */
-interface SyncIsolate {
-  createContextSync(): IvmContext;
-  compileScriptSync(code: string, options: { filename: string; produceCachedData?: boolean; cachedData?: IvmExternalCopy }): IvmScript;
-}
-interface SyncScript {
-  runSync(context: IvmContext, options: { reference: true }): IvmReference;
-}
-interface SyncReference {
-  applySync(thisArg: undefined, args: unknown[], options: { result: { reference: true } }): IvmReference;
-  getSync(property: string, options: { reference: true }): IvmReference;
-}
-
-/** A fresh context with `sys` and `req` set up, and the two entry points of the setup closure. */
-export interface OpenedContext {
-  readonly context: IvmContext;
-  /** settle(seq, json): answers a pending sys call. */
-  readonly settle: IvmReference;
-  /** start(dialplanFunction): runs the dialplan and reports its end through dispatch. */
-  readonly start: IvmReference;
-}
-
-/** What the setup closure gets besides the dispatch callback; copied into the context once. */
-export interface SetupData {
-  req: unknown;
-  dialPlanName: string;
-  username: string;
-  direction: string;
-  /** The log budget, enforced by the setup script before a line leaves the isolate. */
-  logLimits: { lines: number; bytes: number; limitLine: string };
-}
+/** Receives the dispatches of the run it was attached for (seq, name, argsJson). */
+export type DispatchListener = (seq: unknown, name: unknown, json: unknown) => void;
 
 /** Compiled dialplans kept per isolate (a tenant runs few distinct dialplans). */
 const MAX_CACHED_DIALPLANS = 4;
@@ -51,17 +19,21 @@ const MAX_CACHED_DIALPLANS = 4;
 let setupCodeCache: IvmExternalCopy | undefined;
 
 /**
- * An isolated-vm isolate plus what can be reused across the executions of one tenant inside it:
- * the compiled setup script and the compiled (not run) dialplans. A compiled script holds no
- * state; every execution runs them in its own fresh context.
+ * An isolated-vm isolate of one tenant with its one hardened context (isolate-setup.ts), reused
+ * by every execution the isolate serves, one at a time: the setup ran once, the intrinsics are
+ * frozen, and each run starts from a global object put back as it was. The compiled dialplans are
+ * evaluated once per context; their function objects are frozen.
  */
 export class SandboxIsolate implements PoolableIsolate {
-  private readonly dialplans = new Map<string, Promise<IvmScript>>();
+  /** js → the evaluated dialplan function in this context. */
+  private readonly dialplans = new Map<string, Promise<IvmReference>>();
+  private listener: { runId: number; onDispatch: DispatchListener } | undefined;
 
   private constructor(
-    private readonly ivm: IvmModule,
     readonly isolate: IvmIsolate,
-    private readonly setupScript: IvmScript,
+    private readonly context: IvmContext,
+    private readonly beginRef: IvmReference,
+    private readonly settleRef: IvmReference,
   ) {}
 
   static async create(ivm: IvmModule, memoryMiB: number): Promise<SandboxIsolate> {
@@ -74,13 +46,30 @@ export class SandboxIsolate implements PoolableIsolate {
       },
     });
     try {
+      // All of it through isolated-vm's threads: an isolate is mostly made ahead (the pool's
+      // spare) while this thread serves the runs in flight.
       const cache = setupCodeCache;
-      const setupScript = (isolate as IvmIsolate & SyncIsolate).compileScriptSync(
-        ISOLATE_SETUP_FUNCTION,
-        cache ? { filename: SETUP_SCRIPT_FILE, cachedData: cache } : { filename: SETUP_SCRIPT_FILE, produceCachedData: true },
-      );
+      const [setupScript, context] = await Promise.all([
+        isolate.compileScript(
+          ISOLATE_SETUP_FUNCTION,
+          cache ? { filename: SETUP_SCRIPT_FILE, cachedData: cache } : { filename: SETUP_SCRIPT_FILE, produceCachedData: true },
+        ),
+        isolate.createContext(),
+      ]);
       if (!cache && setupScript.cachedData) setupCodeCache = setupScript.cachedData;
-      return new SandboxIsolate(ivm, isolate, setupScript);
+      let created: SandboxIsolate | undefined;
+      // Fire-and-forget: the isolate's thread does not wait for this thread to take a dispatch
+      // (the dispatch answers nothing; answers come back through settle).
+      const dispatch = new ivm.Callback((runId, seq, name, json) => created?.route(runId, seq, name, json), { ignored: true });
+      const setup = await setupScript.run(context, { reference: true, timeout: SETUP_TIMEOUT_MS });
+      setupScript.release();
+      // Hardening walks every intrinsic (a few ms): off this thread, like user code.
+      const api = (await setup.apply(undefined, [dispatch], { timeout: SETUP_TIMEOUT_MS, result: { reference: true } })) as IvmReference;
+      setup.release();
+      const [begin, settle] = await Promise.all([api.get('begin', { reference: true }), api.get('settle', { reference: true })]);
+      api.release();
+      created = new SandboxIsolate(isolate, context, begin, settle);
+      return created;
     } catch (error) {
       if (!isolate.isDisposed) isolate.dispose();
       throw error;
@@ -96,42 +85,42 @@ export class SandboxIsolate implements PoolableIsolate {
   }
 
   dispose(): void {
+    this.listener = undefined;
     this.dialplans.clear();
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
-  /**
-   * A new context for one execution, set up with only our own code. The caller releases the
-   * returned references and the context; on a throw nothing is left to release but the isolate
-   * (whose execution then fails and disposes it).
-   */
-  openContext(dispatch: object, data: SetupData): OpenedContext {
-    const context = (this.isolate as IvmIsolate & SyncIsolate).createContextSync();
-    const made: IvmReference[] = [];
-    try {
-      const setup = (this.setupScript as IvmScript & SyncScript).runSync(context, { reference: true });
-      made.push(setup);
-      const api = (setup as IvmReference & SyncReference).applySync(
-        undefined,
-        [dispatch, new this.ivm.ExternalCopy(data).copyInto({ release: true })],
-        { result: { reference: true } },
-      );
-      made.push(api);
-      const settle = (api as IvmReference & SyncReference).getSync('settle', { reference: true });
-      made.push(settle);
-      const start = (api as IvmReference & SyncReference).getSync('start', { reference: true });
-      setup.release();
-      api.release();
-      return { context, settle, start };
-    } catch (error) {
-      for (const reference of made) releaseQuietly(reference);
-      releaseQuietly(context);
-      throw error;
-    }
+  /** Routes this isolate's dispatches of run `runId` to `onDispatch`; any other run's are dropped. */
+  attach(runId: number, onDispatch: DispatchListener): void {
+    this.listener = { runId, onDispatch };
   }
 
-  /** The dialplan compiled in this isolate; compiled once per distinct source. */
-  compileDialplan(js: string, filename: string): Promise<IvmScript> {
+  detach(): void {
+    this.listener = undefined;
+  }
+
+  private route(runId: unknown, seq: unknown, name: unknown, json: unknown): void {
+    const listener = this.listener;
+    if (listener && listener.runId === runId) listener.onDispatch(seq, name, json);
+  }
+
+  /**
+   * Starts a run: resets the global, gives the run its own `req` and `sys`, calls the dialplan.
+   * Resolves true once the dialplan's synchronous part returned, false when the context kept
+   * state it cannot drop (the isolate must then not serve anyone again).
+   */
+  async begin(runId: number, dataJson: string, dialplan: IvmReference, timeoutMs: number): Promise<boolean> {
+    const outcome = await this.beginRef.apply(undefined, [runId, dataJson, dialplan.derefInto()], { timeout: timeoutMs });
+    return outcome === BEGIN_STARTED;
+  }
+
+  /** Answers sys call `seq` of run `runId` (the dialplan goes on from its await). */
+  settle(runId: number, seq: number, json: string, timeoutMs: number): Promise<unknown> {
+    return this.settleRef.apply(undefined, [runId, seq, json], { timeout: timeoutMs });
+  }
+
+  /** The dialplan's function in this context; compiled and evaluated once per distinct source. */
+  dialplanFunction(js: string, filename: string, timeoutMs: number): Promise<IvmReference> {
     const cached = this.dialplans.get(js);
     if (cached) {
       // Most recently used last, so the first key is the one to drop.
@@ -139,15 +128,25 @@ export class SandboxIsolate implements PoolableIsolate {
       this.dialplans.set(js, cached);
       return cached;
     }
-    const compiling = this.isolate.compileScript(js, { filename });
+    const evaluating = this.isolate.compileScript(js, { filename }).then(async (script) => {
+      try {
+        return await script.run(this.context, { reference: true, timeout: timeoutMs });
+      } finally {
+        script.release();
+      }
+    });
     // A dialplan that does not compile is not kept: its error is reported each time.
-    compiling.catch(() => this.dialplans.delete(js));
-    this.dialplans.set(js, compiling);
+    evaluating.catch(() => this.dialplans.delete(js));
+    this.dialplans.set(js, evaluating);
     if (this.dialplans.size > MAX_CACHED_DIALPLANS) {
       const oldest = this.dialplans.keys().next().value;
-      if (oldest !== undefined) this.dialplans.delete(oldest);
+      if (oldest !== undefined) {
+        const dropped = this.dialplans.get(oldest);
+        this.dialplans.delete(oldest);
+        dropped?.then((reference) => releaseQuietly(reference), () => undefined);
+      }
     }
-    return compiling;
+    return evaluating;
   }
 }
 

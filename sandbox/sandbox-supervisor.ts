@@ -56,17 +56,27 @@ export interface SandboxSupervisorOptions {
   maxConcurrentPerTenant?: number;
   /** Inbound executions at the same time from one source address. Default PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE or 2. */
   maxInboundPerSource?: number;
+  /**
+   * Admission control, across tenants: executions the worker has to run now — started and not
+   * yet waiting for an answer of the calls layer (a Dial, a DB call, ...) nor ended. At this many
+   * a new run gets 503 with `retryAfter` at once and `shedRetryAfter()` tells the calls layer to
+   * refuse new calls before any work; executions waiting in a Dial do not count. Default
+   * PATCHBAY_SANDBOX_MAX_QUEUED or 64.
+   */
+  maxQueued?: number;
+  /** Retry-After (s) for what admission control refuses. Default PATCHBAY_SANDBOX_RETRY_AFTER or 2. */
+  retryAfterSeconds?: number;
   /** Restart backoff after the child dies: starts at initialMs, doubles, capped at maxMs. */
   restartBackoff?: { initialMs: number; maxMs: number };
   /** How long run() waits for a (re)starting child before answering 503. Default 5000. */
   readyTimeoutMs?: number;
   /**
    * Reuse of warm isolates in the worker, per tenant (never across tenants), one execution at a
-   * time, a fresh context each. `maxUsesPerIsolate: 1` gives every execution a fresh isolate.
-   * Defaults: 100 uses, idle per tenant min(maxConcurrentPerTenant, 32), 32 idle in all, 30 s.
+   * time, in the isolate's one hardened context (isolate-setup.ts). `maxUsesPerIsolate: 1` gives
+   * every execution a fresh isolate. Defaults: 1000 uses, idle per tenant
+   * min(2 × maxConcurrentPerTenant, 32), 32 idle in all, 30 s, 1 spare made ahead.
    * (A tenant with more runs in flight than it may keep idle creates and disposes an isolate,
-   * ~3–5 ms of worker CPU, on many calls; with 8, that churn took about a third of the worker's
-   * CPU in the dialplan call bench.)
+   * ~5 ms of worker CPU with the hardening, on many calls.)
    */
   isolatePool?: Partial<IsolatePoolOptions>;
   /** Worker entry; defaults to worker.ts/.js beside this file. */
@@ -96,6 +106,15 @@ interface ActiveExecution {
   budget: SysCallBudget;
   resolve(result: RunResult): void;
   guard: NodeJS.Timeout;
+  /** Its place in the admission queue. */
+  slot: QueueSlot;
+  /** Sys calls the calls layer has not answered yet; while any is open the execution waits. */
+  openHostCalls: number;
+}
+
+/** An admitted run counts in the queue while `queued` (running in the worker, or about to). */
+interface QueueSlot {
+  queued: boolean;
 }
 
 interface ReadyWaiter {
@@ -146,11 +165,17 @@ export class SandboxSupervisor {
   private readonly runningPerBudget = new Map<string, number>();
   private readonly runningPerSource = new Map<string, number>();
   private readonly maxInboundPerSource: number;
+  private readonly maxQueued: number;
+  private readonly retryAfterSeconds: number;
+  private queuedCount = 0;
+  private shedCount = 0;
 
   constructor(options: SandboxSupervisorOptions = {}) {
     this.limits = { ...DEFAULT_SANDBOX_LIMITS, ...options.limits };
     this.maxConcurrentPerTenant = options.maxConcurrentPerTenant ?? 5;
     this.maxInboundPerSource = options.maxInboundPerSource ?? positiveIntegerFromEnv('PATCHBAY_SANDBOX_MAX_INBOUND_PER_SOURCE', 2);
+    this.maxQueued = options.maxQueued ?? positiveIntegerFromEnv('PATCHBAY_SANDBOX_MAX_QUEUED', 64);
+    this.retryAfterSeconds = options.retryAfterSeconds ?? positiveIntegerFromEnv('PATCHBAY_SANDBOX_RETRY_AFTER', 2);
     this.backoff = options.restartBackoff ?? { initialMs: 100, maxMs: 10_000 };
     this.nextBackoffMs = this.backoff.initialMs;
     this.readyTimeoutMs = options.readyTimeoutMs ?? 5_000;
@@ -231,6 +256,30 @@ export class SandboxSupervisor {
     return this.runningPerSource.get(source) ?? 0;
   }
 
+  /** Executions the worker has to run now (admission control counts these). */
+  get queued(): number {
+    return this.queuedCount;
+  }
+
+  /** Runs refused by admission control since start. */
+  get shed(): number {
+    return this.shedCount;
+  }
+
+  /**
+   * For the calls layer, before it does any work for a new out-of-dialog call: the Retry-After
+   * (s) to answer 503 with while the sandbox is saturated, else undefined.
+   */
+  shedRetryAfter(): number | undefined {
+    return this.queuedCount >= this.maxQueued ? this.retryAfterSeconds : undefined;
+  }
+
+  private setQueued(slot: QueueSlot, queued: boolean): void {
+    if (slot.queued === queued) return;
+    slot.queued = queued;
+    this.queuedCount += queued ? 1 : -1;
+  }
+
   async run(params: DialplanRunParams, host: SandboxHost): Promise<RunResult> {
     if (this.nodeSupport.kind === 'refused') {
       this.logNodeSupport();
@@ -252,17 +301,25 @@ export class SandboxSupervisor {
       this.logger.warn(log, 'too many concurrent inbound dialplans from one source');
       return { status: 'failed', code: 503, reason: 'too many concurrent inbound dialplans from this source' };
     }
+    if (this.queuedCount >= this.maxQueued) {
+      // No log line per refusal: under overload that would be one more cost per call.
+      this.shedCount++;
+      return { status: 'failed', code: 503, reason: 'sandbox overloaded', retryAfter: this.retryAfterSeconds };
+    }
+    const slot: QueueSlot = { queued: false };
+    this.setQueued(slot, true);
     increment(this.runningPerBudget, budget, 1);
     if (source !== undefined) increment(this.runningPerSource, source, 1);
     try {
-      return await this.execute(params, host);
+      return await this.execute(params, host, slot);
     } finally {
+      this.setQueued(slot, false);
       increment(this.runningPerBudget, budget, -1);
       if (source !== undefined) increment(this.runningPerSource, source, -1);
     }
   }
 
-  private async execute(params: DialplanRunParams, host: SandboxHost): Promise<RunResult> {
+  private async execute(params: DialplanRunParams, host: SandboxHost, slot: QueueSlot): Promise<RunResult> {
     let child: ChildProcess;
     try {
       child = await this.readyChild();
@@ -288,7 +345,7 @@ export class SandboxSupervisor {
         limits.absoluteMs + SUPERVISOR_GRACE_MS,
       );
       const budget = new SysCallBudget(limits);
-      this.executions.set(execId, { tenantId: params.tenantId, callId: params.callId, host, child, budget, resolve, guard });
+      this.executions.set(execId, { tenantId: params.tenantId, callId: params.callId, host, child, budget, resolve, guard, slot, openHostCalls: 0 });
       if (!this.sendTo(child, message)) {
         this.settleExecution(execId, { status: 'failed', code: 503, reason: 'sandbox unavailable' });
       }
@@ -300,6 +357,7 @@ export class SandboxSupervisor {
     if (!execution) return;
     this.executions.delete(execId);
     clearTimeout(execution.guard);
+    this.setQueued(execution.slot, false);
     if (result.status === 'completed') this.nextBackoffMs = this.backoff.initialMs;
     execution.resolve(result);
   }
@@ -401,7 +459,7 @@ export class SandboxSupervisor {
         return;
       case 'done':
         if (!this.executionOf(child, message)) return;
-        this.settleExecution(message.execId, message.result);
+        this.settleExecution(message.execId, fromWorker(message.result));
         return;
       case 'sys-notify': {
         const execution = this.executionOf(child, message);
@@ -418,6 +476,12 @@ export class SandboxSupervisor {
           if (this.executions.get(execId) !== execution) return;
           this.sendTo(child, { type: 'sys-result', execId, seq, ...reply });
         };
+        // While the calls layer works on a sys call the execution waits: it leaves the queue,
+        // and is back in it (it has to run again) once the last open call is answered.
+        const hostAnswer = (reply: { value?: PlainValue; error?: string }): void => {
+          if (--execution.openHostCalls === 0 && this.executions.get(execId) === execution) this.setQueued(execution.slot, true);
+          answer(reply);
+        };
         if (!isSysFunctionName(name)) {
           answer({ error: `sys.${String(name)} is not a function` });
           return;
@@ -427,11 +491,12 @@ export class SandboxSupervisor {
           answer({ error: refused });
           return;
         }
+        if (execution.openHostCalls++ === 0) this.setQueued(execution.slot, false);
         this.callHost(execution, name, Array.isArray(args) ? args : [])
           .finally(() => execution.budget.settled(name))
           .then((value) => ({ value: toPlainValue(value) }))
           .catch((error: unknown) => ({ error: errorMessage(error) }))
-          .then(answer)
+          .then(hostAnswer)
           .catch((error: unknown) => this.logger.error({ err: errorMessage(error) }, 'sandbox: cannot answer sys call'));
         return;
       }
@@ -465,6 +530,13 @@ export class SandboxSupervisor {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
+}
+
+/** A result as the worker may state it: a Retry-After is the supervisor's to give, never the worker's. */
+function fromWorker(result: RunResult): RunResult {
+  if (result.status !== 'failed' || result.retryAfter === undefined) return result;
+  const { retryAfter: _dropped, ...rest } = result;
+  return rest;
 }
 
 function budgetKey(tenantId: string, direction: RunDirection): string {

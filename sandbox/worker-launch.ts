@@ -131,6 +131,9 @@ function unprivilegedUser(name: string, mustRead: string[]): { user?: SandboxUse
   return result;
 }
 
+/** Files node-gyp-build reads while it locates a native addon (see prepareWorkerLaunch). */
+const NODE_GYP_BUILD_PROBES = ['/etc/alpine-release'];
+
 export function prepareWorkerLaunch(options: WorkerLaunchOptions): WorkerLaunch {
   const warnings: string[] = [];
   const execArgv = ['--no-node-snapshot'];
@@ -154,7 +157,10 @@ export function prepareWorkerLaunch(options: WorkerLaunchOptions): WorkerLaunch 
       // isolated-vm is an addon, refused unless allowed; native code is outside the model, so
       // it stops JavaScript from reaching fs/child_process/workers, not a full V8 escape (the
       // empty environment, empty cwd and unprivileged user are the wall for that).
-      execArgv.push(flag, '--allow-addons', ...roots.map((root) => `--allow-fs-read=${root}`));
+      // isolated-vm 6 loads through node-gyp-build, which probes /etc/alpine-release to pick a
+      // prebuilt binary; under the model that probe throws instead of answering false (measured on
+      // Node 24.22), so the worker may read that one (on Debian absent) file.
+      execArgv.push(flag, '--allow-addons', ...[...roots, ...NODE_GYP_BUILD_PROBES].map((root) => `--allow-fs-read=${root}`));
       if (process.allowedNodeEnvironmentFlags.has('--disable-warning')) {
         execArgv.push('--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning');
       }

@@ -24,7 +24,7 @@ function poolOptionsFromArgv(): Partial<IsolatePoolOptions> {
   if (typeof parsed !== 'object' || parsed === null) return {};
   const options: Partial<IsolatePoolOptions> = {};
   const source = parsed as Record<string, unknown>;
-  for (const key of ['maxUsesPerIsolate', 'maxIdlePerTenant', 'maxIdle', 'idleMs', 'sweepIntervalMs'] as const) {
+  for (const key of ['maxUsesPerIsolate', 'maxIdlePerTenant', 'maxIdle', 'idleMs', 'sweepIntervalMs', 'spares'] as const) {
     const value = source[key];
     if (typeof value === 'number' && Number.isFinite(value) && value >= 0) options[key] = value;
   }
@@ -43,7 +43,7 @@ function send(message: WorkerToSupervisorMessage): void {
 function startRun(message: Extract<SupervisorToWorkerMessage, { type: 'run' }>): void {
   const { execId, tenantId } = message;
   if (executions.has(execId)) return;
-  const execution = new DialplanExecution(ivm, message, {
+  const execution = new DialplanExecution(message, {
     sysCall: (seq, name, args) => send({ type: 'sys-call', execId, tenantId, seq, name, args }),
     sysNotify: (name, args) => send({ type: 'sys-notify', execId, tenantId, name, args }),
     finished: (result) => {

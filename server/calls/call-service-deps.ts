@@ -61,6 +61,8 @@ export interface CdrSink {
 /** SandboxSupervisor satisfies this. */
 export interface DialplanRunner {
   run(params: DialplanRunParams, host: SandboxHost): Promise<RunResult>;
+  /** Admission control: the Retry-After (s) for a 503 to a new call while the sandbox is saturated, else undefined. */
+  shedRetryAfter?(): number | undefined;
 }
 
 // Event shapes: the one catalogue in server/events.

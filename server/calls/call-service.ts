@@ -281,6 +281,10 @@ export class CallService {
    */
   private async route(req: SipRequest): Promise<Route> {
     if (this.closed) return { kind: 'reject', status: 503, reason: 'Shutting down' };
+    // Admission control: past saturation a new call is refused before any work (digest, lookups);
+    // in-dialog requests never come here.
+    const retryAfter = this.opts.sandbox.shedRetryAfter?.();
+    if (retryAfter !== undefined) return { kind: 'reject', status: 503, reason: 'Service Unavailable', headers: [['Retry-After', String(retryAfter)]] };
     if (req.maxForwards === 0) return { kind: 'reject', status: 483 };
     if (req.uri.scheme === 'tel') return { kind: 'reject', status: 416 };
     const accounts = this.opts.accounts;

@@ -205,7 +205,10 @@ export class Call {
       // The run can fail while a sys.Dial is still ringing (sandbox child died, wall-clock limit):
       // nobody will await that Dial any more, so its legs must be cancelled, not left ringing.
       this.fork?.cancel();
-      this.finishUnanswered(result.code, result.code === 503 ? 'Service Unavailable' : 'Dialplan failed');
+      this.finishUnanswered(
+        result.code, result.code === 503 ? 'Service Unavailable' : 'Dialplan failed', 'failed',
+        result.retryAfter !== undefined ? { 'Retry-After': String(result.retryAfter) } : {},
+      );
       return;
     }
     if (await this.rerunForRedirect(stored)) return;

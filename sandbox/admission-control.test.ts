@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileDialplan } from './compile.ts';
+import type { DialplanRequest, DialResult, RunResult } from './protocol.ts';
+import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
+
+/**
+ * Admission control on the worker's queue: executions that have to run now count (started, or
+ * going on after an answer); those waiting for the calls layer (a Dial ringing) do not. Past the
+ * bound a run is refused at once with 503 and a Retry-After, across tenants, and the calls layer
+ * can ask before doing any work for a new call.
+ */
+
+const request: DialplanRequest = {
+  method: 'INVITE',
+  uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' },
+  from: { uri: { user: 'alice', host: 'acme.example', params: {}, raw: 'sip:alice@acme.example' }, tag: 'f1' },
+  to: { uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' } },
+  callId: 'admission@test',
+  headers: {},
+  body: '',
+  source: { address: '192.0.2.10', port: 5060, transport: 'udp' },
+  direction: 'out',
+};
+
+const answered: DialResult = { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
+
+/** Holds every Dial until released. */
+class HoldingHost implements SandboxHost {
+  private held: (() => void)[] = [];
+  dials = 0;
+  async call(name: string): Promise<unknown> {
+    if (name !== 'Dial') return null;
+    this.dials++;
+    await new Promise<void>((resolve) => this.held.push(resolve));
+    return answered;
+  }
+  release(): void {
+    for (const release of this.held.splice(0)) release();
+  }
+}
+
+let supervisor: SandboxSupervisor;
+const compiled: Record<string, { js: string; sourceMap: string }> = {};
+let counter = 0;
+
+const SOURCES = {
+  // Busy in the worker for a while: it stays queued from the moment it is handed over.
+  spin: 'const end = Date.now() + 400; while (Date.now() < end) {} sys.Log("spun");',
+  dial: 'await sys.Dial("100@local"); sys.Log("dialled");',
+  quick: 'sys.Log("quick");',
+};
+
+beforeAll(async () => {
+  for (const [name, source] of Object.entries(SOURCES)) {
+    const result = await compileDialplan(source, 'ts');
+    if (!result.ok) throw new Error('compile failed');
+    compiled[name] = result;
+  }
+  supervisor = new SandboxSupervisor({ maxQueued: 2, retryAfterSeconds: 7, maxConcurrentPerTenant: 10 });
+  await supervisor.start();
+});
+afterAll(async () => {
+  await supervisor.stop();
+});
+
+function start(kind: keyof typeof SOURCES, host: SandboxHost, tenantId = 'tenant-a'): Promise<RunResult> {
+  counter++;
+  const { js, sourceMap } = compiled[kind]!;
+  return supervisor.run({ tenantId, callId: `adm${counter}`, dialplanName: 'default', js, sourceMap, req: request }, host);
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(condition()).toBe(true);
+}
+
+const idle: SandboxHost = { call: async () => null };
+
+describe('admission control on the sandbox queue', () => {
+  it('refuses a run at once with 503 and Retry-After while the queue is full, whatever the tenant, and admits again when it drains', async () => {
+    const first = start('spin', idle, 'tenant-a');
+    const second = start('spin', idle, 'tenant-b');
+    expect(supervisor.queued).toBe(2);
+    expect(supervisor.shedRetryAfter()).toBe(7);
+    const shedBefore = supervisor.shed;
+    const refused = await start('quick', idle, 'tenant-c');
+    expect(refused).toEqual({ status: 'failed', code: 503, reason: 'sandbox overloaded', retryAfter: 7 });
+    expect(supervisor.shed).toBe(shedBefore + 1);
+    expect(await first).toEqual({ status: 'completed' });
+    expect(await second).toEqual({ status: 'completed' });
+    expect(supervisor.queued).toBe(0);
+    expect(supervisor.shedRetryAfter()).toBeUndefined();
+    expect(await start('quick', idle, 'tenant-c')).toEqual({ status: 'completed' });
+  });
+
+  it('a run waiting for its Dial leaves the queue, so calls that ring never hold up new ones', async () => {
+    const host = new HoldingHost();
+    const ringing = [start('dial', host), start('dial', host, 'tenant-b')];
+    expect(supervisor.queued).toBe(2);
+    await until(() => host.dials === 2);
+    expect(supervisor.queued).toBe(0);
+    // Two calls ringing, and a third still gets its dialplan run.
+    expect(await start('quick', idle, 'tenant-c')).toEqual({ status: 'completed' });
+    host.release();
+    expect(await Promise.all(ringing)).toEqual([{ status: 'completed' }, { status: 'completed' }]);
+    expect(supervisor.queued).toBe(0);
+  });
+});
