@@ -23,7 +23,8 @@ export interface PatchbayHttpServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_UI_DIR = fileURLToPath(new URL('./ui/dist', import.meta.url));
+// `../web/` rather than `./`: the compiled bundle sits in dist/, one folder below the root like this file.
+export const DEFAULT_UI_DIR = fileURLToPath(new URL('../web/ui/dist', import.meta.url));
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
