@@ -17,7 +17,12 @@ export type {
   NewProvider,
   ProviderRegistration,
   ProviderRegistrationState,
+  ProviderSettings,
+  ProviderNumberFormat,
+  ProviderUpdate,
 } from './repositories/providers-repository.ts';
+export { PROVIDER_NUMBER_FORMATS } from './repositories/providers-repository.ts';
+export { DEFAULT_DENIED_PREFIXES, DEFAULT_CALL_POLICY, type CallPolicy } from './repositories/call-policies-repository.ts';
 export type { StoredBinding } from './repositories/bindings-repository.ts';
 export type { Cdr, CdrLeg, StoredCdr, CallDirection, HangupSide } from './repositories/cdrs-repository.ts';
 export { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH } from './repositories/kv-repository.ts';

@@ -215,6 +215,24 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
         if (secretKey) await sealClearHa1s(db as Kysely<DatabaseSchema>, secretKey);
       },
     },
+    '0050_provider_settings': {
+      // One JSON column for the per-provider call settings (From host, PAI, number format, sources):
+      // nullable, existing providers keep today's defaults.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('providers').addColumn('settings', bigText).execute();
+      },
+    },
+    '0051_tenant_call_policies': {
+      // No row = the documented default destination policy; a row holds the tenant's edited policy.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('tenant_call_policies')
+          .addColumn('tenant_id', 'integer', (c) => c.primaryKey().references('tenants.id').onDelete('cascade'))
+          .addColumn('policy', bigText, (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

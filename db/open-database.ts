@@ -7,6 +7,7 @@ import { createMigrationProvider, type SqlDialectName } from './migrations.ts';
 import { AccountsRepository } from './repositories/accounts-repository.ts';
 import { AuditRepository } from './repositories/audit-repository.ts';
 import { BindingsRepository } from './repositories/bindings-repository.ts';
+import { CallPoliciesRepository } from './repositories/call-policies-repository.ts';
 import { CdrsRepository } from './repositories/cdrs-repository.ts';
 import type { RepositoryContext } from './repositories/context.ts';
 import { DialplansRepository } from './repositories/dialplans-repository.ts';
@@ -27,6 +28,7 @@ export interface Database {
   readonly tokens: TokensRepository;
   readonly providers: ProvidersRepository;
   readonly providerRegistrations: ProviderRegistrationsRepository;
+  readonly callPolicies: CallPoliciesRepository;
   readonly bindings: BindingsRepository;
   readonly cdrs: CdrsRepository;
   readonly kv: KvRepository;
@@ -106,6 +108,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     tokens: new TokensRepository(ctx),
     providers: new ProvidersRepository(ctx),
     providerRegistrations: new ProviderRegistrationsRepository(ctx),
+    callPolicies: new CallPoliciesRepository(ctx),
     bindings: new BindingsRepository(ctx),
     cdrs: new CdrsRepository(ctx),
     kv: new KvRepository(ctx),

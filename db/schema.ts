@@ -84,6 +84,15 @@ export interface ProvidersTable {
   from_user: string | null;
   custom_headers: string;
   created_at: number;
+  /** JSON ProviderSettings (migration 0050); null = defaults. */
+  settings?: string | null;
+}
+
+export interface TenantCallPoliciesTable {
+  tenant_id: number;
+  /** JSON destination policy (migration 0051). */
+  policy: string;
+  updated_at: number;
 }
 
 export interface ProviderRegistrationsTable {
@@ -165,6 +174,7 @@ export interface DatabaseSchema {
   dialplans: DialplansTable;
   providers: ProvidersTable;
   provider_registrations: ProviderRegistrationsTable;
+  tenant_call_policies: TenantCallPoliciesTable;
   registrar_bindings: RegistrarBindingsTable;
   cdrs: CdrsTable;
   tenant_kv: TenantKvTable;

@@ -9,6 +9,7 @@ import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
+import { DbProviderSource, ProviderLegs } from './providers/index.ts';
 import { AuthFailureGuard, DigestServer, type AuthGuard } from './sip/index.ts';
 import { SipStack, type ListenSpec } from './sip/index.ts';
 
@@ -28,6 +29,9 @@ export interface SipServices {
   readonly sandbox: SandboxSupervisor;
   /** The one brute-force guard for every digest check (REGISTER now, INVITE through the calls layer). */
   readonly authGuard: AuthGuard;
+  /** Provider legs and destination policies (cached 30 s; `providerSource.invalidate()` re-reads). */
+  readonly providers: ProviderLegs;
+  readonly providerSource: DbProviderSource;
   /** Listeners with their real ports (port 0 resolved). */
   listening(): ListenSpec[];
   close(): Promise<void>;
@@ -111,8 +115,11 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   });
   const callLogger = logger.child({ component: 'calls' });
   const cdrs = cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed'));
+  const providerSource = new DbProviderSource(db);
+  const providers = new ProviderLegs(providerSource);
   const calls = new CallService({
     stack,
+    providers,
     authGuard,
     location,
     accounts: callAccountsFrom(directory),
@@ -160,6 +167,8 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     calls,
     sandbox,
     authGuard,
+    providers,
+    providerSource,
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.ts';
 import type { DigestServer } from '../sip/index.ts';
 import type { SipStack } from '../sip/index.ts';
+import type { ProviderLegs } from '../providers/index.ts';
 import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import type { CallEvent, CdrRecord } from './records/index.ts';
 import type { EnumLookupOptions } from './dialplan/index.ts';
@@ -102,7 +103,20 @@ export interface HoldEvent {
   by: string;
 }
 
-export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferEvent | HoldEvent;
+/** The destination policy refused a provider leg (nothing was sent to the provider). */
+export interface CallBlockedEvent {
+  type: 'call.blocked';
+  tenantId: string;
+  callId: string;
+  at: number;
+  provider: string;
+  /** E.164 when the number could be read as one, else as dialled. */
+  number: string;
+  /** The policy rule that refused it. */
+  rule: string;
+}
+
+export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferEvent | HoldEvent | CallBlockedEvent;
 
 export interface CallServiceOptions {
   stack: SipStack;
@@ -124,6 +138,8 @@ export interface CallServiceOptions {
    * they are not public, on any port (PATCHBAY_ALLOWED_LEG_NETWORKS). Default none.
    */
   allowedLegNetworks?: readonly string[];
+  /** Outbound provider legs and the tenant's destination policy; none = provider legs fail 404. */
+  providers?: ProviderLegs;
   /** Injectable DNS for sip: URI legs (tests). */
   resolveHost?: (host: string) => Promise<string>;
   /** sys.ENUMLookup: NAPTR resolver and ENUM suffix (tests inject a resolver). */

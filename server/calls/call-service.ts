@@ -75,6 +75,7 @@ export class CallService {
       callEnded: (call) => {
         this.calls.delete(call);
         this.accountCalls.releaseCall(call.id);
+        this.opts.providers?.callEnded(call.id);
       },
       accountCalls: this.accountCalls,
       currentCalls: (tenantId) => [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId),
@@ -103,6 +104,7 @@ export class CallService {
       callEnded: (call) => {
         this.callbacks.delete(call);
         this.accountCalls.releaseCall(call.id);
+        this.opts.providers?.callEnded(call.id);
       },
     };
   }

@@ -304,7 +304,10 @@ export class Call {
   /** Starts one leg: resolved (account, DNS, dialplan) asynchronously behind a DeferredLeg. */
   private startLeg(leg: DialLeg, observer: LegObserver, scope: LegScope): BridgeableLeg {
     const handle = new DeferredLeg(leg);
-    void resolveLeg(leg, { opts: this.ctx.opts, tenant: this.tenant, dialplanChain: scope.chain, nestedDepth: scope.depth }).then(
+    void resolveLeg(leg, {
+      opts: this.ctx.opts, tenant: this.tenant, dialplanChain: scope.chain, nestedDepth: scope.depth,
+      callId: this.id, accountId: this.direction === 'outbound' ? this.account.id : undefined, dialplanName: this.dialplanName,
+    }).then(
       (r) => {
         if (handle.cancelled) return;
         if (r.kind === 'failure') {
@@ -334,7 +337,8 @@ export class Call {
           },
         });
         handle.attach(out);
-        const request = this.branchRequest(leg, scope);
+        const base = this.branchRequest(leg, scope);
+        const request = r.shape ? { ...base, ...r.shape(base) } : base;
         const branches = r.targets.map((t) => out.addBranch(this.ctx, t));
         for (let i = 0; i < branches.length; i++) branches[i]!.start({ ...request, to: r.to });
       },

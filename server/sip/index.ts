@@ -41,3 +41,4 @@ export { sendAck, retransmit2xxUntilAck } from './dialog-ack.ts';
 export { reasonHeader } from './reason-header.ts';
 export { digestUriMatchesRequest, type DigestUriCheckOptions } from './digest-uri.ts';
 export { AuthFailureGuard, sourceKey, type AuthFailure, type AuthFailureGuardOptions, type AuthGuard, type BanInfo } from './auth-failure-guard.ts';
+export { CallCredentialStore, type ClientCredentials } from './call-credentials.ts';

@@ -1,0 +1,6 @@
+// Outbound trunks: provider legs and the tenant's destination policy (the money guard).
+export { ProviderLegs, type ProviderLegPlan, type ProviderLegRequest } from './provider-legs.ts';
+export { DbProviderSource, type ProviderRecord, type ProviderSource } from './provider-directory.ts';
+export { ProviderCallGuard, type GuardClock, type GuardVerdict } from './provider-call-guard.ts';
+export { checkDestination, type DestinationVerdict } from './destination-policy.ts';
+export { formatForProvider, toE164 } from './number-format.ts';

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
+import { CARRIER_REALM, TRUNK_PASSWORD, TRUNK_USER, startCarrier, type Carrier } from './carrier-support.ts';
+
+/**
+ * Outbound provider legs against a real carrier: Kamailio challenges the trunk's INVITE (407,
+ * digest from its subscriber table) and its in-dialog BYE, and relays to a sipp far end. The
+ * tenant's destination policy keeps premium and satellite numbers from ever reaching it.
+ */
+
+const { sw, sipp } = useSwitch(['1001']);
+let carrier: Carrier;
+let uasPort: number;
+
+beforeAll(async () => {
+  uasPort = await freeUdpPort();
+  carrier = await startCarrier({ uasAddress: `127.0.0.1:${uasPort}`, patchbayAddress: sw.target });
+  await sw.running.db.providers.add({
+    tenantId: sw.tenantId, name: 'carrier', serverUri: `sip:127.0.0.1:${carrier.port}`,
+    username: TRUNK_USER, password: TRUNK_PASSWORD, fromUser: TRUNK_USER,
+    customHeaders: { 'X-Trunk-Tag': 'acme' },
+    settings: { fromHost: CARRIER_REALM, assertIdentity: true, privacy: 'id', numberFormat: 'e164', countryCode: '49' },
+  });
+  sw.running.sip.providerSource.invalidate();
+}, 30_000);
+
+afterAll(async () => {
+  if (process.env['DEBUG_CARRIER']) console.log(carrier?.output.slice(-6000));
+  await carrier?.stop();
+});
+
+function caller(scenario: string, service: string) {
+  return sipp(scenario, { remote: sw.target, service, user: '1001' });
+}
+
+describe('outbound calls through a provider (Kamailio carrier)', () => {
+  it('sys.Dial("${dst}@carrier"): 407 answered, E.164 number, trunk From, PAI, Privacy, custom header; the BYE challenge answered too', async () => {
+    await sw.useOutDialplan('1001', 'await sys.Dial(`${req.uri.user}@carrier`);');
+    const before = carrier.requests().length;
+    const farEnd = await sipp('provider-uas-answer.xml', { port: uasPort });
+    const [uas] = await expectSippOk(farEnd, await caller('e2e-uac-auth-answer-bye.xml', '030123456'));
+    expect(uas!.logs).toContain('ruser=+4930123456');
+    expect(uas!.logs).toMatch(/from=.*<sip:pbx@carrier\.test>;tag=/);
+    expect(uas!.logs).toMatch(/pai=.*<sip:pbx@carrier\.test>/);
+    expect(uas!.logs).toMatch(/privacy= ?id\n/);
+    expect(uas!.logs).toMatch(/xtag= ?acme\n/);
+    const seen = carrier.requests().slice(before);
+    // Challenged once and answered: two INVITEs, and the same for the BYE Patchbay sent.
+    expect(seen.filter((l) => l.startsWith('CARRIER INVITE')).length).toBe(2);
+    expect(seen.filter((l) => l.startsWith('CARRIER BYE')).length).toBe(2);
+    const [cdr] = await sw.waitForCdrs(1);
+    expect(cdr!.legs[0]!.status).toBe(200);
+  });
+
+  it('destination policy: +882… gets 403, the console names the rule, call.blocked raised, nothing reaches the carrier', async () => {
+    await sw.useOutDialplan('1001', 'const r = await sys.Dial(`${req.uri.user}@carrier`); sys.Log(`leg ${r.status} ${r.reason}`);');
+    const before = carrier.requests().length;
+    await expectSippOk(await caller('e2e-uac-auth-fail-403.xml', '+88216001234'));
+    const blocked = await sw.waitForEvent((e) => e.type === 'call.blocked' && e['number'] === '+88216001234');
+    expect(blocked['rule']).toBe('denied prefix +882');
+    expect(blocked['provider']).toBe('carrier');
+    const line = await sw.waitForEvent((e) => e.type === 'dialplan.log' && String(e['message']).includes('blocked'));
+    expect(line['message']).toBe('call to +88216001234 via carrier blocked: denied prefix +882');
+    const leg = await sw.waitForEvent((e) => e.type === 'dialplan.log' && String(e['message']).startsWith('leg 403'));
+    expect(leg['message']).toBe('leg 403 Destination blocked by policy');
+    // The national form of a denied range is caught too (00 = international prefix).
+    await expectSippOk(await caller('e2e-uac-auth-fail-403.xml', '0088216001234'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(carrier.requests().slice(before)).toEqual([]);
+  });
+});
