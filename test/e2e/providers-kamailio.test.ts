@@ -69,3 +69,48 @@ describe('outbound calls through a provider (Kamailio carrier)', () => {
     expect(carrier.requests().slice(before)).toEqual([]);
   });
 });
+
+describe('in-dialog and CANCEL after a challenge', () => {
+  it('a relayed re-INVITE (hold) challenged by the carrier is answered with the trunk credentials', async () => {
+    await sw.useOutDialplan('1001', 'await sys.Dial(`${req.uri.user}@carrier`);');
+    const before = carrier.requests().length;
+    const farEnd = await sipp('provider-uas-hold.xml', { port: uasPort });
+    await expectSippOk(farEnd, await caller('e2e-uac-auth-hold.xml', '030555'));
+    const invites = carrier.requests().slice(before).filter((l) => l.startsWith('CARRIER INVITE'));
+    // Initial INVITE and the re-INVITE, each challenged once and sent again with credentials.
+    expect(invites.length).toBe(4);
+  });
+
+  it('CANCEL after a challenge matches the authenticated INVITE; the far end sees it and answers 487', async () => {
+    await sw.useOutDialplan('1001', 'await sys.Dial(`${req.uri.user}@carrier`);');
+    const before = carrier.requests().length;
+    const farEnd = await sipp('call-uas-ring-cancel.xml', { port: uasPort });
+    await expectSippOk(farEnd, await caller('e2e-uac-auth-cancel.xml', '030777'));
+    const seen = carrier.requests().slice(before);
+    expect(seen.filter((l) => l.startsWith('CARRIER INVITE')).length).toBe(2);
+    expect(seen.filter((l) => l.startsWith('CARRIER CANCEL')).length).toBe(1);
+  });
+});
+
+describe('a carrier that challenges with SHA-256 (RFC 8760)', () => {
+  let sha: Carrier | undefined;
+  afterAll(async () => {
+    await sha?.stop();
+  });
+
+  it('the trunk answers algorithm=SHA-256 and the call goes through', async () => {
+    const port = await freeUdpPort();
+    sha = await startCarrier({ uasAddress: `127.0.0.1:${port}`, patchbayAddress: sw.target, algorithm: 'SHA-256' });
+    await sw.running.db.providers.add({
+      tenantId: sw.tenantId, name: 'carrier256', serverUri: `sip:127.0.0.1:${sha.port}`,
+      username: TRUNK_USER, password: TRUNK_PASSWORD, fromUser: TRUNK_USER, settings: { fromHost: CARRIER_REALM },
+    });
+    sw.running.sip.providerSource.invalidate();
+    await sw.useOutDialplan('1001', 'await sys.Dial(`${req.uri.user}@carrier256`);');
+    const farEnd = await sipp('provider-uas-answer.xml', { port });
+    const [uas] = await expectSippOk(farEnd, await caller('e2e-uac-auth-answer-bye.xml', '4930999'));
+    expect(uas!.logs).toContain('ruser=4930999');
+    expect(sha.output).toMatch(/CARRIER INVITE[^\n]*\n[^]*CARRIER INVITE/);
+    expect(sha.output).not.toMatch(/auth.*(failed|invalid)/i);
+  });
+});
