@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
@@ -9,9 +10,10 @@ import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
-import { DbProviderSource, ProviderLegs } from './providers/index.ts';
+import { DbProviderSource, ProviderLegs, ProviderRegistrationAgent, type RegisterOutcome } from './providers/index.ts';
+import { LegDestinationPolicy } from './calls/index.ts';
 import { AuthFailureGuard, DigestServer, type AuthGuard } from './sip/index.ts';
-import { SipStack, type ListenSpec } from './sip/index.ts';
+import { SipStack, type ListenSpec, type TimerHandle } from './sip/index.ts';
 
 export interface SipServicesContext {
   config: Config;
@@ -32,6 +34,8 @@ export interface SipServices {
   /** Provider legs and destination policies (cached 30 s; `providerSource.invalidate()` re-reads). */
   readonly providers: ProviderLegs;
   readonly providerSource: DbProviderSource;
+  /** Registrations of providers with `register` on (state also in the database). */
+  readonly providerRegistrations: ProviderRegistrationAgent;
   /** Listeners with their real ports (port 0 resolved). */
   listening(): ListenSpec[];
   close(): Promise<void>;
@@ -154,6 +158,41 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   });
   keepAlive.start();
 
+  // Registrars are checked like legs: never this switch, never a private network the operator did not allow.
+  const registrarPolicy = new LegDestinationPolicy({ allowedNetworks: config.calls.allowedLegNetworks, listeners: () => stack.listening() });
+  const providerRegistrations = new ProviderRegistrationAgent({
+    sender: {
+      send: (req, target, credentials) => new Promise<RegisterOutcome>((resolve) => {
+        stack.sendRequest(req, {
+          target, credentials,
+          handler: {
+            onFinal: (response) => resolve({ kind: 'response', response }),
+            onTimeout: () => resolve({ kind: 'timeout' }),
+            onTransportError: (err) => resolve({ kind: 'error', message: err.message }),
+          },
+        });
+      }),
+      contactAddress: (kind) => {
+        const local = stack.localAddressFor(kind);
+        return { host: config.sip.publicAddress ?? local?.host ?? '127.0.0.1', port: local?.port ?? 5060 };
+      },
+    },
+    timers: { schedule: (ms, fn) => stack.wheel.schedule(ms, fn), cancel: (h) => stack.wheel.cancel(h as TimerHandle | undefined) },
+    now: () => Date.now(),
+    random: () => Math.random(),
+    resolve: async (host) => (await dnsLookup(host)).address,
+    checkTarget: (target) => {
+      const problem = registrarPolicy.problem(target);
+      return problem && !problem.startsWith('port ') ? problem : undefined;
+    },
+    store: (s) => db.providerRegistrations.set(s),
+    emit: (event) => events.emit(event),
+    logger: logger.child({ component: 'providers' }),
+    list: () => providerSource.listAll(),
+    syncMs: 30_000,
+  });
+  await providerRegistrations.start();
+
   for (const l of stack.listening()) {
     logger.info({ transport: l.transport, host: l.host, port: l.port }, `SIP listening on ${l.transport}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`);
   }
@@ -169,10 +208,12 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     authGuard,
     providers,
     providerSource,
+    providerRegistrations,
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {
         keepAlive.stop();
+        await providerRegistrations.stop();
         calls.close();
         await stack.stop();
         await sandbox.stop();

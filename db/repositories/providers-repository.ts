@@ -101,7 +101,7 @@ export interface NewProvider {
   settings?: ProviderSettings;
 }
 
-export type ProviderRegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed';
+export type ProviderRegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed' | 'needs-attention';
 
 export interface ProviderRegistration {
   providerId: number;

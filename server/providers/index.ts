@@ -4,3 +4,6 @@ export { DbProviderSource, type ProviderRecord, type ProviderSource } from './pr
 export { ProviderCallGuard, type GuardClock, type GuardVerdict } from './provider-call-guard.ts';
 export { checkDestination, type DestinationVerdict } from './destination-policy.ts';
 export { formatForProvider, toE164 } from './number-format.ts';
+export { ProviderRegistrationAgent, ProviderRegistrationClient, RegistrationState, registrationContactUser } from './registration-agent.ts';
+export type { AgentTimers, RegisterOutcome, RegisterSender, RegistrationAgentOptions, RegistrationEvent } from './registration-agent.ts';
+export { backoffDelayMs, refreshDelayMs, FIRST_BACKOFF_MS, MAX_BACKOFF_MS } from './registration-schedule.ts';

@@ -1,4 +1,4 @@
-import type { CallPolicy, Database, ProviderSettings } from '../../db/index.ts';
+import type { CallPolicy, Database, Provider, ProviderSettings } from '../../db/index.ts';
 
 /** A provider as a leg needs it, with its password in clear (to answer the provider's challenges). */
 export interface ProviderRecord {
@@ -47,18 +47,24 @@ export class DbProviderSource implements ProviderSource {
     const hit = this.providers.get(key);
     if (hit && this.now() - hit.at < CACHE_TTL_MS) return hit.value;
     const p = await this.db.providers.findByName(tenantId, name);
-    let value: ProviderRecord | undefined;
-    if (p) {
-      const password = p.hasPassword ? await this.db.providers.revealPassword(p.id) : undefined;
-      value = {
-        id: p.id, tenantId: p.tenantId, name: p.name, serverUri: p.serverUri, outboundProxy: p.outboundProxy,
-        username: p.username, authUser: p.authUser, password, register: p.register, registerExpiry: p.registerExpiry,
-        fromUser: p.fromUser, customHeaders: p.customHeaders, settings: p.settings,
-      };
-    }
+    const value = p ? await this.record(p) : undefined;
     if (this.providers.size >= MAX_CACHED) this.providers.clear();
     this.providers.set(key, { at: this.now(), value });
     return value;
+  }
+
+  /** Every provider of every tenant, read now (the registration agent's sync). */
+  async listAll(): Promise<ProviderRecord[]> {
+    return Promise.all((await this.db.providers.listAll()).map((p) => this.record(p)));
+  }
+
+  private async record(p: Provider): Promise<ProviderRecord> {
+    const password = p.hasPassword ? await this.db.providers.revealPassword(p.id) : undefined;
+    return {
+      id: p.id, tenantId: p.tenantId, name: p.name, serverUri: p.serverUri, outboundProxy: p.outboundProxy,
+      username: p.username, authUser: p.authUser, password, register: p.register, registerExpiry: p.registerExpiry,
+      fromUser: p.fromUser, customHeaders: p.customHeaders, settings: p.settings,
+    };
   }
 
   async policy(tenantId: number): Promise<CallPolicy> {

@@ -34,8 +34,10 @@ export class CallCredentialStore {
   private readonly calls = new Map<string, CallAuth>();
 
   register(callId: string, credentials: ClientCredentials, firstSeq: number): void {
+    const known = this.calls.get(callId);
     this.calls.delete(callId);
-    this.calls.set(callId, { client: new DigestClient(credentials), lastSeq: firstSeq - 1 });
+    // A REGISTER refresh re-registers its Call-ID: the numbering goes on past authenticated re-sends.
+    this.calls.set(callId, { client: new DigestClient(credentials), lastSeq: Math.max(known?.lastSeq ?? 0, firstSeq - 1) });
     if (this.calls.size > MAX_AUTHENTICATED_CALLS) {
       const oldest = this.calls.keys().next().value;
       if (oldest !== undefined) this.calls.delete(oldest);

@@ -42,3 +42,4 @@ export { reasonHeader } from './reason-header.ts';
 export { digestUriMatchesRequest, type DigestUriCheckOptions } from './digest-uri.ts';
 export { AuthFailureGuard, sourceKey, type AuthFailure, type AuthFailureGuardOptions, type AuthGuard, type BanInfo } from './auth-failure-guard.ts';
 export { CallCredentialStore, type ClientCredentials } from './call-credentials.ts';
+export { buildRegister, grantedExpires, newClientRegistration, type ClientRegistrationIdentity } from './client-registration.ts';
