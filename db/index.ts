@@ -28,3 +28,4 @@ export type { Cdr, CdrLeg, StoredCdr, CallDirection, HangupSide } from './reposi
 export { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH } from './repositories/kv-repository.ts';
 export type { AuditEntry, StoredAuditEntry } from './repositories/audit-repository.ts';
 export { sqliteDriver, type SqliteDriver } from './sqlite-driver.ts';
+export { normalizeDidNumber, type Did, type NewDid } from './repositories/dids-repository.ts';

@@ -233,6 +233,21 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
           .execute();
       },
     },
+    '0052_dids': {
+      // Inbound numbers: which tenant (and optionally provider, account, dialplan) a call to it belongs to.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('dids')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('number', 'varchar(32)', (c) => c.notNull().unique())
+          .addColumn('tenant_id', 'integer', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+          .addColumn('provider_id', 'integer', (c) => c.references('providers.id').onDelete('cascade'))
+          .addColumn('account_username', 'varchar(255)')
+          .addColumn('dialplan', 'varchar(255)')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

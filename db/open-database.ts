@@ -8,6 +8,7 @@ import { AccountsRepository } from './repositories/accounts-repository.ts';
 import { AuditRepository } from './repositories/audit-repository.ts';
 import { BindingsRepository } from './repositories/bindings-repository.ts';
 import { CallPoliciesRepository } from './repositories/call-policies-repository.ts';
+import { DidsRepository } from './repositories/dids-repository.ts';
 import { CdrsRepository } from './repositories/cdrs-repository.ts';
 import type { RepositoryContext } from './repositories/context.ts';
 import { DialplansRepository } from './repositories/dialplans-repository.ts';
@@ -29,6 +30,7 @@ export interface Database {
   readonly providers: ProvidersRepository;
   readonly providerRegistrations: ProviderRegistrationsRepository;
   readonly callPolicies: CallPoliciesRepository;
+  readonly dids: DidsRepository;
   readonly bindings: BindingsRepository;
   readonly cdrs: CdrsRepository;
   readonly kv: KvRepository;
@@ -109,6 +111,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     providers: new ProvidersRepository(ctx),
     providerRegistrations: new ProviderRegistrationsRepository(ctx),
     callPolicies: new CallPoliciesRepository(ctx),
+    dids: new DidsRepository(ctx),
     bindings: new BindingsRepository(ctx),
     cdrs: new CdrsRepository(ctx),
     kv: new KvRepository(ctx),

@@ -13,7 +13,7 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     const created = await target.create();
     cleanup = created.cleanup;
     db = await openDatabase(created.url, { secretKey });
-    expect(await db.migrate()).toEqual(['0001_initial', '0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0050_provider_settings', '0051_tenant_call_policies']);
+    expect(await db.migrate()).toEqual(['0001_initial', '0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids']);
     expect(await db.migrate()).toEqual([]);
   });
   afterAll(async () => {

@@ -95,6 +95,16 @@ export interface TenantCallPoliciesTable {
   updated_at: number;
 }
 
+export interface DidsTable {
+  id: Generated<number>;
+  number: string;
+  tenant_id: number;
+  provider_id: number | null;
+  account_username: string | null;
+  dialplan: string | null;
+  created_at: number;
+}
+
 export interface ProviderRegistrationsTable {
   provider_id: number;
   state: string;
@@ -175,6 +185,7 @@ export interface DatabaseSchema {
   providers: ProvidersTable;
   provider_registrations: ProviderRegistrationsTable;
   tenant_call_policies: TenantCallPoliciesTable;
+  dids: DidsTable;
   registrar_bindings: RegistrarBindingsTable;
   cdrs: CdrsTable;
   tenant_kv: TenantKvTable;

@@ -52,6 +52,14 @@ interface DialplanRequest {
   /** `"out"`: placed by one of your accounts; `"in"`: arriving for one of your accounts or numbers. */
   direction: 'in' | 'out';
   /**
+   * A call from one of your providers (recognised by the contact it registered, or a DID, and
+   * the provider's source address): the provider's name. On such a call without an account of
+   * its own, `req.account.username` is the provider's name too.
+   */
+  provider?: string;
+  /** A call from a provider to one of your DIDs (`patchbay did add`): the number as stored, e.g. `"+4930123456"`. */
+  did?: string;
+  /**
    * Only in your `transfer` dialplan (run for a REFER on a leg with `tr=c`): `req.uri` is the
    * Refer-To target, `req.method` is `"REFER"` and `req.from` the party that sent it.
    */

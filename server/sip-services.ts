@@ -10,7 +10,7 @@ import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
-import { DbProviderSource, ProviderLegs, ProviderRegistrationAgent, type RegisterOutcome } from './providers/index.ts';
+import { DbProviderSource, InboundProviderMatcher, ProviderLegs, ProviderRegistrationAgent, type RegisterOutcome } from './providers/index.ts';
 import { LegDestinationPolicy } from './calls/index.ts';
 import { AuthFailureGuard, DigestServer, type AuthGuard } from './sip/index.ts';
 import { SipStack, type ListenSpec, type TimerHandle } from './sip/index.ts';
@@ -34,6 +34,8 @@ export interface SipServices {
   /** Provider legs and destination policies (cached 30 s; `providerSource.invalidate()` re-reads). */
   readonly providers: ProviderLegs;
   readonly providerSource: DbProviderSource;
+  /** Inbound provider matching (DID lookups cached 30 s; `invalidate()` re-reads). */
+  readonly inboundProviders: InboundProviderMatcher;
   /** Registrations of providers with `register` on (state also in the database). */
   readonly providerRegistrations: ProviderRegistrationAgent;
   /** Listeners with their real ports (port 0 resolved). */
@@ -121,9 +123,16 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const cdrs = cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed'));
   const providerSource = new DbProviderSource(db);
   const providers = new ProviderLegs(providerSource);
+  let registrationAgent: ProviderRegistrationAgent | undefined;
+  const inboundProviders = new InboundProviderMatcher({
+    db,
+    registeredContact: (user) => registrationAgent?.byContactUser(user)?.provider,
+    resolve: async (host) => (await dnsLookup(host, { all: true })).map((a) => a.address),
+  });
   const calls = new CallService({
     stack,
     providers,
+    inboundProviders,
     authGuard,
     location,
     accounts: callAccountsFrom(directory),
@@ -191,6 +200,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     list: () => providerSource.listAll(),
     syncMs: 30_000,
   });
+  registrationAgent = providerRegistrations;
   await providerRegistrations.start();
 
   for (const l of stack.listening()) {
@@ -209,6 +219,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     providers,
     providerSource,
     providerRegistrations,
+    inboundProviders,
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.ts';
 import type { DigestServer } from '../sip/index.ts';
 import type { SipStack } from '../sip/index.ts';
-import type { ProviderLegs } from '../providers/index.ts';
+import type { InboundProviderMatcher, ProviderLegs } from '../providers/index.ts';
 import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import type { CallEvent, CdrRecord } from './records/index.ts';
 import type { EnumLookupOptions } from './dialplan/index.ts';
@@ -140,6 +140,8 @@ export interface CallServiceOptions {
   allowedLegNetworks?: readonly string[];
   /** Outbound provider legs and the tenant's destination policy; none = provider legs fail 404. */
   providers?: ProviderLegs;
+  /** Recognises INVITEs from providers (registered contact, DID) and refuses impostors. */
+  inboundProviders?: InboundProviderMatcher;
   /** Injectable DNS for sip: URI legs (tests). */
   resolveHost?: (host: string) => Promise<string>;
   /** sys.ENUMLookup: NAPTR resolver and ENUM suffix (tests inject a resolver). */

@@ -50,6 +50,8 @@ export interface CallSetup {
   dialplanName?: string;
   req: SipRequest;
   tx: ServerTransaction;
+  /** A call from a provider: `req.provider` and `req.did` of the dialplan. */
+  inbound?: { provider: string; did?: string };
 }
 
 const TRANSFERS_DISABLED = 'Transfers are disabled on this call';
@@ -75,6 +77,7 @@ export class Call {
   }
   private readonly req: SipRequest;
   private readonly tx: ServerTransaction;
+  private readonly inbound?: { provider: string; did?: string };
   private readonly aToTag = newTag();
   private aRetransmitter?: Invite2xxRetransmitter;
   private bridge?: Bridge;
@@ -123,6 +126,7 @@ export class Call {
     this.dialplanName = setup.dialplanName;
     this.req = setup.req;
     this.tx = setup.tx;
+    this.inbound = setup.inbound;
     this.callerId = this.direction === 'outbound' ? parseCallerId(this.account.callerId) : {};
     this.tx.onCancel = () => this.cancelByCaller();
     const scope: DialplanScope = {
@@ -172,6 +176,7 @@ export class Call {
           source: this.direction === 'inbound' ? this.req.source?.address : undefined,
           req: toDialplanRequest(this.req, {
             username: this.account.username, domain: this.tenant.domain, direction: this.direction === 'inbound' ? 'in' : 'out', requestUri: this.dialplanUri,
+            provider: this.inbound?.provider, did: this.inbound?.did,
           }),
         },
         this.sandboxHost(),

@@ -7,3 +7,4 @@ export { formatForProvider, toE164 } from './number-format.ts';
 export { ProviderRegistrationAgent, ProviderRegistrationClient, RegistrationState, registrationContactUser } from './registration-agent.ts';
 export type { AgentTimers, RegisterOutcome, RegisterSender, RegistrationAgentOptions, RegistrationEvent } from './registration-agent.ts';
 export { backoffDelayMs, refreshDelayMs, FIRST_BACKOFF_MS, MAX_BACKOFF_MS } from './registration-schedule.ts';
+export { InboundProviderMatcher, type InboundMatch, type InboundMatcherDeps, type InboundRequestView } from './inbound-matcher.ts';
