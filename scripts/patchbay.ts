@@ -49,6 +49,9 @@ Commands:
   provider set <domain> <name> [provider settings]   change what is given
   provider list <domain>                        providers with their registration state
   provider remove <domain> <name>
+  did add <number> --tenant <domain> [--account U] [--provider N] [--dialplan D]   an inbound number
+  did list <domain>
+  did remove <number> --tenant <domain>
   policy show|reset <domain>                    the tenant's destination policy for provider legs
   policy set <domain> [--deny P]... [--allow P]... [--allow-list-only on|off] [--calls-per-minute N]
              [--account-calls-per-minute N] [--max-concurrent N] [--account-max-concurrent N] [--max-duration S]
@@ -533,6 +536,57 @@ const commands: Record<string, Handler> = {
     return EXIT_OK;
   },
 
+  async did(args) {
+    const [sub, ...rest] = args;
+    const subs = ['add', 'list', 'remove'];
+    if (!sub || !subs.includes(sub)) throw new UsageError(sub ? `unknown did command "${sub}" (${subs.join('|')})` : `missing did command (${subs.join('|')})`);
+    if (sub === 'list') {
+      const { values, positionals } = parse(rest, {}, ['domain']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const rows = await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, positionals[0]!);
+        const names = new Map((await db.providers.list(t.id)).map((p) => [p.id, p.name]));
+        return (await db.dids.list(t.id)).map((d) => ({ ...d, provider: d.providerId === null ? null : names.get(d.providerId) ?? null }));
+      });
+      print(ctx, rows, rows.length === 0 ? ['no DIDs'] : rows.map((d) =>
+        `${d.number}\t${d.provider ?? 'any provider'}\t${d.accountUsername ? `account ${d.accountUsername}` : `dialplan ${d.dialplan ?? 'incoming'}`}`));
+      return EXIT_OK;
+    }
+    if (sub === 'remove') {
+      const { values, positionals } = parse(rest, { tenant: { type: 'string' } }, ['number']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const tenantDomain = requireOption(values, 'tenant');
+      const removed = await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, tenantDomain);
+        const ok = await db.dids.remove(t.id, positionals[0]!);
+        if (!ok) throw new NotFoundError('did', positionals[0]!);
+        await audit(db, 'did.remove', positionals[0]!, t.id);
+        return ok;
+      });
+      print(ctx, { removed }, [`DID ${positionals[0]} removed`]);
+      return EXIT_OK;
+    }
+    const { values, positionals } = parse(rest, { tenant: { type: 'string' }, account: { type: 'string' }, provider: { type: 'string' }, dialplan: { type: 'string' } }, ['number']);
+    const tenantDomain = requireOption(values, 'tenant');
+    const ctx = { values, argv: rest, json: values['json'] === true };
+    const did = await withDatabase(ctx, false, async (db) => {
+      const t = await requireTenant(db, tenantDomain);
+      let providerId: number | null = null;
+      if (typeof values['provider'] === 'string') {
+        const p = await db.providers.findByName(t.id, values['provider']);
+        if (!p) throw new NotFoundError('provider', values['provider']);
+        providerId = p.id;
+      }
+      const account = typeof values['account'] === 'string' ? values['account'] : null;
+      if (account && !(await db.accounts.findForAuth(account, t.domain))) throw new NotFoundError('account', `${account}@${t.domain}`);
+      const d = await db.dids.add({ number: positionals[0]!, tenantId: t.id, providerId, accountUsername: account, dialplan: (values['dialplan'] as string | undefined) ?? null });
+      await audit(db, 'did.add', d.number, t.id);
+      return d;
+    });
+    print(ctx, did, [`DID ${did.number} added`]);
+    return EXIT_OK;
+  },
+
   async policy(args) {
     const [sub, ...rest] = args;
     const subs = ['show', 'set', 'reset'];
@@ -696,6 +750,7 @@ const VALIDATION_FIELD_TO_ARG: Record<string, string> = {
   tenant: '--tenant',
   name: '<name>',
   server: '--server',
+  number: '<number>',
   outboundProxy: '--outbound-proxy',
   registerExpiry: '--register-expiry',
   customHeaders: '--header',

@@ -67,3 +67,25 @@ describe('policy commands', () => {
     expect((await cli('policy', 'show', 'acme.test')).stdout).toContain('allow-list only: off');
   });
 });
+
+describe('did commands', () => {
+  it('add (to a provider, an account or a dialplan), list, remove; duplicates and unknown names fail', async () => {
+    expect((await cli('provider', 'add', 'acme.test', 'trunk', '--server', 'sip:t.example')).code).toBe(0);
+    const add = await cli('did', 'add', '+49 30 123456', '--tenant', 'acme.test', '--provider', 'trunk', '--json');
+    expect(add.code, add.stderr).toBe(0);
+    expect(JSON.parse(add.stdout)).toMatchObject({ number: '+4930123456', accountUsername: null });
+    expect((await cli('did', 'add', '+4930123456', '--tenant', 'acme.test')).code).toBe(1);
+    const unknown = await cli('did', 'add', '+4930999', '--tenant', 'acme.test', '--provider', 'nope');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/nope/);
+    expect((await cli('did', 'add', '+4930777', '--tenant', 'acme.test', '--dialplan', 'sales')).code).toBe(0);
+    const bad = await cli('did', 'add', 'abc', '--tenant', 'acme.test');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/<number>: expected a phone number/);
+    const list = await cli('did', 'list', 'acme.test');
+    expect(list.stdout).toContain('+4930123456\ttrunk\tdialplan incoming');
+    expect(list.stdout).toContain('+4930777\tany provider\tdialplan sales');
+    expect((await cli('did', 'remove', '+4930123456', '--tenant', 'acme.test')).code).toBe(0);
+    expect((await cli('did', 'remove', '+4930123456', '--tenant', 'acme.test')).code).toBe(1);
+  });
+});
