@@ -43,3 +43,4 @@ export { digestUriMatchesRequest, type DigestUriCheckOptions } from './digest-ur
 export { AuthFailureGuard, sourceKey, type AuthFailure, type AuthFailureGuardOptions, type AuthGuard, type BanInfo } from './auth-failure-guard.ts';
 export { CallCredentialStore, type ClientCredentials } from './call-credentials.ts';
 export { buildRegister, grantedExpires, newClientRegistration, type ClientRegistrationIdentity } from './client-registration.ts';
+export { SipServerResolver, nodeSipDns, SRV_CACHE_SECONDS, NEGATIVE_CACHE_SECONDS, type SipDns, type SrvAnswer, type NaptrAnswer, type AddressAnswer } from './sip-server-resolver.ts';
