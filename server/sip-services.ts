@@ -12,7 +12,7 @@ import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts'
 import { SandboxSupervisor } from '../sandbox/index.ts';
 import { DbProviderSource, InboundProviderMatcher, ProviderLegs, ProviderRegistrationAgent, type RegisterOutcome } from './providers/index.ts';
 import { LegDestinationPolicy } from './calls/index.ts';
-import { AuthFailureGuard, DigestServer, type AuthGuard } from './sip/index.ts';
+import { AuthFailureGuard, DigestServer, SipServerResolver, nodeSipDns, type AuthGuard } from './sip/index.ts';
 import { SipStack, type ListenSpec, type TimerHandle } from './sip/index.ts';
 
 export interface SipServicesContext {
@@ -123,6 +123,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const cdrs = cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed'));
   const providerSource = new DbProviderSource(db);
   const providers = new ProviderLegs(providerSource);
+  const sipResolver = new SipServerResolver({ dns: nodeSipDns(config.sip.dnsServers) });
   let registrationAgent: ProviderRegistrationAgent | undefined;
   const inboundProviders = new InboundProviderMatcher({
     db,
@@ -133,6 +134,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     stack,
     providers,
     inboundProviders,
+    sipResolver,
     authGuard,
     location,
     accounts: callAccountsFrom(directory),

@@ -344,6 +344,10 @@ export class Call {
         handle.attach(out);
         const base = this.branchRequest(leg, scope);
         const request = r.shape ? { ...base, ...r.shape(base) } : base;
+        if (r.inTurn) {
+          out.startInTurn(this.ctx, r.targets, { ...request, to: r.to });
+          return;
+        }
         const branches = r.targets.map((t) => out.addBranch(this.ctx, t));
         for (let i = 0; i < branches.length; i++) branches[i]!.start({ ...request, to: r.to });
       },

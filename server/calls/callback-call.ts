@@ -181,7 +181,9 @@ export class CallbackCall {
               params: {},
             };
             const shaped = r.shape ? r.shape({ from: legFrom, headers }) : { from: legFrom, headers };
-            for (const t of r.targets) out.addBranch(this.ctx, t).start({ ...shaped, to: r.to, sdp, deferAck: sdp === undefined });
+            const request = { ...shaped, to: r.to, sdp, deferAck: sdp === undefined };
+            if (r.inTurn) out.startInTurn(this.ctx, r.targets, request);
+            else for (const t of r.targets) out.addBranch(this.ctx, t).start(request);
           }, (err: Error) => { if (!cancelled) observer.failed({ status: 500, reason: err.message }); });
           return out;
         },

@@ -20,6 +20,8 @@ export type ResolvedLeg =
       kind: 'branches'; targets: BranchTarget[]; to: NameAddr; account?: CallAccount;
       /** Provider legs: their From and headers as the provider wants them (provider-leg.ts). */
       shape?: (base: LegRequestShape) => LegRequestShape;
+      /** The targets are one server's addresses (RFC 3263): try them in turn, not at once. */
+      inTurn?: boolean;
     }
   | { kind: 'dialplan'; account: CallAccount; dialplanName: string; dialplan: StoredDialplan }
   | { kind: 'failure'; failure: LegFailure };

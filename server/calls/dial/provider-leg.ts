@@ -18,7 +18,7 @@ export interface LegRequestShape {
 export type ProviderLegResolution =
   | { kind: 'unknown' }
   | { kind: 'failure'; failure: LegFailure }
-  | { kind: 'branches'; targets: BranchTarget[]; to: NameAddr; shape: (base: LegRequestShape) => LegRequestShape };
+  | { kind: 'branches'; targets: BranchTarget[]; to: NameAddr; inTurn: true; shape: (base: LegRequestShape) => LegRequestShape };
 
 export const DESTINATION_BLOCKED = 'Destination blocked by policy';
 
@@ -48,29 +48,30 @@ export async function resolveProviderLeg(leg: DialLeg, user: string, providerNam
     return { kind: 'failure', failure: { status: 403, reason: DESTINATION_BLOCKED } };
   }
   const hop = plan.nextHop;
-  const transport = uriTransport(hop);
-  let address: string;
+  let flows: Endpoint[];
   try {
-    address = net.isIP(hop.host) ? hop.host : await (opts.resolveHost ?? defaultResolve)(hop.host);
+    flows = await locate(hop, opts);
   } catch {
-    return { kind: 'failure', failure: { status: 503, reason: `Provider host ${hop.host} not found` } };
+    flows = [];
   }
-  const flow: Endpoint = { transport, address, port: hop.port ?? sipPortFor(transport) };
+  if (flows.length === 0) return { kind: 'failure', failure: { status: 503, reason: `Provider host ${hop.host} not found` } };
   // A provider may listen on any port of a public address (5080 is common), but its server, like
   // any leg, never reaches this switch or a private network the operator did not allow.
-  const problem = ctx.networkPolicy.problem(flow);
-  if (problem && !problem.startsWith('port ')) {
-    opts.logger.warn({ tenantId: tenant.id, provider: plan.provider, address, port: flow.port, problem }, 'provider address not allowed');
-    return { kind: 'failure', failure: { status: 403, reason: 'Destination not allowed' } };
-  }
+  const allowed = flows.filter((flow) => {
+    const problem = ctx.networkPolicy.problem(flow);
+    if (!problem || problem.startsWith('port ')) return true;
+    opts.logger.warn({ tenantId: tenant.id, provider: plan.provider, address: flow.address, port: flow.port, problem }, 'provider address not allowed');
+    return false;
+  });
+  if (allowed.length === 0) return { kind: 'failure', failure: { status: 403, reason: 'Destination not allowed' } };
   if (plan.maxDurationSeconds) {
     const cd = leg.options.callDurationLimitSeconds;
     // The policy's maximum applies to this leg whatever cd= the dialplan wrote (the leg was parsed for this Dial only).
     leg.options.callDurationLimitSeconds = cd && cd < plan.maxDurationSeconds ? cd : plan.maxDurationSeconds;
   }
   const to: NameAddr = { uri: plan.requestUri, params: {} };
-  const target: BranchTarget = { requestUri: plan.requestUri, flow, label: `${plan.requestUri.user ?? ''}@${plan.provider}`, credentials: plan.credentials };
-  return { kind: 'branches', targets: [target], to, shape: (base) => shapeRequest(base, leg, plan) };
+  const targets: BranchTarget[] = allowed.map((flow) => ({ requestUri: plan.requestUri, flow, label: `${plan.requestUri.user ?? ''}@${plan.provider}`, credentials: plan.credentials }));
+  return { kind: 'branches', targets, to, inTurn: true, shape: (base) => shapeRequest(base, leg, plan) };
 }
 
 function shapeRequest(base: LegRequestShape, leg: DialLeg, plan: Extract<ProviderLegPlan, { kind: 'dial' }>): LegRequestShape {
@@ -103,6 +104,15 @@ function blocked(plan: Extract<ProviderLegPlan, { kind: 'blocked' }>, ctx: Provi
     });
   }
   opts.emit({ type: 'call.blocked', tenantId: String(tenant.id), callId: ctx.callId ?? '', at, provider: plan.provider, number, rule: plan.rule });
+}
+
+/** The provider's server addresses in the order to try (RFC 3263 when a resolver is wired). */
+async function locate(hop: SipUri, opts: CallServiceOptions): Promise<Endpoint[]> {
+  const transport = uriTransport(hop);
+  if (net.isIP(hop.host)) return [{ transport, address: hop.host, port: hop.port ?? sipPortFor(transport) }];
+  if (opts.sipResolver && !opts.resolveHost) return opts.sipResolver.resolve(hop);
+  const address = await (opts.resolveHost ?? defaultResolve)(hop.host);
+  return [{ transport, address, port: hop.port ?? sipPortFor(transport) }];
 }
 
 function uriTransport(uri: SipUri): Endpoint['transport'] {
