@@ -77,6 +77,7 @@ Provider settings (add and set; "" clears a text setting):
   --from-user U --from-host H --display-name N   --header Name:Value (repeatable; replaces the list)
   --pai on|off --privacy id|none|...          --number-format e164|e164-no-plus|national|as-dialled
   --country-code 49 --national-prefix 0 --international-prefix 00
+  --source-cidr CIDR (repeatable; replaces the list; "" clears)   where its inbound calls may come from
 
 Every command accepts --db URL (sqlite:<path> or mysql://user:pass@host:port/db), --config FILE and --json.
 `;
@@ -636,6 +637,7 @@ const PROVIDER_OPTIONS = {
   'country-code': { type: 'string' },
   'national-prefix': { type: 'string' },
   'international-prefix': { type: 'string' },
+  'source-cidr': { type: 'string', multiple: true },
 } as const satisfies OptionSpec;
 
 function onOff(values: OptionValues, name: string): boolean | undefined {
@@ -695,6 +697,11 @@ function providerPatch(values: OptionValues): ProviderUpdate {
   if (format !== undefined) {
     if (format !== '' && !PROVIDER_NUMBER_FORMATS.includes(format as ProviderNumberFormat)) throw new UsageError(`--number-format must be one of ${PROVIDER_NUMBER_FORMATS.join('|')}, got "${format}"`);
     settings.numberFormat = format === '' ? undefined : (format as ProviderNumberFormat);
+    anySetting = true;
+  }
+  const sources = values['source-cidr'];
+  if (Array.isArray(sources)) {
+    settings.sourceNetworks = sources.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
     anySetting = true;
   }
   const pai = onOff(values, 'pai');
@@ -768,6 +775,7 @@ const VALIDATION_FIELD_TO_ARG: Record<string, string> = {
   maxConcurrentPerTenant: '--max-concurrent',
   maxConcurrentPerAccount: '--account-max-concurrent',
   maxDurationSeconds: '--max-duration',
+  sourceNetworks: '--source-cidr',
   outDialplan: '--out-dialplan',
   inDialplan: '--in-dialplan',
   keepaliveMethod: '--keepalive-method',

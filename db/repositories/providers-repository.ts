@@ -3,6 +3,7 @@ import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } fro
 import type { ProvidersTable } from '../schema.ts';
 import { decryptSecret, encryptSecret } from '../secrets.ts';
 import { insertedId, parseJson, toBool, type RepositoryContext } from './context.ts';
+import { isCidr } from './accounts-repository.ts';
 
 export interface Provider {
   id: number;
@@ -42,6 +43,8 @@ export interface ProviderSettings {
   nationalPrefix?: string;
   /** International call prefix (default `00`). */
   internationalPrefix?: string;
+  /** Networks (CIDRs) its inbound calls may come from, besides the resolved hosts of its server and proxy. */
+  sourceNetworks?: string[];
 }
 
 /** Headers a provider's custom headers may never set: the B2BUA owns them (routing, dialog, auth, body). */
@@ -61,6 +64,10 @@ export function validateProviderSettings(settings: ProviderSettings): void {
   }
   if (settings.countryCode !== undefined && !/^[1-9][0-9]{0,2}$/.test(settings.countryCode)) throw new ValidationError('countryCode', `expected 1-3 digits, got "${settings.countryCode}"`);
   if (settings.nationalPrefix !== undefined && !/^[0-9]{0,3}$/.test(settings.nationalPrefix)) throw new ValidationError('nationalPrefix', `expected up to 3 digits, got "${settings.nationalPrefix}"`);
+  if (settings.sourceNetworks !== undefined) {
+    if (!Array.isArray(settings.sourceNetworks) || settings.sourceNetworks.length > 100) throw new ValidationError('sourceNetworks', 'expected at most 100 CIDRs');
+    for (const c of settings.sourceNetworks) if (typeof c !== 'string' || !isCidr(c)) throw new ValidationError('sourceNetworks', `not an IPv4 or IPv6 CIDR: "${String(c)}"`);
+  }
   if (settings.internationalPrefix !== undefined && !/^[0-9]{1,4}$/.test(settings.internationalPrefix)) throw new ValidationError('internationalPrefix', `expected 1-4 digits, got "${settings.internationalPrefix}"`);
 }
 

@@ -118,6 +118,7 @@ export class CallService {
           // A bad dial string throws before the call exists on the wire: nothing to end, just forget it.
           this.callbacks.delete(call);
           this.accountCalls.releaseCall(call.id);
+          this.opts.providers?.callEnded(call.id);
           throw err;
         });
       },

@@ -120,11 +120,25 @@ export class InboundProviderMatcher {
       if (this.sources.size >= MAX_CACHED) this.sources.clear();
       this.sources.set(p.id, { at: this.now(), value: set });
     }
-    return set.has(address);
+    if (set.has(address)) return true;
+    return inNetworks(address, p.settings.sourceNetworks ?? []);
   }
 }
 
 function hostOf(uri: string): string | undefined {
   const m = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;>]+)/i.exec(uri);
   return m ? m[1]!.replace(/^\[|\]$/g, '').toLowerCase() : undefined;
+}
+
+function inNetworks(address: string, cidrs: string[]): boolean {
+  if (cidrs.length === 0) return false;
+  const family = net.isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  const list = new net.BlockList();
+  for (const c of cidrs) {
+    const [base = '', prefix] = c.split('/');
+    const f = net.isIP(base) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(base, f);
+    else list.addSubnet(base, Number(prefix), f);
+  }
+  return list.check(address, family);
 }

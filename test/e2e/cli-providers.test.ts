@@ -28,10 +28,13 @@ describe('provider commands', () => {
     expect(p.settings).toEqual({ assertIdentity: true, numberFormat: 'e164', countryCode: '49' });
     expect(p.customHeaders).toEqual({ 'X-Account': '42' });
     expect(p.hasPassword).toBe(true);
-    const set = await cli('provider', 'set', 'acme.test', 'gizmo', '--country-code', '', '--from-host', 'gizmo.example', '--outbound-proxy', 'sip:proxy.gizmo.example', '--json');
+    const set = await cli('provider', 'set', 'acme.test', 'gizmo', '--country-code', '', '--from-host', 'gizmo.example', '--outbound-proxy', 'sip:proxy.gizmo.example', '--source-cidr', '192.0.2.0/24', '--json');
     expect(set.code, set.stderr).toBe(0);
     const q = JSON.parse(set.stdout) as { settings: Record<string, unknown>; outboundProxy: string };
-    expect(q.settings).toEqual({ assertIdentity: true, numberFormat: 'e164', fromHost: 'gizmo.example' });
+    expect(q.settings).toEqual({ assertIdentity: true, numberFormat: 'e164', fromHost: 'gizmo.example', sourceNetworks: ['192.0.2.0/24'] });
+    const badCidr = await cli('provider', 'set', 'acme.test', 'gizmo', '--source-cidr', '10.0.0.0/33');
+    expect(badCidr.code).toBe(2);
+    expect(badCidr.stderr).toMatch(/--source-cidr: not an IPv4 or IPv6 CIDR/);
     expect(q.outboundProxy).toBe('sip:proxy.gizmo.example');
     const list = await cli('provider', 'list', 'acme.test');
     expect(list.stdout).toContain('gizmo\tsip:sip.gizmo.example via sip:proxy.gizmo.example\tu1\tno registration');
