@@ -188,7 +188,7 @@ export class ProvidersRepository {
     }
   }
 
-  /** Changes what `patch` names; settings are merged (a field set to undefined stays). */
+  /** Changes what `patch` names; settings are merged: absent fields stay, a field given as undefined or "" is cleared. */
   async update(id: number, patch: ProviderUpdate): Promise<Provider> {
     const current = await this.get(id);
     if (!current) throw new NotFoundError('provider', String(id));
