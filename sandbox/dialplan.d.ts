@@ -147,6 +147,10 @@ interface DialplanSys {
    * — a nested dialplan is its own execution with its own limits,
    * but its legs count against this call's 20 legs —
    * `number@<provider name>`, `<provider name>` (user = dialled user) or a `sip:` URI.
+   * Every provider leg first passes your tenant's destination policy (denied prefixes such as
+   * `+882`, call caps, maximum duration; `patchbay policy`): a refused leg fails with
+   * `403 "Destination blocked by policy"`, nothing is sent and your console gets a line naming
+   * the rule. `user@name` means your provider `name` when you have one, else your domain `name`.
    * Variables substituted first: `${dst}`, `${exten}`, `${dst:N}` (dst without its first
    * N characters), `${fromname}`, `${fromuriuser}`.
    * Per-leg options in `[key=value,...]` after the leg:

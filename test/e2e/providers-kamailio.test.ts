@@ -25,7 +25,6 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  if (process.env['DEBUG_CARRIER']) console.log(carrier?.output.slice(-6000));
   await carrier?.stop();
 });
 
@@ -112,5 +111,18 @@ describe('a carrier that challenges with SHA-256 (RFC 8760)', () => {
     expect(uas!.logs).toContain('ruser=4930999');
     expect(sha.output).toMatch(/CARRIER INVITE[^\n]*\n[^]*CARRIER INVITE/);
     expect(sha.output).not.toMatch(/auth.*(failed|invalid)/i);
+  });
+});
+
+describe('the destination policy applies to callbacks too', () => {
+  it('sys.Callback to a +882 number via the provider fails 403 without a packet to the carrier', async () => {
+    await sw.useOutDialplan('1001', 'const r = await sys.Callback("+88216009999@carrier", "030123@carrier"); sys.Log(`callback ${r.status}`); sys.Respond(480, "Done");');
+    const before = carrier.requests().length;
+    await expectSippOk(await caller('e2e-uac-auth-fail-480.xml', '2000'));
+    const log = await sw.waitForEvent((e) => e.type === 'dialplan.log' && String(e['message']).startsWith('callback '));
+    expect(log['message']).toBe('callback 403');
+    const blocked = await sw.waitForEvent((e) => e.type === 'call.blocked' && e['number'] === '+88216009999');
+    expect(blocked['rule']).toBe('denied prefix +882');
+    expect(carrier.requests().slice(before)).toEqual([]);
   });
 });
