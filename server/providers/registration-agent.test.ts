@@ -152,3 +152,25 @@ describe('registration agent (fake clock)', () => {
     expect(timers.next()).toBeUndefined();
   });
 });
+
+describe('provider edits', () => {
+  it('an edited provider leaves "needs attention" at the next sync and registers again', async () => {
+    const timers = new FakeTimers();
+    let current: ProviderRecord = { ...provider };
+    const answers = [status(403), ok(600)];
+    const agent = new ProviderRegistrationAgent({
+      sender: { send: async (req) => answers.shift()!(req), contactAddress: () => ({ host: '198.51.100.7', port: 5060 }) },
+      timers, now: () => timers.now, random: () => 0, resolve: async () => '203.0.113.10', checkTarget: () => undefined,
+      store: async () => {}, emit: () => {}, logger: pino({ level: 'silent' }), list: async () => [current], syncMs: 30_000,
+    });
+    await agent.start();
+    await timers.advance(0);
+    expect(agent.registrations()[0]!.state).toBe(RegistrationState.NeedsAttention);
+    current = { ...provider, password: 'fixed' };
+    await timers.advance(30_000);
+    await timers.advance(0);
+    expect(agent.registrations()[0]!.state).toBe(RegistrationState.Registered);
+    expect(timers.pending.size).toBe(2); // the refresh and the next sync
+    await agent.stop();
+  });
+});

@@ -307,6 +307,8 @@ export class ProviderRegistrationAgent {
       this.clients.delete(id);
       await client.stop(true);
     }
+    // One pending re-read at a time, however often sync() is called.
+    this.opts.timers.cancel(this.syncTimer);
     if (!this.stopped && this.opts.syncMs) this.syncTimer = this.opts.timers.schedule(this.opts.syncMs, () => void this.sync());
   }
 
