@@ -78,6 +78,7 @@ Provider settings (add and set; "" clears a text setting):
   --pai on|off --privacy id|none|...          --number-format e164|e164-no-plus|national|as-dialled
   --country-code 49 --national-prefix 0 --international-prefix 00
   --source-cidr CIDR (repeatable; replaces the list; "" clears)   where its inbound calls may come from
+  --ping-interval S             OPTIONS pings marking it down/up (0: off)
 
 Every command accepts --db URL (sqlite:<path> or mysql://user:pass@host:port/db), --config FILE and --json.
 `;
@@ -638,6 +639,7 @@ const PROVIDER_OPTIONS = {
   'national-prefix': { type: 'string' },
   'international-prefix': { type: 'string' },
   'source-cidr': { type: 'string', multiple: true },
+  'ping-interval': { type: 'string' },
 } as const satisfies OptionSpec;
 
 function onOff(values: OptionValues, name: string): boolean | undefined {
@@ -697,6 +699,11 @@ function providerPatch(values: OptionValues): ProviderUpdate {
   if (format !== undefined) {
     if (format !== '' && !PROVIDER_NUMBER_FORMATS.includes(format as ProviderNumberFormat)) throw new UsageError(`--number-format must be one of ${PROVIDER_NUMBER_FORMATS.join('|')}, got "${format}"`);
     settings.numberFormat = format === '' ? undefined : (format as ProviderNumberFormat);
+    anySetting = true;
+  }
+  const ping = wholeNumber(values, 'ping-interval');
+  if (ping !== undefined) {
+    settings.pingIntervalSeconds = ping;
     anySetting = true;
   }
   const sources = values['source-cidr'];
@@ -776,6 +783,7 @@ const VALIDATION_FIELD_TO_ARG: Record<string, string> = {
   maxConcurrentPerAccount: '--account-max-concurrent',
   maxDurationSeconds: '--max-duration',
   sourceNetworks: '--source-cidr',
+  pingIntervalSeconds: '--ping-interval',
   outDialplan: '--out-dialplan',
   inDialplan: '--in-dialplan',
   keepaliveMethod: '--keepalive-method',

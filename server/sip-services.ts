@@ -10,10 +10,10 @@ import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
-import { DbProviderSource, InboundProviderMatcher, ProviderLegs, ProviderRegistrationAgent, type RegisterOutcome } from './providers/index.ts';
+import { DbProviderSource, InboundProviderMatcher, ProviderHealth, ProviderLegs, ProviderRegistrationAgent, type RegisterOutcome } from './providers/index.ts';
 import { LegDestinationPolicy } from './calls/index.ts';
 import { AuthFailureGuard, DigestServer, SipServerResolver, nodeSipDns, type AuthGuard } from './sip/index.ts';
-import { SipStack, type ListenSpec, type TimerHandle } from './sip/index.ts';
+import { SipStack, parseUri, type Endpoint, type ListenSpec, type SipRequest, type TimerHandle } from './sip/index.ts';
 
 export interface SipServicesContext {
   config: Config;
@@ -171,24 +171,40 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
 
   // Registrars are checked like legs: never this switch, never a private network the operator did not allow.
   const registrarPolicy = new LegDestinationPolicy({ allowedNetworks: config.calls.allowedLegNetworks, listeners: () => stack.listening() });
+  const sendOnce = (req: SipRequest, target: Endpoint, credentials?: { username: string; password: string }) => new Promise<RegisterOutcome>((resolve) => {
+    stack.sendRequest(req, {
+      target, credentials,
+      handler: {
+        onFinal: (response) => resolve({ kind: 'response', response }),
+        onTimeout: () => resolve({ kind: 'timeout' }),
+        onTransportError: (err) => resolve({ kind: 'error', message: err.message }),
+      },
+    });
+  });
+  const wheelTimers = { schedule: (ms: number, fn: () => void) => stack.wheel.schedule(ms, fn), cancel: (h: unknown) => stack.wheel.cancel(h as TimerHandle | undefined) };
+  const providerHealth = new ProviderHealth({
+    send: (req, target) => sendOnce(req, target),
+    locate: async (p) => {
+      const [first] = await sipResolver.resolve(parseUri(p.outboundProxy ?? p.serverUri));
+      const problem = first ? registrarPolicy.problem(first) : undefined;
+      return first && (!problem || problem.startsWith('port ')) ? first : undefined;
+    },
+    callIdHost: () => config.sip.publicAddress ?? stack.localAddressFor('udp')?.host ?? 'patchbay',
+    timers: wheelTimers,
+    now: () => Date.now(),
+    emit: (event) => events.emit(event),
+    logger: logger.child({ component: 'providers' }),
+  });
+  providers.health = providerHealth;
   const providerRegistrations = new ProviderRegistrationAgent({
     sender: {
-      send: (req, target, credentials) => new Promise<RegisterOutcome>((resolve) => {
-        stack.sendRequest(req, {
-          target, credentials,
-          handler: {
-            onFinal: (response) => resolve({ kind: 'response', response }),
-            onTimeout: () => resolve({ kind: 'timeout' }),
-            onTransportError: (err) => resolve({ kind: 'error', message: err.message }),
-          },
-        });
-      }),
+      send: (req, target, credentials) => sendOnce(req, target, credentials),
       contactAddress: (kind) => {
         const local = stack.localAddressFor(kind);
         return { host: config.sip.publicAddress ?? local?.host ?? '127.0.0.1', port: local?.port ?? 5060 };
       },
     },
-    timers: { schedule: (ms, fn) => stack.wheel.schedule(ms, fn), cancel: (h) => stack.wheel.cancel(h as TimerHandle | undefined) },
+    timers: wheelTimers,
     now: () => Date.now(),
     random: () => Math.random(),
     resolve: async (host) => (await dnsLookup(host)).address,
@@ -199,7 +215,11 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     store: (s) => db.providerRegistrations.set(s),
     emit: (event) => events.emit(event),
     logger: logger.child({ component: 'providers' }),
-    list: () => providerSource.listAll(),
+    list: async () => {
+      const all = await providerSource.listAll();
+      providerHealth.sync(all);
+      return all;
+    },
     syncMs: 30_000,
   });
   registrationAgent = providerRegistrations;
@@ -226,6 +246,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     close() {
       closing ??= (async () => {
         keepAlive.stop();
+        providerHealth.stop();
         await providerRegistrations.stop();
         calls.close();
         await stack.stop();

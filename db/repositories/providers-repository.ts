@@ -43,6 +43,8 @@ export interface ProviderSettings {
   nationalPrefix?: string;
   /** International call prefix (default `00`). */
   internationalPrefix?: string;
+  /** OPTIONS ping interval (s) marking the provider down/up; 0 or absent = no pings. */
+  pingIntervalSeconds?: number;
   /** Networks (CIDRs) its inbound calls may come from, besides the resolved hosts of its server and proxy. */
   sourceNetworks?: string[];
 }
@@ -64,6 +66,9 @@ export function validateProviderSettings(settings: ProviderSettings): void {
   }
   if (settings.countryCode !== undefined && !/^[1-9][0-9]{0,2}$/.test(settings.countryCode)) throw new ValidationError('countryCode', `expected 1-3 digits, got "${settings.countryCode}"`);
   if (settings.nationalPrefix !== undefined && !/^[0-9]{0,3}$/.test(settings.nationalPrefix)) throw new ValidationError('nationalPrefix', `expected up to 3 digits, got "${settings.nationalPrefix}"`);
+  if (settings.pingIntervalSeconds !== undefined && (!Number.isInteger(settings.pingIntervalSeconds) || settings.pingIntervalSeconds < 0 || settings.pingIntervalSeconds > 3600)) {
+    throw new ValidationError('pingIntervalSeconds', `expected 0..3600 seconds, got ${String(settings.pingIntervalSeconds)}`);
+  }
   if (settings.sourceNetworks !== undefined) {
     if (!Array.isArray(settings.sourceNetworks) || settings.sourceNetworks.length > 100) throw new ValidationError('sourceNetworks', 'expected at most 100 CIDRs');
     for (const c of settings.sourceNetworks) if (typeof c !== 'string' || !isCidr(c)) throw new ValidationError('sourceNetworks', `not an IPv4 or IPv6 CIDR: "${String(c)}"`);

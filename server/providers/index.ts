@@ -8,3 +8,4 @@ export { ProviderRegistrationAgent, ProviderRegistrationClient, RegistrationStat
 export type { AgentTimers, RegisterOutcome, RegisterSender, RegistrationAgentOptions, RegistrationEvent } from './registration-agent.ts';
 export { backoffDelayMs, refreshDelayMs, FIRST_BACKOFF_MS, MAX_BACKOFF_MS } from './registration-schedule.ts';
 export { InboundProviderMatcher, type InboundMatch, type InboundMatcherDeps, type InboundRequestView } from './inbound-matcher.ts';
+export { ProviderHealth, PING_FAILURES_FOR_DOWN, PING_TIMEOUT_MS, type ProviderHealthEvent, type ProviderHealthOptions } from './provider-health.ts';

@@ -10,6 +10,8 @@ const PROTECTED = /^(via|v|from|f|to|t|call-id|i|cseq|contact|m|max-forwards|rou
 export type ProviderLegPlan =
   /** No provider of that name: the name may be a domain. */
   | { kind: 'unknown' }
+  /** Its OPTIONS pings go unanswered: fail at once so the dial string's next group takes over. */
+  | { kind: 'down'; provider: string }
   /** The destination policy refused the leg; nothing may be sent. */
   | { kind: 'blocked'; provider: string; number: string; e164?: string; rule: string }
   | {
@@ -49,6 +51,8 @@ export interface ProviderLegRequest {
  */
 export class ProviderLegs {
   readonly guard: ProviderCallGuard;
+  /** Provider health (OPTIONS pings), when running. */
+  health?: { isDown(providerId: number): boolean };
 
   constructor(private readonly source: ProviderSource, opts: { guard?: ProviderCallGuard } = {}) {
     this.guard = opts.guard ?? new ProviderCallGuard();
@@ -57,6 +61,7 @@ export class ProviderLegs {
   async plan(req: ProviderLegRequest): Promise<ProviderLegPlan> {
     const p = await this.source.find(req.tenantId, req.provider);
     if (!p) return { kind: 'unknown' };
+    if (this.health?.isDown(p.id)) return { kind: 'down', provider: p.name };
     const e164 = toE164(req.number, p.settings);
     const policy = await this.source.policy(req.tenantId);
     const verdict = checkDestination(e164, policy);

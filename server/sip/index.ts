@@ -44,3 +44,4 @@ export { AuthFailureGuard, sourceKey, type AuthFailure, type AuthFailureGuardOpt
 export { CallCredentialStore, type ClientCredentials } from './call-credentials.ts';
 export { buildRegister, grantedExpires, newClientRegistration, type ClientRegistrationIdentity } from './client-registration.ts';
 export { SipServerResolver, nodeSipDns, SRV_CACHE_SECONDS, NEGATIVE_CACHE_SECONDS, type SipDns, type SrvAnswer, type NaptrAnswer, type AddressAnswer } from './sip-server-resolver.ts';
+export { buildOptionsPing } from './options-ping.ts';

@@ -126,3 +126,28 @@ describe('the destination policy applies to callbacks too', () => {
     expect(carrier.requests().slice(before)).toEqual([]);
   });
 });
+
+describe('provider health (OPTIONS pings)', () => {
+  it('a provider whose pings go unanswered is marked down and skipped; the next group takes the call', async () => {
+    const deadPort = await freeUdpPort();
+    const dead = await sw.running.db.providers.add({
+      tenantId: sw.tenantId, name: 'deadtrunk', serverUri: `sip:127.0.0.1:${deadPort}`, settings: { pingIntervalSeconds: 1 },
+    });
+    const live = await sw.running.db.providers.findByName(sw.tenantId, 'carrier');
+    await sw.running.db.providers.update(live!.id, { settings: { pingIntervalSeconds: 1 } });
+    sw.running.sip.providerSource.invalidate();
+    await sw.running.sip.providerRegistrations.sync();
+    const down = await sw.waitForEvent((e) => e.type === 'provider.down' && e['providerId'] === dead.id, 15_000);
+    expect(down['reason']).toBe('no answer');
+    // Kamailio answers the carrier's pings (405 is an answer): never down.
+    expect(sw.events.some((e) => e.type === 'provider.down' && e['providerId'] === live!.id)).toBe(false);
+    await sw.useOutDialplan('1001', 'await sys.Dial(`${req.uri.user}@deadtrunk|${req.uri.user}@carrier`);');
+    const farEnd = await sipp('provider-uas-answer.xml', { port: uasPort });
+    await expectSippOk(farEnd, await caller('e2e-uac-auth-answer-bye.xml', '030444'));
+    const cdr = (await sw.waitForCdrs(1))[0]!;
+    expect(cdr.legs.map((l) => [l.status, l.reason ?? null])).toEqual([[503, 'Provider down'], [200, null]]);
+    await sw.running.db.providers.update(live!.id, { settings: { pingIntervalSeconds: 0 } });
+    await sw.running.db.providers.remove(dead.id);
+    await sw.running.sip.providerRegistrations.sync();
+  });
+});

@@ -43,6 +43,7 @@ export async function resolveProviderLeg(leg: DialLeg, user: string, providerNam
   // Legs without a call (never today) still count, under one shared id.
   const plan = await providers.plan({ tenantId: tenant.id, accountId: ctx.accountId, callId: ctx.callId ?? 'no-call', provider: providerName, number: user });
   if (plan.kind === 'unknown') return plan;
+  if (plan.kind === 'down') return { kind: 'failure', failure: { status: 503, reason: 'Provider down' } };
   if (plan.kind === 'blocked') {
     blocked(plan, ctx);
     return { kind: 'failure', failure: { status: 403, reason: DESTINATION_BLOCKED } };
