@@ -19,6 +19,12 @@ const MAX_AUTHENTICATED_CALLS = 50_000;
 
 interface CallAuth {
   client: DigestClient;
+  /**
+   * The realm the first answered challenge named (the provider's). Later challenges in another
+   * realm are not answered: a far end behind the provider must not get digest answers it could
+   * run a dictionary against.
+   */
+  realm?: string;
   /** Highest CSeq number sent in this Call-ID: a re-sent request moved past its dialog's count. */
   lastSeq: number;
 }
@@ -37,7 +43,7 @@ export class CallCredentialStore {
     const known = this.calls.get(callId);
     this.calls.delete(callId);
     // A REGISTER refresh re-registers its Call-ID: the numbering goes on past authenticated re-sends.
-    this.calls.set(callId, { client: new DigestClient(credentials), lastSeq: Math.max(known?.lastSeq ?? 0, firstSeq - 1) });
+    this.calls.set(callId, { client: new DigestClient(credentials), lastSeq: Math.max(known?.lastSeq ?? 0, firstSeq - 1), realm: known?.realm });
     if (this.calls.size > MAX_AUTHENTICATED_CALLS) {
       const oldest = this.calls.keys().next().value;
       if (oldest !== undefined) this.calls.delete(oldest);
@@ -119,7 +125,8 @@ class AuthenticatingTransaction implements ClientTransaction {
   private onFinal(res: SipResponse): void {
     if ((res.status === 401 || res.status === 407) && !this.cancelRequested && this.attempts < MAX_AUTH_ATTEMPTS) {
       const answer = this.auth.client.authorize(res, { method: this.req.method, uri: formatUri(this.req.uri) });
-      if (answer) {
+      if (answer && (this.auth.realm === undefined || this.auth.realm === answer.realm)) {
+        this.auth.realm = answer.realm;
         this.attempts++;
         // Same request object: whoever built it (a dialog's ACK, a leg's CANCEL) sees the CSeq and
         // Via the far end saw. The old transaction sent its bytes already and keeps them.
