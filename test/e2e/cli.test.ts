@@ -351,7 +351,7 @@ describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dia
 
     const m = await run(['migrate', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(m.stderr).toBe('');
-    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1'] });
+    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids'] });
 
     const list = await run(['account', 'list', 'old.example', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(JSON.parse(list.stdout)).toEqual([
