@@ -52,6 +52,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_ALLOWED_LEG_NETWORKS: 'lan' } })).toThrow(/PATCHBAY_ALLOWED_LEG_NETWORKS/);
   });
 
+  it('reads the DNS servers for RFC 3263 and refuses a host name', () => {
+    expect(loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY } }).sip.dnsServers).toBeUndefined();
+    const c = loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_DNS_SERVERS: '192.0.2.53, 127.0.0.1:5353,[2001:db8::53]:53' } });
+    expect(c.sip.dnsServers).toEqual(['192.0.2.53', '127.0.0.1:5353', '[2001:db8::53]:53']);
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_DNS_SERVERS: 'dns.example' } })).toThrow(/PATCHBAY_DNS_SERVERS: expected a comma list of IP addresses/);
+  });
+
   it('reads the sandbox security settings; production requires a supported Node unless told otherwise', () => {
     const env = { PATCHBAY_SECRET_KEY: KEY };
     expect(loadConfig({ env: { ...env, NODE_ENV: 'production' } }).sandbox.requireSupportedNode).toBe(true);

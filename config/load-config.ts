@@ -22,6 +22,8 @@ export interface Config {
   sip: {
     listen: SipListener[];
     publicAddress?: string;
+    /** DNS servers for locating SIP servers of providers (RFC 3263); default: the system's. */
+    dnsServers?: string[];
     tls?: { certFile: string; keyFile: string };
     udpReceiveBufferBytes: number;
   };
@@ -233,6 +235,17 @@ const secretKeySchema = settingSchema((raw) => {
 });
 
 /** CIDR lists (allowed leg networks, trusted networks): validated with the BlockList they are matched with, so what loads also matches. */
+const dnsServersSchema = settingSchema((raw) => {
+  const items = (Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(',') : []).map((x) => x.trim()).filter(Boolean);
+  for (const item of items) {
+    const m = /^\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?$/.exec(item) ?? /^([0-9.]+)(?::(\d{1,5}))?$/.exec(item) ?? /^([0-9A-Fa-f:]+)()$/.exec(item);
+    if (!m || isIP(m[1]!) === 0 || (m[2] && (Number(m[2]) < 1 || Number(m[2]) > 65535))) {
+      throw new Error(`expected a comma list of IP addresses with optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53), got ${show(item)}`);
+    }
+  }
+  return items;
+});
+
 const networkListSchema = settingSchema((raw) => {
   const items = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(',') : undefined;
   if (!items) throw new Error(`expected a comma list of CIDRs like 10.1.0.0/16,2001:db8::/32, got ${show(raw)}`);
@@ -293,6 +306,7 @@ const SETTINGS: readonly SettingSpec[] = [
   },
   { env: 'PATCHBAY_SIP_LISTEN', key: 'sip.listen', schema: sipListenSchema, fallback: () => 'udp:0.0.0.0:5060,tcp:0.0.0.0:5060' },
   { env: 'PATCHBAY_PUBLIC_ADDRESS', key: 'sip.publicAddress', schema: nonEmptyString('a host name or IP address') },
+  { env: 'PATCHBAY_DNS_SERVERS', key: 'sip.dnsServers', schema: dnsServersSchema },
   { env: 'PATCHBAY_TLS_CERT', key: 'sip.tls.certFile', schema: existingFileSchema },
   { env: 'PATCHBAY_TLS_KEY', key: 'sip.tls.keyFile', schema: existingFileSchema },
   {

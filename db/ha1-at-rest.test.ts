@@ -115,7 +115,8 @@ describe.each(testDatabaseTargets())('HA1s at rest on $dialect', (target) => {
     }
 
     db = await openDatabase(url, { secretKey });
-    expect(await db.migrate()).toEqual(['0005_seal_ha1', '0020_sip_bans', '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention']);
+    // Later migrations (0050…) run too; what matters here is that 0005 sealed the rows.
+    expect(await db.migrate()).toContain('0005_seal_ha1');
     const dump = JSON.stringify(await accountRows(raw!));
     for (const username of ['2001', '2002']) {
       for (const clear of clearHa1s(username, 'old.test')) expect(dump).not.toContain(clear);

@@ -17,7 +17,12 @@ export type {
   NewProvider,
   ProviderRegistration,
   ProviderRegistrationState,
+  ProviderSettings,
+  ProviderNumberFormat,
+  ProviderUpdate,
 } from './repositories/providers-repository.ts';
+export { PROVIDER_NUMBER_FORMATS } from './repositories/providers-repository.ts';
+export { DEFAULT_DENIED_PREFIXES, DEFAULT_CALL_POLICY, type CallPolicy } from './repositories/call-policies-repository.ts';
 export type { StoredBinding } from './repositories/bindings-repository.ts';
 export type { Cdr, CdrLeg, StoredCdr, CallDirection, HangupSide } from './repositories/cdrs-repository.ts';
 export { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH } from './repositories/kv-repository.ts';
@@ -33,3 +38,4 @@ export type { WebUserPatch } from './repositories/users-repository.ts';
 export type { CdrFilter } from './repositories/cdrs-repository.ts';
 export type { AuditFilter } from './repositories/audit-repository.ts';
 export { webPasswordNeedsRehash, hashWebPassword, WEB_PASSWORD_SCRYPT } from './secrets.ts';
+export { normalizeDidNumber, type Did, type NewDid } from './repositories/dids-repository.ts';

@@ -300,6 +300,39 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
         await db.schema.alterTable('tenants').addColumn('audit_retention_days', 'integer', (c) => c.notNull().defaultTo(400)).execute();
       },
     },
+    '0050_provider_settings': {
+      // One JSON column for the per-provider call settings (From host, PAI, number format, sources):
+      // nullable, existing providers keep today's defaults.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('providers').addColumn('settings', bigText).execute();
+      },
+    },
+    '0051_tenant_call_policies': {
+      // No row = the documented default destination policy; a row holds the tenant's edited policy.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('tenant_call_policies')
+          .addColumn('tenant_id', 'integer', (c) => c.primaryKey().references('tenants.id').onDelete('cascade'))
+          .addColumn('policy', bigText, (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0052_dids': {
+      // Inbound numbers: which tenant (and optionally provider, account, dialplan) a call to it belongs to.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('dids')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('number', 'varchar(32)', (c) => c.notNull().unique())
+          .addColumn('tenant_id', 'integer', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+          .addColumn('provider_id', 'integer', (c) => c.references('providers.id').onDelete('cascade'))
+          .addColumn('account_username', 'varchar(255)')
+          .addColumn('dialplan', 'varchar(255)')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -7,6 +7,8 @@ import { createMigrationProvider, type SqlDialectName } from './migrations.ts';
 import { AccountsRepository } from './repositories/accounts-repository.ts';
 import { AuditRepository } from './repositories/audit-repository.ts';
 import { BindingsRepository } from './repositories/bindings-repository.ts';
+import { CallPoliciesRepository } from './repositories/call-policies-repository.ts';
+import { DidsRepository } from './repositories/dids-repository.ts';
 import { CdrsRepository } from './repositories/cdrs-repository.ts';
 import type { RepositoryContext } from './repositories/context.ts';
 import { DialplansRepository } from './repositories/dialplans-repository.ts';
@@ -32,6 +34,8 @@ export interface Repositories {
   readonly tokens: TokensRepository;
   readonly providers: ProvidersRepository;
   readonly providerRegistrations: ProviderRegistrationsRepository;
+  readonly callPolicies: CallPoliciesRepository;
+  readonly dids: DidsRepository;
   readonly bindings: BindingsRepository;
   readonly cdrs: CdrsRepository;
   readonly kv: KvRepository;
@@ -52,6 +56,8 @@ function buildRepositories(ctx: RepositoryContext): Repositories {
     tokens: new TokensRepository(ctx),
     providers: new ProvidersRepository(ctx),
     providerRegistrations: new ProviderRegistrationsRepository(ctx),
+    callPolicies: new CallPoliciesRepository(ctx),
+    dids: new DidsRepository(ctx),
     bindings: new BindingsRepository(ctx),
     cdrs: new CdrsRepository(ctx),
     kv: new KvRepository(ctx),
@@ -83,6 +89,8 @@ export interface Database {
   readonly kv: KvRepository;
   readonly audit: AuditRepository;
   readonly bans: SipBansRepository;
+  readonly callPolicies: CallPoliciesRepository;
+  readonly dids: DidsRepository;
   /**
    * SQLite only: a consistent copy of the live database into `file` (VACUUM INTO), taken while the
    * switch keeps running. Throws on MySQL (back that up with its own tools).

@@ -95,6 +95,25 @@ export interface ProvidersTable {
   from_user: string | null;
   custom_headers: string;
   created_at: number;
+  /** JSON ProviderSettings (migration 0050); null = defaults. */
+  settings?: string | null;
+}
+
+export interface TenantCallPoliciesTable {
+  tenant_id: number;
+  /** JSON destination policy (migration 0051). */
+  policy: string;
+  updated_at: number;
+}
+
+export interface DidsTable {
+  id: Generated<number>;
+  number: string;
+  tenant_id: number;
+  provider_id: number | null;
+  account_username: string | null;
+  dialplan: string | null;
+  created_at: number;
 }
 
 export interface ProviderRegistrationsTable {
@@ -215,6 +234,8 @@ export interface DatabaseSchema {
   dialplans: DialplansTable;
   providers: ProvidersTable;
   provider_registrations: ProviderRegistrationsTable;
+  tenant_call_policies: TenantCallPoliciesTable;
+  dids: DidsTable;
   registrar_bindings: RegistrarBindingsTable;
   cdrs: CdrsTable;
   tenant_kv: TenantKvTable;

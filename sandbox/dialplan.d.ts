@@ -52,6 +52,14 @@ interface DialplanRequest {
   /** `"out"`: placed by one of your accounts; `"in"`: arriving for one of your accounts or numbers. */
   direction: 'in' | 'out';
   /**
+   * A call from one of your providers (recognised by the contact it registered, or a DID, and
+   * the provider's source address): the provider's name. On such a call without an account of
+   * its own, `req.account.username` is the provider's name too.
+   */
+  provider?: string;
+  /** A call from a provider to one of your DIDs (`patchbay did add`): the number as stored, e.g. `"+4930123456"`. */
+  did?: string;
+  /**
    * Only in your `transfer` dialplan (run for a REFER on a leg with `tr=c`): `req.uri` is the
    * Refer-To target, `req.method` is `"REFER"` and `req.from` the party that sent it.
    */
@@ -139,6 +147,10 @@ interface DialplanSys {
    * — a nested dialplan is its own execution with its own limits,
    * but its legs count against this call's 20 legs —
    * `number@<provider name>`, `<provider name>` (user = dialled user) or a `sip:` URI.
+   * Every provider leg first passes your tenant's destination policy (denied prefixes such as
+   * `+882`, call caps, maximum duration; `patchbay policy`): a refused leg fails with
+   * `403 "Destination blocked by policy"`, nothing is sent and your console gets a line naming
+   * the rule. `user@name` means your provider `name` when you have one, else your domain `name`.
    * Variables substituted first: `${dst}`, `${exten}`, `${dst:N}` (dst without its first
    * N characters), `${fromname}`, `${fromuriuser}`.
    * Per-leg options in `[key=value,...]` after the leg:

@@ -70,6 +70,10 @@ export interface DialplanRequest {
   source: { address: string; port: number; transport: string };
   account?: { username: string; domain: string };
   direction: 'in' | 'out';
+  /** A call from a provider: its name. */
+  provider?: string;
+  /** A call from a provider to one of the tenant's DIDs: the number as stored. */
+  did?: string;
   /** Set for the tenant's `transfer` dialplan: the REFER that asked for it (`uri` is its Refer-To). */
   transfer?: TransferRequestInfo;
 }

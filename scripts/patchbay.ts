@@ -16,6 +16,11 @@ import {
   type SipAccount,
   type SipAccountSettings,
   type WebRole,
+  PROVIDER_NUMBER_FORMATS,
+  type CallPolicy,
+  type ProviderNumberFormat,
+  type ProviderSettings,
+  type ProviderUpdate,
 } from '../db/index.ts';
 import { sourceKey } from '../server/sip/index.ts';
 
@@ -42,7 +47,16 @@ Commands:
   dialplan set <domain> <name> <file.ts|file.js>  compile and store a new dialplan version
   dialplan list <domain>                        list a tenant's dialplans
   user add <email> --tenant <domain> --role R --password P   (R: ${WEB_ROLES.join('|')})
-  provider add <domain> <name> --server <sip-uri> [--username U] [--auth-user A] [--password P] [--register]
+  provider add <domain> <name> --server <sip-uri> [provider settings]
+  provider set <domain> <name> [provider settings]   change what is given
+  provider list <domain>                        providers with their registration state
+  provider remove <domain> <name>
+  did add <number> --tenant <domain> [--account U] [--provider N] [--dialplan D]   an inbound number
+  did list <domain>
+  did remove <number> --tenant <domain>
+  policy show|reset <domain>                    the tenant's destination policy for provider legs
+  policy set <domain> [--deny P]... [--allow P]... [--allow-list-only on|off] [--calls-per-minute N]
+             [--account-calls-per-minute N] [--max-concurrent N] [--account-max-concurrent N] [--max-duration S]
   ban list                                      authentication bans in force (address, reason, until, count)
   ban remove <ip>                               lift a ban; a running server lets the source in within 2 s
   help                                          show this text
@@ -60,6 +74,15 @@ Account settings (add and set):
   --disabled | --enabled
   --out-dialplan N | --in-dialplan N   ("" clears)
   --incoming-only | --no-incoming-only
+
+Provider settings (add and set; "" clears a text setting):
+  --server sip:host[:port][;transport=tcp]   --outbound-proxy sip:host[:port]
+  --username U --auth-user A --password P    --register | --no-register  --register-expiry S
+  --from-user U --from-host H --display-name N   --header Name:Value (repeatable; replaces the list)
+  --pai on|off --privacy id|none|...          --number-format e164|e164-no-plus|national|as-dialled
+  --country-code 49 --national-prefix 0 --international-prefix 00
+  --source-cidr CIDR (repeatable; replaces the list; "" clears)   where its inbound calls may come from
+  --ping-interval S             OPTIONS pings marking it down/up (0: off)
 
 Every command accepts --db URL (sqlite:<path> or mysql://user:pass@host:port/db), --config FILE and --json.
 `;
@@ -506,38 +529,276 @@ const commands: Record<string, Handler> = {
 
   async provider(args) {
     const [sub, ...rest] = args;
-    if (sub !== 'add') throw new UsageError(sub ? `unknown provider command "${sub}" (add)` : 'missing provider command (add)');
-    const { values, positionals } = parse(
-      rest,
-      {
-        server: { type: 'string' },
-        username: { type: 'string' },
-        'auth-user': { type: 'string' },
-        password: { type: 'string' },
-        register: { type: 'boolean' },
-      },
-      ['domain', 'name'],
-    );
-    const server = requireOption(values, 'server');
-    const ctx = { values, argv: rest, json: values['json'] === true };
-    const provider = await withDatabase(ctx, typeof values['password'] === 'string', async (db) => {
-      const t = await requireTenant(db, positionals[0]!);
-      const p = await db.providers.add({
-        tenantId: t.id,
-        name: positionals[1]!,
-        serverUri: server,
-        username: (values['username'] as string | undefined) ?? null,
-        authUser: (values['auth-user'] as string | undefined) ?? null,
-        password: (values['password'] as string | undefined) ?? null,
-        register: values['register'] === true,
+    const subs = ['add', 'set', 'list', 'remove'];
+    if (!sub || !subs.includes(sub)) throw new UsageError(sub ? `unknown provider command "${sub}" (${subs.join('|')})` : `missing provider command (${subs.join('|')})`);
+    if (sub === 'list') {
+      const { values, positionals } = parse(rest, {}, ['domain']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const rows = await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, positionals[0]!);
+        const regs = new Map((await db.providerRegistrations.list()).map((r) => [r.providerId, r]));
+        return (await db.providers.list(t.id)).map((p) => ({ ...p, registration: regs.get(p.id) ?? null }));
       });
-      await audit(db, 'provider.add', `${t.domain}/${p.name}`, t.id);
+      print(ctx, rows, rows.length === 0 ? ['no providers'] : rows.map((p) => {
+        const reg = !p.register ? 'no registration' : p.registration ? `${p.registration.state}${p.registration.lastError ? ` (${p.registration.lastError})` : ''}` : 'not registered yet';
+        return `${p.name}\t${p.serverUri}${p.outboundProxy ? ` via ${p.outboundProxy}` : ''}\t${p.username ?? '-'}\t${reg}`;
+      }));
+      return EXIT_OK;
+    }
+    if (sub === 'remove') {
+      const { values, positionals } = parse(rest, {}, ['domain', 'name']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, positionals[0]!);
+        const p = await db.providers.findByName(t.id, positionals[1]!);
+        if (!p) throw new NotFoundError('provider', positionals[1]!);
+        await db.providers.remove(p.id);
+        await audit(db, 'provider.remove', `${t.domain}/${p.name}`, t.id);
+      });
+      print(ctx, { removed: positionals[1] }, [`provider ${positionals[1]} removed`]);
+      return EXIT_OK;
+    }
+    const { values, positionals } = parse(rest, PROVIDER_OPTIONS, ['domain', 'name']);
+    const patch = providerPatch(values);
+    const ctx = { values, argv: rest, json: values['json'] === true };
+    const provider = await withDatabase(ctx, typeof values['password'] === 'string' && values['password'] !== '', async (db) => {
+      const t = await requireTenant(db, positionals[0]!);
+      if (sub === 'add') {
+        const server = requireOption(values, 'server');
+        const p = await db.providers.add({
+          tenantId: t.id, name: positionals[1]!, serverUri: server,
+          outboundProxy: patch.outboundProxy ?? null, username: patch.username ?? null, authUser: patch.authUser ?? null,
+          password: patch.password ?? null, register: patch.register === true, registerExpiry: patch.registerExpiry,
+          fromUser: patch.fromUser ?? null, customHeaders: patch.customHeaders, settings: patch.settings,
+        });
+        await audit(db, 'provider.add', `${t.domain}/${p.name}`, t.id);
+        return p;
+      }
+      const current = await db.providers.findByName(t.id, positionals[1]!);
+      if (!current) throw new NotFoundError('provider', positionals[1]!);
+      const p = await db.providers.update(current.id, patch);
+      await audit(db, 'provider.set', `${t.domain}/${p.name}`, t.id);
       return p;
     });
-    print(ctx, provider, [`provider ${provider.name} added`]);
+    print(ctx, provider, [`provider ${provider.name} ${sub === 'add' ? 'added' : 'updated'}`]);
+    return EXIT_OK;
+  },
+
+  async did(args) {
+    const [sub, ...rest] = args;
+    const subs = ['add', 'list', 'remove'];
+    if (!sub || !subs.includes(sub)) throw new UsageError(sub ? `unknown did command "${sub}" (${subs.join('|')})` : `missing did command (${subs.join('|')})`);
+    if (sub === 'list') {
+      const { values, positionals } = parse(rest, {}, ['domain']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const rows = await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, positionals[0]!);
+        const names = new Map((await db.providers.list(t.id)).map((p) => [p.id, p.name]));
+        return (await db.dids.list(t.id)).map((d) => ({ ...d, provider: d.providerId === null ? null : names.get(d.providerId) ?? null }));
+      });
+      print(ctx, rows, rows.length === 0 ? ['no DIDs'] : rows.map((d) =>
+        `${d.number}\t${d.provider ?? 'any provider'}\t${d.accountUsername ? `account ${d.accountUsername}` : `dialplan ${d.dialplan ?? 'incoming'}`}`));
+      return EXIT_OK;
+    }
+    if (sub === 'remove') {
+      const { values, positionals } = parse(rest, { tenant: { type: 'string' } }, ['number']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const tenantDomain = requireOption(values, 'tenant');
+      const removed = await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, tenantDomain);
+        const ok = await db.dids.remove(t.id, positionals[0]!);
+        if (!ok) throw new NotFoundError('did', positionals[0]!);
+        await audit(db, 'did.remove', positionals[0]!, t.id);
+        return ok;
+      });
+      print(ctx, { removed }, [`DID ${positionals[0]} removed`]);
+      return EXIT_OK;
+    }
+    const { values, positionals } = parse(rest, { tenant: { type: 'string' }, account: { type: 'string' }, provider: { type: 'string' }, dialplan: { type: 'string' } }, ['number']);
+    const tenantDomain = requireOption(values, 'tenant');
+    const ctx = { values, argv: rest, json: values['json'] === true };
+    const did = await withDatabase(ctx, false, async (db) => {
+      const t = await requireTenant(db, tenantDomain);
+      let providerId: number | null = null;
+      if (typeof values['provider'] === 'string') {
+        const p = await db.providers.findByName(t.id, values['provider']);
+        if (!p) throw new NotFoundError('provider', values['provider']);
+        providerId = p.id;
+      }
+      const account = typeof values['account'] === 'string' ? values['account'] : null;
+      if (account && !(await db.accounts.findForAuth(account, t.domain))) throw new NotFoundError('account', `${account}@${t.domain}`);
+      const d = await db.dids.add({ number: positionals[0]!, tenantId: t.id, providerId, accountUsername: account, dialplan: (values['dialplan'] as string | undefined) ?? null });
+      await audit(db, 'did.add', d.number, t.id);
+      return d;
+    });
+    print(ctx, did, [`DID ${did.number} added`]);
+    return EXIT_OK;
+  },
+
+  async policy(args) {
+    const [sub, ...rest] = args;
+    const subs = ['show', 'set', 'reset'];
+    if (!sub || !subs.includes(sub)) throw new UsageError(sub ? `unknown policy command "${sub}" (${subs.join('|')})` : `missing policy command (${subs.join('|')})`);
+    const { values, positionals } = parse(rest, sub === 'set' ? POLICY_OPTIONS : {}, ['domain']);
+    const patch = sub === 'set' ? policyPatch(values) : {};
+    const ctx = { values, argv: rest, json: values['json'] === true };
+    const policy = await withDatabase(ctx, false, async (db) => {
+      const t = await requireTenant(db, positionals[0]!);
+      if (sub === 'reset') {
+        await db.callPolicies.reset(t.id);
+        await audit(db, 'policy.reset', t.domain, t.id);
+      } else if (sub === 'set') {
+        await db.callPolicies.update(t.id, patch);
+        await audit(db, 'policy.set', t.domain, t.id);
+      }
+      return db.callPolicies.get(t.id);
+    });
+    print(ctx, policy, [
+      `denied prefixes: ${policy.deniedPrefixes.join(' ') || '-'}`,
+      `allowed prefixes: ${policy.allowedPrefixes.join(' ') || '-'}`,
+      `allow-list only: ${policy.allowListOnly ? 'on' : 'off'}`,
+      `provider calls per minute: ${policy.callsPerMinutePerTenant || 'no limit'} per tenant, ${policy.callsPerMinutePerAccount || 'no limit'} per account`,
+      `concurrent provider calls: ${policy.maxConcurrentPerTenant || 'no limit'} per tenant, ${policy.maxConcurrentPerAccount || 'no limit'} per account`,
+      `max provider call duration: ${policy.maxDurationSeconds ? `${policy.maxDurationSeconds} s` : 'no limit'}`,
+    ]);
     return EXIT_OK;
   },
 };
+
+const PROVIDER_OPTIONS = {
+  server: { type: 'string' },
+  'outbound-proxy': { type: 'string' },
+  username: { type: 'string' },
+  'auth-user': { type: 'string' },
+  password: { type: 'string' },
+  register: { type: 'boolean' },
+  'no-register': { type: 'boolean' },
+  'register-expiry': { type: 'string' },
+  'from-user': { type: 'string' },
+  'from-host': { type: 'string' },
+  'display-name': { type: 'string' },
+  header: { type: 'string', multiple: true },
+  pai: { type: 'string' },
+  privacy: { type: 'string' },
+  'number-format': { type: 'string' },
+  'country-code': { type: 'string' },
+  'national-prefix': { type: 'string' },
+  'international-prefix': { type: 'string' },
+  'source-cidr': { type: 'string', multiple: true },
+  'ping-interval': { type: 'string' },
+} as const satisfies OptionSpec;
+
+function onOff(values: OptionValues, name: string): boolean | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (v === 'on') return true;
+  if (v === 'off') return false;
+  throw new UsageError(`--${name} must be on or off, got "${String(v)}"`);
+}
+
+function wholeNumber(values: OptionValues, name: string): number | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || !/^[0-9]{1,9}$/.test(v)) throw new UsageError(`--${name} must be a whole number, got "${String(v)}"`);
+  return Number(v);
+}
+
+/** Provider options → a ProviderUpdate (also the fields of `provider add`); "" clears a text setting. */
+function providerPatch(values: OptionValues): ProviderUpdate {
+  const str = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const patch: ProviderUpdate = {};
+  if (str('server') !== undefined) patch.serverUri = str('server')!;
+  if (str('outbound-proxy') !== undefined) patch.outboundProxy = str('outbound-proxy') || null;
+  if (str('username') !== undefined) patch.username = str('username') || null;
+  if (str('auth-user') !== undefined) patch.authUser = str('auth-user') || null;
+  if (str('password') !== undefined) patch.password = str('password') || null;
+  if (values['register'] === true && values['no-register'] === true) throw new UsageError('--register and --no-register exclude each other');
+  if (values['register'] === true) patch.register = true;
+  if (values['no-register'] === true) patch.register = false;
+  const expiry = wholeNumber(values, 'register-expiry');
+  if (expiry !== undefined) patch.registerExpiry = expiry;
+  if (str('from-user') !== undefined) patch.fromUser = str('from-user') || null;
+  const headers = values['header'];
+  if (Array.isArray(headers)) {
+    const out: Record<string, string> = {};
+    for (const h of headers) {
+      if (h === '') continue;
+      const colon = h.indexOf(':');
+      if (colon <= 0) throw new UsageError(`--header must be Name:Value, got "${h}"`);
+      out[h.slice(0, colon).trim()] = h.slice(colon + 1).trim();
+    }
+    patch.customHeaders = out;
+  }
+  const settings: ProviderSettings = {};
+  const text: Array<[string, keyof ProviderSettings]> = [
+    ['from-host', 'fromHost'], ['display-name', 'displayName'], ['privacy', 'privacy'], ['country-code', 'countryCode'],
+    ['national-prefix', 'nationalPrefix'], ['international-prefix', 'internationalPrefix'],
+  ];
+  let anySetting = false;
+  for (const [opt, key] of text) {
+    const v = str(opt);
+    if (v === undefined) continue;
+    (settings as Record<string, unknown>)[key] = v === '' ? undefined : v;
+    anySetting = true;
+  }
+  const format = str('number-format');
+  if (format !== undefined) {
+    if (format !== '' && !PROVIDER_NUMBER_FORMATS.includes(format as ProviderNumberFormat)) throw new UsageError(`--number-format must be one of ${PROVIDER_NUMBER_FORMATS.join('|')}, got "${format}"`);
+    settings.numberFormat = format === '' ? undefined : (format as ProviderNumberFormat);
+    anySetting = true;
+  }
+  const ping = wholeNumber(values, 'ping-interval');
+  if (ping !== undefined) {
+    settings.pingIntervalSeconds = ping;
+    anySetting = true;
+  }
+  const sources = values['source-cidr'];
+  if (Array.isArray(sources)) {
+    settings.sourceNetworks = sources.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+    anySetting = true;
+  }
+  const pai = onOff(values, 'pai');
+  if (pai !== undefined) {
+    settings.assertIdentity = pai;
+    anySetting = true;
+  }
+  if (anySetting) patch.settings = settings;
+  return patch;
+}
+
+const POLICY_OPTIONS = {
+  deny: { type: 'string', multiple: true },
+  allow: { type: 'string', multiple: true },
+  'allow-list-only': { type: 'string' },
+  'calls-per-minute': { type: 'string' },
+  'account-calls-per-minute': { type: 'string' },
+  'max-concurrent': { type: 'string' },
+  'account-max-concurrent': { type: 'string' },
+  'max-duration': { type: 'string' },
+} as const satisfies OptionSpec;
+
+function policyPatch(values: OptionValues): Partial<CallPolicy> {
+  const patch: Partial<CallPolicy> = {};
+  const list = (name: string): string[] | undefined => {
+    const v = values[name];
+    return Array.isArray(v) ? v.flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean) : undefined;
+  };
+  const deny = list('deny');
+  if (deny) patch.deniedPrefixes = deny;
+  const allow = list('allow');
+  if (allow) patch.allowedPrefixes = allow;
+  const only = onOff(values, 'allow-list-only');
+  if (only !== undefined) patch.allowListOnly = only;
+  const numbers: Array<[string, keyof CallPolicy]> = [
+    ['calls-per-minute', 'callsPerMinutePerTenant'], ['account-calls-per-minute', 'callsPerMinutePerAccount'],
+    ['max-concurrent', 'maxConcurrentPerTenant'], ['account-max-concurrent', 'maxConcurrentPerAccount'], ['max-duration', 'maxDurationSeconds'],
+  ];
+  for (const [opt, key] of numbers) {
+    const n = wholeNumber(values, opt);
+    if (n !== undefined) (patch as Record<string, unknown>)[key] = n;
+  }
+  return patch;
+}
 
 const VALIDATION_FIELD_TO_ARG: Record<string, string> = {
   domain: '<domain>',
@@ -549,6 +810,26 @@ const VALIDATION_FIELD_TO_ARG: Record<string, string> = {
   tenant: '--tenant',
   name: '<name>',
   server: '--server',
+  number: '<number>',
+  outboundProxy: '--outbound-proxy',
+  registerExpiry: '--register-expiry',
+  customHeaders: '--header',
+  fromHost: '--from-host',
+  displayName: '--display-name',
+  privacy: '--privacy',
+  numberFormat: '--number-format',
+  countryCode: '--country-code',
+  nationalPrefix: '--national-prefix',
+  internationalPrefix: '--international-prefix',
+  deniedPrefixes: '--deny',
+  allowedPrefixes: '--allow',
+  callsPerMinutePerTenant: '--calls-per-minute',
+  callsPerMinutePerAccount: '--account-calls-per-minute',
+  maxConcurrentPerTenant: '--max-concurrent',
+  maxConcurrentPerAccount: '--account-max-concurrent',
+  maxDurationSeconds: '--max-duration',
+  sourceNetworks: '--source-cidr',
+  pingIntervalSeconds: '--ping-interval',
   outDialplan: '--out-dialplan',
   inDialplan: '--in-dialplan',
   keepaliveMethod: '--keepalive-method',

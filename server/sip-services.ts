@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
@@ -9,8 +10,10 @@ import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
-import { AuthFailureGuard, DigestServer, SourceRateLimiter, type AuthGuard } from './sip/index.ts';
-import { SipStack, type ListenSpec } from './sip/index.ts';
+import { DbProviderSource, InboundProviderMatcher, ProviderHealth, ProviderLegs, ProviderRegistrationAgent, type RegisterOutcome } from './providers/index.ts';
+import { LegDestinationPolicy } from './calls/index.ts';
+import { AuthFailureGuard, DigestServer, SipServerResolver, SourceRateLimiter, nodeSipDns, type AuthGuard } from './sip/index.ts';
+import { SipStack, parseUri, type Endpoint, type ListenSpec, type SipRequest, type TimerHandle } from './sip/index.ts';
 
 export interface SipServicesContext {
   config: Config;
@@ -28,6 +31,13 @@ export interface SipServices {
   readonly sandbox: SandboxSupervisor;
   /** The one brute-force guard for every digest check (REGISTER now, INVITE through the calls layer). */
   readonly authGuard: AuthGuard;
+  /** Provider legs and destination policies (cached 30 s; `providerSource.invalidate()` re-reads). */
+  readonly providers: ProviderLegs;
+  readonly providerSource: DbProviderSource;
+  /** Inbound provider matching (DID lookups cached 30 s; `invalidate()` re-reads). */
+  readonly inboundProviders: InboundProviderMatcher;
+  /** Registrations of providers with `register` on (state also in the database). */
+  readonly providerRegistrations: ProviderRegistrationAgent;
   /** Listeners with their real ports (port 0 resolved). */
   listening(): ListenSpec[];
   close(): Promise<void>;
@@ -127,8 +137,20 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   });
   const callLogger = logger.child({ component: 'calls' });
   const cdrs = cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed'));
+  const providerSource = new DbProviderSource(db);
+  const providers = new ProviderLegs(providerSource);
+  const sipResolver = new SipServerResolver({ dns: nodeSipDns(config.sip.dnsServers) });
+  let registrationAgent: ProviderRegistrationAgent | undefined;
+  const inboundProviders = new InboundProviderMatcher({
+    db,
+    registeredContact: (user) => registrationAgent?.byContactUser(user)?.provider,
+    resolve: async (host) => (await dnsLookup(host, { all: true })).map((a) => a.address),
+  });
   const calls = new CallService({
     stack,
+    providers,
+    inboundProviders,
+    sipResolver,
     authGuard,
     location,
     accounts: callAccountsFrom(directory),
@@ -165,6 +187,62 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     qualifyIntervalSec: config.registrar.qualifyIntervalSec,
   });
   keepAlive.start();
+
+  // Registrars are checked like legs: never this switch, never a private network the operator did not allow.
+  const registrarPolicy = new LegDestinationPolicy({ allowedNetworks: config.calls.allowedLegNetworks, listeners: () => stack.listening() });
+  const sendOnce = (req: SipRequest, target: Endpoint, credentials?: { username: string; password: string }) => new Promise<RegisterOutcome>((resolve) => {
+    stack.sendRequest(req, {
+      target, credentials,
+      handler: {
+        onFinal: (response) => resolve({ kind: 'response', response }),
+        onTimeout: () => resolve({ kind: 'timeout' }),
+        onTransportError: (err) => resolve({ kind: 'error', message: err.message }),
+      },
+    });
+  });
+  const wheelTimers = { schedule: (ms: number, fn: () => void) => stack.wheel.schedule(ms, fn), cancel: (h: unknown) => stack.wheel.cancel(h as TimerHandle | undefined) };
+  const providerHealth = new ProviderHealth({
+    send: (req, target) => sendOnce(req, target),
+    locate: async (p) => {
+      const [first] = await sipResolver.resolve(parseUri(p.outboundProxy ?? p.serverUri));
+      const problem = first ? registrarPolicy.problem(first) : undefined;
+      return first && (!problem || problem.startsWith('port ')) ? first : undefined;
+    },
+    callIdHost: () => config.sip.publicAddress ?? stack.localAddressFor('udp')?.host ?? 'patchbay',
+    timers: wheelTimers,
+    now: () => Date.now(),
+    emit: (event) => events.emit(event),
+    logger: logger.child({ component: 'providers' }),
+  });
+  providers.health = providerHealth;
+  const providerRegistrations = new ProviderRegistrationAgent({
+    sender: {
+      send: (req, target, credentials) => sendOnce(req, target, credentials),
+      contactAddress: (kind) => {
+        const local = stack.localAddressFor(kind);
+        return { host: config.sip.publicAddress ?? local?.host ?? '127.0.0.1', port: local?.port ?? 5060 };
+      },
+    },
+    timers: wheelTimers,
+    now: () => Date.now(),
+    random: () => Math.random(),
+    resolve: async (host) => (await dnsLookup(host)).address,
+    checkTarget: (target) => {
+      const problem = registrarPolicy.problem(target);
+      return problem && !problem.startsWith('port ') ? problem : undefined;
+    },
+    store: (s) => db.providerRegistrations.set(s),
+    emit: (event) => events.emit(event),
+    logger: logger.child({ component: 'providers' }),
+    list: async () => {
+      const all = await providerSource.listAll();
+      providerHealth.sync(all);
+      return all;
+    },
+    syncMs: 30_000,
+  });
+  registrationAgent = providerRegistrations;
+  await providerRegistrations.start();
 
   for (const l of stack.listening()) {
     logger.info({ transport: l.transport, host: l.host, port: l.port }, `SIP listening on ${l.transport}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`);
@@ -204,6 +282,10 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     calls,
     sandbox,
     authGuard,
+    providers,
+    providerSource,
+    providerRegistrations,
+    inboundProviders,
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {
@@ -211,6 +293,8 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         await banSync.stop();
         unsubscribeConfig();
         keepAlive.stop();
+        providerHealth.stop();
+        await providerRegistrations.stop();
         calls.close();
         await stack.stop();
         await sandbox.stop();

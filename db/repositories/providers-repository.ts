@@ -4,6 +4,7 @@ import type { ProvidersTable } from '../schema.ts';
 import { decryptSecret, encryptSecret } from '../secrets.ts';
 import { insertedId, parseJson, toBool, type RepositoryContext } from './context.ts';
 import { inTransaction } from './context.ts';
+import { isCidr } from './accounts-repository.ts';
 
 export interface Provider {
   id: number;
@@ -18,7 +19,83 @@ export interface Provider {
   registerExpiry: number;
   fromUser: string | null;
   customHeaders: Record<string, string>;
+  settings: ProviderSettings;
   createdAt: number;
+}
+
+/** How numbers are written in the Request-URI and From sent to the provider. */
+export type ProviderNumberFormat = 'e164' | 'e164-no-plus' | 'national' | 'as-dialled';
+export const PROVIDER_NUMBER_FORMATS: readonly ProviderNumberFormat[] = ['e164', 'e164-no-plus', 'national', 'as-dialled'];
+
+/** Call settings of a provider (migration 0050); every field optional, defaults in the README. */
+export interface ProviderSettings {
+  /** Host of the From URI (default: the server URI's host). */
+  fromHost?: string;
+  /** Display name of the From when the call has none (fd= and caller ID win). */
+  displayName?: string;
+  /** Send P-Asserted-Identity (RFC 3325) with the From's identity. */
+  assertIdentity?: boolean;
+  /** Privacy header value (RFC 3323), e.g. `id` or `none`. */
+  privacy?: string;
+  numberFormat?: ProviderNumberFormat;
+  /** Country calling code without `+` (e.g. `49`): turns national numbers into E.164. */
+  countryCode?: string;
+  /** National trunk prefix (default `0`). */
+  nationalPrefix?: string;
+  /** International call prefix (default `00`). */
+  internationalPrefix?: string;
+  /** OPTIONS ping interval (s) marking the provider down/up; 0 or absent = no pings. */
+  pingIntervalSeconds?: number;
+  /** Networks (CIDRs) its inbound calls may come from, besides the resolved hosts of its server and proxy. */
+  sourceNetworks?: string[];
+}
+
+/** Headers a provider's custom headers may never set: the B2BUA owns them (routing, dialog, auth, body). */
+const PROTECTED_PROVIDER_HEADERS = /^(via|v|from|f|to|t|call-id|i|cseq|contact|m|max-forwards|route|record-route|authorization|proxy-authorization|content-.*|c|l|e)$/i;
+
+export function validateProviderSettings(settings: ProviderSettings): void {
+  const host = /^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]+\]$/;
+  if (settings.fromHost !== undefined && !host.test(settings.fromHost)) throw new ValidationError('fromHost', `not a host name: "${settings.fromHost}"`);
+  if (settings.displayName !== undefined && (/[\r\n"\\]/.test(settings.displayName) || settings.displayName.length > 64)) {
+    throw new ValidationError('displayName', 'at most 64 characters, no quotes or line breaks');
+  }
+  if (settings.privacy !== undefined && !/^(none|id|header|session|user|critical)(\s*;\s*(none|id|header|session|user|critical))*$/i.test(settings.privacy)) {
+    throw new ValidationError('privacy', `expected RFC 3323 values (id, header, session, user, none, critical), got "${settings.privacy}"`);
+  }
+  if (settings.numberFormat !== undefined && !PROVIDER_NUMBER_FORMATS.includes(settings.numberFormat)) {
+    throw new ValidationError('numberFormat', `expected ${PROVIDER_NUMBER_FORMATS.join('|')}, got "${settings.numberFormat}"`);
+  }
+  if (settings.countryCode !== undefined && !/^[1-9][0-9]{0,2}$/.test(settings.countryCode)) throw new ValidationError('countryCode', `expected 1-3 digits, got "${settings.countryCode}"`);
+  if (settings.nationalPrefix !== undefined && !/^[0-9]{0,3}$/.test(settings.nationalPrefix)) throw new ValidationError('nationalPrefix', `expected up to 3 digits, got "${settings.nationalPrefix}"`);
+  if (settings.pingIntervalSeconds !== undefined && (!Number.isInteger(settings.pingIntervalSeconds) || settings.pingIntervalSeconds < 0 || settings.pingIntervalSeconds > 3600)) {
+    throw new ValidationError('pingIntervalSeconds', `expected 0..3600 seconds, got ${String(settings.pingIntervalSeconds)}`);
+  }
+  if (settings.sourceNetworks !== undefined) {
+    if (!Array.isArray(settings.sourceNetworks) || settings.sourceNetworks.length > 100) throw new ValidationError('sourceNetworks', 'expected at most 100 CIDRs');
+    for (const c of settings.sourceNetworks) if (typeof c !== 'string' || !isCidr(c)) throw new ValidationError('sourceNetworks', `not an IPv4 or IPv6 CIDR: "${String(c)}"`);
+  }
+  if (settings.internationalPrefix !== undefined && !/^[0-9]{1,4}$/.test(settings.internationalPrefix)) throw new ValidationError('internationalPrefix', `expected 1-4 digits, got "${settings.internationalPrefix}"`);
+}
+
+export function validateCustomHeaders(headers: Record<string, string>): void {
+  for (const [k, v] of Object.entries(headers)) {
+    if (!/^[A-Za-z0-9!%*_+`'~.-]+$/.test(k) || /[\r\n]/.test(v)) throw new ValidationError('customHeaders', `bad header "${k}"`);
+    if (PROTECTED_PROVIDER_HEADERS.test(k)) throw new ValidationError('customHeaders', `header "${k}" is set by the switch and cannot be configured`);
+  }
+}
+
+/** What `provider set` may change; undefined = unchanged, null = cleared. */
+export interface ProviderUpdate {
+  serverUri?: string;
+  outboundProxy?: string | null;
+  username?: string | null;
+  authUser?: string | null;
+  password?: string | null;
+  register?: boolean;
+  registerExpiry?: number;
+  fromUser?: string | null;
+  customHeaders?: Record<string, string>;
+  settings?: ProviderSettings;
 }
 
 export interface NewProvider {
@@ -34,9 +111,10 @@ export interface NewProvider {
   registerExpiry?: number;
   fromUser?: string | null;
   customHeaders?: Record<string, string>;
+  settings?: ProviderSettings;
 }
 
-export type ProviderRegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed';
+export type ProviderRegistrationState = 'unregistered' | 'registering' | 'registered' | 'failed' | 'needs-attention';
 
 export interface ProviderRegistration {
   providerId: number;
@@ -62,6 +140,7 @@ function toProvider(r: Selectable<ProvidersTable>): Provider {
     registerExpiry: r.register_expiry,
     fromUser: r.from_user,
     customHeaders: parseJson<Record<string, string>>(r.custom_headers, {}),
+    settings: parseJson<ProviderSettings>(r.settings ?? null, {}),
     createdAt: Number(r.created_at),
   };
 }
@@ -76,12 +155,12 @@ export class ProvidersRepository {
 
   async add(input: NewProvider): Promise<Provider> {
     if (!NAME.test(input.name)) throw new ValidationError('name', `not a valid provider name: "${input.name}"`);
-    if (!/^sips?:[^\s]+$/i.test(input.serverUri)) throw new ValidationError('server', `expected a sip: or sips: URI, got "${input.serverUri}"`);
+    validateServerUri('server', input.serverUri);
+    if (input.outboundProxy) validateServerUri('outboundProxy', input.outboundProxy);
     const expiry = input.registerExpiry ?? 3600;
     if (!Number.isInteger(expiry) || expiry < 30 || expiry > 86_400) throw new ValidationError('registerExpiry', 'must be 30..86400 seconds');
-    for (const [k, v] of Object.entries(input.customHeaders ?? {})) {
-      if (!/^[A-Za-z0-9!%*_+`'~.-]+$/.test(k) || /[\r\n]/.test(v)) throw new ValidationError('customHeaders', `bad header "${k}"`);
-    }
+    validateCustomHeaders(input.customHeaders ?? {});
+    validateProviderSettings(input.settings ?? {});
     const values = {
       tenant_id: input.tenantId,
       name: input.name,
@@ -94,6 +173,7 @@ export class ProvidersRepository {
       register_expiry: expiry,
       from_user: input.fromUser ?? null,
       custom_headers: JSON.stringify(input.customHeaders ?? {}),
+      settings: JSON.stringify(input.settings ?? {}),
       created_at: Date.now(),
     };
     try {
@@ -112,6 +192,42 @@ export class ProvidersRepository {
       if (isUniqueViolation(err)) throw new DuplicateError('provider', input.name);
       throw err;
     }
+  }
+
+  /** Changes what `patch` names; settings are merged: absent fields stay, a field given as undefined or "" is cleared. */
+  async update(id: number, patch: ProviderUpdate): Promise<Provider> {
+    const current = await this.get(id);
+    if (!current) throw new NotFoundError('provider', String(id));
+    const values: Record<string, string | number | null> = {};
+    if (patch.serverUri !== undefined) {
+      validateServerUri('server', patch.serverUri);
+      values['server_uri'] = patch.serverUri;
+    }
+    if (patch.outboundProxy !== undefined) {
+      if (patch.outboundProxy) validateServerUri('outboundProxy', patch.outboundProxy);
+      values['outbound_proxy'] = patch.outboundProxy || null;
+    }
+    if (patch.username !== undefined) values['username'] = patch.username || null;
+    if (patch.authUser !== undefined) values['auth_user'] = patch.authUser || null;
+    if (patch.password !== undefined) values['password_enc'] = patch.password ? encryptSecret(this.key(), patch.password) : null;
+    if (patch.register !== undefined) values['register'] = patch.register ? 1 : 0;
+    if (patch.registerExpiry !== undefined) {
+      if (!Number.isInteger(patch.registerExpiry) || patch.registerExpiry < 30 || patch.registerExpiry > 86_400) throw new ValidationError('registerExpiry', 'must be 30..86400 seconds');
+      values['register_expiry'] = patch.registerExpiry;
+    }
+    if (patch.fromUser !== undefined) values['from_user'] = patch.fromUser || null;
+    if (patch.customHeaders !== undefined) {
+      validateCustomHeaders(patch.customHeaders);
+      values['custom_headers'] = JSON.stringify(patch.customHeaders);
+    }
+    if (patch.settings !== undefined) {
+      const merged = { ...current.settings, ...patch.settings };
+      for (const [k, v] of Object.entries(merged)) if (v === undefined || v === '') delete (merged as Record<string, unknown>)[k];
+      validateProviderSettings(merged);
+      values['settings'] = JSON.stringify(merged);
+    }
+    if (Object.keys(values).length > 0) await this.ctx.db.updateTable('providers').set(values).where('id', '=', id).execute();
+    return (await this.get(id))!;
   }
 
   async findByName(tenantId: number, name: string): Promise<Provider | undefined> {
@@ -146,6 +262,10 @@ export class ProvidersRepository {
       return Number(r.numDeletedRows) > 0;
     });
   }
+}
+
+function validateServerUri(field: string, uri: string): void {
+  if (!/^sips?:[^\s]+$/i.test(uri)) throw new ValidationError(field, `expected a sip: or sips: URI, got "${uri}"`);
 }
 
 export class ProviderRegistrationsRepository {

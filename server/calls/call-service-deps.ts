@@ -2,7 +2,8 @@ import type { AuthGuard } from '../sip/index.ts';
 import type { Logger } from 'pino';
 import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.ts';
 import type { DigestServer } from '../sip/index.ts';
-import type { SipStack } from '../sip/index.ts';
+import type { SipServerResolver, SipStack } from '../sip/index.ts';
+import type { InboundProviderMatcher, ProviderLegs } from '../providers/index.ts';
 import type { DialplanRunParams, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import type { CdrRecord } from './records/index.ts';
 import type { EnumLookupOptions } from './dialplan/index.ts';
@@ -105,6 +106,12 @@ export interface CallServiceOptions {
    * they are not public, on any port (PATCHBAY_ALLOWED_LEG_NETWORKS). Default none.
    */
   allowedLegNetworks?: readonly string[];
+  /** Outbound provider legs and the tenant's destination policy; none = provider legs fail 404. */
+  providers?: ProviderLegs;
+  /** RFC 3263 location of provider servers (NAPTR/SRV/A); none = a plain address lookup. */
+  sipResolver?: SipServerResolver;
+  /** Recognises INVITEs from providers (registered contact, DID) and refuses impostors. */
+  inboundProviders?: InboundProviderMatcher;
   /** Injectable DNS for sip: URI legs (tests). */
   resolveHost?: (host: string) => Promise<string>;
   /** sys.ENUMLookup: NAPTR resolver and ENUM suffix (tests inject a resolver). */

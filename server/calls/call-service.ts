@@ -11,6 +11,7 @@ import { CallbackCall, type CallbackContext } from './callback-call.ts';
 import type { CallDirection, CallParty } from './records/index.ts';
 import { AccountCallCounter } from './account-call-counter.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner } from './call-service-deps.ts';
+import type { InboundMatch } from '../providers/index.ts';
 
 export interface ActiveCallInfo {
   id: string;
@@ -30,7 +31,30 @@ interface DialogOwner {
 
 type Route =
   | { kind: 'reject'; status: number; reason?: string; headers?: Array<[string, string]> }
-  | { kind: 'call'; tenant: TenantRef; direction: CallDirection; account: CallAccount; dialplan?: string };
+  | { kind: 'call'; tenant: TenantRef; direction: CallDirection; account: CallAccount; dialplan?: string; inbound?: { provider: string; did?: string } };
+
+/** The dialplan a provider call runs when its DID names neither an account nor a dialplan. */
+export const PROVIDER_INCOMING_DIALPLAN = 'incoming';
+
+/**
+ * A call from a provider: its DID's account (that account's incoming dialplan or phones), else
+ * the DID's dialplan or the tenant's `incoming`, run for the provider itself (a pseudo-account
+ * named after it, with no credentials, that can only receive).
+ */
+async function providerRoute(m: Extract<InboundMatch, { kind: 'provider' }>, accounts: CallServiceOptions['accounts']): Promise<Route> {
+  const inbound = { provider: m.provider.name, did: m.did };
+  if (m.accountUsername) {
+    const acct = await accounts.find(m.accountUsername, m.tenant.domain);
+    if (!acct) return { kind: 'reject', status: 404 };
+    if (acct.disabled) return { kind: 'reject', status: 403, reason: 'Account disabled' };
+    return { kind: 'call', tenant: m.tenant, direction: 'inbound', account: acct, dialplan: m.dialplan ?? acct.inDialplan ?? undefined, inbound };
+  }
+  const account: CallAccount = {
+    id: -m.provider.id, tenantId: m.tenant.id, username: m.provider.name, ha1Md5: '', ha1Sha256: '', disabled: false,
+    natKeepAlive: false, allowedCidrs: [], incomingOnly: true,
+  };
+  return { kind: 'call', tenant: m.tenant, direction: 'inbound', account, dialplan: m.dialplan ?? PROVIDER_INCOMING_DIALPLAN, inbound };
+}
 
 const DEFAULT_MAX_CALLS = 20_000;
 
@@ -86,6 +110,7 @@ export class CallService {
         this.calls.delete(call);
         this.accountCalls.releaseCall(call.id);
         this.forgetSipCallIdsLater(call.id);
+        this.opts.providers?.callEnded(call.id);
       },
       claimCallSipCallId: (sipCallId, owner) => this.claimSipCallId(sipCallId, owner),
       accountCalls: this.accountCalls,
@@ -105,6 +130,7 @@ export class CallService {
           // A bad dial string throws before the call exists on the wire: nothing to end, just forget it.
           this.callbacks.delete(call);
           this.accountCalls.releaseCall(call.id);
+          this.opts.providers?.callEnded(call.id);
           throw err;
         });
       },
@@ -116,6 +142,7 @@ export class CallService {
         this.callbacks.delete(call);
         this.accountCalls.releaseCall(call.id);
         this.forgetSipCallIdsLater(call.id);
+        this.opts.providers?.callEnded(call.id);
       },
     };
   }
@@ -241,7 +268,7 @@ export class CallService {
       tx.respond(res);
       return;
     }
-    const call = new Call(this.ctx, { tenant: route.tenant, direction: route.direction, account: route.account, dialplanName: route.dialplan, req, tx });
+    const call = new Call(this.ctx, { tenant: route.tenant, direction: route.direction, account: route.account, dialplanName: route.dialplan, req, tx, inbound: route.inbound });
     if (tx.state !== 'Proceeding') return; // cancelled while we were routing
     const account = route.account;
     if (!this.accountCalls.tryTake(account.id, call.id, account.maxCalls)) {
@@ -303,6 +330,11 @@ export class CallService {
       if (!caller.outDialplan) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
       return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan };
     }
+    const inbound = this.opts.inboundProviders
+      ? await this.opts.inboundProviders.match({ requestUser: req.uri.user, toUser: req.to.uri.user, sourceAddress: req.source?.address })
+      : undefined;
+    if (inbound?.kind === 'refused') return { kind: 'reject', status: 403, reason: inbound.reason };
+    if (inbound?.kind === 'provider') return providerRoute(inbound, accounts);
     const toTenant = await accounts.tenantForDomain(req.uri.host.toLowerCase());
     if (!toTenant) return { kind: 'reject', status: 404, reason: 'Domain not served here' };
     const user = req.uri.user;

@@ -52,6 +52,8 @@ export interface CallSetup {
   dialplanName?: string;
   req: SipRequest;
   tx: ServerTransaction;
+  /** A call from a provider: `req.provider` and `req.did` of the dialplan. */
+  inbound?: { provider: string; did?: string };
 }
 
 const TRANSFERS_DISABLED = 'Transfers are disabled on this call';
@@ -77,6 +79,7 @@ export class Call {
   }
   private readonly req: SipRequest;
   private readonly tx: ServerTransaction;
+  private readonly inbound?: { provider: string; did?: string };
   private readonly aToTag = newTag();
   private aRetransmitter?: Invite2xxRetransmitter;
   private bridge?: Bridge;
@@ -126,6 +129,7 @@ export class Call {
     this.dialplanName = setup.dialplanName;
     this.req = setup.req;
     this.tx = setup.tx;
+    this.inbound = setup.inbound;
     this.callerId = this.direction === 'outbound' ? parseCallerId(this.account.callerId) : {};
     this.tx.onCancel = () => this.cancelByCaller();
     const scope: DialplanScope = {
@@ -190,6 +194,7 @@ export class Call {
           source: this.direction === 'inbound' ? this.req.source?.address : undefined,
           req: toDialplanRequest(this.req, {
             username: this.account.username, domain: this.tenant.domain, direction: this.direction === 'inbound' ? 'in' : 'out', requestUri: this.dialplanUri,
+            provider: this.inbound?.provider, did: this.inbound?.did,
           }),
         },
         this.sandboxHost(),
@@ -325,7 +330,10 @@ export class Call {
   /** Starts one leg: resolved (account, DNS, dialplan) asynchronously behind a DeferredLeg. */
   private startLeg(leg: DialLeg, observer: LegObserver, scope: LegScope): BridgeableLeg {
     const handle = new DeferredLeg(leg);
-    void resolveLeg(leg, { opts: this.ctx.opts, tenant: this.tenant, dialplanChain: scope.chain, nestedDepth: scope.depth }).then(
+    void resolveLeg(leg, {
+      opts: this.ctx.opts, tenant: this.tenant, dialplanChain: scope.chain, nestedDepth: scope.depth,
+      callId: this.id, accountId: this.direction === 'outbound' ? this.account.id : undefined, dialplanName: this.dialplanName,
+    }).then(
       (r) => {
         if (handle.cancelled) return;
         if (r.kind === 'failure') {
@@ -356,7 +364,12 @@ export class Call {
           },
         });
         handle.attach(out);
-        const request = this.branchRequest(leg, scope);
+        const base = this.branchRequest(leg, scope);
+        const request = r.shape ? { ...base, ...r.shape(base) } : base;
+        if (r.inTurn) {
+          out.startInTurn(this.branchContext, r.targets, { ...request, to: r.to });
+          return;
+        }
         const branches = r.targets.map((t) => out.addBranch(this.branchContext, t));
         for (let i = 0; i < branches.length; i++) branches[i]!.start({ ...request, to: r.to });
       },

@@ -183,7 +183,7 @@ export class CallbackCall {
           let cancelled = false;
           const cancel = out.cancel.bind(out);
           out.cancel = () => { cancelled = true; cancel(); };
-          void resolveLeg(leg, { opts: this.ctx.opts, tenant: this.tenant }).then((r) => {
+          void resolveLeg(leg, { opts: this.ctx.opts, tenant: this.tenant, callId: this.id, accountId: account.id }).then((r) => {
             if (cancelled) return;
             if (r.kind !== 'branches') {
               observer.failed(r.kind === 'failure' ? r.failure : { status: 500, reason: 'Unexpected leg kind' });
@@ -195,7 +195,10 @@ export class CallbackCall {
               uri: { ...from.uri, user: leg.options.fromUser ?? from.uri.user, host: leg.options.fromHost ?? from.uri.host },
               params: {},
             };
-            for (const t of r.targets) out.addBranch(this.branchContext, t).start({ from: legFrom, to: r.to, sdp, headers, deferAck: sdp === undefined });
+            const shaped = r.shape ? r.shape({ from: legFrom, headers }) : { from: legFrom, headers };
+            const request = { ...shaped, to: r.to, sdp, deferAck: sdp === undefined };
+            if (r.inTurn) out.startInTurn(this.branchContext, r.targets, request);
+            else for (const t of r.targets) out.addBranch(this.branchContext, t).start(request);
           }, (err: Error) => { if (!cancelled) observer.failed({ status: 500, reason: err.message }); });
           return out;
         },

@@ -40,3 +40,4 @@ export type { CallbackResult } from './dialplan/index.ts';
 export { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './records/index.ts';
 export { CallControl } from './control/index.ts';
 export type { ControlParty, ControlResult, LiveCallView } from './control/index.ts';
+export { LegDestinationPolicy } from './dial/index.ts';

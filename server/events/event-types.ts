@@ -112,8 +112,22 @@ export interface DialplanLogEvent extends CallEventBase {
   column?: number;
 }
 
+/** The destination policy refused a provider leg (nothing was sent to the provider). */
+export interface CallBlockedEvent {
+  type: 'call.blocked';
+  tenantId: number;
+  /** Empty when no call owned the leg (a refused callback leg before its call existed). */
+  callId: string;
+  at: number;
+  provider: string;
+  /** E.164 when the number could be read as one, else as dialled. */
+  number: string;
+  /** The policy rule that refused it. */
+  rule: string;
+}
+
 export type CallEvent = CallCreatedEvent | LegRingingEvent | CallAnsweredEvent | CallEndedEvent;
-export type CallServiceEvent = CallEvent | DialplanLogEvent | CallTransferEvent | CallHoldEvent | CallPartyEvent;
+export type CallServiceEvent = CallEvent | DialplanLogEvent | CallTransferEvent | CallHoldEvent | CallPartyEvent | CallBlockedEvent;
 
 // ------------------------------------------------------------------ registrations
 
@@ -204,6 +218,33 @@ export interface SipTraceEvent {
   legTarget?: string;
 }
 
+// ------------------------------------------------------------------ providers
+
+/** The registration agent's view of one provider's registration with its registrar. */
+export interface ProviderRegistrationEvent {
+  type: 'provider.registration.registered' | 'provider.registration.failed' | 'provider.registration.unregistered';
+  tenantId: number;
+  provider: string;
+  providerId: number;
+  at: number;
+  expiresAt?: number;
+  status?: number;
+  reason?: string;
+  /** Failed: the next attempt (none when it needs attention). */
+  retryInMs?: number;
+  needsAttention?: boolean;
+}
+
+/** OPTIONS health pings marked a provider down or up again. */
+export interface ProviderHealthEvent {
+  type: 'provider.down' | 'provider.up';
+  tenantId: number;
+  provider: string;
+  providerId: number;
+  at: number;
+  reason?: string;
+}
+
 // ------------------------------------------------------------------ configuration
 
 /** An admin write through the API: the switch drops its cached copies at once instead of after a TTL. */
@@ -218,7 +259,9 @@ export interface ConfigChangedEvent {
 
 // ------------------------------------------------------------------ the catalogue
 
-export type PatchbayEvent = CallServiceEvent | RegistrationEvent | ExtensionStateEvent | SipTraceEvent | ConfigChangedEvent;
+export type PatchbayEvent =
+  | CallServiceEvent | RegistrationEvent | ExtensionStateEvent | SipTraceEvent | ConfigChangedEvent
+  | ProviderRegistrationEvent | ProviderHealthEvent;
 export type PatchbayEventType = PatchbayEvent['type'];
 
 /** What emitters hand to the bus (kept as a name for existing callers). */

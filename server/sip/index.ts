@@ -42,3 +42,7 @@ export { reasonHeader } from './reason-header.ts';
 export { digestUriMatchesRequest, type DigestUriCheckOptions } from './digest-uri.ts';
 export { AuthFailureGuard, sourceKey, type AuthFailure, type AuthFailureGuardOptions, type AuthGuard, type BanInfo, type PersistableAuthGuard } from './auth-failure-guard.ts';
 export { SourceRateLimiter, type SourceRateLimiterOptions } from './source-rate-limiter.ts';
+export { CallCredentialStore, type ClientCredentials } from './call-credentials.ts';
+export { buildRegister, grantedExpires, newClientRegistration, type ClientRegistrationIdentity } from './client-registration.ts';
+export { SipServerResolver, nodeSipDns, SRV_CACHE_SECONDS, NEGATIVE_CACHE_SECONDS, type SipDns, type SrvAnswer, type NaptrAnswer, type AddressAnswer } from './sip-server-resolver.ts';
+export { buildOptionsPing } from './options-ping.ts';

@@ -238,7 +238,7 @@ export function cloneUri(uri: SipUri): SipUri {
 /**
  * RFC 3261 §8.2.6.2: the response copies every Via (in order), From, To, Call-ID and CSeq of the
  * request; a To tag is added when the request's To has none (§8.2.6.2, §12.1.1). For 100 Trying
- * the Timestamp is echoed (§8.2.6.1).
+ * the Timestamp is echoed (§8.2.6.1); a dialog-making response echoes Record-Route (§12.1.1).
  */
 export function createResponse(
   req: SipRequest,
@@ -256,6 +256,9 @@ export function createResponse(
   }
   h.copyLinesFrom(req.headers, 'Call-ID');
   h.copyLinesFrom(req.headers, 'CSeq');
+  // §12.1.1: a UAS answering with a response that makes a dialog copies the Record-Route, so the
+  // caller's in-dialog requests take the same proxies (a carrier in front of the switch).
+  if (opts?.toTag && !hasToTag(req) && status > 100 && status < 300) h.copyLinesFrom(req.headers, 'Record-Route');
   if (status === 100) h.copyLinesFrom(req.headers, 'Timestamp');
   if (opts?.headers) for (const [k, v] of Object.entries(opts.headers)) h.append(k, v);
   const body = opts?.body ?? Buffer.alloc(0);

@@ -1,3 +1,4 @@
+import { CallCredentialStore, type ClientCredentials } from './call-credentials.ts';
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -220,8 +221,21 @@ export class SipStack {
    * the first Route URI (loose routing), or the Request-URI (`;transport=`, sips → TLS). A top
    * Via with `;rport` (RFC 3581) and a fresh branch is added unless the caller supplied one.
    */
-  sendRequest(req: SipRequest, opts: { target?: Endpoint; handler?: ClientTransactionHandler } = {}): ClientTransaction {
+  sendRequest(req: SipRequest, opts: { target?: Endpoint; handler?: ClientTransactionHandler; credentials?: ClientCredentials } = {}): ClientTransaction {
     const handler = opts.handler ?? {};
+    if (opts.credentials && req.method !== 'ACK' && req.method !== 'CANCEL') this.callCredentials.register(req.callId, opts.credentials, req.cseq.seq);
+    if (this.callCredentials.size > 0 && req.method !== 'ACK') {
+      const authed = this.callCredentials.send(req, handler, (r, h) => this.sendOne(r, { target: opts.target, handler: h }));
+      if (authed) return authed;
+    }
+    return this.sendOne(req, { target: opts.target, handler });
+  }
+
+  /** Credentials kept for the Call-IDs of requests sent with `credentials` (digest answered there). */
+  readonly callCredentials = new CallCredentialStore();
+
+  private sendOne(req: SipRequest, opts: { target?: Endpoint; handler: ClientTransactionHandler }): ClientTransaction {
+    const handler = opts.handler;
     if (req.method === 'ACK') throw new Error('ACK is not sent in a transaction: use sendStateless');
     let branch: string;
     const hasVia = req.headers.has('Via');
@@ -566,6 +580,8 @@ export class SipStack {
   }
 
   private deliver(req: SipRequest, tx: ServerTransaction | undefined): void {
+    // The far end ended a dialog whose requests we authenticated: nothing more will be challenged.
+    if (req.method === 'BYE' && this.callCredentials.size > 0) this.callCredentials.forget(req.callId);
     try {
       this.onRequest(req, tx);
     } catch (err) {

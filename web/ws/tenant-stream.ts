@@ -83,6 +83,11 @@ export class TenantStream {
       case 'registration.failed':
         return e.user ? [e.user] : [];
       case 'config.changed':
+      case 'provider.registration.registered':
+      case 'provider.registration.failed':
+      case 'provider.registration.unregistered':
+      case 'provider.down':
+      case 'provider.up':
         return [];
       case 'call.created': {
         const set = new Set<string>();

@@ -8,6 +8,7 @@ import type { BranchTarget } from '../legs/index.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from '../call-service-deps.ts';
 import type { DialLeg } from './dial-string.ts';
 import type { LegFailure } from './forking.ts';
+import { resolveProviderLeg, type LegRequestShape } from './provider-leg.ts';
 import { DESTINATION_NOT_ALLOWED, LegDestinationPolicy, sipPortFor } from './leg-destination-policy.ts';
 
 /** Nested local-account dialplans one call may run inside each other (DESIGN: loop guard). */
@@ -15,7 +16,13 @@ export const MAX_NESTED_DIALPLAN_DEPTH = 3;
 
 export type ResolvedLeg =
   /** `account`: the local account whose bindings these are (its maxCalls applies); none for sip: URIs. */
-  | { kind: 'branches'; targets: BranchTarget[]; to: NameAddr; account?: CallAccount }
+  | {
+      kind: 'branches'; targets: BranchTarget[]; to: NameAddr; account?: CallAccount;
+      /** Provider legs: their From and headers as the provider wants them (provider-leg.ts). */
+      shape?: (base: LegRequestShape) => LegRequestShape;
+      /** The targets are one server's addresses (RFC 3263): try them in turn, not at once. */
+      inTurn?: boolean;
+    }
   | { kind: 'dialplan'; account: CallAccount; dialplanName: string; dialplan: StoredDialplan }
   | { kind: 'failure'; failure: LegFailure };
 
@@ -29,6 +36,10 @@ export interface LegResolveContext {
   dialplanChain?: readonly string[];
   /** How many nested local-account dialplans are already running above this leg. */
   nestedDepth?: number;
+  /** The call and the account placing it: provider legs count against their caps and log there. */
+  callId?: string;
+  accountId?: number;
+  dialplanName?: string;
 }
 
 /**
@@ -41,12 +52,14 @@ export async function resolveLeg(leg: DialLeg, ctx: LegResolveContext): Promise<
   const t = leg.target;
   let localUser: string | undefined;
   if (t.kind === 'local') localUser = t.user;
-  else if (t.kind === 'named') {
-    const owner = t.host === tenant.domain ? tenant : await opts.accounts.tenantForDomain(t.host);
+  else if (t.kind === 'named' || t.kind === 'provider') {
+    // user@name: the tenant's providers first, then its domains (DESIGN.md "Dial strings").
+    const name = t.kind === 'named' ? t.host : t.provider;
+    const provider = await resolveProviderLeg(leg, t.user, name, { ...ctx, networkPolicy: destinationPolicy(opts) });
+    if (provider.kind !== 'unknown') return provider;
+    const owner = t.kind === 'provider' ? undefined : t.host === tenant.domain ? tenant : await opts.accounts.tenantForDomain(t.host);
     if (owner && owner.id === tenant.id) localUser = t.user;
     else return { kind: 'failure', failure: { status: 404, reason: 'Provider not available' } };
-  } else if (t.kind === 'provider') {
-    return { kind: 'failure', failure: { status: 404, reason: 'Provider not available' } };
   }
   if (localUser !== undefined) {
     const acct = await opts.accounts.find(localUser, tenant.domain);

@@ -22,7 +22,7 @@ function uriCopy(u: SipUri): DialplanRequest['uri'] {
  */
 export function toDialplanRequest(
   r: SipRequest,
-  ctx: { username: string; domain: string; direction: 'in' | 'out'; requestUri?: SipUri },
+  ctx: { username: string; domain: string; direction: 'in' | 'out'; requestUri?: SipUri; provider?: string; did?: string },
 ): DialplanRequest {
   const headers: Record<string, string[]> = {};
   for (const [name, value] of r.headers.entries()) {
@@ -41,5 +41,7 @@ export function toDialplanRequest(
     source: { address: r.source?.address ?? '', port: r.source?.port ?? 0, transport: r.source?.transport ?? 'udp' },
     account: { username: ctx.username, domain: ctx.domain },
     direction: ctx.direction,
+    ...(ctx.provider !== undefined && { provider: ctx.provider }),
+    ...(ctx.did !== undefined && { did: ctx.did }),
   };
 }

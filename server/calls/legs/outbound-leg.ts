@@ -1,6 +1,6 @@
 import { reasonHeader, type SipResponse } from '../../sip/index.ts';
 import { isBetterFailure, type DialLeg, type LegFailure, type LegHandle, type LegObserver } from '../dial/index.ts';
-import { UacBranch, type BranchContext, type BranchTarget } from './uac-branch.ts';
+import { UacBranch, type BranchContext, type BranchRequest, type BranchTarget } from './uac-branch.ts';
 
 /**
  * The LegHandle of one dial-string leg. A `user@local` leg rings every binding of the account at
@@ -13,6 +13,8 @@ export class OutboundLeg implements LegHandle {
   private best?: LegFailure;
   private cancelled = false;
   private ringingSent = false;
+  /** RFC 3263 §4.3: the targets still to try, one after the other, when one does not answer. */
+  private inTurn?: { ctx: BranchContext; targets: BranchTarget[]; request: BranchRequest };
 
   constructor(
     readonly leg: DialLeg,
@@ -28,6 +30,14 @@ export class OutboundLeg implements LegHandle {
     });
     this.branches.push(b);
     return b;
+  }
+
+  /** Tries `targets` in order: the next one only when the previous timed out, failed to send or answered 503. */
+  startInTurn(ctx: BranchContext, targets: BranchTarget[], request: BranchRequest): void {
+    const [first, ...rest] = targets;
+    if (!first) return;
+    this.inTurn = { ctx, targets: rest, request };
+    this.addBranch(ctx, first).start(request);
   }
 
   cancel(): void {
@@ -58,6 +68,11 @@ export class OutboundLeg implements LegHandle {
   private onFailed(failure: LegFailure): void {
     this.failedCount++;
     if (isBetterFailure(failure.status, this.best?.status)) this.best = failure;
+    const next = this.inTurn?.targets.shift();
+    if (next && this.inTurn && !this.cancelled && !this.winner && (failure.status === 408 || failure.status === 503)) {
+      this.addBranch(this.inTurn.ctx, next).start(this.inTurn.request);
+      return;
+    }
     if (this.failedCount === this.branches.length && !this.winner) this.observer.failed(this.best!);
   }
 }

@@ -4,7 +4,7 @@ import { reasonHeader, sendAck, type Endpoint, type SipRequest, type SipResponse
 import type { NameAddr } from '../../sip/index.ts';
 import type { SipStack } from '../../sip/index.ts';
 import type { ClientTransaction } from '../../sip/index.ts';
-import type { SipUri } from '../../sip/index.ts';
+import type { ClientCredentials, SipUri } from '../../sip/index.ts';
 import type { LegFailure } from '../dial/index.ts';
 import { SessionState, sessionStateMachine } from './session-state.ts';
 
@@ -15,6 +15,8 @@ export interface BranchTarget {
   flow: Endpoint;
   /** Label for logs and CDRs. */
   label: string;
+  /** A provider's trunk account: its 401/407 challenges are answered, in and after the INVITE. */
+  credentials?: ClientCredentials;
 }
 
 export interface BranchContext {
@@ -82,6 +84,7 @@ export class UacBranch {
     this.ctx.claimSipCallId?.(invite.callId, this.target.label);
     this.tx = this.ctx.stack.sendRequest(invite, {
       target: this.target.flow,
+      credentials: this.target.credentials,
       handler: {
         onProvisional: (res) => {
           this.advanceOnProvisional(res);
