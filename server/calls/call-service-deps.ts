@@ -88,6 +88,8 @@ export interface TransferEvent {
   status?: number;
   reason?: string;
   newLegId?: number;
+  /** Attended transfer: the other call that was joined with this one. */
+  joinedCallId?: string;
   /** Set when live call control (not a phone's REFER) asked for it. */
   by?: string;
 }
@@ -102,7 +104,29 @@ export interface HoldEvent {
   by: string;
 }
 
-export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferEvent | HoldEvent;
+/** A phone took a party's place (INVITE/Replaces) or picked up a ringing call. */
+export interface TakeoverEvent {
+  type: 'call.replaced' | 'call.picked-up';
+  tenantId: string;
+  callId: string;
+  at: number;
+  party: 'caller' | 'callee';
+  by: string;
+}
+
+/** A call was parked in a slot, retrieved from it, or recalled to its parker. */
+export interface ParkEvent {
+  type: 'call.parked' | 'call.retrieved' | 'call.recalled';
+  tenantId: string;
+  callId: string;
+  at: number;
+  slot: string;
+  by: string;
+  /** Retrieved/recalled: who now talks to the parked party. */
+  destination?: string;
+}
+
+export type CallServiceEvent = CallEvent | DialplanLogEvent | TransferEvent | HoldEvent | TakeoverEvent | ParkEvent;
 
 export interface CallServiceOptions {
   stack: SipStack;

@@ -10,6 +10,7 @@ import { Call, type CallContext } from './call.ts';
 import { CallbackCall, type CallbackContext } from './callback-call.ts';
 import type { CallDirection, CallParty } from './records/index.ts';
 import { AccountCallCounter } from './account-call-counter.ts';
+import { parseReplaces, replacesDialogKeys } from './transfer/index.ts';
 import type { CallAccount, CallServiceOptions } from './call-service-deps.ts';
 
 export interface ActiveCallInfo {
@@ -77,6 +78,7 @@ export class CallService {
         this.accountCalls.releaseCall(call.id);
       },
       accountCalls: this.accountCalls,
+      findCallDialog: (tenantId, keys) => this.findCallDialog(tenantId, keys),
       currentCalls: (tenantId) => [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId),
       callback: (params) => {
         if (this.closed) return Promise.resolve({ answered: false, status: 503, reason: 'Shutting down' });
@@ -139,6 +141,18 @@ export class CallService {
     return [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId).map((c) => controllable(c));
   }
 
+  /**
+   * The ordinary call of `tenantId` that owns one of `keys` (both readings of a Replaces). A
+   * dialog of another tenant is not found, whatever its ids: Replaces never crosses tenants.
+   */
+  private findCallDialog(tenantId: number, keys: string[]): { call: Call; side: 'a' | 'b' } | undefined {
+    for (const key of keys) {
+      const hit = this.dialogs.get(key);
+      if (hit && hit.call instanceof Call && hit.call.tenant.id === tenantId) return { call: hit.call, side: hit.side };
+    }
+    return undefined;
+  }
+
   /** Hangs up every call (BYE to answered ones, 503 to ringing callers) and refuses new ones. */
   close(): void {
     this.closed = true;
@@ -186,6 +200,11 @@ export class CallService {
       tx.respond(res);
       return;
     }
+    const replaces = req.headers.get('Replaces');
+    if (replaces !== undefined) {
+      await this.replaceCall(req, tx, route, replaces);
+      return;
+    }
     const call = new Call(this.ctx, { tenant: route.tenant, direction: route.direction, account: route.account, dialplanName: route.dialplan, req, tx });
     if (tx.state !== 'Proceeding') return; // cancelled while we were routing
     const account = route.account;
@@ -217,6 +236,26 @@ export class CallService {
   }
 
   /**
+   * INVITE with Replaces (RFC 3891 §3): only a phone that proved to be an account of the tenant
+   * (digest, as for any call it places) may take over a dialog, and only one of its own tenant's
+   * calls: anything else that names no dialog here gets 481, a stranger 403.
+   */
+  private async replaceCall(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, value: string): Promise<void> {
+    const reply = (status: number, reason?: string): void => tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
+    if (route.direction !== 'outbound') return reply(403, 'Replaces needs a caller authenticated as an account of the tenant');
+    const parsed = parseReplaces(value);
+    if (!parsed) return reply(400, 'Malformed Replaces header');
+    const found = this.findCallDialog(route.tenant.id, replacesDialogKeys(parsed));
+    if (!found) return reply(481);
+    // §3: early-only names a dialog that must still be early; ours here are all confirmed.
+    if (parsed.earlyOnly) return reply(486);
+    if (tx.state !== 'Proceeding') return;
+    // The phone becomes a party of that call: it counts against its account's maxCalls there.
+    if (!this.accountCalls.tryTake(route.account.id, found.call.id, route.account.maxCalls)) return reply(403, 'Too many calls');
+    await found.call.takeOver(found.side, req, tx, `sip:${route.account.username}@${route.tenant.domain}`);
+  }
+
+  /**
    * Core dispatch (DESIGN.md "One call, end to end", step 3): From a tenant account → digest →
    * its outgoing dialplan; to a tenant domain → the callee's incoming dialplan or its bindings.
    */
@@ -237,8 +276,9 @@ export class CallService {
       if (!caller) return { kind: 'reject', status: 403 };
       if (caller.disabled) return { kind: 'reject', status: 403, reason: 'Account disabled' };
       if (caller.incomingOnly) return { kind: 'reject', status: 403, reason: 'Account may not place calls' };
-      if (!caller.outDialplan) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
-      return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan };
+      // INVITE/Replaces joins an existing call: no dialplan runs for it.
+      if (!caller.outDialplan && req.headers.get('Replaces') === undefined) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
+      return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan ?? undefined };
     }
     const toTenant = await accounts.tenantForDomain(req.uri.host.toLowerCase());
     if (!toTenant) return { kind: 'reject', status: 404, reason: 'Domain not served here' };

@@ -11,7 +11,10 @@ import type { TimerHandle } from '../sip/index.ts';
 import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
 import { Bridge, holdSdp, otherSide, unholdSdp, rejectAllMedia, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeRequest, type BridgeSide } from './bridge/index.ts';
-import { blindTransfer, parseReferTo, referNotify, TRANSFER_DIALPLAN, type ReferTarget, type TransferringCall } from './transfer/index.ts';
+import {
+  blindTransfer, joinFarParties, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
+  type JoinableCall, type ReferTarget, type TransferringCall,
+} from './transfer/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
@@ -40,6 +43,8 @@ export interface CallContext extends BranchContext {
   currentCalls(tenantId: number): CurrentCallView[];
   /** sys.Callback: a new 3PCC call of this tenant (CallService owns it). */
   callback(params: CallbackParams): Promise<CallbackResult>;
+  /** The call of `tenantId` owning the first of `keys` that names a dialog of ours (a Replaces), and its side. */
+  findCallDialog(tenantId: number, keys: string[]): { call: Call; side: BridgeSide } | undefined;
 }
 
 export interface CallSetup {
@@ -87,6 +92,8 @@ export class Call {
   private transferring = false;
   /** The held party and both sessions as they were before the hold (what unhold restores). */
   private onHold?: { party: ControlParty; before: Record<BridgeSide, Buffer> };
+  /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
+  private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
   private readonly sdpSteps: Record<BridgeSide, number> = { a: 0, b: 0 };
   private readonly history: CdrHistoryItem[] = [];
@@ -439,7 +446,11 @@ export class Call {
   private respondA(status: number, reason?: string, body?: Buffer, headers: Record<string, string> = {}): SipResponse | undefined {
     if (this.finalSent) return undefined;
     const hdrs: Record<string, string> = { ...headers };
-    if (status < 300) hdrs['Contact'] = this.localContactFor(this.req);
+    if (status < 300) {
+      hdrs['Contact'] = this.localContactFor(this.req);
+      // RFC 3891 §6: a phone may later take this dialog over with INVITE/Replaces.
+      hdrs['Supported'] = 'replaces';
+    }
     const res = createResponse(this.req, status, reason, {
       toTag: this.aToTag, headers: hdrs, body, contentType: body && body.length ? 'application/sdp' : undefined,
     });
@@ -524,6 +535,10 @@ export class Call {
   /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
     if (req.method === 'ACK' && side === 'a') this.aRetransmitter?.stop();
+    if (req.method === 'ACK') {
+      this.takeoverRetransmitters.get(side)?.stop();
+      this.takeoverRetransmitters.delete(side);
+    }
     if (this.bridge && this.machine.is(CallState.Answered)) {
       this.bridge.handle(req, tx, side);
       return;
@@ -546,7 +561,10 @@ export class Call {
       return;
     }
     const policy = this.bridgedOptions?.transferPolicy ?? 'refuse';
-    if (policy === 'pass-through') void this.passTransfer(side, req, tx, target);
+    // tr=p passes a Replaces on unchanged: it names the transferor's dialog with us, so the far
+    // party's INVITE/Replaces comes back to the switch and is matched there (takeOver).
+    if (policy === 'switch' && target.replaces) this.attendedRefer(side, req, tx, target);
+    else if (policy === 'pass-through') void this.passTransfer(side, req, tx, target);
     else if (policy === 'switch') {
       this.transferring = true;
       void this.switchTransfer(side, req, tx, target)
@@ -606,6 +624,157 @@ export class Call {
     }
   }
 
+  /**
+   * tr=c with Replaces: the Replaces names the transferor's dialog with us in another call of
+   * this tenant; its far party is joined with this call's other party (joinFarParties) and the
+   * transferor's two legs end. That call's transfer policy must allow transfers too: a tenant
+   * that keeps a leg at tr=n keeps it out of every transfer. Anything not of this tenant, not
+   * answered or not found is refused with 403 before the 202, so nothing changes.
+   */
+  private attendedRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): void {
+    const refuse = (status: number, reason: string): void => {
+      this.recordTransfer('refused', side, target, { status, reason });
+      tx.respond(createResponse(req, status, reason));
+    };
+    const found = this.ctx.findCallDialog(this.tenant.id, replacesDialogKeys(target.replaces!));
+    if (!found || found.call === this) {
+      refuse(403, 'Replaces names no other call of this tenant');
+      return;
+    }
+    const other = found.call;
+    const why = other.joinRefusal();
+    if (why) {
+      refuse(why.status, why.reason);
+      return;
+    }
+    tx.respond(createResponse(req, 202, 'Accepted'));
+    this.recordTransfer('accepted', side, target, { joinedCallId: other.id });
+    const referrer = this.bridge!.party(side);
+    const notify = (status: number, reason: string): void => {
+      if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
+    };
+    notify(100, 'Trying');
+    this.transferring = true;
+    other.transferring = true;
+    void joinFarParties(this.joinable(), otherSide(side), other.joinable(), otherSide(found.side))
+      .then((r) => {
+        if (!r.ok) {
+          if (!this.machine.is(CallState.Ended)) notify(r.status, r.reason);
+          this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason, joinedCallId: other.id });
+          return;
+        }
+        notify(200, 'OK');
+        referrer.bye([reasonHeader(200, 'Call transferred')]);
+        this.recordTransfer('completed', side, target, { status: 200, joinedCallId: other.id });
+        other.endJoined(found.side, target, this.id);
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'attended transfer failed'))
+      .finally(() => {
+        this.transferring = false;
+        other.transferring = false;
+      });
+  }
+
+  /** Why this call cannot be joined into another by an attended transfer now, if it cannot. */
+  private joinRefusal(): { status: number; reason: string } | undefined {
+    if (!this.bridge || !this.machine.is(CallState.Answered)) return { status: 403, reason: 'The replaced call is not answered' };
+    if ((this.bridgedOptions?.transferPolicy ?? 'refuse') === 'refuse') return { status: 603, reason: TRANSFERS_DISABLED };
+    if (this.transferring || this.bridge.busy) return { status: 491, reason: 'Request Pending' };
+    return undefined;
+  }
+
+  /** The far party of this call went into another call (attended transfer): the transferor's leg here ends, and so does this call. */
+  private endJoined(transferorSide: BridgeSide, target: ReferTarget, joinedInto: string): void {
+    this.recordTransfer('completed', transferorSide, target, { status: 200, joinedCallId: joinedInto });
+    this.bridge?.party(transferorSide).bye([reasonHeader(200, 'Call transferred')]);
+    this.end('system', 200, 'Joined by attended transfer', 'answered');
+  }
+
+  /** This call as an attended transfer (or a takeover) sees it. */
+  private joinable(): JoinableCall {
+    const call = this;
+    return {
+      id: this.id,
+      bridge: this.bridge!,
+      get ended() { return call.machine.is(CallState.Ended); },
+      mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
+      handOff: (side) => {
+        const key = this.sideDialogKeys[side]!;
+        // The dialog now belongs to the other call: ending this one must not unregister it.
+        this.dialogKeys.splice(this.dialogKeys.indexOf(key), 1);
+        delete this.sideDialogKeys[side];
+        if (side === 'a') this.aRetransmitter?.stop();
+        // A party that called in from an account of the tenant counts against its maxCalls in its new call.
+        return { party: this.bridge!.party(side), dialogKey: key, accountId: side === 'a' && this.direction === 'outbound' ? this.account.id : undefined };
+      },
+      adopt: (side, party, key, sentSdp, accountId) => {
+        this.bridge!.replace(side, party, sentSdp);
+        if (accountId !== undefined) this.ctx.accountCalls.tryTake(accountId, this.id, null);
+        const oldKey = this.sideDialogKeys[side];
+        if (oldKey) {
+          this.ctx.unregisterDialog(oldKey);
+          this.dialogKeys.splice(this.dialogKeys.indexOf(oldKey), 1);
+        }
+        this.addDialog(key, side);
+        if (side === 'a') this.aRetransmitter?.stop();
+      },
+    };
+  }
+
+  /**
+   * An INVITE with Replaces (RFC 3891) from an authenticated phone of this tenant naming our
+   * dialog on `side`: the phone takes that party's place. The party staying is re-INVITEd with
+   * the phone's offer, the phone gets the answer in our 2xx, and the replaced party gets BYE.
+   * A confirmed dialog only (an early one is a pickup); the INVITE must carry an offer.
+   */
+  async takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string): Promise<void> {
+    const reply = (status: number, reason?: string): void => {
+      tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
+    };
+    if (!this.bridge || !this.machine.is(CallState.Answered)) return reply(481);
+    if (this.transferring || this.bridge.busy) return reply(491);
+    if (!req.body.length || !req.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp')) {
+      return reply(488, 'INVITE with Replaces needs an SDP offer');
+    }
+    const bridge = this.bridge;
+    const stay = otherSide(side);
+    const mangle = this.bridgedOptions?.mangleSdp ?? true;
+    this.transferring = true;
+    try {
+      const offer = relayedBody(req, mangle);
+      const r = await bridge.send(stay, { method: 'INVITE', body: offer, contentType: 'application/sdp' });
+      const answer = r.response && r.status < 300 && r.response.body.length ? relayedBody(r.response, mangle) : undefined;
+      if (this.machine.is(CallState.Ended)) return reply(481);
+      if (!answer) {
+        // The staying party refused the new session: it keeps the one it had with the replaced party.
+        const before = bridge.sdpSentTo(side);
+        if (before && r.status < 300) void bridge.send(stay, { method: 'INVITE', body: before, contentType: 'application/sdp' });
+        return reply(r.status >= 300 ? r.status : 488, r.status >= 300 ? r.reason : 'No SDP answer');
+      }
+      const toTag = newTag();
+      const contact = this.localContactFor(req);
+      const res = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: answer, contentType: 'application/sdp' });
+      tx.respond(res);
+      const dialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
+      const replaced = bridge.party(side);
+      this.joinable().adopt(side, uasParty(dialog, this.ctx.stack, answer), dialogKey(dialog.id), answer);
+      if (req.source?.transport === 'udp') {
+        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, req.source, () => {
+          this.takeoverRetransmitters.delete(side);
+          this.hangup('system', 408, 'No ACK for the INVITE/Replaces');
+        }));
+      }
+      replaced.bye([reasonHeader(200, 'Call replaced')]);
+      const at = Date.now();
+      const party = side === 'a' ? 'caller' : 'callee';
+      this.history.push({ type: 'replaced', at, party, by });
+      this.log.info({ party, by }, 'party replaced (INVITE/Replaces)');
+      this.ctx.opts.emit({ type: 'call.replaced', tenantId: String(this.tenant.id), callId: this.id, at, party, by });
+    } finally {
+      this.transferring = false;
+    }
+  }
+
   /** This call as a blind transfer sees it. */
   private transferringCall(): TransferringCall {
     const call = this;
@@ -642,7 +811,10 @@ export class Call {
   }
 
   /** Every REFER decision is logged, an event, and a line of the CDR's transfer history. */
-  private recordTransfer(result: TransferResult, side: BridgeSide, target: ReferTarget, detail: { status?: number; reason?: string; newLegId?: number; by?: string }): void {
+  private recordTransfer(
+    result: TransferResult, side: BridgeSide, target: ReferTarget,
+    detail: { status?: number; reason?: string; newLegId?: number; by?: string; joinedCallId?: string },
+  ): void {
     const at = Date.now();
     const legId = this.sideLegIds[side];
     const kind = target.replaces ? 'attended' : 'blind';
@@ -776,6 +948,8 @@ export class Call {
     this.machine.to(CallState.Ended);
     this.ctx.stack.wheel.cancel(this.durationTimer);
     this.aRetransmitter?.stop();
+    for (const r of this.takeoverRetransmitters.values()) r.stop();
+    this.takeoverRetransmitters.clear();
     this.bridge?.close();
     // A transfer's new legs may still ring.
     this.fork?.cancel();

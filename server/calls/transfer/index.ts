@@ -5,3 +5,6 @@ export { TRANSFER_DIALPLAN, TransferDialplanRun } from './transfer-dialplan-run.
 export type { TransferHost, TransferOutcome } from './transfer-dialplan-run.ts';
 export { blindTransfer } from './blind-transfer.ts';
 export type { BlindTransferRequest, BlindTransferResult, TransferringCall } from './blind-transfer.ts';
+export { replacesDialogKeys } from './replaces-dialog.ts';
+export { joinFarParties } from './attended-transfer.ts';
+export type { JoinableCall, JoinResult } from './attended-transfer.ts';
