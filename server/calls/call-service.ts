@@ -1,5 +1,6 @@
 import type { CallState } from './call-state.ts';
-import type { ControllableCall } from './control/index.ts';
+import type { ControllableCall, ControlResult, ParkedCallView } from './control/index.ts';
+import { DEFAULT_PARK_SETTINGS, ParkingLot } from './park/index.ts';
 import type { Logger } from 'pino';
 import { sourceTrust, type TenantRef } from '../registrar/index.ts';
 import { dialogKeyOfRequest, digestUriMatchesRequest } from '../sip/index.ts';
@@ -55,6 +56,8 @@ export class CallService {
   private readonly acks = new Map<string, { ack: SipRequest; flow: Endpoint }>();
   private readonly logger: Logger;
   private readonly ctx: CallContext;
+  /** Park slots of every tenant (one set of numbers each). */
+  readonly parking: ParkingLot<Call>;
   private readonly callbackCtx: CallbackContext;
   private closed = false;
 
@@ -64,9 +67,14 @@ export class CallService {
     stack.onStrayResponse ??= (res) => {
       this.handleStrayResponse(res);
     };
+    this.parking = new ParkingLot<Call>(opts.park ?? DEFAULT_PARK_SETTINGS, (ms, fn) => {
+      const t = stack.wheel.schedule(ms, fn);
+      return () => stack.wheel.cancel(t);
+    });
     this.ctx = {
       opts,
       stack,
+      parking: this.parking,
       logger: opts.logger,
       localContact: (kind) => this.localContact(kind),
       rememberAck: (callId, ack, flow) => this.acks.set(callId, { ack, flow }),
@@ -200,6 +208,11 @@ export class CallService {
       tx.respond(res);
       return;
     }
+    // A phone of the tenant dialling a park slot retrieves what is parked there (no dialplan runs).
+    if (route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain && this.parking.isSlot(req.uri.user)) {
+      await this.retrieveFromSlot(req, tx, route, req.uri.user!);
+      return;
+    }
     const replaces = req.headers.get('Replaces');
     if (replaces !== undefined) {
       await this.replaceCall(req, tx, route, replaces);
@@ -233,6 +246,33 @@ export class CallService {
       return;
     }
     await call.runDialplan(stored);
+  }
+
+  private async retrieveFromSlot(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, slot: string): Promise<void> {
+    const entry = this.parking.get(route.tenant.id, slot);
+    if (!entry) {
+      tx.respond(createResponse(req, 404, `Nothing parked in ${slot}`, { toTag: newTag() }));
+      return;
+    }
+    if (!this.accountCalls.tryTake(route.account.id, entry.call.id, route.account.maxCalls)) {
+      tx.respond(createResponse(req, 403, 'Too many calls', { toTag: newTag() }));
+      return;
+    }
+    await entry.call.retrieveByPhone(req, tx, `sip:${route.account.username}@${route.tenant.domain}`);
+  }
+
+  /** The tenant's parked calls (REST `GET /parking`). */
+  parkedCalls(tenantId: number): ParkedCallView[] {
+    return this.parking.list(tenantId).map((e) => ({
+      slot: e.slot, callId: e.call.id, parkedAt: e.parkedAt, parkedBy: e.parkedBy, party: e.call.parkedPartyUri ?? '',
+    }));
+  }
+
+  /** REST retrieve: the call parked in `slot` of this tenant goes to the extension `destination`. */
+  retrieveParked(tenantId: number, slot: string, destination: string, by: string): Promise<ControlResult> {
+    const entry = this.parking.get(tenantId, slot);
+    if (!entry) return Promise.resolve({ ok: false, status: 404, reason: `Nothing parked in ${slot}` });
+    return entry.call.retrieveTo(destination, by);
   }
 
   /**
@@ -276,8 +316,9 @@ export class CallService {
       if (!caller) return { kind: 'reject', status: 403 };
       if (caller.disabled) return { kind: 'reject', status: 403, reason: 'Account disabled' };
       if (caller.incomingOnly) return { kind: 'reject', status: 403, reason: 'Account may not place calls' };
-      // INVITE/Replaces joins an existing call: no dialplan runs for it.
-      if (!caller.outDialplan && req.headers.get('Replaces') === undefined) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
+      // INVITE/Replaces and a dial of a park slot join an existing call: no dialplan runs for them.
+      const joins = req.headers.get('Replaces') !== undefined || (req.uri.host.toLowerCase() === fromTenant.domain && this.parking.isSlot(req.uri.user));
+      if (!caller.outDialplan && !joins) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
       return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan ?? undefined };
     }
     const toTenant = await accounts.tenantForDomain(req.uri.host.toLowerCase());
@@ -351,5 +392,6 @@ function controllable(c: Call | CallbackCall): ControllableCall {
     hold: (party, by) => c.hold(party, by),
     unhold: (by) => c.unhold(by),
     transfer: (party, destination, by) => c.transfer(party, destination, by),
+    park: (party, slot, by) => c.park(party, slot, by),
   };
 }

@@ -12,7 +12,7 @@ import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/inde
 import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
 import { Bridge, holdSdp, otherSide, unholdSdp, rejectAllMedia, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeRequest, type BridgeSide } from './bridge/index.ts';
 import {
-  blindTransfer, joinFarParties, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
+  blindTransfer, joinFarParties, transferByDial, transferByDialplan, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
   type JoinableCall, type ReferTarget, type TransferringCall,
 } from './transfer/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
@@ -20,6 +20,7 @@ import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
 import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
+import type { ParkingLot } from './park/index.ts';
 import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
@@ -43,6 +44,8 @@ export interface CallContext extends BranchContext {
   currentCalls(tenantId: number): CurrentCallView[];
   /** sys.Callback: a new 3PCC call of this tenant (CallService owns it). */
   callback(params: CallbackParams): Promise<CallbackResult>;
+  /** The tenant's park slots (shared by every call of the switch, one set of numbers per tenant). */
+  parking: ParkingLot<Call>;
   /** The call of `tenantId` owning the first of `keys` that names a dialog of ours (a Replaces), and its side. */
   findCallDialog(tenantId: number, keys: string[]): { call: Call; side: BridgeSide } | undefined;
 }
@@ -92,6 +95,11 @@ export class Call {
   private transferring = false;
   /** The held party and both sessions as they were before the hold (what unhold restores). */
   private onHold?: { party: ControlParty; before: Record<BridgeSide, Buffer> };
+  /**
+   * Parked in a slot: `side` is the parked party, on hold; the other side is vacant (its party
+   * got BYE) until a retrieve or the recall puts someone there. `recallTo`: the parker's extension.
+   */
+  private parked?: { slot: string; side: BridgeSide; by: string; recallTo?: string };
   /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
   private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
@@ -539,11 +547,58 @@ export class Call {
       this.takeoverRetransmitters.get(side)?.stop();
       this.takeoverRetransmitters.delete(side);
     }
+    if (this.parked && this.bridge && this.machine.is(CallState.Answered)) {
+      this.handleWhileParked(req, tx, side);
+      return;
+    }
     if (this.bridge && this.machine.is(CallState.Answered)) {
       this.bridge.handle(req, tx, side);
       return;
     }
     if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
+  }
+
+  /**
+   * The parked party talks to nobody: the switch answers its in-dialog requests itself. A
+   * re-INVITE or UPDATE (session refresh, its own hold) gets the held session we gave it.
+   */
+  private handleWhileParked(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
+    const parked = this.parked!;
+    if (req.method === 'ACK' || !tx) return;
+    const bridge = this.bridge!;
+    if (side !== parked.side) {
+      tx.respond(createResponse(req, 481));
+      return;
+    }
+    const dialog = bridge.party(side).dialog;
+    if (!dialog.acceptRemoteCSeq(req)) {
+      tx.respond(createResponse(req, 500, 'CSeq out of order'));
+      return;
+    }
+    switch (req.method) {
+      case 'BYE':
+        tx.respond(createResponse(req, 200));
+        dialog.terminated = true;
+        this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Parked party hung up');
+        return;
+      case 'INVITE':
+      case 'UPDATE': {
+        dialog.refreshTarget(req);
+        const sdp = bridge.sdpSentTo(side);
+        const res = createResponse(req, 200, 'OK', { headers: { Contact: dialog.localContact }, body: sdp, contentType: sdp ? 'application/sdp' : undefined });
+        tx.respond(res);
+        if (req.method === 'INVITE' && req.source?.transport === 'udp') {
+          this.takeoverRetransmitters.get(side)?.stop();
+          this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, req.source, () => this.takeoverRetransmitters.delete(side)));
+        }
+        return;
+      }
+      case 'REFER':
+        tx.respond(createResponse(req, 603, 'A parked call cannot be transferred'));
+        return;
+      default:
+        tx.respond(createResponse(req, 200));
+    }
   }
 
   // ------------------------------------------------------------------ transfer
@@ -564,6 +619,7 @@ export class Call {
     // tr=p passes a Replaces on unchanged: it names the transferor's dialog with us, so the far
     // party's INVITE/Replaces comes back to the switch and is matched there (takeOver).
     if (policy === 'switch' && target.replaces) this.attendedRefer(side, req, tx, target);
+    else if (policy === 'switch' && this.isParkSlot(target.uri)) void this.parkByRefer(side, req, tx, target);
     else if (policy === 'pass-through') void this.passTransfer(side, req, tx, target);
     else if (policy === 'switch') {
       this.transferring = true;
@@ -613,7 +669,7 @@ export class Call {
     };
     notify(100, 'Trying');
     const r = await blindTransfer(this.transferringCall(), {
-      leave: side, stored, target, req: this.transferRequest(req, target, referrer, bridge.party(otherSide(side))), progress: notify,
+      leave: side, place: transferByDialplan(stored, target, this.transferRequest(req, target, referrer, bridge.party(otherSide(side)))), progress: notify,
     });
     if (r.ok) {
       this.recordTransfer('completed', side, target, { status: 200, newLegId: r.newLegId });
@@ -675,6 +731,149 @@ export class Call {
       });
   }
 
+  /** A Refer-To naming one of the tenant's park slots (`sip:71@<tenant domain>`). */
+  private isParkSlot(uri: SipUri): boolean {
+    return uri.host.toLowerCase() === this.tenant.domain && this.ctx.parking.isSlot(uri.user);
+  }
+
+  /** tr=c REFER to a slot: the other party is parked there, the referrer hears NOTIFY 200 and gets BYE. */
+  private async parkByRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): Promise<void> {
+    tx.respond(createResponse(req, 202, 'Accepted'));
+    this.recordTransfer('accepted', side, target, {});
+    const referrer = this.bridge!.party(side);
+    const notify = (status: number, reason: string): void => {
+      if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
+    };
+    notify(100, 'Trying');
+    const by = uriText(referrer.dialog.remoteParty.uri);
+    const r = await this.parkSide(otherSide(side), target.uri.user, by, this.extensionOf(side), () => notify(200, 'OK'));
+    if (!r.ok) {
+      notify(r.status === 409 ? 486 : r.status, r.reason);
+      this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason });
+      return;
+    }
+    this.recordTransfer('completed', side, target, { status: 200 });
+  }
+
+  /**
+   * The tenant account on `side`, if that party is one: the caller of an outgoing call, or a
+   * callee reached as an account of the tenant (To in the tenant's domain). Park recalls go there.
+   */
+  private extensionOf(side: BridgeSide): string | undefined {
+    if (side === 'a') return this.direction === 'outbound' ? this.account.username : undefined;
+    if (this.direction === 'inbound') return this.account.username;
+    const uri = this.bridge?.party('b').dialog.remoteParty.uri;
+    return uri && uri.host.toLowerCase() === this.tenant.domain ? uri.user : undefined;
+  }
+
+  /**
+   * Parks the party on `stay` in `slot` (or the tenant's first free one): it is re-INVITEd on
+   * hold (a held party hears silence; holdSdp is where music on hold plugs in), the other party
+   * gets BYE, and the slot's recall timer starts. `beforeBye` runs once the park holds.
+   */
+  private async parkSide(stay: BridgeSide, slot: string | undefined, by: string, recallTo: string | undefined, beforeBye?: () => void):
+    Promise<{ ok: true; slot: string } | { ok: false; status: 404 | 409 | 422 | 502; reason: string }> {
+    const bridge = this.controllableBridge();
+    if (!bridge.ok) return bridge;
+    if (this.parked) return { ok: false, status: 409, reason: `The call is already parked in ${this.parked.slot}` };
+    if (this.onHold) return { ok: false, status: 409, reason: 'Unhold the call first' };
+    const lot = this.ctx.parking;
+    const chosen = slot ?? lot.firstFree(this.tenant.id);
+    if (!chosen) return { ok: false, status: 409, reason: 'No free park slot' };
+    if (!lot.isSlot(chosen)) return { ok: false, status: 422, reason: `${chosen} is not a park slot (${lot.settings.first}-${lot.settings.last})` };
+    if (!lot.park(this.tenant.id, chosen, this, by)) return { ok: false, status: 409, reason: `Slot ${chosen} is taken` };
+    const before = bridge.value.sdpSentTo(stay);
+    const r = before
+      ? await bridge.value.send(stay, { method: 'INVITE', body: holdSdp(before, ++this.sdpSteps[stay]), contentType: 'application/sdp' })
+      : { status: 409, reason: 'The call has no session to hold' };
+    if (r.status >= 300 || this.machine.is(CallState.Ended)) {
+      lot.leave(this.tenant.id, chosen);
+      return { ok: false, status: 502, reason: `Park re-INVITE answered ${r.status} ${r.reason}` };
+    }
+    const vacant = otherSide(stay);
+    this.parked = { slot: chosen, side: stay, by, recallTo };
+    beforeBye?.();
+    bridge.value.party(vacant).bye([reasonHeader(200, 'Call parked')]);
+    const key = this.sideDialogKeys[vacant];
+    if (key) this.ctx.unregisterDialog(key);
+    this.recordPark('parked', chosen, by);
+    return { ok: true, slot: chosen };
+  }
+
+  /** Live call control: park `party` (it stays, on hold); the other party leaves. */
+  async park(party: ControlParty, slot: string | undefined, by: string): Promise<ControlResult & { slot?: string }> {
+    const stay = controlSide(party);
+    // The recall goes to the call's own account when that is the party who left (not the parked one).
+    const own: BridgeSide = this.direction === 'outbound' ? 'a' : 'b';
+    const r = await this.parkSide(stay, slot, by, own === stay ? undefined : this.account.username);
+    return r.ok ? { ok: true, slot: r.slot } : r;
+  }
+
+  /** The parked party's URI, if parked (the lot's list view). */
+  get parkedPartyUri(): string | undefined {
+    return this.parked && this.bridge ? uriText(this.bridge.party(this.parked.side).dialog.remoteParty.uri) : undefined;
+  }
+
+  /** The park recall timer fired (the lot already freed the slot): ring the parker, or end the call. */
+  recall(): void {
+    const parked = this.parked;
+    if (!parked || this.machine.is(CallState.Ended)) return;
+    if (!parked.recallTo) {
+      this.hangup('system', 480, 'Park timeout, nobody to recall');
+      return;
+    }
+    void this.retrieveTo(parked.recallTo, 'system', 'recalled').then((r) => {
+      if (!r.ok && !this.machine.is(CallState.Ended)) this.hangup('system', 480, 'Park recall not answered');
+    });
+  }
+
+  /**
+   * Connects the parked party to the tenant's extension `destination` (REST retrieve, recall): it
+   * is dialled with a late offer like a transfer's new party. On failure a retrieve leaves the
+   * call parked in its slot.
+   */
+  async retrieveTo(destination: string, by: string, kind: 'retrieved' | 'recalled' = 'retrieved'): Promise<ControlResult> {
+    const parked = this.parked;
+    if (!parked || !this.bridge || !this.machine.is(CallState.Answered)) return { ok: false, status: 409, reason: 'The call is not parked' };
+    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
+    this.ctx.parking.leave(this.tenant.id, parked.slot);
+    this.transferring = true;
+    try {
+      const vacant = otherSide(parked.side);
+      const r = await blindTransfer(this.transferringCall(), { leave: vacant, place: transferByDial(`${destination}@local`), progress: () => undefined });
+      if (!r.ok) {
+        if (kind === 'retrieved' && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
+        return { ok: false, status: 502, reason: `Retrieve failed: ${r.status} ${r.reason}` };
+      }
+      this.parked = undefined;
+      this.sideLegIds[vacant] = r.newLegId;
+      this.recordPark(kind, parked.slot, by, destination);
+      return { ok: true };
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  /** A phone of the tenant dialled the slot: it takes the vacant side (like INVITE/Replaces). */
+  async retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string): Promise<void> {
+    const parked = this.parked;
+    if (!parked) {
+      tx.respond(createResponse(req, 404, 'Nothing parked there', { toTag: newTag() }));
+      return;
+    }
+    this.ctx.parking.leave(this.tenant.id, parked.slot);
+    const taken = await this.takeOver(otherSide(parked.side), req, tx, by, 'retrieved');
+    if (!taken && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
+  }
+
+  private recordPark(type: 'parked' | 'retrieved' | 'recalled', slot: string, by: string, destination?: string): void {
+    const at = Date.now();
+    this.history.push({ type, at, slot, by });
+    this.log.info({ slot, by, destination }, `call ${type}`);
+    this.ctx.opts.emit({ type: `call.${type}`, tenantId: String(this.tenant.id), callId: this.id, at, slot, by, destination });
+  }
+
   /** Why this call cannot be joined into another by an attended transfer now, if it cannot. */
   private joinRefusal(): { status: number; reason: string } | undefined {
     if (!this.bridge || !this.machine.is(CallState.Answered)) return { status: 403, reason: 'The replaced call is not answered' };
@@ -727,10 +926,12 @@ export class Call {
    * the phone's offer, the phone gets the answer in our 2xx, and the replaced party gets BYE.
    * A confirmed dialog only (an early one is a pickup); the INVITE must carry an offer.
    */
-  async takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string): Promise<void> {
-    const reply = (status: number, reason?: string): void => {
+  async takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string, kind: 'replaced' | 'retrieved' = 'replaced'): Promise<boolean> {
+    const reply = (status: number, reason?: string): false => {
       tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
+      return false;
     };
+    if (kind === 'replaced' && this.parked) return reply(481);
     if (!this.bridge || !this.machine.is(CallState.Answered)) return reply(481);
     if (this.transferring || this.bridge.busy) return reply(491);
     if (!req.body.length || !req.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp')) {
@@ -764,12 +965,19 @@ export class Call {
           this.hangup('system', 408, 'No ACK for the INVITE/Replaces');
         }));
       }
+      if (kind === 'retrieved') {
+        const slot = this.parked?.slot ?? '';
+        this.parked = undefined;
+        this.recordPark('retrieved', slot, by, by);
+        return true;
+      }
       replaced.bye([reasonHeader(200, 'Call replaced')]);
       const at = Date.now();
       const party = side === 'a' ? 'caller' : 'callee';
       this.history.push({ type: 'replaced', at, party, by });
       this.log.info({ party, by }, 'party replaced (INVITE/Replaces)');
       this.ctx.opts.emit({ type: 'call.replaced', tenantId: String(this.tenant.id), callId: this.id, at, party, by });
+      return true;
     } finally {
       this.transferring = false;
     }
@@ -831,7 +1039,7 @@ export class Call {
   view(): LiveCallView {
     return {
       id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
-      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, history: [...this.history],
+      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, parkedIn: this.parked?.slot, history: [...this.history],
     };
   }
 
@@ -897,7 +1105,7 @@ export class Call {
           transferee: uriText(bridge.value.party(stay).dialog.remoteParty.uri),
         },
       };
-      const r = await blindTransfer(this.transferringCall(), { leave, stored, target, req, progress: () => undefined });
+      const r = await blindTransfer(this.transferringCall(), { leave, place: transferByDialplan(stored, target, req), progress: () => undefined });
       if (!r.ok) {
         if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', leave, target, { status: r.status, reason: r.reason, by });
         return { ok: false, status: 502, reason: `Transfer failed: ${r.status} ${r.reason}` };
@@ -950,6 +1158,7 @@ export class Call {
     this.aRetransmitter?.stop();
     for (const r of this.takeoverRetransmitters.values()) r.stop();
     this.takeoverRetransmitters.clear();
+    if (this.parked) this.ctx.parking.leave(this.tenant.id, this.parked.slot);
     this.bridge?.close();
     // A transfer's new legs may still ring.
     this.fork?.cancel();

@@ -1,4 +1,4 @@
 export { controlSide } from './control-side.ts';
-export type { ControllableCall, ControlParty, ControlResult, LiveCallView } from './control-types.ts';
+export type { ControllableCall, ControlParty, ControlResult, LiveCallView, ParkedCallView } from './control-types.ts';
 export { CallControl } from './call-control.ts';
 export type { CallDirectoryForControl } from './call-control.ts';

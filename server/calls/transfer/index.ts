@@ -3,7 +3,7 @@ export type { ReferTarget, ReferToParse, ReplacesTarget } from './refer-to.ts';
 export { referNotify } from './refer-notify.ts';
 export { TRANSFER_DIALPLAN, TransferDialplanRun } from './transfer-dialplan-run.ts';
 export type { TransferHost, TransferOutcome } from './transfer-dialplan-run.ts';
-export { blindTransfer } from './blind-transfer.ts';
+export { blindTransfer, transferByDial, transferByDialplan } from './blind-transfer.ts';
 export type { BlindTransferRequest, BlindTransferResult, TransferringCall } from './blind-transfer.ts';
 export { replacesDialogKeys } from './replaces-dialog.ts';
 export { joinFarParties } from './attended-transfer.ts';

@@ -16,11 +16,22 @@ const transferSchema = z.object({
   destination: z.string().min(1).max(255).regex(/^[^\s<>]+$/, 'must be an extension or a sip: URI without spaces or angle brackets'),
 });
 
+const parkSchema = z.object({
+  party: z.enum(['caller', 'callee']),
+  /** A slot number of the tenant (PATCHBAY_PARK_SLOTS); omitted: the first free one. */
+  slot: z.string().regex(/^[1-9][0-9]{0,5}$/, 'must be a park slot number').optional(),
+});
+const retrieveSchema = z.object({
+  /** An extension (account) of the tenant. */
+  destination: z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'must be an extension of the tenant'),
+});
+
 /**
  * Live call control, `/api/v1/calls` (bearer token; the token owner's tenant only — the API
  * issue brings roles). Another tenant's call id answers 404 like an unknown one.
  */
 export function mountCallRoutes(router: Router<ApiState>, deps: ApiDeps): void {
+  mountParkingRoutes(router, deps);
   const scope = async (ctx: Koa.ParameterizedContext<ApiState>): Promise<{ calls: CallControl; tenantId: number; by: string }> => {
     const user = await requireUser(ctx, deps.db);
     if (!deps.calls) throw new ApiError(503, 'call control is not running');
@@ -66,6 +77,37 @@ export function mountCallRoutes(router: Router<ApiState>, deps: ApiDeps): void {
     const { calls, tenantId, by } = await scope(ctx);
     const { party, destination } = parseInput(transferSchema, await readJsonBody(ctx));
     answer(ctx, await calls.transfer(tenantId, ctx.params['id']!, party, destination, by), ctx.params['id']!);
+  });
+}
+
+/** Park slots: `GET /parking`, `POST /parking/:slot/retrieve`, `POST /calls/:id/park` (same auth and tenant scope as the call routes). */
+export function mountParkingRoutes(router: Router<ApiState>, deps: ApiDeps): void {
+  const scope = async (ctx: Koa.ParameterizedContext<ApiState>): Promise<{ calls: CallControl; tenantId: number; by: string }> => {
+    const user = await requireUser(ctx, deps.db);
+    if (!deps.calls) throw new ApiError(503, 'call control is not running');
+    return { calls: deps.calls, tenantId: tenantOf(user), by: `api:${user.email}` };
+  };
+
+  router.post('/calls/:id/park', async (ctx) => {
+    const { calls, tenantId, by } = await scope(ctx);
+    const { party, slot } = parseInput(parkSchema, await readJsonBody(ctx));
+    const id = ctx.params['id']!;
+    const r = await calls.park(tenantId, id, party, slot, by);
+    if (!r.ok) throw new ApiError(r.status, r.reason, r.status === 422 ? 'slot' : undefined);
+    ctx.body = { ok: true, slot: r.slot, call: calls.get(tenantId, id) ?? null };
+  });
+
+  router.get('/parking', async (ctx) => {
+    const { calls, tenantId } = await scope(ctx);
+    ctx.body = { items: calls.parking(tenantId), nextCursor: null };
+  });
+
+  router.post('/parking/:slot/retrieve', async (ctx) => {
+    const { calls, tenantId, by } = await scope(ctx);
+    const { destination } = parseInput(retrieveSchema, await readJsonBody(ctx));
+    const r = await calls.retrieve(tenantId, ctx.params['slot']!, destination, by);
+    if (!r.ok) throw new ApiError(r.status, r.reason, r.status === 422 ? 'destination' : undefined);
+    ctx.body = { ok: true };
   });
 }
 
