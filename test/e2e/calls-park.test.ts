@@ -72,6 +72,32 @@ describe('park and retrieve', () => {
     expect(cdr.history.map((h) => [h.type, h['slot']])).toEqual([['parked', '70'], ['retrieved', '70']]);
   });
 
+  it('a phone parks the other party with a REFER to a slot (tr=c); dialling the slot retrieves it', async () => {
+    const referrer = await sipp('refer-uas-refer-notify-bye.xml', { keys: { refer_to: '71' } });
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${referrer.port}[tr=c]");`);
+    const before = sw.events.length;
+    const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const parked = await sw.waitForEvent((e) => e.type === 'call.parked' && sw.events.indexOf(e) >= before);
+    expect(parked['slot']).toBe('71');
+    expect(String(parked['by'])).toMatch(/^sip:callee@127\.0\.0\.1/);
+    const retriever = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '71', user: '1004' });
+    const [r] = await expectSippOk(referrer, caller, retriever);
+    expect(r!.logs).toContain('notify: SIP/2.0 200');
+    const callId = String(parked['callId']);
+    await sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
+    const kinds = sw.events.filter((e) => e['callId'] === callId && e.type.startsWith('call.transfer')).map((e) => e.type);
+    expect(kinds).toEqual(['call.transfer.accepted', 'call.transferred']);
+  });
+
+  it('a REFER to a slot on a leg without tr=c is refused like any REFER (603), nothing is parked', async () => {
+    const callee = await sipp('refer-uas-refer-refused-key.xml', { keys: { refer_to: '72' } });
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+    const before = sw.events.length;
+    await expectSippOk(callee, await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
+    await sw.waitForEvent((e) => e.type === 'call.transfer.refused' && sw.events.indexOf(e) >= before);
+    expect(sw.events.some((e) => sw.events.indexOf(e) >= before && e.type === 'call.parked')).toBe(false);
+  });
+
   it('dialling an empty slot gets 404 and runs no dialplan', async () => {
     await sw.useOutDialplan('1004', 'sys.Log("must not run"); sys.Respond(486, "ran");');
     const before = sw.events.length;
