@@ -37,6 +37,9 @@ type Route =
 /** sys.Callback calls one tenant may have up at once. */
 export const MAX_CALLBACKS_PER_TENANT = 10;
 
+/** The pickup feature code: `*8<extension>` (directed) or `*8` (the tenant's group). */
+const PICKUP_CODE = /^\*8([A-Za-z0-9._+-]{0,64})$/;
+
 /** Methods a dialog of ours may receive; without a matching dialog they get 481. */
 const DIALOG_METHODS = new Set(['BYE', 'UPDATE', 'INFO', 'REFER', 'PRACK']);
 
@@ -208,6 +211,12 @@ export class CallService {
       tx.respond(res);
       return;
     }
+    // *8<ext>: directed pickup of a call ringing that extension; *8 alone: any call ringing the tenant.
+    const pickup = route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain ? PICKUP_CODE.exec(req.uri.user ?? '') : null;
+    if (pickup) {
+      await this.pickUpCall(req, tx, route, pickup[1] || undefined);
+      return;
+    }
     // A phone of the tenant dialling a park slot retrieves what is parked there (no dialplan runs).
     if (route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain && this.parking.isSlot(req.uri.user)) {
       await this.retrieveFromSlot(req, tx, route, req.uri.user!);
@@ -246,6 +255,27 @@ export class CallService {
       return;
     }
     await call.runDialplan(stored);
+  }
+
+  /**
+   * Pickup by a phone of the tenant: the oldest call of the same tenant ringing `extension` (or,
+   * with none given, ringing any other account of the tenant — the tenant is one pickup group).
+   * A call of another tenant is never found.
+   */
+  private async pickUpCall(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, extension: string | undefined): Promise<void> {
+    const picker = route.account.username;
+    const call = [...this.calls]
+      .filter((c) => c.tenant.id === route.tenant.id && !(c.direction === 'outbound' && c.account.username === picker) && c.isRingingFor(extension, picker))
+      .sort((a, b) => a.createdAt - b.createdAt)[0];
+    if (!call) {
+      tx.respond(createResponse(req, 404, 'No call to pick up', { toTag: newTag() }));
+      return;
+    }
+    if (!this.accountCalls.tryTake(route.account.id, call.id, route.account.maxCalls)) {
+      tx.respond(createResponse(req, 403, 'Too many calls', { toTag: newTag() }));
+      return;
+    }
+    await call.pickUp(req, tx, `sip:${picker}@${route.tenant.domain}`);
   }
 
   private async retrieveFromSlot(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, slot: string): Promise<void> {
@@ -317,7 +347,8 @@ export class CallService {
       if (caller.disabled) return { kind: 'reject', status: 403, reason: 'Account disabled' };
       if (caller.incomingOnly) return { kind: 'reject', status: 403, reason: 'Account may not place calls' };
       // INVITE/Replaces and a dial of a park slot join an existing call: no dialplan runs for them.
-      const joins = req.headers.get('Replaces') !== undefined || (req.uri.host.toLowerCase() === fromTenant.domain && this.parking.isSlot(req.uri.user));
+      const own = req.uri.host.toLowerCase() === fromTenant.domain;
+      const joins = req.headers.get('Replaces') !== undefined || (own && (this.parking.isSlot(req.uri.user) || PICKUP_CODE.test(req.uri.user ?? '')));
       if (!caller.outDialplan && !joins) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
       return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan ?? undefined };
     }

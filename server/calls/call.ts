@@ -100,6 +100,10 @@ export class Call {
    * got BYE) until a retrieve or the recall puts someone there. `recallTo`: the parker's extension.
    */
   private parked?: { slot: string; side: BridgeSide; by: string; recallTo?: string };
+  /** Tenant accounts this call's live legs ring, with a count per account (pickup finds calls by them). */
+  private readonly ringingAccounts = new Map<string, number>();
+  /** A phone picked the ringing call up: the Dial that was ringing reports an answer. */
+  private pickedUp = false;
   /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
   private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
@@ -263,6 +267,11 @@ export class Call {
     const chain = this.direction === 'inbound' && this.dialplanName ? [this.account.username] : [];
     const scope: LegScope = { settings: this.legSettings, headers: options.customHeaders, chain, depth: 0 };
     const { result, legOffset } = await this.forkLegs(plan, dialString, options, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
+    if (this.pickedUp) {
+      // A phone picked the call up while this Dial rang: for the script that is an answer.
+      result.winner?.handle.winner?.bye([reasonHeader(200, 'Call picked up elsewhere')]);
+      return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
+    }
     if (result.answered && result.winner) {
       const winner = result.winner.handle;
       const branch = winner.winner;
@@ -335,7 +344,7 @@ export class Call {
             return;
           }
         }
-        const legObserver = callee ? this.releasingOnFailure(observer, callee.id) : observer;
+        const legObserver = callee ? this.releasingOnFailure(observer, callee.id, callee.username) : observer;
         if (r.kind === 'dialplan') {
           const nested = new LocalDialplanLeg(leg, legObserver, this.nestedHost(), r.account, r.dialplan, r.dialplanName, scope);
           handle.attach(nested);
@@ -361,18 +370,96 @@ export class Call {
   }
 
   /** A leg to a local account that fails (or is cancelled) stops counting against its maxCalls. */
-  private releasingOnFailure(observer: LegObserver, accountId: number): LegObserver {
+  private releasingOnFailure(observer: LegObserver, accountId: number, username: string): LegObserver {
     let released = false;
+    let ringing = true;
+    this.ringingAccounts.set(username, (this.ringingAccounts.get(username) ?? 0) + 1);
+    const stopRinging = (): void => {
+      if (!ringing) return;
+      ringing = false;
+      const n = (this.ringingAccounts.get(username) ?? 1) - 1;
+      if (n > 0) this.ringingAccounts.set(username, n);
+      else this.ringingAccounts.delete(username);
+    };
     return {
       ringing: () => observer.ringing(),
       progress: (sdp) => observer.progress(sdp),
-      answered: (answer) => observer.answered(answer),
+      answered: (answer) => {
+        stopRinging();
+        observer.answered(answer);
+      },
       failed: (failure) => {
+        stopRinging();
         if (!released) this.ctx.accountCalls.release(accountId, this.id);
         released = true;
         observer.failed(failure);
       },
     };
+  }
+
+  /** Still ringing (no final answer to the caller) with a leg to `extension`, or to any account of the tenant but `except`. */
+  isRingingFor(extension: string | undefined, except?: string): boolean {
+    if (!this.machine.is(CallState.Dialing) || this.finalSent || this.cancelled || this.pickedUp) return false;
+    if (extension !== undefined) return this.ringingAccounts.has(extension);
+    return [...this.ringingAccounts.keys()].some((u) => u !== except);
+  }
+
+  /**
+   * Call pickup by a phone of the tenant (`*8<ext>`, `*8`): the ringing legs are cancelled and
+   * the caller is bridged to the phone. Each side's offer is the other's answer (the caller's
+   * INVITE and the phone's INVITE both carry one); a pair of phones without a common codec would
+   * need a re-INVITE, which the switch does not send yet.
+   */
+  async pickUp(req: SipRequest, tx: ServerTransaction, by: string): Promise<boolean> {
+    const reply = (status: number, reason?: string): false => {
+      tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
+      return false;
+    };
+    if (!this.isRingingFor(undefined)) return reply(481);
+    if (!isSdpMessage(req)) return reply(488, 'Pickup needs an SDP offer');
+    if (!isSdpMessage(this.req)) return reply(488, 'The ringing call has no SDP offer');
+    const toCaller = relayedBody(req, true);
+    const toPicker = relayedBody(this.req, true);
+    this.pickedUp = true;
+    this.fork?.cancel();
+    const res = this.respondA(200, 'OK', toCaller);
+    if (!res) return reply(481);
+    this.machine.to(CallState.Answered);
+    this.answeredAt = Date.now();
+    const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
+    const toTag = newTag();
+    const contact = this.localContactFor(req);
+    const pickerRes = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: toPicker, contentType: 'application/sdp' });
+    tx.respond(pickerRes);
+    const bDialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
+    this.bridge = new Bridge(
+      {
+        stack: this.ctx.stack, mangleSdp: true,
+        events: {
+          bye: (side) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
+          refer: (side, r, t) => this.onRefer(side, r, t),
+        },
+      },
+      uasParty(aDialog, this.ctx.stack, toCaller),
+      uasParty(bDialog, this.ctx.stack, toPicker),
+    );
+    this.addDialog(dialogKey(aDialog.id), 'a');
+    this.addDialog(dialogKey(bDialog.id), 'b');
+    if (this.req.source?.transport === 'udp') {
+      this.aRetransmitter = retransmit2xxUntilAck(this.ctx.stack, res, this.req.source, () => this.hangup('system', 408, 'No ACK from caller'));
+    }
+    if (req.source?.transport === 'udp') {
+      this.takeoverRetransmitters.set('b', retransmit2xxUntilAck(this.ctx.stack, pickerRes, req.source, () => this.hangup('system', 408, 'No ACK from the picking phone')));
+    }
+    const at = this.answeredAt;
+    this.ctx.opts.emit({
+      type: 'call.answered', tenantId: String(this.tenant.id), callId: this.id, at, legId: 0,
+      caller: this.caller, callee: this.callee, direction: this.direction,
+    });
+    this.history.push({ type: 'picked-up', at, party: 'callee', by });
+    this.log.info({ by }, 'call picked up');
+    this.ctx.opts.emit({ type: 'call.picked-up', tenantId: String(this.tenant.id), callId: this.id, at, party: 'callee', by });
+    return true;
   }
 
   private nestedHost(): LocalDialplanHost {
@@ -1171,6 +1258,10 @@ export class Call {
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }
+}
+
+function isSdpMessage(msg: SipRequest): boolean {
+  return msg.body.length > 0 && msg.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp') === true;
 }
 
 function sandboxOutcome(r: DialResult<BridgeableLeg>): string {
