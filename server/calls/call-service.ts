@@ -291,6 +291,15 @@ export class CallService {
     await entry.call.retrieveByPhone(req, tx, `sip:${route.account.username}@${route.tenant.domain}`);
   }
 
+  /** Live call control pickup: the tenant's call `callId`, or the oldest one ringing `extension`, goes to `destination`. */
+  pickupTo(tenantId: number, which: { callId?: string; extension?: string }, destination: string, by: string): Promise<ControlResult> {
+    const call = [...this.calls]
+      .filter((c) => c.tenant.id === tenantId && (which.callId ? c.id === which.callId : true) && c.isRingingFor(which.callId ? undefined : which.extension))
+      .sort((a, b) => a.createdAt - b.createdAt)[0];
+    if (!call) return Promise.resolve({ ok: false, status: 404, reason: 'No such ringing call' });
+    return call.pickupTo(destination, by);
+  }
+
   /** The tenant's parked calls (REST `GET /parking`). */
   parkedCalls(tenantId: number): ParkedCallView[] {
     return this.parking.list(tenantId).map((e) => ({

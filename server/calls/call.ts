@@ -104,6 +104,8 @@ export class Call {
   private readonly ringingAccounts = new Map<string, number>();
   /** A phone picked the ringing call up: the Dial that was ringing reports an answer. */
   private pickedUp = false;
+  /** Live call control picks the ringing call up to an extension: the ringing Dial reports how that went. */
+  private pickupPending?: Promise<SandboxDialResult>;
   /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
   private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
@@ -267,6 +269,7 @@ export class Call {
     const chain = this.direction === 'inbound' && this.dialplanName ? [this.account.username] : [];
     const scope: LegScope = { settings: this.legSettings, headers: options.customHeaders, chain, depth: 0 };
     const { result, legOffset } = await this.forkLegs(plan, dialString, options, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
+    if (this.pickupPending) return this.pickupPending;
     if (this.pickedUp) {
       // A phone picked the call up while this Dial rang: for the script that is an answer.
       result.winner?.handle.winner?.bye([reasonHeader(200, 'Call picked up elsewhere')]);
@@ -402,6 +405,46 @@ export class Call {
     if (!this.machine.is(CallState.Dialing) || this.finalSent || this.cancelled || this.pickedUp) return false;
     if (extension !== undefined) return this.ringingAccounts.has(extension);
     return [...this.ringingAccounts.keys()].some((u) => u !== except);
+  }
+
+  /**
+   * Pickup from live call control: the ringing legs are cancelled and the tenant's extension
+   * `destination` is rung instead with the caller's offer; its answer bridges the call as any
+   * Dial would. The script's ringing Dial resolves with that leg's outcome.
+   */
+  async pickupTo(destination: string, by: string): Promise<ControlResult> {
+    if (!this.isRingingFor(undefined)) return { ok: false, status: 409, reason: 'The call is not ringing' };
+    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
+    let settle!: (r: SandboxDialResult) => void;
+    this.pickupPending = new Promise((resolve) => { settle = resolve; });
+    this.pickedUp = true;
+    this.fork?.cancel();
+    const dialString = `${destination}@local`;
+    try {
+      const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
+      const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
+      const { result, legOffset } = await this.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
+      const branch = result.winner?.handle.winner;
+      if (!result.answered || !result.winner || !branch?.dialog || this.cancelled || this.finalSent || !this.machine.is(CallState.Dialing)) {
+        branch?.bye([reasonHeader(487, 'Caller gone')]);
+        settle({ answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) });
+        return { ok: false, status: 502, reason: `Pickup failed: ${result.status} ${result.reason}` };
+      }
+      this.bridgeTo(result.winner.handle, branch, result.winner.outcome.id + legOffset);
+      const at = Date.now();
+      this.history.push({ type: 'picked-up', at, party: 'callee', by });
+      this.log.info({ by, destination }, 'call picked up');
+      this.ctx.opts.emit({ type: 'call.picked-up', tenantId: String(this.tenant.id), callId: this.id, at, party: 'callee', by });
+      settle({ answered: true, status: 200, reason: 'OK', outcome: 'answered' });
+      return { ok: true };
+    } catch (err) {
+      settle({ answered: false, status: 500, reason: (err as Error).message, outcome: 'failed' });
+      return { ok: false, status: 502, reason: (err as Error).message };
+    } finally {
+      // The ringing Dial already holds the promise; a later Dial of the script must not get it.
+      this.pickupPending = undefined;
+      if (!this.machine.is(CallState.Answered)) this.pickedUp = false;
+    }
   }
 
   /**

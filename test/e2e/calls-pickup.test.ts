@@ -28,6 +28,17 @@ async function register(user: string, port: number, domain = DOMAIN): Promise<vo
   }
 }
 
+/** The other tenant, with its own 1004. */
+async function otherTenant(): Promise<number> {
+  const db = sw.running.db;
+  const existing = await db.tenants.findByDomain(OTHER);
+  if (existing) return existing.id;
+  const t = await db.tenants.add({ domain: OTHER });
+  await db.accounts.add({ username: '1004', domain: OTHER, password: PASSWORD });
+  sw.running.sip.directory.invalidate();
+  return t.id;
+}
+
 /** 1002's phone, registered and ringing until it is cancelled. */
 async function ringingPhone(): Promise<SippProcess> {
   const port = await freeUdpPort();
@@ -69,13 +80,37 @@ describe('call pickup', () => {
     await sw.waitForEvent((e) => e.type === 'call.picked-up' && e['callId'] === callId);
   });
 
+  it('REST pickup rings the destination extension instead; bad input 400, another tenant 404', async () => {
+    const user = await sw.running.db.users.add({ email: `pickup${Date.now()}@acme.test`, password: 'a-long-web-password', role: 'receptionist', tenantId: sw.tenantId });
+    const token = (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token;
+    const otherId = await otherTenant();
+    const strangerUser = await sw.running.db.users.add({ email: `pickup${Date.now()}@${OTHER}`, password: 'a-long-web-password', role: 'receptionist', tenantId: otherId });
+    const stranger = (await sw.running.db.tokens.create({ userId: strangerUser.id, name: 'test' })).token;
+    const { host, port } = sw.running.httpAddress;
+    const post = (t: string, body: unknown) => fetch(`http://${host}:${port}/api/v1/calls/pickup`, {
+      method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const deskPort = await freeUdpPort();
+    await register('1004', deskPort);
+    const desk = await sipp('call-uas-answer.xml', { port: deskPort });
+    const { phone, caller, callId } = await ringing1002();
+    const both = await post(token, { callId, extension: '1002', destination: '1004' });
+    expect(both.status).toBe(400);
+    expect(((await both.json()) as { field?: string }).field).toBe('callId');
+    expect((await post(token, { extension: '1002' })).status).toBe(400);
+    expect((await post(stranger, { callId, destination: '1004' })).status).toBe(404);
+    expect((await post(stranger, { extension: '1002', destination: '1004' })).status).toBe(404);
+    const res = await post(token, { extension: '1002', destination: '1004' });
+    expect(res.status, await res.clone().text()).toBe(200);
+    await expectSippOk(phone, caller, desk);
+    const ev = await sw.waitForEvent((e) => e.type === 'call.picked-up' && e['callId'] === callId);
+    expect(String(ev['by'])).toMatch(/^api:pickup/);
+    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((x) => x.callId === callId)!;
+    expect(cdr.legs.map((l) => l.destination)).toEqual(['local:1002', 'local:1004']);
+  });
+
   it('a phone of another tenant dialling *81002 or *8 finds nothing (404), the call keeps ringing', async () => {
-    let other = await sw.running.db.tenants.findByDomain(OTHER);
-    if (!other) {
-      other = await sw.running.db.tenants.add({ domain: OTHER });
-      await sw.running.db.accounts.add({ username: '1004', domain: OTHER, password: PASSWORD });
-      sw.running.sip.directory.invalidate();
-    }
+    await otherTenant();
     const { phone, caller, callId } = await ringing1002();
     for (const code of ['*81002', '*8']) {
       await expectSippOk(await sipp('park-uac-auth-empty-slot-404.xml', { remote: sw.target, service: code, user: '1004', domain: OTHER }));

@@ -5,6 +5,7 @@ export interface CallDirectoryForControl {
   controllableCalls(tenantId: number): ControllableCall[];
   parkedCalls(tenantId: number): ParkedCallView[];
   retrieveParked(tenantId: number, slot: string, destination: string, by: string): Promise<ControlResult>;
+  pickupTo(tenantId: number, which: { callId?: string; extension?: string }, destination: string, by: string): Promise<ControlResult>;
 }
 
 /**
@@ -54,6 +55,11 @@ export class CallControl {
   /** The call parked in `slot` goes to the tenant's extension `destination` (404 when the slot is empty). */
   retrieve(tenantId: number, slot: string, destination: string, by: string): Promise<ControlResult> {
     return this.calls.retrieveParked(tenantId, slot, destination, by);
+  }
+
+  /** A ringing call (by id, or the oldest ringing `extension`) is picked up to the extension `destination`. */
+  pickup(tenantId: number, which: { callId?: string; extension?: string }, destination: string, by: string): Promise<ControlResult> {
+    return this.calls.pickupTo(tenantId, which, destination, by);
   }
 
   private find(tenantId: number, callId: string): ControllableCall | undefined {

@@ -26,6 +26,13 @@ const retrieveSchema = z.object({
   destination: z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'must be an extension of the tenant'),
 });
 
+const extensionField = z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'must be an extension of the tenant');
+const pickupSchema = z.object({
+  callId: z.string().min(1).max(64).optional(),
+  extension: extensionField.optional(),
+  destination: extensionField,
+}).refine((v) => (v.callId === undefined) !== (v.extension === undefined), { message: 'give callId or extension (one of them)', path: ['callId'] });
+
 /**
  * Live call control, `/api/v1/calls` (bearer token; the token owner's tenant only — the API
  * issue brings roles). Another tenant's call id answers 404 like an unknown one.
@@ -87,6 +94,14 @@ export function mountParkingRoutes(router: Router<ApiState>, deps: ApiDeps): voi
     if (!deps.calls) throw new ApiError(503, 'call control is not running');
     return { calls: deps.calls, tenantId: tenantOf(user), by: `api:${user.email}` };
   };
+
+  router.post('/calls/pickup', async (ctx) => {
+    const { calls, tenantId, by } = await scope(ctx);
+    const { callId, extension, destination } = parseInput(pickupSchema, await readJsonBody(ctx));
+    const r = await calls.pickup(tenantId, { callId, extension }, destination, by);
+    if (!r.ok) throw new ApiError(r.status, r.reason, r.status === 422 ? 'destination' : undefined);
+    ctx.body = { ok: true };
+  });
 
   router.post('/calls/:id/park', async (ctx) => {
     const { calls, tenantId, by } = await scope(ctx);
