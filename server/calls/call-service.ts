@@ -433,5 +433,8 @@ function controllable(c: Call | CallbackCall): ControllableCall {
     unhold: (by) => c.unhold(by),
     transfer: (party, destination, by) => c.transfer(party, destination, by),
     park: (party, slot, by) => c.park(party, slot, by),
+    consultStart: (party, destination, by) => c.consultStart(party, destination, by),
+    consultComplete: (by) => c.consultComplete(by),
+    consultCancel: (by) => c.consultCancel(by),
   };
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { CallState, callStateMachine } from './call-state.ts';
-import { controlSide, type ControlParty, type ControlResult, type LiveCallView } from './control/index.ts';
+import { cancelConsult, completeConsult, controlSide, startConsult, type Consult, type ConsultingCall, type ControlParty, type ControlResult, type LiveCallView } from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
-import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
+import { Dialog, dialogKey, dialogKeyOfRequest, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
 import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
 import { parseUri, type SipUri } from '../sip/index.ts';
@@ -100,6 +100,8 @@ export class Call {
    * got BYE) until a retrieve or the recall puts someone there. `recallTo`: the parker's extension.
    */
   private parked?: { slot: string; side: BridgeSide; by: string; recallTo?: string };
+  /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
+  private consultation?: { consult: Consult; key: string; destination: string; by: string };
   /** Tenant accounts this call's live legs ring, with a count per account (pickup finds calls by them). */
   private readonly ringingAccounts = new Map<string, number>();
   /** A phone picked the ringing call up: the Dial that was ringing reports an answer. */
@@ -672,6 +674,10 @@ export class Call {
 
   /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
+    if (this.consultation && dialogKeyOfRequest(req) === this.consultation.key) {
+      this.handleConsultTarget(req, tx);
+      return;
+    }
     if (req.method === 'ACK' && side === 'a') this.aRetransmitter?.stop();
     if (req.method === 'ACK') {
       this.takeoverRetransmitters.get(side)?.stop();
@@ -939,6 +945,99 @@ export class Call {
     return r.ok ? { ok: true, slot: r.slot } : r;
   }
 
+  // ------------------------------------------------------------------ consult (switchboard attended transfer)
+
+  private consultingCall(destination: string): ConsultingCall {
+    const call = this;
+    const host = this.transferringCall().dialplanHost(() => undefined);
+    return {
+      bridge: this.bridge!,
+      get ended() { return call.machine.is(CallState.Ended); },
+      mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
+      nextSdpStep: (side) => ++this.sdpSteps[side],
+      place: () => transferByDial(`${destination}@local`)(host),
+    };
+  }
+
+  /** Step 1: `party` (the switchboard's side, e.g. the receptionist's phone) consults the extension `destination`; the other party waits on hold. */
+  async consultStart(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+    const bridge = this.controllableBridge();
+    if (!bridge.ok) return bridge;
+    if (this.consultation || this.parked || this.onHold || this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
+    const target = this.consultTarget(destination);
+    this.transferring = true;
+    try {
+      this.recordTransfer('accepted', controlSide(party), target, { by, attended: true });
+      const r = await startConsult(this.consultingCall(destination), controlSide(party));
+      if (!r.ok) {
+        if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', controlSide(party), target, { status: r.status, reason: r.reason, by, attended: true });
+        return r;
+      }
+      const key = dialogKey(r.value.target.dialog!.id);
+      this.consultation = { consult: r.value, key, destination, by };
+      this.ctx.registerDialog(key, this, r.value.consultant);
+      this.dialogKeys.push(key);
+      return { ok: true };
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  /** Step 2: the held party and the consult target are joined; the consultant leaves. */
+  async consultComplete(by: string): Promise<ControlResult> {
+    const c = this.consultation;
+    if (!c || !this.bridge) return { ok: false, status: 409, reason: 'No consult call in progress' };
+    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    this.transferring = true;
+    try {
+      const r = await completeConsult(this.consultingCall(c.destination), c.consult, (side, branch) => this.transferringCall().takeSide(side, branch));
+      if (!r.ok) return r;
+      this.consultation = undefined;
+      this.sideLegIds[c.consult.consultant] = c.consult.legId;
+      this.recordTransfer('completed', c.consult.consultant, this.consultTarget(c.destination), { status: 200, newLegId: c.consult.legId, by, attended: true });
+      return { ok: true };
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  /** Or step 2: the consult target is hung up, consultant and held party talk again. */
+  async consultCancel(by: string): Promise<ControlResult> {
+    const c = this.consultation;
+    if (!c || !this.bridge) return { ok: false, status: 409, reason: 'No consult call in progress' };
+    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    this.consultation = undefined;
+    this.ctx.unregisterDialog(c.key);
+    this.transferring = true;
+    try {
+      const r = await cancelConsult(this.consultingCall(c.destination), c.consult);
+      this.recordTransfer('failed', c.consult.consultant, this.consultTarget(c.destination), { status: 487, reason: 'Consult cancelled', by, attended: true });
+      return r.ok ? { ok: true } : r;
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  private consultTarget(destination: string): ReferTarget {
+    const parsed = parseReferTo(`<sip:${destination}@${this.tenant.domain}>`);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    return parsed.target;
+  }
+
+  /** A request from the consult target: its BYE ends the consult (the two parties are joined again). */
+  private handleConsultTarget(req: SipRequest, tx: ServerTransaction | undefined): void {
+    const c = this.consultation!;
+    if (req.method === 'ACK' || !tx) return;
+    if (req.method === 'BYE') {
+      tx.respond(createResponse(req, 200));
+      c.consult.target.dialog!.terminated = true;
+      void this.consultCancel('consult target');
+      return;
+    }
+    tx.respond(createResponse(req, req.method === 'INVITE' || req.method === 'UPDATE' ? 491 : 200));
+  }
+
   /** The parked party's URI, if parked (the lot's list view). */
   get parkedPartyUri(): string | undefined {
     return this.parked && this.bridge ? uriText(this.bridge.party(this.parked.side).dialog.remoteParty.uri) : undefined;
@@ -1151,11 +1250,12 @@ export class Call {
   /** Every REFER decision is logged, an event, and a line of the CDR's transfer history. */
   private recordTransfer(
     result: TransferResult, side: BridgeSide, target: ReferTarget,
-    detail: { status?: number; reason?: string; newLegId?: number; by?: string; joinedCallId?: string },
+    detailWithKind: { status?: number; reason?: string; newLegId?: number; by?: string; joinedCallId?: string; attended?: boolean },
   ): void {
+    const { attended, ...detail } = detailWithKind;
     const at = Date.now();
     const legId = this.sideLegIds[side];
-    const kind = target.replaces ? 'attended' : 'blind';
+    const kind = target.replaces || attended ? 'attended' : 'blind';
     this.history.push({ type: 'transfer', at, kind, result, referTo: target.text, legId, ...detail });
     this.log.info({ legId, referTo: target.text, result, ...detail }, `REFER ${result}`);
     this.ctx.opts.emit({
@@ -1289,6 +1389,8 @@ export class Call {
     for (const r of this.takeoverRetransmitters.values()) r.stop();
     this.takeoverRetransmitters.clear();
     if (this.parked) this.ctx.parking.leave(this.tenant.id, this.parked.slot);
+    this.consultation?.consult.target.bye([reasonHeader(200, 'Call ended')]);
+    this.consultation = undefined;
     this.bridge?.close();
     // A transfer's new legs may still ring.
     this.fork?.cancel();

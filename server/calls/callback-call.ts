@@ -257,6 +257,18 @@ export class CallbackCall {
     return Promise.resolve({ ok: false, status: 409, reason: 'A callback call cannot be transferred' });
   }
 
+  consultStart(): Promise<ControlResult> {
+    return Promise.resolve({ ok: false, status: 409, reason: 'A callback call cannot be transferred' });
+  }
+
+  consultComplete(): Promise<ControlResult> {
+    return Promise.resolve({ ok: false, status: 409, reason: 'No consult call in progress' });
+  }
+
+  consultCancel(): Promise<ControlResult> {
+    return this.consultComplete();
+  }
+
   park(): Promise<ControlResult> {
     return Promise.resolve({ ok: false, status: 409, reason: 'A callback call cannot be parked' });
   }

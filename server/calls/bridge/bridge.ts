@@ -86,6 +86,11 @@ export class Bridge {
     this.sdpTo = { a: a.sentSdp, b: b.sentSdp };
   }
 
+  /** The stack the bridge's dialogs send on. */
+  get stack(): SipStack {
+    return this.opts.stack;
+  }
+
   /** The SDP `side` last got from us, if any. */
   sdpSentTo(side: BridgeSide): Buffer | undefined {
     return this.sdpTo[side];

@@ -43,6 +43,21 @@ export class CallControl {
     return this.find(tenantId, callId)?.transfer(party, destination, by) ?? Promise.resolve(notFound());
   }
 
+  /** Attended transfer from the switchboard: `party` consults `destination`, the other party waits on hold. */
+  consult(tenantId: number, callId: string, party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+    return this.find(tenantId, callId)?.consultStart(party, destination, by) ?? Promise.resolve(notFound());
+  }
+
+  /** Joins the held party and the consult target; the consulting party leaves. */
+  completeConsult(tenantId: number, callId: string, by: string): Promise<ControlResult> {
+    return this.find(tenantId, callId)?.consultComplete(by) ?? Promise.resolve(notFound());
+  }
+
+  /** Hangs up the consult target; the two original parties talk again. */
+  cancelConsult(tenantId: number, callId: string, by: string): Promise<ControlResult> {
+    return this.find(tenantId, callId)?.consultCancel(by) ?? Promise.resolve(notFound());
+  }
+
   /** Parks `party` of the call in `slot` (or the tenant's first free one); the other party leaves. */
   park(tenantId: number, callId: string, party: ControlParty, slot: string | undefined, by: string): Promise<ControlResult & { slot?: string }> {
     return this.find(tenantId, callId)?.park(party, slot, by) ?? Promise.resolve(notFound());

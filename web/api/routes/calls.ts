@@ -26,6 +26,11 @@ const retrieveSchema = z.object({
   destination: z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'must be an extension of the tenant'),
 });
 
+const consultSchema = z.object({
+  /** The party that consults (the switchboard's own phone); the other one waits on hold. */
+  party: z.enum(['caller', 'callee']),
+  destination: z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'must be an extension of the tenant'),
+});
 const extensionField = z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'must be an extension of the tenant');
 const pickupSchema = z.object({
   callId: z.string().min(1).max(64).optional(),
@@ -102,6 +107,25 @@ export function mountParkingRoutes(router: Router<ApiState>, deps: ApiDeps): voi
     if (!r.ok) throw new ApiError(r.status, r.reason, r.status === 422 ? 'destination' : undefined);
     ctx.body = { ok: true };
   });
+
+  router.post('/calls/:id/consult', async (ctx) => {
+    const { calls, tenantId, by } = await scope(ctx);
+    const { party, destination } = parseInput(consultSchema, await readJsonBody(ctx));
+    const id = ctx.params['id']!;
+    const r = await calls.consult(tenantId, id, party, destination, by);
+    if (!r.ok) throw new ApiError(r.status, r.reason, r.status === 422 ? 'destination' : undefined);
+    ctx.body = { ok: true, call: calls.get(tenantId, id) ?? null };
+  });
+
+  for (const step of ['complete', 'cancel'] as const) {
+    router.post(`/calls/:id/consult/${step}`, async (ctx) => {
+      const { calls, tenantId, by } = await scope(ctx);
+      const id = ctx.params['id']!;
+      const r = step === 'complete' ? await calls.completeConsult(tenantId, id, by) : await calls.cancelConsult(tenantId, id, by);
+      if (!r.ok) throw new ApiError(r.status, r.reason);
+      ctx.body = { ok: true, call: calls.get(tenantId, id) ?? null };
+    });
+  }
 
   router.post('/calls/:id/park', async (ctx) => {
     const { calls, tenantId, by } = await scope(ctx);
