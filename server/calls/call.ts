@@ -618,12 +618,13 @@ export class Call {
   }
 
   private bridgeTo(leg: BridgeableLeg, branch: UacBranch, legId: number, dialLimit?: number): void {
+    const options = leg.answeredOptions ?? leg.leg.options;
     const bDialog = branch.dialog!;
     const answer = branch.answer!;
     let body: Buffer | undefined;
     if (answer.body.length) {
       const sdp = answer.body.toString('utf8');
-      body = Buffer.from(answer.source ? rewriteSdpForNat(sdp, answer.source, { mangle: leg.leg.options.mangleSdp }).sdp : sdp, 'utf8');
+      body = Buffer.from(answer.source ? rewriteSdpForNat(sdp, answer.source, { mangle: options.mangleSdp }).sdp : sdp, 'utf8');
     }
     const res = this.respondA(200, 'OK', body);
     if (!res) {
@@ -635,7 +636,7 @@ export class Call {
     const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
     this.bridge = new Bridge(
       {
-        stack: this.ctx.stack, mangleSdp: leg.leg.options.mangleSdp,
+        stack: this.ctx.stack, mangleSdp: options.mangleSdp,
         events: {
           bye: (side) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
           refer: (side, req, tx) => this.onRefer(side, req, tx),
@@ -644,7 +645,7 @@ export class Call {
       uasParty(aDialog, this.ctx.stack, body),
       uacParty(branch, this.ctx),
     );
-    this.bridgedOptions = leg.leg.options;
+    this.bridgedOptions = options;
     this.sideLegIds.b = legId;
     this.addDialog(dialogKey(aDialog.id), 'a');
     this.addDialog(dialogKey(bDialog.id), 'b');
@@ -658,7 +659,7 @@ export class Call {
       type: 'call.answered', tenantId: String(this.tenant.id), callId: this.id, at: this.answeredAt, legId,
       caller: this.caller, callee: this.callee, direction: this.direction,
     });
-    const limit = leg.leg.options.callDurationLimitSeconds ?? dialLimit;
+    const limit = options.callDurationLimitSeconds ?? dialLimit;
     if (limit && limit > 0) {
       this.durationTimer = this.ctx.stack.wheel.schedule(limit * 1000, () => this.hangup('system', 200, 'Call duration limit reached'));
     }
