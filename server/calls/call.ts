@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { CallState, callStateMachine } from './call-state.ts';
-import { cancelConsult, completeConsult, controlSide, startConsult, type Consult, type ConsultingCall, type ControlParty, type ControlResult, type LiveCallView } from './control/index.ts';
+import {
+  cancelConsult, completeConsult, controlSide, holdParty, startConsult, unholdParty,
+  type Consult, type ConsultingCall, type ControlParty, type ControlResult, type HoldState, type LiveCallView,
+} from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
 import { Dialog, dialogKey, dialogKeyOfRequest, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
 import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
@@ -10,7 +13,7 @@ import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
 import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
-import { Bridge, holdSdp, otherSide, unholdSdp, rejectAllMedia, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeRequest, type BridgeSide } from './bridge/index.ts';
+import { Bridge, holdSdp, otherSide, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeSide } from './bridge/index.ts';
 import {
   blindTransfer, joinFarParties, transferByDial, transferByDialplan, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
   type JoinableCall, type ReferTarget, type TransferringCall,
@@ -94,7 +97,7 @@ export class Call {
   /** A REFER is being carried out (tr=c); another one waits (491). */
   private transferring = false;
   /** The held party and both sessions as they were before the hold (what unhold restores). */
-  private onHold?: { party: ControlParty; before: Record<BridgeSide, Buffer> };
+  private onHold?: HoldState;
   /**
    * Parked in a slot: `side` is the parked party, on hold; the other side is vacant (its party
    * got BYE) until a retrieve or the recall puts someone there. `recallTo`: the parker's extension.
@@ -1274,24 +1277,15 @@ export class Call {
     };
   }
 
-  /**
-   * Puts `party` on hold: both parties are re-INVITEd with their current session made
-   * `sendonly` (the held one first), so neither sends media and the held party hears silence —
-   * until a media server plays music on hold into its session (holdSdp is where it plugs in).
-   */
+  /** Puts `party` on hold (control/hold-control.ts); a parked call or one in a consult cannot be held. */
   async hold(party: ControlParty, by: string): Promise<ControlResult> {
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.onHold) return this.onHold.party === party ? { ok: true } : { ok: false, status: 409, reason: `The ${this.onHold.party} is on hold` };
-    const first = controlSide(party);
-    const sides: BridgeSide[] = [first, otherSide(first)];
-    const before = { a: bridge.value.sdpSentTo('a'), b: bridge.value.sdpSentTo('b') };
-    if (!before.a || !before.b) return { ok: false, status: 409, reason: 'The call has no session to hold' };
-    this.onHold = { party, before: before as Record<BridgeSide, Buffer> };
-    for (const side of sides) {
-      const r = await bridge.value.send(side, { method: 'INVITE', body: holdSdp(before[side]!, ++this.sdpSteps[side]), contentType: 'application/sdp' });
-      if (r.status >= 300) return { ok: false, status: 502, reason: `Hold re-INVITE answered ${r.status} ${r.reason}` };
-    }
+    if (this.parked || this.consultation || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    const r = await holdParty(bridge.value, party, (side) => ++this.sdpSteps[side]);
+    if (!r.ok) return r;
+    this.onHold = r.state;
     this.recordHold('hold', party, by);
     return { ok: true };
   }
@@ -1301,11 +1295,8 @@ export class Call {
     if (!bridge.ok) return bridge;
     const held = this.onHold;
     if (!held) return { ok: false, status: 409, reason: 'Nobody is on hold' };
-    const first = controlSide(held.party);
-    for (const side of [first, otherSide(first)]) {
-      const r = await bridge.value.send(side, { method: 'INVITE', body: unholdSdp(held.before[side], ++this.sdpSteps[side]), contentType: 'application/sdp' });
-      if (r.status >= 300) return { ok: false, status: 502, reason: `Unhold re-INVITE answered ${r.status} ${r.reason}` };
-    }
+    const r = await unholdParty(bridge.value, held, (side) => ++this.sdpSteps[side]);
+    if (!r.ok) return r;
     this.onHold = undefined;
     this.recordHold('unhold', held.party, by);
     return { ok: true };

@@ -4,3 +4,5 @@ export { CallControl } from './call-control.ts';
 export type { CallDirectoryForControl } from './call-control.ts';
 export { cancelConsult, completeConsult, startConsult } from './consult-transfer.ts';
 export type { Consult, ConsultingCall, ConsultResult } from './consult-transfer.ts';
+export { holdParty, unholdParty } from './hold-control.ts';
+export type { HoldState } from './hold-control.ts';
