@@ -106,6 +106,24 @@ describe('attended transfer with Replaces, sipp on every side', () => {
     expect(sw.events.filter((e) => sw.events.indexOf(e) >= before && (e.type === 'call.transferred' || e.type === 'call.replaced'))).toEqual([]);
   });
 
+  it('the replaced call at tr=n keeps the REFER from joining it: 603, both calls go on', async () => {
+    const transferor = await sipp('attended-uas-transferor-two-calls.xml', { calls: 2, keys: { refer_user: '1003' } });
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:first@127.0.0.1:${transferor.port}[tr=c]");`);
+    await sw.useOutDialplan('1003', `await sys.Dial("sip:second@127.0.0.1:${transferor.port}");`);
+    const before = sw.events.length;
+    const ours = await phone('1001', 'e2e-uac-auth-answer-wait-bye.xml');
+    await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+    const theirs = await phone('1003', 'e2e-uac-auth-answer-wait-bye.xml');
+    const refused = await sw.waitForEvent((e) => e.type === 'call.transfer.refused' && sw.events.indexOf(e) >= before);
+    expect(refused['status']).toBe(603);
+    const control = new CallControl(sw.running.sip.calls);
+    const second = control.list(sw.tenantId).find((c) => c.id !== refused['callId'] && c.state === 'answered');
+    expect(second?.history).toEqual([]);
+    control.hangup(sw.tenantId, second!.id, 'test');
+    const [p] = await expectSippOk(transferor, ours, theirs);
+    expect(p!.logs).toContain('refer refused');
+  });
+
   it('INVITE with Replaces from a phone of the tenant takes the dialog over: the staying party is re-INVITEd, the replaced one gets BYE', async () => {
     const replaced = await sipp('replaces-uas-answer-log-dialog-wait-bye.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${replaced.port}");`);
