@@ -40,4 +40,32 @@ describe('park recall (fake clock)', () => {
     expect(control.parking(TENANT.id)).toEqual([]);
     expect(h.events.filter((e) => e.type === 'call.parked').map((e) => (e as { slot?: string }).slot)).toEqual(['70']);
   });
+
+  it('answers the parked party\'s own re-INVITE with the held session, and its BYE ends the call and frees the slot', async () => {
+    const { aTag } = await h.answeredCall();
+    h.mem.inject(aInDialog('ACK', 1, aTag, 'aack'), CALLER);
+    await settle();
+    const control = new CallControl(h.service);
+    const [call] = control.list(TENANT.id);
+    const parking = control.park(TENANT.id, call!.id, 'caller', '75', 'test');
+    await settle();
+    const hold = parsed(h.sentTo(CALLER.address, 'INVITE')[0]) as SipRequest;
+    h.mem.inject(replyTo(hold, 200, { toTag: aTag, body: sdp(CALLER.address, 'recvonly') }), CALLER);
+    await settle();
+    expect(await parking).toEqual({ ok: true, slot: '75' });
+    const phoneInvites = h.sentTo(PHONE.address, 'INVITE').length;
+    h.mem.inject(aInDialog('INVITE', 2, aTag, 'arefresh', '', 'sendrecv'), CALLER);
+    await settle();
+    const ok = h.sentTo(CALLER.address, 'SIP/2.0 200').map((d) => parsed(d)).find((r) => r.cseq.seq === 2 && r.cseq.method === 'INVITE');
+    expect(ok?.body.toString()).toContain('a=sendonly');
+    // Nothing went to the party that left.
+    expect(h.sentTo(PHONE.address, 'INVITE')).toHaveLength(phoneInvites);
+    h.mem.inject(aInDialog('ACK', 2, aTag, 'aack2'), CALLER);
+    h.mem.inject(aInDialog('BYE', 3, aTag, 'abye'), CALLER);
+    await settle();
+    expect(control.parking(TENANT.id)).toEqual([]);
+    const [cdr] = await h.cdrs.waitFor(1);
+    expect(cdr!.hungUpBy).toBe('caller');
+    expect(cdr!.history.map((x) => x.type)).toEqual(['parked']);
+  });
 });
