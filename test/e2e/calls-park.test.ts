@@ -1,5 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expectSippOk, useSwitch } from './calls-support.ts';
+import { runSipp } from './harness/index.ts';
+import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
 
 /**
  * Park through the real switch with sipp: park by REST and by a phone's REFER to a slot,
@@ -19,6 +23,20 @@ function api(token: string, method: string, path: string, body?: unknown): Promi
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+async function register(user: string, port: number): Promise<void> {
+  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-park-reg-'));
+  try {
+    const injection = join(workDir, 'account.csv');
+    await writeFile(injection, `SEQUENTIAL\n${user};${DOMAIN};[authentication username=${user} password=${PASSWORD}]\n`);
+    const reg = await runSipp({
+      scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection],
+    });
+    expect(reg.code, reg.stderr + reg.errors).toBe(0);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
 }
 
 describe('park and retrieve', () => {
@@ -96,6 +114,29 @@ describe('park and retrieve', () => {
     await expectSippOk(callee, await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
     await sw.waitForEvent((e) => e.type === 'call.transfer.refused' && sw.events.indexOf(e) >= before);
     expect(sw.events.some((e) => sw.events.indexOf(e) >= before && e.type === 'call.parked')).toBe(false);
+  });
+
+  it('REST retrieve rings the destination extension with a late offer and connects the parked party to it', async () => {
+    const receptionist = await tokenFor('retrieve@acme.test', sw.tenantId);
+    const deskPort = await freeUdpPort();
+    await register('1004', deskPort);
+    const desk = await sipp('transfer-uas-late-offer.xml', { port: deskPort });
+    const callee = await sipp('call-uas-answer.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+    const before = sw.events.length;
+    const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+    const callId = String(answered['callId']);
+    const parked = await api(receptionist, 'POST', `/calls/${callId}/park`, { party: 'caller', slot: '77' });
+    expect(parked.status, await parked.clone().text()).toBe(200);
+    const got = await api(receptionist, 'POST', '/parking/77/retrieve', { destination: '1004' });
+    expect(got.status, await got.clone().text()).toBe(200);
+    const [c, , d] = await expectSippOk(caller, callee, desk);
+    expect(c!.logs).toContain('retrieved by: o=target');
+    expect(d!.logs).toMatch(/ack sdp: c=IN IP4 127\.0\.0\.1/);
+    const ev = await sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
+    expect(ev['destination']).toBe('1004');
+    expect(ev['by']).toBe('api:retrieve@acme.test');
   });
 
   it('dialling an empty slot gets 404 and runs no dialplan', async () => {
