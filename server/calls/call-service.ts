@@ -275,7 +275,7 @@ export class CallService {
       tx.respond(createResponse(req, 403, 'Too many calls', { toTag: newTag() }));
       return;
     }
-    await call.pickUp(req, tx, `sip:${picker}@${route.tenant.domain}`);
+    if (!(await call.pickUp(req, tx, `sip:${picker}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, call.id);
   }
 
   private async retrieveFromSlot(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, slot: string): Promise<void> {
@@ -288,7 +288,8 @@ export class CallService {
       tx.respond(createResponse(req, 403, 'Too many calls', { toTag: newTag() }));
       return;
     }
-    await entry.call.retrieveByPhone(req, tx, `sip:${route.account.username}@${route.tenant.domain}`);
+    // A phone that did not get the call is no party of it: its maxCalls hold goes again.
+    if (!(await entry.call.retrieveByPhone(req, tx, `sip:${route.account.username}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, entry.call.id);
   }
 
   /** Live call control pickup: the tenant's call `callId`, or the oldest one ringing `extension`, goes to `destination`. */
@@ -331,7 +332,7 @@ export class CallService {
     if (tx.state !== 'Proceeding') return;
     // The phone becomes a party of that call: it counts against its account's maxCalls there.
     if (!this.accountCalls.tryTake(route.account.id, found.call.id, route.account.maxCalls)) return reply(403, 'Too many calls');
-    await found.call.takeOver(found.side, req, tx, `sip:${route.account.username}@${route.tenant.domain}`);
+    if (!(await found.call.takeOver(found.side, req, tx, `sip:${route.account.username}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, found.call.id);
   }
 
   /**

@@ -1089,15 +1089,16 @@ export class Call {
   }
 
   /** A phone of the tenant dialled the slot: it takes the vacant side (like INVITE/Replaces). */
-  async retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string): Promise<void> {
+  async retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string): Promise<boolean> {
     const parked = this.parked;
     if (!parked) {
       tx.respond(createResponse(req, 404, 'Nothing parked there', { toTag: newTag() }));
-      return;
+      return false;
     }
     this.ctx.parking.leave(this.tenant.id, parked.slot);
     const taken = await this.takeOver(otherSide(parked.side), req, tx, by, 'retrieved');
     if (!taken && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
+    return taken;
   }
 
   private recordPark(type: 'parked' | 'retrieved' | 'recalled', slot: string, by: string, destination?: string): void {
