@@ -142,7 +142,7 @@ describe('attended transfer with Replaces, sipp on every side', () => {
     expect(cdr.outcome).toBe('answered');
   });
 
-  it('INVITE with Replaces: no such dialog → 481; another tenant\'s phone naming our call → 481; an outsider → 403; the call goes on', async () => {
+  it('INVITE with Replaces: no such dialog → 481; another tenant\'s phone naming our call → 481; early-only → 486; an outsider → 403; the call goes on', async () => {
     const otherId = await otherTenant();
     expect(otherId).toBeGreaterThan(0);
     const replaced = await sipp('replaces-uas-answer-log-dialog-wait-bye.xml');
@@ -152,6 +152,8 @@ describe('attended transfer with Replaces, sipp on every side', () => {
     const [, callId, ours, theirs] = await replaced.waitForLog(/dialog (\S+) (\S+) (\S+)/);
     await expectSippOk(await phone('1004', 'replaces-uac-auth-invite-replaces-481.xml', { rcid: 'no-such-call', rtt: ours!, rft: theirs! }));
     await expectSippOk(await phone('1003', 'replaces-uac-auth-invite-replaces-481.xml', { rcid: callId!, rtt: ours!, rft: theirs! }, OTHER));
+    // early-only names an early dialog; ours is confirmed: 486 (RFC 3891 §3).
+    await expectSippOk(await phone('1004', 'replaces-uac-auth-invite-replaces-486.xml', { rcid: callId!, rtt: ours!, rft: `${theirs!};early-only` }));
     // No credentials at all (From outside every tenant): 403, whatever the Replaces names.
     await expectSippOk(await sipp('replaces-uac-outsider-403.xml', { remote: sw.target, service: '1004', keys: { rcid: callId!, rtt: ours!, rft: theirs! } }));
     const control = new CallControl(sw.running.sip.calls);
