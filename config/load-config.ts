@@ -58,6 +58,12 @@ export interface Config {
     /** CIDRs that dialled legs may reach although not public, on any port (normalized `address/prefix`). */
     allowedLegNetworks: string[];
   };
+  park: {
+    /** Park slot numbers, `first-last` (each tenant has its own). */
+    slots: string;
+    /** Seconds before a parked call is recalled to its parker; 0 = never. */
+    recallSeconds: number;
+  };
   security: {
     /** CIDRs exempt from brute-force bans (the operator's own networks, monitoring). */
     trustedNetworks: string[];
@@ -266,6 +272,14 @@ const networkListSchema = settingSchema((raw) => {
   return out;
 });
 
+const parkSlotsSchema = settingSchema((raw) => {
+  const m = /^\s*(\d{1,6})\s*-\s*(\d{1,6})\s*$/.exec(String(raw));
+  if (!m || Number(m[2]) < Number(m[1]) || Number(m[2]) - Number(m[1]) >= 100 || /^0\d/.test(m[1]!)) {
+    throw new Error(`expected a slot range first-last of at most 100 numbers like 70-79, got "${String(raw)}"`);
+  }
+  return `${Number(m[1])}-${Number(m[2])}`;
+});
+
 const booleanSchema = settingSchema((raw) => {
   if (typeof raw === 'boolean') return raw;
   const text = typeof raw === 'string' ? raw.trim().toLowerCase() : undefined;
@@ -329,6 +343,8 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_SANDBOX_CPU_MS', key: 'sandbox.cpuMs', schema: integer(10, 600_000), fallback: () => 1000 },
   { env: 'PATCHBAY_SANDBOX_MAX_CONCURRENT', key: 'sandbox.maxConcurrent', schema: integer(1, 10_000), fallback: () => 5 },
   { env: 'PATCHBAY_ALLOWED_LEG_NETWORKS', key: 'calls.allowedLegNetworks', schema: networkListSchema, fallback: () => '' },
+  { env: 'PATCHBAY_PARK_SLOTS', key: 'park.slots', schema: parkSlotsSchema, fallback: () => '70-79' },
+  { env: 'PATCHBAY_PARK_RECALL_SEC', key: 'park.recallSeconds', schema: integer(0, 86_400), fallback: () => 120 },
   { env: 'PATCHBAY_TRUSTED_NETWORKS', key: 'security.trustedNetworks', schema: networkListSchema, fallback: () => '' },
   { env: 'PATCHBAY_AUTH_FAILURES_PER_SOURCE', key: 'security.authFailuresPerSource', schema: integer(1, 1_000_000), fallback: () => 10 },
   { env: 'PATCHBAY_AUTH_FAILURES_PER_ACCOUNT', key: 'security.authFailuresPerAccount', schema: integer(1, 1_000_000), fallback: () => 30 },

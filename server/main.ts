@@ -91,7 +91,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
         calls: (tenantId) => control.list(tenantId),
         registrations: (tenantId) => registrationsOf(location.all(), tenantId),
         extensions: (tenantId) => presence.list(tenantId),
-        parking: () => [], // the calls layer has no parking yet
+        parking: (tenantId) => control.parking(tenantId).map((p) => ({ slot: p.slot, callId: p.callId, parkedAt: p.parkedAt, caller: { uri: p.party }, parkedBy: p.parkedBy })),
       },
       // A member sees the accounts that are theirs (sip_accounts.owner_user_id).
       memberAccounts: async (user) =>

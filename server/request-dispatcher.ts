@@ -18,7 +18,7 @@ export interface RequestDispatcherOptions {
 }
 
 /** Option tags we implement; anything else in Require gets 420 (RFC 3261 §8.2.2.3). */
-const SUPPORTED_EXTENSIONS = new Set<string>(['path']);
+const SUPPORTED_EXTENSIONS = new Set<string>(['path', 'replaces']);
 
 /**
  * The switch's core: the checks every request passes (§8.2.1–8.2.3, §16.3 step 3) and the

@@ -7,7 +7,7 @@ import type { Database } from '../db/index.ts';
 import type { EventBus } from './events/index.ts';
 import { BanSync, CidrSet, DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
-import { CallService } from './calls/index.ts';
+import { CallService, parseParkSlots } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
 import { DbProviderSource, InboundProviderMatcher, ProviderHealth, ProviderLegs, ProviderRegistrationAgent, type RegisterOutcome } from './providers/index.ts';
@@ -165,6 +165,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     publicAddress: config.sip.publicAddress,
     allowedLegNetworks: config.calls.allowedLegNetworks,
     maxCalls: config.security.maxCalls,
+    park: { ...parseParkSlots(config.park.slots)!, recallSeconds: config.park.recallSeconds },
   });
   const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, calls, userAgent: ctx.userAgent });
   stack.onRequest = (req, tx) => dispatcher.dispatch(req, tx);

@@ -1,3 +1,4 @@
+import type { ParkSettings } from './park/index.ts';
 import type { AuthGuard } from '../sip/index.ts';
 import type { Logger } from 'pino';
 import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.ts';
@@ -116,6 +117,8 @@ export interface CallServiceOptions {
   resolveHost?: (host: string) => Promise<string>;
   /** sys.ENUMLookup: NAPTR resolver and ENUM suffix (tests inject a resolver). */
   enum?: EnumLookupOptions;
+  /** Park slots and recall time (PATCHBAY_PARK_SLOTS, PATCHBAY_PARK_RECALL_SEC); default 70-79, 120 s. */
+  park?: ParkSettings;
   /** sys.WebGet: DNS and fetch (tests inject them). */
   webGet?: WebGetDeps;
   /**

@@ -1,5 +1,6 @@
 import type { CallState } from './call-state.ts';
-import type { ControllableCall } from './control/index.ts';
+import type { ControllableCall, ControlResult, ParkedCallView } from './control/index.ts';
+import { DEFAULT_PARK_SETTINGS, ParkingLot } from './park/index.ts';
 import type { Logger } from 'pino';
 import { sourceTrust, type TenantRef } from '../registrar/index.ts';
 import { dialogKeyOfRequest, digestUriMatchesRequest } from '../sip/index.ts';
@@ -10,6 +11,7 @@ import { Call, type CallContext } from './call.ts';
 import { CallbackCall, type CallbackContext } from './callback-call.ts';
 import type { CallDirection, CallParty } from './records/index.ts';
 import { AccountCallCounter } from './account-call-counter.ts';
+import { parseReplaces, replacesDialogKeys } from './transfer/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner } from './call-service-deps.ts';
 import type { InboundMatch } from '../providers/index.ts';
 
@@ -63,6 +65,9 @@ export const MAX_CALLBACKS_PER_TENANT = 10;
 
 /** How long a SIP Call-ID still names its call after the call ended (late BYE retransmissions, 200 to BYE). */
 const SIP_CALL_ID_LINGER_MS = 32_000;
+/** The pickup feature code: `*8<extension>` (directed) or `*8` (the tenant's group). */
+const PICKUP_CODE = /^\*8([A-Za-z0-9._+-]{0,64})$/;
+
 /** Methods a dialog of ours may receive; without a matching dialog they get 481. */
 const DIALOG_METHODS = new Set(['BYE', 'UPDATE', 'INFO', 'REFER', 'PRACK']);
 
@@ -86,6 +91,8 @@ export class CallService {
   private readonly claimedSipCallIds = new Map<string, string[]>();
   private readonly logger: Logger;
   private readonly ctx: CallContext;
+  /** Park slots of every tenant (one set of numbers each). */
+  readonly parking: ParkingLot<Call>;
   private readonly callbackCtx: CallbackContext;
   private closed = false;
   /** New calls refused because `maxCalls` calls were up. */
@@ -97,9 +104,14 @@ export class CallService {
     stack.onStrayResponse ??= (res) => {
       this.handleStrayResponse(res);
     };
+    this.parking = new ParkingLot<Call>(opts.park ?? DEFAULT_PARK_SETTINGS, (ms, fn) => {
+      const t = stack.wheel.schedule(ms, fn);
+      return () => stack.wheel.cancel(t);
+    });
     this.ctx = {
       opts,
       stack,
+      parking: this.parking,
       logger: opts.logger,
       localContact: (kind) => this.localContact(kind),
       rememberAck: (callId, ack, flow) => this.acks.set(callId, { ack, flow }),
@@ -114,6 +126,7 @@ export class CallService {
       },
       claimCallSipCallId: (sipCallId, owner) => this.claimSipCallId(sipCallId, owner),
       accountCalls: this.accountCalls,
+      findCallDialog: (tenantId, keys) => this.findCallDialog(tenantId, keys),
       currentCalls: (tenantId) => [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId),
       callback: (params) => {
         if (this.closed) return Promise.resolve({ answered: false, status: 503, reason: 'Shutting down' });
@@ -213,6 +226,18 @@ export class CallService {
     return [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId).map((c) => controllable(c));
   }
 
+  /**
+   * The ordinary call of `tenantId` that owns one of `keys` (both readings of a Replaces). A
+   * dialog of another tenant is not found, whatever its ids: Replaces never crosses tenants.
+   */
+  private findCallDialog(tenantId: number, keys: string[]): { call: Call; side: 'a' | 'b' } | undefined {
+    for (const key of keys) {
+      const hit = this.dialogs.get(key);
+      if (hit && hit.call instanceof Call && hit.call.tenant.id === tenantId) return { call: hit.call, side: hit.side };
+    }
+    return undefined;
+  }
+
   /** Hangs up every call (BYE to answered ones, 503 to ringing callers) and refuses new ones. */
   close(): void {
     this.closed = true;
@@ -268,6 +293,22 @@ export class CallService {
       tx.respond(res);
       return;
     }
+    // *8<ext>: directed pickup of a call ringing that extension; *8 alone: any call ringing the tenant.
+    const pickup = route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain ? PICKUP_CODE.exec(req.uri.user ?? '') : null;
+    if (pickup) {
+      await this.pickUpCall(req, tx, route, pickup[1] || undefined);
+      return;
+    }
+    // A phone of the tenant dialling a park slot retrieves what is parked there (no dialplan runs).
+    if (route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain && this.parking.isSlot(req.uri.user)) {
+      await this.retrieveFromSlot(req, tx, route, req.uri.user!);
+      return;
+    }
+    const replaces = req.headers.get('Replaces');
+    if (replaces !== undefined) {
+      await this.replaceCall(req, tx, route, replaces);
+      return;
+    }
     const call = new Call(this.ctx, { tenant: route.tenant, direction: route.direction, account: route.account, dialplanName: route.dialplan, req, tx, inbound: route.inbound });
     if (tx.state !== 'Proceeding') return; // cancelled while we were routing
     const account = route.account;
@@ -303,6 +344,84 @@ export class CallService {
   }
 
   /**
+   * Pickup by a phone of the tenant: the oldest call of the same tenant ringing `extension` (or,
+   * with none given, ringing any other account of the tenant — the tenant is one pickup group).
+   * A call of another tenant is never found.
+   */
+  private async pickUpCall(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, extension: string | undefined): Promise<void> {
+    const picker = route.account.username;
+    const call = [...this.calls]
+      .filter((c) => c.tenant.id === route.tenant.id && !(c.direction === 'outbound' && c.account.username === picker) && c.isRingingFor(extension, picker))
+      .sort((a, b) => a.createdAt - b.createdAt)[0];
+    if (!call) {
+      tx.respond(createResponse(req, 404, 'No call to pick up', { toTag: newTag() }));
+      return;
+    }
+    if (!this.accountCalls.tryTake(route.account.id, call.id, route.account.maxCalls)) {
+      tx.respond(createResponse(req, 403, 'Too many calls', { toTag: newTag() }));
+      return;
+    }
+    if (!(await call.pickUp(req, tx, `sip:${picker}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, call.id);
+  }
+
+  private async retrieveFromSlot(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, slot: string): Promise<void> {
+    const entry = this.parking.get(route.tenant.id, slot);
+    if (!entry) {
+      tx.respond(createResponse(req, 404, `Nothing parked in ${slot}`, { toTag: newTag() }));
+      return;
+    }
+    if (!this.accountCalls.tryTake(route.account.id, entry.call.id, route.account.maxCalls)) {
+      tx.respond(createResponse(req, 403, 'Too many calls', { toTag: newTag() }));
+      return;
+    }
+    // A phone that did not get the call is no party of it: its maxCalls hold goes again.
+    if (!(await entry.call.retrieveByPhone(req, tx, `sip:${route.account.username}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, entry.call.id);
+  }
+
+  /** Live call control pickup: the tenant's call `callId`, or the oldest one ringing `extension`, goes to `destination`. */
+  pickupTo(tenantId: number, which: { callId?: string; extension?: string }, destination: string, by: string): Promise<ControlResult> {
+    const call = [...this.calls]
+      .filter((c) => c.tenant.id === tenantId && (which.callId ? c.id === which.callId : true) && c.isRingingFor(which.callId ? undefined : which.extension))
+      .sort((a, b) => a.createdAt - b.createdAt)[0];
+    if (!call) return Promise.resolve({ ok: false, status: 404, reason: 'No such ringing call' });
+    return call.pickupTo(destination, by);
+  }
+
+  /** The tenant's parked calls (REST `GET /parking`). */
+  parkedCalls(tenantId: number): ParkedCallView[] {
+    return this.parking.list(tenantId).map((e) => ({
+      slot: e.slot, callId: e.call.id, parkedAt: e.parkedAt, parkedBy: e.parkedBy, party: e.call.parkedPartyUri ?? '',
+    }));
+  }
+
+  /** REST retrieve: the call parked in `slot` of this tenant goes to the extension `destination`. */
+  retrieveParked(tenantId: number, slot: string, destination: string, by: string): Promise<ControlResult> {
+    const entry = this.parking.get(tenantId, slot);
+    if (!entry) return Promise.resolve({ ok: false, status: 404, reason: `Nothing parked in ${slot}` });
+    return entry.call.retrieveTo(destination, by);
+  }
+
+  /**
+   * INVITE with Replaces (RFC 3891 §3): only a phone that proved to be an account of the tenant
+   * (digest, as for any call it places) may take over a dialog, and only one of its own tenant's
+   * calls: anything else that names no dialog here gets 481, a stranger 403.
+   */
+  private async replaceCall(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, value: string): Promise<void> {
+    const reply = (status: number, reason?: string): void => tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
+    if (route.direction !== 'outbound') return reply(403, 'Replaces needs a caller authenticated as an account of the tenant');
+    const parsed = parseReplaces(value);
+    if (!parsed) return reply(400, 'Malformed Replaces header');
+    const found = this.findCallDialog(route.tenant.id, replacesDialogKeys(parsed));
+    if (!found) return reply(481);
+    // §3: early-only names a dialog that must still be early; ours here are all confirmed.
+    if (parsed.earlyOnly) return reply(486);
+    if (tx.state !== 'Proceeding') return;
+    // The phone becomes a party of that call: it counts against its account's maxCalls there.
+    if (!this.accountCalls.tryTake(route.account.id, found.call.id, route.account.maxCalls)) return reply(403, 'Too many calls');
+    if (!(await found.call.takeOver(found.side, req, tx, `sip:${route.account.username}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, found.call.id);
+  }
+
+  /**
    * Core dispatch (DESIGN.md "One call, end to end", step 3): From a tenant account → digest →
    * its outgoing dialplan; to a tenant domain → the callee's incoming dialplan or its bindings.
    */
@@ -327,8 +446,11 @@ export class CallService {
       if (!caller) return { kind: 'reject', status: 403 };
       if (caller.disabled) return { kind: 'reject', status: 403, reason: 'Account disabled' };
       if (caller.incomingOnly) return { kind: 'reject', status: 403, reason: 'Account may not place calls' };
-      if (!caller.outDialplan) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
-      return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan };
+      // INVITE/Replaces and a dial of a park slot join an existing call: no dialplan runs for them.
+      const own = req.uri.host.toLowerCase() === fromTenant.domain;
+      const joins = req.headers.get('Replaces') !== undefined || (own && (this.parking.isSlot(req.uri.user) || PICKUP_CODE.test(req.uri.user ?? '')));
+      if (!caller.outDialplan && !joins) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
+      return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan ?? undefined };
     }
     const inbound = this.opts.inboundProviders
       ? await this.opts.inboundProviders.match({ requestUser: req.uri.user, toUser: req.to.uri.user, sourceAddress: req.source?.address })
@@ -406,5 +528,9 @@ function controllable(c: Call | CallbackCall): ControllableCall {
     hold: (party, by) => c.hold(party, by),
     unhold: (by) => c.unhold(by),
     transfer: (party, destination, by) => c.transfer(party, destination, by),
+    park: (party, slot, by) => c.park(party, slot, by),
+    consultStart: (party, destination, by) => c.consultStart(party, destination, by),
+    consultComplete: (by) => c.consultComplete(by),
+    consultCancel: (by) => c.consultCancel(by),
   };
 }

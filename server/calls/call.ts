@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { CallState, callStateMachine } from './call-state.ts';
-import { controlSide, type ControlParty, type ControlResult, type LiveCallView } from './control/index.ts';
+import {
+  cancelConsult, completeConsult, controlSide, holdParty, startConsult, unholdParty,
+  type Consult, type ConsultingCall, type ControlParty, type ControlResult, type HoldState, type LiveCallView,
+} from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
-import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
+import { Dialog, dialogKey, dialogKeyOfRequest, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
 import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
 import { parseUri, type SipUri } from '../sip/index.ts';
@@ -10,13 +13,17 @@ import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
 import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
-import { Bridge, holdSdp, otherSide, unholdSdp, rejectAllMedia, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeRequest, type BridgeSide } from './bridge/index.ts';
-import { blindTransfer, parseReferTo, referNotify, TRANSFER_DIALPLAN, type ReferTarget, type TransferringCall } from './transfer/index.ts';
+import { Bridge, holdSdp, otherSide, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeSide } from './bridge/index.ts';
+import {
+  blindTransfer, joinFarParties, transferByDial, transferByDialplan, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
+  type JoinableCall, type ReferTarget, type TransferringCall,
+} from './transfer/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
 import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
+import type { ParkingLot } from './park/index.ts';
 import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
@@ -42,6 +49,10 @@ export interface CallContext extends BranchContext {
   currentCalls(tenantId: number): CurrentCallView[];
   /** sys.Callback: a new 3PCC call of this tenant (CallService owns it). */
   callback(params: CallbackParams): Promise<CallbackResult>;
+  /** The tenant's park slots (shared by every call of the switch, one set of numbers per tenant). */
+  parking: ParkingLot<Call>;
+  /** The call of `tenantId` owning the first of `keys` that names a dialog of ours (a Replaces), and its side. */
+  findCallDialog(tenantId: number, keys: string[]): { call: Call; side: BridgeSide } | undefined;
 }
 
 export interface CallSetup {
@@ -91,7 +102,22 @@ export class Call {
   /** A REFER is being carried out (tr=c); another one waits (491). */
   private transferring = false;
   /** The held party and both sessions as they were before the hold (what unhold restores). */
-  private onHold?: { party: ControlParty; before: Record<BridgeSide, Buffer> };
+  private onHold?: HoldState;
+  /**
+   * Parked in a slot: `side` is the parked party, on hold; the other side is vacant (its party
+   * got BYE) until a retrieve or the recall puts someone there. `recallTo`: the parker's extension.
+   */
+  private parked?: { slot: string; side: BridgeSide; by: string; recallTo?: string };
+  /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
+  private consultation?: { consult: Consult; key: string; destination: string; by: string };
+  /** Tenant accounts this call's live legs ring, with a count per account (pickup finds calls by them). */
+  private readonly ringingAccounts = new Map<string, number>();
+  /** A phone picked the ringing call up: the Dial that was ringing reports an answer. */
+  private pickedUp = false;
+  /** Live call control picks the ringing call up to an extension: the ringing Dial reports how that went. */
+  private pickupPending?: Promise<SandboxDialResult>;
+  /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
+  private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
   private readonly sdpSteps: Record<BridgeSide, number> = { a: 0, b: 0 };
   private readonly history: CdrHistoryItem[] = [];
@@ -274,6 +300,12 @@ export class Call {
     const chain = this.direction === 'inbound' && this.dialplanName ? [this.account.username] : [];
     const scope: LegScope = { settings: this.legSettings, headers: options.customHeaders, chain, depth: 0 };
     const { result, legOffset } = await this.forkLegs(plan, dialString, options, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
+    if (this.pickupPending) return this.pickupPending;
+    if (this.pickedUp) {
+      // A phone picked the call up while this Dial rang: for the script that is an answer.
+      result.winner?.handle.winner?.bye([reasonHeader(200, 'Call picked up elsewhere')]);
+      return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
+    }
     if (result.answered && result.winner) {
       const winner = result.winner.handle;
       const branch = winner.winner;
@@ -383,11 +415,24 @@ export class Call {
   /** A leg to a local account that fails (or is cancelled) stops counting against its maxCalls. */
   private releasingOnFailure(observer: LegObserver, callee: CallAccount): LegObserver {
     let released = false;
+    let ringing = true;
+    this.ringingAccounts.set(callee.username, (this.ringingAccounts.get(callee.username) ?? 0) + 1);
+    const stopRinging = (): void => {
+      if (!ringing) return;
+      ringing = false;
+      const n = (this.ringingAccounts.get(callee.username) ?? 1) - 1;
+      if (n > 0) this.ringingAccounts.set(callee.username, n);
+      else this.ringingAccounts.delete(callee.username);
+    };
     return {
       ringing: () => observer.ringing(),
       progress: (sdp) => observer.progress(sdp),
-      answered: (answer) => observer.answered(answer),
+      answered: (answer) => {
+        stopRinging();
+        observer.answered(answer);
+      },
       failed: (failure) => {
+        stopRinging();
         if (!released) {
           this.ctx.accountCalls.release(callee.id, this.id);
           if (!this.machine.is(CallState.Ended)) this.emitParty('call.party.left', callee, 'callee');
@@ -396,6 +441,111 @@ export class Call {
         observer.failed(failure);
       },
     };
+  }
+
+  /** Still ringing (no final answer to the caller) with a leg to `extension`, or to any account of the tenant but `except`. */
+  isRingingFor(extension: string | undefined, except?: string): boolean {
+    if (!this.machine.is(CallState.Dialing) || this.finalSent || this.cancelled || this.pickedUp) return false;
+    if (extension !== undefined) return this.ringingAccounts.has(extension);
+    return [...this.ringingAccounts.keys()].some((u) => u !== except);
+  }
+
+  /**
+   * Pickup from live call control: the ringing legs are cancelled and the tenant's extension
+   * `destination` is rung instead with the caller's offer; its answer bridges the call as any
+   * Dial would. The script's ringing Dial resolves with that leg's outcome.
+   */
+  async pickupTo(destination: string, by: string): Promise<ControlResult> {
+    if (!this.isRingingFor(undefined)) return { ok: false, status: 409, reason: 'The call is not ringing' };
+    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
+    let settle!: (r: SandboxDialResult) => void;
+    this.pickupPending = new Promise((resolve) => { settle = resolve; });
+    this.pickedUp = true;
+    this.fork?.cancel();
+    const dialString = `${destination}@local`;
+    try {
+      const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
+      const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
+      const { result, legOffset } = await this.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
+      const branch = result.winner?.handle.winner;
+      if (!result.answered || !result.winner || !branch?.dialog || this.cancelled || this.finalSent || !this.machine.is(CallState.Dialing)) {
+        branch?.bye([reasonHeader(487, 'Caller gone')]);
+        settle({ answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) });
+        return { ok: false, status: 502, reason: `Pickup failed: ${result.status} ${result.reason}` };
+      }
+      this.bridgeTo(result.winner.handle, branch, result.winner.outcome.id + legOffset);
+      const at = Date.now();
+      this.history.push({ type: 'picked-up', at, party: 'callee', by });
+      this.log.info({ by, destination }, 'call picked up');
+      this.ctx.opts.emit({ type: 'call.picked-up', tenantId: this.tenant.id, callId: this.id, at, party: 'callee', by });
+      settle({ answered: true, status: 200, reason: 'OK', outcome: 'answered' });
+      return { ok: true };
+    } catch (err) {
+      settle({ answered: false, status: 500, reason: (err as Error).message, outcome: 'failed' });
+      return { ok: false, status: 502, reason: (err as Error).message };
+    } finally {
+      // The ringing Dial already holds the promise; a later Dial of the script must not get it.
+      this.pickupPending = undefined;
+      if (!this.machine.is(CallState.Answered)) this.pickedUp = false;
+    }
+  }
+
+  /**
+   * Call pickup by a phone of the tenant (`*8<ext>`, `*8`): the ringing legs are cancelled and
+   * the caller is bridged to the phone. Each side's offer is the other's answer (the caller's
+   * INVITE and the phone's INVITE both carry one); a pair of phones without a common codec would
+   * need a re-INVITE, which the switch does not send yet.
+   */
+  async pickUp(req: SipRequest, tx: ServerTransaction, by: string): Promise<boolean> {
+    const reply = (status: number, reason?: string): false => {
+      tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
+      return false;
+    };
+    if (!this.isRingingFor(undefined)) return reply(481);
+    if (!isSdpMessage(req)) return reply(488, 'Pickup needs an SDP offer');
+    if (!isSdpMessage(this.req)) return reply(488, 'The ringing call has no SDP offer');
+    const toCaller = relayedBody(req, true);
+    const toPicker = relayedBody(this.req, true);
+    this.pickedUp = true;
+    this.fork?.cancel();
+    const res = this.respondA(200, 'OK', toCaller);
+    if (!res) return reply(481);
+    this.machine.to(CallState.Answered);
+    this.answeredAt = Date.now();
+    const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
+    const toTag = newTag();
+    const contact = this.localContactFor(req);
+    const pickerRes = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: toPicker, contentType: 'application/sdp' });
+    tx.respond(pickerRes);
+    const bDialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
+    this.bridge = new Bridge(
+      {
+        stack: this.ctx.stack, mangleSdp: true,
+        events: {
+          bye: (side) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
+          refer: (side, r, t) => this.onRefer(side, r, t),
+        },
+      },
+      uasParty(aDialog, this.ctx.stack, toCaller),
+      uasParty(bDialog, this.ctx.stack, toPicker),
+    );
+    this.addDialog(dialogKey(aDialog.id), 'a');
+    this.addDialog(dialogKey(bDialog.id), 'b');
+    if (this.req.source?.transport === 'udp') {
+      this.aRetransmitter = retransmit2xxUntilAck(this.ctx.stack, res, this.req.source, () => this.hangup('system', 408, 'No ACK from caller'));
+    }
+    if (req.source?.transport === 'udp') {
+      this.takeoverRetransmitters.set('b', retransmit2xxUntilAck(this.ctx.stack, pickerRes, req.source, () => this.hangup('system', 408, 'No ACK from the picking phone')));
+    }
+    const at = this.answeredAt;
+    this.ctx.opts.emit({
+      type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at, legId: 0,
+      caller: this.caller, callee: this.callee, direction: this.direction,
+    });
+    this.history.push({ type: 'picked-up', at, party: 'callee', by });
+    this.log.info({ by }, 'call picked up');
+    this.ctx.opts.emit({ type: 'call.picked-up', tenantId: this.tenant.id, callId: this.id, at, party: 'callee', by });
+    return true;
   }
 
   private nestedHost(): LocalDialplanHost {
@@ -477,7 +627,11 @@ export class Call {
   private respondA(status: number, reason?: string, body?: Buffer, headers: Record<string, string> = {}): SipResponse | undefined {
     if (this.finalSent) return undefined;
     const hdrs: Record<string, string> = { ...headers };
-    if (status < 300) hdrs['Contact'] = this.localContactFor(this.req);
+    if (status < 300) {
+      hdrs['Contact'] = this.localContactFor(this.req);
+      // RFC 3891 §6: a phone may later take this dialog over with INVITE/Replaces.
+      hdrs['Supported'] = 'replaces';
+    }
     const res = createResponse(this.req, status, reason, {
       toTag: this.aToTag, headers: hdrs, body, contentType: body && body.length ? 'application/sdp' : undefined,
     });
@@ -505,12 +659,13 @@ export class Call {
   }
 
   private bridgeTo(leg: BridgeableLeg, branch: UacBranch, legId: number, dialLimit?: number): void {
+    const options = leg.answeredOptions ?? leg.leg.options;
     const bDialog = branch.dialog!;
     const answer = branch.answer!;
     let body: Buffer | undefined;
     if (answer.body.length) {
       const sdp = answer.body.toString('utf8');
-      body = Buffer.from(answer.source ? rewriteSdpForNat(sdp, answer.source, { mangle: leg.leg.options.mangleSdp }).sdp : sdp, 'utf8');
+      body = Buffer.from(answer.source ? rewriteSdpForNat(sdp, answer.source, { mangle: options.mangleSdp }).sdp : sdp, 'utf8');
     }
     const res = this.respondA(200, 'OK', body);
     if (!res) {
@@ -522,7 +677,7 @@ export class Call {
     const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
     this.bridge = new Bridge(
       {
-        stack: this.ctx.stack, mangleSdp: leg.leg.options.mangleSdp,
+        stack: this.ctx.stack, mangleSdp: options.mangleSdp,
         events: {
           bye: (side) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
           refer: (side, req, tx) => this.onRefer(side, req, tx),
@@ -531,7 +686,7 @@ export class Call {
       uasParty(aDialog, this.ctx.stack, body),
       uacParty(branch, this.ctx),
     );
-    this.bridgedOptions = leg.leg.options;
+    this.bridgedOptions = options;
     this.sideLegIds.b = legId;
     this.addDialog(dialogKey(aDialog.id), 'a');
     this.addDialog(dialogKey(bDialog.id), 'b');
@@ -545,7 +700,7 @@ export class Call {
       type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at: this.answeredAt, legId,
       caller: this.caller, callee: this.callee, direction: this.direction,
     });
-    const limit = leg.leg.options.callDurationLimitSeconds ?? dialLimit;
+    const limit = options.callDurationLimitSeconds ?? dialLimit;
     if (limit && limit > 0) {
       this.durationTimer = this.ctx.stack.wheel.schedule(limit * 1000, () => this.hangup('system', 200, 'Call duration limit reached'));
     }
@@ -561,12 +716,67 @@ export class Call {
 
   /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
+    if (this.consultation && dialogKeyOfRequest(req) === this.consultation.key) {
+      this.handleConsultTarget(req, tx);
+      return;
+    }
     if (req.method === 'ACK' && side === 'a') this.aRetransmitter?.stop();
+    if (req.method === 'ACK') {
+      this.takeoverRetransmitters.get(side)?.stop();
+      this.takeoverRetransmitters.delete(side);
+    }
+    if (this.parked && this.bridge && this.machine.is(CallState.Answered)) {
+      this.handleWhileParked(req, tx, side);
+      return;
+    }
     if (this.bridge && this.machine.is(CallState.Answered)) {
       this.bridge.handle(req, tx, side);
       return;
     }
     if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
+  }
+
+  /**
+   * The parked party talks to nobody: the switch answers its in-dialog requests itself. A
+   * re-INVITE or UPDATE (session refresh, its own hold) gets the held session we gave it.
+   */
+  private handleWhileParked(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
+    const parked = this.parked!;
+    if (req.method === 'ACK' || !tx) return;
+    const bridge = this.bridge!;
+    if (side !== parked.side) {
+      tx.respond(createResponse(req, 481));
+      return;
+    }
+    const dialog = bridge.party(side).dialog;
+    if (!dialog.acceptRemoteCSeq(req)) {
+      tx.respond(createResponse(req, 500, 'CSeq out of order'));
+      return;
+    }
+    switch (req.method) {
+      case 'BYE':
+        tx.respond(createResponse(req, 200));
+        dialog.terminated = true;
+        this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Parked party hung up');
+        return;
+      case 'INVITE':
+      case 'UPDATE': {
+        dialog.refreshTarget(req);
+        const sdp = bridge.sdpSentTo(side);
+        const res = createResponse(req, 200, 'OK', { headers: { Contact: dialog.localContact }, body: sdp, contentType: sdp ? 'application/sdp' : undefined });
+        tx.respond(res);
+        if (req.method === 'INVITE' && req.source?.transport === 'udp') {
+          this.takeoverRetransmitters.get(side)?.stop();
+          this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, req.source, () => this.takeoverRetransmitters.delete(side)));
+        }
+        return;
+      }
+      case 'REFER':
+        tx.respond(createResponse(req, 603, 'A parked call cannot be transferred'));
+        return;
+      default:
+        tx.respond(createResponse(req, 200));
+    }
   }
 
   // ------------------------------------------------------------------ transfer
@@ -584,7 +794,11 @@ export class Call {
       return;
     }
     const policy = this.bridgedOptions?.transferPolicy ?? 'refuse';
-    if (policy === 'pass-through') void this.passTransfer(side, req, tx, target);
+    // tr=p passes a Replaces on unchanged: it names the transferor's dialog with us, so the far
+    // party's INVITE/Replaces comes back to the switch and is matched there (takeOver).
+    if (policy === 'switch' && target.replaces) this.attendedRefer(side, req, tx, target);
+    else if (policy === 'switch' && this.isParkSlot(target.uri)) void this.parkByRefer(side, req, tx, target);
+    else if (policy === 'pass-through') void this.passTransfer(side, req, tx, target);
     else if (policy === 'switch') {
       this.transferring = true;
       void this.switchTransfer(side, req, tx, target)
@@ -633,7 +847,7 @@ export class Call {
     };
     notify(100, 'Trying');
     const r = await blindTransfer(this.transferringCall(), {
-      leave: side, stored, target, req: this.transferRequest(req, target, referrer, bridge.party(otherSide(side))), progress: notify,
+      leave: side, place: transferByDialplan(stored, target, this.transferRequest(req, target, referrer, bridge.party(otherSide(side)))), progress: notify,
     });
     if (r.ok) {
       this.recordTransfer('completed', side, target, { status: 200, newLegId: r.newLegId });
@@ -641,6 +855,403 @@ export class Call {
     } else if (!this.machine.is(CallState.Ended)) {
       notify(r.status, r.reason);
       this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason });
+    }
+  }
+
+  /**
+   * tr=c with Replaces: the Replaces names the transferor's dialog with us in another call of
+   * this tenant; its far party is joined with this call's other party (joinFarParties) and the
+   * transferor's two legs end. That call's transfer policy must allow transfers too: a tenant
+   * that keeps a leg at tr=n keeps it out of every transfer. Anything not of this tenant, not
+   * answered or not found is refused with 403 before the 202, so nothing changes.
+   */
+  private attendedRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): void {
+    const refuse = (status: number, reason: string): void => {
+      this.recordTransfer('refused', side, target, { status, reason });
+      tx.respond(createResponse(req, status, reason));
+    };
+    const found = this.ctx.findCallDialog(this.tenant.id, replacesDialogKeys(target.replaces!));
+    if (!found || found.call === this) {
+      refuse(403, 'Replaces names no other call of this tenant');
+      return;
+    }
+    const other = found.call;
+    const why = other.joinRefusal();
+    if (why) {
+      refuse(why.status, why.reason);
+      return;
+    }
+    tx.respond(createResponse(req, 202, 'Accepted'));
+    this.recordTransfer('accepted', side, target, { joinedCallId: other.id });
+    const referrer = this.bridge!.party(side);
+    const notify = (status: number, reason: string): void => {
+      if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
+    };
+    notify(100, 'Trying');
+    this.transferring = true;
+    other.transferring = true;
+    void joinFarParties(this.joinable(), otherSide(side), other.joinable(), otherSide(found.side))
+      .then((r) => {
+        if (!r.ok) {
+          if (!this.machine.is(CallState.Ended)) notify(r.status, r.reason);
+          this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason, joinedCallId: other.id });
+          return;
+        }
+        notify(200, 'OK');
+        referrer.bye([reasonHeader(200, 'Call transferred')]);
+        this.recordTransfer('completed', side, target, { status: 200, joinedCallId: other.id });
+        other.endJoined(found.side, target, this.id);
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'attended transfer failed'))
+      .finally(() => {
+        this.transferring = false;
+        other.transferring = false;
+      });
+  }
+
+  /** A Refer-To naming one of the tenant's park slots (`sip:71@<tenant domain>`). */
+  private isParkSlot(uri: SipUri): boolean {
+    return uri.host.toLowerCase() === this.tenant.domain && this.ctx.parking.isSlot(uri.user);
+  }
+
+  /** tr=c REFER to a slot: the other party is parked there, the referrer hears NOTIFY 200 and gets BYE. */
+  private async parkByRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): Promise<void> {
+    tx.respond(createResponse(req, 202, 'Accepted'));
+    this.recordTransfer('accepted', side, target, {});
+    const referrer = this.bridge!.party(side);
+    const notify = (status: number, reason: string): void => {
+      if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
+    };
+    notify(100, 'Trying');
+    const by = uriText(referrer.dialog.remoteParty.uri);
+    const r = await this.parkSide(otherSide(side), target.uri.user, by, this.extensionOf(side), () => notify(200, 'OK'));
+    if (!r.ok) {
+      notify(r.status === 409 ? 486 : r.status, r.reason);
+      this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason });
+      return;
+    }
+    this.recordTransfer('completed', side, target, { status: 200 });
+  }
+
+  /**
+   * The tenant account on `side`, if that party is one: the caller of an outgoing call, or a
+   * callee reached as an account of the tenant (To in the tenant's domain). Park recalls go there.
+   */
+  private extensionOf(side: BridgeSide): string | undefined {
+    if (side === 'a') return this.direction === 'outbound' ? this.account.username : undefined;
+    if (this.direction === 'inbound') return this.account.username;
+    const uri = this.bridge?.party('b').dialog.remoteParty.uri;
+    return uri && uri.host.toLowerCase() === this.tenant.domain ? uri.user : undefined;
+  }
+
+  /**
+   * Parks the party on `stay` in `slot` (or the tenant's first free one): it is re-INVITEd on
+   * hold (a held party hears silence; holdSdp is where music on hold plugs in), the other party
+   * gets BYE, and the slot's recall timer starts. `beforeBye` runs once the park holds.
+   */
+  private async parkSide(stay: BridgeSide, slot: string | undefined, by: string, recallTo: string | undefined, beforeBye?: () => void):
+    Promise<{ ok: true; slot: string } | { ok: false; status: 404 | 409 | 422 | 502; reason: string }> {
+    const bridge = this.controllableBridge();
+    if (!bridge.ok) return bridge;
+    if (this.parked) return { ok: false, status: 409, reason: `The call is already parked in ${this.parked.slot}` };
+    if (this.onHold) return { ok: false, status: 409, reason: 'Unhold the call first' };
+    const lot = this.ctx.parking;
+    const chosen = slot ?? lot.firstFree(this.tenant.id);
+    if (!chosen) return { ok: false, status: 409, reason: 'No free park slot' };
+    if (!lot.isSlot(chosen)) return { ok: false, status: 422, reason: `${chosen} is not a park slot (${lot.settings.first}-${lot.settings.last})` };
+    if (!lot.park(this.tenant.id, chosen, this, by)) return { ok: false, status: 409, reason: `Slot ${chosen} is taken` };
+    const before = bridge.value.sdpSentTo(stay);
+    const r = before
+      ? await bridge.value.send(stay, { method: 'INVITE', body: holdSdp(before, ++this.sdpSteps[stay]), contentType: 'application/sdp' })
+      : { status: 409, reason: 'The call has no session to hold' };
+    if (r.status >= 300 || this.machine.is(CallState.Ended)) {
+      lot.leave(this.tenant.id, chosen);
+      return { ok: false, status: 502, reason: `Park re-INVITE answered ${r.status} ${r.reason}` };
+    }
+    const vacant = otherSide(stay);
+    this.parked = { slot: chosen, side: stay, by, recallTo };
+    beforeBye?.();
+    bridge.value.party(vacant).bye([reasonHeader(200, 'Call parked')]);
+    const key = this.sideDialogKeys[vacant];
+    if (key) this.ctx.unregisterDialog(key);
+    this.recordPark('parked', chosen, by);
+    return { ok: true, slot: chosen };
+  }
+
+  /** Live call control: park `party` (it stays, on hold); the other party leaves. */
+  async park(party: ControlParty, slot: string | undefined, by: string): Promise<ControlResult & { slot?: string }> {
+    const stay = controlSide(party);
+    // The recall goes to the call's own account when that is the party who left (not the parked one).
+    const own: BridgeSide = this.direction === 'outbound' ? 'a' : 'b';
+    const r = await this.parkSide(stay, slot, by, own === stay ? undefined : this.account.username);
+    return r.ok ? { ok: true, slot: r.slot } : r;
+  }
+
+  // ------------------------------------------------------------------ consult (switchboard attended transfer)
+
+  private consultingCall(destination: string): ConsultingCall {
+    const call = this;
+    const host = this.transferringCall().dialplanHost(() => undefined);
+    return {
+      bridge: this.bridge!,
+      get ended() { return call.machine.is(CallState.Ended); },
+      mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
+      nextSdpStep: (side) => ++this.sdpSteps[side],
+      place: () => transferByDial(`${destination}@local`)(host),
+    };
+  }
+
+  /** Step 1: `party` (the switchboard's side, e.g. the receptionist's phone) consults the extension `destination`; the other party waits on hold. */
+  async consultStart(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+    const bridge = this.controllableBridge();
+    if (!bridge.ok) return bridge;
+    if (this.consultation || this.parked || this.onHold || this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
+    const target = this.consultTarget(destination);
+    this.transferring = true;
+    try {
+      this.recordTransfer('accepted', controlSide(party), target, { by, attended: true });
+      const r = await startConsult(this.consultingCall(destination), controlSide(party));
+      if (!r.ok) {
+        if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', controlSide(party), target, { status: r.status, reason: r.reason, by, attended: true });
+        return r;
+      }
+      const key = dialogKey(r.value.target.dialog!.id);
+      this.consultation = { consult: r.value, key, destination, by };
+      this.ctx.registerDialog(key, this, r.value.consultant);
+      this.dialogKeys.push(key);
+      return { ok: true };
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  /** Step 2: the held party and the consult target are joined; the consultant leaves. */
+  async consultComplete(by: string): Promise<ControlResult> {
+    const c = this.consultation;
+    if (!c || !this.bridge) return { ok: false, status: 409, reason: 'No consult call in progress' };
+    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    this.transferring = true;
+    try {
+      const r = await completeConsult(this.consultingCall(c.destination), c.consult, (side, branch) => this.transferringCall().takeSide(side, branch));
+      if (!r.ok) return r;
+      this.consultation = undefined;
+      this.sideLegIds[c.consult.consultant] = c.consult.legId;
+      this.recordTransfer('completed', c.consult.consultant, this.consultTarget(c.destination), { status: 200, newLegId: c.consult.legId, by, attended: true });
+      return { ok: true };
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  /** Or step 2: the consult target is hung up, consultant and held party talk again. */
+  async consultCancel(by: string): Promise<ControlResult> {
+    const c = this.consultation;
+    if (!c || !this.bridge) return { ok: false, status: 409, reason: 'No consult call in progress' };
+    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    this.consultation = undefined;
+    this.ctx.unregisterDialog(c.key);
+    this.transferring = true;
+    try {
+      const r = await cancelConsult(this.consultingCall(c.destination), c.consult);
+      this.recordTransfer('failed', c.consult.consultant, this.consultTarget(c.destination), { status: 487, reason: 'Consult cancelled', by, attended: true });
+      return r.ok ? { ok: true } : r;
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  private consultTarget(destination: string): ReferTarget {
+    const parsed = parseReferTo(`<sip:${destination}@${this.tenant.domain}>`);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    return parsed.target;
+  }
+
+  /** A request from the consult target: its BYE ends the consult (the two parties are joined again). */
+  private handleConsultTarget(req: SipRequest, tx: ServerTransaction | undefined): void {
+    const c = this.consultation!;
+    if (req.method === 'ACK' || !tx) return;
+    if (req.method === 'BYE') {
+      tx.respond(createResponse(req, 200));
+      c.consult.target.dialog!.terminated = true;
+      void this.consultCancel('consult target');
+      return;
+    }
+    tx.respond(createResponse(req, req.method === 'INVITE' || req.method === 'UPDATE' ? 491 : 200));
+  }
+
+  /** The parked party's URI, if parked (the lot's list view). */
+  get parkedPartyUri(): string | undefined {
+    return this.parked && this.bridge ? uriText(this.bridge.party(this.parked.side).dialog.remoteParty.uri) : undefined;
+  }
+
+  /** The park recall timer fired (the lot already freed the slot): ring the parker, or end the call. */
+  recall(): void {
+    const parked = this.parked;
+    if (!parked || this.machine.is(CallState.Ended)) return;
+    if (!parked.recallTo) {
+      this.hangup('system', 480, 'Park timeout, nobody to recall');
+      return;
+    }
+    void this.retrieveTo(parked.recallTo, 'system', 'recalled').then((r) => {
+      if (!r.ok && !this.machine.is(CallState.Ended)) this.hangup('system', 480, 'Park recall not answered');
+    });
+  }
+
+  /**
+   * Connects the parked party to the tenant's extension `destination` (REST retrieve, recall): it
+   * is dialled with a late offer like a transfer's new party. On failure a retrieve leaves the
+   * call parked in its slot.
+   */
+  async retrieveTo(destination: string, by: string, kind: 'retrieved' | 'recalled' = 'retrieved'): Promise<ControlResult> {
+    const parked = this.parked;
+    if (!parked || !this.bridge || !this.machine.is(CallState.Answered)) return { ok: false, status: 409, reason: 'The call is not parked' };
+    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
+    this.ctx.parking.leave(this.tenant.id, parked.slot);
+    this.transferring = true;
+    try {
+      const vacant = otherSide(parked.side);
+      const r = await blindTransfer(this.transferringCall(), { leave: vacant, place: transferByDial(`${destination}@local`), progress: () => undefined });
+      if (!r.ok) {
+        if (kind === 'retrieved' && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
+        return { ok: false, status: 502, reason: `Retrieve failed: ${r.status} ${r.reason}` };
+      }
+      this.parked = undefined;
+      this.sideLegIds[vacant] = r.newLegId;
+      this.recordPark(kind, parked.slot, by, destination);
+      return { ok: true };
+    } finally {
+      this.transferring = false;
+    }
+  }
+
+  /** A phone of the tenant dialled the slot: it takes the vacant side (like INVITE/Replaces). */
+  async retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string): Promise<boolean> {
+    const parked = this.parked;
+    if (!parked) {
+      tx.respond(createResponse(req, 404, 'Nothing parked there', { toTag: newTag() }));
+      return false;
+    }
+    this.ctx.parking.leave(this.tenant.id, parked.slot);
+    const taken = await this.takeOver(otherSide(parked.side), req, tx, by, 'retrieved');
+    if (!taken && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
+    return taken;
+  }
+
+  private recordPark(type: 'parked' | 'retrieved' | 'recalled', slot: string, by: string, destination?: string): void {
+    const at = Date.now();
+    this.history.push({ type, at, slot, by });
+    this.log.info({ slot, by, destination }, `call ${type}`);
+    this.ctx.opts.emit({ type: `call.${type}`, tenantId: this.tenant.id, callId: this.id, at, slot, by, destination });
+  }
+
+  /** Why this call cannot be joined into another by an attended transfer now, if it cannot. */
+  private joinRefusal(): { status: number; reason: string } | undefined {
+    if (!this.bridge || !this.machine.is(CallState.Answered)) return { status: 403, reason: 'The replaced call is not answered' };
+    if ((this.bridgedOptions?.transferPolicy ?? 'refuse') === 'refuse') return { status: 603, reason: TRANSFERS_DISABLED };
+    if (this.transferring || this.bridge.busy) return { status: 491, reason: 'Request Pending' };
+    return undefined;
+  }
+
+  /** The far party of this call went into another call (attended transfer): the transferor's leg here ends, and so does this call. */
+  private endJoined(transferorSide: BridgeSide, target: ReferTarget, joinedInto: string): void {
+    this.recordTransfer('completed', transferorSide, target, { status: 200, joinedCallId: joinedInto });
+    this.bridge?.party(transferorSide).bye([reasonHeader(200, 'Call transferred')]);
+    this.end('system', 200, 'Joined by attended transfer', 'answered');
+  }
+
+  /** This call as an attended transfer (or a takeover) sees it. */
+  private joinable(): JoinableCall {
+    const call = this;
+    return {
+      id: this.id,
+      bridge: this.bridge!,
+      get ended() { return call.machine.is(CallState.Ended); },
+      mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
+      handOff: (side) => {
+        const key = this.sideDialogKeys[side]!;
+        // The dialog now belongs to the other call: ending this one must not unregister it.
+        this.dialogKeys.splice(this.dialogKeys.indexOf(key), 1);
+        delete this.sideDialogKeys[side];
+        if (side === 'a') this.aRetransmitter?.stop();
+        // A party that called in from an account of the tenant counts against its maxCalls in its new call.
+        return { party: this.bridge!.party(side), dialogKey: key, accountId: side === 'a' && this.direction === 'outbound' ? this.account.id : undefined };
+      },
+      adopt: (side, party, key, sentSdp, accountId) => {
+        this.bridge!.replace(side, party, sentSdp);
+        if (accountId !== undefined) this.ctx.accountCalls.tryTake(accountId, this.id, null);
+        const oldKey = this.sideDialogKeys[side];
+        if (oldKey) {
+          this.ctx.unregisterDialog(oldKey);
+          this.dialogKeys.splice(this.dialogKeys.indexOf(oldKey), 1);
+        }
+        this.addDialog(key, side);
+        if (side === 'a') this.aRetransmitter?.stop();
+      },
+    };
+  }
+
+  /**
+   * An INVITE with Replaces (RFC 3891) from an authenticated phone of this tenant naming our
+   * dialog on `side`: the phone takes that party's place. The party staying is re-INVITEd with
+   * the phone's offer, the phone gets the answer in our 2xx, and the replaced party gets BYE.
+   * A confirmed dialog only (an early one is a pickup); the INVITE must carry an offer.
+   */
+  async takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string, kind: 'replaced' | 'retrieved' = 'replaced'): Promise<boolean> {
+    const reply = (status: number, reason?: string): false => {
+      tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
+      return false;
+    };
+    if (kind === 'replaced' && this.parked) return reply(481);
+    if (!this.bridge || !this.machine.is(CallState.Answered)) return reply(481);
+    if (this.transferring || this.bridge.busy) return reply(491);
+    if (!req.body.length || !req.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp')) {
+      return reply(488, 'INVITE with Replaces needs an SDP offer');
+    }
+    const bridge = this.bridge;
+    const stay = otherSide(side);
+    const mangle = this.bridgedOptions?.mangleSdp ?? true;
+    this.transferring = true;
+    try {
+      const offer = relayedBody(req, mangle);
+      const r = await bridge.send(stay, { method: 'INVITE', body: offer, contentType: 'application/sdp' });
+      const answer = r.response && r.status < 300 && r.response.body.length ? relayedBody(r.response, mangle) : undefined;
+      if (this.machine.is(CallState.Ended)) return reply(481);
+      if (!answer) {
+        // The staying party refused the new session: it keeps the one it had with the replaced party.
+        const before = bridge.sdpSentTo(side);
+        if (before && r.status < 300) void bridge.send(stay, { method: 'INVITE', body: before, contentType: 'application/sdp' });
+        return reply(r.status >= 300 ? r.status : 488, r.status >= 300 ? r.reason : 'No SDP answer');
+      }
+      const toTag = newTag();
+      const contact = this.localContactFor(req);
+      const res = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: answer, contentType: 'application/sdp' });
+      tx.respond(res);
+      const dialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
+      const replaced = bridge.party(side);
+      this.joinable().adopt(side, uasParty(dialog, this.ctx.stack, answer), dialogKey(dialog.id), answer);
+      if (req.source?.transport === 'udp') {
+        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, req.source, () => {
+          this.takeoverRetransmitters.delete(side);
+          this.hangup('system', 408, 'No ACK for the INVITE/Replaces');
+        }));
+      }
+      if (kind === 'retrieved') {
+        const slot = this.parked?.slot ?? '';
+        this.parked = undefined;
+        this.recordPark('retrieved', slot, by, by);
+        return true;
+      }
+      replaced.bye([reasonHeader(200, 'Call replaced')]);
+      const at = Date.now();
+      const party = side === 'a' ? 'caller' : 'callee';
+      this.history.push({ type: 'replaced', at, party, by });
+      this.log.info({ party, by }, 'party replaced (INVITE/Replaces)');
+      this.ctx.opts.emit({ type: 'call.replaced', tenantId: this.tenant.id, callId: this.id, at, party, by });
+      return true;
+    } finally {
+      this.transferring = false;
     }
   }
 
@@ -680,10 +1291,14 @@ export class Call {
   }
 
   /** Every REFER decision is logged, an event, and a line of the CDR's transfer history. */
-  private recordTransfer(result: TransferResult, side: BridgeSide, target: ReferTarget, detail: { status?: number; reason?: string; newLegId?: number; by?: string }): void {
+  private recordTransfer(
+    result: TransferResult, side: BridgeSide, target: ReferTarget,
+    detailWithKind: { status?: number; reason?: string; newLegId?: number; by?: string; joinedCallId?: string; attended?: boolean },
+  ): void {
+    const { attended, ...detail } = detailWithKind;
     const at = Date.now();
     const legId = this.sideLegIds[side];
-    const kind = target.replaces ? 'attended' : 'blind';
+    const kind = target.replaces || attended ? 'attended' : 'blind';
     this.history.push({ type: 'transfer', at, kind, result, referTo: target.text, legId, ...detail });
     this.log.info({ legId, referTo: target.text, result, ...detail }, `REFER ${result}`);
     this.ctx.opts.emit({
@@ -697,28 +1312,19 @@ export class Call {
   view(): LiveCallView {
     return {
       id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
-      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, history: [...this.history],
+      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, parkedIn: this.parked?.slot, history: [...this.history],
     };
   }
 
-  /**
-   * Puts `party` on hold: both parties are re-INVITEd with their current session made
-   * `sendonly` (the held one first), so neither sends media and the held party hears silence —
-   * until a media server plays music on hold into its session (holdSdp is where it plugs in).
-   */
+  /** Puts `party` on hold (control/hold-control.ts); a parked call or one in a consult cannot be held. */
   async hold(party: ControlParty, by: string): Promise<ControlResult> {
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.onHold) return this.onHold.party === party ? { ok: true } : { ok: false, status: 409, reason: `The ${this.onHold.party} is on hold` };
-    const first = controlSide(party);
-    const sides: BridgeSide[] = [first, otherSide(first)];
-    const before = { a: bridge.value.sdpSentTo('a'), b: bridge.value.sdpSentTo('b') };
-    if (!before.a || !before.b) return { ok: false, status: 409, reason: 'The call has no session to hold' };
-    this.onHold = { party, before: before as Record<BridgeSide, Buffer> };
-    for (const side of sides) {
-      const r = await bridge.value.send(side, { method: 'INVITE', body: holdSdp(before[side]!, ++this.sdpSteps[side]), contentType: 'application/sdp' });
-      if (r.status >= 300) return { ok: false, status: 502, reason: `Hold re-INVITE answered ${r.status} ${r.reason}` };
-    }
+    if (this.parked || this.consultation || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    const r = await holdParty(bridge.value, party, (side) => ++this.sdpSteps[side]);
+    if (!r.ok) return r;
+    this.onHold = r.state;
     this.recordHold('hold', party, by);
     return { ok: true };
   }
@@ -728,11 +1334,8 @@ export class Call {
     if (!bridge.ok) return bridge;
     const held = this.onHold;
     if (!held) return { ok: false, status: 409, reason: 'Nobody is on hold' };
-    const first = controlSide(held.party);
-    for (const side of [first, otherSide(first)]) {
-      const r = await bridge.value.send(side, { method: 'INVITE', body: unholdSdp(held.before[side], ++this.sdpSteps[side]), contentType: 'application/sdp' });
-      if (r.status >= 300) return { ok: false, status: 502, reason: `Unhold re-INVITE answered ${r.status} ${r.reason}` };
-    }
+    const r = await unholdParty(bridge.value, held, (side) => ++this.sdpSteps[side]);
+    if (!r.ok) return r;
     this.onHold = undefined;
     this.recordHold('unhold', held.party, by);
     return { ok: true };
@@ -763,7 +1366,7 @@ export class Call {
           transferee: uriText(bridge.value.party(stay).dialog.remoteParty.uri),
         },
       };
-      const r = await blindTransfer(this.transferringCall(), { leave, stored, target, req, progress: () => undefined });
+      const r = await blindTransfer(this.transferringCall(), { leave, place: transferByDialplan(stored, target, req), progress: () => undefined });
       if (!r.ok) {
         if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', leave, target, { status: r.status, reason: r.reason, by });
         return { ok: false, status: 502, reason: `Transfer failed: ${r.status} ${r.reason}` };
@@ -814,6 +1417,11 @@ export class Call {
     this.machine.to(CallState.Ended);
     this.ctx.stack.wheel.cancel(this.durationTimer);
     this.aRetransmitter?.stop();
+    for (const r of this.takeoverRetransmitters.values()) r.stop();
+    this.takeoverRetransmitters.clear();
+    if (this.parked) this.ctx.parking.leave(this.tenant.id, this.parked.slot);
+    this.consultation?.consult.target.bye([reasonHeader(200, 'Call ended')]);
+    this.consultation = undefined;
     this.bridge?.close();
     // A transfer's new legs may still ring.
     this.fork?.cancel();
@@ -826,6 +1434,10 @@ export class Call {
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }
+}
+
+function isSdpMessage(msg: SipRequest): boolean {
+  return msg.body.length > 0 && msg.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp') === true;
 }
 
 function sandboxOutcome(r: DialResult<BridgeableLeg>): string {

@@ -275,6 +275,22 @@ export class CallbackCall {
     return Promise.resolve({ ok: false, status: 409, reason: 'A callback call cannot be transferred' });
   }
 
+  consultStart(): Promise<ControlResult> {
+    return Promise.resolve({ ok: false, status: 409, reason: 'A callback call cannot be transferred' });
+  }
+
+  consultComplete(): Promise<ControlResult> {
+    return Promise.resolve({ ok: false, status: 409, reason: 'No consult call in progress' });
+  }
+
+  consultCancel(): Promise<ControlResult> {
+    return this.consultComplete();
+  }
+
+  park(): Promise<ControlResult> {
+    return Promise.resolve({ ok: false, status: 409, reason: 'A callback call cannot be parked' });
+  }
+
   /** Ends the call: BYE to every side that is still up. */
   hangup(by: HangupSide, status: number, reason: string): void {
     if (this.machine.is(CallState.Ended)) return;

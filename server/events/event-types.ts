@@ -78,6 +78,8 @@ export interface CallTransferEvent extends CallEventBase {
   status?: number;
   reason?: string;
   newLegId?: number;
+  /** Attended transfer: the other call that was joined with this one. */
+  joinedCallId?: string;
   /** Set when live call control (not a phone's REFER) asked for it. */
   by?: string;
 }
@@ -112,6 +114,22 @@ export interface DialplanLogEvent extends CallEventBase {
   column?: number;
 }
 
+/** A phone took a party's place (INVITE/Replaces) or picked up a ringing call. */
+export interface CallTakeoverEvent extends CallEventBase {
+  type: 'call.replaced' | 'call.picked-up';
+  party: 'caller' | 'callee';
+  by: string;
+}
+
+/** A call was parked in a slot, retrieved from it, or recalled to its parker. */
+export interface CallParkEvent extends CallEventBase {
+  type: 'call.parked' | 'call.retrieved' | 'call.recalled';
+  slot: string;
+  by: string;
+  /** Retrieved/recalled: who now talks to the parked party. */
+  destination?: string;
+}
+
 /** The destination policy refused a provider leg (nothing was sent to the provider). */
 export interface CallBlockedEvent {
   type: 'call.blocked';
@@ -127,7 +145,7 @@ export interface CallBlockedEvent {
 }
 
 export type CallEvent = CallCreatedEvent | LegRingingEvent | CallAnsweredEvent | CallEndedEvent;
-export type CallServiceEvent = CallEvent | DialplanLogEvent | CallTransferEvent | CallHoldEvent | CallPartyEvent | CallBlockedEvent;
+export type CallServiceEvent = CallEvent | DialplanLogEvent | CallTransferEvent | CallHoldEvent | CallPartyEvent | CallBlockedEvent | CallTakeoverEvent | CallParkEvent;
 
 // ------------------------------------------------------------------ registrations
 

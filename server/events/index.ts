@@ -7,5 +7,5 @@ export type {
   RegistrationRemovalReason, RegistrationAddedEvent, RegistrationRefreshedEvent, RegistrationRemovedEvent,
   RegistrationExpiredEvent, RegistrationFailedEvent, RegistrationEvent,
   ExtensionState, ExtensionStateEvent, SipTraceEvent, ConfigChangedEvent,
-  CallBlockedEvent, ProviderRegistrationEvent, ProviderHealthEvent,
+  CallBlockedEvent, CallTakeoverEvent, CallParkEvent, ProviderRegistrationEvent, ProviderHealthEvent,
 } from './event-types.ts';

@@ -131,6 +131,8 @@ export interface SippProcess {
   pid: number | undefined;
   /** Exit code, the tail of the output, and the lines of the scenario's `<log>` actions. */
   done: Promise<{ code: number; output: string; logs: string }>;
+  /** Waits (bounded) until a line of the scenario's `<log>` output so far matches `pattern`; returns the match. */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   stop(): Promise<void>;
 }
 
@@ -200,10 +202,24 @@ export async function startSipp(scenario: string, opts: SippStartOptions = {}): 
     // A UAS must be listening before anything is sent to it.
     for (let i = 0; i < 200 && !(await udpPortInUse(port)); i++) await new Promise((r) => setTimeout(r, 20));
   }
+  let exited = false;
+  void done.then(() => { exited = true; });
   return {
     port,
     pid: child.pid,
     done,
+    async waitForLog(pattern, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!exited && Date.now() < deadline) {
+        for (const name of await readdir(workDir).catch(() => [] as string[])) {
+          if (!name.endsWith('_logs.log')) continue;
+          const m = (await readFile(join(workDir, name), 'utf8').catch(() => '')).match(pattern);
+          if (m) return m;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`sipp never logged ${pattern}: ${exited ? (await done).output : 'timed out'}`);
+    },
     async stop() {
       await stopChild(child, 2000);
       await done;

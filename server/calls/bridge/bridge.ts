@@ -44,6 +44,14 @@ export interface BridgeRequest {
   headers?: Array<[string, string]>;
 }
 
+/** An offerless re-INVITE's outcome: the party's offer (2xx) and the ACK that answers it (a no-op for a failure). */
+export interface OfferRequest {
+  status: number;
+  reason: string;
+  offer?: Buffer;
+  ack(answer: Buffer | undefined): void;
+}
+
 /** Our requests' outcome when no response came: timeout (408) or transport error (503). */
 export type BridgeResponse = Pick<SipResponse, 'status' | 'reason'> & { response?: SipResponse };
 
@@ -76,6 +84,11 @@ export class Bridge {
   constructor(private readonly opts: BridgeOptions, a: BridgeParty, b: BridgeParty) {
     this.parties = { a, b };
     this.sdpTo = { a: a.sentSdp, b: b.sentSdp };
+  }
+
+  /** The stack the bridge's dialogs send on. */
+  get stack(): SipStack {
+    return this.opts.stack;
   }
 
   /** The SDP `side` last got from us, if any. */
@@ -167,10 +180,56 @@ export class Bridge {
     });
   }
 
-  /** `side` is now `party` (a transfer completed); the old party is the caller's to end. */
-  replace(side: BridgeSide, party: BridgeParty): void {
+  /** `side` is now `party` (a transfer completed); the old party is the caller's to end. `sentSdp`: what it last got from us, if not `party.sentSdp`. */
+  replace(side: BridgeSide, party: BridgeParty, sentSdp?: Buffer): void {
     this.parties[side] = party;
-    this.sdpTo[side] = party.sentSdp;
+    this.sdpTo[side] = sentSdp ?? party.sentSdp;
+  }
+
+  /**
+   * An offerless re-INVITE to `side` (RFC 3725 flow I, §14.1): its 2xx carries the party's offer
+   * (rewritten for NAT), and the ACK with our answer is sent by `ack` — which the caller must
+   * call soon, the party retransmits its 2xx until it comes (§13.3.1.4). Holds the bridge like
+   * any re-INVITE until the final response.
+   */
+  requestOffer(side: BridgeSide): Promise<OfferRequest> {
+    const pending = { side: otherSide(side) };
+    this.pendingReinvite = pending;
+    const dialog = this.parties[side].dialog;
+    const out = dialog.createRequest('INVITE');
+    const stack = this.opts.stack;
+    const settle = (): void => {
+      if (this.pendingReinvite === pending) this.pendingReinvite = undefined;
+    };
+    const noAck = (): void => undefined;
+    return new Promise((resolve) => {
+      stack.sendRequest(out, {
+        target: dialog.flow,
+        handler: {
+          onFinal: (res) => {
+            settle();
+            if (res.status < 200 || res.status >= 300) {
+              resolve({ status: res.status, reason: res.reason, ack: noAck });
+              return;
+            }
+            dialog.refreshTarget(res);
+            const offer = res.body.length && isSdp(res.headers.get('Content-Type')) ? relayedBody(res, this.opts.mangleSdp) : undefined;
+            let acked = false;
+            resolve({
+              status: res.status, reason: res.reason, offer,
+              ack: (answer) => {
+                if (acked) return;
+                acked = true;
+                if (answer?.length) this.sdpTo[side] = answer;
+                sendAck(stack, dialog.createAck(out.cseq.seq, answer?.length ? { body: answer, contentType: 'application/sdp' } : {}), dialog.flow);
+              },
+            });
+          },
+          onTimeout: () => { settle(); resolve({ status: 408, reason: 'Request Timeout', ack: noAck }); },
+          onTransportError: () => { settle(); resolve({ status: 503, reason: 'Service Unavailable', ack: noAck }); },
+        },
+      });
+    });
   }
 
   /** Ends the bridge: timers stopped, held ACKs released, a pending relayed re-INVITE answered 487 (§15.1.2). */

@@ -1,5 +1,5 @@
 export { Bridge, otherSide, sendInDialog } from './bridge.ts';
-export type { BridgeEvents, BridgeOptions, BridgeParty, BridgeRequest, BridgeResponse, BridgeSide } from './bridge.ts';
+export type { BridgeEvents, BridgeOptions, BridgeParty, BridgeRequest, BridgeResponse, BridgeSide, OfferRequest } from './bridge.ts';
 export { classifyIpAddress, isNatPrivateAddress, unmapIpv4 } from './ip-address-class.ts';
 export type { IpAddressClass } from './ip-address-class.ts';
 export { relayedBody } from './relayed-body.ts';

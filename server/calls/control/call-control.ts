@@ -1,8 +1,11 @@
-import type { ControllableCall, ControlParty, ControlResult, LiveCallView } from './control-types.ts';
+import type { ControllableCall, ControlParty, ControlResult, LiveCallView, ParkedCallView } from './control-types.ts';
 
 /** Where live call control finds calls: always one tenant's (CallService.controllableCalls). */
 export interface CallDirectoryForControl {
   controllableCalls(tenantId: number): ControllableCall[];
+  parkedCalls(tenantId: number): ParkedCallView[];
+  retrieveParked(tenantId: number, slot: string, destination: string, by: string): Promise<ControlResult>;
+  pickupTo(tenantId: number, which: { callId?: string; extension?: string }, destination: string, by: string): Promise<ControlResult>;
 }
 
 /**
@@ -38,6 +41,40 @@ export class CallControl {
 
   transfer(tenantId: number, callId: string, party: ControlParty, destination: string, by: string): Promise<ControlResult> {
     return this.find(tenantId, callId)?.transfer(party, destination, by) ?? Promise.resolve(notFound());
+  }
+
+  /** Attended transfer from the switchboard: `party` consults `destination`, the other party waits on hold. */
+  consult(tenantId: number, callId: string, party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+    return this.find(tenantId, callId)?.consultStart(party, destination, by) ?? Promise.resolve(notFound());
+  }
+
+  /** Joins the held party and the consult target; the consulting party leaves. */
+  completeConsult(tenantId: number, callId: string, by: string): Promise<ControlResult> {
+    return this.find(tenantId, callId)?.consultComplete(by) ?? Promise.resolve(notFound());
+  }
+
+  /** Hangs up the consult target; the two original parties talk again. */
+  cancelConsult(tenantId: number, callId: string, by: string): Promise<ControlResult> {
+    return this.find(tenantId, callId)?.consultCancel(by) ?? Promise.resolve(notFound());
+  }
+
+  /** Parks `party` of the call in `slot` (or the tenant's first free one); the other party leaves. */
+  park(tenantId: number, callId: string, party: ControlParty, slot: string | undefined, by: string): Promise<ControlResult & { slot?: string }> {
+    return this.find(tenantId, callId)?.park(party, slot, by) ?? Promise.resolve(notFound());
+  }
+
+  parking(tenantId: number): ParkedCallView[] {
+    return this.calls.parkedCalls(tenantId);
+  }
+
+  /** The call parked in `slot` goes to the tenant's extension `destination` (404 when the slot is empty). */
+  retrieve(tenantId: number, slot: string, destination: string, by: string): Promise<ControlResult> {
+    return this.calls.retrieveParked(tenantId, slot, destination, by);
+  }
+
+  /** A ringing call (by id, or the oldest ringing `extension`) is picked up to the extension `destination`. */
+  pickup(tenantId: number, which: { callId?: string; extension?: string }, destination: string, by: string): Promise<ControlResult> {
+    return this.calls.pickupTo(tenantId, which, destination, by);
   }
 
   private find(tenantId: number, callId: string): ControllableCall | undefined {

@@ -16,6 +16,8 @@ export interface LiveCallView {
   answeredAt?: number;
   /** The party on hold, if any. */
   held?: ControlParty;
+  /** The park slot the call waits in, if parked. */
+  parkedIn?: string;
   history: CdrHistoryItem[];
 }
 
@@ -29,4 +31,20 @@ export interface ControllableCall {
   unhold(by: string): Promise<ControlResult>;
   /** Blind transfer: `party` stays and is connected to `destination` (through the tenant's transfer dialplan); the other party leaves. */
   transfer(party: ControlParty, destination: string, by: string): Promise<ControlResult>;
+  /** Switchboard attended transfer: `party` consults `destination` while the other party waits on hold; then complete or cancel. */
+  consultStart(party: ControlParty, destination: string, by: string): Promise<ControlResult>;
+  consultComplete(by: string): Promise<ControlResult>;
+  consultCancel(by: string): Promise<ControlResult>;
+  /** Parks `party` in `slot` (or the first free one); the other party leaves. */
+  park(party: ControlParty, slot: string | undefined, by: string): Promise<ControlResult & { slot?: string }>;
+}
+
+/** A parked call as the API lists it. */
+export interface ParkedCallView {
+  slot: string;
+  callId: string;
+  parkedAt: number;
+  parkedBy: string;
+  /** The parked party (as its URI). */
+  party: string;
 }

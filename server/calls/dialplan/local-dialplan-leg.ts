@@ -51,6 +51,7 @@ export interface LocalDialplanHost {
  */
 export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
   winner?: UacBranch;
+  answeredOptions?: DialLeg['options'];
   readonly dialplanName: string;
   readonly settings: LegSettings;
   private fork?: ForkExecution<BridgeableLeg>;
@@ -140,6 +141,7 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
         return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
       }
       this.winner = branch;
+      this.answeredOptions = nestedOptions(this.leg.options, result.winner.handle.answeredOptions ?? result.winner.handle.leg.options);
       this.over = true;
       this.observer.answered({ sdp: result.winner.answer.sdp });
       return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
@@ -180,4 +182,19 @@ function outcomeName(outcome: DialOutcome, status: number): string {
   if (outcome === 'timeout') return 'no-answer';
   if (outcome === 'failed' && (status === 486 || status === 600)) return 'busy';
   return outcome;
+}
+
+/**
+ * The options of a call answered through a nested dialplan: the outer leg's, with the inner
+ * leg's `ma=false` and a shorter `cd` also applying (either dialplan may ask for them). The
+ * transfer policy stays the outer leg's: the dialplan that placed the call decides what a REFER
+ * on it may make the switch dial.
+ */
+export function nestedOptions(outer: DialLeg['options'], inner: DialLeg['options']): DialLeg['options'] {
+  const limits = [outer.callDurationLimitSeconds, inner.callDurationLimitSeconds].filter((n): n is number => n !== undefined && n > 0);
+  return {
+    ...outer,
+    mangleSdp: outer.mangleSdp && inner.mangleSdp,
+    callDurationLimitSeconds: limits.length ? Math.min(...limits) : outer.callDurationLimitSeconds,
+  };
 }

@@ -7,6 +7,11 @@ export interface BridgeableLeg extends LegHandle {
   readonly leg: DialLeg;
   /** The answered SIP branch (the dialog the caller gets bridged to). */
   readonly winner?: UacBranch;
+  /**
+   * The options the bridge must honour when they differ from `leg.options`: a local account's
+   * dialplan answered through its own Dial, whose leg's `ma`/`cd` apply as well.
+   */
+  readonly answeredOptions?: DialLeg['options'];
 }
 
 /**
@@ -21,6 +26,10 @@ export class DeferredLeg implements BridgeableLeg {
 
   get winner(): UacBranch | undefined {
     return this.inner?.winner;
+  }
+
+  get answeredOptions(): DialLeg['options'] | undefined {
+    return this.inner?.answeredOptions;
   }
 
   attach(inner: BridgeableLeg): void {

@@ -41,6 +41,27 @@ export interface CdrTransfer {
   reason?: string;
   /** The leg that took the referrer's place (completed). */
   newLegId?: number;
+  /** Attended transfer: the other call whose far party was joined into this one (or this call's party into). */
+  joinedCallId?: string;
+}
+
+/**
+ * An INVITE with Replaces (RFC 3891) took over one party's place in the call: a phone of the
+ * tenant replaced `party`, or (pickup) answered the ringing call. `by` is the taking account.
+ */
+export interface CdrTakeover {
+  at: number;
+  type: 'replaced' | 'picked-up';
+  party: 'caller' | 'callee';
+  by: string;
+}
+
+/** Park, retrieve and recall of a parked call (slot numbers per tenant). */
+export interface CdrParkChange {
+  at: number;
+  type: 'parked' | 'retrieved' | 'recalled';
+  slot: string;
+  by: string;
 }
 
 /** A call's hold or unhold by live call control. */
@@ -53,7 +74,7 @@ export interface CdrHoldChange {
 }
 
 /** What happened to a call after it was set up, in order. */
-export type CdrHistoryItem = ({ type: 'transfer' } & CdrTransfer) | CdrHoldChange;
+export type CdrHistoryItem = ({ type: 'transfer' } & CdrTransfer) | CdrHoldChange | CdrTakeover | CdrParkChange;
 
 /** One row per call, written on hang-up (DESIGN.md step 6). */
 export interface CdrRecord {

@@ -2,9 +2,10 @@ import { reasonHeader } from '../../sip/index.ts';
 import type { DialplanRequest } from '../../../sandbox/index.ts';
 import { otherSide, rejectAllMedia, relayedBody, type Bridge, type BridgeSide } from '../bridge/index.ts';
 import type { StoredDialplan } from '../call-service-deps.ts';
+import { parseDialString, type DialPlan } from '../dial/index.ts';
 import type { UacBranch } from '../legs/index.ts';
 import type { ReferTarget } from './refer-to.ts';
-import { TransferDialplanRun, type TransferHost } from './transfer-dialplan-run.ts';
+import { TransferDialplanRun, type TransferHost, type TransferOutcome } from './transfer-dialplan-run.ts';
 
 /** What a blind transfer needs of the call it changes. */
 export interface TransferringCall {
@@ -21,9 +22,8 @@ export interface TransferringCall {
 export interface BlindTransferRequest {
   /** The side that leaves the call (the referrer); the other side stays. */
   leave: BridgeSide;
-  stored: StoredDialplan;
-  target: ReferTarget;
-  req: DialplanRequest;
+  /** Places the new call: the tenant's transfer dialplan (transferByDialplan), or a direct dial (park retrieve and recall). */
+  place(host: TransferHost): Promise<TransferOutcome>;
   /** Progress for whoever asked (sipfrag NOTIFYs for a REFER): 180 once, then 200 before the leaver's BYE. */
   progress(status: number, reason: string): void;
 }
@@ -44,7 +44,7 @@ export async function blindTransfer(call: TransferringCall, t: BlindTransferRequ
     if (!rang) t.progress(180, 'Ringing');
     rang = true;
   });
-  const outcome = await new TransferDialplanRun(host, t.target).run(t.stored, t.req);
+  const outcome = await t.place(host);
   if (call.ended) {
     if (outcome.answered) outcome.branch.bye([reasonHeader(487, 'Transferred call gone')]);
     return { ok: false, status: 487, reason: 'Call ended' };
@@ -71,4 +71,30 @@ export async function blindTransfer(call: TransferringCall, t: BlindTransferRequ
   t.progress(200, 'OK');
   leaving.bye([reasonHeader(200, 'Call transferred')]);
   return { ok: true, newLegId: outcome.legId };
+}
+
+/** The new call of a blind transfer placed by the tenant's `transfer` dialplan (REFER, REST transfer). */
+export function transferByDialplan(stored: StoredDialplan, target: ReferTarget, req: DialplanRequest): (host: TransferHost) => Promise<TransferOutcome> {
+  return (host) => new TransferDialplanRun(host, target).run(stored, req);
+}
+
+/**
+ * The new call placed straight from a dial string the switch itself chose (a park retrieve to an
+ * extension, a recall to the parker), late offer like a transfer dialplan's Dial, no script.
+ */
+export function transferByDial(dialString: string, ringTimeout = 30): (host: TransferHost) => Promise<TransferOutcome> {
+  return async (host) => {
+    let plan: DialPlan;
+    try {
+      plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: host.account.username });
+    } catch (err) {
+      return { answered: false, status: 400, reason: (err as Error).message };
+    }
+    const { result, legOffset } = await host.forkLegs(plan, dialString, { ringTimeout }, { settings: host.settings.copy(), headers: [], chain: [], depth: 0, lateOffer: true }, () => host.ringing());
+    const branch = result.winner?.handle.winner;
+    if (result.answered && result.winner && branch?.dialog) {
+      return { answered: true, branch, legId: result.winner.outcome.id + legOffset, mangleSdp: result.winner.handle.leg.options.mangleSdp };
+    }
+    return { answered: false, status: result.status, reason: result.reason };
+  };
 }

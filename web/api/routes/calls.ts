@@ -2,7 +2,10 @@ import type { ControlResult } from '../../../server/calls/index.ts';
 import type { ApiRouter } from '../api-router.ts';
 import type { RouteDeps } from '../deps.ts';
 import { ApiError } from '../middleware/api-error.ts';
-import { callListResponse, controlResponse, liveCallSchema, partyBody, transferBody } from '../schemas/calls.ts';
+import {
+  callListResponse, consultBody, controlResponse, destinationBody, liveCallSchema, okResponse, parkBody, parkingListResponse, parkResponse, partyBody, pickupBody,
+  transferBody,
+} from '../schemas/calls.ts';
 import { z } from 'zod';
 
 /**
@@ -59,6 +62,68 @@ export function mountCallRoutes(api: ApiRouter, d: RouteDeps): void {
       const out = answer(r, tenantId, params['id']!);
       await d.db.transaction((tx) => audit(tx, { action: 'call.transfer', target: `call:${params['id']}`, details: { party: body.party, destination: body.destination } }));
       return out;
+    },
+  );
+
+  api.define(
+    { ...base, method: 'post', path: '/calls/pickup', summary: 'Pick up a ringing call (by call id or rung extension) to an extension', scope: 'calls', body: pickupBody, response: okResponse },
+    async ({ tenantId, auth, body, audit }) => {
+      const r = await control().pickup(tenantId, { callId: body.callId, extension: body.extension }, body.destination, `api:${auth.user.email}`);
+      if (!r.ok) throw new ApiError(r.status, r.reason, r.status === 422 ? 'destination' : undefined);
+      await d.db.transaction((tx) => audit(tx, { action: 'call.pickup', target: `call:${body.callId ?? body.extension}`, details: { destination: body.destination } }));
+      return { ok: true };
+    },
+  );
+
+  api.define(
+    { ...base, method: 'post', path: '/calls/:id/consult', summary: 'Consult: hold the other party and ring a destination for the consulting party', scope: 'calls', body: consultBody, response: controlResponse },
+    async ({ tenantId, params, auth, body, audit }) => {
+      const out = answer(await control().consult(tenantId, params['id']!, body.party, body.destination, `api:${auth.user.email}`), tenantId, params['id']!);
+      await d.db.transaction((tx) => audit(tx, { action: 'call.consult', target: `call:${params['id']}`, details: { party: body.party, destination: body.destination } }));
+      return out;
+    },
+  );
+
+  for (const step of ['complete', 'cancel'] as const) {
+    api.define(
+      {
+        ...base, method: 'post', path: `/calls/:id/consult/${step}`, scope: 'calls', response: controlResponse,
+        summary: step === 'complete' ? 'Complete a consult transfer: join the held party and the target' : 'Cancel a consult: hang up the target, rejoin the original parties',
+      },
+      async ({ tenantId, params, auth, audit }) => {
+        const by = `api:${auth.user.email}`;
+        const r = step === 'complete' ? await control().completeConsult(tenantId, params['id']!, by) : await control().cancelConsult(tenantId, params['id']!, by);
+        if (!r.ok) throw new ApiError(r.status, r.reason);
+        await d.db.transaction((tx) => audit(tx, { action: `call.consult.${step}`, target: `call:${params['id']}` }));
+        return { ok: true, call: d.calls?.get(tenantId, params['id']!) ?? null };
+      },
+    );
+  }
+
+  api.define(
+    { ...base, method: 'post', path: '/calls/:id/park', summary: 'Park a party of a bridged call in a slot (the other party is hung up)', scope: 'calls', body: parkBody, response: parkResponse },
+    async ({ tenantId, params, auth, body, audit }) => {
+      const r = await control().park(tenantId, params['id']!, body.party, body.slot, `api:${auth.user.email}`);
+      if (!r.ok) throw new ApiError(r.status, r.reason, r.status === 422 ? 'slot' : undefined);
+      await d.db.transaction((tx) => audit(tx, { action: 'call.park', target: `call:${params['id']}`, details: { party: body.party, slot: r.slot ?? null } }));
+      return { ok: true, slot: r.slot, call: d.calls?.get(tenantId, params['id']!) ?? null };
+    },
+  );
+
+  api.define({ ...base, method: 'get', path: '/parking', summary: 'Parked calls of the tenant', response: parkingListResponse }, async ({ tenantId }) => ({
+    items: control().parking(tenantId),
+    nextCursor: null,
+  }));
+
+  api.define(
+    { ...base, method: 'post', path: '/parking/:slot/retrieve', summary: 'Retrieve a parked call to an extension', scope: 'calls', body: destinationBody, response: okResponse },
+    async ({ tenantId, params, auth, body, audit }) => {
+      const slot = params['slot']!;
+      if (!/^[1-9][0-9]{0,5}$/.test(slot)) throw new ApiError(400, 'slot: must be a park slot number', 'slot');
+      const r = await control().retrieve(tenantId, slot, body.destination, `api:${auth.user.email}`);
+      if (!r.ok) throw new ApiError(r.status, r.reason, r.status === 422 ? 'destination' : undefined);
+      await d.db.transaction((tx) => audit(tx, { action: 'call.retrieve', target: `parking:${slot}`, details: { destination: body.destination } }));
+      return { ok: true };
     },
   );
 }

@@ -24,3 +24,27 @@ export const liveCallSchema = z
 
 export const callListResponse = z.object({ items: z.array(liveCallSchema), nextCursor: z.null(), calls: z.array(liveCallSchema) });
 export const controlResponse = z.object({ ok: z.literal(true), call: liveCallSchema.nullable().optional() });
+
+const extensionField = z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'must be an extension of the tenant');
+export const parkBody = z.object({
+  party: z.enum(['caller', 'callee']),
+  /** A slot number of the tenant (PATCHBAY_PARK_SLOTS); omitted: the first free one. */
+  slot: z.string().regex(/^[1-9][0-9]{0,5}$/, 'must be a park slot number').optional(),
+});
+/** Who the parked or picked-up party is connected to: an extension (account) of the tenant. */
+export const destinationBody = z.object({ destination: extensionField });
+export const consultBody = z.object({
+  /** The party that consults (the switchboard's own phone); the other one waits on hold. */
+  party: z.enum(['caller', 'callee']),
+  destination: extensionField,
+});
+export const pickupBody = z
+  .object({ callId: z.string().min(1).max(64).optional(), extension: extensionField.optional(), destination: extensionField })
+  .refine((v) => (v.callId === undefined) !== (v.extension === undefined), { message: 'give callId or extension (one of them)', path: ['callId'] });
+
+export const parkedCallSchema = z
+  .object({ slot: z.string(), callId: z.string(), parkedAt: z.number(), parkedBy: z.string(), party: z.string() })
+  .meta({ id: 'ParkedCall' });
+export const parkingListResponse = z.object({ items: z.array(parkedCallSchema), nextCursor: z.null() });
+export const parkResponse = z.object({ ok: z.literal(true), slot: z.string().optional(), call: liveCallSchema.nullable().optional() });
+export const okResponse = z.object({ ok: z.literal(true) });

@@ -1,0 +1,148 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runSipp } from './harness/index.ts';
+import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
+
+/**
+ * Park through the real switch with sipp: park by REST and by a phone's REFER to a slot,
+ * retrieve by dialling the slot from a phone of the tenant. Slots belong to one tenant: another
+ * tenant's token sees none and cannot retrieve (404).
+ */
+
+const { sw, sipp } = useSwitch(['1001', '1004']);
+
+async function tokenFor(email: string, tenantId: number): Promise<string> {
+  const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role: 'receptionist', tenantId });
+  return (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token;
+}
+
+function api(token: string, method: string, path: string, body?: unknown): Promise<Response> {
+  const { host, port } = sw.running.httpAddress;
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+async function register(user: string, port: number): Promise<void> {
+  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-park-reg-'));
+  try {
+    const injection = join(workDir, 'account.csv');
+    await writeFile(injection, `SEQUENTIAL\n${user};${DOMAIN};[authentication username=${user} password=${PASSWORD}]\n`);
+    const reg = await runSipp({
+      scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection],
+    });
+    expect(reg.code, reg.stderr + reg.errors).toBe(0);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+describe('park and retrieve', () => {
+  it('REST park of the caller: hold re-INVITE, callee BYE, listed in its slot; a phone dialling the slot retrieves it', async () => {
+    const receptionist = await tokenFor('park@acme.test', sw.tenantId);
+    const other = await sw.running.db.tenants.add({ domain: 'park-other.test' });
+    const stranger = await tokenFor('park@park-other.test', other.id);
+    const callee = await sipp('call-uas-answer.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+    const before = sw.events.length;
+    const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+    const callId = String(answered['callId']);
+
+    const bad = await api(receptionist, 'POST', `/calls/${callId}/park`, { party: 'caller', slot: '7x' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { field?: string }).field).toBe('slot');
+    expect((await api(receptionist, 'POST', `/calls/${callId}/park`, { party: 'caller', slot: '99' })).status).toBe(422);
+    expect((await api(stranger, 'POST', `/calls/${callId}/park`, { party: 'caller' })).status).toBe(404);
+
+    const parked = await api(receptionist, 'POST', `/calls/${callId}/park`, { party: 'caller' });
+    expect(parked.status, await parked.clone().text()).toBe(200);
+    expect(((await parked.json()) as { slot: string }).slot).toBe('70');
+    const ev = await sw.waitForEvent((e) => e.type === 'call.parked' && e['callId'] === callId);
+    expect(ev['slot']).toBe('70');
+    expect(ev['by']).toBe('api:park@acme.test');
+    const list = (await (await api(receptionist, 'GET', '/parking')).json()) as { items: Array<{ slot: string; callId: string; party: string }>; nextCursor: null };
+    expect(list.items.map((i) => [i.slot, i.callId])).toEqual([['70', callId]]);
+    expect(list.items[0]!.party).toMatch(/^sip:1001@acme\.test/);
+    expect(list.nextCursor).toBeNull();
+    // Another tenant: no slots to see, nothing to retrieve, and its phones' 70 is its own.
+    expect(((await (await api(stranger, 'GET', '/parking')).json()) as { items: unknown[] }).items).toEqual([]);
+    expect((await api(stranger, 'POST', '/parking/70/retrieve', { destination: '1004' })).status).toBe(404);
+    expect((await api(receptionist, 'POST', '/parking/71/retrieve', { destination: '1004' })).status).toBe(404);
+    const noDest = await api(receptionist, 'POST', '/parking/70/retrieve', { destination: 'a b' });
+    expect(noDest.status).toBe(400);
+
+    // 1004 dials 70: it takes the parker's place, the parked caller is re-INVITEd with its offer.
+    const retriever = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '70', user: '1004' });
+    const [c, , r] = await expectSippOk(caller, callee, retriever);
+    expect(c!.logs).toMatch(/hold: a=sendonly/);
+    expect(c!.logs).toMatch(/retrieved by: o=/);
+    expect(r!.logs).toMatch(/answer sdp: c=IN IP4 127\.0\.0\.1/);
+    const got = await sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
+    expect(got['slot']).toBe('70');
+    expect(got['by']).toBe('sip:1004@acme.test');
+    const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
+    expect(ended['hungUpBy']).toBe('caller');
+    expect(((await (await api(receptionist, 'GET', '/parking')).json()) as { items: unknown[] }).items).toEqual([]);
+    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((x) => x.callId === callId)!;
+    expect(cdr.history.map((h) => [h.type, h['slot']])).toEqual([['parked', '70'], ['retrieved', '70']]);
+  });
+
+  it('a phone parks the other party with a REFER to a slot (tr=c); dialling the slot retrieves it', async () => {
+    const referrer = await sipp('refer-uas-refer-notify-bye.xml', { keys: { refer_to: '71' } });
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${referrer.port}[tr=c]");`);
+    const before = sw.events.length;
+    const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const parked = await sw.waitForEvent((e) => e.type === 'call.parked' && sw.events.indexOf(e) >= before);
+    expect(parked['slot']).toBe('71');
+    expect(String(parked['by'])).toMatch(/^sip:callee@127\.0\.0\.1/);
+    const retriever = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '71', user: '1004' });
+    const [r] = await expectSippOk(referrer, caller, retriever);
+    expect(r!.logs).toContain('notify: SIP/2.0 200');
+    const callId = String(parked['callId']);
+    await sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
+    const kinds = sw.events.filter((e) => e['callId'] === callId && e.type.startsWith('call.transfer')).map((e) => e.type);
+    expect(kinds).toEqual(['call.transfer.accepted', 'call.transferred']);
+  });
+
+  it('a REFER to a slot on a leg without tr=c is refused like any REFER (603), nothing is parked', async () => {
+    const callee = await sipp('refer-uas-refer-refused-key.xml', { keys: { refer_to: '72' } });
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+    const before = sw.events.length;
+    await expectSippOk(callee, await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
+    await sw.waitForEvent((e) => e.type === 'call.transfer.refused' && sw.events.indexOf(e) >= before);
+    expect(sw.events.some((e) => sw.events.indexOf(e) >= before && e.type === 'call.parked')).toBe(false);
+  });
+
+  it('REST retrieve rings the destination extension with a late offer and connects the parked party to it', async () => {
+    const receptionist = await tokenFor('retrieve@acme.test', sw.tenantId);
+    const deskPort = await freeUdpPort();
+    await register('1004', deskPort);
+    const desk = await sipp('transfer-uas-late-offer.xml', { port: deskPort });
+    const callee = await sipp('call-uas-answer.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+    const before = sw.events.length;
+    const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+    const callId = String(answered['callId']);
+    const parked = await api(receptionist, 'POST', `/calls/${callId}/park`, { party: 'caller', slot: '77' });
+    expect(parked.status, await parked.clone().text()).toBe(200);
+    const got = await api(receptionist, 'POST', '/parking/77/retrieve', { destination: '1004' });
+    expect(got.status, await got.clone().text()).toBe(200);
+    const [c, , d] = await expectSippOk(caller, callee, desk);
+    expect(c!.logs).toContain('retrieved by: o=target');
+    expect(d!.logs).toMatch(/ack sdp: c=IN IP4 127\.0\.0\.1/);
+    const ev = await sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
+    expect(ev['destination']).toBe('1004');
+    expect(ev['by']).toBe('api:retrieve@acme.test');
+  });
+
+  it('dialling an empty slot gets 404 and runs no dialplan', async () => {
+    await sw.useOutDialplan('1004', 'sys.Log("must not run"); sys.Respond(486, "ran");');
+    const before = sw.events.length;
+    await expectSippOk(await sipp('park-uac-auth-empty-slot-404.xml', { remote: sw.target, service: '75', user: '1004' }));
+    expect(sw.events.some((e) => sw.events.indexOf(e) >= before && e.type === 'dialplan.log')).toBe(false);
+  });
+});
