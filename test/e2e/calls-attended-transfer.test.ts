@@ -94,7 +94,7 @@ describe('attended transfer with Replaces, sipp on every side', () => {
     const theirs = await phone('1003', 'e2e-uac-auth-answer-wait-bye.xml', {}, OTHER);
     const refused = await sw.waitForEvent((e) => e.type === 'call.transfer.refused' && sw.events.indexOf(e) >= before);
     expect(refused['status']).toBe(403);
-    expect(refused['tenantId']).toBe(String(sw.tenantId));
+    expect(refused['tenantId']).toBe(sw.tenantId);
     // The other tenant's call is still up: end it from that tenant's call control.
     const control = new CallControl(sw.running.sip.calls);
     const otherCalls = control.list(otherId);
