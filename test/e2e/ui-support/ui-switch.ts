@@ -1,7 +1,11 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { URI, type TOTP } from 'otpauth';
 import { compileDialplan } from '../../../sandbox/index.ts';
 import type { WebRole } from '../../../db/index.ts';
-import { DOMAIN, startSwitch, type Switch } from '../calls-support.ts';
+import { DOMAIN, freeUdpPort, SCENARIOS, startSwitch, type Switch } from '../calls-support.ts';
+import { runSipp } from '../harness/index.ts';
 
 /** Another tenant, for the "never shows another tenant's data" checks. */
 export const OTHER_DOMAIN = 'other.test';
@@ -82,3 +86,18 @@ export async function startUiSwitch(accounts: string[] = []): Promise<UiSwitch> 
 }
 
 export { DOMAIN };
+
+/** One real sipp REGISTER (digest) of `user` from its own UDP port; answers that port. */
+export async function sippRegister(target: string, user: string, password: string): Promise<number> {
+  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-ui-reg-'));
+  try {
+    const injection = join(workDir, 'account.csv');
+    await writeFile(injection, `SEQUENTIAL\n${user};${DOMAIN};[authentication username=${user} password=${password}]\n`);
+    const localPort = await freeUdpPort();
+    const r = await runSipp({ scenario: join(SCENARIOS, 'register-digest.xml'), target, localPort, timeoutMs: 10_000, args: ['-m', '1', '-inf', injection] });
+    if (r.code !== 0) throw new Error(`sipp REGISTER of ${user} failed (${r.code}): ${r.stderr}${r.errors}`);
+    return localPort;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
