@@ -41,7 +41,7 @@ beforeAll(async () => {
 
   // Stored history (older than a page of 50, so the page must follow nextCursor) ...
   const tenant = ui.sw.tenantId;
-  const older = Array.from({ length: 50 }, (_, i) => cdr(tenant, `old-${i}`, `sip:1001@${DOMAIN}`, `sip:1009@${DOMAIN}`, 'internal', 487, 'Request Terminated', BASE - 86_400_000 - i * 60_000));
+  const older = Array.from({ length: 50 }, (_, i) => cdr(tenant, `old-${i}`, `sip:1001@${DOMAIN}`, `sip:1009@${DOMAIN}`, 'internal', 487, 'Request Terminated', BASE - 86_400_000 + i * 60_000));
   await db.cdrs.insertMany([
     ...older,
     cdr(tenant, 'c-1', `sip:1001@${DOMAIN}`, `sip:1002@${DOMAIN}`, 'internal', 200, 'Normal clearing', BASE, 125),
@@ -160,6 +160,7 @@ describe('call records page', () => {
     expect(await table.locator('tbody tr').first().innerText()).toMatch(/1002@acme\.test\s+2000@acme\.test\s+\S+\s+failed · 486 Busy Here/);
     // Only this tenant's calls, a page of 50 at a time (53 stored + the real one).
     expect(await table.locator('tbody tr').count()).toBe(50);
+    await screenshot(page, 'cdrs');
     await page.getByRole('button', { name: 'Next page' }).click();
     await expect.poll(() => table.locator('tbody tr').count()).toBe(4);
     expect(await table.innerText()).not.toContain('other.test');
@@ -185,7 +186,6 @@ describe('call records page', () => {
     await page.getByRole('button', { name: 'Apply' }).click();
     await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
     expect(await table.locator('tbody tr').innerText()).toMatch(/1001@acme\.test\s+1002@acme\.test\s+internal\s+answered · 200 Normal clearing\s+2:05/);
-    await screenshot(page, 'cdrs');
 
     await page.getByLabel('Status').selectOption('');
     await page.getByLabel('Text').fill('2000@');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import { expectSippOk, startSipp } from './calls-support.ts';
 import { DOMAIN, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
 // The dialplan editor against the real switch (saves run the sandbox's real compiler, versions
@@ -177,6 +178,13 @@ describe('dialplan editor', () => {
     await dialog.getByRole('button', { name: 'Roll back to v1' }).click();
     await expect.poll(() => page.getByTestId('current-version').textContent()).toBe('v3');
     expect((await storedVersions('outgoing')).at(-1)!.source).toBe(V1);
+    // The next call runs the rolled-back version (a sipp call from 1001, whose outgoing dialplan
+    // this is): v1's log line, not v2's; 1002 is not registered, so v1's Dial ends in 480.
+    const before = ui.sw.events.length;
+    await expectSippOk(await startSipp('e2e-uac-auth-fail-480.xml', { remote: ui.sw.target, service: '1002', user: '1001' }));
+    const logs = ui.sw.events.slice(before).filter((e) => e.type === 'dialplan.log').map((e) => e['message']);
+    expect(logs).toContain('first version');
+    expect(logs).not.toContain('second version');
     await expect.poll(() => versions.locator('tbody tr').count()).toBe(3);
     await page.getByRole('tab', { name: 'Source' }).click();
     await expect.poll(() => editorText(page)).toContain('first version');

@@ -25,9 +25,14 @@ const STATUSES: [string, string][] = [
   ['503', 'service unavailable (503)'],
 ];
 
-/** `sip:1001@acme.test` → `1001@acme.test`: the scheme says nothing in a list of calls. */
-function party(uri: string): string {
-  return uri.replace(/^sips?:/i, '');
+/**
+ * `sip:1001@acme.test` → `1001@acme.test` (the scheme says nothing in a list of calls), with a
+ * line-break opportunity after the `@` so a long number wraps before its host, not inside it.
+ */
+function party(uri: string) {
+  const text = uri.replace(/^sips?:/i, '');
+  const at = text.indexOf('@');
+  return at < 0 ? text : <>{text.slice(0, at + 1)}<wbr />{text.slice(at + 1)}</>;
 }
 
 function duration(c: Cdr): string {
@@ -77,12 +82,12 @@ export function CdrsPage() {
           <tbody>
             {items.map((c) => (
               <tr key={c.id}>
-                <td>{formatTime(c.startedAt)}</td>
-                <td className="mono">{party(c.caller)}</td>
-                <td className="mono">{party(c.callee)}</td>
+                <td className="nowrap">{formatTime(c.startedAt)}</td>
+                <td className="party">{party(c.caller)}</td>
+                <td className="party">{party(c.callee)}</td>
                 <td>{DIRECTIONS[c.direction] ?? c.direction}</td>
                 <td>{c.outcome ?? 'ended'}<span className="muted"> · {c.status}{c.hangupCause ? ` ${c.hangupCause}` : ''}</span></td>
-                <td>{duration(c)}</td>
+                <td className="nowrap">{duration(c)}</td>
               </tr>
             ))}
           </tbody>
