@@ -50,7 +50,9 @@ beforeAll(async () => {
     cdr(ui.otherTenantId, 'c-3', `sip:9999@${OTHER_DOMAIN}`, `sip:1@${OTHER_DOMAIN}`, 'internal', 200, 'Normal clearing', BASE, 5),
   ]);
   // ... and one real call: 1002 dials 2000, its dialplan answers busy.
-  await ui.sw.useOutDialplan('1002', 'await sys.Respond(486, "Busy Here");');
+  await ui.seedDialplan('busy', 'await sys.Respond(486, "Busy Here");');
+  await db.accounts.update('1002', DOMAIN, { outDialplan: 'busy' });
+  ui.sw.running.sip.directory.invalidate();
   await expectSippOk(await startSipp('e2e-uac-auth-fail-486.xml', { remote: ui.sw.target, service: '2000', user: '1002' }));
   await ui.sw.waitForCdrs(54);
   browser = await launchChromium();
@@ -79,6 +81,7 @@ describe('accounts page', () => {
     // Only this tenant's accounts.
     expect(await table.getByRole('link').allTextContents()).toEqual(['1001@acme.test', '1002@acme.test']);
     expect(await table.locator('tbody tr').first().innerText()).toContain('Front desk');
+    await screenshot(page, 'accounts');
 
     await page.getByRole('button', { name: 'New account' }).click();
     const form = page.getByRole('form', { name: 'New account' });

@@ -87,6 +87,7 @@ describe('dialplan editor', () => {
     await signIn(page);
     // Another tenant's dialplan is not listed.
     expect(await page.getByRole('table', { name: 'Dialplans' }).getByRole('link').allTextContents()).toEqual(['outgoing']);
+    await screenshot(page, 'dialplans');
     await page.getByRole('link', { name: 'outgoing' }).click();
     await page.locator('.monaco-editor').waitFor();
     await expect.poll(() => editorText(page)).toContain('first version');
