@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Koa from 'koa';
 import { createHttpServer, type PatchbayHttpServer } from './http-server.ts';
+import { UI_CONTENT_SECURITY_POLICY } from './ui/content-security-policy.ts';
 
 /** Sends raw bytes and reads until the server closes or `until` matches. */
 function raw(port: number, text: string, until: RegExp): Promise<string> {
@@ -73,7 +74,21 @@ describe('createHttpServer', () => {
     expect(asset.headers.get('content-type')).toMatch(/javascript/);
     expect(asset.headers.get('cache-control')).toMatch(/immutable/);
     expect((await fetch(`${base}/assets/missing.js`)).status).toBe(404);
+    // A stale index.html would pin an old build: revalidated every time; hashed assets never.
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    expect(deep.headers.get('cache-control')).toBe('no-cache');
     expect((await fetch(`${base}/`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it("sends the UI's Content-Security-Policy with every UI file (workers run under their own), none with the API", async () => {
+    for (const p of ['/', '/dialplans/main', '/assets/app-abc123.js']) {
+      const res = await fetch(`${base}${p}`);
+      expect(res.headers.get('content-security-policy'), p).toBe(UI_CONTENT_SECURITY_POLICY);
+      expect(res.headers.get('x-content-type-options'), p).toBe('nosniff');
+    }
+    expect(UI_CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
+    expect(UI_CONTENT_SECURITY_POLICY).not.toMatch(/unsafe-eval|https?:/);
+    expect((await fetch(`${base}/api/v1/health`)).headers.get('content-security-policy')).toBeNull();
   });
 
   it('never serves a file outside the UI folder', async () => {

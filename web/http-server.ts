@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { UI_CONTENT_SECURITY_POLICY, uiCacheControl } from './ui/content-security-policy.ts';
 
 /** Takes over an HTTP upgrade (the event hub's WebSocket handshake). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -88,14 +89,13 @@ function serveUi(root: string, req: IncomingMessage, res: ServerResponse): void 
     return;
   }
   const ext = path.extname(target).toLowerCase();
-  // Vite names assets by content hash: cache those for good, never index.html.
-  const cache = target.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache';
   res.writeHead(200, {
     'content-type': TYPES[ext] ?? 'application/octet-stream',
     'content-length': statSync(target).size,
-    'cache-control': cache,
+    'cache-control': uiCacheControl(path.relative(root, target).split(path.sep).join('/')),
     'x-content-type-options': 'nosniff',
-    ...(ext === '.html' && { 'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'" }),
+    // On every file, not only index.html: a worker script runs under its own response's policy.
+    'content-security-policy': UI_CONTENT_SECURITY_POLICY,
   });
   if (req.method === 'HEAD') {
     res.end();

@@ -1,38 +1,47 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { DIST_DIR, ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
-import { MockApiServer } from './ui-support/mock-api-server.ts';
+import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import { expectSippOk, startSipp } from './calls-support.ts';
+import { DOMAIN, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
-// The dialplan editor against the contract mock (whose saves run the sandbox's real compiler):
-// Monaco with the sandbox's dialplan.d.ts, compile errors as markers, versions, diff, rollback,
-// create and delete.
+// The dialplan editor against the real switch (saves run the sandbox's real compiler, versions
+// are stored): Monaco with the sandbox's dialplan.d.ts, compile errors as markers, versions,
+// diff, rollback, create and delete.
 
 let browser: Browser;
-let mock: MockApiServer;
+let ui: UiSwitch;
 let origin: string;
 
 const V1 = 'sys.Log("first version");\nawait sys.Dial(`${req.uri.user}@local`);\n';
 
 beforeAll(async () => {
   await ensureUiBuilt();
-  mock = new MockApiServer(DIST_DIR);
-  mock.addUser({ email: 'admin@example.com', password: 'admin-password', role: 'admin', tenantId: 1 });
-  await mock.seedDialplan(1, 'outgoing', V1, 'first cut');
-  await mock.seedDialplan(2, 'secret-plan', 'await sys.Respond(403, "no");\n');
-  mock.seedAccount(1, '1001', { outDialplan: 'outgoing' });
-  mock.seedAccount(1, '1002', { inDialplan: 'outgoing' });
-  origin = await mock.start();
+  ui = await startUiSwitch(['1001', '1002']);
+  origin = ui.origin;
+  await ui.addUser('admin@acme.test', 'admin-password', 'admin');
+  await ui.seedDialplan('outgoing', V1, { message: 'first cut' });
+  await ui.seedDialplan('secret-plan', 'await sys.Respond(403, "no");\n', { tenantId: ui.otherTenantId });
+  const db = ui.sw.running.db;
+  await db.accounts.update('1001', DOMAIN, { outDialplan: 'outgoing' });
+  await db.accounts.update('1002', DOMAIN, { inDialplan: 'outgoing' });
   browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
-  await mock?.close();
+  await ui?.close();
 });
+
+/** The stored versions of a dialplan of the test tenant, oldest first, with their sources. */
+async function storedVersions(name: string) {
+  const db = ui.sw.running.db;
+  const summaries = await db.dialplans.listVersions(ui.sw.tenantId, name);
+  return Promise.all(summaries.reverse().map(async (v) => (await db.dialplans.getVersion(ui.sw.tenantId, name, v.version))!));
+}
 
 async function signIn(page: Page): Promise<void> {
   await page.goto('/');
-  await page.getByLabel('E-mail').fill('admin@example.com');
+  await page.getByLabel('E-mail').fill('admin@acme.test');
   await page.getByLabel('Password').fill('admin-password');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
@@ -78,10 +87,11 @@ describe('dialplan editor', () => {
     await signIn(page);
     // Another tenant's dialplan is not listed.
     expect(await page.getByRole('table', { name: 'Dialplans' }).getByRole('link').allTextContents()).toEqual(['outgoing']);
+    await screenshot(page, 'dialplans');
     await page.getByRole('link', { name: 'outgoing' }).click();
     await page.locator('.monaco-editor').waitFor();
     await expect.poll(() => editorText(page)).toContain('first version');
-    expect(await page.getByTestId('used-by').textContent()).toBe('Used by 1001@example.com (outgoing), 1002@example.com (incoming)');
+    expect(await page.getByTestId('used-by').textContent()).toBe('Used by 1001@acme.test (outgoing), 1002@acme.test (incoming)');
 
     // Completion of sys. members with their doc comments from the sandbox's dialplan.d.ts.
     await page.locator('[data-testid=code-editor] .view-lines').click();
@@ -118,7 +128,7 @@ describe('dialplan editor', () => {
     await expect.poll(() => page.getByTestId('save-status').textContent()).toBe('Not saved: 1 compile error');
     const compileAlert = page.locator('.compile-errors');
     expect(await compileAlert.innerText()).toContain('Line 3, column 16: Expected ")" but found "{"');
-    expect(mock.dialplanVersions(1, 'outgoing')).toHaveLength(1);
+    expect(await storedVersions('outgoing')).toHaveLength(1);
     await page.locator('[data-testid=code-editor] .view-lines').click();
     // The save's marker (esbuild's message) sits beside the TypeScript checker's own.
     await expect.poll(() => firstMarkers(page, 2)).toContain('Expected ")" but found "{"');
@@ -139,8 +149,8 @@ describe('dialplan editor', () => {
     await expect.poll(() => page.getByTestId('save-status').textContent()).toBe('Saved as v2');
     expect(await page.getByTestId('current-version').textContent()).toBe('v2');
     expect(await page.locator('.compile-errors').count()).toBe(0);
-    const stored = mock.dialplanVersions(1, 'outgoing')!;
-    expect(stored.map((v) => [v.version, v.message, v.author])).toEqual([[1, 'first cut', 'seed@example.com'], [2, 'Dial 1001, then 1002', 'admin@example.com']]);
+    const stored = await storedVersions('outgoing');
+    expect(stored.map((v) => [v.version, v.message, v.author])).toEqual([[1, 'first cut', 'seed@acme.test'], [2, 'Dial 1001, then 1002', 'admin@acme.test']]);
     expect(stored[1]!.source).toBe(v2);
 
     await page.getByRole('tab', { name: 'History' }).click();
@@ -148,7 +158,7 @@ describe('dialplan editor', () => {
     await versions.waitFor();
     expect(await versions.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-version')))).toEqual(['2', '1']);
     expect(await versions.locator('tr[data-version="2"]').innerText()).toContain('Dial 1001, then 1002');
-    expect(await versions.locator('tr[data-version="2"]').innerText()).toContain('admin@example.com');
+    expect(await versions.locator('tr[data-version="2"]').innerText()).toContain('admin@acme.test');
 
     // Side-by-side diff of v1 and v2 in Monaco's diff editor.
     await page.getByLabel('Compare').selectOption('1');
@@ -168,7 +178,14 @@ describe('dialplan editor', () => {
     expect(await dialog.innerText()).toContain('saves a new version v3');
     await dialog.getByRole('button', { name: 'Roll back to v1' }).click();
     await expect.poll(() => page.getByTestId('current-version').textContent()).toBe('v3');
-    expect(mock.dialplanVersions(1, 'outgoing')!.at(-1)!.source).toBe(V1);
+    expect((await storedVersions('outgoing')).at(-1)!.source).toBe(V1);
+    // The next call runs the rolled-back version (a sipp call from 1001, whose outgoing dialplan
+    // this is): v1's log line, not v2's; 1002 is not registered, so v1's Dial ends in 480.
+    const before = ui.sw.events.length;
+    await expectSippOk(await startSipp('e2e-uac-auth-fail-480.xml', { remote: ui.sw.target, service: '1002', user: '1001' }));
+    const logs = ui.sw.events.slice(before).filter((e) => e.type === 'dialplan.log').map((e) => e['message']);
+    expect(logs).toContain('first version');
+    expect(logs).not.toContain('second version');
     await expect.poll(() => versions.locator('tbody tr').count()).toBe(3);
     await page.getByRole('tab', { name: 'Source' }).click();
     await expect.poll(() => editorText(page)).toContain('first version');
@@ -198,9 +215,9 @@ describe('dialplan editor', () => {
     await page.locator('.monaco-editor').waitFor();
     expect(new URL(page.url()).pathname).toBe('/dialplans/reception');
     expect(await page.getByRole('heading', { level: 1 }).innerText()).toContain('JavaScript');
-    expect(mock.dialplanVersions(1, 'reception')?.[0]?.language).toBe('js');
+    expect((await storedVersions('reception'))[0]?.language).toBe('js');
     await expect.poll(() => editorText(page)).toContain('sys.Dial');
-    const STARTER_JS = mock.dialplanVersions(1, 'reception')![0]!.source;
+    const STARTER_JS = (await storedVersions('reception'))[0]!.source;
     await screenshot(page, 'editor');
 
     // JavaScript dialplans are checked against the same types.
@@ -233,7 +250,7 @@ describe('dialplan editor', () => {
     await dialog.getByRole('button', { name: 'Delete dialplan' }).click();
     await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/dialplans');
-    expect(mock.dialplanVersions(1, 'reception')).toBeUndefined();
+    expect(await storedVersions('reception')).toEqual([]);
     expect(await page.getByRole('table', { name: 'Dialplans' }).getByRole('link').allTextContents()).not.toContain('reception');
 
     // Another tenant's dialplan by URL: not found, nothing shown of it.

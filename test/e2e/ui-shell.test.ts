@@ -1,30 +1,32 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { DIST_DIR, ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
-import { MockApiServer } from './ui-support/mock-api-server.ts';
+import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import { startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
-// The app shell against the contract mock: login (with 2FA), session restore, logout,
-// role-aware navigation, tablet layout, and nothing fetched from another host.
+// The app shell against the real switch (REST API, sessions, roles, TOTP): login (with 2FA),
+// session restore, logout, role-aware navigation, tablet layout, nothing fetched from another host.
 
 let browser: Browser;
-let mock: MockApiServer;
+let ui: UiSwitch;
 let origin: string;
+let twoFactor: Awaited<ReturnType<UiSwitch['enrolTotp']>>;
 
 beforeAll(async () => {
   await ensureUiBuilt();
-  mock = new MockApiServer(DIST_DIR);
-  mock.addUser({ email: 'admin@example.com', password: 'admin-password', role: 'admin', tenantId: 1 });
-  mock.addUser({ email: 'twofa@example.com', password: 'twofa-password', role: 'admin', tenantId: 1, totp: '492817', recoveryCodes: ['rc-alpha-1'] });
-  mock.addUser({ email: 'desk@example.com', password: 'desk-password', role: 'receptionist', tenantId: 1 });
-  mock.addUser({ email: 'member@example.com', password: 'member-password', role: 'member', tenantId: 1 });
-  await mock.seedDialplan(1, 'outgoing', 'await sys.Dial(`${req.uri.user}@local`);\n');
-  origin = await mock.start();
+  ui = await startUiSwitch();
+  origin = ui.origin;
+  await ui.addUser('admin@acme.test', 'admin-password', 'admin');
+  await ui.addUser('twofa@acme.test', 'twofa-password', 'admin');
+  twoFactor = await ui.enrolTotp('twofa@acme.test', 'twofa-password');
+  await ui.addUser('desk@acme.test', 'desk-password', 'receptionist');
+  await ui.addUser('member@acme.test', 'member-password', 'member');
+  await ui.seedDialplan('outgoing', 'await sys.Dial(`${req.uri.user}@local`);\n');
   browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {
   await browser?.close();
-  await mock?.close();
+  await ui?.close();
 });
 
 describe('web app shell', () => {
@@ -34,7 +36,7 @@ describe('web app shell', () => {
     await expect.poll(() => page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
     await screenshot(page, 'login');
 
-    await page.getByLabel('E-mail').fill('admin@example.com');
+    await page.getByLabel('E-mail').fill('admin@acme.test');
     await page.getByLabel('Password').fill('wrong-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('E-mail or password is wrong');
@@ -42,7 +44,7 @@ describe('web app shell', () => {
     await page.getByLabel('Password').fill('admin-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('user-email').waitFor();
-    expect(await page.getByTestId('user-email').textContent()).toBe('admin@example.com');
+    expect(await page.getByTestId('user-email').textContent()).toBe('admin@acme.test');
     // Admins land on the dialplans and see every page of their tenant.
     await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/dialplans');
@@ -57,13 +59,16 @@ describe('web app shell', () => {
     expect(cookie?.sameSite).toBe('Strict');
     await page.goto('/accounts');
     await page.getByRole('heading', { name: 'Accounts' }).waitFor();
-    expect(await page.getByTestId('user-email').textContent()).toBe('admin@example.com');
+    expect(await page.getByTestId('user-email').textContent()).toBe('admin@acme.test');
 
+    const logout = page.waitForRequest((r) => r.method() === 'POST' && r.url().endsWith('/api/v1/auth/logout'));
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    // Sent with the CSRF token the restored session handed out (the mock refuses mutations without it).
-    const logout = mock.requests.find((r) => r.method === 'POST' && r.path === '/api/v1/auth/logout');
-    expect(logout?.csrf).toBe(true);
+    // Sent with the CSRF token the restored session handed out, so the server really ended it:
+    // the old cookie no longer opens a session.
+    expect((await logout).headers()['x-csrf-token']).toMatch(/.{16,}/);
+    const revoked = await fetch(`${origin}/api/v1/auth/session`, { headers: { cookie: `pb_session=${cookie!.value}` } });
+    expect(revoked.status).toBe(401);
     await page.reload();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
 
@@ -75,7 +80,7 @@ describe('web app shell', () => {
   it('asks for the 2FA code when the API says so, and accepts a recovery code', async () => {
     const { page, context } = await openPage(browser, origin);
     await page.goto('/');
-    await page.getByLabel('E-mail').fill('twofa@example.com');
+    await page.getByLabel('E-mail').fill('twofa@acme.test');
     await page.getByLabel('Password').fill('twofa-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Two-factor code' }).waitFor();
@@ -85,26 +90,26 @@ describe('web app shell', () => {
     await page.getByLabel('Authentication code').fill('000000');
     await page.getByRole('button', { name: 'Verify' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('That code is not valid');
-    await page.getByLabel('Authentication code').fill('492817');
+    // The next time step's code: the one the enrolment was confirmed with cannot be replayed.
+    await page.getByLabel('Authentication code').fill(twoFactor.totp.generate({ timestamp: Date.now() + 30_000 }));
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByTestId('user-email').waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
 
-    await page.getByLabel('E-mail').fill('twofa@example.com');
+    await page.getByLabel('E-mail').fill('twofa@acme.test');
     await page.getByLabel('Password').fill('twofa-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
-    await page.getByLabel('Recovery code').fill('rc-alpha-1');
+    await page.getByLabel('Recovery code').fill(twoFactor.recoveryCodes[0]!);
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByTestId('user-email').waitFor();
     await context.close();
   }, 90_000);
 
   it('shows a receptionist only the pages of that role and refuses the dialplan page', async () => {
-    const { page, context } = await openPage(browser, origin);
-    const seenBefore = mock.requests.length;
+    const { page, context, requests } = await openPage(browser, origin);
     await page.goto('/');
-    await page.getByLabel('E-mail').fill('desk@example.com');
+    await page.getByLabel('E-mail').fill('desk@acme.test');
     await page.getByLabel('Password').fill('desk-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Call records' }).waitFor();
@@ -115,7 +120,7 @@ describe('web app shell', () => {
     expect(await page.getByTestId('forbidden').textContent()).toContain('receptionist role cannot open dialplans');
     expect(await page.locator('.monaco-editor').count()).toBe(0);
     // The UI never asked for the dialplan; and asked directly, the API refuses too.
-    expect(mock.requests.slice(seenBefore).some((r) => r.path.startsWith('/api/v1/dialplans') && r.method === 'GET')).toBe(false);
+    expect(requests.some((url) => url.includes('/api/v1/dialplans'))).toBe(false);
     const status = await page.evaluate(async () => (await fetch('/api/v1/dialplans/outgoing')).status);
     expect(status).toBe(403);
     await context.close();
@@ -125,7 +130,7 @@ describe('web app shell', () => {
     const { page, context } = await openPage(browser, origin);
     await page.goto('/');
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
-    await page.keyboard.type('admin@example.com');
+    await page.keyboard.type('admin@acme.test');
     await page.keyboard.press('Tab');
     const outline = await page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle);
     expect(outline).not.toBe('none');
@@ -138,15 +143,15 @@ describe('web app shell', () => {
   it('sends an expired session back to sign-in and returns to the same page after', async () => {
     const { page, context } = await openPage(browser, origin);
     await page.goto('/');
-    await page.getByLabel('E-mail').fill('admin@example.com');
+    await page.getByLabel('E-mail').fill('admin@acme.test');
     await page.getByLabel('Password').fill('admin-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
-    mock.expireSessions();
+    await ui.revokeSessions('admin@acme.test');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     expect(await page.getByRole('status').textContent()).toContain('Your session ended');
-    await page.getByLabel('E-mail').fill('admin@example.com');
+    await page.getByLabel('E-mail').fill('admin@acme.test');
     await page.getByLabel('Password').fill('admin-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Accounts' }).waitFor();
@@ -157,7 +162,7 @@ describe('web app shell', () => {
   it('gives a member their accounts without the admin-only actions', async () => {
     const { page, context } = await openPage(browser, origin);
     await page.goto('/accounts');
-    await page.getByLabel('E-mail').fill('member@example.com');
+    await page.getByLabel('E-mail').fill('member@acme.test');
     await page.getByLabel('Password').fill('member-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Accounts' }).waitFor();
@@ -169,9 +174,10 @@ describe('web app shell', () => {
   it('says what to do when the switch fails or cannot be reached, and recovers on "Try again"', async () => {
     const { page, context } = await openPage(browser, origin);
     await page.goto('/');
-    await page.getByLabel('E-mail').fill('admin@example.com');
+    await page.getByLabel('E-mail').fill('admin@acme.test');
     await page.getByLabel('Password').fill('admin-password');
-    mock.failNext.set('/api/v1/dialplans', 500);
+    // A failing database is not something to cause in a test switch: this one answer is replaced.
+    await page.route('**/api/v1/dialplans', (route) => route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: 'the database is not answering' }) }), { times: 1 });
     await page.getByRole('button', { name: 'Sign in' }).click();
     const alert = page.getByRole('alert');
     await expect.poll(() => alert.innerText()).toContain('The switch failed to answer (500): the database is not answering. Try again in a moment.');
@@ -192,7 +198,7 @@ describe('web app shell', () => {
   it('folds the navigation into a menu on a tablet', async () => {
     const { page, context } = await openPage(browser, origin, { width: 820, height: 1180 });
     await page.goto('/');
-    await page.getByLabel('E-mail').fill('admin@example.com');
+    await page.getByLabel('E-mail').fill('admin@acme.test');
     await page.getByLabel('Password').fill('admin-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Dialplans' }).waitFor();

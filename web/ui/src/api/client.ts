@@ -114,12 +114,9 @@ export async function listAll<T>(page: (q: ListQuery) => Promise<ListPage<T>>): 
   return { items, complete: false };
 }
 
-// The contract fixes the list shape of accounts but not the single-object one: accept the
-// `{account}` envelope the dialplan routes use, or the bare object.
-type AccountBody = Account | { account: Account };
-function unwrapAccount(body: AccountBody): Account {
-  return 'account' in body ? body.account : body;
-}
+/** One account comes in an `{account}` envelope, like `{dialplan}`. */
+type AccountBody = { account: Account };
+const unwrapAccount = (body: AccountBody): Account => body.account;
 
 export const api = {
   auth: {
@@ -173,7 +170,7 @@ export const api = {
       unwrapAccount(await request<AccountBody>('PATCH', `/accounts/${seg(id)}`, input)),
     remove: (id: number) => request<void>('DELETE', `/accounts/${seg(id)}`),
     bindings: (id: number, q: ListQuery = {}) => request<ListPage<Binding>>('GET', `/accounts/${seg(id)}/bindings${query(q)}`),
-    unregister: (id: number, bindingId: number | string) =>
+    unregister: (id: number, bindingId: string) =>
       request<void>('DELETE', `/accounts/${seg(id)}/bindings/${seg(bindingId)}`),
   },
 

@@ -1,17 +1,22 @@
-/** The REST contract of /api/v1 as the browser sees it (the shared web contract). */
+/**
+ * The REST contract of /api/v1 as the browser sees it. Bodies are the API's own zod schemas
+ * (type-only imports: erased from the bundle); only what the schemas leave loose (`string` for an
+ * enum) is narrowed here.
+ */
+import type { z } from 'zod';
+import type { accountCreateBody, accountPatchBody, accountSchema, bindingSchema } from '../../../api/schemas/accounts.ts';
+import type { publicUserSchema } from '../../../api/schemas/auth.ts';
+import type { dialplanSchema, dialplanSummarySchema, dialplanVersionSchema } from '../../../api/schemas/dialplans.ts';
+import type { cdrQuery, cdrSchema } from '../../../api/schemas/misc.ts';
 
 export type Role = 'operator' | 'admin' | 'receptionist' | 'member';
 
-export interface SessionUser {
-  id: number;
-  email: string;
-  role: Role;
-  tenantId: number | null;
-}
+export type SessionUser = Omit<z.output<typeof publicUserSchema>, 'role'> & { role: Role };
 
+/** `csrfToken` is null only for a bearer-token caller; a cookie session always has one. */
 export interface Session {
   user: SessionUser;
-  csrfToken: string;
+  csrfToken: string | null;
 }
 
 export interface LoginInput {
@@ -33,29 +38,10 @@ export interface ListQuery {
 
 export type DialplanLanguage = 'ts' | 'js';
 
-export interface DialplanSummary {
-  name: string;
-  language: DialplanLanguage;
-  version: number;
-  updatedAt: string;
-}
-
-export interface Dialplan {
-  name: string;
-  language: DialplanLanguage;
-  source: string;
-  version: number;
-  updatedAt: string;
-  author: string | null;
-  message: string | null;
-}
-
-export interface DialplanVersion {
-  version: number;
-  author: string | null;
-  createdAt: string;
-  message: string | null;
-}
+// Times are epoch milliseconds, as the API answers them.
+export type DialplanSummary = Omit<z.output<typeof dialplanSummarySchema>, 'language'> & { language: DialplanLanguage };
+export type Dialplan = Omit<z.output<typeof dialplanSchema>, 'language'> & { language: DialplanLanguage };
+export type DialplanVersion = z.output<typeof dialplanVersionSchema>;
 
 export interface SaveDialplanInput {
   language: DialplanLanguage;
@@ -70,64 +56,23 @@ export interface CompileError {
   message: string;
 }
 
-export interface Account {
-  id: number;
-  username: string;
-  domain: string;
-  displayName: string | null;
-  maxCalls: number | null;
-  outDialplan?: string | null;
-  inDialplan?: string | null;
-  callerId?: string | null;
-  disabled?: boolean;
-}
+export type Account = z.output<typeof accountSchema>;
+export type CreateAccountInput = z.input<typeof accountCreateBody>;
+export type UpdateAccountInput = z.input<typeof accountPatchBody>;
+export type Binding = z.output<typeof bindingSchema>;
 
-export interface CreateAccountInput {
-  username: string;
-  password: string;
-  displayName?: string;
-  maxCalls?: number | null;
-  outDialplan?: string | null;
-  inDialplan?: string | null;
-}
-
-export interface UpdateAccountInput {
-  password?: string;
-  displayName?: string | null;
-  maxCalls?: number | null;
-  outDialplan?: string | null;
-  inDialplan?: string | null;
-  disabled?: boolean;
-}
-
-export interface Binding {
-  id: number | string;
-  contact: string;
-  sourceAddress: string;
-  transport: string;
-  userAgent: string | null;
-  expiresAt: string;
-}
-
-export interface Cdr {
-  id: number | string;
-  callId?: string;
-  caller: string;
-  callee: string;
-  direction: string;
-  status: string;
-  startedAt: string;
-  answeredAt?: string | null;
-  endedAt?: string | null;
-  durationSec?: number | null;
-  hangupCause?: string | null;
-}
+export type CdrDirection = NonNullable<z.output<typeof cdrQuery>['direction']>;
+/** `status` is the final SIP status code as text ("200", "486"); `outcome` says how it ended. */
+export type Cdr = Omit<z.output<typeof cdrSchema>, 'direction'> & { direction: CdrDirection };
 
 export interface CdrQuery extends ListQuery {
+  /** Epoch ms or ISO 8601. */
   from?: string;
   to?: string;
+  /** An account user name of the tenant (`1001`). */
   account?: string;
-  direction?: string;
+  direction?: CdrDirection;
+  /** A final SIP status code (`486`). */
   status?: string;
   q?: string;
 }
@@ -137,4 +82,5 @@ export interface ErrorBody {
   field?: string;
   twoFactorRequired?: boolean;
   errors?: CompileError[];
+  retryAfterSec?: number;
 }

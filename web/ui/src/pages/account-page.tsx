@@ -40,7 +40,8 @@ function AccountDetail({ account: initial }: { account: Account }) {
     event.preventDefault();
     const found: Record<string, string> = {};
     if (password && password.length < MIN_PASSWORD) found.password = `At least ${MIN_PASSWORD} characters.`;
-    if (maxCalls !== '' && !/^\d{1,4}$/.test(maxCalls)) found.maxCalls = 'A whole number, or empty for no limit.';
+    // The API's bounds: 0 to 10,000.
+    if (maxCalls !== '' && (!/^\d{1,5}$/.test(maxCalls) || Number(maxCalls) > 10_000)) found.maxCalls = 'A whole number, or empty for no limit.';
     setErrors(found);
     setSaved(false);
     if (Object.keys(found).length) return;

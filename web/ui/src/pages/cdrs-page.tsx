@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { api, type CdrQuery } from '../api/index.ts';
+import { api, type Cdr, type CdrDirection, type CdrQuery } from '../api/index.ts';
 import { EmptyState, ErrorBanner, formatTime, Spinner } from '../app/components.tsx';
 import { useAsync } from '../app/use-async.ts';
 
@@ -9,6 +9,34 @@ function toIso(local: string): string | undefined {
   if (!local) return undefined;
   const date = new Date(local);
   return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+const DIRECTIONS: Record<CdrDirection, string> = { inbound: 'incoming', outbound: 'outgoing', internal: 'internal' };
+
+/** Final SIP codes people filter by; the API matches the code exactly. */
+const STATUSES: [string, string][] = [
+  ['200', 'answered (200)'],
+  ['486', 'busy (486)'],
+  ['480', 'unavailable (480)'],
+  ['408', 'no answer (408)'],
+  ['487', 'cancelled (487)'],
+  ['404', 'not found (404)'],
+  ['603', 'declined (603)'],
+  ['503', 'service unavailable (503)'],
+];
+
+/**
+ * `sip:1001@acme.test` → `1001@acme.test` (the scheme says nothing in a list of calls), with a
+ * line-break opportunity after the `@` so a long number wraps before its host, not inside it.
+ */
+function party(uri: string) {
+  const text = uri.replace(/^sips?:/i, '');
+  const at = text.indexOf('@');
+  return at < 0 ? text : <>{text.slice(0, at + 1)}<wbr />{text.slice(at + 1)}</>;
+}
+
+function duration(c: Cdr): string {
+  return c.answeredAt === null ? '—' : `${Math.floor(c.durationSec / 60)}:${String(c.durationSec % 60).padStart(2, '0')}`;
 }
 
 export function CdrsPage() {
@@ -21,7 +49,7 @@ export function CdrsPage() {
   const apply = (event: FormEvent): void => {
     event.preventDefault();
     setCursor(undefined);
-    setFilters({ from: toIso(form.from), to: toIso(form.to), account: form.account.trim() || undefined, direction: form.direction || undefined, status: form.status || undefined, q: form.q.trim() || undefined });
+    setFilters({ from: toIso(form.from), to: toIso(form.to), account: form.account.trim() || undefined, direction: (form.direction || undefined) as CdrDirection | undefined, status: form.status || undefined, q: form.q.trim() || undefined });
   };
   const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
 
@@ -39,9 +67,9 @@ export function CdrsPage() {
         <div className="field"><label htmlFor="cdr-to">To</label><input id="cdr-to" type="datetime-local" value={form.to} onChange={set('to')} /></div>
         <div className="field"><label htmlFor="cdr-account">Account</label><input id="cdr-account" placeholder="1001" value={form.account} onChange={set('account')} /></div>
         <div className="field"><label htmlFor="cdr-direction">Direction</label>
-          <select id="cdr-direction" value={form.direction} onChange={set('direction')}><option value="">any</option><option value="in">incoming</option><option value="out">outgoing</option></select></div>
+          <select id="cdr-direction" value={form.direction} onChange={set('direction')}><option value="">any</option>{Object.entries(DIRECTIONS).map(([value, label]) => <option key={value} value={value}>{label}</option>)}</select></div>
         <div className="field"><label htmlFor="cdr-status">Status</label>
-          <select id="cdr-status" value={form.status} onChange={set('status')}><option value="">any</option><option value="answered">answered</option><option value="failed">failed</option><option value="busy">busy</option><option value="no-answer">no answer</option><option value="cancelled">cancelled</option></select></div>
+          <select id="cdr-status" value={form.status} onChange={set('status')}><option value="">any</option>{STATUSES.map(([value, label]) => <option key={value} value={value}>{label}</option>)}</select></div>
         <div className="field field-grow"><label htmlFor="cdr-q">Text</label><input id="cdr-q" type="search" placeholder="number, name, call id" value={form.q} onChange={set('q')} /></div>
         <div className="form-actions"><button type="submit" className="button button-primary">Apply</button></div>
       </form>
@@ -54,12 +82,12 @@ export function CdrsPage() {
           <tbody>
             {items.map((c) => (
               <tr key={c.id}>
-                <td>{formatTime(c.startedAt)}</td>
-                <td>{c.caller}</td>
-                <td>{c.callee}</td>
-                <td>{c.direction === 'in' ? 'incoming' : c.direction === 'out' ? 'outgoing' : c.direction}</td>
-                <td>{c.status}{c.hangupCause ? <span className="muted"> · {c.hangupCause}</span> : null}</td>
-                <td>{c.durationSec != null ? `${Math.floor(c.durationSec / 60)}:${String(c.durationSec % 60).padStart(2, '0')}` : '—'}</td>
+                <td className="nowrap">{formatTime(c.startedAt)}</td>
+                <td className="party">{party(c.caller)}</td>
+                <td className="party">{party(c.callee)}</td>
+                <td>{DIRECTIONS[c.direction] ?? c.direction}</td>
+                <td>{c.outcome ?? 'ended'}<span className="muted"> · {c.status}{c.hangupCause ? ` ${c.hangupCause}` : ''}</span></td>
+                <td className="nowrap">{duration(c)}</td>
               </tr>
             ))}
           </tbody>
