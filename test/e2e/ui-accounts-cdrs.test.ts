@@ -187,8 +187,9 @@ describe('call records page', () => {
     await page.getByLabel('Direction').selectOption('');
     await page.getByLabel('Status').selectOption('200');
     await page.getByRole('button', { name: 'Apply' }).click();
-    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
-    expect(await table.locator('tbody tr').innerText()).toMatch(/1001@acme\.test\s+1002@acme\.test\s+internal\s+answered · 200 Normal clearing\s+2:05/);
+    // The previous filter also showed one row: wait for the new answer, not just the row count.
+    await expect.poll(() => table.locator('tbody tr').innerText()).toMatch(/1001@acme\.test\s+1002@acme\.test\s+internal\s+answered · 200 Normal clearing\s+2:05/);
+    expect(await table.locator('tbody tr').count()).toBe(1);
 
     await page.getByLabel('Status').selectOption('');
     await page.getByLabel('Text').fill('2000@');
