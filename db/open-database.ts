@@ -68,29 +68,13 @@ function buildRepositories(ctx: RepositoryContext): Repositories {
   };
 }
 
-export interface Database {
-  readonly dialect: SqlDialectName;
-  readonly sessions: SessionsRepository;
-  readonly secrets: TenantSecretsRepository;
+/** The repositories over the pool, plus what only the whole database can do. */
+export interface Database extends Repositories {
   /**
    * Runs `fn` with repositories bound to one transaction: all of it commits or none (a change
    * and its audit row). Use only `tx` inside: on SQLite the pool is that one connection.
    */
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
-  readonly tenants: TenantsRepository;
-  readonly accounts: AccountsRepository;
-  readonly dialplans: DialplansRepository;
-  readonly users: UsersRepository;
-  readonly tokens: TokensRepository;
-  readonly providers: ProvidersRepository;
-  readonly providerRegistrations: ProviderRegistrationsRepository;
-  readonly bindings: BindingsRepository;
-  readonly cdrs: CdrsRepository;
-  readonly kv: KvRepository;
-  readonly audit: AuditRepository;
-  readonly bans: SipBansRepository;
-  readonly callPolicies: CallPoliciesRepository;
-  readonly dids: DidsRepository;
   /**
    * SQLite only: a consistent copy of the live database into `file` (VACUUM INTO), taken while the
    * switch keeps running. Throws on MySQL (back that up with its own tools).

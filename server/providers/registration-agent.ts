@@ -1,7 +1,7 @@
 import type { ProviderRegistrationEvent } from '../events/index.ts';
 import type { Logger } from 'pino';
 import {
-  buildRegister, formatHost, grantedExpires, newClientRegistration, parseUri,
+  buildRegister, formatHost, grantedExpires, newClientRegistration, parseUri, uriTransport,
   type ClientCredentials, type ClientRegistrationIdentity, type Endpoint, type SipRequest, type SipResponse, type SipUri,
 } from '../sip/index.ts';
 import type { ProviderRecord } from './provider-directory.ts';
@@ -141,7 +141,7 @@ export class ProviderRegistrationClient {
     if (!this.target || !this.identity) {
       const registrarUri = parseUri(p.outboundProxy ?? p.serverUri);
       const server = parseUri(p.serverUri);
-      const transport = transportOf(registrarUri);
+      const transport = uriTransport(registrarUri);
       let address: string;
       try {
         address = /^[0-9.]+$|:/.test(registrarUri.host) ? registrarUri.host : await this.opts.resolve(registrarUri.host);
@@ -232,12 +232,6 @@ export class ProviderRegistrationClient {
   }
 }
 
-function transportOf(uri: SipUri): Endpoint['transport'] {
-  const p = uri.params['transport']?.toLowerCase();
-  if (uri.scheme === 'sips') return 'tls';
-  if (p === 'tcp' || p === 'tls') return p;
-  return 'udp';
-}
 
 function pickTransport(params: Record<string, string | null>): Record<string, string | null> {
   return params['transport'] ? { transport: params['transport'] } : {};

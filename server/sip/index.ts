@@ -13,7 +13,7 @@ export {
 } from './message.ts';
 export type { Endpoint, SipMessage, CSeq } from './message.ts';
 export { SipHeaders } from './headers.ts';
-export { parseUri, formatUri, formatHost, isIPv6 } from './uri.ts';
+export { parseUri, formatUri, formatHost, isIPv6, uriTransport } from './uri.ts';
 export type { SipUri } from './uri.ts';
 export { parseNameAddr, formatNameAddr, parseContactList } from './name-addr.ts';
 export type { NameAddr } from './name-addr.ts';

@@ -9,7 +9,7 @@ import { createResponse, newBranch, newTag, SipRequest, SipResponse, type Endpoi
 import { parseNameAddr } from './name-addr.ts';
 import { parseVia, formatVia, type Via } from './via.ts';
 import type { SipUri } from './uri.ts';
-import { formatHost } from './uri.ts';
+import { formatHost, uriTransport } from './uri.ts';
 import { TimerWheel, type Clock } from './timer-wheel.ts';
 import { resolveTimers, type TimerSettings, type TransactionTimers } from './transactions/timer-settings.ts';
 import type {
@@ -702,7 +702,7 @@ export class SipStack {
       // Loose routing (§16.12): the next hop is the first Route; strict routers are not supported.
       if ('lr' in r.uri.params) uri = r.uri;
     }
-    const kind = transportOfUri(uri);
+    const kind = uriTransport(uri);
     const host = uri.params['maddr'] ?? uri.host;
     const port = uri.port ?? defaultPort(kind);
     if (net.isIP(host)) return { transport: kind, address: host, port };
@@ -714,12 +714,6 @@ export class SipStack {
   }
 }
 
-function transportOfUri(uri: SipUri): TransportKind {
-  const p = uri.params['transport']?.toLowerCase();
-  if (uri.scheme === 'sips') return p === 'ws' || p === 'wss' ? 'wss' : 'tls';
-  if (p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss' || p === 'udp') return p;
-  return 'udp';
-}
 
 /** How transactions tell their owner's table that they ended or were replaced by a lingering record. */
 function tableHooks<T extends object>(table: Map<string, T | LingeringTransaction>): Pick<TransactionContext, 'onTerminated' | 'onLinger'> {

@@ -284,3 +284,11 @@ export function formatUri(uri: SipUri): string {
 export function isToken(s: string): boolean {
   return TOKEN.test(s);
 }
+
+/** The transport a URI asks for (RFC 3261 §19.1.2/§26.2: `sips:` means TLS, or WSS over WebSocket). */
+export function uriTransport(uri: SipUri): 'udp' | 'tcp' | 'tls' | 'ws' | 'wss' {
+  const p = uri.params['transport']?.toLowerCase();
+  if (uri.scheme === 'sips') return p === 'ws' || p === 'wss' ? 'wss' : 'tls';
+  if (p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss' || p === 'udp') return p;
+  return 'udp';
+}

@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { TenantRef } from '../../registrar/index.ts';
 import type { Endpoint } from '../../sip/index.ts';
 import type { NameAddr } from '../../sip/index.ts';
-import { parseUri, type SipUri } from '../../sip/index.ts';
+import { parseUri, uriTransport, type SipUri } from '../../sip/index.ts';
 import type { BranchTarget } from '../legs/index.ts';
 import type { CallAccount, CallServiceOptions, StoredDialplan } from '../call-service-deps.ts';
 import type { DialLeg } from './dial-string.ts';
@@ -126,12 +126,6 @@ function destinationPolicy(opts: CallServiceOptions): LegDestinationPolicy {
   return policy;
 }
 
-function uriTransport(uri: SipUri): Endpoint['transport'] {
-  const p = uri.params['transport']?.toLowerCase();
-  if (uri.scheme === 'sips') return 'tls';
-  if (p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss') return p;
-  return 'udp';
-}
 
 async function defaultResolve(host: string): Promise<string> {
   return (await dns.lookup(host)).address;

@@ -1,7 +1,7 @@
 import dns from 'node:dns/promises';
 import net from 'node:net';
 import type { TenantRef } from '../../registrar/index.ts';
-import { formatNameAddr, type Endpoint, type NameAddr, type SipUri } from '../../sip/index.ts';
+import { formatNameAddr, uriTransport, type Endpoint, type NameAddr, type SipUri } from '../../sip/index.ts';
 import type { ProviderLegPlan } from '../../providers/index.ts';
 import type { BranchTarget } from '../legs/index.ts';
 import type { CallServiceOptions } from '../call-service-deps.ts';
@@ -116,12 +116,6 @@ async function locate(hop: SipUri, opts: CallServiceOptions): Promise<Endpoint[]
   return [{ transport, address, port: hop.port ?? sipPortFor(transport) }];
 }
 
-function uriTransport(uri: SipUri): Endpoint['transport'] {
-  const p = uri.params['transport']?.toLowerCase();
-  if (uri.scheme === 'sips') return 'tls';
-  if (p === 'tcp' || p === 'tls' || p === 'ws' || p === 'wss') return p;
-  return 'udp';
-}
 
 async function defaultResolve(host: string): Promise<string> {
   return (await dns.lookup(host)).address;
