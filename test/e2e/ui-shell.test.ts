@@ -190,8 +190,9 @@ describe('web app shell', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
     await expect.poll(() => alert.innerText()).toContain('Cannot reach the switch. Check your connection and try again.');
     await alert.getByRole('button', { name: 'Try again' }).click();
+    // "New account" sits in the page header, shown before the list answers: wait on the banner itself.
+    await expect.poll(() => page.getByRole('alert').count()).toBe(0);
     await page.getByRole('button', { name: 'New account' }).waitFor();
-    expect(await page.getByRole('alert').count()).toBe(0);
     await context.close();
   }, 90_000);
 
