@@ -39,3 +39,7 @@ export type { CdrFilter } from './repositories/cdrs-repository.ts';
 export type { AuditFilter } from './repositories/audit-repository.ts';
 export { webPasswordNeedsRehash, hashWebPassword, WEB_PASSWORD_SCRYPT } from './secrets.ts';
 export { normalizeDidNumber, type Did, type NewDid } from './repositories/dids-repository.ts';
+export {
+  normalizeContactNumber, checkContactInput, CONTACT_NAME_MAX, CONTACT_COMPANY_MAX, CONTACT_NOTE_MAX, CONTACT_NUMBERS_MAX, CONTACT_NUMBER_MAX, CONTACTS_PER_TENANT_MAX,
+  type Contact, type ContactInput, type ContactPageQuery,
+} from './repositories/contacts-repository.ts';

@@ -333,6 +333,31 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
           .execute();
       },
     },
+    '0070_contacts': {
+      // The tenant phonebook (switchboard caller names). `search` is the lower-cased name, company,
+      // numbers as typed and as normalised, so one LIKE serves `q` the same on both dialects.
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('contacts')
+          .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+          .addColumn('tenant_id', 'integer', (c) => c.notNull().references('tenants.id').onDelete('cascade'))
+          .addColumn('name', 'varchar(255)', (c) => c.notNull())
+          .addColumn('company', 'varchar(255)')
+          .addColumn('numbers', 'text', (c) => c.notNull())
+          .addColumn('note', 'text')
+          .addColumn('search', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('contacts_tenant_name').on('contacts').columns(['tenant_id', 'name', 'id']).execute();
+      },
+    },
+    '0071_cdr_note': {
+      // The switchboard's call note as it was when the call ended (null: none was written).
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('cdrs').addColumn('note', 'text').execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -21,6 +21,7 @@ import { UsersRepository } from './repositories/users-repository.ts';
 import { SipBansRepository } from './repositories/sip-bans-repository.ts';
 import { SessionsRepository } from './repositories/sessions-repository.ts';
 import { TenantSecretsRepository } from './repositories/tenant-secrets-repository.ts';
+import { ContactsRepository } from './repositories/contacts-repository.ts';
 import type { DatabaseSchema } from './schema.ts';
 import type { WebPasswordScrypt } from './secrets.ts';
 
@@ -43,6 +44,7 @@ export interface Repositories {
   readonly bans: SipBansRepository;
   readonly sessions: SessionsRepository;
   readonly secrets: TenantSecretsRepository;
+  readonly contacts: ContactsRepository;
 }
 
 function buildRepositories(ctx: RepositoryContext): Repositories {
@@ -65,6 +67,7 @@ function buildRepositories(ctx: RepositoryContext): Repositories {
     sessions: new SessionsRepository(ctx),
     secrets: new TenantSecretsRepository(ctx),
     bans: new SipBansRepository(ctx),
+    contacts: new ContactsRepository(ctx),
   };
 }
 

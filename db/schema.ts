@@ -167,6 +167,8 @@ export interface CdrsTable {
   ring_sec: number | null;
   /** JSON array of what happened to the call after it was set up (transfers, later hold/park). */
   history: string | null;
+  /** The switchboard's call note when the call ended (migration 0071). */
+  note: Generated<string | null>;
 }
 
 export interface TenantKvTable {
@@ -225,6 +227,20 @@ export interface TenantSecretsTable {
   updated_at: number;
 }
 
+export interface ContactsTable {
+  id: Generated<number>;
+  tenant_id: number;
+  name: string;
+  company: string | null;
+  /** JSON array of the numbers as typed. */
+  numbers: string;
+  note: string | null;
+  /** Lower-cased name, company and numbers (as typed and normalised) for `q`. */
+  search: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface DatabaseSchema {
   tenants: TenantsTable;
   tenant_aliases: TenantAliasesTable;
@@ -244,4 +260,5 @@ export interface DatabaseSchema {
   web_sessions: WebSessionsTable;
   user_recovery_codes: UserRecoveryCodesTable;
   tenant_secrets: TenantSecretsTable;
+  contacts: ContactsTable;
 }

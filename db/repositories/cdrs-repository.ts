@@ -48,6 +48,8 @@ export interface Cdr {
   /** Seconds from the call's creation to its answer (or end). */
   ringSec: number | null;
   history: CdrHistoryEntry[];
+  /** The switchboard's call note when the call ended (absent or null: none). */
+  note?: string | null;
 }
 
 export interface StoredCdr extends Cdr {
@@ -77,6 +79,7 @@ function fromRow(r: Selectable<CdrsTable>): StoredCdr {
     outcome: r.outcome,
     ringSec: r.ring_sec === null ? null : Number(r.ring_sec),
     history: parseJson<CdrHistoryEntry[]>(r.history, []),
+    note: r.note ?? null,
   };
 }
 
@@ -101,6 +104,7 @@ function toRow(cdr: Cdr): Insertable<CdrsTable> {
     outcome: cdr.outcome,
     ring_sec: cdr.ringSec === null ? null : Math.max(0, Math.round(cdr.ringSec)),
     history: JSON.stringify(cdr.history),
+    note: cdr.note ?? null,
   };
 }
 

@@ -270,7 +270,7 @@ export interface ConfigChangedEvent {
   type: 'config.changed';
   tenantId: number;
   at?: number;
-  kind: 'account' | 'dialplan' | 'provider' | 'tenant';
+  kind: 'account' | 'dialplan' | 'provider' | 'tenant' | 'contacts';
   /** Account user name, dialplan or provider name. */
   name?: string;
 }

@@ -36,6 +36,8 @@ export interface RouteSpec<Q extends z.ZodType, B extends z.ZodType> {
   status?: 200 | 201 | 204;
   /** Non-JSON success bodies, by media type (streamed exports). */
   produces?: readonly string[];
+  /** Non-JSON request bodies the handler reads itself, by media type (CSV imports); no `body` then. */
+  consumes?: readonly string[];
   /** Reachable before a required 2FA enrolment is done (auth and 2FA routes). */
   beforeTwoFactor?: boolean;
 }

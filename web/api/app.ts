@@ -10,6 +10,7 @@ import { mountAuditRoutes } from './routes/audit.ts';
 import { mountAuthRoutes } from './routes/auth.ts';
 import { mountCallRoutes } from './routes/calls.ts';
 import { mountCdrRoutes } from './routes/cdrs.ts';
+import { mountContactRoutes } from './routes/contacts.ts';
 import { mountDialplanRoutes } from './routes/dialplans.ts';
 import { mountDocsRoutes } from './routes/docs.ts';
 import { mountHealthRoutes } from './routes/health.ts';
@@ -80,6 +81,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   mountKvRoutes(api, d);
   mountSecretRoutes(api, d);
   mountAuditRoutes(api, d);
+  mountContactRoutes(api, d);
   mountSystemRoutes(api, d);
   mountOpenApiRoute(api, d, API_PREFIX);
   mountDocsRoutes(api);

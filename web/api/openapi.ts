@@ -73,6 +73,7 @@ export function buildOpenApi(routes: readonly DeclaredRoute[], info: { version: 
       responses,
     };
     if (spec.body) operation['requestBody'] = { required: true, content: { 'application/json': { schema: toSchema(spec.body, schemas, 'input') } } };
+    else if (spec.consumes) operation['requestBody'] = { required: true, content: Object.fromEntries(spec.consumes.map((t) => [t, { schema: { type: 'string' } }])) };
     (paths[path] ??= {})[spec.method] = operation;
   }
   return {

@@ -63,6 +63,8 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
     await h.db.kv.write(B.id, 'kb', 'v');
     const provA = await h.db.providers.add({ tenantId: A.id, name: 'trunk', serverUri: 'sip:trunk.example.com' });
     const provB = await h.db.providers.add({ tenantId: B.id, name: 'trunk', serverUri: 'sip:trunk.example.com' });
+    const contactA = await h.db.contacts.add(A.id, { name: 'Ada', numbers: ['+4930111'] });
+    const contactB = await h.db.contacts.add(B.id, { name: 'Bea', numbers: ['+4930222'] });
     let n = 0;
 
     const admins = ['operator', 'admin'] as const;
@@ -89,6 +91,11 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'hold call', method: 'POST', own: '/calls/call-a/hold', other: '/calls/call-b/hold', body: () => ({ party: 'callee' }), roles: ['operator', 'admin', 'receptionist'] },
       { name: 'transfer call', method: 'POST', own: '/calls/call-a/transfer', other: '/calls/call-b/transfer', body: () => ({ party: 'caller', destination: '1003' }), roles: ['operator', 'admin', 'receptionist'] },
       { name: 'hang up call', method: 'POST', own: '/calls/call-a/hangup', other: '/calls/call-b/hangup', roles: ['operator', 'admin', 'receptionist'] },
+      { name: 'list contacts', method: 'GET', own: '/contacts', roles: ROLES },
+      { name: 'get contact', method: 'GET', own: `/contacts/${contactA.id}`, other: `/contacts/${contactB.id}`, roles: ROLES },
+      { name: 'export contacts', method: 'GET', own: '/contacts/export', roles: ROLES },
+      { name: 'create contact', method: 'POST', own: '/contacts', body: () => ({ name: `Contact ${++n}` }), roles: ['operator', 'admin', 'receptionist'], ok: 201 },
+      { name: 'patch contact', method: 'PATCH', own: `/contacts/${contactA.id}`, other: `/contacts/${contactB.id}`, body: () => ({ note: 'x' }), roles: ['operator', 'admin', 'receptionist'] },
       { name: 'list kv', method: 'GET', own: '/kv', roles: admins },
       { name: 'get kv', method: 'GET', own: '/kv/k', other: '/kv/kb', roles: admins },
       { name: 'put kv', method: 'PUT', own: '/kv/k2', body: () => ({ value: 'x' }), roles: admins },

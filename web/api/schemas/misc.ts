@@ -65,6 +65,8 @@ export const cdrSchema = z
     legs: z.array(z.record(z.string(), z.unknown())),
     dialStrings: z.array(z.string()),
     history: z.array(z.record(z.string(), z.unknown())),
+    /** The switchboard's call note when the call ended. */
+    note: z.string().nullable().optional(),
   })
   .meta({ id: 'Cdr' });
 
