@@ -53,7 +53,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
 
     sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}` });
 
-    const control = new CallControl(sip.calls);
+    const control = new CallControl(sip.calls, sip.annotations);
     const location = sip.location;
     const showBinding = (b: ReturnType<typeof location.get> & object): ApiBinding => ({
       id: b.id,

@@ -8,6 +8,7 @@ import type { EventBus } from './events/index.ts';
 import { BanSync, CidrSet, DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
 import { CallService, parseParkSlots } from './calls/index.ts';
+import { CallAnnotations, CallerNames } from './calls/index.ts';
 import { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './calls/index.ts';
 import { SandboxSupervisor } from '../sandbox/index.ts';
 import { DbProviderSource, InboundProviderMatcher, ProviderHealth, ProviderLegs, ProviderRegistrationAgent, type RegisterOutcome } from './providers/index.ts';
@@ -29,6 +30,8 @@ export interface SipServices {
   readonly directory: DbAccountDirectory;
   readonly calls: CallService;
   readonly sandbox: SandboxSupervisor;
+  /** The switchboard's additions to calls (phonebook caller names, notes, hold times): CallControl shows them. */
+  readonly annotations: CallAnnotations;
   /** The one brute-force guard for every digest check (REGISTER now, INVITE through the calls layer). */
   readonly authGuard: AuthGuard;
   /** Provider legs and destination policies (cached 30 s; `providerSource.invalidate()` re-reads). */
@@ -54,11 +57,14 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const directory = new DbAccountDirectory({ db });
   await directory.load();
   const dialplans = new DbDialplanStore(db);
+  const callerNames = new CallerNames({ load: (tenantId) => db.contacts.listAll(tenantId), logger: logger.child({ component: 'calls' }) });
+  const annotations = new CallAnnotations({ names: callerNames, emit: (event) => events.emit(event) });
   // Admin writes through the API say so on the bus: drop the cached copies at once, not after a TTL.
   const unsubscribeConfig = events.subscribe({ types: ['config.changed'] }, (e) => {
     if (e.type !== 'config.changed') return;
     if (e.kind === 'account' || e.kind === 'tenant') directory.invalidate();
     if (e.kind === 'dialplan' || e.kind === 'tenant') dialplans.invalidate(e.tenantId, e.name);
+    if (e.kind === 'contacts') callerNames.invalidate(e.tenantId);
   });
 
   const location = new LocationService({
@@ -159,8 +165,9 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     dialplans,
     kv: db.kv,
     secrets: db.secrets,
-    cdrs,
-    emit: (event) => events.emit(event),
+    cdrs: annotations.cdrSink(cdrs),
+    emit: (event) => events.emit(annotations.event(event)),
+    callerNamesReady: (tenantId) => callerNames.ready(tenantId),
     logger: callLogger,
     publicAddress: config.sip.publicAddress,
     allowedLegNetworks: config.calls.allowedLegNetworks,
@@ -282,6 +289,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     directory,
     calls,
     sandbox,
+    annotations,
     authGuard,
     providers,
     providerSource,

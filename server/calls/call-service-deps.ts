@@ -99,6 +99,11 @@ export interface CallServiceOptions {
   secrets?: { reveal(tenantId: number, name: string): Promise<string | undefined> };
   cdrs: CdrSink;
   emit: (event: CallServiceEvent) => void;
+  /**
+   * Undefined when the tenant's caller names (phonebook) are in memory, else a promise for them:
+   * a new call waits for it so its first event already carries the name (CallerNames.ready).
+   */
+  callerNamesReady?: (tenantId: number) => Promise<void> | undefined;
   logger: Logger;
   /** Host for Contact headers we write (NAT); defaults to the stack's listening address. */
   publicAddress?: string;

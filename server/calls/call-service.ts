@@ -309,6 +309,8 @@ export class CallService {
       await this.replaceCall(req, tx, route, replaces);
       return;
     }
+    const names = this.opts.callerNamesReady?.(route.tenant.id);
+    if (names) await names;
     const call = new Call(this.ctx, { tenant: route.tenant, direction: route.direction, account: route.account, dialplanName: route.dialplan, req, tx, inbound: route.inbound });
     if (tx.state !== 'Proceeding') return; // cancelled while we were routing
     const account = route.account;

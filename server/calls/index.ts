@@ -43,3 +43,5 @@ export type { ControlParty, ControlResult, LiveCallView, ParkedCallView } from '
 export { LegDestinationPolicy } from './dial/index.ts';
 export { parseParkSlots } from './park/index.ts';
 export type { ParkSettings } from './park/index.ts';
+export { CallerNames, callerNumberOf, CallNotes, CALL_NOTE_MAX, CallAnnotations } from './control/index.ts';
+export type { CallerNamesOptions, PhonebookEntry, CallNote, CallAnnotationsOptions } from './control/index.ts';

@@ -39,6 +39,8 @@ export interface CallCreatedEvent extends CallEventBase {
   caller: CallParty;
   callee: CallParty;
   dialplan?: string;
+  /** The tenant phonebook's name for the caller's number, else the caller's SIP display name. */
+  callerName?: string;
 }
 
 export interface LegRingingEvent extends CallEventBase {
@@ -55,6 +57,10 @@ export interface CallAnsweredEvent extends CallEventBase {
   caller: CallParty;
   callee: CallParty;
   direction: CallDirection;
+  /** As in call.created. */
+  callerName?: string;
+  /** The switchboard's note on the call, when there is one. */
+  note?: string;
 }
 
 export interface CallEndedEvent extends CallEventBase {
@@ -66,6 +72,10 @@ export interface CallEndedEvent extends CallEventBase {
   /** SIP status of the failure (or 200 when an answered call ended normally). */
   status: number;
   reason: string;
+  /** As in call.created. */
+  callerName?: string;
+  /** The switchboard's note on the call, when there is one (it is also in the CDR). */
+  note?: string;
 }
 
 /** A REFER decision or outcome (DESIGN.md "Transfer policy"); `call.transferred` when a transfer completed. */
@@ -142,6 +152,14 @@ export interface CallBlockedEvent {
   number: string;
   /** The policy rule that refused it. */
   rule: string;
+}
+
+/** A receptionist wrote (or, with an empty note, removed) the note on a live call. */
+export interface CallNoteEvent extends CallEventBase {
+  type: 'call.note';
+  note: string;
+  /** `api:<email>`. */
+  by: string;
 }
 
 export type CallEvent = CallCreatedEvent | LegRingingEvent | CallAnsweredEvent | CallEndedEvent;
@@ -279,7 +297,8 @@ export interface ConfigChangedEvent {
 
 export type PatchbayEvent =
   | CallServiceEvent | RegistrationEvent | ExtensionStateEvent | SipTraceEvent | ConfigChangedEvent
-  | ProviderRegistrationEvent | ProviderHealthEvent;
+  | ProviderRegistrationEvent | ProviderHealthEvent
+  | CallNoteEvent;
 export type PatchbayEventType = PatchbayEvent['type'];
 
 /** What emitters hand to the bus (kept as a name for existing callers). */

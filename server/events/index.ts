@@ -9,3 +9,4 @@ export type {
   ExtensionState, ExtensionStateEvent, SipTraceEvent, ConfigChangedEvent,
   CallBlockedEvent, CallTakeoverEvent, CallParkEvent, ProviderRegistrationEvent, ProviderHealthEvent,
 } from './event-types.ts';
+export type { CallNoteEvent } from './event-types.ts';

@@ -17,6 +17,7 @@ function fakeCalls(tenants: { a: number; b: number }): CallControl {
     hold: async (t: number, id: string) => act(t, id),
     unhold: async (t: number, id: string) => act(t, id),
     transfer: async (t: number, id: string) => act(t, id),
+    setNote: act,
   } as unknown as CallControl;
 }
 
@@ -90,6 +91,7 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'get call', method: 'GET', own: '/calls/call-a', other: '/calls/call-b', roles: ['operator', 'admin', 'receptionist'] },
       { name: 'hold call', method: 'POST', own: '/calls/call-a/hold', other: '/calls/call-b/hold', body: () => ({ party: 'callee' }), roles: ['operator', 'admin', 'receptionist'] },
       { name: 'transfer call', method: 'POST', own: '/calls/call-a/transfer', other: '/calls/call-b/transfer', body: () => ({ party: 'caller', destination: '1003' }), roles: ['operator', 'admin', 'receptionist'] },
+      { name: 'note on call', method: 'PUT', own: '/calls/call-a/note', other: '/calls/call-b/note', body: () => ({ note: 'VIP' }), roles: ['operator', 'admin', 'receptionist'] },
       { name: 'hang up call', method: 'POST', own: '/calls/call-a/hangup', other: '/calls/call-b/hangup', roles: ['operator', 'admin', 'receptionist'] },
       { name: 'list contacts', method: 'GET', own: '/contacts', roles: ROLES },
       { name: 'get contact', method: 'GET', own: `/contacts/${contactA.id}`, other: `/contacts/${contactB.id}`, roles: ROLES },

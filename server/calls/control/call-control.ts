@@ -1,4 +1,6 @@
 import type { ControllableCall, ControlParty, ControlResult, LiveCallView, ParkedCallView } from './control-types.ts';
+import type { CallAnnotations } from './call-annotations.ts';
+import { CALL_NOTE_MAX } from './call-notes.ts';
 
 /** Where live call control finds calls: always one tenant's (CallService.controllableCalls). */
 export interface CallDirectoryForControl {
@@ -14,14 +16,33 @@ export interface CallDirectoryForControl {
  * "not found", never "forbidden" (which would confirm it exists).
  */
 export class CallControl {
-  constructor(private readonly calls: CallDirectoryForControl) {}
+  constructor(
+    private readonly calls: CallDirectoryForControl,
+    /** Caller names, notes, hold times on the views (the switchboard's additions). */
+    private readonly annotations?: CallAnnotations,
+  ) {}
 
   list(tenantId: number): LiveCallView[] {
-    return this.calls.controllableCalls(tenantId).map((c) => c.view());
+    return this.calls.controllableCalls(tenantId).map((c) => this.show(tenantId, c));
   }
 
   get(tenantId: number, callId: string): LiveCallView | undefined {
-    return this.find(tenantId, callId)?.view();
+    const c = this.find(tenantId, callId);
+    return c && this.show(tenantId, c);
+  }
+
+  /** Writes the switchboard note of a live call (empty: removes it) → event `call.note`. */
+  setNote(tenantId: number, callId: string, note: string, by: string): ControlResult {
+    if (!this.annotations) return { ok: false, status: 409, reason: 'Call notes are not kept by this switch' };
+    if (note.length > CALL_NOTE_MAX) return { ok: false, status: 422, reason: `note: at most ${CALL_NOTE_MAX} characters` };
+    if (!this.find(tenantId, callId)) return notFound();
+    this.annotations.setNote(tenantId, callId, note, by);
+    return { ok: true };
+  }
+
+  private show(tenantId: number, c: ControllableCall): LiveCallView {
+    const v = c.view();
+    return this.annotations ? this.annotations.view(tenantId, v) : v;
   }
 
   hangup(tenantId: number, callId: string, by: string): ControlResult {

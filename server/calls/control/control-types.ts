@@ -19,6 +19,12 @@ export interface LiveCallView {
   /** The park slot the call waits in, if parked. */
   parkedIn?: string;
   history: CdrHistoryItem[];
+  /** The tenant phonebook's name for the caller's number, else the caller's SIP display name (CallAnnotations). */
+  callerName?: string;
+  /** The switchboard's note on the call. */
+  note?: string;
+  /** Epoch ms the held party was put on hold. */
+  heldAt?: number;
 }
 
 /** A call as live call control drives it (CallService's calls and callbacks). */

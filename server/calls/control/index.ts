@@ -6,3 +6,9 @@ export { cancelConsult, completeConsult, startConsult } from './consult-transfer
 export type { Consult, ConsultingCall, ConsultResult } from './consult-transfer.ts';
 export { holdParty, unholdParty } from './hold-control.ts';
 export type { HoldState } from './hold-control.ts';
+export { CallerNames, callerNumberOf } from './caller-names.ts';
+export type { CallerNamesOptions, PhonebookEntry } from './caller-names.ts';
+export { CallNotes, CALL_NOTE_MAX } from './call-notes.ts';
+export type { CallNote } from './call-notes.ts';
+export { CallAnnotations } from './call-annotations.ts';
+export type { CallAnnotationsOptions } from './call-annotations.ts';

@@ -101,4 +101,6 @@ export interface CdrRecord {
   status: number;
   reason: string;
   history: CdrHistoryItem[];
+  /** The switchboard's note when the call ended (added by CallAnnotations' CDR sink). */
+  note?: string;
 }

@@ -84,6 +84,7 @@ function toCdr(cdr: CdrRecord): Cdr {
     outcome: cdr.outcome,
     ringSec: cdr.ringSeconds,
     history: cdr.history.map((item) => ({ ...item })),
+    note: cdr.note ?? null,
   };
 }
 

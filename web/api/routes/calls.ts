@@ -6,6 +6,7 @@ import {
   callListResponse, consultBody, controlResponse, destinationBody, liveCallSchema, okResponse, parkBody, parkingListResponse, parkResponse, partyBody, pickupBody,
   transferBody,
 } from '../schemas/calls.ts';
+import { noteBody } from '../schemas/calls.ts';
 import { z } from 'zod';
 
 /**
@@ -62,6 +63,16 @@ export function mountCallRoutes(api: ApiRouter, d: RouteDeps): void {
       const out = answer(r, tenantId, params['id']!);
       await d.db.transaction((tx) => audit(tx, { action: 'call.transfer', target: `call:${params['id']}`, details: { party: body.party, destination: body.destination } }));
       return out;
+    },
+  );
+
+  api.define(
+    { ...base, method: 'put', path: '/calls/:id/note', summary: 'Write the switchboard note of a live call (empty: remove it); it follows the call through transfers and lands in its CDR', scope: 'calls', body: noteBody, response: controlResponse },
+    async ({ tenantId, params, auth, body, audit }) => {
+      const r = control().setNote(tenantId, params['id']!, body.note, `api:${auth.user.email}`);
+      if (!r.ok) throw new ApiError(r.status, r.reason, r.status === 422 ? 'note' : undefined);
+      await d.db.transaction((tx) => audit(tx, { action: 'call.note', target: `call:${params['id']}`, details: { length: body.note.length } }));
+      return { ok: true, call: d.calls?.get(tenantId, params['id']!) ?? null };
     },
   );
 

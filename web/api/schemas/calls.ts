@@ -18,7 +18,14 @@ export const liveCallSchema = z
     createdAt: z.number(),
     answeredAt: z.number().optional(),
     held: z.enum(['caller', 'callee']).optional(),
+    /** Epoch ms the held party was put on hold. */
+    heldAt: z.number().optional(),
+    parkedIn: z.string().optional(),
     history: z.array(z.record(z.string(), z.unknown())),
+    /** The tenant phonebook's name for the caller's number, else the caller's SIP display name. */
+    callerName: z.string().optional(),
+    /** The switchboard's note on the call. */
+    note: z.string().optional(),
   })
   .meta({ id: 'LiveCall' });
 
@@ -48,3 +55,6 @@ export const parkedCallSchema = z
 export const parkingListResponse = z.object({ items: z.array(parkedCallSchema), nextCursor: z.null() });
 export const parkResponse = z.object({ ok: z.literal(true), slot: z.string().optional(), call: liveCallSchema.nullable().optional() });
 export const okResponse = z.object({ ok: z.literal(true) });
+
+/** A switchboard note on a live call (≤ 2000 characters; empty removes it). */
+export const noteBody = z.object({ note: z.string().max(2000, 'must be at most 2000 characters') });

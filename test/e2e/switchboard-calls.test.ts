@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { DOMAIN, expectSippOk, useSwitch } from './calls-support.ts';
+
+/**
+ * The switchboard's additions to live calls against the real switch, with sipp peers over UDP:
+ * the caller's name from the tenant phonebook (REST, WS snapshot, call events), call notes that
+ * follow a blind transfer into the CDR.
+ */
+
+const { sw, sipp } = useSwitch(['1001', '2002']);
+
+type Frame = Record<string, unknown> & { type: string };
+type LiveCall = { id: string; state: string; callerName?: string; note?: string };
+
+async function tokenFor(email: string, tenantId: number, role: 'receptionist' | 'admin' = 'receptionist'): Promise<string> {
+  const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role, tenantId });
+  return (await sw.running.db.tokens.create({ userId: user.id, name: 'board' })).token;
+}
+
+function api(token: string, method: string, path: string, body?: unknown): Promise<Response> {
+  const { host, port } = sw.running.httpAddress;
+  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+}
+
+/** The frames of one event-stream connection. */
+async function openStream(token: string): Promise<{ frames: Frame[]; waitFor(pred: (f: Frame) => boolean): Promise<Frame>; close(): void }> {
+  const ws = new WebSocket(`ws://127.0.0.1:${sw.running.httpAddress.port}/api/v1/events?token=${token}`);
+  const frames: Frame[] = [];
+  const waiters = new Set<() => void>();
+  ws.on('message', (data) => {
+    frames.push(JSON.parse(data.toString()) as Frame);
+    for (const w of [...waiters]) w();
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return {
+    frames,
+    waitFor: (pred) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = frames.find(pred);
+          if (hit) {
+            waiters.delete(check);
+            clearTimeout(timer);
+            resolve(hit);
+          }
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`frame not seen; saw ${frames.map((f) => f.type).join(', ')}`));
+        }, 15_000);
+        waiters.add(check);
+        check();
+      }),
+    close: () => ws.close(),
+  };
+}
+
+async function waitForCall(token: string, pred: (c: LiveCall) => boolean): Promise<LiveCall> {
+  for (let i = 0; i < 200; i++) {
+    const { items } = (await (await api(token, 'GET', '/calls')).json()) as { items: LiveCall[] };
+    const hit = items.find(pred);
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no such call listed: ${await (await api(token, 'GET', '/calls')).text()}`);
+}
+
+describe('switchboard calls: caller names and notes', () => {
+  it('names a phonebook caller everywhere, keeps a note through a blind transfer into the CDR, and refuses other tenants', async () => {
+    const desk = await tokenFor('desk@acme.test', sw.tenantId);
+    const other = await sw.running.db.tenants.add({ domain: 'elsewhere.test' });
+    const stranger = await tokenFor('desk@elsewhere.test', other.id, 'admin');
+    // The same number in another tenant's phonebook must not name this tenant's caller.
+    expect((await api(stranger, 'POST', '/contacts', { name: 'Wrong Tenant', numbers: ['+49 30 5550 1234'] })).status).toBe(201);
+    const added = await api(desk, 'POST', '/contacts', { name: 'Grace Hopper', company: 'Navy', numbers: ['+49 (30) 5550-1234'] });
+    expect(added.status).toBe(201);
+    const contact = ((await added.json()) as { contact: { id: number } }).contact;
+
+    await sw.useNamedDialplan('transfer', 'const port = await sys.DBRead("target-port"); await sys.Dial("sip:" + req.uri.user + "@127.0.0.1:" + port);');
+    const target = await sipp('transfer-uas-late-offer.xml');
+    await sw.running.db.kv.write(sw.tenantId, 'target-port', String(target.port));
+    const callee = await sipp('call-uas-answer.xml');
+    await sw.useInDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+
+    const stream = await openStream(desk);
+    await stream.waitFor((f) => f.type === 'snapshot');
+    const caller = await sipp('board-uac-inbound-number-reinvite-wait-bye.xml', { remote: sw.target, service: '1001', keys: { caller: '+493055501234' } });
+    const created = await stream.waitFor((f) => f.type === 'call.created');
+    expect(created['callerName']).toBe('Grace Hopper');
+    const call = await waitForCall(desk, (c) => c.state === 'answered');
+    expect(call.callerName).toBe('Grace Hopper');
+    expect((await stream.waitFor((f) => f.type === 'call.answered'))['callerName']).toBe('Grace Hopper');
+
+    const later = await openStream(desk);
+    const snapshot = await later.waitFor((f) => f.type === 'snapshot');
+    expect((snapshot['calls'] as LiveCall[]).find((c) => c.id === call.id)?.callerName).toBe('Grace Hopper');
+    later.close();
+
+    // Notes: bounded, one tenant's only, then on the call and on the stream.
+    const long = await api(desk, 'PUT', `/calls/${call.id}/note`, { note: 'x'.repeat(2001) });
+    expect(long.status).toBe(400);
+    expect(await long.json()).toMatchObject({ field: 'note' });
+    expect((await api(stranger, 'PUT', `/calls/${call.id}/note`, { note: 'mine now' })).status).toBe(404);
+    expect((await api(desk, 'PUT', '/calls/no-such-call/note', { note: 'x' })).status).toBe(404);
+    const noted = await api(desk, 'PUT', `/calls/${call.id}/note`, { note: 'Wants the invoice, line "B", 3 pm' });
+    expect(noted.status, await noted.clone().text()).toBe(200);
+    expect(((await noted.json()) as { call: LiveCall }).call.note).toBe('Wants the invoice, line "B", 3 pm');
+    expect(await stream.waitFor((f) => f.type === 'call.note')).toMatchObject({ callId: call.id, note: 'Wants the invoice, line "B", 3 pm', by: 'api:desk@acme.test' });
+
+    // A blind transfer of the caller to 2002: the same call, the same note.
+    const moved = await api(desk, 'POST', `/calls/${call.id}/transfer`, { party: 'caller', destination: '2002' });
+    expect(moved.status, await moved.clone().text()).toBe(200);
+    await stream.waitFor((f) => f.type === 'call.transferred' && f['callId'] === call.id);
+    const after = ((await (await api(desk, 'GET', `/calls/${call.id}`)).json()) as { call: LiveCall }).call;
+    expect(after).toMatchObject({ note: 'Wants the invoice, line "B", 3 pm', callerName: 'Grace Hopper' });
+
+    // A phonebook change reaches the live call (the cache is dropped on the write, not after a TTL).
+    expect((await api(desk, 'PATCH', `/contacts/${contact.id}`, { name: 'Rear Admiral Hopper' })).status).toBe(200);
+    expect((await waitForCall(desk, (c) => c.id === call.id && c.callerName === 'Rear Admiral Hopper')).note).toBe('Wants the invoice, line "B", 3 pm');
+
+    expect((await api(desk, 'POST', `/calls/${call.id}/hangup`)).status).toBe(200);
+    const [, , callerRun] = await expectSippOk(callee, target, caller);
+    expect(callerRun!.logs).toMatch(/re-invite sdp: c=IN IP4 127\.0\.0\.1/);
+    const ended = await stream.waitFor((f) => f.type === 'call.ended' && f['callId'] === call.id);
+    expect(ended).toMatchObject({ note: 'Wants the invoice, line "B", 3 pm', callerName: 'Rear Admiral Hopper' });
+    stream.close();
+
+    let cdr;
+    for (let i = 0; i < 50 && !cdr; i++) {
+      cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === call.id);
+      if (!cdr) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(cdr?.note).toBe('Wants the invoice, line "B", 3 pm');
+    expect(cdr?.callee).toContain(`1001@${DOMAIN}`);
+    const viaApi = (await (await api(desk, 'GET', `/cdrs/${cdr!.id}`)).json()) as { cdr: { note: string } };
+    expect(viaApi.cdr.note).toBe('Wants the invoice, line "B", 3 pm');
+  });
+});
