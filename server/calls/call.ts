@@ -458,11 +458,45 @@ export class Call {
   async pickupTo(destination: string, by: string): Promise<ControlResult> {
     if (!this.isRingingFor(undefined)) return { ok: false, status: 409, reason: 'The call is not ringing' };
     if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
+    const r = await this.ringInstead(`${destination}@local`, 'Pickup');
+    if (!r.ok) return r;
+    const at = Date.now();
+    this.history.push({ type: 'picked-up', at, party: 'callee', by });
+    this.log.info({ by, destination }, 'call picked up');
+    this.ctx.opts.emit({ type: 'call.picked-up', tenantId: this.tenant.id, callId: this.id, at, party: 'callee', by });
+    return { ok: true };
+  }
+
+  /**
+   * Deflect (switchboard transfer of a call that still rings): the ringing legs are cancelled and
+   * `destination` — an extension, or a sip: URI that the leg destination policy checks like any
+   * dialled leg — is rung for the caller with its own offer. Recorded and announced as a blind
+   * transfer (`call.transfer.accepted`, then `call.transferred` or `call.transfer.failed`).
+   */
+  private async deflect(destination: string, by: string): Promise<ControlResult> {
+    const extension = /^[A-Za-z0-9._+-]{1,64}$/.test(destination);
+    // A URI becomes one dial-string leg: nothing in it may start another leg or option list.
+    if (!extension && !/^sips?:[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(destination)) {
+      return { ok: false, status: 422, reason: 'destination must be an extension of the tenant or a plain sip:user@host URI' };
+    }
+    const parsed = parseReferTo(extension ? `<sip:${destination}@${this.tenant.domain}>` : `<${destination}>`);
+    if (!parsed.ok) return { ok: false, status: 422, reason: parsed.reason };
+    this.recordTransfer('accepted', 'b', parsed.target, { by });
+    const r = await this.ringInstead(extension ? `${destination}@local` : destination, 'Transfer');
+    if (!r.ok) {
+      if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', 'b', parsed.target, { status: r.status, reason: r.reason, by });
+      return r;
+    }
+    this.recordTransfer('completed', 'b', parsed.target, { status: 200, newLegId: r.legId, by });
+    return { ok: true };
+  }
+
+  /** Cancels the ringing legs and rings `dialString` for the caller instead; the script's ringing Dial gets its outcome. */
+  private async ringInstead(dialString: string, what: string): Promise<{ ok: true; legId: number } | Extract<ControlResult, { ok: false }>> {
     let settle!: (r: SandboxDialResult) => void;
     this.pickupPending = new Promise((resolve) => { settle = resolve; });
     this.pickedUp = true;
     this.fork?.cancel();
-    const dialString = `${destination}@local`;
     try {
       const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
       const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
@@ -471,15 +505,12 @@ export class Call {
       if (!result.answered || !result.winner || !branch?.dialog || this.cancelled || this.finalSent || !this.machine.is(CallState.Dialing)) {
         branch?.bye([reasonHeader(487, 'Caller gone')]);
         settle({ answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) });
-        return { ok: false, status: 502, reason: `Pickup failed: ${result.status} ${result.reason}` };
+        return { ok: false, status: 502, reason: `${what} failed: ${result.status} ${result.reason}` };
       }
-      this.bridgeTo(result.winner.handle, branch, result.winner.outcome.id + legOffset);
-      const at = Date.now();
-      this.history.push({ type: 'picked-up', at, party: 'callee', by });
-      this.log.info({ by, destination }, 'call picked up');
-      this.ctx.opts.emit({ type: 'call.picked-up', tenantId: this.tenant.id, callId: this.id, at, party: 'callee', by });
+      const legId = result.winner.outcome.id + legOffset;
+      this.bridgeTo(result.winner.handle, branch, legId);
       settle({ answered: true, status: 200, reason: 'OK', outcome: 'answered' });
-      return { ok: true };
+      return { ok: true, legId };
     } catch (err) {
       settle({ answered: false, status: 500, reason: (err as Error).message, outcome: 'failed' });
       return { ok: false, status: 502, reason: (err as Error).message };
@@ -1346,6 +1377,7 @@ export class Call {
    * tenant's `transfer` dialplan (the same policy a phone's REFER meets); the other party leaves.
    */
   async transfer(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+    if (party === 'caller' && this.isRingingFor(undefined)) return this.deflect(destination, by);
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };

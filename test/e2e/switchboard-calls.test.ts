@@ -1,6 +1,10 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { DOMAIN, expectSippOk, useSwitch } from './calls-support.ts';
+import { runSipp } from './harness/index.ts';
+import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
 
 /**
  * The switchboard's additions to live calls against the real switch, with sipp peers over UDP:
@@ -8,7 +12,20 @@ import { DOMAIN, expectSippOk, useSwitch } from './calls-support.ts';
  * follow a blind transfer into the CDR.
  */
 
-const { sw, sipp } = useSwitch(['1001', '2002']);
+const { sw, sipp } = useSwitch(['1001', '1002', '2002']);
+
+/** A sipp REGISTER for `user` from `port`, so calls to the account ring the sipp that listens there next. */
+async function register(user: string, port: number): Promise<void> {
+  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-board-reg-'));
+  try {
+    const injection = join(workDir, 'account.csv');
+    await writeFile(injection, `SEQUENTIAL\n${user};${DOMAIN};[authentication username=${user} password=${PASSWORD}]\n`);
+    const reg = await runSipp({ scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection] });
+    expect(reg.code, reg.stderr + reg.errors).toBe(0);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
 
 type Frame = Record<string, unknown> & { type: string };
 type LiveCall = { id: string; state: string; callerName?: string; note?: string };
@@ -140,5 +157,46 @@ describe('switchboard calls: caller names and notes', () => {
     expect(cdr?.callee).toContain(`1001@${DOMAIN}`);
     const viaApi = (await (await api(desk, 'GET', `/cdrs/${cdr!.id}`)).json()) as { cdr: { note: string } };
     expect(viaApi.cdr.note).toBe('Wants the invoice, line "B", 3 pm');
+  });
+
+  it('deflects a ringing inbound call: the ringing phone gets CANCEL, the destination rings and answers, as a transfer', async () => {
+    const desk = await tokenFor('deflect@acme.test', sw.tenantId);
+    const other = await sw.running.db.tenants.add({ domain: 'deflect-other.test' });
+    const stranger = await tokenFor('deflect@deflect-other.test', other.id);
+    const aPort = await freeUdpPort();
+    await register('1002', aPort);
+    const extensionA = await sipp('call-uas-ring-cancel.xml', { port: aPort });
+    const bPort = await freeUdpPort();
+    await register('2002', bPort);
+    const extensionB = await sipp('call-uas-answer.xml', { port: bPort });
+    await sw.useInDialplan('1002', null);
+
+    const before = sw.events.length;
+    const outsider = await sipp('e2e-uac-inbound-answer-bye.xml', { remote: sw.target, service: '1002' });
+    const rang = await sw.waitForEvent((e) => e.type === 'leg.ringing' && sw.events.indexOf(e) >= before);
+    const callId = String(rang['callId']);
+    const ringing = await waitForCall(desk, (c) => c.id === callId);
+    expect(ringing.state).not.toBe('answered');
+
+    expect((await api(stranger, 'POST', `/calls/${callId}/transfer`, { party: 'caller', destination: '2002' })).status).toBe(404);
+    const injected = await api(desk, 'POST', `/calls/${callId}/transfer`, { party: 'caller', destination: 'sip:x@evil.example&2002@local' });
+    expect(injected.status).toBe(422);
+    expect((await api(desk, 'POST', `/calls/${callId}/transfer`, { party: 'callee', destination: '2002' })).status).toBe(409);
+
+    const moved = await api(desk, 'POST', `/calls/${callId}/transfer`, { party: 'caller', destination: '2002' });
+    expect(moved.status, await moved.clone().text()).toBe(200);
+    expect(((await moved.json()) as { call: LiveCall }).call.state).toBe('answered');
+    await expectSippOk(extensionA, extensionB, outsider);
+    const done = await sw.waitForEvent((e) => e.type === 'call.transferred' && e['callId'] === callId);
+    expect(done).toMatchObject({ kind: 'blind', by: 'api:deflect@acme.test', referTo: `<sip:2002@${DOMAIN}>` });
+    await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
+    let cdr;
+    for (let i = 0; i < 50 && !cdr; i++) {
+      cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId);
+      if (!cdr) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(cdr?.legs.map((l) => l.destination)).toEqual(['local:1002', 'local:2002']);
+    expect(cdr?.outcome).toBe('answered');
+    expect(cdr?.history.map((h) => [h.type, h['result']])).toEqual([['transfer', 'accepted'], ['transfer', 'completed']]);
   });
 });
