@@ -12,7 +12,7 @@ import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } fro
  * follow a blind transfer into the CDR.
  */
 
-const { sw, sipp } = useSwitch(['1001', '1002', '2002']);
+const { sw, sipp } = useSwitch(['1001', '1002', '1004', '2002']);
 
 /** A sipp REGISTER for `user` from `port`, so calls to the account ring the sipp that listens there next. */
 async function register(user: string, port: number): Promise<void> {
@@ -198,5 +198,62 @@ describe('switchboard calls: caller names and notes', () => {
     expect(cdr?.legs.map((l) => l.destination)).toEqual(['local:1002', 'local:2002']);
     expect(cdr?.outcome).toBe('answered');
     expect(cdr?.history.map((h) => [h.type, h['result']])).toEqual([['transfer', 'accepted'], ['transfer', 'completed']]);
+  });
+
+  /** The CDR of `callId`, once written. */
+  async function cdrOf(callId: string) {
+    for (let i = 0; i < 50; i++) {
+      const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId);
+      if (cdr) return cdr;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no CDR for ${callId}`);
+  }
+
+  it('keeps the note through a switchboard attended transfer (consult, complete) into the CDR', async () => {
+    const desk = await tokenFor('consult-note@acme.test', sw.tenantId);
+    const targetPort = await freeUdpPort();
+    await register('1004', targetPort);
+    const target = await sipp('consult-uas-target-joined-bye.xml', { port: targetPort });
+    const consultant = await sipp('consult-uas-consultant-wait-bye.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:reception@127.0.0.1:${consultant.port}");`);
+    const before = sw.events.length;
+    const caller = await sipp('consult-uac-auth-held-joined-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+    const callId = String(answered['callId']);
+    expect((await api(desk, 'PUT', `/calls/${callId}/note`, { note: 'Consulted about the contract' })).status).toBe(200);
+    const started = await api(desk, 'POST', `/calls/${callId}/consult`, { party: 'callee', destination: '1004' });
+    expect(started.status, await started.clone().text()).toBe(200);
+    expect(((await started.json()) as { call: LiveCall }).call.note).toBe('Consulted about the contract');
+    const done = await api(desk, 'POST', `/calls/${callId}/consult/complete`);
+    expect(done.status, await done.clone().text()).toBe(200);
+    await expectSippOk(caller, consultant, target);
+    const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
+    expect(ended['note']).toBe('Consulted about the contract');
+    const cdr = await cdrOf(callId);
+    expect(cdr.note).toBe('Consulted about the contract');
+    expect(cdr.history.map((h) => [h.type, h['kind'], h['result']])).toEqual([['transfer', 'attended', 'accepted'], ['transfer', 'attended', 'completed']]);
+  });
+
+  it('keeps the note while the call is parked and after a phone retrieves it, into the CDR', async () => {
+    const desk = await tokenFor('park-note@acme.test', sw.tenantId);
+    const callee = await sipp('call-uas-answer.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+    const before = sw.events.length;
+    const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+    const callId = String(answered['callId']);
+    expect((await api(desk, 'PUT', `/calls/${callId}/note`, { note: 'Parked for accounts' })).status).toBe(200);
+    const parked = await api(desk, 'POST', `/calls/${callId}/park`, { party: 'caller' });
+    expect(parked.status, await parked.clone().text()).toBe(200);
+    const slot = ((await parked.json()) as { slot: string }).slot;
+    const whileParked = ((await (await api(desk, 'GET', `/calls/${callId}`)).json()) as { call: LiveCall & { parkedIn?: string } }).call;
+    expect(whileParked).toMatchObject({ note: 'Parked for accounts', parkedIn: slot });
+    const retriever = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: slot, user: '1004' });
+    await expectSippOk(caller, callee, retriever);
+    await sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
+    const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
+    expect(ended['note']).toBe('Parked for accounts');
+    expect((await cdrOf(callId)).note).toBe('Parked for accounts');
   });
 });
