@@ -28,7 +28,7 @@ async function register(user: string, port: number): Promise<void> {
 }
 
 type Frame = Record<string, unknown> & { type: string };
-type LiveCall = { id: string; state: string; callerName?: string; note?: string };
+type LiveCall = { id: string; state: string; callerName?: string; note?: string; heldAt?: number };
 
 async function tokenFor(email: string, tenantId: number, role: 'receptionist' | 'admin' = 'receptionist'): Promise<string> {
   const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role, tenantId });
@@ -183,9 +183,10 @@ describe('switchboard calls: caller names and notes', () => {
     expect(injected.status).toBe(422);
     expect((await api(desk, 'POST', `/calls/${callId}/transfer`, { party: 'callee', destination: '2002' })).status).toBe(409);
 
+    expect((await api(desk, 'PUT', `/calls/${callId}/note`, { note: 'Asked for 2002' })).status).toBe(200);
     const moved = await api(desk, 'POST', `/calls/${callId}/transfer`, { party: 'caller', destination: '2002' });
     expect(moved.status, await moved.clone().text()).toBe(200);
-    expect(((await moved.json()) as { call: LiveCall }).call.state).toBe('answered');
+    expect(((await moved.json()) as { call: LiveCall }).call).toMatchObject({ state: 'answered', note: 'Asked for 2002' });
     await expectSippOk(extensionA, extensionB, outsider);
     const done = await sw.waitForEvent((e) => e.type === 'call.transferred' && e['callId'] === callId);
     expect(done).toMatchObject({ kind: 'blind', by: 'api:deflect@acme.test', referTo: `<sip:2002@${DOMAIN}>` });
@@ -198,6 +199,7 @@ describe('switchboard calls: caller names and notes', () => {
     expect(cdr?.legs.map((l) => l.destination)).toEqual(['local:1002', 'local:2002']);
     expect(cdr?.outcome).toBe('answered');
     expect(cdr?.history.map((h) => [h.type, h['result']])).toEqual([['transfer', 'accepted'], ['transfer', 'completed']]);
+    expect(cdr?.note).toBe('Asked for 2002');
   });
 
   /** The CDR of `callId`, once written. */
@@ -255,5 +257,26 @@ describe('switchboard calls: caller names and notes', () => {
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     expect(ended['note']).toBe('Parked for accounts');
     expect((await cdrOf(callId)).note).toBe('Parked for accounts');
+  });
+
+  it('gives a held call the time its hold began, and none once it is taken off hold', async () => {
+    const desk = await tokenFor('hold-time@acme.test', sw.tenantId);
+    const callee = await sipp('control-uas-hold-unhold.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+    const before = sw.events.length;
+    const caller = await sipp('control-uac-auth-hold-unhold.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+    const callId = String(answered['callId']);
+    expect((await waitForCall(desk, (c) => c.id === callId)).heldAt).toBeUndefined();
+    const held = await api(desk, 'POST', `/calls/${callId}/hold`, { party: 'caller' });
+    expect(held.status, await held.clone().text()).toBe(200);
+    const event = await sw.waitForEvent((e) => e.type === 'call.held' && e['callId'] === callId);
+    expect(((await held.json()) as { call: LiveCall }).call.heldAt).toBe(event.at);
+    const listed = (await waitForCall(desk, (c) => c.id === callId)) as LiveCall & { heldAt?: number };
+    expect(listed.heldAt).toBe(event.at);
+    expect((await api(desk, 'POST', `/calls/${callId}/unhold`)).status).toBe(200);
+    expect(((await waitForCall(desk, (c) => c.id === callId)) as LiveCall).heldAt).toBeUndefined();
+    expect((await api(desk, 'POST', `/calls/${callId}/hangup`)).status).toBe(200);
+    await expectSippOk(callee, caller);
   });
 });
