@@ -134,6 +134,7 @@ describe.each(testDatabaseTargets())('resources on $dialect', (target) => {
     expect(csv.headers.get('content-length')).toBeNull(); // streamed, not buffered
     const lines = (await csv.text()).trim().split('\r\n');
     expect(lines[0]).toMatch(/^id,callId,startedAt/);
+    expect(lines[0]).toMatch(/,dialplan,note$/);
     expect(lines).toHaveLength(6);
     expect(lines[1]).toContain(`"'=HYPERLINK(""x"")"`);
     const exported = (await (await h.call('GET', '/cdrs/export?format=json&status=failed', { auth: admin })).json()) as Json[];

@@ -9,7 +9,7 @@ import { cdrExportQuery, cdrQuery, cdrSchema } from '../schemas/misc.ts';
 
 const show = ({ tenantId: _t, ...c }: StoredCdr) => c;
 
-const CSV_COLUMNS = ['id', 'callId', 'startedAt', 'answeredAt', 'endedAt', 'durationSec', 'ringSec', 'direction', 'caller', 'callee', 'status', 'outcome', 'hangupSide', 'hangupCause', 'dialplan'] as const;
+const CSV_COLUMNS = ['id', 'callId', 'startedAt', 'answeredAt', 'endedAt', 'durationSec', 'ringSec', 'direction', 'caller', 'callee', 'status', 'outcome', 'hangupSide', 'hangupCause', 'dialplan', 'note'] as const;
 
 /**
  * One CSV field. Caller and callee come from SIP headers a stranger writes, so a leading
