@@ -12,7 +12,7 @@ import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } fro
  * follow a blind transfer into the CDR.
  */
 
-const { sw, sipp } = useSwitch(['1001', '1002', '1004', '2002']);
+const { sw, sipp } = useSwitch(['1001', '1002', '1003', '1004', '2002']);
 
 /** A sipp REGISTER for `user` from `port`, so calls to the account ring the sipp that listens there next. */
 async function register(user: string, port: number): Promise<void> {
@@ -278,5 +278,23 @@ describe('switchboard calls: caller names and notes', () => {
     expect(((await waitForCall(desk, (c) => c.id === callId)) as LiveCall).heldAt).toBeUndefined();
     expect((await api(desk, 'POST', `/calls/${callId}/hangup`)).status).toBe(200);
     await expectSippOk(callee, caller);
+  });
+
+  it('copies the note to the joined call when a phone does an attended transfer (REFER with Replaces)', async () => {
+    const desk = await tokenFor('attended-note@acme.test', sw.tenantId);
+    const transferor = await sipp('attended-uas-transferor-two-calls.xml', { calls: 2, keys: { refer_user: '1003' } });
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:first@127.0.0.1:${transferor.port}[tr=c]");`);
+    await sw.useOutDialplan('1003', `await sys.Dial("sip:second@127.0.0.1:${transferor.port}[tr=c]");`);
+    const before = sw.events.length;
+    const transferee = await sipp('attended-uac-auth-offerless-reinvite-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+    const first = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+    const noted = String(first['callId']);
+    expect((await api(desk, 'PUT', `/calls/${noted}/note`, { note: 'Transferee wants a callback' })).status).toBe(200);
+    const target = await sipp('attended-uac-auth-reinvite-origin-bye.xml', { remote: sw.target, service: '2000', user: '1003' });
+    await expectSippOk(transferor, transferee, target);
+    const done = await sw.waitForEvent((e) => e.type === 'call.transferred' && e['kind'] === 'attended' && sw.events.indexOf(e) >= before);
+    const calls = [String(done['callId']), String(done['joinedCallId'])];
+    expect(calls).toContain(noted);
+    for (const id of calls) expect((await cdrOf(id)).note).toBe('Transferee wants a callback');
   });
 });
