@@ -71,6 +71,19 @@ export class ProviderLegs {
     return dialPlan(p, req.number, e164, policy.maxDurationSeconds);
   }
 
+  /**
+   * The destination policy's prefix verdict on a number via a provider, without counting it
+   * against the caps: a click-to-call is refused before anyone's phone rings, and the leg is
+   * still planned (caps and all) when it is dialled.
+   */
+  async screen(req: Omit<ProviderLegRequest, 'callId' | 'accountId'>): Promise<{ kind: 'unknown' | 'allowed' } | Extract<ProviderLegPlan, { kind: 'blocked' }>> {
+    const p = await this.source.find(req.tenantId, req.provider);
+    if (!p) return { kind: 'unknown' };
+    const e164 = toE164(req.number, p.settings);
+    const verdict = checkDestination(e164, await this.source.policy(req.tenantId));
+    return verdict.allowed ? { kind: 'allowed' } : { kind: 'blocked', provider: p.name, number: req.number, e164, rule: verdict.rule };
+  }
+
   /** The call ended: its provider call slots are free again. */
   callEnded(callId: string): void {
     this.guard.release(callId);

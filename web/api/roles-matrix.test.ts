@@ -17,6 +17,7 @@ function fakeCalls(tenants: { a: number; b: number }): CallControl {
     hold: async (t: number, id: string) => act(t, id),
     unhold: async (t: number, id: string) => act(t, id),
     transfer: async (t: number, id: string) => act(t, id),
+    place: async (t: { id: number }) => ({ ok: true, callId: `placed-${t.id}` }),
   } as unknown as CallControl;
 }
 
@@ -89,6 +90,9 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'hold call', method: 'POST', own: '/calls/call-a/hold', other: '/calls/call-b/hold', body: () => ({ party: 'callee' }), roles: ['operator', 'admin', 'receptionist'] },
       { name: 'transfer call', method: 'POST', own: '/calls/call-a/transfer', other: '/calls/call-b/transfer', body: () => ({ party: 'caller', destination: '1003' }), roles: ['operator', 'admin', 'receptionist'] },
       { name: 'hang up call', method: 'POST', own: '/calls/call-a/hangup', other: '/calls/call-b/hangup', roles: ['operator', 'admin', 'receptionist'] },
+      { name: 'click-to-call', method: 'POST', own: '/calls', body: () => ({ from: '1001', to: '1002@local' }), roles: ROLES, ok: 201 },
+      { name: 'click-to-call from an account not mine', method: 'POST', own: '/calls', body: () => ({ from: '1002', to: '1001@local' }), roles: ROLES, ok: 201, hiddenFrom: ['member'] },
+      { name: 'click-to-call from another tenant\'s account', method: 'POST', own: '/calls', body: () => ({ from: '2001', to: '1001@local' }), roles: ROLES, hiddenFrom: ROLES },
       { name: 'list kv', method: 'GET', own: '/kv', roles: admins },
       { name: 'get kv', method: 'GET', own: '/kv/k', other: '/kv/kb', roles: admins },
       { name: 'put kv', method: 'PUT', own: '/kv/k2', body: () => ({ value: 'x' }), roles: admins },

@@ -48,3 +48,10 @@ export const parkedCallSchema = z
 export const parkingListResponse = z.object({ items: z.array(parkedCallSchema), nextCursor: z.null() });
 export const parkResponse = z.object({ ok: z.literal(true), slot: z.string().optional(), call: liveCallSchema.nullable().optional() });
 export const okResponse = z.object({ ok: z.literal(true) });
+
+/** Click-to-call: `from` is an account (username) of the tenant, `to` a dial string. */
+export const placeCallBody = z.object({
+  from: z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'an account username'),
+  to: z.string().min(1).max(500),
+});
+export const placeCallResponse = z.object({ ok: z.literal(true), callId: z.string(), call: liveCallSchema.nullable() });
