@@ -204,11 +204,11 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const wheelTimers = { schedule: (ms: number, fn: () => void) => stack.wheel.schedule(ms, fn), cancel: (h: unknown) => stack.wheel.cancel(h as TimerHandle | undefined) };
   const providerHealth = new ProviderHealth({
     send: (req, target) => sendOnce(req, target),
-    locate: async (p) => {
-      const [first] = await sipResolver.resolve(parseUri(p.outboundProxy ?? p.serverUri));
-      const problem = first ? registrarPolicy.problem(first) : undefined;
-      return first && (!problem || problem.startsWith('port ')) ? first : undefined;
-    },
+    // Every server target is pinged, so a dead one is tried last by the provider's legs.
+    locate: async (p) => (await sipResolver.resolve(parseUri(p.outboundProxy ?? p.serverUri))).filter((t) => {
+      const problem = registrarPolicy.problem(t);
+      return !problem || problem.startsWith('port ');
+    }),
     callIdHost: () => config.sip.publicAddress ?? stack.localAddressFor('udp')?.host ?? 'patchbay',
     timers: wheelTimers,
     now: () => Date.now(),

@@ -253,14 +253,19 @@ export interface ProviderRegistrationEvent {
   needsAttention?: boolean;
 }
 
-/** OPTIONS health pings marked a provider down or up again. */
+/**
+ * OPTIONS health pings marked a provider down or up again (`provider.down|up`: every server
+ * target of it), or one of its server targets (`provider.target.down|up`, with `target`).
+ */
 export interface ProviderHealthEvent {
-  type: 'provider.down' | 'provider.up';
+  type: 'provider.down' | 'provider.up' | 'provider.target.down' | 'provider.target.up';
   tenantId: number;
   provider: string;
   providerId: number;
   at: number;
   reason?: string;
+  /** The server target, `transport:address:port` (target events only). */
+  target?: string;
 }
 
 // ------------------------------------------------------------------ configuration
