@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import { createHmac } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
@@ -69,8 +70,10 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const restored = await location.load();
   location.start();
 
+  // Node's `ca` replaces the public roots; an operator's extra CA is trusted besides them.
+  const extraCa = config.sip.tlsCaFile ? [...rootCertificates, readFileSync(config.sip.tlsCaFile, 'utf8')] : undefined;
   const tls = config.sip.tls
-    ? { cert: readFileSync(config.sip.tls.certFile, 'utf8'), key: readFileSync(config.sip.tls.keyFile, 'utf8') }
+    ? { cert: readFileSync(config.sip.tls.certFile, 'utf8'), key: readFileSync(config.sip.tls.keyFile, 'utf8'), ...(extraCa && { ca: extraCa }) }
     : undefined;
   const trusted = new CidrSet(config.security.trustedNetworks);
   const stack = new SipStack({
