@@ -247,6 +247,15 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   });
   registrationAgent = providerRegistrations;
   await providerRegistrations.start();
+  // API writes to providers, DIDs and policies apply at once, not after the 30 s caches expire.
+  const unsubscribeProviderConfig = events.subscribe({ types: ['config.changed'] }, (e) => {
+    if (e.type !== 'config.changed') return;
+    if (e.kind === 'provider' || e.kind === 'policy' || e.kind === 'tenant') providerSource.invalidate();
+    if (e.kind === 'provider' || e.kind === 'did' || e.kind === 'tenant') inboundProviders.invalidate();
+    if (e.kind === 'provider' || e.kind === 'tenant') {
+      providerRegistrations.sync().catch((err: unknown) => logger.warn({ err }, 'provider sync after a config change failed'));
+    }
+  });
 
   for (const l of stack.listening()) {
     logger.info({ transport: l.transport, host: l.host, port: l.port }, `SIP listening on ${l.transport}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`);
@@ -296,6 +305,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         if (statsTimer) clearInterval(statsTimer);
         await banSync.stop();
         unsubscribeConfig();
+        unsubscribeProviderConfig();
         keepAlive.stop();
         providerHealth.stop();
         await providerRegistrations.stop();

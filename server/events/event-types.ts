@@ -275,8 +275,8 @@ export interface ConfigChangedEvent {
   type: 'config.changed';
   tenantId: number;
   at?: number;
-  kind: 'account' | 'dialplan' | 'provider' | 'tenant';
-  /** Account user name, dialplan or provider name. */
+  kind: 'account' | 'dialplan' | 'provider' | 'tenant' | 'did' | 'policy';
+  /** Account user name, dialplan or provider name, DID number. */
   name?: string;
 }
 

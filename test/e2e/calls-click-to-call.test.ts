@@ -105,5 +105,14 @@ describe('click-to-call: POST /api/v1/calls', () => {
     expect(sw.running.sip.calls.activeCalls().length).toBe(callsBefore);
     await new Promise((r) => setTimeout(r, 300));
     expect(carrierPackets).toEqual([]);
+
+    // A policy change through the API applies at once (the switch's 30 s policy cache is dropped).
+    const current = (await (await api(admin.token, 'GET', '/destination-policy')).json()) as { policy: { deniedPrefixes: string[] } };
+    const put = await api(admin.token, 'PUT', '/destination-policy', { ...current.policy, deniedPrefixes: [...current.policy.deniedPrefixes, '+4930'] });
+    expect(put.status, await put.clone().text()).toBe(200);
+    const now = await api(member.token, 'POST', '/calls', { from: '1003', to: '+4930123456@carrier' });
+    expect(now.status).toBe(403);
+    expect(await now.json()).toMatchObject({ error: expect.stringContaining('denied prefix +4930') });
+    expect(carrierPackets).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WebRole } from '../../db/index.ts';
+import { DEFAULT_CALL_POLICY, type WebRole } from '../../db/index.ts';
 import { testDatabaseTargets } from '../../db/test-databases.ts';
 import type { CallControl } from '../../server/calls/index.ts';
 import { startApiHarness, type ApiHarness, type Credentials } from './test-support.ts';
@@ -64,6 +64,8 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
     await h.db.kv.write(B.id, 'kb', 'v');
     const provA = await h.db.providers.add({ tenantId: A.id, name: 'trunk', serverUri: 'sip:trunk.example.com' });
     const provB = await h.db.providers.add({ tenantId: B.id, name: 'trunk', serverUri: 'sip:trunk.example.com' });
+    const didA = await h.db.dids.add({ tenantId: A.id, number: '+4930100' });
+    const didB = await h.db.dids.add({ tenantId: B.id, number: '+4930200' });
     let n = 0;
 
     const admins = ['operator', 'admin'] as const;
@@ -100,6 +102,13 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'put secret', method: 'PUT', own: '/secrets/api-key', body: () => ({ value: 'xyz' }), roles: admins },
       { name: 'list providers', method: 'GET', own: '/providers', roles: admins },
       { name: 'get provider', method: 'GET', own: `/providers/${provA.id}`, other: `/providers/${provB.id}`, roles: admins },
+      { name: 'patch provider', method: 'PATCH', own: `/providers/${provA.id}`, other: `/providers/${provB.id}`, body: () => ({ fromUser: 'pbx' }), roles: admins },
+      { name: 'list dids', method: 'GET', own: '/dids', roles: admins },
+      { name: 'add did', method: 'POST', own: '/dids', body: () => ({ number: `+4930300${++n}` }), roles: admins, ok: 201 },
+      { name: 'get did', method: 'GET', own: `/dids/${didA.id}`, other: `/dids/${didB.id}`, roles: admins },
+      { name: 'patch did', method: 'PATCH', own: `/dids/${didA.id}`, other: `/dids/${didB.id}`, body: () => ({ dialplan: null }), roles: admins },
+      { name: 'destination policy', method: 'GET', own: '/destination-policy', roles: admins },
+      { name: 'replace destination policy', method: 'PUT', own: '/destination-policy', body: () => ({ ...DEFAULT_CALL_POLICY, maxConcurrentPerAccount: 3 }), roles: admins },
       { name: 'audit', method: 'GET', own: '/audit', roles: admins },
       { name: 'list users', method: 'GET', own: '/users', roles: admins },
       { name: 'get user', method: 'GET', own: `/users/${member.id}`, other: `/users/${bAdmin.id}`, roles: admins, seesAll: ['operator'] },
