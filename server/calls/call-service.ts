@@ -203,6 +203,10 @@ export class CallService {
         return { ok: false, status: 403, reason: `call to ${number} via ${verdict.provider} blocked: ${verdict.rule}`, field: 'to' };
       }
     }
+    // A callback rings the account's phones directly (no incoming dialplan): without one there is nobody to ring.
+    if (this.opts.location.lookup(account.username, tenant.domain).length === 0) {
+      return { ok: false, status: 409, reason: `from: account ${account.username} has no registered phone`, field: 'from' };
+    }
     const started = this.startCallback({ tenant, account, dest1: `${account.username}@local`, dest2: to });
     if ('refused' in started) {
       const r = started.refused;

@@ -96,6 +96,10 @@ describe('click-to-call: POST /api/v1/calls', () => {
     expect(await bad.json()).toMatchObject({ field: 'to' });
     expect(((await (await api(admin.token, 'POST', '/calls', { from: '1001' })).json()) as { field?: string }).field).toBe('to');
 
+    // The member's own account, but no phone of it is registered: nobody to ring first.
+    const unregistered = await api(member.token, 'POST', '/calls', { from: '1003', to: '1002@local' });
+    expect(unregistered.status).toBe(409);
+    expect(await unregistered.json()).toMatchObject({ field: 'from' });
     // The member's own account, to a satellite number via the provider: refused by the policy.
     const blocked = await api(member.token, 'POST', '/calls', { from: '1003', to: '+88216001234@carrier' });
     expect(blocked.status).toBe(403);
