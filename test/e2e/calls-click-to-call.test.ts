@@ -50,9 +50,16 @@ describe('click-to-call: POST /api/v1/calls', () => {
     const first = await sipp('click-to-call-uas-first.xml', { port: firstPort });
     const second = await sipp('click-to-call-uas-second-bye.xml', { port: secondPort });
 
+    // One call at a time for 1001: a click-to-call holds the account's maxCalls slot like any call.
+    await sw.running.db.accounts.update('1001', DOMAIN, { maxCalls: 1 });
+    sw.running.sip.directory.invalidate();
+
     const res = await api(token, 'POST', '/calls', { from: '1001', to: '1002@local' });
     expect(res.status, await res.clone().text()).toBe(201);
     const { callId } = (await res.json()) as { callId: string };
+    // (The second party hangs up only after the first answered and both were bridged.)
+    const second1001 = await api(token, 'POST', '/calls', { from: '1001', to: '1002@local' });
+    expect(second1001.status).toBe(429);
     const listed = (await (await api(token, 'GET', '/calls')).json()) as { items: Array<{ id: string; caller: { account?: string } }> };
     expect(listed.items.find((c) => c.id === callId)?.caller.account).toBe('1001');
 
