@@ -11,7 +11,8 @@ import { CARRIER_REALM, TRUNK_PASSWORD, TRUNK_USER, startCarrier, type Carrier }
  * Trunks over connection transports against the Kamailio carrier listening on TCP and TLS (its
  * tls module, with a self-signed certificate openssl makes for this run, which the switch trusts
  * through PATCHBAY_TLS_CA): the trunk registers with digest and places an outbound call (INVITE
- * challenged, BYE challenged) over TCP, and over TLS; Kamailio's log names the protocol of every
+ * challenged, BYE challenged) over TCP, and over TLS, and an inbound call reaches the contact it
+ * registered over TCP; Kamailio's log names the protocol of every
  * request it got. A TLS trunk whose certificate the switch does not trust is never used.
  */
 
@@ -82,6 +83,24 @@ describe('TCP and TLS trunks (Kamailio carrier)', () => {
     expect(invites.length).toBe(2);
     expect(byes.length).toBe(2);
     expect([...invites, ...byes].every((l) => l.endsWith('proto tcp'))).toBe(true);
+
+    // Inbound: the outside world calls the trunk at the carrier, which sends it to the contact
+    // the switch registered over TCP (`;transport=tcp`), so it arrives over TCP.
+    const officePort = await freeUdpPort();
+    await sw.useNamedDialplan('incoming', `sys.Log("in via " + req.provider + " to " + req.uri.user); await sys.Dial("sip:office@127.0.0.1:${officePort}");`);
+    // The stack's trace hook is not public: attach to it directly (as test/e2e/tls.test.ts does).
+    const inbound: string[] = [];
+    (sw.running.sip.stack as unknown as { opts: { onTrace?: (dir: 'in' | 'out', data: Buffer, remote: { transport: string }) => void } }).opts.onTrace = (dir, data, remote) => {
+      if (dir === 'in' && data.subarray(0, 7).toString() === 'INVITE ') inbound.push(remote.transport);
+    };
+    const office = await startSipp('call-uas-answer.xml', { port: officePort });
+    const outside = await startSipp('provider-uac-inbound-answer-bye.xml', { remote: carrier.address, service: TRUNK_USER, domain: CARRIER_REALM });
+    started.push(office, outside);
+    await expectSippOk(office, outside);
+    const log = await sw.waitForEvent((e) => e.type === 'dialplan.log' && String(e['message']).startsWith('in via tcptrunk'));
+    expect(log['message']).toBe(`in via tcptrunk to tcptrunk-${sw.tenantId}`);
+    expect(inbound).toContain('tcp');
+    expect((await sw.running.db.providerRegistrations.get(id))?.state).toBe('registered');
     await sw.running.db.providers.remove(id);
     sw.running.sip.providerSource.invalidate();
     await sw.running.sip.providerRegistrations.sync();
