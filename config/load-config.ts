@@ -25,6 +25,8 @@ export interface Config {
     /** DNS servers for locating SIP servers of providers (RFC 3263); default: the system's. */
     dnsServers?: string[];
     tls?: { certFile: string; keyFile: string };
+    /** Extra CA certificates (PEM) trusted for outgoing TLS, besides the public roots (e.g. a trunk's private CA). */
+    tlsCaFile?: string;
     udpReceiveBufferBytes: number;
   };
   http: { host: string; port: number };
@@ -323,6 +325,7 @@ const SETTINGS: readonly SettingSpec[] = [
   { env: 'PATCHBAY_DNS_SERVERS', key: 'sip.dnsServers', schema: dnsServersSchema },
   { env: 'PATCHBAY_TLS_CERT', key: 'sip.tls.certFile', schema: existingFileSchema },
   { env: 'PATCHBAY_TLS_KEY', key: 'sip.tls.keyFile', schema: existingFileSchema },
+  { env: 'PATCHBAY_TLS_CA', key: 'sip.tlsCaFile', schema: existingFileSchema },
   {
     env: 'PATCHBAY_UDP_RECV_BUFFER',
     key: 'sip.udpReceiveBufferBytes',

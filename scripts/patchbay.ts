@@ -83,6 +83,7 @@ Provider settings (add and set; "" clears a text setting):
   --country-code 49 --national-prefix 0 --international-prefix 00
   --source-cidr CIDR (repeatable; replaces the list; "" clears)   where its inbound calls may come from
   --ping-interval S             OPTIONS pings marking it down/up (0: off)
+  --provisional-timeout MS      next server target when one sends nothing in MS (default 5000, 0: Timer B)
 
 Every command accepts --db URL (sqlite:<path> or mysql://user:pass@host:port/db), --config FILE and --json.
 `;
@@ -686,6 +687,7 @@ const PROVIDER_OPTIONS = {
   'international-prefix': { type: 'string' },
   'source-cidr': { type: 'string', multiple: true },
   'ping-interval': { type: 'string' },
+  'provisional-timeout': { type: 'string' },
 } as const satisfies OptionSpec;
 
 function onOff(values: OptionValues, name: string): boolean | undefined {
@@ -750,6 +752,11 @@ function providerPatch(values: OptionValues): ProviderUpdate {
   const ping = wholeNumber(values, 'ping-interval');
   if (ping !== undefined) {
     settings.pingIntervalSeconds = ping;
+    anySetting = true;
+  }
+  const silence = wholeNumber(values, 'provisional-timeout');
+  if (silence !== undefined) {
+    settings.provisionalTimeoutMs = silence;
     anySetting = true;
   }
   const sources = values['source-cidr'];
@@ -830,6 +837,7 @@ const VALIDATION_FIELD_TO_ARG: Record<string, string> = {
   maxDurationSeconds: '--max-duration',
   sourceNetworks: '--source-cidr',
   pingIntervalSeconds: '--ping-interval',
+  provisionalTimeoutMs: '--provisional-timeout',
   outDialplan: '--out-dialplan',
   inDialplan: '--in-dialplan',
   keepaliveMethod: '--keepalive-method',

@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import { createHmac } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
@@ -75,8 +76,10 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const restored = await location.load();
   location.start();
 
+  // Node's `ca` replaces the public roots; an operator's extra CA is trusted besides them.
+  const extraCa = config.sip.tlsCaFile ? [...rootCertificates, readFileSync(config.sip.tlsCaFile, 'utf8')] : undefined;
   const tls = config.sip.tls
-    ? { cert: readFileSync(config.sip.tls.certFile, 'utf8'), key: readFileSync(config.sip.tls.keyFile, 'utf8') }
+    ? { cert: readFileSync(config.sip.tls.certFile, 'utf8'), key: readFileSync(config.sip.tls.keyFile, 'utf8'), ...(extraCa && { ca: extraCa }) }
     : undefined;
   const trusted = new CidrSet(config.security.trustedNetworks);
   const stack = new SipStack({
@@ -211,11 +214,11 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const wheelTimers = { schedule: (ms: number, fn: () => void) => stack.wheel.schedule(ms, fn), cancel: (h: unknown) => stack.wheel.cancel(h as TimerHandle | undefined) };
   const providerHealth = new ProviderHealth({
     send: (req, target) => sendOnce(req, target),
-    locate: async (p) => {
-      const [first] = await sipResolver.resolve(parseUri(p.outboundProxy ?? p.serverUri));
-      const problem = first ? registrarPolicy.problem(first) : undefined;
-      return first && (!problem || problem.startsWith('port ')) ? first : undefined;
-    },
+    // Every server target is pinged, so a dead one is tried last by the provider's legs.
+    locate: async (p) => (await sipResolver.resolve(parseUri(p.outboundProxy ?? p.serverUri))).filter((t) => {
+      const problem = registrarPolicy.problem(t);
+      return !problem || problem.startsWith('port ');
+    }),
     callIdHost: () => config.sip.publicAddress ?? stack.localAddressFor('udp')?.host ?? 'patchbay',
     timers: wheelTimers,
     now: () => Date.now(),
@@ -251,6 +254,15 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   });
   registrationAgent = providerRegistrations;
   await providerRegistrations.start();
+  // API writes to providers, DIDs and policies apply at once, not after the 30 s caches expire.
+  const unsubscribeProviderConfig = events.subscribe({ types: ['config.changed'] }, (e) => {
+    if (e.type !== 'config.changed') return;
+    if (e.kind === 'provider' || e.kind === 'policy' || e.kind === 'tenant') providerSource.invalidate();
+    if (e.kind === 'provider' || e.kind === 'did' || e.kind === 'tenant') inboundProviders.invalidate();
+    if (e.kind === 'provider' || e.kind === 'tenant') {
+      providerRegistrations.sync().catch((err: unknown) => logger.warn({ err }, 'provider sync after a config change failed'));
+    }
+  });
 
   for (const l of stack.listening()) {
     logger.info({ transport: l.transport, host: l.host, port: l.port }, `SIP listening on ${l.transport}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`);
@@ -301,6 +313,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         if (statsTimer) clearInterval(statsTimer);
         await banSync.stop();
         unsubscribeConfig();
+        unsubscribeProviderConfig();
         keepAlive.stop();
         providerHealth.stop();
         await providerRegistrations.stop();

@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors.ts';
-import { parseJson, type RepositoryContext } from './context.ts';
+import { inTransaction, parseJson, type RepositoryContext } from './context.ts';
 
 /**
  * A tenant's destination policy for provider legs (toll-fraud guard). Prefixes are E.164 with
@@ -67,7 +67,7 @@ export class CallPoliciesRepository {
     const next: CallPolicy = { ...(await this.get(tenantId)), ...patch };
     validateCallPolicy(next);
     const values = { tenant_id: tenantId, policy: JSON.stringify(next), updated_at: Date.now() };
-    await this.ctx.db.transaction().execute(async (trx) => {
+    await inTransaction(this.ctx.db, async (trx) => {
       await trx.deleteFrom('tenant_call_policies').where('tenant_id', '=', tenantId).execute();
       await trx.insertInto('tenant_call_policies').values(values).execute();
     });

@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import { DuplicateError, isUniqueViolation, ValidationError } from '../errors.ts';
 import type { DidsTable } from '../schema.ts';
-import { insertedId, type RepositoryContext } from './context.ts';
+import { inTransaction, insertedId, type RepositoryContext } from './context.ts';
 
 /** An inbound number: calls to it belong to `tenantId` (through `providerId` when set). */
 export interface Did {
@@ -51,7 +51,7 @@ export class DidsRepository {
       created_at: Date.now(),
     };
     try {
-      const id = await this.ctx.db.transaction().execute(async (trx) => {
+      const id = await inTransaction(this.ctx.db, async (trx) => {
         // One owner per number across all tenants: a DID routes to exactly one place.
         const existing = await trx.selectFrom('dids').select('id').where('number', '=', values.number).executeTakeFirst();
         if (existing) throw new DuplicateError('did', values.number);
@@ -70,6 +70,26 @@ export class DidsRepository {
     const forms = [...new Set([plain, plain.startsWith('+') ? plain.slice(1) : `+${plain}`])];
     const r = await this.ctx.db.selectFrom('dids').selectAll().where('number', 'in', forms).executeTakeFirst();
     return r ? toDid(r) : undefined;
+  }
+
+  async get(id: number): Promise<Did | undefined> {
+    const r = await this.ctx.db.selectFrom('dids').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? toDid(r) : undefined;
+  }
+
+  /** Changes where the number routes (not the number itself, nor its tenant); null clears. */
+  async update(id: number, patch: { providerId?: number | null; accountUsername?: string | null; dialplan?: string | null }): Promise<Did | undefined> {
+    const values: { provider_id?: number | null; account_username?: string | null; dialplan?: string | null } = {};
+    if (patch.providerId !== undefined) values.provider_id = patch.providerId;
+    if (patch.accountUsername !== undefined) values.account_username = patch.accountUsername;
+    if (patch.dialplan !== undefined) values.dialplan = patch.dialplan;
+    if (Object.keys(values).length > 0) await this.ctx.db.updateTable('dids').set(values).where('id', '=', id).execute();
+    return this.get(id);
+  }
+
+  async removeById(id: number): Promise<boolean> {
+    const r = await this.ctx.db.deleteFrom('dids').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
   }
 
   async list(tenantId: number): Promise<Did[]> {

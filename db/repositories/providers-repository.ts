@@ -48,6 +48,11 @@ export interface ProviderSettings {
   pingIntervalSeconds?: number;
   /** Networks (CIDRs) its inbound calls may come from, besides the resolved hosts of its server and proxy. */
   sourceNetworks?: string[];
+  /**
+   * A server target that sends nothing back (not even 100 Trying) within this many ms is given
+   * up and the next one tried (Kamailio fr_timer); absent = 5000, 0 = wait Timer B (32 s).
+   */
+  provisionalTimeoutMs?: number;
 }
 
 /** Headers a provider's custom headers may never set: the B2BUA owns them (routing, dialog, auth, body). */
@@ -69,6 +74,9 @@ export function validateProviderSettings(settings: ProviderSettings): void {
   if (settings.nationalPrefix !== undefined && !/^[0-9]{0,3}$/.test(settings.nationalPrefix)) throw new ValidationError('nationalPrefix', `expected up to 3 digits, got "${settings.nationalPrefix}"`);
   if (settings.pingIntervalSeconds !== undefined && (!Number.isInteger(settings.pingIntervalSeconds) || settings.pingIntervalSeconds < 0 || settings.pingIntervalSeconds > 3600)) {
     throw new ValidationError('pingIntervalSeconds', `expected 0..3600 seconds, got ${String(settings.pingIntervalSeconds)}`);
+  }
+  if (settings.provisionalTimeoutMs !== undefined && (!Number.isInteger(settings.provisionalTimeoutMs) || settings.provisionalTimeoutMs < 0 || settings.provisionalTimeoutMs > 32_000)) {
+    throw new ValidationError('provisionalTimeoutMs', `expected 0..32000 ms, got ${String(settings.provisionalTimeoutMs)}`);
   }
   if (settings.sourceNetworks !== undefined) {
     if (!Array.isArray(settings.sourceNetworks) || settings.sourceNetworks.length > 100) throw new ValidationError('sourceNetworks', 'expected at most 100 CIDRs');

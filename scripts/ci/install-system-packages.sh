@@ -2,7 +2,7 @@
 # Installs the real SIP peers, the browser and the databases the test suite drives.
 # Skips apt entirely when every package is already installed (reruns, pre-baked images).
 set -euo pipefail
-packages=(sip-tester baresip-core sipvicious nftables iproute2 chromium kamailio mariadb-server mariadb-client openssl ca-certificates git python3 make g++)
+packages=(sip-tester baresip-core sipvicious nftables iproute2 chromium kamailio kamailio-tls-modules mariadb-server mariadb-client openssl ca-certificates git python3 make g++)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

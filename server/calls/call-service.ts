@@ -8,7 +8,9 @@ import { createResponse, newTag, type Endpoint, type SipRequest, type SipRespons
 import type { ServerTransaction } from '../sip/index.ts';
 import { formatHost, parseUri, type SipUri } from '../sip/index.ts';
 import { Call, type CallContext } from './call.ts';
-import { CallbackCall, type CallbackContext } from './callback-call.ts';
+import { CallbackCall, type CallbackContext, type CallbackParams } from './callback-call.ts';
+import type { CallbackResult } from './dialplan/index.ts';
+import { parseDialString, type DialPlan } from './dial/index.ts';
 import type { CallDirection, CallParty } from './records/index.ts';
 import { AccountCallCounter } from './account-call-counter.ts';
 import { parseReplaces, replacesDialogKeys } from './transfer/index.ts';
@@ -25,6 +27,9 @@ export interface ActiveCallInfo {
   dialplan?: string;
   createdAt: number;
 }
+
+/** What a click-to-call answers: the new call's id, or why none was placed (an HTTP status). */
+export type ClickToCallResult = { ok: true; callId: string } | { ok: false; status: number; reason: string; field?: string };
 
 /** Who receives requests of a dialog we created. */
 interface DialogOwner {
@@ -129,23 +134,8 @@ export class CallService {
       findCallDialog: (tenantId, keys) => this.findCallDialog(tenantId, keys),
       currentCalls: (tenantId) => [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId),
       callback: (params) => {
-        if (this.closed) return Promise.resolve({ answered: false, status: 503, reason: 'Shutting down' });
-        // A callback is a call the tenant pays for like any other: it counts against the
-        // account's maxCalls and a per-tenant cap, so a dialplan cannot fan out unbounded calls.
-        const ofTenant = [...this.callbacks].filter((c) => c.tenant.id === params.tenant.id).length;
-        if (ofTenant >= MAX_CALLBACKS_PER_TENANT) return Promise.resolve({ answered: false, status: 503, reason: 'Too many callbacks' });
-        const call = new CallbackCall(this.callbackCtx, params);
-        if (!this.accountCalls.tryTake(params.account.id, call.id, params.account.maxCalls)) {
-          return Promise.resolve({ answered: false, status: 403, reason: 'Too many calls' });
-        }
-        this.callbacks.add(call);
-        return call.run().catch((err: unknown) => {
-          // A bad dial string throws before the call exists on the wire: nothing to end, just forget it.
-          this.callbacks.delete(call);
-          this.accountCalls.releaseCall(call.id);
-          this.opts.providers?.callEnded(call.id);
-          throw err;
-        });
+        const started = this.startCallback(params);
+        return 'refused' in started ? Promise.resolve(started.refused) : started.done;
       },
     };
     this.callbackCtx = {
@@ -158,6 +148,75 @@ export class CallService {
         this.opts.providers?.callEnded(call.id);
       },
     };
+  }
+
+  /**
+   * A callback call (sys.Callback or click-to-call): one CallbackCall, counted against the
+   * account's maxCalls and the per-tenant callback cap, so neither a dialplan nor an API client
+   * can fan out unbounded calls the tenant pays for.
+   */
+  private startCallback(params: CallbackParams): { refused: CallbackResult } | { call: CallbackCall; done: Promise<CallbackResult> } {
+    if (this.closed) return { refused: { answered: false, status: 503, reason: 'Shutting down' } };
+    const ofTenant = [...this.callbacks].filter((c) => c.tenant.id === params.tenant.id).length;
+    if (ofTenant >= MAX_CALLBACKS_PER_TENANT) return { refused: { answered: false, status: 503, reason: 'Too many callbacks' } };
+    const call = new CallbackCall(this.callbackCtx, params);
+    if (!this.accountCalls.tryTake(params.account.id, call.id, params.account.maxCalls)) {
+      return { refused: { answered: false, status: 403, reason: 'Too many calls' } };
+    }
+    this.callbacks.add(call);
+    const done = call.run().catch((err: unknown) => {
+      // A bad dial string throws before the call exists on the wire: nothing to end, just forget it.
+      this.callbacks.delete(call);
+      this.accountCalls.releaseCall(call.id);
+      this.opts.providers?.callEnded(call.id);
+      throw err;
+    });
+    return { call, done };
+  }
+
+  /**
+   * Click-to-call (`POST /api/v1/calls`): rings the account's phones, then `to` with the
+   * phone's SDP, and bridges them (RFC 3725 flow I, the sys.Callback machinery and caps).
+   * Answers at once with the call id; the call goes on in the background. Provider legs of
+   * `to` are screened by the destination policy first, so a blocked number rings nobody.
+   */
+  async clickToCall(tenant: TenantRef, username: string, to: string): Promise<ClickToCallResult> {
+    const account = await this.opts.accounts.find(username, tenant.domain);
+    if (!account || account.tenantId !== tenant.id) return { ok: false, status: 404, reason: 'account not found', field: 'from' };
+    if (account.disabled) return { ok: false, status: 403, reason: 'account disabled', field: 'from' };
+    let plan: DialPlan;
+    try {
+      plan = parseDialString(to, { dst: '', fromName: '', fromUriUser: account.username });
+    } catch (err) {
+      return { ok: false, status: 400, reason: `to: ${(err as Error).message}`, field: 'to' };
+    }
+    const providers = this.opts.providers;
+    if (providers) {
+      for (const leg of plan.groups.flatMap((g) => g.legs)) {
+        const t = leg.target;
+        if (t.kind !== 'named' && t.kind !== 'provider') continue;
+        const verdict = await providers.screen({ tenantId: tenant.id, provider: t.kind === 'named' ? t.host : t.provider, number: t.user });
+        if (verdict.kind !== 'blocked') continue;
+        const number = verdict.e164 ?? verdict.number;
+        this.logger.warn({ tenantId: tenant.id, provider: verdict.provider, number, rule: verdict.rule }, 'click-to-call blocked by destination policy');
+        this.opts.emit({ type: 'call.blocked', tenantId: tenant.id, callId: '', at: Date.now(), provider: verdict.provider, number, rule: verdict.rule });
+        return { ok: false, status: 403, reason: `call to ${number} via ${verdict.provider} blocked: ${verdict.rule}`, field: 'to' };
+      }
+    }
+    // A callback rings the account's phones directly (no incoming dialplan): without one there is nobody to ring.
+    if (this.opts.location.lookup(account.username, tenant.domain).length === 0) {
+      return { ok: false, status: 409, reason: `from: account ${account.username} has no registered phone`, field: 'from' };
+    }
+    const started = this.startCallback({ tenant, account, dest1: `${account.username}@local`, dest2: to });
+    if ('refused' in started) {
+      const r = started.refused;
+      return { ok: false, status: r.status === 503 && r.reason === 'Shutting down' ? 503 : 429, reason: r.reason };
+    }
+    started.done.then(
+      (r) => this.logger.debug({ callId: started.call.id, status: r.status }, 'click-to-call finished'),
+      (err: unknown) => this.logger.warn({ err, callId: started.call.id }, 'click-to-call failed'),
+    );
+    return { ok: true, callId: started.call.id };
   }
 
   /** Never throws; answers what it owns, returns false for what it does not. */

@@ -22,8 +22,8 @@ export interface CallbackParams {
   account: CallAccount;
   dest1: string;
   dest2: string;
-  /** The call whose dialplan ran sys.Callback (logs). */
-  parentCallId: string;
+  /** The call whose dialplan ran sys.Callback (logs); none for a click-to-call from the API. */
+  parentCallId?: string;
 }
 
 export interface CallbackContext extends BranchContext {

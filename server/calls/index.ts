@@ -39,7 +39,7 @@ export { DB_MAX_KEY_LENGTH, DB_MAX_VALUE_LENGTH } from './dialplan/index.ts';
 export type { CallbackResult } from './dialplan/index.ts';
 export { DbDialplanStore, callAccountsFrom, cdrSinkFor } from './records/index.ts';
 export { CallControl } from './control/index.ts';
-export type { ControlParty, ControlResult, LiveCallView, ParkedCallView } from './control/index.ts';
+export type { ControlParty, ControlResult, LiveCallView, ParkedCallView, PlaceCallResult } from './control/index.ts';
 export { LegDestinationPolicy } from './dial/index.ts';
 export { parseParkSlots } from './park/index.ts';
 export type { ParkSettings } from './park/index.ts';

@@ -271,14 +271,19 @@ export interface ProviderRegistrationEvent {
   needsAttention?: boolean;
 }
 
-/** OPTIONS health pings marked a provider down or up again. */
+/**
+ * OPTIONS health pings marked a provider down or up again (`provider.down|up`: every server
+ * target of it), or one of its server targets (`provider.target.down|up`, with `target`).
+ */
 export interface ProviderHealthEvent {
-  type: 'provider.down' | 'provider.up';
+  type: 'provider.down' | 'provider.up' | 'provider.target.down' | 'provider.target.up';
   tenantId: number;
   provider: string;
   providerId: number;
   at: number;
   reason?: string;
+  /** The server target, `transport:address:port` (target events only). */
+  target?: string;
 }
 
 // ------------------------------------------------------------------ configuration
@@ -288,8 +293,8 @@ export interface ConfigChangedEvent {
   type: 'config.changed';
   tenantId: number;
   at?: number;
-  kind: 'account' | 'dialplan' | 'provider' | 'tenant' | 'contacts';
-  /** Account user name, dialplan or provider name. */
+  kind: 'account' | 'dialplan' | 'provider' | 'tenant' | 'contacts' | 'did' | 'policy';
+  /** Account user name, dialplan or provider name, DID number. */
   name?: string;
 }
 

@@ -57,11 +57,38 @@ describe('provider health (fake clock)', () => {
     expect(health.isDown(1)).toBe(false);
     await timers.advance(10_000); // 503
     expect(health.isDown(1)).toBe(true);
-    expect(events.map((e) => e.type)).toEqual(['provider.down']);
+    expect(events.map((e) => e.type)).toEqual(['provider.target.down', 'provider.down']);
+    expect(events[0]!.target).toBe('udp:203.0.113.1:5060');
     await timers.advance(10_000);
     expect(health.isDown(1)).toBe(false);
-    expect(events.map((e) => e.type)).toEqual(['provider.down', 'provider.up']);
+    expect(events.map((e) => e.type)).toEqual(['provider.target.down', 'provider.down', 'provider.target.up', 'provider.up']);
     health.sync([]);
     expect(timers.pending.size).toBe(0);
+  });
+
+  it('pings every server target: a silent one is down (tried last), the provider stays up while another answers', async () => {
+    const timers = new FakeTimers();
+    const events: ProviderHealthEvent[] = [];
+    const dead = { transport: 'udp' as const, address: '203.0.113.1', port: 5060 };
+    const live = { transport: 'udp' as const, address: '203.0.113.2', port: 5060 };
+    const pinged: string[] = [];
+    const health = new ProviderHealth({
+      send: (req, target) => {
+        pinged.push(target.address);
+        if (target.address === dead.address) return new Promise<RegisterOutcome>(() => {});
+        return Promise.resolve({ kind: 'response', response: createResponse(req, 200) });
+      },
+      locate: async () => [dead, live],
+      callIdHost: () => 'pb', timers, now: () => timers.now, emit: (e) => events.push(e), logger: pino({ level: 'silent' }),
+    });
+    health.sync([p]);
+    await timers.advance(0);
+    expect(pinged).toEqual(['203.0.113.1', '203.0.113.2']);
+    // A round ends when its slowest ping timed out (5 s); the next starts an interval later.
+    await timers.advance(5_000 + 10_000 + 5_000);
+    expect([...health.downTargets(1)]).toEqual(['udp:203.0.113.1:5060']);
+    expect(health.isDown(1)).toBe(false);
+    expect(events.map((e) => [e.type, e.target])).toEqual([['provider.target.down', 'udp:203.0.113.1:5060']]);
+    health.stop();
   });
 });

@@ -7,6 +7,9 @@ import type { ProviderRecord, ProviderSource } from './provider-directory.ts';
 /** Headers a provider's configured custom headers never set (checked again here: rows can be written by other tools). */
 const PROTECTED = /^(via|v|from|f|to|t|call-id|i|cseq|contact|m|max-forwards|route|record-route|authorization|proxy-authorization|content-.*|c|l|e)$/i;
 
+/** How long a provider's server target may stay silent before the next one is tried (Kamailio's fr_timer is 30 s; trunks answer 100 Trying at once). */
+export const DEFAULT_PROVISIONAL_TIMEOUT_MS = 5000;
+
 export type ProviderLegPlan =
   /** No provider of that name: the name may be a domain. */
   | { kind: 'unknown' }
@@ -33,6 +36,10 @@ export type ProviderLegPlan =
       privacy?: string;
       maxDurationSeconds?: number;
       e164?: string;
+      /** Give up on a silent server target after this long (0: Timer B). */
+      provisionalTimeoutMs: number;
+      /** Server targets (`transport:address:port`) the OPTIONS pings found down: tried after the others. */
+      downTargets: ReadonlySet<string>;
     };
 
 export interface ProviderLegRequest {
@@ -52,7 +59,7 @@ export interface ProviderLegRequest {
 export class ProviderLegs {
   readonly guard: ProviderCallGuard;
   /** Provider health (OPTIONS pings), when running. */
-  health?: { isDown(providerId: number): boolean };
+  health?: { isDown(providerId: number): boolean; downTargets?(providerId: number): ReadonlySet<string> };
 
   constructor(private readonly source: ProviderSource, opts: { guard?: ProviderCallGuard } = {}) {
     this.guard = opts.guard ?? new ProviderCallGuard();
@@ -68,7 +75,20 @@ export class ProviderLegs {
     if (!verdict.allowed) return { kind: 'blocked', provider: p.name, number: req.number, e164, rule: verdict.rule };
     const caps = this.guard.tryStart({ tenantId: req.tenantId, accountId: req.accountId, callId: req.callId, policy });
     if (!caps.allowed) return { kind: 'blocked', provider: p.name, number: req.number, e164, rule: caps.rule };
-    return dialPlan(p, req.number, e164, policy.maxDurationSeconds);
+    return { ...dialPlan(p, req.number, e164, policy.maxDurationSeconds), downTargets: this.health?.downTargets?.(p.id) ?? new Set() };
+  }
+
+  /**
+   * The destination policy's prefix verdict on a number via a provider, without counting it
+   * against the caps: a click-to-call is refused before anyone's phone rings, and the leg is
+   * still planned (caps and all) when it is dialled.
+   */
+  async screen(req: Omit<ProviderLegRequest, 'callId' | 'accountId'>): Promise<{ kind: 'unknown' | 'allowed' } | Extract<ProviderLegPlan, { kind: 'blocked' }>> {
+    const p = await this.source.find(req.tenantId, req.provider);
+    if (!p) return { kind: 'unknown' };
+    const e164 = toE164(req.number, p.settings);
+    const verdict = checkDestination(e164, await this.source.policy(req.tenantId));
+    return verdict.allowed ? { kind: 'allowed' } : { kind: 'blocked', provider: p.name, number: req.number, e164, rule: verdict.rule };
   }
 
   /** The call ended: its provider call slots are free again. */
@@ -77,7 +97,7 @@ export class ProviderLegs {
   }
 }
 
-function dialPlan(p: ProviderRecord, number: string, e164: string | undefined, maxDurationSeconds: number): ProviderLegPlan {
+function dialPlan(p: ProviderRecord, number: string, e164: string | undefined, maxDurationSeconds: number): Omit<Extract<ProviderLegPlan, { kind: 'dial' }>, 'downTargets'> {
   const server = parseUri(p.serverUri);
   const user = formatForProvider(number, e164, p.settings);
   const requestUri: SipUri = { ...server, user, password: undefined, params: pickTransport(server.params), headers: {} };
@@ -101,6 +121,7 @@ function dialPlan(p: ProviderRecord, number: string, e164: string | undefined, m
     privacy: p.settings.privacy,
     maxDurationSeconds: maxDurationSeconds > 0 ? maxDurationSeconds : undefined,
     e164,
+    provisionalTimeoutMs: p.settings.provisionalTimeoutMs ?? DEFAULT_PROVISIONAL_TIMEOUT_MS,
   };
 }
 

@@ -150,6 +150,8 @@ export class ProviderRegistrationClient {
         return;
       }
       const target: Endpoint = { transport, address, port: registrarUri.port ?? (transport === 'tls' ? 5061 : 5060) };
+      // TLS: the registrar's certificate must name its host, not the address it resolved to (RFC 5922).
+      if (transport === 'tls' && address !== registrarUri.host) target.serverName = registrarUri.host;
       const problem = this.opts.checkTarget(target);
       if (problem) {
         this.needsAttention(undefined, `registrar not allowed: ${problem}`);

@@ -113,6 +113,10 @@ class AuthenticatingTransaction implements ClientTransaction {
     this.current.cancel();
   }
 
+  stopRetransmitting(): void {
+    this.current.stopRetransmitting?.();
+  }
+
   private wrapped(): ClientTransactionHandler {
     return {
       onProvisional: (r) => this.handler.onProvisional?.(r),

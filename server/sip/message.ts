@@ -12,6 +12,11 @@ export interface Endpoint {
   address: string;
   port: number;
   connectionId?: string;
+  /**
+   * TLS: the name the server's certificate must carry — the SIP URI's host, not the SRV target
+   * or the address (RFC 5922 §7.2); also sent as SNI. Absent: the address is checked.
+   */
+  serverName?: string;
 }
 
 export interface CSeq {

@@ -55,6 +55,13 @@ describe('RFC 3263 server location', () => {
     expect(await r.resolve(parseUri('sip:nowhere.example'))).toEqual([]);
   });
 
+  it('sips: TLS targets carry the URI host as the name their certificate must show (RFC 5922), not the SRV target', async () => {
+    const { dns } = fakeDns({ srv: { '_sips._tcp.secure.example': [{ name: 'edge1.provider.net', port: 5061, priority: 0, weight: 0 }] }, a: { 'edge1.provider.net': ['192.0.2.40'] } });
+    const r = new SipServerResolver({ dns });
+    expect(await r.resolve(parseUri('sips:secure.example'))).toEqual([{ transport: 'tls', address: '192.0.2.40', port: 5061, serverName: 'secure.example' }]);
+    expect(await r.resolve(parseUri('sip:192.0.2.41;transport=tls'))).toEqual([{ transport: 'tls', address: '192.0.2.41', port: 5061 }]);
+  });
+
   it('weights decide the order within a priority (RFC 2782)', () => {
     const records: SrvAnswer[] = [
       { name: 'light', port: 1, priority: 0, weight: 10 },

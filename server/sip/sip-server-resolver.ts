@@ -64,6 +64,13 @@ export class SipServerResolver {
 
   /** Targets for `uri` in the order to try; empty when the name does not resolve. */
   async resolve(uri: SipUri): Promise<Endpoint[]> {
+    const targets = await this.locate(uri);
+    const host = uri.params['maddr'] ?? uri.host;
+    if (isIP(host)) return targets;
+    return targets.map((t) => (t.transport === 'tls' ? { ...t, serverName: host } : t));
+  }
+
+  private async locate(uri: SipUri): Promise<Endpoint[]> {
     const host = uri.params['maddr'] ?? uri.host;
     const secure = uri.scheme === 'sips';
     const param = uri.params['transport']?.toLowerCase();

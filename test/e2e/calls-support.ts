@@ -11,7 +11,7 @@ import type { SequencedEvent as TypedEvent } from '../../server/events/index.ts'
 
 /** A recorded bus event, readable by field name in assertions (tests only; the bus itself is typed). */
 export type SequencedEvent = TypedEvent & Record<string, unknown>;
-import { REPO_ROOT, stopChild, waitForExit } from './harness/index.ts';
+import { REPO_ROOT, runSipp, stopChild, waitForExit } from './harness/index.ts';
 
 export const SCENARIOS = join(REPO_ROOT, 'test', 'e2e', 'scenarios');
 export const DOMAIN = 'acme.test';
@@ -292,4 +292,19 @@ export async function expectSippOk(...runs: SippProcess[]): Promise<Array<{ code
   const results = await Promise.all(runs.map((r) => r.done));
   expect(results.map((r) => r.code), results.map((r) => r.output).join('\n=========\n')).toEqual(results.map(() => 0));
   return results;
+}
+
+/** Registers `user`'s phone at 127.0.0.1:`port` with a real sipp REGISTER (digest), so a sipp UAS on that port rings for it. */
+export async function registerPhone(sw: Switch, user: string, port: number, domain = DOMAIN): Promise<void> {
+  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-calls-reg-'));
+  try {
+    const injection = join(workDir, 'account.csv');
+    await writeFile(injection, `SEQUENTIAL\n${user};${domain};[authentication username=${user} password=${PASSWORD}]\n`);
+    const reg = await runSipp({
+      scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection],
+    });
+    expect(reg.code, reg.stderr + reg.errors).toBe(0);
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
 }

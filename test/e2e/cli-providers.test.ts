@@ -36,6 +36,11 @@ describe('provider commands', () => {
     expect(badCidr.code).toBe(2);
     expect(badCidr.stderr).toMatch(/--source-cidr: not an IPv4 or IPv6 CIDR/);
     expect(q.outboundProxy).toBe('sip:proxy.gizmo.example');
+    const silence = await cli('provider', 'set', 'acme.test', 'gizmo', '--provisional-timeout', '2000', '--json');
+    expect((JSON.parse(silence.stdout) as { settings: Record<string, unknown> }).settings).toMatchObject({ provisionalTimeoutMs: 2000 });
+    const tooLong = await cli('provider', 'set', 'acme.test', 'gizmo', '--provisional-timeout', '40000');
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toMatch(/--provisional-timeout: expected 0\.\.32000 ms/);
     const list = await cli('provider', 'list', 'acme.test');
     expect(list.stdout).toContain('gizmo\tsip:sip.gizmo.example via sip:proxy.gizmo.example\tu1\tno registration');
     expect((await cli('provider', 'remove', 'acme.test', 'gizmo')).code).toBe(0);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WebRole } from '../../db/index.ts';
+import { DEFAULT_CALL_POLICY, type WebRole } from '../../db/index.ts';
 import { testDatabaseTargets } from '../../db/test-databases.ts';
 import type { CallControl } from '../../server/calls/index.ts';
 import { startApiHarness, type ApiHarness, type Credentials } from './test-support.ts';
@@ -18,6 +18,7 @@ function fakeCalls(tenants: { a: number; b: number }): CallControl {
     unhold: async (t: number, id: string) => act(t, id),
     transfer: async (t: number, id: string) => act(t, id),
     setNote: act,
+    place: async (t: { id: number }) => ({ ok: true, callId: `placed-${t.id}` }),
   } as unknown as CallControl;
 }
 
@@ -66,6 +67,8 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
     const provB = await h.db.providers.add({ tenantId: B.id, name: 'trunk', serverUri: 'sip:trunk.example.com' });
     const contactA = await h.db.contacts.add(A.id, { name: 'Ada', numbers: ['+4930111'] });
     const contactB = await h.db.contacts.add(B.id, { name: 'Bea', numbers: ['+4930222'] });
+    const didA = await h.db.dids.add({ tenantId: A.id, number: '+4930100' });
+    const didB = await h.db.dids.add({ tenantId: B.id, number: '+4930200' });
     let n = 0;
 
     const admins = ['operator', 'admin'] as const;
@@ -98,6 +101,9 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'export contacts', method: 'GET', own: '/contacts/export', roles: ROLES },
       { name: 'create contact', method: 'POST', own: '/contacts', body: () => ({ name: `Contact ${++n}` }), roles: ['operator', 'admin', 'receptionist'], ok: 201 },
       { name: 'patch contact', method: 'PATCH', own: `/contacts/${contactA.id}`, other: `/contacts/${contactB.id}`, body: () => ({ note: 'x' }), roles: ['operator', 'admin', 'receptionist'] },
+      { name: 'click-to-call', method: 'POST', own: '/calls', body: () => ({ from: '1001', to: '1002@local' }), roles: ROLES, ok: 201 },
+      { name: 'click-to-call from an account not mine', method: 'POST', own: '/calls', body: () => ({ from: '1002', to: '1001@local' }), roles: ROLES, ok: 201, hiddenFrom: ['member'] },
+      { name: 'click-to-call from another tenant\'s account', method: 'POST', own: '/calls', body: () => ({ from: '2001', to: '1001@local' }), roles: ROLES, hiddenFrom: ROLES },
       { name: 'list kv', method: 'GET', own: '/kv', roles: admins },
       { name: 'get kv', method: 'GET', own: '/kv/k', other: '/kv/kb', roles: admins },
       { name: 'put kv', method: 'PUT', own: '/kv/k2', body: () => ({ value: 'x' }), roles: admins },
@@ -105,6 +111,13 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'put secret', method: 'PUT', own: '/secrets/api-key', body: () => ({ value: 'xyz' }), roles: admins },
       { name: 'list providers', method: 'GET', own: '/providers', roles: admins },
       { name: 'get provider', method: 'GET', own: `/providers/${provA.id}`, other: `/providers/${provB.id}`, roles: admins },
+      { name: 'patch provider', method: 'PATCH', own: `/providers/${provA.id}`, other: `/providers/${provB.id}`, body: () => ({ fromUser: 'pbx' }), roles: admins },
+      { name: 'list dids', method: 'GET', own: '/dids', roles: admins },
+      { name: 'add did', method: 'POST', own: '/dids', body: () => ({ number: `+4930300${++n}` }), roles: admins, ok: 201 },
+      { name: 'get did', method: 'GET', own: `/dids/${didA.id}`, other: `/dids/${didB.id}`, roles: admins },
+      { name: 'patch did', method: 'PATCH', own: `/dids/${didA.id}`, other: `/dids/${didB.id}`, body: () => ({ dialplan: null }), roles: admins },
+      { name: 'destination policy', method: 'GET', own: '/destination-policy', roles: admins },
+      { name: 'replace destination policy', method: 'PUT', own: '/destination-policy', body: () => ({ ...DEFAULT_CALL_POLICY, maxConcurrentPerAccount: 3 }), roles: admins },
       { name: 'audit', method: 'GET', own: '/audit', roles: admins },
       { name: 'list users', method: 'GET', own: '/users', roles: admins },
       { name: 'get user', method: 'GET', own: `/users/${member.id}`, other: `/users/${bAdmin.id}`, roles: admins, seesAll: ['operator'] },

@@ -88,6 +88,8 @@ export class TenantStream {
       case 'provider.registration.unregistered':
       case 'provider.down':
       case 'provider.up':
+      case 'provider.target.down':
+      case 'provider.target.up':
         return [];
       case 'call.created': {
         const set = new Set<string>();

@@ -8,7 +8,12 @@ export interface CallDirectoryForControl {
   parkedCalls(tenantId: number): ParkedCallView[];
   retrieveParked(tenantId: number, slot: string, destination: string, by: string): Promise<ControlResult>;
   pickupTo(tenantId: number, which: { callId?: string; extension?: string }, destination: string, by: string): Promise<ControlResult>;
+  /** Click-to-call: ring the account `from`, then `to`, and bridge them (CallService.clickToCall). */
+  clickToCall?(tenant: { id: number; domain: string }, from: string, to: string): Promise<PlaceCallResult>;
 }
+
+/** The new call's id, or why none was placed (an HTTP status, and the body field at fault). */
+export type PlaceCallResult = { ok: true; callId: string } | { ok: false; status: number; reason: string; field?: string };
 
 /**
  * Live call control for the REST API and the switchboard: list, hang up, hold, unhold and blind
@@ -96,6 +101,12 @@ export class CallControl {
   /** A ringing call (by id, or the oldest ringing `extension`) is picked up to the extension `destination`. */
   pickup(tenantId: number, which: { callId?: string; extension?: string }, destination: string, by: string): Promise<ControlResult> {
     return this.calls.pickupTo(tenantId, which, destination, by);
+  }
+
+  /** Click-to-call from the tenant's account `from` to the dial string `to`; the call id at once. */
+  place(tenant: { id: number; domain: string }, from: string, to: string): Promise<PlaceCallResult> {
+    if (!this.calls.clickToCall) return Promise.resolve({ ok: false, status: 503, reason: 'click-to-call is not running' });
+    return this.calls.clickToCall(tenant, from, to);
   }
 
   private find(tenantId: number, callId: string): ControllableCall | undefined {

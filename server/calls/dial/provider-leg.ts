@@ -2,7 +2,7 @@ import dns from 'node:dns/promises';
 import net from 'node:net';
 import type { TenantRef } from '../../registrar/index.ts';
 import { formatNameAddr, uriTransport, type Endpoint, type NameAddr, type SipUri } from '../../sip/index.ts';
-import type { ProviderLegPlan } from '../../providers/index.ts';
+import { targetKey, type ProviderLegPlan } from '../../providers/index.ts';
 import type { BranchTarget } from '../legs/index.ts';
 import type { CallServiceOptions } from '../call-service-deps.ts';
 import type { DialLeg } from './dial-string.ts';
@@ -71,7 +71,12 @@ export async function resolveProviderLeg(leg: DialLeg, user: string, providerNam
     leg.options.callDurationLimitSeconds = cd && cd < plan.maxDurationSeconds ? cd : plan.maxDurationSeconds;
   }
   const to: NameAddr = { uri: plan.requestUri, params: {} };
-  const targets: BranchTarget[] = allowed.map((flow) => ({ requestUri: plan.requestUri, flow, label: `${plan.requestUri.user ?? ''}@${plan.provider}`, credentials: plan.credentials }));
+  // Targets the health pings found down go last: a healthy one is tried first, a dead one only as a last resort.
+  const isDown = (f: Endpoint) => plan.downTargets.has(targetKey(f));
+  const ordered = [...allowed.filter((f) => !isDown(f)), ...allowed.filter(isDown)];
+  const targets: BranchTarget[] = ordered.map((flow) => ({ requestUri: plan.requestUri, flow, label: `${plan.requestUri.user ?? ''}@${plan.provider}`, credentials: plan.credentials,
+    provisionalTimeoutMs: plan.provisionalTimeoutMs || undefined,
+  }));
   return { kind: 'branches', targets, to, inTurn: true, shape: (base) => shapeRequest(base, leg, plan) };
 }
 

@@ -3,7 +3,7 @@ import { Dialog } from '../../sip/index.ts';
 import { reasonHeader, sendAck, type Endpoint, type SipRequest, type SipResponse } from '../../sip/index.ts';
 import type { NameAddr } from '../../sip/index.ts';
 import type { SipStack } from '../../sip/index.ts';
-import type { ClientTransaction } from '../../sip/index.ts';
+import type { ClientTransaction, TimerHandle } from '../../sip/index.ts';
 import type { ClientCredentials, SipUri } from '../../sip/index.ts';
 import type { LegFailure } from '../dial/index.ts';
 import { SessionState, sessionStateMachine } from './session-state.ts';
@@ -17,6 +17,11 @@ export interface BranchTarget {
   label: string;
   /** A provider's trunk account: its 401/407 challenges are answered, in and after the INVITE. */
   credentials?: ClientCredentials;
+  /**
+   * Give up on this target when nothing (not even 100 Trying) came back within this many ms,
+   * instead of waiting Timer B (32 s): Kamailio's fr_timer, so a silent UDP server fails over fast.
+   */
+  provisionalTimeoutMs?: number;
 }
 
 export interface BranchContext {
@@ -55,6 +60,7 @@ export class UacBranch {
   private cancelled = false;
   private deferAck = false;
   private ackPending = false;
+  private silenceTimer?: TimerHandle;
 
   constructor(
     private readonly ctx: BranchContext,
@@ -87,14 +93,36 @@ export class UacBranch {
       credentials: this.target.credentials,
       handler: {
         onProvisional: (res) => {
+          this.stopSilenceTimer();
           this.advanceOnProvisional(res);
           if (!this.over && !this.cancelled) this.events.provisional(this, res);
         },
-        onFinal: (res) => this.onFinal(res),
+        onFinal: (res) => {
+          this.stopSilenceTimer();
+          this.onFinal(res);
+        },
         onTimeout: () => this.fail({ status: 408, reason: 'No answer from target' }),
         onTransportError: (err) => this.fail({ status: 503, reason: `Transport error: ${err.message}` }),
       },
     });
+    const silence = this.target.provisionalTimeoutMs;
+    if (silence !== undefined && silence > 0) this.silenceTimer = this.ctx.stack.wheel.schedule(silence, () => this.onSilence(silence));
+  }
+
+  /** Nothing heard from the target in time: stop retransmitting, fail (the leg tries its next target). */
+  private onSilence(ms: number): void {
+    this.silenceTimer = undefined;
+    if (!this.machine.is(SessionState.Trying)) return;
+    this.tx?.stopRetransmitting?.();
+    // As cancelled: a late provisional gets CANCEL, a late 2xx ACK and BYE (§9.1, §15).
+    this.cancel();
+    this.fail({ status: 408, reason: `No response from target within ${ms} ms` });
+  }
+
+  private stopSilenceTimer(): void {
+    if (this.silenceTimer === undefined) return;
+    this.ctx.stack.wheel.cancel(this.silenceTimer);
+    this.silenceTimer = undefined;
   }
 
   get state(): SessionState {
@@ -174,6 +202,7 @@ export class UacBranch {
   }
 
   private fail(failure: LegFailure): void {
+    this.stopSilenceTimer();
     if (this.over) return;
     this.machine.to(SessionState.Terminated);
     this.events.failed(this, failure);

@@ -44,6 +44,20 @@ describe('INVITE client transaction (RFC 3261 §17.1.1)', () => {
     expect(sent.text).toMatch(/^Via: SIP\/2\.0\/UDP 10\.0\.0\.1:5060;branch=z9hG4bK[^;\r]+;rport\r$/m);
   });
 
+  it('stopRetransmitting (a TU giving up on a silent target): no more INVITEs, a late response is still matched until Timer B', async () => {
+    const { clock, transport, stack } = await memoryStack();
+    const rec = recorder();
+    const tx = stack.sendRequest(outgoingInvite(), { target: TARGET, handler: rec.handler });
+    await flush();
+    clock.advance(600);
+    expect(transport.sentStartingWith('INVITE')).toHaveLength(2);
+    tx.stopRetransmitting?.();
+    clock.advance(20_000);
+    expect(transport.sentStartingWith('INVITE')).toHaveLength(2);
+    transport.inject(responseText(transport.sent[0]!.text, 180), TARGET);
+    expect(rec.events).toEqual(['prov 180']);
+  });
+
   it('a provisional stops Timer A; a non-2xx final is ACKed inside the transaction with the same branch', async () => {
     const { clock, transport, stack } = await memoryStack();
     const rec = recorder();

@@ -13,6 +13,7 @@ export type InviteClientState = 'Calling' | 'Proceeding' | 'Completed' | 'Termin
 export class InviteClientTransaction extends ClientTransactionBase<InviteClientState> {
   private cancelRequested = false;
   private cancelSent = false;
+  private silenced = false;
 
   constructor(
     key: string,
@@ -36,6 +37,11 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
     this.cancelRequested = true;
     // §9.1: a CANCEL must not be sent before a provisional response has been received.
     if (this.state === 'Proceeding') this.emitCancel();
+  }
+
+  stopRetransmitting(): void {
+    this.silenced = true;
+    this.stopTimer('A');
   }
 
   receiveResponse(res: SipResponse): void {
@@ -91,7 +97,7 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
 
   /** Timer A: only in Calling (§17.1.1.2). */
   protected get retransmitting(): boolean {
-    return this.state === 'Calling';
+    return this.state === 'Calling' && !this.silenced;
   }
 
   /** Timer A doubles with no T2 cap for INVITE (§17.1.1.2). */

@@ -19,6 +19,11 @@ export interface ClientTransaction {
   readonly state: string;
   /** INVITE only (RFC 3261 §9.1): sends CANCEL once a provisional response has arrived. */
   cancel(): void;
+  /**
+   * INVITE only: the TU gave up on a target that sent nothing (Kamailio's fr_timer), so the
+   * request is no longer retransmitted; a late response is still matched until Timer B.
+   */
+  stopRetransmitting?(): void;
 }
 
 export interface ServerTransaction {

@@ -81,7 +81,7 @@ export class StreamTransport extends ConnectionTransport<'tcp' | 'tls', StreamCo
           ? tls.connect({
               host: target.address,
               port: target.port,
-              servername: net.isIP(target.address) ? undefined : target.address,
+              servername: target.serverName ?? (net.isIP(target.address) ? undefined : target.address),
               ca: this.opts.tls?.ca,
               rejectUnauthorized: this.opts.tls?.rejectUnauthorized ?? true,
             })

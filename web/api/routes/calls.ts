@@ -3,7 +3,7 @@ import type { ApiRouter } from '../api-router.ts';
 import type { RouteDeps } from '../deps.ts';
 import { ApiError } from '../middleware/api-error.ts';
 import {
-  callListResponse, consultBody, controlResponse, destinationBody, liveCallSchema, okResponse, parkBody, parkingListResponse, parkResponse, partyBody, pickupBody,
+  callListResponse, consultBody, controlResponse, destinationBody, liveCallSchema, okResponse, parkBody, parkingListResponse, parkResponse, partyBody, pickupBody, placeCallBody, placeCallResponse,
   transferBody,
 } from '../schemas/calls.ts';
 import { noteBody } from '../schemas/calls.ts';
@@ -29,6 +29,27 @@ export function mountCallRoutes(api: ApiRouter, d: RouteDeps): void {
     // `calls` is the shape this route had before the list envelope; kept for existing clients.
     return { items: calls, nextCursor: null, calls };
   });
+
+  api.define(
+    {
+      ...base, roles: ['operator', 'admin', 'receptionist', 'member'], method: 'post', path: '/calls', scope: 'calls', status: 201,
+      summary: 'Click-to-call: ring the account `from`, then the dial string `to`, and bridge them (a member: from their own accounts)',
+      body: placeCallBody, response: placeCallResponse,
+    },
+    async ({ tenantId, auth, body, audit }) => {
+      const account = (await d.db.accounts.listPage({ tenantId, username: body.from, limit: 1 }))[0];
+      // Another tenant's account, or for a member someone else's, is simply not found.
+      if (!account || account.tenantId !== tenantId || (auth.user.role === 'member' && account.ownerUserId !== auth.user.id)) {
+        throw new ApiError(404, 'from: account not found', 'from');
+      }
+      const tenant = await d.db.tenants.get(tenantId);
+      if (!tenant) throw new ApiError(404, 'tenant not found');
+      const r = await control().place({ id: tenant.id, domain: tenant.domain }, account.username, body.to);
+      if (!r.ok) throw new ApiError(r.status, r.reason, r.field);
+      await d.db.transaction((tx) => audit(tx, { action: 'call.place', target: `call:${r.callId}`, details: { from: account.username, to: body.to } }));
+      return { ok: true, callId: r.callId, call: d.calls?.get(tenantId, r.callId) ?? null };
+    },
+  );
 
   api.define({ ...base, method: 'get', path: '/calls/:id', summary: 'One live call', response: z.object({ call: liveCallSchema }) }, async ({ tenantId, params }) => {
     const call = control().get(tenantId, params['id']!);

@@ -58,3 +58,9 @@ export const okResponse = z.object({ ok: z.literal(true) });
 
 /** A switchboard note on a live call (≤ 2000 characters; empty removes it). */
 export const noteBody = z.object({ note: z.string().max(2000, 'must be at most 2000 characters') });
+/** Click-to-call: `from` is an account (username) of the tenant, `to` a dial string. */
+export const placeCallBody = z.object({
+  from: z.string().min(1).max(64).regex(/^[A-Za-z0-9._+-]+$/, 'an account username'),
+  to: z.string().min(1).max(500),
+});
+export const placeCallResponse = z.object({ ok: z.literal(true), callId: z.string(), call: liveCallSchema.nullable() });

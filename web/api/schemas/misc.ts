@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH, SECRET_MAX_VALUE_LENGTH } from '../../../db/index.ts';
 import { timeParam } from './common.ts';
+import { providerRegistrationSchema, providerSettingsSchema } from './providers.ts';
 
 export const providerSchema = z
   .object({
@@ -16,6 +17,9 @@ export const providerSchema = z
     fromUser: z.string().nullable(),
     customHeaders: z.record(z.string(), z.string()),
     createdAt: z.number(),
+    settings: providerSettingsSchema.optional(),
+    /** The registration agent's last word (null: never registered). */
+    registration: providerRegistrationSchema.nullable().optional(),
   })
   .meta({ id: 'Provider' });
 export const providerCreateBody = z.object({
@@ -30,6 +34,7 @@ export const providerCreateBody = z.object({
   registerExpiry: z.number().int().min(30).max(86_400).optional(),
   fromUser: z.string().max(255).nullable().optional(),
   customHeaders: z.record(z.string(), z.string().max(1024)).optional(),
+  settings: providerSettingsSchema.optional(),
 });
 
 export const cdrQuery = z.object({
