@@ -223,7 +223,7 @@ export function SwitchboardPage() {
       </div>
 
       {prompt && (
-        <form className="board-prompt" onSubmit={submitPrompt} aria-label={PROMPT_LABELS[prompt.mode]}>
+        <form className="board-prompt" onSubmit={submitPrompt} aria-label="Call action">
           <label htmlFor="board-prompt-input">{PROMPT_LABELS[prompt.mode]}</label>
           <input id="board-prompt-input" ref={promptRef} list="board-extension-list" autoComplete="off" value={destination}
             placeholder={prompt.mode === 'transfer' ? 'extension or sip: URI' : 'extension'}

@@ -99,9 +99,7 @@ function CallRow({
           )}
           <span className="direction muted"> · {call.direction === 'inbound' ? 'incoming' : call.direction === 'outbound' ? 'outgoing' : 'internal'}</span>
         </span>
-        {call.consult && (
-          <span className="call-consult" role="status">Consulting <strong>{userOf(call.consult.referTo)}</strong> · {formatDuration(now - call.consult.since)} — <kbd>O</kbd> complete, <kbd>X</kbd> cancel</span>
-        )}
+        {call.consult && <ConsultLine board={board} call={call} consult={call.consult} now={now} />}
         {call.transferring && <span className="call-consult" role="status">Transferring to <strong>{userOf(call.transferring.referTo)}</strong>…</span>}
         {extras}
       </span>
@@ -110,5 +108,17 @@ function CallRow({
         {alert && <span className="alert-tag">Hold alert</span>}
       </span>
     </li>
+  );
+}
+
+/** A consult under way, with the target's lamp: ringing until it answers, then talking (complete or cancel). */
+function ConsultLine({ board, call, consult, now }: { board: BoardState; call: BoardCall; consult: NonNullable<BoardCall['consult']>; now: number }) {
+  const target = userOf(consult.referTo);
+  const lamp = board.extensions[target];
+  const answered = lamp !== undefined && lamp.callIds.includes(call.id) && lamp.state !== 'ringing';
+  return (
+    <span className="call-consult" data-consult-state={answered ? 'talking' : 'ringing'}>
+      Consulting <strong>{target}</strong> · {answered ? 'talking' : 'ringing'} {formatDuration(now - consult.since)} — <kbd>O</kbd> complete, <kbd>X</kbd> cancel
+    </span>
   );
 }
