@@ -206,10 +206,6 @@ export function SwitchboardPage() {
       )}
 
       <div className="board-actions" role="toolbar" aria-label="Call actions">
-        <span className="board-selected">
-          {selected ? <>Selected: <strong>{selected.callerName ?? selected.caller.displayName ?? selected.caller.account ?? selected.caller.uri.replace(/^sips?:/, '')}</strong></> : <span className="muted">No call selected</span>}
-          {pending && <span className="pending" role="status"> · {pending}…</span>}
-        </span>
         {actionButton(BoardCommand.Answer, 'Answer', ringing, ringing)}
         {actionButton(BoardCommand.Transfer, 'Transfer', selected !== null)}
         {actionButton(BoardCommand.Consult, 'Consult', bridged && !selected?.consult)}
@@ -220,6 +216,9 @@ export function SwitchboardPage() {
         {actionButton(BoardCommand.Retrieve, 'Retrieve', phase === CallPhase.Parked)}
         {actionButton(BoardCommand.PickupExtension, 'Pick up ext.', true)}
         {actionButton(BoardCommand.Hangup, 'Hang up', selected !== null)}
+        <span className="board-selected" role="status">
+          {pending ? `${pending}…` : selected ? '' : 'No call selected'}
+        </span>
       </div>
 
       {prompt && (

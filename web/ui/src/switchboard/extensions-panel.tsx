@@ -6,6 +6,7 @@ const STATE_LABELS: Record<string, string> = {
   idle: 'Idle', ringing: 'Ringing', busy: 'Busy', held: 'On hold', dnd: 'Do not disturb', offline: 'Offline',
 };
 const FILTERS = ['all', 'idle', 'ringing', 'busy', 'held', 'dnd', 'offline'] as const;
+const CHIP_LABELS: Record<string, string> = { ...STATE_LABELS, held: 'Held', dnd: 'DND' };
 type Filter = (typeof FILTERS)[number];
 
 export function ExtensionsPanel({
@@ -25,7 +26,7 @@ export function ExtensionsPanel({
   const all = Object.values(board.extensions).sort((a, b) => a.user.localeCompare(b.user, undefined, { numeric: true }));
   const needle = q.trim().toLowerCase();
   const shown = all.filter((x) => {
-    if (filter !== 'all' && x.state !== filter && !(filter === 'held' && x.state === 'held')) return false;
+    if (filter !== 'all' && x.state !== filter) return false;
     if (!needle) return true;
     const activity = activityOf(board, x)?.text ?? '';
     return x.user.toLowerCase().includes(needle) || activity.toLowerCase().includes(needle);
@@ -42,7 +43,7 @@ export function ExtensionsPanel({
       <div className="filter-chips" role="group" aria-label="Filter extensions by state">
         {FILTERS.map((f) => (
           <button key={f} type="button" className={`chip chip-${f}`} aria-pressed={filter === f} onClick={() => setFilter(f)}>
-            {f === 'all' ? 'All' : STATE_LABELS[f]} <span className="chip-count">{f === 'all' ? all.length : counts.get(f) ?? 0}</span>
+            {f === 'all' ? 'All' : CHIP_LABELS[f]} <span className="chip-count">{f === 'all' ? all.length : counts.get(f) ?? 0}</span>
           </button>
         ))}
       </div>
@@ -88,10 +89,12 @@ function ExtensionTile({
       </span>
       <span className="blf-side">
         {since !== null && <span className="blf-time">{formatDuration(now - since)}</span>}
-        {x.state === 'ringing' && !mine && (
-          <button type="button" className="button button-tiny" onClick={() => onPickup(x.user)} title="Pick up to my phone (G)">Pick up</button>
-        )}
-        {extras}
+        <span className="blf-buttons">
+          {x.state === 'ringing' && !mine && (
+            <button type="button" className="button button-tiny button-primary" onClick={() => onPickup(x.user)} title="Pick up to my phone (G)">Pick up</button>
+          )}
+          {extras}
+        </span>
       </span>
     </li>
   );
