@@ -98,6 +98,15 @@ describe('switchboard state', () => {
     expect(activityOf(s, s.extensions['1000']!)?.text).toBe('ringing from Ada Lovelace');
   });
 
+  it('says a consult target is consulted by the receptionist, not talking to the waiting caller', () => {
+    let s = boardReducer(EMPTY_BOARD, { type: 'snapshot', snapshot: snapshot() });
+    s = run(s, ev('call.created', { callId: 'k', caller, callee }), ev('call.answered', { callId: 'k', caller, callee }, T0 + 1),
+      ev('call.transfer.accepted', { callId: 'k', kind: 'attended', referTo: '<sip:1004@acme.test>', by: 'api:desk' }, T0 + 2),
+      lamp('1000', 'busy', ['k'], T0), lamp('1001', 'busy', ['k'], T0), lamp('1004', 'busy', ['k'], T0 + 3));
+    expect(activityOf(s, s.extensions['1004']!)).toEqual({ text: 'consulted by 1000', since: T0 + 2 });
+    expect(activityOf(s, s.extensions['1000']!)?.text).toBe('talking to 1001');
+  });
+
   it('orders waiting calls longest wait first', () => {
     let s = boardReducer(EMPTY_BOARD, { type: 'snapshot', snapshot: snapshot() });
     s = run(s,

@@ -343,6 +343,11 @@ export function activityOf(state: BoardState, x: BoardExtension): { text: string
   const isCaller = call.caller.account === x.user;
   const others = extensionsInCall(state, call.id).filter((o) => o.user !== x.user).map((o) => o.user);
   const peer = isCaller ? (others[0] ?? partyLabel(call.callee)) : (call.callerName ?? partyLabel(call.caller));
+  // A consult target talks to the consultant, not to the caller (who waits on hold).
+  if (call.consult && userOf(call.consult.referTo) === x.user && phaseOf(call) === CallPhase.Answered) {
+    const consultant = others.find((u) => u !== call.caller.account);
+    return { text: consultant ? `consulted by ${consultant}` : 'consulted', since: call.consult.since };
+  }
   switch (phaseOf(call)) {
     case CallPhase.Ringing:
     case CallPhase.Dialing:
