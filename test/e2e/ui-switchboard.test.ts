@@ -231,6 +231,43 @@ describe('switchboard', () => {
     expect(await slot.getAttribute('aria-label')).toBe('Slot 75: free');
   }, 60_000);
 
+  it('a ringing call dropped on an extension is answered there; G picks up the extension ringing, to my phone', async () => {
+    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1002@local");');
+    const { page } = await openBoard();
+    // Drag and drop: 1002 rings, the receptionist drops the call on 1004, which takes it.
+    let ringing = await phone('1002', 'call-uas-ring-cancel.xml');
+    const desk = await phone('1004', 'call-uas-answer.xml');
+    let created = nextCallId();
+    let caller = await callIn('e2e-uac-auth-answer-bye.xml');
+    let callId = await created;
+    let row = callRow(page, callId);
+    await expect.poll(() => row.getAttribute('data-phase')).toBe('ringing');
+    await row.dragTo(tile(page, '1004'));
+    await expectSippOk(ringing, desk, caller);
+    const picked = await ui.sw.waitForEvent((e) => e.type === 'call.picked-up' && e['callId'] === callId);
+    expect(picked['by']).toBe('api:desk@acme.test');
+    await row.waitFor({ state: 'detached' });
+
+    // Keyboard: G, the ringing extension, Enter: my phone (1000) is rung and takes the call.
+    ringing = await phone('1002', 'call-uas-ring-cancel.xml');
+    const mine = await phone('1000', 'call-uas-answer.xml');
+    created = nextCallId();
+    caller = await callIn('e2e-uac-auth-answer-wait-bye.xml');
+    callId = await created;
+    row = callRow(page, callId);
+    await expect.poll(() => tile(page, '1002').getAttribute('data-state')).toBe('ringing');
+    await page.keyboard.press('g');
+    await page.getByLabel('Pick up the call ringing extension').fill('1002');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => row.getAttribute('data-phase')).toBe('answered');
+    await expect.poll(() => tile(page, '1000').getAttribute('data-state')).toBe('busy');
+    await expectSippOk(ringing);
+    await row.click();
+    await page.keyboard.press('Delete');
+    await expectSippOk(mine, caller);
+    await row.waitFor({ state: 'detached' });
+  }, 60_000);
+
   it('survives a server-side close of its socket: reconnecting shown, resumed with since=, the hold made meanwhile and the call kept; the hold alert fires at the threshold set on the page', async () => {
     const watched = await openBoard();
     const { page } = watched;
