@@ -178,6 +178,7 @@ describe('switchboard', () => {
   }, 60_000);
 
   it('attended transfer cancelled from the page: the target is hung up, caller and receptionist talk again', async () => {
+    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
     const { page } = await openBoard();
     const consultant = await phone('1000', 'consult-uas-consultant-cancel-bye.xml');
     const target = await phone('1004', 'transfer-uas-late-offer.xml');
@@ -201,6 +202,7 @@ describe('switchboard', () => {
   }, 60_000);
 
   it('parks a call by dragging it onto a slot and retrieves it to my phone with R', async () => {
+    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
     const { page } = await openBoard();
     await page.getByLabel('Park slots').fill('70-77');
     const reception = await phone('1000', 'call-uas-answer.xml');
@@ -269,6 +271,7 @@ describe('switchboard', () => {
   }, 60_000);
 
   it('survives a server-side close of its socket: reconnecting shown, resumed with since=, the hold made meanwhile and the call kept; the hold alert fires at the threshold set on the page', async () => {
+    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
     const watched = await openBoard();
     const { page } = watched;
     await page.getByLabel('Hold alert after (seconds)').fill('2');
