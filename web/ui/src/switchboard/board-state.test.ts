@@ -146,6 +146,15 @@ describe('switchboard state', () => {
     expect(s.calls['n']).toMatchObject({ callerName: 'Grace Hopper', note: 'wants sales' });
   });
 
+  it('takes names and notes carried in a call object of any call event', () => {
+    let s = boardReducer(EMPTY_BOARD, { type: 'snapshot', snapshot: snapshot() });
+    s = run(s, ev('call.created', { callId: 'o', caller, callee }),
+      ev('call.answered', { callId: 'o', caller, callee, call: { callerName: 'Ada Lovelace', note: 'from the web form' } }, T0 + 5));
+    expect(s.calls['o']).toMatchObject({ callerName: 'Ada Lovelace', note: 'from the web form', answeredAt: T0 + 5 });
+    s = run(s, ev('call.note', { callId: 'o', note: '', by: 'x' }));
+    expect(s.calls['o']!.note).toBe('');
+  });
+
   it('picks the customer side of a call for call control', () => {
     const base = { id: 'x', direction: 'inbound', createdAt: T0, caller, callee };
     expect(customerParty(base, '1000')).toBe('caller');

@@ -266,6 +266,27 @@ function applyEvent(state: BoardState, e: StreamEvent): BoardState {
   }
 }
 
+/**
+ * The switchboard contract lets `call.*` events carry the phonebook name, the note and the hold
+ * start, at the top level or in a `call` object: whichever is there is taken.
+ */
+function withCallFields(state: BoardState, e: StreamEvent): BoardState {
+  if (!e.type.startsWith('call.') || e.type === 'call.ended') return state;
+  const callId = str(e['callId']);
+  if (!callId || !state.calls[callId]) return state;
+  const inner = obj(e['call']);
+  const callerName = str(e['callerName']) ?? str(inner['callerName']);
+  const note = e.type === 'call.note' ? undefined : (str(e['note']) ?? str(inner['note']));
+  const heldAt = num(inner['heldAt']);
+  if (callerName === undefined && note === undefined && heldAt === undefined) return state;
+  return withCall(state, callId, (c) => ({
+    ...c,
+    ...(callerName !== undefined && { callerName }),
+    ...(note !== undefined && { note }),
+    ...(heldAt !== undefined && c.held && { heldAt }),
+  }));
+}
+
 export function boardReducer(state: BoardState, action: BoardAction): BoardState {
   switch (action.type) {
     case 'snapshot':
@@ -273,7 +294,7 @@ export function boardReducer(state: BoardState, action: BoardAction): BoardState
     case 'resync':
       return { ...state, stale: true };
     case 'event': {
-      const next = applyEvent(state, action.event);
+      const next = withCallFields(applyEvent(state, action.event), action.event);
       return { ...next, seq: action.event.seq };
     }
   }
