@@ -84,7 +84,9 @@ function CallRow({
       onDragStart={drag}
       onClick={() => onSelect(call.id)}
     >
-      <span className={`phase-badge phase-badge-${phase}`}>{PHASE_LABELS[phase]}{phase === CallPhase.Parked && call.parkedIn ? ` ${call.parkedIn}` : ''}</span>
+      <span className={`phase-badge phase-badge-${call.consult ? 'consult' : phase}`}>
+        {call.consult ? 'Consulting' : PHASE_LABELS[phase]}{phase === CallPhase.Parked && call.parkedIn ? ` ${call.parkedIn}` : ''}
+      </span>
       <span className="call-main">
         <span className="call-caller">
           {name ? <><strong className="caller-name">{name}</strong> <span className="caller-number">{number}</span></> : <strong className="caller-number">{number}</strong>}
