@@ -49,7 +49,7 @@ describe('web app shell', () => {
     await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/dialplans');
     const nav = page.getByRole('navigation', { name: 'Main' });
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Call records']);
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Switchboard', 'Call records']);
     expect(await nav.getByRole('link', { name: 'Dialplans' }).getAttribute('aria-current')).toBe('page');
 
     // The cookie is HttpOnly: the page's script cannot read it, yet a reload keeps the session.
@@ -112,8 +112,9 @@ describe('web app shell', () => {
     await page.getByLabel('E-mail').fill('desk@acme.test');
     await page.getByLabel('Password').fill('desk-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Call records' }).waitFor();
-    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Call records']);
+    // Receptionists land on the switchboard.
+    await page.getByRole('heading', { name: 'Switchboard' }).waitFor();
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Switchboard', 'Call records']);
 
     await page.goto('/dialplans/outgoing');
     await page.getByTestId('forbidden').waitFor();

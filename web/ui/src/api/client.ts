@@ -1,7 +1,7 @@
 import type {
   Account, Binding, Cdr, CdrQuery, CompileError, CreateAccountInput, Dialplan, DialplanSummary,
   DialplanVersion, ErrorBody, ListPage, ListQuery, LoginInput, SaveDialplanInput, Session,
-  UpdateAccountInput,
+  UpdateAccountInput, CallParty,
 } from './types.ts';
 
 const BASE = '/api/v1';
@@ -181,5 +181,55 @@ export const api = {
       `${BASE}/cdrs/export${query({ ...q, format })}`,
   },
 };
+
+/** The switch's answer to a call-control request (the change itself arrives as events). */
+type ControlAnswer = { ok: true };
+
+/**
+ * Live call control (web/api/routes/calls.ts). Every answer only says the switch took the
+ * request; the switchboard shows the effect when the event stream says so.
+ */
+export const callControl = {
+  hangup: (id: string) => request<ControlAnswer>('POST', `/calls/${seg(id)}/hangup`),
+  hold: (id: string, party: CallParty) => request<ControlAnswer>('POST', `/calls/${seg(id)}/hold`, { party }),
+  unhold: (id: string) => request<ControlAnswer>('POST', `/calls/${seg(id)}/unhold`),
+  /** `party` stays and is connected to `destination` (an extension or a sip: URI); the other party leaves. */
+  transfer: (id: string, party: CallParty, destination: string) => request<ControlAnswer>('POST', `/calls/${seg(id)}/transfer`, { party, destination }),
+  /** `party` (the switchboard's own phone) consults `destination` while the other party waits on hold. */
+  consult: (id: string, party: CallParty, destination: string) => request<ControlAnswer>('POST', `/calls/${seg(id)}/consult`, { party, destination }),
+  completeConsult: (id: string) => request<ControlAnswer>('POST', `/calls/${seg(id)}/consult/complete`),
+  cancelConsult: (id: string) => request<ControlAnswer>('POST', `/calls/${seg(id)}/consult/cancel`),
+  park: (id: string, party: CallParty, slot?: string) =>
+    request<ControlAnswer & { slot?: string }>('POST', `/calls/${seg(id)}/park`, slot === undefined ? { party } : { party, slot }),
+  retrieve: (slot: string, destination: string) => request<ControlAnswer>('POST', `/parking/${seg(slot)}/retrieve`, { destination }),
+  /** A ringing call (by id) or whatever rings `extension`, answered at `destination`. */
+  pickup: (target: { callId: string } | { extension: string }, destination: string) =>
+    request<ControlAnswer>('POST', '/calls/pickup', { ...target, destination }),
+};
+
+/**
+ * The raw request helper for API parts this client does not wrap yet (the switchboard's
+ * phonebook, notes and DND come from other branches).
+ */
+export async function apiRequest<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return request<T>(method, path, body);
+}
+
+/** A text answer (CSV export) or a text body (CSV import), with the same session and CSRF handling. */
+export async function apiText(method: string, path: string, text?: string, contentType = 'text/csv'): Promise<string> {
+  const headers: Record<string, string> = {};
+  if (text !== undefined) headers['Content-Type'] = contentType;
+  if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  const response = await fetch(BASE + path, { method, headers, credentials: 'same-origin', body: text });
+  if (!response.ok) {
+    const error = await parseError(response);
+    if (response.status === 401) {
+      csrfToken = null;
+      onUnauthorized?.();
+    }
+    throw error;
+  }
+  return response.text();
+}
 
 export type Api = typeof api;

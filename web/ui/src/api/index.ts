@@ -1,4 +1,4 @@
-export { api, ApiError, CompileFailedError, listAll, setUnauthorizedHandler } from './client.ts';
+export { api, apiRequest, apiText, callControl, ApiError, CompileFailedError, listAll, setUnauthorizedHandler } from './client.ts';
 export type { Api } from './client.ts';
 export { EventStream, StreamState } from './events.ts';
 export type { EventSnapshot, EventStreamOptions, SocketLike, StreamEvent } from './events.ts';

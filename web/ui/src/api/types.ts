@@ -84,3 +84,6 @@ export interface ErrorBody {
   errors?: CompileError[];
   retryAfterSec?: number;
 }
+
+/** The side of a live call that call control acts on. */
+export type CallParty = 'caller' | 'callee';

@@ -8,6 +8,7 @@ import { DialplansPage } from '../pages/dialplans-page.tsx';
 import { AccountsPage } from '../pages/accounts-page.tsx';
 import { AccountPage } from '../pages/account-page.tsx';
 import { CdrsPage } from '../pages/cdrs-page.tsx';
+import { SwitchboardPage } from '../pages/switchboard-page.tsx';
 
 // Monaco is large: only the editor page pulls it in.
 const DialplanEditorPage = lazy(() => import('../pages/dialplan-editor-page.tsx'));
@@ -111,6 +112,7 @@ function Routes({ path }: { path: string }) {
   if ((params = matchPath('/accounts/:id', path))) return <AccountPage key={params.id} id={Number(params.id)} />;
   if (matchPath('/accounts', path)) return <AccountsPage />;
   if (matchPath('/cdrs', path)) return <CdrsPage />;
+  if (matchPath('/switchboard', path)) return <SwitchboardPage />;
   if (pageOf(path) === null) return null;
   return (
     <section className="page">

@@ -5,21 +5,24 @@ import type { Role } from '../api/index.ts';
  * calls and CDRs but never dialplans or accounts; members see their own accounts and the
  * dialplans those accounts use. The API enforces this; the UI only avoids offering dead ends.
  */
-export type PageId = 'dialplans' | 'accounts' | 'cdrs';
+export type PageId = 'dialplans' | 'accounts' | 'switchboard' | 'cdrs';
 
 const ACCESS: Record<PageId, readonly Role[]> = {
   dialplans: ['operator', 'admin', 'member'],
   accounts: ['operator', 'admin', 'member'],
   cdrs: ['operator', 'admin', 'receptionist', 'member'],
+  // A company's live calls: operators watch a tenant through the API, not this page.
+  switchboard: ['admin', 'receptionist'],
 };
 
 export const PAGE_TITLES: Record<PageId, string> = {
   dialplans: 'Dialplans',
   accounts: 'Accounts',
   cdrs: 'Call records',
+  switchboard: 'Switchboard',
 };
 
-export const PAGE_ORDER: readonly PageId[] = ['dialplans', 'accounts', 'cdrs'];
+export const PAGE_ORDER: readonly PageId[] = ['dialplans', 'accounts', 'switchboard', 'cdrs'];
 
 export function canOpen(role: Role, page: PageId): boolean {
   return ACCESS[page].includes(role);
