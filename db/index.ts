@@ -39,3 +39,6 @@ export type { CdrFilter } from './repositories/cdrs-repository.ts';
 export type { AuditFilter } from './repositories/audit-repository.ts';
 export { webPasswordNeedsRehash, hashWebPassword, WEB_PASSWORD_SCRYPT } from './secrets.ts';
 export { normalizeDidNumber, type Did, type NewDid } from './repositories/dids-repository.ts';
+export { isDatabaseUnavailable } from './errors.ts';
+export { DatabaseHealth, type DatabaseHealthState, type DatabaseHealthOptions } from './database-health.ts';
+export { ReadThroughCache, withDeadline, type ReadThroughCacheOptions } from './read-through-cache.ts';

@@ -167,6 +167,8 @@ export interface CdrsTable {
   ring_sec: number | null;
   /** JSON array of what happened to the call after it was set up (transfers, later hold/park). */
   history: string | null;
+  /** Idempotency key of the write journal (unique); null on rows written before it. */
+  record_key: string | null;
 }
 
 export interface TenantKvTable {

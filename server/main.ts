@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { prepareDataDir, type Config } from '../config/index.ts';
-import { openDatabase, type Database } from '../db/index.ts';
+import { DatabaseHealth, openDatabase, type Database } from '../db/index.ts';
 import { authenticateRequest, createApi, type ApiBinding } from '../web/api/index.ts';
 import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
 import { CallControl } from './calls/index.ts';
@@ -47,11 +47,15 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
   let sip: SipServices | undefined;
   let http: PatchbayHttpServer | undefined;
   let stopJobs: (() => Promise<void>) | undefined;
+  let dbHealth: DatabaseHealth | undefined;
   try {
     const applied = await db.migrate();
     logger.info({ db: db.dialect, migrationsApplied: applied }, 'database ready');
 
-    sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}` });
+    // Learnt from the switch's own reads and writes: while the database is down, calls and
+    // registrations are served from memory and writes wait in the journal.
+    dbHealth = new DatabaseHealth({ probe: () => db.ping(), logger: logger.child({ component: 'db' }) });
+    sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}`, dbHealth });
 
     const control = new CallControl(sip.calls);
     const location = sip.location;
@@ -126,6 +130,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
           await stopJobs?.();
           // SIP first flushes its write-behind (bindings) before the database goes away.
           await sipServices.close();
+          dbHealth?.close();
           await db.close();
           logger.info('stopped');
         })();

@@ -3,7 +3,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import type { Database } from '../db/index.ts';
+import { DatabaseHealth, type Database } from '../db/index.ts';
 import type { EventBus } from './events/index.ts';
 import { BanSync, CidrSet, DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
@@ -21,6 +21,8 @@ export interface SipServicesContext {
   logger: Logger;
   events: EventBus;
   userAgent: string;
+  /** Whether the database answers (main.ts shares it with the health check); made here if absent. */
+  dbHealth?: DatabaseHealth;
 }
 
 export interface SipServices {
@@ -51,9 +53,10 @@ export interface SipServices {
 export async function startSipServices(ctx: SipServicesContext): Promise<SipServices> {
   const { config, db, logger, events } = ctx;
   const sipLogger = logger.child({ component: 'sip' });
-  const directory = new DbAccountDirectory({ db });
+  const dbHealth = ctx.dbHealth ?? new DatabaseHealth({ probe: () => db.ping(), logger: logger.child({ component: 'db' }) });
+  const directory = new DbAccountDirectory({ db, health: dbHealth });
   await directory.load();
-  const dialplans = new DbDialplanStore(db);
+  const dialplans = new DbDialplanStore(db, undefined, dbHealth);
   // Admin writes through the API say so on the bus: drop the cached copies at once, not after a TTL.
   const unsubscribeConfig = events.subscribe({ types: ['config.changed'] }, (e) => {
     if (e.type !== 'config.changed') return;
@@ -137,12 +140,13 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   });
   const callLogger = logger.child({ component: 'calls' });
   const cdrs = cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed'));
-  const providerSource = new DbProviderSource(db);
+  const providerSource = new DbProviderSource(db, undefined, dbHealth);
   const providers = new ProviderLegs(providerSource);
   const sipResolver = new SipServerResolver({ dns: nodeSipDns(config.sip.dnsServers) });
   let registrationAgent: ProviderRegistrationAgent | undefined;
   const inboundProviders = new InboundProviderMatcher({
     db,
+    health: dbHealth,
     registeredContact: (user) => registrationAgent?.byContactUser(user)?.provider,
     resolve: async (host) => (await dnsLookup(host, { all: true })).map((a) => a.address),
   });
@@ -301,6 +305,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         await sandbox.stop();
         await cdrs.close(); // queued CDRs are written before main.ts closes the database
         await location.close();
+        if (!ctx.dbHealth) dbHealth.close();
       })();
       return closing;
     },

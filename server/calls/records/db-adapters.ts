@@ -1,37 +1,35 @@
-import type { Cdr, Database } from '../../../db/index.ts';
+import { ReadThroughCache, type Cdr, type Database, type DatabaseHealth } from '../../../db/index.ts';
 import type { CdrRecord } from './call-events.ts';
 import type { CallAccount, CallAccountDirectory, CdrSink, DialplanStore, StoredDialplan } from '../call-service-deps.ts';
 import { toAccountAuth, type DbAccountDirectory } from '../../registrar/index.ts';
 
 /**
  * Compiled dialplans served from memory on the INVITE path. An entry is re-read after
- * `refreshAfterMs`, so `patchbay dialplan set` from another process takes effect within that.
+ * `refreshAfterMs`, so `patchbay dialplan set` from another process takes effect within that;
+ * when that read fails (database down) the last known version runs, never a failed call.
  */
 export class DbDialplanStore implements DialplanStore {
-  private readonly cache = new Map<string, { value: StoredDialplan | undefined; fetchedAt: number }>();
+  private readonly cache: ReadThroughCache<StoredDialplan | undefined>;
 
   constructor(
     private readonly db: Database,
-    private readonly refreshAfterMs = 2_000,
-  ) {}
-
-  async get(tenantId: number, name: string): Promise<StoredDialplan | undefined> {
-    const key = `${tenantId}/${name}`;
-    const hit = this.cache.get(key);
-    if (hit && Date.now() - hit.fetchedAt < this.refreshAfterMs) return hit.value;
-    const current = await this.db.dialplans.getCurrent(tenantId, name);
-    const value = current ? { js: current.compiledJs, sourceMap: current.sourceMap } : undefined;
-    this.cache.set(key, { value, fetchedAt: Date.now() });
-    return value;
+    refreshAfterMs = 2_000,
+    health?: DatabaseHealth,
+  ) {
+    this.cache = new ReadThroughCache({ freshMs: refreshAfterMs, health });
   }
 
-  /** Forgets a cached dialplan (or all of a tenant's) so the next call reads the saved version. */
+  async get(tenantId: number, name: string): Promise<StoredDialplan | undefined> {
+    return this.cache.get(`${tenantId}/${name}`, async () => {
+      const current = await this.db.dialplans.getCurrent(tenantId, name);
+      return current ? { js: current.compiledJs, sourceMap: current.sourceMap } : undefined;
+    });
+  }
+
+  /** Marks a cached dialplan (or all of a tenant's) stale so the next call reads the saved version. */
   invalidate(tenantId: number, name?: string): void {
-    if (name !== undefined) {
-      this.cache.delete(`${tenantId}/${name}`);
-      return;
-    }
-    for (const key of this.cache.keys()) if (key.startsWith(`${tenantId}/`)) this.cache.delete(key);
+    const exact = `${tenantId}/${name}`;
+    this.cache.invalidate(name !== undefined ? (key) => key === exact : (key) => key.startsWith(`${tenantId}/`));
   }
 }
 
