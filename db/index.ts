@@ -42,3 +42,4 @@ export { normalizeDidNumber, type Did, type NewDid } from './repositories/dids-r
 export { isDatabaseUnavailable } from './errors.ts';
 export { DatabaseHealth, type DatabaseHealthState, type DatabaseHealthOptions } from './database-health.ts';
 export { ReadThroughCache, withDeadline, type ReadThroughCacheOptions } from './read-through-cache.ts';
+export { WriteJournal, writeJournalSettingsFromEnv, type JournaledWrite, type ProviderStateWrite, type WriteJournalOptions, type WriteJournalStats } from './write-journal.ts';

@@ -3,7 +3,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import { DatabaseHealth, type Database } from '../db/index.ts';
+import { DatabaseHealth, WriteJournal, writeJournalSettingsFromEnv, type Database } from '../db/index.ts';
 import type { EventBus } from './events/index.ts';
 import { BanSync, CidrSet, DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
@@ -23,6 +23,11 @@ export interface SipServicesContext {
   userAgent: string;
   /** Whether the database answers (main.ts shares it with the health check); made here if absent. */
   dbHealth?: DatabaseHealth;
+  /**
+   * The write journal (main.ts opens and replays it before the switch serves); every CDR, binding
+   * and provider state goes through it. Without one, a journal in the data dir is opened here.
+   */
+  journal?: WriteJournal;
 }
 
 export interface SipServices {
@@ -54,6 +59,8 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const { config, db, logger, events } = ctx;
   const sipLogger = logger.child({ component: 'sip' });
   const dbHealth = ctx.dbHealth ?? new DatabaseHealth({ probe: () => db.ping(), logger: logger.child({ component: 'db' }) });
+  const journal = ctx.journal ?? (await WriteJournal.open({ ...writeJournalSettingsFromEnv(process.env, config.dataDir), target: db, health: dbHealth, logger: logger.child({ component: 'journal' }) }));
+  if (!ctx.journal) await journal.replay();
   const directory = new DbAccountDirectory({ db, health: dbHealth });
   await directory.load();
   const dialplans = new DbDialplanStore(db, undefined, dbHealth);
@@ -65,7 +72,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   });
 
   const location = new LocationService({
-    store: new DbBindingStore(db),
+    store: new DbBindingStore(db, journal),
     emit: (event) => events.emit(event),
     logger: sipLogger,
   });
@@ -139,7 +146,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     limits: { memoryMiB: config.sandbox.memoryMb, cpuMs: config.sandbox.cpuMs },
   });
   const callLogger = logger.child({ component: 'calls' });
-  const cdrs = cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed'));
+  const cdrs = cdrSinkFor(journal, (cdr) => callLogger.error({ callId: cdr.callId, tenantId: cdr.tenantId }, 'CDR lost: write journal full'));
   const providerSource = new DbProviderSource(db, undefined, dbHealth);
   const providers = new ProviderLegs(providerSource);
   const sipResolver = new SipServerResolver({ dns: nodeSipDns(config.sip.dnsServers) });
@@ -182,6 +189,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     await sandbox.stop().catch(() => {});
     await banSync.stop();
     await location.close();
+    if (!ctx.journal) await journal.close();
     throw err;
   }
   const keepAlive = new NatKeepAlive({
@@ -236,7 +244,9 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
       const problem = registrarPolicy.problem(target);
       return problem && !problem.startsWith('port ') ? problem : undefined;
     },
-    store: (s) => db.providerRegistrations.set(s),
+    store: async (s) => {
+      journal.append({ kind: 'providerState', state: { ...s, updatedAt: Date.now() } });
+    },
     emit: (event) => events.emit(event),
     logger: logger.child({ component: 'providers' }),
     list: async () => {
@@ -305,6 +315,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         await sandbox.stop();
         await cdrs.close(); // queued CDRs are written before main.ts closes the database
         await location.close();
+        if (!ctx.journal) await journal.close();
         if (!ctx.dbHealth) dbHealth.close();
       })();
       return closing;
