@@ -133,7 +133,15 @@ export class DbAccountDirectory implements AccountDirectory {
       return hit.value;
     }
     if (this.misses.has(missKey)) return undefined;
-    const value = await reading();
+    let value: T | undefined;
+    try {
+      value = await reading();
+    } catch (err) {
+      // Never seen and the database cannot say: answered as unknown (the same answer a stranger
+      // gets, so an outage does not reveal which names are cached), and not remembered as a miss.
+      if (health && !health.reachable) return undefined;
+      throw err;
+    }
     this.store(map, kind, key, value);
     return value;
   }

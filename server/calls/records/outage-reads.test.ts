@@ -62,6 +62,9 @@ describe('call and REGISTER path reads during a database outage', () => {
     expect((await dir.findAccount('1001', 'acme.test'))?.outDialplan).toBe('out');
     expect(await dir.find('1001', 'acme.test')).toMatchObject({ username: '1001' });
     expect(health.reachable).toBe(false);
+    // A name never seen cannot be looked up: unknown (as for a stranger), and not remembered so.
+    expect(await dir.find('1999', 'acme.test')).toBeUndefined();
+    expect(dir.negativeCount).toBe(0);
     // Once back, an invalidated entry reflects the database again at the next lookup.
     state.down = false;
     state.accounts = [account('1001', { disabled: true })];
