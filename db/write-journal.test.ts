@@ -161,6 +161,36 @@ describe.each(testDatabaseTargets())('WriteJournal on $dialect', (target) => {
     await journal.close();
   });
 
+  it('drops what the database took from the file even when it goes away half way (compaction)', async () => {
+    const file = path.join(dir, 'compact.log');
+    let batchesTaken = 0;
+    const halfWay: WriteJournalOptions['target'] = {
+      ...db,
+      cdrs: {
+        insertMany: async (rows: readonly Cdr[]) => {
+          if (batchesTaken >= 2) throw unreachable();
+          batchesTaken++;
+          await db.cdrs.insertMany(rows);
+        },
+      } as never,
+    };
+    const journal = await WriteJournal.open({ file, target: halfWay, flushIntervalMs: 10, retryMs: 60_000, maxBytes: 256 * 1024 });
+    for (let i = 0; i < 300; i++) journal.append({ kind: 'cdr', cdr: cdr(`compact-${String(i).padStart(3, '0')}`) });
+    await journal.drain();
+    expect(journal.stats().pending).toBe(100);
+    const left = (await readFile(file, 'utf8')).trim().split('\n');
+    expect(left).toHaveLength(100);
+    expect((JSON.parse(left[0]!) as { w: { cdr: Cdr } }).w.cdr.callId).toBe('compact-200');
+    // Stopped during the outage; the next start writes the rest, each once.
+    await journal.close();
+    const next = await WriteJournal.open({ file, target: db, flushIntervalMs: 10 });
+    expect(await next.replay()).toBe(100);
+    await next.close();
+    const ids = await callIds('compact-');
+    expect(ids).toHaveLength(300);
+    expect(new Set(ids).size).toBe(300);
+  });
+
   it('a write the database rejects for its content is skipped, not retried forever', async () => {
     const file = path.join(dir, 'poison.log');
     const logged: string[] = [];

@@ -92,11 +92,15 @@ export class WriteJournal {
   private closed = false;
   private readonly flushIntervalMs: number;
   private readonly maxBytes: number;
+  /** Applied bytes still in the file past which it is compacted. */
+  private readonly compactAtBytes: number;
+  private appliedBytes = 0;
   private readonly unsubscribe: (() => void) | undefined;
 
   private constructor(private readonly options: WriteJournalOptions) {
     this.flushIntervalMs = options.flushIntervalMs ?? 200;
     this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.compactAtBytes = Math.min(1024 * 1024, this.maxBytes / 4);
     this.retryBackoffMs = options.retryMs ?? 500;
     this.unsubscribe = options.health?.onRecovered(() => void this.apply());
   }
@@ -277,11 +281,17 @@ export class WriteJournal {
       const outcome = await this.applyLines(lines);
       if (outcome === 'unavailable') {
         this.scheduleRetry();
+        // What the database took before it went away leaves the file now, not after the outage.
+        if (this.appliedBytes >= this.compactAtBytes) await this.compact();
         return;
       }
       this.durable.splice(0, group);
       applied += group;
+      this.appliedBytes += lines.reduce((n, l) => n + l.bytes, 0);
       this.options.health?.reportSuccess();
+      // Under steady load the database may never quite catch up: drop the applied prefix as
+      // it grows, so a busy but healthy switch never fills the journal.
+      if (this.appliedBytes >= this.compactAtBytes) await this.compact();
     }
     this.retryBackoffMs = this.options.retryMs ?? 500;
     if (applied > 0) await this.compact();
@@ -328,9 +338,10 @@ export class WriteJournal {
         if (this.fileBytes === 0) return;
         await this.fh.truncate(0);
         this.fileBytes = 0;
+        this.appliedBytes = 0;
       } else {
         const rest = this.durable.reduce((n, l) => n + l.bytes, 0);
-        if (this.fileBytes < Math.max(1024 * 1024, this.maxBytes / 4) || rest > this.fileBytes / 2) return;
+        if (this.fileBytes - rest < this.compactAtBytes) return;
         const tmp = `${this.options.file}.tmp`;
         const out = await open(tmp, 'w', 0o600);
         try {
@@ -343,6 +354,7 @@ export class WriteJournal {
         await rename(tmp, this.options.file);
         this.fh = await open(this.options.file, 'a', 0o600);
         this.fileBytes = rest;
+        this.appliedBytes = 0;
       }
       if (this.full && this.fileBytes + this.bufferedBytes < this.maxBytes / 2) {
         this.full = false;
