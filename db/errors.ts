@@ -42,3 +42,22 @@ export function isUniqueViolation(err: unknown): boolean {
     e.errno === 1062
   );
 }
+
+/** Driver error codes that mean "the database cannot be reached now", not "this statement is wrong". */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_LOCK_WAIT_TIMEOUT',
+  'ER_CONNECTION_KILLED', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_CANTOPEN',
+]);
+
+/**
+ * True when `err` says the database is unreachable or overloaded (worth retrying later), false
+ * for an error of the statement itself (a constraint, bad data), which a retry cannot fix.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; fatal?: unknown; message?: unknown };
+  if (e.fatal === true) return true;
+  if (typeof e.code === 'string' && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('SQLITE_IOERR'))) return true;
+  return typeof e.message === 'string' && /Pool is closed|Connection lost|connect ETIMEDOUT|Can't add new command when connection is in closed state/i.test(e.message);
+}

@@ -43,3 +43,7 @@ export {
   normalizeContactNumber, checkContactInput, CONTACT_NAME_MAX, CONTACT_COMPANY_MAX, CONTACT_NOTE_MAX, CONTACT_NUMBERS_MAX, CONTACT_NUMBER_MAX, CONTACTS_PER_TENANT_MAX,
   type Contact, type ContactInput, type ContactPageQuery,
 } from './repositories/contacts-repository.ts';
+export { isDatabaseUnavailable } from './errors.ts';
+export { DatabaseHealth, type DatabaseHealthState, type DatabaseHealthOptions } from './database-health.ts';
+export { ReadThroughCache, withDeadline, type ReadThroughCacheOptions } from './read-through-cache.ts';
+export { WriteJournal, writeJournalSettingsFromEnv, type JournaledWrite, type ProviderStateWrite, type WriteJournalOptions, type WriteJournalStats } from './write-journal.ts';

@@ -333,6 +333,14 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
           .execute();
       },
     },
+    '0060_cdr_record_key': {
+      // The write journal's idempotency key: a CDR replayed after a crash or an outage is written once.
+      // Nullable (rows from before have none); a unique index allows many NULLs on both dialects.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('cdrs').addColumn('record_key', 'varchar(64)').execute();
+        await db.schema.createIndex('cdrs_record_key').unique().on('cdrs').column('record_key').execute();
+      },
+    },
     '0070_contacts': {
       // The tenant phonebook (switchboard caller names). `search` is the lower-cased name, company,
       // numbers as typed and as normalised, so one LIKE serves `q` the same on both dialects.

@@ -169,6 +169,8 @@ export interface CdrsTable {
   history: string | null;
   /** The switchboard's call note when the call ended (migration 0071). */
   note: Generated<string | null>;
+  /** Idempotency key of the write journal (unique); null on rows written before it. */
+  record_key: string | null;
 }
 
 export interface TenantKvTable {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { prepareDataDir, type Config } from '../config/index.ts';
-import { openDatabase, type Database } from '../db/index.ts';
+import { DatabaseHealth, openDatabase, WriteJournal, writeJournalSettingsFromEnv, type Database } from '../db/index.ts';
 import { authenticateRequest, createApi, type ApiBinding } from '../web/api/index.ts';
 import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
 import { CallControl } from './calls/index.ts';
@@ -47,11 +47,22 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
   let sip: SipServices | undefined;
   let http: PatchbayHttpServer | undefined;
   let stopJobs: (() => Promise<void>) | undefined;
+  let dbHealth: DatabaseHealth | undefined;
+  let journal: WriteJournal | undefined;
   try {
     const applied = await db.migrate();
     logger.info({ db: db.dialect, migrationsApplied: applied }, 'database ready');
 
-    sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}` });
+    // Learnt from the switch's own reads and writes: while the database is down, calls and
+    // registrations are served from memory and writes wait in the journal.
+    dbHealth = new DatabaseHealth({ probe: () => db.ping(), logger: logger.child({ component: 'db' }) });
+    // What a crash or an outage left unwritten goes to the database before the switch serves,
+    // so restored bindings and CDR counts are complete.
+    journal = await WriteJournal.open({ ...writeJournalSettingsFromEnv(process.env, config.dataDir), target: db, health: dbHealth, logger: logger.child({ component: 'journal' }) });
+    await journal.replay();
+    sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}`, dbHealth, journal });
+    const writes = journal;
+    const health = dbHealth;
 
     const control = new CallControl(sip.calls, sip.annotations);
     const location = sip.location;
@@ -74,6 +85,18 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       calls: control,
       events,
       jobs,
+      health: {
+        components() {
+          const j = writes.stats();
+          const db = health.state();
+          return {
+            ...(!db.reachable && { database: { status: 'degraded' as const, detail: `unreachable: ${db.lastError ?? 'unknown'}` } }),
+            journal: j.full
+              ? { status: 'degraded' as const, detail: `full: ${j.dropped} writes dropped`, pending: j.pending }
+              : { status: 'ok' as const, pending: j.pending },
+          };
+        },
+      },
       trustProxy: /^(1|true|yes|on)$/i.test(process.env['PATCHBAY_HTTP_TRUST_PROXY'] ?? ''),
       liveBindings: {
         list: (accountId) => [...location.all()].filter((b) => b.accountId === accountId).map(showBinding),
@@ -126,6 +149,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
           await stopJobs?.();
           // SIP first flushes its write-behind (bindings) before the database goes away.
           await sipServices.close();
+          await writes.close();
+          dbHealth?.close();
           await db.close();
           logger.info('stopped');
         })();
@@ -136,6 +161,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     await http?.close();
     await stopJobs?.().catch(() => {});
     await sip?.close().catch(() => {});
+    await journal?.close().catch(() => {});
+    dbHealth?.close();
     await db.close().catch(() => {});
     throw err;
   }

@@ -4,7 +4,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import type { Database } from '../db/index.ts';
+import { DatabaseHealth, WriteJournal, writeJournalSettingsFromEnv, type Database } from '../db/index.ts';
 import type { EventBus } from './events/index.ts';
 import { BanSync, CidrSet, DbAccountDirectory, DbBindingStore, LocationService, NatKeepAlive, Registrar } from './registrar/index.ts';
 import { RequestDispatcher } from './request-dispatcher.ts';
@@ -23,6 +23,13 @@ export interface SipServicesContext {
   logger: Logger;
   events: EventBus;
   userAgent: string;
+  /** Whether the database answers (main.ts shares it with the health check); made here if absent. */
+  dbHealth?: DatabaseHealth;
+  /**
+   * The write journal (main.ts opens and replays it before the switch serves); every CDR, binding
+   * and provider state goes through it. Without one, a journal in the data dir is opened here.
+   */
+  journal?: WriteJournal;
 }
 
 export interface SipServices {
@@ -55,9 +62,12 @@ export interface SipServices {
 export async function startSipServices(ctx: SipServicesContext): Promise<SipServices> {
   const { config, db, logger, events } = ctx;
   const sipLogger = logger.child({ component: 'sip' });
-  const directory = new DbAccountDirectory({ db });
+  const dbHealth = ctx.dbHealth ?? new DatabaseHealth({ probe: () => db.ping(), logger: logger.child({ component: 'db' }) });
+  const journal = ctx.journal ?? (await WriteJournal.open({ ...writeJournalSettingsFromEnv(process.env, config.dataDir), target: db, health: dbHealth, logger: logger.child({ component: 'journal' }) }));
+  if (!ctx.journal) await journal.replay();
+  const directory = new DbAccountDirectory({ db, health: dbHealth });
   await directory.load();
-  const dialplans = new DbDialplanStore(db);
+  const dialplans = new DbDialplanStore(db, undefined, dbHealth);
   const callerNames = new CallerNames({ load: (tenantId) => db.contacts.listAll(tenantId), logger: logger.child({ component: 'calls' }) });
   const annotations = new CallAnnotations({ names: callerNames, emit: (event) => events.emit(event) });
   // Admin writes through the API say so on the bus: drop the cached copies at once, not after a TTL.
@@ -69,7 +79,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   });
 
   const location = new LocationService({
-    store: new DbBindingStore(db),
+    store: new DbBindingStore(db, journal),
     emit: (event) => events.emit(event),
     logger: sipLogger,
   });
@@ -145,13 +155,14 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     limits: { memoryMiB: config.sandbox.memoryMb, cpuMs: config.sandbox.cpuMs },
   });
   const callLogger = logger.child({ component: 'calls' });
-  const cdrs = cdrSinkFor(db, (err) => callLogger.error({ err }, 'CDR write failed'));
-  const providerSource = new DbProviderSource(db);
+  const cdrs = cdrSinkFor(journal, (cdr) => callLogger.error({ callId: cdr.callId, tenantId: cdr.tenantId }, 'CDR lost: write journal full'));
+  const providerSource = new DbProviderSource(db, undefined, dbHealth);
   const providers = new ProviderLegs(providerSource);
   const sipResolver = new SipServerResolver({ dns: nodeSipDns(config.sip.dnsServers) });
   let registrationAgent: ProviderRegistrationAgent | undefined;
   const inboundProviders = new InboundProviderMatcher({
     db,
+    health: dbHealth,
     registeredContact: (user) => registrationAgent?.byContactUser(user)?.provider,
     resolve: async (host) => (await dnsLookup(host, { all: true })).map((a) => a.address),
   });
@@ -188,6 +199,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     await sandbox.stop().catch(() => {});
     await banSync.stop();
     await location.close();
+    if (!ctx.journal) await journal.close();
     throw err;
   }
   const keepAlive = new NatKeepAlive({
@@ -242,7 +254,9 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
       const problem = registrarPolicy.problem(target);
       return problem && !problem.startsWith('port ') ? problem : undefined;
     },
-    store: (s) => db.providerRegistrations.set(s),
+    store: async (s) => {
+      journal.append({ kind: 'providerState', state: { ...s, updatedAt: Date.now() } });
+    },
     emit: (event) => events.emit(event),
     logger: logger.child({ component: 'providers' }),
     list: async () => {
@@ -322,6 +336,8 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         await sandbox.stop();
         await cdrs.close(); // queued CDRs are written before main.ts closes the database
         await location.close();
+        if (!ctx.journal) await journal.close();
+        if (!ctx.dbHealth) dbHealth.close();
       })();
       return closing;
     },

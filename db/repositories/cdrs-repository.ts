@@ -50,6 +50,11 @@ export interface Cdr {
   history: CdrHistoryEntry[];
   /** The switchboard's call note when the call ended (absent or null: none). */
   note?: string | null;
+  /**
+   * Idempotency key (the write journal's): a CDR whose key is already stored is not written again,
+   * so a journal replayed after a crash or an outage writes each call once.
+   */
+  recordKey?: string | null;
 }
 
 export interface StoredCdr extends Cdr {
@@ -80,6 +85,7 @@ function fromRow(r: Selectable<CdrsTable>): StoredCdr {
     ringSec: r.ring_sec === null ? null : Number(r.ring_sec),
     history: parseJson<CdrHistoryEntry[]>(r.history, []),
     note: r.note ?? null,
+    recordKey: r.record_key ?? null,
   };
 }
 
@@ -105,6 +111,7 @@ function toRow(cdr: Cdr): Insertable<CdrsTable> {
     ring_sec: cdr.ringSec === null ? null : Math.max(0, Math.round(cdr.ringSec)),
     history: JSON.stringify(cdr.history),
     note: cdr.note ?? null,
+    record_key: cdr.recordKey ?? null,
   };
 }
 
@@ -141,8 +148,21 @@ export class CdrsRepository {
    */
   async insertMany(cdrs: readonly Cdr[]): Promise<void> {
     if (cdrs.length === 0) return;
-    const rows = cdrs.map(toRow);
     await inTransaction(this.ctx.db, async (trx) => {
+      // Rows whose record key is already stored (a replayed journal batch) are skipped; the
+      // unique index on record_key backs this up.
+      const keys = [...new Set(cdrs.flatMap((c) => (c.recordKey ? [c.recordKey] : [])))];
+      const stored = new Set<string>();
+      for (let i = 0; i < keys.length; i += ROWS_PER_STATEMENT) {
+        const found = await trx.selectFrom('cdrs').select('record_key').where('record_key', 'in', keys.slice(i, i + ROWS_PER_STATEMENT)).execute();
+        for (const r of found) if (r.record_key) stored.add(r.record_key);
+      }
+      const rows = cdrs.filter((c) => {
+        if (!c.recordKey) return true;
+        if (stored.has(c.recordKey)) return false;
+        stored.add(c.recordKey);
+        return true;
+      }).map(toRow);
       for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
         await trx.insertInto('cdrs').values(rows.slice(i, i + ROWS_PER_STATEMENT)).execute();
       }

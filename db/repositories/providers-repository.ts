@@ -279,13 +279,14 @@ function validateServerUri(field: string, uri: string): void {
 export class ProviderRegistrationsRepository {
   constructor(private readonly ctx: RepositoryContext) {}
 
-  async set(input: { providerId: number; state: ProviderRegistrationState; expiresAt?: number | null; lastError?: string | null }): Promise<void> {
+  /** `updatedAt` (default now) is when the state changed: a journal replay keeps that time. */
+  async set(input: { providerId: number; state: ProviderRegistrationState; expiresAt?: number | null; lastError?: string | null; updatedAt?: number }): Promise<void> {
     const values = {
       provider_id: input.providerId,
       state: input.state,
       expires_at: input.expiresAt ?? null,
       last_error: input.lastError ?? null,
-      updated_at: Date.now(),
+      updated_at: input.updatedAt ?? Date.now(),
     };
     await inTransaction(this.ctx.db, async (trx) => {
       await trx.deleteFrom('provider_registrations').where('provider_id', '=', input.providerId).execute();

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { Database, Did } from '../../db/index.ts';
+import { ReadThroughCache, type Database, type DatabaseHealth, type Did, type Tenant } from '../../db/index.ts';
 import type { ProviderRecord } from './provider-directory.ts';
 
 export type InboundMatch =
@@ -31,6 +31,8 @@ export interface InboundMatcherDeps {
   registeredContact(user: string): ProviderRecord | undefined;
   resolve(host: string): Promise<string[]>;
   now?: () => number;
+  /** While the database is down the last known DIDs, tenants and providers are served. */
+  health?: DatabaseHealth;
 }
 
 const CACHE_TTL_MS = 30_000;
@@ -43,17 +45,29 @@ const MAX_CACHED = 10_000;
  * so nobody else reaches a tenant's incoming dialplan by dialling its number at the switch.
  */
 export class InboundProviderMatcher {
-  private readonly dids = new Map<string, { at: number; value: Did | undefined }>();
+  private readonly dids: ReadThroughCache<Did | undefined>;
+  private readonly tenants: ReadThroughCache<Tenant | undefined>;
+  private readonly providerRows: ReadThroughCache<ProviderRecord[]>;
   private readonly sources = new Map<number, { at: number; value: Set<string> }>();
   private readonly now: () => number;
 
   constructor(private readonly deps: InboundMatcherDeps) {
     this.now = deps.now ?? (() => Date.now());
+    const cache = { freshMs: CACHE_TTL_MS, maxEntries: MAX_CACHED, health: deps.health, now: this.now };
+    this.dids = new ReadThroughCache(cache);
+    this.tenants = new ReadThroughCache(cache);
+    this.providerRows = new ReadThroughCache(cache);
   }
 
   invalidate(): void {
-    this.dids.clear();
+    this.dids.invalidate();
+    this.tenants.invalidate();
+    this.providerRows.invalidate();
     this.sources.clear();
+  }
+
+  private tenant(id: number): Promise<Tenant | undefined> {
+    return this.tenants.get(String(id), () => this.deps.db.tenants.get(id));
   }
 
   async match(req: InboundRequestView): Promise<InboundMatch> {
@@ -61,7 +75,7 @@ export class InboundProviderMatcher {
     const did = (await this.did(req.requestUser)) ?? (registered ? await this.did(req.toUser) : undefined);
     if (registered) {
       if (!(await this.fromProvider(registered, req.sourceAddress))) return { kind: 'refused', reason: 'Not from the provider' };
-      const tenant = await this.deps.db.tenants.get(registered.tenantId);
+      const tenant = await this.tenant(registered.tenantId);
       if (!tenant) return { kind: 'none' };
       const sameTenantDid = did && did.tenantId === registered.tenantId && (did.providerId === null || did.providerId === registered.id) ? did : undefined;
       return {
@@ -76,7 +90,7 @@ export class InboundProviderMatcher {
     let from: ProviderRecord | undefined;
     for (const p of candidates) if (await this.fromProvider(p, req.sourceAddress)) from = p;
     if (!from) return { kind: 'refused', reason: 'Not from the provider' };
-    const tenant = await this.deps.db.tenants.get(did.tenantId);
+    const tenant = await this.tenant(did.tenantId);
     if (!tenant) return { kind: 'none' };
     return {
       kind: 'provider', tenant: { id: tenant.id, domain: tenant.domain }, provider: { id: from.id, name: from.name },
@@ -86,21 +100,25 @@ export class InboundProviderMatcher {
 
   private async did(user: string | undefined): Promise<Did | undefined> {
     if (!user || !/^\+?[0-9()\s.\-/]{2,32}$/.test(user)) return undefined;
-    const hit = this.dids.get(user);
-    if (hit && this.now() - hit.at < CACHE_TTL_MS) return hit.value;
-    const value = await this.deps.db.dids.findByNumber(user);
-    if (this.dids.size >= MAX_CACHED) this.dids.clear();
-    this.dids.set(user, { at: this.now(), value });
-    return value;
+    try {
+      return await this.dids.get(user, () => this.deps.db.dids.findByNumber(user));
+    } catch (err) {
+      // A number never looked up before cannot be checked while the database is down: no DID
+      // match, so ordinary routing (from memory) goes on rather than failing the call.
+      if (this.deps.health && !this.deps.health.reachable) return undefined;
+      throw err;
+    }
   }
 
   private async provider(id: number): Promise<ProviderRecord | undefined> {
-    const p = await this.deps.db.providers.get(id);
-    return p ? { ...p, password: undefined } : undefined;
+    return (await this.providerRows.get(`p${id}`, async () => {
+      const p = await this.deps.db.providers.get(id);
+      return p ? [{ ...p, password: undefined }] : [];
+    }))[0];
   }
 
   private async providersOf(tenantId: number): Promise<ProviderRecord[]> {
-    return (await this.deps.db.providers.list(tenantId)).map((p) => ({ ...p, password: undefined }));
+    return this.providerRows.get(`t${tenantId}`, async () => (await this.deps.db.providers.list(tenantId)).map((p) => ({ ...p, password: undefined })));
   }
 
   /** The source is one of the provider's hosts (resolved, cached 30 s). */

@@ -1,4 +1,4 @@
-import type { CallPolicy, Database, Provider, ProviderSettings } from '../../db/index.ts';
+import { ReadThroughCache, type CallPolicy, type Database, type DatabaseHealth, type Provider, type ProviderSettings } from '../../db/index.ts';
 
 /** A provider as a leg needs it, with its password in clear (to answer the provider's challenges). */
 export interface ProviderRecord {
@@ -29,28 +29,28 @@ const MAX_CACHED = 10_000;
 
 /**
  * Providers and policies from the database, cached for 30 s (no database round trip per
- * INVITE). Unknown names are cached too, so dialling made-up providers costs nothing.
+ * INVITE). Unknown names are cached too, so dialling made-up providers costs nothing. A re-read
+ * that fails (database down) keeps the last known record, so provider calls go on.
  */
 export class DbProviderSource implements ProviderSource {
-  private readonly providers = new Map<string, { at: number; value: ProviderRecord | undefined }>();
-  private readonly policies = new Map<number, { at: number; value: CallPolicy }>();
+  private readonly providers: ReadThroughCache<ProviderRecord | undefined>;
+  private readonly policies: ReadThroughCache<CallPolicy>;
 
-  constructor(private readonly db: Database, private readonly now: () => number = () => Date.now()) {}
+  constructor(private readonly db: Database, now: () => number = () => Date.now(), health?: DatabaseHealth) {
+    this.providers = new ReadThroughCache({ freshMs: CACHE_TTL_MS, maxEntries: MAX_CACHED, health, now });
+    this.policies = new ReadThroughCache({ freshMs: CACHE_TTL_MS, maxEntries: MAX_CACHED, health, now });
+  }
 
   invalidate(): void {
-    this.providers.clear();
-    this.policies.clear();
+    this.providers.invalidate();
+    this.policies.invalidate();
   }
 
   async find(tenantId: number, name: string): Promise<ProviderRecord | undefined> {
-    const key = `${tenantId}\u0000${name}`;
-    const hit = this.providers.get(key);
-    if (hit && this.now() - hit.at < CACHE_TTL_MS) return hit.value;
-    const p = await this.db.providers.findByName(tenantId, name);
-    const value = p ? await this.record(p) : undefined;
-    if (this.providers.size >= MAX_CACHED) this.providers.clear();
-    this.providers.set(key, { at: this.now(), value });
-    return value;
+    return this.providers.get(`${tenantId}\u0000${name}`, async () => {
+      const p = await this.db.providers.findByName(tenantId, name);
+      return p ? this.record(p) : undefined;
+    });
   }
 
   /** Every provider of every tenant, read now (the registration agent's sync). */
@@ -68,11 +68,6 @@ export class DbProviderSource implements ProviderSource {
   }
 
   async policy(tenantId: number): Promise<CallPolicy> {
-    const hit = this.policies.get(tenantId);
-    if (hit && this.now() - hit.at < CACHE_TTL_MS) return hit.value;
-    const value = await this.db.callPolicies.get(tenantId);
-    if (this.policies.size >= MAX_CACHED) this.policies.clear();
-    this.policies.set(tenantId, { at: this.now(), value });
-    return value;
+    return this.policies.get(String(tenantId), () => this.db.callPolicies.get(tenantId));
   }
 }

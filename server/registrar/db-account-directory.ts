@@ -1,4 +1,4 @@
-import type { Database, SipAccount, Tenant } from '../../db/index.ts';
+import { withDeadline, type Database, type DatabaseHealth, type SipAccount, type Tenant } from '../../db/index.ts';
 import type { AccountAuth, AccountDirectory, TenantRef } from './account-directory.ts';
 import { NegativeCache } from './negative-cache.ts';
 
@@ -6,6 +6,8 @@ interface Cached<T> {
   value: T;
   fetchedAt: number;
   refreshing?: Promise<void>;
+  /** Invalidated by an admin write: re-read before use, but served if the database cannot answer. */
+  stale?: boolean;
 }
 
 export interface DbAccountDirectoryOptions {
@@ -17,6 +19,10 @@ export interface DbAccountDirectoryOptions {
   /** Bound on remembered misses (tenants and accounts together). Default 10 000. */
   maxNegativeEntries?: number;
   now?: () => number;
+  /** While the database is down, invalidated entries are served as they were, without waiting. */
+  health?: DatabaseHealth;
+  /** Longest a lookup waits on the re-read of an invalidated entry before it serves the old one. */
+  maxWaitMs?: number;
 }
 
 /**
@@ -45,10 +51,13 @@ export class DbAccountDirectory implements AccountDirectory {
     }
   }
 
-  /** Drops cached entries so the next lookup reads the database (admin paths call this). */
+  /**
+   * Makes the next lookup of every entry read the database (admin paths call this). Entries are
+   * kept as the fallback: during an outage a REGISTER or INVITE is answered from them.
+   */
   invalidate(): void {
-    this.tenants.clear();
-    this.accounts.clear();
+    for (const e of this.tenants.values()) e.stale = true;
+    for (const e of this.accounts.values()) e.stale = true;
     this.misses.clear();
   }
 
@@ -88,10 +97,34 @@ export class DbAccountDirectory implements AccountDirectory {
 
   private async lookup<T>(map: Map<string, Cached<T>>, kind: string, key: string, read: () => Promise<T | undefined>): Promise<T | undefined> {
     const missKey = `${kind}:${key}`;
+    const health = this.options.health;
+    const reading = (): Promise<T | undefined> =>
+      read().then(
+        (value) => {
+          health?.reportSuccess();
+          return value;
+        },
+        (err: unknown) => {
+          health?.reportFailure(err);
+          throw err;
+        },
+      );
     const hit = map.get(key);
+    if (hit?.stale && (!health || health.canTry())) {
+      // An admin changed something: the change counts from the next request, unless the
+      // database cannot say what it is — then the last known record answers.
+      hit.refreshing ??= reading()
+        .then((value) => this.store(map, kind, key, value))
+        .catch(() => {
+          hit.refreshing = undefined;
+        });
+      await withDeadline(hit.refreshing, this.options.maxWaitMs ?? 1000);
+      const now = map.get(key);
+      return now && !now.stale ? now.value : this.misses.has(missKey) ? undefined : hit.value;
+    }
     if (hit) {
-      if (this.now() - hit.fetchedAt > this.refreshAfterMs && !hit.refreshing) {
-        hit.refreshing = read()
+      if ((hit.stale || this.now() - hit.fetchedAt > this.refreshAfterMs) && !hit.refreshing && (!health || health.canTry())) {
+        hit.refreshing = reading()
           .then((value) => this.store(map, kind, key, value))
           .catch(() => {
             hit.refreshing = undefined;
@@ -100,7 +133,15 @@ export class DbAccountDirectory implements AccountDirectory {
       return hit.value;
     }
     if (this.misses.has(missKey)) return undefined;
-    const value = await read();
+    let value: T | undefined;
+    try {
+      value = await reading();
+    } catch (err) {
+      // Never seen and the database cannot say: answered as unknown (the same answer a stranger
+      // gets, so an outage does not reveal which names are cached), and not remembered as a miss.
+      if (health && !health.reachable) return undefined;
+      throw err;
+    }
     this.store(map, kind, key, value);
     return value;
   }

@@ -1,4 +1,4 @@
-import type { Database, StoredBinding } from '../../db/index.ts';
+import type { Database, StoredBinding, WriteJournal } from '../../db/index.ts';
 import type { Endpoint } from '../sip/index.ts';
 import type { KeepAliveMethod } from './account-directory.ts';
 import type { Binding, BindingChanges, BindingStore } from './binding.ts';
@@ -16,9 +16,16 @@ interface BindingAttributes {
   localEndpoint?: Endpoint;
 }
 
-/** Persists the location service's bindings in `registrar_bindings` so a restart keeps phones reachable. */
+/**
+ * Persists the location service's bindings in `registrar_bindings` so a restart keeps phones
+ * reachable; with a write journal the changes go through it (on disk at once, in the database
+ * when it takes them), so neither an outage nor a crash loses a registration.
+ */
 export class DbBindingStore implements BindingStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly journal?: Pick<WriteJournal, 'append'>,
+  ) {}
 
   async loadAll(): Promise<Binding[]> {
     const rows = await this.db.bindings.loadAll();
@@ -29,6 +36,11 @@ export class DbBindingStore implements BindingStore {
   }
 
   async persist(changes: BindingChanges): Promise<void> {
+    if (this.journal) {
+      // A full journal refuses the write: the location service keeps it and tries again.
+      if (!this.journal.append({ kind: 'bindings', upserts: changes.upserts.map(toStored), deletes: changes.deletes })) throw new Error('write journal full');
+      return;
+    }
     await this.db.bindings.upsertMany(changes.upserts.map(toStored));
     await this.db.bindings.removeMany(changes.deletes);
   }

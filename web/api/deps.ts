@@ -55,11 +55,25 @@ export interface ApiDeps {
   compileDialplan?: (source: string, language: 'ts' | 'js') => Promise<CompiledDialplan>;
   totp?: TotpVerifier;
   jobs?: ApiJobs;
+  /** Parts of the switch beyond the database ping that /health reports (the write journal). */
+  health?: ApiHealthSource;
   /**
    * Behind a reverse proxy that terminates TLS: take the client address from X-Forwarded-For and
    * the scheme from X-Forwarded-Proto (Secure cookie). Off by default, since anyone can send them.
    */
   trustProxy?: boolean;
+}
+
+/** One part of the switch as /health shows it. */
+export interface ApiHealthComponent {
+  status: 'ok' | 'degraded';
+  detail?: string;
+  /** Writes waiting in the journal for the database, when the part is the journal. */
+  pending?: number;
+}
+
+export interface ApiHealthSource {
+  components(): Record<string, ApiHealthComponent>;
 }
 
 /** ApiDeps with every default filled in, as the routes see them. */

@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Cdr } from '../../../db/index.ts';
+import { describe, expect, it } from 'vitest';
+import type { JournaledWrite } from '../../../db/index.ts';
 import type { CdrRecord } from './call-events.ts';
 import type { DbAccountDirectory } from '../../registrar/index.ts';
 import { callAccountsFrom, cdrSinkFor } from './db-adapters.ts';
@@ -25,85 +25,26 @@ function record(callId: string): CdrRecord {
   } as CdrRecord;
 }
 
-function fakeDb(opts: { failBatches?: boolean; badCallId?: string } = {}) {
-  const batches: string[][] = [];
-  const singles: string[] = [];
-  const cdrs = {
-    async insertMany(rows: readonly Cdr[]) {
-      if (opts.failBatches) throw new Error('batch failed');
-      batches.push(rows.map((r) => r.callId));
-    },
-    async insert(row: Cdr) {
-      if (row.callId === opts.badCallId) throw new Error(`bad row ${row.callId}`);
-      singles.push(row.callId);
-      return singles.length;
-    },
-  };
-  return { db: { cdrs } as never, batches, singles };
-}
-
-describe('cdrSinkFor (write-behind CDRs)', () => {
-  afterEach(() => vi.useRealTimers());
-
-  it('queues CDRs and writes them in one batch on close', async () => {
-    const { db, batches } = fakeDb();
-    const sink = cdrSinkFor(db, () => {}, { flushAfterMs: 60_000 });
-    sink.write(record('a'));
-    sink.write(record('b'));
-    expect(batches).toEqual([]);
-    await sink.close();
-    expect(batches).toEqual([['a', 'b']]);
-  });
-
-  it('writes at maxBatch rows and after flushAfterMs', async () => {
-    vi.useFakeTimers();
-    const { db, batches } = fakeDb();
-    const sink = cdrSinkFor(db, () => {}, { flushAfterMs: 500, maxBatch: 3 });
-    for (const id of ['a', 'b', 'c', 'd']) sink.write(record(id));
-    await sink.flush(); // lets the full batch's write settle; 'd' goes too
-    expect(batches).toEqual([['a', 'b', 'c'], ['d']]);
-    sink.write(record('e'));
-    await vi.advanceTimersByTimeAsync(499);
-    expect(batches).toHaveLength(2);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(batches).toEqual([['a', 'b', 'c'], ['d'], ['e']]);
-  });
-
-  it('after a quiet spell a CDR is written on the next tick; under load rows wait for the window', async () => {
-    vi.useFakeTimers();
-    const { db, batches } = fakeDb();
-    const sink = cdrSinkFor(db, () => {}, { flushAfterMs: 500 });
-    sink.write(record('a'));
-    await vi.advanceTimersByTimeAsync(1);
-    expect(batches).toEqual([['a']]);
-    sink.write(record('b'));
-    sink.write(record('c'));
-    await vi.advanceTimersByTimeAsync(498);
-    expect(batches).toEqual([['a']]);
-    await vi.advanceTimersByTimeAsync(1);
-    expect(batches).toEqual([['a'], ['b', 'c']]);
-    await vi.advanceTimersByTimeAsync(2_000);
-    sink.write(record('d'));
-    await vi.advanceTimersByTimeAsync(1);
-    expect(batches).toEqual([['a'], ['b', 'c'], ['d']]);
-  });
-
-  it('maps call records to CDR rows', async () => {
-    const rows: Cdr[] = [];
-    const sink = cdrSinkFor({ cdrs: { insertMany: async (r: readonly Cdr[]) => void rows.push(...r) } } as never, () => {});
+describe('cdrSinkFor (CDRs through the write journal)', () => {
+  it('maps call records to CDR rows, each with its own record key, and flushes the journal on close', async () => {
+    const appended: JournaledWrite[] = [];
+    let flushed = 0;
+    const sink = cdrSinkFor({ append: (w) => (appended.push(w), true), flush: async () => void flushed++ });
     sink.write(record('m'));
+    sink.write(record('n'));
     await sink.close();
-    expect(rows[0]).toMatchObject({ callId: 'm', tenantId: 7, caller: 'sip:1001@t.test', status: '486', hangupCause: 'Busy Here', durationSec: 0 });
+    expect(flushed).toBe(1);
+    const cdrs = appended.map((w) => (w.kind === 'cdr' ? w.cdr : undefined));
+    expect(cdrs[0]).toMatchObject({ callId: 'm', tenantId: 7, caller: 'sip:1001@t.test', status: '486', hangupCause: 'Busy Here', durationSec: 0 });
+    expect(cdrs[0]!.recordKey).toMatch(/^[0-9a-f-]{36}$/);
+    expect(cdrs[1]!.recordKey).not.toBe(cdrs[0]!.recordKey);
   });
 
-  it('a failed batch is retried row by row; only the bad row is reported', async () => {
-    const { db, singles } = fakeDb({ failBatches: true, badCallId: 'bad' });
-    const errors: unknown[] = [];
-    const sink = cdrSinkFor(db, (err) => errors.push(err), { flushAfterMs: 60_000 });
-    for (const id of ['a', 'bad', 'c']) sink.write(record(id));
-    await sink.close();
-    expect(singles).toEqual(['a', 'c']);
-    expect(errors.map((e) => (e as Error).message)).toEqual(['bad row bad']);
+  it('a CDR the full journal refuses is reported, not silently lost', () => {
+    const lost: string[] = [];
+    const sink = cdrSinkFor({ append: () => false, flush: async () => {} }, (cdr) => lost.push(cdr.callId));
+    sink.write(record('x'));
+    expect(lost).toEqual(['x']);
   });
 });
 

@@ -1,37 +1,36 @@
-import type { Cdr, Database } from '../../../db/index.ts';
+import { randomUUID } from 'node:crypto';
+import { ReadThroughCache, type Cdr, type Database, type DatabaseHealth, type WriteJournal } from '../../../db/index.ts';
 import type { CdrRecord } from './call-events.ts';
 import type { CallAccount, CallAccountDirectory, CdrSink, DialplanStore, StoredDialplan } from '../call-service-deps.ts';
 import { toAccountAuth, type DbAccountDirectory } from '../../registrar/index.ts';
 
 /**
  * Compiled dialplans served from memory on the INVITE path. An entry is re-read after
- * `refreshAfterMs`, so `patchbay dialplan set` from another process takes effect within that.
+ * `refreshAfterMs`, so `patchbay dialplan set` from another process takes effect within that;
+ * when that read fails (database down) the last known version runs, never a failed call.
  */
 export class DbDialplanStore implements DialplanStore {
-  private readonly cache = new Map<string, { value: StoredDialplan | undefined; fetchedAt: number }>();
+  private readonly cache: ReadThroughCache<StoredDialplan | undefined>;
 
   constructor(
     private readonly db: Database,
-    private readonly refreshAfterMs = 2_000,
-  ) {}
-
-  async get(tenantId: number, name: string): Promise<StoredDialplan | undefined> {
-    const key = `${tenantId}/${name}`;
-    const hit = this.cache.get(key);
-    if (hit && Date.now() - hit.fetchedAt < this.refreshAfterMs) return hit.value;
-    const current = await this.db.dialplans.getCurrent(tenantId, name);
-    const value = current ? { js: current.compiledJs, sourceMap: current.sourceMap } : undefined;
-    this.cache.set(key, { value, fetchedAt: Date.now() });
-    return value;
+    refreshAfterMs = 2_000,
+    health?: DatabaseHealth,
+  ) {
+    this.cache = new ReadThroughCache({ freshMs: refreshAfterMs, health });
   }
 
-  /** Forgets a cached dialplan (or all of a tenant's) so the next call reads the saved version. */
+  async get(tenantId: number, name: string): Promise<StoredDialplan | undefined> {
+    return this.cache.get(`${tenantId}/${name}`, async () => {
+      const current = await this.db.dialplans.getCurrent(tenantId, name);
+      return current ? { js: current.compiledJs, sourceMap: current.sourceMap } : undefined;
+    });
+  }
+
+  /** Marks a cached dialplan (or all of a tenant's) stale so the next call reads the saved version. */
   invalidate(tenantId: number, name?: string): void {
-    if (name !== undefined) {
-      this.cache.delete(`${tenantId}/${name}`);
-      return;
-    }
-    for (const key of this.cache.keys()) if (key.startsWith(`${tenantId}/`)) this.cache.delete(key);
+    const exact = `${tenantId}/${name}`;
+    this.cache.invalidate(name !== undefined ? (key) => key === exact : (key) => key.startsWith(`${tenantId}/`));
   }
 }
 
@@ -50,14 +49,7 @@ export function callAccountsFrom(directory: DbAccountDirectory): CallAccountDire
   };
 }
 
-export interface CdrBatchSettings {
-  /** Longest a CDR waits in memory before it is written. */
-  flushAfterMs?: number;
-  /** A batch this big is written at once. */
-  maxBatch?: number;
-}
-
-/** A CdrSink that writes behind; `close()` writes what is queued (call it before the database closes). */
+/** A CdrSink that writes behind; `close()` puts what is queued on disk (call it before the journal closes). */
 export interface BatchingCdrSink extends CdrSink {
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -89,58 +81,19 @@ function toCdr(cdr: CdrRecord): Cdr {
 }
 
 /**
- * CDRs written behind in batches (DESIGN: no database round trip on the call path). A CDR that
- * follows a quiet spell (no write for `flushAfterMs`) is written on the next turn of the event
- * loop, so at low rates rows appear as promptly as before (tools and tests that count rows right
- * after a call rely on that); under load the rows queue and go every `flushAfterMs` or at
- * `maxBatch` rows, in one transaction. A failed batch is retried row by row so one bad row does
- * not lose the others; failures go to `onError`.
+ * CDRs go through the write journal (DESIGN: no database round trip on the call path): on disk
+ * within one journal flush, in the database as soon as it takes them, each exactly once (a
+ * random record key per CDR, so a replay after a crash or an outage writes no duplicate).
+ * The journal batches the fsyncs and the INSERTs; after a quiet spell a CDR goes at once, so at
+ * low rates rows appear as promptly as before.
  */
-export function cdrSinkFor(
-  db: Pick<Database, 'cdrs'>,
-  onError: (err: unknown) => void,
-  settings: CdrBatchSettings = {},
-): BatchingCdrSink {
-  const flushAfterMs = settings.flushAfterMs ?? 500;
-  const maxBatch = settings.maxBatch ?? 100;
-  let queue: Cdr[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  let writing: Promise<void> = Promise.resolve();
-  let lastFlushAt = -Infinity;
-
-  const writeBatch = async (batch: Cdr[]): Promise<void> => {
-    try {
-      await db.cdrs.insertMany(batch);
-    } catch (batchErr) {
-      if (batch.length === 1) return onError(batchErr);
-      for (const cdr of batch) await db.cdrs.insert(cdr).catch(onError);
-    }
-  };
-
-  const flush = (): Promise<void> => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    lastFlushAt = Date.now();
-    if (queue.length > 0) {
-      const batch = queue;
-      queue = [];
-      // Batches are written one after another, in the order the calls ended.
-      writing = writing.then(() => writeBatch(batch));
-    }
-    return writing;
-  };
-
+export function cdrSinkFor(journal: Pick<WriteJournal, 'append' | 'flush'>, onDropped: (cdr: Cdr) => void = () => {}): BatchingCdrSink {
   return {
-    write(cdr: CdrRecord) {
-      queue.push(toCdr(cdr));
-      if (queue.length >= maxBatch) void flush();
-      else if (!timer) {
-        const wait = Math.max(0, lastFlushAt + flushAfterMs - Date.now());
-        timer = setTimeout(() => void flush(), wait);
-        timer.unref();
-      }
+    write(record: CdrRecord) {
+      const cdr = { ...toCdr(record), recordKey: randomUUID() };
+      if (!journal.append({ kind: 'cdr', cdr })) onDropped(cdr);
     },
-    flush,
-    close: flush,
+    flush: () => journal.flush(),
+    close: () => journal.flush(),
   };
 }

@@ -1,6 +1,6 @@
 import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { DuplicateError, NotFoundError, ValidationError } from '../../../db/index.ts';
+import { DuplicateError, NotFoundError, ValidationError, isDatabaseUnavailable } from '../../../db/index.ts';
 import { ApiError } from './api-error.ts';
 
 /**
@@ -34,6 +34,13 @@ export function errorMiddleware(logger: Logger | undefined): Koa.Middleware {
       } else if (err instanceof NotFoundError) {
         ctx.status = 404;
         ctx.body = { error: err.message };
+      } else if (isDatabaseUnavailable(err)) {
+        // An API write's audit row shares its transaction, so during an outage it cannot be
+        // journaled: the client is told to come back (calls and registrations go on meanwhile).
+        logger?.warn({ err, path: ctx.path }, 'api request failed: database unavailable');
+        ctx.status = 503;
+        ctx.set('Retry-After', '5');
+        ctx.body = { error: 'database unavailable, try again shortly' };
       } else {
         logger?.error({ err, path: ctx.path }, 'api request failed');
         ctx.status = 500;
