@@ -54,6 +54,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     sip = await startSipServices({ config, db, logger, events, userAgent: `Patchbay/${patchbayVersion()}` });
 
     const control = new CallControl(sip.calls);
+    const sipServicesForDryRun = sip;
     const location = sip.location;
     const showBinding = (b: ReturnType<typeof location.get> & object): ApiBinding => ({
       id: b.id,
@@ -72,6 +73,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       startedAt,
       logger,
       calls: control,
+      dryRun: (params) => sipServicesForDryRun.calls.dryRun(params),
       events,
       jobs,
       trustProxy: /^(1|true|yes|on)$/i.test(process.env['PATCHBAY_HTTP_TRUST_PROXY'] ?? ''),
