@@ -43,7 +43,7 @@ export type { ControlParty, ControlResult, LiveCallView, ParkedCallView } from '
 export { LegDestinationPolicy } from './dial/index.ts';
 export { parseParkSlots } from './park/index.ts';
 export type { ParkSettings } from './park/index.ts';
-export { DialplanDryRun, DryRunRequestError, destinationText, patternMatches } from './dry-run/index.ts';
+export { DialplanDryRun, DryRunRequestError, destinationText, dryRunReportText, patternMatches } from './dry-run/index.ts';
 export type {
   DryRunCall, DryRunDeps, DryRunLeg, DryRunLegAction, DryRunLimit, DryRunOptions, DryRunOutcomeRule, DryRunParams, DryRunReport, DryRunTimelineEntry,
   DryRunWebGetRule,

@@ -4,7 +4,7 @@ import type { DialplanRequest, PlainValue, RunResult, SandboxHost, SysFunctionNa
 import type { TenantRef } from '../../registrar/index.ts';
 import type { CallAccount, CallServiceOptions, KeyValueStore, StoredDialplan } from '../call-service-deps.ts';
 import { LegBudget, parseDialString, startFork, type DialResult } from '../dial/index.ts';
-import { LegSettings, SysFunctions, sandboxRedirect, type CurrentCallView, type DialCallOptions, type DialplanScope, type SandboxDialResult } from '../dialplan/index.ts';
+import { LegSettings, SysFunctions, sandboxRedirect, type CurrentCallView, type DialCallOptions, type DialplanScope, type SandboxDialResult, type SysFunctionOptions } from '../dialplan/index.ts';
 import {
   DryRunRequestError, type DryRunLeg, type DryRunLimit, type DryRunOptions, type DryRunReport, type DryRunTimelineEntry, type DryRunWebGetRule,
 } from './dry-run-types.ts';
@@ -12,7 +12,8 @@ import { destinationText, patternMatches, SimulatedLegs } from './simulated-legs
 import { VirtualClock } from './virtual-clock.ts';
 
 export interface DryRunDeps {
-  opts: CallServiceOptions;
+  /** The switch's own (CallService passes its options), or just these for the CLI. */
+  opts: SysFunctionOptions & Pick<CallServiceOptions, 'sandbox'>;
   currentCalls(tenantId: number): CurrentCallView[];
 }
 
@@ -105,7 +106,7 @@ export class DialplanDryRun {
       },
       callback: (dest1, dest2) => this.callback(dest1, dest2),
     };
-    const sysOpts: CallServiceOptions = { ...opts, kv: p.useRealKv ? opts.kv : new KvOverlay(opts.kv), emit: () => {} };
+    const sysOpts: SysFunctionOptions = { ...opts, kv: p.useRealKv ? opts.kv : new KvOverlay(opts.kv), emit: () => {} };
     const sys = new SysFunctions(scope, { opts: sysOpts, currentCalls: (t) => this.deps.currentCalls(t) });
     const host: SandboxHost = {
       call: (name, args) => this.sysCall(sys, name, args),

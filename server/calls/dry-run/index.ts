@@ -5,3 +5,4 @@ export type {
   DryRunCall, DryRunLeg, DryRunLegAction, DryRunLimit, DryRunOptions, DryRunOutcomeRule, DryRunReport, DryRunTimelineEntry, DryRunWebGetRule,
 } from './dry-run-types.ts';
 export { destinationText, patternMatches } from './simulated-legs.ts';
+export { dryRunReportText } from './report-text.ts';
