@@ -1,8 +1,7 @@
-import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerChallenge, parseResponse, registerText } from './raw-sip-client.ts';
-import { DOMAIN, PASSWORD } from './calls-support.ts';
+import { DOMAIN } from './calls-support.ts';
+import { registerListeningPhone, type ListeningPhone } from './ui-support/udp-phone.ts';
 import { startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
 /**
@@ -24,8 +23,7 @@ let member: Session;
 let receptionist: Session;
 let otherAdmin: Session;
 /** Where 1002 is registered: an INVITE to 1002 would arrive here. */
-let phone: Socket;
-const phoneDatagrams: string[] = [];
+let phone: ListeningPhone;
 
 async function login(email: string, password: string): Promise<Session> {
   const res = await fetch(`${ui.origin}/api/v1/auth/login`, {
@@ -41,23 +39,6 @@ async function dryRun(s: Session, name: string, body: unknown): Promise<{ status
     method: 'POST', headers: { 'content-type': 'application/json', cookie: s.cookie, 'x-csrf-token': s.csrf }, body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
-
-/** A UDP "phone" for `user`: REGISTERs (digest) from its socket, then keeps listening on it. */
-async function registerPhone(user: string, sipPort: number): Promise<Socket> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-  const localPort = socket.address().port;
-  const send = (text: string) =>
-    new Promise<ReturnType<typeof parseResponse>>((resolve) => {
-      socket.once('message', (m) => resolve(parseResponse(m.toString('latin1'))));
-      socket.send(text, sipPort, '127.0.0.1');
-    });
-  const callId = randomBytes(8).toString('hex');
-  const challenge = await send(registerText({ user, domain: DOMAIN, transport: 'udp', localPort, callId, cseq: 1 }));
-  const ok = await send(registerText({ user, domain: DOMAIN, transport: 'udp', localPort, callId, cseq: 2, authorization: answerChallenge(challenge, user, PASSWORD, DOMAIN) }));
-  if (ok.status !== 200) throw new Error(`REGISTER ${user}: ${ok.status}`);
-  return socket;
 }
 
 const callFrom1001 = { direction: 'out', from: { account: '1001' }, to: '1002' };
@@ -81,8 +62,7 @@ beforeAll(async () => {
   member = await login('member@acme.test', 'member-long-password');
   receptionist = await login('desk@acme.test', 'desk-long-password');
   otherAdmin = await login('admin@other.test', 'other-long-password');
-  phone = await registerPhone('1002', Number(ui.sw.target.split(':')[1]));
-  phone.on('message', (m) => phoneDatagrams.push(m.toString('latin1')));
+  phone = await registerListeningPhone('1002', Number(ui.sw.target.split(':')[1]));
 }, 60_000);
 
 afterAll(async () => {
@@ -124,7 +104,7 @@ describe('POST /dialplans/:name/dry-run', () => {
       // Let any late datagram arrive before looking.
       await new Promise((r) => setTimeout(r, 300));
       expect(sent).toEqual([]);
-      expect(phoneDatagrams).toEqual([]);
+      expect(phone.received).toEqual([]);
     } finally {
       stack.trafficObserver = previous;
     }
@@ -139,9 +119,9 @@ describe('POST /dialplans/:name/dry-run', () => {
       if (direction === 'out') sent.push(data.toString('latin1'));
     };
     try {
-      const port = phone.address().port;
-      const reply = new Promise<string>((resolve) => phone.once('message', (m) => resolve(m.toString('latin1'))));
-      phone.send(
+      const port = phone.port;
+      const reply = new Promise<string>((resolve) => phone.socket.once('message', (m) => resolve(m.toString('latin1'))));
+      phone.socket.send(
         `OPTIONS sip:${DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:${port};rport;branch=z9hG4bK-${randomBytes(6).toString('hex')}\r\nMax-Forwards: 70\r\n` +
           `From: <sip:probe@${DOMAIN}>;tag=p1\r\nTo: <sip:${DOMAIN}>\r\nCall-ID: probe-${randomBytes(6).toString('hex')}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n`,
         Number(ui.sw.target.split(':')[1]), '127.0.0.1',
@@ -150,7 +130,7 @@ describe('POST /dialplans/:name/dry-run', () => {
       expect(sent.some((m) => m.startsWith('SIP/2.0 200'))).toBe(true);
     } finally {
       stack.trafficObserver = undefined;
-      phoneDatagrams.length = 0;
+      phone.received.length = 0;
     }
   });
 

@@ -84,3 +84,11 @@ export interface ErrorBody {
   errors?: CompileError[];
   retryAfterSec?: number;
 }
+
+// ---- dialplan dry run (POST /dialplans/:name/dry-run) ----
+import type { dryRunBody, dryRunReportSchema } from '../../../api/schemas/dialplans.ts';
+
+export type DryRunInput = z.input<typeof dryRunBody>;
+export type DryRunReport = z.output<typeof dryRunReportSchema>;
+export type DryRunTimelineEntry = DryRunReport['timeline'][number];
+export type DryRunOutcomeRule = NonNullable<DryRunInput['outcomes']>[number];
