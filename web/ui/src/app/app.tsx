@@ -11,6 +11,8 @@ import { CdrsPage } from '../pages/cdrs-page.tsx';
 
 // Monaco is large: only the editor page pulls it in.
 const DialplanEditorPage = lazy(() => import('../pages/dialplan-editor-page.tsx'));
+// The console and its ladder are only for those who open it.
+const ConsolePage = lazy(() => import('../console/console-page.tsx'));
 
 export function App() {
   const { state, retry } = useSession();
@@ -111,6 +113,13 @@ function Routes({ path }: { path: string }) {
   if ((params = matchPath('/accounts/:id', path))) return <AccountPage key={params.id} id={Number(params.id)} />;
   if (matchPath('/accounts', path)) return <AccountsPage />;
   if (matchPath('/cdrs', path)) return <CdrsPage />;
+  if (matchPath('/console', path)) {
+    return (
+      <Suspense fallback={<Spinner label="Loading the console…" />}>
+        <ConsolePage />
+      </Suspense>
+    );
+  }
   if (pageOf(path) === null) return null;
   return (
     <section className="page">

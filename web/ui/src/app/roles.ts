@@ -5,21 +5,24 @@ import type { Role } from '../api/index.ts';
  * calls and CDRs but never dialplans or accounts; members see their own accounts and the
  * dialplans those accounts use. The API enforces this; the UI only avoids offering dead ends.
  */
-export type PageId = 'dialplans' | 'accounts' | 'cdrs';
+export type PageId = 'dialplans' | 'accounts' | 'cdrs' | 'console';
 
 const ACCESS: Record<PageId, readonly Role[]> = {
   dialplans: ['operator', 'admin', 'member'],
   accounts: ['operator', 'admin', 'member'],
   cdrs: ['operator', 'admin', 'receptionist', 'member'],
+  // Receptionists get neither dialplan logs nor SIP traces (the event hub's role rules).
+  console: ['operator', 'admin', 'member'],
 };
 
 export const PAGE_TITLES: Record<PageId, string> = {
   dialplans: 'Dialplans',
   accounts: 'Accounts',
   cdrs: 'Call records',
+  console: 'Live console',
 };
 
-export const PAGE_ORDER: readonly PageId[] = ['dialplans', 'accounts', 'cdrs'];
+export const PAGE_ORDER: readonly PageId[] = ['dialplans', 'accounts', 'cdrs', 'console'];
 
 export function canOpen(role: Role, page: PageId): boolean {
   return ACCESS[page].includes(role);
