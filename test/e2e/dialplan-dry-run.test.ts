@@ -155,6 +155,27 @@ describe('POST /dialplans/:name/dry-run', () => {
     expect(await ui.sw.running.db.dialplans.getCurrent(ui.sw.tenantId, 'not-yet-saved')).toBeUndefined();
   });
 
+  it('simulates sys.Callback as two Dials, and a redirect to an own account as a new leg', async () => {
+    const cb = await dryRun(admin, 'two-groups', {
+      source: 'const r = await sys.Callback("1002@local", "1003@local"); sys.Log(`callback ${r.answered}`);',
+      call: callFrom1001, outcomes: [{ pattern: '*', action: 'answer', after: 1 }],
+    });
+    expect(cb.status).toBe(200);
+    const dials = cb.body.timeline.filter((e: { kind: string }) => e.kind === 'dial');
+    expect(dials.map((d: { via: string; dialString: string }) => `${d.via} ${d.dialString}`)).toEqual(['Callback 1002@local', 'Callback 1003@local']);
+    expect(cb.body.timeline.at(-1).message).toBe('callback true');
+    const redirected = await dryRun(admin, 'two-groups', {
+      source: 'await sys.Dial("1002@local")',
+      call: callFrom1001, outcomes: [{ pattern: '1002@local', action: 'redirect', target: '1003' }, { pattern: '1003@local', action: 'answer' }],
+    });
+    const dial = redirected.body.timeline.find((e: { kind: string }) => e.kind === 'dial');
+    expect(dial.legs).toMatchObject([
+      { id: 1, destination: '1002@local', state: 'redirected', status: 302 },
+      { id: 2, destination: '1003@local', state: 'answered' },
+    ]);
+    expect(redirected.body.response.status).toBe(200);
+  });
+
   it('keeps KV writes in an overlay unless useRealKv', async () => {
     const db = ui.sw.running.db;
     const first = await dryRun(admin, 'kv', { call: callFrom1001 });

@@ -71,6 +71,8 @@ describe('live console', () => {
       await page.getByLabel('Text', { exact: true }).fill('routing to 10+2');
       await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
       await page.getByLabel('Text', { exact: true }).fill('');
+      await page.getByLabel('Regex').uncheck();
+      await screenshot(page, 'console-stream');
 
       // Pause holds new rows back; resume shows them.
       await page.getByRole('button', { name: 'Pause' }).click();
