@@ -64,8 +64,11 @@ export default function ConsolePage() {
         if (e.type.startsWith('call.')) noteAccounts(e);
         const row = rowOf(e);
         if (!row) return;
+        // In time order: a call's first messages are held until the call claims them and arrive after later ones.
         const add = (list: ConsoleRow[]): ConsoleRow[] => {
-          const next = [...list, row];
+          let at = list.length;
+          while (at > 0 && list[at - 1]!.time > row.time) at--;
+          const next = [...list.slice(0, at), row, ...list.slice(at)];
           return next.length > capRef.current ? next.slice(next.length - capRef.current) : next;
         };
         if (pausedRef.current) setPending(add);
@@ -231,7 +234,13 @@ function ConsoleTable({ rows, onOpenCall }: { rows: readonly ConsoleRow[]; onOpe
           {shown.map((row) => (
             <tr key={row.seq} className={row.kind === 'log' ? `console-log console-log-${row.level}` : `console-sip${row.status !== undefined ? ' console-response' : ''}`} data-kind={row.kind}>
               <td className="nowrap mono">{new Date(row.time).toLocaleTimeString(undefined, { hour12: false })}.{String(row.time % 1000).padStart(3, '0')}</td>
-              <td className="console-dir">{row.kind === 'log' ? <span className="timeline-kind-log">log</span> : row.direction === 'in' ? '→' : '←'}</td>
+              <td className="console-dir">
+                {row.kind === 'log' ? (
+                  <span className="console-tag console-tag-log">log</span>
+                ) : (
+                  <span className={`console-tag console-tag-${row.direction}`} title={row.direction === 'in' ? 'received by Patchbay' : 'sent by Patchbay'}>{row.direction}</span>
+                )}
+              </td>
               <td className="console-msg">
                 {row.kind === 'log' ? (
                   <>
