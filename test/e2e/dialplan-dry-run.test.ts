@@ -176,6 +176,16 @@ describe('POST /dialplans/:name/dry-run', () => {
     expect(redirected.body.response.status).toBe(200);
   });
 
+  it('describes an incoming call from an outside number', async () => {
+    const r = await dryRun(admin, 'two-groups', {
+      source: 'sys.Log(`${req.direction} ${req.from.uri.user} ${req.source.address}:${req.source.port} ${req.account?.username} ${req.headers["x-campaign"]?.[0]}`)',
+      call: { direction: 'in', from: { number: '+4930123' }, to: '1002', sourceAddress: '203.0.113.9:5080', headers: { 'X-Campaign': 'spring' } },
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.timeline[0].message).toBe('in +4930123 203.0.113.9:5080 1002 spring');
+    expect(r.body.response).toEqual({ status: 480, reason: 'Temporarily Unavailable', by: 'default' });
+  });
+
   it('keeps KV writes in an overlay unless useRealKv', async () => {
     const db = ui.sw.running.db;
     const first = await dryRun(admin, 'kv', { call: callFrom1001 });

@@ -20,8 +20,9 @@ beforeAll(async () => {
   ui = await startUiSwitch(['1001', '1002']);
   await ui.addUser('admin@acme.test', 'admin-password', 'admin');
   await ui.addUser('desk@acme.test', 'desk-password', 'receptionist');
+  const memberId = await ui.addUser('member@acme.test', 'member-password', 'member');
   await ui.seedDialplan('out', OUT);
-  await ui.sw.running.db.accounts.update('1001', DOMAIN, { outDialplan: 'out' });
+  await ui.sw.running.db.accounts.update('1001', DOMAIN, { outDialplan: 'out', ownerUserId: memberId });
   ui.sw.running.sip.directory.invalidate();
   calleePort = await sippRegister(ui.sw.target, '1002', PASSWORD);
   browser = await launchChromium();
@@ -125,6 +126,25 @@ describe('live console', () => {
       await context.close();
     }
   }, 120_000);
+
+  it('gives a member the dialplan log of their own calls, and no SIP trace', async () => {
+    const { page, context, errors } = await openPage(browser, ui.origin);
+    try {
+      await signIn(page, 'member@acme.test', 'member-password', 'Live console');
+      await expect.poll(() => page.getByTestId('stream-state').innerText()).toBe('Live');
+      const callee = await startSipp('call-uas-answer.xml', { port: calleePort });
+      const caller = await startSipp('e2e-uac-auth-answer-bye.xml', { remote: ui.sw.target, service: '1002', user: '1001' });
+      await expectSippOk(caller, callee);
+      const table = page.getByRole('table', { name: 'Live messages' });
+      await table.locator('tr[data-kind=log]', { hasText: 'routing to 1002' }).waitFor();
+      // The call has ended and its events are all out; none of them is a SIP message.
+      await ui.sw.waitForCdrs(2);
+      expect(await table.locator('tr[data-kind=sip]').count()).toBe(0);
+      expect(unexpectedErrors(errors)).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 90_000);
 
   it('is not offered to a receptionist', async () => {
     const { page, context } = await openPage(browser, ui.origin);
