@@ -118,7 +118,9 @@ export class DialplanDryRun {
       result = await opts.sandbox.run(
         {
           tenantId: String(p.tenant.id), callId: req.callId, dialplanName: p.dialplanName, js: p.dialplan.js, sourceMap: p.dialplan.sourceMap, req,
-          direction: req.direction, source: req.direction === 'in' ? req.source.address : undefined,
+          // The tenant's own budget for that direction, but never a per-source one: the source
+          // address is whatever the user typed, and must not use up a real caller's allowance.
+          direction: req.direction,
         },
         host,
       );
