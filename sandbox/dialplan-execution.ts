@@ -2,7 +2,7 @@ import type { IvmIsolate } from './isolated-vm-loader.ts';
 import { DONE_NAME, ERROR_NAME, NOTIFY_SEQ } from './isolate-setup.ts';
 import type { IsolateLease } from './isolate-pool.ts';
 import type { SandboxIsolate } from './sandbox-isolate.ts';
-import { isSysFunctionName, type PlainValue, type RunMessage, type RunResult, type SysFunctionName } from './protocol.ts';
+import { isSysFunctionName, type PlainValue, type RunMessage, type RunResult, type RunUsage, type SysFunctionName } from './protocol.ts';
 import { SourceMapIndex } from './source-map.ts';
 import { logLimitLine, SysCallBudget } from './sys-call-budget.ts';
 import { enclosingHelpers, unwrapPosition } from './compile.ts';
@@ -17,7 +17,7 @@ let nextRunId = 1;
 export interface ExecutionChannel {
   sysCall(seq: number, name: SysFunctionName, args: PlainValue[]): void;
   sysNotify(name: 'Log', args: PlainValue[]): void;
-  finished(result: RunResult): void;
+  finished(result: RunResult, usage?: RunUsage): void;
 }
 
 /** Where an execution gets its isolate and gives it back (the worker's per-tenant pool). */
@@ -63,6 +63,8 @@ export class DialplanExecution {
   private drainTimer: NodeJS.Timeout | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
   private pendingReport: RunResult | undefined;
+  /** CPU of this run, taken when it finished (the isolate may be gone by the time it is reported). */
+  private usage: RunUsage | undefined;
 
   constructor(
     private readonly run: RunMessage,
@@ -263,6 +265,7 @@ export class DialplanExecution {
   private finish(result: RunResult): void {
     if (this.done) return;
     this.done = true;
+    this.usage = { cpuMs: Math.round(this.cpuMsUsed() * 1000) / 1000 };
     clearTimeout(this.wallTimer);
     clearTimeout(this.absoluteTimer);
     this.pendingNames.clear();
@@ -279,14 +282,14 @@ export class DialplanExecution {
       return;
     }
     this.dispose();
-    this.channel.finished(result);
+    this.channel.finished(result, this.usage);
   }
 
   private report(): void {
     clearTimeout(this.reportTimer);
     const result = this.pendingReport;
     this.pendingReport = undefined;
-    if (result) this.channel.finished(result);
+    if (result) this.channel.finished(result, this.usage);
   }
 
   /** Tracks a call into the isolate, so the isolate is pooled only when none is running. */

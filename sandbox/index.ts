@@ -11,6 +11,7 @@ export type {
   PlainValue,
   RunDirection,
   RunResult,
+  RunUsage,
   SandboxLimits,
   SipUriCopy,
   SysFunctionName,

@@ -223,6 +223,13 @@ export interface RunDoneMessage {
   execId: number;
   tenantId: string;
   result: RunResult;
+  /** What the run cost, as the worker measured it (informational: never used to enforce anything). */
+  usage?: RunUsage;
+}
+
+/** CPU time the isolate spent on one execution (isolate.cpuTime delta), in milliseconds. */
+export interface RunUsage {
+  cpuMs: number;
 }
 
 export type WorkerToSupervisorMessage = WorkerReadyMessage | SysCallMessage | SysNotifyMessage | RunDoneMessage;

@@ -10,6 +10,7 @@ import {
   type RunDirection,
   type RunMessage,
   type RunResult,
+  type RunUsage,
   type SandboxLimits,
   type SupervisorToWorkerMessage,
   type SysFunctionName,
@@ -26,6 +27,8 @@ import { prepareWorkerLaunch, type WorkerLaunch } from './worker-launch.ts';
  */
 export interface SandboxHost {
   call(name: SysFunctionName, args: unknown[]): Promise<unknown>;
+  /** Told once, before the run's result, what the run cost (when the worker reported it). */
+  usage?(usage: RunUsage): void;
 }
 
 export interface DialplanRunParams extends DialplanRun {
@@ -457,10 +460,20 @@ export class SandboxSupervisor {
         this.logger.info({ pid: child.pid, isolatedVm: message.isolatedVm }, 'sandbox: worker ready');
         for (const waiter of this.readyWaiters.splice(0)) waiter.resolve(child);
         return;
-      case 'done':
-        if (!this.executionOf(child, message)) return;
+      case 'done': {
+        const execution = this.executionOf(child, message);
+        if (!execution) return;
+        const cpuMs = message.usage?.cpuMs;
+        if (typeof cpuMs === 'number' && Number.isFinite(cpuMs) && cpuMs >= 0) {
+          try {
+            execution.host.usage?.({ cpuMs });
+          } catch {
+            // informational only: a throwing listener must not keep the run from settling
+          }
+        }
         this.settleExecution(message.execId, fromWorker(message.result));
         return;
+      }
       case 'sys-notify': {
         const execution = this.executionOf(child, message);
         if (!execution || message.name !== 'Log' || !Array.isArray(message.args)) return;

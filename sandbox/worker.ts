@@ -46,9 +46,9 @@ function startRun(message: Extract<SupervisorToWorkerMessage, { type: 'run' }>):
   const execution = new DialplanExecution(message, {
     sysCall: (seq, name, args) => send({ type: 'sys-call', execId, tenantId, seq, name, args }),
     sysNotify: (name, args) => send({ type: 'sys-notify', execId, tenantId, name, args }),
-    finished: (result) => {
+    finished: (result, usage) => {
       executions.delete(execId);
-      const done: RunDoneMessage = { type: 'done', execId, tenantId, result };
+      const done: RunDoneMessage = { type: 'done', execId, tenantId, result, ...(usage && { usage }) };
       send(done);
     },
   }, isolates);

@@ -46,6 +46,9 @@ Commands:
   account remove <user>@<domain>                remove a SIP account
   dialplan set <domain> <name> <file.ts|file.js>  compile and store a new dialplan version
   dialplan list <domain>                        list a tenant's dialplans
+  dialplan test <domain> <name> --call call.json [--source file.ts] [--expect STATUS]
+                                                dry-run: run it in the sandbox against simulated legs, print
+                                                the timeline; exit 1 unless the caller gets 2xx (or STATUS)
   user add <email> --tenant <domain> --role R --password P   (R: ${WEB_ROLES.join('|')})
   provider add <domain> <name> --server <sip-uri> [provider settings]
   provider set <domain> <name> [provider settings]   change what is given
@@ -472,7 +475,82 @@ const commands: Record<string, Handler> = {
       print(ctx, list, list.map((d) => `${d.name}\tv${d.version}\t${d.language}\t${new Date(d.createdAt).toISOString()}`));
       return EXIT_OK;
     }
-    throw new UsageError(sub ? `unknown dialplan command "${sub}" (set|list)` : 'missing dialplan command (set|list)');
+    if (sub === 'test') {
+      const { values, positionals } = parse(rest, { call: { type: 'string' }, source: { type: 'string' }, expect: { type: 'string' } }, ['domain', 'name']);
+      const [domain, name] = positionals as [string, string];
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const callFile = requireOption(values, 'call');
+      const expected = values['expect'] === undefined ? undefined : Number(values['expect']);
+      if (expected !== undefined && !(Number.isInteger(expected) && expected >= 100 && expected <= 699)) throw new UsageError('--expect must be a SIP status (100-699)');
+      const readText = (file: string, what: string): string => {
+        try {
+          return readFileSync(file, 'utf8');
+        } catch (err) {
+          throw new UsageError(`${what} cannot be read: ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+        }
+      };
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readText(callFile, '--call'));
+      } catch (err) {
+        if (err instanceof UsageError) throw err;
+        throw new UsageError(`--call ${callFile} is not JSON: ${(err as Error).message}`);
+      }
+      const { dryRunBody } = await import('../web/api/schemas/dialplans.ts');
+      const parsed = dryRunBody.safeParse(raw);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new UsageError(`--call ${callFile}: ${issue.path.join('.') || '(top)'}: ${issue.message}`);
+      }
+      const sourceFile = typeof values['source'] === 'string' ? values['source'] : undefined;
+      const report = await withDatabase(ctx, true, async (db) => {
+        const t = await requireTenant(db, domain);
+        const { compileDialplan, SandboxSupervisor } = await import('../sandbox/index.ts');
+        const { DialplanDryRun, DryRunRequestError, callAccountsFrom } = await import('../server/calls/index.ts');
+        const { DbAccountDirectory } = await import('../server/registrar/index.ts');
+        let dialplan: { js: string; sourceMap: string };
+        if (sourceFile) {
+          const compiled = await compileDialplan(readText(sourceFile, '--source'), path.extname(sourceFile).toLowerCase() === '.js' ? 'js' : 'ts');
+          if (!compiled.ok) {
+            for (const e of compiled.errors) io.err(`${sourceFile}:${e.line}:${e.column}: ${e.message}`);
+            throw new CommandFailed(`${sourceFile} does not compile: ${compiled.errors.length} error(s)`);
+          }
+          dialplan = { js: compiled.js, sourceMap: compiled.sourceMap };
+        } else {
+          const v = await db.dialplans.getCurrent(t.id, name);
+          if (!v) throw new CommandFailed(`unknown dialplan ${name} in ${t.domain}`);
+          dialplan = { js: v.compiledJs, sourceMap: v.sourceMap };
+        }
+        const settings = settingsFor(ctx);
+        const sandbox = new SandboxSupervisor({
+          user: settings.sandbox.user, requireSupportedNode: settings.sandbox.requireSupportedNode, allowUnsupportedNode: settings.sandbox.allowUnsupportedNode,
+          limits: { memoryMiB: settings.sandbox.memoryMb, cpuMs: settings.sandbox.cpuMs },
+        });
+        await sandbox.start();
+        try {
+          // Outside the switch there are no live registrations: IsAvailable is false, GetBindings empty.
+          const opts = {
+            sandbox, accounts: callAccountsFrom(new DbAccountDirectory({ db })), kv: db.kv, secrets: db.secrets,
+            location: { lookup: () => [] }, emit: () => {},
+          };
+          const b = parsed.data;
+          return await new DialplanDryRun({ opts, currentCalls: () => [] }, {
+            tenant: { id: t.id, domain: t.domain }, dialplanName: name, dialplan,
+            call: b.call, outcomes: b.outcomes, defaultOutcome: b.defaultOutcome, useRealKv: b.useRealKv, webGet: b.webGet,
+          }).run();
+        } catch (err) {
+          if (err instanceof DryRunRequestError) throw new UsageError(`--call ${callFile}: ${err.field}: ${err.message}`);
+          throw err;
+        } finally {
+          await sandbox.stop();
+        }
+      });
+      const { dryRunReportText } = await import('../server/calls/index.ts');
+      print(ctx, report, dryRunReportText(report));
+      const ok = expected !== undefined ? report.response.status === expected : report.response.status >= 200 && report.response.status < 300;
+      return ok ? EXIT_OK : EXIT_FAILED;
+    }
+    throw new UsageError(sub ? `unknown dialplan command "${sub}" (set|list|test)` : 'missing dialplan command (set|list|test)');
   },
 
   async user(args) {

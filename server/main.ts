@@ -65,6 +65,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     const health = dbHealth;
 
     const control = new CallControl(sip.calls, sip.annotations);
+    const sipServicesForDryRun = sip;
     const location = sip.location;
     const showBinding = (b: ReturnType<typeof location.get> & object): ApiBinding => ({
       id: b.id,
@@ -83,6 +84,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       startedAt,
       logger,
       calls: control,
+      dryRun: (params) => sipServicesForDryRun.calls.dryRun(params),
       events,
       jobs,
       health: {

@@ -16,6 +16,7 @@ import { AccountCallCounter } from './account-call-counter.ts';
 import { parseReplaces, replacesDialogKeys } from './transfer/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner } from './call-service-deps.ts';
 import type { InboundMatch } from '../providers/index.ts';
+import { DialplanDryRun, type DryRunParams, type DryRunReport } from './dry-run/index.ts';
 
 export interface ActiveCallInfo {
   id: string;
@@ -298,6 +299,11 @@ export class CallService {
   }
 
   /** Hangs up every call (BYE to answered ones, 503 to ringing callers) and refuses new ones. */
+  /** Runs a dialplan for a described call against simulated legs (dry-run/): no SIP leaves, no CDR, no call here. */
+  dryRun(params: DryRunParams): Promise<DryRunReport> {
+    return new DialplanDryRun({ opts: this.opts, currentCalls: (t) => this.ctx.currentCalls(t) }, params).run();
+  }
+
   close(): void {
     this.closed = true;
     for (const c of [...this.calls, ...this.callbacks]) c.hangup('system', 503, 'Service shutting down');

@@ -45,3 +45,8 @@ export { parseParkSlots } from './park/index.ts';
 export type { ParkSettings } from './park/index.ts';
 export { CallerNames, callerNumberOf, CallNotes, CALL_NOTE_MAX, CallAnnotations } from './control/index.ts';
 export type { CallerNamesOptions, PhonebookEntry, CallNote, CallAnnotationsOptions } from './control/index.ts';
+export { DialplanDryRun, DryRunRequestError, destinationText, dryRunReportText, patternMatches } from './dry-run/index.ts';
+export type {
+  DryRunCall, DryRunDeps, DryRunLeg, DryRunLegAction, DryRunLimit, DryRunOptions, DryRunOutcomeRule, DryRunParams, DryRunReport, DryRunTimelineEntry,
+  DryRunWebGetRule,
+} from './dry-run/index.ts';

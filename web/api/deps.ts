@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Database } from '../../db/index.ts';
-import type { CallControl } from '../../server/calls/index.ts';
+import type { CallControl, DryRunParams, DryRunReport } from '../../server/calls/index.ts';
 import type { ConfigChangedEvent } from "../../server/events/index.ts";
 import type { LoginBrake, LoginBrakeOptions } from './login-brake.ts';
 import type { SessionSettings } from './middleware/auth.ts';
@@ -51,6 +51,8 @@ export interface ApiDeps {
   liveBindings?: LiveBindings;
   session?: Partial<SessionSettings>;
   loginBrake?: LoginBrake | LoginBrakeOptions;
+  /** Dialplan dry runs (the switch's CallService.dryRun); without it the dry-run route answers 503. */
+  dryRun?: (params: DryRunParams) => Promise<DryRunReport>;
   /** The dialplan compiler; default the sandbox's (the one the CLI uses). */
   compileDialplan?: (source: string, language: 'ts' | 'js') => Promise<CompiledDialplan>;
   totp?: TotpVerifier;

@@ -37,7 +37,11 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
   let tenantA = 0;
 
   beforeAll(async () => {
-    h = await startApiHarness(target, { calls: fakeCalls({ a: 1, b: 2 }) });
+    h = await startApiHarness(target, {
+      calls: fakeCalls({ a: 1, b: 2 }),
+      // Access only (the dry run itself is proven against the real sandbox in test/e2e/dialplan-dry-run.test.ts).
+      dryRun: async () => ({ response: { status: 200, reason: 'OK', by: 'answer' }, timeline: [], usage: { cpuMs: 0, wallMs: 0, simulatedMs: 0 } }),
+    });
     const A = await h.db.tenants.add({ domain: 'a.test' });
     const B = await h.db.tenants.add({ domain: 'b.test' });
     expect([A.id, B.id]).toEqual([1, 2]);
@@ -85,6 +89,8 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'get dialplan no account of mine uses', method: 'GET', own: '/dialplans/admin-plan', roles: withMember, hiddenFrom: ['member'] },
       // (A PUT of a name tenant B uses creates tenant A's own dialplan of that name: names are per tenant.)
       { name: 'save dialplan', method: 'PUT', own: '/dialplans/member-plan', body: () => ({ language: 'js', source: 'sys.Log("v")' }), roles: withMember },
+      { name: 'dry-run dialplan', method: 'POST', own: '/dialplans/member-plan/dry-run', other: '/dialplans/b-plan/dry-run', body: () => ({ call: { direction: 'in', from: { number: '0123' }, to: '1001' } }), roles: withMember },
+      { name: 'dry-run dialplan no account of mine uses', method: 'POST', own: '/dialplans/admin-plan/dry-run', body: () => ({ call: { direction: 'in', from: { number: '0123' }, to: '1002' } }), roles: withMember, hiddenFrom: ['member'] },
       { name: 'dialplan versions', method: 'GET', own: '/dialplans/member-plan/versions', other: '/dialplans/b-plan/versions', roles: withMember },
       { name: 'list cdrs', method: 'GET', own: '/cdrs', roles: ROLES },
       { name: 'get cdr', method: 'GET', own: `/cdrs/${myCdr}`, other: `/cdrs/${otherCdr}`, roles: ROLES },

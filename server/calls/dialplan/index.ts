@@ -5,6 +5,6 @@ export { LegSettings } from './leg-settings.ts';
 export { LocalDialplanLeg } from './local-dialplan-leg.ts';
 export type { LegScope, LocalDialplanHost } from './local-dialplan-leg.ts';
 export { DB_MAX_KEY_LENGTH, DB_MAX_VALUE_LENGTH, SysFunctions, sandboxRedirect } from './sys-functions.ts';
-export type { CallbackResult, CurrentCallView, DialCallOptions, DialplanScope, SandboxDialResult, SysFunctionDeps } from './sys-functions.ts';
+export type { CallbackResult, CurrentCallView, DialCallOptions, DialplanScope, SandboxDialResult, SysFunctionDeps, SysFunctionOptions } from './sys-functions.ts';
 export { WEB_GET_MAX_BYTES, WEB_GET_MAX_TIMEOUT_MS, WebGetError, fetchPinned, isForbiddenWebGetAddress, pinnedLookup, webGet } from './web-get.ts';
 export type { PinnedRequest, ResolvedAddress, WebGetDeps, WebGetResponse } from './web-get.ts';

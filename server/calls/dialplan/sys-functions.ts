@@ -51,8 +51,11 @@ export interface CurrentCallView {
   readonly createdAt: number;
 }
 
+/** The parts of the call service's options the sys functions use (a dry run outside the switch gives just these). */
+export type SysFunctionOptions = Pick<CallServiceOptions, 'accounts' | 'location' | 'kv' | 'secrets' | 'webGet' | 'enum' | 'emit'>;
+
 export interface SysFunctionDeps {
-  opts: CallServiceOptions;
+  opts: SysFunctionOptions;
   /** Calls of exactly this tenant. */
   currentCalls(tenantId: number): CurrentCallView[];
 }

@@ -5,7 +5,8 @@ import type { ApiRouter, RouteInput } from '../api-router.ts';
 import type { RouteDeps } from '../deps.ts';
 import { ApiError } from '../middleware/api-error.ts';
 import { listOf, listQuery } from '../schemas/common.ts';
-import { diffQuery, dialplanNameParam, dialplanSaveBody, dialplanSchema, dialplanSummarySchema, dialplanVersionSchema, rollbackBody } from '../schemas/dialplans.ts';
+import { DryRunRequestError } from '../../../server/calls/index.ts';
+import { diffQuery, dryRunBody, dryRunReportSchema, dialplanNameParam, dialplanSaveBody, dialplanSchema, dialplanSummarySchema, dialplanVersionSchema, rollbackBody } from '../schemas/dialplans.ts';
 
 const one = z.object({ dialplan: dialplanSchema });
 
@@ -127,4 +128,45 @@ export function mountDialplanRoutes(api: ApiRouter, d: RouteDeps): void {
     const to = await versionOf(input.tenantId, name, input.query.to);
     return { diff: createTwoFilesPatch(`${name}@${from.version}`, `${name}@${to.version}`, from.source, to.source, undefined, undefined, { context: 3 }) };
   });
+
+  api.define(
+    {
+      ...base,
+      method: 'post',
+      path: '/dialplans/:name/dry-run',
+      summary: 'Run the dialplan (saved, or `source` unsaved) in the sandbox for a described call, against simulated legs: the timeline. No SIP, no CDR; KV writes only with useRealKv',
+      body: dryRunBody,
+      response: dryRunReportSchema,
+    },
+    async (input) => {
+      const name = await nameOf(input);
+      const body = input.body;
+      let dialplan: { js: string; sourceMap: string };
+      if (body.source !== undefined) {
+        const compiled = await d.compileDialplan(body.source, body.language ?? 'ts');
+        if (!compiled.ok || compiled.js === undefined || compiled.sourceMap === undefined) {
+          throw new ApiError(422, `dialplan ${name} does not compile`, 'source', { errors: compiled.errors ?? [] });
+        }
+        dialplan = { js: compiled.js, sourceMap: compiled.sourceMap };
+      } else {
+        const v = await current(input.tenantId, name);
+        dialplan = { js: v.compiledJs, sourceMap: v.sourceMap };
+      }
+      if (!d.dryRun) throw new ApiError(503, 'dry runs need the running switch');
+      const tenant = await d.db.tenants.get(input.tenantId);
+      if (!tenant) throw new ApiError(404, 'tenant not found');
+      try {
+        const report = await d.dryRun({
+          tenant: { id: tenant.id, domain: tenant.domain }, dialplanName: name, dialplan,
+          call: body.call, outcomes: body.outcomes, defaultOutcome: body.defaultOutcome, useRealKv: body.useRealKv, webGet: body.webGet,
+        });
+        // A run that may have written the tenant's store leaves an audit row, like any other write.
+        if (body.useRealKv) await d.db.transaction((tx) => input.audit(tx, { action: 'dialplan.dry-run', target: `dialplan:${name}`, details: { useRealKv: true } }));
+        return report;
+      } catch (err) {
+        if (err instanceof DryRunRequestError) throw new ApiError(400, err.message, err.field);
+        throw err;
+      }
+    },
+  );
 }

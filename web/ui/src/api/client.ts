@@ -3,6 +3,7 @@ import type {
   DialplanVersion, ErrorBody, ListPage, ListQuery, LoginInput, SaveDialplanInput, Session,
   UpdateAccountInput, CallParty,
 } from './types.ts';
+import type { DryRunInput, DryRunReport } from './types.ts';
 
 const BASE = '/api/v1';
 
@@ -160,6 +161,8 @@ export const api = {
       (await request<{ dialplan: Dialplan }>('POST', `/dialplans/${seg(name)}/rollback`, { version })).dialplan,
     diff: async (name: string, from: number, to: number) =>
       (await request<{ diff: string }>('GET', `/dialplans/${seg(name)}/diff${query({ from, to })}`)).diff,
+    /** Runs it (or unsaved `source`) against simulated legs; a compile error throws CompileFailedError. */
+    dryRun: (name: string, input: DryRunInput) => request<DryRunReport>('POST', `/dialplans/${seg(name)}/dry-run`, input),
   },
 
   accounts: {

@@ -87,3 +87,10 @@ export interface ErrorBody {
 
 /** The side of a live call that call control acts on. */
 export type CallParty = 'caller' | 'callee';
+// ---- dialplan dry run (POST /dialplans/:name/dry-run) ----
+import type { dryRunBody, dryRunReportSchema } from '../../../api/schemas/dialplans.ts';
+
+export type DryRunInput = z.input<typeof dryRunBody>;
+export type DryRunReport = z.output<typeof dryRunReportSchema>;
+export type DryRunTimelineEntry = DryRunReport['timeline'][number];
+export type DryRunOutcomeRule = NonNullable<DryRunInput['outcomes']>[number];

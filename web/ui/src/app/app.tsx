@@ -12,6 +12,8 @@ import { SwitchboardPage } from '../pages/switchboard-page.tsx';
 
 // Monaco is large: only the editor page pulls it in.
 const DialplanEditorPage = lazy(() => import('../pages/dialplan-editor-page.tsx'));
+// The console and its ladder are only for those who open it.
+const ConsolePage = lazy(() => import('../console/console-page.tsx'));
 
 export function App() {
   const { state, retry } = useSession();
@@ -113,6 +115,13 @@ function Routes({ path }: { path: string }) {
   if (matchPath('/accounts', path)) return <AccountsPage />;
   if (matchPath('/cdrs', path)) return <CdrsPage />;
   if (matchPath('/switchboard', path)) return <SwitchboardPage />;
+  if (matchPath('/console', path)) {
+    return (
+      <Suspense fallback={<Spinner label="Loading the console…" />}>
+        <ConsolePage />
+      </Suspense>
+    );
+  }
   if (pageOf(path) === null) return null;
   return (
     <section className="page">

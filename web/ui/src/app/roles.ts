@@ -5,7 +5,7 @@ import type { Role } from '../api/index.ts';
  * calls and CDRs but never dialplans or accounts; members see their own accounts and the
  * dialplans those accounts use. The API enforces this; the UI only avoids offering dead ends.
  */
-export type PageId = 'dialplans' | 'accounts' | 'switchboard' | 'cdrs';
+export type PageId = 'dialplans' | 'accounts' | 'switchboard' | 'cdrs' | 'console';
 
 const ACCESS: Record<PageId, readonly Role[]> = {
   dialplans: ['operator', 'admin', 'member'],
@@ -13,6 +13,8 @@ const ACCESS: Record<PageId, readonly Role[]> = {
   cdrs: ['operator', 'admin', 'receptionist', 'member'],
   // A company's live calls: operators watch a tenant through the API, not this page.
   switchboard: ['admin', 'receptionist'],
+  // Receptionists get neither dialplan logs nor SIP traces (the event hub's role rules).
+  console: ['operator', 'admin', 'member'],
 };
 
 export const PAGE_TITLES: Record<PageId, string> = {
@@ -20,9 +22,10 @@ export const PAGE_TITLES: Record<PageId, string> = {
   accounts: 'Accounts',
   cdrs: 'Call records',
   switchboard: 'Switchboard',
+  console: 'Live console',
 };
 
-export const PAGE_ORDER: readonly PageId[] = ['dialplans', 'accounts', 'switchboard', 'cdrs'];
+export const PAGE_ORDER: readonly PageId[] = ['dialplans', 'accounts', 'switchboard', 'cdrs', 'console'];
 
 export function canOpen(role: Role, page: PageId): boolean {
   return ACCESS[page].includes(role);

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react';
 import { api, listAll, ApiError, CompileFailedError, type Account, type CompileError, type Dialplan, type DialplanVersion } from '../api/index.ts';
 import { ConfirmDialog, describeError, EmptyState, ErrorBanner, formatTime, Spinner } from '../app/components.tsx';
 import { canOpen } from '../app/roles.ts';
@@ -8,7 +8,12 @@ import { useAsync } from '../app/use-async.ts';
 import { CodeEditor, type CursorPosition } from '../editor/code-editor.tsx';
 import { DiffView } from '../editor/diff-view.tsx';
 
-type Tab = 'source' | 'history';
+type Tab = 'source' | 'history' | 'dry-run';
+
+const TABS: readonly Tab[] = ['source', 'history', 'dry-run'];
+
+/** The dry run's form and timeline come with their own chunk, fetched when the tab is first opened. */
+const DryRunPanel = lazy(() => import('../dry-run/dry-run-panel.tsx'));
 
 type SaveState =
   | { status: 'idle' }
@@ -50,6 +55,7 @@ function Editor({ initial }: { initial: Dialplan }) {
   const [deleteError, setDeleteError] = useState<unknown>(null);
   const [deleting, setDeleting] = useState(false);
   const [historyTick, setHistoryTick] = useState(0);
+  const [dryRunOpened, setDryRunOpened] = useState(false);
   // Bumped when the source is replaced from outside the editor (rollback): the editor restarts on it.
   const [editorEpoch, setEditorEpoch] = useState(0);
   const reveal = useRef<((line: number, column: number) => void) | null>(null);
@@ -97,6 +103,17 @@ function Editor({ initial }: { initial: Dialplan }) {
     }
   };
 
+  const openTab = (next: Tab): void => {
+    if (next === 'dry-run') setDryRunOpened(true);
+    setTab(next);
+  };
+
+  const revealInSource = (line: number, column: number): void => {
+    setTab('source');
+    // The editor is laid out again once its panel is visible; reveal after that.
+    requestAnimationFrame(() => reveal.current?.(line, column));
+  };
+
   const onRolledBack = (dialplan: Dialplan): void => {
     setCurrent(dialplan);
     setDraft(dialplan.source);
@@ -130,8 +147,9 @@ function Editor({ initial }: { initial: Dialplan }) {
         aria-label="Dialplan views"
         onKeyDown={(event) => {
           if (event.key !== 'ArrowLeft' && event.key !== 'ArrowRight') return;
-          const next: Tab = tab === 'source' ? 'history' : 'source';
-          setTab(next);
+          const step = event.key === 'ArrowRight' ? 1 : TABS.length - 1;
+          const next = TABS[(TABS.indexOf(tab) + step) % TABS.length]!;
+          openTab(next);
           document.getElementById(`tab-${next}`)?.focus();
         }}
       >
@@ -140,6 +158,9 @@ function Editor({ initial }: { initial: Dialplan }) {
         </button>
         <button type="button" role="tab" id="tab-history" tabIndex={tab === 'history' ? 0 : -1} aria-selected={tab === 'history'} aria-controls="panel-history" onClick={() => setTab('history')}>
           History
+        </button>
+        <button type="button" role="tab" id="tab-dry-run" tabIndex={tab === 'dry-run' ? 0 : -1} aria-selected={tab === 'dry-run'} aria-controls="panel-dry-run" onClick={() => openTab('dry-run')}>
+          Dry run
         </button>
       </div>
 
@@ -202,6 +223,14 @@ function Editor({ initial }: { initial: Dialplan }) {
       {tab === 'history' && (
         <div role="tabpanel" id="panel-history" aria-labelledby="tab-history">
           <History key={historyTick} dialplan={current} dirty={dirty} onRolledBack={onRolledBack} />
+        </div>
+      )}
+      {/* Kept mounted once opened, so the call described there survives a trip to the source. */}
+      {dryRunOpened && (
+        <div role="tabpanel" id="panel-dry-run" aria-labelledby="tab-dry-run" hidden={tab !== 'dry-run'}>
+          <Suspense fallback={<Spinner />}>
+            <DryRunPanel name={current.name} language={current.language} source={draft} dirty={dirty} onReveal={revealInSource} />
+          </Suspense>
         </div>
       )}
 
