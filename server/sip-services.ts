@@ -146,7 +146,20 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     registeredContact: (user) => registrationAgent?.byContactUser(user)?.provider,
     resolve: async (host) => (await dnsLookup(host, { all: true })).map((a) => a.address),
   });
+  // *78/*79 from a phone: stored with an audit row, then the cached account is dropped (calls
+  // see the flag at once) and presence hears it (extension.state, BLF/presence NOTIFYs).
+  const setDnd = async (account: { tenantId: number; id: number; username: string }, dnd: boolean, by: string): Promise<void> => {
+    const stored = await db.accounts.get(account.id);
+    if (!stored || stored.tenantId !== account.tenantId) return;
+    await db.transaction(async (tx) => {
+      await tx.accounts.update(stored.username, stored.domain, { dnd });
+      await tx.audit.record({ actor: by, action: 'account.dnd', target: `account:${stored.username}@${stored.domain}`, details: { dnd, via: 'feature-code' }, sourceAddress: null, tenantId: stored.tenantId });
+    });
+    events.emit({ type: 'config.changed', tenantId: stored.tenantId, kind: 'account', name: stored.username, at: Date.now() });
+    events.emit({ type: 'account.dnd', tenantId: stored.tenantId, accountId: stored.id, user: stored.username, dnd, by, at: Date.now() });
+  };
   const calls = new CallService({
+    setDnd,
     stack,
     providers,
     inboundProviders,

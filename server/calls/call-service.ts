@@ -68,6 +68,9 @@ const SIP_CALL_ID_LINGER_MS = 32_000;
 /** The pickup feature code: `*8<extension>` (directed) or `*8` (the tenant's group). */
 const PICKUP_CODE = /^\*8([A-Za-z0-9._+-]{0,64})$/;
 
+/** Do-not-disturb feature codes dialled from the account's own phone: `*78` on, `*79` off. */
+const DND_CODES: Record<string, boolean> = { '*78': true, '*79': false };
+
 /** Methods a dialog of ours may receive; without a matching dialog they get 481. */
 const DIALOG_METHODS = new Set(['BYE', 'UPDATE', 'INFO', 'REFER', 'PRACK']);
 
@@ -299,6 +302,11 @@ export class CallService {
       await this.pickUpCall(req, tx, route, pickup[1] || undefined);
       return;
     }
+    const dnd = this.opts.setDnd && route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain ? DND_CODES[req.uri.user ?? ''] : undefined;
+    if (dnd !== undefined) {
+      await this.switchDnd(req, tx, route, dnd);
+      return;
+    }
     // A phone of the tenant dialling a park slot retrieves what is parked there (no dialplan runs).
     if (route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain && this.parking.isSlot(req.uri.user)) {
       await this.retrieveFromSlot(req, tx, route, req.uri.user!);
@@ -362,6 +370,22 @@ export class CallService {
       return;
     }
     if (!(await call.pickUp(req, tx, `sip:${picker}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, call.id);
+  }
+
+  /**
+   * `*78`/`*79` from the account's own phone: stores the flag and ends the attempt with a final
+   * response whose reason phrase says what happened (phones show it), since there is no
+   * announcement to play. 480 rather than 2xx: nothing is set up, so there is no dialog to keep.
+   */
+  private async switchDnd(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, dnd: boolean): Promise<void> {
+    try {
+      await this.opts.setDnd!({ tenantId: route.tenant.id, id: route.account.id, username: route.account.username }, dnd, 'phone');
+    } catch (err) {
+      this.logger.error({ err, tenantId: route.tenant.id, account: route.account.username }, 'DND switch failed');
+      tx.respond(createResponse(req, 500, 'Do Not Disturb unchanged', { toTag: newTag() }));
+      return;
+    }
+    tx.respond(createResponse(req, 480, dnd ? 'Do Not Disturb on' : 'Do Not Disturb off', { toTag: newTag() }));
   }
 
   private async retrieveFromSlot(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, slot: string): Promise<void> {
@@ -448,7 +472,8 @@ export class CallService {
       if (caller.incomingOnly) return { kind: 'reject', status: 403, reason: 'Account may not place calls' };
       // INVITE/Replaces and a dial of a park slot join an existing call: no dialplan runs for them.
       const own = req.uri.host.toLowerCase() === fromTenant.domain;
-      const joins = req.headers.get('Replaces') !== undefined || (own && (this.parking.isSlot(req.uri.user) || PICKUP_CODE.test(req.uri.user ?? '')));
+      const joins = req.headers.get('Replaces') !== undefined || (own && (this.parking.isSlot(req.uri.user) || PICKUP_CODE.test(req.uri.user ?? '')))
+        || (own && this.opts.setDnd !== undefined && DND_CODES[req.uri.user ?? ''] !== undefined);
       if (!caller.outDialplan && !joins) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
       return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan ?? undefined };
     }
