@@ -14,6 +14,7 @@ import { DbProviderSource, InboundProviderMatcher, ProviderHealth, ProviderLegs,
 import { LegDestinationPolicy } from './calls/index.ts';
 import { AuthFailureGuard, DigestServer, SipServerResolver, SourceRateLimiter, nodeSipDns, type AuthGuard } from './sip/index.ts';
 import { SipStack, parseUri, type Endpoint, type ListenSpec, type SipRequest, type TimerHandle } from './sip/index.ts';
+import { SubscriptionService } from './presence/index.ts';
 
 export interface SipServicesContext {
   config: Config;
@@ -38,6 +39,8 @@ export interface SipServices {
   readonly inboundProviders: InboundProviderMatcher;
   /** Registrations of providers with `register` on (state also in the database). */
   readonly providerRegistrations: ProviderRegistrationAgent;
+  /** SUBSCRIBE/NOTIFY (dialog, presence, message-summary); main.ts attaches the extension states. */
+  readonly subscriptions: SubscriptionService;
   /** Listeners with their real ports (port 0 resolved). */
   listening(): ListenSpec[];
   close(): Promise<void>;
@@ -180,7 +183,18 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     maxCalls: config.security.maxCalls,
     park: { ...parseParkSlots(config.park.slots)!, recallSeconds: config.park.recallSeconds },
   });
-  const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, calls, userAgent: ctx.userAgent });
+  const subscriptions = new SubscriptionService({
+    stack,
+    bus: events,
+    logger: logger.child({ component: 'presence' }),
+    userAgent: ctx.userAgent,
+    publicAddress: config.sip.publicAddress,
+    authenticate: (req) => calls.authenticateAccount(req),
+    tenantForDomain: (domain) => directory.tenantForDomain(domain),
+    findAccount: (user, domain) => directory.findAccount(user, domain),
+    dialogs: (tenantId, user) => calls.phoneDialogs(tenantId, user),
+  });
+  const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, calls, presence: subscriptions, userAgent: ctx.userAgent });
   stack.onRequest = (req, tx) => dispatcher.dispatch(req, tx);
 
   try {
@@ -300,6 +314,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     providerSource,
     providerRegistrations,
     inboundProviders,
+    subscriptions,
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {
@@ -310,6 +325,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         providerHealth.stop();
         await providerRegistrations.stop();
         calls.close();
+        subscriptions.close();
         await stack.stop();
         await sandbox.stop();
         await cdrs.close(); // queued CDRs are written before main.ts closes the database

@@ -14,6 +14,12 @@ import { AccountCallCounter } from './account-call-counter.ts';
 import { parseReplaces, replacesDialogKeys } from './transfer/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner } from './call-service-deps.ts';
 import type { InboundMatch } from '../providers/index.ts';
+import type { PhoneDialog } from './phone-dialog.ts';
+
+/** What a request from a tenant account (SUBSCRIBE) gets from the INVITE digest path. */
+export type AccountAuthResult =
+  | { ok: true; tenant: TenantRef; account: CallAccount }
+  | { ok: false; status: number; reason?: string; headers?: Array<[string, string]> };
 
 export interface ActiveCallInfo {
   id: string;
@@ -222,6 +228,30 @@ export class CallService {
         if (owner === null || owner?.callId === callId) this.sipCallOwners.delete(id);
       }
     });
+  }
+
+  /** The SIP dialogs the phones of `username` (an account of `tenantId`) have in live calls (BLF). */
+  phoneDialogs(tenantId: number, username: string): PhoneDialog[] {
+    const out: PhoneDialog[] = [];
+    for (const c of this.calls) if (c.tenant.id === tenantId) for (const d of c.phoneDialogs()) if (d.account === username) out.push(d);
+    return out;
+  }
+
+  /**
+   * The digest check INVITEs get (the same challenge, brute-force guard, bans and equal answers
+   * for unknown users), for other requests a tenant account sends outside a call: SUBSCRIBE.
+   */
+  async authenticateAccount(req: SipRequest): Promise<AccountAuthResult> {
+    if (this.closed) return { ok: false, status: 503, reason: 'Shutting down' };
+    const fromUri = req.from.uri;
+    const tenant = fromUri.user ? await this.opts.accounts.tenantForDomain(fromUri.host.toLowerCase()) : undefined;
+    if (!tenant) return { ok: false, status: 403 };
+    const account = await this.opts.accounts.find(fromUri.user!, tenant.domain);
+    const auth = this.authenticate(req, tenant, account);
+    if (auth?.kind === 'reject') return { ok: false, status: auth.status, reason: auth.reason, headers: auth.headers };
+    if (!account) return { ok: false, status: 403 };
+    if (account.disabled) return { ok: false, status: 403, reason: 'Account disabled' };
+    return { ok: true, tenant, account };
   }
 
   /** Live call control: the calls of one tenant only, so an id from another tenant is simply not found. */
@@ -436,7 +466,15 @@ export class CallService {
     const parsed = parseReplaces(value);
     if (!parsed) return reply(400, 'Malformed Replaces header');
     const found = this.findCallDialog(route.tenant.id, replacesDialogKeys(parsed));
-    if (!found) return reply(481);
+    if (!found) {
+      // A BLF key's pickup: the Replaces names the early dialog of a phone the call rings (ids
+      // from the dialog-info NOTIFY). It is a pickup of that call, by the phone that sent it.
+      const ringing = [...this.calls].find((c) => c.tenant.id === route.tenant.id && c.ringsEarlyDialog(parsed.callId, parsed.toTag, parsed.fromTag));
+      if (!ringing) return reply(481);
+      if (!this.accountCalls.tryTake(route.account.id, ringing.id, route.account.maxCalls)) return reply(403, 'Too many calls');
+      if (!(await ringing.pickUp(req, tx, `sip:${route.account.username}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, ringing.id);
+      return;
+    }
     // §3: early-only names a dialog that must still be early; ours here are all confirmed.
     if (parsed.earlyOnly) return reply(486);
     if (tx.state !== 'Proceeding') return;
