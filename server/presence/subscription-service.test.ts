@@ -177,7 +177,7 @@ describe('SubscriptionService', () => {
     await tick();
     expect(sent[2]!.req.body.toString()).toMatch(/<basic>closed<\/basic>[\s\S]*Do not disturb/);
     answer(2);
-    const refreshed = await send(subscribeText({ event: 'presence', toTag: ok.to.params['tag'], cseq: 2, callId: sent[0]!.req.callId, expires: '300' }), false);
+    const refreshed = await send(subscribeText({ event: 'presence', toTag: ok.to.params['tag'] ?? undefined, cseq: 2, callId: sent[0]!.req.callId, expires: '300' }), false);
     expect([refreshed.status, refreshed.headers.get('Expires')]).toEqual([200, '300']);
     expect(sent).toHaveLength(4);
     answer(3, 481);
