@@ -293,6 +293,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
               nonceWrongAnswers: nonces.wrongAnswers,
               nonceEvictions: nonces.evictions,
               bans: authGuard.bans().length,
+              subscriptions: subscriptions.size,
               ...stack.securityCounters,
               heapUsed: process.memoryUsage().heapUsed,
             },
