@@ -78,10 +78,13 @@ describe('BLF (dialog), presence and message-summary subscriptions', () => {
     };
     const watcher = await sipp('presence-uac-auth-open-closed.xml', { remote: sw.target, service: '1003', user: '1004' });
     await watcher.waitForLog(/presence 0 closed/);
-    // Registers, refreshes (no change: no NOTIFY) and unregisters: open, then closed.
-    await registerPhone(sw, '1003', await freeUdpPort(), { scenario: 'register-refresh-unregister.xml' });
+    // Registers (open), unregisters from the same contact (closed), registers again (open).
+    const phonePort = await freeUdpPort();
+    await registerPhone(sw, '1003', phonePort);
+    await watcher.waitForLog(/presence 1 open/);
+    await registerPhone(sw, '1003', phonePort, { scenario: 'unregister-digest.xml' });
     await watcher.waitForLog(/presence 2 closed/);
-    await registerPhone(sw, '1003', await freeUdpPort());
+    await registerPhone(sw, '1003', phonePort);
     await watcher.waitForLog(/presence 3 open/);
     await dnd(true);
     await watcher.waitForLog(/presence 4 closed/);
@@ -91,6 +94,19 @@ describe('BLF (dialog), presence and message-summary subscriptions', () => {
 
   it('message-summary gets a valid empty summary (no voicemail), and ends on unsubscribe', async () => {
     await expectSippOk(await sipp('mwi-uac-auth-empty-summary.xml', { remote: sw.target, service: '1004', user: '1004' }));
+  });
+
+  it('removing the watched account over the API ends its subscriptions (terminated;reason=noresource)', async () => {
+    const gone = await sw.running.db.accounts.add({ username: '1009', domain: DOMAIN, password: 's3cret-long-1009' });
+    sw.running.sip.directory.invalidate();
+    const admin = await sw.running.db.users.add({ email: `blf-admin${Date.now()}@acme.test`, password: 'a-long-web-password', role: 'admin', tenantId: sw.tenantId });
+    const token = (await sw.running.db.tokens.create({ userId: admin.id, name: 'test' })).token;
+    const watcher = await sipp('blf-uac-auth-dialog-noresource.xml', { remote: sw.target, service: '1009', user: '1004' });
+    await watcher.waitForLog(/subscribed/);
+    const { host, port } = sw.running.httpAddress;
+    const res = await fetch(`http://${host}:${port}/api/v1/accounts/${gone.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(204);
+    await expectSippOk(watcher);
   });
 
   it('another tenant\'s user and an unknown user get the same 404; an unknown package 489', async () => {
