@@ -61,6 +61,8 @@ const WATCHED_EVENTS = ['call.*', 'leg.*', 'extension.state', 'registration.*', 
  */
 export class SubscriptionService {
   private readonly subs = new Map<string, Subscription>();
+  /** The same subscriptions by tenant: a change is recomputed for its tenant's subscriptions only. */
+  private readonly byTenant = new Map<number, Set<Subscription>>();
   private readonly perAccount = new Map<number, number>();
   private readonly limits: SubscriptionLimits;
   private readonly dirtyTenants = new Set<number>();
@@ -85,7 +87,7 @@ export class SubscriptionService {
     if (!tx) return true;
     if (req.to.params['tag'] !== undefined) {
       const sub = this.subs.get(dialogKeyOfRequest(req));
-      if (!sub) this.reply(req, tx, 481, 'Subscription does not exist');
+      if (!sub || sub.state === SubscriptionState.Terminated) this.reply(req, tx, 481, 'Subscription does not exist');
       else this.refresh(sub, req, tx);
       return true;
     }
@@ -101,6 +103,7 @@ export class SubscriptionService {
     this.unsubscribe();
     for (const sub of this.subs.values()) this.opts.stack.wheel.cancel(sub.timer);
     this.subs.clear();
+    this.byTenant.clear();
     this.perAccount.clear();
   }
 
@@ -155,6 +158,9 @@ export class SubscriptionService {
       return;
     }
     this.subs.set(sub.key, sub);
+    let ofTenant = this.byTenant.get(sub.tenantId);
+    if (!ofTenant) this.byTenant.set(sub.tenantId, (ofTenant = new Set()));
+    ofTenant.add(sub);
     this.perAccount.set(sub.subscriber.accountId, (this.perAccount.get(sub.subscriber.accountId) ?? 0) + 1);
     this.armTimer(sub);
     this.notify(sub, { force: true });
@@ -209,16 +215,16 @@ export class SubscriptionService {
 
   private flush(): void {
     this.flushScheduled = false;
-    const tenants = new Set(this.dirtyTenants);
+    const tenants = [...this.dirtyTenants];
     this.dirtyTenants.clear();
-    for (const sub of [...this.subs.values()]) {
-      if (tenants.has(sub.tenantId) && sub.state === SubscriptionState.Active) this.notify(sub, {});
+    for (const tenantId of tenants) {
+      for (const sub of [...(this.byTenant.get(tenantId) ?? [])]) if (sub.state === SubscriptionState.Active) this.notify(sub, {});
     }
   }
 
   /** A removed account (watched or subscribing) ends its subscriptions with reason noresource. */
   private async recheckAccounts(tenantId: number, name: string | undefined): Promise<void> {
-    const affected = [...this.subs.values()].filter((s) => s.tenantId === tenantId && (name === undefined || s.watched.user === name || s.subscriber.user === name));
+    const affected = [...(this.byTenant.get(tenantId) ?? [])].filter((s) => (name === undefined || s.watched.user === name || s.subscriber.user === name));
     for (const sub of affected) {
       try {
         const watched = await this.opts.findAccount(sub.watched.user, sub.domain);
@@ -240,6 +246,9 @@ export class SubscriptionService {
     this.opts.stack.wheel.cancel(sub.timer);
     if (this.subs.get(sub.key) === sub) {
       this.subs.delete(sub.key);
+      const ofTenant = this.byTenant.get(sub.tenantId);
+      ofTenant?.delete(sub);
+      if (ofTenant?.size === 0) this.byTenant.delete(sub.tenantId);
       const n = (this.perAccount.get(sub.subscriber.accountId) ?? 1) - 1;
       if (n > 0) this.perAccount.set(sub.subscriber.accountId, n);
       else this.perAccount.delete(sub.subscriber.accountId);

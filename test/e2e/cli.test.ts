@@ -165,6 +165,7 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
         '--out-dialplan', 'outbound',
         '--in-dialplan', 'inbound',
         '--incoming-only',
+        '--dnd', 'on',
         '--db', testDb.url,
       ],
       baseEnv(testDb.dataDir),
@@ -187,13 +188,14 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
         outDialplan: 'outbound',
         inDialplan: 'inbound',
         incomingOnly: true,
+        dnd: true,
       }),
     );
     expect(row).not.toHaveProperty('ha1Md5');
 
     // Only what is given changes; "" clears a nullable setting.
     const back = await run(
-      ['account', 'set', '1100@e2e.example', '--enabled', '--no-incoming-only', '--nat-keepalive', 'on', '--keepalive-method', 'options', '--caller-id', '', '--db', testDb.url],
+      ['account', 'set', '1100@e2e.example', '--enabled', '--no-incoming-only', '--nat-keepalive', 'on', '--keepalive-method', 'options', '--caller-id', '', '--dnd', 'off', '--db', testDb.url],
       baseEnv(testDb.dataDir),
     );
     expect(back.code).toBe(0);
@@ -226,6 +228,7 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
     [['--disabled', '--enabled'], '--enabled'],
     [['--out-dialplan', 'no spaces'], '--out-dialplan'],
     [['--caller-id', 'Evil\r\nVia: x'], '--caller-id'],
+    [['--dnd', 'maybe'], '--dnd'],
     [[], 'nothing to set'],
   ])('account set exits 2 naming the bad argument and changes nothing: %j', async (extra, named) => {
     const before = await dumpAllRows(testDb.url);
