@@ -12,7 +12,7 @@ import { registerPhone } from './presence-support.ts';
  */
 
 const OTHER = 'blf-other.test';
-const { sw, sipp } = useSwitch(['1001', '1002', '1003', '1004']);
+const { sw, sipp } = useSwitch(['1001', '1002', '1003', '1004', '1005']);
 
 async function otherTenant(): Promise<void> {
   const db = sw.running.db;
@@ -43,6 +43,20 @@ describe('BLF (dialog), presence and message-summary subscriptions', () => {
     expect(remoteTag).not.toMatch(/SIPpTag/);
     expect(sipCallId).not.toBe('');
     expect(sw.running.sip.subscriptions.size).toBe(0);
+  });
+
+  it('watching the caller: its own dialog is listed as initiator, early → confirmed → terminated', async () => {
+    const phonePort = await freeUdpPort();
+    await registerPhone(sw, '1005', phonePort);
+    const phone = await sipp('call-uas-answer-late.xml', { port: phonePort });
+    const watcher = await sipp('blf-uac-auth-dialog-initiator.xml', { remote: sw.target, service: '1001', user: '1004' });
+    await watcher.waitForLog(/subscribed/);
+    await sw.useOutDialplan('1001', 'await sys.Dial("1005@local");');
+    const caller = await sipp('e2e-uac-auth-answer-bye.xml', { remote: sw.target, service: '1005', user: '1001' });
+    const [seen, ,] = await Promise.all([watcher.done, caller.done, phone.done]);
+    expect(seen.code, seen.output).toBe(0);
+    // The caller's own tags: its From tag is local.
+    expect(/early \S+ (\S+) \S+/.exec(seen.logs)?.[1]).toMatch(/SIPpTag00/);
   });
 
   it('a phone picks up the ringing call with an INVITE/Replaces built from the dialog-info', async () => {
@@ -120,6 +134,8 @@ describe('BLF (dialog), presence and message-summary subscriptions', () => {
       await refused(OTHER, '1002', 'dialog'),
     );
     await expectSippOk(await sipp('subscribe-uac-bad-event-489.xml', { remote: sw.target, service: '1002', user: '1004' }));
+    // A wrong password is refused as for an INVITE (and counts in the same brute-force guard).
+    await expectSippOk(await sipp('subscribe-uac-auth-wrong-password-403.xml', { remote: sw.target, service: '1002', user: '1004', password: 'not-the-password', keys: { target: DOMAIN, event: 'dialog' } }));
     expect(sw.running.sip.subscriptions.size).toBe(live);
   });
 });
