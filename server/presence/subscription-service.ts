@@ -176,6 +176,8 @@ export class SubscriptionService {
       return this.reply(req, tx, 423, 'Interval Too Brief', { 'Min-Expires': String(this.limits.minExpiresSec) });
     }
     sub.dialog.refreshTarget(req);
+    // A phone behind NAT refreshes from wherever its mapping now is: NOTIFYs follow it.
+    if (req.source) sub.dialog.flow = { ...req.source };
     const granted = Math.min(expires, this.limits.maxExpiresSec);
     tx.respond(createResponse(req, 200, 'OK', { headers: { ...this.baseHeaders(), Contact: sub.dialog.localContact, Expires: String(granted) } }));
     if (granted === 0) {
