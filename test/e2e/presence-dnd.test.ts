@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { DOMAIN, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
 import { registerPhone } from './presence-support.ts';
 
@@ -29,6 +30,17 @@ describe('do-not-disturb', () => {
     expect((await sw.running.db.accounts.get(account.id))!.dnd).toBe(true);
     const audit = await sw.running.db.audit.list({ tenantId: sw.tenantId, limit: 20 });
     expect(audit.find((a) => a.action === 'account.dnd')).toMatchObject({ actor: 'phone', target: `account:1002@${DOMAIN}`, details: { dnd: true, via: 'feature-code' } });
+
+    // A receptionist's switchboard snapshot shows the lamp as dnd, with the flag.
+    const desk = await sw.running.db.users.add({ email: `dnd${Date.now()}@acme.test`, password: 'a-long-web-password', role: 'receptionist', tenantId: sw.tenantId });
+    const token = (await sw.running.db.tokens.create({ userId: desk.id, name: 'test' })).token;
+    const ws = new WebSocket(`ws://127.0.0.1:${sw.running.httpAddress.port}/api/v1/events?token=${token}`);
+    const snapshot = await new Promise<{ extensions: Array<{ user: string; state: string; dnd: boolean }> }>((resolve, reject) => {
+      ws.once('message', (data) => resolve(JSON.parse(data.toString()) as never));
+      ws.once('error', reject);
+    });
+    ws.close();
+    expect(snapshot.extensions.find((x) => x.user === '1002')).toMatchObject({ state: 'dnd', dnd: true });
 
     // 1002's phone would answer if rung; with DND it must not be: 1003 answers instead.
     const phone = await sipp('call-uas-answer.xml', { port: phonePort });
