@@ -366,6 +366,12 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
         await db.schema.alterTable('cdrs').addColumn('note', 'text').execute();
       },
     },
+    '0075_account_dnd': {
+      // Do-not-disturb: calls to the account fail its leg with 486 (the dialplan's busy path).
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('sip_accounts').addColumn('dnd', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

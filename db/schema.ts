@@ -65,6 +65,8 @@ export interface SipAccountsTable {
   updated_at: number;
   owner_user_id: Generated<number | null>;
   display_name: Generated<string | null>;
+  /** Do-not-disturb (0/1). */
+  dnd: Generated<number>;
 }
 
 export interface DialplansTable {

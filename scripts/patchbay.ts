@@ -77,6 +77,9 @@ Account settings (add and set):
   --disabled | --enabled
   --out-dialplan N | --in-dialplan N   ("" clears)
   --incoming-only | --no-incoming-only
+  --dnd on|off                  do-not-disturb: calls to it fail with 486 (busy path). A running
+                                switch applies it to calls within its account cache time; the API
+                                (PUT /api/v1/accounts/:id/dnd) applies it at once and lights the lamps
 
 Provider settings (add and set; "" clears a text setting):
   --server sip:host[:port][;transport=tcp]   --outbound-proxy sip:host[:port]
@@ -206,6 +209,7 @@ const ACCOUNT_SETTING_OPTIONS = {
   'in-dialplan': { type: 'string' },
   'incoming-only': { type: 'boolean' },
   'no-incoming-only': { type: 'boolean' },
+  dnd: { type: 'string' },
 } as const satisfies OptionSpec;
 
 /** Reads the account setting options; only those given are in the result, "" clears a nullable one. */
@@ -262,6 +266,11 @@ function accountSettingsFrom(values: OptionValues): SipAccountSettings {
   if (inbound !== undefined) settings.inDialplan = inbound;
   const incomingOnly = switchPair('incoming-only', 'no-incoming-only');
   if (incomingOnly !== undefined) settings.incomingOnly = incomingOnly;
+  const dnd = text('dnd');
+  if (dnd !== undefined) {
+    if (dnd !== 'on' && dnd !== 'off') throw new UsageError(`--dnd must be on|off, got "${dnd}"`);
+    settings.dnd = dnd === 'on';
+  }
   return settings;
 }
 
@@ -283,6 +292,7 @@ function describeAccount(a: ShownAccount): string {
   ];
   if (a.incomingOnly) fields.push('incoming-only');
   if (a.disabled) fields.push('disabled');
+  if (a.dnd) fields.push('dnd');
   return fields.join('\t');
 }
 

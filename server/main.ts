@@ -109,6 +109,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
 
     const presence = new ExtensionPresence({ bus: events, bindings: location.all() });
     presence.addAccounts(await db.accounts.listAll());
+    sip.subscriptions.extensions = presence;
     const eventHub = createEventHub({
       bus: events,
       authenticate: (req) => authenticateRequest(db, req),

@@ -14,6 +14,8 @@ export interface RequestDispatcherOptions {
   registrar: { handle(req: SipRequest, tx?: ServerTransaction): Promise<unknown> };
   /** The B2BUA, once wired: INVITE, in-dialog requests, CANCEL, ACK. */
   calls?: RequestHandler;
+  /** SUBSCRIBE/NOTIFY notifier (server/presence), once wired. */
+  presence?: RequestHandler;
   userAgent: string;
 }
 
@@ -31,6 +33,7 @@ export class RequestDispatcher {
   get allow(): string {
     const methods = ['REGISTER', 'OPTIONS'];
     if (this.opts.calls) methods.push('INVITE', 'ACK', 'BYE', 'CANCEL', 'UPDATE', 'INFO', 'REFER');
+    if (this.opts.presence) methods.push('SUBSCRIBE');
     return methods.join(', ');
   }
 
@@ -71,6 +74,7 @@ export class RequestDispatcher {
       void this.opts.registrar.handle(req, tx);
       return;
     }
+    if (method === 'SUBSCRIBE' && this.opts.presence?.handleRequest(req, tx)) return;
     if (this.opts.calls?.handleRequest(req, tx)) return;
     if (method === 'OPTIONS' && !hasToTag) {
       this.reply(tx, 200, 'OK', { Accept: 'application/sdp', 'Accept-Language': 'en', Supported: [...SUPPORTED_EXTENSIONS].join(', ') });

@@ -16,6 +16,7 @@ import { DbProviderSource, InboundProviderMatcher, ProviderHealth, ProviderLegs,
 import { LegDestinationPolicy } from './calls/index.ts';
 import { AuthFailureGuard, DigestServer, SipServerResolver, SourceRateLimiter, nodeSipDns, type AuthGuard } from './sip/index.ts';
 import { SipStack, parseUri, type Endpoint, type ListenSpec, type SipRequest, type TimerHandle } from './sip/index.ts';
+import { SubscriptionService } from './presence/index.ts';
 
 export interface SipServicesContext {
   config: Config;
@@ -49,6 +50,8 @@ export interface SipServices {
   readonly inboundProviders: InboundProviderMatcher;
   /** Registrations of providers with `register` on (state also in the database). */
   readonly providerRegistrations: ProviderRegistrationAgent;
+  /** SUBSCRIBE/NOTIFY (dialog, presence, message-summary); main.ts attaches the extension states. */
+  readonly subscriptions: SubscriptionService;
   /** Listeners with their real ports (port 0 resolved). */
   listening(): ListenSpec[];
   close(): Promise<void>;
@@ -166,7 +169,20 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     registeredContact: (user) => registrationAgent?.byContactUser(user)?.provider,
     resolve: async (host) => (await dnsLookup(host, { all: true })).map((a) => a.address),
   });
+  // *78/*79 from a phone: stored with an audit row, then the cached account is dropped (calls
+  // see the flag at once) and presence hears it (extension.state, BLF/presence NOTIFYs).
+  const setDnd = async (account: { tenantId: number; id: number; username: string }, dnd: boolean, by: string): Promise<void> => {
+    const stored = await db.accounts.get(account.id);
+    if (!stored || stored.tenantId !== account.tenantId) return;
+    await db.transaction(async (tx) => {
+      await tx.accounts.update(stored.username, stored.domain, { dnd });
+      await tx.audit.record({ actor: by, action: 'account.dnd', target: `account:${stored.username}@${stored.domain}`, details: { dnd, via: 'feature-code' }, sourceAddress: null, tenantId: stored.tenantId });
+    });
+    events.emit({ type: 'config.changed', tenantId: stored.tenantId, kind: 'account', name: stored.username, at: Date.now() });
+    events.emit({ type: 'account.dnd', tenantId: stored.tenantId, accountId: stored.id, user: stored.username, dnd, by, at: Date.now() });
+  };
   const calls = new CallService({
+    setDnd,
     stack,
     providers,
     inboundProviders,
@@ -188,7 +204,18 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     maxCalls: config.security.maxCalls,
     park: { ...parseParkSlots(config.park.slots)!, recallSeconds: config.park.recallSeconds },
   });
-  const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, calls, userAgent: ctx.userAgent });
+  const subscriptions = new SubscriptionService({
+    stack,
+    bus: events,
+    logger: logger.child({ component: 'presence' }),
+    userAgent: ctx.userAgent,
+    publicAddress: config.sip.publicAddress,
+    authenticate: (req) => calls.authenticateAccount(req),
+    tenantForDomain: (domain) => directory.tenantForDomain(domain),
+    findAccount: (user, domain) => directory.findAccount(user, domain),
+    dialogs: (tenantId, user) => calls.phoneDialogs(tenantId, user),
+  });
+  const dispatcher = new RequestDispatcher({ stack, logger: sipLogger, registrar, calls, presence: subscriptions, userAgent: ctx.userAgent });
   stack.onRequest = (req, tx) => dispatcher.dispatch(req, tx);
 
   try {
@@ -299,6 +326,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
               nonceWrongAnswers: nonces.wrongAnswers,
               nonceEvictions: nonces.evictions,
               bans: authGuard.bans().length,
+              subscriptions: subscriptions.size,
               ...stack.securityCounters,
               heapUsed: process.memoryUsage().heapUsed,
             },
@@ -321,6 +349,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     providerSource,
     providerRegistrations,
     inboundProviders,
+    subscriptions,
     listening: () => stack.listening(),
     close() {
       closing ??= (async () => {
@@ -332,6 +361,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         providerHealth.stop();
         await providerRegistrations.stop();
         calls.close();
+        subscriptions.close();
         await stack.stop();
         await sandbox.stop();
         await cdrs.close(); // queued CDRs are written before main.ts closes the database

@@ -37,6 +37,8 @@ export interface SipAccount {
   ownerUserId?: number | null;
   /** The name shown for this account in the web app and the switchboard. */
   displayName?: string | null;
+  /** Do-not-disturb: calls to the account fail its leg with 486. */
+  dnd?: boolean;
 }
 
 export interface SipAccountSettings {
@@ -52,6 +54,7 @@ export interface SipAccountSettings {
   maxCalls?: number | null;
   ownerUserId?: number | null;
   displayName?: string | null;
+  dnd?: boolean;
 }
 
 export interface NewSipAccount extends SipAccountSettings {
@@ -86,6 +89,7 @@ function validateSettings(s: SipAccountSettings): void {
       if (typeof cidr !== 'string' || !isCidr(cidr)) throw new ValidationError('allowedCidrs', `not an IPv4 or IPv6 CIDR: "${String(cidr)}"`);
     }
   }
+  if (s.dnd !== undefined && typeof s.dnd !== 'boolean') throw new ValidationError('dnd', 'must be true or false');
   if (s.displayName != null && (typeof s.displayName !== 'string' || s.displayName.length > 255 || /[\r\n\0]/.test(s.displayName))) {
     throw new ValidationError('displayName', 'must be at most 255 characters on one line');
   }
@@ -138,7 +142,7 @@ function attachHa1s(account: SipAccount, key: Buffer | undefined, row: AccountRo
   return account;
 }
 
-type AccountRow = Omit<Selectable<SipAccountsTable>, 'owner_user_id' | 'display_name'> & { owner_user_id?: number | null; display_name?: string | null };
+type AccountRow = Omit<Selectable<SipAccountsTable>, 'owner_user_id' | 'display_name' | 'dnd'> & { owner_user_id?: number | null; display_name?: string | null; dnd?: number | null };
 
 function toAccount(row: AccountRow, domain: string, key: Buffer | undefined): SipAccount {
   const account: SipAccount = {
@@ -162,6 +166,7 @@ function toAccount(row: AccountRow, domain: string, key: Buffer | undefined): Si
     updatedAt: Number(row.updated_at),
     ownerUserId: row.owner_user_id ?? null,
     displayName: row.display_name ?? null,
+    dnd: toBool(row.dnd),
   };
   return attachHa1s(account, key, row);
 }
@@ -203,6 +208,7 @@ export class AccountsRepository {
       max_calls: input.maxCalls ?? null,
       owner_user_id: input.ownerUserId ?? null,
       display_name: input.displayName ?? null,
+      dnd: fromBool(input.dnd, false),
       created_at: now,
       updated_at: now,
     };
@@ -283,6 +289,7 @@ export class AccountsRepository {
         ...(patch.maxCalls !== undefined && { max_calls: patch.maxCalls }),
         ...(patch.ownerUserId !== undefined && { owner_user_id: patch.ownerUserId }),
         ...(patch.displayName !== undefined && { display_name: patch.displayName }),
+        ...(patch.dnd !== undefined && { dnd: fromBool(patch.dnd, false) }),
         updated_at: Date.now(),
       })
       .where('id', '=', a.id)

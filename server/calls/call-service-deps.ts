@@ -26,6 +26,8 @@ export interface CallAccount extends AccountAuth {
   callerId?: string | null;
   /** Calls this account may be a party of at once; null/undefined/0 = no limit. */
   maxCalls?: number | null;
+  /** Do-not-disturb: a leg ringing this account's phones fails with 486 at once. */
+  dnd?: boolean;
 }
 
 /** Same shape as the registrar's AccountDirectory, with call settings on the account. */
@@ -85,7 +87,12 @@ export interface SipCallOwner {
   tag?: string;
 }
 
+/** Stores an account's do-not-disturb and tells the switch (the phone's `*78`/`*79`). */
+export type DndSetter = (account: { tenantId: number; id: number; username: string }, dnd: boolean, by: string) => Promise<void>;
+
 export interface CallServiceOptions {
+  /** Feature codes `*78`/`*79`; without it they are ordinary dialled numbers. */
+  setDnd?: DndSetter;
   stack: SipStack;
   location: LocationLookup;
   accounts: CallAccountDirectory;

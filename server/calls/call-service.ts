@@ -17,6 +17,12 @@ import { parseReplaces, replacesDialogKeys } from './transfer/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner } from './call-service-deps.ts';
 import type { InboundMatch } from '../providers/index.ts';
 import { DialplanDryRun, type DryRunParams, type DryRunReport } from './dry-run/index.ts';
+import type { PhoneDialog } from './phone-dialog.ts';
+
+/** What a request from a tenant account (SUBSCRIBE) gets from the INVITE digest path. */
+export type AccountAuthResult =
+  | { ok: true; tenant: TenantRef; account: CallAccount }
+  | { ok: false; status: number; reason?: string; headers?: Array<[string, string]> };
 
 export interface ActiveCallInfo {
   id: string;
@@ -73,6 +79,9 @@ export const MAX_CALLBACKS_PER_TENANT = 10;
 const SIP_CALL_ID_LINGER_MS = 32_000;
 /** The pickup feature code: `*8<extension>` (directed) or `*8` (the tenant's group). */
 const PICKUP_CODE = /^\*8([A-Za-z0-9._+-]{0,64})$/;
+
+/** Do-not-disturb feature codes dialled from the account's own phone: `*78` on, `*79` off. */
+const DND_CODES: Record<string, boolean> = { '*78': true, '*79': false };
 
 /** Methods a dialog of ours may receive; without a matching dialog they get 481. */
 const DIALOG_METHODS = new Set(['BYE', 'UPDATE', 'INFO', 'REFER', 'PRACK']);
@@ -281,6 +290,30 @@ export class CallService {
     });
   }
 
+  /** The SIP dialogs the phones of `username` (an account of `tenantId`) have in live calls (BLF). */
+  phoneDialogs(tenantId: number, username: string): PhoneDialog[] {
+    const out: PhoneDialog[] = [];
+    for (const c of this.calls) if (c.tenant.id === tenantId) for (const d of c.phoneDialogs()) if (d.account === username) out.push(d);
+    return out;
+  }
+
+  /**
+   * The digest check INVITEs get (the same challenge, brute-force guard, bans and equal answers
+   * for unknown users), for other requests a tenant account sends outside a call: SUBSCRIBE.
+   */
+  async authenticateAccount(req: SipRequest): Promise<AccountAuthResult> {
+    if (this.closed) return { ok: false, status: 503, reason: 'Shutting down' };
+    const fromUri = req.from.uri;
+    const tenant = fromUri.user ? await this.opts.accounts.tenantForDomain(fromUri.host.toLowerCase()) : undefined;
+    if (!tenant) return { ok: false, status: 403 };
+    const account = await this.opts.accounts.find(fromUri.user!, tenant.domain);
+    const auth = this.authenticate(req, tenant, account);
+    if (auth?.kind === 'reject') return { ok: false, status: auth.status, reason: auth.reason, headers: auth.headers };
+    if (!account) return { ok: false, status: 403 };
+    if (account.disabled) return { ok: false, status: 403, reason: 'Account disabled' };
+    return { ok: true, tenant, account };
+  }
+
   /** Live call control: the calls of one tenant only, so an id from another tenant is simply not found. */
   controllableCalls(tenantId: number): ControllableCall[] {
     return [...this.calls, ...this.callbacks].filter((c) => c.tenant.id === tenantId).map((c) => controllable(c));
@@ -364,6 +397,11 @@ export class CallService {
       await this.pickUpCall(req, tx, route, pickup[1] || undefined);
       return;
     }
+    const dnd = this.opts.setDnd && route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain ? DND_CODES[req.uri.user ?? ''] : undefined;
+    if (dnd !== undefined) {
+      await this.switchDnd(req, tx, route, dnd);
+      return;
+    }
     // A phone of the tenant dialling a park slot retrieves what is parked there (no dialplan runs).
     if (route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain && this.parking.isSlot(req.uri.user)) {
       await this.retrieveFromSlot(req, tx, route, req.uri.user!);
@@ -431,6 +469,22 @@ export class CallService {
     if (!(await call.pickUp(req, tx, `sip:${picker}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, call.id);
   }
 
+  /**
+   * `*78`/`*79` from the account's own phone: stores the flag and ends the attempt with a final
+   * response whose reason phrase says what happened (phones show it), since there is no
+   * announcement to play. 480 rather than 2xx: nothing is set up, so there is no dialog to keep.
+   */
+  private async switchDnd(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, dnd: boolean): Promise<void> {
+    try {
+      await this.opts.setDnd!({ tenantId: route.tenant.id, id: route.account.id, username: route.account.username }, dnd, 'phone');
+    } catch (err) {
+      this.logger.error({ err, tenantId: route.tenant.id, account: route.account.username }, 'DND switch failed');
+      tx.respond(createResponse(req, 500, 'Do Not Disturb unchanged', { toTag: newTag() }));
+      return;
+    }
+    tx.respond(createResponse(req, 480, dnd ? 'Do Not Disturb on' : 'Do Not Disturb off', { toTag: newTag() }));
+  }
+
   private async retrieveFromSlot(req: SipRequest, tx: ServerTransaction, route: Extract<Route, { kind: 'call' }>, slot: string): Promise<void> {
     const entry = this.parking.get(route.tenant.id, slot);
     if (!entry) {
@@ -479,7 +533,15 @@ export class CallService {
     const parsed = parseReplaces(value);
     if (!parsed) return reply(400, 'Malformed Replaces header');
     const found = this.findCallDialog(route.tenant.id, replacesDialogKeys(parsed));
-    if (!found) return reply(481);
+    if (!found) {
+      // A BLF key's pickup: the Replaces names the early dialog of a phone the call rings (ids
+      // from the dialog-info NOTIFY). It is a pickup of that call, by the phone that sent it.
+      const ringing = [...this.calls].find((c) => c.tenant.id === route.tenant.id && c.ringsEarlyDialog(parsed.callId, parsed.toTag, parsed.fromTag));
+      if (!ringing) return reply(481);
+      if (!this.accountCalls.tryTake(route.account.id, ringing.id, route.account.maxCalls)) return reply(403, 'Too many calls');
+      if (!(await ringing.pickUp(req, tx, `sip:${route.account.username}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, ringing.id);
+      return;
+    }
     // §3: early-only names a dialog that must still be early; ours here are all confirmed.
     if (parsed.earlyOnly) return reply(486);
     if (tx.state !== 'Proceeding') return;
@@ -515,7 +577,8 @@ export class CallService {
       if (caller.incomingOnly) return { kind: 'reject', status: 403, reason: 'Account may not place calls' };
       // INVITE/Replaces and a dial of a park slot join an existing call: no dialplan runs for them.
       const own = req.uri.host.toLowerCase() === fromTenant.domain;
-      const joins = req.headers.get('Replaces') !== undefined || (own && (this.parking.isSlot(req.uri.user) || PICKUP_CODE.test(req.uri.user ?? '')));
+      const joins = req.headers.get('Replaces') !== undefined || (own && (this.parking.isSlot(req.uri.user) || PICKUP_CODE.test(req.uri.user ?? '')))
+        || (own && this.opts.setDnd !== undefined && DND_CODES[req.uri.user ?? ''] !== undefined);
       if (!caller.outDialplan && !joins) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
       return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan ?? undefined };
     }

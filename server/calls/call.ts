@@ -23,6 +23,8 @@ import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
 import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
+import type { PhoneDialog } from './phone-dialog.ts';
+import { SessionState } from './legs/session-state.ts';
 import type { ParkingLot } from './park/index.ts';
 import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner, StoredDialplan } from './call-service-deps.ts';
@@ -140,6 +142,8 @@ export class Call {
   /** Legs of nested local-account dialplans, added to the CDR after the Dial that started them. */
   private readonly nestedLegs: Array<{ parentKey: string; legs: LegOutcome[] }> = [];
   private readonly dialogKeys: string[] = [];
+  /** Legs ringing a tenant account's phones (their branches are the phones' dialogs, for BLF). */
+  private readonly phoneLegs: Array<{ account: CallAccount; leg: OutboundLeg; since: number }> = [];
   private earlyMediaSent = false;
   private ringingSent = false;
   /** rm=n: the redirect target the last Dial asked the dialplan to be re-run with. */
@@ -396,6 +400,7 @@ export class Call {
           },
         });
         handle.attach(out);
+        if (callee) this.phoneLegs.push({ account: callee, leg: out, since: Date.now() });
         const base = this.branchRequest(leg, scope);
         const request = r.shape ? { ...base, ...r.shape(base) } : base;
         if (r.inTurn) {
@@ -441,6 +446,42 @@ export class Call {
         observer.failed(failure);
       },
     };
+  }
+
+  /**
+   * The dialogs the phones of tenant accounts have in this call (the caller's phone, and each
+   * phone a leg rings or that answered), each as the phone sees it: what BLF NOTIFYs describe.
+   */
+  phoneDialogs(): PhoneDialog[] {
+    if (this.machine.is(CallState.Ended)) return [];
+    const out: PhoneDialog[] = [];
+    if (this.direction === 'outbound' && !this.cancelled) {
+      const answered = this.machine.is(CallState.Answered);
+      if (answered || this.ringingSent || this.earlyMediaSent) {
+        out.push({
+          callId: this.id, account: this.account.username, sipCallId: this.req.callId, localTag: this.req.from.params['tag'] ?? '',
+          remoteTag: this.aToTag, direction: 'initiator', state: answered ? 'confirmed' : 'early', remote: this.callee, since: this.createdAt,
+        });
+      }
+    }
+    for (const { account, leg, since } of this.phoneLegs) {
+      for (const b of leg.branches) {
+        const early = b.state === SessionState.Early && !leg.winner && this.isRingingFor(account.username);
+        const confirmed = b.state === SessionState.Confirmed && leg.winner === b && b.dialog !== undefined && !b.dialog.terminated;
+        if ((!early && !confirmed) || !b.callId || !b.localTag || !b.remoteTag) continue;
+        out.push({
+          callId: this.id, account: account.username, sipCallId: b.callId, localTag: b.remoteTag, remoteTag: b.localTag,
+          direction: 'recipient', state: confirmed ? 'confirmed' : 'early', remote: this.caller, since,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** A ringing phone's early dialog named by a Replaces (either tag order): BLF pickup. */
+  ringsEarlyDialog(sipCallId: string, tagA: string, tagB: string): boolean {
+    return this.phoneDialogs().some((d) => d.state === 'early' && d.direction === 'recipient' && d.sipCallId === sipCallId
+      && ((d.localTag === tagA && d.remoteTag === tagB) || (d.localTag === tagB && d.remoteTag === tagA)));
   }
 
   /** Still ringing (no final answer to the caller) with a leg to `extension`, or to any account of the tenant but `except`. */

@@ -26,7 +26,8 @@ export type {
   HangupSide, CdrLeg, CdrTransfer, CdrRecord,
 } from './records/index.ts';
 export { CallService } from './call-service.ts';
-export type { ActiveCallInfo } from './call-service.ts';
+export type { ActiveCallInfo, AccountAuthResult } from './call-service.ts';
+export type { PhoneDialog } from './phone-dialog.ts';
 export type {
   CallAccount, CallAccountDirectory, LocationLookup, DialplanStore, StoredDialplan, KeyValueStore, CdrSink, DialplanRunner,
   DialplanLogEvent, TransferEvent, CallServiceEvent, CallServiceOptions, SipCallOwner,

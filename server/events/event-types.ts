@@ -216,7 +216,8 @@ export type RegistrationEvent =
 // ------------------------------------------------------------------ presence
 
 /** What a switchboard lamp shows for one SIP account. */
-export type ExtensionState = 'idle' | 'ringing' | 'busy' | 'held' | 'offline';
+/** `dnd`: do-not-disturb is on and the extension is otherwise idle (a call in progress still shows). */
+export type ExtensionState = 'idle' | 'ringing' | 'busy' | 'held' | 'offline' | 'dnd';
 
 export interface ExtensionStateEvent {
   type: 'extension.state';
@@ -228,6 +229,21 @@ export interface ExtensionStateEvent {
   previous: ExtensionState;
   /** Patchbay call ids the account is a party of right now. */
   callIds: string[];
+  /** Do-not-disturb is on (whatever the state shows). */
+  dnd: boolean;
+  at: number;
+}
+
+/** An account's do-not-disturb was switched (API, CLI through the API, or the phone's *78/*79). */
+export interface AccountDndEvent {
+  type: 'account.dnd';
+  tenantId: number;
+  accountId: number;
+  /** Account username. */
+  user: string;
+  dnd: boolean;
+  /** `phone` (feature code) or the API user's name. */
+  by: string;
   at: number;
 }
 
@@ -303,7 +319,8 @@ export interface ConfigChangedEvent {
 export type PatchbayEvent =
   | CallServiceEvent | RegistrationEvent | ExtensionStateEvent | SipTraceEvent | ConfigChangedEvent
   | ProviderRegistrationEvent | ProviderHealthEvent
-  | CallNoteEvent;
+  | CallNoteEvent
+  | AccountDndEvent;
 export type PatchbayEventType = PatchbayEvent['type'];
 
 /** What emitters hand to the bus (kept as a name for existing callers). */

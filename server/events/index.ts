@@ -7,6 +7,6 @@ export type {
   RegistrationRemovalReason, RegistrationAddedEvent, RegistrationRefreshedEvent, RegistrationRemovedEvent,
   RegistrationExpiredEvent, RegistrationFailedEvent, RegistrationEvent,
   ExtensionState, ExtensionStateEvent, SipTraceEvent, ConfigChangedEvent,
-  CallBlockedEvent, CallTakeoverEvent, CallParkEvent, ProviderRegistrationEvent, ProviderHealthEvent,
+  CallBlockedEvent, CallTakeoverEvent, CallParkEvent, ProviderRegistrationEvent, ProviderHealthEvent, AccountDndEvent,
 } from './event-types.ts';
 export type { CallNoteEvent } from './event-types.ts';

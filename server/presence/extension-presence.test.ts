@@ -54,4 +54,26 @@ describe('ExtensionPresence', () => {
     expect(presence.list(1).map((x) => x.state)).toEqual(['idle']);
     expect(presence.list(2).map((x) => `${x.accountId}:${x.state}`)).toEqual(['9:idle']);
   });
+
+  it('DND shows as dnd when otherwise idle, stays busy during a call but says dnd: true, and offline wins', () => {
+    const { bus, presence, call } = setup();
+    const seen: string[] = [];
+    bus.subscribe({ types: ['extension.state'] }, (e) => {
+      const s = e as ExtensionStateEvent & { seq: number };
+      seen.push(`${s.user}:${s.state}:${s.dnd}`);
+    });
+    const dnd = (on: boolean) => bus.emit({ type: 'account.dnd', tenantId: 1, accountId: 1, user: '1001', dnd: on, by: 'phone', at: Date.now() });
+    dnd(true);
+    expect(presence.get(1, 1)).toMatchObject({ state: 'dnd', dnd: true });
+    dnd(true); // no change, no event
+    call('call.created');
+    call('call.party.joined', { type: 'call.party.joined', accountId: 1, account: '1001', role: 'caller' });
+    dnd(false);
+    dnd(true);
+    call('call.ended');
+    bus.emit(reg('registration.removed', 1, 1, '1001', 'b0'));
+    expect(seen).toEqual(['1001:dnd:true', '1001:busy:true', '1001:busy:false', '1001:busy:true', '1001:dnd:true', '1001:offline:true']);
+    presence.addAccounts([{ tenantId: 1, id: 3, username: '1003', dnd: true }]);
+    expect(presence.list(1).map((x) => `${x.user}:${x.state}:${x.dnd}`)).toEqual(['1001:offline:true', '1003:offline:true']);
+  });
 });

@@ -7,6 +7,8 @@ export interface ExtensionView {
   state: ExtensionState;
   /** Patchbay call ids the account is a party of. */
   callIds: string[];
+  /** Do-not-disturb is on. */
+  dnd: boolean;
 }
 
 /** Where a registration is known from at start (LocationService.all() satisfies this). */
@@ -26,6 +28,7 @@ interface AccountPresence {
   /** call id → holds (a call can ring one account on several legs) and the account's role in it. */
   calls: Map<string, { holds: number; role: 'caller' | 'callee' }>;
   state: ExtensionState;
+  dnd: boolean;
 }
 
 interface CallPhase {
@@ -34,17 +37,18 @@ interface CallPhase {
   accounts: Set<AccountPresence>;
 }
 
-const WATCHED = ['registration.*', 'call.*'];
+const WATCHED = ['registration.*', 'call.*', 'account.dnd'];
 
 /**
- * Extension state per account (idle, ringing, busy, held, offline), derived from the event
+ * Extension state per account (idle, ringing, busy, held, dnd, offline), derived from the event
  * stream: registrations say whether a phone is there, `call.party.*` which calls the account is
  * a party of, and `call.answered/held/unheld/ended` what those calls are doing. Every change is
  * put back on the bus as `extension.state`.
  *
  * Rules: in an answered call on hold → held; in an answered call → busy; the caller of an
  * unanswered call → busy (it is dialling); rung by an unanswered call → ringing; no call and a
- * live binding → idle; otherwise offline.
+ * live binding → dnd when do-not-disturb is on, else idle; otherwise offline. DND comes from
+ * `account.dnd` events (and addAccounts at start).
  */
 export class ExtensionPresence {
   /** tenant id → account id → presence (a snapshot reads one tenant without scanning the others). */
@@ -62,15 +66,30 @@ export class ExtensionPresence {
   }
 
   /** Makes accounts known before they register (they show as offline). */
-  addAccounts(accounts: Iterable<{ tenantId: number; id: number; username: string }>): void {
-    for (const a of accounts) this.account(a.tenantId, a.id, a.username);
+  addAccounts(accounts: Iterable<{ tenantId: number; id: number; username: string; dnd?: boolean }>): void {
+    for (const a of accounts) {
+      const acc = this.account(a.tenantId, a.id, a.username);
+      acc.dnd = a.dnd === true;
+      acc.state = derive(acc, this.calls);
+    }
+  }
+
+  /** One account's lamp, if the account is known. */
+  get(tenantId: number, accountId: number): ExtensionView | undefined {
+    const a = this.accounts.get(tenantId)?.get(accountId);
+    return a && view(a);
+  }
+
+  /** Forgets a removed account (no event: the account is gone). */
+  removeAccount(tenantId: number, accountId: number): void {
+    this.accounts.get(tenantId)?.delete(accountId);
   }
 
   /** The tenant's known accounts, by username. */
   list(tenantId: number): ExtensionView[] {
     const out: ExtensionView[] = [];
     for (const a of this.accounts.get(tenantId)?.values() ?? []) {
-      out.push({ accountId: a.accountId, user: a.user, state: a.state, callIds: [...a.calls.keys()] });
+      out.push(view(a));
     }
     return out.sort((x, y) => (x.user < y.user ? -1 : x.user > y.user ? 1 : 0));
   }
@@ -88,6 +107,9 @@ export class ExtensionPresence {
       case 'registration.removed':
       case 'registration.expired':
         this.change(this.account(e.tenantId, e.accountId, e.user), (a) => a.bindings.delete(e.bindingId));
+        return;
+      case 'account.dnd':
+        this.change(this.account(e.tenantId, e.accountId, e.user), (a) => (a.dnd = e.dnd));
         return;
       case 'call.created':
         this.calls.set(e.callId, { answered: false, held: false, accounts: new Set() });
@@ -142,7 +164,7 @@ export class ExtensionPresence {
     if (!tenant) this.accounts.set(tenantId, (tenant = new Map()));
     let a = tenant.get(accountId);
     if (!a) {
-      a = { tenantId, accountId, user, bindings: new Set(), calls: new Map(), state: 'offline' };
+      a = { tenantId, accountId, user, bindings: new Set(), calls: new Map(), state: 'offline', dnd: false };
       tenant.set(accountId, a);
     }
     a.user = user;
@@ -150,20 +172,26 @@ export class ExtensionPresence {
   }
 
   private change(a: AccountPresence, mutate: (a: AccountPresence) => void): void {
+    const dndBefore = a.dnd;
     mutate(a);
     const next = derive(a, this.calls);
-    if (next === a.state) return;
+    // DND switched during a call leaves the lamp busy, but the flag still changed: say so.
+    if (next === a.state && a.dnd === dndBefore) return;
     const previous = a.state;
     a.state = next;
     this.opts.bus.emit({
       type: 'extension.state', tenantId: a.tenantId, accountId: a.accountId, user: a.user, state: next, previous,
-      callIds: [...a.calls.keys()], at: Date.now(),
+      callIds: [...a.calls.keys()], dnd: a.dnd, at: Date.now(),
     });
   }
 }
 
 // A phone talking in one call while another rings or waits on hold is busy: the live call wins.
-const RANK: Record<ExtensionState, number> = { offline: 0, idle: 1, ringing: 2, held: 3, busy: 4 };
+const RANK: Record<ExtensionState, number> = { offline: 0, idle: 1, dnd: 1, ringing: 2, held: 3, busy: 4 };
+
+function view(a: AccountPresence): ExtensionView {
+  return { accountId: a.accountId, user: a.user, state: a.state, callIds: [...a.calls.keys()], dnd: a.dnd };
+}
 
 function derive(a: AccountPresence, calls: Map<string, CallPhase>): ExtensionState {
   let best: ExtensionState | undefined;
@@ -174,5 +202,6 @@ function derive(a: AccountPresence, calls: Map<string, CallPhase>): ExtensionSta
     if (!best || RANK[s] > RANK[best]) best = s;
   }
   if (best) return best;
-  return a.bindings.size > 0 ? 'idle' : 'offline';
+  if (a.bindings.size === 0) return 'offline';
+  return a.dnd ? 'dnd' : 'idle';
 }

@@ -153,6 +153,8 @@ export interface SippStartOptions {
   port?: number;
   /** `-key name value` pairs: `[name]` in the scenario. */
   keys?: Record<string, string>;
+  /** Digest uri (`user@host`) when the Request-URI is not `service@domain`. */
+  authUri?: string;
   timeoutSeconds?: number;
 }
 
@@ -175,7 +177,7 @@ export async function startSipp(scenario: string, opts: SippStartOptions = {}): 
     '-inf', injection, '-trace_logs', '-trace_err', '-trace_msg',
   ];
   // sipp's default digest uri is the remote address; the server wants the Request-URI (RFC 2617 3.2.2.5).
-  if (opts.service) args.push('-s', opts.service, '-auth_uri', `${opts.service}@${domain}`);
+  if (opts.service) args.push('-s', opts.service, '-auth_uri', opts.authUri ?? `${opts.service}@${domain}`);
   for (const [name, value] of Object.entries(opts.keys ?? {})) args.push('-key', name, value);
   if (opts.rate) args.push('-r', String(opts.rate));
   if (opts.callIdFormat) args.push('-cid_str', opts.callIdFormat);

@@ -165,6 +165,7 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
         '--out-dialplan', 'outbound',
         '--in-dialplan', 'inbound',
         '--incoming-only',
+        '--dnd', 'on',
         '--db', testDb.url,
       ],
       baseEnv(testDb.dataDir),
@@ -187,13 +188,14 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
         outDialplan: 'outbound',
         inDialplan: 'inbound',
         incomingOnly: true,
+        dnd: true,
       }),
     );
     expect(row).not.toHaveProperty('ha1Md5');
 
     // Only what is given changes; "" clears a nullable setting.
     const back = await run(
-      ['account', 'set', '1100@e2e.example', '--enabled', '--no-incoming-only', '--nat-keepalive', 'on', '--keepalive-method', 'options', '--caller-id', '', '--db', testDb.url],
+      ['account', 'set', '1100@e2e.example', '--enabled', '--no-incoming-only', '--nat-keepalive', 'on', '--keepalive-method', 'options', '--caller-id', '', '--dnd', 'off', '--db', testDb.url],
       baseEnv(testDb.dataDir),
     );
     expect(back.code).toBe(0);
@@ -226,6 +228,7 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
     [['--disabled', '--enabled'], '--enabled'],
     [['--out-dialplan', 'no spaces'], '--out-dialplan'],
     [['--caller-id', 'Evil\r\nVia: x'], '--caller-id'],
+    [['--dnd', 'maybe'], '--dnd'],
     [[], 'nothing to set'],
   ])('account set exits 2 naming the bad argument and changes nothing: %j', async (extra, named) => {
     const before = await dumpAllRows(testDb.url);
@@ -353,7 +356,7 @@ describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dia
 
     const m = await run(['migrate', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(m.stderr).toBe('');
-    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0020_sip_bans', '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0070_contacts', '0071_cdr_note'] });
+    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0020_sip_bans', '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0070_contacts', '0071_cdr_note', '0075_account_dnd'] });
 
     const list = await run(['account', 'list', 'old.example', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(JSON.parse(list.stdout)).toEqual([

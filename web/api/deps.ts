@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Database } from '../../db/index.ts';
 import type { CallControl, DryRunParams, DryRunReport } from '../../server/calls/index.ts';
-import type { ConfigChangedEvent } from "../../server/events/index.ts";
+import type { AccountDndEvent, ConfigChangedEvent } from "../../server/events/index.ts";
 import type { LoginBrake, LoginBrakeOptions } from './login-brake.ts';
 import type { SessionSettings } from './middleware/auth.ts';
 import type { TotpVerifier } from './two-factor.ts';
@@ -47,7 +47,7 @@ export interface ApiDeps {
   startedAt?: number;
   logger?: Logger;
   /** The event bus: admin writes emit `config.changed` on it. */
-  events?: { emit(event: ConfigChangedEvent): unknown };
+  events?: { emit(event: ConfigChangedEvent | AccountDndEvent): unknown };
   liveBindings?: LiveBindings;
   session?: Partial<SessionSettings>;
   loginBrake?: LoginBrake | LoginBrakeOptions;

@@ -83,6 +83,8 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'get unowned account', method: 'GET', own: `/accounts/${notMine.id}`, roles: withMember, hiddenFrom: ['member'] },
       { name: 'patch account', method: 'PATCH', own: `/accounts/${mine.id}`, other: `/accounts/${theirs.id}`, body: () => ({ displayName: 'Desk' }), roles: withMember },
       { name: 'create account', method: 'POST', own: '/accounts', body: () => ({ username: `n${++n}`, password: 'long-enough' }), roles: admins, ok: 201 },
+      { name: 'set dnd', method: 'PUT', own: `/accounts/${mine.id}/dnd`, other: `/accounts/${theirs.id}/dnd`, body: () => ({ dnd: true }), roles: ROLES },
+      { name: 'set dnd of an account not mine', method: 'PUT', own: `/accounts/${notMine.id}/dnd`, body: () => ({ dnd: false }), roles: ROLES, hiddenFrom: ['member'] },
       { name: 'account bindings', method: 'GET', own: `/accounts/${mine.id}/bindings`, other: `/accounts/${theirs.id}/bindings`, roles: withMember },
       { name: 'list dialplans', method: 'GET', own: '/dialplans', roles: withMember },
       { name: 'get dialplan', method: 'GET', own: '/dialplans/member-plan', other: '/dialplans/b-plan', roles: withMember },
@@ -154,6 +156,23 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
     }
     expect(table.filter((l) => !l.endsWith(' ok'))).toEqual([]);
     expect(table.length).toBeGreaterThan(100);
+  });
+
+  it('DND: a receptionist switches it, it is stored, audited and announced; a bad body names the field', async () => {
+    const auth = who.get('receptionist')!;
+    const acct = (await h.db.accounts.listPage({ tenantId: tenantA, username: '1002', limit: 1 }))[0]!;
+    const bad = await h.call('PUT', `/accounts/${acct.id}/dnd`, { auth, body: { dnd: 'yes' } });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('dnd');
+    const res = await h.call('PUT', `/accounts/${acct.id}/dnd`, { auth, body: { dnd: true } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ accountId: acct.id, user: '1002', dnd: true });
+    expect((await h.db.accounts.get(acct.id))!.dnd).toBe(true);
+    expect(h.events.filter((e) => e['type'] === 'account.dnd' && e['accountId'] === acct.id).at(-1)).toMatchObject({ tenantId: tenantA, user: '1002', dnd: true });
+    const audit = await h.db.audit.list({ tenantId: tenantA, limit: 50 });
+    expect(audit.find((a) => a.action === 'account.dnd' && a.target === 'account:1002@a.test')?.details).toEqual({ dnd: true });
+    await h.call('PUT', `/accounts/${acct.id}/dnd`, { auth, body: { dnd: false } });
+    expect((await h.db.accounts.get(acct.id))!.dnd).toBe(false);
   });
 
   it('shows a member only their own accounts, dialplans and CDRs in lists', async () => {

@@ -67,7 +67,7 @@ async function start(limits: Partial<EventHubLimits> = {}) {
         { id: 'c2', direction: 'outbound', state: 'ringing', caller: party('1002'), callee: party(), createdAt: 0, history: [] },
       ] : []),
       registrations: (t) => (t === 1 ? ['1001', '1002'].map((u) => ({ id: `b${u}`, accountId: Number(u), user: u, contact: 'sip:x', sourceAddress: '10.0.0.1:5060', transport: 'udp', userAgent: null, expiresAt: 0 })) : []),
-      extensions: (t) => (t === 1 ? [{ accountId: 1001, user: '1001', state: 'idle', callIds: [] }, { accountId: 1002, user: '1002', state: 'idle', callIds: [] }] : []),
+      extensions: (t) => (t === 1 ? [{ accountId: 1001, user: '1001', state: 'idle', callIds: [], dnd: false }, { accountId: 1002, user: '1002', state: 'idle', callIds: [], dnd: false }] : []),
       parking: () => [],
     },
     memberAccounts: async (u) => (u.id === USERS['member']!.id ? ['1001'] : []),

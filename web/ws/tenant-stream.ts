@@ -79,6 +79,7 @@ export class TenantStream {
       case 'registration.removed':
       case 'registration.expired':
       case 'extension.state':
+      case 'account.dnd':
         return [e.user];
       case 'registration.failed':
         return e.user ? [e.user] : [];

@@ -71,6 +71,9 @@ export async function resolveLeg(leg: DialLeg, ctx: LegResolveContext): Promise<
       if (stored) return { kind: 'dialplan', account: acct, dialplanName: acct.inDialplan, dialplan: stored };
       opts.logger.warn({ tenantId: tenant.id, dialplan: acct.inDialplan }, 'incoming dialplan not found; ringing bindings');
     }
+    // DND is checked where the phones would ring, after the account's own incoming dialplan had
+    // its chance: that dialplan (or the caller's) sees 486 and takes its busy path.
+    if (acct.dnd) return { kind: 'failure', failure: { status: 486, reason: 'Do Not Disturb' } };
     const bindings = opts.location.lookup(acct.username, tenant.domain);
     const targets: BranchTarget[] = [];
     for (const b of bindings) {

@@ -61,6 +61,7 @@ export class UacBranch {
   private deferAck = false;
   private ackPending = false;
   private silenceTimer?: TimerHandle;
+  private earlyRemoteTag?: string;
 
   constructor(
     private readonly ctx: BranchContext,
@@ -135,12 +136,24 @@ export class UacBranch {
   }
 
   private advanceOnProvisional(res: SipResponse): void {
+    const tag = res.to.params['tag'];
+    if (res.status > 100 && tag) this.earlyRemoteTag ??= tag;
     const next = res.status > 100 && res.to.params['tag'] ? SessionState.Early : SessionState.Proceeding;
     if (this.machine.state !== next && this.machine.can(next)) this.machine.to(next);
   }
 
   get callId(): string | undefined {
     return this.invite?.callId;
+  }
+
+  /** Our From tag on this branch's INVITE. */
+  get localTag(): string | undefined {
+    return this.invite?.from.params['tag'] ?? undefined;
+  }
+
+  /** The callee's To tag: of the confirmed dialog, else of its first 18x (the early dialog). */
+  get remoteTag(): string | undefined {
+    return this.dialog?.remoteTag ?? this.earlyRemoteTag;
   }
 
   cancel(): void {

@@ -43,7 +43,7 @@ export function callAccountsFrom(directory: DbAccountDirectory): CallAccountDire
       if (!a) return undefined;
       return {
         ...toAccountAuth(a), incomingOnly: a.incomingOnly, outDialplan: a.outDialplan, inDialplan: a.inDialplan,
-        callerId: a.callerId, maxCalls: a.maxCalls,
+        callerId: a.callerId, maxCalls: a.maxCalls, dnd: a.dnd === true,
       };
     },
   };

@@ -3,7 +3,7 @@ import type { AccountKeepaliveMethod, SipAccount, SipAccountSettings } from '../
 import type { ApiRouter, RouteInput } from '../api-router.ts';
 import type { ApiBinding, RouteDeps } from '../deps.ts';
 import { ApiError } from '../middleware/api-error.ts';
-import { accountCreateBody, accountPatchBody, accountSchema, accountsQuery, bindingSchema, MEMBER_ACCOUNT_FIELDS } from '../schemas/accounts.ts';
+import { accountCreateBody, accountDndBody, accountDndSchema, accountPatchBody, accountSchema, accountsQuery, bindingSchema, MEMBER_ACCOUNT_FIELDS } from '../schemas/accounts.ts';
 import { idCursor, idFrom, listOf, page } from '../schemas/common.ts';
 
 const one = z.object({ account: accountSchema });
@@ -26,6 +26,7 @@ export function showAccount(a: SipAccount) {
     callerId: a.callerId,
     maxCalls: a.maxCalls,
     ownerUserId: a.ownerUserId ?? null,
+    dnd: a.dnd === true,
     createdAt: a.createdAt,
     updatedAt: a.updatedAt,
   };
@@ -114,6 +115,19 @@ export function mountAccountRoutes(api: ApiRouter, d: RouteDeps): void {
     });
     d.changed({ tenantId: input.tenantId, kind: 'account', name: a.username });
     return undefined;
+  });
+
+  // Receptionists switch any extension's DND from the switchboard; a member only their own accounts.
+  api.define({ ...base, roles: ['operator', 'admin', 'receptionist', 'member'], method: 'put', path: '/accounts/:id/dnd', summary: 'Switch do-not-disturb (calls to the account then take the busy path, 486)', body: accountDndBody, response: accountDndSchema }, async (input) => {
+    const a = await visible(input);
+    const dnd = input.body.dnd;
+    await d.db.transaction(async (tx) => {
+      await tx.accounts.update(a.username, a.domain, { dnd });
+      await input.audit(tx, { action: 'account.dnd', target: `account:${a.username}@${a.domain}`, details: { dnd } });
+    });
+    d.changed({ tenantId: input.tenantId, kind: 'account', name: a.username });
+    d.events?.emit({ type: 'account.dnd', tenantId: input.tenantId, accountId: a.id, user: a.username, dnd, by: input.auth.user.email ?? String(input.auth.user.id), at: Date.now() });
+    return { accountId: a.id, user: a.username, dnd };
   });
 
   const bindingsOf = async (accountId: number): Promise<ApiBinding[]> => {

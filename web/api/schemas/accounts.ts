@@ -48,6 +48,7 @@ export const accountSchema = z
     callerId: z.string().nullable(),
     maxCalls: z.number().int().nullable(),
     ownerUserId: z.number().int().nullable(),
+    dnd: z.boolean(),
     createdAt: z.number(),
     updatedAt: z.number(),
   })
@@ -62,3 +63,6 @@ export const accountsQuery = z.object({
   cursor: z.string().min(1).max(200).optional(),
   username: z.string().min(1).max(128).optional(),
 });
+
+export const accountDndBody = z.object({ dnd: z.boolean() }).strict();
+export const accountDndSchema = z.object({ accountId: z.number().int(), user: z.string(), dnd: z.boolean() }).meta({ id: 'AccountDnd' });
