@@ -4,9 +4,7 @@ import { ensureUiBuilt, launchChromium, openPage, screenshot, unexpectedErrors, 
 import { expectSippOk, PASSWORD, startSipp, type SippProcess, type SippStartOptions } from './calls-support.ts';
 import { sippRegister, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
-// The switchboard's phonebook, call notes and DND (issue 12), built against the switchboard
-// contract: the phonebook/notes API comes from the board-srv branch, DND from the blf branch.
-// Skipped until those are merged (the coordinator sets PATCHBAY_SWITCHBOARD_EXTRAS or removes the skip).
+// The switchboard's phonebook, call notes and DND (issue 12) against the real switch.
 
 let browser: Browser;
 let ui: UiSwitch;
@@ -43,7 +41,7 @@ async function openBoard(): Promise<WatchedPage> {
   return watched;
 }
 
-describe.skipIf(!process.env['PATCHBAY_SWITCHBOARD_EXTRAS'])('switchboard extras (phonebook, notes, DND)', () => {
+describe('switchboard extras (phonebook, notes, DND)', () => {
   beforeAll(async () => {
     await ensureUiBuilt();
     ui = await startUiSwitch(['1000', '1001', '1004']);
