@@ -37,14 +37,6 @@ function phone(user: string, scenario: string, keys: Record<string, string> = {}
   return sipp(scenario, { remote: sw.target, service: '2000', user, domain, keys });
 }
 
-async function cdrOf(callId: string) {
-  for (let i = 0; i < 100; i++) {
-    const row = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId);
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no CDR for ${callId}`);
-}
 
 describe('attended transfer with Replaces, sipp on every side', () => {
   it('REFER with Replaces on tr=c calls: the two far parties are joined, the transferor gets NOTIFY 200 and BYE on both calls', async () => {
@@ -70,11 +62,11 @@ describe('attended transfer with Replaces, sipp on every side', () => {
     // The kept call ends when the joined party (1003) hangs up: its BYE reached 1001 through it.
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === kept);
     expect(ended['hungUpBy']).toBe('callee');
-    const cdr = await cdrOf(kept);
+    const cdr = await sw.waitForCdr(kept);
     expect(cdr.history.map((h) => [h.type, h['kind'], h['result'], h['joinedCallId']])).toEqual([
       ['transfer', 'attended', 'accepted', joined], ['transfer', 'attended', 'completed', joined],
     ]);
-    const other = await cdrOf(joined);
+    const other = await sw.waitForCdr(joined);
     expect(other.history).toEqual([expect.objectContaining({ type: 'transfer', kind: 'attended', result: 'completed', joinedCallId: kept })]);
     expect(other.outcome).toBe('answered');
     // Nothing was dialled for the transfer: each call has only its one leg.
@@ -137,7 +129,7 @@ describe('attended transfer with Replaces, sipp on every side', () => {
     const ev = await sw.waitForEvent((e) => e.type === 'call.replaced' && sw.events.indexOf(e) >= before);
     expect(ev['party']).toBe('callee');
     expect(ev['by']).toBe(`sip:1004@${DOMAIN}`);
-    const cdr = await cdrOf(String(ev['callId']));
+    const cdr = await sw.waitForCdr(String(ev['callId']));
     expect(cdr.history).toEqual([expect.objectContaining({ type: 'replaced', party: 'callee', by: `sip:1004@${DOMAIN}` })]);
     expect(cdr.outcome).toBe('answered');
   });

@@ -66,7 +66,7 @@ describe('consult transfer from live call control', () => {
     expect(r!.logs).toMatch(/bye Reason: SIP;cause=200;text="Call transferred"/);
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     expect(ended['hungUpBy']).toBe('callee');
-    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId)!;
+    const cdr = (await sw.waitForCdr(callId));
     expect(cdr.history.map((h) => [h.type, h['kind'], h['result'], h['by']])).toEqual([
       ['transfer', 'attended', 'accepted', 'api:consult@acme.test'], ['transfer', 'attended', 'completed', 'api:consult@acme.test'],
     ]);
@@ -98,7 +98,7 @@ describe('consult transfer from live call control', () => {
     expect(r!.logs).toContain('consulting: o=target');
     expect(r!.logs).toContain('rejoined: o=caller');
     expect(x!.logs).toContain('ack sdp: o=consultant');
-    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId)!;
+    const cdr = (await sw.waitForCdr(callId));
     expect(cdr.history.map((h) => [h['result'], h['status']])).toEqual([['accepted', undefined], ['failed', 487]]);
   });
 });

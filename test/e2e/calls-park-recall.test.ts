@@ -52,7 +52,7 @@ describe('park recall', () => {
     expect(recalled['destination']).toBe('1001');
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     expect(ended['hungUpBy']).toBe('callee');
-    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((x) => x.callId === callId)!;
+    const cdr = (await sw.waitForCdr(callId));
     expect(cdr.history.map((h) => [h.type, h['slot']])).toEqual([['parked', '79'], ['recalled', '79']]);
     expect(cdr.legs.map((l) => l.destination)).toEqual([`uri:sip:callee@127.0.0.1:${callee.port}`, 'local:1001']);
   });

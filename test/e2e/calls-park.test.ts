@@ -86,7 +86,7 @@ describe('park and retrieve', () => {
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     expect(ended['hungUpBy']).toBe('caller');
     expect(((await (await api(receptionist, 'GET', '/parking')).json()) as { items: unknown[] }).items).toEqual([]);
-    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((x) => x.callId === callId)!;
+    const cdr = (await sw.waitForCdr(callId));
     expect(cdr.history.map((h) => [h.type, h['slot']])).toEqual([['parked', '70'], ['retrieved', '70']]);
   });
 

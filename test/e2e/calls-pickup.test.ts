@@ -68,7 +68,7 @@ describe('call pickup', () => {
     expect(ev['by']).toBe(`sip:1004@${DOMAIN}`);
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     expect(ended['hungUpBy']).toBe('caller');
-    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((x) => x.callId === callId)!;
+    const cdr = (await sw.waitForCdr(callId));
     expect(cdr.history).toEqual([expect.objectContaining({ type: 'picked-up', by: `sip:1004@${DOMAIN}` })]);
     expect(cdr.outcome).toBe('answered');
   });
@@ -105,7 +105,7 @@ describe('call pickup', () => {
     await expectSippOk(phone, caller, desk);
     const ev = await sw.waitForEvent((e) => e.type === 'call.picked-up' && e['callId'] === callId);
     expect(String(ev['by'])).toMatch(/^api:pickup/);
-    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((x) => x.callId === callId)!;
+    const cdr = (await sw.waitForCdr(callId));
     expect(cdr.legs.map((l) => l.destination)).toEqual(['local:1002', 'local:1004']);
   });
 

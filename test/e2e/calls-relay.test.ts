@@ -38,7 +38,7 @@ describe('in-dialog relay through the B2BUA (sipp both sides)', () => {
     expect(caller).toContain('callee hold offer: a=sendonly');
     expect(callee).toContain('hold answer: a=recvonly');
     expect(caller).toMatch(/re-INVITE ACK received from +<sip:2000@acme\.test>;tag=/);
-    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId, limit: 1000 })).find((c) => c.callId === callId)!;
+    const cdr = (await sw.waitForCdr(callId));
     expect(cdr.hangupSide).toBe('caller');
     expect(cdr.answeredAt).not.toBeNull();
   });
@@ -52,7 +52,7 @@ describe('in-dialog relay through the B2BUA (sipp both sides)', () => {
     expect(caller).toMatch(/BYE answered: BYE/);
     expect(caller).toMatch(/re-INVITE answered 487: INVITE/);
     expect(callee).toContain('BYE received');
-    const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId, limit: 1000 })).find((c) => c.callId === callId)!;
+    const cdr = (await sw.waitForCdr(callId));
     expect(cdr.hangupSide).toBe('caller');
     expect(cdr.answeredAt).not.toBeNull();
     expect(cdr.endedAt).toBeGreaterThanOrEqual(cdr.answeredAt!);

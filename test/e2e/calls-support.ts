@@ -32,6 +32,8 @@ export interface Switch {
   useInDialplan(user: string, source: string | null): Promise<void>;
   /** Waits until `count` CDRs exist (newest first). */
   waitForCdrs(count: number, timeoutMs?: number): ReturnType<RunningServer['db']['cdrs']['list']>;
+  /** Waits for the CDR of one Patchbay call (CDRs reach the database through the write journal, a flush later). */
+  waitForCdr(callId: string, timeoutMs?: number): Promise<Awaited<ReturnType<RunningServer['db']['cdrs']['list']>>[number]>;
   waitForEvent(predicate: (e: SequencedEvent) => boolean, timeoutMs?: number): Promise<SequencedEvent>;
   close(): Promise<void>;
 }
@@ -115,6 +117,15 @@ export async function startSwitch(users: string[], env: Record<string, string> =
       for (;;) {
         const rows = await db.cdrs.list({ tenantId: tenant.id });
         if (rows.length >= count || Date.now() > deadline) return rows;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async waitForCdr(callId, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const row = (await db.cdrs.list({ tenantId: tenant.id, limit: 1000 })).find((c) => c.callId === callId);
+        if (row) return row;
+        if (Date.now() > deadline) throw new Error(`no CDR for call ${callId} within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },
@@ -278,6 +289,7 @@ export function useSwitch(users: string[], env: Record<string, string> = {}, ser
     useInDialplan: (user, source) => live().useInDialplan(user, source),
     useNamedDialplan: (name, source) => live().useNamedDialplan(name, source),
     waitForCdrs: (count, timeoutMs) => live().waitForCdrs(count, timeoutMs),
+    waitForCdr: (callId, timeoutMs) => live().waitForCdr(callId, timeoutMs),
     waitForEvent: (predicate, timeoutMs) => live().waitForEvent(predicate, timeoutMs),
     close: () => live().close(),
   };

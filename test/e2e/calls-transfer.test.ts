@@ -28,14 +28,6 @@ function caller(scenario: string): Promise<SippProcess> {
   return sipp(scenario, { remote: sw.target, service: '2000', user: '1001' });
 }
 
-async function cdrOf(callId: string) {
-  for (let i = 0; i < 100; i++) {
-    const row = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId);
-    if (row) return row;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no CDR for ${callId}`);
-}
 
 function eventsOf(callId: string, prefix: string) {
   return sw.events.filter((e) => e['callId'] === callId && e.type.startsWith(prefix));
@@ -57,7 +49,7 @@ describe('transfers (REFER) through the switch, sipp on every side', () => {
     expect(sw.events.filter((e) => e['callId'] === callId && e.type === 'leg.ringing').map((e) => e['target'])).toEqual([`uri:sip:callee@127.0.0.1:${callee.port}`]);
     expect(sw.events.some((e) => e.type === 'dialplan.log' && e['dialplan'] === 'transfer' && e['callId'] === callId)).toBe(false);
     await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
-    const cdr = await cdrOf(callId);
+    const cdr = await sw.waitForCdr(callId);
     expect(cdr.legs).toHaveLength(1);
     expect(cdr.history).toEqual([
       expect.objectContaining({ type: 'transfer', kind: 'blind', result: 'refused', referTo: '<sip:0900123456@acme.test>', legId: 1, status: 603 }),
@@ -96,7 +88,7 @@ describe('transfers (REFER) through the switch, sipp on every side', () => {
     expect(done['newLegId']).toBe(2);
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     expect(ended['hungUpBy']).toBe('caller');
-    const cdr = await cdrOf(callId);
+    const cdr = await sw.waitForCdr(callId);
     expect(cdr.history.map((h) => [h['result'], h['status']])).toEqual([['accepted', undefined], ['failed', 403], ['accepted', undefined], ['completed', 200]]);
     expect(cdr.dialStrings).toEqual([`sip:callee@127.0.0.1:${callee.port}[tr=c]`, `sip:2002@127.0.0.1:${target.port}`]);
     expect(cdr.legs.map((l) => l.destination)).toEqual([`uri:sip:callee@127.0.0.1:${callee.port}`, `uri:sip:2002@127.0.0.1:${target.port}`]);
