@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { DOMAIN, expectSippOk, useSwitch } from './calls-support.ts';
 import { answerChallenge, RawUdpPeer, registerText } from './raw-sip-client.ts';
 
@@ -153,4 +154,38 @@ describe('GET /metrics (Prometheus)', () => {
     }
     expect(value(await scrape(), 'patchbay_bans')).toBe(1);
   });
+
+  it('counts event-stream clients and a resume from a seq the switch never handed out (resync)', async () => {
+    const db = sw.running.db;
+    const user = await db.users.add({ email: `metrics-${Date.now()}@x.test`, password: 'password123', role: 'admin', tenantId: sw.tenantId });
+    const { token } = await db.tokens.create({ userId: user.id, name: 'metrics e2e' });
+    const base = `ws://127.0.0.1:${sw.running.httpAddress.port}/api/v1/events?token=${token}`;
+    const before = await scrape();
+    const open = (query: string) =>
+      new Promise<{ ws: WebSocket; types: string[] }>((resolve, reject) => {
+        const ws = new WebSocket(`${base}${query}`);
+        const types: string[] = [];
+        ws.on('message', (data) => {
+          const type = (JSON.parse(String(data)) as { type: string }).type;
+          types.push(type);
+          if (type === 'snapshot') resolve({ ws, types });
+        });
+        ws.once('error', reject);
+      });
+    const fresh = await open('');
+    // A seq from "before a restart" (below this process's first seq) is no longer in the ring.
+    const resumed = await open('&since=1');
+    expect(resumed.types).toEqual(['resync', 'snapshot']);
+    try {
+      const during = await scrape();
+      expect(moved(before, during, 'patchbay_event_stream_clients')).toBe(2);
+      expect(moved(before, during, 'patchbay_event_stream_resyncs_total{reason="stale_since"}')).toBe(1);
+      expect(moved(before, during, 'patchbay_event_stream_resyncs_total{reason="overrun"}')).toBe(0);
+    } finally {
+      fresh.ws.close();
+      resumed.ws.close();
+    }
+    await until(async () => value(await scrape(), 'patchbay_event_stream_clients') === value(before, 'patchbay_event_stream_clients'), 'the clients gone');
+  });
 });
+
