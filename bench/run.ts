@@ -588,7 +588,7 @@ async function measureSandboxCost(): Promise<BenchRow> {
 function patchbayEnv(): Record<string, string> {
   // The bench UAS listens on loopback, which legs may only reach from an allow-listed network.
   const env: Record<string, string> = { PATCHBAY_SANDBOX_MAX_CONCURRENT: '10000', PATCHBAY_ALLOWED_LEG_NETWORKS: '127.0.0.0/8', PATCHBAY_RATE_LIMIT_PER_SOURCE: '0', PATCHBAY_MAX_CALLS: '1000000' };
-  if (process.env.BENCH_PROFILE_DIR) env.NODE_OPTIONS = `--import=${join(BENCH_DIR, 'cpu-profile-preload.mjs')}`;
+  if (process.env.BENCH_PROFILE_DIR || process.env.BENCH_ALLOC_PROFILE_DIR) env.NODE_OPTIONS = `--import=${join(BENCH_DIR, 'cpu-profile-preload.mjs')}`;
   return env;
 }
 
