@@ -27,11 +27,13 @@ export async function writeSippAccounts(
   opts: {
     /** Callers named `<prefix>NNNNN` from `outside.example` (field 4), no account of the switch. */
     callerPrefix?: string;
+    /** Every call to this one callee (field 3) instead of the next account. */
+    callee?: string;
   } = {},
 ): Promise<void> {
   const lines = accounts.map((account, index) => {
     const caller = opts.callerPrefix ? `${opts.callerPrefix}${account.username.slice(1)}` : account.username;
-    const callee = accounts[(index + 1) % accounts.length].username;
+    const callee = opts.callee ?? accounts[(index + 1) % accounts.length].username;
     const callerDomain = opts.callerPrefix ? 'outside.example' : BENCH_DOMAIN;
     return `${caller};${BENCH_DOMAIN};[authentication username=${account.username} password=${account.password}];${callee};${callerDomain}`;
   });

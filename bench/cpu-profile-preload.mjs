@@ -25,3 +25,21 @@ if (dir && (main.endsWith('patchbay.js') || (process.env.BENCH_PROFILE_SANDBOX &
   // The supervisor stops its worker with SIGKILL, so the worker writes after BENCH_PROFILE_SANDBOX seconds.
   if (!main.endsWith('patchbay.js')) setTimeout(write, Number(process.env.BENCH_PROFILE_SANDBOX) * 1000).unref();
 }
+
+// BENCH_ALLOC_PROFILE_DIR: a sampling allocation profile of the server (objects the GC already
+// collected included, so it shows the churn that keeps the collector busy, not only what lives).
+const allocDir = process.env.BENCH_ALLOC_PROFILE_DIR;
+if (allocDir && main.endsWith('patchbay.js')) {
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.enable');
+  session.post('HeapProfiler.startSampling', { samplingInterval: 32768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  let written = false;
+  process.on('exit', () => {
+    if (written) return;
+    written = true;
+    session.post('HeapProfiler.stopSampling', (err, result) => {
+      if (!err) writeFileSync(join(allocDir, `patchbay-${process.pid}.heapprofile`), JSON.stringify(result.profile));
+    });
+  });
+}

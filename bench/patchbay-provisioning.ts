@@ -56,3 +56,17 @@ export async function writeTemplateDb(file: string, accounts: BenchAccount[], ou
   log(`  provisioned ${accounts.length} Patchbay accounts in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return file;
 }
+
+/** An admin of the bench tenant with an API token, for an event-stream consumer (the sip.trace row). */
+export async function addBenchAdminToken(dbUrl: string): Promise<string> {
+  const { openDatabase } = await import('../db/index.ts');
+  const db = await openDatabase(dbUrl);
+  try {
+    const tenant = await db.tenants.findByDomain(BENCH_DOMAIN);
+    if (!tenant) throw new Error('bench tenant missing');
+    const user = await db.users.add({ email: `bench-trace-${Date.now()}@bench.test`, password: 'bench-trace-password', role: 'admin', tenantId: tenant.id });
+    return (await db.tokens.create({ userId: user.id, name: 'bench sip.trace' })).token;
+  } finally {
+    await db.close();
+  }
+}

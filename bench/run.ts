@@ -10,7 +10,10 @@
  * dialplan execution. Memory is PSS of the whole process tree (Patchbay: server + sandbox worker).
  *
  * Knobs (env): BENCH_ACCOUNTS (10000), BENCH_RATES (1000,1500,2000,2500,3000,4000),
- * BENCH_CALL_RATES (100,200,300,400,500,600,800), BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay|overload;
+ * BENCH_CALL_RATES (100,200,300,400,500,600,800), then steps go on, each BENCH_STEP_FACTOR (1.25)
+ * times the last, until the server fails or BENCH_RATE_CAP (40000) / BENCH_CALL_RATE_CAP (10000) is
+ * passed; BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay|calls|register|b2bua|overload; calls = the calls
+ * rows of both servers: plain, with a sip.trace subscriber, with /metrics scraped every second;
  * overload alone needs BENCH_OVERLOAD_CLEAN_RATE, the clean rate it offers twice of),
  * BENCH_HOLD_CALLS (1000; 0 skips), BENCH_CALL_AUTH (cidr | digest: how Patchbay trusts callers),
  * BENCH_PROFILE_DIR (CPU profile of the Patchbay server; BENCH_PROFILE_SANDBOX=<s> adds the worker).
@@ -25,19 +28,35 @@ import { freePort, runSipp, startPatchbay, type PatchbayServer } from '../test/e
 import { BENCH_DOMAIN, benchAccounts, writeKamailioSubscribers, writeSippAccounts, type BenchAccount } from './bench-accounts.ts';
 import { bindAccountsTo, writeTemplateDb } from './patchbay-provisioning.ts';
 import { processTreePssKiB, startKamailio } from './kamailio-server.ts';
-import { bestPassingStep, percentiles, runSteppedLoad, type LoadStep } from './stepped-load.ts';
+import { bestPassingStep, extendRates, percentiles, reachedCap, runSteppedLoad, type LoadStep } from './stepped-load.ts';
+import { addBenchAdminToken } from './patchbay-provisioning.ts';
+import { openTraceSubscriber } from './trace-subscriber.ts';
+import { startMetricsScraper } from './metrics-scraper.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const numberList = (text: string | undefined, fallback: number[]): number[] =>
   text ? text.split(',').map(Number).filter((value) => value > 0) : fallback;
 const ACCOUNT_COUNT = Number(process.env.BENCH_ACCOUNTS ?? 10_000);
-const REGISTER_RATES = numberList(process.env.BENCH_RATES, [1000, 1500, 2000, 2500, 3000, 4000]);
-const CALL_RATES = numberList(process.env.BENCH_CALL_RATES, [100, 200, 300, 400, 500, 600, 800]);
+const CALL_AUTH = process.env.BENCH_CALL_AUTH === 'digest' ? 'digest' : 'cidr';
+/** Past the listed steps, each next step is this many times the last (until failure or the cap). */
+const STEP_FACTOR = Number(process.env.BENCH_STEP_FACTOR ?? 1.25);
+const REGISTER_RATE_CAP = Number(process.env.BENCH_RATE_CAP ?? 40_000);
+const CALL_RATE_CAP = Number(process.env.BENCH_CALL_RATE_CAP ?? 10_000);
+const REGISTER_RATES = extendRates(numberList(process.env.BENCH_RATES, [1000, 1500, 2000, 2500, 3000, 4000]), STEP_FACTOR, REGISTER_RATE_CAP);
+const CALL_RATES = extendRates(numberList(process.env.BENCH_CALL_RATES, [100, 200, 300, 400, 500, 600, 800]), STEP_FACTOR, CALL_RATE_CAP);
+/**
+ * With digest, every call dials one callee: sipp computes its digest answer over one fixed
+ * `-auth_uri`, and Patchbay (rightly, RFC 2617 §3.2.2.5) refuses an answer whose uri names
+ * another resource than the Request-URI.
+ */
+const DIGEST_CALLEE = 'b00001';
+const CALLER_AUTH_ARGS = CALL_AUTH === 'digest' ? ['-auth_uri', `${DIGEST_CALLEE}@${BENCH_DOMAIN}`] : [];
+/** The token of /metrics in the metrics row (a bench-only value). */
+const BENCH_METRICS_TOKEN = 'bench-metrics-token-0123456789';
 const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 5);
 const ONLY = process.env.BENCH_ONLY;
 const HOLD_CALLS = Number(process.env.BENCH_HOLD_CALLS ?? 1000);
-const CALL_AUTH = process.env.BENCH_CALL_AUTH === 'digest' ? 'digest' : 'cidr';
 /** With BENCH_ONLY=overload: the clean rate to offer twice of (otherwise the calls row's). */
 const OVERLOAD_CLEAN_RATE = Number(process.env.BENCH_OVERLOAD_CLEAN_RATE ?? 0);
 const WRITE_JSON = process.argv.includes('--json');
@@ -50,6 +69,8 @@ const benchDialplanSource = (uasAddress: string): string =>
 interface BenchTarget {
   /** `host:port` for sipp. */
   address: string;
+  /** Patchbay's HTTP port (event stream, /metrics). */
+  httpPort?: number;
   memoryKiB(): Promise<number>;
   memoryLabel: string;
   stop(): Promise<void>;
@@ -57,11 +78,26 @@ interface BenchTarget {
 
 type TargetStart = (workDir: string) => Promise<BenchTarget | { skipped: string }>;
 
+type BenchName =
+  | 'register' | 'calls' | 'calls, no dialplan' | 'calls + sip.trace watcher' | 'calls + /metrics 1/s'
+  | 'held calls' | 'sandbox' | 'overload';
+
+/** Something that runs beside the load of a calls row (a trace subscriber, a scraper); its summary becomes the row's note. */
+interface LoadCompanion {
+  stop(): Promise<string>;
+}
+
 interface BenchRow {
   server: string;
-  bench: 'register' | 'calls' | 'calls, no dialplan' | 'held calls' | 'sandbox' | 'overload';
+  bench: BenchName;
   skipped?: string;
   best?: LoadStep;
+  /** Every planned step passed: `best` is the cap of the steps, not the server's maximum. */
+  capped?: boolean;
+  /** What ran beside the load and what it saw. */
+  note?: string;
+  /** Overload: calls completed per second (compared with Kamailio's clean call rate). */
+  completedRate?: number;
   memoryKiB?: number;
   memoryLabel?: string;
   /** Rows that are not a stepped load (held calls, sandbox cost) carry their own cells. */
@@ -80,28 +116,74 @@ async function main(): Promise<number> {
   const workDir = await mkdtemp(join(tmpdir(), 'patchbay-bench-'));
   const rows: BenchRow[] = [];
   try {
-    log(`bench: ${ACCOUNT_COUNT} accounts, register steps ${REGISTER_RATES.join('/')}/s, call steps ${CALL_RATES.join('/')}/s, ${STEP_SECONDS} s each, ${cpus().length} CPUs`);
+    log(
+      `bench: ${ACCOUNT_COUNT} accounts, register steps ${REGISTER_RATES.join('/')}/s, call steps ${CALL_RATES.join('/')}/s ` +
+        `(each server runs until its first failing step; caps ${REGISTER_RATE_CAP}/s and ${CALL_RATE_CAP}/s), ${STEP_SECONDS} s each, calls auth ${CALL_AUTH}, ${cpus().length} CPUs`,
+    );
     const accounts = benchAccounts(ACCOUNT_COUNT);
     const injectionFile = join(workDir, 'accounts.csv');
     await writeSippAccounts(injectionFile, accounts);
-    const callInjectionFile = injectionFile;
+    let callInjectionFile = injectionFile;
+    if (CALL_AUTH === 'digest') {
+      callInjectionFile = join(workDir, 'digest-callers.csv');
+      await writeSippAccounts(callInjectionFile, accounts, { callee: DIGEST_CALLEE });
+    }
 
-    const wants = (name: string): boolean => !ONLY || ONLY.toLowerCase() === name.toLowerCase();
-    if (ONLY?.toLowerCase() === 'overload') {
+    const only = ONLY?.toLowerCase();
+    // BENCH_ONLY=calls keeps the calls rows of both servers (plain, traced, scraped), =register the
+    // REGISTER rows of both, =b2bua Patchbay's calls without a dialplan (for profiles of one path).
+    type Part = 'register' | 'calls' | 'b2bua' | 'other';
+    const wants = (server: 'kamailio' | 'patchbay', part: Part = 'other'): boolean =>
+      !only || only === server || only === part;
+    if (only === 'overload') {
       rows.push(await measureOverload(OVERLOAD_CLEAN_RATE || undefined, workDir, callInjectionFile, accounts));
       printReport(rows);
       if (WRITE_JSON) await writeJson(rows);
       return 0;
     }
-    if (wants('kamailio')) rows.push(await measureRegistrations('Kamailio', (dir) => startKamailioRegistrar(dir, accounts), workDir, injectionFile));
-    if (wants('patchbay')) rows.push(await measureRegistrations('Patchbay', (dir) => startPatchbayRegistrar(dir, accounts), workDir, injectionFile));
-    if (wants('kamailio')) rows.push(await measureCalls('Kamailio', startKamailioCallTarget, workDir, callInjectionFile));
-    if (wants('patchbay')) {
+    if (wants('kamailio', 'register')) rows.push(await measureRegistrations('Kamailio', (dir) => startKamailioRegistrar(dir, accounts), workDir, injectionFile));
+    if (wants('patchbay', 'register')) rows.push(await measureRegistrations('Patchbay', (dir) => startPatchbayRegistrar(dir, accounts), workDir, injectionFile));
+    if (wants('kamailio', 'calls')) rows.push(await measureCalls('Kamailio', (dir, uas) => startKamailioCallTarget(dir, uas, accounts), workDir, callInjectionFile));
+    if (wants('patchbay', 'calls')) {
       const calls = await measureCalls('Patchbay', (dir, uas) => startPatchbayCallTarget(dir, uas, accounts), workDir, callInjectionFile);
       rows.push(calls);
-      rows.push(await measureOverload(calls.best?.targetRate, workDir, callInjectionFile, accounts));
+      // The same calls with someone watching (issue 9: sip.trace; issue 13 item 7: /metrics), next to the plain row.
+      let traceToken = '';
+      rows.push(await measureCalls(
+        'Patchbay',
+        (dir, uas) => startPatchbayCallTarget(dir, uas, accounts, 'dialplan', { prepare: async (dbUrl) => void (traceToken = await addBenchAdminToken(dbUrl)) }),
+        workDir,
+        callInjectionFile,
+        'calls + sip.trace watcher',
+        async (target) => {
+          const watcher = await openTraceSubscriber(target.httpPort!, traceToken);
+          return {
+            async stop() {
+              const seen = await watcher.stop();
+              return `one sip.trace subscriber: ${seen.traces} trace events read, ${seen.resyncs} resyncs${seen.closedCode !== undefined ? `, closed by the switch with ${seen.closedCode}` : ''}`;
+            },
+          };
+        },
+      ));
+      rows.push(await measureCalls(
+        'Patchbay',
+        (dir, uas) => startPatchbayCallTarget(dir, uas, accounts, 'dialplan', { env: { PATCHBAY_METRICS_TOKEN: BENCH_METRICS_TOKEN } }),
+        workDir,
+        callInjectionFile,
+        'calls + /metrics 1/s',
+        async (target) => {
+          const scraper = startMetricsScraper(target.httpPort!, BENCH_METRICS_TOKEN);
+          return {
+            async stop() {
+              const s = await scraper.stop();
+              return `GET /metrics every 1 s: ${s.scrapes} scrapes, ${s.failures} failed, p50 ${s.p50Ms.toFixed(1)} ms, p99 ${s.p99Ms.toFixed(1)} ms, ${(s.bytes / 1024).toFixed(1)} KiB`;
+            },
+          };
+        },
+      ));
+      if (wants('patchbay')) rows.push(await measureOverload(calls.best?.targetRate, workDir, callInjectionFile, accounts));
     }
-    if (wants('patchbay')) {
+    if (wants('patchbay', 'b2bua')) {
       const outsideCallers = join(workDir, 'outside-callers.csv');
       await writeSippAccounts(outsideCallers, accounts, { callerPrefix: 'ext' });
       rows.push(await measureCalls('Patchbay', (dir, uas) => startPatchbayCallTarget(dir, uas, accounts, 'bindings'), workDir, outsideCallers, 'calls, no dialplan'));
@@ -134,7 +216,7 @@ async function measureRegistrations(server: string, start: TargetStart, workDir:
       { scenario: join(BENCH_DIR, 'scenarios', 'register-digest.xml'), target: target.address, injectionFile, rates: REGISTER_RATES, stepSeconds: STEP_SECONDS },
       log,
     );
-    return { server, bench: 'register', best: bestPassingStep(steps), memoryKiB: await target.memoryKiB(), memoryLabel: target.memoryLabel };
+    return { server, bench: 'register', best: bestPassingStep(steps), capped: reachedCap(steps, REGISTER_RATES), memoryKiB: await target.memoryKiB(), memoryLabel: target.memoryLabel };
   } finally {
     await target.stop();
   }
@@ -145,7 +227,8 @@ async function measureCalls(
   start: (workDir: string, uasAddress: string) => Promise<BenchTarget | { skipped: string }>,
   workDir: string,
   injectionFile: string,
-  bench: 'calls' | 'calls, no dialplan' = 'calls',
+  bench: BenchName = 'calls',
+  companion?: (target: BenchTarget) => Promise<LoadCompanion>,
 ): Promise<BenchRow> {
   log(`\n== ${server}: ${bench} (sipp UAC -> ${server} -> sipp UAS, 1 s hold) ==`);
   const dir = await mkdtemp(join(workDir, `${server.toLowerCase()}-calls-`));
@@ -170,7 +253,9 @@ async function measureCalls(
     args: ['-max_socket', '1'],
     onSpawn: (pid) => (uasPid = pid),
   });
+  let beside: LoadCompanion | undefined;
   try {
+    beside = companion ? await companion(target) : undefined;
     const steps = await runSteppedLoad(
       {
         scenario: join(BENCH_DIR, 'scenarios', 'uac-call.xml'),
@@ -179,12 +264,17 @@ async function measureCalls(
         rates: CALL_RATES,
         stepSeconds: STEP_SECONDS,
         holdSeconds: 1,
-        extraArgs: ['-d', '1000'],
+        extraArgs: ['-d', '1000', ...(bench === 'calls, no dialplan' ? [] : CALLER_AUTH_ARGS)],
       },
       log,
     );
-    return { server, bench, best: bestPassingStep(steps), memoryKiB: await target.memoryKiB(), memoryLabel: target.memoryLabel };
+    const memoryKiB = await target.memoryKiB();
+    const note = beside ? await beside.stop() : undefined;
+    beside = undefined;
+    if (note) log(`  beside the load: ${note}`);
+    return { server, bench, best: bestPassingStep(steps), capped: reachedCap(steps, CALL_RATES), note, memoryKiB, memoryLabel: target.memoryLabel };
   } finally {
+    await beside?.stop().catch(() => '');
     await target.stop();
     if (uasPid !== undefined) process.kill(uasPid, 'SIGTERM');
     await uas;
@@ -232,7 +322,7 @@ async function measureOverload(cleanRate: number | undefined, workDir: string, i
       target: running.address,
       localPort: await freePort(),
       timeoutMs: 20_000,
-      args: ['-inf', injectionFile, '-r', String(Math.max(1, Math.floor(cleanRate / 2))), '-m', String(Math.max(1, cleanRate)), '-l', String(cleanRate * 2), '-d', '1000', '-max_socket', '1'],
+      args: ['-inf', injectionFile, '-r', String(Math.max(1, Math.floor(cleanRate / 2))), '-m', String(Math.max(1, cleanRate)), '-l', String(cleanRate * 2), '-d', '1000', '-max_socket', '1', ...CALLER_AUTH_ARGS],
     });
     const started = process.hrtime.bigint();
     const result = await runSipp({
@@ -242,7 +332,7 @@ async function measureOverload(cleanRate: number | undefined, workDir: string, i
       traceResponseTimes: true,
       workDir: sippDir,
       timeoutMs: (STEP_SECONDS + 30) * 1000,
-      args: ['-inf', injectionFile, '-r', String(offered), '-rp', '1000', '-m', String(calls), '-l', String(offered * 4), '-d', '1000', '-recv_timeout', '5000', '-max_socket', '1', '-trace_logs'],
+      args: ['-inf', injectionFile, '-r', String(offered), '-rp', '1000', '-m', String(calls), '-l', String(offered * 4), '-d', '1000', '-recv_timeout', '5000', '-max_socket', '1', '-trace_logs', ...CALLER_AUTH_ARGS],
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const { readdir, readFile } = await import('node:fs/promises');
@@ -265,6 +355,7 @@ async function measureOverload(cleanRate: number | undefined, workDir: string, i
     return {
       server: 'Patchbay',
       bench: 'overload',
+      completedRate,
       cells: {
         rate: `${offered} offered`,
         achieved: `${completedRate.toFixed(0)} done (${share.toFixed(0)} % of ${cleanRate}), ${rejected} x 503, ${failed} failed`,
@@ -296,11 +387,20 @@ async function startKamailioRegistrar(workDir: string, accounts: BenchAccount[])
   };
 }
 
-async function startKamailioCallTarget(workDir: string, uasAddress: string): Promise<BenchTarget> {
+/**
+ * Kamailio as a stateful proxy (tm + rr) for the calls rows; with BENCH_CALL_AUTH=digest it
+ * challenges every initial INVITE with 407 and checks the answer against auth_db (db_text, HA1s),
+ * as Patchbay then does, so both servers do the same work per call.
+ */
+async function startKamailioCallTarget(workDir: string, uasAddress: string, accounts: BenchAccount[]): Promise<BenchTarget> {
   const port = await freePort();
+  if (CALL_AUTH === 'digest') await writeKamailioSubscribers(workDir, accounts);
   const kamailio = await startKamailio({
     template: join(BENCH_DIR, 'kamailio', 'proxy.cfg'),
-    substitutions: { SIP_PORT: String(port), CHILDREN: String(Math.max(2, cpus().length)), UAS_ADDR: uasAddress },
+    substitutions: {
+      SIP_PORT: String(port), CHILDREN: String(Math.max(2, cpus().length)), UAS_ADDR: uasAddress, DB_DIR: workDir,
+      DEFINES: CALL_AUTH === 'digest' ? '#!define WITH_AUTH' : '',
+    },
     workDir,
   });
   return { address: `127.0.0.1:${port}`, memoryKiB: kamailio.memoryKiB, memoryLabel: 'PSS of all processes', stop: kamailio.stop };
@@ -329,12 +429,19 @@ async function startPatchbayRegistrar(workDir: string, accounts: BenchAccount[])
  */
 type CallRoute = 'dialplan' | 'bindings';
 
-async function startPatchbayCallTarget(workDir: string, uasAddress: string, accounts: BenchAccount[], route: CallRoute = 'dialplan'): Promise<BenchTarget | { skipped: string }> {
+async function startPatchbayCallTarget(
+  workDir: string,
+  uasAddress: string,
+  accounts: BenchAccount[],
+  route: CallRoute = 'dialplan',
+  extra: { env?: Record<string, string>; prepare?: (dbUrl: string) => Promise<void> } = {},
+): Promise<BenchTarget | { skipped: string }> {
   const missing = patchbayMissing() ?? (existsSync(join(REPO_ROOT, 'server/calls/index.ts')) ? undefined : 'server/calls/index.ts does not exist yet');
   if (missing) return { skipped: missing };
   const dbUrl = `sqlite:${join(workDir, 'patchbay.db')}`;
   await provisionPatchbay(dbUrl, accounts, uasAddress, route);
-  return patchbayTarget(await startPatchbay({ dbUrl, logLevel: 'warn', startTimeoutMs: 60_000, env: patchbayEnv() }));
+  await extra.prepare?.(dbUrl);
+  return patchbayTarget(await startPatchbay({ dbUrl, logLevel: 'warn', startTimeoutMs: 60_000, env: { ...patchbayEnv(), ...extra.env } }));
 }
 
 /**
@@ -376,7 +483,7 @@ async function measureHeldCalls(workDir: string, injectionFile: string, accounts
       target: running.address,
       localPort: await freePort(),
       timeoutMs: 20_000,
-      args: ['-inf', injectionFile, '-r', '100', '-m', '200', '-l', '400', '-d', '100', '-max_socket', '1'],
+      args: ['-inf', injectionFile, '-r', '100', '-m', '200', '-l', '400', '-d', '100', '-max_socket', '1', ...CALLER_AUTH_ARGS],
     });
     await new Promise((resolveDelay) => setTimeout(resolveDelay, 1500));
     const baselineKiB = await running.memoryKiB();
@@ -392,7 +499,7 @@ async function measureHeldCalls(workDir: string, injectionFile: string, accounts
       localPort: await freePort(),
       traceResponseTimes: true,
       timeoutMs,
-      args: ['-inf', injectionFile, '-r', String(rate), '-m', String(calls), '-l', String(calls), '-d', String(holdMs), '-recv_timeout', '10000', '-max_socket', '1'],
+      args: ['-inf', injectionFile, '-r', String(rate), '-m', String(calls), '-l', String(calls), '-d', String(holdMs), '-recv_timeout', '10000', '-max_socket', '1', ...CALLER_AUTH_ARGS],
     });
     clearTimeout(sampler);
     const ok = result.stats?.successful ?? 0;
@@ -481,13 +588,14 @@ async function measureSandboxCost(): Promise<BenchRow> {
 function patchbayEnv(): Record<string, string> {
   // The bench UAS listens on loopback, which legs may only reach from an allow-listed network.
   const env: Record<string, string> = { PATCHBAY_SANDBOX_MAX_CONCURRENT: '10000', PATCHBAY_ALLOWED_LEG_NETWORKS: '127.0.0.0/8', PATCHBAY_RATE_LIMIT_PER_SOURCE: '0', PATCHBAY_MAX_CALLS: '1000000' };
-  if (process.env.BENCH_PROFILE_DIR) env.NODE_OPTIONS = `--import=${join(BENCH_DIR, 'cpu-profile-preload.mjs')}`;
+  if (process.env.BENCH_PROFILE_DIR || process.env.BENCH_ALLOC_PROFILE_DIR) env.NODE_OPTIONS = `--import=${join(BENCH_DIR, 'cpu-profile-preload.mjs')}`;
   return env;
 }
 
 function patchbayTarget(server: PatchbayServer): BenchTarget {
   return {
     address: `127.0.0.1:${server.sipPort}`,
+    httpPort: server.httpPort,
     // The same measure as Kamailio's: the server and its sandbox worker (isolates live there).
     memoryKiB: () => processTreePssKiB(server.pid),
     memoryLabel: 'PSS of all processes',
@@ -536,55 +644,111 @@ async function provisionPatchbay(dbUrl: string, accounts: BenchAccount[], uasAdd
   }
 }
 
+/** One row compared with another: the ratios of rate, achieved rate, latency and memory. */
+interface RowRatio {
+  /** What it is compared with, e.g. `Kamailio calls`. */
+  against: string;
+  rate?: number;
+  achieved?: number;
+  p50?: number;
+  p99?: number;
+  memory?: number;
+  /** Why there is no ratio (no peer row, a row that did not run). */
+  none?: string;
+}
+
+/** The Kamailio row each bench is compared with: its proxy runs no script, so every calls row meets its calls row. */
+const KAMAILIO_PEER: Partial<Record<BenchName, BenchName>> = {
+  register: 'register',
+  calls: 'calls',
+  'calls, no dialplan': 'calls',
+  'calls + sip.trace watcher': 'calls',
+  'calls + /metrics 1/s': 'calls',
+  overload: 'calls',
+};
+
+const quotient = (a: number | undefined, b: number | undefined): number | undefined =>
+  a !== undefined && b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : undefined;
+
+function compareRows(row: BenchRow, peer: BenchRow | undefined, against: string): RowRatio {
+  if (row.skipped || !peer || peer.skipped) return { against, none: row.skipped ? 'row skipped' : `no ${against} row in this run` };
+  if (row.bench === 'overload') {
+    // Completed calls/s past saturation against Kamailio's clean rate.
+    return peer.best ? { against, achieved: quotient(row.completedRate, peer.best.achievedRate), rate: quotient(row.completedRate, peer.best.targetRate) } : { against, none: `${against}: first step failed` };
+  }
+  if (!row.best || !peer.best) return { against, none: 'a first step failed' };
+  const p = percentiles(row.best.responseTimesMs);
+  const k = percentiles(peer.best.responseTimesMs);
+  return {
+    against,
+    rate: quotient(row.best.targetRate, peer.best.targetRate),
+    achieved: quotient(row.best.achievedRate, peer.best.achievedRate),
+    p50: quotient(p.p50, k.p50),
+    p99: quotient(p.p99, k.p99),
+    memory: quotient(row.memoryKiB, peer.memoryKiB),
+  };
+}
+
+/** Every row's ratio against Kamailio (rows with no Kamailio equivalent say so), plus the watched calls rows against plain Patchbay calls. */
+function ratiosOf(row: BenchRow, rows: BenchRow[]): RowRatio[] {
+  const peerBench = KAMAILIO_PEER[row.bench];
+  const out: RowRatio[] = [];
+  if (row.server === 'Kamailio') out.push({ against: `Kamailio ${row.bench}`, rate: 1, achieved: 1, p50: 1, p99: 1, memory: 1 });
+  else if (peerBench) out.push(compareRows(row, rows.find((r) => r.server === 'Kamailio' && r.bench === peerBench), `Kamailio ${peerBench}`));
+  else out.push({ against: 'Kamailio', none: 'no Kamailio equivalent' });
+  if (row.server === 'Patchbay' && (row.bench === 'calls + sip.trace watcher' || row.bench === 'calls + /metrics 1/s')) {
+    out.push(compareRows(row, rows.find((r) => r.server === 'Patchbay' && r.bench === 'calls'), 'Patchbay calls'));
+  }
+  return out;
+}
+
 function printReport(rows: BenchRow[]): void {
   log('\n== results (highest step with zero failures) ==');
-  const header = ['bench', 'server', 'rate/s', 'achieved/s', 'p50 ms', 'p99 ms', 'memory MiB'];
+  const header = ['bench', 'server', 'rate/s', 'achieved/s', 'p50 ms', 'p99 ms', 'memory MiB', 'rate ratio'];
   const table: string[][] = [header];
+  const show = (value: number | undefined): string => (value === undefined ? 'n/a' : value.toFixed(2));
+  const rateRatio = (row: BenchRow): string => {
+    const [first] = ratiosOf(row, rows);
+    return first?.none ? `n/a (${first.none})` : `${show(first?.rate ?? first?.achieved)} vs ${first?.against}`;
+  };
   for (const row of rows) {
     if (row.skipped) {
-      table.push([row.bench, row.server, 'skipped', row.skipped, '', '', '']);
+      table.push([row.bench, row.server, 'skipped', row.skipped, '', '', '', rateRatio(row)]);
       continue;
     }
     if (row.cells) {
-      table.push([row.bench, row.server, row.cells.rate, row.cells.achieved, row.cells.p50.toFixed(2), row.cells.p99.toFixed(2), row.cells.memory]);
+      table.push([row.bench, row.server, row.cells.rate, row.cells.achieved, row.cells.p50.toFixed(2), row.cells.p99.toFixed(2), row.cells.memory, rateRatio(row)]);
       continue;
     }
     if (!row.best) {
-      table.push([row.bench, row.server, 'none', 'first step failed', '', '', '']);
+      table.push([row.bench, row.server, 'none', 'first step failed', '', '', '', rateRatio(row)]);
       continue;
     }
     const { p50, p99 } = percentiles(row.best.responseTimesMs);
     table.push([
       row.bench,
       row.server,
-      String(row.best.targetRate),
+      `${row.capped ? '>= ' : ''}${row.best.targetRate}${row.capped ? ' (cap)' : ''}`,
       row.best.achievedRate.toFixed(0),
       p50.toFixed(1),
       p99.toFixed(1),
       row.memoryKiB !== undefined ? `${(row.memoryKiB / 1024).toFixed(1)} (${row.memoryLabel})` : '',
+      rateRatio(row),
     ]);
   }
-  // The Kamailio proxy runs no script per call, so Patchbay's no-dialplan calls are compared with it too.
-  const pairs = [['register', 'register'], ['calls', 'calls'], ['calls, no dialplan', 'calls']] as const;
-  for (const [bench, reference] of pairs) {
-    const patchbay = rows.find((row) => row.bench === bench && row.server === 'Patchbay' && row.best);
-    const kamailio = rows.find((row) => row.bench === reference && row.server === 'Kamailio' && row.best);
-    if (!patchbay?.best || !kamailio?.best) continue;
-    const p = percentiles(patchbay.best.responseTimesMs);
-    const k = percentiles(kamailio.best.responseTimesMs);
-    const ratio = (a: number, b: number): string => (b > 0 ? (a / b).toFixed(2) : 'n/a');
-    table.push([
-      bench,
-      'Patchbay/Kamailio',
-      ratio(patchbay.best.targetRate, kamailio.best.targetRate),
-      ratio(patchbay.best.achievedRate, kamailio.best.achievedRate),
-      ratio(p.p50, k.p50),
-      ratio(p.p99, k.p99),
-      ratio(patchbay.memoryKiB ?? 0, kamailio.memoryKiB ?? 0),
-    ]);
+  // The ratios in full: rate, achieved, p50, p99, memory, for every Patchbay row against its peer.
+  for (const row of rows) {
+    if (row.server !== 'Patchbay') continue;
+    for (const r of ratiosOf(row, rows)) {
+      if (r.none) continue;
+      table.push([row.bench, `Patchbay/${r.against}`, show(r.rate), show(r.achieved), show(r.p50), show(r.p99), show(r.memory), '']);
+    }
   }
   const widths = header.map((_, column) => Math.max(...table.map((line) => line[column].length)));
   for (const line of table) log(line.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
+  const notes = rows.filter((row) => row.note);
+  if (notes.length > 0) log('');
+  for (const row of notes) log(`${row.bench} (${row.server}): ${row.note}`);
 }
 
 async function writeJson(rows: BenchRow[]): Promise<void> {
@@ -593,7 +757,7 @@ async function writeJson(rows: BenchRow[]): Promise<void> {
   const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   const summary = rows.map((row) => {
     const { responseTimesMs, ...best } = row.best ?? { responseTimesMs: [] as number[] };
-    return { ...row, best: row.best ? { ...best, ...percentiles(responseTimesMs) } : undefined };
+    return { ...row, best: row.best ? { ...best, ...percentiles(responseTimesMs) } : undefined, ratios: ratiosOf(row, rows) };
   });
   await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), cpus: cpus().length, rows: summary }, null, 2)}\n`);
   log(`results written to ${file}`);

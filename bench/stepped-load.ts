@@ -119,3 +119,29 @@ export function percentiles(samples: number[]): { p50: number; p99: number } {
 export function bestPassingStep(steps: LoadStep[]): LoadStep | undefined {
   return steps.filter((step) => step.passed).at(-1);
 }
+
+/**
+ * The steps to try: `rates`, then on past the last one, each `factor` times the one before
+ * (rounded to two significant digits), up to `cap`. The stepped load stops at the first failing
+ * step, so a server is measured to its own maximum and not to the top of a list; `cap` only
+ * bounds the time a server that never fails can take.
+ */
+export function extendRates(rates: number[], factor: number, cap: number): number[] {
+  const out = [...rates];
+  if (!(factor > 1)) return out;
+  let last = out.at(-1) ?? 100;
+  for (;;) {
+    const raw = last * factor;
+    const unit = 10 ** Math.max(0, Math.floor(Math.log10(raw)) - 1);
+    const next = Math.max(last + 1, Math.round(raw / unit) * unit);
+    if (next > cap) break;
+    out.push(next);
+    last = next;
+  }
+  return out;
+}
+
+/** True when every planned step passed: the figure is the cap, not the server's maximum. */
+export function reachedCap(steps: LoadStep[], planned: number[]): boolean {
+  return steps.length === planned.length && steps.every((step) => step.passed);
+}

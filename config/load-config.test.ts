@@ -195,4 +195,18 @@ describe('loadConfig', () => {
     writeFileSync(path.join(dir, 'not-a-dir'), '');
     expect(() => prepareDataDir(path.join(dir, 'not-a-dir'))).toThrow(/PATCHBAY_DATA_DIR.*not a directory/);
   });
+
+  it('takes a metrics token of at least 16 characters and never echoes a refused one', () => {
+    expect(loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY } }).metrics).toBeUndefined();
+    expect(loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_METRICS_TOKEN: 'scrape-me-0123456789' } }).metrics).toEqual({ token: 'scrape-me-0123456789' });
+    let message = '';
+    try {
+      loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_METRICS_TOKEN: 'short-secret' } });
+    } catch (err) {
+      message = String(err);
+    }
+    expect(message).toMatch(/PATCHBAY_METRICS_TOKEN: expected a token of at least 16 characters/);
+    expect(message).not.toContain('short-secret');
+  });
 });
+

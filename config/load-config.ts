@@ -30,6 +30,8 @@ export interface Config {
     udpReceiveBufferBytes: number;
   };
   http: { host: string; port: number };
+  /** GET /metrics (Prometheus) answers only with `Authorization: Bearer <token>`; unset: /metrics is off (404). */
+  metrics?: { token?: string };
   logLevel: LogLevel;
   secretKey: Buffer;
   registrar: {
@@ -290,6 +292,12 @@ const booleanSchema = settingSchema((raw) => {
   throw new Error(`expected true|false (or 1|0), got ${show(raw)}`);
 });
 
+/** Never echoed in an error: it is a secret. */
+const metricsTokenSchema = settingSchema((raw) => {
+  if (typeof raw !== 'string' || raw.trim().length < 16) throw new Error('expected a token of at least 16 characters');
+  return raw.trim();
+});
+
 const userNameSchema = settingSchema((raw) => {
   if (typeof raw !== 'string' || !/^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$/.test(raw.trim())) {
     throw new Error(`expected a system user name, got ${show(raw)}`);
@@ -375,6 +383,7 @@ const SETTINGS: readonly SettingSpec[] = [
     fallback: (_partial, env) => env['NODE_ENV'] === 'production',
   },
   { env: 'PATCHBAY_ALLOW_UNSUPPORTED_NODE', key: 'sandbox.allowUnsupportedNode', schema: booleanSchema, fallback: () => false },
+  { env: 'PATCHBAY_METRICS_TOKEN', key: 'metrics.token', schema: metricsTokenSchema },
 ];
 
 function getPath(obj: unknown, dotted: string): unknown {

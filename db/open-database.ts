@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { sqliteDriver } from './sqlite-driver.ts';
+import { withStatementCache } from './statement-cache.ts';
 import { Kysely, Migrator, MysqlDialect, SqliteDialect, sql } from 'kysely';
 import { createPool } from 'mysql2';
 import { createMigrationProvider, type SqlDialectName } from './migrations.ts';
@@ -132,7 +133,7 @@ export function createKysely(url: string, dialect: SqlDialectName): Kysely<Datab
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    return new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   }
   const pool = createPool({
     uri: url.replace(/^mariadb:/, 'mysql:'),

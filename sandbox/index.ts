@@ -1,6 +1,6 @@
 /** Public surface of the dialplan sandbox (the calls layer imports only this and protocol.ts). */
 export { SandboxSupervisor } from './sandbox-supervisor.ts';
-export type { DialplanRunParams, SandboxHost, SandboxLogger, SandboxSupervisorOptions } from './sandbox-supervisor.ts';
+export type { DialplanRunParams, SandboxHost, SandboxLogger, SandboxSupervisorOptions, SandboxExecutionReport } from './sandbox-supervisor.ts';
 export { compileDialplan } from './compile.ts';
 export type { CompileError, CompileResult } from './compile.ts';
 export { DEFAULT_SANDBOX_LIMITS, SYS_FUNCTION_NAMES, isSysFunctionName } from './protocol.ts';

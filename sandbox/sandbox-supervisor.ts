@@ -118,6 +118,17 @@ interface ActiveExecution {
 /** An admitted run counts in the queue while `queued` (running in the worker, or about to). */
 interface QueueSlot {
   queued: boolean;
+  /** performance.now() when it last entered the queue. */
+  queuedSince: number;
+  /** Time spent in the queue so far (ms): the execution's cost to the worker, waits for sys calls excluded. */
+  busyMs: number;
+}
+
+/** One finished execution, for the operator's metrics. */
+export interface SandboxExecutionReport {
+  /** Time it ran (or waited to run) in the worker, without the time it waited for sys calls (Dial…). */
+  busySeconds: number;
+  outcome: RunResult['status'];
 }
 
 interface ReadyWaiter {
@@ -141,6 +152,8 @@ function errorMessage(error: unknown): string {
  * fails with 503 and the child is restarted with backoff; nothing else is affected.
  */
 export class SandboxSupervisor {
+  /** Told about every finished execution (metrics); must be cheap and must not throw. */
+  onExecution: ((report: SandboxExecutionReport) => void) | undefined;
   private readonly limits: SandboxLimits;
   private readonly maxConcurrentPerTenant: number;
   private readonly backoff: { initialMs: number; maxMs: number };
@@ -281,6 +294,8 @@ export class SandboxSupervisor {
     if (slot.queued === queued) return;
     slot.queued = queued;
     this.queuedCount += queued ? 1 : -1;
+    if (queued) slot.queuedSince = performance.now();
+    else slot.busyMs += performance.now() - slot.queuedSince;
   }
 
   async run(params: DialplanRunParams, host: SandboxHost): Promise<RunResult> {
@@ -309,7 +324,7 @@ export class SandboxSupervisor {
       this.shedCount++;
       return { status: 'failed', code: 503, reason: 'sandbox overloaded', retryAfter: this.retryAfterSeconds };
     }
-    const slot: QueueSlot = { queued: false };
+    const slot: QueueSlot = { queued: false, queuedSince: 0, busyMs: 0 };
     this.setQueued(slot, true);
     increment(this.runningPerBudget, budget, 1);
     if (source !== undefined) increment(this.runningPerSource, source, 1);
@@ -362,6 +377,13 @@ export class SandboxSupervisor {
     clearTimeout(execution.guard);
     this.setQueued(execution.slot, false);
     if (result.status === 'completed') this.nextBackoffMs = this.backoff.initialMs;
+    if (this.onExecution) {
+      try {
+        this.onExecution({ busySeconds: execution.slot.busyMs / 1000, outcome: result.status });
+      } catch (error) {
+        this.logger.error({ err: errorMessage(error) }, 'sandbox: execution observer threw');
+      }
+    }
     execution.resolve(result);
   }
 

@@ -4,6 +4,8 @@ import { prepareDataDir, type Config } from '../config/index.ts';
 import { DatabaseHealth, openDatabase, WriteJournal, writeJournalSettingsFromEnv, type Database } from '../db/index.ts';
 import { authenticateRequest, createApi, type ApiBinding } from '../web/api/index.ts';
 import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
+import { createMetricsHandler, createSwitchMetrics, type MetricsHandler } from '../web/metrics/index.ts';
+import { COUNTED_SIP_METHODS, SIP_STATUS_CLASSES } from './sip/index.ts';
 import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
 import { ExtensionPresence } from './presence/index.ts';
@@ -49,6 +51,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
   let stopJobs: (() => Promise<void>) | undefined;
   let dbHealth: DatabaseHealth | undefined;
   let journal: WriteJournal | undefined;
+  let eventHubRef: EventHub | undefined;
   try {
     const applied = await db.migrate();
     logger.info({ db: db.dialect, migrationsApplied: applied }, 'database ready');
@@ -105,12 +108,21 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
         remove: (bindingId) => location.remove(bindingId, 'admin'),
       },
     });
-    http = createHttpServer({ api: app });
+    // Prometheus metrics only with a token: nothing is counted for a scraper nobody configured.
+    let metrics: MetricsHandler | undefined;
+    let stopMetrics: (() => void) | undefined;
+    const metricsToken = config.metrics?.token;
+    if (metricsToken) {
+      const wired = wireMetrics(sip, () => eventHubRef?.stats() ?? { clients: 0, resyncs: 0, slowCloses: 0, staleResumes: 0 }, events);
+      metrics = createMetricsHandler({ registry: wired.metrics.registry, token: metricsToken });
+      stopMetrics = wired.stop;
+    }
+    http = createHttpServer({ api: app, metrics });
 
     const presence = new ExtensionPresence({ bus: events, bindings: location.all() });
     presence.addAccounts(await db.accounts.listAll());
     sip.subscriptions.extensions = presence;
-    const eventHub = createEventHub({
+    const eventHub: EventHub = createEventHub({
       bus: events,
       authenticate: (req) => authenticateRequest(db, req),
       snapshot: {
@@ -127,6 +139,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       limits: opts.eventHubLimits,
       logger: logger.child({ component: 'events' }),
     });
+    eventHubRef = eventHub;
     http.onUpgrade(EVENTS_PATH, (req, socket, head) => eventHub.handleUpgrade(req, socket, head));
     const address = await http.listen(config.http.port, config.http.host);
     const httpAddress = { host: address.address, port: address.port };
@@ -146,6 +159,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       http: server,
       close() {
         closing ??= (async () => {
+          stopMetrics?.();
           await eventHub.close();
           presence.close();
           await server.close();
@@ -169,4 +183,41 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     await db.close().catch(() => {});
     throw err;
   }
+}
+
+/** The metrics registry over the running services' own counts; `stop` detaches what it hooked. */
+function wireMetrics(sip: SipServices, eventStream: () => ReturnType<EventHub['stats']>, events: EventBus): { metrics: ReturnType<typeof createSwitchMetrics>; stop(): void } {
+  const calls = { started: 0, answered: 0, failed: 0 };
+  const unsubscribe = events.subscribe({ types: ['call.created', 'call.answered', 'call.ended'] }, (e) => {
+    if (e.type === 'call.created') calls.started++;
+    else if (e.type === 'call.answered') calls.answered++;
+    // An answered call ends with 200; anything else ended unanswered with that failure.
+    else if (e.type === 'call.ended' && e.status >= 300) calls.failed++;
+  });
+  const { stack, sandbox, location, authGuard } = sip;
+  const metrics = createSwitchMetrics({
+    sipTraffic: {
+      methods: [...COUNTED_SIP_METHODS, 'other'],
+      statusClasses: SIP_STATUS_CLASSES,
+      in: stack.traffic.in,
+      out: stack.traffic.out,
+    },
+    transactions: () => stack.transactionCount,
+    dialogs: () => sip.calls.tableSizes.dialogs,
+    calls: () => ({ live: sip.calls.tableSizes.calls, ...calls }),
+    registrations: () => location.size,
+    shed: () => ({ calls: sip.calls.tableSizes.admissionRefusals, sandbox: sandbox.shed, transactions: stack.securityCounters.overflowRejects }),
+    bans: () => authGuard.bans().length,
+    sandboxQueued: () => sandbox.queued,
+    sandboxWorkerPid: () => sandbox.pid,
+    eventStream,
+  });
+  sandbox.onExecution = (report) => metrics.observeSandboxExecution(report.busySeconds, report.outcome);
+  return {
+    metrics,
+    stop() {
+      unsubscribe();
+      sandbox.onExecution = undefined;
+    },
+  };
 }

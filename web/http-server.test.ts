@@ -118,4 +118,26 @@ describe('createHttpServer', () => {
       await bare.close();
     }
   });
+
+  it('answers /metrics with 404 when no metrics are configured, never with the UI', async () => {
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('not found');
+  });
+
+  it('hands /metrics (and only that path) to the metrics handler when configured', async () => {
+    const api = new Koa();
+    api.use(async (ctx) => {
+      ctx.body = { api: ctx.path };
+    });
+    const withMetrics = createHttpServer({ api, uiDir: dir, metrics: (_req, res) => void res.writeHead(200).end('metrics page') });
+    const p = (await withMetrics.listen(0, '127.0.0.1')).port;
+    try {
+      expect(await (await fetch(`http://127.0.0.1:${p}/metrics`)).text()).toBe('metrics page');
+      expect(await (await fetch(`http://127.0.0.1:${p}/metrics?x=1`)).text()).toBe('metrics page');
+      expect(await (await fetch(`http://127.0.0.1:${p}/metricsx`)).text()).toContain('Patchbay UI');
+    } finally {
+      await withMetrics.close();
+    }
+  });
 });

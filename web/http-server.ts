@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { UI_CONTENT_SECURITY_POLICY, uiCacheControl } from './ui/content-security-policy.ts';
+import type { MetricsHandler } from './metrics/index.ts';
 
 /** Takes over an HTTP upgrade (the event hub's WebSocket handshake). */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -14,7 +15,12 @@ export interface HttpServerOptions {
   api: { callback(): (req: IncomingMessage, res: ServerResponse) => unknown };
   /** The built browser app; served with SPA fallback when the folder exists. Default web/ui/dist. */
   uiDir?: string;
+  /** Prometheus metrics at GET /metrics (token-protected); without it /metrics is 404. */
+  metrics?: MetricsHandler;
 }
+
+/** Where the Prometheus scraper reads the switch's metrics. */
+export const METRICS_PATH = '/metrics';
 
 export interface PatchbayHttpServer {
   readonly server: Server;
@@ -112,6 +118,12 @@ export function createHttpServer(options: HttpServerOptions): PatchbayHttpServer
 
   const server = createServer((req, res) => {
     const url = req.url ?? '/';
+    if (url === METRICS_PATH || url.startsWith(`${METRICS_PATH}?`)) {
+      // Off unless configured: a 404, never the UI's index.html.
+      if (options.metrics) options.metrics(req, res);
+      else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
     if (url === '/api' || url.startsWith('/api/') || url.startsWith('/api?') || !isDir(uiRoot)) {
       apiHandler(req, res);
       return;

@@ -112,6 +112,8 @@ export class CallService {
   private closed = false;
   /** New calls refused because `maxCalls` calls were up. */
   private overflowRefusals = 0;
+  /** New calls answered 503 by admission control (sandbox saturated) before any work. */
+  private admissionRefusals = 0;
 
   constructor(private readonly opts: CallServiceOptions) {
     this.logger = opts.logger;
@@ -257,8 +259,8 @@ export class CallService {
   }
 
   /** Live calls and dialogs, and calls refused for lack of room (diagnostics, flood tests). */
-  get tableSizes(): { calls: number; dialogs: number; overflowRefusals: number } {
-    return { calls: this.calls.size + this.callbacks.size, dialogs: this.dialogs.size, overflowRefusals: this.overflowRefusals };
+  get tableSizes(): { calls: number; dialogs: number; overflowRefusals: number; admissionRefusals: number } {
+    return { calls: this.calls.size + this.callbacks.size, dialogs: this.dialogs.size, overflowRefusals: this.overflowRefusals, admissionRefusals: this.admissionRefusals };
   }
 
   /**
@@ -559,7 +561,10 @@ export class CallService {
     // Admission control: past saturation a new call is refused before any work (digest, lookups);
     // in-dialog requests never come here.
     const retryAfter = this.opts.sandbox.shedRetryAfter?.();
-    if (retryAfter !== undefined) return { kind: 'reject', status: 503, reason: 'Service Unavailable', headers: [['Retry-After', String(retryAfter)]] };
+    if (retryAfter !== undefined) {
+      this.admissionRefusals++;
+      return { kind: 'reject', status: 503, reason: 'Service Unavailable', headers: [['Retry-After', String(retryAfter)]] };
+    }
     if (req.maxForwards === 0) return { kind: 'reject', status: 483 };
     if (req.uri.scheme === 'tel') return { kind: 'reject', status: 416 };
     const accounts = this.opts.accounts;

@@ -15,21 +15,37 @@ export interface AuthParams {
 /** Headers longer than this are refused outright: no legitimate Digest header comes close. */
 const MAX_HEADER_LENGTH = 8192;
 
-function isTokenChar(c: string): boolean {
-  // RFC 3261 token: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"
-  // plus "/" ":" "=" etc. are excluded; token68 ("Basic abc==") is not needed for SIP digest.
-  return /[A-Za-z0-9\-.!%*_+`'~]/.test(c);
+/** RFC 3261 token characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~". */
+const TOKEN_CHARS = (() => {
+  const table = new Uint8Array(128);
+  const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~";
+  for (let k = 0; k < chars.length; k++) table[chars.charCodeAt(k)] = 1;
+  return table;
+})();
+
+// "/" ":" "=" etc. are excluded; token68 ("Basic abc==") is not needed for SIP digest.
+function isTokenCode(c: number): boolean {
+  return c < 128 && TOKEN_CHARS[c] === 1;
 }
 
-function isSpace(c: string): boolean {
-  return c === ' ' || c === '\t' || c === '\r' || c === '\n';
+function isSpaceCode(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
 }
+
+const COMMA = 0x2c;
+const EQUALS = 0x3d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 /**
  * Parses a header value holding one or more challenges/credentials. Handles quoted strings
  * with backslash escapes, commas inside quotes, unquoted tokens, linear white space, and
  * several schemes in one value (`Digest a=1, Digest b=2`). Returns undefined when malformed
  * (unterminated quote, missing `=`, duplicate parameter).
+ *
+ * It runs on every authenticated REGISTER and INVITE: values are cut with `slice` (a quoted
+ * string is built piece by piece only when it holds an escape), never a character at a time —
+ * the char-by-char version was a sixth of all the bytes the REGISTER path allocated.
  */
 export function parseAuthHeader(value: string): AuthParams[] | undefined {
   if (value.length > MAX_HEADER_LENGTH) return undefined;
@@ -37,23 +53,27 @@ export function parseAuthHeader(value: string): AuthParams[] | undefined {
   let i = 0;
   const n = value.length;
   const skipSpace = (): void => {
-    while (i < n && isSpace(value[i])) i++;
+    while (i < n && isSpaceCode(value.charCodeAt(i))) i++;
   };
   const readToken = (): string => {
     const start = i;
-    while (i < n && isTokenChar(value[i])) i++;
+    while (i < n && isTokenCode(value.charCodeAt(i))) i++;
     return value.slice(start, i);
   };
 
   let current: AuthParams | undefined;
   while (i < n) {
     skipSpace();
-    while (i < n && (value[i] === ',' || isSpace(value[i]))) i++;
+    while (i < n) {
+      const c = value.charCodeAt(i);
+      if (c !== COMMA && !isSpaceCode(c)) break;
+      i++;
+    }
     if (i >= n) break;
     const token = readToken();
     if (token === '') return undefined;
     skipSpace();
-    if (value[i] !== '=') {
+    if (value.charCodeAt(i) !== EQUALS) {
       // A bare token starts a new scheme.
       current = { scheme: token, params: {} };
       out.push(current);
@@ -63,28 +83,30 @@ export function parseAuthHeader(value: string): AuthParams[] | undefined {
     i++; // '='
     skipSpace();
     let paramValue: string;
-    if (value[i] === '"') {
+    if (value.charCodeAt(i) === QUOTE) {
       i++;
-      let buf = '';
+      const start = i;
+      let segment = i;
+      let escaped: string | undefined;
       let closed = false;
       while (i < n) {
-        const c = value[i];
-        if (c === '\\') {
+        const c = value.charCodeAt(i);
+        if (c === BACKSLASH) {
           if (i + 1 >= n) return undefined;
-          buf += value[i + 1];
+          escaped = (escaped ?? '') + value.slice(segment, i) + value[i + 1];
           i += 2;
+          segment = i;
           continue;
         }
-        if (c === '"') {
+        if (c === QUOTE) {
           closed = true;
-          i++;
           break;
         }
-        buf += c;
         i++;
       }
       if (!closed) return undefined;
-      paramValue = buf;
+      paramValue = escaped === undefined ? value.slice(start, i) : escaped + value.slice(segment, i);
+      i++; // closing quote
     } else {
       paramValue = readToken();
       if (paramValue === '') return undefined;
@@ -93,7 +115,7 @@ export function parseAuthHeader(value: string): AuthParams[] | undefined {
     if (Object.prototype.hasOwnProperty.call(current.params, name)) return undefined;
     current.params[name] = paramValue;
     skipSpace();
-    if (i < n && value[i] !== ',') return undefined;
+    if (i < n && value.charCodeAt(i) !== COMMA) return undefined;
   }
   return out;
 }

@@ -41,6 +41,16 @@ describe('digest header parsing', () => {
     expect(parseAuthHeader('Digest realm="a", realm="b"')).toBeUndefined();
     expect(parseAuthHeader('Digest realm="a" nonce="b"')).toBeUndefined();
   });
+
+  it('unescapes anywhere in a quoted string and refuses a backslash with nothing after it', () => {
+    expect(parseAuthHeader('Digest a="\\\\x\\"", b="", c="x\\y\\z", d="é,=\\t"')).toEqual([
+      { scheme: 'Digest', params: { a: '\\x"', b: '', c: 'xyz', d: 'é,=t' } },
+    ]);
+    expect(parseAuthHeader('Digest realm="abc\\')).toBeUndefined();
+    expect(parseAuthHeader('Digest réalm="x"')).toBeUndefined();
+    expect(parseAuthHeader('Digest realm=a/b')).toBeUndefined();
+    expect(parseAuthHeader('Digest\trealm =\t"x" ,\r\n nonce= y')).toEqual([{ scheme: 'Digest', params: { realm: 'x', nonce: 'y' } }]);
+  });
 });
 
 describe('known answer (RFC 2617 §3.5)', () => {

@@ -22,6 +22,7 @@ export type { Via } from './via.ts';
 export { parseMessage, MAX_MESSAGE_SIZE } from './parser.ts';
 export { StreamFramer } from './stream-framer.ts';
 export { SipStack } from './sip-stack.ts';
+export { SipTrafficCounters, COUNTED_SIP_METHODS, SIP_STATUS_CLASSES, type SipTrafficDirection } from './traffic-counters.ts';
 export type { ListenSpec, SipStackOptions, AttachableTransport, TrafficObserver } from './sip-stack.ts';
 export type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from './transactions/transaction.ts';
 export type { TimerSettings } from './transactions/timer-settings.ts';

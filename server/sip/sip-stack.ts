@@ -31,6 +31,7 @@ import { DEFAULT_UDP_RECEIVE_BUFFER_BYTES, UdpTransport } from './transports/udp
 import { StreamTransport, type TlsSettings } from './transports/stream-transport.ts';
 import { WsTransport, type WsTransportOptions } from './transports/ws-transport.ts';
 import type { ConnectionLimits } from './transports/connection-transport.ts';
+import { SipTrafficCounters } from './traffic-counters.ts';
 
 export type { ClientTransaction, ClientTransactionHandler, ServerTransaction } from './transactions/transaction.ts';
 export type { TimerSettings } from './transactions/timer-settings.ts';
@@ -127,6 +128,8 @@ export class SipStack {
   readonly timers: TransactionTimers;
   /** Set only while someone watches the trace; must not throw or block (it runs on the SIP path). */
   trafficObserver: TrafficObserver | undefined;
+  /** Messages on the wire by direction, method and status class (the operator's metrics read them). */
+  readonly traffic = new SipTrafficCounters();
   private readonly opts: SipStackOptions;
   private readonly logger: Logger;
   private transports: Transport[] = [];
@@ -394,6 +397,7 @@ export class SipStack {
 
   private sendOn(transport: Transport, data: Buffer, target: Endpoint): Promise<void> {
     this.opts.onTrace?.('out', data, target);
+    this.traffic.count('out', data);
     if (this.trafficObserver) this.observe('out', data, target, transport.local);
     return transport.send(data, target);
   }
@@ -427,6 +431,7 @@ export class SipStack {
   private receive(transport: Transport, data: Buffer, source: Endpoint, local: Endpoint): void {
     try {
       this.opts.onTrace?.('in', data, source);
+      this.traffic.count('in', data);
       if (this.trafficObserver) this.observe('in', data, source, local);
       let msg: SipMessage;
       try {

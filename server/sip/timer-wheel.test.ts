@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, TimerWheel } from './timer-wheel.ts';
 
@@ -96,4 +98,25 @@ describe('TimerWheel housekeeping', () => {
       vi.useRealTimers();
     }
   });
+
+  it('lets go of a cancelled callback at once, not when its entry surfaces', async () => {
+    setFlagsFromString('--expose_gc');
+    const gc = runInNewContext('gc') as () => void;
+    const clock = new ManualClock();
+    const wheel = new TimerWheel({ clock });
+    // A live timer keeps the heap (and the cancelled entry in it) from being dropped wholesale.
+    wheel.schedule(120_000, () => {});
+    let ref: WeakRef<object> | undefined;
+    (() => {
+      const transaction = { request: new Array(10_000).fill('x') };
+      ref = new WeakRef(transaction);
+      const handle = wheel.schedule(64_000, () => void transaction.request.length);
+      wheel.cancel(handle);
+    })();
+    expect(wheel.heapSize).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(ref!.deref()).toBeUndefined();
+  });
 });
+

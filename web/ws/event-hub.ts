@@ -58,8 +58,11 @@ export interface EventHub {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Whether anyone with the right role watches this tenant's sip.trace. */
   isTraced(tenantId: number): boolean;
-  /** Connected clients, slow-consumer resyncs and 1013 closes since start. */
-  stats(): { clients: number; resyncs: number; slowCloses: number };
+  /**
+   * Connected clients, slow-consumer resyncs and 1013 closes since start, and resumes whose
+   * `since` was no longer in the ring (answered with resync and a fresh snapshot).
+   */
+  stats(): { clients: number; resyncs: number; slowCloses: number; staleResumes: number };
   close(): Promise<void>;
 }
 
@@ -138,6 +141,7 @@ export function createEventHub(deps: EventHubDeps): EventHub {
 
   let resyncs = 0;
   let slowCloses = 0;
+  let staleResumes = 0;
   const host = {
     snapshotFrame,
     subscriptionChanged: () => updateTrace(),
@@ -240,6 +244,7 @@ export function createEventHub(deps: EventHubDeps): EventHub {
         for (const e of replay.entries) client.offer(e);
         return;
       }
+      staleResumes++;
       client.send(JSON.stringify({ type: 'resync' }));
     }
     client.send(snapshotFrame(client));
@@ -290,7 +295,7 @@ export function createEventHub(deps: EventHubDeps): EventHub {
       );
     },
     isTraced: (tenantId) => traced.has(tenantId),
-    stats: () => ({ clients: clients.size, resyncs, slowCloses }),
+    stats: () => ({ clients: clients.size, resyncs, slowCloses, staleResumes }),
     async close() {
       if (closed) return;
       closed = true;
