@@ -1,3 +1,4 @@
+import { mountPasswordRoutes } from './routes/password.ts';
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import { ApiRouter, type ApiState } from './api-router.ts';
@@ -69,6 +70,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   mountHealthRoutes(api, d);
   mountAuthRoutes(api, d);
   mountTwoFactorRoutes(api, d);
+  mountPasswordRoutes(api, d);
   mountTokenRoutes(api, d);
   mountTenantRoutes(api, d);
   mountUserRoutes(api, d);

@@ -16,6 +16,11 @@ export const providerSchema = z
     fromUser: z.string().nullable(),
     customHeaders: z.record(z.string(), z.string()),
     createdAt: z.number(),
+    /** The registration agent's last word on this trunk (null: never registered or `register` off). */
+    registration: z
+      .object({ state: z.enum(['unregistered', 'registering', 'registered', 'failed', 'needs-attention']), expiresAt: z.number().nullable(), lastError: z.string().nullable(), updatedAt: z.number() })
+      .nullable()
+      .optional(),
   })
   .meta({ id: 'Provider' });
 export const providerCreateBody = z.object({
@@ -31,6 +36,8 @@ export const providerCreateBody = z.object({
   fromUser: z.string().max(255).nullable().optional(),
   customHeaders: z.record(z.string(), z.string().max(1024)).optional(),
 });
+/** Everything but the name (which dial strings use); `password: null` removes the stored one, absent keeps it. */
+export const providerPatchBody = providerCreateBody.omit({ name: true }).partial().strict();
 
 export const cdrQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
