@@ -244,6 +244,10 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   });
   registrationAgent = providerRegistrations;
   await providerRegistrations.start();
+  // A provider added or changed through the API registers (or stops) now, not at the next 30 s re-read.
+  const unsubscribeProviderChanges = events.subscribe({ types: ['config.changed'] }, (e) => {
+    if (e.type === 'config.changed' && (e.kind === 'provider' || e.kind === 'tenant')) providerRegistrations.sync().catch((err: unknown) => logger.error({ err }, 'provider registration re-sync failed'));
+  });
 
   for (const l of stack.listening()) {
     logger.info({ transport: l.transport, host: l.host, port: l.port }, `SIP listening on ${l.transport}:${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`);
@@ -293,6 +297,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         if (statsTimer) clearInterval(statsTimer);
         await banSync.stop();
         unsubscribeConfig();
+        unsubscribeProviderChanges();
         keepAlive.stop();
         providerHealth.stop();
         await providerRegistrations.stop();

@@ -49,7 +49,7 @@ describe('web app shell', () => {
     await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/dialplans');
     const nav = page.getByRole('navigation', { name: 'Main' });
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Call records']);
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Providers', 'Call records', 'Users', 'API tokens', 'Secrets', 'Audit log']);
     expect(await nav.getByRole('link', { name: 'Dialplans' }).getAttribute('aria-current')).toBe('page');
 
     // The cookie is HttpOnly: the page's script cannot read it, yet a reload keeps the session.
@@ -113,7 +113,7 @@ describe('web app shell', () => {
     await page.getByLabel('Password').fill('desk-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Call records' }).waitFor();
-    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Call records']);
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Call records', 'API tokens']);
 
     await page.goto('/dialplans/outgoing');
     await page.getByTestId('forbidden').waitFor();
@@ -166,7 +166,7 @@ describe('web app shell', () => {
     await page.getByLabel('Password').fill('member-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Accounts' }).waitFor();
-    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Call records']);
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Call records', 'API tokens']);
     expect(await page.getByRole('button', { name: 'New account' }).count()).toBe(0);
     await context.close();
   }, 90_000);
