@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { prepareDataDir, type Config } from '../config/index.ts';
 import { openDatabase, type Database } from '../db/index.ts';
-import { authenticateRequest, createApi, type ApiBinding } from '../web/api/index.ts';
+import { authenticateRequest, createApi, FirstRunSetup, sessionSettingsFromEnv, type ApiBinding } from '../web/api/index.ts';
 import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
 import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
@@ -25,6 +25,8 @@ export interface RunningServer {
   readonly eventHub: EventHub;
   /** The one HTTP server (API, WebSocket upgrades via onUpgrade, built UI). */
   readonly http: PatchbayHttpServer;
+  /** First run (no web user yet): the one-time link that creates the first operator; null otherwise. */
+  readonly setupUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,9 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       userAgent: b.userAgent ?? null,
       expiresAt: b.expiresAt,
     });
+    const session = sessionSettingsFromEnv(process.env);
+    const firstRun = new FirstRunSetup({ db, dataDir: config.dataDir });
+    const setupToken = await firstRun.prepare();
     const jobs = new ScheduledJobs(db, jobSettingsFromEnv(process.env, config.dataDir), logger.child({ component: 'jobs' }));
     jobs.start();
     stopJobs = () => jobs.stop();
@@ -75,6 +80,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       events,
       jobs,
       trustProxy: /^(1|true|yes|on)$/i.test(process.env['PATCHBAY_HTTP_TRUST_PROXY'] ?? ''),
+      session,
+      firstRun,
       liveBindings: {
         list: (accountId) => [...location.all()].filter((b) => b.accountId === accountId).map(showBinding),
         remove: (bindingId) => location.remove(bindingId, 'admin'),
@@ -86,7 +93,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     presence.addAccounts(await db.accounts.listAll());
     const eventHub = createEventHub({
       bus: events,
-      authenticate: (req) => authenticateRequest(db, req),
+      authenticate: (req) => authenticateRequest(db, req, { session }),
       snapshot: {
         calls: (tenantId) => control.list(tenantId),
         registrations: (tenantId) => registrationsOf(location.all(), tenantId),
@@ -106,6 +113,11 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     const httpAddress = { host: address.address, port: address.port };
     logger.info({ transport: 'http', host: httpAddress.host, port: httpAddress.port }, `HTTP API listening on http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
 
+    // The token goes in the fragment: browsers never send it to the server in a request line or a Referer.
+    const shownHost = ['0.0.0.0', '::'].includes(httpAddress.host) ? 'localhost' : httpAddress.host.includes(':') ? `[${httpAddress.host}]` : httpAddress.host;
+    const setupUrl = setupToken === null ? null : `http://${shownHost}:${httpAddress.port}/setup#token=${setupToken}`;
+    if (setupUrl) logger.warn({ setup: true }, `First run: no web user yet. Create the operator account at ${setupUrl} (one-time link; also in ${config.dataDir}/setup-token; \`patchbay user add\` works too)`);
+
     let closing: Promise<void> | undefined;
     const server = http;
     const sipServices = sip;
@@ -118,6 +130,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       sipListening: sipServices.listening(),
       eventHub,
       http: server,
+      setupUrl,
       close() {
         closing ??= (async () => {
           await eventHub.close();

@@ -1,3 +1,4 @@
+import { mountSetupRoutes } from './routes/setup.ts';
 import { mountPasswordRoutes } from './routes/password.ts';
 import Koa from 'koa';
 import { Router } from '@koa/router';
@@ -71,6 +72,7 @@ export function createApi(deps: ApiDeps): ApiApp {
   mountAuthRoutes(api, d);
   mountTwoFactorRoutes(api, d);
   mountPasswordRoutes(api, d);
+  mountSetupRoutes(api, d);
   mountTokenRoutes(api, d);
   mountTenantRoutes(api, d);
   mountUserRoutes(api, d);

@@ -225,6 +225,20 @@ describe.each(testDatabaseTargets())('resources on $dialect', (target) => {
     await h.db.users.remove(me.userId); // the users test below counts this tenant's users
   });
 
+  it('a new tenant gets the default dialplan, and its new accounts call through it unless told otherwise', async () => {
+    const res = await h.call('POST', '/tenants', { auth: op, body: { domain: 'fresh.test' } });
+    const fresh = ((await res.json()) as { tenant: { id: number } }).tenant;
+    const plan = await h.db.dialplans.getCurrent(fresh.id, 'default');
+    expect(plan).toMatchObject({ language: 'ts', version: 1, author: 'op@ops.test' });
+    expect(plan!.source).toContain('${dialled}@local');
+    expect(plan!.source).toContain('provider');
+    const auto = await json(await h.call('POST', `/accounts?tenant=${fresh.id}`, { auth: op, body: { username: '1001', password: 'long-enough-1' } }));
+    expect(auto).toMatchObject({ account: { outDialplan: 'default' } });
+    const none = await json(await h.call('POST', `/accounts?tenant=${fresh.id}`, { auth: op, body: { username: '1002', password: 'long-enough-2', outDialplan: null } }));
+    expect(none).toMatchObject({ account: { outDialplan: null } });
+    expect((await h.call('DELETE', `/tenants/${fresh.id}`, { auth: op })).status).toBe(204);
+  });
+
   it('tenants and aliases (operator), users (admin in their tenant), audit filters', async () => {
     const t = await h.call('POST', '/tenants', { auth: op, body: { domain: 'new.test', name: 'New' } });
     expect(t.status).toBe(201);

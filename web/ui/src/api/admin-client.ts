@@ -3,7 +3,7 @@ import type {
   ApiTokenInfo, AuditEntry, AuditQuery, CreateProviderInput, CreateTenantInput, CreateTokenInput, CreateUserInput, Provider,
   SecretInfo, Tenant, TwoFactorEnrolment, TwoFactorStatus, UpdateProviderInput, UpdateTenantInput, UpdateUserInput, WebSessionInfo, WebUser,
 } from './admin-types.ts';
-import type { ListPage, ListQuery } from './types.ts';
+import type { ListPage, ListQuery, Session } from './types.ts';
 
 /** The admin pages' calls; same request path (CSRF, 401 handling, operator tenant) as `api`. */
 export const adminApi = {
@@ -42,6 +42,11 @@ export const adminApi = {
     create: async (input: CreateProviderInput) => (await request<{ provider: Provider }>('POST', '/providers', input)).provider,
     update: async (id: number, input: UpdateProviderInput) => (await request<{ provider: Provider }>('PATCH', `/providers/${seg(id)}`, input)).provider,
     remove: (id: number) => request<void>('DELETE', `/providers/${seg(id)}`),
+  },
+  setup: {
+    status: () => request<{ open: boolean }>('GET', '/setup', undefined, { authProbe: true }),
+    /** Creates the first operator with the one-time token; the answer's cookie signs them in. */
+    createOperator: (input: { token: string; email: string; password: string }) => request<Session>('POST', '/setup', input, { authProbe: true }),
   },
   me: {
     changePassword: (currentPassword: string, newPassword: string) => request<void>('POST', '/auth/password', { currentPassword, newPassword }),

@@ -5,6 +5,7 @@ import { OperatorTenantProvider, TenantPicker, useOperatorTenant } from './opera
 import { Link, matchPath, navigate, usePath } from './router.tsx';
 import { useSession, useSignedIn } from './session.tsx';
 import { LoginPage } from '../pages/login-page.tsx';
+import { SetupPage } from '../pages/setup-page.tsx';
 import { DialplansPage } from '../pages/dialplans-page.tsx';
 import { AccountsPage } from '../pages/accounts-page.tsx';
 import { AccountPage } from '../pages/account-page.tsx';
@@ -30,7 +31,7 @@ export function App() {
       </div>
     );
   }
-  if (state.status === 'anonymous') return <LoginPage expired={state.expired} />;
+  if (state.status === 'anonymous') return window.location.pathname === '/setup' ? <SetupPage /> : <LoginPage expired={state.expired} />;
   return <OperatorShell />;
 }
 
