@@ -137,7 +137,7 @@ function TwoFactor() {
       {!s && status.status === 'loading' && <Spinner />}
       {s && (
         <p data-testid="2fa-state">
-          {s.enabled ? <><span className="badge badge-ok">on</span> Sign-in asks for a code from your authenticator app. {s.recoveryCodesLeft} recovery codes left.</> : <><span className="badge badge-muted">off</span> Sign-in needs only your password.</>}
+          {s.enabled ? <><span className="badge badge-lead badge-ok">on</span> Sign-in asks for a code from your authenticator app. {s.recoveryCodesLeft} recovery codes left.</> : <><span className="badge badge-lead badge-muted">off</span> Sign-in needs only your password.</>}
           {s.requiredByTenant && <span className="muted"> Your company requires it.</span>}
         </p>
       )}

@@ -7,17 +7,17 @@ import { useAsync } from '../app/use-async.ts';
 
 const SIP_URI = /^sips?:[^\s]+$/i;
 const STATE_LABELS: Record<ProviderRegistrationState, { text: string; className: string }> = {
-  registered: { text: 'registered', className: 'badge badge-ok' },
-  registering: { text: 'registering…', className: 'badge' },
-  unregistered: { text: 'unregistered', className: 'badge badge-muted' },
-  failed: { text: 'failed', className: 'badge badge-danger' },
-  'needs-attention': { text: 'needs attention', className: 'badge badge-danger' },
+  registered: { text: 'registered', className: 'badge badge-lead badge-ok' },
+  registering: { text: 'registering…', className: 'badge badge-lead' },
+  unregistered: { text: 'unregistered', className: 'badge badge-lead badge-muted' },
+  failed: { text: 'failed', className: 'badge badge-lead badge-danger' },
+  'needs-attention': { text: 'needs attention', className: 'badge badge-lead badge-danger' },
 };
 
 function RegistrationState({ p }: { p: Provider }) {
   if (!p.register) return <span className="muted">not registering</span>;
   const r = p.registration;
-  if (!r) return <span className="badge badge-muted">not yet</span>;
+  if (!r) return <span className="badge badge-lead badge-muted">not yet</span>;
   const label = STATE_LABELS[r.state];
   return (
     <span>

@@ -36,7 +36,7 @@ export function SecretsPage() {
         <div>
           <h1>Secrets</h1>
           <p className="muted page-lead">
-            API keys and passwords your dialplans need, read with <code>sys.Secret("name")</code> so they never sit in dialplan text. Values cannot be read back here.
+            API keys and passwords your dialplans need, read with <code>await sys.Secret("name")</code> so they never sit in dialplan text. Values cannot be read back here.
           </p>
         </div>
       </div>
@@ -44,7 +44,7 @@ export function SecretsPage() {
       {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
       {error !== null && <ErrorBanner error={error} />}
       {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && <EmptyState title="No secrets yet"><p>Set one above, then use it in a dialplan, e.g. <code>sys.WebGet(`https://crm.example/lookup?key=${'${sys.Secret("crm-key")}'}`)</code>.</p></EmptyState>}
+      {list.data && items.length === 0 && <EmptyState title="No secrets yet"><p>Set one above, then read it in a dialplan: <code>const key = await sys.Secret("crm-key");</code></p></EmptyState>}
       {items.length > 0 && (
         <div className="table-wrap">
           <table className="table" aria-label="Secrets">
@@ -116,7 +116,7 @@ function SetSecret({ initialName, onSaved }: { initialName: string; onSaved(): v
   return (
     <form className="card form-inline" onSubmit={submit} aria-label="Set a secret" noValidate>
       <Field label="Name" name="name" value={name} autoFocus={initialName !== ''} onChange={(e) => setName(e.target.value)} error={errors.name} hint="e.g. crm-key" />
-      <Field label="Value" name="value" type="password" autoComplete="off" className="field-grow" value={value} onChange={(e) => setValue(e.target.value)} error={errors.value} hint={initialName ? `replaces the stored value of ${initialName}` : 'write-only: stored encrypted'} />
+      <Field label="Value" name="value" type="password" autoComplete="off" value={value} onChange={(e) => setValue(e.target.value)} error={errors.value} hint={initialName ? `replaces the stored value of ${initialName}` : 'write-only: stored encrypted'} />
       <div className="form-actions">
         <button type="submit" className="button button-primary" disabled={busy}>{initialName ? 'Replace' : 'Set secret'}</button>
         <span className="ok" role="status" aria-live="polite">{saved ?? ''}</span>

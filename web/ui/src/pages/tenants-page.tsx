@@ -77,7 +77,7 @@ export function TenantsPage() {
                 <th scope="col">Name</th>
                 <th scope="col">Aliases</th>
                 <th scope="col">2FA</th>
-                <th scope="col">Created</th>
+                <th scope="col" className="hide-narrow">Created</th>
                 <th scope="col"><span className="sr-only">Actions</span></th>
               </tr>
             </thead>
@@ -87,8 +87,8 @@ export function TenantsPage() {
                   <td className="party">{t.domain}</td>
                   <td>{t.name}</td>
                   <td className="party">{t.aliases.length ? t.aliases.join(', ') : '—'}</td>
-                  <td>{t.require2fa ? <span className="badge badge-ok">required</span> : <span className="muted">optional</span>}</td>
-                  <td className="nowrap">{formatTime(t.createdAt)}</td>
+                  <td>{t.require2fa ? <span className="badge badge-lead badge-ok">required</span> : <span className="muted">optional</span>}</td>
+                  <td className="nowrap hide-narrow">{formatTime(t.createdAt)}</td>
                   <td className="cell-actions">
                     <div className="button-row button-row-end">
                       <button type="button" className="button button-small" aria-expanded={editing === t.id} onClick={() => setEditing(editing === t.id ? null : t.id)} aria-label={`Edit ${t.domain}`}>
@@ -168,7 +168,7 @@ function CreateTenant({ onDone, onCancel }: { onDone(): void; onCancel(): void }
     <form className="card form-inline" onSubmit={submit} aria-label="New tenant" noValidate>
       <Field label="SIP domain" name="domain" autoFocus value={domain} onChange={(e) => setDomain(e.target.value)} error={errors.domain} hint="e.g. acme.example" />
       <Field label="Name" name="name" value={name} onChange={(e) => setName(e.target.value)} error={errors.name} hint="defaults to the domain" />
-      <Field label="Aliases" name="aliases" className="field-grow" value={aliases} onChange={(e) => setAliases(e.target.value)} error={errors.aliases} hint="other domains, comma separated" />
+      <Field label="Aliases" name="aliases" value={aliases} onChange={(e) => setAliases(e.target.value)} error={errors.aliases} hint="other domains, comma separated" />
       <div className="form-actions">
         <button type="submit" className="button button-primary" disabled={busy}>Create</button>
         <button type="button" className="button" onClick={onCancel} disabled={busy}>Cancel</button>

@@ -94,7 +94,7 @@ export function TokensPage() {
               {items.map((t) => (
                 <tr key={t.id}>
                   <td>{t.name}</td>
-                  <td>{t.scopes.map((s) => <span key={s} className="badge badge-muted">{s}</span>)}</td>
+                  <td>{t.scopes.map((s) => <span key={s} className="badge badge-lead badge-muted">{s}</span>)}</td>
                   <td className="nowrap">{formatTime(t.createdAt)}</td>
                   <td className="nowrap">{t.lastUsedAt === null ? <span className="muted">never</span> : formatTime(t.lastUsedAt)}</td>
                   <td className="nowrap">{t.expiresAt === null ? 'never' : formatTime(t.expiresAt)}</td>

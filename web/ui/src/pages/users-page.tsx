@@ -82,7 +82,7 @@ export function UsersPage() {
                 {operator.isOperator && <th scope="col">Tenant</th>}
                 <th scope="col">2FA</th>
                 <th scope="col">Status</th>
-                <th scope="col">Created</th>
+                <th scope="col" className="hide-narrow">Created</th>
                 <th scope="col"><span className="sr-only">Actions</span></th>
               </tr>
             </thead>
@@ -102,9 +102,9 @@ export function UsersPage() {
                       )}
                     </td>
                     {operator.isOperator && <td>{u.tenantId === null ? '—' : tenantName(u.tenantId)}</td>}
-                    <td>{u.totpEnabled ? <span className="badge badge-ok">on</span> : <span className="muted">off</span>}</td>
-                    <td>{u.disabled ? <span className="badge badge-muted">disabled</span> : 'active'}</td>
-                    <td className="nowrap">{formatTime(u.createdAt)}</td>
+                    <td>{u.totpEnabled ? <span className="badge badge-lead badge-ok">on</span> : <span className="muted">off</span>}</td>
+                    <td>{u.disabled ? <span className="badge badge-lead badge-muted">disabled</span> : 'active'}</td>
+                    <td className="nowrap hide-narrow">{formatTime(u.createdAt)}</td>
                     <td className="cell-actions">
                       {!self && (
                         <div className="button-row button-row-end">
