@@ -127,6 +127,10 @@ describe('operator: tenants', () => {
     expect(await page.getByLabel('Working on tenant').inputValue()).toBe(String(ui.sw.tenantId));
     await page.getByLabel('Working on tenant').selectOption({ label: OTHER_DOMAIN });
     await page.getByText('No SIP accounts yet').waitFor();
+    // Or straight from the tenants list.
+    await nav(page).getByRole('link', { name: 'Tenants' }).click();
+    await page.getByRole('button', { name: `Work on ${DOMAIN}` }).click();
+    await poll(() => page.getByRole('table', { name: 'Accounts' }).getByRole('link').allTextContents()).toEqual([`1001@${DOMAIN}`, `1002@${DOMAIN}`]);
 
     expect(unexpectedErrors(errors, [401, 409])).toEqual([]);
     expect(foreignRequests(requests, origin)).toEqual([]);

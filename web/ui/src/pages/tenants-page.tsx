@@ -4,6 +4,7 @@ import { ConfirmDialog, EmptyState, ErrorBanner, Field, Spinner, formatTime } fr
 import { CheckField, Saved } from '../app/form-controls.tsx';
 import { DOMAIN_NAME, errorsFromApi, type FieldErrors } from '../app/form-errors.ts';
 import { useAsync } from '../app/use-async.ts';
+import { navigate } from '../app/router.tsx';
 import { useOperatorTenant } from '../app/operator-tenant.tsx';
 
 /** Splits "a.test, b.test c.test" into domains. */
@@ -19,7 +20,7 @@ export function TenantsPage() {
   const [deleting, setDeleting] = useState<Tenant | null>(null);
   const [deleteError, setDeleteError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const { refreshTenants } = useOperatorTenant();
+  const { refreshTenants, choose } = useOperatorTenant();
   const items = list.data?.items ?? [];
   const changed = (): void => {
     reload();
@@ -91,6 +92,9 @@ export function TenantsPage() {
                   <td className="nowrap hide-narrow">{formatTime(t.createdAt)}</td>
                   <td className="cell-actions">
                     <div className="button-row button-row-end">
+                      <button type="button" className="button button-small" onClick={() => { choose(t.id); navigate('/accounts'); }} aria-label={`Work on ${t.domain}`} title="Work on this tenant: its accounts, dialplans, providers and more">
+                        Open
+                      </button>
                       <button type="button" className="button button-small" aria-expanded={editing === t.id} onClick={() => setEditing(editing === t.id ? null : t.id)} aria-label={`Edit ${t.domain}`}>
                         Edit
                       </button>
