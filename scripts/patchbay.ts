@@ -193,7 +193,7 @@ async function requireTenant(db: Database, domain: string) {
   return t;
 }
 
-const audit = (db: Database, action: string, target: string, tenantId: number | null, details?: Record<string, unknown>) =>
+const audit = (db: Pick<Database, 'audit'>, action: string, target: string, tenantId: number | null, details?: Record<string, unknown>) =>
   db.audit.record({ actor: 'cli', action, target, tenantId, sourceAddress: 'cli', details: details ?? null });
 
 const ACCOUNT_SETTING_OPTIONS = {
@@ -352,11 +352,18 @@ const commands: Record<string, Handler> = {
       const { values, positionals } = parse(rest, { name: { type: 'string' } }, ['domain']);
       const ctx = { values, argv: rest, json: values['json'] === true };
       const tenant = await withDatabase(ctx, false, async (db) => {
-        const t = await db.tenants.add({ domain: positionals[0]!, ...(typeof values['name'] === 'string' && { name: values['name'] }) });
-        await audit(db, 'tenant.add', t.domain, t.id, { name: t.name });
-        return t;
+        const { compileDialplan, DEFAULT_DIALPLAN_NAME, DEFAULT_DIALPLAN_SOURCE } = await import('../sandbox/index.ts');
+        const plan = await compileDialplan(DEFAULT_DIALPLAN_SOURCE, 'ts');
+        if (!plan.ok) throw new CommandFailed(`the default dialplan does not compile: ${JSON.stringify(plan.errors)}`);
+        return db.transaction(async (tx) => {
+          const t = await tx.tenants.add({ domain: positionals[0]!, ...(typeof values['name'] === 'string' && { name: values['name'] }) });
+          await audit(tx, 'tenant.add', t.domain, t.id, { name: t.name });
+          // Its accounts can call each other at once (new accounts place calls through it).
+          await tx.dialplans.save({ tenantId: t.id, name: DEFAULT_DIALPLAN_NAME, language: 'ts', source: DEFAULT_DIALPLAN_SOURCE, compiledJs: plan.js, sourceMap: plan.sourceMap, author: 'cli', message: 'made with the tenant' });
+          return t;
+        });
       });
-      print(ctx, tenant, [`tenant ${tenant.domain} added (id ${tenant.id})`]);
+      print(ctx, tenant, [`tenant ${tenant.domain} added (id ${tenant.id}) with the dialplan "default"`]);
       return EXIT_OK;
     }
     if (sub === 'list') {
@@ -382,7 +389,10 @@ const commands: Record<string, Handler> = {
       const password = requireSipPassword(values);
       const ctx = { values, argv: rest, json: values['json'] === true };
       const account = await withDatabase(ctx, true, async (db) => {
-        await requireTenant(db, domain);
+        const t = await requireTenant(db, domain);
+        const { DEFAULT_DIALPLAN_NAME } = await import('../sandbox/default-dialplan.ts');
+        // Unless --out-dialplan says otherwise, a new account places calls through the tenant's `default` dialplan.
+        if (settings.outDialplan === undefined && (await db.dialplans.getCurrent(t.id, DEFAULT_DIALPLAN_NAME))) settings.outDialplan = DEFAULT_DIALPLAN_NAME;
         const a = await db.accounts.add({ username: user, domain, password, ...settings });
         await audit(db, 'account.add', `${a.username}@${a.domain}`, a.tenantId);
         return a;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { prepareDataDir, type Config } from '../config/index.ts';
 import { DatabaseHealth, openDatabase, WriteJournal, writeJournalSettingsFromEnv, type Database } from '../db/index.ts';
-import { authenticateRequest, createApi, type ApiBinding } from '../web/api/index.ts';
+import { authenticateRequest, createApi, FirstRunSetup, sessionSettingsFromEnv, type ApiBinding } from '../web/api/index.ts';
 import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
 import { createMetricsHandler, createSwitchMetrics, type MetricsHandler } from '../web/metrics/index.ts';
 import { COUNTED_SIP_METHODS, SIP_STATUS_CLASSES } from './sip/index.ts';
@@ -27,6 +27,8 @@ export interface RunningServer {
   readonly eventHub: EventHub;
   /** The one HTTP server (API, WebSocket upgrades via onUpgrade, built UI). */
   readonly http: PatchbayHttpServer;
+  /** First run (no web user yet): the one-time link that creates the first operator; null otherwise. */
+  readonly setupUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,9 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       userAgent: b.userAgent ?? null,
       expiresAt: b.expiresAt,
     });
+    const session = sessionSettingsFromEnv(process.env);
+    const firstRun = new FirstRunSetup({ db, dataDir: config.dataDir });
+    const setupToken = await firstRun.prepare();
     const jobs = new ScheduledJobs(db, jobSettingsFromEnv(process.env, config.dataDir), logger.child({ component: 'jobs' }));
     jobs.start();
     stopJobs = () => jobs.stop();
@@ -103,6 +108,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
         },
       },
       trustProxy: /^(1|true|yes|on)$/i.test(process.env['PATCHBAY_HTTP_TRUST_PROXY'] ?? ''),
+      session,
+      firstRun,
       liveBindings: {
         list: (accountId) => [...location.all()].filter((b) => b.accountId === accountId).map(showBinding),
         remove: (bindingId) => location.remove(bindingId, 'admin'),
@@ -124,7 +131,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     sip.subscriptions.extensions = presence;
     const eventHub: EventHub = createEventHub({
       bus: events,
-      authenticate: (req) => authenticateRequest(db, req),
+      authenticate: (req) => authenticateRequest(db, req, { session }),
       snapshot: {
         calls: (tenantId) => control.list(tenantId),
         registrations: (tenantId) => registrationsOf(location.all(), tenantId),
@@ -145,6 +152,11 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     const httpAddress = { host: address.address, port: address.port };
     logger.info({ transport: 'http', host: httpAddress.host, port: httpAddress.port }, `HTTP API listening on http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`);
 
+    // The token goes in the fragment: browsers never send it to the server in a request line or a Referer.
+    const shownHost = ['0.0.0.0', '::'].includes(httpAddress.host) ? 'localhost' : httpAddress.host.includes(':') ? `[${httpAddress.host}]` : httpAddress.host;
+    const setupUrl = setupToken === null ? null : `http://${shownHost}:${httpAddress.port}/setup#token=${setupToken}`;
+    if (setupUrl) logger.warn({ setup: true }, `First run: no web user yet. Create the operator account at ${setupUrl} (one-time link; also in ${config.dataDir}/setup-token; \`patchbay user add\` works too)`);
+
     let closing: Promise<void> | undefined;
     const server = http;
     const sipServices = sip;
@@ -157,6 +169,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       sipListening: sipServices.listening(),
       eventHub,
       http: server,
+      setupUrl,
       close() {
         closing ??= (async () => {
           stopMetrics?.();

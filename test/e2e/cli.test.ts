@@ -114,6 +114,22 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
     }
   });
 
+  it('gives a new tenant the default dialplan, which new accounts use for outgoing calls unless told otherwise', async () => {
+    const t = await run(['tenant', 'add', 'dflt.example', '--db', testDb.url, '--json'], baseEnv(testDb.dataDir));
+    expect(t.code).toBe(0);
+    const tenantId = (JSON.parse(t.stdout) as { id: number }).id;
+    expect((await run(['account', 'add', '2001@dflt.example', '--password', PASSWORD, '--db', testDb.url], baseEnv(testDb.dataDir))).code).toBe(0);
+    expect((await run(['account', 'add', '2002@dflt.example', '--password', PASSWORD, '--out-dialplan', 'other', '--db', testDb.url], baseEnv(testDb.dataDir))).code).toBe(0);
+    const db = await openDatabase(testDb.url, { secretKey: Buffer.from(SECRET, 'hex') });
+    try {
+      expect(await db.dialplans.getCurrent(tenantId, 'default')).toMatchObject({ language: 'ts', author: 'cli', version: 1 });
+      expect((await db.accounts.findForAuth('2001', 'dflt.example'))?.outDialplan).toBe('default');
+      expect((await db.accounts.findForAuth('2002', 'dflt.example'))?.outDialplan).toBe('other');
+    } finally {
+      await db.close();
+    }
+  });
+
   it('refuses a duplicate account with exit 1 and changes nothing', async () => {
     const before = await dumpAllRows(testDb.url);
     const r = await run(['account', 'add', '1001@e2e.example', '--password', 'another-one', '--db', testDb.url], baseEnv(testDb.dataDir));

@@ -49,7 +49,7 @@ describe('web app shell', () => {
     await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
     expect(new URL(page.url()).pathname).toBe('/dialplans');
     const nav = page.getByRole('navigation', { name: 'Main' });
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Switchboard', 'Call records', 'Live console']);
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Providers', 'Switchboard', 'Call records', 'Live console', 'Users', 'API tokens', 'Secrets', 'Audit log']);
     expect(await nav.getByRole('link', { name: 'Dialplans' }).getAttribute('aria-current')).toBe('page');
 
     // The cookie is HttpOnly: the page's script cannot read it, yet a reload keeps the session.
@@ -114,7 +114,7 @@ describe('web app shell', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     // Receptionists land on the switchboard.
     await page.getByRole('heading', { name: 'Switchboard' }).waitFor();
-    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Switchboard', 'Call records']);
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Switchboard', 'Call records', 'API tokens']);
 
     await page.goto('/dialplans/outgoing');
     await page.getByTestId('forbidden').waitFor();
@@ -167,7 +167,7 @@ describe('web app shell', () => {
     await page.getByLabel('Password').fill('member-password');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Accounts' }).waitFor();
-    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Call records', 'Live console']);
+    expect(await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Call records', 'Live console', 'API tokens']);
     expect(await page.getByRole('button', { name: 'New account' }).count()).toBe(0);
     await context.close();
   }, 90_000);

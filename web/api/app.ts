@@ -1,3 +1,5 @@
+import { mountSetupRoutes } from './routes/setup.ts';
+import { mountPasswordRoutes } from './routes/password.ts';
 import Koa from 'koa';
 import { Router } from '@koa/router';
 import { ApiRouter, type ApiState } from './api-router.ts';
@@ -70,6 +72,8 @@ export function createApi(deps: ApiDeps): ApiApp {
   mountHealthRoutes(api, d);
   mountAuthRoutes(api, d);
   mountTwoFactorRoutes(api, d);
+  mountPasswordRoutes(api, d);
+  mountSetupRoutes(api, d);
   mountTokenRoutes(api, d);
   mountTenantRoutes(api, d);
   mountUserRoutes(api, d);

@@ -1,3 +1,4 @@
+import type { FirstRunSetup } from './first-run.ts';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/index.ts';
 import type { CallControl, DryRunParams, DryRunReport } from '../../server/calls/index.ts';
@@ -64,6 +65,8 @@ export interface ApiDeps {
    * the scheme from X-Forwarded-Proto (Secure cookie). Off by default, since anyone can send them.
    */
   trustProxy?: boolean;
+  /** The first-run setup link (no web user yet): POST /setup accepts its token once. */
+  firstRun?: FirstRunSetup;
 }
 
 /** One part of the switch as /health shows it. */

@@ -7,3 +7,5 @@ export { readJsonBody } from './middleware/json-body.ts';
 export { authenticateRequest, authenticate, SESSION_COOKIE, DEFAULT_SESSION_SETTINGS } from './middleware/auth.ts';
 export type { AuthInfo, SessionSettings } from './middleware/auth.ts';
 export { LoginBrake, type LoginBrakeOptions } from './login-brake.ts';
+export { sessionSettingsFromEnv } from './session-settings.ts';
+export { FirstRunSetup, SETUP_TOKEN_FILE } from './first-run.ts';

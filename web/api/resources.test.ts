@@ -192,6 +192,54 @@ describe.each(testDatabaseTargets())('resources on $dialect', (target) => {
     expect(await json(await h.call('POST', '/providers', { auth: admin, body: { name: 'x', serverUri: 'http://x' } }))).toMatchObject({ field: 'serverUri' });
   });
 
+  it('providers: edit keeps the password unless told, shows the registration state', async () => {
+    const created = await json(await h.call('POST', '/providers', { auth: admin, body: { name: 'editme', serverUri: 'sip:a.carrier.example', username: 'u', password: 'trunk-pass-1' } }));
+    const id = (created['provider'] as Json)['id'] as number;
+    expect(created).toMatchObject({ provider: { hasPassword: true } });
+    const patched = await h.call('PATCH', `/providers/${id}`, { auth: admin, body: { serverUri: 'sip:b.carrier.example', registerExpiry: 600 } });
+    expect(await json(patched)).toMatchObject({ provider: { name: 'editme', serverUri: 'sip:b.carrier.example', registerExpiry: 600, hasPassword: true, registration: null } });
+    expect(await h.db.providers.revealPassword(id)).toBe('trunk-pass-1');
+    expect(await json(await h.call('PATCH', `/providers/${id}`, { auth: admin, body: { serverUri: 'http://x' } }))).toMatchObject({ field: 'serverUri' });
+    expect((await h.call('PATCH', `/providers/${id}`, { auth: admin, body: { name: 'renamed' } })).status).toBe(400);
+    expect(await json(await h.call('PATCH', `/providers/${id}`, { auth: admin, body: { password: null } }))).toMatchObject({ provider: { hasPassword: false } });
+    const audit = await auditOf('provider.update');
+    expect(JSON.stringify(audit.map((a) => a.details))).not.toContain('trunk-pass');
+    await h.db.providerRegistrations.set({ providerId: id, state: 'failed', lastError: '403 Forbidden' });
+    const list = await json(await h.call('GET', '/providers', { auth: admin }));
+    expect((list['items'] as Json[]).find((p) => p['id'] === id)).toMatchObject({ registration: { state: 'failed', lastError: '403 Forbidden' } });
+    expect((await h.call('PATCH', '/providers/99999', { auth: admin, body: { registerExpiry: 60 } })).status).toBe(404);
+  });
+
+  it('my password: needs the current one, ends my other sessions, keeps this one', async () => {
+    const me = await h.userWithSession('member', tenantId);
+    const other = await h.db.sessions.create({ userId: me.userId, maxAgeMs: 3600_000 });
+    const wrong = await h.call('POST', '/auth/password', { auth: me.session, body: { currentPassword: 'nope', newPassword: 'brand-new-password' } });
+    expect(wrong.status).toBe(400);
+    expect(await json(wrong)).toMatchObject({ field: 'currentPassword' });
+    const short = await h.call('POST', '/auth/password', { auth: me.session, body: { currentPassword: 'a-long-password', newPassword: 'short' } });
+    expect(await json(short)).toMatchObject({ field: 'newPassword' });
+    expect((await h.call('POST', '/auth/password', { auth: me.session, body: { currentPassword: 'a-long-password', newPassword: 'brand-new-password' } })).status).toBe(204);
+    expect(await h.db.users.verifyPassword(me.email, 'brand-new-password')).toBeTruthy();
+    expect(await h.db.users.verifyPassword(me.email, 'a-long-password')).toBeFalsy();
+    expect((await h.call('GET', '/auth/session', { auth: me.session })).status).toBe(200);
+    expect((await h.call('GET', '/auth/session', { auth: { cookie: other.token, csrf: other.csrfToken } })).status).toBe(401);
+    await h.db.users.remove(me.userId); // the users test below counts this tenant's users
+  });
+
+  it('a new tenant gets the default dialplan, and its new accounts call through it unless told otherwise', async () => {
+    const res = await h.call('POST', '/tenants', { auth: op, body: { domain: 'fresh.test' } });
+    const fresh = ((await res.json()) as { tenant: { id: number } }).tenant;
+    const plan = await h.db.dialplans.getCurrent(fresh.id, 'default');
+    expect(plan).toMatchObject({ language: 'ts', version: 1, author: 'op@ops.test' });
+    expect(plan!.source).toContain('${dialled}@local');
+    expect(plan!.source).toContain('provider');
+    const auto = await json(await h.call('POST', `/accounts?tenant=${fresh.id}`, { auth: op, body: { username: '1001', password: 'long-enough-1' } }));
+    expect(auto).toMatchObject({ account: { outDialplan: 'default' } });
+    const none = await json(await h.call('POST', `/accounts?tenant=${fresh.id}`, { auth: op, body: { username: '1002', password: 'long-enough-2', outDialplan: null } }));
+    expect(none).toMatchObject({ account: { outDialplan: null } });
+    expect((await h.call('DELETE', `/tenants/${fresh.id}`, { auth: op })).status).toBe(204);
+  });
+
   it('tenants and aliases (operator), users (admin in their tenant), audit filters', async () => {
     const t = await h.call('POST', '/tenants', { auth: op, body: { domain: 'new.test', name: 'New' } });
     expect(t.status).toBe(201);

@@ -132,6 +132,9 @@ describe.each(testDatabaseTargets())('roles × routes × tenants on $dialect', (
       { name: 'list tenants', method: 'GET', own: '/tenants', roles: ['operator'] },
       { name: 'my tokens', method: 'GET', own: '/tokens', roles: ROLES },
       { name: 'my sessions', method: 'GET', own: '/auth/sessions', roles: ROLES },
+      { name: 'patch provider', method: 'PATCH', own: `/providers/${provA.id}`, other: `/providers/${provB.id}`, body: () => ({ registerExpiry: 600 }), roles: admins },
+      // Wrong current password: allowed roles reach the check (400 naming the field), nobody changes anything.
+      { name: 'change my password', method: 'POST', own: '/auth/password', body: () => ({ currentPassword: 'not-it', newPassword: 'a-new-long-password' }), roles: ROLES, ok: 400 },
     ];
   });
   afterAll(async () => h?.close());

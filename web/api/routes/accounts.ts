@@ -1,3 +1,4 @@
+import { DEFAULT_DIALPLAN_NAME } from '../../../sandbox/default-dialplan.ts';
 import { z } from 'zod';
 import type { AccountKeepaliveMethod, SipAccount, SipAccountSettings } from '../../../db/index.ts';
 import type { ApiRouter, RouteInput } from '../api-router.ts';
@@ -76,8 +77,10 @@ export function mountAccountRoutes(api: ApiRouter, d: RouteDeps): void {
   api.define({ ...adminOnly, method: 'post', path: '/accounts', summary: 'Create a SIP account (password ≥ 8 characters, stored only as HA1s)', body: accountCreateBody, response: one, status: 201 }, async ({ tenantId, body, audit }) => {
     await checkOwner(tenantId, body.ownerUserId);
     const tenant = (await d.db.tenants.get(tenantId))!;
+    // Unless told otherwise, a new account places its calls through the tenant's `default` dialplan.
+    const outDialplan = body.outDialplan === undefined && (await d.db.dialplans.getCurrent(tenantId, DEFAULT_DIALPLAN_NAME)) ? DEFAULT_DIALPLAN_NAME : undefined;
     const account = await d.db.transaction(async (tx) => {
-      const a = await tx.accounts.add({ ...settingsOf(body), username: body.username, password: body.password, domain: tenant.domain });
+      const a = await tx.accounts.add({ ...settingsOf(body), ...(outDialplan && { outDialplan }), username: body.username, password: body.password, domain: tenant.domain });
       await audit(tx, { action: 'account.add', target: `account:${a.username}@${a.domain}` });
       return a;
     });

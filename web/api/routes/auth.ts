@@ -10,7 +10,7 @@ export function publicUser(u: WebUser) {
   return { id: u.id, email: u.email, role: u.role, tenantId: u.tenantId, totpEnabled: u.totpEnabled };
 }
 
-function setSessionCookie(ctx: ApiContext, value: string | null, maxAgeMs: number): void {
+export function setSessionCookie(ctx: ApiContext, value: string | null, maxAgeMs: number): void {
   // Secure only over TLS: koa refuses a Secure cookie on plain HTTP, and a browser would drop it.
   ctx.cookies.set(SESSION_COOKIE, value, { httpOnly: true, sameSite: 'strict', path: '/', secure: ctx.secure, overwrite: true, ...(value !== null && { maxAge: maxAgeMs }) });
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_DIALPLAN_NAME, DEFAULT_DIALPLAN_SOURCE } from '../../../sandbox/default-dialplan.ts';
 import { z } from 'zod';
 import type { ApiRouter } from '../api-router.ts';
 import type { RouteDeps } from '../deps.ts';
@@ -18,10 +19,14 @@ export function mountTenantRoutes(api: ApiRouter, d: RouteDeps): void {
 
   api.define({ ...base, method: 'get', path: '/tenants', summary: 'Every tenant', response: listOf(tenantSchema) }, async () => ({ items: await d.db.tenants.list(), nextCursor: null }));
 
-  api.define({ ...base, method: 'post', path: '/tenants', summary: 'Create a tenant', body: tenantCreateBody, response: one, status: 201 }, async ({ body, audit }) => {
+  api.define({ ...base, method: 'post', path: '/tenants', summary: 'Create a tenant (with its `default` dialplan: dials its accounts by user name)', body: tenantCreateBody, response: one, status: 201 }, async ({ auth, body, audit }) => {
+    const plan = await d.compileDialplan(DEFAULT_DIALPLAN_SOURCE, 'ts');
+    const { js, sourceMap } = plan;
+    if (!plan.ok || js === undefined || sourceMap === undefined) throw new Error(`the default dialplan does not compile: ${JSON.stringify(plan.errors)}`);
     const tenant = await d.db.transaction(async (tx) => {
       const t = await tx.tenants.add({ domain: body.domain, ...(body.name !== undefined && { name: body.name }) });
       await audit(tx, { action: 'tenant.add', target: `tenant:${t.domain}`, tenantId: t.id });
+      await tx.dialplans.save({ tenantId: t.id, name: DEFAULT_DIALPLAN_NAME, language: 'ts', source: DEFAULT_DIALPLAN_SOURCE, compiledJs: js, sourceMap, author: auth.user.email, message: 'made with the tenant' });
       return t;
     });
     d.changed({ tenantId: tenant.id, kind: 'tenant' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { API_TOKEN_SCOPES, WEB_ROLES } from '../../../db/index.ts';
+import { password8 } from './common.ts';
 
 export const publicUserSchema = z
   .object({ id: z.number().int(), email: z.string(), role: z.enum(WEB_ROLES as [string, ...string[]]), tenantId: z.number().int().nullable(), totpEnabled: z.boolean() })
@@ -53,3 +54,5 @@ export const totpDisableBody = z.object({ password: z.string().min(1).max(1024) 
 export const totpEnrolResponse = z.object({ secret: z.string(), otpauthUri: z.string(), qrCodeDataUrl: z.string() });
 export const totpStatusResponse = z.object({ enabled: z.boolean(), pending: z.boolean(), recoveryCodesLeft: z.number().int(), requiredByTenant: z.boolean() });
 export const recoveryCodesResponse = z.object({ recoveryCodes: z.array(z.string()) });
+
+export const passwordChangeBody = z.object({ currentPassword: z.string().min(1).max(1024), newPassword: password8 });

@@ -42,7 +42,7 @@ export function setUnauthorizedHandler(handler: (() => void) | null): void {
   onUnauthorized = handler;
 }
 
-function query(params: object): string {
+export function query(params: object): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
@@ -51,7 +51,7 @@ function query(params: object): string {
   return text ? `?${text}` : '';
 }
 
-function seg(value: string | number): string {
+export function seg(value: string | number): string {
   return encodeURIComponent(String(value));
 }
 
@@ -69,16 +69,30 @@ async function parseError(response: Response): Promise<ApiError> {
   return new ApiError(response.status, message, body?.field, body);
 }
 
-interface RequestOptions {
+export interface RequestOptions {
   /** Do not treat a 401 as "session gone" (login and session probes expect it). */
   authProbe?: boolean;
 }
 
-async function request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
+// An operator works on one tenant at a time: tenant-scoped routes need `?tenant=<id>` from them
+// (the API ignores it for everyone else, and strips it before validating a route's own query).
+let operatorTenant: number | null = null;
+
+/** The tenant an operator's tenant-scoped requests name (null: none chosen). */
+export function setOperatorTenant(id: number | null): void {
+  operatorTenant = id;
+}
+
+function withTenant(path: string): string {
+  if (operatorTenant === null) return path;
+  return `${path}${path.includes('?') ? '&' : '?'}tenant=${operatorTenant}`;
+}
+
+export async function request<T>(method: string, path: string, body?: unknown, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
-  const response = await fetch(BASE + path, {
+  const response = await fetch(BASE + withTenant(path), {
     method,
     headers,
     credentials: 'same-origin',
@@ -181,7 +195,7 @@ export const api = {
     list: (q: CdrQuery = {}) => request<ListPage<Cdr>>('GET', `/cdrs${query(q)}`),
     /** A plain link (the browser streams the download with the session cookie). */
     exportUrl: (format: 'csv' | 'json', q: Omit<CdrQuery, 'limit' | 'cursor'> = {}) =>
-      `${BASE}/cdrs/export${query({ ...q, format })}`,
+      withTenant(`${BASE}/cdrs/export${query({ ...q, format })}`),
   },
 };
 

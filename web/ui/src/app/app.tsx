@@ -1,14 +1,23 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { ErrorBanner, Spinner } from './components.tsx';
-import { canOpen, homePage, PAGE_ORDER, PAGE_TITLES, ROLE_LABELS, type PageId } from './roles.ts';
+import { canOpen, homePage, PAGE_ORDER, PAGE_TITLES, ROLE_LABELS, TENANT_PAGES, TOPBAR_PAGES, type PageId } from './roles.ts';
+import { OperatorTenantProvider, TenantPicker, useOperatorTenant } from './operator-tenant.tsx';
 import { Link, matchPath, navigate, usePath } from './router.tsx';
 import { useSession, useSignedIn } from './session.tsx';
 import { LoginPage } from '../pages/login-page.tsx';
+import { SetupPage } from '../pages/setup-page.tsx';
 import { DialplansPage } from '../pages/dialplans-page.tsx';
 import { AccountsPage } from '../pages/accounts-page.tsx';
 import { AccountPage } from '../pages/account-page.tsx';
 import { CdrsPage } from '../pages/cdrs-page.tsx';
 import { SwitchboardPage } from '../pages/switchboard-page.tsx';
+import { TenantsPage } from '../pages/tenants-page.tsx';
+import { UsersPage } from '../pages/users-page.tsx';
+import { TokensPage } from '../pages/tokens-page.tsx';
+import { SecretsPage } from '../pages/secrets-page.tsx';
+import { AuditPage } from '../pages/audit-page.tsx';
+import { ProvidersPage } from '../pages/providers-page.tsx';
+import { ProfilePage } from '../pages/profile-page.tsx';
 
 // Monaco is large: only the editor page pulls it in.
 const DialplanEditorPage = lazy(() => import('../pages/dialplan-editor-page.tsx'));
@@ -25,8 +34,17 @@ export function App() {
       </div>
     );
   }
-  if (state.status === 'anonymous') return <LoginPage expired={state.expired} />;
-  return <Shell />;
+  if (state.status === 'anonymous') return window.location.pathname === '/setup' ? <SetupPage /> : <LoginPage expired={state.expired} />;
+  return <OperatorShell />;
+}
+
+function OperatorShell() {
+  const { user } = useSignedIn();
+  return (
+    <OperatorTenantProvider isOperator={user.role === 'operator'}>
+      <Shell />
+    </OperatorTenantProvider>
+  );
 }
 
 function pageOf(path: string): PageId | null {
@@ -40,6 +58,8 @@ function Shell() {
   const path = usePath();
   const [menuOpen, setMenuOpen] = useState(false);
   const page = pageOf(path);
+  const operator = useOperatorTenant();
+  const needsTenant = operator.isOperator && operator.tenantId === null && page !== null && TENANT_PAGES.includes(page);
 
   useEffect(() => {
     if (page === null) navigate(`/${homePage(user.role)}`, { replace: true });
@@ -61,8 +81,9 @@ function Shell() {
           <span className="brand-mark" aria-hidden="true" />
           Patchbay
         </Link>
+        {operator.isOperator && <TenantPicker />}
         <div className="topbar-user">
-          <span className="user-email" data-testid="user-email">{user.email}</span>
+          <Link to="/profile" className="user-email" data-testid="user-email" aria-current={page === 'profile' ? 'page' : undefined} title="My profile">{user.email}</Link>
           <span className={`role-badge role-${user.role}`}>{ROLE_LABELS[user.role]}</span>
           <button type="button" className="button button-small" onClick={() => void logout()}>
             Sign out
@@ -71,7 +92,7 @@ function Shell() {
       </header>
       <nav id="nav" className={`sidenav${menuOpen ? ' open' : ''}`} aria-label="Main">
         <ul>
-          {PAGE_ORDER.filter((p) => canOpen(user.role, p)).map((p) => (
+          {PAGE_ORDER.filter((p) => canOpen(user.role, p) && !TOPBAR_PAGES.includes(p)).map((p) => (
             <li key={p}>
               <Link to={`/${p}`} aria-current={page === p ? 'page' : undefined}>
                 {PAGE_TITLES[p]}
@@ -81,7 +102,13 @@ function Shell() {
         </ul>
       </nav>
       <main id="main" className="content" tabIndex={-1}>
-        {page && !canOpen(user.role, page) ? <Forbidden page={page} /> : <Routes path={path} />}
+        {page && !canOpen(user.role, page) ? (
+          <Forbidden page={page} />
+        ) : needsTenant ? (
+          <ChooseTenant page={page} />
+        ) : (
+          <Routes key={operator.tenantId ?? 0} path={path} />
+        )}
       </main>
     </div>
   );
@@ -97,6 +124,31 @@ function Forbidden({ page }: { page: PageId }) {
         company if you need access.
       </div>
       <Link to={`/${homePage(user.role)}`} className="button">Go to {PAGE_TITLES[homePage(user.role)].toLowerCase()}</Link>
+    </section>
+  );
+}
+
+function ChooseTenant({ page }: { page: PageId }) {
+  const { tenants, choose } = useOperatorTenant();
+  return (
+    <section className="page" data-testid="choose-tenant">
+      <h1>{PAGE_TITLES[page]}</h1>
+      <div className="card section">
+        <p>{PAGE_TITLES[page]} belong to a tenant. Choose the tenant to work on (you can switch in the top bar at any time).</p>
+        {tenants.length === 0 ? (
+          <p>
+            There are no tenants yet. <Link to="/tenants">Create one on the tenants page.</Link>
+          </p>
+        ) : (
+          <ul className="choice-list">
+            {tenants.map((t) => (
+              <li key={t.id}>
+                <button type="button" className="button" onClick={() => choose(t.id)}>{t.domain}</button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
     </section>
   );
 }
@@ -122,6 +174,13 @@ function Routes({ path }: { path: string }) {
       </Suspense>
     );
   }
+  if (matchPath('/tenants', path)) return <TenantsPage />;
+  if (matchPath('/users', path)) return <UsersPage />;
+  if (matchPath('/tokens', path)) return <TokensPage />;
+  if (matchPath('/secrets', path)) return <SecretsPage />;
+  if (matchPath('/audit', path)) return <AuditPage />;
+  if (matchPath('/providers', path)) return <ProvidersPage />;
+  if (matchPath('/profile', path)) return <ProfilePage />;
   if (pageOf(path) === null) return null;
   return (
     <section className="page">
