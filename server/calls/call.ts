@@ -500,7 +500,8 @@ export class Call {
     this.pickupPending = new Promise((resolve) => { settle = resolve; });
     this.pickedUp = true;
     this.fork?.cancel();
-    // The rung account is out of the call; whoever answers the new leg takes the callee's side.
+    // The rung accounts are out of the call; whoever answers the new leg takes the callee's side.
+    this.parties.dropRinging();
     this.parties.vacate('b');
     try {
       const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
@@ -545,6 +546,7 @@ export class Call {
     const toPicker = relayedBody(this.req, true);
     this.pickedUp = true;
     this.fork?.cancel();
+    this.parties.dropRinging();
     const res = this.respondA(200, 'OK', toCaller);
     if (!res) return reply(481);
     this.machine.to(CallState.Answered);

@@ -120,3 +120,21 @@ describe('CallParties', () => {
     expect(events.filter((e) => e.startsWith('left'))).toEqual(['left:reception']);
   });
 });
+
+describe('CallParties.dropRinging', () => {
+  it('drops only the holds still ringing: seated and answered ones stay', () => {
+    const { parties, slots, lamps } = setup();
+    slots.tryTake(r.id, 'c1', null);
+    parties.admit(r, 'caller', 'a');
+    const rung = parties.take(s, 'callee', 1)!;
+    const answered = parties.take(t, 'callee', 1)!;
+    parties.answered(answered);
+    expect(lamps()).toBe('reception:busy sales:ringing tech:ringing');
+    parties.dropRinging();
+    expect(lamps()).toBe('reception:busy sales:idle tech:ringing');
+    expect(slots.count(s.id)).toBe(0);
+    parties.drop(rung); // the cancelled branch ends later: nothing more happens
+    expect(slots.count(t.id)).toBe(1);
+    expect(parties.accounts().map((a) => a.username).sort()).toEqual(['reception', 'tech']);
+  });
+});

@@ -119,6 +119,15 @@ export class CallParties {
     for (const h of [...this.answeredHolds]) this.drop(h);
   }
 
+  /**
+   * The call stopped ringing its legs on purpose (a pickup, a deflect): the rung accounts are out
+   * at once, not when each cancelled branch finally ends (a phone that never answered the INVITE
+   * holds its branch until the transaction times out).
+   */
+  dropRinging(): void {
+    for (const h of [...this.holds]) if (!this.answeredHolds.has(h) && !this.seats.a.has(h) && !this.seats.b.has(h)) this.drop(h);
+  }
+
   /** `side`'s party left and nobody took its place yet (park). */
   vacate(side: BridgeSide): void {
     for (const h of [...this.seats[side]]) this.drop(h);
