@@ -110,7 +110,7 @@ export class Call {
    */
   private parked?: { slot: string; side: BridgeSide; by: string; recallTo?: string };
   /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
-  private consultation?: { consult: Consult; key: string; destination: string; by: string };
+  private consultation?: { consult: Consult; key: string; destination: string; by: string; holds?: PartyHold[] };
   /** Tenant accounts this call's live legs ring, with a count per account (pickup finds calls by them). */
   private readonly ringingAccounts = new Map<string, number>();
   /** A phone picked the ringing call up: the Dial that was ringing reports an answer. */
@@ -1062,7 +1062,8 @@ export class Call {
         return r;
       }
       const key = dialogKey(r.value.target.dialog!.id);
-      this.consultation = { consult: r.value, key, destination, by };
+      // The target's account is a party (busy) while it talks to the consultant; it takes a side at completion.
+      this.consultation = { consult: r.value, key, destination, by, holds: this.parties.setAside() };
       this.ctx.registerDialog(key, this, r.value.consultant);
       this.dialogKeys.push(key);
       return { ok: true };
@@ -1078,7 +1079,10 @@ export class Call {
     if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
     this.transferring = true;
     try {
-      const r = await completeConsult(this.consultingCall(c.destination), c.consult, (side, branch) => this.transferringCall().takeSide(side, branch));
+      const r = await completeConsult(this.consultingCall(c.destination), c.consult, (side, branch) => {
+        this.transferringCall().takeSide(side, branch);
+        this.parties.seat(side, 'join', c.holds);
+      });
       if (!r.ok) return r;
       this.consultation = undefined;
       this.sideLegIds[c.consult.consultant] = c.consult.legId;
@@ -1100,7 +1104,7 @@ export class Call {
     try {
       const r = await cancelConsult(this.consultingCall(c.destination), c.consult);
       // The consult target answered but never took a side of the call.
-      this.parties.dropUnseated();
+      for (const h of c.holds ?? []) this.parties.drop(h);
       this.recordTransfer('failed', c.consult.consultant, this.consultTarget(c.destination), { status: 487, reason: 'Consult cancelled', by, attended: true });
       return r.ok ? { ok: true } : r;
     } finally {

@@ -138,3 +138,23 @@ describe('CallParties.dropRinging', () => {
     expect(parties.accounts().map((a) => a.username).sort()).toEqual(['reception', 'tech']);
   });
 });
+
+describe('CallParties.setAside', () => {
+  it('keeps a consult target out of other placements until it is seated or dropped', () => {
+    const { parties, slots, lamps, answer } = setup();
+    slots.tryTake(r.id, 'c1', null);
+    parties.admit(r, 'callee', 'b');
+    answer('c1');
+    const target = parties.take(t, 'callee', 1)!;
+    parties.answered(target);
+    const aside = parties.setAside();
+    expect(aside).toEqual([target]);
+    parties.dropUnseated(); // a transfer placed meanwhile that failed
+    parties.dropRinging();
+    expect(slots.count(t.id)).toBe(1);
+    parties.seat('b', 'replace');
+    parties.seat('b', 'join', aside);
+    expect(parties.accountsOn('b')).toEqual([t]);
+    expect(lamps()).toBe('reception:idle sales:idle tech:busy');
+  });
+});

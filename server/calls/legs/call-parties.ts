@@ -59,6 +59,8 @@ interface Hold extends PartyHold {
 export class CallParties {
   private readonly holds = new Set<Hold>();
   private readonly answeredHolds = new Set<Hold>();
+  /** Answered holds kept apart for a later seat (a consult target while the consult lasts). */
+  private readonly aside = new Set<Hold>();
   private readonly seats: Record<BridgeSide, Set<Hold>> = { a: new Set(), b: new Set() };
   private ended = false;
 
@@ -92,6 +94,7 @@ export class CallParties {
     h.dropped = true;
     this.holds.delete(h);
     this.answeredHolds.delete(h);
+    this.aside.delete(h);
     this.seats.a.delete(h);
     this.seats.b.delete(h);
     if (this.ended) return;
@@ -109,9 +112,21 @@ export class CallParties {
     this.answeredHolds.clear();
     if (mode === 'replace') for (const h of [...this.seats[side]]) if (!incoming.has(h)) this.drop(h);
     for (const h of incoming) {
+      this.aside.delete(h);
       this.seats[otherSide(side)].delete(h);
       this.seats[side].add(h);
     }
+  }
+
+  /**
+   * Takes the answered holds out of the waiting set, for a seat that comes later (a consult
+   * target joins at completion): another placement meanwhile neither seats nor drops them.
+   */
+  setAside(): PartyHold[] {
+    const holds = [...this.answeredHolds];
+    this.answeredHolds.clear();
+    for (const h of holds) this.aside.add(h);
+    return holds;
   }
 
   /** Answered holds no side took (a transfer target the staying party refused, a cancelled consult) leave. */
@@ -125,7 +140,7 @@ export class CallParties {
    * holds its branch until the transaction times out).
    */
   dropRinging(): void {
-    for (const h of [...this.holds]) if (!this.answeredHolds.has(h) && !this.seats.a.has(h) && !this.seats.b.has(h)) this.drop(h);
+    for (const h of [...this.holds]) if (!this.answeredHolds.has(h) && !this.aside.has(h) && !this.seats.a.has(h) && !this.seats.b.has(h)) this.drop(h);
   }
 
   /** `side`'s party left and nobody took its place yet (park). */
