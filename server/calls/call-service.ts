@@ -468,7 +468,7 @@ export class CallService {
       tx.respond(createResponse(req, 403, 'Too many calls', { toTag: newTag() }));
       return;
     }
-    if (!(await call.pickUp(req, tx, `sip:${picker}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, call.id);
+    if (!(await call.pickUp(req, tx, `sip:${picker}@${route.tenant.domain}`, route.account))) this.accountCalls.release(route.account.id, call.id);
   }
 
   /**
@@ -498,7 +498,7 @@ export class CallService {
       return;
     }
     // A phone that did not get the call is no party of it: its maxCalls hold goes again.
-    if (!(await entry.call.retrieveByPhone(req, tx, `sip:${route.account.username}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, entry.call.id);
+    if (!(await entry.call.retrieveByPhone(req, tx, `sip:${route.account.username}@${route.tenant.domain}`, route.account))) this.accountCalls.release(route.account.id, entry.call.id);
   }
 
   /** Live call control pickup: the tenant's call `callId`, or the oldest one ringing `extension`, goes to `destination`. */
@@ -549,7 +549,7 @@ export class CallService {
     if (tx.state !== 'Proceeding') return;
     // The phone becomes a party of that call: it counts against its account's maxCalls there.
     if (!this.accountCalls.tryTake(route.account.id, found.call.id, route.account.maxCalls)) return reply(403, 'Too many calls');
-    if (!(await found.call.takeOver(found.side, req, tx, `sip:${route.account.username}@${route.tenant.domain}`))) this.accountCalls.release(route.account.id, found.call.id);
+    if (!(await found.call.takeOver(found.side, req, tx, `sip:${route.account.username}@${route.tenant.domain}`, 'replaced', route.account))) this.accountCalls.release(route.account.id, found.call.id);
   }
 
   /**

@@ -19,6 +19,7 @@ import {
   type JoinableCall, type ReferTarget, type TransferringCall,
 } from './transfer/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
+import { CallParties, type PartyHold } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
 import { parseCallerId, type CallerId } from './legs/index.ts';
@@ -111,7 +112,7 @@ export class Call {
    */
   private parked?: { slot: string; side: BridgeSide; by: string; recallTo?: string };
   /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
-  private consultation?: { consult: Consult; key: string; destination: string; by: string };
+  private consultation?: { consult: Consult; key: string; destination: string; by: string; holds?: PartyHold[] };
   /** Tenant accounts this call's live legs ring, with a count per account (pickup finds calls by them). */
   private readonly ringingAccounts = new Map<string, number>();
   /** A phone picked the ringing call up: the Dial that was ringing reports an answer. */
@@ -151,6 +152,8 @@ export class Call {
   private redirectReruns = 0;
   /** req.uri of the current dialplan run: the Request-URI, or a redirect target on a re-run. */
   private dialplanUri?: SipUri;
+  /** Which accounts are on which side: their maxCalls slots and `call.party.*` events (legs/call-parties.ts). */
+  private readonly parties: CallParties;
 
   constructor(private readonly ctx: CallContext, setup: CallSetup) {
     this.tenant = setup.tenant;
@@ -172,6 +175,7 @@ export class Call {
       callback: (dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account: this.account, dest1, dest2, parentCallId: this.id }),
     };
     this.sys = new SysFunctions(scope, { opts: ctx.opts, currentCalls: (t) => ctx.currentCalls(t) });
+    this.parties = new CallParties({ callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e) });
   }
 
   get caller(): CallParty {
@@ -192,7 +196,8 @@ export class Call {
       type: 'call.created', tenantId: this.tenant.id, callId: this.id, at: this.createdAt,
       direction: this.direction, caller: this.caller, callee: this.callee, dialplan: this.dialplanName,
     });
-    this.emitParty('call.party.joined', this.account, this.direction === 'outbound' ? 'caller' : 'callee');
+    // The CallService took the account's slot already; the account is the side it called from or is called on.
+    this.parties.admit(this.account, this.direction === 'outbound' ? 'caller' : 'callee', this.direction === 'outbound' ? 'a' : 'b');
   }
 
   /** The shared context, plus claiming each branch's SIP Call-ID for this call. */
@@ -203,10 +208,6 @@ export class Call {
       ...this.ctx,
       claimSipCallId: (sipCallId, label) => claim(sipCallId, { tenantId: this.tenant.id, callId: this.id, leg: 'b', legTarget: label }),
     };
-  }
-
-  private emitParty(type: 'call.party.joined' | 'call.party.left', account: CallAccount, role: 'caller' | 'callee'): void {
-    this.ctx.opts.emit({ type, tenantId: this.tenant.id, callId: this.id, at: Date.now(), accountId: account.id, account: account.username, role });
   }
 
   // ------------------------------------------------------------------ dialplan
@@ -308,6 +309,7 @@ export class Call {
     if (this.pickedUp) {
       // A phone picked the call up while this Dial rang: for the script that is an answer.
       result.winner?.handle.winner?.bye([reasonHeader(200, 'Call picked up elsewhere')]);
+      this.parties.dropUnseated();
       return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
     }
     if (result.answered && result.winner) {
@@ -315,6 +317,7 @@ export class Call {
       const branch = winner.winner;
       if (!branch || !branch.dialog || this.cancelled || !this.machine.is(CallState.Dialing) || this.finalSent) {
         branch?.bye([reasonHeader(487, 'Caller gone')]);
+        this.parties.dropUnseated();
         return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
       }
       this.bridgeTo(winner, branch, result.winner.outcome.id + legOffset, options.callDurationLimit);
@@ -377,16 +380,17 @@ export class Call {
           return;
         }
         const callee = r.account;
+        let hold: PartyHold | undefined;
         if (callee) {
           // Checked once the account is known and taken in the same turn, so two legs racing for
           // its last slot cannot both ring it. A busy account's phones are never rung.
-          if (this.machine.is(CallState.Ended) || !this.ctx.accountCalls.tryTake(callee.id, this.id, callee.maxCalls)) {
+          hold = this.machine.is(CallState.Ended) ? undefined : this.parties.take(callee, 'callee', callee.maxCalls);
+          if (!hold) {
             observer.failed(this.machine.is(CallState.Ended) ? { status: 487, reason: 'Request Terminated' } : { status: 486, reason: 'Busy Here' });
             return;
           }
-          this.emitParty('call.party.joined', callee, 'callee');
         }
-        const legObserver = callee ? this.releasingOnFailure(observer, callee) : observer;
+        const legObserver = callee && hold ? this.releasingOnFailure(observer, callee, hold) : observer;
         if (r.kind === 'dialplan') {
           const nested = new LocalDialplanLeg(leg, legObserver, this.nestedHost(), r.account, r.dialplan, r.dialplanName, scope);
           handle.attach(nested);
@@ -418,7 +422,7 @@ export class Call {
   }
 
   /** A leg to a local account that fails (or is cancelled) stops counting against its maxCalls. */
-  private releasingOnFailure(observer: LegObserver, callee: CallAccount): LegObserver {
+  private releasingOnFailure(observer: LegObserver, callee: CallAccount, hold: PartyHold): LegObserver {
     let released = false;
     let ringing = true;
     this.ringingAccounts.set(callee.username, (this.ringingAccounts.get(callee.username) ?? 0) + 1);
@@ -434,14 +438,13 @@ export class Call {
       progress: (sdp) => observer.progress(sdp),
       answered: (answer) => {
         stopRinging();
+        // The side it takes is the bridge's, a transfer's or a consult's to say (parties.seat).
+        this.parties.answered(hold);
         observer.answered(answer);
       },
       failed: (failure) => {
         stopRinging();
-        if (!released) {
-          this.ctx.accountCalls.release(callee.id, this.id);
-          if (!this.machine.is(CallState.Ended)) this.emitParty('call.party.left', callee, 'callee');
-        }
+        if (!released) this.parties.drop(hold);
         released = true;
         observer.failed(failure);
       },
@@ -538,6 +541,9 @@ export class Call {
     this.pickupPending = new Promise((resolve) => { settle = resolve; });
     this.pickedUp = true;
     this.fork?.cancel();
+    // The rung accounts are out of the call; whoever answers the new leg takes the callee's side.
+    this.parties.dropRinging();
+    this.parties.vacate('b');
     try {
       const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
       const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
@@ -545,6 +551,7 @@ export class Call {
       const branch = result.winner?.handle.winner;
       if (!result.answered || !result.winner || !branch?.dialog || this.cancelled || this.finalSent || !this.machine.is(CallState.Dialing)) {
         branch?.bye([reasonHeader(487, 'Caller gone')]);
+        this.parties.dropUnseated();
         settle({ answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) });
         return { ok: false, status: 502, reason: `${what} failed: ${result.status} ${result.reason}` };
       }
@@ -568,7 +575,7 @@ export class Call {
    * INVITE and the phone's INVITE both carry one); a pair of phones without a common codec would
    * need a re-INVITE, which the switch does not send yet.
    */
-  async pickUp(req: SipRequest, tx: ServerTransaction, by: string): Promise<boolean> {
+  async pickUp(req: SipRequest, tx: ServerTransaction, by: string, picker?: CallAccount): Promise<boolean> {
     const reply = (status: number, reason?: string): false => {
       tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
       return false;
@@ -580,6 +587,7 @@ export class Call {
     const toPicker = relayedBody(this.req, true);
     this.pickedUp = true;
     this.fork?.cancel();
+    this.parties.dropRinging();
     const res = this.respondA(200, 'OK', toCaller);
     if (!res) return reply(481);
     this.machine.to(CallState.Answered);
@@ -603,6 +611,8 @@ export class Call {
     );
     this.addDialog(dialogKey(aDialog.id), 'a');
     this.addDialog(dialogKey(bDialog.id), 'b');
+    // The CallService took the picking phone's slot; the rung account is no party any more.
+    this.parties.seat('b', 'replace', picker ? [this.parties.admit(picker, 'callee')] : []);
     if (this.req.source?.transport === 'udp') {
       this.aRetransmitter = retransmit2xxUntilAck(this.ctx.stack, res, this.req.source, () => this.hangup('system', 408, 'No ACK from caller'));
     }
@@ -760,6 +770,7 @@ export class Call {
     );
     this.bridgedOptions = options;
     this.sideLegIds.b = legId;
+    this.parties.seat('b', 'join');
     this.addDialog(dialogKey(aDialog.id), 'a');
     this.addDialog(dialogKey(bDialog.id), 'b');
     if (this.req.source?.transport === 'udp') {
@@ -921,6 +932,7 @@ export class Call {
     const r = await blindTransfer(this.transferringCall(), {
       leave: side, place: transferByDialplan(stored, target, this.transferRequest(req, target, referrer, bridge.party(otherSide(side)))), progress: notify,
     });
+    this.parties.dropUnseated();
     if (r.ok) {
       this.recordTransfer('completed', side, target, { status: 200, newLegId: r.newLegId });
       this.sideLegIds[side] = r.newLegId;
@@ -1044,6 +1056,7 @@ export class Call {
     this.parked = { slot: chosen, side: stay, by, recallTo };
     beforeBye?.();
     bridge.value.party(vacant).bye([reasonHeader(200, 'Call parked')]);
+    this.parties.vacate(vacant);
     const key = this.sideDialogKeys[vacant];
     if (key) this.ctx.unregisterDialog(key);
     this.recordPark('parked', chosen, by);
@@ -1085,11 +1098,13 @@ export class Call {
       this.recordTransfer('accepted', controlSide(party), target, { by, attended: true });
       const r = await startConsult(this.consultingCall(destination), controlSide(party));
       if (!r.ok) {
+        this.parties.dropUnseated();
         if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', controlSide(party), target, { status: r.status, reason: r.reason, by, attended: true });
         return r;
       }
       const key = dialogKey(r.value.target.dialog!.id);
-      this.consultation = { consult: r.value, key, destination, by };
+      // The target's account is a party (busy) while it talks to the consultant; it takes a side at completion.
+      this.consultation = { consult: r.value, key, destination, by, holds: this.parties.setAside() };
       this.ctx.registerDialog(key, this, r.value.consultant);
       this.dialogKeys.push(key);
       return { ok: true };
@@ -1105,7 +1120,10 @@ export class Call {
     if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
     this.transferring = true;
     try {
-      const r = await completeConsult(this.consultingCall(c.destination), c.consult, (side, branch) => this.transferringCall().takeSide(side, branch));
+      const r = await completeConsult(this.consultingCall(c.destination), c.consult, (side, branch) => {
+        this.transferringCall().takeSide(side, branch);
+        this.parties.seat(side, 'join', c.holds);
+      });
       if (!r.ok) return r;
       this.consultation = undefined;
       this.sideLegIds[c.consult.consultant] = c.consult.legId;
@@ -1126,6 +1144,8 @@ export class Call {
     this.transferring = true;
     try {
       const r = await cancelConsult(this.consultingCall(c.destination), c.consult);
+      // The consult target answered but never took a side of the call.
+      for (const h of c.holds ?? []) this.parties.drop(h);
       this.recordTransfer('failed', c.consult.consultant, this.consultTarget(c.destination), { status: 487, reason: 'Consult cancelled', by, attended: true });
       return r.ok ? { ok: true } : r;
     } finally {
@@ -1185,6 +1205,7 @@ export class Call {
     try {
       const vacant = otherSide(parked.side);
       const r = await blindTransfer(this.transferringCall(), { leave: vacant, place: transferByDial(`${destination}@local`), progress: () => undefined });
+      this.parties.dropUnseated();
       if (!r.ok) {
         if (kind === 'retrieved' && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
         return { ok: false, status: 502, reason: `Retrieve failed: ${r.status} ${r.reason}` };
@@ -1199,14 +1220,14 @@ export class Call {
   }
 
   /** A phone of the tenant dialled the slot: it takes the vacant side (like INVITE/Replaces). */
-  async retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string): Promise<boolean> {
+  async retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string, taker?: CallAccount): Promise<boolean> {
     const parked = this.parked;
     if (!parked) {
       tx.respond(createResponse(req, 404, 'Nothing parked there', { toTag: newTag() }));
       return false;
     }
     this.ctx.parking.leave(this.tenant.id, parked.slot);
-    const taken = await this.takeOver(otherSide(parked.side), req, tx, by, 'retrieved');
+    const taken = await this.takeOver(otherSide(parked.side), req, tx, by, 'retrieved', taker);
     if (!taken && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
     return taken;
   }
@@ -1248,11 +1269,12 @@ export class Call {
         delete this.sideDialogKeys[side];
         if (side === 'a') this.aRetransmitter?.stop();
         // A party that called in from an account of the tenant counts against its maxCalls in its new call.
-        return { party: this.bridge!.party(side), dialogKey: key, accountId: side === 'a' && this.direction === 'outbound' ? this.account.id : undefined };
+        return { party: this.bridge!.party(side), dialogKey: key, accounts: this.parties.accountsOn(side) };
       },
-      adopt: (side, party, key, sentSdp, accountId) => {
+      adopt: (side, party, key, sentSdp, accounts) => {
         this.bridge!.replace(side, party, sentSdp);
-        if (accountId !== undefined) this.ctx.accountCalls.tryTake(accountId, this.id, null);
+        // The moved party's accounts count here now; whoever had the side (the transferor) left.
+        if (accounts) this.parties.seat(side, 'replace', accounts.flatMap((a) => this.parties.take(a, 'callee', null) ?? []));
         const oldKey = this.sideDialogKeys[side];
         if (oldKey) {
           this.ctx.unregisterDialog(oldKey);
@@ -1270,7 +1292,7 @@ export class Call {
    * the phone's offer, the phone gets the answer in our 2xx, and the replaced party gets BYE.
    * A confirmed dialog only (an early one is a pickup); the INVITE must carry an offer.
    */
-  async takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string, kind: 'replaced' | 'retrieved' = 'replaced'): Promise<boolean> {
+  async takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string, kind: 'replaced' | 'retrieved' = 'replaced', taker?: CallAccount): Promise<boolean> {
     const reply = (status: number, reason?: string): false => {
       tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
       return false;
@@ -1303,6 +1325,8 @@ export class Call {
       const dialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
       const replaced = bridge.party(side);
       this.joinable().adopt(side, uasParty(dialog, this.ctx.stack, answer), dialogKey(dialog.id), answer);
+      // The CallService took the phone's slot; the replaced party's accounts leave.
+      this.parties.seat(side, 'replace', taker ? [this.parties.admit(taker, 'callee')] : []);
       if (req.source?.transport === 'udp') {
         this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, req.source, () => {
           this.takeoverRetransmitters.delete(side);
@@ -1343,6 +1367,8 @@ export class Call {
       }),
       takeSide: (side, branch) => {
         this.bridge!.replace(side, uacParty(branch, this.ctx));
+        // The new party's account (answered, waiting) takes the side; the leaving party's go.
+        this.parties.seat(side, 'replace');
         const oldKey = this.sideDialogKeys[side];
         if (oldKey) this.ctx.unregisterDialog(oldKey);
         this.addDialog(dialogKey(branch.dialog!.id), side);
@@ -1440,6 +1466,7 @@ export class Call {
         },
       };
       const r = await blindTransfer(this.transferringCall(), { leave, place: transferByDialplan(stored, target, req), progress: () => undefined });
+      this.parties.dropUnseated();
       if (!r.ok) {
         if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', leave, target, { status: r.status, reason: r.reason, by });
         return { ok: false, status: 502, reason: `Transfer failed: ${r.status} ${r.reason}` };
@@ -1488,6 +1515,7 @@ export class Call {
     if (this.machine.is(CallState.Ended)) return;
     const wasAnswered = this.machine.is(CallState.Answered);
     this.machine.to(CallState.Ended);
+    this.parties.end();
     this.ctx.stack.wheel.cancel(this.durationTimer);
     this.aRetransmitter?.stop();
     for (const r of this.takeoverRetransmitters.values()) r.stop();

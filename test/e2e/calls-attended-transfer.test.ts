@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileDialplan } from '../../sandbox/index.ts';
 import { CallControl } from '../../server/calls/index.ts';
-import { DOMAIN, expectSippOk, PASSWORD, useSwitch } from './calls-support.ts';
+import { DOMAIN, endedAt, expectSippOk, PASSWORD, useSwitch } from './calls-support.ts';
 
 /**
  * Attended transfer through the real switch with sipp on every side (DESIGN.md "Transfer
@@ -62,6 +62,10 @@ describe('attended transfer with Replaces, sipp on every side', () => {
     // The kept call ends when the joined party (1003) hangs up: its BYE reached 1001 through it.
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === kept);
     expect(ended['hungUpBy']).toBe('callee');
+    // 1003 moved into the kept call: a party of it (its lamp, its maxCalls slot) until that call ends.
+    const moved = sw.events.findIndex((e) => e.type === 'call.party.joined' && e['callId'] === kept && e['account'] === '1003');
+    expect(moved).toBeGreaterThanOrEqual(0);
+    expect(moved).toBeLessThan(endedAt(sw, kept));
     const cdr = await sw.waitForCdr(kept);
     expect(cdr.history.map((h) => [h.type, h['kind'], h['result'], h['joinedCallId']])).toEqual([
       ['transfer', 'attended', 'accepted', joined], ['transfer', 'attended', 'completed', joined],
@@ -129,6 +133,10 @@ describe('attended transfer with Replaces, sipp on every side', () => {
     const ev = await sw.waitForEvent((e) => e.type === 'call.replaced' && sw.events.indexOf(e) >= before);
     expect(ev['party']).toBe('callee');
     expect(ev['by']).toBe(`sip:1004@${DOMAIN}`);
+    // The phone that took the dialog over is a party of the call now.
+    const joined = sw.events.findIndex((e) => e.type === 'call.party.joined' && e['callId'] === ev['callId'] && e['account'] === '1004');
+    expect(joined).toBeGreaterThanOrEqual(0);
+    expect(joined).toBeLessThan(endedAt(sw, String(ev['callId'])));
     const cdr = await sw.waitForCdr(String(ev['callId']));
     expect(cdr.history).toEqual([expect.objectContaining({ type: 'replaced', party: 'callee', by: `sip:1004@${DOMAIN}` })]);
     expect(cdr.outcome).toBe('answered');

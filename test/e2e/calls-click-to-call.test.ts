@@ -69,11 +69,7 @@ describe('click-to-call: POST /api/v1/calls', () => {
     await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     const types = sw.events.filter((e) => e['callId'] === callId).map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['call.created', 'call.answered', 'call.ended']));
-    let cdr;
-    for (let i = 0; i < 50 && !cdr; i++) {
-      cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId);
-      if (!cdr) await new Promise((r) => setTimeout(r, 100));
-    }
+    const cdr = await sw.waitForCdr(callId);
     expect(cdr?.answeredAt).not.toBeNull();
     expect(cdr?.dialStrings).toEqual(['1001@local', '1002@local']);
     expect((await api(token, 'GET', `/calls/${callId}`)).status).toBe(404);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSipp } from './harness/index.ts';
-import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
+import { DOMAIN, PASSWORD, SCENARIOS, endedAt, expectSippOk, freeUdpPort, useSwitch, waitForLamp } from './calls-support.ts';
 
 /**
  * Switchboard attended transfer through the real switch with sipp: 1001 calls the receptionist's
@@ -11,7 +11,7 @@ import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } fro
  * 1001 and 1004 talk, the receptionist's phone gets BYE.
  */
 
-const { sw, sipp } = useSwitch(['1001', '1004']);
+const { sw, sipp } = useSwitch(['1001', '1002', '1004']);
 
 async function register(user: string, port: number): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'patchbay-consult-reg-'));
@@ -100,5 +100,39 @@ describe('consult transfer from live call control', () => {
     expect(x!.logs).toContain('ack sdp: o=consultant');
     const cdr = (await sw.waitForCdr(callId));
     expect(cdr.history.map((h) => [h['result'], h['status']])).toEqual([['accepted', undefined], ['failed', 487]]);
+  });
+
+  it('complete: the consultant extension 1002 is idle while caller and target talk, the target 1004 busy', async () => {
+    const user = await sw.running.db.users.add({ email: 'consult-lamps@acme.test', password: 'a-long-web-password', role: 'receptionist', tenantId: sw.tenantId });
+    const token = (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token;
+    const { host, port } = sw.running.httpAddress;
+    const post = (path: string, body?: unknown) => fetch(`http://${host}:${port}/api/v1${path}`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const consultantPort = await freeUdpPort();
+    const targetPort = await freeUdpPort();
+    await register('1002', consultantPort);
+    await register('1004', targetPort);
+    const consultant = await sipp('consult-uas-consultant-wait-bye.xml', { port: consultantPort });
+    const target = await sipp('consult-uas-target-joined-bye.xml', { port: targetPort });
+    await sw.useOutDialplan('1001', 'await sys.Dial("1002@local");');
+    const before = sw.events.length;
+    const caller = await sipp('consult-uac-auth-held-joined-wait-bye.xml', { remote: sw.target, service: '1002', user: '1001' });
+    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+    const callId = String(answered['callId']);
+    await waitForLamp(sw, '1002', 'busy', before);
+    expect((await post(`/calls/${callId}/consult`, { party: 'callee', destination: '1004' })).status).toBe(200);
+    const completedFrom = sw.events.length;
+    const done = await post(`/calls/${callId}/consult/complete`);
+    expect(done.status, await done.clone().text()).toBe(200);
+    const idle = await waitForLamp(sw, '1002', 'idle', completedFrom);
+    const left = sw.events.findIndex((e, i) => i >= completedFrom && e.type === 'call.party.left' && e['callId'] === callId && e['account'] === '1002');
+    expect(left).toBeGreaterThanOrEqual(0);
+    expect(idle).toBeLessThan(endedAt(sw, callId));
+    // 1004 rang and talked to the consultant, then took the consultant's side: busy all along, until the call ends.
+    expect(await waitForLamp(sw, '1004', 'busy', before)).toBeLessThan(completedFrom);
+    expect(sw.events.some((e, i) => i >= completedFrom && i < endedAt(sw, callId) && e.type === 'extension.state' && e['user'] === '1004')).toBe(false);
+    await expectSippOk(caller, consultant, target);
+    await waitForLamp(sw, '1004', 'idle', completedFrom);
   });
 });

@@ -68,11 +68,7 @@ describe('live call control over REST', () => {
     const types = sw.events.filter((e) => e['callId'] === call.id).map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['call.held', 'call.unheld', 'call.ended']));
     expect(sw.events.find((e) => e.type === 'call.held' && e['callId'] === call.id)?.['by']).toBe('api:reception@acme.test');
-    let cdr;
-    for (let i = 0; i < 50 && !cdr; i++) {
-      cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === call.id);
-      if (!cdr) await new Promise((r) => setTimeout(r, 100));
-    }
+    const cdr = await sw.waitForCdr(call.id);
     expect(cdr?.history.map((h) => [h.type, h['party']])).toEqual([['hold', 'caller'], ['unhold', 'caller']]);
     expect(cdr?.callee).toContain(`2000@${DOMAIN}`);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSipp } from './harness/index.ts';
-import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
+import { DOMAIN, PASSWORD, SCENARIOS, endedAt, expectSippOk, freeUdpPort, setMaxCalls, useSwitch, waitForLamp } from './calls-support.ts';
 
 /**
  * Park through the real switch with sipp: park by REST and by a phone's REFER to a slot,
@@ -144,5 +144,38 @@ describe('park and retrieve', () => {
     const before = sw.events.length;
     await expectSippOk(await sipp('park-uac-auth-empty-slot-404.xml', { remote: sw.target, service: '75', user: '1004' }));
     expect(sw.events.some((e) => sw.events.indexOf(e) >= before && e.type === 'dialplan.log')).toBe(false);
+  });
+
+  it('REST park of the callee: the caller that left is idle and may call again at once (maxCalls 1); the phone dialling the slot is busy', async () => {
+    const receptionist = await tokenFor('park-lamps@acme.test', sw.tenantId);
+    await register('1001', await freeUdpPort());
+    await register('1004', await freeUdpPort());
+    await setMaxCalls(sw, '1001', 1);
+    try {
+      const callee = await sipp('park-uas-answer-parked-retrieved-bye.xml');
+      await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
+      const before = sw.events.length;
+      const parker = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
+      const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+      const callId = String(answered['callId']);
+      await waitForLamp(sw, '1001', 'busy', before);
+      const parked = await api(receptionist, 'POST', `/calls/${callId}/park`, { party: 'callee', slot: '73' });
+      expect(parked.status, await parked.clone().text()).toBe(200);
+      await expectSippOk(parker);
+      expect(await waitForLamp(sw, '1001', 'idle', before)).toBeLessThan(endedAt(sw, callId));
+      // The parked call is no call of 1001's any more: its one slot is free for a new call.
+      const other = await sipp('call-uas-answer.xml');
+      await sw.useOutDialplan('1001', `await sys.Dial("sip:other@127.0.0.1:${other.port}");`);
+      await expectSippOk(other, await sipp('e2e-uac-auth-answer-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
+      expect(endedAt(sw, callId)).toBe(Infinity);
+      const retrievedFrom = sw.events.length;
+      const retriever = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '73', user: '1004' });
+      await sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
+      expect(await waitForLamp(sw, '1004', 'busy', retrievedFrom)).toBeLessThan(endedAt(sw, callId));
+      await expectSippOk(callee, retriever);
+      await waitForLamp(sw, '1004', 'idle', retrievedFrom);
+    } finally {
+      await setMaxCalls(sw, '1001', null);
+    }
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSipp } from './harness/index.ts';
-import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch, type SippProcess } from './calls-support.ts';
+import { DOMAIN, PASSWORD, SCENARIOS, endedAt, expectSippOk, freeUdpPort, useSwitch, waitForLamp, type SippProcess } from './calls-support.ts';
 
 /**
  * Call pickup through the real switch with sipp: 1001 calls 1002 (a registered sipp that rings
@@ -119,5 +119,20 @@ describe('call pickup', () => {
     // Still ringing: now our own 1004 picks it up, which ends every sipp.
     await expectSippOk(phone, caller, await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '*81002', user: '1004' }));
     await sw.waitForEvent((e) => e.type === 'call.picked-up' && e['callId'] === callId);
+  });
+
+  it('*8<ext>: the rung extension is idle and the picking phone busy while the picked call goes on', async () => {
+    await register('1004', await freeUdpPort());
+    const from = sw.events.length;
+    const { phone, caller, callId } = await ringing1002();
+    await waitForLamp(sw, '1002', 'ringing', from);
+    const picker = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '*81002', user: '1004' });
+    await sw.waitForEvent((e) => e.type === 'call.picked-up' && e['callId'] === callId);
+    const joined = sw.events.find((e) => e.type === 'call.party.joined' && e['callId'] === callId && e['account'] === '1004');
+    expect(joined).toBeDefined();
+    expect(await waitForLamp(sw, '1004', 'busy', from)).toBeLessThan(endedAt(sw, callId));
+    expect(await waitForLamp(sw, '1002', 'idle', from)).toBeLessThan(endedAt(sw, callId));
+    await expectSippOk(phone, caller, picker);
+    await waitForLamp(sw, '1004', 'idle', from);
   });
 });

@@ -322,3 +322,27 @@ export async function registerPhone(sw: Switch, user: string, port: number, doma
     await rm(workDir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Index in `sw.events` of the first `extension.state` of `user` (this tenant) showing `state` at
+ * or after index `from`, once there is one: lamps are compared by their place in the event order.
+ */
+export async function waitForLamp(sw: Switch, user: string, state: string, from: number, timeoutMs = 10_000): Promise<number> {
+  const hit = await sw.waitForEvent(
+    (e) => e.type === 'extension.state' && e.tenantId === sw.tenantId && e['user'] === user && e['state'] === state && sw.events.indexOf(e) >= from,
+    timeoutMs,
+  );
+  return sw.events.indexOf(hit);
+}
+
+/** Index in `sw.events` of the call's `call.ended`; Infinity while the call goes on. */
+export function endedAt(sw: Switch, callId: string): number {
+  const i = sw.events.findIndex((e) => e.type === 'call.ended' && e['callId'] === callId);
+  return i < 0 ? Infinity : i;
+}
+
+/** Sets `user`'s maxCalls (null: no limit) and makes the switch see it at once. */
+export async function setMaxCalls(sw: Switch, user: string, maxCalls: number | null, domain = DOMAIN): Promise<void> {
+  await sw.running.db.accounts.update(user, domain, { maxCalls });
+  sw.running.sip.directory.invalidate();
+}

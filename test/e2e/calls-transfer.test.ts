@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectSippOk, useSwitch, type SippProcess } from './calls-support.ts';
+import { endedAt, expectSippOk, freeUdpPort, registerPhone, setMaxCalls, useSwitch, waitForLamp, type SippProcess } from './calls-support.ts';
 
 /**
  * REFER through the real switch, per the answered leg's `tr` (DESIGN.md "Transfer policy"), with
@@ -7,7 +7,7 @@ import { expectSippOk, useSwitch, type SippProcess } from './calls-support.ts';
  * REFER to a premium number is the toll-fraud attack: it must never make the switch dial it.
  */
 
-const { sw, sipp } = useSwitch(['1001']);
+const { sw, sipp } = useSwitch(['1001', '1003', '1004']);
 
 /** The tenant's transfer dialplan: refuses 09… numbers, dials the port the test stored for anything else. */
 const TRANSFER_DIALPLAN = `
@@ -20,8 +20,8 @@ if (/^09/.test(req.uri.user)) {
 }
 `;
 
-function uas(scenario: string): Promise<SippProcess> {
-  return sipp(scenario);
+function uas(scenario: string, port?: number): Promise<SippProcess> {
+  return sipp(scenario, { port });
 }
 
 function caller(scenario: string): Promise<SippProcess> {
@@ -104,5 +104,48 @@ describe('transfers (REFER) through the switch, sipp on every side', () => {
     expect(referrer!.logs).toContain('notify: SIP/2.0 200');
     const passed = await sw.waitForEvent((e) => e.type === 'call.transfer.passed' && sw.events.indexOf(e) >= before);
     expect(passed['status']).toBe(202);
+  });
+
+  it('REST blind transfer away from the receptionist: her lamp is idle and her one call slot free while the call goes on; the target is busy', async () => {
+    const user = await sw.running.db.users.add({ email: 'transfer-lamps@acme.test', password: 'a-long-web-password', role: 'receptionist', tenantId: sw.tenantId });
+    const token = (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token;
+    const { host, port } = sw.running.httpAddress;
+    const post = (path: string, body?: unknown) => fetch(`http://${host}:${port}/api/v1${path}`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    await sw.useNamedDialplan('transfer', 'await sys.Dial(req.uri.user + "@local");');
+    const deskPort = await freeUdpPort();
+    const targetPort = await freeUdpPort();
+    await registerPhone(sw, '1003', deskPort);
+    await registerPhone(sw, '1004', targetPort);
+    await setMaxCalls(sw, '1003', 1);
+    try {
+      const desk = await uas('call-uas-answer.xml', deskPort);
+      const target = await uas('transfer-uas-late-offer.xml', targetPort);
+      const before = sw.events.length;
+      // An outside caller rings the receptionist's account 1003 (no incoming dialplan: its phone rings).
+      const outside = await sipp('board-uac-inbound-number-reinvite-wait-bye.xml', { remote: sw.target, service: '1003', keys: { caller: '+493055501234' } });
+      const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+      const callId = String(answered['callId']);
+      await waitForLamp(sw, '1003', 'busy', before);
+      const moved = await post(`/calls/${callId}/transfer`, { party: 'caller', destination: '1004' });
+      expect(moved.status, await moved.clone().text()).toBe(200);
+      await expectSippOk(desk);
+      const idle = await waitForLamp(sw, '1003', 'idle', before);
+      const busy = await waitForLamp(sw, '1004', 'busy', before);
+      expect(idle).toBeLessThan(endedAt(sw, callId));
+      expect(busy).toBeLessThan(endedAt(sw, callId));
+      // 1003 may be in one call at a time: the call it transferred away no longer counts.
+      const other = await uas('call-uas-answer.xml');
+      await sw.useOutDialplan('1003', `await sys.Dial("sip:other@127.0.0.1:${other.port}");`);
+      await expectSippOk(other, await sipp('e2e-uac-auth-answer-bye.xml', { remote: sw.target, service: '2000', user: '1003' }));
+      expect(endedAt(sw, callId)).toBe(Infinity);
+      const leftEvents = sw.events.filter((e) => e.type === 'call.party.left' && e['callId'] === callId).map((e) => e['account']);
+      expect(leftEvents).toEqual(['1003', '1003']);
+      expect((await post(`/calls/${callId}/hangup`)).status).toBe(200);
+      await expectSippOk(outside, target);
+    } finally {
+      await setMaxCalls(sw, '1003', null);
+    }
   });
 });

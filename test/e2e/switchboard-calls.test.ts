@@ -148,11 +148,7 @@ describe('switchboard calls: caller names and notes', () => {
     expect(ended).toMatchObject({ note: 'Wants the invoice, line "B", 3 pm', callerName: 'Rear Admiral Hopper' });
     stream.close();
 
-    let cdr;
-    for (let i = 0; i < 50 && !cdr; i++) {
-      cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === call.id);
-      if (!cdr) await new Promise((r) => setTimeout(r, 100));
-    }
+    const cdr = await sw.waitForCdr(call.id);
     expect(cdr?.note).toBe('Wants the invoice, line "B", 3 pm');
     expect(cdr?.callee).toContain(`1001@${DOMAIN}`);
     const viaApi = (await (await api(desk, 'GET', `/cdrs/${cdr!.id}`)).json()) as { cdr: { note: string } };
@@ -191,26 +187,13 @@ describe('switchboard calls: caller names and notes', () => {
     const done = await sw.waitForEvent((e) => e.type === 'call.transferred' && e['callId'] === callId);
     expect(done).toMatchObject({ kind: 'blind', by: 'api:deflect@acme.test', referTo: `<sip:2002@${DOMAIN}>` });
     await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
-    let cdr;
-    for (let i = 0; i < 50 && !cdr; i++) {
-      cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId);
-      if (!cdr) await new Promise((r) => setTimeout(r, 100));
-    }
+    const cdr = await sw.waitForCdr(callId);
     expect(cdr?.legs.map((l) => l.destination)).toEqual(['local:1002', 'local:2002']);
     expect(cdr?.outcome).toBe('answered');
     expect(cdr?.history.map((h) => [h.type, h['result']])).toEqual([['transfer', 'accepted'], ['transfer', 'completed']]);
     expect(cdr?.note).toBe('Asked for 2002');
   });
 
-  /** The CDR of `callId`, once written. */
-  async function cdrOf(callId: string) {
-    for (let i = 0; i < 50; i++) {
-      const cdr = (await sw.running.db.cdrs.list({ tenantId: sw.tenantId })).find((c) => c.callId === callId);
-      if (cdr) return cdr;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`no CDR for ${callId}`);
-  }
 
   it('keeps the note through a switchboard attended transfer (consult, complete) into the CDR', async () => {
     const desk = await tokenFor('consult-note@acme.test', sw.tenantId);
@@ -232,7 +215,7 @@ describe('switchboard calls: caller names and notes', () => {
     await expectSippOk(caller, consultant, target);
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     expect(ended['note']).toBe('Consulted about the contract');
-    const cdr = await cdrOf(callId);
+    const cdr = await sw.waitForCdr(callId);
     expect(cdr.note).toBe('Consulted about the contract');
     expect(cdr.history.map((h) => [h.type, h['kind'], h['result']])).toEqual([['transfer', 'attended', 'accepted'], ['transfer', 'attended', 'completed']]);
   });
@@ -256,7 +239,7 @@ describe('switchboard calls: caller names and notes', () => {
     await sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
     const ended = await sw.waitForEvent((e) => e.type === 'call.ended' && e['callId'] === callId);
     expect(ended['note']).toBe('Parked for accounts');
-    expect((await cdrOf(callId)).note).toBe('Parked for accounts');
+    expect((await sw.waitForCdr(callId)).note).toBe('Parked for accounts');
   });
 
   it('gives a held call the time its hold began, and none once it is taken off hold', async () => {
@@ -295,6 +278,6 @@ describe('switchboard calls: caller names and notes', () => {
     const done = await sw.waitForEvent((e) => e.type === 'call.transferred' && e['kind'] === 'attended' && sw.events.indexOf(e) >= before);
     const calls = [String(done['callId']), String(done['joinedCallId'])];
     expect(calls).toContain(noted);
-    for (const id of calls) expect((await cdrOf(id)).note).toBe('Transferee wants a callback');
+    for (const id of calls) expect((await sw.waitForCdr(id)).note).toBe('Transferee wants a callback');
   });
 });

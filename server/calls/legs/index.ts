@@ -7,3 +7,5 @@ export { UacBranch } from './uac-branch.ts';
 export type { BranchContext, BranchRequest, BranchTarget } from './uac-branch.ts';
 export { uacParty, uasParty } from './bridge-parties.ts';
 export { SessionState } from './session-state.ts';
+export { CallParties } from './call-parties.ts';
+export type { CallPartiesDeps, PartyAccount, PartyEvent, PartyHold, PartyRole, PartySlots, SeatMode } from './call-parties.ts';

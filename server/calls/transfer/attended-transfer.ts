@@ -1,4 +1,5 @@
 import { otherSide, relayedBody, type Bridge, type BridgeParty, type BridgeSide } from '../bridge/index.ts';
+import type { PartyAccount } from '../legs/index.ts';
 
 /** A call as an attended transfer joins it: one gives a party away, the other adopts it. */
 export interface JoinableCall {
@@ -9,9 +10,9 @@ export interface JoinableCall {
   /** `ma=` of the call's bridge. */
   readonly mangleSdp: boolean;
   /** Gives `side`'s party away: its dialog stops routing to this call (which then only ends the rest). */
-  handOff(side: BridgeSide): { party: BridgeParty; dialogKey: string; accountId?: number };
+  handOff(side: BridgeSide): { party: BridgeParty; dialogKey: string; accounts?: PartyAccount[] };
   /** `party` takes `side` of this call's bridge, its dialog routes here; the previous party is the caller's to end. */
-  adopt(side: BridgeSide, party: BridgeParty, dialogKey: string, sentSdp: Buffer, accountId?: number): void;
+  adopt(side: BridgeSide, party: BridgeParty, dialogKey: string, sentSdp: Buffer, accounts?: PartyAccount[]): void;
 }
 
 export type JoinResult = { ok: true } | { ok: false; status: number; reason: string };
@@ -44,6 +45,6 @@ export async function joinFarParties(call: JoinableCall, stay: BridgeSide, other
   }
   offer.ack(answer);
   const moved = other.handOff(far);
-  call.adopt(otherSide(stay), moved.party, moved.dialogKey, offer.offer, moved.accountId);
+  call.adopt(otherSide(stay), moved.party, moved.dialogKey, offer.offer, moved.accounts ?? []);
   return { ok: true };
 }
