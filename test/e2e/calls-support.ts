@@ -173,7 +173,7 @@ export interface SippStartOptions {
 export async function startSipp(scenario: string, opts: SippStartOptions = {}): Promise<SippProcess> {
   const workDir = await mkdtemp(join(tmpdir(), 'patchbay-calls-sipp-'));
   const port = opts.port ?? (await freeUdpPort());
-  const mediaPort = await freeUdpPort();
+  const mediaPort = await freeMediaPorts();
   const injection = join(workDir, 'account.csv');
   const user = opts.user ?? '1001';
   const domain = opts.domain ?? DOMAIN;
@@ -246,6 +246,19 @@ export async function freeUdpPort(): Promise<number> {
   const port = s.address().port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/**
+ * A base for sipp's `-mp`: sipp binds it and the next three (audio RTP/RTCP, video RTP/RTCP), so
+ * the block is taken below Linux's ephemeral range (32768+), where no `freeUdpPort()` of a
+ * parallel test can land on mp+2.
+ */
+async function freeMediaPorts(): Promise<number> {
+  for (;;) {
+    const base = 10_000 + 2 * Math.floor(Math.random() * 11_000);
+    const taken = await Promise.all([0, 1, 2, 3].map((i) => udpPortInUse(base + i)));
+    if (!taken.includes(true)) return base;
+  }
 }
 
 function udpPortInUse(port: number): Promise<boolean> {

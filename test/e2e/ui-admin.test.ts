@@ -52,7 +52,7 @@ describe('operator: tenants', () => {
     const { page, context, requests, errors } = await openPage(browser, origin);
     await signIn(page, 'op@ops.test', 'operator-password', 'Tenants');
     expect(new URL(page.url()).pathname).toBe('/tenants');
-    expect(await nav(page).getByRole('link').allTextContents()).toEqual(['Tenants', 'Dialplans', 'Accounts', 'Providers', 'Call records', 'Users', 'API tokens', 'Secrets', 'Audit log']);
+    expect(await nav(page).getByRole('link').allTextContents()).toEqual(['Tenants', 'Dialplans', 'Accounts', 'Providers', 'Call records', 'Live console', 'Users', 'API tokens', 'Secrets', 'Audit log']);
     const table = page.getByRole('table', { name: 'Tenants' });
     await table.waitFor();
     expect(await table.locator('tbody tr td:first-child').allTextContents()).toEqual([DOMAIN, OTHER_DOMAIN]);
@@ -142,7 +142,7 @@ describe('admin pages', () => {
   it('users: create with a role (field errors from the form and the API), change role, disable, remove', async () => {
     const { page, context, errors } = await openPage(browser, origin);
     await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
-    expect(await nav(page).getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Providers', 'Call records', 'Users', 'API tokens', 'Secrets', 'Audit log']);
+    expect(await nav(page).getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Providers', 'Switchboard', 'Call records', 'Live console', 'Users', 'API tokens', 'Secrets', 'Audit log']);
     await nav(page).getByRole('link', { name: 'Users' }).click();
     const table = page.getByRole('table', { name: 'Users' });
     await table.waitFor();
@@ -372,8 +372,8 @@ describe('admin pages', () => {
 
   it('a receptionist gets only their pages; the admin pages refuse in the UI and the API', async () => {
     const { page, context } = await openPage(browser, origin);
-    await signIn(page, 'desk@acme.test', 'desk-password', 'Call records');
-    expect(await nav(page).getByRole('link').allTextContents()).toEqual(['Call records', 'API tokens']);
+    await signIn(page, 'desk@acme.test', 'desk-password', 'Switchboard');
+    expect(await nav(page).getByRole('link').allTextContents()).toEqual(['Switchboard', 'Call records', 'API tokens']);
     for (const path of ['/users', '/secrets', '/providers', '/audit', '/tenants']) {
       await page.goto(path);
       await page.getByTestId('forbidden').waitFor();

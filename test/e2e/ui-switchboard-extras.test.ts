@@ -122,7 +122,7 @@ describe('switchboard extras (phonebook, notes, DND)', () => {
     await ui.sw.waitForEvent((e) => e.type === 'call.transferred' && e['callId'] === callId);
     expect(await row.getByTestId('call-note').textContent()).toContain('wants invoice 42 resent');
     await expectSippOk(reception, caller, target);
-    const cdr = (await ui.sw.waitForCdrs(1)).find((c) => c.callId === callId) as unknown as { note?: string } | undefined;
+    const cdr = (await ui.sw.waitForCdr(callId)) as unknown as { note?: string } | undefined;
     expect(cdr?.note).toBe('wants invoice 42 resent');
   }, 60_000);
 

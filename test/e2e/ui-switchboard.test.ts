@@ -173,7 +173,7 @@ describe('switchboard', () => {
     expect(d!.logs).toContain('joined: o=caller');
     expect(r!.logs).toMatch(/bye Reason: SIP;cause=200;text="Call transferred"/);
     await row.waitFor({ state: 'detached' });
-    const history = (await ui.sw.waitForCdrs(1)).find((c) => c.callId === callId)?.history ?? [];
+    const history = (await ui.sw.waitForCdr(callId)).history;
     expect(history.map((h) => [h['kind'], h['result'], h['by']])).toEqual([['attended', 'accepted', 'api:desk@acme.test'], ['attended', 'completed', 'api:desk@acme.test']]);
   }, 60_000);
 
