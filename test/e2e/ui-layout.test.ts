@@ -68,6 +68,18 @@ interface PageVisit {
 const ADMIN_PAGES: PageVisit[] = [
   { path: '/dialplans', name: 'dialplans', ready: (p) => p.getByRole('table', { name: 'Dialplans' }).waitFor() },
   { path: '/dialplans/outgoing', name: 'editor', ready: (p) => p.locator('.monaco-editor .view-lines').getByText('hello').waitFor() },
+  { path: '/dialplans/outgoing', name: 'editor-history', ready: async (p) => {
+    await p.getByRole('tab', { name: 'History' }).click();
+    await p.getByRole('table', { name: 'Versions' }).waitFor();
+  } },
+  { path: '/dialplans/outgoing', name: 'editor-dry-run', ready: async (p) => {
+    await p.getByRole('tab', { name: 'Dry run' }).click();
+    const form = p.getByRole('form', { name: 'Dry run' });
+    await form.getByLabel('From account').fill('1001');
+    await form.getByLabel('To', { exact: true }).fill('1002');
+    await form.getByRole('button', { name: 'Run' }).click();
+    await p.getByTestId('dry-run-response').waitFor();
+  } },
   { path: '/accounts', name: 'accounts', ready: (p) => p.getByRole('table').first().waitFor() },
   { path: '/accounts/:id', name: 'account', ready: (p) => p.getByRole('heading', { level: 1 }).waitFor() },
   { path: '/providers', name: 'providers-form', ready: async (p) => {
