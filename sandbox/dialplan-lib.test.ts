@@ -67,7 +67,12 @@ describe('DIALPLAN_LIB', () => {
     for (const removed of REMOVED_GLOBALS) expect(present.has(removed)).toBe(false);
     // Declared but missing would be offered by completion and fail at run time.
     expect(declared.filter((name) => !present.has(name))).toEqual([]);
-    // Present but undeclared: the dialplan's own req/sys come from dialplan.d.ts; console prints nowhere.
-    expect([...present].filter((name) => !declared.includes(name) && name !== 'globalThis' && name !== 'undefined').sort()).toEqual(['console', 'req', 'sys']);
+    // Present but undeclared: req/sys come from dialplan.d.ts; console prints nowhere; and the
+    // ES2024+ globals a newer V8 (Node 24's isolated-vm) adds, left out so that completion
+    // offers only what every supported runtime has. Anything else would be a gap in the lib.
+    const undeclaredOk = new Set(['console', 'req', 'sys', 'Iterator', 'Float16Array', 'DisposableStack', 'AsyncDisposableStack', 'SuppressedError']);
+    const undeclared = [...present].filter((name) => !declared.includes(name) && name !== 'globalThis' && name !== 'undefined');
+    expect(undeclared.filter((name) => !undeclaredOk.has(name))).toEqual([]);
+    expect(undeclared).toEqual(expect.arrayContaining(['req', 'sys']));
   });
 });
