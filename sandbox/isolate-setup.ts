@@ -16,7 +16,7 @@ export const BEGIN_DIRTY = 1;
  * later, outside the call that started it — in a context reused across runs that could be
  * during the next run, where it would see that run's `req` and act through its `sys`.
  */
-const REMOVED_GLOBALS = ['SharedArrayBuffer', 'Atomics', 'WeakRef', 'FinalizationRegistry', 'WebAssembly'];
+export const REMOVED_GLOBALS = ['SharedArrayBuffer', 'Atomics', 'WeakRef', 'FinalizationRegistry', 'WebAssembly'];
 
 /**
  * RegExp's legacy static properties (RegExp.$1, RegExp.input, ...) hold the last match made in

@@ -287,13 +287,35 @@ describe('admin pages', () => {
     await form.getByLabel('Password', { exact: true }).fill(TRUNK_PASSWORD);
     await form.getByLabel('Registration expiry (s)').fill('300');
     await form.getByLabel('Register with this provider').check();
+    // Call settings: the browser checks numbers and header lines; the API's own refusals land
+    // beside their field too (nothing is stored until every field passes).
+    await form.getByLabel('Provisional timeout (ms)').fill('40000');
+    await form.getByLabel('Custom headers').fill('X-Account: 4930123456\nVia: SIP/2.0/UDP 203.0.113.9');
+    await form.getByRole('button', { name: 'Add provider' }).click();
+    expect(await form.getByRole('alert').allTextContents()).toEqual([
+      'Milliseconds, 0 to 32000 (0 waits for Timer B), or empty for 5000.',
+      'Line 2: Via is set by the switch and cannot be configured.',
+    ]);
+    await form.getByLabel('Provisional timeout (ms)').fill('2000');
+    await form.getByLabel('Custom headers').fill('X-Account: 4930123456');
+    await form.getByLabel('From host').fill('not a host!');
+    await form.getByRole('button', { name: 'Add provider' }).click();
+    await expect.poll(() => form.locator('.field-invalid').filter({ has: page.getByLabel('From host') }).getByRole('alert').textContent()).toContain('not a host name');
+    await form.getByLabel('From host').fill(CARRIER_REALM);
+    await form.getByLabel('Privacy').fill('bogus');
+    await form.getByRole('button', { name: 'Add provider' }).click();
+    await expect.poll(() => form.locator('.field-invalid').filter({ has: page.getByLabel('Privacy') }).getByRole('alert').textContent()).toContain('RFC 3323');
+    expect(await ui.sw.running.db.providers.findByName(ui.sw.tenantId, 'carrier')).toBeUndefined();
+    // The carrier's realm is its own: Patchbay must send From host = realm (set above, through the form).
+    await form.getByLabel('Privacy').fill('none');
+    await form.getByLabel('Number format').selectOption('e164');
+    await form.getByLabel('Country code').fill('49');
     await form.getByRole('button', { name: 'Add provider' }).click();
     const table = page.getByRole('table', { name: 'Providers' });
     await table.waitFor();
     const provider = (await ui.sw.running.db.providers.findByName(ui.sw.tenantId, 'carrier'))!;
-    // The carrier's realm is its own: Patchbay sends From host = realm through the setting the CLI sets.
-    await ui.sw.running.db.providers.update(provider.id, { settings: { fromHost: CARRIER_REALM } });
-    ui.sw.running.events.emit({ type: 'config.changed', tenantId: ui.sw.tenantId, kind: 'provider', name: 'carrier' });
+    expect(provider.settings).toEqual({ fromHost: CARRIER_REALM, privacy: 'none', numberFormat: 'e164', countryCode: '49', provisionalTimeoutMs: 2000 });
+    expect(provider.customHeaders).toEqual({ 'X-Account': '4930123456' });
     const row = table.locator('tbody tr').filter({ hasText: 'carrier' });
     await expect.poll(async () => {
       await page.getByRole('button', { name: 'Refresh' }).click();
@@ -308,10 +330,21 @@ describe('admin pages', () => {
     const edit = page.getByRole('form', { name: 'Edit provider carrier' });
     expect(await edit.getByLabel('Password', { exact: true }).inputValue()).toBe('');
     expect(await edit.getByLabel('Server').inputValue()).toBe(`sip:127.0.0.1:${carrier.port}`);
+    // The stored settings fill the form; emptying a field clears that setting (back to its default).
+    expect(await edit.getByLabel('From host').inputValue()).toBe(CARRIER_REALM);
+    expect(await edit.getByLabel('Number format').inputValue()).toBe('e164');
+    expect(await edit.getByLabel('Custom headers').inputValue()).toBe('X-Account: 4930123456');
+    await edit.getByLabel('Country code').fill('');
+    await edit.getByLabel('Display name').fill('Acme Reception');
+    await edit.getByLabel('Send P-Asserted-Identity').check();
+    await edit.getByLabel('Custom headers').fill('X-Account: 4930123456\nX-Site: berlin');
     await edit.getByLabel('Password', { exact: true }).fill('not-the-password');
     await edit.getByRole('button', { name: 'Save provider' }).click();
     await edit.waitFor({ state: 'detached' });
     expect(await ui.sw.running.db.providers.revealPassword(provider.id)).toBe('not-the-password');
+    const edited = (await ui.sw.running.db.providers.get(provider.id))!;
+    expect(edited.settings).toEqual({ fromHost: CARRIER_REALM, displayName: 'Acme Reception', assertIdentity: true, privacy: 'none', numberFormat: 'e164', provisionalTimeoutMs: 2000 });
+    expect(edited.customHeaders).toEqual({ 'X-Account': '4930123456', 'X-Site': 'berlin' });
     await expect.poll(async () => {
       await page.getByRole('button', { name: 'Refresh' }).click();
       return row.innerText();
@@ -322,7 +355,8 @@ describe('admin pages', () => {
     await page.getByRole('dialog', { name: 'Delete provider carrier?' }).getByRole('button', { name: 'Delete provider' }).click();
     await page.getByText('No providers yet').waitFor();
     expect(await ui.sw.running.db.providers.findByName(ui.sw.tenantId, 'carrier')).toBeUndefined();
-    expect(unexpectedErrors(errors)).toEqual([]);
+    // The two 400s are the API refusing the bad From host and Privacy above.
+    expect(unexpectedErrors(errors, [400, 401])).toEqual([]);
     await context.close();
   }, 120_000);
 

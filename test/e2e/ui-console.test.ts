@@ -20,6 +20,7 @@ beforeAll(async () => {
   ui = await startUiSwitch(['1001', '1002']);
   await ui.addUser('admin@acme.test', 'admin-password', 'admin');
   await ui.addUser('desk@acme.test', 'desk-password', 'receptionist');
+  await ui.sw.running.db.users.add({ email: 'op@ops.test', password: 'operator-password', role: 'operator', tenantId: null });
   const memberId = await ui.addUser('member@acme.test', 'member-password', 'member');
   await ui.seedDialplan('out', OUT);
   await ui.sw.running.db.accounts.update('1001', DOMAIN, { outDialplan: 'out', ownerUserId: memberId });
@@ -145,6 +146,48 @@ describe('live console', () => {
       await context.close();
     }
   }, 90_000);
+
+  it('lets an operator pick the tenant in the top bar, and shows only that tenant\'s calls', async () => {
+    const { page, context, errors } = await openPage(browser, ui.origin);
+    try {
+      await signIn(page, 'op@ops.test', 'operator-password', 'Live console');
+      // No tenant chosen yet: the console asks for one instead of a free-typed id.
+      await page.getByTestId('choose-tenant').waitFor();
+      expect(await page.getByLabel('Tenant id').count()).toBe(0);
+      await page.getByLabel('Working on tenant').selectOption(String(ui.sw.tenantId));
+      await expect.poll(() => page.getByTestId('stream-state').innerText()).toBe('Live');
+      expect(await page.locator('.console-sub').innerText()).toContain(DOMAIN);
+      await expect.poll(() => ui.sw.running.sip.stack.trafficObserver !== undefined).toBe(true);
+      const table = page.getByRole('table', { name: 'Live messages' });
+      let cdrs = (await ui.sw.running.db.cdrs.list({ tenantId: ui.sw.tenantId })).length;
+      {
+        const callee = await startSipp('call-uas-answer.xml', { port: calleePort });
+        const caller = await startSipp('e2e-uac-auth-answer-bye.xml', { remote: ui.sw.target, service: '1002', user: '1001' });
+        await table.locator('tr', { hasText: 'INVITE sip:1002@' }).first().waitFor({ timeout: 15_000 });
+        await table.locator('tr[data-kind=log]', { hasText: 'routing to 1002' }).waitFor();
+        await expectSippOk(caller, callee);
+        cdrs += 1;
+        expect((await ui.sw.waitForCdrs(cdrs)).length).toBeGreaterThanOrEqual(cdrs);
+      }
+
+      // Another tenant in the picker: a fresh stream of that tenant; acme's next call is not in it.
+      await page.getByLabel('Working on tenant').selectOption(String(ui.otherTenantId));
+      await expect.poll(() => page.getByTestId('row-count').innerText()).toMatch(/^0 of 0 rows/);
+      await expect.poll(() => page.getByTestId('stream-state').innerText()).toBe('Live');
+      {
+        const callee = await startSipp('call-uas-answer.xml', { port: calleePort });
+        const caller = await startSipp('e2e-uac-auth-answer-bye.xml', { remote: ui.sw.target, service: '1002', user: '1001' });
+        await expectSippOk(caller, callee);
+        cdrs += 1;
+        expect((await ui.sw.waitForCdrs(cdrs)).length).toBeGreaterThanOrEqual(cdrs);
+      }
+      expect(await table.locator('tbody tr').count()).toBe(0);
+      expect(await page.getByTestId('row-count').innerText()).toMatch(/^0 of 0 rows/);
+      expect(unexpectedErrors(errors)).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
 
   it('is not offered to a receptionist', async () => {
     const { page, context } = await openPage(browser, ui.origin);

@@ -259,4 +259,45 @@ describe('dialplan editor', () => {
     expect(unexpectedErrors(errors, [401, 404, 422])).toEqual([]);
     await context.close();
   }, 90_000);
+
+  it('knows only the globals the sandbox leaves: removed ones are errors, sys.Dial still completes', async () => {
+    const { page, context, errors } = await openPage(browser, origin);
+    await signIn(page);
+    await page.getByRole('link', { name: 'outgoing' }).click();
+    await page.locator('.monaco-editor').waitFor();
+    await expect.poll(() => editorText(page)).toContain('sys.Dial');
+    // WeakRef, timers, shared memory: gone from the isolate (isolate-setup.ts), so underlined.
+    // The last lines use ES2023 and Intl, which the isolate has: no marker for them.
+    await setSource(page, [
+      'const ref = new WeakRef({});',
+      'setTimeout(() => sys.Log("later"), 10);',
+      'const shared = new SharedArrayBuffer(8);',
+      'const registry = new FinalizationRegistry(() => {});',
+      'sys.Log(String([1, 2, 3].findLast((n) => n > 1)) + new Intl.NumberFormat("en").format(1) + Object.hasOwn({}, "a"));',
+      '',
+    ].join('\n'));
+    const expected = ["Cannot find name 'WeakRef'", "Cannot find name 'setTimeout'", "Cannot find name 'SharedArrayBuffer'", "Cannot find name 'FinalizationRegistry'"];
+    await expect.poll(async () => {
+      const text = await firstMarkers(page, 5);
+      return expected.filter((message) => text.includes(message));
+    }, { timeout: 15_000 }).toEqual(expected);
+    await expect.poll(() => page.locator('[data-testid=code-editor] .squiggly-error').count()).toBe(4);
+    await page.keyboard.press('Escape');
+
+    // sys.Dial completes with its doc comment, as before.
+    await page.keyboard.press('ControlOrMeta+End');
+    await page.keyboard.type('sys.Dia');
+    await page.locator('.suggest-widget .monaco-list-row', { hasText: 'Dial' }).first().waitFor({ timeout: 15_000 });
+    const details = page.locator('.suggest-details');
+    const docs = async (): Promise<string> => {
+      if (!(await details.isVisible())) {
+        await page.keyboard.press('Control+Space');
+        return '';
+      }
+      return details.innerText({ timeout: 500 }).catch(() => '');
+    };
+    await expect.poll(docs, { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
+    expect(unexpectedErrors(errors, [401])).toEqual([]);
+    await context.close();
+  }, 90_000);
 });

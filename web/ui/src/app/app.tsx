@@ -134,7 +134,10 @@ function ChooseTenant({ page }: { page: PageId }) {
     <section className="page" data-testid="choose-tenant">
       <h1>{PAGE_TITLES[page]}</h1>
       <div className="card section">
-        <p>{PAGE_TITLES[page]} belong to a tenant. Choose the tenant to work on (you can switch in the top bar at any time).</p>
+        <p>
+          {page === 'console' ? 'The live console shows one tenant at a time.' : `${PAGE_TITLES[page]} belong to a tenant.`} Choose the tenant to work on (you
+          can switch in the top bar at any time).
+        </p>
         {tenants.length === 0 ? (
           <p>
             There are no tenants yet. <Link to="/tenants">Create one on the tenants page.</Link>

@@ -1,4 +1,4 @@
-import { useId, type ReactNode, type SelectHTMLAttributes } from 'react';
+import { useId, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react';
 
 /** A labelled select with its error beside it, styled like Field. */
 export function SelectField({
@@ -43,5 +43,23 @@ export function Saved({ text }: { text: string | null }) {
     <span className="ok saved-note" role="status" aria-live="polite">
       {text ?? ''}
     </span>
+  );
+}
+
+/** A labelled multi-line input with its error beside it, styled like Field; spans the form grid. */
+export function TextAreaField({ label, error, hint, ...textarea }: TextareaHTMLAttributes<HTMLTextAreaElement> & { label: string; error?: string | null; hint?: string }) {
+  const id = useId();
+  const errorId = `${id}-error`;
+  return (
+    <div className={`field field-wide${error ? ' field-invalid' : ''}`}>
+      <label htmlFor={id}>{label}</label>
+      <textarea id={id} aria-invalid={error ? true : undefined} aria-describedby={error ? errorId : undefined} {...textarea} />
+      {hint && !error && <small className="field-hint">{hint}</small>}
+      {error && (
+        <small className="field-error" id={errorId} role="alert">
+          {error}
+        </small>
+      )}
+    </div>
   );
 }

@@ -45,7 +45,7 @@ export const PAGE_ORDER: readonly PageId[] = ['tenants', 'dialplans', 'accounts'
 export const TOPBAR_PAGES: readonly PageId[] = ['profile'];
 
 /** Pages whose API routes work on one tenant: an operator picks which first. */
-export const TENANT_PAGES: readonly PageId[] = ['dialplans', 'accounts', 'providers', 'cdrs', 'secrets'];
+export const TENANT_PAGES: readonly PageId[] = ['dialplans', 'accounts', 'providers', 'cdrs', 'console', 'secrets'];
 
 export function canOpen(role: Role, page: PageId): boolean {
   return ACCESS[page].includes(role);

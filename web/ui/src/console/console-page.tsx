@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { EventStream, StreamState, type StreamEvent } from '../api/index.ts';
 import { EmptyState } from '../app/components.tsx';
+import { useOperatorTenant } from '../app/operator-tenant.tsx';
 import { useSignedIn } from '../app/session.tsx';
 import { CallLadder } from './call-ladder.tsx';
 import { compileFilter, EMPTY_FILTER, endpointText, METHODS, rowOf, summary, type ConsoleFilter, type ConsoleRow } from './console-model.ts';
@@ -28,8 +29,10 @@ function eventsUrl(tenant: number | null): string {
 export default function ConsolePage() {
   const { user } = useSignedIn();
   const isOperator = user.role === 'operator';
-  const [tenantText, setTenantText] = useState('');
-  const tenant = isOperator ? (/^\d{1,12}$/.test(tenantText.trim()) ? Number(tenantText.trim()) : null) : null;
+  // Operators watch the tenant chosen in the top bar (the shell asks for one before this page).
+  const operatorTenant = useOperatorTenant();
+  const tenant = isOperator ? operatorTenant.tenantId : null;
+  const tenantDomain = operatorTenant.tenants.find((t) => t.id === tenant)?.domain;
   const [rows, setRows] = useState<ConsoleRow[]>([]);
   const [pending, setPending] = useState<ConsoleRow[]>([]);
   const [paused, setPaused] = useState(false);
@@ -110,7 +113,7 @@ export default function ConsolePage() {
         <div>
           <h1>Live console</h1>
           <p className="muted console-sub">
-            SIP messages and dialplan log lines of {isOperator ? 'the tenant below' : 'your company'} as they happen.
+            SIP messages and dialplan log lines of {isOperator ? (tenantDomain ?? 'the chosen tenant') : 'your company'} as they happen.
             {user.role === 'member' && ' Members see the dialplan log of their own accounts\u2019 calls.'}
           </p>
         </div>
@@ -131,13 +134,6 @@ export default function ConsolePage() {
           </label>
         </div>
       </div>
-
-      {isOperator && (
-        <div className="field console-tenant">
-          <label htmlFor="console-tenant">Tenant id</label>
-          <input id="console-tenant" inputMode="numeric" value={tenantText} placeholder="1" onChange={(e) => setTenantText(e.target.value)} />
-        </div>
-      )}
 
       {openCall !== null ? (
         <div className="section" data-testid="call-view">

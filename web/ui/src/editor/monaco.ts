@@ -5,6 +5,8 @@ import * as tsGrammar from 'monaco-editor/languages/definitions/typescript/types
 import * as jsGrammar from 'monaco-editor/languages/definitions/javascript/javascript';
 // The very file the sandbox publishes and the dialplan-types test compiles, read at build time.
 import dialplanTypes from '../../../../sandbox/dialplan.d.ts?raw';
+// What the isolate's global really holds (no WeakRef, Atomics, timers...), checked by the sandbox.
+import { DIALPLAN_LIB } from '../../../../sandbox/dialplan-lib.ts';
 
 /**
  * Monaco set up for dialplans: workers bundled by Vite (never fetched from elsewhere), and the
@@ -26,13 +28,14 @@ const WRAPPED_BODY_CODES = [1108, 1375, 1378, 1431, 1432];
 
 const compilerOptions: monaco.typescript.CompilerOptions = {
   target: monaco.typescript.ScriptTarget.ES2020,
-  lib: ['es2022'],
+  // Only the libraries of what exists in the isolate: a removed global is then an error, never a completion.
+  lib: [...DIALPLAN_LIB],
   strict: true,
   noEmit: true,
   allowNonTsExtensions: true,
   allowJs: true,
   checkJs: true,
-  // No DOM, no Node: nothing but `req` and `sys` exists in the isolate.
+  // No DOM, no Node: beyond ECMAScript, nothing but `req` and `sys` exists in the isolate.
   types: [],
   noLib: false,
 };

@@ -75,7 +75,11 @@ export function CdrsPage() {
       </form>
       {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
       {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && <EmptyState title="No calls match these filters." />}
+      {list.data && items.length === 0 && (Object.values(filters).some((v) => v !== undefined && v !== '') || cursor !== undefined ? (
+        <EmptyState title="No calls match these filters." />
+      ) : (
+        <EmptyState title="No calls yet"><p>Each call is listed here once it has ended.</p></EmptyState>
+      ))}
       {items.length > 0 && (
         <div className="table-wrap"><table className="table" aria-label="Call records">
           <thead><tr><th scope="col">Started</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Direction</th><th scope="col">Status</th><th scope="col">Duration</th></tr></thead>

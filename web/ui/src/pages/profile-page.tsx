@@ -247,9 +247,9 @@ function Sessions() {
                 <tr key={s.id}>
                   <td>{browserOf(s.userAgent)}{s.current && <span className="badge">this browser</span>}</td>
                   <td className="mono nowrap">{s.sourceAddress ?? "—"}</td>
-                  <td className="nowrap">{formatTime(s.createdAt)}</td>
-                  <td className="nowrap">{formatTime(s.lastSeenAt)}</td>
-                  <td className="nowrap">{formatTime(s.expiresAt)}</td>
+                  <td>{formatTime(s.createdAt)}</td>
+                  <td>{formatTime(s.lastSeenAt)}</td>
+                  <td>{formatTime(s.expiresAt)}</td>
                   <td className="cell-actions">
                     <button type="button" className="button button-small button-danger" disabled={revoking === s.id} onClick={() => void revoke(s.id, s.current)} aria-label={s.current ? 'Sign out this browser' : `Revoke session ${s.id}`}>
                       {s.current ? 'Sign out' : 'Revoke'}

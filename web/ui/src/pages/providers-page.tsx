@@ -1,9 +1,10 @@
 import { useState, type FormEvent } from 'react';
 import { adminApi, type Provider, type ProviderRegistrationState } from '../api/index.ts';
 import { ConfirmDialog, EmptyState, ErrorBanner, Field, Spinner, formatTime } from '../app/components.tsx';
-import { CheckField } from '../app/form-controls.tsx';
+import { CheckField, SelectField, TextAreaField } from '../app/form-controls.tsx';
 import { errorsFromApi, RESOURCE_NAME, type FieldErrors } from '../app/form-errors.ts';
 import { useAsync } from '../app/use-async.ts';
+import { createSettings, NUMBER_FORMAT_LABELS, settingsFieldOf, settingsFormOf, settingsPayload, type NumberFormat, type SettingsForm } from './provider-settings-form.ts';
 
 const SIP_URI = /^sips?:[^\s]+$/i;
 const STATE_LABELS: Record<ProviderRegistrationState, { text: string; className: string }> = {
@@ -124,9 +125,11 @@ function ProviderForm({ provider, onDone, onCancel }: { provider: Provider | nul
   });
   const [register, setRegister] = useState(provider?.register ?? false);
   const [clearPassword, setClearPassword] = useState(false);
+  const [s, setS] = useState<SettingsForm>(() => settingsFormOf(provider));
   const [errors, setErrors] = useState<FieldErrors>({});
   const [busy, setBusy] = useState(false);
   const set = (key: keyof typeof f) => (e: { target: { value: string } }) => setF({ ...f, [key]: e.target.value });
+  const setSetting = (key: Exclude<keyof SettingsForm, 'assertIdentity' | 'numberFormat'>) => (e: { target: { value: string } }) => setS({ ...s, [key]: e.target.value });
 
   const submit = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
@@ -137,8 +140,11 @@ function ProviderForm({ provider, onDone, onCancel }: { provider: Provider | nul
     const expiry = Number(f.registerExpiry);
     if (!/^\d+$/.test(f.registerExpiry.trim()) || expiry < 30 || expiry > 86_400) found.registerExpiry = 'Seconds, 30 to 86400.';
     if (f.password.length > 255) found.password = 'At most 255 characters.';
+    const settings = settingsPayload(s);
+    if (!settings.ok) Object.assign(found, settings.errors);
     setErrors(found);
-    if (Object.keys(found).length) return;
+    if (Object.keys(found).length || !settings.ok) return;
+    const { settings: callSettings, customHeaders } = settings.payload;
     const common = {
       serverUri: f.serverUri.trim(),
       outboundProxy: f.outboundProxy.trim() || null,
@@ -152,13 +158,20 @@ function ProviderForm({ provider, onDone, onCancel }: { provider: Provider | nul
     try {
       if (provider) {
         // Absent keeps the stored password, null removes it.
-        await adminApi.providers.update(provider.id, { ...common, ...(f.password ? { password: f.password } : clearPassword ? { password: null } : {}) });
+        await adminApi.providers.update(provider.id, {
+          ...common,
+          customHeaders,
+          settings: callSettings,
+          ...(f.password ? { password: f.password } : clearPassword ? { password: null } : {}),
+        });
       } else {
-        await adminApi.providers.create({ name: f.name.trim(), ...common, ...(f.password && { password: f.password }) });
+        await adminApi.providers.create({ name: f.name.trim(), ...common, customHeaders, settings: createSettings(callSettings), ...(f.password && { password: f.password }) });
       }
       onDone();
     } catch (error) {
-      setErrors(errorsFromApi(error, { field: 'name', message: `A provider named ${f.name.trim()} exists already.` }));
+      // A setting's error lands beside its field whichever layer named it (schema or repository).
+      const apiErrors = errorsFromApi(error, { field: 'name', message: `A provider named ${f.name.trim()} exists already.` });
+      setErrors(Object.fromEntries(Object.entries(apiErrors).map(([field, message]) => [settingsFieldOf(field), message])));
       setBusy(false);
     }
   };
@@ -188,6 +201,27 @@ function ProviderForm({ provider, onDone, onCancel }: { provider: Provider | nul
       <div className="button-row">
         <CheckField label="Register with this provider" checked={register} onChange={setRegister} />
         {provider?.hasPassword && <CheckField label="Remove the stored password" checked={clearPassword} onChange={setClearPassword} />}
+      </div>
+      <div className="form-group" role="group" aria-labelledby="provider-calls-title">
+        <h3 className="form-group-title" id="provider-calls-title">Outgoing calls</h3>
+        <div className="form-grid">
+          <Field label="From host" name="fromHost" value={s.fromHost} onChange={setSetting('fromHost')} error={errors.fromHost} hint="default: the server's host" />
+          <Field label="Display name" name="displayName" value={s.displayName} onChange={setSetting('displayName')} error={errors.displayName} hint="when the call has no caller name" />
+          <Field label="Privacy" name="privacy" value={s.privacy} onChange={setSetting('privacy')} error={errors.privacy} hint="RFC 3323, e.g. id or none; empty: no header" />
+          <SelectField label="Number format" name="numberFormat" value={s.numberFormat} onChange={(e) => setS({ ...s, numberFormat: e.target.value as NumberFormat })} error={errors.numberFormat}>
+            {Object.entries(NUMBER_FORMAT_LABELS).map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+          </SelectField>
+          <Field label="Country code" name="countryCode" inputMode="numeric" value={s.countryCode} onChange={setSetting('countryCode')} error={errors.countryCode} hint="without +, e.g. 49" />
+          <Field label="National prefix" name="nationalPrefix" inputMode="numeric" value={s.nationalPrefix} onChange={setSetting('nationalPrefix')} error={errors.nationalPrefix} hint="default 0" />
+          <Field label="International prefix" name="internationalPrefix" inputMode="numeric" value={s.internationalPrefix} onChange={setSetting('internationalPrefix')} error={errors.internationalPrefix} hint="default 00" />
+          <Field label="Provisional timeout (ms)" name="provisionalTimeoutMs" inputMode="numeric" value={s.provisionalTimeoutMs} onChange={setSetting('provisionalTimeoutMs')} error={errors.provisionalTimeoutMs} hint="next server after; default 5000, 0 = 32 s" />
+          <Field label="Ping interval (s)" name="pingIntervalSeconds" inputMode="numeric" value={s.pingIntervalSeconds} onChange={setSetting('pingIntervalSeconds')} error={errors.pingIntervalSeconds} hint="OPTIONS health pings; empty: none" />
+          <Field label="Source networks" name="sourceNetworks" value={s.sourceNetworks} onChange={setSetting('sourceNetworks')} error={errors.sourceNetworks} hint="extra CIDRs its calls come from" />
+        </div>
+        <CheckField label="Send P-Asserted-Identity" checked={s.assertIdentity} onChange={(assertIdentity) => setS({ ...s, assertIdentity })} />
+        <div className="form-grid">
+          <TextAreaField label="Custom headers" name="customHeaders" rows={3} spellCheck={false} value={s.customHeaders} onChange={setSetting('customHeaders')} error={errors.customHeaders} placeholder="X-Account: 4930123456" hint="Name: value, one a line; added to every INVITE to this provider" />
+        </div>
       </div>
       <div className="button-row">
         <button type="submit" className="button button-primary" disabled={busy}>{provider ? 'Save provider' : 'Add provider'}</button>
