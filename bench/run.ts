@@ -12,7 +12,7 @@
  * Knobs (env): BENCH_ACCOUNTS (10000), BENCH_RATES (1000,1500,2000,2500,3000,4000),
  * BENCH_CALL_RATES (100,200,300,400,500,600,800), then steps go on, each BENCH_STEP_FACTOR (1.25)
  * times the last, until the server fails or BENCH_RATE_CAP (40000) / BENCH_CALL_RATE_CAP (10000) is
- * passed; BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay|calls|register|b2bua|overload; calls = the calls
+ * passed; BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay|calls|register|b2bua|overload|held; calls = the calls
  * rows of both servers: plain, with a sip.trace subscriber, with /metrics scraped every second;
  * overload alone needs BENCH_OVERLOAD_CLEAN_RATE, the clean rate it offers twice of),
  * BENCH_HOLD_CALLS (1000; 0 skips), BENCH_CALL_AUTH (cidr | digest: how Patchbay trusts callers),
@@ -188,7 +188,7 @@ async function main(): Promise<number> {
       await writeSippAccounts(outsideCallers, accounts, { callerPrefix: 'ext' });
       rows.push(await measureCalls('Patchbay', (dir, uas) => startPatchbayCallTarget(dir, uas, accounts, 'bindings'), workDir, outsideCallers, 'calls, no dialplan'));
     }
-    if (wants('patchbay') && HOLD_CALLS > 0) rows.push(await measureHeldCalls(workDir, callInjectionFile, accounts));
+    if ((wants('patchbay') || only === 'held') && HOLD_CALLS > 0) rows.push(await measureHeldCalls(workDir, callInjectionFile, accounts));
     if (wants('patchbay')) rows.push(await measureSandboxCost());
     printReport(rows);
     if (WRITE_JSON) await writeJson(rows);
@@ -589,6 +589,8 @@ function patchbayEnv(): Record<string, string> {
   // The bench UAS listens on loopback, which legs may only reach from an allow-listed network.
   const env: Record<string, string> = { PATCHBAY_SANDBOX_MAX_CONCURRENT: '10000', PATCHBAY_ALLOWED_LEG_NETWORKS: '127.0.0.0/8', PATCHBAY_RATE_LIMIT_PER_SOURCE: '0', PATCHBAY_MAX_CALLS: '1000000' };
   if (process.env.BENCH_PROFILE_DIR || process.env.BENCH_ALLOC_PROFILE_DIR) env.NODE_OPTIONS = `--import=${join(BENCH_DIR, 'cpu-profile-preload.mjs')}`;
+  // BENCH_NODE_OPTIONS: V8/Node flags for the server, to measure one (e.g. a semi-space size) before keeping it.
+  if (process.env.BENCH_NODE_OPTIONS) env.NODE_OPTIONS = [env.NODE_OPTIONS, process.env.BENCH_NODE_OPTIONS].filter(Boolean).join(' ');
   return env;
 }
 

@@ -2,7 +2,7 @@
  * Cost of one dialplan execution through the supervisor (isolate, context, one sys.Log, IPC both
  * ways): with a fresh isolate per run, with the per-tenant pool of warm isolates, and warm with one
  * sys.Dial answered at once by the host (what a call through a dialplan costs the sandbox; the
- * bench's "sandbox" row). Run: node bin/run-ts.js bench/sandbox-micro.ts [runs] [row filter]
+ * bench's "sandbox" row), and a burst of runs at once. Run: node bin/run-ts.js bench/sandbox-micro.ts [runs] [row filter]
  */
 import { SandboxSupervisor, compileDialplan, type DialplanRequest, type SandboxHost } from '../sandbox/index.ts';
 
@@ -66,3 +66,31 @@ async function workerCpuMs(pid: number | undefined): Promise<number | undefined>
 await measure('fresh isolate per run', 1, logOnly);
 await measure('warm isolates per tenant', 100, logOnly);
 await measure('warm, one sys.Dial', 100, withDial);
+
+/**
+ * A burst: `runs` calls of one tenant arrive at once and each waits 5 ms in its sys.Dial (the
+ * calls layer's answer), as after an event-loop hiccup of the switch. Shows how much worker CPU
+ * the burst costs (isolates made for it) and how long the last run waits.
+ */
+async function measureBurst(label: string): Promise<void> {
+  if (only && !label.includes(only)) return;
+  const slowHost: SandboxHost = { call: (name) => new Promise((resolve) => setTimeout(() => resolve(name === 'Dial' ? answered : null), 5)) };
+  const supervisor = new SandboxSupervisor({ maxConcurrentPerTenant: 10_000, maxQueued: 100_000 });
+  await supervisor.start();
+  for (let i = 0; i < 20; i++) await supervisor.run(withDial, host);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const cpuBefore = await workerCpuMs(supervisor.pid);
+  const started = performance.now();
+  const samples = await Promise.all(Array.from({ length: runs }, async () => {
+    const result = await supervisor.run(withDial, slowHost);
+    if (result.status !== 'completed') throw new Error(JSON.stringify(result));
+    return performance.now() - started;
+  }));
+  const cpuAfter = await workerCpuMs(supervisor.pid);
+  await supervisor.stop();
+  samples.sort((a, b) => a - b);
+  const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? `, worker CPU ${(cpuAfter - cpuBefore).toFixed(0)} ms in all` : '';
+  console.log(`sandbox dialplan x${runs}, ${label}: all done in ${samples[samples.length - 1]!.toFixed(0)} ms, p50 ${samples[Math.floor(samples.length / 2)]!.toFixed(1)} ms${cpu}`);
+}
+
+await measureBurst('burst of one tenant, 5 ms in sys.Dial');

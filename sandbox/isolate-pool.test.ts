@@ -171,3 +171,75 @@ describe('IsolatePool', () => {
     expect(created.every((isolate) => isolate.isDisposed)).toBe(true);
   });
 });
+
+describe('IsolatePool under a burst', () => {
+  it('makes at most maxCreating isolates at once; the others wait and get an isolate a finished run gives back', async () => {
+    const pending: Array<(isolate: FakeIsolate) => void> = [];
+    const made: FakeIsolate[] = [];
+    const isolates = new IsolatePool<FakeIsolate>(
+      (memoryMiB) => new Promise((resolve) => pending.push((iso) => resolve(iso)) && void memoryMiB),
+      { sweepIntervalMs: 60_000, spares: 0, maxCreating: 2 },
+    );
+    pool = isolates;
+    const resolveNext = () => {
+      const isolate = new FakeIsolate(made.length + 1, 32);
+      made.push(isolate);
+      pending.shift()!(isolate);
+    };
+    const leases = Array.from({ length: 10 }, () => isolates.acquire('tenant-a', 32));
+    await Promise.resolve();
+    expect(pending).toHaveLength(2);
+    expect(isolates.waiting).toBe(10);
+    resolveNext();
+    const first = await leases[0]!;
+    expect(first.isolate).toBe(made[0]);
+    // The next creation starts at once for the next waiter, never more than two in flight.
+    expect(pending).toHaveLength(2);
+    // A run that ends hands its isolate straight to the oldest waiter of its tenant.
+    isolates.release(first, true);
+    const second = await leases[1]!;
+    expect(second.isolate).toBe(made[0]);
+    expect(second.uses).toBe(2);
+    expect(isolates.idleFor('tenant-a')).toBe(0);
+    for (let i = 2; i < 10; i++) {
+      isolates.release(i === 2 ? second : await leases[i - 1]!, true);
+      await leases[i];
+    }
+    expect(isolates.waiting).toBe(0);
+    expect(made).toHaveLength(1);
+  });
+
+  it('never hands an isolate to a waiter of another tenant, and a failed creation fails the oldest waiter only', async () => {
+    let calls = 0;
+    const made: FakeIsolate[] = [];
+    const isolates = new IsolatePool<FakeIsolate>(
+      async (memoryMiB) => {
+        calls++;
+        if (calls === 1) throw new Error('no memory');
+        const isolate = new FakeIsolate(calls, memoryMiB);
+        made.push(isolate);
+        return isolate;
+      },
+      { sweepIntervalMs: 60_000, spares: 0, maxCreating: 1 },
+    );
+    pool = isolates;
+    const a = isolates.acquire('tenant-a', 32);
+    const b = isolates.acquire('tenant-b', 32);
+    await expect(a).rejects.toThrow('no memory');
+    const leaseB = await b;
+    const a2 = isolates.acquire('tenant-a', 32);
+    isolates.release(leaseB, true);
+    // tenant-b's isolate goes idle for tenant-b; tenant-a gets a new one.
+    const leaseA2 = await a2;
+    expect(leaseA2.isolate).not.toBe(leaseB.isolate);
+    expect(isolates.idleFor('tenant-b')).toBe(1);
+  });
+
+  it('close fails the executions still waiting', async () => {
+    const isolates = new IsolatePool<FakeIsolate>(() => new Promise(() => {}), { sweepIntervalMs: 60_000, spares: 0, maxCreating: 1 });
+    pool = isolates;
+    const waiting = isolates.acquire('tenant-a', 32);
+    isolates.close();
+    await expect(waiting).rejects.toThrow('closed');
+  });
+});

@@ -24,6 +24,14 @@ export interface IsolatePoolOptions {
    * the two limits asked for last. 0 = make every isolate on demand. Default 1.
    */
   spares: number;
+  /**
+   * Isolates made on demand at once. An execution that finds no idle isolate and no spare waits
+   * for whichever comes first: an isolate of its tenant given back by a run that ended, or one of
+   * these creations. `new Isolate` runs on the worker's thread (~1–5 ms with the hardening), so a
+   * burst that made one isolate per waiting run stalled every run in flight for 100–400 ms and
+   * filled admission control's queue with 503s (bench profile of the worker). Default 2.
+   */
+  maxCreating: number;
 }
 
 export const DEFAULT_ISOLATE_POOL_OPTIONS: Readonly<IsolatePoolOptions> = Object.freeze({
@@ -35,6 +43,7 @@ export const DEFAULT_ISOLATE_POOL_OPTIONS: Readonly<IsolatePoolOptions> = Object
   idleMs: 30_000,
   sweepIntervalMs: 250,
   spares: 1,
+  maxCreating: 2,
 });
 
 /** Memory limits for which spares are kept. */
@@ -71,6 +80,14 @@ interface PoolEntry<T extends PoolableIsolate> {
 
 export type CreateIsolate<T extends PoolableIsolate> = (memoryMiB: number) => Promise<T>;
 
+/** An execution waiting for an isolate (none idle, no spare, creations at their bound). */
+interface Waiter<T extends PoolableIsolate> {
+  tenantId: string;
+  memoryMiB: number;
+  resolve(lease: IsolateLease<T>): void;
+  reject(error: unknown): void;
+}
+
 /**
  * Warm isolates kept per tenant so a call does not pay for a new isolate. An isolate only ever
  * serves the tenant (and memory limit) it was created for, and only one execution at a time;
@@ -89,6 +106,9 @@ export class IsolatePool<T extends PoolableIsolate> {
   private readonly spareIsolates = new Map<number, T[]>();
   private readonly sparesInFlight = new Map<number, number>();
   private closed = false;
+  /** Executions waiting for an isolate, oldest first, and the on-demand creations in flight. */
+  private waiters: Waiter<T>[] = [];
+  private creating = 0;
 
   constructor(
     private readonly create: CreateIsolate<T>,
@@ -108,9 +128,63 @@ export class IsolatePool<T extends PoolableIsolate> {
       if (this.usableAfterIdle(entry)) return this.lend(entry);
       disposeQuietly(entry.isolate);
     }
-    const isolate = this.takeSpare(memoryMiB) ?? (await this.create(memoryMiB));
-    this.refillSpares(memoryMiB);
-    return this.lend({ isolate, tenantId, memoryMiB, uses: 0, idleSince: 0, cpuAtRelease: 0n, lent: false });
+    const spare = this.takeSpare(memoryMiB);
+    if (spare) {
+      this.refillSpares(memoryMiB);
+      return this.lend(freshEntry(spare, tenantId, memoryMiB));
+    }
+    if (this.closed) throw new Error('isolate pool closed');
+    return new Promise<IsolateLease<T>>((resolve, reject) => {
+      this.waiters.push({ tenantId, memoryMiB, resolve, reject });
+      this.createForWaiters();
+    });
+  }
+
+  /** Executions waiting for an isolate now. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /** Starts creations for waiters not yet covered by one, up to `maxCreating` at once. */
+  private createForWaiters(): void {
+    while (!this.closed && this.creating < Math.max(1, this.options.maxCreating) && this.creating < this.waiters.length) {
+      this.creating++;
+      const memoryMiB = this.waiters[this.creating - 1]!.memoryMiB;
+      this.create(memoryMiB).then(
+        (isolate) => {
+          this.creating--;
+          const index = this.waiters.findIndex((w) => w.memoryMiB === memoryMiB);
+          if (index < 0 || this.closed) {
+            // Its waiter was served by a run that gave an isolate back: keep it as a spare.
+            const spares = this.spareIsolates.get(memoryMiB);
+            if (!this.closed && spares && spares.length < this.options.spares) spares.push(isolate);
+            else if (!this.closed && !spares && this.options.spares > 0 && this.spareIsolates.size < MAX_SPARE_KINDS) this.spareIsolates.set(memoryMiB, [isolate]);
+            else disposeQuietly(isolate);
+          } else {
+            const [waiter] = this.waiters.splice(index, 1);
+            waiter!.resolve(this.lend(freshEntry(isolate, waiter!.tenantId, memoryMiB)));
+            this.refillSpares(memoryMiB);
+          }
+          this.createForWaiters();
+        },
+        (error: unknown) => {
+          this.creating--;
+          // The failure is reported to the execution that was waiting longest for this limit.
+          const index = this.waiters.findIndex((w) => w.memoryMiB === memoryMiB);
+          if (index >= 0) this.waiters.splice(index, 1)[0]!.reject(error);
+          this.createForWaiters();
+        },
+      );
+    }
+  }
+
+  /** Hands a reusable isolate straight to the oldest execution of its tenant and limit that waits. */
+  private handToWaiter(entry: PoolEntry<T>): boolean {
+    const index = this.waiters.findIndex((w) => w.tenantId === entry.tenantId && w.memoryMiB === entry.memoryMiB);
+    if (index < 0) return false;
+    const [waiter] = this.waiters.splice(index, 1);
+    waiter!.resolve(this.lend(entry));
+    return true;
   }
 
   /** Spare isolates ready now (all memory limits). */
@@ -177,6 +251,7 @@ export class IsolatePool<T extends PoolableIsolate> {
       disposeQuietly(isolate);
       return;
     }
+    if (this.handToWaiter(entry)) return;
     const key = poolKey(entry.tenantId, entry.memoryMiB);
     const list = this.idle.get(key) ?? [];
     if (list.length >= this.options.maxIdlePerTenant) {
@@ -210,6 +285,7 @@ export class IsolatePool<T extends PoolableIsolate> {
   /** Disposes every idle and spare isolate (lent ones are disposed when released). */
   close(): void {
     this.closed = true;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new Error('isolate pool closed'));
     for (const list of this.idle.values()) for (const entry of list) disposeQuietly(entry.isolate);
     for (const list of this.spareIsolates.values()) for (const isolate of list) disposeQuietly(isolate);
     this.spareIsolates.clear();
@@ -274,6 +350,10 @@ export class IsolatePool<T extends PoolableIsolate> {
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(10, this.options.sweepIntervalMs));
     this.sweepTimer.unref();
   }
+}
+
+function freshEntry<T extends PoolableIsolate>(isolate: T, tenantId: string, memoryMiB: number): PoolEntry<T> {
+  return { isolate, tenantId, memoryMiB, uses: 0, idleSince: 0, cpuAtRelease: 0n, lent: false };
 }
 
 function poolKey(tenantId: string, memoryMiB: number): string {
