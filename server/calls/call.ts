@@ -995,7 +995,7 @@ export class Call {
 
   /** A Refer-To naming one of the tenant's park slots (`sip:71@<tenant domain>`). */
   private isParkSlot(uri: SipUri): boolean {
-    return uri.host.toLowerCase() === this.tenant.domain && this.ctx.parking.isSlot(uri.user);
+    return uri.host.toLowerCase() === this.tenant.domain && this.ctx.parking.isSlot(this.tenant.id, uri.user);
   }
 
   /** tr=c REFER to a slot: the other party is parked there, the referrer hears NOTIFY 200 and gets BYE. */
@@ -1035,6 +1035,9 @@ export class Call {
    */
   private async parkSide(stay: BridgeSide, slot: string | undefined, by: string, recallTo: string | undefined, beforeBye?: () => void):
     Promise<{ ok: true; slot: string } | { ok: false; status: 404 | 409 | 422 | 502; reason: string }> {
+    // The tenant's own slot range, read once (before the checks, which then hold until lot.park).
+    const settingsRead = this.ctx.parking.ready(this.tenant.id);
+    if (settingsRead) await settingsRead;
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.parked) return { ok: false, status: 409, reason: `The call is already parked in ${this.parked.slot}` };
@@ -1042,7 +1045,8 @@ export class Call {
     const lot = this.ctx.parking;
     const chosen = slot ?? lot.firstFree(this.tenant.id);
     if (!chosen) return { ok: false, status: 409, reason: 'No free park slot' };
-    if (!lot.isSlot(chosen)) return { ok: false, status: 422, reason: `${chosen} is not a park slot (${lot.settings.first}-${lot.settings.last})` };
+    const { first, last } = lot.settingsFor(this.tenant.id);
+    if (!lot.isSlot(this.tenant.id, chosen)) return { ok: false, status: 422, reason: `${chosen} is not a park slot (${first}-${last})` };
     if (!lot.park(this.tenant.id, chosen, this, by)) return { ok: false, status: 409, reason: `Slot ${chosen} is taken` };
     const before = bridge.value.sdpSentTo(stay);
     const r = before

@@ -1,2 +1,4 @@
 export { DEFAULT_PARK_SETTINGS, ParkingLot, parseParkSlots } from './parking-lot.ts';
-export type { CancelTimer, ParkedCall, ParkedEntry, ParkSettings } from './parking-lot.ts';
+export type { CancelTimer, ParkedCall, ParkedEntry, ParkSettings, ParkSettingsSource } from './parking-lot.ts';
+export { TenantParkSettings } from './tenant-park-settings.ts';
+export type { StoredParkSettings, TenantParkSettingsOptions } from './tenant-park-settings.ts';
