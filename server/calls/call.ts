@@ -13,7 +13,7 @@ import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
 import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
-import { Bridge, holdSdp, otherSide, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeSide } from './bridge/index.ts';
+import { Bridge, otherSide, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeSide } from './bridge/index.ts';
 import {
   blindTransfer, joinFarParties, transferByDial, transferByDialplan, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
   type JoinableCall, type ReferTarget, type TransferringCall,
@@ -26,7 +26,7 @@ import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
 import type { PhoneDialog } from './phone-dialog.ts';
 import { SessionState } from './legs/session-state.ts';
-import type { ParkingLot } from './park/index.ts';
+import { CallPark, type ParkHost, type ParkingLot } from './park/index.ts';
 import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
@@ -106,11 +106,8 @@ export class Call {
   private transferring = false;
   /** The held party and both sessions as they were before the hold (what unhold restores). */
   private onHold?: HoldState;
-  /**
-   * Parked in a slot: `side` is the parked party, on hold; the other side is vacant (its party
-   * got BYE) until a retrieve or the recall puts someone there. `recallTo`: the parker's extension.
-   */
-  private parked?: { slot: string; side: BridgeSide; by: string; recallTo?: string };
+  /** Parked in a slot (park/call-park.ts): the parked party on hold, the other side vacant until a retrieve or the recall. */
+  private readonly parking: CallPark<Call>;
   /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
   private consultation?: { consult: Consult; key: string; destination: string; by: string; holds?: PartyHold[] };
   /** Tenant accounts this call's live legs ring, with a count per account (pickup finds calls by them). */
@@ -176,6 +173,7 @@ export class Call {
     };
     this.sys = new SysFunctions(scope, { opts: ctx.opts, currentCalls: (t) => ctx.currentCalls(t) });
     this.parties = new CallParties({ callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e) });
+    this.parking = new CallPark<Call>(this.parkHost());
   }
 
   get caller(): CallParty {
@@ -808,8 +806,8 @@ export class Call {
       this.takeoverRetransmitters.get(side)?.stop();
       this.takeoverRetransmitters.delete(side);
     }
-    if (this.parked && this.bridge && this.machine.is(CallState.Answered)) {
-      this.handleWhileParked(req, tx, side);
+    if (this.parking.current && this.bridge && this.machine.is(CallState.Answered)) {
+      this.parking.handleInDialog(req, tx, side);
       return;
     }
     if (this.bridge && this.machine.is(CallState.Answered)) {
@@ -817,49 +815,6 @@ export class Call {
       return;
     }
     if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
-  }
-
-  /**
-   * The parked party talks to nobody: the switch answers its in-dialog requests itself. A
-   * re-INVITE or UPDATE (session refresh, its own hold) gets the held session we gave it.
-   */
-  private handleWhileParked(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    const parked = this.parked!;
-    if (req.method === 'ACK' || !tx) return;
-    const bridge = this.bridge!;
-    if (side !== parked.side) {
-      tx.respond(createResponse(req, 481));
-      return;
-    }
-    const dialog = bridge.party(side).dialog;
-    if (!dialog.acceptRemoteCSeq(req)) {
-      tx.respond(createResponse(req, 500, 'CSeq out of order'));
-      return;
-    }
-    switch (req.method) {
-      case 'BYE':
-        tx.respond(createResponse(req, 200));
-        dialog.terminated = true;
-        this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Parked party hung up');
-        return;
-      case 'INVITE':
-      case 'UPDATE': {
-        dialog.refreshTarget(req);
-        const sdp = bridge.sdpSentTo(side);
-        const res = createResponse(req, 200, 'OK', { headers: { Contact: dialog.localContact }, body: sdp, contentType: sdp ? 'application/sdp' : undefined });
-        tx.respond(res);
-        if (req.method === 'INVITE' && req.source?.transport === 'udp') {
-          this.takeoverRetransmitters.get(side)?.stop();
-          this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, req.source, () => this.takeoverRetransmitters.delete(side)));
-        }
-        return;
-      }
-      case 'REFER':
-        tx.respond(createResponse(req, 603, 'A parked call cannot be transferred'));
-        return;
-      default:
-        tx.respond(createResponse(req, 200));
-    }
   }
 
   // ------------------------------------------------------------------ transfer
@@ -880,7 +835,7 @@ export class Call {
     // tr=p passes a Replaces on unchanged: it names the transferor's dialog with us, so the far
     // party's INVITE/Replaces comes back to the switch and is matched there (takeOver).
     if (policy === 'switch' && target.replaces) this.attendedRefer(side, req, tx, target);
-    else if (policy === 'switch' && this.isParkSlot(target.uri)) void this.parkByRefer(side, req, tx, target);
+    else if (policy === 'switch' && this.parking.isSlot(target.uri)) void this.parking.byRefer(side, req, tx, target);
     else if (policy === 'pass-through') void this.passTransfer(side, req, tx, target);
     else if (policy === 'switch') {
       this.transferring = true;
@@ -993,87 +948,9 @@ export class Call {
       });
   }
 
-  /** A Refer-To naming one of the tenant's park slots (`sip:71@<tenant domain>`). */
-  private isParkSlot(uri: SipUri): boolean {
-    return uri.host.toLowerCase() === this.tenant.domain && this.ctx.parking.isSlot(this.tenant.id, uri.user);
-  }
-
-  /** tr=c REFER to a slot: the other party is parked there, the referrer hears NOTIFY 200 and gets BYE. */
-  private async parkByRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): Promise<void> {
-    tx.respond(createResponse(req, 202, 'Accepted'));
-    this.recordTransfer('accepted', side, target, {});
-    const referrer = this.bridge!.party(side);
-    const notify = (status: number, reason: string): void => {
-      if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
-    };
-    notify(100, 'Trying');
-    const by = uriText(referrer.dialog.remoteParty.uri);
-    const r = await this.parkSide(otherSide(side), target.uri.user, by, this.extensionOf(side), () => notify(200, 'OK'));
-    if (!r.ok) {
-      notify(r.status === 409 ? 486 : r.status, r.reason);
-      this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason });
-      return;
-    }
-    this.recordTransfer('completed', side, target, { status: 200 });
-  }
-
-  /**
-   * The tenant account on `side`, if that party is one: the caller of an outgoing call, or a
-   * callee reached as an account of the tenant (To in the tenant's domain). Park recalls go there.
-   */
-  private extensionOf(side: BridgeSide): string | undefined {
-    if (side === 'a') return this.direction === 'outbound' ? this.account.username : undefined;
-    if (this.direction === 'inbound') return this.account.username;
-    const uri = this.bridge?.party('b').dialog.remoteParty.uri;
-    return uri && uri.host.toLowerCase() === this.tenant.domain ? uri.user : undefined;
-  }
-
-  /**
-   * Parks the party on `stay` in `slot` (or the tenant's first free one): it is re-INVITEd on
-   * hold (a held party hears silence; holdSdp is where music on hold plugs in), the other party
-   * gets BYE, and the slot's recall timer starts. `beforeBye` runs once the park holds.
-   */
-  private async parkSide(stay: BridgeSide, slot: string | undefined, by: string, recallTo: string | undefined, beforeBye?: () => void):
-    Promise<{ ok: true; slot: string } | { ok: false; status: 404 | 409 | 422 | 502; reason: string }> {
-    // The tenant's own slot range, read once (before the checks, which then hold until lot.park).
-    const settingsRead = this.ctx.parking.ready(this.tenant.id);
-    if (settingsRead) await settingsRead;
-    const bridge = this.controllableBridge();
-    if (!bridge.ok) return bridge;
-    if (this.parked) return { ok: false, status: 409, reason: `The call is already parked in ${this.parked.slot}` };
-    if (this.onHold) return { ok: false, status: 409, reason: 'Unhold the call first' };
-    const lot = this.ctx.parking;
-    const chosen = slot ?? lot.firstFree(this.tenant.id);
-    if (!chosen) return { ok: false, status: 409, reason: 'No free park slot' };
-    const { first, last } = lot.settingsFor(this.tenant.id);
-    if (!lot.isSlot(this.tenant.id, chosen)) return { ok: false, status: 422, reason: `${chosen} is not a park slot (${first}-${last})` };
-    if (!lot.park(this.tenant.id, chosen, this, by)) return { ok: false, status: 409, reason: `Slot ${chosen} is taken` };
-    const before = bridge.value.sdpSentTo(stay);
-    const r = before
-      ? await bridge.value.send(stay, { method: 'INVITE', body: holdSdp(before, ++this.sdpSteps[stay]), contentType: 'application/sdp' })
-      : { status: 409, reason: 'The call has no session to hold' };
-    if (r.status >= 300 || this.machine.is(CallState.Ended)) {
-      lot.leave(this.tenant.id, chosen);
-      return { ok: false, status: 502, reason: `Park re-INVITE answered ${r.status} ${r.reason}` };
-    }
-    const vacant = otherSide(stay);
-    this.parked = { slot: chosen, side: stay, by, recallTo };
-    beforeBye?.();
-    bridge.value.party(vacant).bye([reasonHeader(200, 'Call parked')]);
-    this.parties.vacate(vacant);
-    const key = this.sideDialogKeys[vacant];
-    if (key) this.ctx.unregisterDialog(key);
-    this.recordPark('parked', chosen, by);
-    return { ok: true, slot: chosen };
-  }
-
   /** Live call control: park `party` (it stays, on hold); the other party leaves. */
-  async park(party: ControlParty, slot: string | undefined, by: string): Promise<ControlResult & { slot?: string }> {
-    const stay = controlSide(party);
-    // The recall goes to the call's own account when that is the party who left (not the parked one).
-    const own: BridgeSide = this.direction === 'outbound' ? 'a' : 'b';
-    const r = await this.parkSide(stay, slot, by, own === stay ? undefined : this.account.username);
-    return r.ok ? { ok: true, slot: r.slot } : r;
+  park(party: ControlParty, slot: string | undefined, by: string): Promise<ControlResult & { slot?: string }> {
+    return this.parking.park(party, slot, by);
   }
 
   // ------------------------------------------------------------------ consult (switchboard attended transfer)
@@ -1094,7 +971,7 @@ export class Call {
   async consultStart(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
-    if (this.consultation || this.parked || this.onHold || this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    if (this.consultation || this.parking.current || this.onHold || this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
     if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
     const target = this.consultTarget(destination);
     this.transferring = true;
@@ -1178,69 +1055,56 @@ export class Call {
 
   /** The parked party's URI, if parked (the lot's list view). */
   get parkedPartyUri(): string | undefined {
-    return this.parked && this.bridge ? uriText(this.bridge.party(this.parked.side).dialog.remoteParty.uri) : undefined;
+    return this.parking.parkedPartyUri;
   }
 
-  /** The park recall timer fired (the lot already freed the slot): ring the parker, or end the call. */
+  /** The park recall timer fired (the lot already freed the slot). */
   recall(): void {
-    const parked = this.parked;
-    if (!parked || this.machine.is(CallState.Ended)) return;
-    if (!parked.recallTo) {
-      this.hangup('system', 480, 'Park timeout, nobody to recall');
-      return;
-    }
-    void this.retrieveTo(parked.recallTo, 'system', 'recalled').then((r) => {
-      if (!r.ok && !this.machine.is(CallState.Ended)) this.hangup('system', 480, 'Park recall not answered');
-    });
+    this.parking.recall();
   }
 
-  /**
-   * Connects the parked party to the tenant's extension `destination` (REST retrieve, recall): it
-   * is dialled with a late offer like a transfer's new party. On failure a retrieve leaves the
-   * call parked in its slot.
-   */
-  async retrieveTo(destination: string, by: string, kind: 'retrieved' | 'recalled' = 'retrieved'): Promise<ControlResult> {
-    const parked = this.parked;
-    if (!parked || !this.bridge || !this.machine.is(CallState.Answered)) return { ok: false, status: 409, reason: 'The call is not parked' };
-    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
-    this.ctx.parking.leave(this.tenant.id, parked.slot);
-    this.transferring = true;
-    try {
-      const vacant = otherSide(parked.side);
-      const r = await blindTransfer(this.transferringCall(), { leave: vacant, place: transferByDial(`${destination}@local`), progress: () => undefined });
-      this.parties.dropUnseated();
-      if (!r.ok) {
-        if (kind === 'retrieved' && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
-        return { ok: false, status: 502, reason: `Retrieve failed: ${r.status} ${r.reason}` };
-      }
-      this.parked = undefined;
-      this.sideLegIds[vacant] = r.newLegId;
-      this.recordPark(kind, parked.slot, by, destination);
-      return { ok: true };
-    } finally {
-      this.transferring = false;
-    }
+  /** REST retrieve and recall: the parked party is connected to the extension `destination`. */
+  retrieveTo(destination: string, by: string, kind: 'retrieved' | 'recalled' = 'retrieved'): Promise<ControlResult> {
+    return this.parking.retrieveTo(destination, by, kind);
   }
 
-  /** A phone of the tenant dialled the slot: it takes the vacant side (like INVITE/Replaces). */
-  async retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string, taker?: CallAccount): Promise<boolean> {
-    const parked = this.parked;
-    if (!parked) {
-      tx.respond(createResponse(req, 404, 'Nothing parked there', { toTag: newTag() }));
-      return false;
-    }
-    this.ctx.parking.leave(this.tenant.id, parked.slot);
-    const taken = await this.takeOver(otherSide(parked.side), req, tx, by, 'retrieved', taker);
-    if (!taken && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
-    return taken;
+  /** A phone of the tenant dialled the slot this call is parked in. */
+  retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string, taker?: CallAccount): Promise<boolean> {
+    return this.parking.retrieveByPhone(req, tx, by, taker);
   }
 
-  private recordPark(type: 'parked' | 'retrieved' | 'recalled', slot: string, by: string, destination?: string): void {
-    const at = Date.now();
-    this.history.push({ type, at, slot, by });
-    this.log.info({ slot, by, destination }, `call ${type}`);
-    this.ctx.opts.emit({ type: `call.${type}`, tenantId: this.tenant.id, callId: this.id, at, slot, by, destination });
+  /** This call as its park sees it. */
+  private parkHost(): ParkHost<Call> {
+    const call = this;
+    return {
+      self: this, tenant: this.tenant, direction: this.direction, account: this.account, lot: this.ctx.parking, stack: this.ctx.stack,
+      get log() { return call.log; },
+      history: this.history,
+      emit: (event) => this.ctx.opts.emit(event),
+      get bridge() { return call.bridge; },
+      get answered() { return call.machine.is(CallState.Answered); },
+      get ended() { return call.machine.is(CallState.Ended); },
+      get onHold() { return call.onHold !== undefined; },
+      get transferring() { return call.transferring; },
+      set transferring(v: boolean) { call.transferring = v; },
+      controllableBridge: () => this.controllableBridge(),
+      nextSdpStep: (side) => ++this.sdpSteps[side],
+      vacate: (side) => {
+        this.parties.vacate(side);
+        const key = this.sideDialogKeys[side];
+        if (key) this.ctx.unregisterDialog(key);
+      },
+      setSideLegId: (side, legId) => { this.sideLegIds[side] = legId; },
+      dropUnseated: () => this.parties.dropUnseated(),
+      transferringCall: () => this.transferringCall(),
+      takeOver: (side, req, tx, by, kind, taker) => this.takeOver(side, req, tx, by, kind, taker),
+      hangup: (by, status, reason) => this.hangup(by, status, reason),
+      recordTransfer: (result, side, target, detail) => this.recordTransfer(result, side, target, detail),
+      resendUntilAck: (side, res, source) => {
+        this.takeoverRetransmitters.get(side)?.stop();
+        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, source, () => this.takeoverRetransmitters.delete(side)));
+      },
+    };
   }
 
   /** Why this call cannot be joined into another by an attended transfer now, if it cannot. */
@@ -1301,7 +1165,7 @@ export class Call {
       tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
       return false;
     };
-    if (kind === 'replaced' && this.parked) return reply(481);
+    if (kind === 'replaced' && this.parking.current) return reply(481);
     if (!this.bridge || !this.machine.is(CallState.Answered)) return reply(481);
     if (this.transferring || this.bridge.busy) return reply(491);
     if (!req.body.length || !req.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp')) {
@@ -1338,9 +1202,7 @@ export class Call {
         }));
       }
       if (kind === 'retrieved') {
-        const slot = this.parked?.slot ?? '';
-        this.parked = undefined;
-        this.recordPark('retrieved', slot, by, by);
+        this.parking.takenByPhone(by);
         return true;
       }
       replaced.bye([reasonHeader(200, 'Call replaced')]);
@@ -1414,7 +1276,7 @@ export class Call {
   view(): LiveCallView {
     return {
       id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
-      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, parkedIn: this.parked?.slot, history: [...this.history],
+      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, parkedIn: this.parking.current?.slot, history: [...this.history],
     };
   }
 
@@ -1423,7 +1285,7 @@ export class Call {
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.onHold) return this.onHold.party === party ? { ok: true } : { ok: false, status: 409, reason: `The ${this.onHold.party} is on hold` };
-    if (this.parked || this.consultation || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    if (this.parking.current || this.consultation || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
     const r = await holdParty(bridge.value, party, (side) => ++this.sdpSteps[side]);
     if (!r.ok) return r;
     this.onHold = r.state;
@@ -1524,7 +1386,7 @@ export class Call {
     this.aRetransmitter?.stop();
     for (const r of this.takeoverRetransmitters.values()) r.stop();
     this.takeoverRetransmitters.clear();
-    if (this.parked) this.ctx.parking.leave(this.tenant.id, this.parked.slot);
+    this.parking.leaveLot();
     this.consultation?.consult.target.bye([reasonHeader(200, 'Call ended')]);
     this.consultation = undefined;
     this.bridge?.close();
