@@ -27,6 +27,7 @@ import { recordCallEnd } from './records/index.ts';
 import type { PhoneDialog } from './phone-dialog.ts';
 import { SessionState } from './legs/session-state.ts';
 import { CallPark, type ParkHost, type ParkingLot } from './park/index.ts';
+import { CallPickup, sandboxOutcome, type PickupHost } from './pickup/index.ts';
 import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
@@ -110,12 +111,8 @@ export class Call {
   private readonly parking: CallPark<Call>;
   /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
   private consultation?: { consult: Consult; key: string; destination: string; by: string; holds?: PartyHold[] };
-  /** Tenant accounts this call's live legs ring, with a count per account (pickup finds calls by them). */
-  private readonly ringingAccounts = new Map<string, number>();
-  /** A phone picked the ringing call up: the Dial that was ringing reports an answer. */
-  private pickedUp = false;
-  /** Live call control picks the ringing call up to an extension: the ringing Dial reports how that went. */
-  private pickupPending?: Promise<SandboxDialResult>;
+  /** Which accounts the ringing legs ring, and a pickup of the call (pickup/call-pickup.ts). */
+  private readonly pickup: CallPickup;
   /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
   private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
@@ -174,6 +171,7 @@ export class Call {
     this.sys = new SysFunctions(scope, { opts: ctx.opts, currentCalls: (t) => ctx.currentCalls(t) });
     this.parties = new CallParties({ callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e) });
     this.parking = new CallPark<Call>(this.parkHost());
+    this.pickup = new CallPickup(this.pickupHost());
   }
 
   get caller(): CallParty {
@@ -303,13 +301,9 @@ export class Call {
     const chain = this.direction === 'inbound' && this.dialplanName ? [this.account.username] : [];
     const scope: LegScope = { settings: this.legSettings, headers: options.customHeaders, chain, depth: 0 };
     const { result, legOffset } = await this.forkLegs(plan, dialString, options, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
-    if (this.pickupPending) return this.pickupPending;
-    if (this.pickedUp) {
-      // A phone picked the call up while this Dial rang: for the script that is an answer.
-      result.winner?.handle.winner?.bye([reasonHeader(200, 'Call picked up elsewhere')]);
-      this.parties.dropUnseated();
-      return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
-    }
+    // A pickup took the call while this Dial rang: the script hears how that went.
+    const pickedUp = this.pickup.dialOutcome(result);
+    if (pickedUp) return pickedUp;
     if (result.answered && result.winner) {
       const winner = result.winner.handle;
       const branch = winner.winner;
@@ -422,15 +416,7 @@ export class Call {
   /** A leg to a local account that fails (or is cancelled) stops counting against its maxCalls. */
   private releasingOnFailure(observer: LegObserver, callee: CallAccount, hold: PartyHold): LegObserver {
     let released = false;
-    let ringing = true;
-    this.ringingAccounts.set(callee.username, (this.ringingAccounts.get(callee.username) ?? 0) + 1);
-    const stopRinging = (): void => {
-      if (!ringing) return;
-      ringing = false;
-      const n = (this.ringingAccounts.get(callee.username) ?? 1) - 1;
-      if (n > 0) this.ringingAccounts.set(callee.username, n);
-      else this.ringingAccounts.delete(callee.username);
-    };
+    const stopRinging = this.pickup.ringing(callee.username);
     return {
       ringing: () => observer.ringing(),
       progress: (sdp) => observer.progress(sdp),
@@ -487,107 +473,50 @@ export class Call {
 
   /** Still ringing (no final answer to the caller) with a leg to `extension`, or to any account of the tenant but `except`. */
   isRingingFor(extension: string | undefined, except?: string): boolean {
-    if (!this.machine.is(CallState.Dialing) || this.finalSent || this.cancelled || this.pickedUp) return false;
-    if (extension !== undefined) return this.ringingAccounts.has(extension);
-    return [...this.ringingAccounts.keys()].some((u) => u !== except);
+    return this.pickup.isRingingFor(extension, except);
   }
 
-  /**
-   * Pickup from live call control: the ringing legs are cancelled and the tenant's extension
-   * `destination` is rung instead with the caller's offer; its answer bridges the call as any
-   * Dial would. The script's ringing Dial resolves with that leg's outcome.
-   */
-  async pickupTo(destination: string, by: string): Promise<ControlResult> {
-    if (!this.isRingingFor(undefined)) return { ok: false, status: 409, reason: 'The call is not ringing' };
-    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
-    const r = await this.ringInstead(`${destination}@local`, 'Pickup');
-    if (!r.ok) return r;
-    const at = Date.now();
-    this.history.push({ type: 'picked-up', at, party: 'callee', by });
-    this.log.info({ by, destination }, 'call picked up');
-    this.ctx.opts.emit({ type: 'call.picked-up', tenantId: this.tenant.id, callId: this.id, at, party: 'callee', by });
-    return { ok: true };
+  /** Live call control: the ringing call is answered by the extension `destination` instead. */
+  pickupTo(destination: string, by: string): Promise<ControlResult> {
+    return this.pickup.pickupTo(destination, by);
   }
 
-  /**
-   * Deflect (switchboard transfer of a call that still rings): the ringing legs are cancelled and
-   * `destination` — an extension, or a sip: URI that the leg destination policy checks like any
-   * dialled leg — is rung for the caller with its own offer. Recorded and announced as a blind
-   * transfer (`call.transfer.accepted`, then `call.transferred` or `call.transfer.failed`).
-   */
-  private async deflect(destination: string, by: string): Promise<ControlResult> {
-    const extension = /^[A-Za-z0-9._+-]{1,64}$/.test(destination);
-    // A URI becomes one dial-string leg: nothing in it may start another leg or option list.
-    if (!extension && !/^sips?:[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(destination)) {
-      return { ok: false, status: 422, reason: 'destination must be an extension of the tenant or a plain sip:user@host URI' };
-    }
-    const parsed = parseReferTo(extension ? `<sip:${destination}@${this.tenant.domain}>` : `<${destination}>`);
-    if (!parsed.ok) return { ok: false, status: 422, reason: parsed.reason };
-    this.recordTransfer('accepted', 'b', parsed.target, { by });
-    const r = await this.ringInstead(extension ? `${destination}@local` : destination, 'Transfer');
-    if (!r.ok) {
-      if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', 'b', parsed.target, { status: r.status, reason: r.reason, by });
-      return r;
-    }
-    this.recordTransfer('completed', 'b', parsed.target, { status: 200, newLegId: r.legId, by });
-    return { ok: true };
+  /** A phone's `*8<ext>` / `*8` picks this ringing call up. */
+  pickUp(req: SipRequest, tx: ServerTransaction, by: string, picker?: CallAccount): Promise<boolean> {
+    return this.pickup.pickUp(req, tx, by, picker);
   }
 
-  /** Cancels the ringing legs and rings `dialString` for the caller instead; the script's ringing Dial gets its outcome. */
-  private async ringInstead(dialString: string, what: string): Promise<{ ok: true; legId: number } | Extract<ControlResult, { ok: false }>> {
-    let settle!: (r: SandboxDialResult) => void;
-    this.pickupPending = new Promise((resolve) => { settle = resolve; });
-    this.pickedUp = true;
-    this.fork?.cancel();
-    // The rung accounts are out of the call; whoever answers the new leg takes the callee's side.
-    this.parties.dropRinging();
-    this.parties.vacate('b');
-    try {
-      const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
-      const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
-      const { result, legOffset } = await this.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
-      const branch = result.winner?.handle.winner;
-      if (!result.answered || !result.winner || !branch?.dialog || this.cancelled || this.finalSent || !this.machine.is(CallState.Dialing)) {
-        branch?.bye([reasonHeader(487, 'Caller gone')]);
-        this.parties.dropUnseated();
-        settle({ answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) });
-        return { ok: false, status: 502, reason: `${what} failed: ${result.status} ${result.reason}` };
-      }
-      const legId = result.winner.outcome.id + legOffset;
-      this.bridgeTo(result.winner.handle, branch, legId);
-      settle({ answered: true, status: 200, reason: 'OK', outcome: 'answered' });
-      return { ok: true, legId };
-    } catch (err) {
-      settle({ answered: false, status: 500, reason: (err as Error).message, outcome: 'failed' });
-      return { ok: false, status: 502, reason: (err as Error).message };
-    } finally {
-      // The ringing Dial already holds the promise; a later Dial of the script must not get it.
-      this.pickupPending = undefined;
-      if (!this.machine.is(CallState.Answered)) this.pickedUp = false;
-    }
-  }
-
-  /**
-   * Call pickup by a phone of the tenant (`*8<ext>`, `*8`): the ringing legs are cancelled and
-   * the caller is bridged to the phone. Each side's offer is the other's answer (the caller's
-   * INVITE and the phone's INVITE both carry one); a pair of phones without a common codec would
-   * need a re-INVITE, which the switch does not send yet.
-   */
-  async pickUp(req: SipRequest, tx: ServerTransaction, by: string, picker?: CallAccount): Promise<boolean> {
-    const reply = (status: number, reason?: string): false => {
-      tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
-      return false;
+  /** This call as its pickup sees it. */
+  private pickupHost(): PickupHost {
+    const call = this;
+    return {
+      id: this.id, tenant: this.tenant, request: this.req, history: this.history,
+      get log() { return call.log; },
+      emit: (event) => this.ctx.opts.emit(event),
+      get dialing() { return call.machine.is(CallState.Dialing) && !call.finalSent && !call.cancelled; },
+      get answered() { return call.machine.is(CallState.Answered); },
+      get ended() { return call.machine.is(CallState.Ended); },
+      cancelRinging: () => this.fork?.cancel(),
+      dropRinging: (vacate) => {
+        this.parties.dropRinging();
+        if (vacate) this.parties.vacate('b');
+      },
+      dropUnseated: () => this.parties.dropUnseated(),
+      ring: (dialString) => {
+        const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
+        const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
+        return this.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
+      },
+      bridgeTo: (leg, branch, legId) => this.bridgeTo(leg, branch, legId),
+      answerWithPhone: (req, tx, toCaller, toPicker, picker) => this.answerWithPhone(req, tx, toCaller, toPicker, picker),
+      recordTransfer: (result, side, target, detail) => this.recordTransfer(result, side, target, detail),
     };
-    if (!this.isRingingFor(undefined)) return reply(481);
-    if (!isSdpMessage(req)) return reply(488, 'Pickup needs an SDP offer');
-    if (!isSdpMessage(this.req)) return reply(488, 'The ringing call has no SDP offer');
-    const toCaller = relayedBody(req, true);
-    const toPicker = relayedBody(this.req, true);
-    this.pickedUp = true;
-    this.fork?.cancel();
-    this.parties.dropRinging();
+  }
+
+  /** A phone picked the ringing call up: the caller and the phone are answered with each other's offers and bridged. */
+  private answerWithPhone(req: SipRequest, tx: ServerTransaction, toCaller: Buffer, toPicker: Buffer, picker?: CallAccount): boolean {
     const res = this.respondA(200, 'OK', toCaller);
-    if (!res) return reply(481);
+    if (!res) return false;
     this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
     const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
@@ -622,9 +551,6 @@ export class Call {
       type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at, legId: 0,
       caller: this.caller, callee: this.callee, direction: this.direction,
     });
-    this.history.push({ type: 'picked-up', at, party: 'callee', by });
-    this.log.info({ by }, 'call picked up');
-    this.ctx.opts.emit({ type: 'call.picked-up', tenantId: this.tenant.id, callId: this.id, at, party: 'callee', by });
     return true;
   }
 
@@ -1310,7 +1236,7 @@ export class Call {
    * tenant's `transfer` dialplan (the same policy a phone's REFER meets); the other party leaves.
    */
   async transfer(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
-    if (party === 'caller' && this.isRingingFor(undefined)) return this.deflect(destination, by);
+    if (party === 'caller' && this.isRingingFor(undefined)) return this.pickup.deflect(destination, by);
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
@@ -1401,14 +1327,4 @@ export class Call {
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }
-}
-
-function isSdpMessage(msg: SipRequest): boolean {
-  return msg.body.length > 0 && msg.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp') === true;
-}
-
-function sandboxOutcome(r: DialResult<BridgeableLeg>): string {
-  if (r.outcome === 'timeout') return 'no-answer';
-  if (r.outcome === 'failed' && (r.status === 486 || r.status === 600)) return 'busy';
-  return r.outcome;
 }
