@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { CallState, callStateMachine } from './call-state.ts';
 import {
-  cancelConsult, completeConsult, controlSide, holdParty, startConsult, unholdParty,
-  type Consult, type ConsultingCall, type ControlParty, type ControlResult, type HoldState, type LiveCallView,
+  CallConsult, controlSide, holdParty, unholdParty, type ConsultHost, type ControlParty, type ControlResult, type HoldState, type LiveCallView,
 } from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
-import { Dialog, dialogKey, dialogKeyOfRequest, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
+import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
 import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
 import { parseUri, type SipUri } from '../sip/index.ts';
@@ -110,7 +109,7 @@ export class Call {
   /** Parked in a slot (park/call-park.ts): the parked party on hold, the other side vacant until a retrieve or the recall. */
   private readonly parking: CallPark<Call>;
   /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
-  private consultation?: { consult: Consult; key: string; destination: string; by: string; holds?: PartyHold[] };
+  private readonly consult: CallConsult;
   /** Which accounts the ringing legs ring, and a pickup of the call (pickup/call-pickup.ts). */
   private readonly pickup: CallPickup;
   /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
@@ -172,6 +171,7 @@ export class Call {
     this.parties = new CallParties({ callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e) });
     this.parking = new CallPark<Call>(this.parkHost());
     this.pickup = new CallPickup(this.pickupHost());
+    this.consult = new CallConsult(this.consultHost());
   }
 
   get caller(): CallParty {
@@ -723,8 +723,8 @@ export class Call {
 
   /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    if (this.consultation && dialogKeyOfRequest(req) === this.consultation.key) {
-      this.handleConsultTarget(req, tx);
+    if (this.consult.owns(req)) {
+      this.consult.handleTargetRequest(req, tx);
       return;
     }
     if (req.method === 'ACK' && side === 'a') this.aRetransmitter?.stop();
@@ -881,102 +881,44 @@ export class Call {
 
   // ------------------------------------------------------------------ consult (switchboard attended transfer)
 
-  private consultingCall(destination: string): ConsultingCall {
-    const call = this;
-    const host = this.transferringCall().dialplanHost(() => undefined);
-    return {
-      bridge: this.bridge!,
-      get ended() { return call.machine.is(CallState.Ended); },
-      mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
-      nextSdpStep: (side) => ++this.sdpSteps[side],
-      place: () => transferByDial(`${destination}@local`)(host),
-    };
-  }
-
-  /** Step 1: `party` (the switchboard's side, e.g. the receptionist's phone) consults the extension `destination`; the other party waits on hold. */
-  async consultStart(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
-    const bridge = this.controllableBridge();
-    if (!bridge.ok) return bridge;
-    if (this.consultation || this.parking.current || this.onHold || this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
-    const target = this.consultTarget(destination);
-    this.transferring = true;
-    try {
-      this.recordTransfer('accepted', controlSide(party), target, { by, attended: true });
-      const r = await startConsult(this.consultingCall(destination), controlSide(party));
-      if (!r.ok) {
-        this.parties.dropUnseated();
-        if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', controlSide(party), target, { status: r.status, reason: r.reason, by, attended: true });
-        return r;
-      }
-      const key = dialogKey(r.value.target.dialog!.id);
-      // The target's account is a party (busy) while it talks to the consultant; it takes a side at completion.
-      this.consultation = { consult: r.value, key, destination, by, holds: this.parties.setAside() };
-      this.ctx.registerDialog(key, this, r.value.consultant);
-      this.dialogKeys.push(key);
-      return { ok: true };
-    } finally {
-      this.transferring = false;
-    }
+  /** Step 1: `party` (the switchboard's side) consults the extension `destination`; the other party waits on hold. */
+  consultStart(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+    return this.consult.start(party, destination, by);
   }
 
   /** Step 2: the held party and the consult target are joined; the consultant leaves. */
-  async consultComplete(by: string): Promise<ControlResult> {
-    const c = this.consultation;
-    if (!c || !this.bridge) return { ok: false, status: 409, reason: 'No consult call in progress' };
-    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    this.transferring = true;
-    try {
-      const r = await completeConsult(this.consultingCall(c.destination), c.consult, (side, branch) => {
-        this.transferringCall().takeSide(side, branch);
-        this.parties.seat(side, 'join', c.holds);
-      });
-      if (!r.ok) return r;
-      this.consultation = undefined;
-      this.sideLegIds[c.consult.consultant] = c.consult.legId;
-      this.recordTransfer('completed', c.consult.consultant, this.consultTarget(c.destination), { status: 200, newLegId: c.consult.legId, by, attended: true });
-      return { ok: true };
-    } finally {
-      this.transferring = false;
-    }
+  consultComplete(by: string): Promise<ControlResult> {
+    return this.consult.complete(by);
   }
 
   /** Or step 2: the consult target is hung up, consultant and held party talk again. */
-  async consultCancel(by: string): Promise<ControlResult> {
-    const c = this.consultation;
-    if (!c || !this.bridge) return { ok: false, status: 409, reason: 'No consult call in progress' };
-    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    this.consultation = undefined;
-    this.ctx.unregisterDialog(c.key);
-    this.transferring = true;
-    try {
-      const r = await cancelConsult(this.consultingCall(c.destination), c.consult);
-      // The consult target answered but never took a side of the call.
-      for (const h of c.holds ?? []) this.parties.drop(h);
-      this.recordTransfer('failed', c.consult.consultant, this.consultTarget(c.destination), { status: 487, reason: 'Consult cancelled', by, attended: true });
-      return r.ok ? { ok: true } : r;
-    } finally {
-      this.transferring = false;
-    }
+  consultCancel(by: string): Promise<ControlResult> {
+    return this.consult.cancel(by);
   }
 
-  private consultTarget(destination: string): ReferTarget {
-    const parsed = parseReferTo(`<sip:${destination}@${this.tenant.domain}>`);
-    if (!parsed.ok) throw new Error(parsed.reason);
-    return parsed.target;
-  }
-
-  /** A request from the consult target: its BYE ends the consult (the two parties are joined again). */
-  private handleConsultTarget(req: SipRequest, tx: ServerTransaction | undefined): void {
-    const c = this.consultation!;
-    if (req.method === 'ACK' || !tx) return;
-    if (req.method === 'BYE') {
-      tx.respond(createResponse(req, 200));
-      c.consult.target.dialog!.terminated = true;
-      void this.consultCancel('consult target');
-      return;
-    }
-    tx.respond(createResponse(req, req.method === 'INVITE' || req.method === 'UPDATE' ? 491 : 200));
+  /** This call as its switchboard consult sees it. */
+  private consultHost(): ConsultHost {
+    const call = this;
+    return {
+      tenant: this.tenant, parties: this.parties,
+      get bridge() { return call.bridge; },
+      get ended() { return call.machine.is(CallState.Ended); },
+      get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
+      get otherChangeHolds() { return call.parking.current !== undefined || call.onHold !== undefined; },
+      get transferring() { return call.transferring; },
+      set transferring(v: boolean) { call.transferring = v; },
+      controllableBridge: () => this.controllableBridge(),
+      nextSdpStep: (side) => ++this.sdpSteps[side],
+      place: (destination) => transferByDial(`${destination}@local`)(this.transferringCall().dialplanHost(() => undefined)),
+      takeSide: (side, branch) => this.transferringCall().takeSide(side, branch),
+      routeDialog: (key, side) => {
+        this.ctx.registerDialog(key, this, side);
+        this.dialogKeys.push(key);
+      },
+      unregisterDialog: (key) => this.ctx.unregisterDialog(key),
+      setSideLegId: (side, legId) => { this.sideLegIds[side] = legId; },
+      recordTransfer: (result, side, target, detail) => this.recordTransfer(result, side, target, detail),
+    };
   }
 
   /** The parked party's URI, if parked (the lot's list view). */
@@ -1211,7 +1153,7 @@ export class Call {
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.onHold) return this.onHold.party === party ? { ok: true } : { ok: false, status: 409, reason: `The ${this.onHold.party} is on hold` };
-    if (this.parking.current || this.consultation || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    if (this.parking.current || this.consult.active || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
     const r = await holdParty(bridge.value, party, (side) => ++this.sdpSteps[side]);
     if (!r.ok) return r;
     this.onHold = r.state;
@@ -1313,8 +1255,7 @@ export class Call {
     for (const r of this.takeoverRetransmitters.values()) r.stop();
     this.takeoverRetransmitters.clear();
     this.parking.leaveLot();
-    this.consultation?.consult.target.bye([reasonHeader(200, 'Call ended')]);
-    this.consultation = undefined;
+    this.consult.end();
     this.bridge?.close();
     // A transfer's new legs may still ring.
     this.fork?.cancel();
