@@ -12,10 +12,10 @@ import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
 import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
-import { Bridge, otherSide, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeSide } from './bridge/index.ts';
+import { Bridge, otherSide, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeSide } from './bridge/index.ts';
 import {
-  blindTransfer, joinFarParties, transferByDial, transferByDialplan, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
-  type JoinableCall, type ReferTarget, type TransferringCall,
+  blindTransfer, joinFarParties, takeOver, transferByDial, transferByDialplan, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
+  type JoinableCall, type TakeoverHost, type ReferTarget, type TransferringCall,
 } from './transfer/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
 import { CallParties, type PartyHold } from './legs/index.ts';
@@ -1022,67 +1022,38 @@ export class Call {
     };
   }
 
-  /**
-   * An INVITE with Replaces (RFC 3891) from an authenticated phone of this tenant naming our
-   * dialog on `side`: the phone takes that party's place. The party staying is re-INVITEd with
-   * the phone's offer, the phone gets the answer in our 2xx, and the replaced party gets BYE.
-   * A confirmed dialog only (an early one is a pickup); the INVITE must carry an offer.
-   */
-  async takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string, kind: 'replaced' | 'retrieved' = 'replaced', taker?: CallAccount): Promise<boolean> {
-    const reply = (status: number, reason?: string): false => {
-      tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
-      return false;
-    };
-    if (kind === 'replaced' && this.parking.current) return reply(481);
-    if (!this.bridge || !this.machine.is(CallState.Answered)) return reply(481);
-    if (this.transferring || this.bridge.busy) return reply(491);
-    if (!req.body.length || !req.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp')) {
-      return reply(488, 'INVITE with Replaces needs an SDP offer');
-    }
-    const bridge = this.bridge;
-    const stay = otherSide(side);
-    const mangle = this.bridgedOptions?.mangleSdp ?? true;
-    this.transferring = true;
-    try {
-      const offer = relayedBody(req, mangle);
-      const r = await bridge.send(stay, { method: 'INVITE', body: offer, contentType: 'application/sdp' });
-      const answer = r.response && r.status < 300 && r.response.body.length ? relayedBody(r.response, mangle) : undefined;
-      if (this.machine.is(CallState.Ended)) return reply(481);
-      if (!answer) {
-        // The staying party refused the new session: it keeps the one it had with the replaced party.
-        const before = bridge.sdpSentTo(side);
-        if (before && r.status < 300) void bridge.send(stay, { method: 'INVITE', body: before, contentType: 'application/sdp' });
-        return reply(r.status >= 300 ? r.status : 488, r.status >= 300 ? r.reason : 'No SDP answer');
-      }
-      const toTag = newTag();
-      const contact = this.localContactFor(req);
-      const res = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: answer, contentType: 'application/sdp' });
-      tx.respond(res);
-      const dialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
-      const replaced = bridge.party(side);
-      this.joinable().adopt(side, uasParty(dialog, this.ctx.stack, answer), dialogKey(dialog.id), answer);
+  /** An INVITE/Replaces (or a dial of the slot this call is parked in) from a phone: it takes `side` (transfer/call-takeover.ts). */
+  takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string, kind: 'replaced' | 'retrieved' = 'replaced', taker?: CallAccount): Promise<boolean> {
+    return takeOver(this.takeoverHost(), side, req, tx, by, kind, taker);
+  }
+
+  /** This call as a phone taking one of its sides sees it. */
+  private takeoverHost(): TakeoverHost {
+    const call = this;
+    return {
+      id: this.id, tenant: this.tenant, stack: this.ctx.stack, history: this.history,
+      get log() { return call.log; },
+      emit: (event) => this.ctx.opts.emit(event),
+      get bridge() { return call.bridge; },
+      get answered() { return call.machine.is(CallState.Answered); },
+      get ended() { return call.machine.is(CallState.Ended); },
+      get parked() { return call.parking.current !== undefined; },
+      get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
+      get transferring() { return call.transferring; },
+      set transferring(v: boolean) { call.transferring = v; },
+      localContactFor: (req) => this.localContactFor(req),
+      adopt: (side, party, key, sentSdp) => this.joinable().adopt(side, party, key, sentSdp),
       // The CallService took the phone's slot; the replaced party's accounts leave.
-      this.parties.seat(side, 'replace', taker ? [this.parties.admit(taker, 'callee')] : []);
-      if (req.source?.transport === 'udp') {
-        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, req.source, () => {
+      seatTaker: (side, taker) => this.parties.seat(side, 'replace', taker ? [this.parties.admit(taker, 'callee')] : []),
+      resendUntilAck: (side, res, source, onTimeout) => {
+        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, source, () => {
           this.takeoverRetransmitters.delete(side);
-          this.hangup('system', 408, 'No ACK for the INVITE/Replaces');
+          onTimeout();
         }));
-      }
-      if (kind === 'retrieved') {
-        this.parking.takenByPhone(by);
-        return true;
-      }
-      replaced.bye([reasonHeader(200, 'Call replaced')]);
-      const at = Date.now();
-      const party = side === 'a' ? 'caller' : 'callee';
-      this.history.push({ type: 'replaced', at, party, by });
-      this.log.info({ party, by }, 'party replaced (INVITE/Replaces)');
-      this.ctx.opts.emit({ type: 'call.replaced', tenantId: this.tenant.id, callId: this.id, at, party, by });
-      return true;
-    } finally {
-      this.transferring = false;
-    }
+      },
+      hangup: (by, status, reason) => this.hangup(by, status, reason),
+      retrievedByPhone: (by) => this.parking.takenByPhone(by),
+    };
   }
 
   /** This call as a blind transfer sees it. */
