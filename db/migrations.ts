@@ -215,6 +215,14 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
         if (secretKey) await sealClearHa1s(db as Kysely<DatabaseSchema>, secretKey);
       },
     },
+    '0012_tenant_park': {
+      // The tenant's own park slots (`first-last`) and recall seconds; null = the switch's
+      // PATCHBAY_PARK_SLOTS / PATCHBAY_PARK_RECALL_SEC, so existing tenants keep what they had.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('tenants').addColumn('park_slots', 'varchar(16)').execute();
+        await db.schema.alterTable('tenants').addColumn('park_recall_sec', 'integer').execute();
+      },
+    },
     '0020_sip_bans': {
       // Brute-force bans, so the CLI can list and lift them while the server runs and a restart keeps them.
       async up(db: Kysely<unknown>) {

@@ -11,6 +11,10 @@ export interface TenantsTable {
   require_2fa: Generated<number>;
   cdr_retention_days: Generated<number>;
   audit_retention_days: Generated<number>;
+  /** `first-last`; null = the switch default (PATCHBAY_PARK_SLOTS). */
+  park_slots: string | null;
+  /** null = the switch default (PATCHBAY_PARK_RECALL_SEC). */
+  park_recall_sec: number | null;
 }
 
 export interface TenantAliasesTable {

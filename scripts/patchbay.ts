@@ -23,6 +23,8 @@ import {
   type ProviderUpdate,
 } from '../db/index.ts';
 import { sourceKey } from '../server/sip/index.ts';
+// The park folder alone (no calls layer to load for a settings command).
+import { parseParkSlots } from '../server/calls/park/index.ts';
 
 /** Exit codes: 0 done, 1 failed (duplicate, unknown tenant, compile error, runtime), 2 bad arguments. */
 const EXIT_OK = 0;
@@ -39,6 +41,9 @@ Commands:
   migrate                                       apply database migrations
   tenant add <domain> [--name N]                create a tenant
   tenant list                                   list tenants
+  tenant set <domain> [--park-slots FIRST-LAST|default] [--park-recall S|default]
+                                                the tenant's own park slots (at most 100) and recall seconds
+                                                (0: never); default: back to PATCHBAY_PARK_SLOTS / _RECALL_SEC
   account add <user>@<domain> --password P [account settings]
   account set <user>@<domain> [account settings]   change settings of a SIP account
   account list <domain>                         list a tenant's SIP accounts with their settings
@@ -377,7 +382,35 @@ const commands: Record<string, Handler> = {
       );
       return EXIT_OK;
     }
-    throw new UsageError(sub ? `unknown tenant command "${sub}" (add|list)` : 'missing tenant command (add|list)');
+    if (sub === 'set') {
+      const { values, positionals } = parse(rest, { 'park-slots': { type: 'string' }, 'park-recall': { type: 'string' } }, ['domain']);
+      const ctx = { values, argv: rest, json: values['json'] === true };
+      const patch: { parkSlots?: string | null; parkRecallSeconds?: number | null } = {};
+      const slots = values['park-slots'];
+      if (typeof slots === 'string') {
+        const range = slots === 'default' ? undefined : parseParkSlots(slots);
+        if (slots !== 'default' && (!range || /^\s*0\d/.test(slots))) throw new UsageError(`--park-slots must be a range first-last of at most 100 numbers like 70-79, or default; got "${slots}"`);
+        patch.parkSlots = range ? `${range.first}-${range.last}` : null;
+      }
+      const recall = values['park-recall'];
+      if (typeof recall === 'string') patch.parkRecallSeconds = recall === 'default' ? null : wholeNumber(values, 'park-recall')!;
+      if (Object.keys(patch).length === 0) throw new UsageError('nothing to set: give --park-slots and/or --park-recall');
+      const tenant = await withDatabase(ctx, false, async (db) => {
+        const t = await requireTenant(db, positionals[0]!);
+        return db.transaction(async (tx) => {
+          const updated = await tx.tenants.update(t.id, patch);
+          await audit(tx, 'tenant.update', t.domain, t.id, { ...patch });
+          return updated!;
+        });
+      });
+      const fallback = (v: string | number | null, env: string) => (v === null ? `the switch default (${env})` : String(v));
+      print(ctx, tenant, [
+        `tenant ${tenant.domain} changed`,
+        `park slots: ${fallback(tenant.parkSlots, 'PATCHBAY_PARK_SLOTS')}, recall after: ${fallback(tenant.parkRecallSeconds, 'PATCHBAY_PARK_RECALL_SEC')}${tenant.parkRecallSeconds === null ? '' : ' s'}`,
+      ]);
+      return EXIT_OK;
+    }
+    throw new UsageError(sub ? `unknown tenant command "${sub}" (add|list|set)` : 'missing tenant command (add|list|set)');
   },
 
   async account(args) {
@@ -936,6 +969,8 @@ const VALIDATION_FIELD_TO_ARG: Record<string, string> = {
   sourceNetworks: '--source-cidr',
   pingIntervalSeconds: '--ping-interval',
   provisionalTimeoutMs: '--provisional-timeout',
+  parkSlots: '--park-slots',
+  parkRecallSeconds: '--park-recall',
   outDialplan: '--out-dialplan',
   inDialplan: '--in-dialplan',
   keepaliveMethod: '--keepalive-method',

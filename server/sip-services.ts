@@ -203,6 +203,13 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     allowedLegNetworks: config.calls.allowedLegNetworks,
     maxCalls: config.security.maxCalls,
     park: { ...parseParkSlots(config.park.slots)!, recallSeconds: config.park.recallSeconds },
+    tenantPark: async (tenantId) => {
+      const t = await db.tenants.get(tenantId);
+      return t && { slots: t.parkSlots, recallSeconds: t.parkRecallSeconds };
+    },
+  });
+  const unsubscribeParkConfig = events.subscribe({ types: ['config.changed'] }, (e) => {
+    if (e.type === 'config.changed' && e.kind === 'tenant') calls.parkSettings.invalidate(e.tenantId);
   });
   const subscriptions = new SubscriptionService({
     stack,
@@ -357,6 +364,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         await banSync.stop();
         unsubscribeConfig();
         unsubscribeProviderConfig();
+        unsubscribeParkConfig();
         keepAlive.stop();
         providerHealth.stop();
         await providerRegistrations.stop();

@@ -14,6 +14,10 @@ export interface Tenant {
   cdrRetentionDays: number;
   /** Audit entries older than this many days are purged nightly. */
   auditRetentionDays: number;
+  /** The tenant's park slots `first-last`; null = the switch default (PATCHBAY_PARK_SLOTS). */
+  parkSlots: string | null;
+  /** Seconds before a parked call rings its parker again (0 = never); null = PATCHBAY_PARK_RECALL_SEC. */
+  parkRecallSeconds: number | null;
 }
 
 export const DEFAULT_RETENTION_DAYS = 400;
@@ -45,7 +49,7 @@ export class TenantsRepository {
         if (await this.domainTaken(trx, domain)) throw new DuplicateError('tenant', domain);
         return insertedId(await trx.insertInto('tenants').values({ domain, name, created_at: createdAt }).executeTakeFirstOrThrow());
       });
-      return { id, domain, name, aliases: [], createdAt, require2fa: false, cdrRetentionDays: DEFAULT_RETENTION_DAYS, auditRetentionDays: DEFAULT_RETENTION_DAYS };
+      return { id, domain, name, aliases: [], createdAt, require2fa: false, cdrRetentionDays: DEFAULT_RETENTION_DAYS, auditRetentionDays: DEFAULT_RETENTION_DAYS, parkSlots: null, parkRecallSeconds: null };
     } catch (err) {
       if (isUniqueViolation(err)) throw new DuplicateError('tenant', domain);
       throw err;
@@ -108,6 +112,7 @@ export class TenantsRepository {
       require2fa: Number(r.require_2fa) === 1,
       cdrRetentionDays: Number(r.cdr_retention_days),
       auditRetentionDays: Number(r.audit_retention_days),
+      ...parkOf(r),
       aliases: aliases.filter((a) => a.tenant_id === r.id).map((a) => a.domain),
     }));
   }
@@ -136,12 +141,21 @@ export class TenantsRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  async update(id: number, patch: { name?: string; require2fa?: boolean; cdrRetentionDays?: number; auditRetentionDays?: number }): Promise<Tenant | undefined> {
+  async update(
+    id: number,
+    patch: { name?: string; require2fa?: boolean; cdrRetentionDays?: number; auditRetentionDays?: number; parkSlots?: string | null; parkRecallSeconds?: number | null },
+  ): Promise<Tenant | undefined> {
     for (const field of ['cdrRetentionDays', 'auditRetentionDays'] as const) {
       const v = patch[field];
       if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 36_500)) throw new ValidationError(field, 'must be 1..36500 days');
     }
+    // The callers (API, CLI) check the range's meaning with the calls layer's parser; here only its shape.
+    if (patch.parkSlots != null && !/^\d{1,6}-\d{1,6}$/.test(patch.parkSlots)) throw new ValidationError('parkSlots', 'expected first-last, like 70-79');
+    const recall = patch.parkRecallSeconds;
+    if (recall != null && (!Number.isInteger(recall) || recall < 0 || recall > 86_400)) throw new ValidationError('parkRecallSeconds', 'must be 0..86400 seconds');
     const set = {
+      ...(patch.parkSlots !== undefined && { park_slots: patch.parkSlots }),
+      ...(patch.parkRecallSeconds !== undefined && { park_recall_sec: patch.parkRecallSeconds }),
       ...(patch.cdrRetentionDays !== undefined && { cdr_retention_days: patch.cdrRetentionDays }),
       ...(patch.auditRetentionDays !== undefined && { audit_retention_days: patch.auditRetentionDays }),
       ...(patch.name !== undefined && { name: patch.name.trim().slice(0, 255) }),
@@ -157,7 +171,7 @@ export class TenantsRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  private async withAliases(row: { id: number; domain: string; name: string; created_at: number; require_2fa: number; cdr_retention_days: number; audit_retention_days: number }): Promise<Tenant> {
+  private async withAliases(row: { id: number; domain: string; name: string; created_at: number; require_2fa: number; cdr_retention_days: number; audit_retention_days: number; park_slots: string | null; park_recall_sec: number | null }): Promise<Tenant> {
     const aliases = await this.ctx.db
       .selectFrom('tenant_aliases')
       .select('domain')
@@ -172,7 +186,12 @@ export class TenantsRepository {
       require2fa: Number(row.require_2fa) === 1,
       cdrRetentionDays: Number(row.cdr_retention_days),
       auditRetentionDays: Number(row.audit_retention_days),
+      ...parkOf(row),
       aliases: aliases.map((a) => a.domain),
     };
   }
+}
+
+function parkOf(row: { park_slots: string | null; park_recall_sec: number | null }): Pick<Tenant, 'parkSlots' | 'parkRecallSeconds'> {
+  return { parkSlots: row.park_slots ?? null, parkRecallSeconds: row.park_recall_sec == null ? null : Number(row.park_recall_sec) };
 }

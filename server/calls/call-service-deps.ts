@@ -1,4 +1,4 @@
-import type { ParkSettings } from './park/index.ts';
+import type { ParkSettings, StoredParkSettings } from './park/index.ts';
 import type { AuthGuard } from '../sip/index.ts';
 import type { Logger } from 'pino';
 import type { AccountAuth, BindingTarget, TenantRef } from '../registrar/index.ts';
@@ -131,6 +131,8 @@ export interface CallServiceOptions {
   enum?: EnumLookupOptions;
   /** Park slots and recall time (PATCHBAY_PARK_SLOTS, PATCHBAY_PARK_RECALL_SEC); default 70-79, 120 s. */
   park?: ParkSettings;
+  /** A tenant's own park slots / recall time (db tenants); a field it left null is `park`'s. */
+  tenantPark?: (tenantId: number) => Promise<StoredParkSettings | undefined>;
   /** sys.WebGet: DNS and fetch (tests inject them). */
   webGet?: WebGetDeps;
   /**

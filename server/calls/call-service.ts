@@ -1,6 +1,6 @@
 import type { CallState } from './call-state.ts';
 import type { ControllableCall, ControlResult, ParkedCallView } from './control/index.ts';
-import { DEFAULT_PARK_SETTINGS, ParkingLot } from './park/index.ts';
+import { DEFAULT_PARK_SETTINGS, ParkingLot, TenantParkSettings } from './park/index.ts';
 import type { Logger } from 'pino';
 import { sourceTrust, type TenantRef } from '../registrar/index.ts';
 import { dialogKeyOfRequest, digestUriMatchesRequest } from '../sip/index.ts';
@@ -108,6 +108,8 @@ export class CallService {
   private readonly ctx: CallContext;
   /** Park slots of every tenant (one set of numbers each). */
   readonly parking: ParkingLot<Call>;
+  /** Each tenant's slot range and recall time (its own, else the switch's). */
+  readonly parkSettings: TenantParkSettings;
   private readonly callbackCtx: CallbackContext;
   private closed = false;
   /** New calls refused because `maxCalls` calls were up. */
@@ -121,7 +123,8 @@ export class CallService {
     stack.onStrayResponse ??= (res) => {
       this.handleStrayResponse(res);
     };
-    this.parking = new ParkingLot<Call>(opts.park ?? DEFAULT_PARK_SETTINGS, (ms, fn) => {
+    this.parkSettings = new TenantParkSettings({ defaults: opts.park ?? DEFAULT_PARK_SETTINGS, ...(opts.tenantPark && { read: opts.tenantPark }) });
+    this.parking = new ParkingLot<Call>(this.parkSettings, (ms, fn) => {
       const t = stack.wheel.schedule(ms, fn);
       return () => stack.wheel.cancel(t);
     });
@@ -405,7 +408,7 @@ export class CallService {
       return;
     }
     // A phone of the tenant dialling a park slot retrieves what is parked there (no dialplan runs).
-    if (route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain && this.parking.isSlot(req.uri.user)) {
+    if (route.direction === 'outbound' && req.uri.host.toLowerCase() === route.tenant.domain && this.parking.isSlot(route.tenant.id, req.uri.user)) {
       await this.retrieveFromSlot(req, tx, route, req.uri.user!);
       return;
     }
@@ -582,7 +585,10 @@ export class CallService {
       if (caller.incomingOnly) return { kind: 'reject', status: 403, reason: 'Account may not place calls' };
       // INVITE/Replaces and a dial of a park slot join an existing call: no dialplan runs for them.
       const own = req.uri.host.toLowerCase() === fromTenant.domain;
-      const joins = req.headers.get('Replaces') !== undefined || (own && (this.parking.isSlot(req.uri.user) || PICKUP_CODE.test(req.uri.user ?? '')))
+      // Its slot numbers are known before the dialled number is judged (one read per tenant, then memory).
+      const parkReady = own ? this.parking.ready(fromTenant.id) : undefined;
+      if (parkReady) await parkReady;
+      const joins = req.headers.get('Replaces') !== undefined || (own && (this.parking.isSlot(fromTenant.id, req.uri.user) || PICKUP_CODE.test(req.uri.user ?? '')))
         || (own && this.opts.setDnd !== undefined && DND_CODES[req.uri.user ?? ''] !== undefined);
       if (!caller.outDialplan && !joins) return { kind: 'reject', status: 480, reason: 'No outgoing dialplan' };
       return { kind: 'call', tenant: fromTenant, direction: 'outbound', account: caller, dialplan: caller.outDialplan ?? undefined };

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { CallState, callStateMachine } from './call-state.ts';
 import {
-  cancelConsult, completeConsult, controlSide, holdParty, startConsult, unholdParty,
-  type Consult, type ConsultingCall, type ControlParty, type ControlResult, type HoldState, type LiveCallView,
+  CallConsult, controlSide, holdParty, unholdParty, type ConsultHost, type ControlParty, type ControlResult, type HoldState, type LiveCallView,
 } from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
-import { Dialog, dialogKey, dialogKeyOfRequest, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
+import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
 import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
 import { parseUri, type SipUri } from '../sip/index.ts';
@@ -13,10 +12,10 @@ import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
 import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
 import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
-import { Bridge, holdSdp, otherSide, relayedBody, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeSide } from './bridge/index.ts';
+import { Bridge, otherSide, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeSide } from './bridge/index.ts';
 import {
-  blindTransfer, joinFarParties, transferByDial, transferByDialplan, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
-  type JoinableCall, type ReferTarget, type TransferringCall,
+  blindTransfer, joinFarParties, takeOver, transferByDial, transferByDialplan, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
+  type JoinableCall, type TakeoverHost, type ReferTarget, type TransferringCall,
 } from './transfer/index.ts';
 import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
 import { CallParties, type PartyHold } from './legs/index.ts';
@@ -26,7 +25,8 @@ import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
 import type { PhoneDialog } from './phone-dialog.ts';
 import { SessionState } from './legs/session-state.ts';
-import type { ParkingLot } from './park/index.ts';
+import { CallPark, type ParkHost, type ParkingLot } from './park/index.ts';
+import { CallPickup, sandboxOutcome, type PickupHost } from './pickup/index.ts';
 import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner, StoredDialplan } from './call-service-deps.ts';
 import { toDialplanRequest, uriText } from './dialplan/index.ts';
@@ -106,19 +106,12 @@ export class Call {
   private transferring = false;
   /** The held party and both sessions as they were before the hold (what unhold restores). */
   private onHold?: HoldState;
-  /**
-   * Parked in a slot: `side` is the parked party, on hold; the other side is vacant (its party
-   * got BYE) until a retrieve or the recall puts someone there. `recallTo`: the parker's extension.
-   */
-  private parked?: { slot: string; side: BridgeSide; by: string; recallTo?: string };
+  /** Parked in a slot (park/call-park.ts): the parked party on hold, the other side vacant until a retrieve or the recall. */
+  private readonly parking: CallPark<Call>;
   /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
-  private consultation?: { consult: Consult; key: string; destination: string; by: string; holds?: PartyHold[] };
-  /** Tenant accounts this call's live legs ring, with a count per account (pickup finds calls by them). */
-  private readonly ringingAccounts = new Map<string, number>();
-  /** A phone picked the ringing call up: the Dial that was ringing reports an answer. */
-  private pickedUp = false;
-  /** Live call control picks the ringing call up to an extension: the ringing Dial reports how that went. */
-  private pickupPending?: Promise<SandboxDialResult>;
+  private readonly consult: CallConsult;
+  /** Which accounts the ringing legs ring, and a pickup of the call (pickup/call-pickup.ts). */
+  private readonly pickup: CallPickup;
   /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
   private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
@@ -176,6 +169,9 @@ export class Call {
     };
     this.sys = new SysFunctions(scope, { opts: ctx.opts, currentCalls: (t) => ctx.currentCalls(t) });
     this.parties = new CallParties({ callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e) });
+    this.parking = new CallPark<Call>(this.parkHost());
+    this.pickup = new CallPickup(this.pickupHost());
+    this.consult = new CallConsult(this.consultHost());
   }
 
   get caller(): CallParty {
@@ -305,13 +301,9 @@ export class Call {
     const chain = this.direction === 'inbound' && this.dialplanName ? [this.account.username] : [];
     const scope: LegScope = { settings: this.legSettings, headers: options.customHeaders, chain, depth: 0 };
     const { result, legOffset } = await this.forkLegs(plan, dialString, options, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
-    if (this.pickupPending) return this.pickupPending;
-    if (this.pickedUp) {
-      // A phone picked the call up while this Dial rang: for the script that is an answer.
-      result.winner?.handle.winner?.bye([reasonHeader(200, 'Call picked up elsewhere')]);
-      this.parties.dropUnseated();
-      return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
-    }
+    // A pickup took the call while this Dial rang: the script hears how that went.
+    const pickedUp = this.pickup.dialOutcome(result);
+    if (pickedUp) return pickedUp;
     if (result.answered && result.winner) {
       const winner = result.winner.handle;
       const branch = winner.winner;
@@ -424,15 +416,7 @@ export class Call {
   /** A leg to a local account that fails (or is cancelled) stops counting against its maxCalls. */
   private releasingOnFailure(observer: LegObserver, callee: CallAccount, hold: PartyHold): LegObserver {
     let released = false;
-    let ringing = true;
-    this.ringingAccounts.set(callee.username, (this.ringingAccounts.get(callee.username) ?? 0) + 1);
-    const stopRinging = (): void => {
-      if (!ringing) return;
-      ringing = false;
-      const n = (this.ringingAccounts.get(callee.username) ?? 1) - 1;
-      if (n > 0) this.ringingAccounts.set(callee.username, n);
-      else this.ringingAccounts.delete(callee.username);
-    };
+    const stopRinging = this.pickup.ringing(callee.username);
     return {
       ringing: () => observer.ringing(),
       progress: (sdp) => observer.progress(sdp),
@@ -489,107 +473,50 @@ export class Call {
 
   /** Still ringing (no final answer to the caller) with a leg to `extension`, or to any account of the tenant but `except`. */
   isRingingFor(extension: string | undefined, except?: string): boolean {
-    if (!this.machine.is(CallState.Dialing) || this.finalSent || this.cancelled || this.pickedUp) return false;
-    if (extension !== undefined) return this.ringingAccounts.has(extension);
-    return [...this.ringingAccounts.keys()].some((u) => u !== except);
+    return this.pickup.isRingingFor(extension, except);
   }
 
-  /**
-   * Pickup from live call control: the ringing legs are cancelled and the tenant's extension
-   * `destination` is rung instead with the caller's offer; its answer bridges the call as any
-   * Dial would. The script's ringing Dial resolves with that leg's outcome.
-   */
-  async pickupTo(destination: string, by: string): Promise<ControlResult> {
-    if (!this.isRingingFor(undefined)) return { ok: false, status: 409, reason: 'The call is not ringing' };
-    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
-    const r = await this.ringInstead(`${destination}@local`, 'Pickup');
-    if (!r.ok) return r;
-    const at = Date.now();
-    this.history.push({ type: 'picked-up', at, party: 'callee', by });
-    this.log.info({ by, destination }, 'call picked up');
-    this.ctx.opts.emit({ type: 'call.picked-up', tenantId: this.tenant.id, callId: this.id, at, party: 'callee', by });
-    return { ok: true };
+  /** Live call control: the ringing call is answered by the extension `destination` instead. */
+  pickupTo(destination: string, by: string): Promise<ControlResult> {
+    return this.pickup.pickupTo(destination, by);
   }
 
-  /**
-   * Deflect (switchboard transfer of a call that still rings): the ringing legs are cancelled and
-   * `destination` — an extension, or a sip: URI that the leg destination policy checks like any
-   * dialled leg — is rung for the caller with its own offer. Recorded and announced as a blind
-   * transfer (`call.transfer.accepted`, then `call.transferred` or `call.transfer.failed`).
-   */
-  private async deflect(destination: string, by: string): Promise<ControlResult> {
-    const extension = /^[A-Za-z0-9._+-]{1,64}$/.test(destination);
-    // A URI becomes one dial-string leg: nothing in it may start another leg or option list.
-    if (!extension && !/^sips?:[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$/.test(destination)) {
-      return { ok: false, status: 422, reason: 'destination must be an extension of the tenant or a plain sip:user@host URI' };
-    }
-    const parsed = parseReferTo(extension ? `<sip:${destination}@${this.tenant.domain}>` : `<${destination}>`);
-    if (!parsed.ok) return { ok: false, status: 422, reason: parsed.reason };
-    this.recordTransfer('accepted', 'b', parsed.target, { by });
-    const r = await this.ringInstead(extension ? `${destination}@local` : destination, 'Transfer');
-    if (!r.ok) {
-      if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', 'b', parsed.target, { status: r.status, reason: r.reason, by });
-      return r;
-    }
-    this.recordTransfer('completed', 'b', parsed.target, { status: 200, newLegId: r.legId, by });
-    return { ok: true };
+  /** A phone's `*8<ext>` / `*8` picks this ringing call up. */
+  pickUp(req: SipRequest, tx: ServerTransaction, by: string, picker?: CallAccount): Promise<boolean> {
+    return this.pickup.pickUp(req, tx, by, picker);
   }
 
-  /** Cancels the ringing legs and rings `dialString` for the caller instead; the script's ringing Dial gets its outcome. */
-  private async ringInstead(dialString: string, what: string): Promise<{ ok: true; legId: number } | Extract<ControlResult, { ok: false }>> {
-    let settle!: (r: SandboxDialResult) => void;
-    this.pickupPending = new Promise((resolve) => { settle = resolve; });
-    this.pickedUp = true;
-    this.fork?.cancel();
-    // The rung accounts are out of the call; whoever answers the new leg takes the callee's side.
-    this.parties.dropRinging();
-    this.parties.vacate('b');
-    try {
-      const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
-      const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
-      const { result, legOffset } = await this.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
-      const branch = result.winner?.handle.winner;
-      if (!result.answered || !result.winner || !branch?.dialog || this.cancelled || this.finalSent || !this.machine.is(CallState.Dialing)) {
-        branch?.bye([reasonHeader(487, 'Caller gone')]);
-        this.parties.dropUnseated();
-        settle({ answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result) });
-        return { ok: false, status: 502, reason: `${what} failed: ${result.status} ${result.reason}` };
-      }
-      const legId = result.winner.outcome.id + legOffset;
-      this.bridgeTo(result.winner.handle, branch, legId);
-      settle({ answered: true, status: 200, reason: 'OK', outcome: 'answered' });
-      return { ok: true, legId };
-    } catch (err) {
-      settle({ answered: false, status: 500, reason: (err as Error).message, outcome: 'failed' });
-      return { ok: false, status: 502, reason: (err as Error).message };
-    } finally {
-      // The ringing Dial already holds the promise; a later Dial of the script must not get it.
-      this.pickupPending = undefined;
-      if (!this.machine.is(CallState.Answered)) this.pickedUp = false;
-    }
-  }
-
-  /**
-   * Call pickup by a phone of the tenant (`*8<ext>`, `*8`): the ringing legs are cancelled and
-   * the caller is bridged to the phone. Each side's offer is the other's answer (the caller's
-   * INVITE and the phone's INVITE both carry one); a pair of phones without a common codec would
-   * need a re-INVITE, which the switch does not send yet.
-   */
-  async pickUp(req: SipRequest, tx: ServerTransaction, by: string, picker?: CallAccount): Promise<boolean> {
-    const reply = (status: number, reason?: string): false => {
-      tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
-      return false;
+  /** This call as its pickup sees it. */
+  private pickupHost(): PickupHost {
+    const call = this;
+    return {
+      id: this.id, tenant: this.tenant, request: this.req, history: this.history,
+      get log() { return call.log; },
+      emit: (event) => this.ctx.opts.emit(event),
+      get dialing() { return call.machine.is(CallState.Dialing) && !call.finalSent && !call.cancelled; },
+      get answered() { return call.machine.is(CallState.Answered); },
+      get ended() { return call.machine.is(CallState.Ended); },
+      cancelRinging: () => this.fork?.cancel(),
+      dropRinging: (vacate) => {
+        this.parties.dropRinging();
+        if (vacate) this.parties.vacate('b');
+      },
+      dropUnseated: () => this.parties.dropUnseated(),
+      ring: (dialString) => {
+        const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
+        const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
+        return this.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
+      },
+      bridgeTo: (leg, branch, legId) => this.bridgeTo(leg, branch, legId),
+      answerWithPhone: (req, tx, toCaller, toPicker, picker) => this.answerWithPhone(req, tx, toCaller, toPicker, picker),
+      recordTransfer: (result, side, target, detail) => this.recordTransfer(result, side, target, detail),
     };
-    if (!this.isRingingFor(undefined)) return reply(481);
-    if (!isSdpMessage(req)) return reply(488, 'Pickup needs an SDP offer');
-    if (!isSdpMessage(this.req)) return reply(488, 'The ringing call has no SDP offer');
-    const toCaller = relayedBody(req, true);
-    const toPicker = relayedBody(this.req, true);
-    this.pickedUp = true;
-    this.fork?.cancel();
-    this.parties.dropRinging();
+  }
+
+  /** A phone picked the ringing call up: the caller and the phone are answered with each other's offers and bridged. */
+  private answerWithPhone(req: SipRequest, tx: ServerTransaction, toCaller: Buffer, toPicker: Buffer, picker?: CallAccount): boolean {
     const res = this.respondA(200, 'OK', toCaller);
-    if (!res) return reply(481);
+    if (!res) return false;
     this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
     const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
@@ -624,9 +551,6 @@ export class Call {
       type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at, legId: 0,
       caller: this.caller, callee: this.callee, direction: this.direction,
     });
-    this.history.push({ type: 'picked-up', at, party: 'callee', by });
-    this.log.info({ by }, 'call picked up');
-    this.ctx.opts.emit({ type: 'call.picked-up', tenantId: this.tenant.id, callId: this.id, at, party: 'callee', by });
     return true;
   }
 
@@ -799,8 +723,8 @@ export class Call {
 
   /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    if (this.consultation && dialogKeyOfRequest(req) === this.consultation.key) {
-      this.handleConsultTarget(req, tx);
+    if (this.consult.owns(req)) {
+      this.consult.handleTargetRequest(req, tx);
       return;
     }
     if (req.method === 'ACK' && side === 'a') this.aRetransmitter?.stop();
@@ -808,8 +732,8 @@ export class Call {
       this.takeoverRetransmitters.get(side)?.stop();
       this.takeoverRetransmitters.delete(side);
     }
-    if (this.parked && this.bridge && this.machine.is(CallState.Answered)) {
-      this.handleWhileParked(req, tx, side);
+    if (this.parking.current && this.bridge && this.machine.is(CallState.Answered)) {
+      this.parking.handleInDialog(req, tx, side);
       return;
     }
     if (this.bridge && this.machine.is(CallState.Answered)) {
@@ -817,49 +741,6 @@ export class Call {
       return;
     }
     if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
-  }
-
-  /**
-   * The parked party talks to nobody: the switch answers its in-dialog requests itself. A
-   * re-INVITE or UPDATE (session refresh, its own hold) gets the held session we gave it.
-   */
-  private handleWhileParked(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    const parked = this.parked!;
-    if (req.method === 'ACK' || !tx) return;
-    const bridge = this.bridge!;
-    if (side !== parked.side) {
-      tx.respond(createResponse(req, 481));
-      return;
-    }
-    const dialog = bridge.party(side).dialog;
-    if (!dialog.acceptRemoteCSeq(req)) {
-      tx.respond(createResponse(req, 500, 'CSeq out of order'));
-      return;
-    }
-    switch (req.method) {
-      case 'BYE':
-        tx.respond(createResponse(req, 200));
-        dialog.terminated = true;
-        this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Parked party hung up');
-        return;
-      case 'INVITE':
-      case 'UPDATE': {
-        dialog.refreshTarget(req);
-        const sdp = bridge.sdpSentTo(side);
-        const res = createResponse(req, 200, 'OK', { headers: { Contact: dialog.localContact }, body: sdp, contentType: sdp ? 'application/sdp' : undefined });
-        tx.respond(res);
-        if (req.method === 'INVITE' && req.source?.transport === 'udp') {
-          this.takeoverRetransmitters.get(side)?.stop();
-          this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, req.source, () => this.takeoverRetransmitters.delete(side)));
-        }
-        return;
-      }
-      case 'REFER':
-        tx.respond(createResponse(req, 603, 'A parked call cannot be transferred'));
-        return;
-      default:
-        tx.respond(createResponse(req, 200));
-    }
   }
 
   // ------------------------------------------------------------------ transfer
@@ -880,7 +761,7 @@ export class Call {
     // tr=p passes a Replaces on unchanged: it names the transferor's dialog with us, so the far
     // party's INVITE/Replaces comes back to the switch and is matched there (takeOver).
     if (policy === 'switch' && target.replaces) this.attendedRefer(side, req, tx, target);
-    else if (policy === 'switch' && this.isParkSlot(target.uri)) void this.parkByRefer(side, req, tx, target);
+    else if (policy === 'switch' && this.parking.isSlot(target.uri)) void this.parking.byRefer(side, req, tx, target);
     else if (policy === 'pass-through') void this.passTransfer(side, req, tx, target);
     else if (policy === 'switch') {
       this.transferring = true;
@@ -993,250 +874,105 @@ export class Call {
       });
   }
 
-  /** A Refer-To naming one of the tenant's park slots (`sip:71@<tenant domain>`). */
-  private isParkSlot(uri: SipUri): boolean {
-    return uri.host.toLowerCase() === this.tenant.domain && this.ctx.parking.isSlot(uri.user);
-  }
-
-  /** tr=c REFER to a slot: the other party is parked there, the referrer hears NOTIFY 200 and gets BYE. */
-  private async parkByRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): Promise<void> {
-    tx.respond(createResponse(req, 202, 'Accepted'));
-    this.recordTransfer('accepted', side, target, {});
-    const referrer = this.bridge!.party(side);
-    const notify = (status: number, reason: string): void => {
-      if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
-    };
-    notify(100, 'Trying');
-    const by = uriText(referrer.dialog.remoteParty.uri);
-    const r = await this.parkSide(otherSide(side), target.uri.user, by, this.extensionOf(side), () => notify(200, 'OK'));
-    if (!r.ok) {
-      notify(r.status === 409 ? 486 : r.status, r.reason);
-      this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason });
-      return;
-    }
-    this.recordTransfer('completed', side, target, { status: 200 });
-  }
-
-  /**
-   * The tenant account on `side`, if that party is one: the caller of an outgoing call, or a
-   * callee reached as an account of the tenant (To in the tenant's domain). Park recalls go there.
-   */
-  private extensionOf(side: BridgeSide): string | undefined {
-    if (side === 'a') return this.direction === 'outbound' ? this.account.username : undefined;
-    if (this.direction === 'inbound') return this.account.username;
-    const uri = this.bridge?.party('b').dialog.remoteParty.uri;
-    return uri && uri.host.toLowerCase() === this.tenant.domain ? uri.user : undefined;
-  }
-
-  /**
-   * Parks the party on `stay` in `slot` (or the tenant's first free one): it is re-INVITEd on
-   * hold (a held party hears silence; holdSdp is where music on hold plugs in), the other party
-   * gets BYE, and the slot's recall timer starts. `beforeBye` runs once the park holds.
-   */
-  private async parkSide(stay: BridgeSide, slot: string | undefined, by: string, recallTo: string | undefined, beforeBye?: () => void):
-    Promise<{ ok: true; slot: string } | { ok: false; status: 404 | 409 | 422 | 502; reason: string }> {
-    const bridge = this.controllableBridge();
-    if (!bridge.ok) return bridge;
-    if (this.parked) return { ok: false, status: 409, reason: `The call is already parked in ${this.parked.slot}` };
-    if (this.onHold) return { ok: false, status: 409, reason: 'Unhold the call first' };
-    const lot = this.ctx.parking;
-    const chosen = slot ?? lot.firstFree(this.tenant.id);
-    if (!chosen) return { ok: false, status: 409, reason: 'No free park slot' };
-    if (!lot.isSlot(chosen)) return { ok: false, status: 422, reason: `${chosen} is not a park slot (${lot.settings.first}-${lot.settings.last})` };
-    if (!lot.park(this.tenant.id, chosen, this, by)) return { ok: false, status: 409, reason: `Slot ${chosen} is taken` };
-    const before = bridge.value.sdpSentTo(stay);
-    const r = before
-      ? await bridge.value.send(stay, { method: 'INVITE', body: holdSdp(before, ++this.sdpSteps[stay]), contentType: 'application/sdp' })
-      : { status: 409, reason: 'The call has no session to hold' };
-    if (r.status >= 300 || this.machine.is(CallState.Ended)) {
-      lot.leave(this.tenant.id, chosen);
-      return { ok: false, status: 502, reason: `Park re-INVITE answered ${r.status} ${r.reason}` };
-    }
-    const vacant = otherSide(stay);
-    this.parked = { slot: chosen, side: stay, by, recallTo };
-    beforeBye?.();
-    bridge.value.party(vacant).bye([reasonHeader(200, 'Call parked')]);
-    this.parties.vacate(vacant);
-    const key = this.sideDialogKeys[vacant];
-    if (key) this.ctx.unregisterDialog(key);
-    this.recordPark('parked', chosen, by);
-    return { ok: true, slot: chosen };
-  }
-
   /** Live call control: park `party` (it stays, on hold); the other party leaves. */
-  async park(party: ControlParty, slot: string | undefined, by: string): Promise<ControlResult & { slot?: string }> {
-    const stay = controlSide(party);
-    // The recall goes to the call's own account when that is the party who left (not the parked one).
-    const own: BridgeSide = this.direction === 'outbound' ? 'a' : 'b';
-    const r = await this.parkSide(stay, slot, by, own === stay ? undefined : this.account.username);
-    return r.ok ? { ok: true, slot: r.slot } : r;
+  park(party: ControlParty, slot: string | undefined, by: string): Promise<ControlResult & { slot?: string }> {
+    return this.parking.park(party, slot, by);
   }
 
   // ------------------------------------------------------------------ consult (switchboard attended transfer)
 
-  private consultingCall(destination: string): ConsultingCall {
-    const call = this;
-    const host = this.transferringCall().dialplanHost(() => undefined);
-    return {
-      bridge: this.bridge!,
-      get ended() { return call.machine.is(CallState.Ended); },
-      mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
-      nextSdpStep: (side) => ++this.sdpSteps[side],
-      place: () => transferByDial(`${destination}@local`)(host),
-    };
-  }
-
-  /** Step 1: `party` (the switchboard's side, e.g. the receptionist's phone) consults the extension `destination`; the other party waits on hold. */
-  async consultStart(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
-    const bridge = this.controllableBridge();
-    if (!bridge.ok) return bridge;
-    if (this.consultation || this.parked || this.onHold || this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
-    const target = this.consultTarget(destination);
-    this.transferring = true;
-    try {
-      this.recordTransfer('accepted', controlSide(party), target, { by, attended: true });
-      const r = await startConsult(this.consultingCall(destination), controlSide(party));
-      if (!r.ok) {
-        this.parties.dropUnseated();
-        if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', controlSide(party), target, { status: r.status, reason: r.reason, by, attended: true });
-        return r;
-      }
-      const key = dialogKey(r.value.target.dialog!.id);
-      // The target's account is a party (busy) while it talks to the consultant; it takes a side at completion.
-      this.consultation = { consult: r.value, key, destination, by, holds: this.parties.setAside() };
-      this.ctx.registerDialog(key, this, r.value.consultant);
-      this.dialogKeys.push(key);
-      return { ok: true };
-    } finally {
-      this.transferring = false;
-    }
+  /** Step 1: `party` (the switchboard's side) consults the extension `destination`; the other party waits on hold. */
+  consultStart(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+    return this.consult.start(party, destination, by);
   }
 
   /** Step 2: the held party and the consult target are joined; the consultant leaves. */
-  async consultComplete(by: string): Promise<ControlResult> {
-    const c = this.consultation;
-    if (!c || !this.bridge) return { ok: false, status: 409, reason: 'No consult call in progress' };
-    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    this.transferring = true;
-    try {
-      const r = await completeConsult(this.consultingCall(c.destination), c.consult, (side, branch) => {
-        this.transferringCall().takeSide(side, branch);
-        this.parties.seat(side, 'join', c.holds);
-      });
-      if (!r.ok) return r;
-      this.consultation = undefined;
-      this.sideLegIds[c.consult.consultant] = c.consult.legId;
-      this.recordTransfer('completed', c.consult.consultant, this.consultTarget(c.destination), { status: 200, newLegId: c.consult.legId, by, attended: true });
-      return { ok: true };
-    } finally {
-      this.transferring = false;
-    }
+  consultComplete(by: string): Promise<ControlResult> {
+    return this.consult.complete(by);
   }
 
   /** Or step 2: the consult target is hung up, consultant and held party talk again. */
-  async consultCancel(by: string): Promise<ControlResult> {
-    const c = this.consultation;
-    if (!c || !this.bridge) return { ok: false, status: 409, reason: 'No consult call in progress' };
-    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    this.consultation = undefined;
-    this.ctx.unregisterDialog(c.key);
-    this.transferring = true;
-    try {
-      const r = await cancelConsult(this.consultingCall(c.destination), c.consult);
-      // The consult target answered but never took a side of the call.
-      for (const h of c.holds ?? []) this.parties.drop(h);
-      this.recordTransfer('failed', c.consult.consultant, this.consultTarget(c.destination), { status: 487, reason: 'Consult cancelled', by, attended: true });
-      return r.ok ? { ok: true } : r;
-    } finally {
-      this.transferring = false;
-    }
+  consultCancel(by: string): Promise<ControlResult> {
+    return this.consult.cancel(by);
   }
 
-  private consultTarget(destination: string): ReferTarget {
-    const parsed = parseReferTo(`<sip:${destination}@${this.tenant.domain}>`);
-    if (!parsed.ok) throw new Error(parsed.reason);
-    return parsed.target;
-  }
-
-  /** A request from the consult target: its BYE ends the consult (the two parties are joined again). */
-  private handleConsultTarget(req: SipRequest, tx: ServerTransaction | undefined): void {
-    const c = this.consultation!;
-    if (req.method === 'ACK' || !tx) return;
-    if (req.method === 'BYE') {
-      tx.respond(createResponse(req, 200));
-      c.consult.target.dialog!.terminated = true;
-      void this.consultCancel('consult target');
-      return;
-    }
-    tx.respond(createResponse(req, req.method === 'INVITE' || req.method === 'UPDATE' ? 491 : 200));
+  /** This call as its switchboard consult sees it. */
+  private consultHost(): ConsultHost {
+    const call = this;
+    return {
+      tenant: this.tenant, parties: this.parties,
+      get bridge() { return call.bridge; },
+      get ended() { return call.machine.is(CallState.Ended); },
+      get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
+      get otherChangeHolds() { return call.parking.current !== undefined || call.onHold !== undefined; },
+      get transferring() { return call.transferring; },
+      set transferring(v: boolean) { call.transferring = v; },
+      controllableBridge: () => this.controllableBridge(),
+      nextSdpStep: (side) => ++this.sdpSteps[side],
+      place: (destination) => transferByDial(`${destination}@local`)(this.transferringCall().dialplanHost(() => undefined)),
+      takeSide: (side, branch) => this.transferringCall().takeSide(side, branch),
+      routeDialog: (key, side) => {
+        this.ctx.registerDialog(key, this, side);
+        this.dialogKeys.push(key);
+      },
+      unregisterDialog: (key) => this.ctx.unregisterDialog(key),
+      setSideLegId: (side, legId) => { this.sideLegIds[side] = legId; },
+      recordTransfer: (result, side, target, detail) => this.recordTransfer(result, side, target, detail),
+    };
   }
 
   /** The parked party's URI, if parked (the lot's list view). */
   get parkedPartyUri(): string | undefined {
-    return this.parked && this.bridge ? uriText(this.bridge.party(this.parked.side).dialog.remoteParty.uri) : undefined;
+    return this.parking.parkedPartyUri;
   }
 
-  /** The park recall timer fired (the lot already freed the slot): ring the parker, or end the call. */
+  /** The park recall timer fired (the lot already freed the slot). */
   recall(): void {
-    const parked = this.parked;
-    if (!parked || this.machine.is(CallState.Ended)) return;
-    if (!parked.recallTo) {
-      this.hangup('system', 480, 'Park timeout, nobody to recall');
-      return;
-    }
-    void this.retrieveTo(parked.recallTo, 'system', 'recalled').then((r) => {
-      if (!r.ok && !this.machine.is(CallState.Ended)) this.hangup('system', 480, 'Park recall not answered');
-    });
+    this.parking.recall();
   }
 
-  /**
-   * Connects the parked party to the tenant's extension `destination` (REST retrieve, recall): it
-   * is dialled with a late offer like a transfer's new party. On failure a retrieve leaves the
-   * call parked in its slot.
-   */
-  async retrieveTo(destination: string, by: string, kind: 'retrieved' | 'recalled' = 'retrieved'): Promise<ControlResult> {
-    const parked = this.parked;
-    if (!parked || !this.bridge || !this.machine.is(CallState.Answered)) return { ok: false, status: 409, reason: 'The call is not parked' };
-    if (this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    if (!/^[A-Za-z0-9._+-]{1,64}$/.test(destination)) return { ok: false, status: 422, reason: 'destination must be an extension of the tenant' };
-    this.ctx.parking.leave(this.tenant.id, parked.slot);
-    this.transferring = true;
-    try {
-      const vacant = otherSide(parked.side);
-      const r = await blindTransfer(this.transferringCall(), { leave: vacant, place: transferByDial(`${destination}@local`), progress: () => undefined });
-      this.parties.dropUnseated();
-      if (!r.ok) {
-        if (kind === 'retrieved' && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
-        return { ok: false, status: 502, reason: `Retrieve failed: ${r.status} ${r.reason}` };
-      }
-      this.parked = undefined;
-      this.sideLegIds[vacant] = r.newLegId;
-      this.recordPark(kind, parked.slot, by, destination);
-      return { ok: true };
-    } finally {
-      this.transferring = false;
-    }
+  /** REST retrieve and recall: the parked party is connected to the extension `destination`. */
+  retrieveTo(destination: string, by: string, kind: 'retrieved' | 'recalled' = 'retrieved'): Promise<ControlResult> {
+    return this.parking.retrieveTo(destination, by, kind);
   }
 
-  /** A phone of the tenant dialled the slot: it takes the vacant side (like INVITE/Replaces). */
-  async retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string, taker?: CallAccount): Promise<boolean> {
-    const parked = this.parked;
-    if (!parked) {
-      tx.respond(createResponse(req, 404, 'Nothing parked there', { toTag: newTag() }));
-      return false;
-    }
-    this.ctx.parking.leave(this.tenant.id, parked.slot);
-    const taken = await this.takeOver(otherSide(parked.side), req, tx, by, 'retrieved', taker);
-    if (!taken && !this.machine.is(CallState.Ended)) this.ctx.parking.park(this.tenant.id, parked.slot, this, parked.by);
-    return taken;
+  /** A phone of the tenant dialled the slot this call is parked in. */
+  retrieveByPhone(req: SipRequest, tx: ServerTransaction, by: string, taker?: CallAccount): Promise<boolean> {
+    return this.parking.retrieveByPhone(req, tx, by, taker);
   }
 
-  private recordPark(type: 'parked' | 'retrieved' | 'recalled', slot: string, by: string, destination?: string): void {
-    const at = Date.now();
-    this.history.push({ type, at, slot, by });
-    this.log.info({ slot, by, destination }, `call ${type}`);
-    this.ctx.opts.emit({ type: `call.${type}`, tenantId: this.tenant.id, callId: this.id, at, slot, by, destination });
+  /** This call as its park sees it. */
+  private parkHost(): ParkHost<Call> {
+    const call = this;
+    return {
+      self: this, tenant: this.tenant, direction: this.direction, account: this.account, lot: this.ctx.parking, stack: this.ctx.stack,
+      get log() { return call.log; },
+      history: this.history,
+      emit: (event) => this.ctx.opts.emit(event),
+      get bridge() { return call.bridge; },
+      get answered() { return call.machine.is(CallState.Answered); },
+      get ended() { return call.machine.is(CallState.Ended); },
+      get onHold() { return call.onHold !== undefined; },
+      get transferring() { return call.transferring; },
+      set transferring(v: boolean) { call.transferring = v; },
+      controllableBridge: () => this.controllableBridge(),
+      nextSdpStep: (side) => ++this.sdpSteps[side],
+      vacate: (side) => {
+        this.parties.vacate(side);
+        const key = this.sideDialogKeys[side];
+        if (key) this.ctx.unregisterDialog(key);
+      },
+      setSideLegId: (side, legId) => { this.sideLegIds[side] = legId; },
+      dropUnseated: () => this.parties.dropUnseated(),
+      transferringCall: () => this.transferringCall(),
+      takeOver: (side, req, tx, by, kind, taker) => this.takeOver(side, req, tx, by, kind, taker),
+      hangup: (by, status, reason) => this.hangup(by, status, reason),
+      recordTransfer: (result, side, target, detail) => this.recordTransfer(result, side, target, detail),
+      resendUntilAck: (side, res, source) => {
+        this.takeoverRetransmitters.get(side)?.stop();
+        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, source, () => this.takeoverRetransmitters.delete(side)));
+      },
+    };
   }
 
   /** Why this call cannot be joined into another by an attended transfer now, if it cannot. */
@@ -1286,69 +1022,38 @@ export class Call {
     };
   }
 
-  /**
-   * An INVITE with Replaces (RFC 3891) from an authenticated phone of this tenant naming our
-   * dialog on `side`: the phone takes that party's place. The party staying is re-INVITEd with
-   * the phone's offer, the phone gets the answer in our 2xx, and the replaced party gets BYE.
-   * A confirmed dialog only (an early one is a pickup); the INVITE must carry an offer.
-   */
-  async takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string, kind: 'replaced' | 'retrieved' = 'replaced', taker?: CallAccount): Promise<boolean> {
-    const reply = (status: number, reason?: string): false => {
-      tx.respond(createResponse(req, status, reason, { toTag: newTag() }));
-      return false;
-    };
-    if (kind === 'replaced' && this.parked) return reply(481);
-    if (!this.bridge || !this.machine.is(CallState.Answered)) return reply(481);
-    if (this.transferring || this.bridge.busy) return reply(491);
-    if (!req.body.length || !req.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp')) {
-      return reply(488, 'INVITE with Replaces needs an SDP offer');
-    }
-    const bridge = this.bridge;
-    const stay = otherSide(side);
-    const mangle = this.bridgedOptions?.mangleSdp ?? true;
-    this.transferring = true;
-    try {
-      const offer = relayedBody(req, mangle);
-      const r = await bridge.send(stay, { method: 'INVITE', body: offer, contentType: 'application/sdp' });
-      const answer = r.response && r.status < 300 && r.response.body.length ? relayedBody(r.response, mangle) : undefined;
-      if (this.machine.is(CallState.Ended)) return reply(481);
-      if (!answer) {
-        // The staying party refused the new session: it keeps the one it had with the replaced party.
-        const before = bridge.sdpSentTo(side);
-        if (before && r.status < 300) void bridge.send(stay, { method: 'INVITE', body: before, contentType: 'application/sdp' });
-        return reply(r.status >= 300 ? r.status : 488, r.status >= 300 ? r.reason : 'No SDP answer');
-      }
-      const toTag = newTag();
-      const contact = this.localContactFor(req);
-      const res = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: answer, contentType: 'application/sdp' });
-      tx.respond(res);
-      const dialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
-      const replaced = bridge.party(side);
-      this.joinable().adopt(side, uasParty(dialog, this.ctx.stack, answer), dialogKey(dialog.id), answer);
+  /** An INVITE/Replaces (or a dial of the slot this call is parked in) from a phone: it takes `side` (transfer/call-takeover.ts). */
+  takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string, kind: 'replaced' | 'retrieved' = 'replaced', taker?: CallAccount): Promise<boolean> {
+    return takeOver(this.takeoverHost(), side, req, tx, by, kind, taker);
+  }
+
+  /** This call as a phone taking one of its sides sees it. */
+  private takeoverHost(): TakeoverHost {
+    const call = this;
+    return {
+      id: this.id, tenant: this.tenant, stack: this.ctx.stack, history: this.history,
+      get log() { return call.log; },
+      emit: (event) => this.ctx.opts.emit(event),
+      get bridge() { return call.bridge; },
+      get answered() { return call.machine.is(CallState.Answered); },
+      get ended() { return call.machine.is(CallState.Ended); },
+      get parked() { return call.parking.current !== undefined; },
+      get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
+      get transferring() { return call.transferring; },
+      set transferring(v: boolean) { call.transferring = v; },
+      localContactFor: (req) => this.localContactFor(req),
+      adopt: (side, party, key, sentSdp) => this.joinable().adopt(side, party, key, sentSdp),
       // The CallService took the phone's slot; the replaced party's accounts leave.
-      this.parties.seat(side, 'replace', taker ? [this.parties.admit(taker, 'callee')] : []);
-      if (req.source?.transport === 'udp') {
-        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, req.source, () => {
+      seatTaker: (side, taker) => this.parties.seat(side, 'replace', taker ? [this.parties.admit(taker, 'callee')] : []),
+      resendUntilAck: (side, res, source, onTimeout) => {
+        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, source, () => {
           this.takeoverRetransmitters.delete(side);
-          this.hangup('system', 408, 'No ACK for the INVITE/Replaces');
+          onTimeout();
         }));
-      }
-      if (kind === 'retrieved') {
-        const slot = this.parked?.slot ?? '';
-        this.parked = undefined;
-        this.recordPark('retrieved', slot, by, by);
-        return true;
-      }
-      replaced.bye([reasonHeader(200, 'Call replaced')]);
-      const at = Date.now();
-      const party = side === 'a' ? 'caller' : 'callee';
-      this.history.push({ type: 'replaced', at, party, by });
-      this.log.info({ party, by }, 'party replaced (INVITE/Replaces)');
-      this.ctx.opts.emit({ type: 'call.replaced', tenantId: this.tenant.id, callId: this.id, at, party, by });
-      return true;
-    } finally {
-      this.transferring = false;
-    }
+      },
+      hangup: (by, status, reason) => this.hangup(by, status, reason),
+      retrievedByPhone: (by) => this.parking.takenByPhone(by),
+    };
   }
 
   /** This call as a blind transfer sees it. */
@@ -1410,7 +1115,7 @@ export class Call {
   view(): LiveCallView {
     return {
       id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
-      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, parkedIn: this.parked?.slot, history: [...this.history],
+      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, parkedIn: this.parking.current?.slot, history: [...this.history],
     };
   }
 
@@ -1419,7 +1124,7 @@ export class Call {
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.onHold) return this.onHold.party === party ? { ok: true } : { ok: false, status: 409, reason: `The ${this.onHold.party} is on hold` };
-    if (this.parked || this.consultation || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    if (this.parking.current || this.consult.active || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
     const r = await holdParty(bridge.value, party, (side) => ++this.sdpSteps[side]);
     if (!r.ok) return r;
     this.onHold = r.state;
@@ -1444,7 +1149,7 @@ export class Call {
    * tenant's `transfer` dialplan (the same policy a phone's REFER meets); the other party leaves.
    */
   async transfer(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
-    if (party === 'caller' && this.isRingingFor(undefined)) return this.deflect(destination, by);
+    if (party === 'caller' && this.isRingingFor(undefined)) return this.pickup.deflect(destination, by);
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
@@ -1520,9 +1225,8 @@ export class Call {
     this.aRetransmitter?.stop();
     for (const r of this.takeoverRetransmitters.values()) r.stop();
     this.takeoverRetransmitters.clear();
-    if (this.parked) this.ctx.parking.leave(this.tenant.id, this.parked.slot);
-    this.consultation?.consult.target.bye([reasonHeader(200, 'Call ended')]);
-    this.consultation = undefined;
+    this.parking.leaveLot();
+    this.consult.end();
     this.bridge?.close();
     // A transfer's new legs may still ring.
     this.fork?.cancel();
@@ -1535,14 +1239,4 @@ export class Call {
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }
-}
-
-function isSdpMessage(msg: SipRequest): boolean {
-  return msg.body.length > 0 && msg.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp') === true;
-}
-
-function sandboxOutcome(r: DialResult<BridgeableLeg>): string {
-  if (r.outcome === 'timeout') return 'no-answer';
-  if (r.outcome === 'failed' && (r.status === 486 || r.status === 600)) return 'busy';
-  return r.outcome;
 }

@@ -43,7 +43,7 @@ export { CallControl } from './control/index.ts';
 export type { ControlParty, ControlResult, LiveCallView, ParkedCallView, PlaceCallResult } from './control/index.ts';
 export { LegDestinationPolicy } from './dial/index.ts';
 export { parseParkSlots } from './park/index.ts';
-export type { ParkSettings } from './park/index.ts';
+export type { ParkSettings, StoredParkSettings } from './park/index.ts';
 export { CallerNames, callerNumberOf, CallNotes, CALL_NOTE_MAX, CallAnnotations } from './control/index.ts';
 export type { CallerNamesOptions, PhonebookEntry, CallNote, CallAnnotationsOptions } from './control/index.ts';
 export { DialplanDryRun, DryRunRequestError, destinationText, dryRunReportText, patternMatches } from './dry-run/index.ts';

@@ -159,6 +159,22 @@ describe.each(testDatabaseTargets())('patchbay CLI on $dialect', (target) => {
     expect(r.stderr).toContain(named);
   });
 
+  it('tenant set gives a tenant its own park slots and recall time, and default returns to the switch values', async () => {
+    const set = await run(['tenant', 'set', 'e2e.example', '--park-slots', '80-82', '--park-recall', '300', '--db', testDb.url, '--json'], baseEnv(testDb.dataDir));
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout)).toMatchObject({ domain: 'e2e.example', parkSlots: '80-82', parkRecallSeconds: 300 });
+    for (const [args, named] of [[['--park-slots', '82-80'], '--park-slots'], [['--park-slots', '1-200'], '--park-slots'], [['--park-recall', 'soon'], '--park-recall'], [[], 'nothing to set']] as const) {
+      const bad = await run(['tenant', 'set', 'e2e.example', ...args, '--db', testDb.url], baseEnv(testDb.dataDir));
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr).toContain(named);
+    }
+    const list = await run(['tenant', 'list', '--db', testDb.url, '--json'], baseEnv(testDb.dataDir));
+    expect((JSON.parse(list.stdout) as Array<Record<string, unknown>>).find((t) => t['domain'] === 'e2e.example')).toMatchObject({ parkSlots: '80-82', parkRecallSeconds: 300 });
+    const back = await run(['tenant', 'set', 'e2e.example', '--park-slots', 'default', '--park-recall', 'default', '--db', testDb.url], baseEnv(testDb.dataDir));
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.stdout).toContain('park slots: the switch default (PATCHBAY_PARK_SLOTS)');
+  });
+
   it('sets account settings with account set and shows them in account list', async () => {
     const add = await run(
       ['account', 'add', '1100@e2e.example', '--password', PASSWORD, '--keepalive-method', 'options', '--allowed-cidr', '192.0.2.0/24', '--json', '--db', testDb.url],
@@ -372,7 +388,7 @@ describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dia
 
     const m = await run(['migrate', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(m.stderr).toBe('');
-    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0020_sip_bans', '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0070_contacts', '0071_cdr_note', '0075_account_dnd'] });
+    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0012_tenant_park', '0020_sip_bans', '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0070_contacts', '0071_cdr_note', '0075_account_dnd'] });
 
     const list = await run(['account', 'list', 'old.example', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(JSON.parse(list.stdout)).toEqual([

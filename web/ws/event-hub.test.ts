@@ -135,6 +135,43 @@ describe('event hub', () => {
     ]);
   });
 
+  it('a member who left a call (transferred it away) gets the call.party.left and none of its later events, nor the call in a new snapshot', async () => {
+    const { bus, port } = await start();
+    const m = await client(port, 'token=member');
+    await m.next(1);
+    const joined = (callId: string, account: string, role: 'caller' | 'callee'): PatchbayEvent =>
+      ({ type: 'call.party.joined', tenantId: 1, callId, at: Date.now(), accountId: Number(account), account, role });
+    const left = (callId: string, account: string, role: 'caller' | 'callee'): PatchbayEvent =>
+      ({ type: 'call.party.left', tenantId: 1, callId, at: Date.now(), accountId: Number(account), account, role });
+    // moved: 1001 called 1004 and transferred the call away; 1004 talks on to someone else.
+    bus.emit(created('moved', '1001', '1004'));
+    bus.emit(joined('moved', '1001', 'caller'));
+    bus.emit(joined('moved', '1004', 'callee'));
+    bus.emit(log('moved', 'before'));
+    bus.emit(left('moved', '1001', 'caller'));
+    bus.emit(log('moved', 'after you left'));
+    bus.emit({ type: 'call.ended', tenantId: 1, callId: 'moved', at: Date.now(), direction: 'outbound', caller: party('1001'), callee: party('1004'), hungUpBy: 'callee', status: 200, reason: 'bye' } as PatchbayEvent);
+    // both: 1001 is a party twice (both sides); leaving one of them keeps it in the call.
+    bus.emit(created('both', '1001', '1001'));
+    bus.emit(joined('both', '1001', 'caller'));
+    bus.emit(joined('both', '1001', 'callee'));
+    bus.emit(left('both', '1001', 'callee'));
+    bus.emit(log('both', 'still yours'));
+    await settle(m);
+    expect(m.frames.slice(1).map((f) => `${f.type}:${String(f['callId'])}${f['message'] ? `:${String(f['message'])}` : ''}`)).toEqual([
+      'call.created:moved', 'call.party.joined:moved', 'call.party.joined:moved', 'dialplan.log:moved:before', 'call.party.left:moved',
+      'call.created:both', 'call.party.joined:both', 'call.party.joined:both', 'call.party.left:both', 'dialplan.log:both:still yours',
+    ]);
+    // A live call the member left is not in its next snapshot (the snapshot source still names 1001 c1's caller).
+    bus.emit(created('c1', '1001', '1004'));
+    bus.emit(joined('c1', '1001', 'caller'));
+    bus.emit(joined('c1', '1004', 'callee'));
+    bus.emit(left('c1', '1001', 'caller'));
+    const again = await client(port, 'token=member');
+    const [snap] = await again.next(1);
+    expect((snap!['calls'] as Array<{ id: string }>).map((c) => c.id)).toEqual([]);
+  });
+
   it('receptionists get no registrations, logs or traces; an admin filters by account and changes its subscription live', async () => {
     const { bus, port, watched } = await start();
     const r = await client(port, 'token=receptionist&subscribe=*,sip.trace');

@@ -131,8 +131,9 @@ export function createEventHub(deps: EventHubDeps): EventHub {
       if (only && !list.some((a) => only.includes(a))) return false;
       return true;
     };
+    // The stream's parties of a call it has seen win: an account that left it (transferred it away) no longer sees it.
     const calls = deps.snapshot.calls(tenantId).filter((call) =>
-      keep([call.caller.account, call.callee.account, ...(s.accountsOfCall(call.id) ?? [])]));
+      keep(s.accountsOfCall(call.id) ?? [call.caller.account, call.callee.account]));
     const registrations = roleSeesRegistrations(c.user.role) ? deps.snapshot.registrations(tenantId).filter((r) => keep([r.user])) : [];
     const extensions = deps.snapshot.extensions(tenantId).filter((x) => keep([x.user]));
     const parking = deps.snapshot.parking(tenantId).filter((p) => keep([p.caller.account]));

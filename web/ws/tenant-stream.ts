@@ -41,6 +41,12 @@ export class TenantStream {
   private evictedThrough: number;
   private readonly ring: RingBuffer<StreamEntry>;
   private readonly callAccounts = new Map<string, Set<string>>();
+  /**
+   * How many times each account is a party of each live call (`call.party.joined` minus `left`;
+   * one account can hold both sides, or a side and a ringing leg). At 0 after a `left` the account
+   * is out of the call's set: a member who transferred the call away sees none of its later events.
+   */
+  private readonly partyCounts = new Map<string, Map<string, number>>();
 
   /** `firstSeq - 1` is the seq of "nothing yet" (see EventHub: seqs start above any earlier process's). */
   constructor(readonly tenantId: number, capacity: number, firstSeq: number) {
@@ -103,11 +109,28 @@ export class TenantStream {
         let set = this.callAccounts.get(e.callId);
         if (!set) this.callAccounts.set(e.callId, (set = new Set()));
         set.add(e.account);
+        let counts = this.partyCounts.get(e.callId);
+        if (!counts) this.partyCounts.set(e.callId, (counts = new Map()));
+        counts.set(e.account, (counts.get(e.account) ?? 0) + 1);
         return [...set];
+      }
+      case 'call.party.left': {
+        // The leaving account still gets this event (its lamp, its list), then no more of the call's.
+        const set = this.callAccounts.get(e.callId);
+        const to = set ? [...set] : [e.account];
+        const counts = this.partyCounts.get(e.callId);
+        const n = (counts?.get(e.account) ?? 1) - 1;
+        if (n > 0) counts!.set(e.account, n);
+        else {
+          counts?.delete(e.account);
+          set?.delete(e.account);
+        }
+        return to;
       }
       case 'call.ended': {
         const set = this.callAccounts.get(e.callId);
         this.callAccounts.delete(e.callId);
+        this.partyCounts.delete(e.callId);
         return set ? [...set] : [];
       }
       default: {

@@ -12,3 +12,5 @@ export { CallNotes, CALL_NOTE_MAX } from './call-notes.ts';
 export type { CallNote } from './call-notes.ts';
 export { CallAnnotations } from './call-annotations.ts';
 export type { CallAnnotationsOptions } from './call-annotations.ts';
+export { CallConsult } from './call-consult.ts';
+export type { ConsultHost } from './call-consult.ts';

@@ -78,4 +78,22 @@ describe('ParkingLot', () => {
     expect(parseParkSlots('1-500')).toBeUndefined();
     expect(parseParkSlots('seventy')).toBeUndefined();
   });
+
+  it('each tenant its own range and recall time when given a per-tenant source', () => {
+    const t = fakeTimers();
+    const own = { first: 80, last: 81, recallSeconds: 5 };
+    const lot = new ParkingLot({ get: (id: number) => (id === 1 ? own : { first: 70, last: 79, recallSeconds: 120 }), ready: () => undefined }, t.schedule, t.now);
+    expect(lot.isSlot(1, '70')).toBe(false);
+    expect(lot.isSlot(2, '70')).toBe(true);
+    expect(lot.firstFree(1)).toBe('80');
+    const a = call('a');
+    const b = call('b');
+    expect(lot.park(1, '70', a, 'x')).toBe(false);
+    expect(lot.park(1, '80', a, 'x')).toBe(true);
+    expect(lot.park(2, '70', b, 'x')).toBe(true);
+    t.advance(5_000);
+    expect([a.recalls, b.recalls]).toEqual([1, 0]);
+    t.advance(115_000);
+    expect(b.recalls).toBe(1);
+  });
 });

@@ -1,4 +1,4 @@
-/** Numbered park slots, e.g. `70-79` (PATCHBAY_PARK_SLOTS). */
+/** Numbered park slots, e.g. `70-79` (a tenant's own, else PATCHBAY_PARK_SLOTS). */
 export interface ParkSettings {
   /** First and last slot number, inclusive. */
   first: number;
@@ -17,6 +17,12 @@ export function parseParkSlots(text: string): { first: number; last: number } | 
   const last = Number(m[2]);
   if (last < first || last - first >= 100) return undefined;
   return { first, last };
+}
+
+/** Per-tenant settings (TenantParkSettings): `get` answers from memory once `ready` settled. */
+export interface ParkSettingsSource {
+  get(tenantId: number): ParkSettings;
+  ready(tenantId: number): Promise<void> | undefined;
 }
 
 /** What the lot needs of a parked call. */
@@ -43,17 +49,34 @@ export type CancelTimer = () => void;
 export class ParkingLot<C extends ParkedCall> {
   private readonly slots = new Map<number, Map<string, ParkedEntry<C> & { cancel?: CancelTimer }>>();
 
+  private readonly settingsOf: (tenantId: number) => ParkSettings;
+  private readonly source: ParkSettingsSource | undefined;
+
   constructor(
-    readonly settings: ParkSettings,
+    /** One set for every tenant, or each tenant's own (TenantParkSettings). */
+    settings: ParkSettings | ParkSettingsSource,
     private readonly schedule: (ms: number, fn: () => void) => CancelTimer,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.source = 'get' in settings ? settings : undefined;
+    this.settingsOf = 'get' in settings ? (tenantId) => settings.get(tenantId) : () => settings;
+  }
 
-  /** True when `user` is one of the slot numbers (as dialled: digits only, no leading zeros). */
-  isSlot(user: string | undefined): boolean {
+  settingsFor(tenantId: number): ParkSettings {
+    return this.settingsOf(tenantId);
+  }
+
+  /** Undefined when the tenant's settings are at hand, else a promise that settles once they are. */
+  ready(tenantId: number): Promise<void> | undefined {
+    return this.source?.ready(tenantId);
+  }
+
+  /** True when `user` is one of the tenant's slot numbers (as dialled: digits only, no leading zeros). */
+  isSlot(tenantId: number, user: string | undefined): boolean {
     if (!user || !/^[1-9]\d{0,5}$/.test(user)) return false;
     const n = Number(user);
-    return n >= this.settings.first && n <= this.settings.last;
+    const { first, last } = this.settingsOf(tenantId);
+    return n >= first && n <= last;
   }
 
   list(tenantId: number): Array<ParkedEntry<C>> {
@@ -69,19 +92,22 @@ export class ParkingLot<C extends ParkedCall> {
   /** The lowest free slot of the tenant, if any. */
   firstFree(tenantId: number): string | undefined {
     const taken = this.slots.get(tenantId);
-    for (let n = this.settings.first; n <= this.settings.last; n++) if (!taken?.has(String(n))) return String(n);
+    const { first, last } = this.settingsOf(tenantId);
+    for (let n = first; n <= last; n++) if (!taken?.has(String(n))) return String(n);
     return undefined;
   }
 
   /** Puts `call` in `slot`; false when the slot is not one of ours or is taken. */
   park(tenantId: number, slot: string, call: C, parkedBy: string): boolean {
-    if (!this.isSlot(slot)) return false;
+    if (!this.isSlot(tenantId, slot)) return false;
     let taken = this.slots.get(tenantId);
     if (taken?.has(slot)) return false;
     if (!taken) this.slots.set(tenantId, (taken = new Map()));
     const entry: ParkedEntry<C> & { cancel?: CancelTimer } = { slot, call, parkedAt: this.now(), parkedBy };
-    if (this.settings.recallSeconds > 0) {
-      entry.cancel = this.schedule(this.settings.recallSeconds * 1000, () => {
+    // The recall time is the one in force when the call is parked (a later change leaves it be).
+    const { recallSeconds } = this.settingsOf(tenantId);
+    if (recallSeconds > 0) {
+      entry.cancel = this.schedule(recallSeconds * 1000, () => {
         if (this.slots.get(tenantId)?.get(slot) !== entry) return;
         this.leave(tenantId, slot);
         call.recall();

@@ -8,3 +8,5 @@ export type { BlindTransferRequest, BlindTransferResult, TransferringCall } from
 export { replacesDialogKeys } from './replaces-dialog.ts';
 export { joinFarParties } from './attended-transfer.ts';
 export type { JoinableCall, JoinResult } from './attended-transfer.ts';
+export { takeOver } from './call-takeover.ts';
+export type { TakeoverHost } from './call-takeover.ts';

@@ -35,7 +35,7 @@ export function mountTenantRoutes(api: ApiRouter, d: RouteDeps): void {
 
   api.define({ ...base, method: 'get', path: '/tenants/:id', summary: 'One tenant', response: one }, async ({ params }) => ({ tenant: await require(params['id']) }));
 
-  api.define({ ...base, method: 'patch', path: '/tenants/:id', summary: 'Rename a tenant, require 2FA of its users, or set its CDR and audit retention (days)', body: tenantPatchBody, response: one }, async ({ params, body, audit }) => {
+  api.define({ ...base, method: 'patch', path: '/tenants/:id', summary: 'Rename a tenant, require 2FA of its users, set its CDR and audit retention (days), or its park slots and recall time (null: the switch default)', body: tenantPatchBody, response: one }, async ({ params, body, audit }) => {
     const t = await require(params['id']);
     const tenant = await d.db.transaction(async (tx) => {
       const patch = Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined)) as typeof body;
@@ -43,6 +43,8 @@ export function mountTenantRoutes(api: ApiRouter, d: RouteDeps): void {
       await audit(tx, { action: 'tenant.update', target: `tenant:${t.domain}`, details: body, tenantId: t.id });
       return updated!;
     });
+    // The switch keeps each tenant's park settings in memory: it re-reads them now.
+    if (body.parkSlots !== undefined || body.parkRecallSeconds !== undefined) d.changed({ tenantId: t.id, kind: 'tenant' });
     return { tenant };
   });
 

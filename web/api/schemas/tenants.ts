@@ -12,6 +12,10 @@ export const tenantSchema = z
     require2fa: z.boolean(),
     cdrRetentionDays: z.number().int(),
     auditRetentionDays: z.number().int(),
+    /** `first-last`; null: the switch's PATCHBAY_PARK_SLOTS. */
+    parkSlots: z.string().nullable(),
+    /** null: the switch's PATCHBAY_PARK_RECALL_SEC. */
+    parkRecallSeconds: z.number().int().nullable(),
   })
   .meta({ id: 'Tenant' });
 export const tenantCreateBody = z.object({ domain: z.string().min(1).max(253), name: z.string().min(1).max(255).optional() });
@@ -21,6 +25,18 @@ export const tenantPatchBody = z
     require2fa: z.boolean().optional(),
     cdrRetentionDays: z.number().int().min(1).max(36_500).optional(),
     auditRetentionDays: z.number().int().min(1).max(36_500).optional(),
+    /** The tenant's park slots `first-last` (at most 100 numbers); null: back to the switch default. */
+    parkSlots: z
+      .string()
+      .regex(/^[1-9][0-9]{0,5}-[1-9][0-9]{0,5}$/, 'expected a slot range first-last, like 70-79')
+      .refine((v) => {
+        const [first, last] = v.split('-').map(Number) as [number, number];
+        return last >= first && last - first < 100;
+      }, 'the range must run upwards and hold at most 100 slots')
+      .nullable()
+      .optional(),
+    /** Seconds before a parked call rings its parker again, 0 = never; null: back to the switch default. */
+    parkRecallSeconds: z.number().int().min(0).max(86_400).nullable().optional(),
   })
   .strict();
 export const aliasBody = z.object({ domain: z.string().min(1).max(253) });

@@ -1,0 +1,2 @@
+export { CallPickup, sandboxOutcome } from './call-pickup.ts';
+export type { PickupHost } from './call-pickup.ts';
