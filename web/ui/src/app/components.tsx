@@ -1,20 +1,25 @@
 import { useEffect, useId, useRef, type InputHTMLAttributes, type ReactNode, type Ref } from 'react';
 import { ApiError } from '../api/index.ts';
 
-/** A labelled input with its error beside it (the API's `field` errors land here). */
-export function Field({
-  label,
-  error,
-  hint,
-  ref,
-  ...input
-}: InputHTMLAttributes<HTMLInputElement> & { label: string; error?: string | null; hint?: string; ref?: Ref<HTMLInputElement> }) {
+/** The id and ARIA wiring a form control needs to point at its label and its error. */
+export interface ControlWiring {
+  id: string;
+  'aria-invalid'?: true;
+  'aria-describedby'?: string;
+}
+
+/**
+ * One labelled form control with its hint, or its error beside it (the API's `field` errors land
+ * here): the frame every field kind (input, select, textarea) shares.
+ */
+export function FieldFrame({ label, error, hint, wide, control }: { label: string; error?: string | null; hint?: string; wide?: boolean; control(wiring: ControlWiring): ReactNode }) {
   const id = useId();
   const errorId = `${id}-error`;
+  const wiring: ControlWiring = error ? { id, 'aria-invalid': true, 'aria-describedby': errorId } : { id };
   return (
-    <div className={`field${error ? ' field-invalid' : ''}`}>
+    <div className={`field${wide ? ' field-wide' : ''}${error ? ' field-invalid' : ''}`}>
       <label htmlFor={id}>{label}</label>
-      <input ref={ref} id={id} aria-invalid={error ? true : undefined} aria-describedby={error ? errorId : undefined} {...input} />
+      {control(wiring)}
       {hint && !error && <small className="field-hint">{hint}</small>}
       {error && (
         <small className="field-error" id={errorId} role="alert">
@@ -23,6 +28,17 @@ export function Field({
       )}
     </div>
   );
+}
+
+/** A labelled input with its error beside it. */
+export function Field({
+  label,
+  error,
+  hint,
+  ref,
+  ...input
+}: InputHTMLAttributes<HTMLInputElement> & { label: string; error?: string | null; hint?: string; ref?: Ref<HTMLInputElement> }) {
+  return <FieldFrame label={label} error={error} hint={hint} control={(wiring) => <input ref={ref} {...wiring} {...input} />} />;
 }
 
 export function ErrorBanner({ error, onRetry }: { error: unknown; onRetry?: () => void }) {

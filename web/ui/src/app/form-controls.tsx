@@ -1,4 +1,5 @@
 import { useId, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react';
+import { FieldFrame } from './components.tsx';
 
 /** A labelled select with its error beside it, styled like Field. */
 export function SelectField({
@@ -8,22 +9,7 @@ export function SelectField({
   children,
   ...select
 }: SelectHTMLAttributes<HTMLSelectElement> & { label: string; error?: string | null; hint?: string; children: ReactNode }) {
-  const id = useId();
-  const errorId = `${id}-error`;
-  return (
-    <div className={`field${error ? ' field-invalid' : ''}`}>
-      <label htmlFor={id}>{label}</label>
-      <select id={id} aria-invalid={error ? true : undefined} aria-describedby={error ? errorId : undefined} {...select}>
-        {children}
-      </select>
-      {hint && !error && <small className="field-hint">{hint}</small>}
-      {error && (
-        <small className="field-error" id={errorId} role="alert">
-          {error}
-        </small>
-      )}
-    </div>
-  );
+  return <FieldFrame label={label} error={error} hint={hint} control={(wiring) => <select {...wiring} {...select}>{children}</select>} />;
 }
 
 /** A checkbox with its label to the right. */
@@ -48,18 +34,5 @@ export function Saved({ text }: { text: string | null }) {
 
 /** A labelled multi-line input with its error beside it, styled like Field; spans the form grid. */
 export function TextAreaField({ label, error, hint, ...textarea }: TextareaHTMLAttributes<HTMLTextAreaElement> & { label: string; error?: string | null; hint?: string }) {
-  const id = useId();
-  const errorId = `${id}-error`;
-  return (
-    <div className={`field field-wide${error ? ' field-invalid' : ''}`}>
-      <label htmlFor={id}>{label}</label>
-      <textarea id={id} aria-invalid={error ? true : undefined} aria-describedby={error ? errorId : undefined} {...textarea} />
-      {hint && !error && <small className="field-hint">{hint}</small>}
-      {error && (
-        <small className="field-error" id={errorId} role="alert">
-          {error}
-        </small>
-      )}
-    </div>
-  );
+  return <FieldFrame label={label} error={error} hint={hint} wide control={(wiring) => <textarea {...wiring} {...textarea} />} />;
 }
