@@ -232,16 +232,17 @@ describe('event stream over WebSocket', () => {
     await Promise.all([recovering, steady].map((c) => c.waitFor((f) => f.type === 'snapshot')));
     const hub = sw.running.eventHub;
     const base = hub.stats();
-    // One slow client at a time, in batches that log less than BOUND, so no batch can overrun a client twice.
+    // One slow client at a time, one call per step (a call logs far less than BOUND, and a turn's frames leave
+    // in one write), so no step can overrun a client twice.
     recovering.ws.pause();
-    for (let i = 0; i < 40 && hub.stats().resyncs === base.resyncs; i++) await loudCalls(3);
+    for (let i = 0; i < 120 && hub.stats().resyncs === base.resyncs; i++) await loudCalls(1);
     expect(hub.stats()).toMatchObject({ resyncs: base.resyncs + 1, slowCloses: base.slowCloses });
     recovering.ws.resume();
 
     const stuck = await StreamClient.open(`token=${token}&subscribe=call.*,dialplan.log`);
     await stuck.waitFor((f) => f.type === 'snapshot');
     stuck.ws.pause();
-    for (let i = 0; i < 40 && hub.stats().slowCloses === base.slowCloses; i++) await loudCalls(3);
+    for (let i = 0; i < 120 && hub.stats().slowCloses === base.slowCloses; i++) await loudCalls(1);
     expect(hub.stats()).toMatchObject({ resyncs: base.resyncs + 2, slowCloses: base.slowCloses + 1 });
 
     // The switch still connects calls, and the reading clients see them.
