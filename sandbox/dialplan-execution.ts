@@ -100,7 +100,6 @@ export class DialplanExecution {
         this.sandbox = sandbox;
         this.isolate = sandbox.isolate;
         this.cpuAtStart = sandbox.isolate.cpuTime;
-        if (!this.cpuWatchdog) this.cpuWatchdog = setInterval(() => this.checkCpu(), limits.cpuCheckIntervalMs);
         sandbox.attach(this.runId, (seq, name, json) => this.onDispatch(seq, name, json));
         const dialplan = await this.enter(sandbox.dialplanFunction(enclosingHelpers(this.run.js), DIALPLAN_SCRIPT_FILE, this.remainingCpuMs()));
         if (this.done) return;
@@ -292,11 +291,22 @@ export class DialplanExecution {
     if (result) this.channel.finished(result, this.usage);
   }
 
-  /** Tracks a call into the isolate, so the isolate is pooled only when none is running. */
+  /**
+   * Tracks a call into the isolate, so the isolate is pooled only when none is running. Code of
+   * a run executes only inside such a call (the context has no timers), so the CPU watchdog runs
+   * only while one is in flight: a run waiting in `sys.Dial` for a phone to answer costs the
+   * worker no timer at all.
+   */
   private enter<T>(call: Promise<T>): Promise<T> {
-    this.callsInFlight++;
+    if (this.callsInFlight++ === 0 && !this.cpuWatchdog) {
+      this.cpuWatchdog = setInterval(() => this.checkCpu(), this.run.limits.cpuCheckIntervalMs);
+    }
     const leave = (): void => {
-      if (--this.callsInFlight === 0 && this.draining) queueMicrotask(() => this.returnIsolate());
+      if (--this.callsInFlight > 0) return;
+      clearInterval(this.cpuWatchdog);
+      this.cpuWatchdog = undefined;
+      this.checkCpu();
+      if (this.draining) queueMicrotask(() => this.returnIsolate());
     };
     call.then(leave, () => {
       this.callFailed = true;

@@ -16,6 +16,7 @@ import {
   type SysFunctionName,
   type WorkerToSupervisorMessage,
 } from './protocol.ts';
+import { IpcOutbox, unbatch } from './ipc-outbox.ts';
 import { SysCallBudget } from './sys-call-budget.ts';
 import { prepareWorkerLaunch, type WorkerLaunch } from './worker-launch.ts';
 
@@ -185,6 +186,8 @@ export class SandboxSupervisor {
   private readonly maxQueued: number;
   private readonly retryAfterSeconds: number;
   private queuedCount = 0;
+  /** What is written to each worker process, a batch per event-loop turn. */
+  private readonly outboxes = new WeakMap<ChildProcess, IpcOutbox<SupervisorToWorkerMessage>>();
   private shedCount = 0;
 
   constructor(options: SandboxSupervisorOptions = {}) {
@@ -388,15 +391,24 @@ export class SandboxSupervisor {
     execution.resolve(result);
   }
 
+  /** Queues `message` for `child` (written at the end of this event-loop turn); false if it is gone. */
   private sendTo(child: ChildProcess, message: SupervisorToWorkerMessage): boolean {
     if (!child.connected) return false;
-    try {
-      child.send(message);
-      return true;
-    } catch (error) {
-      this.logger.warn({ err: errorMessage(error) }, 'sandbox: cannot send to worker');
-      return false;
+    let outbox = this.outboxes.get(child);
+    if (!outbox) {
+      outbox = new IpcOutbox<SupervisorToWorkerMessage>((batch) => {
+        if (!child.connected) return;
+        try {
+          child.send(batch);
+        } catch (error) {
+          // The child is going away: its exit settles every execution it had.
+          this.logger.warn({ err: errorMessage(error) }, 'sandbox: cannot send to worker');
+        }
+      });
+      this.outboxes.set(child, outbox);
     }
+    outbox.push(message);
+    return true;
   }
 
   private readyChild(): Promise<ChildProcess> {
@@ -452,7 +464,9 @@ export class SandboxSupervisor {
     );
     this.childReady = false;
     this.childStartedAt = Date.now();
-    child.on('message', (message: unknown) => this.onWorkerMessage(child, message as WorkerToSupervisorMessage));
+    child.on('message', (message: unknown) => {
+      for (const inner of unbatch<WorkerToSupervisorMessage>(message)) this.onWorkerMessage(child, inner);
+    });
     child.on('error', (error) => this.logger.error({ err: errorMessage(error) }, 'sandbox: worker process error'));
     child.once('exit', (code, signal) => this.onChildExit(child, code, signal));
     return true;
@@ -462,6 +476,7 @@ export class SandboxSupervisor {
     if (this.child !== child) return;
     this.child = undefined;
     this.childReady = false;
+    this.outboxes.get(child)?.clear();
     const reason = `sandbox process exited (${signal ?? `code ${code}`})`;
     for (const [execId, execution] of this.executions) {
       if (execution.child === child) this.settleExecution(execId, { status: 'failed', code: 503, reason });

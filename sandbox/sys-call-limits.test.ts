@@ -4,6 +4,7 @@ import { compileDialplan } from './compile.ts';
 import { DEFAULT_SANDBOX_LIMITS, type DialplanRequest, type SandboxLimits } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
 import { logLimitLine, SysCallBudget } from './sys-call-budget.ts';
+import { unbatch } from './ipc-outbox.ts';
 
 const request: DialplanRequest = {
   method: 'INVITE',
@@ -117,8 +118,8 @@ describe('per-execution caps on sys calls (real isolates)', () => {
   it('Log: 500 lines, then one limit line; nothing more crosses the worker channel', async () => {
     const child = (supervisor as unknown as { child: ChildProcess }).child;
     let notifies = 0;
-    const onMessage = (message: { type?: string }): void => {
-      if (message.type === 'sys-notify') notifies++;
+    const onMessage = (message: unknown): void => {
+      notifies += unbatch<{ type: string }>(message).filter((inner) => inner.type === 'sys-notify').length;
     };
     child.on('message', onMessage);
     try {

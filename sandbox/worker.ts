@@ -8,6 +8,7 @@ import { IsolatePool, type IsolatePoolOptions } from './isolate-pool.ts';
 import { loadIsolatedVm } from './isolated-vm-loader.ts';
 import type { RunDoneMessage, SupervisorToWorkerMessage, WorkerToSupervisorMessage } from './protocol.ts';
 import { SandboxIsolate } from './sandbox-isolate.ts';
+import { IpcOutbox, unbatch } from './ipc-outbox.ts';
 
 const { ivm, packageName } = loadIsolatedVm();
 const executions = new Map<number, DialplanExecution>();
@@ -31,13 +32,17 @@ function poolOptionsFromArgv(): Partial<IsolatePoolOptions> {
   return options;
 }
 
-function send(message: WorkerToSupervisorMessage): void {
+const outbox = new IpcOutbox<WorkerToSupervisorMessage>((message) => {
   if (!process.connected) return;
   try {
     process.send?.(message);
   } catch (error) {
     process.stderr.write(`sandbox worker: cannot send ${message.type}: ${String(error)}\n`);
   }
+});
+
+function send(message: WorkerToSupervisorMessage): void {
+  outbox.push(message);
 }
 
 function startRun(message: Extract<SupervisorToWorkerMessage, { type: 'run' }>): void {
@@ -57,10 +62,10 @@ function startRun(message: Extract<SupervisorToWorkerMessage, { type: 'run' }>):
 }
 
 process.on('message', (raw: unknown) => {
-  const message = raw as SupervisorToWorkerMessage;
-  if (typeof message !== 'object' || message === null) return;
-  if (message.type === 'run') startRun(message);
-  else if (message.type === 'sys-result') executions.get(message.execId)?.settle(message.seq, message);
+  for (const message of unbatch<SupervisorToWorkerMessage>(raw)) {
+    if (message.type === 'run') startRun(message);
+    else if (message.type === 'sys-result') executions.get(message.execId)?.settle(message.seq, message);
+  }
 });
 
 // Without the supervisor nobody can answer a sys call: end instead of lingering.
