@@ -1,9 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSipp } from './harness/index.ts';
-import { DOMAIN, PASSWORD, SCENARIOS, endedAt, expectSippOk, freeUdpPort, setMaxCalls, useSwitch, waitForLamp } from './calls-support.ts';
+import { answeredCall, endedAt, expectSippOk, freeUdpPort, registerPhone, restApi, setMaxCalls, useSwitch, waitForLamp } from './calls-support.ts';
 
 /**
  * Park through the real switch with sipp: park by REST and by a phone's REFER to a slot,
@@ -12,32 +8,7 @@ import { DOMAIN, PASSWORD, SCENARIOS, endedAt, expectSippOk, freeUdpPort, setMax
  */
 
 const { sw, sipp } = useSwitch(['1001', '1004']);
-
-async function tokenFor(email: string, tenantId: number): Promise<string> {
-  const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role: 'receptionist', tenantId });
-  return (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token;
-}
-
-function api(token: string, method: string, path: string, body?: unknown): Promise<Response> {
-  const { host, port } = sw.running.httpAddress;
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-}
-
-async function register(user: string, port: number): Promise<void> {
-  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-park-reg-'));
-  try {
-    const injection = join(workDir, 'account.csv');
-    await writeFile(injection, `SEQUENTIAL\n${user};${DOMAIN};[authentication username=${user} password=${PASSWORD}]\n`);
-    const reg = await runSipp({
-      scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection],
-    });
-    expect(reg.code, reg.stderr + reg.errors).toBe(0);
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
-  }
-}
+const { tokenFor, api } = restApi(sw);
 
 describe('park and retrieve', () => {
   it('REST park of the caller: hold re-INVITE, callee BYE, listed in its slot; a phone dialling the slot retrieves it', async () => {
@@ -46,10 +17,7 @@ describe('park and retrieve', () => {
     const stranger = await tokenFor('park@park-other.test', other.id);
     const callee = await sipp('call-uas-answer.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
-    const before = sw.events.length;
-    const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
-    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
-    const callId = String(answered['callId']);
+    const { caller, callId } = await answeredCall(sw, () => sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
 
     const bad = await api(receptionist, 'POST', `/calls/${callId}/park`, { party: 'caller', slot: '7x' });
     expect(bad.status).toBe(400);
@@ -119,14 +87,11 @@ describe('park and retrieve', () => {
   it('REST retrieve rings the destination extension with a late offer and connects the parked party to it', async () => {
     const receptionist = await tokenFor('retrieve@acme.test', sw.tenantId);
     const deskPort = await freeUdpPort();
-    await register('1004', deskPort);
+    await registerPhone(sw, '1004', deskPort);
     const desk = await sipp('transfer-uas-late-offer.xml', { port: deskPort });
     const callee = await sipp('call-uas-answer.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
-    const before = sw.events.length;
-    const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
-    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
-    const callId = String(answered['callId']);
+    const { caller, callId } = await answeredCall(sw, () => sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
     const parked = await api(receptionist, 'POST', `/calls/${callId}/park`, { party: 'caller', slot: '77' });
     expect(parked.status, await parked.clone().text()).toBe(200);
     const got = await api(receptionist, 'POST', '/parking/77/retrieve', { destination: '1004' });
@@ -148,16 +113,13 @@ describe('park and retrieve', () => {
 
   it('REST park of the callee: the caller that left is idle and may call again at once (maxCalls 1); the phone dialling the slot is busy', async () => {
     const receptionist = await tokenFor('park-lamps@acme.test', sw.tenantId);
-    await register('1001', await freeUdpPort());
-    await register('1004', await freeUdpPort());
+    await registerPhone(sw, '1001', await freeUdpPort());
+    await registerPhone(sw, '1004', await freeUdpPort());
     await setMaxCalls(sw, '1001', 1);
     try {
       const callee = await sipp('park-uas-answer-parked-retrieved-bye.xml');
       await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
-      const before = sw.events.length;
-      const parker = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
-      const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
-      const callId = String(answered['callId']);
+      const { caller: parker, callId, before } = await answeredCall(sw, () => sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
       await waitForLamp(sw, '1001', 'busy', before);
       const parked = await api(receptionist, 'POST', `/calls/${callId}/park`, { party: 'callee', slot: '73' });
       expect(parked.status, await parked.clone().text()).toBe(200);

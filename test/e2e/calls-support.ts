@@ -359,3 +359,33 @@ export async function setMaxCalls(sw: Switch, user: string, maxCalls: number | n
   await sw.running.db.accounts.update(user, domain, { maxCalls });
   sw.running.sip.directory.invalidate();
 }
+
+/**
+ * Starts a caller (a sipp UAC) and waits for the first call answered after it started: the
+ * caller, that call's id, and `before`, the index in `sw.events` it started at (for lamps).
+ */
+export async function answeredCall(sw: Switch, start: () => Promise<SippProcess>): Promise<{ caller: SippProcess; callId: string; before: number }> {
+  const before = sw.events.length;
+  const caller = await start();
+  const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
+  return { caller, callId: String(answered['callId']), before };
+}
+
+/** REST as web users of the switch: `tokenFor` adds a user with an API token, `api` sends one request with it (JSON body when given). */
+export function restApi(sw: Switch): {
+  tokenFor(email: string, tenantId: number, role?: 'receptionist' | 'admin'): Promise<string>;
+  api(token: string, method: string, path: string, body?: unknown): Promise<Response>;
+} {
+  return {
+    async tokenFor(email, tenantId, role = 'receptionist') {
+      const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role, tenantId });
+      return (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token;
+    },
+    api(token, method, path, body) {
+      const { host, port } = sw.running.httpAddress;
+      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    },
+  };
+}

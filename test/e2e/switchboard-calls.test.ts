@@ -1,10 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { runSipp } from './harness/index.ts';
-import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
+import { answeredCall, DOMAIN, expectSippOk, freeUdpPort, registerPhone, restApi, useSwitch } from './calls-support.ts';
 
 /**
  * The switchboard's additions to live calls against the real switch, with sipp peers over UDP:
@@ -13,34 +9,10 @@ import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch } fro
  */
 
 const { sw, sipp } = useSwitch(['1001', '1002', '1003', '1004', '2002']);
-
-/** A sipp REGISTER for `user` from `port`, so calls to the account ring the sipp that listens there next. */
-async function register(user: string, port: number): Promise<void> {
-  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-board-reg-'));
-  try {
-    const injection = join(workDir, 'account.csv');
-    await writeFile(injection, `SEQUENTIAL\n${user};${DOMAIN};[authentication username=${user} password=${PASSWORD}]\n`);
-    const reg = await runSipp({ scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection] });
-    expect(reg.code, reg.stderr + reg.errors).toBe(0);
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
-  }
-}
+const { tokenFor, api } = restApi(sw);
 
 type Frame = Record<string, unknown> & { type: string };
 type LiveCall = { id: string; state: string; callerName?: string; note?: string; heldAt?: number };
-
-async function tokenFor(email: string, tenantId: number, role: 'receptionist' | 'admin' = 'receptionist'): Promise<string> {
-  const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role, tenantId });
-  return (await sw.running.db.tokens.create({ userId: user.id, name: 'board' })).token;
-}
-
-function api(token: string, method: string, path: string, body?: unknown): Promise<Response> {
-  const { host, port } = sw.running.httpAddress;
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-}
 
 /** The frames of one event-stream connection. */
 async function openStream(token: string): Promise<{ frames: Frame[]; waitFor(pred: (f: Frame) => boolean): Promise<Frame>; close(): void }> {
@@ -160,10 +132,10 @@ describe('switchboard calls: caller names and notes', () => {
     const other = await sw.running.db.tenants.add({ domain: 'deflect-other.test' });
     const stranger = await tokenFor('deflect@deflect-other.test', other.id);
     const aPort = await freeUdpPort();
-    await register('1002', aPort);
+    await registerPhone(sw, '1002', aPort);
     const extensionA = await sipp('call-uas-ring-cancel.xml', { port: aPort });
     const bPort = await freeUdpPort();
-    await register('2002', bPort);
+    await registerPhone(sw, '2002', bPort);
     const extensionB = await sipp('call-uas-answer.xml', { port: bPort });
     await sw.useInDialplan('1002', null);
 
@@ -198,14 +170,11 @@ describe('switchboard calls: caller names and notes', () => {
   it('keeps the note through a switchboard attended transfer (consult, complete) into the CDR', async () => {
     const desk = await tokenFor('consult-note@acme.test', sw.tenantId);
     const targetPort = await freeUdpPort();
-    await register('1004', targetPort);
+    await registerPhone(sw, '1004', targetPort);
     const target = await sipp('consult-uas-target-joined-bye.xml', { port: targetPort });
     const consultant = await sipp('consult-uas-consultant-wait-bye.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:reception@127.0.0.1:${consultant.port}");`);
-    const before = sw.events.length;
-    const caller = await sipp('consult-uac-auth-held-joined-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
-    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
-    const callId = String(answered['callId']);
+    const { caller, callId } = await answeredCall(sw, () => sipp('consult-uac-auth-held-joined-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
     expect((await api(desk, 'PUT', `/calls/${callId}/note`, { note: 'Consulted about the contract' })).status).toBe(200);
     const started = await api(desk, 'POST', `/calls/${callId}/consult`, { party: 'callee', destination: '1004' });
     expect(started.status, await started.clone().text()).toBe(200);
@@ -224,10 +193,7 @@ describe('switchboard calls: caller names and notes', () => {
     const desk = await tokenFor('park-note@acme.test', sw.tenantId);
     const callee = await sipp('call-uas-answer.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
-    const before = sw.events.length;
-    const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' });
-    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
-    const callId = String(answered['callId']);
+    const { caller, callId } = await answeredCall(sw, () => sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
     expect((await api(desk, 'PUT', `/calls/${callId}/note`, { note: 'Parked for accounts' })).status).toBe(200);
     const parked = await api(desk, 'POST', `/calls/${callId}/park`, { party: 'caller' });
     expect(parked.status, await parked.clone().text()).toBe(200);
@@ -246,10 +212,7 @@ describe('switchboard calls: caller names and notes', () => {
     const desk = await tokenFor('hold-time@acme.test', sw.tenantId);
     const callee = await sipp('control-uas-hold-unhold.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${callee.port}");`);
-    const before = sw.events.length;
-    const caller = await sipp('control-uac-auth-hold-unhold.xml', { remote: sw.target, service: '2000', user: '1001' });
-    const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && sw.events.indexOf(e) >= before);
-    const callId = String(answered['callId']);
+    const { caller, callId } = await answeredCall(sw, () => sipp('control-uac-auth-hold-unhold.xml', { remote: sw.target, service: '2000', user: '1001' }));
     expect((await waitForCall(desk, (c) => c.id === callId)).heldAt).toBeUndefined();
     const held = await api(desk, 'POST', `/calls/${callId}/hold`, { party: 'caller' });
     expect(held.status, await held.clone().text()).toBe(200);

@@ -1,83 +1,29 @@
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Locator, Page } from 'playwright-core';
-import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors, type WatchedPage } from './ui-support/browser.ts';
-import { expectSippOk, PASSWORD, startSipp, type SippProcess, type SippStartOptions } from './calls-support.ts';
-import { OTHER_DOMAIN, sippRegister, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
+import { describe, expect, it } from 'vitest';
+import { foreignRequests, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import { expectSippOk } from './calls-support.ts';
+import { callList, callRow, tile, useSwitchboardFixture } from './ui-support/switchboard-fixture.ts';
+import { OTHER_DOMAIN } from './ui-support/ui-switch.ts';
 
 // The switchboard page against the real switch: sipp phones register and call, the page shows
 // it from the event stream, and the receptionist acts with the keyboard and drag and drop.
 // 1000 is the receptionist's own phone ("my extension"), 1001 the caller, 1002/1004 targets.
 
-let browser: Browser;
-let ui: UiSwitch;
-let origin: string;
-const ports: Record<string, number> = {};
-const started: SippProcess[] = [];
-const pages: WatchedPage[] = [];
-
-async function sipp(scenario: string, opts: SippStartOptions = {}): Promise<SippProcess> {
-  const p = await startSipp(scenario, opts);
-  started.push(p);
-  return p;
-}
-
-/** A phone of `user` answering with `scenario` on the port it registered from. */
-const phone = (user: string, scenario: string) => sipp(scenario, { port: ports[user] });
-/** 1001 dials 2000; its outgoing dialplan (set per test) rings 1000 (the receptionist's phone) or 1002. */
-const callIn = (scenario: string) => sipp(scenario, { remote: ui.sw.target, service: '2000', user: '1001' });
-
-beforeAll(async () => {
-  await ensureUiBuilt();
-  ui = await startUiSwitch(['1000', '1001', '1002', '1004']);
-  origin = ui.origin;
-  await ui.addUser('desk@acme.test', 'desk-password', 'receptionist');
-  await ui.addUser('desk2@acme.test', 'desk-password', 'receptionist');
-  await ui.addUser('desk@other.test', 'desk-password', 'receptionist', ui.otherTenantId);
-  await ui.sw.running.db.accounts.add({ username: '7000', domain: OTHER_DOMAIN, password: 'other-long-password' });
-  await ui.sw.useNamedDialplan('transfer', 'await sys.Dial(`${req.uri.user}@local`);');
-  for (const user of ['1000', '1002', '1004']) ports[user] = await sippRegister(ui.sw.target, user, PASSWORD);
-  browser = await launchChromium();
-}, 180_000);
-
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((s) => s.stop()));
-  for (const p of pages.splice(0)) await p.context.close();
+const board = useSwitchboardFixture({
+  accounts: ['1000', '1001', '1002', '1004'],
+  phones: ['1000', '1002', '1004'],
+  async setup(ui) {
+    await ui.addUser('desk2@acme.test', 'desk-password', 'receptionist');
+    await ui.addUser('desk@other.test', 'desk-password', 'receptionist', ui.otherTenantId);
+    await ui.sw.running.db.accounts.add({ username: '7000', domain: OTHER_DOMAIN, password: 'other-long-password' });
+  },
 });
-
-afterAll(async () => {
-  await browser?.close();
-  await ui?.close();
-});
-
-async function openBoard(email = 'desk@acme.test', mine: string | null = '1000'): Promise<WatchedPage> {
-  const watched = await openPage(browser, origin);
-  pages.push(watched);
-  const { page } = watched;
-  await page.goto('/switchboard');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill('desk-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Switchboard' }).waitFor();
-  await expect.poll(() => page.getByTestId('stream-state').textContent()).toBe('Live');
-  if (mine) await page.getByLabel('My extension').selectOption(mine);
-  return watched;
-}
-
-const callList = (page: Page): Locator => page.getByRole('listbox', { name: 'Calls' });
-const callRow = (page: Page, callId: string): Locator => page.locator(`[data-call-id="${callId}"]`);
-const tile = (page: Page, user: string): Locator => page.getByRole('list', { name: 'Extensions' }).locator(`[data-extension="${user}"]`);
-
-/** The call the next call.created on the bus names (the test's own view of the switch, to find its row). */
-function nextCallId(): Promise<string> {
-  const before = ui.sw.events.length;
-  return ui.sw.waitForEvent((e) => e.type === 'call.created' && ui.sw.events.indexOf(e) >= before).then((e) => String(e['callId']));
-}
+const { phone, openBoard, callInto } = board;
 
 describe('switchboard', () => {
   it('shows a call ringing within moments on two receptionists\' screens alike; A answers it at my phone, T blind-transfers it and the target phone gets it; another tenant sees nothing', async () => {
-    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1002@local");');
+    await board.ui.sw.useOutDialplan('1001', 'await sys.Dial("1002@local");');
     const desk = await openBoard();
     const desk2 = await openBoard('desk2@acme.test', '1000');
     const stranger = await openBoard('desk@other.test', null);
@@ -85,11 +31,8 @@ describe('switchboard', () => {
     await expect.poll(() => tile(page, '1000').getAttribute('data-state')).toBe('idle');
 
     const ringing = await phone('1002', 'call-uas-ring-cancel.xml');
-    const created = nextCallId();
     const sentAt = Date.now();
-    const caller = await callIn('transfer-uac-auth-reinvite-bye.xml');
-    const callId = await created;
-    const row = callRow(page, callId);
+    const { caller, callId, row } = await callInto(page, 'transfer-uac-auth-reinvite-bye.xml');
     await row.waitFor();
     const visibleMs = Date.now() - sentAt;
     console.log(`switchboard: INVITE sent → call row visible in ${visibleMs} ms`);
@@ -135,28 +78,24 @@ describe('switchboard', () => {
     await page.keyboard.press('Enter');
     const [, , tgt] = await expectSippOk(reception, caller, target);
     expect(tgt!.logs).toMatch(/ack sdp: c=IN IP4 127\.0\.0\.1/);
-    const done = await ui.sw.waitForEvent((e) => e.type === 'call.transferred' && e['callId'] === callId);
+    const done = await board.ui.sw.waitForEvent((e) => e.type === 'call.transferred' && e['callId'] === callId);
     expect(done['by']).toBe('api:desk@acme.test');
     expect(done['referTo']).toBe('<sip:1004@acme.test>');
     await row.waitFor({ state: 'detached' });
     await callRow(desk2.page, callId).waitFor({ state: 'detached' });
     expect(await stranger.page.getByText('No live calls.').count()).toBe(1);
     for (const w of [desk, desk2, stranger]) {
-      expect(foreignRequests(w.requests, origin)).toEqual([]);
+      expect(foreignRequests(w.requests, board.ui.origin)).toEqual([]);
       expect(unexpectedErrors(w.errors, [401, 404])).toEqual([]); // 404: the stranger's tries, the phonebook probe
     }
   }, 90_000);
 
   it('attended transfer from the page: consult 1004 while the caller waits, then complete', async () => {
-    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
+    await board.ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
     const { page } = await openBoard();
     const consultant = await phone('1000', 'consult-uas-consultant-wait-bye.xml');
     const target = await phone('1004', 'consult-uas-target-joined-bye.xml');
-    const created = nextCallId();
-    const caller = await callIn('consult-uac-auth-held-joined-wait-bye.xml');
-    const callId = await created;
-    const row = callRow(page, callId);
-    await expect.poll(() => row.getAttribute('data-phase')).toBe('answered');
+    const { caller, callId, row } = await callInto(page, 'consult-uac-auth-held-joined-wait-bye.xml', 'answered');
     await row.click();
     await page.keyboard.press('c');
     await page.getByLabel('Consult (attended transfer) with').fill('1004');
@@ -173,20 +112,16 @@ describe('switchboard', () => {
     expect(d!.logs).toContain('joined: o=caller');
     expect(r!.logs).toMatch(/bye Reason: SIP;cause=200;text="Call transferred"/);
     await row.waitFor({ state: 'detached' });
-    const history = (await ui.sw.waitForCdr(callId)).history;
+    const history = (await board.ui.sw.waitForCdr(callId)).history;
     expect(history.map((h) => [h['kind'], h['result'], h['by']])).toEqual([['attended', 'accepted', 'api:desk@acme.test'], ['attended', 'completed', 'api:desk@acme.test']]);
   }, 60_000);
 
   it('attended transfer cancelled from the page: the target is hung up, caller and receptionist talk again', async () => {
-    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
+    await board.ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
     const { page } = await openBoard();
     const consultant = await phone('1000', 'consult-uas-consultant-cancel-bye.xml');
     const target = await phone('1004', 'transfer-uas-late-offer.xml');
-    const created = nextCallId();
-    const caller = await callIn('consult-uac-auth-held-joined-wait-bye.xml');
-    const callId = await created;
-    const row = callRow(page, callId);
-    await expect.poll(() => row.getAttribute('data-phase')).toBe('answered');
+    const { caller, callId, row } = await callInto(page, 'consult-uac-auth-held-joined-wait-bye.xml', 'answered');
     await row.click();
     await page.getByRole('button', { name: /^Consult/ }).click();
     await page.getByLabel('Consult (attended transfer) with').fill('1004');
@@ -198,25 +133,21 @@ describe('switchboard', () => {
     const [x, r] = await expectSippOk(caller, consultant, target);
     expect(r!.logs).toContain('rejoined: o=caller');
     expect(x!.logs).toContain('ack sdp: o=consultant');
-    await ui.sw.waitForEvent((e) => e.type === 'call.transfer.failed' && e['callId'] === callId && e['status'] === 487);
+    await board.ui.sw.waitForEvent((e) => e.type === 'call.transfer.failed' && e['callId'] === callId && e['status'] === 487);
   }, 60_000);
 
   it('parks a call by dragging it onto a slot and retrieves it to my phone with R', async () => {
-    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
+    await board.ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
     const { page } = await openBoard();
     await page.getByLabel('Park slots').fill('70-77');
     const reception = await phone('1000', 'call-uas-answer.xml');
-    const created = nextCallId();
-    const caller = await callIn('park-uac-auth-parked-retrieved-bye.xml');
-    const callId = await created;
-    const row = callRow(page, callId);
-    await expect.poll(() => row.getAttribute('data-phase')).toBe('answered');
+    const { caller, callId, row } = await callInto(page, 'park-uac-auth-parked-retrieved-bye.xml', 'answered');
     const slot = page.getByRole('list', { name: 'Parking lot' }).locator('[data-slot="75"]');
     await row.dragTo(slot);
     await expect.poll(() => row.getAttribute('data-phase')).toBe('parked');
     await expect.poll(() => slot.getAttribute('aria-label')).toBe('Slot 75: 1001');
     expect(await slot.innerText()).toContain('by desk@acme.test');
-    expect((await ui.sw.waitForEvent((e) => e.type === 'call.parked' && e['callId'] === callId))['slot']).toBe('75');
+    expect((await board.ui.sw.waitForEvent((e) => e.type === 'call.parked' && e['callId'] === callId))['slot']).toBe('75');
     await expectSippOk(reception); // the receptionist's leg was hung up by the park
     await screenshot(page, 'switchboard-parked');
 
@@ -227,36 +158,29 @@ describe('switchboard', () => {
     const [c, d] = await expectSippOk(caller, desk);
     expect(c!.logs).toContain('retrieved by: o=target');
     expect(d!.logs).toMatch(/ack sdp: c=IN IP4 127\.0\.0\.1/);
-    const got = await ui.sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
+    const got = await board.ui.sw.waitForEvent((e) => e.type === 'call.retrieved' && e['callId'] === callId);
     expect(got['destination']).toBe('1000');
     await row.waitFor({ state: 'detached' });
     expect(await slot.getAttribute('aria-label')).toBe('Slot 75: free');
   }, 60_000);
 
   it('a ringing call dropped on an extension is answered there; G picks up the extension ringing, to my phone', async () => {
-    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1002@local");');
+    await board.ui.sw.useOutDialplan('1001', 'await sys.Dial("1002@local");');
     const { page } = await openBoard();
     // Drag and drop: 1002 rings, the receptionist drops the call on 1004, which takes it.
     let ringing = await phone('1002', 'call-uas-ring-cancel.xml');
     const desk = await phone('1004', 'call-uas-answer.xml');
-    let created = nextCallId();
-    let caller = await callIn('e2e-uac-auth-answer-bye.xml');
-    let callId = await created;
-    let row = callRow(page, callId);
-    await expect.poll(() => row.getAttribute('data-phase')).toBe('ringing');
+    let { caller, callId, row } = await callInto(page, 'e2e-uac-auth-answer-bye.xml', 'ringing');
     await row.dragTo(tile(page, '1004'));
     await expectSippOk(ringing, desk, caller);
-    const picked = await ui.sw.waitForEvent((e) => e.type === 'call.picked-up' && e['callId'] === callId);
+    const picked = await board.ui.sw.waitForEvent((e) => e.type === 'call.picked-up' && e['callId'] === callId);
     expect(picked['by']).toBe('api:desk@acme.test');
     await row.waitFor({ state: 'detached' });
 
     // Keyboard: G, the ringing extension, Enter: my phone (1000) is rung and takes the call.
     ringing = await phone('1002', 'call-uas-ring-cancel.xml');
     const mine = await phone('1000', 'call-uas-answer.xml');
-    created = nextCallId();
-    caller = await callIn('e2e-uac-auth-answer-wait-bye.xml');
-    callId = await created;
-    row = callRow(page, callId);
+    ({ caller, callId, row } = await callInto(page, 'e2e-uac-auth-answer-wait-bye.xml'));
     await expect.poll(() => tile(page, '1002').getAttribute('data-state')).toBe('ringing');
     await page.keyboard.press('g');
     await page.getByLabel('Pick up the call ringing extension').fill('1002');
@@ -271,7 +195,7 @@ describe('switchboard', () => {
   }, 60_000);
 
   it('survives a server-side close of its socket: reconnecting shown, resumed with since=, the hold made meanwhile and the call kept; the hold alert fires at the threshold set on the page', async () => {
-    await ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
+    await board.ui.sw.useOutDialplan('1001', 'await sys.Dial("1000@local");');
     const watched = await openBoard();
     const { page } = watched;
     await page.getByLabel('Hold alert after (seconds)').fill('2');
@@ -282,7 +206,7 @@ describe('switchboard', () => {
       if (refuse) socket.destroy(); // the switch turns the stream away (before the hub's handler answers)
       else sockets.push(socket);
     };
-    const server = ui.sw.running.http.server;
+    const server = board.ui.sw.running.http.server;
     server.prependListener('upgrade', onUpgrade);
     const urls: string[] = [];
     page.on('websocket', (ws) => urls.push(ws.url()));
@@ -291,11 +215,7 @@ describe('switchboard', () => {
       await page.reload();
       await expect.poll(() => page.getByTestId('stream-state').textContent()).toBe('Live');
       const reception = await phone('1000', 'control-uas-hold-unhold.xml');
-      const created = nextCallId();
-      const caller = await callIn('control-uac-auth-hold-unhold.xml');
-      const callId = await created;
-      const row = callRow(page, callId);
-      await expect.poll(() => row.getAttribute('data-phase')).toBe('answered');
+      const { caller, callId, row } = await callInto(page, 'control-uac-auth-hold-unhold.xml', 'answered');
 
       const shown = async (): Promise<string[]> => (await callList(page).locator('[data-call-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-call-id') ?? ''))).sort();
       const before = await shown();
@@ -306,9 +226,9 @@ describe('switchboard', () => {
       await page.getByTestId('reconnecting').waitFor();
       expect(await page.getByTestId('stream-state').textContent()).toBe('Reconnecting…');
       // Meanwhile the second receptionist holds the call (through the API, as a page would).
-      const user = await ui.sw.running.db.users.findByEmail('desk2@acme.test');
-      const token = (await ui.sw.running.db.tokens.create({ userId: user!.id, name: 'reconnect-test' })).token;
-      const held = await fetch(`${origin}/api/v1/calls/${callId}/hold`, {
+      const user = await board.ui.sw.running.db.users.findByEmail('desk2@acme.test');
+      const token = (await board.ui.sw.running.db.tokens.create({ userId: user!.id, name: 'reconnect-test' })).token;
+      const held = await fetch(`${board.ui.origin}/api/v1/calls/${callId}/hold`, {
         method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ party: 'caller' }),
       });
       expect(held.status, await held.clone().text()).toBe(200);
@@ -336,9 +256,9 @@ describe('switchboard', () => {
       await page.keyboard.press('Delete');
       await expectSippOk(reception, caller);
       await row.waitFor({ state: 'detached' });
-      const types = ui.sw.events.filter((e) => e['callId'] === callId).map((e) => e.type);
+      const types = board.ui.sw.events.filter((e) => e['callId'] === callId).map((e) => e.type);
       expect(types).toEqual(expect.arrayContaining(['call.held', 'call.unheld', 'call.ended']));
-      expect(ui.sw.events.find((e) => e.type === 'call.unheld' && e['callId'] === callId)?.['by']).toBe('api:desk@acme.test');
+      expect(board.ui.sw.events.find((e) => e.type === 'call.unheld' && e['callId'] === callId)?.['by']).toBe('api:desk@acme.test');
       // The browser logs the refused reconnects; nothing else may fail (404: the phonebook probe
       // on a switch without the phonebook API, see switchboard/extras).
       expect(unexpectedErrors(watched.errors, [401, 404]).filter((e) => !e.startsWith('WebSocket connection to'))).toEqual([]);

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, listAll, ApiError } from '../api/index.ts';
-import { EmptyState, ErrorBanner, Field, Spinner } from '../app/components.tsx';
+import { EmptyState, ErrorBanner, Field } from '../app/components.tsx';
+import { ListState } from '../app/list-state.tsx';
 import { canManageAccounts } from '../app/roles.ts';
 import { Link, navigate } from '../app/router.tsx';
 import { useSignedIn } from '../app/session.tsx';
@@ -14,7 +15,6 @@ export function AccountsPage() {
   const { user } = useSignedIn();
   const [list, reload] = useAsync(() => listAll(api.accounts.list), []);
   const [creating, setCreating] = useState(false);
-  const items = list.data?.items ?? [];
   return (
     <section className="page">
       <div className="page-header">
@@ -26,37 +26,34 @@ export function AccountsPage() {
         )}
       </div>
       {creating && <CreateAccount onCancel={() => setCreating(false)} />}
-      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
-      {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && (
-        <EmptyState title="No SIP accounts yet">
-          <p>An account is what a phone or softphone registers with. Create one and point the phone at this switch.</p>
-        </EmptyState>
-      )}
-      {items.length > 0 && (
-        <div className="table-wrap"><table className="table" aria-label="Accounts">
-          <thead>
-            <tr>
-              <th scope="col">Account</th>
-              <th scope="col">Display name</th>
-              <th scope="col">Outgoing dialplan</th>
-              <th scope="col">Incoming dialplan</th>
-              <th scope="col">Max calls</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((a) => (
-              <tr key={a.id}>
-                <td><Link to={`/accounts/${a.id}`}>{a.username}@{a.domain}</Link>{a.disabled && <span className="badge badge-muted">disabled</span>}</td>
-                <td>{a.displayName ?? '—'}</td>
-                <td>{a.outDialplan ?? '—'}</td>
-                <td>{a.inDialplan ?? '—'}</td>
-                <td>{a.maxCalls ?? 'no limit'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table></div>
-      )}
+      <ListState
+        list={list}
+        reload={reload}
+        label="Accounts"
+        empty={
+          <EmptyState title="No SIP accounts yet">
+            <p>An account is what a phone or softphone registers with. Create one and point the phone at this switch.</p>
+          </EmptyState>
+        }
+        columns={
+          <>
+            <th scope="col">Account</th>
+            <th scope="col">Display name</th>
+            <th scope="col">Outgoing dialplan</th>
+            <th scope="col">Incoming dialplan</th>
+            <th scope="col">Max calls</th>
+          </>
+        }
+        row={(a) => (
+          <tr key={a.id}>
+            <td><Link to={`/accounts/${a.id}`}>{a.username}@{a.domain}</Link>{a.disabled && <span className="badge badge-muted">disabled</span>}</td>
+            <td>{a.displayName ?? '—'}</td>
+            <td>{a.outDialplan ?? '—'}</td>
+            <td>{a.inDialplan ?? '—'}</td>
+            <td>{a.maxCalls ?? 'no limit'}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

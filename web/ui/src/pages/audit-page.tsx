@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { adminApi, type AuditEntry, type AuditQuery } from '../api/index.ts';
-import { EmptyState, ErrorBanner, Spinner, formatTime } from '../app/components.tsx';
+import { EmptyState, formatTime } from '../app/components.tsx';
+import { ListState } from '../app/list-state.tsx';
 import { Field } from '../app/components.tsx';
 import { useOperatorTenant } from '../app/operator-tenant.tsx';
 import { useAsync } from '../app/use-async.ts';
@@ -33,7 +34,6 @@ export function AuditPage() {
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors.at(-1);
   const [list, reload] = useAsync(() => adminApi.audit.list({ ...filters, ...(cursor && { cursor }), ...(tenantId !== null && { tenantId }) }), [filters, cursor, tenantId]);
-  const items = list.data?.items ?? [];
   const set = (key: keyof typeof form) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
 
   const apply = (event: FormEvent): void => {
@@ -64,37 +64,32 @@ export function AuditPage() {
         <Field label="To" name="to" type="datetime-local" value={form.to} onChange={set('to')} error={formError.to} />
         <div className="form-actions"><button type="submit" className="button button-primary">Apply</button></div>
       </form>
-      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
-      {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && <EmptyState title="No entries match these filters." />}
-      {items.length > 0 && (
-        <div className="table-wrap">
-          <table className="table" aria-label="Audit log">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Object</th>
-                <th scope="col">Details</th>
-                <th scope="col">Source</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((e) => (
-                <tr key={e.id}>
-                  <td className="nowrap">{formatTime(e.at)}</td>
-                  <td className="party">{e.actor}</td>
-                  <td className="mono nowrap">{e.action}</td>
-                  <td className="party">{e.target ?? '—'}</td>
-                  <td className="mono details-cell">{details(e)}</td>
-                  <td className="mono nowrap">{e.sourceAddress ?? "—"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListState
+        list={list}
+        reload={reload}
+        label="Audit log"
+        empty={<EmptyState title="No entries match these filters." />}
+        columns={
+          <>
+            <th scope="col">Time</th>
+            <th scope="col">Actor</th>
+            <th scope="col">Action</th>
+            <th scope="col">Object</th>
+            <th scope="col">Details</th>
+            <th scope="col">Source</th>
+          </>
+        }
+        row={(e) => (
+          <tr key={e.id}>
+            <td className="nowrap">{formatTime(e.at)}</td>
+            <td className="party">{e.actor}</td>
+            <td className="mono nowrap">{e.action}</td>
+            <td className="party">{e.target ?? '—'}</td>
+            <td className="mono details-cell">{details(e)}</td>
+            <td className="mono nowrap">{e.sourceAddress ?? "—"}</td>
+          </tr>
+        )}
+      />
       <div className="pager">
         {cursors.length > 0 && <button type="button" className="button" onClick={() => setCursors(cursors.slice(0, -1))}>Newer</button>}
         {list.data?.nextCursor && <button type="button" className="button" onClick={() => setCursors([...cursors, list.data!.nextCursor!])}>Older</button>}

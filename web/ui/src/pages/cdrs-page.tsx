@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, type Cdr, type CdrDirection, type CdrQuery } from '../api/index.ts';
-import { EmptyState, ErrorBanner, formatTime, Spinner } from '../app/components.tsx';
+import { EmptyState, formatTime } from '../app/components.tsx';
+import { ListState } from '../app/list-state.tsx';
 import { useAsync } from '../app/use-async.ts';
 
 type Filters = Omit<CdrQuery, 'limit' | 'cursor'>;
@@ -44,7 +45,6 @@ export function CdrsPage() {
   const [filters, setFilters] = useState<Filters>({});
   const [cursor, setCursor] = useState<string | undefined>(undefined);
   const [list, reload] = useAsync(() => api.cdrs.list({ ...filters, cursor }), [filters, cursor]);
-  const items = list.data?.items ?? [];
 
   const apply = (event: FormEvent): void => {
     event.preventDefault();
@@ -73,30 +73,38 @@ export function CdrsPage() {
         <div className="field field-grow"><label htmlFor="cdr-q">Text</label><input id="cdr-q" type="search" placeholder="number, name, call id" value={form.q} onChange={set('q')} /></div>
         <div className="form-actions"><button type="submit" className="button button-primary">Apply</button></div>
       </form>
-      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
-      {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && (Object.values(filters).some((v) => v !== undefined && v !== '') || cursor !== undefined ? (
-        <EmptyState title="No calls match these filters." />
-      ) : (
-        <EmptyState title="No calls yet"><p>Each call is listed here once it has ended.</p></EmptyState>
-      ))}
-      {items.length > 0 && (
-        <div className="table-wrap"><table className="table" aria-label="Call records">
-          <thead><tr><th scope="col">Started</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Direction</th><th scope="col">Status</th><th scope="col">Duration</th></tr></thead>
-          <tbody>
-            {items.map((c) => (
-              <tr key={c.id}>
-                <td className="nowrap">{formatTime(c.startedAt)}</td>
-                <td className="party">{party(c.caller)}</td>
-                <td className="party">{party(c.callee)}</td>
-                <td>{DIRECTIONS[c.direction] ?? c.direction}</td>
-                <td>{c.outcome ?? 'ended'}<span className="muted"> · {c.status}{c.hangupCause ? ` ${c.hangupCause}` : ''}</span></td>
-                <td className="nowrap">{duration(c)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table></div>
-      )}
+      <ListState
+        list={list}
+        reload={reload}
+        label="Call records"
+        empty={
+          Object.values(filters).some((v) => v !== undefined && v !== '') || cursor !== undefined ? (
+            <EmptyState title="No calls match these filters." />
+          ) : (
+            <EmptyState title="No calls yet"><p>Each call is listed here once it has ended.</p></EmptyState>
+          )
+        }
+        columns={
+          <>
+            <th scope="col">Started</th>
+            <th scope="col">From</th>
+            <th scope="col">To</th>
+            <th scope="col">Direction</th>
+            <th scope="col">Status</th>
+            <th scope="col">Duration</th>
+          </>
+        }
+        row={(c) => (
+          <tr key={c.id}>
+            <td className="nowrap">{formatTime(c.startedAt)}</td>
+            <td className="party">{party(c.caller)}</td>
+            <td className="party">{party(c.callee)}</td>
+            <td>{DIRECTIONS[c.direction] ?? c.direction}</td>
+            <td>{c.outcome ?? 'ended'}<span className="muted"> · {c.status}{c.hangupCause ? ` ${c.hangupCause}` : ''}</span></td>
+            <td className="nowrap">{duration(c)}</td>
+          </tr>
+        )}
+      />
       <div className="pager">
         {cursor && <button type="button" className="button" onClick={() => setCursor(undefined)}>First page</button>}
         {list.data?.nextCursor && <button type="button" className="button" onClick={() => setCursor(list.data?.nextCursor ?? undefined)}>Next page</button>}

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, listAll, ApiError, type DialplanLanguage } from '../api/index.ts';
-import { EmptyState, ErrorBanner, Field, formatTime, Spinner } from '../app/components.tsx';
+import { EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
+import { ListState } from '../app/list-state.tsx';
 import { Link, navigate } from '../app/router.tsx';
 import { useAsync } from '../app/use-async.ts';
 
@@ -23,7 +24,6 @@ if (!result.answered) await sys.Respond(404, "Not Found");
 export function DialplansPage() {
   const [list, reload] = useAsync(() => listAll(api.dialplans.list), []);
   const [creating, setCreating] = useState(false);
-  const items = list.data?.items ?? [];
 
   return (
     <section className="page">
@@ -34,37 +34,34 @@ export function DialplansPage() {
         </button>
       </div>
       {creating && <CreateDialplan onCancel={() => setCreating(false)} />}
-      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
-      {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && (
-        <EmptyState title="No dialplans yet">
-          <p>A dialplan decides where a call goes. Create one, then pick it as an account's outgoing or incoming dialplan.</p>
-        </EmptyState>
-      )}
-      {items.length > 0 && (
-        <div className="table-wrap"><table className="table" aria-label="Dialplans">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Language</th>
-              <th scope="col">Version</th>
-              <th scope="col">Updated</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((d) => (
-              <tr key={d.name}>
-                <td>
-                  <Link to={`/dialplans/${encodeURIComponent(d.name)}`}>{d.name}</Link>
-                </td>
-                <td>{d.language === 'ts' ? 'TypeScript' : 'JavaScript'}</td>
-                <td>v{d.version}</td>
-                <td>{formatTime(d.updatedAt)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table></div>
-      )}
+      <ListState
+        list={list}
+        reload={reload}
+        label="Dialplans"
+        empty={
+          <EmptyState title="No dialplans yet">
+            <p>A dialplan decides where a call goes. Create one, then pick it as an account's outgoing or incoming dialplan.</p>
+          </EmptyState>
+        }
+        columns={
+          <>
+            <th scope="col">Name</th>
+            <th scope="col">Language</th>
+            <th scope="col">Version</th>
+            <th scope="col">Updated</th>
+          </>
+        }
+        row={(d) => (
+          <tr key={d.name}>
+            <td>
+              <Link to={`/dialplans/${encodeURIComponent(d.name)}`}>{d.name}</Link>
+            </td>
+            <td>{d.language === 'ts' ? 'TypeScript' : 'JavaScript'}</td>
+            <td>v{d.version}</td>
+            <td>{formatTime(d.updatedAt)}</td>
+          </tr>
+        )}
+      />
     </section>
   );
 }

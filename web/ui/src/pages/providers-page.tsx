@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { adminApi, type Provider, type ProviderRegistrationState } from '../api/index.ts';
-import { ConfirmDialog, EmptyState, ErrorBanner, Field, Spinner, formatTime } from '../app/components.tsx';
+import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
+import { ListState } from '../app/list-state.tsx';
 import { CheckField, SelectField, TextAreaField } from '../app/form-controls.tsx';
 import { errorsFromApi, RESOURCE_NAME, type FieldErrors } from '../app/form-errors.ts';
 import { useAsync } from '../app/use-async.ts';
@@ -36,7 +37,6 @@ export function ProvidersPage() {
   const [deleting, setDeleting] = useState<Provider | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const items = list.data?.items ?? [];
 
   const remove = async (): Promise<void> => {
     if (!deleting) return;
@@ -68,43 +68,38 @@ export function ProvidersPage() {
       {editing !== null && (
         <ProviderForm key={editing === 'new' ? 'new' : editing.id} provider={editing === 'new' ? null : editing} onDone={() => { setEditing(null); reload(); }} onCancel={() => setEditing(null)} />
       )}
-      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
-      {error !== null && <ErrorBanner error={error} />}
-      {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && <EmptyState title="No providers yet"><p>Add your carrier's SIP server to call numbers outside the switch.</p></EmptyState>}
-      {items.length > 0 && (
-        <div className="table-wrap">
-          <table className="table" aria-label="Providers">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Server</th>
-                <th scope="col">User</th>
-                <th scope="col">Password</th>
-                <th scope="col">Registration</th>
-                <th scope="col"><span className="sr-only">Actions</span></th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((p) => (
-                <tr key={p.id}>
-                  <td className="mono">{p.name}</td>
-                  <td className="party">{p.serverUri}{p.outboundProxy && <div className="muted">via {p.outboundProxy}</div>}</td>
-                  <td>{p.username ?? '—'}</td>
-                  <td>{p.hasPassword ? 'set' : <span className="muted">none</span>}</td>
-                  <td><RegistrationState p={p} /></td>
-                  <td className="cell-actions">
-                    <div className="button-row button-row-end">
-                      <button type="button" className="button button-small" onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>Edit</button>
-                      <button type="button" className="button button-small button-danger" onClick={() => setDeleting(p)} aria-label={`Delete ${p.name}`}>Delete</button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListState
+        list={list}
+        reload={reload}
+        label="Providers"
+        actionError={error}
+        empty={<EmptyState title="No providers yet"><p>Add your carrier's SIP server to call numbers outside the switch.</p></EmptyState>}
+        columns={
+          <>
+            <th scope="col">Name</th>
+            <th scope="col">Server</th>
+            <th scope="col">User</th>
+            <th scope="col">Password</th>
+            <th scope="col">Registration</th>
+            <th scope="col"><span className="sr-only">Actions</span></th>
+          </>
+        }
+        row={(p) => (
+          <tr key={p.id}>
+            <td className="mono">{p.name}</td>
+            <td className="party">{p.serverUri}{p.outboundProxy && <div className="muted">via {p.outboundProxy}</div>}</td>
+            <td>{p.username ?? '—'}</td>
+            <td>{p.hasPassword ? 'set' : <span className="muted">none</span>}</td>
+            <td><RegistrationState p={p} /></td>
+            <td className="cell-actions">
+              <div className="button-row button-row-end">
+                <button type="button" className="button button-small" onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>Edit</button>
+                <button type="button" className="button button-small button-danger" onClick={() => setDeleting(p)} aria-label={`Delete ${p.name}`}>Delete</button>
+              </div>
+            </td>
+          </tr>
+        )}
+      />
       <ConfirmDialog open={deleting !== null} title={`Delete provider ${deleting?.name ?? ''}?`} confirmLabel="Delete provider" danger busy={busy} onConfirm={() => void remove()} onCancel={() => setDeleting(null)}>
         <p>Dial strings naming {deleting?.name} fail from now on, and its registration ends.</p>
       </ConfirmDialog>

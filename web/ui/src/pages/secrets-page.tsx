@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { adminApi, type SecretInfo } from '../api/index.ts';
-import { ConfirmDialog, EmptyState, ErrorBanner, Field, Spinner, formatTime } from '../app/components.tsx';
+import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
+import { ListState } from '../app/list-state.tsx';
 import { errorsFromApi, RESOURCE_NAME, type FieldErrors } from '../app/form-errors.ts';
 import { useAsync } from '../app/use-async.ts';
 
@@ -14,7 +15,6 @@ export function SecretsPage() {
   const [deleting, setDeleting] = useState<SecretInfo | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const items = list.data?.items ?? [];
 
   const remove = async (): Promise<void> => {
     if (!deleting) return;
@@ -41,41 +41,36 @@ export function SecretsPage() {
         </div>
       </div>
       <SetSecret key={replacing ?? ''} initialName={replacing ?? ''} onSaved={() => { setReplacing(null); reload(); }} />
-      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
-      {error !== null && <ErrorBanner error={error} />}
-      {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && <EmptyState title="No secrets yet"><p>Set one above, then read it in a dialplan: <code>const key = await sys.Secret("crm-key");</code></p></EmptyState>}
-      {items.length > 0 && (
-        <div className="table-wrap">
-          <table className="table" aria-label="Secrets">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Value</th>
-                <th scope="col">Created</th>
-                <th scope="col">Changed</th>
-                <th scope="col"><span className="sr-only">Actions</span></th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((s) => (
-                <tr key={s.name}>
-                  <td className="mono">{s.name}</td>
-                  <td className="muted" aria-label="hidden">••••••••</td>
-                  <td className="nowrap">{formatTime(s.createdAt)}</td>
-                  <td className="nowrap">{formatTime(s.updatedAt)}</td>
-                  <td className="cell-actions">
-                    <div className="button-row button-row-end">
-                      <button type="button" className="button button-small" onClick={() => setReplacing(s.name)} aria-label={`Replace ${s.name}`}>Replace</button>
-                      <button type="button" className="button button-small button-danger" onClick={() => setDeleting(s)} aria-label={`Delete ${s.name}`}>Delete</button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListState
+        list={list}
+        reload={reload}
+        label="Secrets"
+        actionError={error}
+        empty={<EmptyState title="No secrets yet"><p>Set one above, then read it in a dialplan: <code>const key = await sys.Secret("crm-key");</code></p></EmptyState>}
+        columns={
+          <>
+            <th scope="col">Name</th>
+            <th scope="col">Value</th>
+            <th scope="col">Created</th>
+            <th scope="col">Changed</th>
+            <th scope="col"><span className="sr-only">Actions</span></th>
+          </>
+        }
+        row={(s) => (
+          <tr key={s.name}>
+            <td className="mono">{s.name}</td>
+            <td className="muted" aria-label="hidden">••••••••</td>
+            <td className="nowrap">{formatTime(s.createdAt)}</td>
+            <td className="nowrap">{formatTime(s.updatedAt)}</td>
+            <td className="cell-actions">
+              <div className="button-row button-row-end">
+                <button type="button" className="button button-small" onClick={() => setReplacing(s.name)} aria-label={`Replace ${s.name}`}>Replace</button>
+                <button type="button" className="button button-small button-danger" onClick={() => setDeleting(s)} aria-label={`Delete ${s.name}`}>Delete</button>
+              </div>
+            </td>
+          </tr>
+        )}
+      />
       <ConfirmDialog open={deleting !== null} title={`Delete secret ${deleting?.name ?? ''}?`} confirmLabel="Delete secret" danger busy={busy} onConfirm={() => void remove()} onCancel={() => setDeleting(null)}>
         <p>Dialplans calling <code>sys.Secret("{deleting?.name}")</code> get nothing from now on.</p>
       </ConfirmDialog>

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { adminApi, type Tenant } from '../api/index.ts';
-import { ConfirmDialog, EmptyState, ErrorBanner, Field, Spinner, formatTime } from '../app/components.tsx';
+import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
+import { ListState } from '../app/list-state.tsx';
 import { CheckField, Saved } from '../app/form-controls.tsx';
 import { DOMAIN_NAME, errorsFromApi, type FieldErrors } from '../app/form-errors.ts';
 import { useAsync } from '../app/use-async.ts';
@@ -62,53 +63,48 @@ export function TenantsPage() {
           onCancel={() => setCreating(false)}
         />
       )}
-      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
-      {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && (
-        <EmptyState title="No tenants yet">
-          <p>Create the first one with its SIP domain (the host part phones register to, e.g. acme.example).</p>
-        </EmptyState>
-      )}
-      {items.length > 0 && (
-        <div className="table-wrap">
-          <table className="table" aria-label="Tenants">
-            <thead>
-              <tr>
-                <th scope="col">Domain</th>
-                <th scope="col">Name</th>
-                <th scope="col">Aliases</th>
-                <th scope="col">2FA</th>
-                <th scope="col" className="hide-narrow">Created</th>
-                <th scope="col"><span className="sr-only">Actions</span></th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((t) => (
-                <tr key={t.id}>
-                  <td className="party">{t.domain}</td>
-                  <td>{t.name}</td>
-                  <td className="party">{t.aliases.length ? t.aliases.join(', ') : '—'}</td>
-                  <td>{t.require2fa ? <span className="badge badge-lead badge-ok">required</span> : <span className="muted">optional</span>}</td>
-                  <td className="nowrap hide-narrow">{formatTime(t.createdAt)}</td>
-                  <td className="cell-actions">
-                    <div className="button-row button-row-end">
-                      <button type="button" className="button button-small" onClick={() => { choose(t.id); navigate('/accounts'); }} aria-label={`Work on ${t.domain}`} title="Work on this tenant: its accounts, dialplans, providers and more">
-                        Open
-                      </button>
-                      <button type="button" className="button button-small" aria-expanded={editing === t.id} onClick={() => setEditing(editing === t.id ? null : t.id)} aria-label={`Edit ${t.domain}`}>
-                        Edit
-                      </button>
-                      <button type="button" className="button button-small button-danger" onClick={() => { setDeleteError(null); setDeleting(t); }} aria-label={`Delete ${t.domain}`}>
-                        Delete
-                      </button>
-                    </div>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListState
+        list={list}
+        reload={reload}
+        label="Tenants"
+        empty={
+          <EmptyState title="No tenants yet">
+            <p>Create the first one with its SIP domain (the host part phones register to, e.g. acme.example).</p>
+          </EmptyState>
+        }
+        columns={
+          <>
+            <th scope="col">Domain</th>
+            <th scope="col">Name</th>
+            <th scope="col">Aliases</th>
+            <th scope="col">2FA</th>
+            <th scope="col" className="hide-narrow">Created</th>
+            <th scope="col"><span className="sr-only">Actions</span></th>
+          </>
+        }
+        row={(t) => (
+          <tr key={t.id}>
+            <td className="party">{t.domain}</td>
+            <td>{t.name}</td>
+            <td className="party">{t.aliases.length ? t.aliases.join(', ') : '—'}</td>
+            <td>{t.require2fa ? <span className="badge badge-lead badge-ok">required</span> : <span className="muted">optional</span>}</td>
+            <td className="nowrap hide-narrow">{formatTime(t.createdAt)}</td>
+            <td className="cell-actions">
+              <div className="button-row button-row-end">
+                <button type="button" className="button button-small" onClick={() => { choose(t.id); navigate('/accounts'); }} aria-label={`Work on ${t.domain}`} title="Work on this tenant: its accounts, dialplans, providers and more">
+                  Open
+                </button>
+                <button type="button" className="button button-small" aria-expanded={editing === t.id} onClick={() => setEditing(editing === t.id ? null : t.id)} aria-label={`Edit ${t.domain}`}>
+                  Edit
+                </button>
+                <button type="button" className="button button-small button-danger" onClick={() => { setDeleteError(null); setDeleting(t); }} aria-label={`Delete ${t.domain}`}>
+                  Delete
+                </button>
+              </div>
+            </td>
+          </tr>
+        )}
+      />
       {editing !== null && items.find((t) => t.id === editing) && (
         <EditTenant key={editing} tenant={items.find((t) => t.id === editing)!} onChanged={changed} onClose={() => setEditing(null)} />
       )}

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { adminApi, type ApiTokenInfo, type TokenScope } from '../api/index.ts';
-import { ConfirmDialog, EmptyState, ErrorBanner, Field, Spinner, formatTime } from '../app/components.tsx';
+import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
+import { ListState } from '../app/list-state.tsx';
 import { CheckField, SelectField } from '../app/form-controls.tsx';
 import { errorsFromApi, type FieldErrors } from '../app/form-errors.ts';
 import { useAsync } from '../app/use-async.ts';
@@ -22,7 +23,6 @@ export function TokensPage() {
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const [copied, setCopied] = useState(false);
-  const items = list.data?.items ?? [];
 
   const revoke = async (): Promise<void> => {
     if (!revoking) return;
@@ -73,40 +73,35 @@ export function TokensPage() {
           onCancel={() => setCreating(false)}
         />
       )}
-      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
-      {error !== null && <ErrorBanner error={error} />}
-      {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && <EmptyState title="No API tokens"><p>Create one for a script or an integration; give it only the scopes it needs.</p></EmptyState>}
-      {items.length > 0 && (
-        <div className="table-wrap">
-          <table className="table" aria-label="API tokens">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Expires</th>
-                <th scope="col"><span className="sr-only">Actions</span></th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((t) => (
-                <tr key={t.id}>
-                  <td>{t.name}</td>
-                  <td>{t.scopes.map((s) => <span key={s} className="badge badge-lead badge-muted">{s}</span>)}</td>
-                  <td className="nowrap">{formatTime(t.createdAt)}</td>
-                  <td className="nowrap">{t.lastUsedAt === null ? <span className="muted">never</span> : formatTime(t.lastUsedAt)}</td>
-                  <td className="nowrap">{t.expiresAt === null ? 'never' : formatTime(t.expiresAt)}</td>
-                  <td className="cell-actions">
-                    <button type="button" className="button button-small button-danger" onClick={() => setRevoking(t)} aria-label={`Revoke ${t.name}`}>Revoke</button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListState
+        list={list}
+        reload={reload}
+        label="API tokens"
+        actionError={error}
+        empty={<EmptyState title="No API tokens"><p>Create one for a script or an integration; give it only the scopes it needs.</p></EmptyState>}
+        columns={
+          <>
+            <th scope="col">Name</th>
+            <th scope="col">Scopes</th>
+            <th scope="col">Created</th>
+            <th scope="col">Last used</th>
+            <th scope="col">Expires</th>
+            <th scope="col"><span className="sr-only">Actions</span></th>
+          </>
+        }
+        row={(t) => (
+          <tr key={t.id}>
+            <td>{t.name}</td>
+            <td>{t.scopes.map((s) => <span key={s} className="badge badge-lead badge-muted">{s}</span>)}</td>
+            <td className="nowrap">{formatTime(t.createdAt)}</td>
+            <td className="nowrap">{t.lastUsedAt === null ? <span className="muted">never</span> : formatTime(t.lastUsedAt)}</td>
+            <td className="nowrap">{t.expiresAt === null ? 'never' : formatTime(t.expiresAt)}</td>
+            <td className="cell-actions">
+              <button type="button" className="button button-small button-danger" onClick={() => setRevoking(t)} aria-label={`Revoke ${t.name}`}>Revoke</button>
+            </td>
+          </tr>
+        )}
+      />
       <ConfirmDialog open={revoking !== null} title={`Revoke “${revoking?.name ?? ''}”?`} confirmLabel="Revoke token" danger busy={busy} onConfirm={() => void revoke()} onCancel={() => setRevoking(null)}>
         <p>Scripts using it get 401 from now on.</p>
       </ConfirmDialog>

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { adminApi, listAll, type Role, type WebUser } from '../api/index.ts';
-import { ConfirmDialog, EmptyState, ErrorBanner, Field, Spinner, formatTime } from '../app/components.tsx';
+import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
+import { ListState } from '../app/list-state.tsx';
 import { SelectField } from '../app/form-controls.tsx';
 import { errorsFromApi, MIN_WEB_PASSWORD, type FieldErrors } from '../app/form-errors.ts';
 import { useOperatorTenant } from '../app/operator-tenant.tsx';
@@ -27,7 +28,6 @@ export function UsersPage() {
   const [removing, setRemoving] = useState<WebUser | null>(null);
   const [rowError, setRowError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
-  const items = list.data?.items ?? [];
   const tenantName = (id: number | null) => (id === null ? 'all tenants' : (operator.tenants.find((t) => t.id === id)?.domain ?? `tenant ${id}`));
 
   const act = async (work: () => Promise<unknown>): Promise<void> => {
@@ -68,63 +68,58 @@ export function UsersPage() {
           onCancel={() => setCreating(false)}
         />
       )}
-      {list.status === 'error' && <ErrorBanner error={list.error} onRetry={reload} />}
-      {rowError !== null && <ErrorBanner error={rowError} />}
-      {list.status === 'loading' && !list.data && <Spinner />}
-      {list.data && items.length === 0 && <EmptyState title="No users yet"><p>Create one and hand them their e-mail and first password.</p></EmptyState>}
-      {items.length > 0 && (
-        <div className="table-wrap">
-          <table className="table" aria-label="Users">
-            <thead>
-              <tr>
-                <th scope="col">E-mail</th>
-                <th scope="col">Role</th>
-                {operator.isOperator && <th scope="col">Tenant</th>}
-                <th scope="col">2FA</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="hide-narrow">Created</th>
-                <th scope="col"><span className="sr-only">Actions</span></th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((u) => {
-                const self = u.id === me.id;
-                return (
-                  <tr key={u.id}>
-                    <td className="party">{u.email}{self && <span className="badge badge-muted">you</span>}</td>
-                    <td>
-                      {u.role === 'operator' || self ? (
-                        ROLE_LABELS[u.role]
-                      ) : (
-                        <select className="inline-select" aria-label={`Role of ${u.email}`} value={u.role} disabled={busy} onChange={(e) => void act(() => adminApi.users.update(u.id, { role: e.target.value as Role }))}>
-                          {TENANT_ROLES.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}
-                        </select>
-                      )}
-                    </td>
-                    {operator.isOperator && <td>{u.tenantId === null ? '—' : tenantName(u.tenantId)}</td>}
-                    <td>{u.totpEnabled ? <span className="badge badge-lead badge-ok">on</span> : <span className="muted">off</span>}</td>
-                    <td>{u.disabled ? <span className="badge badge-lead badge-muted">disabled</span> : 'active'}</td>
-                    <td className="nowrap hide-narrow">{formatTime(u.createdAt)}</td>
-                    <td className="cell-actions">
-                      {!self && (
-                        <div className="button-row button-row-end">
-                          {u.totpEnabled && (
-                            <button type="button" className="button button-small" disabled={busy} onClick={() => void act(() => adminApi.users.resetTwoFactor(u.id))} aria-label={`Reset 2FA of ${u.email}`}>Reset 2FA</button>
-                          )}
-                          <button type="button" className="button button-small" disabled={busy} onClick={() => void act(() => adminApi.users.update(u.id, { disabled: !u.disabled }))} aria-label={`${u.disabled ? 'Enable' : 'Disable'} ${u.email}`}>
-                            {u.disabled ? 'Enable' : 'Disable'}
-                          </button>
-                          <button type="button" className="button button-small button-danger" disabled={busy} onClick={() => setRemoving(u)} aria-label={`Remove ${u.email}`}>Remove</button>
-                        </div>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ListState
+        list={list}
+        reload={reload}
+        label="Users"
+        actionError={rowError}
+        empty={<EmptyState title="No users yet"><p>Create one and hand them their e-mail and first password.</p></EmptyState>}
+        columns={
+          <>
+            <th scope="col">E-mail</th>
+            <th scope="col">Role</th>
+            {operator.isOperator && <th scope="col">Tenant</th>}
+            <th scope="col">2FA</th>
+            <th scope="col">Status</th>
+            <th scope="col" className="hide-narrow">Created</th>
+            <th scope="col"><span className="sr-only">Actions</span></th>
+          </>
+        }
+        row={(u) => {
+          const self = u.id === me.id;
+          return (
+            <tr key={u.id}>
+              <td className="party">{u.email}{self && <span className="badge badge-muted">you</span>}</td>
+              <td>
+                {u.role === 'operator' || self ? (
+                  ROLE_LABELS[u.role]
+                ) : (
+                  <select className="inline-select" aria-label={`Role of ${u.email}`} value={u.role} disabled={busy} onChange={(e) => void act(() => adminApi.users.update(u.id, { role: e.target.value as Role }))}>
+                    {TENANT_ROLES.map((r) => <option key={r} value={r}>{ROLE_LABELS[r]}</option>)}
+                  </select>
+                )}
+              </td>
+              {operator.isOperator && <td>{u.tenantId === null ? '—' : tenantName(u.tenantId)}</td>}
+              <td>{u.totpEnabled ? <span className="badge badge-lead badge-ok">on</span> : <span className="muted">off</span>}</td>
+              <td>{u.disabled ? <span className="badge badge-lead badge-muted">disabled</span> : 'active'}</td>
+              <td className="nowrap hide-narrow">{formatTime(u.createdAt)}</td>
+              <td className="cell-actions">
+                {!self && (
+                  <div className="button-row button-row-end">
+                    {u.totpEnabled && (
+                      <button type="button" className="button button-small" disabled={busy} onClick={() => void act(() => adminApi.users.resetTwoFactor(u.id))} aria-label={`Reset 2FA of ${u.email}`}>Reset 2FA</button>
+                    )}
+                    <button type="button" className="button button-small" disabled={busy} onClick={() => void act(() => adminApi.users.update(u.id, { disabled: !u.disabled }))} aria-label={`${u.disabled ? 'Enable' : 'Disable'} ${u.email}`}>
+                      {u.disabled ? 'Enable' : 'Disable'}
+                    </button>
+                    <button type="button" className="button button-small button-danger" disabled={busy} onClick={() => setRemoving(u)} aria-label={`Remove ${u.email}`}>Remove</button>
+                  </div>
+                )}
+              </td>
+            </tr>
+          );
+        }}
+      />
       <ConfirmDialog
         open={removing !== null}
         title={`Remove ${removing?.email ?? ''}?`}
