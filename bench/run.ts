@@ -12,7 +12,7 @@
  * Knobs (env): BENCH_ACCOUNTS (10000), BENCH_RATES (1000,1500,2000,2500,3000,4000),
  * BENCH_CALL_RATES (100,200,300,400,500,600,800), then steps go on, each BENCH_STEP_FACTOR (1.25)
  * times the last, until the server fails or BENCH_RATE_CAP (40000) / BENCH_CALL_RATE_CAP (10000) is
- * passed; BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay|calls|register|b2bua|overload|held; calls = the calls
+ * passed; BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay|calls|register|b2bua|dialplan|overload|held; calls = the calls
  * rows of both servers: plain, with a sip.trace subscriber, with /metrics scraped every second;
  * overload alone needs BENCH_OVERLOAD_CLEAN_RATE, the clean rate it offers twice of),
  * BENCH_HOLD_CALLS (1000; 0 skips), BENCH_CALL_AUTH (cidr | digest: how Patchbay trusts callers),
@@ -131,7 +131,8 @@ async function main(): Promise<number> {
 
     const only = ONLY?.toLowerCase();
     // BENCH_ONLY=calls keeps the calls rows of both servers (plain, traced, scraped), =register the
-    // REGISTER rows of both, =b2bua Patchbay's calls without a dialplan (for profiles of one path).
+    // REGISTER rows of both, =b2bua Patchbay's calls without a dialplan, =dialplan Patchbay's plain
+    // calls row alone (each for profiles of one path).
     type Part = 'register' | 'calls' | 'b2bua' | 'other';
     const wants = (server: 'kamailio' | 'patchbay', part: Part = 'other'): boolean =>
       !only || only === server || only === part;
@@ -144,6 +145,7 @@ async function main(): Promise<number> {
     if (wants('kamailio', 'register')) rows.push(await measureRegistrations('Kamailio', (dir) => startKamailioRegistrar(dir, accounts), workDir, injectionFile));
     if (wants('patchbay', 'register')) rows.push(await measureRegistrations('Patchbay', (dir) => startPatchbayRegistrar(dir, accounts), workDir, injectionFile));
     if (wants('kamailio', 'calls')) rows.push(await measureCalls('Kamailio', (dir, uas) => startKamailioCallTarget(dir, uas, accounts), workDir, callInjectionFile));
+    if (only === 'dialplan') rows.push(await measureCalls('Patchbay', (dir, uas) => startPatchbayCallTarget(dir, uas, accounts), workDir, callInjectionFile));
     if (wants('patchbay', 'calls')) {
       const calls = await measureCalls('Patchbay', (dir, uas) => startPatchbayCallTarget(dir, uas, accounts), workDir, callInjectionFile);
       rows.push(calls);
