@@ -36,6 +36,8 @@ describe('loadConfig', () => {
       user: 'nobody',
       requireSupportedNode: false,
       allowUnsupportedNode: false,
+      kvMaxKeys: 1000,
+      kvMaxBytes: 1_048_576,
     });
     expect(c.security).toEqual({
       trustedNetworks: [], authFailuresPerSource: 10, authFailuresPerAccount: 30, authBanSec: 600,

@@ -57,6 +57,10 @@ export interface Config {
     /** Refuse dialplans on a Node whose V8 gets no security fixes (default: NODE_ENV=production). */
     requireSupportedNode: boolean;
     allowUnsupportedNode: boolean;
+    /** Keys one tenant may keep in the dialplans' key/value store (sys.DBWrite). */
+    kvMaxKeys: number;
+    /** UTF-8 bytes of keys and values one tenant may keep there. */
+    kvMaxBytes: number;
   };
   calls: {
     /** CIDRs that dialled legs may reach although not public, on any port (normalized `address/prefix`). */
@@ -383,6 +387,8 @@ const SETTINGS: readonly SettingSpec[] = [
     fallback: (_partial, env) => env['NODE_ENV'] === 'production',
   },
   { env: 'PATCHBAY_ALLOW_UNSUPPORTED_NODE', key: 'sandbox.allowUnsupportedNode', schema: booleanSchema, fallback: () => false },
+  { env: 'PATCHBAY_KV_MAX_KEYS', key: 'sandbox.kvMaxKeys', schema: integer(1, 10_000_000), fallback: () => 1000 },
+  { env: 'PATCHBAY_KV_MAX_BYTES', key: 'sandbox.kvMaxBytes', schema: integer(1024, 1_073_741_824), fallback: () => 1_048_576 },
   { env: 'PATCHBAY_METRICS_TOKEN', key: 'metrics.token', schema: metricsTokenSchema },
 ];
 

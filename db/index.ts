@@ -25,7 +25,8 @@ export { PROVIDER_NUMBER_FORMATS } from './repositories/providers-repository.ts'
 export { DEFAULT_DENIED_PREFIXES, DEFAULT_CALL_POLICY, type CallPolicy } from './repositories/call-policies-repository.ts';
 export type { StoredBinding } from './repositories/bindings-repository.ts';
 export type { Cdr, CdrLeg, StoredCdr, CallDirection, HangupSide } from './repositories/cdrs-repository.ts';
-export { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH } from './repositories/kv-repository.ts';
+export { KV_DEFAULT_QUOTA, KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH, KvQuotaError } from './repositories/kv-repository.ts';
+export type { KvQuota } from './repositories/kv-repository.ts';
 export type { AuditEntry, StoredAuditEntry } from './repositories/audit-repository.ts';
 export { sqliteDriver, type SqliteDriver } from './sqlite-driver.ts';
 export type { StoredBan } from './repositories/sip-bans-repository.ts';

@@ -14,7 +14,7 @@ import { CdrsRepository } from './repositories/cdrs-repository.ts';
 import type { RepositoryContext } from './repositories/context.ts';
 import { DialplansRepository } from './repositories/dialplans-repository.ts';
 import { sealClearHa1s } from './repositories/ha1-sealing.ts';
-import { KvRepository } from './repositories/kv-repository.ts';
+import { KvRepository, type KvQuota } from './repositories/kv-repository.ts';
 import { ProviderRegistrationsRepository, ProvidersRepository } from './repositories/providers-repository.ts';
 import { TenantsRepository } from './repositories/tenants-repository.ts';
 import { TokensRepository } from './repositories/tokens-repository.ts';
@@ -99,6 +99,8 @@ export interface OpenDatabaseOptions {
   secretKey?: Buffer;
   /** Web password scrypt cost; default N=2^17, r=8, p=1. Tests lower it to stay fast. */
   webPasswordScrypt?: WebPasswordScrypt;
+  /** Per-tenant bounds of the dialplans' key/value store; default KV_DEFAULT_QUOTA. */
+  kvQuota?: KvQuota;
 }
 
 export function dialectOf(url: string): SqlDialectName {
@@ -154,6 +156,7 @@ export async function openDatabase(url: string, options: OpenDatabaseOptions = {
     dialect,
     ...(options.secretKey && { secretKey: options.secretKey }),
     ...(options.webPasswordScrypt && { webPasswordScrypt: options.webPasswordScrypt }),
+    ...(options.kvQuota && { kvQuota: options.kvQuota }),
   };
   let closed = false;
   return {

@@ -8,10 +8,12 @@ const secretKey = randomBytes(32);
 describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
   let db: Database;
   let cleanup: () => Promise<void>;
+  let url: string;
 
   beforeAll(async () => {
     const created = await target.create();
     cleanup = created.cleanup;
+    url = created.url;
     db = await openDatabase(created.url, { secretKey });
     expect(await db.migrate()).toEqual([
       '0001_initial', '0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0012_tenant_park', '0020_sip_bans',
@@ -275,6 +277,33 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     expect(await db.kv.read(a.id, 'big')).toBeUndefined();
     expect(await db.kv.delete(a.id, 'k')).toBe(true);
     expect(await db.kv.delete(a.id, 'k')).toBe(false);
+  });
+
+  it('keeps each tenant inside its key/value quota (keys, and UTF-8 bytes of keys and values)', async () => {
+    const quoted = await openDatabase(url, { secretKey, kvQuota: { maxKeys: 3, maxBytes: 40 } });
+    try {
+      const a = await quoted.tenants.add({ domain: 'kv-quota-a.test' });
+      const b = await quoted.tenants.add({ domain: 'kv-quota-b.test' });
+      await quoted.kv.write(a.id, 'k1', 'v');
+      await quoted.kv.write(a.id, 'k2', 'v');
+      await quoted.kv.write(a.id, 'k3', 'v');
+      // A fourth key is refused and nothing is written; overwriting a kept key is not a new key.
+      await expect(quoted.kv.write(a.id, 'k4', 'v')).rejects.toThrow(/full: at most 3 keys/);
+      expect(await quoted.kv.read(a.id, 'k4')).toBeUndefined();
+      await quoted.kv.write(a.id, 'k1', 'longer value');
+      expect(await quoted.kv.usage(a.id)).toEqual({ keys: 3, bytes: 2 + 12 + 3 + 3 });
+      // Bytes, not characters: 'é' is two bytes; k2 grows from 3 to 2 + 2 * 11 = 24 → 41 > 40
+      // (11 characters would fit).
+      await expect(quoted.kv.write(a.id, 'k2', 'é'.repeat(11))).rejects.toThrow(/at most 40 bytes/);
+      expect(await quoted.kv.read(a.id, 'k2')).toBe('v');
+      // Another tenant has its own quota; deleting frees room.
+      await quoted.kv.write(b.id, 'k4', 'v');
+      await quoted.kv.delete(a.id, 'k3');
+      await quoted.kv.write(a.id, 'k4', 'v');
+      expect(await quoted.kv.keys(a.id)).toEqual(['k1', 'k2', 'k4']);
+    } finally {
+      await quoted.close();
+    }
   });
 
   it('records audit entries', async () => {

@@ -224,7 +224,12 @@ interface DialplanSys {
    */
   DBRead(key: string): Promise<string | null>;
 
-  /** Writes a value to your tenant's key/value store. Keys 1–64 characters, values ≤ 10,000; longer ones reject with an Error. */
+  /**
+   * Writes a value to your tenant's key/value store. Keys 1–64 characters, values ≤ 10,000; longer
+   * ones reject with an Error. The store of a tenant holds at most 1,000 keys and 1 MiB of keys and
+   * values (UTF-8) unless the operator set other bounds; a write past them rejects with an Error
+   * ("… key/value store is full …") and writes nothing.
+   */
   DBWrite(key: string, value: string): Promise<void>;
 
   /** Deletes a key from your tenant's key/value store. */

@@ -46,7 +46,10 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
   const logger = opts.logger ?? createLogger(config.logLevel);
   const startedAt = Date.now();
   prepareDataDir(config.dataDir);
-  const db = await openDatabase(config.db.url, { secretKey: config.secretKey });
+  const db = await openDatabase(config.db.url, {
+    secretKey: config.secretKey,
+    kvQuota: { maxKeys: config.sandbox.kvMaxKeys, maxBytes: config.sandbox.kvMaxBytes },
+  });
   const events = new EventBus({ onListenerError: (err) => logger.error({ err }, 'event listener threw') });
   let sip: SipServices | undefined;
   let http: PatchbayHttpServer | undefined;

@@ -9,6 +9,8 @@ export interface RepositoryContext {
   secretKey?: Buffer;
   /** Web password hashing cost; default WEB_PASSWORD_SCRYPT (OWASP). Lower only in tests. */
   webPasswordScrypt?: WebPasswordScrypt;
+  /** Per-tenant bounds of the key/value store (kv-repository.ts). */
+  kvQuota?: { maxKeys: number; maxBytes: number };
 }
 
 export function insertedId(result: InsertResult): number {
