@@ -63,9 +63,10 @@ const ALLOW = 'INVITE, ACK, BYE, CANCEL, UPDATE, INFO, OPTIONS, REFER, NOTIFY, M
 /**
  * Two dialogs of the B2BUA joined into one conversation: in-dialog requests from one party are
  * re-issued in the other party's dialog and their final responses returned. It owns what that
- * needs: re-INVITE glare (RFC 3261 §14.2, each dialog's ReinviteGuard), 2xx retransmission of relayed re-INVITEs until the
- * originator's ACK, the held-back ACK of delayed-offer re-INVITEs (§13.2.1: the answer comes in
- * the originator's ACK), and NAT rewriting of relayed SDP. A transfer swaps one party for another.
+ * needs: re-INVITE glare (RFC 3261 §14.2, by each dialog's ReinviteGuard), 2xx retransmission of
+ * relayed re-INVITEs until the originator's ACK, the held-back ACK of delayed-offer re-INVITEs
+ * (§13.2.1: the answer comes in the originator's ACK), and NAT rewriting of relayed SDP. A
+ * transfer swaps one party for another.
  */
 export class Bridge {
   private readonly parties: Record<BridgeSide, BridgeParty>;
