@@ -121,6 +121,7 @@ class AuthenticatingTransaction implements ClientTransaction {
     return {
       onProvisional: (r) => this.handler.onProvisional?.(r),
       onFinal: (r) => this.onFinal(r),
+      onAccepted2xx: (r) => this.handler.onAccepted2xx?.(r),
       onTimeout: () => this.handler.onTimeout?.(),
       onTransportError: (err) => this.handler.onTransportError?.(err),
     };

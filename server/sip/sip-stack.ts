@@ -121,7 +121,10 @@ function isWildcard(host: string): boolean {
 export class SipStack {
   /** Core handler for new requests (not retransmissions). ACK for 2xx and CANCEL arrive too. */
   onRequest: (req: SipRequest, tx: ServerTransaction | undefined) => void = () => {};
-  /** Responses that match no client transaction, e.g. retransmitted 2xx to INVITE (§13.2.2.4). */
+  /**
+   * Responses that match no client transaction, e.g. a 2xx to INVITE retransmitted after Timer M
+   * (§13.2.2.4) — and, within Timer M, the further 2xx of a TU that has no `onAccepted2xx`.
+   */
   onStrayResponse?: (res: SipResponse) => void;
 
   readonly wheel: TimerWheel;
@@ -225,13 +228,22 @@ export class SipStack {
    * Via with `;rport` (RFC 3581) and a fresh branch is added unless the caller supplied one.
    */
   sendRequest(req: SipRequest, opts: { target?: Endpoint; handler?: ClientTransactionHandler; credentials?: ClientCredentials } = {}): ClientTransaction {
-    const handler = opts.handler ?? {};
+    const handler = this.withAccepted2xx(req, opts.handler ?? {});
     if (opts.credentials && req.method !== 'ACK' && req.method !== 'CANCEL') this.callCredentials.register(req.callId, opts.credentials, req.cseq.seq);
     if (this.callCredentials.size > 0 && req.method !== 'ACK') {
       const authed = this.callCredentials.send(req, handler, (r, h) => this.sendOne(r, { target: opts.target, handler: h }));
       if (authed) return authed;
     }
     return this.sendOne(req, { target: opts.target, handler });
+  }
+
+  /**
+   * An INVITE's TU that does not follow the 2xx of its Accepted transaction (RFC 6026 §7.2) gets
+   * them as before Timer M existed: as stray responses, which `onStrayResponse` re-ACKs.
+   */
+  private withAccepted2xx(req: SipRequest, handler: ClientTransactionHandler): ClientTransactionHandler {
+    if (req.method !== 'INVITE' || handler.onAccepted2xx) return handler;
+    return { ...handler, onAccepted2xx: (res) => this.passStray(res) };
   }
 
   /** Credentials kept for the Call-IDs of requests sent with `credentials` (digest answered there). */
@@ -457,12 +469,15 @@ export class SipStack {
       tx.receiveResponse(res);
       return;
     }
-    if (this.onStrayResponse) {
-      try {
-        this.onStrayResponse(res);
-      } catch (err) {
-        this.logger.error({ err }, 'onStrayResponse threw');
-      }
+    this.passStray(res);
+  }
+
+  private passStray(res: SipResponse): void {
+    if (!this.onStrayResponse) return;
+    try {
+      this.onStrayResponse(res);
+    } catch (err) {
+      this.logger.error({ err }, 'onStrayResponse threw');
     }
   }
 

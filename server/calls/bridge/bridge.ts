@@ -1,7 +1,8 @@
 import {
-  createResponse, retransmit2xxUntilAck, sendAck,
-  type Dialog, type Invite2xxRetransmitter, type ServerTransaction, type SipRequest, type SipResponse, type SipStack,
+  createResponse, ReinviteGuard, reinviteRefusalResponse, retransmit2xxUntilAck, sendAck,
+  type Dialog, type Invite2xxRetransmitter, type ReinviteTurn, type ServerTransaction, type SipRequest, type SipResponse, type SipStack,
 } from '../../sip/index.ts';
+import { ReinviteAck } from './reinvite-ack.ts';
 import { relayedBody } from './relayed-body.ts';
 
 export type BridgeSide = 'a' | 'b';
@@ -62,18 +63,25 @@ const ALLOW = 'INVITE, ACK, BYE, CANCEL, UPDATE, INFO, OPTIONS, REFER, NOTIFY, M
 /**
  * Two dialogs of the B2BUA joined into one conversation: in-dialog requests from one party are
  * re-issued in the other party's dialog and their final responses returned. It owns what that
- * needs: re-INVITE glare (RFC 3261 §14.2), 2xx retransmission of relayed re-INVITEs until the
- * originator's ACK, the held-back ACK of delayed-offer re-INVITEs (§13.2.1: the answer comes in
- * the originator's ACK), and NAT rewriting of relayed SDP. A transfer swaps one party for another.
+ * needs: re-INVITE glare (RFC 3261 §14.2, by each dialog's ReinviteGuard), 2xx retransmission of
+ * relayed re-INVITEs until the originator's ACK, the held-back ACK of delayed-offer re-INVITEs
+ * (§13.2.1: the answer comes in the originator's ACK), and NAT rewriting of relayed SDP. A
+ * transfer swaps one party for another.
  */
 export class Bridge {
   private readonly parties: Record<BridgeSide, BridgeParty>;
-  /** The re-INVITE still awaiting its final response: it occupies both dialogs (§14.2). */
-  private pendingReinvite?: { side: BridgeSide; req?: SipRequest; tx?: ServerTransaction };
+  /**
+   * §14.1/§14.2 per side's dialog. A relayed re-INVITE holds both: the originator's (Receiving)
+   * and the other's (Sending). Kept per side across `replace`: a replaced party's unanswered
+   * re-INVITE still holds its side until it settles, as its answer is still relayed.
+   */
+  private guards: Record<BridgeSide, ReinviteGuard> = { a: new ReinviteGuard(), b: new ReinviteGuard() };
+  /** The relayed re-INVITE awaiting its final response: close() answers it 487. */
+  private relayedReinvite?: { req: SipRequest; tx: ServerTransaction };
   /** 2xx to relayed re-INVITEs awaiting ACK, by side and CSeq. */
   private readonly retransmitters = new Map<string, Invite2xxRetransmitter>();
   /** ACKs toward the answering party of an offerless re-INVITE, held until the originator's ACK. */
-  private readonly deferredAcks = new Map<string, { dialog: Dialog; seq: number }>();
+  private readonly deferredAcks = new Map<string, { dialog: Dialog; seq: number; ack: ReinviteAck }>();
   /**
    * The session description each party last got from us (the other party's media, rewritten):
    * what a hold re-INVITE modifies and an unhold restores.
@@ -106,7 +114,7 @@ export class Bridge {
 
   /** A re-INVITE (relayed or ours) is in progress; a transfer waits for it to settle. */
   get busy(): boolean {
-    return this.pendingReinvite !== undefined;
+    return this.guards.a.state !== 'Idle' || this.guards.b.state !== 'Idle';
   }
 
   /** A request inside `side`'s dialog. */
@@ -139,18 +147,24 @@ export class Bridge {
       case 'REFER':
         this.opts.events.refer(side, req, tx);
         return;
-      case 'INVITE':
-        if (this.pendingReinvite) {
-          // §14.2: a re-INVITE from the other side crossed ours (glare) → 491; a second one from the
-          // same side while its first is unanswered → 500 with Retry-After.
-          tx.respond(this.pendingReinvite.side === side
-            ? createResponse(req, 500, 'Previous INVITE pending', { headers: { 'Retry-After': String(Math.floor(Math.random() * 10)) } })
-            : createResponse(req, 491));
+      case 'INVITE': {
+        // §14.2 on `side`'s dialog: crossing ours → 491, a second of its own → 500 Retry-After.
+        const admitted = this.guards[side].receive();
+        if (!admitted.ok) {
+          tx.respond(reinviteRefusalResponse(req, admitted.refusal));
+          return;
+        }
+        // §14.1 on the other dialog: ours there is still pending, so this one cannot be relayed yet.
+        const relayed = this.guards[otherSide(side)].send();
+        if (!relayed) {
+          admitted.turn.end();
+          tx.respond(reinviteRefusalResponse(req, this.guards[side].retryLater()));
           return;
         }
         own.refreshTarget(req);
-        this.relay(req, tx, side, own, other);
+        this.relay(req, tx, side, own, other, [admitted.turn, relayed]);
         return;
+      }
       case 'UPDATE':
         own.refreshTarget(req);
         this.relay(req, tx, side, own, other);
@@ -171,11 +185,15 @@ export class Bridge {
    * holds the bridge like a relayed one (crossing re-INVITEs get 491) and its 2xx is ACKed here.
    */
   send(side: BridgeSide, request: BridgeRequest): Promise<BridgeResponse> {
-    const pending = request.method === 'INVITE' ? { side: otherSide(side) } : undefined;
-    if (pending) this.pendingReinvite = pending;
+    let turn: ReinviteTurn | undefined;
+    if (request.method === 'INVITE') {
+      turn = this.guards[side].send();
+      // §14.1: not while another INVITE is in progress on that dialog; answered as the peer would.
+      if (!turn) return Promise.resolve({ status: 491, reason: 'Request Pending' });
+    }
     if (request.body?.length && isSdp(request.contentType)) this.sdpTo[side] = request.body;
     return sendInDialog(this.opts.stack, this.parties[side].dialog, request).then((r) => {
-      if (pending && this.pendingReinvite === pending) this.pendingReinvite = undefined;
+      turn?.end();
       return r;
     });
   }
@@ -193,19 +211,19 @@ export class Bridge {
    * any re-INVITE until the final response.
    */
   requestOffer(side: BridgeSide): Promise<OfferRequest> {
-    const pending = { side: otherSide(side) };
-    this.pendingReinvite = pending;
+    const noAck = (): void => undefined;
+    const turn = this.guards[side].send();
+    if (!turn) return Promise.resolve({ status: 491, reason: 'Request Pending', ack: noAck });
     const dialog = this.parties[side].dialog;
     const out = dialog.createRequest('INVITE');
     const stack = this.opts.stack;
-    const settle = (): void => {
-      if (this.pendingReinvite === pending) this.pendingReinvite = undefined;
-    };
-    const noAck = (): void => undefined;
+    const settle = (): void => turn.end();
+    const sentAck = new ReinviteAck(stack, dialog);
     return new Promise((resolve) => {
       stack.sendRequest(out, {
         target: dialog.flow,
         handler: {
+          onAccepted2xx: (res) => sentAck.resendFor(res),
           onFinal: (res) => {
             settle();
             if (res.status < 200 || res.status >= 300) {
@@ -221,7 +239,7 @@ export class Bridge {
                 if (acked) return;
                 acked = true;
                 if (answer?.length) this.sdpTo[side] = answer;
-                sendAck(stack, dialog.createAck(out.cseq.seq, answer?.length ? { body: answer, contentType: 'application/sdp' } : {}), dialog.flow);
+                sentAck.send(dialog.createAck(out.cseq.seq, answer?.length ? { body: answer, contentType: 'application/sdp' } : {}));
               },
             });
           },
@@ -239,12 +257,15 @@ export class Bridge {
     for (const r of this.retransmitters.values()) r.stop();
     this.retransmitters.clear();
     for (const key of [...this.deferredAcks.keys()]) this.releaseDeferredAck(key);
-    const pending = this.pendingReinvite;
-    if (pending?.req && pending.tx) pending.tx.respond(createResponse(pending.req, 487));
-    this.pendingReinvite = undefined;
+    const pending = this.relayedReinvite;
+    if (pending) pending.tx.respond(createResponse(pending.req, 487));
+    this.relayedReinvite = undefined;
+    // Whatever is still in flight ends its turns on guards nobody asks any more.
+    this.guards = { a: new ReinviteGuard(), b: new ReinviteGuard() };
   }
 
-  private relay(req: SipRequest, tx: ServerTransaction, side: BridgeSide, own: Dialog, other: Dialog): void {
+  /** `turns`: a re-INVITE's hold on both dialogs, given back with its final response. */
+  private relay(req: SipRequest, tx: ServerTransaction, side: BridgeSide, own: Dialog, other: Dialog, turns: ReinviteTurn[] = []): void {
     const mangle = this.opts.mangleSdp;
     const headers: Array<[string, string]> = [];
     for (const name of RELAYED_HEADERS) {
@@ -255,22 +276,25 @@ export class Bridge {
     const contentType = req.headers.get('Content-Type');
     if (body.length && isSdp(contentType)) this.sdpTo[otherSide(side)] = body;
     const out = other.createRequest(req.method, { body, contentType, headers });
-    const pending = req.method === 'INVITE' ? { side, req, tx } : undefined;
-    if (pending) this.pendingReinvite = pending;
+    const pending = req.method === 'INVITE' ? { req, tx } : undefined;
+    if (pending) this.relayedReinvite = pending;
     const settle = (): boolean => {
-      if (pending && this.pendingReinvite === pending) this.pendingReinvite = undefined;
+      for (const t of turns) t.end();
+      if (pending && this.relayedReinvite === pending) this.relayedReinvite = undefined;
       // The call ended meanwhile (BYE crossed the request): close() already answered it.
       return !this.closed;
     };
     const stack = this.opts.stack;
+    const ack = new ReinviteAck(stack, other);
     stack.sendRequest(out, {
       target: other.flow,
       handler: {
+        onAccepted2xx: (res) => ack.resendFor(res),
         onFinal: (res) => {
           if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
             other.refreshTarget(res);
-            if (req.body.length === 0 && !this.closed) this.deferredAcks.set(`${side}:${req.cseq.seq}`, { dialog: other, seq: out.cseq.seq });
-            else sendAck(stack, other.createAck(out.cseq.seq), other.flow);
+            if (req.body.length === 0 && !this.closed) this.deferredAcks.set(`${side}:${req.cseq.seq}`, { dialog: other, seq: out.cseq.seq, ack });
+            else ack.send(other.createAck(out.cseq.seq));
           }
           if (!settle()) return;
           const resType = res.headers.get('Content-Type');
@@ -309,13 +333,14 @@ export class Bridge {
     const contentType = ack?.headers.get('Content-Type');
     const body = ack ? relayedBody(ack, this.opts.mangleSdp) : Buffer.alloc(0);
     if (body.length && isSdp(contentType)) this.sdpTo[key.startsWith('a:') ? 'b' : 'a'] = body;
-    sendAck(this.opts.stack, deferred.dialog.createAck(deferred.seq, { body, contentType }), deferred.dialog.flow);
+    deferred.ack.send(deferred.dialog.createAck(deferred.seq, { body, contentType }));
   }
 }
 
 /** Sends a request of ours in `dialog` and resolves with its final response; a 2xx to an INVITE is ACKed. */
 export function sendInDialog(stack: SipStack, dialog: Dialog, request: BridgeRequest): Promise<BridgeResponse> {
   const out = dialog.createRequest(request.method, { body: request.body, contentType: request.contentType, headers: request.headers });
+  const ack = new ReinviteAck(stack, dialog);
   return new Promise((resolve) => {
     stack.sendRequest(out, {
       target: dialog.flow,
@@ -323,10 +348,11 @@ export function sendInDialog(stack: SipStack, dialog: Dialog, request: BridgeReq
         onFinal: (res) => {
           if (out.method === 'INVITE' && res.status >= 200 && res.status < 300) {
             dialog.refreshTarget(res);
-            sendAck(stack, dialog.createAck(out.cseq.seq), dialog.flow);
+            ack.send(dialog.createAck(out.cseq.seq));
           }
           resolve({ status: res.status, reason: res.reason, response: res });
         },
+        onAccepted2xx: (res) => ack.resendFor(res),
         onTimeout: () => resolve({ status: 408, reason: 'Request Timeout' }),
         onTransportError: () => resolve({ status: 503, reason: 'Service Unavailable' }),
       },

@@ -142,4 +142,22 @@ describe('re-INVITE glare and BYE during a re-INVITE', () => {
     expect(acks.map((a) => a.cseq.seq)).toEqual([1, 2]);
     expect(acks[1]!.body.length).toBe(0);
   });
+
+  it('a retransmitted 2xx of a relayed re-INVITE gets the same ACK again (RFC 6026 Accepted)', async () => {
+    const { aTag } = await answeredCall();
+    h.mem.inject(aInDialog('ACK', 1, aTag, 'aack'), CALLER);
+    h.mem.inject(aInDialog('INVITE', 2, aTag, 'areinv', '', 'sendonly'), CALLER);
+    await settle();
+    const relayed = parsed(sentTo(PHONE.address, 'INVITE')[1]) as SipRequest;
+    const ok = replyTo(relayed, 200, { body: sdp('192.168.1.20', 'recvonly') });
+    h.mem.inject(ok, PHONE);
+    await settle();
+    h.mem.inject(ok, PHONE);
+    await settle();
+    const acks = sentTo(PHONE.address, 'ACK').filter((d) => (parsed(d) as SipRequest).cseq.seq === 2);
+    expect(acks).toHaveLength(2);
+    expect(acks[1]!.data.equals(acks[0]!.data)).toBe(true);
+    // The caller got one answer: the retransmission is not relayed again.
+    expect(sentTo(CALLER.address, 'SIP/2.0 200').map((d) => parsed(d) as SipResponse).filter((r) => r.cseq.seq === 2)).toHaveLength(1);
+  });
 });

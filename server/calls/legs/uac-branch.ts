@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Dialog } from '../../sip/index.ts';
-import { reasonHeader, sendAck, type Endpoint, type SipRequest, type SipResponse } from '../../sip/index.ts';
+import { InviteAnswers, reasonHeader, sendAck, type Endpoint, type SipRequest, type SipResponse } from '../../sip/index.ts';
 import type { NameAddr } from '../../sip/index.ts';
 import type { SipStack } from '../../sip/index.ts';
 import type { ClientTransaction, TimerHandle } from '../../sip/index.ts';
@@ -48,7 +48,11 @@ export interface BranchRequest {
   deferAck?: boolean;
 }
 
-/** UAC side of one INVITE (§13.2). The first 2xx makes a dialog; a 2xx after cancel is ACKed and BYEd. */
+/**
+ * UAC side of one INVITE (§13.2). The first 2xx makes a dialog; a 2xx after cancel is ACKed and
+ * BYEd. Later 2xx (RFC 6026 Accepted) are InviteAnswers': the same ACK again, or ACK and BYE for
+ * another fork's dialog.
+ */
 export class UacBranch {
   dialog?: Dialog;
   answer?: SipResponse;
@@ -56,6 +60,7 @@ export class UacBranch {
   sentSdp?: Buffer;
   private tx?: ClientTransaction;
   private invite?: SipRequest;
+  private answers?: InviteAnswers;
   private readonly machine = sessionStateMachine();
   private cancelled = false;
   private deferAck = false;
@@ -88,6 +93,8 @@ export class UacBranch {
       maxForwards: req.maxForwards,
     });
     this.invite = invite;
+    const answers = new InviteAnswers(invite, { stack: this.ctx.stack, flow: this.target.flow, logger: this.ctx.logger });
+    this.answers = answers;
     this.ctx.claimSipCallId?.(invite.callId, this.target.label);
     this.tx = this.ctx.stack.sendRequest(invite, {
       target: this.target.flow,
@@ -102,6 +109,7 @@ export class UacBranch {
           this.stopSilenceTimer();
           this.onFinal(res);
         },
+        onAccepted2xx: (res) => void answers.receive(res),
         onTimeout: () => this.fail({ status: 408, reason: 'No answer from target' }),
         onTransportError: (err) => this.fail({ status: 503, reason: `Transport error: ${err.message}` }),
       },
@@ -170,6 +178,7 @@ export class UacBranch {
     if (sdp?.length) this.sentSdp = sdp;
     const ack = d.createAck(this.invite.cseq.seq, sdp && sdp.length ? { body: sdp, contentType: 'application/sdp' } : {});
     sendAck(this.ctx.stack, ack, d.flow);
+    this.answers?.acked(ack);
     this.ctx.rememberAck(d.callId, ack, d.flow);
   }
 
@@ -196,11 +205,13 @@ export class UacBranch {
       this.answer = res;
       if (this.deferAck && !this.cancelled && !alreadyOver) {
         this.ackPending = true;
+        this.answers?.answered(res);
         this.events.answered(this, res);
         return;
       }
       const ack = dialog.createAck(invite.cseq.seq);
       sendAck(this.ctx.stack, ack, dialog.flow);
+      this.answers?.answered(res, ack);
       this.ctx.rememberAck(dialog.callId, ack, dialog.flow);
       if (this.cancelled || alreadyOver) {
         // §15: the 200 crossed our CANCEL; the dialog exists now and must be torn down.

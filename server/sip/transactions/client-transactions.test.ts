@@ -86,7 +86,48 @@ describe('INVITE client transaction (RFC 3261 §17.1.1)', () => {
     expect(stack.transactionCount.client).toBe(0);
   });
 
-  it('a 2xx is passed up and ends the transaction; its retransmission is a stray response', async () => {
+  it('a 2xx turns it Accepted (RFC 6026): further 2xx, same or another fork, go to the TU until Timer M; the INVITE is not resent', async () => {
+    const { clock, transport, stack } = await memoryStack();
+    const rec = recorder();
+    const accepted: string[] = [];
+    const strays: string[] = [];
+    stack.onStrayResponse = (r) => strays.push(`${r.status} ${r.to.params['tag']}`);
+    const tx = stack.sendRequest(outgoingInvite(), { target: TARGET, handler: { ...rec.handler, onAccepted2xx: (r) => accepted.push(`${r.status} ${r.to.params['tag']}`) } });
+    await flush();
+    const invite = transport.sent[0]!.text;
+    transport.inject(responseText(invite, 200), TARGET);
+    expect(rec.events).toEqual(['final 200']);
+    expect(tx.state).toBe('Accepted');
+    transport.inject(responseText(invite, 200), TARGET);
+    transport.inject(responseText(invite, 200, 'forktag'), TARGET);
+    expect(accepted).toEqual(['200 bobtag', '200 forktag']);
+    expect(rec.events).toEqual(['final 200']);
+    // The ACKs are the TU's (§13.2.2.4); Timer A is over: no INVITE goes out again.
+    clock.advance(31_999);
+    expect(transport.sentStartingWith('ACK')).toHaveLength(0);
+    expect(transport.sentStartingWith('INVITE')).toHaveLength(1);
+    expect(stack.transactionCount.client).toBe(1);
+    clock.advance(1); // Timer M = 64*T1
+    expect(tx.state).toBe('Terminated');
+    expect(stack.transactionCount.client).toBe(0);
+    transport.inject(responseText(invite, 200), TARGET);
+    expect(strays).toEqual(['200 bobtag']);
+    expect(accepted).toHaveLength(2);
+  });
+
+  it('Timer M applies on reliable transports too', async () => {
+    const { clock, transport, stack } = await memoryStack('tcp');
+    const accepted: string[] = [];
+    stack.sendRequest(outgoingInvite(), { target: { ...TARGET, transport: 'tcp' }, handler: { onAccepted2xx: (r) => accepted.push(r.to.params['tag']!) } });
+    await flush();
+    const invite = transport.sent[0]!.text;
+    transport.inject(responseText(invite, 200), { ...TARGET, transport: 'tcp' });
+    clock.advance(31_000);
+    transport.inject(responseText(invite, 200, 'fork2'), { ...TARGET, transport: 'tcp' });
+    expect(accepted).toEqual(['fork2']);
+  });
+
+  it('a TU without onAccepted2xx still sees further 2xx, as stray responses', async () => {
     const { transport, stack } = await memoryStack();
     const rec = recorder();
     const strays: number[] = [];
@@ -95,11 +136,24 @@ describe('INVITE client transaction (RFC 3261 §17.1.1)', () => {
     await flush();
     const invite = transport.sent[0]!.text;
     transport.inject(responseText(invite, 200), TARGET);
-    expect(rec.events).toEqual(['final 200']);
-    expect(transport.sentStartingWith('ACK')).toHaveLength(0);
-    expect(stack.transactionCount.client).toBe(0);
     transport.inject(responseText(invite, 200), TARGET);
+    expect(rec.events).toEqual(['final 200']);
     expect(strays).toEqual([200]);
+  });
+
+  it('a non-2xx after the 2xx is not passed up in Accepted', async () => {
+    const { transport, stack } = await memoryStack();
+    const rec = recorder();
+    const accepted: number[] = [];
+    stack.sendRequest(outgoingInvite(), { target: TARGET, handler: { ...rec.handler, onAccepted2xx: (r) => accepted.push(r.status) } });
+    await flush();
+    const invite = transport.sent[0]!.text;
+    transport.inject(responseText(invite, 200), TARGET);
+    transport.inject(responseText(invite, 486, 'late'), TARGET);
+    transport.inject(responseText(invite, 180, 'late'), TARGET);
+    expect(rec.events).toEqual(['final 200']);
+    expect(accepted).toEqual([]);
+    expect(transport.sentStartingWith('ACK')).toHaveLength(0);
   });
 
   it('no retransmissions over a reliable transport, Timer B still applies', async () => {

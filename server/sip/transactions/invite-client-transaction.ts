@@ -3,12 +3,26 @@ import { buildAckForNonSuccess } from './request-builders.ts';
 import { ClientTransactionBase } from './client-transaction-base.ts';
 import type { ClientTransactionHandler, TransactionChannel, TransactionContext } from './transaction.ts';
 
-export type InviteClientState = 'Calling' | 'Proceeding' | 'Completed' | 'Terminated';
+/** RFC 3261 §17.1.1 states, plus Accepted from RFC 6026 §7.2. */
+export type InviteClientState = 'Calling' | 'Proceeding' | 'Accepted' | 'Completed' | 'Terminated';
+
+/** RFC 6026 Figure 5: the only moves the transaction makes. */
+export const INVITE_CLIENT_TRANSITIONS: Readonly<Record<InviteClientState, readonly InviteClientState[]>> = {
+  Calling: ['Proceeding', 'Accepted', 'Completed', 'Terminated'],
+  Proceeding: ['Accepted', 'Completed', 'Terminated'],
+  // Timer M (or the owner stopping) is the only way out.
+  Accepted: ['Terminated'],
+  Completed: ['Terminated'],
+  Terminated: [],
+};
 
 /**
- * RFC 3261 §17.1.1 INVITE client transaction (Figure 5). A 2xx is passed up and ends the
- * transaction; the TU (dialog layer) sends its ACK. For 300–699 the ACK is generated here with
- * the INVITE's branch (§17.1.1.3).
+ * RFC 3261 §17.1.1 INVITE client transaction (Figure 5) as amended by RFC 6026: the first 2xx is
+ * passed up and the transaction turns Accepted for Timer M, so every later 2xx — the same one
+ * retransmitted because our ACK got lost, or another fork's answer with its own To tag — still
+ * matches it and goes to the TU (`onAccepted2xx`) instead of being stray. The TU sends every ACK
+ * for a 2xx; the INVITE is never resent after one. For 300–699 the ACK is generated here with the
+ * INVITE's branch (§17.1.1.3).
  */
 export class InviteClientTransaction extends ClientTransactionBase<InviteClientState> {
   private cancelRequested = false;
@@ -33,7 +47,7 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
   }
 
   cancel(): void {
-    if (this.state === 'Completed' || this.state === 'Terminated') return;
+    if (this.state !== 'Calling' && this.state !== 'Proceeding') return;
     this.cancelRequested = true;
     // §9.1: a CANCEL must not be sent before a provisional response has been received.
     if (this.state === 'Proceeding') this.emitCancel();
@@ -50,15 +64,19 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
       case 'Calling':
       case 'Proceeding':
         if (status < 200) {
-          this.state = 'Proceeding';
+          if (this.state === 'Calling') this.moveTo('Proceeding');
           this.stopTimer('A');
           this.safeCall('onProvisional', () => this.handler.onProvisional?.(res));
           if (this.cancelRequested) this.emitCancel();
         } else if (status < 300) {
+          this.moveTo('Accepted');
+          this.stopTimer('A');
+          this.stopTimer('B');
           this.safeCall('onFinal', () => this.handler.onFinal?.(res));
-          this.terminate();
+          // Timer M on every transport (§8.4): forks answer over any transport, any time.
+          if (this.stillIn('Accepted')) this.linger(this.ctx.timers.TIMER_M, undefined, undefined, (r) => this.handler.onAccepted2xx?.(r));
         } else {
-          this.state = 'Completed';
+          this.moveTo('Completed');
           this.stopTimer('A');
           this.stopTimer('B');
           const ack = buildAckForNonSuccess(this.request, res).toBuffer();
@@ -67,13 +85,27 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
           // Timer D: 0 for reliable transports (§17.1.1.2). Meanwhile a retransmitted final
           // means the ACK got lost: the lingering record sends it again, nothing is passed up.
           const d = this.channel?.reliable ? 0 : this.ctx.timers.TIMER_D;
-          if (this.state === 'Completed') this.linger(d, this.channel, ack);
+          if (this.stillIn('Completed')) this.linger(d, this.channel, ack);
         }
+        return;
+      case 'Accepted':
+        // Only until the lingering record has taken this transaction's place in the table.
+        if (status >= 200 && status < 300) this.safeCall('onAccepted2xx', () => this.handler.onAccepted2xx?.(res));
         return;
       case 'Completed':
       case 'Terminated':
         return;
     }
+  }
+
+  /** After a TU callback: it may have ended the transaction meanwhile. */
+  private stillIn(state: InviteClientState): boolean {
+    return this.state === state;
+  }
+
+  private moveTo(next: InviteClientState): void {
+    if (!INVITE_CLIENT_TRANSITIONS[this.state].includes(next)) throw new Error(`INVITE client transaction: ${this.state} → ${next} is not allowed`);
+    this.state = next;
   }
 
   onTransportError(err: Error): void {

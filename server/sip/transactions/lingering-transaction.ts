@@ -5,8 +5,8 @@ import type { TransactionChannel, TransactionContext } from './transaction.ts';
 /**
  * A transaction whose outcome is settled and which only absorbs retransmissions until its timer
  * ends it: non-INVITE server Completed (Timer J, RFC 3261 §17.2.2), INVITE server Accepted
- * (Timer L, RFC 6026 §8.7), non-INVITE client Completed (Timer K, §17.1.2.2) and INVITE client
- * Completed (Timer D, §17.1.1.2). It holds the key, the serialized message to resend (the final
+ * (Timer L, RFC 6026 §8.7), non-INVITE client Completed (Timer K, §17.1.2.2), INVITE client
+ * Completed (Timer D, §17.1.1.2) and INVITE client Accepted (Timer M, RFC 6026 §8.4). It holds the key, the serialized message to resend (the final
  * response, or the ACK for a non-2xx) and where it goes — no parsed request or response, so the
  * transaction object the TU saw can be collected long before the timer fires.
  */
@@ -20,6 +20,8 @@ export class LingeringTransaction {
     private readonly ctx: TransactionContext,
     private readonly channel: TransactionChannel | undefined,
     private readonly resend: Buffer | undefined,
+    /** INVITE client Accepted: where further 2xx go (the TU; they are not resent or absorbed here). */
+    private readonly pass2xx?: (res: SipResponse) => void,
   ) {}
 
   get state(): string {
@@ -43,9 +45,19 @@ export class LingeringTransaction {
     this.send();
   }
 
-  /** Client side: a retransmitted non-2xx final means our ACK got lost; it is not passed up. */
+  /**
+   * Client side: a retransmitted non-2xx final means our ACK got lost; it is not passed up. In
+   * Accepted every 2xx is the TU's (RFC 6026 §7.2): a lost ACK, or another fork's answer.
+   */
   receiveResponse(res: SipResponse): void {
     if (res.status >= 300) this.send();
+    else if (res.status >= 200 && this.pass2xx && this.phase.state !== 'Terminated') {
+      try {
+        this.pass2xx(res);
+      } catch (err) {
+        this.ctx.logger.error({ err, tx: this.key }, 'transaction user threw in onAccepted2xx');
+      }
+    }
   }
 
   private send(): void {

@@ -29,6 +29,8 @@ export interface TransactionTimers {
   TIMER_K: number;
   /** RFC 6026 §8.7: how long an INVITE server transaction stays Accepted after a 2xx. */
   TIMER_L: number;
+  /** RFC 6026 §8.4: how long an INVITE client transaction stays Accepted after a 2xx, on every transport. */
+  TIMER_M: number;
 }
 
 export const DEFAULT_T1 = 500;
@@ -51,5 +53,6 @@ export function resolveTimers(settings: TimerSettings = {}): TransactionTimers {
     TIMER_J: 64 * T1,
     TIMER_K: T4,
     TIMER_L: 64 * T1,
+    TIMER_M: 64 * T1,
   };
 }

@@ -8,6 +8,12 @@ import { LingeringTransaction } from './lingering-transaction.ts';
 export interface ClientTransactionHandler {
   onProvisional?(r: SipResponse): void;
   onFinal?(r: SipResponse): void;
+  /**
+   * INVITE only: a further 2xx while the transaction is Accepted (RFC 6026 §7.2) — the first one
+   * retransmitted (its ACK got lost) or another fork's answer (another To tag). `onFinal` saw the
+   * first 2xx; these are the TU's to ACK (§13.2.2.4), nothing is resent by the transaction.
+   */
+  onAccepted2xx?(r: SipResponse): void;
   /** Timer B or F fired (RFC 3261 §17.1.1.2, §17.1.2.2). */
   onTimeout?(): void;
   /** RFC 3261 §17.1.4. */
@@ -99,9 +105,9 @@ export abstract class TransactionBase<S extends string> {
    * resend (if any) and the channel, but no parsed request or response. Under load (thousands of
    * REGISTERs a second, Timer J = 32 s) the parsed messages were most of the live heap.
    */
-  protected linger(ms: number, channel: TransactionChannel | undefined, resend: Buffer | undefined): void {
+  protected linger(ms: number, channel: TransactionChannel | undefined, resend: Buffer | undefined, pass2xx?: (res: SipResponse) => void): void {
     this.stopAllTimers();
-    const record = new LingeringTransaction(this.key, this.phase, this.ctx, channel, resend);
+    const record = new LingeringTransaction(this.key, this.phase, this.ctx, channel, resend, pass2xx);
     this.ctx.onLinger(this.key, this, record);
     record.expireAfter(ms);
   }
