@@ -28,6 +28,11 @@ export interface BridgeEvents {
   bye(side: BridgeSide): void;
   /** A REFER from `side`: the owner applies the leg's transfer policy and answers `tx`. */
   refer(side: BridgeSide, req: SipRequest, tx: ServerTransaction): void;
+  /**
+   * A relayed re-INVITE or UPDATE from `side` carrying an SDP offer was answered 2xx: `offer` is
+   * what that party asked for (a phone putting the call on hold says `sendonly`/`inactive`).
+   */
+  offerAccepted?(side: BridgeSide, offer: Buffer): void;
 }
 
 export interface BridgeOptions {
@@ -305,6 +310,9 @@ export class Bridge {
           if (resBody.length && resType) answer.headers.set('Content-Type', resType);
           if (resBody.length && isSdp(resType)) this.sdpTo[side] = resBody;
           tx.respond(answer);
+          if ((req.method === 'INVITE' || req.method === 'UPDATE') && res.status >= 200 && res.status < 300 && req.body.length && isSdp(contentType)) {
+            this.opts.events.offerAccepted?.(side, req.body);
+          }
           if (req.method === 'INVITE' && res.status >= 200 && res.status < 300 && req.source?.transport === 'udp') {
             const key = `${side}:${req.cseq.seq}`;
             this.retransmitters.get(key)?.stop();
