@@ -8,7 +8,7 @@ import { createMetricsHandler, createSwitchMetrics, type MetricsHandler } from '
 import { COUNTED_SIP_METHODS, SIP_STATUS_CLASSES } from './sip/index.ts';
 import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
-import { ExtensionPresence } from './presence/index.ts';
+import { ExtensionPresence, type PresenceAccount } from './presence/index.ts';
 import { createEventHub, EVENTS_PATH, registrationsOf, SipTraceTap, type EventHub, type EventHubLimits } from '../web/ws/index.ts';
 import { jobSettingsFromEnv, ScheduledJobs } from './jobs/index.ts';
 import { createLogger } from './logger.ts';
@@ -129,7 +129,12 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     }
     http = createHttpServer({ api: app, metrics });
 
-    const presence = new ExtensionPresence({ bus: events, bindings: location.all() });
+    const presence = new ExtensionPresence({
+      bus: events,
+      bindings: location.all(),
+      loadTenant: (tenantId) => allAccountsOf(db, tenantId),
+      onSyncError: (tenantId, error) => logger.warn({ tenantId, err: error instanceof Error ? error.message : String(error) }, 'presence: cannot re-read the accounts of a tenant'),
+    });
     presence.addAccounts(await db.accounts.listAll());
     sip.subscriptions.extensions = presence;
     const eventHub: EventHub = createEventHub({
@@ -202,6 +207,17 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
 }
 
 /** The metrics registry over the running services' own counts; `stop` detaches what it hooked. */
+/** Every account of one tenant, a page at a time (the switchboard lists them all). */
+async function allAccountsOf(db: Database, tenantId: number): Promise<PresenceAccount[]> {
+  const out: PresenceAccount[] = [];
+  for (let afterId: number | undefined; ;) {
+    const page = await db.accounts.listPage({ tenantId, limit: 1000, ...(afterId !== undefined && { afterId }) });
+    out.push(...page);
+    if (page.length < 1000) return out;
+    afterId = page[page.length - 1]!.id;
+  }
+}
+
 function wireMetrics(sip: SipServices, eventStream: () => ReturnType<EventHub['stats']>, events: EventBus): { metrics: ReturnType<typeof createSwitchMetrics>; stop(): void } {
   const calls = { started: 0, answered: 0, failed: 0 };
   const unsubscribe = events.subscribe({ types: ['call.created', 'call.answered', 'call.ended'] }, (e) => {

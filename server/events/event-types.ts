@@ -231,6 +231,10 @@ export interface ExtensionStateEvent {
   callIds: string[];
   /** Do-not-disturb is on (whatever the state shows). */
   dnd: boolean;
+  /** The account's display name, its label on a switchboard tile. */
+  label?: string;
+  /** The account was removed: the extension is gone (its last state is in `state`). */
+  removed?: true;
   at: number;
 }
 

@@ -77,3 +77,40 @@ describe('ExtensionPresence', () => {
     expect(presence.list(1).map((x) => `${x.user}:${x.state}:${x.dnd}`)).toEqual(['1001:offline:true', '1003:offline:true']);
   });
 });
+
+describe('ExtensionPresence account changes', () => {
+  it('re-reads a tenant on config.changed: a new account appears, a label is told, a removed account goes', async () => {
+    const bus = new EventBus();
+    const seen: ExtensionStateEvent[] = [];
+    bus.subscribe({ types: ['extension.state'] }, (e) => void seen.push(e as ExtensionStateEvent));
+    let accounts = [
+      { tenantId: 1, id: 1, username: '1001', displayName: null },
+      { tenantId: 1, id: 2, username: '1002', displayName: 'Reception' },
+    ];
+    let loads = 0;
+    const presence = new ExtensionPresence({ bus, loadTenant: async () => { loads++; return accounts; } });
+    presence.addAccounts([{ tenantId: 1, id: 1, username: '1001' }, { tenantId: 2, id: 9, username: '9009' }]);
+    bus.emit({ type: 'config.changed', tenantId: 1, kind: 'account', name: '1002' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(presence.list(1)).toEqual([
+      { accountId: 1, user: '1001', state: 'offline', callIds: [], dnd: false },
+      { accountId: 2, user: '1002', state: 'offline', callIds: [], dnd: false, label: 'Reception' },
+    ]);
+    // Only what changed is told: the new account, with its label.
+    expect(seen.map((e) => [e.user, e.label, e.removed])).toEqual([['1002', 'Reception', undefined]]);
+
+    accounts = [{ tenantId: 1, id: 2, username: '1002', displayName: 'Front desk' }];
+    // Changes that come while a read runs add one more read, however many they are.
+    bus.emit({ type: 'config.changed', tenantId: 1, kind: 'account', name: '1002' });
+    bus.emit({ type: 'config.changed', tenantId: 1, kind: 'account', name: '1001' });
+    bus.emit({ type: 'config.changed', tenantId: 1, kind: 'dialplan', name: 'x' });
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(loads).toBe(3);
+    expect(presence.list(1).map((x) => [x.user, x.label])).toEqual([['1002', 'Front desk']]);
+    expect(seen.slice(1).map((e) => [e.user, e.label, e.removed])).toEqual([['1002', 'Front desk', undefined], ['1001', undefined, true]]);
+    // Another tenant is untouched.
+    expect(presence.list(2).map((x) => x.user)).toEqual(['9009']);
+    presence.close();
+  });
+});

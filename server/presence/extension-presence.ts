@@ -9,6 +9,17 @@ export interface ExtensionView {
   callIds: string[];
   /** Do-not-disturb is on. */
   dnd: boolean;
+  /** The account's display name (its label on a switchboard tile), when it has one. */
+  label?: string;
+}
+
+/** An account as the presence knows it from the database. */
+export interface PresenceAccount {
+  tenantId: number;
+  id: number;
+  username: string;
+  dnd?: boolean;
+  displayName?: string | null;
 }
 
 /** Where a registration is known from at start (LocationService.all() satisfies this). */
@@ -29,6 +40,7 @@ interface AccountPresence {
   calls: Map<string, { holds: number; role: 'caller' | 'callee' }>;
   state: ExtensionState;
   dnd: boolean;
+  label?: string;
 }
 
 interface CallPhase {
@@ -37,7 +49,7 @@ interface CallPhase {
   accounts: Set<AccountPresence>;
 }
 
-const WATCHED = ['registration.*', 'call.*', 'account.dnd'];
+const WATCHED = ['registration.*', 'call.*', 'account.dnd', 'config.changed'];
 
 /**
  * Extension state per account (idle, ringing, busy, held, dnd, offline), derived from the event
@@ -55,8 +67,19 @@ export class ExtensionPresence {
   private readonly accounts = new Map<number, Map<number, AccountPresence>>();
   private readonly calls = new Map<string, CallPhase>();
   private readonly unsubscribe: () => void;
+  /** Tenants being re-read after an account change → whether another change came meanwhile. */
+  private readonly syncing = new Map<number, boolean>();
+  private closed = false;
 
-  constructor(private readonly opts: { bus: EventBus; bindings?: Iterable<BindingSeed>; now?: () => number }) {
+  constructor(private readonly opts: {
+    bus: EventBus;
+    bindings?: Iterable<BindingSeed>;
+    now?: () => number;
+    /** One tenant's accounts from the database, re-read when `config.changed` says an account changed. */
+    loadTenant?: (tenantId: number) => Promise<PresenceAccount[]>;
+    /** A re-read that failed (the lamps keep what they had until the next change). */
+    onSyncError?: (tenantId: number, error: unknown) => void;
+  }) {
     const now = (opts.now ?? Date.now)();
     for (const b of opts.bindings ?? []) {
       if (b.expiresAt > now) this.account(b.tenantId, b.accountId, b.user).bindings.add(b.id);
@@ -66,11 +89,39 @@ export class ExtensionPresence {
   }
 
   /** Makes accounts known before they register (they show as offline). */
-  addAccounts(accounts: Iterable<{ tenantId: number; id: number; username: string; dnd?: boolean }>): void {
+  addAccounts(accounts: Iterable<PresenceAccount>): void {
     for (const a of accounts) {
       const acc = this.account(a.tenantId, a.id, a.username);
       acc.dnd = a.dnd === true;
+      setLabel(acc, a.displayName);
       acc.state = derive(acc, this.calls);
+    }
+  }
+
+  /**
+   * Brings one tenant's accounts in line with the database after an account was added, renamed
+   * or removed: a new account appears (offline until it registers), a changed label is told, and
+   * a removed account goes — each as an `extension.state` event (`removed: true` for the last), so
+   * a switchboard never shows an extension that is gone or misses one that was just made.
+   */
+  syncTenant(tenantId: number, accounts: Iterable<PresenceAccount>): void {
+    const known = this.accounts.get(tenantId);
+    const seen = new Set<number>();
+    for (const a of accounts) {
+      if (a.tenantId !== tenantId) continue;
+      seen.add(a.id);
+      const existing = known?.get(a.id);
+      if (existing && existing.user === a.username && existing.label === labelOf(a.displayName)) continue;
+      const acc = this.account(tenantId, a.id, a.username);
+      if (!existing) acc.dnd = a.dnd === true;
+      setLabel(acc, a.displayName);
+      acc.state = derive(acc, this.calls);
+      this.announce(acc, existing ? existing.state : acc.state);
+    }
+    for (const acc of [...(known?.values() ?? [])]) {
+      if (seen.has(acc.accountId)) continue;
+      known?.delete(acc.accountId);
+      this.announce(acc, acc.state, true);
     }
   }
 
@@ -95,7 +146,33 @@ export class ExtensionPresence {
   }
 
   close(): void {
+    this.closed = true;
     this.unsubscribe();
+  }
+
+  /** Re-reads a tenant's accounts; changes that come while one read runs share one more read. */
+  private resync(tenantId: number): void {
+    const load = this.opts.loadTenant;
+    if (!load || this.closed) return;
+    if (this.syncing.has(tenantId)) {
+      this.syncing.set(tenantId, true);
+      return;
+    }
+    this.syncing.set(tenantId, false);
+    void (async () => {
+      try {
+        do {
+          this.syncing.set(tenantId, false);
+          const accounts = await load(tenantId);
+          if (this.closed) return;
+          this.syncTenant(tenantId, accounts);
+        } while (this.syncing.get(tenantId) === true);
+      } catch (error) {
+        this.opts.onSyncError?.(tenantId, error);
+      } finally {
+        this.syncing.delete(tenantId);
+      }
+    })();
   }
 
   private apply(e: SequencedEvent): void {
@@ -110,6 +187,9 @@ export class ExtensionPresence {
         return;
       case 'account.dnd':
         this.change(this.account(e.tenantId, e.accountId, e.user), (a) => (a.dnd = e.dnd));
+        return;
+      case 'config.changed':
+        if (e.kind === 'account') this.resync(e.tenantId);
         return;
       case 'call.created':
         this.calls.set(e.callId, { answered: false, held: false, accounts: new Set() });
@@ -179,9 +259,15 @@ export class ExtensionPresence {
     if (next === a.state && a.dnd === dndBefore) return;
     const previous = a.state;
     a.state = next;
+    this.announce(a, previous);
+  }
+
+  private announce(a: AccountPresence, previous: ExtensionState, removed = false): void {
     this.opts.bus.emit({
-      type: 'extension.state', tenantId: a.tenantId, accountId: a.accountId, user: a.user, state: next, previous,
+      type: 'extension.state', tenantId: a.tenantId, accountId: a.accountId, user: a.user, state: a.state, previous,
       callIds: [...a.calls.keys()], dnd: a.dnd, at: Date.now(),
+      ...(a.label !== undefined && { label: a.label }),
+      ...(removed && { removed: true as const }),
     });
   }
 }
@@ -190,7 +276,18 @@ export class ExtensionPresence {
 const RANK: Record<ExtensionState, number> = { offline: 0, idle: 1, dnd: 1, ringing: 2, held: 3, busy: 4 };
 
 function view(a: AccountPresence): ExtensionView {
-  return { accountId: a.accountId, user: a.user, state: a.state, callIds: [...a.calls.keys()], dnd: a.dnd };
+  return { accountId: a.accountId, user: a.user, state: a.state, callIds: [...a.calls.keys()], dnd: a.dnd, ...(a.label !== undefined && { label: a.label }) };
+}
+
+function labelOf(displayName: string | null | undefined): string | undefined {
+  const label = displayName?.trim();
+  return label ? label : undefined;
+}
+
+function setLabel(a: AccountPresence, displayName: string | null | undefined): void {
+  const label = labelOf(displayName);
+  if (label === undefined) delete a.label;
+  else a.label = label;
 }
 
 function derive(a: AccountPresence, calls: Map<string, CallPhase>): ExtensionState {

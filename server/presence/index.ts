@@ -1,4 +1,5 @@
 export { ExtensionPresence } from './extension-presence.ts';
+export type { PresenceAccount } from './extension-presence.ts';
 export type { ExtensionView, BindingSeed } from './extension-presence.ts';
 export { SubscriptionService, DEFAULT_SUBSCRIPTION_LIMITS } from './subscription-service.ts';
 export type { SubscriptionServiceOptions, SubscriptionLimits, SubscriberAuth } from './subscription-service.ts';

@@ -169,4 +169,16 @@ describe('switchboard state', () => {
     expect(formatDuration(3_725_000)).toBe('1:02:05');
     expect(formatDuration(-5)).toBe('0:00');
   });
+
+  it('shows the account label, drops a removed extension and the old tile of a renamed one', () => {
+    let s = boardReducer(EMPTY_BOARD, { type: 'snapshot', snapshot: snapshot({ extensions: [{ accountId: 1, user: '1001', state: 'idle', callIds: [], dnd: false, label: 'Reception' }] }) });
+    expect(s.extensions['1001']!.label).toBe('Reception');
+    s = run(s, lamp('1002', 'offline', [], T0, { accountId: 2, label: 'Sales' }));
+    expect(Object.keys(s.extensions).sort()).toEqual(['1001', '1002']);
+    // Account 2 renamed to 1202: one tile, under the new number.
+    s = run(s, lamp('1202', 'offline', [], T0 + 1, { accountId: 2, label: 'Sales' }));
+    expect(Object.keys(s.extensions).sort()).toEqual(['1001', '1202']);
+    s = run(s, lamp('1001', 'idle', [], T0 + 2, { accountId: 1, removed: true }));
+    expect(Object.keys(s.extensions)).toEqual(['1202']);
+  });
 });

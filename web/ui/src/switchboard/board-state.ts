@@ -53,6 +53,8 @@ export interface BoardExtension {
   /** When the lamp last changed state (the snapshot does not say: null). */
   since: number | null;
   dnd: boolean;
+  /** The account's display name, shown beside the extension number. */
+  label?: string;
 }
 
 export interface ParkedEntry {
@@ -154,6 +156,7 @@ function extensionFrom(raw: unknown, since: number | null, previous?: BoardExten
     callIds: Array.isArray(x['callIds']) ? x['callIds'].filter((c): c is string => typeof c === 'string') : [],
     since: previous && previous.state === state ? previous.since : since,
     dnd: typeof x['dnd'] === 'boolean' ? x['dnd'] : previous?.dnd ?? false,
+    ...(str(x['label']) && { label: str(x['label']) }),
   };
 }
 
@@ -258,8 +261,17 @@ function applyEvent(state: BoardState, e: StreamEvent): BoardState {
     case 'extension.state': {
       const user = str(e['user']);
       if (!user) return state;
+      const accountId = num(e['accountId']);
+      // An account renamed keeps its id: its tile under the old number goes.
+      const extensions = Object.fromEntries(
+        Object.entries(state.extensions).filter(([u, x]) => u === user || accountId === undefined || x.accountId !== accountId),
+      );
+      if (e['removed'] === true) {
+        delete extensions[user];
+        return { ...state, extensions };
+      }
       const x = extensionFrom(e, at, state.extensions[user]);
-      return x ? { ...state, extensions: { ...state.extensions, [user]: x } } : state;
+      return x ? { ...state, extensions: { ...extensions, [user]: x } } : state;
     }
     default:
       return state;

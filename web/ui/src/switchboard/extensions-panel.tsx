@@ -29,7 +29,7 @@ export function ExtensionsPanel({
     if (filter !== 'all' && x.state !== filter) return false;
     if (!needle) return true;
     const activity = activityOf(board, x)?.text ?? '';
-    return x.user.toLowerCase().includes(needle) || activity.toLowerCase().includes(needle);
+    return x.user.toLowerCase().includes(needle) || (x.label ?? '').toLowerCase().includes(needle) || activity.toLowerCase().includes(needle);
   });
   const counts = new Map<string, number>();
   for (const x of all) counts.set(x.state, (counts.get(x.state) ?? 0) + 1);
@@ -72,7 +72,7 @@ function ExtensionTile({
       className={`blf-tile blf-${x.state}${mine ? ' blf-mine' : ''}${over ? ' drop-over' : ''}`}
       data-extension={x.user}
       data-state={x.state}
-      aria-label={`Extension ${x.user}: ${STATE_LABELS[x.state] ?? x.state}${activity ? `, ${activity.text}` : ''}`}
+      aria-label={`Extension ${x.user}${x.label ? ` (${x.label})` : ''}: ${STATE_LABELS[x.state] ?? x.state}${activity ? `, ${activity.text}` : ''}`}
       onDragOver={(e) => { if (accepts(e)) { e.preventDefault(); e.dataTransfer.dropEffect = 'move'; setOver(true); } }}
       onDragLeave={() => setOver(false)}
       onDrop={(e) => {
@@ -83,7 +83,7 @@ function ExtensionTile({
     >
       <span className="blf-lamp" aria-hidden="true" />
       <span className="blf-body">
-        <span className="blf-name">{x.user}{mine && <span className="mine-tag">me</span>}</span>
+        <span className="blf-name">{x.user}{x.label && <span className="blf-label">{x.label}</span>}{mine && <span className="mine-tag">me</span>}</span>
         <span className="blf-state">{STATE_LABELS[x.state] ?? x.state}{x.dnd && x.state !== 'dnd' ? ' · DND' : ''}</span>
         {activity && <span className="blf-activity">{activity.text}</span>}
       </span>
