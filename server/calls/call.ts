@@ -5,10 +5,10 @@ import {
 } from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
 import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
-import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
+import { createResponse, newTag, type SipRequest } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
-import { uacParty, uasParty, type BranchContext, type UacBranch } from './legs/index.ts';
+import { CallerLeg, uacParty, uasParty, type BranchContext, type CallerLegHost, type UacBranch } from './legs/index.ts';
 import { Bridge, rewriteSdpForNat, type BridgeParty, type BridgeSide } from './bridge/index.ts';
 import {
   CallTransfers, takeOver, transferByDial, type JoinableCall, type TakeoverHost, type TransferCallHost, type TransferringCall,
@@ -18,7 +18,6 @@ import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
 import { recordCallEnd } from './records/index.ts';
 import type { PhoneDialog } from './phone-dialog.ts';
-import { SessionState } from './legs/session-state.ts';
 import { CallPark, type ParkHost, type ParkingLot } from './park/index.ts';
 import { CallPickup, type PickupHost } from './pickup/index.ts';
 import type { CallDirection, CallParty, CdrHistoryItem, HangupSide } from './records/index.ts';
@@ -80,8 +79,8 @@ export class Call {
   private readonly req: SipRequest;
   private readonly tx: ServerTransaction;
   private readonly inbound?: { provider: string; did?: string };
-  private readonly aToTag = newTag();
-  private aRetransmitter?: Invite2xxRetransmitter;
+  /** Our UAS side toward the caller: its answers, its CANCEL, our 2xx until its ACK (legs/caller-leg.ts). */
+  private readonly callerLeg: CallerLeg;
   private bridge?: Bridge;
   /** Options of the answered dial-string leg: its `tr` decides REFERs, its `ma` relayed SDP. */
   private bridgedOptions?: DialLeg['options'];
@@ -109,16 +108,12 @@ export class Call {
   private readonly legs: CallLegs;
   /** The caller's dialplan: its run, re-runs for a redirect, and its Dials (dialplan/call-dialplan.ts). */
   private readonly dialplan: CallDialplan;
-  private cancelled = false;
-  private finalSent = false;
   private ringingAt?: number;
   private answeredAt?: number;
   private durationTimer?: TimerHandle;
   private branchCtx?: BranchContext;
   private readonly legSettings = new LegSettings();
   private readonly dialogKeys: string[] = [];
-  private earlyMediaSent = false;
-  private ringingSent = false;
   /** Which accounts are on which side: their maxCalls slots and `call.party.*` events (legs/call-parties.ts). */
   private readonly parties: CallParties;
 
@@ -130,6 +125,7 @@ export class Call {
     this.req = setup.req;
     this.tx = setup.tx;
     this.inbound = setup.inbound;
+    this.callerLeg = new CallerLeg(this.callerLegHost());
     this.tx.onCancel = () => this.cancelByCaller();
     this.parties = new CallParties({ callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e) });
     this.legs = new CallLegs(this.legsHost());
@@ -191,8 +187,8 @@ export class Call {
     return {
       ...this.identity(), inbound: this.inbound, settings: this.legSettings, sysDeps: this.sysDeps(), legs: this.legs,
       get log() { return call.log; },
-      get dialing() { return call.machine.is(CallState.Dialing) && !call.finalSent; },
-      get cancelled() { return call.cancelled; },
+      get dialing() { return call.machine.is(CallState.Dialing) && !call.callerLeg.final; },
+      get cancelled() { return call.callerLeg.cancelled; },
       ringing: (legId, target, sdp) => this.onLegRinging(legId, target, sdp),
       pickedUp: (result) => this.pickup.dialOutcome(result),
       bridgeTo: (leg, branch, legId, dialLimit) => this.bridgeTo(leg, branch, legId, dialLimit),
@@ -209,26 +205,10 @@ export class Call {
   phoneDialogs(): PhoneDialog[] {
     if (this.machine.is(CallState.Ended)) return [];
     const out: PhoneDialog[] = [];
-    if (this.direction === 'outbound' && !this.cancelled) {
-      const answered = this.machine.is(CallState.Answered);
-      if (answered || this.ringingSent || this.earlyMediaSent) {
-        out.push({
-          callId: this.id, account: this.account.username, sipCallId: this.req.callId, localTag: this.req.from.params['tag'] ?? '',
-          remoteTag: this.aToTag, direction: 'initiator', state: answered ? 'confirmed' : 'early', remote: this.callee, since: this.createdAt,
-        });
-      }
-    }
-    for (const { account, leg, since } of this.legs.phoneLegs) {
-      for (const b of leg.branches) {
-        const early = b.state === SessionState.Early && !leg.winner && this.isRingingFor(account.username);
-        const confirmed = b.state === SessionState.Confirmed && leg.winner === b && b.dialog !== undefined && !b.dialog.terminated;
-        if ((!early && !confirmed) || !b.callId || !b.localTag || !b.remoteTag) continue;
-        out.push({
-          callId: this.id, account: account.username, sipCallId: b.callId, localTag: b.remoteTag, remoteTag: b.localTag,
-          direction: 'recipient', state: confirmed ? 'confirmed' : 'early', remote: this.caller, since,
-        });
-      }
-    }
+    const own = this.direction === 'outbound'
+      ? this.callerLeg.phoneDialog(this.id, this.account.username, this.machine.is(CallState.Answered), this.callee, this.createdAt) : undefined;
+    if (own) out.push(own);
+    out.push(...this.legs.phoneDialogs((username) => this.isRingingFor(username), this.caller));
     return out;
   }
 
@@ -280,7 +260,7 @@ export class Call {
       id: this.id, tenant: this.tenant, request: this.req, history: this.history,
       get log() { return call.log; },
       emit: (event) => this.ctx.opts.emit(event),
-      get dialing() { return call.machine.is(CallState.Dialing) && !call.finalSent && !call.cancelled; },
+      get dialing() { return call.machine.is(CallState.Dialing) && !call.callerLeg.final && !call.callerLeg.cancelled; },
       get answered() { return call.machine.is(CallState.Answered); },
       get ended() { return call.machine.is(CallState.Ended); },
       cancelRinging: () => this.legs.cancel(),
@@ -302,11 +282,11 @@ export class Call {
 
   /** A phone picked the ringing call up: the caller and the phone are answered with each other's offers and bridged. */
   private answerWithPhone(req: SipRequest, tx: ServerTransaction, toCaller: Buffer, toPicker: Buffer, picker?: CallAccount): boolean {
-    const res = this.respondA(200, 'OK', toCaller);
+    const res = this.callerLeg.respond(200, 'OK', toCaller);
     if (!res) return false;
     this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
-    const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
+    const aDialog = this.callerLeg.dialog();
     const toTag = newTag();
     const contact = this.localContactFor(req);
     const pickerRes = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: toPicker, contentType: 'application/sdp' });
@@ -317,9 +297,7 @@ export class Call {
     this.addDialog(dialogKey(bDialog.id), 'b');
     // The CallService took the picking phone's slot; the rung account is no party any more.
     this.parties.seat('b', 'replace', picker ? [this.parties.admit(picker, 'callee')] : []);
-    if (this.req.source?.transport === 'udp') {
-      this.aRetransmitter = retransmit2xxUntilAck(this.ctx.stack, res, this.req.source, () => this.hangup('system', 408, 'No ACK from caller'));
-    }
+    this.callerLeg.resendUntilAck(res, () => this.hangup('system', 408, 'No ACK from caller'));
     if (req.source?.transport === 'udp') {
       this.takeoverRetransmitters.set('b', retransmit2xxUntilAck(this.ctx.stack, pickerRes, req.source, () => this.hangup('system', 408, 'No ACK from the picking phone')));
     }
@@ -335,54 +313,34 @@ export class Call {
     const now = Date.now();
     this.ringingAt ??= now;
     this.ctx.opts.emit({ type: 'leg.ringing', tenantId: this.tenant.id, callId: this.id, at: now, legId, target, earlyMedia: sdp !== undefined });
-    if (this.finalSent || this.cancelled) return;
-    if (sdp !== undefined) {
-      this.earlyMediaSent = true;
-      this.respondA(183, undefined, Buffer.from(sdp, 'utf8'));
-    } else if (!this.ringingSent && !this.earlyMediaSent) {
-      this.ringingSent = true;
-      this.respondA(180);
-    }
+    this.callerLeg.alert(sdp);
   }
 
   // ------------------------------------------------------------------ A side
+
+  private callerLegHost(): CallerLegHost {
+    const call = this;
+    return {
+      request: this.req, tx: this.tx, stack: this.ctx.stack,
+      get log() { return call.log; },
+      localContactFor: (req) => this.localContactFor(req),
+    };
+  }
 
   private localContactFor(req: SipRequest): string {
     return this.ctx.localContact(req.source?.transport ?? 'udp');
   }
 
-  private respondA(status: number, reason?: string, body?: Buffer, headers: Record<string, string> = {}): SipResponse | undefined {
-    if (this.finalSent) return undefined;
-    const hdrs: Record<string, string> = { ...headers };
-    if (status < 300) {
-      hdrs['Contact'] = this.localContactFor(this.req);
-      // RFC 3891 §6: a phone may later take this dialog over with INVITE/Replaces.
-      hdrs['Supported'] = 'replaces';
-    }
-    const res = createResponse(this.req, status, reason, {
-      toTag: this.aToTag, headers: hdrs, body, contentType: body && body.length ? 'application/sdp' : undefined,
-    });
-    if (status >= 200) this.finalSent = true;
-    try {
-      this.tx.respond(res);
-    } catch (err) {
-      this.log.debug({ err }, 'response to caller failed');
-    }
-    return res;
-  }
-
   private finishUnanswered(status: number, reason?: string, outcome: DialOutcome = 'failed', headers: Record<string, string> = {}): void {
     if (!this.machine.is(CallState.Dialing)) return;
-    this.respondA(status, reason, undefined, headers);
-    this.end(this.cancelled ? 'caller' : 'system', this.cancelled ? 487 : status, this.cancelled ? 'Request Terminated' : (reason ?? ''), this.cancelled ? 'cancelled' : outcome);
+    this.callerLeg.respond(status, reason, undefined, headers);
+    const cancelled = this.callerLeg.cancelled;
+    this.end(cancelled ? 'caller' : 'system', cancelled ? 487 : status, cancelled ? 'Request Terminated' : (reason ?? ''), cancelled ? 'cancelled' : outcome);
   }
 
   private cancelByCaller(): void {
-    if (!this.machine.is(CallState.Dialing) || this.finalSent) return;
-    this.cancelled = true;
-    this.legs.cancel();
-    // The stack sends the 487 after onCancel returns (RFC 3261 §9.2).
-    this.finalSent = true;
+    if (!this.machine.is(CallState.Dialing) || this.callerLeg.final) return;
+    this.callerLeg.cancel(() => this.legs.cancel());
   }
 
   private bridgeTo(leg: BridgeableLeg, branch: UacBranch, legId: number, dialLimit?: number): void {
@@ -394,26 +352,24 @@ export class Call {
       const sdp = answer.body.toString('utf8');
       body = Buffer.from(answer.source ? rewriteSdpForNat(sdp, answer.source, { mangle: options.mangleSdp }).sdp : sdp, 'utf8');
     }
-    const res = this.respondA(200, 'OK', body);
+    const res = this.callerLeg.respond(200, 'OK', body);
     if (!res) {
       branch.bye();
       return;
     }
     this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
-    const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
+    const aDialog = this.callerLeg.dialog();
     this.bridge = this.newBridge(options.mangleSdp, uasParty(aDialog, this.ctx.stack, body), uacParty(branch, this.ctx));
     this.bridgedOptions = options;
     this.sideLegIds.b = legId;
     this.parties.seat('b', 'join');
     this.addDialog(dialogKey(aDialog.id), 'a');
     this.addDialog(dialogKey(bDialog.id), 'b');
-    if (this.req.source?.transport === 'udp') {
-      this.aRetransmitter = retransmit2xxUntilAck(this.ctx.stack, res, this.req.source, () => {
-        this.log.info('no ACK for 2xx from caller; hanging up');
-        this.hangup('system', 408, 'No ACK from caller');
-      });
-    }
+    this.callerLeg.resendUntilAck(res, () => {
+      this.log.info('no ACK for 2xx from caller; hanging up');
+      this.hangup('system', 408, 'No ACK from caller');
+    });
     this.ctx.opts.emit({
       type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at: this.answeredAt, legId,
       caller: this.caller, callee: this.callee, direction: this.direction,
@@ -447,7 +403,7 @@ export class Call {
       this.consult.handleTargetRequest(req, tx);
       return;
     }
-    if (req.method === 'ACK' && side === 'a') this.aRetransmitter?.stop();
+    if (req.method === 'ACK' && side === 'a') this.callerLeg.stopResending();
     if (req.method === 'ACK') {
       this.takeoverRetransmitters.get(side)?.stop();
       this.takeoverRetransmitters.delete(side);
@@ -605,7 +561,7 @@ export class Call {
         // The dialog now belongs to the other call: ending this one must not unregister it.
         this.dialogKeys.splice(this.dialogKeys.indexOf(key), 1);
         delete this.sideDialogKeys[side];
-        if (side === 'a') this.aRetransmitter?.stop();
+        if (side === 'a') this.callerLeg.stopResending();
         // A party that called in from an account of the tenant counts against its maxCalls in its new call.
         return { party: this.bridge!.party(side), dialogKey: key, accounts: this.parties.accountsOn(side) };
       },
@@ -619,7 +575,7 @@ export class Call {
           this.dialogKeys.splice(this.dialogKeys.indexOf(oldKey), 1);
         }
         this.addDialog(key, side);
-        if (side === 'a') this.aRetransmitter?.stop();
+        if (side === 'a') this.callerLeg.stopResending();
       },
     };
   }
@@ -679,7 +635,7 @@ export class Call {
         const oldKey = this.sideDialogKeys[side];
         if (oldKey) this.ctx.unregisterDialog(oldKey);
         this.addDialog(dialogKey(branch.dialog!.id), side);
-        if (side === 'a') this.aRetransmitter?.stop();
+        if (side === 'a') this.callerLeg.stopResending();
       },
     };
   }
@@ -735,7 +691,7 @@ export class Call {
       // Not answered yet (shutdown, missing dialplan): stop the legs and answer the caller.
       this.legs.cancel();
       const code = status >= 300 ? status : 503;
-      this.respondA(code, reason);
+      this.callerLeg.respond(code, reason);
       this.end(by, code, reason, 'failed');
       return;
     }
@@ -752,7 +708,7 @@ export class Call {
     this.machine.to(CallState.Ended);
     this.parties.end();
     this.ctx.stack.wheel.cancel(this.durationTimer);
-    this.aRetransmitter?.stop();
+    this.callerLeg.stopResending();
     for (const r of this.takeoverRetransmitters.values()) r.stop();
     this.takeoverRetransmitters.clear();
     this.parking.leaveLot();

@@ -3,9 +3,10 @@ import type { NameAddr, SipRequest } from '../../sip/index.ts';
 import { rewriteSdpForNat } from '../bridge/index.ts';
 import type { CallAccount, CallServiceOptions } from '../call-service-deps.ts';
 import { LegBudget, resolveLeg, startFork, type DialLeg, type DialPlan, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from '../dial/index.ts';
-import { DeferredLeg, OutboundLeg, parseCallerId, type BranchContext, type BranchRequest, type BridgeableLeg, type CallerId } from '../legs/index.ts';
+import { DeferredLeg, OutboundLeg, parseCallerId, SessionState, type BranchContext, type BranchRequest, type BridgeableLeg, type CallerId } from '../legs/index.ts';
 import type { CallParties, PartyHold } from '../legs/index.ts';
-import type { CallDirection, CdrLeg } from '../records/index.ts';
+import type { CallDirection, CallParty, CdrLeg } from '../records/index.ts';
+import type { PhoneDialog } from '../phone-dialog.ts';
 import { LocalDialplanLeg, type LegScope, type LocalDialplanHost } from './local-dialplan-leg.ts';
 import type { CallbackResult, DialCallOptions, SysFunctionDeps } from './sys-functions.ts';
 
@@ -35,7 +36,7 @@ export interface CallLegsHost extends CallIdentity {
 }
 
 /** A leg ringing a tenant account's phones (its branches are the phones' dialogs, for BLF). */
-export interface PhoneLeg {
+interface PhoneLeg {
   account: CallAccount;
   leg: OutboundLeg;
   since: number;
@@ -62,8 +63,24 @@ export class CallLegs {
     this.callerId = host.direction === 'outbound' ? parseCallerId(host.account.callerId) : {};
   }
 
-  get phoneLegs(): readonly PhoneLeg[] {
-    return this.phones;
+  /**
+   * The dialogs of the phones the legs ring or that answered, as each phone sees them (BLF):
+   * early ones while `ringsFor` the phone's account, the answered one while it lasts.
+   */
+  phoneDialogs(ringsFor: (username: string) => boolean, caller: CallParty): PhoneDialog[] {
+    const out: PhoneDialog[] = [];
+    for (const { account, leg, since } of this.phones) {
+      for (const b of leg.branches) {
+        const early = b.state === SessionState.Early && !leg.winner && ringsFor(account.username);
+        const confirmed = b.state === SessionState.Confirmed && leg.winner === b && b.dialog !== undefined && !b.dialog.terminated;
+        if ((!early && !confirmed) || !b.callId || !b.localTag || !b.remoteTag) continue;
+        out.push({
+          callId: this.host.callId, account: account.username, sipCallId: b.callId, localTag: b.remoteTag, remoteTag: b.localTag,
+          direction: 'recipient', state: confirmed ? 'confirmed' : 'early', remote: caller, since,
+        });
+      }
+    }
+    return out;
   }
 
   /** Stops the legs still ringing. */

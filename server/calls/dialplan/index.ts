@@ -9,6 +9,6 @@ export type { CallbackResult, CurrentCallView, DialCallOptions, DialplanScope, S
 export { WEB_GET_MAX_BYTES, WEB_GET_MAX_TIMEOUT_MS, WebGetError, fetchPinned, isForbiddenWebGetAddress, pinnedLookup, webGet } from './web-get.ts';
 export type { PinnedRequest, ResolvedAddress, WebGetDeps, WebGetResponse } from './web-get.ts';
 export { CallLegs } from './call-legs.ts';
-export type { CallIdentity, CallLegsHost, PhoneLeg } from './call-legs.ts';
+export type { CallIdentity, CallLegsHost } from './call-legs.ts';
 export { CallDialplan, MAX_REDIRECT_RERUNS, sandboxOutcome } from './call-dialplan.ts';
 export type { CallDialplanHost } from './call-dialplan.ts';
