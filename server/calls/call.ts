@@ -63,6 +63,8 @@ export interface CallSetup {
  * One call through the B2BUA: the A leg (our UAS side toward the caller) and the B legs (our UAC
  * side, each with its own Call-ID, tags and CSeq). Dials fork B legs; the first answer is
  * bridged: in-dialog requests are relayed between the two dialogs, BYE on one side ends both.
+ * Each concern is its feature folder's (dialplan run and legs, transfers, park, pickup, consult,
+ * hold); the Call holds the state they share and hands each a narrow host of it.
  */
 export class Call {
   readonly id = randomUUID();
@@ -194,7 +196,7 @@ export class Call {
       bridgeTo: (leg, branch, legId, dialLimit) => this.bridgeTo(leg, branch, legId, dialLimit),
       dropUnseated: () => this.parties.dropUnseated(),
       finishUnanswered: (status, reason, outcome, headers) => this.finishUnanswered(status, reason, outcome, headers),
-      callback: (dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account: this.account, dest1, dest2, parentCallId: this.id }),
+      callback: (dest1, dest2) => this.callback(this.account, dest1, dest2),
     };
   }
 
@@ -241,12 +243,17 @@ export class Call {
       get branchContext() { return call.branchContext; },
       get ended() { return call.machine.is(CallState.Ended); },
       ringing: (username) => this.pickup.ringing(username),
-      callback: (account, dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account, dest1, dest2, parentCallId: this.id }),
+      callback: (account, dest1, dest2) => this.callback(account, dest1, dest2),
     };
   }
 
   private identity(): CallIdentity {
     return { tenant: this.tenant, callId: this.id, account: this.account, direction: this.direction, dialplanName: this.dialplanName, opts: this.ctx.opts, request: this.req };
+  }
+
+  /** sys.Callback: a 3PCC call of the tenant placed for `account`, this call its parent. */
+  private callback(account: CallAccount, dest1: string, dest2: string): Promise<CallbackResult> {
+    return this.ctx.callback({ tenant: this.tenant, account, dest1, dest2, parentCallId: this.id });
   }
 
   private sysDeps(): SysFunctionDeps {
@@ -625,7 +632,7 @@ export class Call {
         tenant: this.tenant, callId: this.id, account: this.account, opts: this.ctx.opts,
         sysDeps: this.sysDeps(), settings: this.legSettings,
         forkLegs: (plan, dialString, options, scope, onRinging) => this.legs.forkLegs(plan, dialString, options, scope, onRinging),
-        callback: (dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account: this.account, dest1, dest2, parentCallId: this.id }),
+        callback: (dest1, dest2) => this.callback(this.account, dest1, dest2),
         ringing,
       }),
       takeSide: (side, branch) => {
