@@ -1,42 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { CallState, callStateMachine } from './call-state.ts';
 import {
-  CallConsult, controlSide, holdParty, unholdParty, type ConsultHost, type ControlParty, type ControlResult, type HoldState, type LiveCallView,
+  CallConsult, CallHold, type ConsultHost, type ControlParty, type ControlResult, type HoldHost, type LiveCallView,
 } from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
 import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
-import { createResponse, newTag, type SipRequest, type SipResponse } from '../sip/index.ts';
-import type { NameAddr } from '../sip/index.ts';
-import { parseUri, type SipUri } from '../sip/index.ts';
+import { createResponse, newTag, type SipRequest } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import type { TimerHandle } from '../sip/index.ts';
-import type { DialplanRequest, RunResult, SandboxHost } from '../../sandbox/index.ts';
-import { OutboundLeg, uacParty, uasParty, type BranchContext, type BranchRequest, type UacBranch } from './legs/index.ts';
-import { Bridge, otherSide, rewriteSdpForNat, sendInDialog, type BridgeParty, type BridgeSide } from './bridge/index.ts';
+import { CallerLeg, uacParty, uasParty, type BranchContext, type CallerLegHost, type UacBranch } from './legs/index.ts';
+import { Bridge, rewriteSdpForNat, type BridgeParty, type BridgeSide } from './bridge/index.ts';
 import {
-  blindTransfer, joinFarParties, takeOver, transferByDial, transferByDialplan, parseReferTo, referNotify, replacesDialogKeys, TRANSFER_DIALPLAN,
-  type JoinableCall, type TakeoverHost, type ReferTarget, type TransferringCall,
+  CallTransfers, takeOver, transferByDial, type JoinableCall, type TakeoverHost, type TransferCallHost, type TransferringCall,
 } from './transfer/index.ts';
-import { DeferredLeg, type BridgeableLeg } from './legs/index.ts';
-import { CallParties, type PartyHold } from './legs/index.ts';
+import { CallParties, type BridgeableLeg } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
-import { parseCallerId, type CallerId } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
 import type { PhoneDialog } from './phone-dialog.ts';
-import { SessionState } from './legs/session-state.ts';
 import { CallPark, type ParkHost, type ParkingLot } from './park/index.ts';
-import { CallPickup, sandboxOutcome, type PickupHost } from './pickup/index.ts';
-import type { CallDirection, CallParty, CdrHistoryItem, CdrLeg, HangupSide, TransferResult } from './records/index.ts';
+import { CallPickup, type PickupHost } from './pickup/index.ts';
+import type { CallDirection, CallParty, CdrHistoryItem, HangupSide } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner, StoredDialplan } from './call-service-deps.ts';
-import { toDialplanRequest, uriText } from './dialplan/index.ts';
-import { parseDialString, type DialLeg, type DialPlan } from './dial/index.ts';
-import { LegBudget, startFork, type DialOutcome, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from './dial/index.ts';
-import { resolveLeg } from './dial/index.ts';
-import { LegSettings } from './dialplan/index.ts';
-import { LocalDialplanLeg, type LegScope, type LocalDialplanHost } from './dialplan/index.ts';
+import { parseDialString, type DialLeg, type DialOutcome } from './dial/index.ts';
 import {
-  SysFunctions, sandboxRedirect, type CallbackResult, type CurrentCallView, type DialCallOptions, type DialplanScope, type SandboxDialResult,
+  CallDialplan, CallLegs, LegSettings, uriText,
+  type CallbackResult, type CallDialplanHost, type CallIdentity, type CallLegsHost, type CurrentCallView, type LegScope, type SysFunctionDeps,
 } from './dialplan/index.ts';
 
 /** What a Call needs from the CallService that owns it. */
@@ -70,14 +59,12 @@ export interface CallSetup {
   inbound?: { provider: string; did?: string };
 }
 
-const TRANSFERS_DISABLED = 'Transfers are disabled on this call';
-/** rm=n re-runs of the dialplan one call may make: a redirect loop ends with its 3xx. */
-export const MAX_REDIRECT_RERUNS = 3;
-
 /**
  * One call through the B2BUA: the A leg (our UAS side toward the caller) and the B legs (our UAC
  * side, each with its own Call-ID, tags and CSeq). Dials fork B legs; the first answer is
  * bridged: in-dialog requests are relayed between the two dialogs, BYE on one side ends both.
+ * Each concern is its feature folder's (dialplan run and legs, transfers, park, pickup, consult,
+ * hold); the Call holds the state they share and hands each a narrow host of it.
  */
 export class Call {
   readonly id = randomUUID();
@@ -94,8 +81,8 @@ export class Call {
   private readonly req: SipRequest;
   private readonly tx: ServerTransaction;
   private readonly inbound?: { provider: string; did?: string };
-  private readonly aToTag = newTag();
-  private aRetransmitter?: Invite2xxRetransmitter;
+  /** Our UAS side toward the caller: its answers, its CANCEL, our 2xx until its ACK (legs/caller-leg.ts). */
+  private readonly callerLeg: CallerLeg;
   private bridge?: Bridge;
   /** Options of the answered dial-string leg: its `tr` decides REFERs, its `ma` relayed SDP. */
   private bridgedOptions?: DialLeg['options'];
@@ -104,47 +91,31 @@ export class Call {
   private readonly sideDialogKeys: Partial<Record<BridgeSide, string>> = {};
   /** A REFER is being carried out (tr=c); another one waits (491). */
   private transferring = false;
-  /** The held party and both sessions as they were before the hold (what unhold restores). */
-  private onHold?: HoldState;
+  /** A party on hold from the switchboard (control/call-hold.ts). */
+  private readonly holding: CallHold;
   /** Parked in a slot (park/call-park.ts): the parked party on hold, the other side vacant until a retrieve or the recall. */
   private readonly parking: CallPark<Call>;
   /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
   private readonly consult: CallConsult;
   /** Which accounts the ringing legs ring, and a pickup of the call (pickup/call-pickup.ts). */
   private readonly pickup: CallPickup;
+  /** REFERs, the switchboard's blind transfer and the transfer history (transfer/call-transfer.ts). */
+  private readonly transfers: CallTransfers;
   /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
   private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
   private readonly sdpSteps: Record<BridgeSide, number> = { a: 0, b: 0 };
   private readonly history: CdrHistoryItem[] = [];
-  private fork?: ForkExecution<BridgeableLeg>;
-  private readonly budget = new LegBudget();
-  private cancelled = false;
-  private finalSent = false;
-  private responded?: { status: number; reason: string };
-  private lastFailure?: { status: number; reason: string; outcome: DialOutcome };
-  private readonly dialStrings: string[] = [];
-  private readonly cdrLegs: CdrLeg[] = [];
+  /** Each Dial's fork and legs, and the CDR legs they leave (dialplan/call-legs.ts). */
+  private readonly legs: CallLegs;
+  /** The caller's dialplan: its run, re-runs for a redirect, and its Dials (dialplan/call-dialplan.ts). */
+  private readonly dialplan: CallDialplan;
   private ringingAt?: number;
   private answeredAt?: number;
   private durationTimer?: TimerHandle;
   private branchCtx?: BranchContext;
   private readonly legSettings = new LegSettings();
-  /** The placing account's caller ID; none on incoming calls (the callee's setting is not ours to show). */
-  private readonly callerId: CallerId;
-  private readonly sys: SysFunctions;
-  /** Legs of nested local-account dialplans, added to the CDR after the Dial that started them. */
-  private readonly nestedLegs: Array<{ parentKey: string; legs: LegOutcome[] }> = [];
   private readonly dialogKeys: string[] = [];
-  /** Legs ringing a tenant account's phones (their branches are the phones' dialogs, for BLF). */
-  private readonly phoneLegs: Array<{ account: CallAccount; leg: OutboundLeg; since: number }> = [];
-  private earlyMediaSent = false;
-  private ringingSent = false;
-  /** rm=n: the redirect target the last Dial asked the dialplan to be re-run with. */
-  private redirectRerunTarget?: string;
-  private redirectReruns = 0;
-  /** req.uri of the current dialplan run: the Request-URI, or a redirect target on a re-run. */
-  private dialplanUri?: SipUri;
   /** Which accounts are on which side: their maxCalls slots and `call.party.*` events (legs/call-parties.ts). */
   private readonly parties: CallParties;
 
@@ -156,22 +127,16 @@ export class Call {
     this.req = setup.req;
     this.tx = setup.tx;
     this.inbound = setup.inbound;
-    this.callerId = this.direction === 'outbound' ? parseCallerId(this.account.callerId) : {};
+    this.callerLeg = new CallerLeg(this.callerLegHost());
     this.tx.onCancel = () => this.cancelByCaller();
-    const scope: DialplanScope = {
-      tenant: this.tenant, callId: this.id, account: this.account, dialplanName: this.dialplanName ?? '', settings: this.legSettings,
-      dial: (dialString, options) => this.dial(dialString, options),
-      respond: (code, reason, headers) => {
-        this.responded = { status: code, reason };
-        this.finishUnanswered(code, reason || undefined, 'failed', headers);
-      },
-      callback: (dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account: this.account, dest1, dest2, parentCallId: this.id }),
-    };
-    this.sys = new SysFunctions(scope, { opts: ctx.opts, currentCalls: (t) => ctx.currentCalls(t) });
     this.parties = new CallParties({ callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e) });
+    this.legs = new CallLegs(this.legsHost());
+    this.dialplan = new CallDialplan(this.dialplanHost());
     this.parking = new CallPark<Call>(this.parkHost());
     this.pickup = new CallPickup(this.pickupHost());
     this.consult = new CallConsult(this.consultHost());
+    this.transfers = new CallTransfers(this.transferHost());
+    this.holding = new CallHold(this.holdHost());
   }
 
   get caller(): CallParty {
@@ -208,230 +173,30 @@ export class Call {
 
   // ------------------------------------------------------------------ dialplan
 
-  async runDialplan(stored: StoredDialplan): Promise<void> {
-    let result: RunResult;
-    try {
-      result = await this.ctx.opts.sandbox.run(
-        {
-          tenantId: String(this.tenant.id), callId: this.id, dialplanName: this.dialplanName ?? '',
-          js: stored.js, sourceMap: stored.sourceMap,
-          // Separate sandbox budgets per direction, and inbound ones per source, so callers from
-          // outside can never use up what a tenant's own phones need to call out.
-          direction: this.direction === 'inbound' ? 'in' : 'out',
-          source: this.direction === 'inbound' ? this.req.source?.address : undefined,
-          req: toDialplanRequest(this.req, {
-            username: this.account.username, domain: this.tenant.domain, direction: this.direction === 'inbound' ? 'in' : 'out', requestUri: this.dialplanUri,
-            provider: this.inbound?.provider, did: this.inbound?.did,
-          }),
-        },
-        this.sandboxHost(),
-      );
-    } catch (err) {
-      result = { status: 'failed', code: 500, reason: (err as Error).message };
-    }
-    if (result.status === 'failed') {
-      this.ctx.opts.emit({
-        type: 'dialplan.log', tenantId: this.tenant.id, callId: this.id, at: Date.now(), level: 'error',
-        dialplan: this.dialplanName ?? '', message: result.reason, line: result.line, column: result.column,
-      });
-      // The run can fail while a sys.Dial is still ringing (sandbox child died, wall-clock limit):
-      // nobody will await that Dial any more, so its legs must be cancelled, not left ringing.
-      this.fork?.cancel();
-      this.finishUnanswered(
-        result.code, result.code === 503 ? 'Service Unavailable' : 'Dialplan failed', 'failed',
-        result.retryAfter !== undefined ? { 'Retry-After': String(result.retryAfter) } : {},
-      );
-      return;
-    }
-    if (await this.rerunForRedirect(stored)) return;
-    // SIPSorcery's rule when the script ends without an answer: the last failure, else 480.
-    if (this.lastFailure) this.finishUnanswered(this.lastFailure.status, this.lastFailure.reason, this.lastFailure.outcome);
-    else this.finishUnanswered(480, 'Temporarily Unavailable');
-  }
-
-  /**
-   * rm=n, and a 3xx not followed by default: the dialplan that ran is run again with req.uri set
-   * to the redirect target, when its last Dial ended that way and nothing answered the caller.
-   */
-  private async rerunForRedirect(stored: StoredDialplan): Promise<boolean> {
-    const target = this.redirectRerunTarget;
-    this.redirectRerunTarget = undefined;
-    if (!target || this.redirectReruns >= MAX_REDIRECT_RERUNS) return false;
-    if (this.finalSent || this.cancelled || !this.machine.is(CallState.Dialing)) return false;
-    let uri: SipUri;
-    try {
-      uri = parseUri(target);
-    } catch {
-      return false;
-    }
-    this.redirectReruns++;
-    this.dialplanUri = uri;
-    this.lastFailure = undefined;
-    this.log.info({ target, rerun: this.redirectReruns }, 'dialplan re-run for a redirect');
-    await this.runDialplan(stored);
-    return true;
+  /** Runs the call's dialplan for the caller (dialplan/call-dialplan.ts). */
+  runDialplan(stored: StoredDialplan): Promise<void> {
+    return this.dialplan.run(stored);
   }
 
   /** No incoming dialplan: ring every binding of the callee account. */
-  async ringAccount(): Promise<void> {
-    const r = await this.dial(`${this.account.username}@local`, { customHeaders: [] });
-    if (!r.answered) this.finishUnanswered(r.status, r.reason, this.lastFailure?.outcome);
+  ringAccount(): Promise<void> {
+    return this.dialplan.ringAccount();
   }
 
-  private sandboxHost(): SandboxHost {
-    return { call: (name, args) => this.sys.call(name, args) };
-  }
-
-  // ------------------------------------------------------------------ dialing
-
-  async dial(dialString: string, options: DialCallOptions): Promise<SandboxDialResult> {
-    if (!this.machine.is(CallState.Dialing) || this.finalSent) throw new Error('Dial: the call is already answered or over');
-    if (this.cancelled) return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
-    let plan: DialPlan;
-    try {
-      plan = parseDialString(dialString, {
-        dst: (this.dialplanUri ?? this.req.uri).user ?? '',
-        fromName: this.req.from.displayName ?? '',
-        fromUriUser: this.req.from.uri.user ?? '',
-      });
-    } catch (err) {
-      throw new Error(`Dial: ${(err as Error).message}`);
-    }
-    // The incoming dialplan of this call's own account already runs: dialling it rings bindings.
-    const chain = this.direction === 'inbound' && this.dialplanName ? [this.account.username] : [];
-    const scope: LegScope = { settings: this.legSettings, headers: options.customHeaders, chain, depth: 0 };
-    const { result, legOffset } = await this.forkLegs(plan, dialString, options, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
-    // A pickup took the call while this Dial rang: the script hears how that went.
-    const pickedUp = this.pickup.dialOutcome(result);
-    if (pickedUp) return pickedUp;
-    if (result.answered && result.winner) {
-      const winner = result.winner.handle;
-      const branch = winner.winner;
-      if (!branch || !branch.dialog || this.cancelled || !this.machine.is(CallState.Dialing) || this.finalSent) {
-        branch?.bye([reasonHeader(487, 'Caller gone')]);
-        this.parties.dropUnseated();
-        return { answered: false, status: 487, reason: 'Request Terminated', outcome: 'cancelled' };
-      }
-      this.bridgeTo(winner, branch, result.winner.outcome.id + legOffset, options.callDurationLimit);
-      this.lastFailure = undefined;
-      this.redirectRerunTarget = undefined;
-      return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
-    }
-    this.lastFailure = { status: result.status, reason: result.reason, outcome: result.outcome };
-    this.redirectRerunTarget = result.redirect?.mode === 'new-dialplan' ? result.redirect.targets[0] : undefined;
-    return { answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result), ...sandboxRedirect(result) };
-  }
-
-  /**
-   * Runs one Dial's fork (for the caller's dialplan or a transfer's) and records its legs in the
-   * CDR, numbered after the legs of earlier Dials. `ringing` gets the CDR leg id.
-   */
-  async forkLegs(
-    plan: DialPlan, dialString: string, options: Pick<DialCallOptions, 'ringTimeout'>, scope: LegScope,
-    ringing: (legId: number, target: string, sdp: string | undefined) => void,
-  ): Promise<{ result: DialResult<BridgeableLeg>; legOffset: number }> {
-    this.dialStrings.push(dialString);
-    const legOffset = this.cdrLegs.length;
-    const fork = startFork<BridgeableLeg>({
-      plan,
-      ringTimeoutSeconds: options.ringTimeout,
-      legBudget: this.budget,
-      ownDomains: [this.tenant.domain],
-      starter: { start: (leg, observer) => this.startLeg(leg, observer, scope) },
-      observer: {
-        legRinging: (o) => ringing(o.id + legOffset, o.key, undefined),
-        legProgress: (o, sdp) => ringing(o.id + legOffset, o.key, sdp),
-      },
-    });
-    this.fork = fork;
-    const result = await fork.result;
-    if (this.fork === fork) this.fork = undefined;
-    for (const o of result.legs) {
-      const dl = plan.groups[o.groupIndex]?.legs.find((l) => l.key === o.key);
-      this.cdrLegs.push({
-        legId: o.id + legOffset, groupIndex: o.groupIndex, parentLegId: o.parentId ? o.parentId + legOffset : undefined,
-        target: o.key, state: o.state, status: o.status, reason: o.reason, transferPolicy: dl?.options.transferPolicy,
-        startedAt: o.startedAt, ringingAt: o.ringingAt, answeredAt: o.answeredAt, endedAt: o.endedAt,
-      });
-    }
-    this.recordNestedLegs();
-    return { result, legOffset };
-  }
-
-  /** Starts one leg: resolved (account, DNS, dialplan) asynchronously behind a DeferredLeg. */
-  private startLeg(leg: DialLeg, observer: LegObserver, scope: LegScope): BridgeableLeg {
-    const handle = new DeferredLeg(leg);
-    void resolveLeg(leg, {
-      opts: this.ctx.opts, tenant: this.tenant, dialplanChain: scope.chain, nestedDepth: scope.depth,
-      callId: this.id, accountId: this.direction === 'outbound' ? this.account.id : undefined, dialplanName: this.dialplanName,
-    }).then(
-      (r) => {
-        if (handle.cancelled) return;
-        if (r.kind === 'failure') {
-          observer.failed(r.failure);
-          return;
-        }
-        const callee = r.account;
-        let hold: PartyHold | undefined;
-        if (callee) {
-          // Checked once the account is known and taken in the same turn, so two legs racing for
-          // its last slot cannot both ring it. A busy account's phones are never rung.
-          hold = this.machine.is(CallState.Ended) ? undefined : this.parties.take(callee, 'callee', callee.maxCalls);
-          if (!hold) {
-            observer.failed(this.machine.is(CallState.Ended) ? { status: 487, reason: 'Request Terminated' } : { status: 486, reason: 'Busy Here' });
-            return;
-          }
-        }
-        const legObserver = callee && hold ? this.releasingOnFailure(observer, callee, hold) : observer;
-        if (r.kind === 'dialplan') {
-          const nested = new LocalDialplanLeg(leg, legObserver, this.nestedHost(), r.account, r.dialplan, r.dialplanName, scope);
-          handle.attach(nested);
-          nested.start();
-          return;
-        }
-        const out = new OutboundLeg(leg, legObserver, {
-          earlyMedia: (_branch, res) => {
-            const sdp = res.body.toString('utf8');
-            return res.source ? rewriteSdpForNat(sdp, res.source, { mangle: leg.options.mangleSdp }).sdp : sdp;
-          },
-        });
-        handle.attach(out);
-        if (callee) this.phoneLegs.push({ account: callee, leg: out, since: Date.now() });
-        const base = this.branchRequest(leg, scope);
-        const request = r.shape ? { ...base, ...r.shape(base) } : base;
-        if (r.inTurn) {
-          out.startInTurn(this.branchContext, r.targets, { ...request, to: r.to });
-          return;
-        }
-        const branches = r.targets.map((t) => out.addBranch(this.branchContext, t));
-        for (let i = 0; i < branches.length; i++) branches[i]!.start({ ...request, to: r.to });
-      },
-      (err: Error) => {
-        if (!handle.cancelled) observer.failed({ status: 500, reason: `Leg could not be started: ${err.message}` });
-      },
-    );
-    return handle;
-  }
-
-  /** A leg to a local account that fails (or is cancelled) stops counting against its maxCalls. */
-  private releasingOnFailure(observer: LegObserver, callee: CallAccount, hold: PartyHold): LegObserver {
-    let released = false;
-    const stopRinging = this.pickup.ringing(callee.username);
+  /** This call as its dialplan run sees it. */
+  private dialplanHost(): CallDialplanHost {
+    const call = this;
     return {
-      ringing: () => observer.ringing(),
-      progress: (sdp) => observer.progress(sdp),
-      answered: (answer) => {
-        stopRinging();
-        // The side it takes is the bridge's, a transfer's or a consult's to say (parties.seat).
-        this.parties.answered(hold);
-        observer.answered(answer);
-      },
-      failed: (failure) => {
-        stopRinging();
-        if (!released) this.parties.drop(hold);
-        released = true;
-        observer.failed(failure);
-      },
+      ...this.identity(), inbound: this.inbound, settings: this.legSettings, sysDeps: this.sysDeps(), legs: this.legs,
+      get log() { return call.log; },
+      get dialing() { return call.machine.is(CallState.Dialing) && !call.callerLeg.final; },
+      get cancelled() { return call.callerLeg.cancelled; },
+      ringing: (legId, target, sdp) => this.onLegRinging(legId, target, sdp),
+      pickedUp: (result) => this.pickup.dialOutcome(result),
+      bridgeTo: (leg, branch, legId, dialLimit) => this.bridgeTo(leg, branch, legId, dialLimit),
+      dropUnseated: () => this.parties.dropUnseated(),
+      finishUnanswered: (status, reason, outcome, headers) => this.finishUnanswered(status, reason, outcome, headers),
+      callback: (dest1, dest2) => this.callback(this.account, dest1, dest2),
     };
   }
 
@@ -442,26 +207,10 @@ export class Call {
   phoneDialogs(): PhoneDialog[] {
     if (this.machine.is(CallState.Ended)) return [];
     const out: PhoneDialog[] = [];
-    if (this.direction === 'outbound' && !this.cancelled) {
-      const answered = this.machine.is(CallState.Answered);
-      if (answered || this.ringingSent || this.earlyMediaSent) {
-        out.push({
-          callId: this.id, account: this.account.username, sipCallId: this.req.callId, localTag: this.req.from.params['tag'] ?? '',
-          remoteTag: this.aToTag, direction: 'initiator', state: answered ? 'confirmed' : 'early', remote: this.callee, since: this.createdAt,
-        });
-      }
-    }
-    for (const { account, leg, since } of this.phoneLegs) {
-      for (const b of leg.branches) {
-        const early = b.state === SessionState.Early && !leg.winner && this.isRingingFor(account.username);
-        const confirmed = b.state === SessionState.Confirmed && leg.winner === b && b.dialog !== undefined && !b.dialog.terminated;
-        if ((!early && !confirmed) || !b.callId || !b.localTag || !b.remoteTag) continue;
-        out.push({
-          callId: this.id, account: account.username, sipCallId: b.callId, localTag: b.remoteTag, remoteTag: b.localTag,
-          direction: 'recipient', state: confirmed ? 'confirmed' : 'early', remote: this.caller, since,
-        });
-      }
-    }
+    const own = this.direction === 'outbound'
+      ? this.callerLeg.phoneDialog(this.id, this.account.username, this.machine.is(CallState.Answered), this.callee, this.createdAt) : undefined;
+    if (own) out.push(own);
+    out.push(...this.legs.phoneDialogs((username) => this.isRingingFor(username), this.caller));
     return out;
   }
 
@@ -486,6 +235,31 @@ export class Call {
     return this.pickup.pickUp(req, tx, by, picker);
   }
 
+  /** This call as its legs see it. */
+  private legsHost(): CallLegsHost {
+    const call = this;
+    return {
+      ...this.identity(), parties: this.parties, sysDeps: this.sysDeps(),
+      get branchContext() { return call.branchContext; },
+      get ended() { return call.machine.is(CallState.Ended); },
+      ringing: (username) => this.pickup.ringing(username),
+      callback: (account, dest1, dest2) => this.callback(account, dest1, dest2),
+    };
+  }
+
+  private identity(): CallIdentity {
+    return { tenant: this.tenant, callId: this.id, account: this.account, direction: this.direction, dialplanName: this.dialplanName, opts: this.ctx.opts, request: this.req };
+  }
+
+  /** sys.Callback: a 3PCC call of the tenant placed for `account`, this call its parent. */
+  private callback(account: CallAccount, dest1: string, dest2: string): Promise<CallbackResult> {
+    return this.ctx.callback({ tenant: this.tenant, account, dest1, dest2, parentCallId: this.id });
+  }
+
+  private sysDeps(): SysFunctionDeps {
+    return { opts: this.ctx.opts, currentCalls: (t) => this.ctx.currentCalls(t) };
+  }
+
   /** This call as its pickup sees it. */
   private pickupHost(): PickupHost {
     const call = this;
@@ -493,10 +267,10 @@ export class Call {
       id: this.id, tenant: this.tenant, request: this.req, history: this.history,
       get log() { return call.log; },
       emit: (event) => this.ctx.opts.emit(event),
-      get dialing() { return call.machine.is(CallState.Dialing) && !call.finalSent && !call.cancelled; },
+      get dialing() { return call.machine.is(CallState.Dialing) && !call.callerLeg.final && !call.callerLeg.cancelled; },
       get answered() { return call.machine.is(CallState.Answered); },
       get ended() { return call.machine.is(CallState.Ended); },
-      cancelRinging: () => this.fork?.cancel(),
+      cancelRinging: () => this.legs.cancel(),
       dropRinging: (vacate) => {
         this.parties.dropRinging();
         if (vacate) this.parties.vacate('b');
@@ -505,44 +279,32 @@ export class Call {
       ring: (dialString) => {
         const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
         const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
-        return this.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
+        return this.legs.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
       },
       bridgeTo: (leg, branch, legId) => this.bridgeTo(leg, branch, legId),
       answerWithPhone: (req, tx, toCaller, toPicker, picker) => this.answerWithPhone(req, tx, toCaller, toPicker, picker),
-      recordTransfer: (result, side, target, detail) => this.recordTransfer(result, side, target, detail),
+      recordTransfer: (result, side, target, detail) => this.transfers.record(result, side, target, detail),
     };
   }
 
   /** A phone picked the ringing call up: the caller and the phone are answered with each other's offers and bridged. */
   private answerWithPhone(req: SipRequest, tx: ServerTransaction, toCaller: Buffer, toPicker: Buffer, picker?: CallAccount): boolean {
-    const res = this.respondA(200, 'OK', toCaller);
+    const res = this.callerLeg.respond(200, 'OK', toCaller);
     if (!res) return false;
     this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
-    const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
+    const aDialog = this.callerLeg.dialog();
     const toTag = newTag();
     const contact = this.localContactFor(req);
     const pickerRes = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: toPicker, contentType: 'application/sdp' });
     tx.respond(pickerRes);
     const bDialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
-    this.bridge = new Bridge(
-      {
-        stack: this.ctx.stack, mangleSdp: true,
-        events: {
-          bye: (side) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
-          refer: (side, r, t) => this.onRefer(side, r, t),
-        },
-      },
-      uasParty(aDialog, this.ctx.stack, toCaller),
-      uasParty(bDialog, this.ctx.stack, toPicker),
-    );
+    this.bridge = this.newBridge(true, uasParty(aDialog, this.ctx.stack, toCaller), uasParty(bDialog, this.ctx.stack, toPicker));
     this.addDialog(dialogKey(aDialog.id), 'a');
     this.addDialog(dialogKey(bDialog.id), 'b');
     // The CallService took the picking phone's slot; the rung account is no party any more.
     this.parties.seat('b', 'replace', picker ? [this.parties.admit(picker, 'callee')] : []);
-    if (this.req.source?.transport === 'udp') {
-      this.aRetransmitter = retransmit2xxUntilAck(this.ctx.stack, res, this.req.source, () => this.hangup('system', 408, 'No ACK from caller'));
-    }
+    this.callerLeg.resendUntilAck(res, () => this.hangup('system', 408, 'No ACK from caller'));
     if (req.source?.transport === 'udp') {
       this.takeoverRetransmitters.set('b', retransmit2xxUntilAck(this.ctx.stack, pickerRes, req.source, () => this.hangup('system', 408, 'No ACK from the picking phone')));
     }
@@ -554,114 +316,38 @@ export class Call {
     return true;
   }
 
-  private nestedHost(): LocalDialplanHost {
-    return {
-      tenant: this.tenant, callId: this.id, opts: this.ctx.opts, request: this.req, budget: this.budget,
-      sysDeps: { opts: this.ctx.opts, currentCalls: (t) => this.ctx.currentCalls(t) },
-      startLeg: (leg, observer, scope) => this.startLeg(leg, observer, scope),
-      callback: (account, dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account, dest1, dest2, parentCallId: this.id }),
-      recordNested: (parentKey, dialString, legs) => {
-        this.dialStrings.push(dialString);
-        this.nestedLegs.push({ parentKey, legs });
-      },
-    };
-  }
-
-  /** CDR legs of nested dialplans: numbered after the legs recorded so far, parented by target key. */
-  private recordNestedLegs(): void {
-    for (const { parentKey, legs } of this.nestedLegs.splice(0)) {
-      const parent = [...this.cdrLegs].reverse().find((l) => l.target === parentKey);
-      const offset = this.cdrLegs.length;
-      for (const o of legs) {
-        this.cdrLegs.push({
-          legId: o.id + offset, groupIndex: o.groupIndex, parentLegId: o.parentId ? o.parentId + offset : parent?.legId,
-          target: o.key, state: o.state, status: o.status, reason: o.reason,
-          startedAt: o.startedAt, ringingAt: o.ringingAt, answeredAt: o.answeredAt, endedAt: o.endedAt,
-        });
-      }
-    }
-  }
-
-  private branchRequest(leg: DialLeg, scope: LegScope): Omit<BranchRequest, 'to'> {
-    const fromOverride = scope.settings.from;
-    const f = this.req.from;
-    const o = leg.options;
-    // Precedence: the leg's fd/fu/fh, then sys.SetFromHeader, then the account's caller ID, then the caller's From.
-    const from: NameAddr = {
-      displayName: o.fromDisplayName ?? fromOverride.displayName ?? this.callerId.displayName ?? f.displayName,
-      uri: {
-        scheme: 'sip',
-        user: o.fromUser ?? fromOverride.user ?? this.callerId.user ?? f.uri.user,
-        host: o.fromHost ?? fromOverride.host ?? this.tenant.domain,
-        params: {},
-        headers: {},
-      },
-      params: {},
-    };
-    let sdp: Buffer | undefined;
-    if (this.req.body.length && !scope.lateOffer) {
-      const text = this.req.body.toString('utf8');
-      sdp = Buffer.from(this.req.source ? rewriteSdpForNat(text, this.req.source, { mangle: o.mangleSdp }).sdp : text, 'utf8');
-    }
-    const headers: Array<[string, string]> = [...scope.headers];
-    for (const h of o.customHeaders) headers.push([h.name, h.value]);
-    // The B leg is a new request, but hop counting goes on across the B2BUA (loop protection).
-    const maxForwards = Math.max(0, (this.req.maxForwards ?? 70) - 1);
-    return { from, sdp, headers, maxForwards, deferAck: scope.lateOffer };
-  }
-
   private onLegRinging(legId: number, target: string, sdp: string | undefined): void {
     const now = Date.now();
     this.ringingAt ??= now;
     this.ctx.opts.emit({ type: 'leg.ringing', tenantId: this.tenant.id, callId: this.id, at: now, legId, target, earlyMedia: sdp !== undefined });
-    if (this.finalSent || this.cancelled) return;
-    if (sdp !== undefined) {
-      this.earlyMediaSent = true;
-      this.respondA(183, undefined, Buffer.from(sdp, 'utf8'));
-    } else if (!this.ringingSent && !this.earlyMediaSent) {
-      this.ringingSent = true;
-      this.respondA(180);
-    }
+    this.callerLeg.alert(sdp);
   }
 
   // ------------------------------------------------------------------ A side
+
+  private callerLegHost(): CallerLegHost {
+    const call = this;
+    return {
+      request: this.req, tx: this.tx, stack: this.ctx.stack,
+      get log() { return call.log; },
+      localContactFor: (req) => this.localContactFor(req),
+    };
+  }
 
   private localContactFor(req: SipRequest): string {
     return this.ctx.localContact(req.source?.transport ?? 'udp');
   }
 
-  private respondA(status: number, reason?: string, body?: Buffer, headers: Record<string, string> = {}): SipResponse | undefined {
-    if (this.finalSent) return undefined;
-    const hdrs: Record<string, string> = { ...headers };
-    if (status < 300) {
-      hdrs['Contact'] = this.localContactFor(this.req);
-      // RFC 3891 §6: a phone may later take this dialog over with INVITE/Replaces.
-      hdrs['Supported'] = 'replaces';
-    }
-    const res = createResponse(this.req, status, reason, {
-      toTag: this.aToTag, headers: hdrs, body, contentType: body && body.length ? 'application/sdp' : undefined,
-    });
-    if (status >= 200) this.finalSent = true;
-    try {
-      this.tx.respond(res);
-    } catch (err) {
-      this.log.debug({ err }, 'response to caller failed');
-    }
-    return res;
-  }
-
   private finishUnanswered(status: number, reason?: string, outcome: DialOutcome = 'failed', headers: Record<string, string> = {}): void {
     if (!this.machine.is(CallState.Dialing)) return;
-    this.respondA(status, reason, undefined, headers);
-    this.end(this.cancelled ? 'caller' : 'system', this.cancelled ? 487 : status, this.cancelled ? 'Request Terminated' : (reason ?? ''), this.cancelled ? 'cancelled' : outcome);
+    this.callerLeg.respond(status, reason, undefined, headers);
+    const cancelled = this.callerLeg.cancelled;
+    this.end(cancelled ? 'caller' : 'system', cancelled ? 487 : status, cancelled ? 'Request Terminated' : (reason ?? ''), cancelled ? 'cancelled' : outcome);
   }
 
   private cancelByCaller(): void {
-    if (!this.machine.is(CallState.Dialing) || this.finalSent) return;
-    this.cancelled = true;
-    this.fork?.cancel();
-    // The stack sends the 487 after onCancel returns (RFC 3261 §9.2).
-    this.finalSent = true;
+    if (!this.machine.is(CallState.Dialing) || this.callerLeg.final) return;
+    this.callerLeg.cancel(() => this.legs.cancel());
   }
 
   private bridgeTo(leg: BridgeableLeg, branch: UacBranch, legId: number, dialLimit?: number): void {
@@ -673,36 +359,24 @@ export class Call {
       const sdp = answer.body.toString('utf8');
       body = Buffer.from(answer.source ? rewriteSdpForNat(sdp, answer.source, { mangle: options.mangleSdp }).sdp : sdp, 'utf8');
     }
-    const res = this.respondA(200, 'OK', body);
+    const res = this.callerLeg.respond(200, 'OK', body);
     if (!res) {
       branch.bye();
       return;
     }
     this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
-    const aDialog = Dialog.asUas(this.req, { localTag: this.aToTag, localContact: this.localContactFor(this.req), flow: this.req.source });
-    this.bridge = new Bridge(
-      {
-        stack: this.ctx.stack, mangleSdp: options.mangleSdp,
-        events: {
-          bye: (side) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
-          refer: (side, req, tx) => this.onRefer(side, req, tx),
-        },
-      },
-      uasParty(aDialog, this.ctx.stack, body),
-      uacParty(branch, this.ctx),
-    );
+    const aDialog = this.callerLeg.dialog();
+    this.bridge = this.newBridge(options.mangleSdp, uasParty(aDialog, this.ctx.stack, body), uacParty(branch, this.ctx));
     this.bridgedOptions = options;
     this.sideLegIds.b = legId;
     this.parties.seat('b', 'join');
     this.addDialog(dialogKey(aDialog.id), 'a');
     this.addDialog(dialogKey(bDialog.id), 'b');
-    if (this.req.source?.transport === 'udp') {
-      this.aRetransmitter = retransmit2xxUntilAck(this.ctx.stack, res, this.req.source, () => {
-        this.log.info('no ACK for 2xx from caller; hanging up');
-        this.hangup('system', 408, 'No ACK from caller');
-      });
-    }
+    this.callerLeg.resendUntilAck(res, () => {
+      this.log.info('no ACK for 2xx from caller; hanging up');
+      this.hangup('system', 408, 'No ACK from caller');
+    });
     this.ctx.opts.emit({
       type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at: this.answeredAt, legId,
       caller: this.caller, callee: this.callee, direction: this.direction,
@@ -711,6 +385,15 @@ export class Call {
     if (limit && limit > 0) {
       this.durationTimer = this.ctx.stack.wheel.schedule(limit * 1000, () => this.hangup('system', 200, 'Call duration limit reached'));
     }
+  }
+
+  /** The answered call's bridge: a BYE on either side ends the call, a REFER is the transfers' to decide. */
+  private newBridge(mangleSdp: boolean, a: BridgeParty, b: BridgeParty): Bridge {
+    const events = {
+      bye: (side: BridgeSide) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
+      refer: (side: BridgeSide, req: SipRequest, tx: ServerTransaction) => this.transfers.onRefer(side, req, tx),
+    };
+    return new Bridge({ stack: this.ctx.stack, mangleSdp, events }, a, b);
   }
 
   private addDialog(key: string, side: BridgeSide): void {
@@ -727,7 +410,7 @@ export class Call {
       this.consult.handleTargetRequest(req, tx);
       return;
     }
-    if (req.method === 'ACK' && side === 'a') this.aRetransmitter?.stop();
+    if (req.method === 'ACK' && side === 'a') this.callerLeg.stopResending();
     if (req.method === 'ACK') {
       this.takeoverRetransmitters.get(side)?.stop();
       this.takeoverRetransmitters.delete(side);
@@ -741,137 +424,6 @@ export class Call {
       return;
     }
     if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
-  }
-
-  // ------------------------------------------------------------------ transfer
-
-  /** A REFER from a bridged party, decided by the answered leg's `tr` (DESIGN.md "Transfer policy"). */
-  private onRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction): void {
-    const parsed = parseReferTo(req.headers.get('Refer-To'));
-    if (!parsed.ok) {
-      tx.respond(createResponse(req, 400, parsed.reason));
-      return;
-    }
-    const target = parsed.target;
-    if (this.transferring || this.bridge?.busy) {
-      tx.respond(createResponse(req, 491));
-      return;
-    }
-    const policy = this.bridgedOptions?.transferPolicy ?? 'refuse';
-    // tr=p passes a Replaces on unchanged: it names the transferor's dialog with us, so the far
-    // party's INVITE/Replaces comes back to the switch and is matched there (takeOver).
-    if (policy === 'switch' && target.replaces) this.attendedRefer(side, req, tx, target);
-    else if (policy === 'switch' && this.parking.isSlot(target.uri)) void this.parking.byRefer(side, req, tx, target);
-    else if (policy === 'pass-through') void this.passTransfer(side, req, tx, target);
-    else if (policy === 'switch') {
-      this.transferring = true;
-      void this.switchTransfer(side, req, tx, target)
-        .catch((err: unknown) => this.log.error({ err }, 'transfer failed'))
-        .finally(() => { this.transferring = false; });
-    } else this.refuseTransfer(side, req, tx, target, TRANSFERS_DISABLED);
-  }
-
-  private refuseTransfer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget, reason: string): void {
-    this.recordTransfer('refused', side, target, { status: 603, reason });
-    tx.respond(createResponse(req, 603, reason));
-  }
-
-  /** tr=p: the other party gets the REFER in its own dialog; its NOTIFYs come back through the bridge. */
-  private async passTransfer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): Promise<void> {
-    const headers: Array<[string, string]> = [['Refer-To', target.text]];
-    const referredBy = req.headers.get('Referred-By');
-    if (referredBy) headers.push(['Referred-By', referredBy]);
-    const r = await this.bridge!.send(otherSide(side), { method: 'REFER', headers });
-    this.recordTransfer('passed', side, target, { status: r.status, reason: r.reason });
-    tx.respond(createResponse(req, r.status, r.reason));
-  }
-
-  /**
-   * tr=c: 202, then the tenant's `transfer` dialplan places the new call (late offer). On answer
-   * the staying party is re-INVITEd with the new party's offer, the new party gets the answer in
-   * its ACK, the new party takes the referrer's side of the bridge and the referrer gets BYE. The
-   * referrer hears each step as a sipfrag NOTIFY; on any failure the old bridge stays as it was.
-   */
-  private async switchTransfer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): Promise<void> {
-    const stored = await this.ctx.opts.dialplans.get(this.tenant.id, TRANSFER_DIALPLAN);
-    const bridge = this.bridge!;
-    if (this.machine.is(CallState.Ended)) {
-      tx.respond(createResponse(req, 481));
-      return;
-    }
-    if (!stored) {
-      this.refuseTransfer(side, req, tx, target, 'No transfer dialplan');
-      return;
-    }
-    tx.respond(createResponse(req, 202, 'Accepted'));
-    this.recordTransfer('accepted', side, target, {});
-    const referrer = bridge.party(side);
-    const notify = (status: number, reason: string): void => {
-      if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
-    };
-    notify(100, 'Trying');
-    const r = await blindTransfer(this.transferringCall(), {
-      leave: side, place: transferByDialplan(stored, target, this.transferRequest(req, target, referrer, bridge.party(otherSide(side)))), progress: notify,
-    });
-    this.parties.dropUnseated();
-    if (r.ok) {
-      this.recordTransfer('completed', side, target, { status: 200, newLegId: r.newLegId });
-      this.sideLegIds[side] = r.newLegId;
-    } else if (!this.machine.is(CallState.Ended)) {
-      notify(r.status, r.reason);
-      this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason });
-    }
-  }
-
-  /**
-   * tr=c with Replaces: the Replaces names the transferor's dialog with us in another call of
-   * this tenant; its far party is joined with this call's other party (joinFarParties) and the
-   * transferor's two legs end. That call's transfer policy must allow transfers too: a tenant
-   * that keeps a leg at tr=n keeps it out of every transfer. Anything not of this tenant, not
-   * answered or not found is refused with 403 before the 202, so nothing changes.
-   */
-  private attendedRefer(side: BridgeSide, req: SipRequest, tx: ServerTransaction, target: ReferTarget): void {
-    const refuse = (status: number, reason: string): void => {
-      this.recordTransfer('refused', side, target, { status, reason });
-      tx.respond(createResponse(req, status, reason));
-    };
-    const found = this.ctx.findCallDialog(this.tenant.id, replacesDialogKeys(target.replaces!));
-    if (!found || found.call === this) {
-      refuse(403, 'Replaces names no other call of this tenant');
-      return;
-    }
-    const other = found.call;
-    const why = other.joinRefusal();
-    if (why) {
-      refuse(why.status, why.reason);
-      return;
-    }
-    tx.respond(createResponse(req, 202, 'Accepted'));
-    this.recordTransfer('accepted', side, target, { joinedCallId: other.id });
-    const referrer = this.bridge!.party(side);
-    const notify = (status: number, reason: string): void => {
-      if (!referrer.dialog.terminated) void sendInDialog(this.ctx.stack, referrer.dialog, referNotify(status, reason));
-    };
-    notify(100, 'Trying');
-    this.transferring = true;
-    other.transferring = true;
-    void joinFarParties(this.joinable(), otherSide(side), other.joinable(), otherSide(found.side))
-      .then((r) => {
-        if (!r.ok) {
-          if (!this.machine.is(CallState.Ended)) notify(r.status, r.reason);
-          this.recordTransfer('failed', side, target, { status: r.status, reason: r.reason, joinedCallId: other.id });
-          return;
-        }
-        notify(200, 'OK');
-        referrer.bye([reasonHeader(200, 'Call transferred')]);
-        this.recordTransfer('completed', side, target, { status: 200, joinedCallId: other.id });
-        other.endJoined(found.side, target, this.id);
-      })
-      .catch((err: unknown) => this.log.error({ err }, 'attended transfer failed'))
-      .finally(() => {
-        this.transferring = false;
-        other.transferring = false;
-      });
   }
 
   /** Live call control: park `party` (it stays, on hold); the other party leaves. */
@@ -904,7 +456,7 @@ export class Call {
       get bridge() { return call.bridge; },
       get ended() { return call.machine.is(CallState.Ended); },
       get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
-      get otherChangeHolds() { return call.parking.current !== undefined || call.onHold !== undefined; },
+      get otherChangeHolds() { return call.parking.current !== undefined || call.holding.party !== undefined; },
       get transferring() { return call.transferring; },
       set transferring(v: boolean) { call.transferring = v; },
       controllableBridge: () => this.controllableBridge(),
@@ -917,7 +469,7 @@ export class Call {
       },
       unregisterDialog: (key) => this.ctx.unregisterDialog(key),
       setSideLegId: (side, legId) => { this.sideLegIds[side] = legId; },
-      recordTransfer: (result, side, target, detail) => this.recordTransfer(result, side, target, detail),
+      recordTransfer: (result, side, target, detail) => this.transfers.record(result, side, target, detail),
     };
   }
 
@@ -952,7 +504,7 @@ export class Call {
       get bridge() { return call.bridge; },
       get answered() { return call.machine.is(CallState.Answered); },
       get ended() { return call.machine.is(CallState.Ended); },
-      get onHold() { return call.onHold !== undefined; },
+      get onHold() { return call.holding.party !== undefined; },
       get transferring() { return call.transferring; },
       set transferring(v: boolean) { call.transferring = v; },
       controllableBridge: () => this.controllableBridge(),
@@ -967,7 +519,7 @@ export class Call {
       transferringCall: () => this.transferringCall(),
       takeOver: (side, req, tx, by, kind, taker) => this.takeOver(side, req, tx, by, kind, taker),
       hangup: (by, status, reason) => this.hangup(by, status, reason),
-      recordTransfer: (result, side, target, detail) => this.recordTransfer(result, side, target, detail),
+      recordTransfer: (result, side, target, detail) => this.transfers.record(result, side, target, detail),
       resendUntilAck: (side, res, source) => {
         this.takeoverRetransmitters.get(side)?.stop();
         this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, source, () => this.takeoverRetransmitters.delete(side)));
@@ -975,19 +527,32 @@ export class Call {
     };
   }
 
-  /** Why this call cannot be joined into another by an attended transfer now, if it cannot. */
-  private joinRefusal(): { status: number; reason: string } | undefined {
-    if (!this.bridge || !this.machine.is(CallState.Answered)) return { status: 403, reason: 'The replaced call is not answered' };
-    if ((this.bridgedOptions?.transferPolicy ?? 'refuse') === 'refuse') return { status: 603, reason: TRANSFERS_DISABLED };
-    if (this.transferring || this.bridge.busy) return { status: 491, reason: 'Request Pending' };
-    return undefined;
-  }
-
-  /** The far party of this call went into another call (attended transfer): the transferor's leg here ends, and so does this call. */
-  private endJoined(transferorSide: BridgeSide, target: ReferTarget, joinedInto: string): void {
-    this.recordTransfer('completed', transferorSide, target, { status: 200, joinedCallId: joinedInto });
-    this.bridge?.party(transferorSide).bye([reasonHeader(200, 'Call transferred')]);
-    this.end('system', 200, 'Joined by attended transfer', 'answered');
+  /** This call as its transfers see it. */
+  private transferHost(): TransferCallHost {
+    const call = this;
+    return {
+      id: this.id, tenant: this.tenant, account: this.account, request: this.req, opts: this.ctx.opts, stack: this.ctx.stack, history: this.history,
+      get log() { return call.log; },
+      get bridge() { return call.bridge; },
+      get answered() { return call.machine.is(CallState.Answered); },
+      get ended() { return call.machine.is(CallState.Ended); },
+      get transferPolicy() { return call.bridgedOptions?.transferPolicy ?? 'refuse'; },
+      get transferring() { return call.transferring; },
+      set transferring(v: boolean) { call.transferring = v; },
+      controllableBridge: () => this.controllableBridge(),
+      legId: (side) => this.sideLegIds[side],
+      setSideLegId: (side, legId) => { this.sideLegIds[side] = legId; },
+      dropUnseated: () => this.parties.dropUnseated(),
+      transferringCall: () => this.transferringCall(),
+      joinable: () => this.joinable(),
+      findOtherCall: (keys) => {
+        const found = this.ctx.findCallDialog(this.tenant.id, keys);
+        return found && found.call !== this ? { transfers: found.call.transfers, side: found.side } : undefined;
+      },
+      isParkSlot: (uri) => this.parking.isSlot(uri),
+      parkByRefer: (side, req, tx, target) => this.parking.byRefer(side, req, tx, target),
+      endJoined: () => this.end('system', 200, 'Joined by attended transfer', 'answered'),
+    };
   }
 
   /** This call as an attended transfer (or a takeover) sees it. */
@@ -1003,7 +568,7 @@ export class Call {
         // The dialog now belongs to the other call: ending this one must not unregister it.
         this.dialogKeys.splice(this.dialogKeys.indexOf(key), 1);
         delete this.sideDialogKeys[side];
-        if (side === 'a') this.aRetransmitter?.stop();
+        if (side === 'a') this.callerLeg.stopResending();
         // A party that called in from an account of the tenant counts against its maxCalls in its new call.
         return { party: this.bridge!.party(side), dialogKey: key, accounts: this.parties.accountsOn(side) };
       },
@@ -1017,7 +582,7 @@ export class Call {
           this.dialogKeys.splice(this.dialogKeys.indexOf(oldKey), 1);
         }
         this.addDialog(key, side);
-        if (side === 'a') this.aRetransmitter?.stop();
+        if (side === 'a') this.callerLeg.stopResending();
       },
     };
   }
@@ -1065,9 +630,9 @@ export class Call {
       mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
       dialplanHost: (ringing) => ({
         tenant: this.tenant, callId: this.id, account: this.account, opts: this.ctx.opts,
-        sysDeps: { opts: this.ctx.opts, currentCalls: (t) => this.ctx.currentCalls(t) }, settings: this.legSettings,
-        forkLegs: (plan, dialString, options, scope, onRinging) => this.forkLegs(plan, dialString, options, scope, onRinging),
-        callback: (dest1, dest2) => this.ctx.callback({ tenant: this.tenant, account: this.account, dest1, dest2, parentCallId: this.id }),
+        sysDeps: this.sysDeps(), settings: this.legSettings,
+        forkLegs: (plan, dialString, options, scope, onRinging) => this.legs.forkLegs(plan, dialString, options, scope, onRinging),
+        callback: (dest1, dest2) => this.callback(this.account, dest1, dest2),
         ringing,
       }),
       takeSide: (side, branch) => {
@@ -1077,37 +642,9 @@ export class Call {
         const oldKey = this.sideDialogKeys[side];
         if (oldKey) this.ctx.unregisterDialog(oldKey);
         this.addDialog(dialogKey(branch.dialog!.id), side);
-        if (side === 'a') this.aRetransmitter?.stop();
+        if (side === 'a') this.callerLeg.stopResending();
       },
     };
-  }
-
-  /** The `req` of the transfer dialplan: the REFER, with `uri` = Refer-To and who is who. */
-  private transferRequest(req: SipRequest, target: ReferTarget, referrer: BridgeParty, transferee: BridgeParty): DialplanRequest {
-    return {
-      ...toDialplanRequest(req, { username: this.account.username, domain: this.tenant.domain, direction: 'out', requestUri: target.uri }),
-      transfer: {
-        referTo: target.text, referredBy: req.headers.get('Referred-By'), originalCallId: this.id,
-        referrer: uriText(referrer.dialog.remoteParty.uri), transferee: uriText(transferee.dialog.remoteParty.uri),
-      },
-    };
-  }
-
-  /** Every REFER decision is logged, an event, and a line of the CDR's transfer history. */
-  private recordTransfer(
-    result: TransferResult, side: BridgeSide, target: ReferTarget,
-    detailWithKind: { status?: number; reason?: string; newLegId?: number; by?: string; joinedCallId?: string; attended?: boolean },
-  ): void {
-    const { attended, ...detail } = detailWithKind;
-    const at = Date.now();
-    const legId = this.sideLegIds[side];
-    const kind = target.replaces || attended ? 'attended' : 'blind';
-    this.history.push({ type: 'transfer', at, kind, result, referTo: target.text, legId, ...detail });
-    this.log.info({ legId, referTo: target.text, result, ...detail }, `REFER ${result}`);
-    this.ctx.opts.emit({
-      type: result === 'completed' ? 'call.transferred' : `call.transfer.${result}`,
-      tenantId: this.tenant.id, callId: this.id, at, legId, kind, referTo: target.text, ...detail,
-    });
   }
 
   // ------------------------------------------------------------------ live call control
@@ -1115,85 +652,41 @@ export class Call {
   view(): LiveCallView {
     return {
       id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
-      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, parkedIn: this.parking.current?.slot, history: [...this.history],
+      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.holding.party, parkedIn: this.parking.current?.slot, history: [...this.history],
     };
   }
 
-  /** Puts `party` on hold (control/hold-control.ts); a parked call or one in a consult cannot be held. */
-  async hold(party: ControlParty, by: string): Promise<ControlResult> {
-    const bridge = this.controllableBridge();
-    if (!bridge.ok) return bridge;
-    if (this.onHold) return this.onHold.party === party ? { ok: true } : { ok: false, status: 409, reason: `The ${this.onHold.party} is on hold` };
-    if (this.parking.current || this.consult.active || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    const r = await holdParty(bridge.value, party, (side) => ++this.sdpSteps[side]);
-    if (!r.ok) return r;
-    this.onHold = r.state;
-    this.recordHold('hold', party, by);
-    return { ok: true };
+  /** Puts `party` on hold (control/call-hold.ts); a parked call or one in a consult cannot be held. */
+  hold(party: ControlParty, by: string): Promise<ControlResult> {
+    return this.holding.hold(party, by);
   }
 
-  async unhold(by: string): Promise<ControlResult> {
-    const bridge = this.controllableBridge();
-    if (!bridge.ok) return bridge;
-    const held = this.onHold;
-    if (!held) return { ok: false, status: 409, reason: 'Nobody is on hold' };
-    const r = await unholdParty(bridge.value, held, (side) => ++this.sdpSteps[side]);
-    if (!r.ok) return r;
-    this.onHold = undefined;
-    this.recordHold('unhold', held.party, by);
-    return { ok: true };
+  unhold(by: string): Promise<ControlResult> {
+    return this.holding.unhold(by);
   }
 
-  /**
-   * Blind transfer from the switchboard: `party` stays and is connected to `destination` by the
-   * tenant's `transfer` dialplan (the same policy a phone's REFER meets); the other party leaves.
-   */
-  async transfer(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
+  /** This call as its hold sees it. */
+  private holdHost(): HoldHost {
+    const call = this;
+    return {
+      id: this.id, tenant: this.tenant, history: this.history,
+      get log() { return call.log; },
+      emit: (event) => this.ctx.opts.emit(event),
+      get otherChange() { return call.parking.current !== undefined || call.consult.active || call.transferring; },
+      controllableBridge: () => this.controllableBridge(),
+      nextSdpStep: (side) => ++this.sdpSteps[side],
+    };
+  }
+
+  /** Blind transfer from the switchboard (transfer/call-transfer.ts); a ringing call is deflected instead. */
+  transfer(party: ControlParty, destination: string, by: string): Promise<ControlResult> {
     if (party === 'caller' && this.isRingingFor(undefined)) return this.pickup.deflect(destination, by);
-    const bridge = this.controllableBridge();
-    if (!bridge.ok) return bridge;
-    if (this.transferring || bridge.value.busy) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
-    const parsed = parseReferTo(destination.includes(':') ? `<${destination}>` : `<sip:${destination}@${this.tenant.domain}>`);
-    if (!parsed.ok) return { ok: false, status: 422, reason: parsed.reason };
-    const stored = await this.ctx.opts.dialplans.get(this.tenant.id, TRANSFER_DIALPLAN);
-    if (!stored) return { ok: false, status: 409, reason: 'The tenant has no transfer dialplan' };
-    const stay = controlSide(party);
-    const leave = otherSide(stay);
-    const target = parsed.target;
-    this.transferring = true;
-    try {
-      this.recordTransfer('accepted', leave, target, { by });
-      const req: DialplanRequest = {
-        ...toDialplanRequest(this.req, { username: this.account.username, domain: this.tenant.domain, direction: 'out', requestUri: target.uri }),
-        transfer: {
-          referTo: target.text, originalCallId: this.id, referrer: by,
-          transferee: uriText(bridge.value.party(stay).dialog.remoteParty.uri),
-        },
-      };
-      const r = await blindTransfer(this.transferringCall(), { leave, place: transferByDialplan(stored, target, req), progress: () => undefined });
-      this.parties.dropUnseated();
-      if (!r.ok) {
-        if (!this.machine.is(CallState.Ended)) this.recordTransfer('failed', leave, target, { status: r.status, reason: r.reason, by });
-        return { ok: false, status: 502, reason: `Transfer failed: ${r.status} ${r.reason}` };
-      }
-      this.recordTransfer('completed', leave, target, { status: 200, newLegId: r.newLegId, by });
-      this.sideLegIds[leave] = r.newLegId;
-      return { ok: true };
-    } finally {
-      this.transferring = false;
-    }
+    return this.transfers.transferTo(party, destination, by);
   }
 
   private controllableBridge(): { ok: true; value: Bridge } | { ok: false; status: 409; reason: string } {
     if (!this.bridge || !this.machine.is(CallState.Answered)) return { ok: false, status: 409, reason: 'The call is not answered' };
     return { ok: true, value: this.bridge };
-  }
-
-  private recordHold(type: 'hold' | 'unhold', party: ControlParty, by: string): void {
-    const at = Date.now();
-    this.history.push({ type, at, party, by });
-    this.log.info({ party, by }, type === 'hold' ? 'call held' : 'call unheld');
-    this.ctx.opts.emit({ type: type === 'hold' ? 'call.held' : 'call.unheld', tenantId: this.tenant.id, callId: this.id, at, party, by });
   }
 
   // ------------------------------------------------------------------ ending
@@ -1203,9 +696,9 @@ export class Call {
     if (this.machine.is(CallState.Ended)) return;
     if (this.machine.is(CallState.Dialing)) {
       // Not answered yet (shutdown, missing dialplan): stop the legs and answer the caller.
-      this.fork?.cancel();
+      this.legs.cancel();
       const code = status >= 300 ? status : 503;
-      this.respondA(code, reason);
+      this.callerLeg.respond(code, reason);
       this.end(by, code, reason, 'failed');
       return;
     }
@@ -1222,19 +715,19 @@ export class Call {
     this.machine.to(CallState.Ended);
     this.parties.end();
     this.ctx.stack.wheel.cancel(this.durationTimer);
-    this.aRetransmitter?.stop();
+    this.callerLeg.stopResending();
     for (const r of this.takeoverRetransmitters.values()) r.stop();
     this.takeoverRetransmitters.clear();
     this.parking.leaveLot();
     this.consult.end();
     this.bridge?.close();
     // A transfer's new legs may still ring.
-    this.fork?.cancel();
+    this.legs.cancel();
     for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
-    this.recordNestedLegs();
+    const { dialStrings, legs } = this.legs.cdr();
     recordCallEnd({
       tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
-      dialplan: this.dialplanName, dialStrings: [...this.dialStrings], legs: [...this.cdrLegs], createdAt: this.createdAt,
+      dialplan: this.dialplanName, dialStrings, legs, createdAt: this.createdAt,
       ringingAt: this.ringingAt, answeredAt: this.answeredAt, history: [...this.history],
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);

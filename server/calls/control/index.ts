@@ -14,3 +14,5 @@ export { CallAnnotations } from './call-annotations.ts';
 export type { CallAnnotationsOptions } from './call-annotations.ts';
 export { CallConsult } from './call-consult.ts';
 export type { ConsultHost } from './call-consult.ts';
+export { CallHold } from './call-hold.ts';
+export type { HoldHost } from './call-hold.ts';

@@ -8,3 +8,7 @@ export { DB_MAX_KEY_LENGTH, DB_MAX_VALUE_LENGTH, SysFunctions, sandboxRedirect }
 export type { CallbackResult, CurrentCallView, DialCallOptions, DialplanScope, SandboxDialResult, SysFunctionDeps, SysFunctionOptions } from './sys-functions.ts';
 export { WEB_GET_MAX_BYTES, WEB_GET_MAX_TIMEOUT_MS, WebGetError, fetchPinned, isForbiddenWebGetAddress, pinnedLookup, webGet } from './web-get.ts';
 export type { PinnedRequest, ResolvedAddress, WebGetDeps, WebGetResponse } from './web-get.ts';
+export { CallLegs } from './call-legs.ts';
+export type { CallIdentity, CallLegsHost } from './call-legs.ts';
+export { CallDialplan, MAX_REDIRECT_RERUNS, sandboxOutcome } from './call-dialplan.ts';
+export type { CallDialplanHost } from './call-dialplan.ts';

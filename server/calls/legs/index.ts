@@ -9,3 +9,5 @@ export { uacParty, uasParty } from './bridge-parties.ts';
 export { SessionState } from './session-state.ts';
 export { CallParties } from './call-parties.ts';
 export type { CallPartiesDeps, PartyAccount, PartyEvent, PartyHold, PartyRole, PartySlots, SeatMode } from './call-parties.ts';
+export { CallerLeg } from './caller-leg.ts';
+export type { CallerLegHost } from './caller-leg.ts';

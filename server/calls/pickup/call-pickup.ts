@@ -3,8 +3,8 @@ import { createResponse, newTag, reasonHeader, type SipRequest, type ServerTrans
 import { relayedBody } from '../bridge/index.ts';
 import type { CallAccount, CallServiceEvent } from '../call-service-deps.ts';
 import type { ControlResult } from '../control/control-types.ts';
-import type { DialOutcome, DialResult } from '../dial/index.ts';
-import type { SandboxDialResult } from '../dialplan/index.ts';
+import type { DialResult } from '../dial/index.ts';
+import { sandboxOutcome, type SandboxDialResult } from '../dialplan/index.ts';
 import type { BridgeableLeg, UacBranch } from '../legs/index.ts';
 import type { CdrHistoryItem, TransferResult } from '../records/index.ts';
 import { parseReferTo, type ReferTarget } from '../transfer/index.ts';
@@ -191,11 +191,4 @@ export class CallPickup {
 
 function isSdpMessage(msg: SipRequest): boolean {
   return msg.body.length > 0 && msg.headers.get('Content-Type')?.toLowerCase().startsWith('application/sdp') === true;
-}
-
-/** A Dial result as the script sees it (`busy`, `no-answer`, ...). */
-export function sandboxOutcome(r: { outcome: DialOutcome; status: number }): string {
-  if (r.outcome === 'timeout') return 'no-answer';
-  if (r.outcome === 'failed' && (r.status === 486 || r.status === 600)) return 'busy';
-  return r.outcome;
 }

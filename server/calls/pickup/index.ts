@@ -1,2 +1,2 @@
-export { CallPickup, sandboxOutcome } from './call-pickup.ts';
+export { CallPickup } from './call-pickup.ts';
 export type { PickupHost } from './call-pickup.ts';

@@ -10,3 +10,5 @@ export { joinFarParties } from './attended-transfer.ts';
 export type { JoinableCall, JoinResult } from './attended-transfer.ts';
 export { takeOver } from './call-takeover.ts';
 export type { TakeoverHost } from './call-takeover.ts';
+export { CallTransfers, TRANSFERS_DISABLED } from './call-transfer.ts';
+export type { TransferCallHost, TransferDetail } from './call-transfer.ts';
