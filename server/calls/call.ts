@@ -129,7 +129,10 @@ export class Call {
     this.inbound = setup.inbound;
     this.callerLeg = new CallerLeg(this.callerLegHost());
     this.tx.onCancel = () => this.cancelByCaller();
-    this.parties = new CallParties({ callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e) });
+    this.parties = new CallParties({
+      callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e),
+      sideReplaced: () => this.holding.sideReplaced('switch'),
+    });
     this.legs = new CallLegs(this.legsHost());
     this.dialplan = new CallDialplan(this.dialplanHost());
     this.parking = new CallPark<Call>(this.parkHost());
@@ -392,6 +395,10 @@ export class Call {
     const events = {
       bye: (side: BridgeSide) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
       refer: (side: BridgeSide, req: SipRequest, tx: ServerTransaction) => this.transfers.onRefer(side, req, tx),
+      offerAccepted: (side: BridgeSide, offer: Buffer) => {
+        const user = this.bridge?.party(side).dialog.remoteParty.uri.user;
+        this.holding.phoneOffer(side, offer, `phone:${user ?? side}`);
+      },
     };
     return new Bridge({ stack: this.ctx.stack, mangleSdp, events }, a, b);
   }
@@ -456,7 +463,7 @@ export class Call {
       get bridge() { return call.bridge; },
       get ended() { return call.machine.is(CallState.Ended); },
       get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
-      get otherChangeHolds() { return call.parking.current !== undefined || call.holding.party !== undefined; },
+      get otherChangeHolds() { return call.parking.current !== undefined || call.holding.switchboardParty !== undefined; },
       get transferring() { return call.transferring; },
       set transferring(v: boolean) { call.transferring = v; },
       controllableBridge: () => this.controllableBridge(),
@@ -504,7 +511,7 @@ export class Call {
       get bridge() { return call.bridge; },
       get answered() { return call.machine.is(CallState.Answered); },
       get ended() { return call.machine.is(CallState.Ended); },
-      get onHold() { return call.holding.party !== undefined; },
+      get onHold() { return call.holding.switchboardParty !== undefined; },
       get transferring() { return call.transferring; },
       set transferring(v: boolean) { call.transferring = v; },
       controllableBridge: () => this.controllableBridge(),

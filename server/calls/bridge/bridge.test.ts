@@ -62,6 +62,17 @@ describe('B2BUA bridge', () => {
     const reOk = oks.find((r) => r.cseq.seq === 2)!;
     expect(reOk.body.toString()).toContain('a=recvonly');
     expect(sentTo(PHONE.address, 'ACK').map((d) => (parsed(d) as SipRequest).cseq.seq)).toEqual([1, 2]);
+    // The caller's phone held the callee: an event like the switchboard's hold, by that phone.
+    expect(h.events.filter((e) => e.type === 'call.held')).toEqual([expect.objectContaining({ party: 'callee', by: 'phone:alice' })]);
+    expect(h.service.controllableCalls(TENANT.id)[0]!.view()).toMatchObject({ held: 'callee' });
+
+    // The same phone resumes (sendrecv): unheld.
+    h.mem.inject(aInDialog('INVITE', 3, aTag, 'aresume', '', 'sendrecv'), CALLER);
+    await settle();
+    const resume = parsed(sentTo(PHONE.address, 'INVITE')[2]) as SipRequest;
+    h.mem.inject(replyTo(resume, 200, { toTag: 'btag', body: sdp('192.168.1.20') }), PHONE);
+    await settle();
+    expect(h.events.filter((e) => e.type === 'call.unheld')).toEqual([expect.objectContaining({ party: 'callee', by: 'phone:alice' })]);
   });
 
   it('refuses REFER with 603 and relays BYE to the other side', async () => {

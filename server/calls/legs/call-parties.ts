@@ -36,6 +36,8 @@ export interface CallPartiesDeps {
   tenantId: number;
   slots: PartySlots;
   emit(e: PartyEvent): void;
+  /** Someone else is on `side` now, or nobody (a transfer, pickup, takeover, park): what was said of that party's session is stale. */
+  sideReplaced?(side: BridgeSide): void;
 }
 
 /** What a new party does to the accounts already on the side it takes. */
@@ -110,7 +112,10 @@ export class CallParties {
   seat(side: BridgeSide, mode: SeatMode, extra: PartyHold[] = []): void {
     const incoming = new Set<Hold>([...this.answeredHolds, ...(extra as Hold[])].filter((h) => !h.dropped));
     this.answeredHolds.clear();
-    if (mode === 'replace') for (const h of [...this.seats[side]]) if (!incoming.has(h)) this.drop(h);
+    if (mode === 'replace') {
+      for (const h of [...this.seats[side]]) if (!incoming.has(h)) this.drop(h);
+      this.deps.sideReplaced?.(side);
+    }
     for (const h of incoming) {
       this.aside.delete(h);
       this.seats[otherSide(side)].delete(h);
@@ -146,6 +151,7 @@ export class CallParties {
   /** `side`'s party left and nobody took its place yet (park). */
   vacate(side: BridgeSide): void {
     for (const h of [...this.seats[side]]) this.drop(h);
+    this.deps.sideReplaced?.(side);
   }
 
   /** The accounts on `side`, each once (what moves with that party into another call). */
