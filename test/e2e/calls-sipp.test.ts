@@ -103,8 +103,14 @@ describe('calls through dialplans, sipp on both sides', () => {
     // call-uas-hold.xml fails unless the re-INVITE it receives carries a=sendonly.
     const callee = await uas('call-uas-hold.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
+    const mark = sw.events.length;
     const [, caller] = await expectSippOk(callee, await uac('e2e-uac-auth-hold.xml', '2000'));
     expect(caller!.logs).toContain('held: a=recvonly');
+    // The phone's own hold is an event of the switch, like a switchboard hold: the lamp shows it.
+    const after = sw.events.slice(mark);
+    const held = after.find((e) => e.type === 'call.held');
+    expect(held).toMatchObject({ party: 'callee', by: 'phone:1001' });
+    expect(after.some((e) => e.type === 'extension.state' && e['user'] === '1001' && e['state'] === 'held')).toBe(true);
   });
 
   it('forks a&b: the second answers, the first gets CANCEL', async () => {
