@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { screenshot, unexpectedErrors } from './ui-support/browser.ts';
-import { expectSippOk, PASSWORD } from './calls-support.ts';
+import { expectSippOk, PASSWORD, restApi } from './calls-support.ts';
 import { callRow, tile, useSwitchboardFixture } from './ui-support/switchboard-fixture.ts';
 import { sippRegister } from './ui-support/ui-switch.ts';
 
@@ -82,5 +82,27 @@ describe('switchboard extras (phonebook, notes, DND)', () => {
     await dnd.click();
     await expect.poll(() => tile(page, '1004').getAttribute('data-state')).toBe('idle');
     expect(await dnd.getAttribute('aria-pressed')).toBe('false');
+  }, 60_000);
+
+  it('an account made, labelled and removed through the API shows on an open board at once, with its label', async () => {
+    const { page, errors } = await openBoard();
+    await expect.poll(() => tile(page, '1000').getAttribute('data-state')).toBe('idle');
+    const { tokenFor, api } = restApi(board.ui.sw);
+    const admin = await tokenFor('lamps-admin@acme.test', board.ui.sw.tenantId, 'admin');
+    const made = await api(admin, 'POST', '/accounts', { username: '1009', password: 'a-long-sip-password', displayName: 'Warehouse' });
+    expect(made.status).toBe(201);
+    const { account: { id } } = (await made.json()) as { account: { id: number } };
+    // Offline until a phone registers, labelled, without a reload of the page.
+    await expect.poll(() => tile(page, '1009').getAttribute('data-state')).toBe('offline');
+    expect(await tile(page, '1009').locator('.blf-label').innerText()).toBe('Warehouse');
+    expect((await api(admin, 'PATCH', `/accounts/${id}`, { displayName: 'Loading bay' })).status).toBe(200);
+    await expect.poll(() => tile(page, '1009').locator('.blf-label').innerText()).toBe('Loading bay');
+    await page.getByLabel('Search extensions').fill('loading');
+    await expect.poll(() => page.locator('[data-extension]').count()).toBe(1);
+    await screenshot(page, 'switchboard-extension-label');
+    await page.getByLabel('Search extensions').fill('');
+    expect((await api(admin, 'DELETE', `/accounts/${id}`)).status).toBe(204);
+    await expect.poll(() => tile(page, '1009').count()).toBe(0);
+    expect(unexpectedErrors(errors)).toEqual([]);
   }, 60_000);
 });
