@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { createResponse, type SipRequest } from './sip/index.ts';
+import { callIdForLog, createResponse, type SipRequest } from './sip/index.ts';
 import type { SipStack } from './sip/index.ts';
 import type { ServerTransaction } from './sip/index.ts';
 
@@ -41,7 +41,7 @@ export class RequestDispatcher {
     try {
       this.route(req, tx);
     } catch (err) {
-      this.opts.logger.error({ err, callId: safeCallId(req), method: req.method }, 'request handling failed');
+      this.opts.logger.error({ err, callId: callIdForLog(req), method: req.method }, 'request handling failed');
       if (tx && req.method !== 'ACK') this.reply(tx, 500, 'Server Internal Error');
     }
   }
@@ -105,10 +105,3 @@ function unsupportedRequires(req: SipRequest): string[] {
     .filter((t) => t.length > 0 && !SUPPORTED_EXTENSIONS.has(t));
 }
 
-function safeCallId(req: SipRequest): string | undefined {
-  try {
-    return req.callId;
-  } catch {
-    return undefined;
-  }
-}

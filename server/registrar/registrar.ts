@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
+  callIdForLog,
   createResponse,
   digestUriMatchesRequest,
   formatUri,
@@ -121,14 +122,14 @@ export class Registrar {
       } else if (err instanceof SipParseError) {
         res = createResponse(req, 400, err.reason || 'Bad Request', { toTag: newTag() });
       } else {
-        this.logger?.error({ err, callId: safeCallId(req) }, 'REGISTER handling failed');
+        this.logger?.error({ err, callId: callIdForLog(req) }, 'REGISTER handling failed');
         res = createResponse(req, 500, 'Server Internal Error', { toTag: newTag() });
       }
     }
     try {
       tx?.respond(res);
     } catch (err) {
-      this.logger?.warn({ err, callId: safeCallId(req) }, 'could not send REGISTER response');
+      this.logger?.warn({ err, callId: callIdForLog(req) }, 'could not send REGISTER response');
     }
     return res;
   }
@@ -215,7 +216,7 @@ export class Registrar {
   }
 
   private challenge(req: SipRequest, realm: string, stale: boolean, why: DigestFailureReason): RegistrarReject {
-    if (why !== 'missing') this.logger?.debug({ callId: safeCallId(req), why }, 'REGISTER challenged again');
+    if (why !== 'missing') this.logger?.debug({ callId: callIdForLog(req), why }, 'REGISTER challenged again');
     const values = this.digest.challengeHeaders(realm, { stale });
     return new RegistrarReject(401, 'Unauthorized', values.map((v) => ['WWW-Authenticate', v]));
   }
@@ -384,14 +385,5 @@ function safeMatchKey(uriText: string): string {
     return contactMatchKey(parseUri(uriText));
   } catch {
     return `unparsable|${uriText}`;
-  }
-}
-
-/** The digest `uri` must name the Request-URI (RFC 7616 §3.4.6), compared as URIs, not text. */
-function safeCallId(req: SipRequest): string | undefined {
-  try {
-    return req.callId;
-  } catch {
-    return undefined;
   }
 }

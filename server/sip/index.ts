@@ -10,6 +10,7 @@ export {
   newCallId,
   cloneUri,
   parseCSeq,
+  callIdForLog,
 } from './message.ts';
 export type { Endpoint, SipMessage, CSeq } from './message.ts';
 export { SipHeaders } from './headers.ts';

@@ -335,3 +335,12 @@ export function newTag(): string {
 export function newCallId(host: string): string {
   return `${randomToken(15)}@${host}`;
 }
+
+/** The request's Call-ID for a log line, or undefined when the header is missing or broken (the log must not throw). */
+export function callIdForLog(req: SipRequest): string | undefined {
+  try {
+    return req.callId;
+  } catch {
+    return undefined;
+  }
+}
