@@ -1,19 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileDialplan } from './compile.ts';
-import type { DialplanRequest, DialResult, RunDirection, RunResult } from './protocol.ts';
+import type { DialResult, RunDirection, RunResult } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
+import { compiledDialplan, inviteRequest } from './test-fixtures/dialplan-run-inputs.ts';
 
-const request: DialplanRequest = {
-  method: 'INVITE',
-  uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' },
-  from: { uri: { user: 'alice', host: 'acme.example', params: {}, raw: 'sip:alice@acme.example' }, tag: 'f1' },
-  to: { uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' } },
-  callId: 'budget@test',
-  headers: {},
-  body: '',
-  source: { address: '192.0.2.10', port: 5060, transport: 'udp' },
-  direction: 'in',
-};
+const request = inviteRequest({ callId: 'budget@test', direction: 'in' });
 
 const answered: DialResult = { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
 
@@ -38,9 +28,7 @@ let sourceMap = '';
 let counter = 0;
 
 beforeAll(async () => {
-  const compiled = await compileDialplan('await sys.Dial("100@local");', 'ts');
-  if (!compiled.ok) throw new Error('compile failed');
-  ({ js, sourceMap } = compiled);
+  ({ js, sourceMap } = await compiledDialplan('await sys.Dial("100@local");'));
   supervisor = new SandboxSupervisor({ maxConcurrentPerTenant: 3, maxInboundPerSource: 2 });
   await supervisor.start();
 });
