@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors, signIn } from './ui-support/browser.ts';
+import { setSource } from './ui-support/code-editor.ts';
 import { expectSippOk, startSipp } from './calls-support.ts';
 import { DOMAIN, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
@@ -39,22 +40,6 @@ async function storedVersions(name: string) {
   return Promise.all(summaries.reverse().map(async (v) => (await db.dialplans.getVersion(ui.sw.tenantId, name, v.version))!));
 }
 
-async function signIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('E-mail').fill('admin@acme.test');
-  await page.getByLabel('Password').fill('admin-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
-}
-
-/** Replaces the whole editor content, as a paste would (no auto-closed brackets). */
-async function setSource(page: Page, source: string): Promise<void> {
-  await page.locator('[data-testid=code-editor] .view-lines').click();
-  await page.keyboard.press('ControlOrMeta+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(source);
-}
-
 /**
  * The messages of the first markers from the top, read from Monaco's marker widget (F8 steps
  * through them); diagnostics arrive asynchronously, so callers poll.
@@ -84,7 +69,7 @@ async function editorText(page: Page): Promise<string> {
 describe('dialplan editor', () => {
   it('completes and checks against dialplan.d.ts, marks compile errors, saves, diffs, rolls back', async () => {
     const { page, context, requests, errors } = await openPage(browser, origin);
-    await signIn(page);
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
     // Another tenant's dialplan is not listed.
     expect(await page.getByRole('table', { name: 'Dialplans' }).getByRole('link').allTextContents()).toEqual(['outgoing']);
     await screenshot(page, 'dialplans');
@@ -199,7 +184,7 @@ describe('dialplan editor', () => {
 
   it('creates and deletes a dialplan', async () => {
     const { page, context, errors } = await openPage(browser, origin);
-    await signIn(page);
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
     await page.getByRole('button', { name: 'New dialplan' }).click();
     const form = page.getByRole('form', { name: 'New dialplan' });
     await form.getByLabel('Name').fill('bad name!');
@@ -262,7 +247,7 @@ describe('dialplan editor', () => {
 
   it('knows only the globals the sandbox leaves: removed ones are errors, sys.Dial still completes', async () => {
     const { page, context, errors } = await openPage(browser, origin);
-    await signIn(page);
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
     await page.getByRole('link', { name: 'outgoing' }).click();
     await page.locator('.monaco-editor').waitFor();
     await expect.poll(() => editorText(page)).toContain('sys.Dial');
