@@ -322,14 +322,19 @@ export async function expectSippOk(...runs: SippProcess[]): Promise<Array<{ code
   return results;
 }
 
-/** Registers `user`'s phone at 127.0.0.1:`port` with a real sipp REGISTER (digest), so a sipp UAS on that port rings for it. */
-export async function registerPhone(sw: Switch, user: string, port: number, domain = DOMAIN, password = PASSWORD): Promise<void> {
+/**
+ * Registers `user`'s phone at 127.0.0.1:`port` with a real sipp REGISTER (digest; `scenario`
+ * default register-digest.xml), so a sipp UAS on that port rings for it.
+ */
+export async function registerPhone(
+  sw: Switch, user: string, port: number, opts: { domain?: string; password?: string; scenario?: string } = {},
+): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'patchbay-calls-reg-'));
   try {
     const injection = join(workDir, 'account.csv');
-    await writeFile(injection, `SEQUENTIAL\n${user};${domain};[authentication username=${user} password=${password}]\n`);
+    await writeFile(injection, `SEQUENTIAL\n${user};${opts.domain ?? DOMAIN};[authentication username=${user} password=${opts.password ?? PASSWORD}]\n`);
     const reg = await runSipp({
-      scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection],
+      scenario: join(SCENARIOS, opts.scenario ?? 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection],
     });
     expect(reg.code, reg.stderr + reg.errors).toBe(0);
   } finally {
@@ -361,15 +366,17 @@ export async function setMaxCalls(sw: Switch, user: string, maxCalls: number | n
   sw.running.sip.directory.invalidate();
 }
 
-/** Another tenant on the switch: `users` (password PASSWORD), `out.user` calling out through the dialplan `out.source`; returns its id. */
-export async function addTenant(sw: Switch, domain: string, users: string[], out: { user: string; source: string }): Promise<number> {
+/** Another tenant on the switch: `users` (password PASSWORD), and `out.user` calling out through the dialplan `out.source` if given; returns its id. */
+export async function addTenant(sw: Switch, domain: string, users: string[], out?: { user: string; source: string }): Promise<number> {
   const db = sw.running.db;
   const tenant = await db.tenants.add({ domain });
   for (const username of users) await db.accounts.add({ username, domain, password: PASSWORD });
-  const compiled = await compileDialplan(out.source, 'ts');
-  if (!compiled.ok) throw new Error(`dialplan does not compile: ${JSON.stringify(compiled.errors)}`);
-  await db.dialplans.save({ tenantId: tenant.id, name: 'out', language: 'ts', source: out.source, compiledJs: compiled.js, sourceMap: compiled.sourceMap });
-  await db.accounts.update(out.user, domain, { outDialplan: 'out' });
+  if (out) {
+    const compiled = await compileDialplan(out.source, 'ts');
+    if (!compiled.ok) throw new Error(`dialplan does not compile: ${JSON.stringify(compiled.errors)}`);
+    await db.dialplans.save({ tenantId: tenant.id, name: 'out', language: 'ts', source: out.source, compiledJs: compiled.js, sourceMap: compiled.sourceMap });
+    await db.accounts.update(out.user, domain, { outDialplan: 'out' });
+  }
   sw.running.sip.directory.invalidate();
   return tenant.id;
 }

@@ -79,7 +79,7 @@ describe('first run', () => {
 
     // 1002's phone registers, 1001 dials 1002: the default dialplan rings 1002@local and the call connects.
     const phonePort = await freeUdpPort();
-    await registerPhone(sw, '1002', phonePort, FRESH, SIP_PASSWORD);
+    await registerPhone(sw, '1002', phonePort, { domain: FRESH, password: SIP_PASSWORD });
     const callee = await startSipp('call-uas-answer.xml', { port: phonePort });
     const caller = await startSipp('e2e-uac-auth-answer-bye.xml', { remote: sw.target, service: '1002', user: '1001', password: SIP_PASSWORD, domain: FRESH });
     await expectSippOk(callee, caller);
