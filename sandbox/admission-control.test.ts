@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DialResult, RunResult } from './protocol.ts';
+import type { RunResult } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
 import { compiledDialplan, inviteRequest } from './test-fixtures/dialplan-run-inputs.ts';
+import { HoldingHost } from './test-fixtures/holding-host.ts';
 
 /**
  * Admission control on the worker's queue: executions that have to run now count (started, or
@@ -11,23 +12,6 @@ import { compiledDialplan, inviteRequest } from './test-fixtures/dialplan-run-in
  */
 
 const request = inviteRequest({ callId: 'admission@test', direction: 'out' });
-
-const answered: DialResult = { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
-
-/** Holds every Dial until released. */
-class HoldingHost implements SandboxHost {
-  private held: (() => void)[] = [];
-  dials = 0;
-  async call(name: string): Promise<unknown> {
-    if (name !== 'Dial') return null;
-    this.dials++;
-    await new Promise<void>((resolve) => this.held.push(resolve));
-    return answered;
-  }
-  release(): void {
-    for (const release of this.held.splice(0)) release();
-  }
-}
 
 let supervisor: SandboxSupervisor;
 const compiled: Record<string, { js: string; sourceMap: string }> = {};

@@ -1,26 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DialResult, RunDirection, RunResult } from './protocol.ts';
+import type { RunDirection, RunResult } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
 import { compiledDialplan, inviteRequest } from './test-fixtures/dialplan-run-inputs.ts';
+import { HoldingHost } from './test-fixtures/holding-host.ts';
 
 const request = inviteRequest({ callId: 'budget@test', direction: 'in' });
-
-const answered: DialResult = { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
-
-/** Holds every Dial until released, so runs stay in flight as long as a test needs. */
-class HoldingHost implements SandboxHost {
-  private held: (() => void)[] = [];
-  dials = 0;
-  async call(name: string): Promise<unknown> {
-    if (name !== 'Dial') return null;
-    this.dials++;
-    await new Promise<void>((resolve) => this.held.push(resolve));
-    return answered;
-  }
-  release(): void {
-    for (const release of this.held.splice(0)) release();
-  }
-}
 
 let supervisor: SandboxSupervisor;
 let js = '';
