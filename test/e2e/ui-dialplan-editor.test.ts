@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors, signIn } from './ui-support/browser.ts';
-import { setSource } from './ui-support/code-editor.ts';
+import { setSource, suggestionDetails } from './ui-support/code-editor.ts';
 import { expectSippOk, startSipp } from './calls-support.ts';
 import { DOMAIN, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
@@ -85,17 +85,8 @@ describe('dialplan editor', () => {
     await page.keyboard.type('sys.Dia');
     const suggestion = page.locator('.suggest-widget .monaco-list-row', { hasText: 'Dial' }).first();
     await suggestion.waitFor({ timeout: 15_000 });
-    // The details pane shows the doc comment. Ctrl+Space opens it when collapsed (and reopens the
-    // list if it closed meanwhile); asked at most every 500 ms so it is never toggled back shut.
-    const details = page.locator('.suggest-details');
-    const docs = async (): Promise<string> => {
-      if (!(await details.isVisible())) {
-        await page.keyboard.press('Control+Space');
-        return '';
-      }
-      return details.innerText({ timeout: 500 }).catch(() => '');
-    };
-    await expect.poll(docs, { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
+    // The details pane shows the doc comment.
+    await expect.poll(suggestionDetails(page), { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
     await screenshot(page, 'editor-completion');
     await page.keyboard.press('Enter');
     await expect.poll(() => editorText(page)).toContain('sys.Dial');
@@ -273,15 +264,7 @@ describe('dialplan editor', () => {
     await page.keyboard.press('ControlOrMeta+End');
     await page.keyboard.type('sys.Dia');
     await page.locator('.suggest-widget .monaco-list-row', { hasText: 'Dial' }).first().waitFor({ timeout: 15_000 });
-    const details = page.locator('.suggest-details');
-    const docs = async (): Promise<string> => {
-      if (!(await details.isVisible())) {
-        await page.keyboard.press('Control+Space');
-        return '';
-      }
-      return details.innerText({ timeout: 500 }).catch(() => '');
-    };
-    await expect.poll(docs, { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
+    await expect.poll(suggestionDetails(page), { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
     expect(unexpectedErrors(errors, [401])).toEqual([]);
     await context.close();
   }, 90_000);
