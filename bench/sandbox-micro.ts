@@ -4,28 +4,19 @@
  * sys.Dial answered at once by the host (what a call through a dialplan costs the sandbox; the
  * bench's "sandbox" row), and a burst of runs at once. Run: node bin/run-ts.js bench/sandbox-micro.ts [runs] [row filter]
  */
-import { SandboxSupervisor, compileDialplan, type DialplanRequest, type SandboxHost } from '../sandbox/index.ts';
+import { SandboxSupervisor, type SandboxHost } from '../sandbox/index.ts';
+import { compiledDialplan, inviteRequest } from '../sandbox/test-fixtures/dialplan-run-inputs.ts';
 
 const runs = Number(process.argv[2] ?? 500);
 const only = process.argv[3];
-const req: DialplanRequest = {
-  method: 'INVITE',
-  uri: { user: '1001', host: 'bench.example', params: {}, raw: 'sip:1001@bench.example' },
-  from: { uri: { user: 'alice', host: 'bench.example', params: {}, raw: 'sip:alice@bench.example' }, tag: 'a' },
-  to: { uri: { user: '1001', host: 'bench.example', params: {}, raw: 'sip:1001@bench.example' } },
-  callId: 'bench',
-  headers: {},
-  body: '',
-  source: { address: '127.0.0.1', port: 5060, transport: 'udp' },
-  direction: 'in',
-};
+const req = inviteRequest({
+  callId: 'bench', direction: 'in', callee: '1001', domain: 'bench.example', fromTag: 'a', source: { address: '127.0.0.1', port: 5060, transport: 'udp' },
+});
 const answered = { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
 const host: SandboxHost = { call: async (name) => (name === 'Dial' ? answered : null) };
 
 async function paramsFor(source: string) {
-  const compiled = await compileDialplan(source, 'ts');
-  if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
-  return { tenantId: 'bench', callId: 'bench', dialplanName: 'bench', js: compiled.js, sourceMap: compiled.sourceMap, req };
+  return { tenantId: 'bench', callId: 'bench', dialplanName: 'bench', ...(await compiledDialplan(source)), req };
 }
 const logOnly = await paramsFor('sys.Log(`call to ${req.uri.user}`);');
 const withDial = await paramsFor('sys.Log(`call to ${req.uri.user}`);\nconst r = await sys.Dial(`${req.uri.user}@local`);\nif (!r.answered) sys.Log(r.reason);');

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileDialplan } from './compile.ts';
-import type { DialplanRequest, DialResult, RunResult } from './protocol.ts';
+import type { RunResult } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
+import { compiledDialplan, inviteRequest } from './test-fixtures/dialplan-run-inputs.ts';
+import { HoldingHost } from './test-fixtures/holding-host.ts';
 
 /**
  * Admission control on the worker's queue: executions that have to run now count (started, or
@@ -10,34 +11,7 @@ import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
  * can ask before doing any work for a new call.
  */
 
-const request: DialplanRequest = {
-  method: 'INVITE',
-  uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' },
-  from: { uri: { user: 'alice', host: 'acme.example', params: {}, raw: 'sip:alice@acme.example' }, tag: 'f1' },
-  to: { uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' } },
-  callId: 'admission@test',
-  headers: {},
-  body: '',
-  source: { address: '192.0.2.10', port: 5060, transport: 'udp' },
-  direction: 'out',
-};
-
-const answered: DialResult = { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
-
-/** Holds every Dial until released. */
-class HoldingHost implements SandboxHost {
-  private held: (() => void)[] = [];
-  dials = 0;
-  async call(name: string): Promise<unknown> {
-    if (name !== 'Dial') return null;
-    this.dials++;
-    await new Promise<void>((resolve) => this.held.push(resolve));
-    return answered;
-  }
-  release(): void {
-    for (const release of this.held.splice(0)) release();
-  }
-}
+const request = inviteRequest({ callId: 'admission@test', direction: 'out' });
 
 let supervisor: SandboxSupervisor;
 const compiled: Record<string, { js: string; sourceMap: string }> = {};
@@ -51,11 +25,7 @@ const SOURCES = {
 };
 
 beforeAll(async () => {
-  for (const [name, source] of Object.entries(SOURCES)) {
-    const result = await compileDialplan(source, 'ts');
-    if (!result.ok) throw new Error('compile failed');
-    compiled[name] = result;
-  }
+  for (const [name, source] of Object.entries(SOURCES)) compiled[name] = await compiledDialplan(source);
   supervisor = new SandboxSupervisor({ maxQueued: 2, retryAfterSeconds: 7, maxConcurrentPerTenant: 10 });
   await supervisor.start();
 });

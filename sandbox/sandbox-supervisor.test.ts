@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileDialplan } from './compile.ts';
 import type { DialplanRequest, DialResult, SandboxLimits } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
+import { compiledDialplan } from './test-fixtures/dialplan-run-inputs.ts';
 
 const request: DialplanRequest = {
   method: 'INVITE',
@@ -41,8 +41,7 @@ let supervisor: SandboxSupervisor;
 let runCounter = 0;
 
 async function run(source: string, host: SandboxHost, limits?: Partial<SandboxLimits>, tenantId = 'tenant-a') {
-  const compiled = await compileDialplan(source, 'ts');
-  if (!compiled.ok) throw new Error(`compile failed: ${JSON.stringify(compiled.errors)}`);
+  const compiled = await compiledDialplan(source);
   runCounter++;
   return supervisor.run(
     { tenantId, callId: `call-${runCounter}`, dialplanName: 'default', js: compiled.js, sourceMap: compiled.sourceMap, req: request, limits },
@@ -116,8 +115,7 @@ describe('running dialplans', () => {
       'const d: Destination = { user: req.uri.user };',
       'if (d.user) throw new Error("no route for " + d.user);',
     ].join('\n');
-    const compiled = await compileDialplan(source, 'ts');
-    if (!compiled.ok) throw new Error('compile failed');
+    const compiled = await compiledDialplan(source);
     expect(compiled.js.split('\n').findIndex((line) => line.includes('throw')) + 1).not.toBe(5);
     const result = await run(source, new FakeHost());
     expect(result).toEqual({ status: 'failed', code: 500, reason: 'no route for 0301234', line: 5, column: 19 });

@@ -1,22 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileDialplan } from './compile.ts';
-import { DEFAULT_SANDBOX_LIMITS, type DialplanRequest, type SandboxLimits } from './protocol.ts';
+import { DEFAULT_SANDBOX_LIMITS, type SandboxLimits } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
 import { logLimitLine, SysCallBudget } from './sys-call-budget.ts';
 import { unbatch } from './ipc-outbox.ts';
+import { compiledDialplan, inviteRequest } from './test-fixtures/dialplan-run-inputs.ts';
 
-const request: DialplanRequest = {
-  method: 'INVITE',
-  uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' },
-  from: { uri: { user: 'alice', host: 'acme.example', params: {}, raw: 'sip:alice@acme.example' }, tag: 'f1' },
-  to: { uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' } },
-  callId: 'limits@test',
-  headers: {},
-  body: '',
-  source: { address: '192.0.2.10', port: 5060, transport: 'udp' },
-  direction: 'out',
-};
+const request = inviteRequest({ callId: 'limits@test', direction: 'out' });
 
 /** Counts sys calls by name; WebGet may be held open to test concurrency. */
 class CountingHost implements SandboxHost {
@@ -45,8 +35,7 @@ let supervisor: SandboxSupervisor;
 let counter = 0;
 
 async function run(source: string, host: SandboxHost, limits?: Partial<SandboxLimits>) {
-  const compiled = await compileDialplan(source, 'ts');
-  if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+  const compiled = await compiledDialplan(source);
   counter++;
   return supervisor.run({ tenantId: 't1', callId: `c${counter}`, dialplanName: 'default', js: compiled.js, sourceMap: compiled.sourceMap, req: request, limits }, host);
 }

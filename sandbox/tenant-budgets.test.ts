@@ -1,36 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileDialplan } from './compile.ts';
-import type { DialplanRequest, DialResult, RunDirection, RunResult } from './protocol.ts';
+import type { RunDirection, RunResult } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost } from './sandbox-supervisor.ts';
+import { compiledDialplan, inviteRequest } from './test-fixtures/dialplan-run-inputs.ts';
+import { HoldingHost } from './test-fixtures/holding-host.ts';
 
-const request: DialplanRequest = {
-  method: 'INVITE',
-  uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' },
-  from: { uri: { user: 'alice', host: 'acme.example', params: {}, raw: 'sip:alice@acme.example' }, tag: 'f1' },
-  to: { uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' } },
-  callId: 'budget@test',
-  headers: {},
-  body: '',
-  source: { address: '192.0.2.10', port: 5060, transport: 'udp' },
-  direction: 'in',
-};
-
-const answered: DialResult = { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
-
-/** Holds every Dial until released, so runs stay in flight as long as a test needs. */
-class HoldingHost implements SandboxHost {
-  private held: (() => void)[] = [];
-  dials = 0;
-  async call(name: string): Promise<unknown> {
-    if (name !== 'Dial') return null;
-    this.dials++;
-    await new Promise<void>((resolve) => this.held.push(resolve));
-    return answered;
-  }
-  release(): void {
-    for (const release of this.held.splice(0)) release();
-  }
-}
+const request = inviteRequest({ callId: 'budget@test', direction: 'in' });
 
 let supervisor: SandboxSupervisor;
 let js = '';
@@ -38,9 +12,7 @@ let sourceMap = '';
 let counter = 0;
 
 beforeAll(async () => {
-  const compiled = await compileDialplan('await sys.Dial("100@local");', 'ts');
-  if (!compiled.ok) throw new Error('compile failed');
-  ({ js, sourceMap } = compiled);
+  ({ js, sourceMap } = await compiledDialplan('await sys.Dial("100@local");'));
   supervisor = new SandboxSupervisor({ maxConcurrentPerTenant: 3, maxInboundPerSource: 2 });
   await supervisor.start();
 });

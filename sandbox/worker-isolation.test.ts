@@ -3,36 +3,19 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileDialplan } from './compile.ts';
 import { checkNodeSupport, nodeSupportPolicyFromEnv } from './node-support.ts';
-import type { DialplanRequest, DialResult } from './protocol.ts';
+import type { DialResult } from './protocol.ts';
 import { SandboxSupervisor, type SandboxHost, type SandboxLogger } from './sandbox-supervisor.ts';
+import { compiledDialplan, inviteRequest } from './test-fixtures/dialplan-run-inputs.ts';
 import { permissionFlag, prepareWorkerLaunch, resolveSandboxUser } from './worker-launch.ts';
 
-const request: DialplanRequest = {
-  method: 'INVITE',
-  uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' },
-  from: { uri: { user: 'alice', host: 'acme.example', params: {}, raw: 'sip:alice@acme.example' }, tag: 'f1' },
-  to: { uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' } },
-  callId: 'iso-1@test',
-  headers: {},
-  body: '',
-  source: { address: '192.0.2.10', port: 5060, transport: 'udp' },
-  account: { username: 'alice', domain: 'acme.example' },
-  direction: 'out',
-};
+const request = inviteRequest({ callId: 'iso-1@test', direction: 'out', account: { username: 'alice', domain: 'acme.example' } });
 
 class RecordingLogger implements SandboxLogger {
   readonly lines: { level: string; message: string; object: object }[] = [];
   info(object: object, message: string): void { this.lines.push({ level: 'info', message, object }); }
   warn(object: object, message: string): void { this.lines.push({ level: 'warn', message, object }); }
   error(object: object, message: string): void { this.lines.push({ level: 'error', message, object }); }
-}
-
-async function compiled(source: string): Promise<{ js: string; sourceMap: string }> {
-  const result = await compileDialplan(source, 'ts');
-  if (!result.ok) throw new Error(JSON.stringify(result.errors));
-  return result;
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -83,7 +66,7 @@ describe('the worker process as seen from outside (/proc)', () => {
         return new Promise<DialResult>((resolve) => (release = resolve));
       },
     };
-    const { js, sourceMap } = await compiled('await sys.Dial("100@local");');
+    const { js, sourceMap } = await compiledDialplan('await sys.Dial("100@local");');
     const running = supervisor.run({ tenantId: 't1', callId: 'c1', dialplanName: 'default', js, sourceMap, req: request }, host);
     await dialStarted;
     const pid = supervisor.pid!;

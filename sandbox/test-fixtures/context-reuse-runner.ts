@@ -12,6 +12,7 @@ import { IsolatePool } from '../isolate-pool.ts';
 import { loadIsolatedVm } from '../isolated-vm-loader.ts';
 import { DEFAULT_SANDBOX_LIMITS, type DialplanRequest, type RunMessage, type RunResult } from '../protocol.ts';
 import { SandboxIsolate } from '../sandbox-isolate.ts';
+import { inviteRequest } from './dialplan-run-inputs.ts';
 
 interface Step {
   tenantId: string;
@@ -51,19 +52,10 @@ const source: IsolateSource = {
 };
 
 function request(user: string): DialplanRequest {
-  const uri = (u: string) => ({ user: u, host: 'acme.example', params: {}, raw: `sip:${u}@acme.example` });
-  return {
-    method: 'INVITE',
-    uri: uri('100'),
-    from: { uri: uri(user), tag: 'f' },
-    to: { uri: uri('100') },
-    callId: `${user}@test`,
-    headers: {},
-    body: '',
-    source: { address: '192.0.2.1', port: 5060, transport: 'udp' },
-    account: { username: user, domain: 'acme.example' },
-    direction: 'out',
-  };
+  return inviteRequest({
+    callId: `${user}@test`, direction: 'out', caller: user, fromTag: 'f',
+    source: { address: '192.0.2.1', port: 5060, transport: 'udp' }, account: { username: user, domain: 'acme.example' },
+  });
 }
 
 let execId = 1;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileDialplan } from '../../sandbox/index.ts';
 import { CallControl } from '../../server/calls/index.ts';
-import { DOMAIN, endedAt, expectSippOk, PASSWORD, useSwitch } from './calls-support.ts';
+import { DOMAIN, addTenant, endedAt, expectSippOk, useSwitch } from './calls-support.ts';
 
 /**
  * Attended transfer through the real switch with sipp on every side (DESIGN.md "Transfer
@@ -14,14 +14,9 @@ import { DOMAIN, endedAt, expectSippOk, PASSWORD, useSwitch } from './calls-supp
 const OTHER = 'other.test';
 const { sw, sipp } = useSwitch(['1001', '1003', '1004']);
 
+/** The other tenant, with its own 1003. */
 async function otherTenant(): Promise<number> {
-  const db = sw.running.db;
-  const existing = await db.tenants.findByDomain(OTHER);
-  if (existing) return existing.id;
-  const t = await db.tenants.add({ domain: OTHER });
-  await db.accounts.add({ username: '1003', domain: OTHER, password: PASSWORD });
-  sw.running.sip.directory.invalidate();
-  return t.id;
+  return (await sw.running.db.tenants.findByDomain(OTHER))?.id ?? addTenant(sw, OTHER, ['1003']);
 }
 
 async function otherTenantDialplan(tenantId: number, user: string, source: string): Promise<void> {

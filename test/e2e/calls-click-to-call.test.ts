@@ -1,6 +1,6 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DOMAIN, PASSWORD, expectSippOk, freeUdpPort, registerPhone, useSwitch } from './calls-support.ts';
+import { DOMAIN, PASSWORD, expectSippOk, freeUdpPort, registerPhone, restApi, useSwitch } from './calls-support.ts';
 
 /**
  * Click-to-call over the REST API against the real switch (RFC 3725 flow I, the sys.Callback
@@ -12,6 +12,7 @@ import { DOMAIN, PASSWORD, expectSippOk, freeUdpPort, registerPhone, useSwitch }
  */
 
 const { sw, sipp } = useSwitch(['1001', '1002']);
+const { tokenFor, api } = restApi(sw);
 /** Stands in for the provider's server: every datagram it gets is kept, and there must be none. */
 let carrierSocket: Socket;
 const carrierPackets: string[] = [];
@@ -28,21 +29,9 @@ afterAll(() => {
   carrierSocket?.close();
 });
 
-async function tokenFor(email: string, role: 'admin' | 'receptionist' | 'member', tenantId: number): Promise<{ token: string; userId: number }> {
-  const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role, tenantId });
-  return { token: (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token, userId: user.id };
-}
-
-function api(token: string, method: string, path: string, body?: unknown): Promise<Response> {
-  const { host, port } = sw.running.httpAddress;
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-}
-
 describe('click-to-call: POST /api/v1/calls', () => {
   it('rings the from account, then the destination with its offer, bridges them; BYE ends both; listed, evented, CDR written', async () => {
-    const { token } = await tokenFor('desk@acme.test', 'receptionist', sw.tenantId);
+    const token = await tokenFor('desk@acme.test', sw.tenantId);
     const firstPort = await freeUdpPort();
     const secondPort = await freeUdpPort();
     await registerPhone(sw, '1001', firstPort);
@@ -78,33 +67,34 @@ describe('click-to-call: POST /api/v1/calls', () => {
   });
 
   it('a member calls only from their own accounts; another tenant\'s account is 404; a denied number rings nobody and sends nothing', async () => {
-    const member = await tokenFor('member@acme.test', 'member', sw.tenantId);
-    await sw.running.db.accounts.add({ username: '1003', domain: DOMAIN, password: PASSWORD, ownerUserId: member.userId });
+    const member = await tokenFor('member@acme.test', sw.tenantId, 'member');
+    const memberUser = await sw.running.db.users.findByEmail('member@acme.test');
+    await sw.running.db.accounts.add({ username: '1003', domain: DOMAIN, password: PASSWORD, ownerUserId: memberUser!.id });
     const other = await sw.running.db.tenants.add({ domain: 'click-other.test' });
     await sw.running.db.accounts.add({ username: '2001', domain: 'click-other.test', password: PASSWORD });
-    const stranger = await tokenFor('admin@click-other.test', 'admin', other.id);
-    const admin = await tokenFor('admin@acme.test', 'admin', sw.tenantId);
+    const stranger = await tokenFor('admin@click-other.test', other.id, 'admin');
+    const admin = await tokenFor('admin@acme.test', sw.tenantId, 'admin');
     sw.running.sip.directory.invalidate();
     const callsBefore = sw.running.sip.calls.activeCalls().length;
 
     // Someone else's account, for a member; another tenant's account for anyone: not found.
-    const notMine = await api(member.token, 'POST', '/calls', { from: '1001', to: '1002@local' });
+    const notMine = await api(member, 'POST', '/calls', { from: '1001', to: '1002@local' });
     expect(notMine.status).toBe(404);
     expect(await notMine.json()).toMatchObject({ field: 'from' });
-    expect((await api(stranger.token, 'POST', '/calls', { from: '1001', to: '1002@local' })).status).toBe(404);
-    expect((await api(admin.token, 'POST', '/calls', { from: '2001', to: '1002@local' })).status).toBe(404);
+    expect((await api(stranger, 'POST', '/calls', { from: '1001', to: '1002@local' })).status).toBe(404);
+    expect((await api(admin, 'POST', '/calls', { from: '2001', to: '1002@local' })).status).toBe(404);
     // Bad input names the field.
-    const bad = await api(admin.token, 'POST', '/calls', { from: '1001', to: '1002@local[dt=x' });
+    const bad = await api(admin, 'POST', '/calls', { from: '1001', to: '1002@local[dt=x' });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ field: 'to' });
-    expect(((await (await api(admin.token, 'POST', '/calls', { from: '1001' })).json()) as { field?: string }).field).toBe('to');
+    expect(((await (await api(admin, 'POST', '/calls', { from: '1001' })).json()) as { field?: string }).field).toBe('to');
 
     // The member's own account, but no phone of it is registered: nobody to ring first.
-    const unregistered = await api(member.token, 'POST', '/calls', { from: '1003', to: '1002@local' });
+    const unregistered = await api(member, 'POST', '/calls', { from: '1003', to: '1002@local' });
     expect(unregistered.status).toBe(409);
     expect(await unregistered.json()).toMatchObject({ field: 'from' });
     // The member's own account, to a satellite number via the provider: refused by the policy.
-    const blocked = await api(member.token, 'POST', '/calls', { from: '1003', to: '+88216001234@carrier' });
+    const blocked = await api(member, 'POST', '/calls', { from: '1003', to: '+88216001234@carrier' });
     expect(blocked.status).toBe(403);
     expect(await blocked.json()).toMatchObject({ field: 'to', error: expect.stringContaining('denied prefix +882') });
     const event = await sw.waitForEvent((e) => e.type === 'call.blocked' && e['number'] === '+88216001234');
@@ -114,10 +104,10 @@ describe('click-to-call: POST /api/v1/calls', () => {
     expect(carrierPackets).toEqual([]);
 
     // A policy change through the API applies at once (the switch's 30 s policy cache is dropped).
-    const current = (await (await api(admin.token, 'GET', '/destination-policy')).json()) as { policy: { deniedPrefixes: string[] } };
-    const put = await api(admin.token, 'PUT', '/destination-policy', { ...current.policy, deniedPrefixes: [...current.policy.deniedPrefixes, '+4930'] });
+    const current = (await (await api(admin, 'GET', '/destination-policy')).json()) as { policy: { deniedPrefixes: string[] } };
+    const put = await api(admin, 'PUT', '/destination-policy', { ...current.policy, deniedPrefixes: [...current.policy.deniedPrefixes, '+4930'] });
     expect(put.status, await put.clone().text()).toBe(200);
-    const now = await api(member.token, 'POST', '/calls', { from: '1003', to: '+4930123456@carrier' });
+    const now = await api(member, 'POST', '/calls', { from: '1003', to: '+4930123456@carrier' });
     expect(now.status).toBe(403);
     expect(await now.json()).toMatchObject({ error: expect.stringContaining('denied prefix +4930') });
     expect(carrierPackets).toEqual([]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DOMAIN, expectSippOk, useSwitch } from './calls-support.ts';
+import { DOMAIN, expectSippOk, restApi, useSwitch } from './calls-support.ts';
 
 /**
  * Live call control over the REST API against the real switch: a call between two sipp parties
@@ -8,19 +8,7 @@ import { DOMAIN, expectSippOk, useSwitch } from './calls-support.ts';
  */
 
 const { sw, sipp } = useSwitch(['1001']);
-
-async function tokenFor(email: string, tenantId: number): Promise<string> {
-  const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role: 'receptionist', tenantId });
-  return (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token;
-}
-
-function api(token: string | undefined, method: string, path: string, body?: unknown): Promise<Response> {
-  const { host, port } = sw.running.httpAddress;
-  const headers: Record<string, string> = {};
-  if (token) headers['authorization'] = `Bearer ${token}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-}
+const { tokenFor, api } = restApi(sw);
 
 async function waitForAnsweredCall(token: string): Promise<{ id: string; state: string }> {
   for (let i = 0; i < 100; i++) {

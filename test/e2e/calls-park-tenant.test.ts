@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileDialplan } from '../../sandbox/index.ts';
-import { DOMAIN, PASSWORD, expectSippOk, useSwitch, type SippProcess } from './calls-support.ts';
+import { DOMAIN, addTenant, answeredCall, expectSippOk, restApi, useSwitch, type SippProcess } from './calls-support.ts';
 
 /**
  * Per-tenant park slots through the real switch with sipp: an operator gives one tenant the
@@ -10,48 +9,20 @@ import { DOMAIN, PASSWORD, expectSippOk, useSwitch, type SippProcess } from './c
 
 const { sw, sipp } = useSwitch(['1001', '1004']);
 const OWN = `park-own-${process.pid}.test`;
-
-function api(token: string, method: string, path: string, body?: unknown): Promise<Response> {
-  const { host, port } = sw.running.httpAddress;
-  const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-}
-
-async function tokenFor(email: string, role: 'operator' | 'receptionist', tenantId: number | null): Promise<string> {
-  const user = await sw.running.db.users.add({ email, password: 'a-long-web-password', role, tenantId });
-  return (await sw.running.db.tokens.create({ userId: user.id, name: 'test' })).token;
-}
-
-/** A second tenant with 1001 and 1004, 1001 dialling the sipp callee at `port`. */
-async function ownTenant(calleePort: number): Promise<number> {
-  const db = sw.running.db;
-  const t = await db.tenants.add({ domain: OWN });
-  for (const username of ['1001', '1004']) await db.accounts.add({ username, domain: OWN, password: PASSWORD });
-  const source = `await sys.Dial("sip:callee@127.0.0.1:${calleePort}");`;
-  const compiled = await compileDialplan(source, 'ts');
-  if (!compiled.ok) throw new Error('dialplan does not compile');
-  await db.dialplans.save({ tenantId: t.id, name: 'out', language: 'ts', source, compiledJs: compiled.js, sourceMap: compiled.sourceMap });
-  await db.accounts.update('1001', OWN, { outDialplan: 'out' });
-  sw.running.sip.directory.invalidate();
-  return t.id;
-}
+const { tokenFor, api } = restApi(sw);
 
 /** 1001@domain calls out; returns the answered call's id and the caller's sipp. */
-async function answeredCall(domain: string): Promise<{ callId: string; caller: SippProcess }> {
-  const before = sw.events.length;
-  const caller = await sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001', domain });
-  const answered = await sw.waitForEvent((e) => e.type === 'call.answered' && e['tenantId'] !== undefined && sw.events.indexOf(e) >= before);
-  return { callId: String(answered['callId']), caller };
+function parkedCaller(domain: string): Promise<{ callId: string; caller: SippProcess }> {
+  return answeredCall(sw, () => sipp('park-uac-auth-parked-retrieved-bye.xml', { remote: sw.target, service: '2000', user: '1001', domain }));
 }
 
 describe('park slots per tenant', () => {
   it('a tenant given 80-82 through the API parks into 80 and refuses 70; the other tenant keeps 70-79', async () => {
     const ownCallee = await sipp('call-uas-answer.xml');
-    const ownId = await ownTenant(ownCallee.port);
-    const operator = await tokenFor(`op-${process.pid}@park.test`, 'operator', null);
-    const ownDesk = await tokenFor(`desk@${OWN}`, 'receptionist', ownId);
-    const acmeDesk = await tokenFor('desk@acme.test', 'receptionist', sw.tenantId);
+    const ownId = await addTenant(sw, OWN, ['1001', '1004'], { user: '1001', source: `await sys.Dial("sip:callee@127.0.0.1:${ownCallee.port}");` });
+    const operator = await tokenFor(`op-${process.pid}@park.test`, null, 'operator');
+    const ownDesk = await tokenFor(`desk@${OWN}`, ownId);
+    const acmeDesk = await tokenFor('desk@acme.test', sw.tenantId);
 
     // Bad ranges are 400 naming the field; a receptionist may not change tenant settings.
     for (const bad of [{ parkSlots: '82-80' }, { parkSlots: '70-200' }, { parkSlots: '7x' }, { parkRecallSeconds: -1 }]) {
@@ -67,7 +38,7 @@ describe('park slots per tenant', () => {
     expect(acme.tenant).toMatchObject({ parkSlots: null, parkRecallSeconds: null });
 
     // The tenant with its own slots: 70 is none of them, the first free one is 80.
-    const own = await answeredCall(OWN);
+    const own = await parkedCaller(OWN);
     const refused = await api(ownDesk, 'POST', `/calls/${own.callId}/park`, { party: 'caller', slot: '70' });
     expect(refused.status).toBe(422);
     expect(await refused.text()).toMatch(/80-82/);
@@ -85,7 +56,7 @@ describe('park slots per tenant', () => {
     // The other tenant: still the switch default, so 80 is not its slot and 70 is its first.
     const acmeCallee = await sipp('call-uas-answer.xml');
     await sw.useOutDialplan('1001', `await sys.Dial("sip:callee@127.0.0.1:${acmeCallee.port}");`);
-    const other = await answeredCall(DOMAIN);
+    const other = await parkedCaller(DOMAIN);
     expect((await api(acmeDesk, 'POST', `/calls/${other.callId}/park`, { party: 'caller', slot: '80' })).status).toBe(422);
     const acmeParked = await api(acmeDesk, 'POST', `/calls/${other.callId}/park`, { party: 'caller' });
     expect(acmeParked.status, await acmeParked.clone().text()).toBe(200);

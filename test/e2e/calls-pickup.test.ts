@@ -1,9 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSipp } from './harness/index.ts';
-import { DOMAIN, PASSWORD, SCENARIOS, endedAt, expectSippOk, freeUdpPort, useSwitch, waitForLamp, type SippProcess } from './calls-support.ts';
+import { DOMAIN, addTenant, endedAt, expectSippOk, freeUdpPort, registerPhone, useSwitch, waitForLamp, type SippProcess } from './calls-support.ts';
 
 /**
  * Call pickup through the real switch with sipp: 1001 calls 1002 (a registered sipp that rings
@@ -14,35 +10,15 @@ import { DOMAIN, PASSWORD, SCENARIOS, endedAt, expectSippOk, freeUdpPort, useSwi
 const OTHER = 'pickup-other.test';
 const { sw, sipp } = useSwitch(['1001', '1002', '1004']);
 
-async function register(user: string, port: number, domain = DOMAIN): Promise<void> {
-  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-pickup-reg-'));
-  try {
-    const injection = join(workDir, 'account.csv');
-    await writeFile(injection, `SEQUENTIAL\n${user};${domain};[authentication username=${user} password=${PASSWORD}]\n`);
-    const reg = await runSipp({
-      scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection],
-    });
-    expect(reg.code, reg.stderr + reg.errors).toBe(0);
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
-  }
-}
-
 /** The other tenant, with its own 1004. */
 async function otherTenant(): Promise<number> {
-  const db = sw.running.db;
-  const existing = await db.tenants.findByDomain(OTHER);
-  if (existing) return existing.id;
-  const t = await db.tenants.add({ domain: OTHER });
-  await db.accounts.add({ username: '1004', domain: OTHER, password: PASSWORD });
-  sw.running.sip.directory.invalidate();
-  return t.id;
+  return (await sw.running.db.tenants.findByDomain(OTHER))?.id ?? addTenant(sw, OTHER, ['1004']);
 }
 
 /** 1002's phone, registered and ringing until it is cancelled. */
 async function ringingPhone(): Promise<SippProcess> {
   const port = await freeUdpPort();
-  await register('1002', port);
+  await registerPhone(sw, '1002', port);
   return sipp('call-uas-ring-cancel.xml', { port });
 }
 
@@ -91,7 +67,7 @@ describe('call pickup', () => {
       method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
     });
     const deskPort = await freeUdpPort();
-    await register('1004', deskPort);
+    await registerPhone(sw, '1004', deskPort);
     const desk = await sipp('call-uas-answer.xml', { port: deskPort });
     const { phone, caller, callId } = await ringing1002();
     const both = await post(token, { callId, extension: '1002', destination: '1004' });
@@ -122,7 +98,7 @@ describe('call pickup', () => {
   });
 
   it('*8<ext>: the rung extension is idle and the picking phone busy while the picked call goes on', async () => {
-    await register('1004', await freeUdpPort());
+    await registerPhone(sw, '1004', await freeUdpPort());
     const from = sw.events.length;
     const { phone, caller, callId } = await ringing1002();
     await waitForLamp(sw, '1002', 'ringing', from);

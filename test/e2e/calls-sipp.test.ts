@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { runSipp } from './harness/index.ts';
-import { DOMAIN, PASSWORD, SCENARIOS, expectSippOk, freeUdpPort, useSwitch, type SippProcess } from './calls-support.ts';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { DOMAIN, expectSippOk, freeUdpPort, registerPhone, useSwitch, type SippProcess } from './calls-support.ts';
 
 /**
  * Calls through the real, fully wired server (startServer: SIP stack, registrar, CallService,
@@ -152,18 +148,7 @@ describe('calls through dialplans, sipp on both sides', () => {
   it('rings the bindings of a registered account without an incoming dialplan (unauthenticated outside caller)', async () => {
     await sw.useInDialplan('1002', null);
     const port = await freeUdpPort();
-    const workDir = await mkdtemp(join(tmpdir(), 'patchbay-calls-reg-'));
-    try {
-      const injection = join(workDir, 'account.csv');
-      await writeFile(injection, `SEQUENTIAL\n1002;${DOMAIN};[authentication username=1002 password=${PASSWORD}]\n`);
-      const reg = await runSipp({
-        scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000,
-        args: ['-m', '1', '-inf', injection],
-      });
-      expect(reg.code, reg.stderr + reg.errors).toBe(0);
-    } finally {
-      await rm(workDir, { recursive: true, force: true });
-    }
+    await registerPhone(sw, '1002', port);
     const callee = await sipp('call-uas-answer.xml', { port });
     const outsider = await sipp('e2e-uac-inbound-answer-bye.xml', { remote: sw.target, service: '1002' });
     const before = await cdrCount();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
+import type { WebRole } from '../../db/index.ts';
 import { compileDialplan } from '../../sandbox/index.ts';
 import { startServer, type RunningServer } from '../../server/main.ts';
 import type { SequencedEvent as TypedEvent } from '../../server/events/index.ts';
@@ -321,14 +322,19 @@ export async function expectSippOk(...runs: SippProcess[]): Promise<Array<{ code
   return results;
 }
 
-/** Registers `user`'s phone at 127.0.0.1:`port` with a real sipp REGISTER (digest), so a sipp UAS on that port rings for it. */
-export async function registerPhone(sw: Switch, user: string, port: number, domain = DOMAIN): Promise<void> {
+/**
+ * Registers `user`'s phone at 127.0.0.1:`port` with a real sipp REGISTER (digest; `scenario`
+ * default register-digest.xml), so a sipp UAS on that port rings for it.
+ */
+export async function registerPhone(
+  sw: Switch, user: string, port: number, opts: { domain?: string; password?: string; scenario?: string } = {},
+): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'patchbay-calls-reg-'));
   try {
     const injection = join(workDir, 'account.csv');
-    await writeFile(injection, `SEQUENTIAL\n${user};${domain};[authentication username=${user} password=${PASSWORD}]\n`);
+    await writeFile(injection, `SEQUENTIAL\n${user};${opts.domain ?? DOMAIN};[authentication username=${user} password=${opts.password ?? PASSWORD}]\n`);
     const reg = await runSipp({
-      scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection],
+      scenario: join(SCENARIOS, opts.scenario ?? 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection],
     });
     expect(reg.code, reg.stderr + reg.errors).toBe(0);
   } finally {
@@ -360,6 +366,21 @@ export async function setMaxCalls(sw: Switch, user: string, maxCalls: number | n
   sw.running.sip.directory.invalidate();
 }
 
+/** Another tenant on the switch: `users` (password PASSWORD), and `out.user` calling out through the dialplan `out.source` if given; returns its id. */
+export async function addTenant(sw: Switch, domain: string, users: string[], out?: { user: string; source: string }): Promise<number> {
+  const db = sw.running.db;
+  const tenant = await db.tenants.add({ domain });
+  for (const username of users) await db.accounts.add({ username, domain, password: PASSWORD });
+  if (out) {
+    const compiled = await compileDialplan(out.source, 'ts');
+    if (!compiled.ok) throw new Error(`dialplan does not compile: ${JSON.stringify(compiled.errors)}`);
+    await db.dialplans.save({ tenantId: tenant.id, name: 'out', language: 'ts', source: out.source, compiledJs: compiled.js, sourceMap: compiled.sourceMap });
+    await db.accounts.update(out.user, domain, { outDialplan: 'out' });
+  }
+  sw.running.sip.directory.invalidate();
+  return tenant.id;
+}
+
 /**
  * Starts a caller (a sipp UAC) and waits for the first call answered after it started: the
  * caller, that call's id, and `before`, the index in `sw.events` it started at (for lamps).
@@ -371,10 +392,13 @@ export async function answeredCall(sw: Switch, start: () => Promise<SippProcess>
   return { caller, callId: String(answered['callId']), before };
 }
 
-/** REST as web users of the switch: `tokenFor` adds a user with an API token, `api` sends one request with it (JSON body when given). */
+/**
+ * REST as web users of the switch: `tokenFor` adds a user with an API token (an operator has no
+ * tenant: `null`), `api` sends one request with it (none: no Authorization header; JSON body when given).
+ */
 export function restApi(sw: Switch): {
-  tokenFor(email: string, tenantId: number, role?: 'receptionist' | 'admin'): Promise<string>;
-  api(token: string, method: string, path: string, body?: unknown): Promise<Response>;
+  tokenFor(email: string, tenantId: number | null, role?: WebRole): Promise<string>;
+  api(token: string | undefined, method: string, path: string, body?: unknown): Promise<Response>;
 } {
   return {
     async tokenFor(email, tenantId, role = 'receptionist') {
@@ -383,7 +407,8 @@ export function restApi(sw: Switch): {
     },
     api(token, method, path, body) {
       const { host, port } = sw.running.httpAddress;
-      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      const headers: Record<string, string> = {};
+      if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
       if (body !== undefined) headers['content-type'] = 'application/json';
       return fetch(`http://${host}:${port}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     },

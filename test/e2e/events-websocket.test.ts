@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { compileDialplan } from '../../sandbox/index.ts';
-import { DOMAIN, PASSWORD, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
+import { DOMAIN, addTenant, expectSippOk, freeUdpPort, restApi, useSwitch } from './calls-support.ts';
 
 /**
  * The event stream at /api/v1/events against the real server, with calls placed by sipp (digest
@@ -90,24 +89,17 @@ class StreamClient {
   }
 }
 
-async function tokenFor(role: 'admin' | 'receptionist' | 'operator', tenantId: number | null): Promise<string> {
-  const db = sw.running.db;
-  const user = await db.users.add({ email: `${role}-${tenantId ?? 'op'}-${Math.random().toString(36).slice(2)}@x.test`, password: 'password123', role, tenantId });
-  return (await db.tokens.create({ userId: user.id, name: 'ws' })).token;
+const rest = restApi(sw);
+
+/** A token of a new web user with `role` (a fresh address each time). */
+function tokenFor(role: 'admin' | 'receptionist' | 'operator', tenantId: number | null): Promise<string> {
+  return rest.tokenFor(`${role}-${tenantId ?? 'op'}-${Math.random().toString(36).slice(2)}@x.test`, tenantId, role);
 }
 
 /** A second tenant with account 2001 whose outgoing dialplan is `source`. */
 async function secondTenant(source: string): Promise<{ tenantId: number; domain: string }> {
-  const db = sw.running.db;
   const domain = `beta${Math.random().toString(36).slice(2, 8)}.test`;
-  const tenant = await db.tenants.add({ domain });
-  await db.accounts.add({ username: '2001', domain, password: PASSWORD });
-  const compiled = await compileDialplan(source, 'ts');
-  if (!compiled.ok) throw new Error('dialplan');
-  await db.dialplans.save({ tenantId: tenant.id, name: 'out', language: 'ts', source, compiledJs: compiled.js, sourceMap: compiled.sourceMap });
-  await db.accounts.update('2001', domain, { outDialplan: 'out' });
-  sw.running.sip.directory.invalidate();
-  return { tenantId: tenant.id, domain };
+  return { tenantId: await addTenant(sw, domain, ['2001'], { user: '2001', source }), domain };
 }
 
 /** One answered call 1001 → sipp UAS through the outgoing dialplan; resolves with the Patchbay call id. */

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DOMAIN, PASSWORD, freeUdpPort, useSwitch } from './calls-support.ts';
+import { DOMAIN, PASSWORD, freeUdpPort, registerPhone, useSwitch } from './calls-support.ts';
 import { startBaresip, type BaresipClient } from './harness/index.ts';
-import { registerPhone } from './presence-support.ts';
 
 /**
  * baresip 1.0's `presence` module (Debian baresip-core ships it) as a real subscriber: 1004's

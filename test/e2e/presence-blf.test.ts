@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DOMAIN, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
-import { registerPhone } from './presence-support.ts';
+import { DOMAIN, expectSippOk, freeUdpPort, registerPhone, useSwitch } from './calls-support.ts';
 
 /**
  * BLF and presence on the phones, through the real switch with sipp: 1004 subscribes (digest,

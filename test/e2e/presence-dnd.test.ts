@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { DOMAIN, expectSippOk, freeUdpPort, useSwitch } from './calls-support.ts';
-import { registerPhone } from './presence-support.ts';
+import { DOMAIN, expectSippOk, freeUdpPort, registerPhone, useSwitch } from './calls-support.ts';
 
 /**
  * Do-not-disturb through the real switch with sipp: 1002's phone dials *78 (answered 480 "Do

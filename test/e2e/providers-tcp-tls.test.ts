@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSippOk, freeUdpPort, startSipp, startSwitch, type SippProcess, type Switch } from './calls-support.ts';
 import { CARRIER_REALM, TRUNK_PASSWORD, TRUNK_USER, startCarrier, type Carrier } from './carrier-support.ts';
+import { selfSignedCert } from './harness/index.ts';
 
 /**
  * Trunks over connection transports against the Kamailio carrier listening on TCP and TLS (its
@@ -16,7 +14,6 @@ import { CARRIER_REALM, TRUNK_PASSWORD, TRUNK_USER, startCarrier, type Carrier }
  * request it got. A TLS trunk whose certificate the switch does not trust is never used.
  */
 
-const run = promisify(execFile);
 let certDir: string;
 let sw: Switch;
 let carrier: Carrier;
@@ -24,13 +21,8 @@ let farPort: number;
 const started: SippProcess[] = [];
 
 beforeAll(async () => {
-  certDir = await mkdtemp(join(tmpdir(), 'patchbay-trunk-tls-'));
-  const cert = join(certDir, 'cert.pem');
-  const key = join(certDir, 'key.pem');
-  await run('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', key, '-out', cert,
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:TRUE',
-  ]);
+  const { dir, cert, key } = await selfSignedCert('patchbay-trunk-tls-');
+  certDir = dir;
   farPort = await freeUdpPort();
   sw = await startSwitch(['1001'], {
     PATCHBAY_SIP_LISTEN: 'udp:127.0.0.1:0,tcp:127.0.0.1:0,tls:127.0.0.1:0',

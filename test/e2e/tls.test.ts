@@ -1,11 +1,8 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sineWav } from './fixtures/sine-wav.ts';
-import { startBaresip, type BaresipClient } from './harness/index.ts';
+import { selfSignedCert, startBaresip, type BaresipClient } from './harness/index.ts';
 import { DOMAIN, PASSWORD, startSipp, startSwitch, type SippProcess, type Switch } from './calls-support.ts';
 
 /**
@@ -15,7 +12,6 @@ import { DOMAIN, PASSWORD, startSipp, startSwitch, type SippProcess, type Switch
  * the TLS connection its REGISTER came on.
  */
 
-const run = promisify(execFile);
 let certDir: string;
 let sw: Switch;
 let tlsTarget: string;
@@ -23,14 +19,8 @@ interface TraceRemote { transport: string; address: string; port: number; connec
 const trace: Array<{ dir: 'in' | 'out'; remote: TraceRemote; firstLine: string }> = [];
 
 beforeAll(async () => {
-  certDir = await mkdtemp(join(tmpdir(), 'patchbay-tls-e2e-'));
-  const cert = join(certDir, 'cert.pem');
-  const key = join(certDir, 'key.pem');
-  await run('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-keyout', key, '-out', cert,
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-  ]);
+  const { dir, cert, key } = await selfSignedCert('patchbay-tls-e2e-');
+  certDir = dir;
   sw = await startSwitch(['1001', '2001'], {
     PATCHBAY_SIP_LISTEN: 'udp:127.0.0.1:0,tls:127.0.0.1:0',
     PATCHBAY_TLS_CERT: cert,

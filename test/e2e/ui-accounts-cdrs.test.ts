@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import type { Browser } from 'playwright-core';
+import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors, signIn } from './ui-support/browser.ts';
 import type { Cdr } from '../../db/index.ts';
 import { expectSippOk, PASSWORD, startSipp } from './calls-support.ts';
 import { DOMAIN, OTHER_DOMAIN, sippRegister, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
@@ -63,18 +63,10 @@ afterAll(async () => {
   await ui?.close();
 });
 
-async function signIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('E-mail').fill('admin@acme.test');
-  await page.getByLabel('Password').fill('admin-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
-}
-
 describe('accounts page', () => {
   it('lists, creates with field errors, edits, shows and unregisters bindings, deletes', async () => {
     const { page, context, requests, errors } = await openPage(browser, origin);
-    await signIn(page);
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Accounts' }).click();
     const table = page.getByRole('table', { name: 'Accounts' });
     await table.waitFor();
@@ -155,7 +147,7 @@ describe('accounts page', () => {
 describe('call records page', () => {
   it('shows a real call beside stored ones, pages, filters, and links the exports with the same filters', async () => {
     const { page, context, errors } = await openPage(browser, origin);
-    await signIn(page);
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
     await page.goto('/cdrs');
     const table = page.getByRole('table', { name: 'Call records' });
     await table.waitFor();

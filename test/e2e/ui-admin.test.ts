@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors, signIn } from './ui-support/browser.ts';
 import { freeUdpPort } from './calls-support.ts';
 import { CARRIER_REALM, TRUNK_PASSWORD, TRUNK_USER, startCarrier, type Carrier } from './carrier-support.ts';
 import { DOMAIN, OTHER_DOMAIN, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
@@ -37,20 +37,12 @@ afterAll(async () => {
   await ui?.close();
 });
 
-async function signIn(page: Page, email: string, password: string, landing: string): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: landing, exact: true }).waitFor();
-}
-
 const nav = (page: Page) => page.getByRole('navigation', { name: 'Main' });
 
 describe('operator: tenants', () => {
   it('lists, creates with domains and aliases (field errors first), edits, deletes with confirmation, works on a chosen tenant', async () => {
     const { page, context, requests, errors } = await openPage(browser, origin);
-    await signIn(page, 'op@ops.test', 'operator-password', 'Tenants');
+    await signIn(page, 'op@ops.test', 'operator-password', 'Tenants', { exact: true });
     expect(new URL(page.url()).pathname).toBe('/tenants');
     expect(await nav(page).getByRole('link').allTextContents()).toEqual(['Tenants', 'Dialplans', 'Accounts', 'Providers', 'Call records', 'Live console', 'Users', 'API tokens', 'Secrets', 'Audit log']);
     const table = page.getByRole('table', { name: 'Tenants' });
@@ -141,7 +133,7 @@ describe('operator: tenants', () => {
 describe('admin pages', () => {
   it('users: create with a role (field errors from the form and the API), change role, disable, remove', async () => {
     const { page, context, errors } = await openPage(browser, origin);
-    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans', { exact: true });
     expect(await nav(page).getByRole('link').allTextContents()).toEqual(['Dialplans', 'Accounts', 'Providers', 'Switchboard', 'Call records', 'Live console', 'Users', 'API tokens', 'Secrets', 'Audit log']);
     await nav(page).getByRole('link', { name: 'Users' }).click();
     const table = page.getByRole('table', { name: 'Users' });
@@ -187,7 +179,7 @@ describe('admin pages', () => {
 
   it('API tokens: the token is shown once and works, the list shows scopes, last use and expiry, revoke ends it', async () => {
     const { page, context, errors } = await openPage(browser, origin);
-    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans', { exact: true });
     await nav(page).getByRole('link', { name: 'API tokens' }).click();
     await page.getByText('No API tokens').waitFor();
     await page.getByRole('button', { name: 'New token' }).click();
@@ -239,7 +231,7 @@ describe('admin pages', () => {
     page.on('response', (r) => {
       if (new URL(r.url()).pathname.startsWith('/api/v1/')) void r.text().then((t) => bodies.push(t), () => {});
     });
-    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans', { exact: true });
     await nav(page).getByRole('link', { name: 'Secrets' }).click();
     await page.getByText('No secrets yet').waitFor();
     const form = page.getByRole('form', { name: 'Set a secret' });
@@ -271,7 +263,7 @@ describe('admin pages', () => {
 
   it('providers: add one that registers with a real registrar, edit its password (write-only) and see it fail, delete', async () => {
     const { page, context, errors } = await openPage(browser, origin);
-    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans', { exact: true });
     await nav(page).getByRole('link', { name: 'Providers' }).click();
     await page.getByText('No providers yet').waitFor();
     await page.getByRole('button', { name: 'New provider' }).click();
@@ -372,7 +364,7 @@ describe('admin pages', () => {
     expect((await call('DELETE')).status).toBe(204);
     await db.audit.record({ actor: 'theirs@other.test', action: 'secret.add', target: 'secret:theirs', tenantId: ui.otherTenantId });
     const { page, context, errors } = await openPage(browser, origin);
-    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans', { exact: true });
     await nav(page).getByRole('link', { name: 'Audit log' }).click();
     const table = page.getByRole('table', { name: 'Audit log' });
     await table.waitFor();
@@ -406,7 +398,7 @@ describe('admin pages', () => {
 
   it('a receptionist gets only their pages; the admin pages refuse in the UI and the API', async () => {
     const { page, context } = await openPage(browser, origin);
-    await signIn(page, 'desk@acme.test', 'desk-password', 'Switchboard');
+    await signIn(page, 'desk@acme.test', 'desk-password', 'Switchboard', { exact: true });
     expect(await nav(page).getByRole('link').allTextContents()).toEqual(['Switchboard', 'Call records', 'API tokens']);
     for (const path of ['/users', '/secrets', '/providers', '/audit', '/tenants']) {
       await page.goto(path);
@@ -419,7 +411,7 @@ describe('admin pages', () => {
 
   it('is keyboard navigable with a visible focus ring, and fits a tablet', async () => {
     const { page, context } = await openPage(browser, origin, { width: 820, height: 1180 });
-    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans', { exact: true });
     await page.goto('/users');
     await page.getByRole('table', { name: 'Users' }).waitFor();
     expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);

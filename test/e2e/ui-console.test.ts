@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import type { Browser } from 'playwright-core';
+import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors, signIn } from './ui-support/browser.ts';
 import { expectSippOk, PASSWORD, startSipp } from './calls-support.ts';
 import { DOMAIN, sippRegister, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
@@ -34,19 +34,11 @@ afterAll(async () => {
   await ui?.close();
 });
 
-async function signIn(page: Page, email: string, password: string, landing: string): Promise<void> {
-  await page.goto('/console');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: landing }).waitFor();
-}
-
 describe('live console', () => {
   it('shows a sipp call live; its ladder has both legs with the dialplan log line between them', async () => {
     const { page, context, requests, errors } = await openPage(browser, ui.origin);
     try {
-      await signIn(page, 'admin@acme.test', 'admin-password', 'Live console');
+      await signIn(page, 'admin@acme.test', 'admin-password', 'Live console', { path: '/console' });
       await expect.poll(() => page.getByTestId('stream-state').innerText()).toBe('Live');
       // The switch traces only while someone watches: give the hub the subscription before calling.
       await expect.poll(() => ui.sw.running.sip.stack.trafficObserver !== undefined).toBe(true);
@@ -131,7 +123,7 @@ describe('live console', () => {
   it('gives a member the dialplan log of their own calls, and no SIP trace', async () => {
     const { page, context, errors } = await openPage(browser, ui.origin);
     try {
-      await signIn(page, 'member@acme.test', 'member-password', 'Live console');
+      await signIn(page, 'member@acme.test', 'member-password', 'Live console', { path: '/console' });
       await expect.poll(() => page.getByTestId('stream-state').innerText()).toBe('Live');
       const callee = await startSipp('call-uas-answer.xml', { port: calleePort });
       const caller = await startSipp('e2e-uac-auth-answer-bye.xml', { remote: ui.sw.target, service: '1002', user: '1001' });
@@ -150,7 +142,7 @@ describe('live console', () => {
   it('lets an operator pick the tenant in the top bar, and shows only that tenant\'s calls', async () => {
     const { page, context, errors } = await openPage(browser, ui.origin);
     try {
-      await signIn(page, 'op@ops.test', 'operator-password', 'Live console');
+      await signIn(page, 'op@ops.test', 'operator-password', 'Live console', { path: '/console' });
       // No tenant chosen yet: the console asks for one instead of a free-typed id.
       await page.getByTestId('choose-tenant').waitFor();
       expect(await page.getByLabel('Tenant id').count()).toBe(0);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors, signIn } from './ui-support/browser.ts';
+import { setSource, suggestionDetails } from './ui-support/code-editor.ts';
 import { expectSippOk, startSipp } from './calls-support.ts';
 import { DOMAIN, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
@@ -39,22 +40,6 @@ async function storedVersions(name: string) {
   return Promise.all(summaries.reverse().map(async (v) => (await db.dialplans.getVersion(ui.sw.tenantId, name, v.version))!));
 }
 
-async function signIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('E-mail').fill('admin@acme.test');
-  await page.getByLabel('Password').fill('admin-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
-}
-
-/** Replaces the whole editor content, as a paste would (no auto-closed brackets). */
-async function setSource(page: Page, source: string): Promise<void> {
-  await page.locator('[data-testid=code-editor] .view-lines').click();
-  await page.keyboard.press('ControlOrMeta+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(source);
-}
-
 /**
  * The messages of the first markers from the top, read from Monaco's marker widget (F8 steps
  * through them); diagnostics arrive asynchronously, so callers poll.
@@ -84,7 +69,7 @@ async function editorText(page: Page): Promise<string> {
 describe('dialplan editor', () => {
   it('completes and checks against dialplan.d.ts, marks compile errors, saves, diffs, rolls back', async () => {
     const { page, context, requests, errors } = await openPage(browser, origin);
-    await signIn(page);
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
     // Another tenant's dialplan is not listed.
     expect(await page.getByRole('table', { name: 'Dialplans' }).getByRole('link').allTextContents()).toEqual(['outgoing']);
     await screenshot(page, 'dialplans');
@@ -100,17 +85,8 @@ describe('dialplan editor', () => {
     await page.keyboard.type('sys.Dia');
     const suggestion = page.locator('.suggest-widget .monaco-list-row', { hasText: 'Dial' }).first();
     await suggestion.waitFor({ timeout: 15_000 });
-    // The details pane shows the doc comment. Ctrl+Space opens it when collapsed (and reopens the
-    // list if it closed meanwhile); asked at most every 500 ms so it is never toggled back shut.
-    const details = page.locator('.suggest-details');
-    const docs = async (): Promise<string> => {
-      if (!(await details.isVisible())) {
-        await page.keyboard.press('Control+Space');
-        return '';
-      }
-      return details.innerText({ timeout: 500 }).catch(() => '');
-    };
-    await expect.poll(docs, { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
+    // The details pane shows the doc comment.
+    await expect.poll(suggestionDetails(page), { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
     await screenshot(page, 'editor-completion');
     await page.keyboard.press('Enter');
     await expect.poll(() => editorText(page)).toContain('sys.Dial');
@@ -199,7 +175,7 @@ describe('dialplan editor', () => {
 
   it('creates and deletes a dialplan', async () => {
     const { page, context, errors } = await openPage(browser, origin);
-    await signIn(page);
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
     await page.getByRole('button', { name: 'New dialplan' }).click();
     const form = page.getByRole('form', { name: 'New dialplan' });
     await form.getByLabel('Name').fill('bad name!');
@@ -262,7 +238,7 @@ describe('dialplan editor', () => {
 
   it('knows only the globals the sandbox leaves: removed ones are errors, sys.Dial still completes', async () => {
     const { page, context, errors } = await openPage(browser, origin);
-    await signIn(page);
+    await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
     await page.getByRole('link', { name: 'outgoing' }).click();
     await page.locator('.monaco-editor').waitFor();
     await expect.poll(() => editorText(page)).toContain('sys.Dial');
@@ -288,15 +264,7 @@ describe('dialplan editor', () => {
     await page.keyboard.press('ControlOrMeta+End');
     await page.keyboard.type('sys.Dia');
     await page.locator('.suggest-widget .monaco-list-row', { hasText: 'Dial' }).first().waitFor({ timeout: 15_000 });
-    const details = page.locator('.suggest-details');
-    const docs = async (): Promise<string> => {
-      if (!(await details.isVisible())) {
-        await page.keyboard.press('Control+Space');
-        return '';
-      }
-      return details.innerText({ timeout: 500 }).catch(() => '');
-    };
-    await expect.poll(docs, { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
+    await expect.poll(suggestionDetails(page), { timeout: 15_000, interval: 500 }).toContain('Places the call described by');
     expect(unexpectedErrors(errors, [401])).toEqual([]);
     await context.close();
   }, 90_000);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import type { Browser } from 'playwright-core';
+import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors, signIn } from './ui-support/browser.ts';
+import { setSource } from './ui-support/code-editor.ts';
 import { startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 import { registerListeningPhone, type ListeningPhone } from './ui-support/udp-phone.ts';
 
@@ -29,28 +30,13 @@ afterAll(async () => {
   await ui?.close();
 });
 
-async function signIn(page: Page): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('E-mail').fill('admin@acme.test');
-  await page.getByLabel('Password').fill('admin-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Dialplans' }).waitFor();
-}
-
-async function setSource(page: Page, source: string): Promise<void> {
-  await page.locator('[data-testid=code-editor] .view-lines').click();
-  await page.keyboard.press('ControlOrMeta+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(source);
-}
-
 describe('dialplan dry run in the editor', () => {
   it('runs the unsaved content: first group busy, second answers, 200, and nothing on the wire', async () => {
     const { page, context, requests, errors } = await openPage(browser, ui.origin);
     const stack = ui.sw.running.sip.stack;
     const sent: string[] = [];
     try {
-      await signIn(page);
+      await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
       await page.getByRole('link', { name: 'routing' }).click();
       await page.locator('[data-testid=code-editor] .view-lines').waitFor();
       await setSource(page, TWO_GROUPS);

@@ -1,10 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { runSipp } from './harness/index.ts';
-import { expectSippOk, freeUdpPort, SCENARIOS, startSipp, startSwitch, type Switch } from './calls-support.ts';
+import { expectSippOk, freeUdpPort, registerPhone, startSipp, startSwitch, type Switch } from './calls-support.ts';
 import { ensureUiBuilt, foreignRequests, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
 
 // First run, as a new user meets it: a switch with no web user prints a one-time setup link; in
@@ -29,19 +25,6 @@ afterAll(async () => {
   await browser?.close();
   await sw?.close();
 });
-
-/** A real digest REGISTER of user@FRESH from `port` (the callee's sipp UAS answers there next). */
-async function register(user: string, port: number): Promise<void> {
-  const workDir = await mkdtemp(join(tmpdir(), 'patchbay-first-run-reg-'));
-  try {
-    const injection = join(workDir, 'account.csv');
-    await writeFile(injection, `SEQUENTIAL\n${user};${FRESH};[authentication username=${user} password=${SIP_PASSWORD}]\n`);
-    const reg = await runSipp({ scenario: join(SCENARIOS, 'register-digest.xml'), target: sw.target, localPort: port, timeoutMs: 15_000, args: ['-m', '1', '-inf', injection] });
-    expect(reg.code, reg.stderr + reg.errors).toBe(0);
-  } finally {
-    await rm(workDir, { recursive: true, force: true });
-  }
-}
 
 describe('first run', () => {
   it('setup link → operator → tenant and two accounts in the browser → a call between them connects through the default dialplan', async () => {
@@ -96,7 +79,7 @@ describe('first run', () => {
 
     // 1002's phone registers, 1001 dials 1002: the default dialplan rings 1002@local and the call connects.
     const phonePort = await freeUdpPort();
-    await register('1002', phonePort);
+    await registerPhone(sw, '1002', phonePort, { domain: FRESH, password: SIP_PASSWORD });
     const callee = await startSipp('call-uas-answer.xml', { port: phonePort });
     const caller = await startSipp('e2e-uac-auth-answer-bye.xml', { remote: sw.target, service: '1002', user: '1001', password: SIP_PASSWORD, domain: FRESH });
     await expectSippOk(callee, caller);

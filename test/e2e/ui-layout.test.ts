@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { ensureUiBuilt, launchChromium, openPage, screenshot, unexpectedErrors } from './ui-support/browser.ts';
+import { ensureUiBuilt, launchChromium, openPage, screenshot, unexpectedErrors, signIn } from './ui-support/browser.ts';
 import { DOMAIN, startUiSwitch, type UiSwitch } from './ui-support/ui-switch.ts';
 
 // Every page at the two sizes the app promises (1280×800 desktop, 820×1180 tablet): nothing
@@ -30,14 +30,6 @@ afterAll(async () => {
   await browser?.close();
   await ui?.close();
 });
-
-async function signIn(page: Page, email: string, password: string, landing: string): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('E-mail').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: landing, exact: true }).waitFor();
-}
 
 /**
  * What sticks out: elements past the window's right edge, and tables wider than their box (a
@@ -103,7 +95,7 @@ describe('layout at 1280×800 and 820×1180', () => {
     it(`no admin page is wider than the window (${viewport.name})`, async () => {
       const { page, context, errors } = await openPage(browser, ui.origin, viewport);
       try {
-        await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans');
+        await signIn(page, 'admin@acme.test', 'admin-password', 'Dialplans', { exact: true });
         const wide: Record<string, string[]> = {};
         for (const visit of ADMIN_PAGES) {
           await page.goto(visit.path.replace(':id', String(accountId)));
@@ -122,7 +114,7 @@ describe('layout at 1280×800 and 820×1180', () => {
     it(`the operator's tenants page and tenant picker fit (${viewport.name})`, async () => {
       const { page, context, errors } = await openPage(browser, ui.origin, viewport);
       try {
-        await signIn(page, 'op@ops.test', 'operator-password', 'Tenants');
+        await signIn(page, 'op@ops.test', 'operator-password', 'Tenants', { exact: true });
         await page.getByRole('table', { name: 'Tenants' }).waitFor();
         await page.getByLabel('Working on tenant').selectOption({ label: DOMAIN });
         await screenshot(page, `layout-tenants-${viewport.name}`);

@@ -5,25 +5,17 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../../db/index.ts';
-import { compileDialplan, SandboxSupervisor, type DialplanRequest, type SysFunctionName } from '../../../sandbox/index.ts';
+import { SandboxSupervisor, type SysFunctionName } from '../../../sandbox/index.ts';
+import { compiledDialplan, inviteRequest } from '../../../sandbox/test-fixtures/dialplan-run-inputs.ts';
 import type { TenantRef } from '../../registrar/index.ts';
 import type { CallServiceOptions } from '../call-service-deps.ts';
 import { makeAccount, MemoryKv } from '../call-test-support.ts';
 import { LegSettings } from './leg-settings.ts';
 import { SysFunctions, type DialplanScope } from './sys-functions.ts';
 
-const request: DialplanRequest = {
-  method: 'INVITE',
-  uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' },
-  from: { uri: { user: 'alice', host: 'acme.example', params: {}, raw: 'sip:alice@acme.example' }, tag: 'f1' },
-  to: { uri: { user: '100', host: 'acme.example', params: {}, raw: 'sip:100@acme.example' } },
-  callId: 'secret-call@test',
-  headers: {},
-  body: '',
-  source: { address: '127.0.0.1', port: 5062, transport: 'udp' },
-  account: { username: 'alice', domain: 'acme.example' },
-  direction: 'out',
-};
+const request = inviteRequest({
+  callId: 'secret-call@test', direction: 'out', source: { address: '127.0.0.1', port: 5062, transport: 'udp' }, account: { username: 'alice', domain: 'acme.example' },
+});
 
 /**
  * sys.Secret end to end: a secret sealed in the database is read by a dialplan running in the
@@ -67,8 +59,7 @@ describe('sys.Secret', () => {
     };
     const sys = new SysFunctions(scope, { opts, currentCalls: () => [] });
     const logs: string[] = [];
-    const compiled = await compileDialplan(source, 'ts');
-    if (!compiled.ok) throw new Error(JSON.stringify(compiled.errors));
+    const compiled = await compiledDialplan(source);
     const result = await supervisor.run(
       { tenantId: String(tenant.id), callId: `c-${logs.length}-${Math.random()}`, dialplanName: 'default', js: compiled.js, sourceMap: compiled.sourceMap, req: request },
       {

@@ -7,3 +7,5 @@ export type { BaresipOptions, BaresipClient } from './baresip-client.ts';
 export { freePort, freePorts } from './free-port.ts';
 export { ProcessOutput } from './process-output.ts';
 export { stopChild, waitForExit } from './child-process-control.ts';
+export { selfSignedCert } from './self-signed-cert.ts';
+export type { SelfSignedCert } from './self-signed-cert.ts';

@@ -62,3 +62,15 @@ export function unexpectedErrors(errors: string[], expectedStatuses: number[] = 
 export function foreignRequests(requests: string[], origin: string): string[] {
   return requests.filter((url) => !url.startsWith(origin + '/') && !url.startsWith('data:') && !url.startsWith('blob:'));
 }
+
+/**
+ * Signs in through the form at `path` and waits for the heading `landing` of the page the role
+ * lands on (`exact`: the whole heading, not a part of it).
+ */
+export async function signIn(page: Page, email: string, password: string, landing: string, opts: { path?: string; exact?: boolean } = {}): Promise<void> {
+  await page.goto(opts.path ?? '/');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', opts.exact ? { name: landing, exact: true } : { name: landing }).waitFor();
+}
