@@ -1,9 +1,10 @@
 /**
  * Heap snapshots of a running Patchbay for the memory benches (heap-step.ts, idle-memory.ts):
  * ask the process for one (it must run with `--heapsnapshot-signal=SIGUSR2` and a
- * `--diagnostic-dir`), then fold it into self size and count per constructor.
+ * `--diagnostic-dir`), then fold it into self size and count per constructor. BENCH_KEEP_SNAPSHOTS
+ * names a directory where each snapshot is kept (they are deleted otherwise).
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface Totals { count: number; size: number }
@@ -53,6 +54,9 @@ export async function takeHeapSnapshot(pid: number, dir: string, label: string, 
       const summary = summarizeHeapSnapshot(await readFile(file, 'utf8'));
       const total = [...summary.values()].reduce((s, t) => s + t.size, 0);
       log(`  snapshot ${label}: ${(total / 1048576).toFixed(1)} MiB of objects`);
+      // BENCH_KEEP_SNAPSHOTS=<dir>: keep the file there, to open in DevTools (Retainers).
+      const keepDir = process.env.BENCH_KEEP_SNAPSHOTS;
+      if (keepDir) await copyFile(file, join(keepDir, `${label.replace(/\W+/g, '-')}.heapsnapshot`));
       await rm(file);
       return summary;
     }

@@ -106,12 +106,26 @@ export class Call {
   private transferring = false;
   /** The held party and both sessions as they were before the hold (what unhold restores). */
   private onHold?: HoldState;
+  // Park, consult and pickup are made on their first use (most calls see none of them): each
+  // holds a host of a dozen closures, per live call. Read-only checks use the `…State` field.
   /** Parked in a slot (park/call-park.ts): the parked party on hold, the other side vacant until a retrieve or the recall. */
-  private readonly parking: CallPark<Call>;
+  private parkingState?: CallPark<Call>;
   /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
-  private readonly consult: CallConsult;
+  private consultState?: CallConsult;
   /** Which accounts the ringing legs ring, and a pickup of the call (pickup/call-pickup.ts). */
-  private readonly pickup: CallPickup;
+  private pickupState?: CallPickup;
+
+  private get parking(): CallPark<Call> {
+    return (this.parkingState ??= new CallPark<Call>(this.parkHost()));
+  }
+
+  private get consult(): CallConsult {
+    return (this.consultState ??= new CallConsult(this.consultHost()));
+  }
+
+  private get pickup(): CallPickup {
+    return (this.pickupState ??= new CallPickup(this.pickupHost()));
+  }
   /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
   private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
@@ -169,9 +183,6 @@ export class Call {
     };
     this.sys = new SysFunctions(scope, { opts: ctx.opts, currentCalls: (t) => ctx.currentCalls(t) });
     this.parties = new CallParties({ callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e) });
-    this.parking = new CallPark<Call>(this.parkHost());
-    this.pickup = new CallPickup(this.pickupHost());
-    this.consult = new CallConsult(this.consultHost());
   }
 
   get caller(): CallParty {
@@ -302,7 +313,7 @@ export class Call {
     const scope: LegScope = { settings: this.legSettings, headers: options.customHeaders, chain, depth: 0 };
     const { result, legOffset } = await this.forkLegs(plan, dialString, options, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
     // A pickup took the call while this Dial rang: the script hears how that went.
-    const pickedUp = this.pickup.dialOutcome(result);
+    const pickedUp = this.pickupState?.dialOutcome(result);
     if (pickedUp) return pickedUp;
     if (result.answered && result.winner) {
       const winner = result.winner.handle;
@@ -473,7 +484,7 @@ export class Call {
 
   /** Still ringing (no final answer to the caller) with a leg to `extension`, or to any account of the tenant but `except`. */
   isRingingFor(extension: string | undefined, except?: string): boolean {
-    return this.pickup.isRingingFor(extension, except);
+    return this.pickupState?.isRingingFor(extension, except) ?? false;
   }
 
   /** Live call control: the ringing call is answered by the extension `destination` instead. */
@@ -723,7 +734,7 @@ export class Call {
 
   /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    if (this.consult.owns(req)) {
+    if (this.consultState?.owns(req)) {
       this.consult.handleTargetRequest(req, tx);
       return;
     }
@@ -732,7 +743,7 @@ export class Call {
       this.takeoverRetransmitters.get(side)?.stop();
       this.takeoverRetransmitters.delete(side);
     }
-    if (this.parking.current && this.bridge && this.machine.is(CallState.Answered)) {
+    if (this.parkingState?.current && this.bridge && this.machine.is(CallState.Answered)) {
       this.parking.handleInDialog(req, tx, side);
       return;
     }
@@ -904,7 +915,7 @@ export class Call {
       get bridge() { return call.bridge; },
       get ended() { return call.machine.is(CallState.Ended); },
       get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
-      get otherChangeHolds() { return call.parking.current !== undefined || call.onHold !== undefined; },
+      get otherChangeHolds() { return call.parkingState?.current !== undefined || call.onHold !== undefined; },
       get transferring() { return call.transferring; },
       set transferring(v: boolean) { call.transferring = v; },
       controllableBridge: () => this.controllableBridge(),
@@ -923,7 +934,7 @@ export class Call {
 
   /** The parked party's URI, if parked (the lot's list view). */
   get parkedPartyUri(): string | undefined {
-    return this.parking.parkedPartyUri;
+    return this.parkingState?.parkedPartyUri;
   }
 
   /** The park recall timer fired (the lot already freed the slot). */
@@ -1037,7 +1048,7 @@ export class Call {
       get bridge() { return call.bridge; },
       get answered() { return call.machine.is(CallState.Answered); },
       get ended() { return call.machine.is(CallState.Ended); },
-      get parked() { return call.parking.current !== undefined; },
+      get parked() { return call.parkingState?.current !== undefined; },
       get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
       get transferring() { return call.transferring; },
       set transferring(v: boolean) { call.transferring = v; },
@@ -1115,7 +1126,7 @@ export class Call {
   view(): LiveCallView {
     return {
       id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
-      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, parkedIn: this.parking.current?.slot, history: [...this.history],
+      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.onHold?.party, parkedIn: this.parkingState?.current?.slot, history: [...this.history],
     };
   }
 
@@ -1124,7 +1135,7 @@ export class Call {
     const bridge = this.controllableBridge();
     if (!bridge.ok) return bridge;
     if (this.onHold) return this.onHold.party === party ? { ok: true } : { ok: false, status: 409, reason: `The ${this.onHold.party} is on hold` };
-    if (this.parking.current || this.consult.active || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
+    if (this.parkingState?.current || this.consultState?.active || this.transferring) return { ok: false, status: 409, reason: 'Another change of this call is under way' };
     const r = await holdParty(bridge.value, party, (side) => ++this.sdpSteps[side]);
     if (!r.ok) return r;
     this.onHold = r.state;
@@ -1225,8 +1236,8 @@ export class Call {
     this.aRetransmitter?.stop();
     for (const r of this.takeoverRetransmitters.values()) r.stop();
     this.takeoverRetransmitters.clear();
-    this.parking.leaveLot();
-    this.consult.end();
+    this.parkingState?.leaveLot();
+    this.consultState?.end();
     this.bridge?.close();
     // A transfer's new legs may still ring.
     this.fork?.cancel();

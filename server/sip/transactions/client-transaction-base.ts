@@ -53,6 +53,24 @@ export abstract class ClientTransactionBase<S extends string> extends Transactio
     this.startTimer(timers.timeout, timers.timeoutMs, () => this.onTimeoutTimer());
   }
 
+  /**
+   * Nothing will be retransmitted any more (a final response, or an INVITE's provisional): the
+   * bytes go, since a call keeps its INVITE client transaction as long as it lasts.
+   */
+  protected releaseRequestBytes(): void {
+    this.requestBytes = undefined;
+  }
+
+  override terminate(): void {
+    this.requestBytes = undefined;
+    super.terminate();
+  }
+
+  protected override linger(ms: number, channel: TransactionChannel | undefined, resend: Buffer | undefined): void {
+    this.requestBytes = undefined;
+    super.linger(ms, channel, resend);
+  }
+
   private scheduleRetransmit(timer: ClientTimers['retransmit'], interval: number): void {
     this.startTimer(timer, interval, () => this.onRetransmitTimer(timer, interval));
   }

@@ -52,6 +52,7 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
         if (status < 200) {
           this.state = 'Proceeding';
           this.stopTimer('A');
+          this.releaseRequestBytes();
           this.safeCall('onProvisional', () => this.handler.onProvisional?.(res));
           if (this.cancelRequested) this.emitCancel();
         } else if (status < 300) {
