@@ -5,77 +5,28 @@
  * waits for the calls to end and the transactions to settle, takes a second snapshot, and prints
  * what grew by constructor (count and self size), plus PSS before/after.
  *
- *   node bin/run-ts.js bench/heap-step.ts [rate=400] [seconds=5] [settleSeconds=40] [route=bindings|dialplan]
+ *   node bin/run-ts.js bench/heap-step.ts [rate=400] [seconds=5] [settleSeconds=40] [route=bindings|dialplan] [held]
+ *
+ * With `held` the step's calls stay up (each is held until well after the second snapshot), so
+ * the diff is what the live calls hold, and it is also printed per call.
  *
  * Heavy (two snapshots of a ~100 MiB heap): run it alone, never in tests.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, runSipp, startPatchbay } from '../test/e2e/harness/index.ts';
 import { BENCH_DOMAIN, benchAccounts, writeSippAccounts } from './bench-accounts.ts';
+import { takeHeapSnapshot, topRows } from './heap-snapshot-summary.ts';
 import { processTreePssKiB } from './kamailio-server.ts';
 import { bindAccountsTo, writeTemplateDb } from './patchbay-provisioning.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const [rate = 400, seconds = 5, settleSeconds = 40] = process.argv.slice(2, 5).map(Number);
 const route = process.argv[5] === 'dialplan' ? 'dialplan' : 'bindings';
+const held = process.argv[6] === 'held';
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
-
-interface Totals { count: number; size: number }
-
-/** Self size and count per constructor/type name from a .heapsnapshot (V8's JSON format). */
-function summarize(text: string): Map<string, Totals> {
-  const snap = JSON.parse(text) as {
-    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
-    nodes: number[];
-    strings: string[];
-  };
-  const fields = snap.snapshot.meta.node_fields;
-  const width = fields.length;
-  const typeAt = fields.indexOf('type');
-  const nameAt = fields.indexOf('name');
-  const sizeAt = fields.indexOf('self_size');
-  const types = snap.snapshot.meta.node_types[0];
-  const out = new Map<string, Totals>();
-  for (let i = 0; i < snap.nodes.length; i += width) {
-    const type = types[snap.nodes[i + typeAt]!]!;
-    const name = type === 'object' || type === 'closure' ? `${type === 'closure' ? 'closure ' : ''}${snap.strings[snap.nodes[i + nameAt]!]}` : `(${type})`;
-    const t = out.get(name) ?? { count: 0, size: 0 };
-    t.count++;
-    t.size += snap.nodes[i + sizeAt]!;
-    out.set(name, t);
-  }
-  return out;
-}
-
-async function snapshot(pid: number, dir: string, label: string): Promise<Map<string, Totals>> {
-  const before = new Set(await readdir(dir));
-  process.kill(pid, 'SIGUSR2');
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const fresh = (await readdir(dir)).filter((f) => f.endsWith('.heapsnapshot') && !before.has(f));
-    if (fresh.length > 0) {
-      const file = join(dir, fresh[0]!);
-      // Written in one go; wait until its size stops changing.
-      let last = -1;
-      for (;;) {
-        const size = (await readFile(file)).length;
-        if (size === last && size > 0) break;
-        last = size;
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      const summary = summarize(await readFile(file, 'utf8'));
-      const total = [...summary.values()].reduce((s, t) => s + t.size, 0);
-      log(`  snapshot ${label}: ${(total / 1048576).toFixed(1)} MiB of objects`);
-      await rm(file);
-      return summary;
-    }
-    if (Date.now() > deadline) throw new Error('no heap snapshot written');
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 async function main(): Promise<void> {
   // Measure what production runs: the compiled build, brought up to date first (as run.ts does).
@@ -123,22 +74,30 @@ async function main(): Promise<void> {
     });
     stop = server.stop;
     uas = runSipp({ scenario: join(BENCH_DIR, 'scenarios', 'uas-answer.xml'), localPort: uasPort, timeoutMs: (seconds + settleSeconds + 300) * 1000, args: ['-max_socket', '1'], onSpawn: (pid) => (uasPid = pid) });
-    const calls = async (r: number, s: number) => runSipp({
-      scenario: join(BENCH_DIR, 'scenarios', 'uac-call.xml'), target: `127.0.0.1:${server.sipPort}`, localPort: await freePort(), timeoutMs: (s + 30) * 1000,
-      args: ['-inf', callers, '-r', String(r), '-rp', '1000', '-m', String(r * s), '-l', String(r * 4), '-d', '1000', '-recv_timeout', '5000', '-max_socket', '1'],
+    let uacPid: number | undefined;
+    const calls = async (r: number, s: number, holdMs = 1000) => runSipp({
+      onSpawn: (pid) => (uacPid = pid),
+      scenario: join(BENCH_DIR, 'scenarios', 'uac-call.xml'), target: `127.0.0.1:${server.sipPort}`, localPort: await freePort(), timeoutMs: (s + 30) * 1000 + holdMs,
+      args: ['-inf', callers, '-r', String(r), '-rp', '1000', '-m', String(r * s), '-l', String(holdMs > 1000 ? r * s : r * 4), '-d', String(holdMs), '-recv_timeout', '5000', '-max_socket', '1'],
     });
     const warm = await calls(Math.max(1, Math.floor(rate / 2)), 4);
     log(`  warm-up: ${warm.stats?.successful ?? 0} ok, ${warm.stats?.failed ?? 0} failed`);
     // Past the warm-up's transactions (64·T1 = 32 s lingering at most) before the baseline.
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));
     const pss0 = await processTreePssKiB(server.pid);
-    const before = await snapshot(server.pid, workDir, 'before');
-    const step = await calls(rate, seconds);
-    log(`  step ${rate}/s x ${seconds} s: ${step.stats?.successful ?? 0} ok, ${step.stats?.failed ?? 0} failed, ${step.stats?.retransmissions ?? 0} retrans`);
+    const before = await takeHeapSnapshot(server.pid, workDir, 'before', log);
+    // Held: every call stays up until well past the second snapshot (which can take a minute).
+    const stepping = calls(rate, seconds, held ? (settleSeconds + 150) * 1000 : 1000);
+    if (held) await new Promise((r) => setTimeout(r, seconds * 1000 + 2000));
+    else {
+      // The calls are still up: the caller's sipp is stopped (by its PID) rather than waited for.
+      if (uacPid !== undefined) process.kill(uacPid, 'SIGTERM');
+      await stepping.catch(() => undefined);
+    }
     const pss1 = await processTreePssKiB(server.pid);
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));
     const pss2 = await processTreePssKiB(server.pid);
-    const after = await snapshot(server.pid, workDir, `after ${settleSeconds} s settle`);
+    const after = await takeHeapSnapshot(server.pid, workDir, `after ${settleSeconds} s settle`, log);
     // The snapshot ran a full GC: what PSS is left now is not garbage waiting for a collection.
     const pss3 = await processTreePssKiB(server.pid);
     log(
@@ -150,8 +109,15 @@ async function main(): Promise<void> {
       const a = after.get(name) ?? { count: 0, size: 0 };
       return { name, count: a.count - b.count, size: a.size - b.size };
     });
-    log('\n  grew most (self size, count) after the step settled:');
-    for (const r of rows.sort((x, y) => y.size - x.size).slice(0, 25)) log(`  ${(r.size / 1024).toFixed(0).padStart(8)} KiB  ${String(r.count).padStart(8)}  ${r.name}`);
+    log(`\n  grew most (self size, count) after the step ${held ? `(${rate * seconds} calls held)` : 'settled'}:`);
+    for (const line of topRows(rows, 25)) log(line);
+    if (held) {
+      const total = rows.reduce((sum, r) => sum + r.size, 0);
+      log(`\n  per held call: ${(total / (rate * seconds) / 1024).toFixed(1)} KiB of objects; PSS ${((pss3 - pss0) / (rate * seconds)).toFixed(1)} KiB`);
+      // The calls are still up: the caller's sipp is stopped (by its PID) rather than waited for.
+      if (uacPid !== undefined) process.kill(uacPid, 'SIGTERM');
+      await stepping.catch(() => undefined);
+    }
   } finally {
     await stop?.();
     if (uasPid !== undefined) process.kill(uasPid, 'SIGTERM');

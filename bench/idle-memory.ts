@@ -5,6 +5,8 @@
  * server's private anonymous memory split out. BENCH_NODE_OPTIONS is passed to the server as
  * NODE_OPTIONS, to measure a V8 flag before keeping it, e.g.
  * `BENCH_NODE_OPTIONS=--max-semi-space-size=1 node bin/run-ts.js bench/idle-memory.ts`.
+ * BENCH_HEAP_TOP=N then takes a heap snapshot of the server and prints its N largest
+ * constructors by self size (what the idle heap holds).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,11 +16,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPatchbay } from '../test/e2e/harness/index.ts';
 import { benchAccounts } from './bench-accounts.ts';
+import { takeHeapSnapshot, topRows } from './heap-snapshot-summary.ts';
 import { bindAccountsTo, writeTemplateDb } from './patchbay-provisioning.ts';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const accountCount = Number(process.env.BENCH_ACCOUNTS ?? 10_000);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
+const heapTop = Number(process.env.BENCH_HEAP_TOP ?? 0);
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
 function rollup(pid: number): Record<string, number> {
@@ -45,11 +49,12 @@ async function main(): Promise<void> {
     const dbFile = join(workDir, 'patchbay.db');
     await writeTemplateDb(dbFile, benchAccounts(accountCount), 'bench-out', log);
     await bindAccountsTo(`sqlite:${dbFile}`, '127.0.0.1:5999');
+    const nodeOptions = [process.env.BENCH_NODE_OPTIONS, heapTop > 0 ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${workDir}` : undefined].filter(Boolean).join(' ');
     const server = await startPatchbay({
       dbUrl: `sqlite:${dbFile}`,
       logLevel: 'warn',
       startTimeoutMs: 60_000,
-      env: process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {},
+      env: nodeOptions ? { NODE_OPTIONS: nodeOptions } : {},
     });
     try {
       await new Promise((r) => setTimeout(r, idleSeconds * 1000));
@@ -62,6 +67,10 @@ async function main(): Promise<void> {
         log(`  pid ${pid} ${cmd}: PSS ${((r.Pss ?? 0) / 1024).toFixed(1)} MiB (anon ${((r.Pss_Anon ?? 0) / 1024).toFixed(1)}, file ${((r.Pss_File ?? 0) / 1024).toFixed(1)}), RSS ${((r.Rss ?? 0) / 1024).toFixed(1)} MiB`);
       }
       log(`idle with ${accountCount} accounts${process.env.BENCH_NODE_OPTIONS ? `, NODE_OPTIONS=${process.env.BENCH_NODE_OPTIONS}` : ''}: PSS ${(total / 1024).toFixed(1)} MiB`);
+      if (heapTop > 0) {
+        const summary = await takeHeapSnapshot(server.pid, workDir, 'idle server', log);
+        for (const line of topRows([...summary].map(([name, t]) => ({ name, ...t })), heapTop)) log(line);
+      }
     } finally {
       await server.stop();
     }

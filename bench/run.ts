@@ -5,7 +5,7 @@
  * every process started here is stopped by its PID.
  *
  * Calls through Patchbay run the caller's outgoing dialplan (`sys.Dial` to the UAS) in the sandbox;
- * a second Patchbay run rings registered bindings with no dialplan (the B2BUA alone). Also: 1,000
+ * a second Patchbay run rings registered bindings with no dialplan (the B2BUA alone). Also: 10,000
  * concurrent bridged calls held through Patchbay (memory per call) and the sandbox's own cost per
  * dialplan execution. Memory is PSS of the whole process tree (Patchbay: server + sandbox worker).
  *
@@ -15,7 +15,7 @@
  * passed; BENCH_STEP_SECONDS (5), BENCH_ONLY (kamailio|patchbay|calls|register|b2bua|dialplan|overload|held; calls = the calls
  * rows of both servers: plain, with a sip.trace subscriber, with /metrics scraped every second;
  * overload alone needs BENCH_OVERLOAD_CLEAN_RATE, the clean rate it offers twice of),
- * BENCH_HOLD_CALLS (1000; 0 skips), BENCH_CALL_AUTH (cidr | digest: how Patchbay trusts callers),
+ * BENCH_HOLD_CALLS (10000; 0 skips), BENCH_HOLD_RATE (100 calls/s setting them up), BENCH_CALL_AUTH (cidr | digest: how Patchbay trusts callers),
  * BENCH_PROFILE_DIR (CPU profile of the Patchbay server; BENCH_PROFILE_SANDBOX=<s> adds the worker).
  * `--json` also writes the results to .bench-out/bench-<time>.json.
  */
@@ -56,7 +56,9 @@ const CALLER_AUTH_ARGS = CALL_AUTH === 'digest' ? ['-auth_uri', `${DIGEST_CALLEE
 const BENCH_METRICS_TOKEN = 'bench-metrics-token-0123456789';
 const STEP_SECONDS = Number(process.env.BENCH_STEP_SECONDS ?? 5);
 const ONLY = process.env.BENCH_ONLY;
-const HOLD_CALLS = Number(process.env.BENCH_HOLD_CALLS ?? 1000);
+const HOLD_CALLS = Number(process.env.BENCH_HOLD_CALLS ?? 10_000);
+/** 100/s: faster, the shared 2-core machine starts refusing (503) before all 10,000 are up. */
+const HOLD_RATE = Number(process.env.BENCH_HOLD_RATE ?? 100);
 /** With BENCH_ONLY=overload: the clean rate to offer twice of (otherwise the calls row's). */
 const OVERLOAD_CLEAN_RATE = Number(process.env.BENCH_OVERLOAD_CLEAN_RATE ?? 0);
 const WRITE_JSON = process.argv.includes('--json');
@@ -447,12 +449,12 @@ async function startPatchbayCallTarget(
 }
 
 /**
- * 1,000 (BENCH_HOLD_CALLS) calls set up at 100/s and held until the last is up, all at once through Patchbay: RSS
+ * 10,000 (BENCH_HOLD_CALLS) calls set up at BENCH_HOLD_RATE (100/s) and held until the last is up, all at once through Patchbay: RSS
  * with every call up minus RSS before, per call. Only counts when every call completed.
  */
 async function measureHeldCalls(workDir: string, injectionFile: string, accounts: BenchAccount[]): Promise<BenchRow> {
   const calls = HOLD_CALLS;
-  const rate = 100;
+  const rate = HOLD_RATE;
   const holdMs = Math.max(10_000, Math.ceil((calls / rate) * 1000) + 8_000);
   log(`\n== Patchbay: ${calls} concurrent calls held ${holdMs / 1000} s (set up at ${rate}/s) ==`);
   const dir = await mkdtemp(join(workDir, 'patchbay-held-'));

@@ -93,10 +93,12 @@ export class Call {
   private transferring = false;
   /** A party on hold from the switchboard (control/call-hold.ts). */
   private readonly holding: CallHold;
+  // Park and consult are made on first use (most calls see neither): each holds a host of a
+  // dozen closures per live call. Read-only checks look at the `…State` field.
   /** Parked in a slot (park/call-park.ts): the parked party on hold, the other side vacant until a retrieve or the recall. */
-  private readonly parking: CallPark<Call>;
+  private parkingState?: CallPark<Call>;
   /** A switchboard consult: the consultant talks to the target (its dialog key routes here), the other party waits on hold. */
-  private readonly consult: CallConsult;
+  private consultState?: CallConsult;
   /** Which accounts the ringing legs ring, and a pickup of the call (pickup/call-pickup.ts). */
   private readonly pickup: CallPickup;
   /** REFERs, the switchboard's blind transfer and the transfer history (transfer/call-transfer.ts). */
@@ -135,11 +137,17 @@ export class Call {
     });
     this.legs = new CallLegs(this.legsHost());
     this.dialplan = new CallDialplan(this.dialplanHost());
-    this.parking = new CallPark<Call>(this.parkHost());
     this.pickup = new CallPickup(this.pickupHost());
-    this.consult = new CallConsult(this.consultHost());
     this.transfers = new CallTransfers(this.transferHost());
     this.holding = new CallHold(this.holdHost());
+  }
+
+  private get parking(): CallPark<Call> {
+    return (this.parkingState ??= new CallPark<Call>(this.parkHost()));
+  }
+
+  private get consult(): CallConsult {
+    return (this.consultState ??= new CallConsult(this.consultHost()));
   }
 
   get caller(): CallParty {
@@ -413,7 +421,7 @@ export class Call {
 
   /** A request inside the A or B dialog of this call (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    if (this.consult.owns(req)) {
+    if (this.consultState?.owns(req)) {
       this.consult.handleTargetRequest(req, tx);
       return;
     }
@@ -422,7 +430,7 @@ export class Call {
       this.takeoverRetransmitters.get(side)?.stop();
       this.takeoverRetransmitters.delete(side);
     }
-    if (this.parking.current && this.bridge && this.machine.is(CallState.Answered)) {
+    if (this.parkingState?.current && this.bridge && this.machine.is(CallState.Answered)) {
       this.parking.handleInDialog(req, tx, side);
       return;
     }
@@ -463,7 +471,7 @@ export class Call {
       get bridge() { return call.bridge; },
       get ended() { return call.machine.is(CallState.Ended); },
       get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
-      get otherChangeHolds() { return call.parking.current !== undefined || call.holding.switchboardParty !== undefined; },
+      get otherChangeHolds() { return call.parkingState?.current !== undefined || call.holding.switchboardParty !== undefined; },
       get transferring() { return call.transferring; },
       set transferring(v: boolean) { call.transferring = v; },
       controllableBridge: () => this.controllableBridge(),
@@ -482,7 +490,7 @@ export class Call {
 
   /** The parked party's URI, if parked (the lot's list view). */
   get parkedPartyUri(): string | undefined {
-    return this.parking.parkedPartyUri;
+    return this.parkingState?.parkedPartyUri;
   }
 
   /** The park recall timer fired (the lot already freed the slot). */
@@ -609,7 +617,7 @@ export class Call {
       get bridge() { return call.bridge; },
       get answered() { return call.machine.is(CallState.Answered); },
       get ended() { return call.machine.is(CallState.Ended); },
-      get parked() { return call.parking.current !== undefined; },
+      get parked() { return call.parkingState?.current !== undefined; },
       get mangleSdp() { return call.bridgedOptions?.mangleSdp ?? true; },
       get transferring() { return call.transferring; },
       set transferring(v: boolean) { call.transferring = v; },
@@ -659,7 +667,7 @@ export class Call {
   view(): LiveCallView {
     return {
       id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
-      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.holding.party, parkedIn: this.parking.current?.slot, history: [...this.history],
+      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.holding.party, parkedIn: this.parkingState?.current?.slot, history: [...this.history],
     };
   }
 
@@ -679,7 +687,7 @@ export class Call {
       id: this.id, tenant: this.tenant, history: this.history,
       get log() { return call.log; },
       emit: (event) => this.ctx.opts.emit(event),
-      get otherChange() { return call.parking.current !== undefined || call.consult.active || call.transferring; },
+      get otherChange() { return call.parkingState?.current !== undefined || call.consultState?.active === true || call.transferring; },
       controllableBridge: () => this.controllableBridge(),
       nextSdpStep: (side) => ++this.sdpSteps[side],
     };
@@ -725,8 +733,8 @@ export class Call {
     this.callerLeg.stopResending();
     for (const r of this.takeoverRetransmitters.values()) r.stop();
     this.takeoverRetransmitters.clear();
-    this.parking.leaveLot();
-    this.consult.end();
+    this.parkingState?.leaveLot();
+    this.consultState?.end();
     this.bridge?.close();
     // A transfer's new legs may still ring.
     this.legs.cancel();

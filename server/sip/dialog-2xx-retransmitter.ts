@@ -21,7 +21,11 @@ export class Invite2xxRetransmitter {
   private giveUpTimer: TimerHandle | undefined;
   private done = false;
 
-  constructor(private readonly response: SipResponse, private readonly opts: Retransmit2xxOptions) {
+  /** Dropped once acknowledged: the call keeps this object for its whole life. */
+  private response: SipResponse | undefined;
+
+  constructor(response: SipResponse, private readonly opts: Retransmit2xxOptions) {
+    this.response = response;
     this.interval = opts.T1;
   }
 
@@ -43,10 +47,13 @@ export class Invite2xxRetransmitter {
     this.done = true;
     this.opts.wheel.cancel(this.retransmitTimer);
     this.opts.wheel.cancel(this.giveUpTimer);
+    this.retransmitTimer = undefined;
+    this.giveUpTimer = undefined;
+    this.response = undefined;
   }
 
   private fire(): void {
-    if (this.done) return;
+    if (this.done || !this.response) return;
     this.opts.send(this.response);
     this.interval = Math.min(this.interval * 2, this.opts.T2);
     this.retransmitTimer = this.opts.wheel.schedule(this.interval, () => this.fire());

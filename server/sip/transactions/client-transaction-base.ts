@@ -1,4 +1,4 @@
-import type { SipRequest } from '../message.ts';
+import type { SipRequest, SipResponse } from '../message.ts';
 import {
   TransactionBase,
   type ClientTransaction,
@@ -51,6 +51,24 @@ export abstract class ClientTransactionBase<S extends string> extends Transactio
     this.transmit(channel, this.requestBytes, (err) => this.onTransportError(err));
     if (!channel.reliable) this.scheduleRetransmit(timers.retransmit, this.ctx.timers.T1);
     this.startTimer(timers.timeout, timers.timeoutMs, () => this.onTimeoutTimer());
+  }
+
+  /**
+   * Nothing will be retransmitted any more (a final response, or an INVITE's provisional): the
+   * bytes go, since a call keeps its INVITE client transaction as long as it lasts.
+   */
+  protected releaseRequestBytes(): void {
+    this.requestBytes = undefined;
+  }
+
+  override terminate(): void {
+    this.requestBytes = undefined;
+    super.terminate();
+  }
+
+  protected override linger(ms: number, channel: TransactionChannel | undefined, resend: Buffer | undefined, pass2xx?: (res: SipResponse) => void): void {
+    this.requestBytes = undefined;
+    super.linger(ms, channel, resend, pass2xx);
   }
 
   private scheduleRetransmit(timer: ClientTimers['retransmit'], interval: number): void {

@@ -66,6 +66,7 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
         if (status < 200) {
           if (this.state === 'Calling') this.moveTo('Proceeding');
           this.stopTimer('A');
+          this.releaseRequestBytes();
           this.safeCall('onProvisional', () => this.handler.onProvisional?.(res));
           if (this.cancelRequested) this.emitCancel();
         } else if (status < 300) {

@@ -35,7 +35,9 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
   onCancel?: () => void;
   /** Serialized once: resent on retransmitted INVITEs (Proceeding) and by Timer G (Completed). */
   private lastProvisional: Buffer | undefined;
+  /** Only a non-2xx final is resent by the transaction (a 2xx is the TU's to resend). */
   private finalResponse: Buffer | undefined;
+  private finalSent = false;
   private provisionalTag: string | undefined;
   private timerGInterval = 0;
   /** Set by keepState: no stateless final any more. */
@@ -83,7 +85,7 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
 
   /** True once a final response was sent (or the transaction ended). */
   get finallyAnswered(): boolean {
-    return this.finalResponse !== undefined || this.state === 'Terminated';
+    return this.finalSent || this.state === 'Terminated';
   }
 
   respond(res: SipResponse): void {
@@ -107,14 +109,17 @@ export class InviteServerTransaction extends TransactionBase<InviteServerState> 
       this.provisionalTag = res.status === 100 ? undefined : toTagOf(res);
       return;
     }
-    this.finalResponse = data;
+    this.finalSent = true;
     this.lastProvisional = undefined;
     if (res.status < 300) {
+      // No copy of the 2xx kept: the call holds this transaction as long as it lasts, and the
+      // bytes would be dead weight per live call (the TU's retransmitter has its own).
       // Accepted: retransmitted INVITEs are absorbed, not answered (the TU resends the 2xx).
       this.state = 'Accepted';
       this.linger(this.ctx.timers.TIMER_L, undefined, undefined);
       return;
     }
+    this.finalResponse = data;
     this.state = 'Completed';
     if (!this.channel.reliable) {
       this.timerGInterval = this.ctx.timers.T1;
