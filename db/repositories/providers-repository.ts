@@ -58,6 +58,11 @@ export interface ProviderSettings {
 /** Headers a provider's custom headers may never set: the B2BUA owns them (routing, dialog, auth, body). */
 const PROTECTED_PROVIDER_HEADERS = /^(via|v|from|f|to|t|call-id|i|cseq|contact|m|max-forwards|route|record-route|authorization|proxy-authorization|content-.*|c|l|e)$/i;
 
+/** Whether a provider's custom header would replace one the switch writes (the API, the CLI and the INVITE all ask this). */
+export function isProtectedProviderHeader(name: string): boolean {
+  return PROTECTED_PROVIDER_HEADERS.test(name);
+}
+
 export function validateProviderSettings(settings: ProviderSettings): void {
   const host = /^[A-Za-z0-9.-]{1,253}$|^\[[0-9A-Fa-f:.]+\]$/;
   if (settings.fromHost !== undefined && !host.test(settings.fromHost)) throw new ValidationError('fromHost', `not a host name: "${settings.fromHost}"`);
@@ -88,7 +93,7 @@ export function validateProviderSettings(settings: ProviderSettings): void {
 export function validateCustomHeaders(headers: Record<string, string>): void {
   for (const [k, v] of Object.entries(headers)) {
     if (!/^[A-Za-z0-9!%*_+`'~.-]+$/.test(k) || /[\r\n]/.test(v)) throw new ValidationError('customHeaders', `bad header "${k}"`);
-    if (PROTECTED_PROVIDER_HEADERS.test(k)) throw new ValidationError('customHeaders', `header "${k}" is set by the switch and cannot be configured`);
+    if (isProtectedProviderHeader(k)) throw new ValidationError('customHeaders', `header "${k}" is set by the switch and cannot be configured`);
   }
 }
 

@@ -62,6 +62,36 @@ describe('provider call caps (fake clock)', () => {
     now += 60_001;
     expect(guard.tryStart({ tenantId: 1, accountId: 7, callId: 'e', policy: p }).allowed).toBe(true);
   });
+  it('calls per minute per tenant: the accounts of one tenant share it, another tenant does not, the window rolls', () => {
+    let now = 1_000_000;
+    const guard = new ProviderCallGuard({ now: () => now });
+    // The account cap is far above the tenant cap, so only the tenant cap can refuse.
+    const p = policy({ callsPerMinutePerTenant: 3, callsPerMinutePerAccount: 10, maxConcurrentPerAccount: 0, maxConcurrentPerTenant: 0 });
+    const start = (tenantId: number, accountId: number, callId: string) => {
+      const verdict = guard.tryStart({ tenantId, accountId, callId, policy: p });
+      guard.release(callId);
+      return verdict;
+    };
+    expect(start(1, 7, 'a').allowed).toBe(true);
+    now += 10_000;
+    expect(start(1, 8, 'b').allowed).toBe(true);
+    now += 10_000;
+    expect(start(1, 9, 'c').allowed).toBe(true);
+    // A fourth account, and one that already called: the tenant's minute is used up.
+    expect(start(1, 10, 'd')).toEqual({ allowed: false, rule: '3 provider calls per minute per tenant' });
+    expect(start(1, 7, 'e')).toEqual({ allowed: false, rule: '3 provider calls per minute per tenant' });
+    // Another tenant's accounts have a minute of their own.
+    for (const [i, account] of [21, 22, 23].entries()) expect(start(2, account, `x${i}`).allowed).toBe(true);
+    expect(start(2, 24, 'x3').allowed).toBe(false);
+
+    // A minute after the first start its slot is free again, only that one.
+    now = 1_000_000 + 60_001;
+    expect(start(1, 10, 'f').allowed).toBe(true);
+    expect(start(1, 11, 'g')).toEqual({ allowed: false, rule: '3 provider calls per minute per tenant' });
+    now = 1_000_000 + 70_001;
+    expect(start(1, 11, 'h').allowed).toBe(true);
+    expect(start(1, 12, 'i').allowed).toBe(false);
+  });
   it('concurrent calls per tenant; a call holds one slot for all its legs until it ends', () => {
     const guard = new ProviderCallGuard({ now: () => 0 });
     const p = policy({ maxConcurrentPerTenant: 2, callsPerMinutePerTenant: 0, callsPerMinutePerAccount: 0 });

@@ -1,11 +1,10 @@
+import { isProtectedProviderHeader } from '../../db/index.ts';
 import { parseUri, type ClientCredentials, type SipUri } from '../sip/index.ts';
 import { checkDestination } from './destination-policy.ts';
 import { formatForProvider, toE164 } from './number-format.ts';
 import { ProviderCallGuard } from './provider-call-guard.ts';
 import type { ProviderRecord, ProviderSource } from './provider-directory.ts';
 
-/** Headers a provider's configured custom headers never set (checked again here: rows can be written by other tools). */
-const PROTECTED = /^(via|v|from|f|to|t|call-id|i|cseq|contact|m|max-forwards|route|record-route|authorization|proxy-authorization|content-.*|c|l|e)$/i;
 
 /** How long a provider's server target may stay silent before the next one is tried (Kamailio's fr_timer is 30 s; trunks answer 100 Trying at once). */
 export const DEFAULT_PROVISIONAL_TIMEOUT_MS = 5000;
@@ -103,7 +102,8 @@ function dialPlan(p: ProviderRecord, number: string, e164: string | undefined, m
   const requestUri: SipUri = { ...server, user, password: undefined, params: pickTransport(server.params), headers: {} };
   const proxy = p.outboundProxy ? parseUri(p.outboundProxy) : undefined;
   const headers: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(p.customHeaders)) if (!PROTECTED.test(name)) headers.push([name, value]);
+  // Checked again here: rows can be written by other tools than the repository.
+  for (const [name, value] of Object.entries(p.customHeaders)) if (!isProtectedProviderHeader(name)) headers.push([name, value]);
   const authUser = p.authUser ?? p.username;
   return {
     kind: 'dial',

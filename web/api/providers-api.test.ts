@@ -66,6 +66,33 @@ describe.each(testDatabaseTargets())('providers, DIDs and destination policy on 
     expect((await h.call('PATCH', `/providers/${theirs.id}`, { auth: admin, body: { fromUser: 'x' } })).status).toBe(404);
   });
 
+  it('custom headers the switch owns are refused on POST and PATCH with 400 naming the field, and nothing is stored', async () => {
+    for (const name of ['Via', 'from', 'To', 'Call-ID', 'i', 'CSeq', 'Contact', 'Max-Forwards', 'Route', 'Authorization', 'Content-Type', 'l']) {
+      const res = await h.call('POST', '/providers', { auth: admin, body: { name: 'hdr-bad', serverUri: 'sip:hdr.example', customHeaders: { 'X-Account': 'ok', [name]: 'evil' } } });
+      expect(res.status, name).toBe(400);
+      const body = await json(res);
+      expect(body, name).toMatchObject({ field: 'customHeaders' });
+      expect(body['error'], name).toContain(name);
+    }
+    expect(await h.db.providers.findByName(tenantId, 'hdr-bad')).toBeUndefined();
+
+    const created = await h.call('POST', '/providers', { auth: admin, body: { name: 'hdr', serverUri: 'sip:hdr.example', customHeaders: { 'X-Account': 'acme' } } });
+    expect(created.status).toBe(201);
+    const id = (await json(created))['provider'].id as number;
+    for (const name of ['Call-ID', 'contact', 'Record-Route', 'Proxy-Authorization', 'Content-Length']) {
+      const res = await h.call('PATCH', `/providers/${id}`, { auth: admin, body: { customHeaders: { [name]: 'evil', 'X-Other': 'fine' } } });
+      expect(res.status, name).toBe(400);
+      const body = await json(res);
+      expect(body, name).toMatchObject({ field: 'customHeaders' });
+      expect(body['error'], name).toContain(name);
+    }
+    expect((await h.db.providers.get(id))?.customHeaders).toEqual({ 'X-Account': 'acme' });
+    // A header the switch does not own is stored.
+    const ok = await h.call('PATCH', `/providers/${id}`, { auth: admin, body: { customHeaders: { 'X-Other': 'fine' } } });
+    expect(ok.status).toBe(200);
+    expect((await json(ok))['provider'].customHeaders).toEqual({ 'X-Other': 'fine' });
+  });
+
   it('DIDs: create, get, route changes, delete; only the tenant\'s own provider, account and dialplan; one owner per number', async () => {
     const provider = (await h.db.providers.findByName(tenantId, 'gizmo'))!;
     await h.db.accounts.add({ username: '1001', domain: 'prov.test', password: 'long-password-1001' });
