@@ -56,3 +56,11 @@ export function escapeLike(text: string): string {
 export function likeColumn(column: string, pattern: string): RawBuilder<SqlBool> {
   return sql<SqlBool>`${sql.ref(column)} like ${pattern} escape '!'`;
 }
+
+/**
+ * `column` contains `text`, letter case aside: lowered on both sides because SQLite's LIKE
+ * ignores only ASCII case and MariaDB's follows the column collation, which may be binary.
+ */
+export function containsText(column: string, text: string): RawBuilder<SqlBool> {
+  return sql<SqlBool>`lower(${sql.ref(column)}) like ${`%${escapeLike(text.toLowerCase())}%`} escape '!'`;
+}

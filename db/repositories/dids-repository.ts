@@ -1,7 +1,7 @@
 import type { Selectable } from 'kysely';
 import { DuplicateError, isUniqueViolation, ValidationError } from '../errors.ts';
 import type { DidsTable } from '../schema.ts';
-import { inTransaction, insertedId, type RepositoryContext } from './context.ts';
+import { containsText, inTransaction, insertedId, type RepositoryContext } from './context.ts';
 
 /** An inbound number: calls to it belong to `tenantId` (through `providerId` when set). */
 export interface Did {
@@ -94,6 +94,14 @@ export class DidsRepository {
 
   async list(tenantId: number): Promise<Did[]> {
     return (await this.ctx.db.selectFrom('dids').selectAll().where('tenant_id', '=', tenantId).orderBy('number').execute()).map(toDid);
+  }
+
+  /** One page of a tenant's DIDs in number order (unique: the keyset), optionally numbers containing `q`. */
+  async listPage(opts: { tenantId: number; limit: number; afterNumber?: string; q?: string }): Promise<Did[]> {
+    let sel = this.ctx.db.selectFrom('dids').selectAll().where('tenant_id', '=', opts.tenantId).orderBy('number').limit(opts.limit);
+    if (opts.afterNumber !== undefined) sel = sel.where('number', '>', opts.afterNumber);
+    if (opts.q !== undefined && opts.q !== '') sel = sel.where(containsText('number', opts.q));
+    return (await sel.execute()).map(toDid);
   }
 
   async remove(tenantId: number, number: string): Promise<boolean> {

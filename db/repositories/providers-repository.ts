@@ -2,7 +2,7 @@ import type { Selectable } from 'kysely';
 import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.ts';
 import type { ProvidersTable } from '../schema.ts';
 import { decryptSecret, encryptSecret } from '../secrets.ts';
-import { insertedId, parseJson, toBool, type RepositoryContext } from './context.ts';
+import { containsText, insertedId, parseJson, toBool, type RepositoryContext } from './context.ts';
 import { inTransaction } from './context.ts';
 import { isCidr } from './accounts-repository.ts';
 
@@ -255,6 +255,15 @@ export class ProvidersRepository {
 
   async list(tenantId: number): Promise<Provider[]> {
     return (await this.ctx.db.selectFrom('providers').selectAll().where('tenant_id', '=', tenantId).orderBy('name').execute()).map(toProvider);
+  }
+
+  /** One page of a tenant's providers in name order (unique per tenant: the keyset), optionally filtered. */
+  async listPage(opts: { tenantId: number; limit: number; afterName?: string; q?: string; register?: boolean }): Promise<Provider[]> {
+    let sel = this.ctx.db.selectFrom('providers').selectAll().where('tenant_id', '=', opts.tenantId).orderBy('name').limit(opts.limit);
+    if (opts.afterName !== undefined) sel = sel.where('name', '>', opts.afterName);
+    if (opts.q !== undefined && opts.q !== '') sel = sel.where(containsText('name', opts.q));
+    if (opts.register !== undefined) sel = sel.where('register', '=', opts.register ? 1 : 0);
+    return (await sel.execute()).map(toProvider);
   }
 
   async listAll(): Promise<Provider[]> {

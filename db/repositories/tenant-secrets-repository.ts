@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors.ts';
 import { decryptSecret, encryptSecret } from '../secrets.ts';
-import type { RepositoryContext } from './context.ts';
+import { containsText, type RepositoryContext } from './context.ts';
 
 export const SECRET_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 export const SECRET_MAX_VALUE_LENGTH = 4096;
@@ -52,6 +52,14 @@ export class TenantSecretsRepository {
   async list(tenantId: number): Promise<TenantSecretInfo[]> {
     const rows = await this.ctx.db.selectFrom('tenant_secrets').select(['name', 'created_at', 'updated_at']).where('tenant_id', '=', tenantId).orderBy('name').execute();
     return rows.map((r) => ({ name: r.name, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) }));
+  }
+
+  /** One page in name order (unique per tenant: the keyset), optionally names containing `q` (letter case aside). */
+  async listPage(opts: { tenantId: number; limit: number; afterName?: string; q?: string }): Promise<TenantSecretInfo[]> {
+    let sel = this.ctx.db.selectFrom('tenant_secrets').select(['name', 'created_at', 'updated_at']).where('tenant_id', '=', opts.tenantId).orderBy('name').limit(opts.limit);
+    if (opts.afterName !== undefined) sel = sel.where('name', '>', opts.afterName);
+    if (opts.q !== undefined && opts.q !== '') sel = sel.where(containsText('name', opts.q));
+    return (await sel.execute()).map((r) => ({ name: r.name, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) }));
   }
 
   async delete(tenantId: number, name: string): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { DuplicateError, isUniqueViolation, NotFoundError, ValidationError } from '../errors.ts';
-import { insertedId, normalizeDomain, type RepositoryContext } from './context.ts';
+import { containsText, insertedId, normalizeDomain, type RepositoryContext } from './context.ts';
 import { inTransaction } from './context.ts';
 
 export interface Tenant {
@@ -19,6 +19,8 @@ export interface Tenant {
   /** Seconds before a parked call rings its parker again (0 = never); null = PATCHBAY_PARK_RECALL_SEC. */
   parkRecallSeconds: number | null;
 }
+
+type TenantRow = { id: number; domain: string; name: string; created_at: number; require_2fa: number; cdr_retention_days: number; audit_retention_days: number; park_slots: string | null; park_recall_sec: number | null };
 
 export const DEFAULT_RETENTION_DAYS = 400;
 
@@ -104,7 +106,26 @@ export class TenantsRepository {
   async list(): Promise<Tenant[]> {
     const rows = await this.ctx.db.selectFrom('tenants').selectAll().orderBy('domain').execute();
     const aliases = await this.ctx.db.selectFrom('tenant_aliases').selectAll().orderBy('domain').execute();
-    return rows.map((r) => ({
+    return rows.map((r) => this.toTenant(r, aliases));
+  }
+
+  /**
+   * One page in domain order (the domain is unique, so it is the keyset): tenants after
+   * `afterDomain`, optionally those whose domain or name contains `q` (letter case aside).
+   */
+  async listPage(opts: { limit: number; afterDomain?: string; q?: string }): Promise<Tenant[]> {
+    let sel = this.ctx.db.selectFrom('tenants').selectAll().orderBy('domain').limit(opts.limit);
+    if (opts.afterDomain !== undefined) sel = sel.where('domain', '>', opts.afterDomain);
+    const q = opts.q;
+    if (q !== undefined && q !== '') sel = sel.where((eb) => eb.or([containsText('domain', q), containsText('name', q)]));
+    const rows = await sel.execute();
+    if (rows.length === 0) return [];
+    const aliases = await this.ctx.db.selectFrom('tenant_aliases').selectAll().where('tenant_id', 'in', rows.map((r) => r.id)).orderBy('domain').execute();
+    return rows.map((r) => this.toTenant(r, aliases));
+  }
+
+  private toTenant(r: TenantRow, aliases: ReadonlyArray<{ tenant_id: number; domain: string }>): Tenant {
+    return {
       id: r.id,
       domain: r.domain,
       name: r.name,
@@ -114,7 +135,7 @@ export class TenantsRepository {
       auditRetentionDays: Number(r.audit_retention_days),
       ...parkOf(r),
       aliases: aliases.filter((a) => a.tenant_id === r.id).map((a) => a.domain),
-    }));
+    };
   }
 
   async remove(id: number): Promise<boolean> {
@@ -171,7 +192,7 @@ export class TenantsRepository {
     return Number(r.numDeletedRows) > 0;
   }
 
-  private async withAliases(row: { id: number; domain: string; name: string; created_at: number; require_2fa: number; cdr_retention_days: number; audit_retention_days: number; park_slots: string | null; park_recall_sec: number | null }): Promise<Tenant> {
+  private async withAliases(row: TenantRow): Promise<Tenant> {
     const aliases = await this.ctx.db
       .selectFrom('tenant_aliases')
       .select('domain')

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../secrets.ts';
-import { insertedId, toBool, type RepositoryContext } from './context.ts';
+import { containsText, insertedId, toBool, type RepositoryContext } from './context.ts';
 import { toWebUser, type WebUser } from './users-repository.ts';
 
 export type ApiTokenScope = 'read' | 'write' | 'calls';
@@ -64,7 +64,16 @@ export class TokensRepository {
   }
 
   async listForUser(userId: number): Promise<ApiTokenInfo[]> {
-    const rows = await this.ctx.db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('id').execute();
+    return this.listPageForUser({ userId });
+  }
+
+  /** A user's tokens in id order, after `afterId`, optionally those whose name contains `q` (letter case aside). */
+  async listPageForUser(opts: { userId: number; limit?: number; afterId?: number; q?: string }): Promise<ApiTokenInfo[]> {
+    let sel = this.ctx.db.selectFrom('api_tokens').selectAll().where('user_id', '=', opts.userId).orderBy('id');
+    if (opts.limit !== undefined) sel = sel.limit(opts.limit);
+    if (opts.afterId !== undefined) sel = sel.where('id', '>', opts.afterId);
+    if (opts.q !== undefined && opts.q !== '') sel = sel.where(containsText('name', opts.q));
+    const rows = await sel.execute();
     return rows.map((r) => ({
       id: r.id,
       userId: r.user_id,

@@ -47,6 +47,9 @@ describe('OpenAPI document', () => {
     expect(Object.keys(put.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403', '404', '422']));
     const cdrs = doc.paths['/cdrs']!['get']!;
     expect(cdrs.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor', 'from', 'to', 'account', 'direction', 'status', 'q', 'tenant']));
+    for (const [path, extra] of [['/tenants', ['q']], ['/providers', ['q', 'register', 'tenant']], ['/dids', ['q', 'tenant']], ['/tokens', ['q']], ['/secrets', ['q', 'tenant']]] as const) {
+      expect(doc.paths[path]!['get']!.parameters!.map((p) => p.name), path).toEqual(expect.arrayContaining(['limit', 'cursor', ...extra]));
+    }
     expect(doc.paths['/accounts/{id}']!['get']!.parameters).toContainEqual(expect.objectContaining({ name: 'id', in: 'path' }));
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Error', 'SipAccount', 'Dialplan', 'Cdr', 'AuditEntry']));
     expect(Object.keys(doc.paths['/auth/login']!['post']!.responses)).toContain('429');

@@ -2,13 +2,17 @@ import { z } from 'zod';
 import type { ApiRouter } from '../api-router.ts';
 import type { RouteDeps } from '../deps.ts';
 import { ApiError } from '../middleware/api-error.ts';
-import { idFrom, listOf } from '../schemas/common.ts';
+import { idFrom, keyCursor, listOf, page } from '../schemas/common.ts';
 import { providerCreateBody, providerSchema } from '../schemas/misc.ts';
-import { destinationPolicySchema, didCreateBody, didPatchBody, didSchema, providerPatchBody } from '../schemas/providers.ts';
+import { destinationPolicySchema, didCreateBody, didPatchBody, didSchema, didsQuery, providerPatchBody, providersQuery } from '../schemas/providers.ts';
 import type { Did, Provider, ProviderRegistration, ProviderSettings, ProviderUpdate } from '../../../db/index.ts';
 
 const one = z.object({ provider: providerSchema });
 const oneDid = z.object({ did: didSchema });
+
+/** Provider names and DID numbers as the lists give them out as cursors. */
+const NAME_CURSOR = /^[A-Za-z0-9_.-]{1,64}$/;
+const NUMBER_CURSOR = /^\+?[0-9]{2,20}$/;
 const policyResponse = z.object({ policy: destinationPolicySchema });
 
 const showRegistration = (r: ProviderRegistration | undefined) => (r ? { state: r.state, expiresAt: r.expiresAt, lastError: r.lastError, updatedAt: r.updatedAt } : null);
@@ -28,11 +32,21 @@ export function mountProviderRoutes(api: ApiRouter, d: RouteDeps): void {
   };
   const withState = async (p: Provider) => show(p, await d.db.providerRegistrations.get(p.id));
 
-  api.define({ ...base, method: 'get', path: '/providers', summary: 'Providers (trunks) with their registration state', response: listOf(providerSchema) }, async ({ tenantId }) => {
-    const providers = await d.db.providers.list(tenantId);
-    const states = new Map((await d.db.providerRegistrations.list()).map((r) => [r.providerId, r]));
-    return { items: providers.map((p) => show(p, states.get(p.id))), nextCursor: null };
-  });
+  api.define(
+    { ...base, method: 'get', path: '/providers', summary: 'Providers (trunks) in name order with their registration state; `q`: the name contains it; `register`: true|false', query: providersQuery, response: listOf(providerSchema) },
+    async ({ tenantId, query }) => {
+      const afterName = keyCursor(query.cursor, NAME_CURSOR);
+      const rows = await d.db.providers.listPage({
+        tenantId,
+        limit: query.limit + 1,
+        ...(afterName !== undefined && { afterName }),
+        ...(query.q !== undefined && { q: query.q }),
+        ...(query.register !== undefined && { register: query.register }),
+      });
+      const states = new Map((await d.db.providerRegistrations.list()).map((r) => [r.providerId, r]));
+      return page(rows, query.limit, (p) => p.name, (p) => show(p, states.get(p.id)));
+    },
+  );
 
   api.define({ ...base, method: 'post', path: '/providers', summary: 'Add a provider', body: providerCreateBody, response: one, status: 201 }, async ({ tenantId, body, audit }) => {
     const provider = await d.db.transaction(async (tx) => {
@@ -111,10 +125,12 @@ function mountDidRoutes(api: ApiRouter, d: RouteDeps, requireProvider: (tenantId
     }
   };
 
-  api.define({ ...base, method: 'get', path: '/dids', summary: 'Inbound numbers (DIDs) of the tenant', response: listOf(didSchema) }, async ({ tenantId }) => ({
-    items: await Promise.all((await d.db.dids.list(tenantId)).map(showDid)),
-    nextCursor: null,
-  }));
+  api.define({ ...base, method: 'get', path: '/dids', summary: 'Inbound numbers (DIDs) of the tenant in number order; `q`: the number contains it', query: didsQuery, response: listOf(didSchema) }, async ({ tenantId, query }) => {
+    const afterNumber = keyCursor(query.cursor, NUMBER_CURSOR);
+    const rows = await d.db.dids.listPage({ tenantId, limit: query.limit + 1, ...(afterNumber !== undefined && { afterNumber }), ...(query.q !== undefined && { q: query.q }) });
+    const { items, nextCursor } = page(rows, query.limit, (x) => x.number, (x) => x);
+    return { items: await Promise.all(items.map(showDid)), nextCursor };
+  });
 
   api.define({ ...base, method: 'post', path: '/dids', summary: 'Add a DID (a number belongs to one tenant only: 409 when taken)', body: didCreateBody, response: oneDid, status: 201 }, async ({ tenantId, body, audit }) => {
     await checkRouting(tenantId, body);

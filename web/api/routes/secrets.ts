@@ -3,8 +3,8 @@ import { SECRET_NAME } from '../../../db/index.ts';
 import type { ApiRouter } from '../api-router.ts';
 import type { RouteDeps } from '../deps.ts';
 import { ApiError } from '../middleware/api-error.ts';
-import { listOf } from '../schemas/common.ts';
-import { secretInfoSchema, secretPutBody } from '../schemas/misc.ts';
+import { keyCursor, listOf, page } from '../schemas/common.ts';
+import { secretInfoSchema, secretPutBody, secretsQuery } from '../schemas/misc.ts';
 
 /**
  * Tenant secrets: written here, read only by dialplans (`sys.Secret(name)`); no route ever
@@ -17,10 +17,11 @@ export function mountSecretRoutes(api: ApiRouter, d: RouteDeps): void {
     return text!;
   };
 
-  api.define({ ...base, method: 'get', path: '/secrets', summary: 'Secret names and dates (never values)', response: listOf(secretInfoSchema) }, async ({ tenantId }) => ({
-    items: await d.db.secrets.list(tenantId),
-    nextCursor: null,
-  }));
+  api.define({ ...base, method: 'get', path: '/secrets', summary: 'Secret names and dates (never values) in name order; `q`: the name contains it', query: secretsQuery, response: listOf(secretInfoSchema) }, async ({ tenantId, query }) => {
+    const afterName = keyCursor(query.cursor, SECRET_NAME);
+    const rows = await d.db.secrets.listPage({ tenantId, limit: query.limit + 1, ...(afterName !== undefined && { afterName }), ...(query.q !== undefined && { q: query.q }) });
+    return page(rows, query.limit, (s) => s.name, (s) => s);
+  });
 
   api.define({ ...base, method: 'put', path: '/secrets/:name', summary: 'Create or replace a secret (write-only)', body: secretPutBody, response: z.object({ secret: secretInfoSchema }) }, async ({ tenantId, params, body, audit }) => {
     const name = nameOf(params['name']);

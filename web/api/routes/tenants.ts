@@ -3,8 +3,11 @@ import { z } from 'zod';
 import type { ApiRouter } from '../api-router.ts';
 import type { RouteDeps } from '../deps.ts';
 import { ApiError } from '../middleware/api-error.ts';
-import { idFrom, listOf } from '../schemas/common.ts';
-import { aliasBody, tenantCreateBody, tenantPatchBody, tenantSchema } from '../schemas/tenants.ts';
+import { idFrom, keyCursor, listOf, page } from '../schemas/common.ts';
+import { aliasBody, tenantCreateBody, tenantPatchBody, tenantSchema, tenantsQuery } from '../schemas/tenants.ts';
+
+/** A tenant domain as the list gives it out as a cursor (domains are stored lower-case). */
+const DOMAIN_CURSOR = /^[a-z0-9.-]{1,253}$/;
 
 const one = z.object({ tenant: tenantSchema });
 
@@ -17,7 +20,11 @@ export function mountTenantRoutes(api: ApiRouter, d: RouteDeps): void {
     return t;
   };
 
-  api.define({ ...base, method: 'get', path: '/tenants', summary: 'Every tenant', response: listOf(tenantSchema) }, async () => ({ items: await d.db.tenants.list(), nextCursor: null }));
+  api.define({ ...base, method: 'get', path: '/tenants', summary: 'Tenants in domain order; `q`: the domain or name contains it', query: tenantsQuery, response: listOf(tenantSchema) }, async ({ query }) => {
+    const afterDomain = keyCursor(query.cursor, DOMAIN_CURSOR);
+    const rows = await d.db.tenants.listPage({ limit: query.limit + 1, ...(afterDomain !== undefined && { afterDomain }), ...(query.q !== undefined && { q: query.q }) });
+    return page(rows, query.limit, (t) => t.domain, (t) => t);
+  });
 
   api.define({ ...base, method: 'post', path: '/tenants', summary: 'Create a tenant (with its `default` dialplan: dials its accounts by user name)', body: tenantCreateBody, response: one, status: 201 }, async ({ auth, body, audit }) => {
     const plan = await d.compileDialplan(DEFAULT_DIALPLAN_SOURCE, 'ts');

@@ -2,8 +2,8 @@ import type { ApiTokenInfo, ApiTokenScope } from '../../../db/index.ts';
 import type { ApiRouter } from '../api-router.ts';
 import type { RouteDeps } from '../deps.ts';
 import { ApiError } from '../middleware/api-error.ts';
-import { tokenCreateBody, tokenCreatedSchema, tokenInfoSchema } from '../schemas/auth.ts';
-import { idFrom, listOf } from '../schemas/common.ts';
+import { tokenCreateBody, tokenCreatedSchema, tokenInfoSchema, tokensQuery } from '../schemas/auth.ts';
+import { idCursor, idFrom, listOf, page } from '../schemas/common.ts';
 
 const DEFAULT_TOKEN_LIFETIME_MS = 90 * 24 * 3600_000;
 
@@ -11,10 +11,14 @@ const showToken = ({ userId: _u, ...t }: ApiTokenInfo) => t;
 
 /** My API tokens: the clear token is answered once, at creation; only its hash is stored. */
 export function mountTokenRoutes(api: ApiRouter, d: RouteDeps): void {
-  api.define({ method: 'get', path: '/tokens', summary: 'My API tokens (name, scopes, last use, expiry)', tag: 'tokens', roles: 'any', response: listOf(tokenInfoSchema) }, async ({ auth }) => ({
-    items: (await d.db.tokens.listForUser(auth.user.id)).map(showToken),
-    nextCursor: null,
-  }));
+  api.define(
+    { method: 'get', path: '/tokens', summary: 'My API tokens (name, scopes, last use, expiry) in creation order; `q`: the name contains it', tag: 'tokens', roles: 'any', query: tokensQuery, response: listOf(tokenInfoSchema) },
+    async ({ auth, query }) => {
+      const afterId = idCursor(query.cursor);
+      const rows = await d.db.tokens.listPageForUser({ userId: auth.user.id, limit: query.limit + 1, ...(afterId !== undefined && { afterId }), ...(query.q !== undefined && { q: query.q }) });
+      return page(rows, query.limit, (t) => String(t.id), showToken);
+    },
+  );
 
   api.define(
     { method: 'post', path: '/tokens', summary: 'Create an API token (shown once)', tag: 'tokens', roles: 'any', body: tokenCreateBody, response: tokenCreatedSchema, status: 201 },

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { API_TOKEN_SCOPES, WEB_ROLES } from '../../../db/index.ts';
-import { password8 } from './common.ts';
+import { listQuery, password8, textFilter } from './common.ts';
 
 export const publicUserSchema = z
   .object({ id: z.number().int(), email: z.string(), role: z.enum(WEB_ROLES as [string, ...string[]]), tenantId: z.number().int().nullable(), totpEnabled: z.boolean() })
@@ -35,6 +35,9 @@ export const tokenCreateBody = z.object({
   /** Epoch ms; omitted: 90 days; null: never. */
   expiresAt: z.number().int().positive().nullable().optional(),
 });
+
+/** `q`: the token's name contains it. */
+export const tokensQuery = listQuery.extend({ q: textFilter });
 
 export const tokenInfoSchema = z
   .object({

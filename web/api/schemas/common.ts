@@ -24,6 +24,22 @@ export function idCursor(cursor: string | undefined): number | undefined {
 }
 
 /**
+ * A cursor that is the last row's unique sort key (a name, a domain, a number), which `valid`
+ * describes; anything else is a 400 naming `cursor`.
+ */
+export function keyCursor(cursor: string | undefined, valid: RegExp): string | undefined {
+  if (cursor === undefined) return undefined;
+  if (!valid.test(cursor)) throw new ApiError(400, 'cursor: not a cursor this list gave out', 'cursor');
+  return cursor;
+}
+
+/** A text filter of a list (`q`): contains, letter case aside; empty means no filter. */
+export const textFilter = z.string().max(100).optional();
+
+/** A true/false query parameter (a query string has no booleans). */
+export const booleanParam = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+/**
  * The contract's list shape from a page fetched with limit + 1 rows: the extra row only says
  * there is a next page, whose cursor is the last returned row's key.
  */

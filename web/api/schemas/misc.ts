@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { KV_MAX_KEY_LENGTH, KV_MAX_VALUE_LENGTH, SECRET_MAX_VALUE_LENGTH } from '../../../db/index.ts';
-import { timeParam } from './common.ts';
+import { listQuery, textFilter, timeParam } from './common.ts';
 import { providerRegistrationSchema, providerSettingsSchema } from './providers.ts';
 
 export const providerSchema = z
@@ -80,6 +80,8 @@ export const kvPutBody = z.object({ value: z.string().max(KV_MAX_VALUE_LENGTH) }
 export const kvEntrySchema = z.object({ key: z.string(), value: z.string() }).meta({ id: 'KvEntry' });
 
 export const secretPutBody = z.object({ value: z.string().min(1).max(SECRET_MAX_VALUE_LENGTH) });
+/** `q`: the secret's name contains it. */
+export const secretsQuery = listQuery.extend({ q: textFilter });
 export const secretInfoSchema = z.object({ name: z.string(), createdAt: z.number(), updatedAt: z.number() }).meta({ id: 'TenantSecret' });
 
 export const auditQuery = z.object({

@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import { PROVIDER_NUMBER_FORMATS } from '../../../db/index.ts';
+import { booleanParam, listQuery, textFilter } from './common.ts';
+
+/** `q`: the name contains it; `register`: only providers that do (or do not) register. */
+export const providersQuery = listQuery.extend({ q: textFilter, register: booleanParam.optional() });
+
+/** `q`: the number contains it. */
+export const didsQuery = listQuery.extend({ q: textFilter });
 
 /** A provider's call settings (db ProviderSettings; the README's Providers section has the defaults). */
 export const providerSettingsSchema = z

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { WEB_ROLES } from '../../../db/index.ts';
-import { password8 } from './common.ts';
+import { listQuery, password8, textFilter } from './common.ts';
 
 export const tenantSchema = z
   .object({
@@ -18,6 +18,8 @@ export const tenantSchema = z
     parkRecallSeconds: z.number().int().nullable(),
   })
   .meta({ id: 'Tenant' });
+/** `q`: the domain or the name contains it. */
+export const tenantsQuery = listQuery.extend({ q: textFilter });
 export const tenantCreateBody = z.object({ domain: z.string().min(1).max(253), name: z.string().min(1).max(255).optional() });
 export const tenantPatchBody = z
   .object({

@@ -8,7 +8,7 @@ import type { ListPage, ListQuery, Session } from './types.ts';
 /** The admin pages' calls; same request path (CSRF, 401 handling, operator tenant) as `api`. */
 export const adminApi = {
   tenants: {
-    list: () => request<ListPage<Tenant>>('GET', '/tenants'),
+    list: (q: ListQuery & { q?: string } = {}) => request<ListPage<Tenant>>('GET', `/tenants${query(q)}`),
     get: async (id: number) => (await request<{ tenant: Tenant }>('GET', `/tenants/${seg(id)}`)).tenant,
     create: async (input: CreateTenantInput) => (await request<{ tenant: Tenant }>('POST', '/tenants', input)).tenant,
     update: async (id: number, input: UpdateTenantInput) => (await request<{ tenant: Tenant }>('PATCH', `/tenants/${seg(id)}`, input)).tenant,
@@ -24,13 +24,13 @@ export const adminApi = {
     resetTwoFactor: (id: number) => request<void>('DELETE', `/users/${seg(id)}/2fa`),
   },
   tokens: {
-    list: () => request<ListPage<ApiTokenInfo>>('GET', '/tokens'),
+    list: (q: ListQuery & { q?: string } = {}) => request<ListPage<ApiTokenInfo>>('GET', `/tokens${query(q)}`),
     /** The clear token is in this answer only. */
     create: (input: CreateTokenInput) => request<{ token: string; tokenInfo: ApiTokenInfo }>('POST', '/tokens', input),
     revoke: (id: number) => request<void>('DELETE', `/tokens/${seg(id)}`),
   },
   secrets: {
-    list: () => request<ListPage<SecretInfo>>('GET', '/secrets'),
+    list: (q: ListQuery & { q?: string } = {}) => request<ListPage<SecretInfo>>('GET', `/secrets${query(q)}`),
     put: async (name: string, value: string) => (await request<{ secret: SecretInfo }>('PUT', `/secrets/${seg(name)}`, { value })).secret,
     remove: (name: string) => request<void>('DELETE', `/secrets/${seg(name)}`),
   },
@@ -38,7 +38,7 @@ export const adminApi = {
     list: (q: AuditQuery = {}) => request<ListPage<AuditEntry>>('GET', `/audit${query(q)}`),
   },
   providers: {
-    list: () => request<ListPage<Provider>>('GET', '/providers'),
+    list: (q: ListQuery & { q?: string; register?: boolean } = {}) => request<ListPage<Provider>>('GET', `/providers${query(q)}`),
     create: async (input: CreateProviderInput) => (await request<{ provider: Provider }>('POST', '/providers', input)).provider,
     update: async (id: number, input: UpdateProviderInput) => (await request<{ provider: Provider }>('PATCH', `/providers/${seg(id)}`, input)).provider,
     remove: (id: number) => request<void>('DELETE', `/providers/${seg(id)}`),

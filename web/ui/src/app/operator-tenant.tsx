@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { adminApi, setOperatorTenant, type Tenant } from '../api/index.ts';
+import { adminApi, listAll, setOperatorTenant, type Tenant } from '../api/index.ts';
 
 /**
  * The tenant an operator is working on. Operators belong to no tenant, so the tenant-scoped
@@ -41,7 +41,7 @@ export function OperatorTenantProvider({ isOperator, children }: { isOperator: b
   useEffect(() => {
     if (!isOperator) return;
     let live = true;
-    adminApi.tenants.list().then(
+    listAll(adminApi.tenants.list).then(
       ({ items }) => {
         if (!live) return;
         setTenants(items);

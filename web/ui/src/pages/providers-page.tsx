@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { adminApi, type Provider, type ProviderRegistrationState } from '../api/index.ts';
+import { adminApi, listAll, type Provider, type ProviderRegistrationState } from '../api/index.ts';
 import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
 import { ListState } from '../app/list-state.tsx';
 import { CheckField, SelectField, TextAreaField } from '../app/form-controls.tsx';
@@ -32,7 +32,7 @@ function RegistrationState({ p }: { p: Provider }) {
 
 /** Providers (trunks): registration state, create, edit and delete; the password is write-only. */
 export function ProvidersPage() {
-  const [list, reload] = useAsync(() => adminApi.providers.list(), []);
+  const [list, reload] = useAsync(() => listAll(adminApi.providers.list), []);
   const [editing, setEditing] = useState<Provider | 'new' | null>(null);
   const [deleting, setDeleting] = useState<Provider | null>(null);
   const [error, setError] = useState<unknown>(null);

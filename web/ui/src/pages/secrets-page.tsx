@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { adminApi, type SecretInfo } from '../api/index.ts';
+import { adminApi, listAll, type SecretInfo } from '../api/index.ts';
 import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
 import { ListState } from '../app/list-state.tsx';
 import { errorsFromApi, RESOURCE_NAME, type FieldErrors } from '../app/form-errors.ts';
@@ -10,7 +10,7 @@ const MAX_VALUE = 4096;
 
 /** Tenant secrets: values are write-only (dialplans read them with sys.Secret); names and dates are listed. */
 export function SecretsPage() {
-  const [list, reload] = useAsync(() => adminApi.secrets.list(), []);
+  const [list, reload] = useAsync(() => listAll(adminApi.secrets.list), []);
   const [replacing, setReplacing] = useState<string | null>(null);
   const [deleting, setDeleting] = useState<SecretInfo | null>(null);
   const [error, setError] = useState<unknown>(null);

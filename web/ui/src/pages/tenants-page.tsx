@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { adminApi, type Tenant } from '../api/index.ts';
+import { adminApi, listAll, type Tenant } from '../api/index.ts';
 import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
 import { ListState } from '../app/list-state.tsx';
 import { CheckField, Saved } from '../app/form-controls.tsx';
@@ -15,7 +15,7 @@ function domainsOf(text: string): string[] {
 
 /** Tenants (operators only): create with domain and aliases, edit, delete with confirmation. */
 export function TenantsPage() {
-  const [list, reload] = useAsync(() => adminApi.tenants.list(), []);
+  const [list, reload] = useAsync(() => listAll(adminApi.tenants.list), []);
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<number | null>(null);
   const [deleting, setDeleting] = useState<Tenant | null>(null);

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { adminApi, type ApiTokenInfo, type TokenScope } from '../api/index.ts';
+import { adminApi, listAll, type ApiTokenInfo, type TokenScope } from '../api/index.ts';
 import { ConfirmDialog, EmptyState, ErrorBanner, Field, formatTime } from '../app/components.tsx';
 import { ListState } from '../app/list-state.tsx';
 import { CheckField, SelectField } from '../app/form-controls.tsx';
@@ -16,7 +16,7 @@ const EXPIRY: Record<string, number | null> = { '30': 30 * DAY, '90': 90 * DAY, 
 
 /** My API tokens (for scripts): create (the token is shown once), list, revoke. */
 export function TokensPage() {
-  const [list, reload] = useAsync(() => adminApi.tokens.list(), []);
+  const [list, reload] = useAsync(() => listAll(adminApi.tokens.list), []);
   const [creating, setCreating] = useState(false);
   const [created, setCreated] = useState<{ token: string; name: string } | null>(null);
   const [revoking, setRevoking] = useState<ApiTokenInfo | null>(null);
