@@ -313,10 +313,8 @@ const commands: Record<string, Handler> = {
       ...(typeof values['db'] === 'string' && { db: { url: values['db'] } }),
       secretKey: settings.secretKey ?? ensureSecretKey(settings.dataDir),
     };
-    const { startServer, keepYoungGenerationSmall } = await import('../server/main.ts');
+    const { startServer } = await import('../server/main.ts');
     const { createLogger } = await import('../server/logger.ts');
-    // This process is the switch: its own V8 settings (not the CLI's other commands, not tests).
-    keepYoungGenerationSmall();
     const logger = createLogger(config.logLevel);
     let server;
     try {

@@ -13,8 +13,6 @@ import { createEventHub, EVENTS_PATH, registrationsOf, SipTraceTap, type EventHu
 import { jobSettingsFromEnv, ScheduledJobs } from './jobs/index.ts';
 import { createLogger } from './logger.ts';
 import { startSipServices, type SipServices } from './sip-services.ts';
-
-export { keepYoungGenerationSmall } from './young-generation.ts';
 import type { ListenSpec } from './sip/index.ts';
 
 export interface RunningServer {
