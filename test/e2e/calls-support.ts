@@ -241,22 +241,27 @@ export async function startSipp(scenario: string, opts: SippStartOptions = {}): 
   };
 }
 
+/**
+ * A UDP port for a sipp (or a socket of a test) to bind a moment later. Taken below Linux's
+ * ephemeral range (32768+), where the kernel never hands a port to a socket bound to 0: a port
+ * from bind(0) could be given to another process's socket before sipp binds it (seen in CI as
+ * "Unable to bind main socket, errno = 98"), most of all for a port a test keeps for many calls.
+ * Signalling ports are 22000–32767; media blocks (freeMediaPorts) 10000–21999.
+ */
 export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (;;) {
+    const port = 22_000 + Math.floor(Math.random() * 10_768);
+    if (!(await udpPortInUse(port))) return port;
+  }
 }
 
 /**
  * A base for sipp's `-mp`: sipp binds it and the next three (audio RTP/RTCP, video RTP/RTCP), so
- * the block is taken below Linux's ephemeral range (32768+), where no `freeUdpPort()` of a
- * parallel test can land on mp+2.
+ * the block is taken below the ephemeral range and below the signalling ports of freeUdpPort.
  */
 async function freeMediaPorts(): Promise<number> {
   for (;;) {
-    const base = 10_000 + 2 * Math.floor(Math.random() * 11_000);
+    const base = 10_000 + 2 * Math.floor(Math.random() * 5_999);
     const taken = await Promise.all([0, 1, 2, 3].map((i) => udpPortInUse(base + i)));
     if (!taken.includes(true)) return base;
   }
