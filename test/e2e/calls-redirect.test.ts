@@ -8,7 +8,7 @@ import { expectSippOk, useSwitch } from './calls-support.ts';
  * The first sipp answers 302 with `Contact: <sip:+88212345@127.0.0.1:PORT2>`.
  */
 
-const { sw, sipp } = useSwitch(['1001']);
+const { sw, sipp } = useSwitch(['1001', '1002']);
 
 let listener: Socket | undefined;
 afterEach(async () => {
@@ -55,6 +55,29 @@ describe('3xx redirects', () => {
     expect(rung.filter((t) => t.includes(String(peer.port)))).toEqual([]);
     await new Promise((r) => setTimeout(r, 300));
     expect(peer.received).toEqual([]);
+  });
+
+  it('rm=n inside a callee account\'s dialplan: that nested dialplan runs again with req.uri = the target', async () => {
+    const peer = await silentPeer();
+    const first = await sipp('redirect-uas-302.xml', { keys: { redirect_port: String(peer.port) } });
+    await sw.useInDialplan('1002', [
+      'if (req.uri.user === "1002") {',
+      `  const r = await sys.Dial("sip:uas@127.0.0.1:${first.port}[rm=n]");`,
+      '  sys.Log("nested dial " + r.status + " " + r.outcome);',
+      '} else {',
+      '  sys.Log("nested re-run for " + req.uri.user + " " + req.uri.port);',
+      '}',
+    ].join('\n'));
+    await sw.useOutDialplan('1001', 'await sys.Dial("1002@local");');
+    try {
+      await expectSippOk(first, await caller('e2e-uac-auth-fail-480.xml', '1002'));
+      expect(await dialplanLog(undefined, 'nested dial ')).toBe('nested dial 302 redirected');
+      expect(await dialplanLog(undefined, 'nested re-run for ')).toBe(`nested re-run for +88212345 ${peer.port}`);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(peer.received).toEqual([]);
+    } finally {
+      await sw.useInDialplan('1002', null);
+    }
   });
 
   it('rm=f: the 302 target is dialled and answers', async () => {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { parseUri, reasonHeader, type SipUri } from '../../sip/index.ts';
+import { reasonHeader, type SipUri } from '../../sip/index.ts';
 import type { RunResult } from '../../../sandbox/index.ts';
 import type { StoredDialplan } from '../call-service-deps.ts';
 import { parseDialString, type DialOutcome, type DialPlan, type DialResult } from '../dial/index.ts';
@@ -8,12 +8,10 @@ import type { CallIdentity, CallLegs } from './call-legs.ts';
 import { toDialplanRequest } from './dialplan-request.ts';
 import type { LegSettings } from './leg-settings.ts';
 import type { LegScope } from './local-dialplan-leg.ts';
+import { RedirectReruns } from './redirect-reruns.ts';
 import {
   SysFunctions, sandboxRedirect, type CallbackResult, type DialCallOptions, type DialplanScope, type SandboxDialResult, type SysFunctionDeps,
 } from './sys-functions.ts';
-
-/** rm=n re-runs of the dialplan one call may make: a redirect loop ends with its 3xx. */
-export const MAX_REDIRECT_RERUNS = 3;
 
 /** What the run of a call's dialplan needs of the call (the Call implements it). */
 export interface CallDialplanHost extends CallIdentity {
@@ -48,9 +46,7 @@ export interface CallDialplanHost extends CallIdentity {
 export class CallDialplan {
   private readonly sys: SysFunctions;
   private lastFailure?: { status: number; reason: string; outcome: DialOutcome };
-  /** rm=n: the redirect target the last Dial asked the dialplan to be re-run with. */
-  private redirectRerunTarget?: string;
-  private redirectReruns = 0;
+  private readonly reruns = new RedirectReruns();
   /** req.uri of the current dialplan run: the Request-URI, or a redirect target on a re-run. */
   private dialplanUri?: SipUri;
 
@@ -149,11 +145,11 @@ export class CallDialplan {
       }
       host.bridgeTo(winner, branch, result.winner.outcome.id + legOffset, options.callDurationLimit);
       this.lastFailure = undefined;
-      this.redirectRerunTarget = undefined;
+      this.reruns.dialEnded(result);
       return { answered: true, status: 200, reason: 'OK', outcome: 'answered' };
     }
     this.lastFailure = { status: result.status, reason: result.reason, outcome: result.outcome };
-    this.redirectRerunTarget = result.redirect?.mode === 'new-dialplan' ? result.redirect.targets[0] : undefined;
+    this.reruns.dialEnded(result);
     return { answered: false, status: result.status, reason: result.reason, outcome: sandboxOutcome(result), ...sandboxRedirect(result) };
   }
 
@@ -162,20 +158,12 @@ export class CallDialplan {
    * to the redirect target, when its last Dial ended that way and nothing answered the caller.
    */
   private async rerunForRedirect(stored: StoredDialplan): Promise<boolean> {
-    const target = this.redirectRerunTarget;
-    this.redirectRerunTarget = undefined;
-    if (!target || this.redirectReruns >= MAX_REDIRECT_RERUNS) return false;
     if (!this.host.dialing || this.host.cancelled) return false;
-    let uri: SipUri;
-    try {
-      uri = parseUri(target);
-    } catch {
-      return false;
-    }
-    this.redirectReruns++;
-    this.dialplanUri = uri;
+    const rerun = this.reruns.next();
+    if (!rerun) return false;
+    this.dialplanUri = rerun.uri;
     this.lastFailure = undefined;
-    this.host.log.info({ target, rerun: this.redirectReruns }, 'dialplan re-run for a redirect');
+    this.host.log.info({ target: rerun.target, rerun: this.reruns.count }, 'dialplan re-run for a redirect');
     await this.run(stored);
     return true;
   }

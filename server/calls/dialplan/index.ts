@@ -10,5 +10,6 @@ export { WEB_GET_MAX_BYTES, WEB_GET_MAX_TIMEOUT_MS, WebGetError, fetchPinned, is
 export type { PinnedRequest, ResolvedAddress, WebGetDeps, WebGetResponse } from './web-get.ts';
 export { CallLegs } from './call-legs.ts';
 export type { CallIdentity, CallLegsHost } from './call-legs.ts';
-export { CallDialplan, MAX_REDIRECT_RERUNS, sandboxOutcome } from './call-dialplan.ts';
+export { CallDialplan, sandboxOutcome } from './call-dialplan.ts';
+export { MAX_REDIRECT_RERUNS } from './redirect-reruns.ts';
 export type { CallDialplanHost } from './call-dialplan.ts';

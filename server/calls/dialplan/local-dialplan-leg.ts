@@ -1,5 +1,5 @@
 import type { TenantRef } from '../../registrar/index.ts';
-import { reasonHeader, type SipRequest } from '../../sip/index.ts';
+import { reasonHeader, type SipRequest, type SipUri } from '../../sip/index.ts';
 import type { RunResult } from '../../../sandbox/index.ts';
 import type { UacBranch } from '../legs/index.ts';
 import type { BridgeableLeg } from '../legs/index.ts';
@@ -8,6 +8,7 @@ import { toDialplanRequest } from './dialplan-request.ts';
 import { parseDialString, type DialLeg } from '../dial/index.ts';
 import { startFork, type DialOutcome, type ForkExecution, type LegBudget, type LegFailure, type LegObserver, type LegOutcome } from '../dial/index.ts';
 import type { LegSettings } from './leg-settings.ts';
+import { RedirectReruns } from './redirect-reruns.ts';
 import { SysFunctions, sandboxRedirect, type CallbackResult, type DialCallOptions, type DialplanScope, type SandboxDialResult, type SysFunctionDeps } from './sys-functions.ts';
 
 /** How legs dialled by one dialplan execution are built. */
@@ -59,6 +60,9 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
   private lastFailure?: LegFailure;
   private responded?: LegFailure;
   private readonly chain: readonly string[];
+  private readonly reruns = new RedirectReruns();
+  /** req.uri of the current run: the account, or a redirect target on an rm=n re-run. */
+  private requestUri: SipUri;
 
   constructor(
     readonly leg: DialLeg,
@@ -72,6 +76,7 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
     this.dialplanName = dialplanName;
     this.settings = parent.settings.copy();
     this.chain = [...parent.chain, account.username];
+    this.requestUri = { scheme: 'sip', user: account.username, host: host.tenant.domain, params: {}, headers: {} };
   }
 
   get tenant(): TenantRef {
@@ -86,8 +91,7 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
     const sys = new SysFunctions(this, this.host.sysDeps);
     const tenant = this.host.tenant;
     const req = toDialplanRequest(this.host.request, {
-      username: this.account.username, domain: tenant.domain, direction: 'in',
-      requestUri: { scheme: 'sip', user: this.account.username, host: tenant.domain, params: {}, headers: {} },
+      username: this.account.username, domain: tenant.domain, direction: 'in', requestUri: this.requestUri,
     });
     this.host.opts.sandbox
       .run({
@@ -112,7 +116,7 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
     const r = this.host.request;
     let plan;
     try {
-      plan = parseDialString(dialString, { dst: this.account.username, fromName: r.from.displayName ?? '', fromUriUser: r.from.uri.user ?? '' });
+      plan = parseDialString(dialString, { dst: this.requestUri.user ?? this.account.username, fromName: r.from.displayName ?? '', fromUriUser: r.from.uri.user ?? '' });
     } catch (err) {
       throw new Error(`Dial: ${(err as Error).message}`);
     }
@@ -134,6 +138,7 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
     const result = await fork.result;
     this.fork = undefined;
     this.host.recordNested(this.leg.key, dialString, result.legs);
+    this.reruns.dialEnded(result);
     if (result.answered && result.winner) {
       const branch = result.winner.handle.winner;
       if (!branch || this.over) {
@@ -170,6 +175,14 @@ export class LocalDialplanLeg implements BridgeableLeg, DialplanScope {
       });
     }
     if (this.over) return;
+    const rerun = result.status === 'failed' ? undefined : this.reruns.next();
+    if (rerun) {
+      this.requestUri = rerun.uri;
+      this.lastFailure = undefined;
+      this.host.opts.logger.info({ callId: this.callId, dialplan: this.dialplanName, target: rerun.target, rerun: this.reruns.count }, 'nested dialplan re-run for a redirect');
+      this.start();
+      return;
+    }
     this.over = true;
     const failure = result.status === 'failed'
       ? { status: result.code, reason: result.code === 503 ? 'Service Unavailable' : 'Dialplan failed' }
