@@ -173,9 +173,9 @@ interface DialplanSys {
    * - `rm=n`: nothing is dialled; the result carries `redirect`, and if this was the script's last
    *   `Dial` and the script ends without the caller being answered or rejected, the same dialplan
    *   runs again with `req.uri` set to the first redirect target. At most 3 such re-runs per
-   *   call; after that the caller gets the 3xx status.
-   * In a dialplan run for a local leg (an account's incoming dialplan dialled from another
-   * dialplan) `rm=n` does not re-run anything: that leg fails with the 3xx status.
+   *   dialplan run for the call; after that the caller gets the 3xx status. In an account's
+   *   incoming dialplan dialled from another dialplan (`user@local`), that incoming dialplan is
+   *   the one re-run; the leg fails with the 3xx only once it ends without an answer.
    *
    * @example await sys.Dial("reception@local&1001@local[dt=10]|voicemail@vmprovider[tr=p]")
    */
