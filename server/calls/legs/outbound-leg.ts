@@ -2,12 +2,14 @@ import { reasonHeader, type SipResponse } from '../../sip/index.ts';
 import { isBetterFailure, type DialLeg, type LegFailure, type LegHandle, type LegObserver } from '../dial/index.ts';
 import { UacBranch, type BranchContext, type BranchRequest, type BranchTarget } from './uac-branch.ts';
 
+const SETTLED: LegObserver = { ringing() {}, progress() {}, answered() {}, failed() {} };
+
 /**
  * The LegHandle of one dial-string leg. A `user@local` leg rings every binding of the account at
  * once (one branch each); the first branch to answer wins the leg and the others are cancelled.
  */
 export class OutboundLeg implements LegHandle {
-  readonly branches: UacBranch[] = [];
+  branches: UacBranch[] = [];
   winner?: UacBranch;
   private failedCount = 0;
   private best?: LegFailure;
@@ -18,7 +20,7 @@ export class OutboundLeg implements LegHandle {
 
   constructor(
     readonly leg: DialLeg,
-    private readonly observer: LegObserver,
+    private observer: LegObserver,
     private readonly hooks: { earlyMedia(branch: UacBranch, res: SipResponse): string | undefined },
   ) {}
 
@@ -62,7 +64,13 @@ export class OutboundLeg implements LegHandle {
     }
     this.winner = branch;
     for (const b of this.branches) if (b !== branch) b.cancel();
-    this.observer.answered({ sdp: res.body.length ? res.body.toString('utf8') : undefined });
+    const observer = this.observer;
+    // The answered leg lives as long as the call: it must not keep the Dial's fork (its legs,
+    // outcomes, timers) or the losing branches alive with it. Nothing reaches the observer now.
+    this.observer = SETTLED;
+    this.branches = [branch];
+    this.inTurn = undefined;
+    observer.answered({ sdp: res.body.length ? res.body.toString('utf8') : undefined });
   }
 
   private onFailed(failure: LegFailure): void {
