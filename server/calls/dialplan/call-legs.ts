@@ -1,5 +1,5 @@
 import type { TenantRef } from '../../registrar/index.ts';
-import type { NameAddr, SipRequest } from '../../sip/index.ts';
+import type { NameAddr, SipRequest, SipResponse } from '../../sip/index.ts';
 import { rewriteSdpForNat } from '../bridge/index.ts';
 import type { CallAccount, CallServiceOptions } from '../call-service-deps.ts';
 import { LegBudget, resolveLeg, startFork, type DialLeg, type DialPlan, type DialResult, type ForkExecution, type LegObserver, type LegOutcome } from '../dial/index.ts';
@@ -158,12 +158,7 @@ export class CallLegs {
           nested.start();
           return;
         }
-        const out = new OutboundLeg(leg, legObserver, {
-          earlyMedia: (_branch, res) => {
-            const sdp = res.body.toString('utf8');
-            return res.source ? rewriteSdpForNat(sdp, res.source, { mangle: leg.options.mangleSdp }).sdp : sdp;
-          },
-        });
+        const out = new OutboundLeg(leg, legObserver, { earlyMedia: earlyMediaRewrite(leg.options.mangleSdp) });
         handle.attach(out);
         if (callee) this.phones.push({ account: callee, leg: out, since: Date.now() });
         const base = this.branchRequest(leg, scope);
@@ -262,5 +257,17 @@ function cdrLeg(o: LegOutcome, offset: number, parentLegId: number | undefined):
   return {
     legId: o.id + offset, groupIndex: o.groupIndex, parentLegId, target: o.key, state: o.state, status: o.status, reason: o.reason,
     startedAt: o.startedAt, ringingAt: o.ringingAt, answeredAt: o.answeredAt, endedAt: o.endedAt,
+  };
+}
+
+/**
+ * Early media SDP as the caller gets it. Made outside any leg-starting scope on purpose: the
+ * answered leg keeps this function for the whole call, and a closure there would keep that
+ * scope's fork observer (and through it the whole Dial) alive with it.
+ */
+function earlyMediaRewrite(mangle: boolean): (branch: unknown, res: SipResponse) => string {
+  return (_branch, res) => {
+    const sdp = res.body.toString('utf8');
+    return res.source ? rewriteSdpForNat(sdp, res.source, { mangle }).sdp : sdp;
   };
 }
