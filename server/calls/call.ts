@@ -434,8 +434,9 @@ export class Call {
       this.parking.handleInDialog(req, tx, side);
       return;
     }
+    // The side's leg sorts the request for its owner, the bridge.
     if (this.bridge && this.machine.is(CallState.Answered)) {
-      this.bridge.handle(req, tx, side);
+      this.bridge.party(side).receive(req, tx);
       return;
     }
     if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
