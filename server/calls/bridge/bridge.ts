@@ -22,10 +22,12 @@ export interface BridgeEvents {
   /** A REFER from `side`: the owner applies the leg's transfer policy and answers `tx`. */
   refer(side: BridgeSide, req: SipRequest, tx: ServerTransaction): void;
   /**
-   * A relayed re-INVITE or UPDATE from `side` carrying an SDP offer was answered 2xx: `offer` is
-   * what that party asked for (a phone putting the call on hold says `sendonly`/`inactive`).
+   * `side`'s phone changed its session through us: a relayed re-INVITE or UPDATE of its with an
+   * SDP offer was answered 2xx, or (an offerless re-INVITE of its) its ACK answered the other
+   * party's offer. `sdp` is what the phone asked for: a phone putting the call on hold says
+   * `sendonly`/`inactive`, in its offer or, when it asked for an offer, in its answer.
    */
-  offerAccepted?(side: BridgeSide, offer: Buffer): void;
+  sessionChanged?(side: BridgeSide, sdp: Buffer): void;
 }
 
 export interface BridgeOptions {
@@ -308,7 +310,7 @@ export class Bridge {
           if (resBody.length && isSdp(resType)) this.sdpTo[side] = resBody;
           tx.respond(answer);
           if ((req.method === 'INVITE' || req.method === 'UPDATE') && res.status >= 200 && res.status < 300 && req.body.length && isSdp(contentType)) {
-            this.opts.events.offerAccepted?.(side, req.body);
+            this.opts.events.sessionChanged?.(side, req.body);
           }
           if (req.method === 'INVITE' && res.status >= 200 && res.status < 300 && req.source?.transport === 'udp') {
             const key = `${side}:${req.cseq.seq}`;
@@ -337,8 +339,12 @@ export class Bridge {
     this.deferredAcks.delete(key);
     const contentType = ack?.headers.get('Content-Type');
     const body = ack ? relayedBody(ack, this.opts.mangleSdp) : Buffer.alloc(0);
-    if (body.length && isSdp(contentType)) this.sdpTo[key.startsWith('a:') ? 'b' : 'a'] = body;
+    const side: BridgeSide = key.startsWith('a:') ? 'a' : 'b';
+    const answered = ack !== undefined && body.length > 0 && isSdp(contentType);
+    if (answered) this.sdpTo[otherSide(side)] = body;
     deferred.ack.send(deferred.dialog.createAck(deferred.seq, { body, contentType }));
+    // After the ACK went on: what the phone's answer means (a hold) is the owner's, the relay is done.
+    if (answered && !this.closed) this.opts.events.sessionChanged?.(side, ack.body);
   }
 }
 
