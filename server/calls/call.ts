@@ -403,9 +403,9 @@ export class Call {
     const events = {
       bye: (side: BridgeSide) => this.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Normal clearing'),
       refer: (side: BridgeSide, req: SipRequest, tx: ServerTransaction) => this.transfers.onRefer(side, req, tx),
-      offerAccepted: (side: BridgeSide, offer: Buffer) => {
+      sessionChanged: (side: BridgeSide, sdp: Buffer) => {
         const user = this.bridge?.party(side).dialog.remoteParty.uri.user;
-        this.holding.phoneOffer(side, offer, `phone:${user ?? side}`);
+        this.holding.phoneOffer(side, sdp, `phone:${user ?? side}`);
       },
     };
     return new Bridge({ stack: this.ctx.stack, mangleSdp, events }, a, b);
@@ -434,8 +434,9 @@ export class Call {
       this.parking.handleInDialog(req, tx, side);
       return;
     }
+    // The side's leg sorts the request for its owner, the bridge.
     if (this.bridge && this.machine.is(CallState.Answered)) {
-      this.bridge.handle(req, tx, side);
+      this.bridge.party(side).receive(req, tx);
       return;
     }
     if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));

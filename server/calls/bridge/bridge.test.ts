@@ -75,6 +75,29 @@ describe('B2BUA bridge', () => {
     expect(h.events.filter((e) => e.type === 'call.unheld')).toEqual([expect.objectContaining({ party: 'callee', by: 'phone:alice' })]);
   });
 
+  it('sees a hold in the answer of a late-offer re-INVITE: the caller ACKs the callee\'s offer sendonly, later sendrecv', async () => {
+    const { aTag } = await answeredCall();
+    h.mem.inject(aInDialog('ACK', 1, aTag, 'aack'), CALLER);
+    const lateOffer = async (seq: number, answer: string): Promise<void> => {
+      h.mem.inject(aInDialog('INVITE', seq, aTag, `areinv${seq}`), CALLER);
+      await settle();
+      const relayed = parsed(sentTo(PHONE.address, 'INVITE').at(-1)) as SipRequest;
+      expect(relayed.cseq.seq).toBe(seq);
+      h.mem.inject(replyTo(relayed, 200, { body: sdp('192.168.1.20', 'sendrecv') }), PHONE);
+      await settle();
+      // No answer yet: an offer alone holds nobody.
+      expect(h.events.filter((e) => e.type === 'call.held' || e.type === 'call.unheld')).toHaveLength(seq - 2);
+      h.mem.inject(aInDialog('ACK', seq, aTag, `aack${seq}`, '', answer), CALLER);
+      await settle();
+    };
+    await lateOffer(2, 'sendonly');
+    expect(h.events.filter((e) => e.type === 'call.held')).toEqual([expect.objectContaining({ party: 'callee', by: 'phone:alice' })]);
+    expect(h.service.controllableCalls(TENANT.id)[0]!.view()).toMatchObject({ held: 'callee' });
+    await lateOffer(3, 'sendrecv');
+    expect(h.events.filter((e) => e.type === 'call.unheld')).toEqual([expect.objectContaining({ party: 'callee', by: 'phone:alice' })]);
+    expect(h.service.controllableCalls(TENANT.id)[0]!.view().held).toBeUndefined();
+  });
+
   it('refuses REFER with 603 and relays BYE to the other side', async () => {
     const { bInvite, aTag } = await answeredCall();
     h.mem.inject(aInDialog('ACK', 1, aTag, 'aack'), CALLER);

@@ -2,6 +2,7 @@ import {
   createResponse, ReinviteGuard, reinviteRefusalResponse, retransmit2xxUntilAck, sendAck,
   type Dialog, type Invite2xxRetransmitter, type ReinviteTurn, type ServerTransaction, type SipRequest, type SipResponse, type SipStack,
 } from '../../sip/index.ts';
+import type { DialogLeg, LegOwner } from '../legs/index.ts';
 import { ReinviteAck } from './reinvite-ack.ts';
 import { relayedBody } from './relayed-body.ts';
 
@@ -11,16 +12,8 @@ export function otherSide(side: BridgeSide): BridgeSide {
   return side === 'a' ? 'b' : 'a';
 }
 
-/** One party of a bridge: its dialog with us, and how to end it. */
-export interface BridgeParty {
-  readonly dialog: Dialog;
-  /** Ends the party's dialog with BYE (a UAC branch also releases an ACK it held back). */
-  bye(headers?: Array<[string, string]>): void;
-  /** The party ended the dialog itself (its BYE was answered). */
-  remoteEnded?(): void;
-  /** The SDP the party last got from us when it joined the bridge (offer or answer). */
-  readonly sentSdp?: Buffer;
-}
+/** One party of a bridge: a leg whose dialog's requests the bridge hears as its owner. */
+export type BridgeParty = DialogLeg;
 
 /** What the bridge leaves to the call that owns it. */
 export interface BridgeEvents {
@@ -29,10 +22,12 @@ export interface BridgeEvents {
   /** A REFER from `side`: the owner applies the leg's transfer policy and answers `tx`. */
   refer(side: BridgeSide, req: SipRequest, tx: ServerTransaction): void;
   /**
-   * A relayed re-INVITE or UPDATE from `side` carrying an SDP offer was answered 2xx: `offer` is
-   * what that party asked for (a phone putting the call on hold says `sendonly`/`inactive`).
+   * `side`'s phone changed its session through us: a relayed re-INVITE or UPDATE of its with an
+   * SDP offer was answered 2xx, or (an offerless re-INVITE of its) its ACK answered the other
+   * party's offer. `sdp` is what the phone asked for: a phone putting the call on hold says
+   * `sendonly`/`inactive`, in its offer or, when it asked for an offer, in its answer.
    */
-  offerAccepted?(side: BridgeSide, offer: Buffer): void;
+  sessionChanged?(side: BridgeSide, sdp: Buffer): void;
 }
 
 export interface BridgeOptions {
@@ -63,7 +58,6 @@ export type BridgeResponse = Pick<SipResponse, 'status' | 'reason'> & { response
 
 /** Headers an in-dialog request keeps when relayed; everything else is the B2BUA's own. */
 const RELAYED_HEADERS = ['Event', 'Subscription-State', 'Info-Package', 'Content-Disposition', 'Subject'];
-const ALLOW = 'INVITE, ACK, BYE, CANCEL, UPDATE, INFO, OPTIONS, REFER, NOTIFY, MESSAGE';
 
 /**
  * Two dialogs of the B2BUA joined into one conversation: in-dialog requests from one party are
@@ -92,11 +86,16 @@ export class Bridge {
    * what a hold re-INVITE modifies and an unhold restores.
    */
   private readonly sdpTo: Record<BridgeSide, Buffer | undefined>;
+  /** What the bridge listens to each side's leg with; the same across `replace`. */
+  private readonly owners: Record<BridgeSide, LegOwner>;
   private closed = false;
 
   constructor(private readonly opts: BridgeOptions, a: BridgeParty, b: BridgeParty) {
     this.parties = { a, b };
     this.sdpTo = { a: a.sentSdp, b: b.sentSdp };
+    this.owners = { a: this.ownerOf('a'), b: this.ownerOf('b') };
+    a.attach(this.owners.a);
+    b.attach(this.owners.b);
   }
 
   /** The stack the bridge's dialogs send on. */
@@ -122,67 +121,65 @@ export class Bridge {
     return this.guards.a.state !== 'Idle' || this.guards.b.state !== 'Idle';
   }
 
-  /** A request inside `side`'s dialog. */
+  /** A request inside `side`'s dialog, for owners that route by side: its leg sorts it for the bridge. */
   handle(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    if (req.method === 'ACK') {
-      const key = `${side}:${req.cseq.seq}`;
-      this.retransmitters.get(key)?.stop();
-      this.retransmitters.delete(key);
-      this.releaseDeferredAck(key, req);
-      return;
-    }
-    if (!tx) return;
-    if (this.closed) {
-      tx.respond(createResponse(req, 481));
-      return;
-    }
+    this.parties[side].receive(req, tx);
+  }
+
+  /** How the bridge hears `side`'s leg: once closed, whatever still comes in the dialog gets 481. */
+  private ownerOf(side: BridgeSide): LegOwner {
+    const open = (req: SipRequest, tx: ServerTransaction): boolean => {
+      if (this.closed) tx.respond(createResponse(req, 481));
+      return !this.closed;
+    };
+    return {
+      ack: (req) => {
+        const key = `${side}:${req.cseq.seq}`;
+        this.retransmitters.get(key)?.stop();
+        this.retransmitters.delete(key);
+        this.releaseDeferredAck(key, req);
+      },
+      bye: (req, tx) => {
+        if (!open(req, tx)) return;
+        tx.respond(createResponse(req, 200));
+        this.opts.events.bye(side);
+      },
+      refer: (req, tx) => {
+        if (open(req, tx)) this.opts.events.refer(side, req, tx);
+      },
+      reinvite: (req, tx) => {
+        if (open(req, tx)) this.reinvite(req, tx, side);
+      },
+      request: (req, tx) => {
+        if (open(req, tx)) this.relay(req, tx, side, this.parties[side].dialog, this.parties[otherSide(side)].dialog);
+      },
+    };
+  }
+
+  /** A re-INVITE or UPDATE from `side`, relayed into the other dialog (a re-INVITE once both dialogs' guards admit it). */
+  private reinvite(req: SipRequest, tx: ServerTransaction, side: BridgeSide): void {
     const own = this.parties[side].dialog;
     const other = this.parties[otherSide(side)].dialog;
-    if (!own.acceptRemoteCSeq(req)) {
-      tx.respond(createResponse(req, 500, 'CSeq out of order'));
+    if (req.method === 'UPDATE') {
+      own.refreshTarget(req);
+      this.relay(req, tx, side, own, other);
       return;
     }
-    switch (req.method) {
-      case 'BYE':
-        tx.respond(createResponse(req, 200));
-        own.terminated = true;
-        this.parties[side].remoteEnded?.();
-        this.opts.events.bye(side);
-        return;
-      case 'REFER':
-        this.opts.events.refer(side, req, tx);
-        return;
-      case 'INVITE': {
-        // §14.2 on `side`'s dialog: crossing ours → 491, a second of its own → 500 Retry-After.
-        const admitted = this.guards[side].receive();
-        if (!admitted.ok) {
-          tx.respond(reinviteRefusalResponse(req, admitted.refusal));
-          return;
-        }
-        // §14.1 on the other dialog: ours there is still pending, so this one cannot be relayed yet.
-        const relayed = this.guards[otherSide(side)].send();
-        if (!relayed) {
-          admitted.turn.end();
-          tx.respond(reinviteRefusalResponse(req, this.guards[side].retryLater()));
-          return;
-        }
-        own.refreshTarget(req);
-        this.relay(req, tx, side, own, other, [admitted.turn, relayed]);
-        return;
-      }
-      case 'UPDATE':
-        own.refreshTarget(req);
-        this.relay(req, tx, side, own, other);
-        return;
-      case 'INFO':
-      case 'OPTIONS':
-      case 'MESSAGE':
-      case 'NOTIFY':
-        this.relay(req, tx, side, own, other);
-        return;
-      default:
-        tx.respond(createResponse(req, 405, undefined, { headers: { Allow: ALLOW } }));
+    // §14.2 on `side`'s dialog: crossing ours → 491, a second of its own → 500 Retry-After.
+    const admitted = this.guards[side].receive();
+    if (!admitted.ok) {
+      tx.respond(reinviteRefusalResponse(req, admitted.refusal));
+      return;
     }
+    // §14.1 on the other dialog: ours there is still pending, so this one cannot be relayed yet.
+    const relayed = this.guards[otherSide(side)].send();
+    if (!relayed) {
+      admitted.turn.end();
+      tx.respond(reinviteRefusalResponse(req, this.guards[side].retryLater()));
+      return;
+    }
+    own.refreshTarget(req);
+    this.relay(req, tx, side, own, other, [admitted.turn, relayed]);
   }
 
   /**
@@ -205,7 +202,9 @@ export class Bridge {
 
   /** `side` is now `party` (a transfer completed); the old party is the caller's to end. `sentSdp`: what it last got from us, if not `party.sentSdp`. */
   replace(side: BridgeSide, party: BridgeParty, sentSdp?: Buffer): void {
+    this.parties[side].detach(this.owners[side]);
     this.parties[side] = party;
+    party.attach(this.owners[side]);
     this.sdpTo[side] = sentSdp ?? party.sentSdp;
   }
 
@@ -311,7 +310,7 @@ export class Bridge {
           if (resBody.length && isSdp(resType)) this.sdpTo[side] = resBody;
           tx.respond(answer);
           if ((req.method === 'INVITE' || req.method === 'UPDATE') && res.status >= 200 && res.status < 300 && req.body.length && isSdp(contentType)) {
-            this.opts.events.offerAccepted?.(side, req.body);
+            this.opts.events.sessionChanged?.(side, req.body);
           }
           if (req.method === 'INVITE' && res.status >= 200 && res.status < 300 && req.source?.transport === 'udp') {
             const key = `${side}:${req.cseq.seq}`;
@@ -340,8 +339,12 @@ export class Bridge {
     this.deferredAcks.delete(key);
     const contentType = ack?.headers.get('Content-Type');
     const body = ack ? relayedBody(ack, this.opts.mangleSdp) : Buffer.alloc(0);
-    if (body.length && isSdp(contentType)) this.sdpTo[key.startsWith('a:') ? 'b' : 'a'] = body;
+    const side: BridgeSide = key.startsWith('a:') ? 'a' : 'b';
+    const answered = ack !== undefined && body.length > 0 && isSdp(contentType);
+    if (answered) this.sdpTo[otherSide(side)] = body;
     deferred.ack.send(deferred.dialog.createAck(deferred.seq, { body, contentType }));
+    // After the ACK went on: what the phone's answer means (a hold) is the owner's, the relay is done.
+    if (answered && !this.closed) this.opts.events.sessionChanged?.(side, ack.body);
   }
 }
 

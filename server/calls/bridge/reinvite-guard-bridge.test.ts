@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Dialog, type SipRequest, type SipResponse } from '../../sip/index.ts';
 import { flush, memoryStack, parsed, requestText } from '../../sip/transactions/test-helpers.ts';
-import { Bridge, type BridgeSide } from './bridge.ts';
+import { UasLeg } from '../legs/index.ts';
+import { Bridge } from './bridge.ts';
 
 /** Bridge's re-INVITEs of our own against the per-dialog ReinviteGuard (RFC 3261 §14.1/§14.2), over the in-memory transport. */
 
@@ -22,12 +23,10 @@ function reinviteFrom(callId: string, cseq: number, branch: string): string {
 async function bridged() {
   const env = await memoryStack();
   const dialogs = { a: dialogWith(A, 'a-call'), b: dialogWith(B, 'b-call') };
-  const bridge = new Bridge(
-    { stack: env.stack, mangleSdp: false, events: { bye: () => {}, refer: () => {} } },
-    { dialog: dialogs.a, bye: () => {} },
-    { dialog: dialogs.b, bye: () => {} },
-  );
-  env.stack.onRequest = (req, tx) => bridge.handle(req, tx, (req.callId === 'a-call' ? 'a' : 'b') as BridgeSide);
+  const legs = { a: new UasLeg(dialogs.a, env.stack), b: new UasLeg(dialogs.b, env.stack) };
+  const bridge = new Bridge({ stack: env.stack, mangleSdp: false, events: { bye: () => {}, refer: () => {} } }, legs.a, legs.b);
+  // Requests arrive at the leg of their dialog, which reports them to the bridge.
+  env.stack.onRequest = (req, tx) => (req.callId === 'a-call' ? legs.a : legs.b).receive(req, tx);
   const answers = (to: typeof A) => env.transport.sentStartingWith('SIP/2.0')
     .filter((d) => d.target.address === to.address).map((d) => parsed(d.text) as SipResponse).filter((r) => r.status >= 200);
   return { ...env, bridge, answers };

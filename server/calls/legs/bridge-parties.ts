@@ -1,28 +1,25 @@
-import { reasonHeader, type Dialog, type SipStack } from '../../sip/index.ts';
-import type { BridgeParty } from '../bridge/index.ts';
+import type { Dialog, SipStack } from '../../sip/index.ts';
+import type { DialogLeg } from './leg-events.ts';
 import type { BranchContext, UacBranch } from './uac-branch.ts';
+import { UasLeg } from './uas-leg.ts';
 
-/** Our UAS dialog with a caller, as a bridge party: BYE goes out in that dialog. */
-export function uasParty(dialog: Dialog, stack: SipStack, sentSdp?: Buffer): BridgeParty {
-  return {
-    dialog,
-    sentSdp,
-    bye(headers = []) {
-      if (dialog.terminated) return;
-      dialog.terminated = true;
-      stack.sendRequest(dialog.createRequest('BYE', { headers }), { target: dialog.flow });
-    },
-  };
+/** Our UAS dialog with a phone that called in, as a bridge party: BYE goes out in that dialog. */
+export function uasParty(dialog: Dialog, stack: SipStack, sentSdp?: Buffer): DialogLeg {
+  return new UasLeg(dialog, stack, sentSdp);
 }
 
-/** An answered UAC branch as a bridge party. */
-export function uacParty(branch: UacBranch, ctx: Pick<BranchContext, 'forgetAck'>): BridgeParty {
+/**
+ * An answered UAC branch as a bridge party. `_ctx` is the branch's own context (the branch forgets
+ * the ACK of a dialog the far end hung up); callers outside legs/ still pass it.
+ */
+export function uacParty(branch: UacBranch, _ctx: Pick<BranchContext, 'forgetAck'>): DialogLeg {
   const dialog = branch.dialog!;
   return {
     dialog,
     sentSdp: branch.sentSdp,
     bye: (headers = []) => branch.bye(headers),
-    // The far end hung up: retransmitted 2xx of a finished dialog need no ACK from us any more.
-    remoteEnded: () => ctx.forgetAck(dialog.callId),
+    receive: (req, tx) => branch.receive(req, tx),
+    attach: (owner) => branch.attach(owner),
+    detach: (owner) => branch.detach(owner),
   };
 }

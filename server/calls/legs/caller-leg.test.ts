@@ -4,6 +4,7 @@ import { parseMessage, type SipRequest, type SipResponse, type SipStack } from '
 import type { ServerTransaction } from '../../sip/index.ts';
 import { rawInvite } from '../call-test-support.ts';
 import { CallerLeg } from './caller-leg.ts';
+import { SessionState } from './session-state.ts';
 
 /** A caller's leg over a fake server transaction that keeps what was answered. */
 function setup() {
@@ -60,5 +61,20 @@ describe('CallerLeg', () => {
     const { leg } = setup();
     expect(leg.phoneDialog('c1', '1001', false, { uri: 'sip:1002@example.com' }, 0)).toBeUndefined();
     expect(leg.phoneDialog('c1', '1001', true, { uri: 'sip:1002@example.com' }, 0)).toMatchObject({ state: 'confirmed', localTag: 'atag1' });
+  });
+
+  it('moves Trying → Early on its 180 → Confirmed on its 2xx, or straight to Terminated on a failure', () => {
+    const answered = setup().leg;
+    expect(answered.state).toBe(SessionState.Trying);
+    answered.alert(undefined);
+    expect(answered.state).toBe(SessionState.Early);
+    answered.respond(200);
+    expect(answered.state).toBe(SessionState.Confirmed);
+    const failed = setup().leg;
+    failed.respond(486);
+    expect(failed.state).toBe(SessionState.Terminated);
+    const cancelled = setup().leg;
+    cancelled.cancel(() => undefined);
+    expect(cancelled.state).toBe(SessionState.Terminated);
   });
 });

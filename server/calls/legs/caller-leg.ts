@@ -3,6 +3,7 @@ import { createResponse, Dialog, newTag, retransmit2xxUntilAck, type Invite2xxRe
 import type { ServerTransaction, SipStack } from '../../sip/index.ts';
 import type { PhoneDialog } from '../phone-dialog.ts';
 import type { CallParty } from '../records/index.ts';
+import { SessionState, sessionStateMachine } from './session-state.ts';
 
 /** What the caller's leg needs of its call (the Call implements it). */
 export interface CallerLegHost {
@@ -21,7 +22,8 @@ export interface CallerLegHost {
  */
 export class CallerLeg {
   readonly toTag = newTag();
-  private finalSent = false;
+  /** Trying → Early (180/183, they carry our To tag) → Confirmed (2xx) or Terminated (a failure, the CANCEL). */
+  private readonly machine = sessionStateMachine();
   private cancelledByCaller = false;
   private ringingSent = false;
   private earlyMediaSent = false;
@@ -31,7 +33,11 @@ export class CallerLeg {
 
   /** The caller has its final answer (or gets the 487 of its CANCEL): nothing more is answered. */
   get final(): boolean {
-    return this.finalSent;
+    return this.machine.is(SessionState.Confirmed, SessionState.Terminated);
+  }
+
+  get state(): SessionState {
+    return this.machine.state;
   }
 
   get cancelled(): boolean {
@@ -40,7 +46,7 @@ export class CallerLeg {
 
   /** Answers the INVITE; undefined once a final answer went out. */
   respond(status: number, reason?: string, body?: Buffer, headers: Record<string, string> = {}): SipResponse | undefined {
-    if (this.finalSent) return undefined;
+    if (this.final) return undefined;
     const req = this.host.request;
     const hdrs: Record<string, string> = { ...headers };
     if (status < 300) {
@@ -51,7 +57,8 @@ export class CallerLeg {
     const res = createResponse(req, status, reason, {
       toTag: this.toTag, headers: hdrs, body, contentType: body && body.length ? 'application/sdp' : undefined,
     });
-    if (status >= 200) this.finalSent = true;
+    const next = status < 200 ? SessionState.Early : status < 300 ? SessionState.Confirmed : SessionState.Terminated;
+    if (this.machine.state !== next) this.machine.to(next);
     try {
       this.host.tx.respond(res);
     } catch (err) {
@@ -62,7 +69,7 @@ export class CallerLeg {
 
   /** A leg rings: the caller hears its early media (183), or ringing (180) once unless early media came first. */
   alert(sdp: string | undefined): void {
-    if (this.finalSent || this.cancelledByCaller) return;
+    if (this.final || this.cancelledByCaller) return;
     if (sdp !== undefined) {
       this.earlyMediaSent = true;
       this.respond(183, undefined, Buffer.from(sdp, 'utf8'));
@@ -76,7 +83,8 @@ export class CallerLeg {
   cancel(stopLegs: () => void): void {
     this.cancelledByCaller = true;
     stopLegs();
-    this.finalSent = true;
+    // A leg's failure while stopping may have answered already (respond checks `final`).
+    if (!this.final) this.machine.to(SessionState.Terminated);
   }
 
   /** Our dialog with the caller, once its INVITE is answered. */

@@ -7,6 +7,8 @@ export { UacBranch } from './uac-branch.ts';
 export type { BranchContext, BranchRequest, BranchTarget } from './uac-branch.ts';
 export { uacParty, uasParty } from './bridge-parties.ts';
 export { SessionState } from './session-state.ts';
+export { UasLeg } from './uas-leg.ts';
+export type { DialogLeg, LegEndReason, LegOwner } from './leg-events.ts';
 export { CallParties } from './call-parties.ts';
 export type { CallPartiesDeps, PartyAccount, PartyEvent, PartyHold, PartyRole, PartySlots, SeatMode } from './call-parties.ts';
 export { CallerLeg } from './caller-leg.ts';

@@ -1,8 +1,11 @@
 import { StateMachine } from '../state-machine.ts';
 
-/** Signalling state of one leg (INVITE session), after SIP.js's session states and RFC 3261 §12/§13. */
+/**
+ * Signalling state of one leg (INVITE session), after SIP.js's session states and RFC 3261 §12/§13.
+ * A UAC leg moves on what it hears, a UAS leg on what it answers.
+ */
 export enum SessionState {
-  /** INVITE sent, nothing heard yet. */
+  /** INVITE sent (or received), nothing answered yet. */
   Trying = 'trying',
   /** 100 Trying received. */
   Proceeding = 'proceeding',
@@ -10,6 +13,7 @@ export enum SessionState {
   Early = 'early',
   /** 2xx: the dialog is confirmed. */
   Confirmed = 'confirmed',
+  /** A final failure, a CANCEL, or a BYE sent or received. */
   Terminated = 'terminated',
 }
 
@@ -21,6 +25,7 @@ const SESSION_TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   [SessionState.Terminated]: [],
 };
 
-export function sessionStateMachine(): StateMachine<SessionState> {
-  return new StateMachine<SessionState>(SessionState.Trying, SESSION_TRANSITIONS, 'leg');
+/** `start`: Confirmed for a leg made of an INVITE already answered (a phone's takeover, a pickup). */
+export function sessionStateMachine(start = SessionState.Trying): StateMachine<SessionState> {
+  return new StateMachine<SessionState>(start, SESSION_TRANSITIONS, 'leg');
 }

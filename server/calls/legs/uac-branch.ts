@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
 import { Dialog } from '../../sip/index.ts';
-import { InviteAnswers, reasonHeader, sendAck, type Endpoint, type SipRequest, type SipResponse } from '../../sip/index.ts';
+import { InviteAnswers, reasonHeader, sendAck, type Endpoint, type ServerTransaction, type SipRequest, type SipResponse } from '../../sip/index.ts';
 import type { NameAddr } from '../../sip/index.ts';
 import type { SipStack } from '../../sip/index.ts';
 import type { ClientTransaction, TimerHandle } from '../../sip/index.ts';
 import type { ClientCredentials, SipUri } from '../../sip/index.ts';
 import type { LegFailure } from '../dial/index.ts';
+import { sortInDialog, type LegEndReason, type LegOwner } from './leg-events.ts';
 import { SessionState, sessionStateMachine } from './session-state.ts';
 
 /** One INVITE the B2BUA sends for a leg: a registered binding or a sip: URI. */
@@ -51,7 +52,8 @@ export interface BranchRequest {
 /**
  * UAC side of one INVITE (§13.2). The first 2xx makes a dialog; a 2xx after cancel is ACKed and
  * BYEd. Later 2xx (RFC 6026 Accepted) are InviteAnswers': the same ACK again, or ACK and BYE for
- * another fork's dialog.
+ * another fork's dialog. Until its final response the branch reports to its OutboundLeg (`events`);
+ * the requests of its confirmed dialog go to the owner it is attached to (its call's bridge).
  */
 export class UacBranch {
   dialog?: Dialog;
@@ -67,6 +69,7 @@ export class UacBranch {
   private ackPending = false;
   private silenceTimer?: TimerHandle;
   private earlyRemoteTag?: string;
+  private owner?: LegOwner;
 
   constructor(
     private readonly ctx: BranchContext,
@@ -182,6 +185,25 @@ export class UacBranch {
     this.ctx.rememberAck(d.callId, ack, d.flow);
   }
 
+  attach(owner: LegOwner): void {
+    this.owner = owner;
+  }
+
+  detach(owner: LegOwner): void {
+    if (this.owner === owner) this.owner = undefined;
+  }
+
+  /** A request inside the branch's confirmed dialog. */
+  receive(req: SipRequest, tx: ServerTransaction | undefined): void {
+    const d = this.dialog;
+    if (!d) return;
+    sortInDialog(d, this.owner, req, tx, () => {
+      // The far end hung up: retransmitted 2xx of a finished dialog need no ACK from us any more.
+      this.ctx.forgetAck(d.callId);
+      this.end('bye-received');
+    });
+  }
+
   /** Ends an established branch with BYE (sent to the dialog's flow). */
   bye(headers: Array<[string, string]> = []): void {
     const d = this.dialog;
@@ -189,7 +211,7 @@ export class UacBranch {
     // A held-back ACK goes first (without an answer: the session is being torn down anyway).
     this.sendDeferredAck();
     d.terminated = true;
-    if (this.machine.can(SessionState.Terminated)) this.machine.to(SessionState.Terminated);
+    this.end('bye-sent');
     this.ctx.forgetAck(d.callId);
     const bye = d.createRequest('BYE', { headers });
     this.ctx.stack.sendRequest(bye, { target: d.flow });
@@ -228,7 +250,13 @@ export class UacBranch {
   private fail(failure: LegFailure): void {
     this.stopSilenceTimer();
     if (this.over) return;
-    this.machine.to(SessionState.Terminated);
+    this.end(this.cancelled ? 'cancelled' : 'failed');
     this.events.failed(this, failure);
+  }
+
+  private end(reason: LegEndReason): void {
+    if (!this.machine.can(SessionState.Terminated)) return;
+    this.machine.to(SessionState.Terminated);
+    this.owner?.terminated?.(reason);
   }
 }
