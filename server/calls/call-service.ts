@@ -3,7 +3,7 @@ import type { ControllableCall, ControlResult, ParkedCallView } from './control/
 import { DEFAULT_PARK_SETTINGS, ParkingLot, TenantParkSettings } from './park/index.ts';
 import type { Logger } from 'pino';
 import { sourceTrust, type TenantRef } from '../registrar/index.ts';
-import { dialogKeyOfRequest, digestUriMatchesRequest } from '../sip/index.ts';
+import { dialogKeyOfRequest, digestUriMatchesRequest, endForkDialog } from '../sip/index.ts';
 import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
 import { formatHost, parseUri, type SipUri } from '../sip/index.ts';
@@ -98,8 +98,11 @@ export class CallService {
   /** Calls each account is a party of, for its maxCalls. */
   private readonly accountCalls = new AccountCallCounter();
   private readonly dialogs = new Map<string, { call: DialogOwner; side: 'a' | 'b' }>();
-  /** ACKs we sent for 2xx, by B-leg Call-ID: a retransmitted 2xx gets the same ACK (§13.2.2.4). */
-  private readonly acks = new Map<string, { ack: SipRequest; flow: Endpoint }>();
+  /**
+   * ACKs we sent for 2xx, by B-leg Call-ID: a retransmitted 2xx gets the same ACK (§13.2.2.4).
+   * `forks`: the ACKs of other forks' dialogs we ended after Timer M, by To tag (made on first use).
+   */
+  private readonly acks = new Map<string, { ack: SipRequest; flow: Endpoint; forks?: Map<string, SipRequest> }>();
   /** SIP Call-ID → its call, for the SIP trace; null when two calls claimed it (never attribute a guess). */
   private readonly sipCallOwners = new Map<string, SipCallOwner | null>();
   /** Patchbay call id → the SIP Call-IDs it claimed (forgotten a while after the call ends). */
@@ -245,12 +248,31 @@ export class CallService {
     }
   }
 
-  /** For SipStack.onStrayResponse: re-ACKs retransmitted 2xx to our B-leg INVITEs. */
+  /**
+   * For SipStack.onStrayResponse: re-ACKs retransmitted 2xx to our B-leg INVITEs. A 2xx of another
+   * fork that comes after Timer M (RFC 6026 §7.2) has its own dialog: it is ACKed and ended with BYE,
+   * as InviteAnswers does within Timer M; the kept dialog's ACK would not stop its retransmissions.
+   */
   handleStrayResponse(res: SipResponse): boolean {
     if (res.cseq.method !== 'INVITE' || res.status < 200 || res.status >= 300) return false;
     const known = this.acks.get(res.callId);
     if (!known) return false;
-    this.opts.stack.sendStateless(known.ack, known.flow);
+    const tag = res.to.params['tag'] ?? '';
+    const keptTag = known.ack.to.params['tag'] ?? '';
+    if (tag === keptTag) {
+      this.opts.stack.sendStateless(known.ack, known.flow);
+      return true;
+    }
+    const ended = known.forks?.get(tag);
+    if (ended) {
+      this.opts.stack.sendStateless(ended, known.flow);
+      return true;
+    }
+    (known.forks ??= new Map()).set(tag, endForkDialog(this.opts.stack, known.ack, res, known.flow));
+    this.logger.info(
+      { event: 'sip.fork_2xx', callId: res.callId, keptTag, endedTag: tag, afterTimerM: true },
+      'second fork answered the INVITE after Timer M: ACKed and ended with BYE (one dialog is kept)',
+    );
     return true;
   }
 

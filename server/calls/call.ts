@@ -13,7 +13,7 @@ import { Bridge, rewriteSdpForNat, type BridgeParty, type BridgeSide } from './b
 import {
   CallTransfers, takeOver, transferByDial, type JoinableCall, type TakeoverHost, type TransferCallHost, type TransferringCall,
 } from './transfer/index.ts';
-import { CallParties, type BridgeableLeg } from './legs/index.ts';
+import { CallDialogs, CallParties, type BridgeableLeg, type DialogRegistry } from './legs/index.ts';
 import type { AccountCallCounter } from './account-call-counter.ts';
 import type { CallbackParams } from './callback-call.ts';
 import { recordCallEnd } from './records/index.ts';
@@ -29,12 +29,10 @@ import {
 } from './dialplan/index.ts';
 
 /** What a Call needs from the CallService that owns it. */
-export interface CallContext extends BranchContext {
+export interface CallContext extends BranchContext, DialogRegistry<Call> {
   opts: CallServiceOptions;
-  registerDialog(key: string, call: Call, side: 'a' | 'b'): void;
   /** Which call (and leg) a SIP Call-ID belongs to, for the SIP trace. */
   claimCallSipCallId?(sipCallId: string, owner: SipCallOwner): void;
-  unregisterDialog(key: string): void;
   callEnded(call: Call): void;
   /** Calls each account is a party of (maxCalls); the CallService drops a call's holds when it ends. */
   accountCalls: AccountCallCounter;
@@ -88,7 +86,6 @@ export class Call {
   private bridgedOptions?: DialLeg['options'];
   /** CDR leg id of each bridge side (the caller's is 0); a completed transfer changes one. */
   private readonly sideLegIds: Record<BridgeSide, number> = { a: 0, b: 0 };
-  private readonly sideDialogKeys: Partial<Record<BridgeSide, string>> = {};
   /** A REFER is being carried out (tr=c); another one waits (491). */
   private transferring = false;
   /** A party on hold from the switchboard (control/call-hold.ts). */
@@ -117,7 +114,8 @@ export class Call {
   private durationTimer?: TimerHandle;
   private branchCtx?: BranchContext;
   private readonly legSettings = new LegSettings();
-  private readonly dialogKeys: string[] = [];
+  /** The dialogs routed to this call, and each side's (legs/call-dialogs.ts). */
+  private readonly dialogs: CallDialogs<Call>;
   /** Which accounts are on which side: their maxCalls slots and `call.party.*` events (legs/call-parties.ts). */
   private readonly parties: CallParties;
 
@@ -129,6 +127,7 @@ export class Call {
     this.req = setup.req;
     this.tx = setup.tx;
     this.inbound = setup.inbound;
+    this.dialogs = new CallDialogs<Call>(ctx, this);
     this.callerLeg = new CallerLeg(this.callerLegHost());
     this.tx.onCancel = () => this.cancelByCaller();
     this.parties = new CallParties({
@@ -311,8 +310,8 @@ export class Call {
     tx.respond(pickerRes);
     const bDialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
     this.bridge = this.newBridge(true, uasParty(aDialog, this.ctx.stack, toCaller), uasParty(bDialog, this.ctx.stack, toPicker));
-    this.addDialog(dialogKey(aDialog.id), 'a');
-    this.addDialog(dialogKey(bDialog.id), 'b');
+    this.dialogs.add('a', dialogKey(aDialog.id));
+    this.dialogs.add('b', dialogKey(bDialog.id));
     // The CallService took the picking phone's slot; the rung account is no party any more.
     this.parties.seat('b', 'replace', picker ? [this.parties.admit(picker, 'callee')] : []);
     this.callerLeg.resendUntilAck(res, () => this.hangup('system', 408, 'No ACK from caller'));
@@ -382,8 +381,8 @@ export class Call {
     this.bridgedOptions = options;
     this.sideLegIds.b = legId;
     this.parties.seat('b', 'join');
-    this.addDialog(dialogKey(aDialog.id), 'a');
-    this.addDialog(dialogKey(bDialog.id), 'b');
+    this.dialogs.add('a', dialogKey(aDialog.id));
+    this.dialogs.add('b', dialogKey(bDialog.id));
     this.callerLeg.resendUntilAck(res, () => {
       this.log.info('no ACK for 2xx from caller; hanging up');
       this.hangup('system', 408, 'No ACK from caller');
@@ -409,12 +408,6 @@ export class Call {
       },
     };
     return new Bridge({ stack: this.ctx.stack, mangleSdp, events }, a, b);
-  }
-
-  private addDialog(key: string, side: BridgeSide): void {
-    this.dialogKeys.push(key);
-    this.sideDialogKeys[side] = key;
-    this.ctx.registerDialog(key, this, side);
   }
 
   // ------------------------------------------------------------------ in-dialog
@@ -479,11 +472,8 @@ export class Call {
       nextSdpStep: (side) => ++this.sdpSteps[side],
       place: (destination) => transferByDial(`${destination}@local`)(this.transferringCall().dialplanHost(() => undefined)),
       takeSide: (side, branch) => this.transferringCall().takeSide(side, branch),
-      routeDialog: (key, side) => {
-        this.ctx.registerDialog(key, this, side);
-        this.dialogKeys.push(key);
-      },
-      unregisterDialog: (key) => this.ctx.unregisterDialog(key),
+      routeDialog: (key, side) => this.dialogs.route(side, key),
+      unregisterDialog: (key) => this.dialogs.release(key),
       setSideLegId: (side, legId) => { this.sideLegIds[side] = legId; },
       recordTransfer: (result, side, target, detail) => this.transfers.record(result, side, target, detail),
     };
@@ -527,8 +517,8 @@ export class Call {
       nextSdpStep: (side) => ++this.sdpSteps[side],
       vacate: (side) => {
         this.parties.vacate(side);
-        const key = this.sideDialogKeys[side];
-        if (key) this.ctx.unregisterDialog(key);
+        const key = this.dialogs.keyOf(side);
+        if (key) this.dialogs.release(key);
       },
       setSideLegId: (side, legId) => { this.sideLegIds[side] = legId; },
       dropUnseated: () => this.parties.dropUnseated(),
@@ -580,10 +570,8 @@ export class Call {
       get ended() { return call.machine.is(CallState.Ended); },
       mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
       handOff: (side) => {
-        const key = this.sideDialogKeys[side]!;
         // The dialog now belongs to the other call: ending this one must not unregister it.
-        this.dialogKeys.splice(this.dialogKeys.indexOf(key), 1);
-        delete this.sideDialogKeys[side];
+        const key = this.dialogs.handOff(side);
         if (side === 'a') this.callerLeg.stopResending();
         // A party that called in from an account of the tenant counts against its maxCalls in its new call.
         return { party: this.bridge!.party(side), dialogKey: key, accounts: this.parties.accountsOn(side) };
@@ -592,12 +580,7 @@ export class Call {
         this.bridge!.replace(side, party, sentSdp);
         // The moved party's accounts count here now; whoever had the side (the transferor) left.
         if (accounts) this.parties.seat(side, 'replace', accounts.flatMap((a) => this.parties.take(a, 'callee', null) ?? []));
-        const oldKey = this.sideDialogKeys[side];
-        if (oldKey) {
-          this.ctx.unregisterDialog(oldKey);
-          this.dialogKeys.splice(this.dialogKeys.indexOf(oldKey), 1);
-        }
-        this.addDialog(key, side);
+        this.dialogs.replace(side, key);
         if (side === 'a') this.callerLeg.stopResending();
       },
     };
@@ -655,9 +638,7 @@ export class Call {
         this.bridge!.replace(side, uacParty(branch, this.ctx));
         // The new party's account (answered, waiting) takes the side; the leaving party's go.
         this.parties.seat(side, 'replace');
-        const oldKey = this.sideDialogKeys[side];
-        if (oldKey) this.ctx.unregisterDialog(oldKey);
-        this.addDialog(dialogKey(branch.dialog!.id), side);
+        this.dialogs.replace(side, dialogKey(branch.dialog!.id));
         if (side === 'a') this.callerLeg.stopResending();
       },
     };
@@ -739,7 +720,7 @@ export class Call {
     this.bridge?.close();
     // A transfer's new legs may still ring.
     this.legs.cancel();
-    for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
+    this.dialogs.releaseAll();
     const { dialStrings, legs } = this.legs.cdr();
     recordCallEnd({
       tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,

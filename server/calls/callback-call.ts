@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { CallState, callStateMachine } from './call-state.ts';
 import type { ControlResult, LiveCallView } from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
-import { dialogKey, reasonHeader, type Dialog } from '../sip/index.ts';
+import { dialogKey, reasonHeader } from '../sip/index.ts';
 import { createResponse, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { NameAddr } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
-import { OutboundLeg, uacParty, type BranchContext, type UacBranch } from './legs/index.ts';
+import { CallDialogs, OutboundLeg, uacParty, type BranchContext, type DialogRegistry, type UacBranch } from './legs/index.ts';
 import { recordCallEnd } from './records/index.ts';
 import type { CallParty, CdrLeg, HangupSide } from './records/index.ts';
 import type { CallAccount, CallServiceOptions, SipCallOwner } from './call-service-deps.ts';
@@ -26,10 +26,8 @@ export interface CallbackParams {
   parentCallId?: string;
 }
 
-export interface CallbackContext extends BranchContext {
+export interface CallbackContext extends BranchContext, DialogRegistry<CallbackCall> {
   opts: CallServiceOptions;
-  registerDialog(key: string, call: CallbackCall, side: 'a' | 'b'): void;
-  unregisterDialog(key: string): void;
   callEnded(call: CallbackCall): void;
   /** Which call (and leg) a SIP Call-ID belongs to, for the SIP trace. */
   claimCallSipCallId?(sipCallId: string, owner: SipCallOwner): void;
@@ -70,13 +68,15 @@ export class CallbackCall {
   private fork?: ForkExecution<OutboundLeg>;
   private readonly budget = new LegBudget(10);
   private readonly cdrLegs: CdrLeg[] = [];
-  private readonly dialogKeys: string[] = [];
+  /** dest1's dialog is side a, dest2's side b (legs/call-dialogs.ts). */
+  private readonly dialogs: CallDialogs<CallbackCall>;
   private ringingAt?: number;
   private answeredAt?: number;
   private branchCtx?: BranchContext;
 
   constructor(private readonly ctx: CallbackContext, private readonly params: CallbackParams) {
     this.tenant = params.tenant;
+    this.dialogs = new CallDialogs<CallbackCall>(ctx, this);
   }
 
   get caller(): CallParty {
@@ -160,8 +160,8 @@ export class CallbackCall {
       uacParty(one.branch, this.ctx),
       uacParty(two.branch, this.ctx),
     );
-    this.addDialog(one.branch.dialog!, 'a');
-    this.addDialog(two.branch.dialog!, 'b');
+    this.dialogs.add('a', dialogKey(one.branch.dialog!.id));
+    this.dialogs.add('b', dialogKey(two.branch.dialog!.id));
     this.ctx.opts.emit({
       type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at: this.answeredAt, legId: this.cdrLegs.length,
       caller: this.caller, callee: this.callee, direction: this.direction,
@@ -243,12 +243,6 @@ export class CallbackCall {
     return { answered: false, status, reason };
   }
 
-  private addDialog(dialog: Dialog, side: 'a' | 'b'): void {
-    const key = dialogKey(dialog.id);
-    this.dialogKeys.push(key);
-    this.ctx.registerDialog(key, this, side);
-  }
-
   /** A request inside one of the two dialogs (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
     if (this.bridge && this.machine.is(CallState.Answered)) this.bridge.handle(req, tx, side);
@@ -306,7 +300,7 @@ export class CallbackCall {
     const wasAnswered = this.machine.is(CallState.Answered);
     this.machine.to(CallState.Ended);
     this.bridge?.close();
-    for (const k of this.dialogKeys) this.ctx.unregisterDialog(k);
+    this.dialogs.releaseAll();
     recordCallEnd({
       tenant: this.tenant, id: this.id, direction: this.direction, caller: this.caller, callee: this.callee,
       dialplan: undefined, dialStrings: [this.params.dest1, this.params.dest2], legs: [...this.cdrLegs], createdAt: this.createdAt,

@@ -48,5 +48,5 @@ export { CallCredentialStore, type ClientCredentials } from './call-credentials.
 export { buildRegister, grantedExpires, newClientRegistration, type ClientRegistrationIdentity } from './client-registration.ts';
 export { SipServerResolver, nodeSipDns, SRV_CACHE_SECONDS, NEGATIVE_CACHE_SECONDS, type SipDns, type SrvAnswer, type NaptrAnswer, type AddressAnswer } from './sip-server-resolver.ts';
 export { buildOptionsPing } from './options-ping.ts';
-export { InviteAnswers, type Further2xx, type InviteAnswersOptions } from './invite-answers.ts';
+export { endForkDialog, InviteAnswers, type Further2xx, type InviteAnswersOptions } from './invite-answers.ts';
 export { ReinviteGuard, reinviteRefusalResponse, REINVITE_GUARD_TRANSITIONS, type ReinviteAdmission, type ReinviteGuardState, type ReinviteRefusal, type ReinviteTurn } from './reinvite-guard.ts';

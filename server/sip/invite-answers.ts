@@ -60,15 +60,25 @@ export class InviteAnswers {
   }
 
   private endFork(res: SipResponse, tag: string): void {
-    const dialog = Dialog.asUac(this.invite, res, { flow: this.opts.flow, localContact: this.invite.headers.get('Contact') ?? '' });
-    const ack = dialog.createAck(this.invite.cseq.seq);
-    sendAck(this.opts.stack, ack, dialog.flow);
-    this.forks.set(tag, ack);
-    dialog.terminated = true;
-    this.opts.stack.sendRequest(dialog.createRequest('BYE', { headers: [reasonHeader(200, 'Call completed elsewhere')] }), { target: dialog.flow });
+    this.forks.set(tag, endForkDialog(this.opts.stack, this.invite, res, this.opts.flow));
     this.opts.logger.info(
       { event: 'sip.fork_2xx', callId: this.invite.callId, keptTag: this.answeredTag, endedTag: tag },
       'second fork answered the INVITE: ACKed and ended with BYE (one dialog is kept)',
     );
   }
+}
+
+/**
+ * Ends the dialog a 2xx to our INVITE opened that the TU does not keep (another fork's): it is
+ * ACKed, as every 2xx must be (§13.2.2.4), then ended with BYE. `ours` is the INVITE, or once its
+ * transaction is gone the ACK of the dialog we kept: either has the Call-ID, From tag and CSeq
+ * number the fork's dialog shares. Returns the ACK, to send again for the 2xx's retransmissions.
+ */
+export function endForkDialog(stack: SipStack, ours: SipRequest, res: SipResponse, flow: Endpoint): SipRequest {
+  const dialog = Dialog.asUac(ours, res, { flow, localContact: ours.headers.get('Contact') ?? '' });
+  const ack = dialog.createAck(ours.cseq.seq);
+  sendAck(stack, ack, dialog.flow);
+  dialog.terminated = true;
+  stack.sendRequest(dialog.createRequest('BYE', { headers: [reasonHeader(200, 'Call completed elsewhere')] }), { target: dialog.flow });
+  return ack;
 }

@@ -5,6 +5,8 @@ import { expectSippOk, useSwitch } from './calls-support.ts';
  * RFC 6026 §7.2 against a real peer: the callee (sipp) answers from fork A, then a second fork B
  * answers too, then A's 200 comes again. The switch keeps A's dialog (a B2BUA keeps one), ACKs
  * and BYEs B's, ACKs A's retransmission again, and the caller's call goes on and ends with its BYE.
+ * B's 200 may also come after Timer M, when the INVITE transaction is gone: B's dialog is still
+ * ACKed and ended (fork A's ACK would not stop B's retransmissions).
  */
 
 const { sw, sipp } = useSwitch(['1001']);
@@ -22,4 +24,14 @@ describe('2xx after the first to an outgoing INVITE, sipp on both sides', () => 
     expect(cdr!.legs).toHaveLength(1);
     expect(cdr!.legs[0]!.status).toBe(200);
   });
+
+  // Timer M is 64*T1 and the switch's T1 is not configurable: the callee waits the real 32 s.
+  it("ACKs and BYEs a second fork's 200 that comes after Timer M, in that fork's dialog", async () => {
+    const callee = await sipp('forked-uas-second-fork-after-timer-m.xml', { timeoutSeconds: 60 });
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
+    const caller = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001', timeoutSeconds: 60 });
+    // The caller's run ends with fork A's BYE relayed to it: the call went on with fork A.
+    const [calleeRun] = await expectSippOk(callee, caller);
+    expect(calleeRun!.logs).toMatch(/ACK for fork A[\s\S]*ACK for fork B: tag=forkB[\s\S]*BYE for fork B: tag=forkB, Reason: SIP;cause=200/);
+  }, 90_000);
 });

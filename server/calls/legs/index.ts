@@ -13,3 +13,5 @@ export { CallParties } from './call-parties.ts';
 export type { CallPartiesDeps, PartyAccount, PartyEvent, PartyHold, PartyRole, PartySlots, SeatMode } from './call-parties.ts';
 export { CallerLeg } from './caller-leg.ts';
 export type { CallerLegHost } from './caller-leg.ts';
+export { CallDialogs } from './call-dialogs.ts';
+export type { DialogRegistry } from './call-dialogs.ts';
