@@ -21,7 +21,8 @@ export type {
   ProviderNumberFormat,
   ProviderUpdate,
 } from './repositories/providers-repository.ts';
-export { PROVIDER_NUMBER_FORMATS, isProtectedProviderHeader } from './repositories/providers-repository.ts';
+export { PROVIDER_NUMBER_FORMATS } from './repositories/providers-repository.ts';
+export { isProtectedProviderHeader } from './protected-provider-headers.ts';
 export { DEFAULT_DENIED_PREFIXES, DEFAULT_CALL_POLICY, type CallPolicy } from './repositories/call-policies-repository.ts';
 export type { StoredBinding } from './repositories/bindings-repository.ts';
 export type { Cdr, CdrLeg, StoredCdr, CallDirection, HangupSide } from './repositories/cdrs-repository.ts';

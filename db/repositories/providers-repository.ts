@@ -5,6 +5,7 @@ import { decryptSecret, encryptSecret } from '../secrets.ts';
 import { containsText, insertedId, parseJson, toBool, type RepositoryContext } from './context.ts';
 import { inTransaction } from './context.ts';
 import { isCidr } from './accounts-repository.ts';
+import { isProtectedProviderHeader } from '../protected-provider-headers.ts';
 
 export interface Provider {
   id: number;
@@ -53,14 +54,6 @@ export interface ProviderSettings {
    * up and the next one tried (Kamailio fr_timer); absent = 5000, 0 = wait Timer B (32 s).
    */
   provisionalTimeoutMs?: number;
-}
-
-/** Headers a provider's custom headers may never set: the B2BUA owns them (routing, dialog, auth, body). */
-const PROTECTED_PROVIDER_HEADERS = /^(via|v|from|f|to|t|call-id|i|cseq|contact|m|max-forwards|route|record-route|authorization|proxy-authorization|content-.*|c|l|e)$/i;
-
-/** Whether a provider's custom header would replace one the switch writes (the API, the CLI and the INVITE all ask this). */
-export function isProtectedProviderHeader(name: string): boolean {
-  return PROTECTED_PROVIDER_HEADERS.test(name);
 }
 
 export function validateProviderSettings(settings: ProviderSettings): void {

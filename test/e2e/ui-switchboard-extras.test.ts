@@ -97,6 +97,17 @@ describe('switchboard extras (phonebook, notes, DND)', () => {
     expect(await tile(page, '1009').locator('.blf-label').innerText()).toBe('Warehouse');
     expect((await api(admin, 'PATCH', `/accounts/${id}`, { displayName: 'Loading bay' })).status).toBe(200);
     await expect.poll(() => tile(page, '1009').locator('.blf-label').innerText()).toBe('Loading bay');
+    // A label longer than the tile stays on one line, cut with an ellipsis, the whole of it in the tooltip.
+    const long = 'Loading bay north: goods in, pallets, returns and the courier desk';
+    expect((await api(admin, 'PATCH', `/accounts/${id}`, { displayName: long })).status).toBe(200);
+    const label = tile(page, '1009').locator('.blf-label');
+    await expect.poll(() => label.getAttribute('title')).toBe(long);
+    const fit = await label.evaluate((el) => {
+      const name = el.parentElement!;
+      return { cut: el.scrollWidth > el.clientWidth, overflow: getComputedStyle(el).textOverflow, height: name.getBoundingClientRect().height, lineHeight: parseFloat(getComputedStyle(name).lineHeight) };
+    });
+    expect(fit).toMatchObject({ cut: true, overflow: 'ellipsis' });
+    expect(Math.abs(fit.height - fit.lineHeight)).toBeLessThan(1);
     await page.getByLabel('Search extensions').fill('loading');
     await expect.poll(() => page.locator('[data-extension]').count()).toBe(1);
     await screenshot(page, 'switchboard-extension-label');

@@ -11,7 +11,7 @@ const uiDir = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(uiDir, '..', '..');
 const distDir = join(uiDir, 'dist');
 const stamp = join(distDir, '.build-stamp');
-const inputs = [join(uiDir, 'src'), join(uiDir, 'index.html'), join(uiDir, 'vite.config.ts'), join(uiDir, 'build.mjs'), join(repoRoot, 'sandbox', 'dialplan.d.ts'), join(repoRoot, 'sandbox', 'dialplan-lib.ts'), join(repoRoot, 'package-lock.json')];
+const inputs = [join(uiDir, 'src'), join(uiDir, 'index.html'), join(uiDir, 'vite.config.ts'), join(uiDir, 'build.mjs'), join(repoRoot, 'sandbox', 'dialplan.d.ts'), join(repoRoot, 'sandbox', 'dialplan-lib.ts'), join(repoRoot, 'db', 'protected-provider-headers.ts'), join(repoRoot, 'package-lock.json')];
 
 function newestMtime(path) {
   if (!existsSync(path)) return 0;

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { PROTECTED_PROVIDER_HEADER_PREFIX, PROTECTED_PROVIDER_HEADERS } from '../../../../db/protected-provider-headers.ts';
+import { validateCustomHeaders } from '../../../../db/repositories/providers-repository.ts';
 import type { Provider } from '../api/index.ts';
 import { createSettings, settingsFieldOf, settingsFormOf, settingsPayload } from './provider-settings-form.ts';
 
@@ -36,6 +38,29 @@ describe('provider settings form', () => {
       customHeaders: 'Line 3: Via is set by the switch and cannot be configured.',
     });
     expect(settingsPayload({ ...form, provisionalTimeoutMs: '', pingIntervalSeconds: '', customHeaders: 'no colon here' })).toEqual({ ok: false, errors: { customHeaders: expect.stringContaining('Line 1: write Name: value') } });
+  });
+
+  it('refuses before sending exactly the header names the server refuses', () => {
+    const serverRefuses = (name: string): boolean => {
+      try {
+        validateCustomHeaders({ [name]: 'x' });
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const formRefuses = (name: string): boolean => {
+      const result = settingsPayload({ ...settingsFormOf(null), customHeaders: `${name}: x` });
+      if (!result.ok) expect(result.errors).toEqual({ customHeaders: `Line 1: ${name} is set by the switch and cannot be configured.` });
+      return !result.ok;
+    };
+    const protectedNames = [...PROTECTED_PROVIDER_HEADERS, `${PROTECTED_PROVIDER_HEADER_PREFIX}type`, `${PROTECTED_PROVIDER_HEADER_PREFIX}disposition`];
+    const caseVariants = protectedNames.flatMap((name) => [name, name.toUpperCase(), name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase())]);
+    // Near misses and the headers a trunk really wants: both sides must let them through.
+    const allowed = ['X-Account', 'P-Asserted-Identity', 'P-Preferred-Identity', 'User-Agent', 'Supported', 'k', 'X-Via', 'Via-Extra', 'Routes', 'Contact-Info', 'Contents', 'Call-Info'];
+    expect(PROTECTED_PROVIDER_HEADERS.length).toBeGreaterThan(0);
+    for (const name of caseVariants) expect({ name, form: formRefuses(name), server: serverRefuses(name) }).toEqual({ name, form: true, server: true });
+    for (const name of allowed) expect({ name, form: formRefuses(name), server: serverRefuses(name) }).toEqual({ name, form: false, server: false });
   });
 
   it('maps the API field names of settings and headers onto the form fields', () => {

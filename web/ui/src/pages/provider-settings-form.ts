@@ -1,5 +1,7 @@
 import type { Provider, UpdateProviderInput } from '../api/index.ts';
 import type { FieldErrors } from '../app/form-errors.ts';
+// The server's own list (db/index.ts re-exports it), imported by file: db's index pulls in the database drivers.
+import { isProtectedProviderHeader } from '../../../../db/protected-provider-headers.ts';
 
 /**
  * The provider form's call settings and custom headers as text fields, and back to the API's
@@ -53,8 +55,6 @@ export function settingsFormOf(provider: Provider | null): SettingsForm {
   };
 }
 
-/** Header names the switch sets itself (the repository refuses them too). */
-const PROTECTED_HEADER = /^(via|v|from|f|to|t|call-id|i|cseq|contact|m|max-forwards|route|record-route|authorization|proxy-authorization|content-.*|c|l|e)$/i;
 const HEADER_NAME = /^[A-Za-z0-9!%*_+`'~.-]+$/;
 
 function parseHeaders(text: string): { headers: Record<string, string> } | { error: string } {
@@ -66,7 +66,7 @@ function parseHeaders(text: string): { headers: Record<string, string> } | { err
     const colon = line.indexOf(':');
     const name = colon < 0 ? line : line.slice(0, colon).trim();
     if (colon < 0 || !HEADER_NAME.test(name)) return { error: `Line ${i + 1}: write Name: value (a header name is letters, digits and - . ! % * _ + \` ' ~).` };
-    if (PROTECTED_HEADER.test(name)) return { error: `Line ${i + 1}: ${name} is set by the switch and cannot be configured.` };
+    if (isProtectedProviderHeader(name)) return { error: `Line ${i + 1}: ${name} is set by the switch and cannot be configured.` };
     const value = line.slice(colon + 1).trim();
     if (value.length > 1024) return { error: `Line ${i + 1}: at most 1024 characters.` };
     headers[name] = value;

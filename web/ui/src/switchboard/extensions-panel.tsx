@@ -83,7 +83,7 @@ function ExtensionTile({
     >
       <span className="blf-lamp" aria-hidden="true" />
       <span className="blf-body">
-        <span className="blf-name">{x.user}{x.label && <span className="blf-label">{x.label}</span>}{mine && <span className="mine-tag">me</span>}</span>
+        <span className="blf-name">{x.user}{x.label && <span className="blf-label" title={x.label}>{x.label}</span>}{mine && <span className="mine-tag">me</span>}</span>
         <span className="blf-state">{STATE_LABELS[x.state] ?? x.state}{x.dnd && x.state !== 'dnd' ? ' · DND' : ''}</span>
         {activity && <span className="blf-activity">{activity.text}</span>}
       </span>
