@@ -6,7 +6,8 @@ import {
 import type { TenantRef } from '../registrar/index.ts';
 import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
 import { createResponse, newTag, type SipRequest } from '../sip/index.ts';
-import type { ServerTransaction } from '../sip/index.ts';
+import type { ServerTransaction, SipStack } from '../sip/index.ts';
+import type { Logger } from 'pino';
 import type { TimerHandle } from '../sip/index.ts';
 import { CallerLeg, uacParty, uasParty, type BranchContext, type CallerLegHost, type UacBranch } from './legs/index.ts';
 import { Bridge, rewriteSdpForNat, type BridgeParty, type BridgeSide } from './bridge/index.ts';
@@ -64,7 +65,7 @@ export interface CallSetup {
  * Each concern is its feature folder's (dialplan run and legs, transfers, park, pickup, consult,
  * hold); the Call holds the state they share and hands each a narrow host of it.
  */
-export class Call {
+export class Call implements CallerLegHost {
   readonly id = randomUUID();
   readonly tenant: TenantRef;
   readonly direction: CallDirection;
@@ -77,7 +78,8 @@ export class Call {
     return this.machine.state;
   }
   private readonly req: SipRequest;
-  private readonly tx: ServerTransaction;
+  /** The caller's INVITE transaction. */
+  readonly tx: ServerTransaction;
   private readonly inbound?: { provider: string; did?: string };
   /** Our UAS side toward the caller: its answers, its CANCEL, our 2xx until its ACK (legs/caller-leg.ts). */
   private readonly callerLeg: CallerLeg;
@@ -98,8 +100,8 @@ export class Call {
   private consultState?: CallConsult;
   /** Which accounts the ringing legs ring, and a pickup of the call (pickup/call-pickup.ts). */
   private readonly pickup: CallPickup;
-  /** REFERs, the switchboard's blind transfer and the transfer history (transfer/call-transfer.ts). */
-  private readonly transfers: CallTransfers;
+  /** REFERs, the switchboard's blind transfer and the transfer history (transfer/call-transfer.ts); made on first use. */
+  private transfersState?: CallTransfers;
   /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
   private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
@@ -128,7 +130,7 @@ export class Call {
     this.tx = setup.tx;
     this.inbound = setup.inbound;
     this.dialogs = new CallDialogs<Call>(ctx, this);
-    this.callerLeg = new CallerLeg(this.callerLegHost());
+    this.callerLeg = new CallerLeg(this);
     this.tx.onCancel = () => this.cancelByCaller();
     this.parties = new CallParties({
       callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e),
@@ -137,12 +139,16 @@ export class Call {
     this.legs = new CallLegs(this.legsHost());
     this.dialplan = new CallDialplan(this.dialplanHost());
     this.pickup = new CallPickup(this.pickupHost());
-    this.transfers = new CallTransfers(this.transferHost());
     this.holding = new CallHold(this.holdHost());
   }
 
   private get parking(): CallPark<Call> {
     return (this.parkingState ??= new CallPark<Call>(this.parkHost()));
+  }
+
+  // Most calls never transfer: the transfer machinery (and its host) is made on first use.
+  private get transfers(): CallTransfers {
+    return (this.transfersState ??= new CallTransfers(this.transferHost()));
   }
 
   private get consult(): CallConsult {
@@ -158,7 +164,7 @@ export class Call {
     return { uri: uriText(this.req.uri), account: this.direction === 'inbound' ? this.account.username : undefined };
   }
 
-  private get log() {
+  get log(): Logger {
     return this.ctx.opts.logger.child({ callId: this.id, tenantId: this.tenant.id });
   }
 
@@ -335,16 +341,16 @@ export class Call {
 
   // ------------------------------------------------------------------ A side
 
-  private callerLegHost(): CallerLegHost {
-    const call = this;
-    return {
-      request: this.req, tx: this.tx, stack: this.ctx.stack,
-      get log() { return call.log; },
-      localContactFor: (req) => this.localContactFor(req),
-    };
+  // CallerLegHost, implemented by the Call itself (no host object kept per call).
+  get request(): SipRequest {
+    return this.req;
   }
 
-  private localContactFor(req: SipRequest): string {
+  get stack(): SipStack {
+    return this.ctx.stack;
+  }
+
+  localContactFor(req: SipRequest): string {
     return this.ctx.localContact(req.source?.transport ?? 'udp');
   }
 
