@@ -349,6 +349,14 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
         await db.schema.createIndex('cdrs_record_key').unique().on('cdrs').column('record_key').execute();
       },
     },
+    '0061_audit_record_key': {
+      // The write journal's key for the audit rows it writes (a *78 from a phone): replayed after a
+      // crash or an outage, the change and its row land once. Nullable; API rows have none.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('audit_log').addColumn('record_key', 'varchar(64)').execute();
+        await db.schema.createIndex('audit_log_record_key').unique().on('audit_log').column('record_key').execute();
+      },
+    },
     '0070_contacts': {
       // The tenant phonebook (switchboard caller names). `search` is the lower-cased name, company,
       // numbers as typed and as normalised, so one LIKE serves `q` the same on both dialects.

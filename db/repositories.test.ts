@@ -17,7 +17,7 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     db = await openDatabase(created.url, { secretKey });
     expect(await db.migrate()).toEqual([
       '0001_initial', '0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0012_tenant_park', '0020_sip_bans',
-      '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0070_contacts', '0071_cdr_note', '0075_account_dnd',
+      '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0061_audit_record_key', '0070_contacts', '0071_cdr_note', '0075_account_dnd',
     ]);
     expect(await db.migrate()).toEqual([]);
   });

@@ -194,6 +194,8 @@ export interface AuditLogTable {
   details: string | null;
   source_address: string | null;
   tenant_id: number | null;
+  /** Set by the write journal only (idempotent replay); unique. */
+  record_key: string | null;
 }
 
 export interface SipBansTable {
