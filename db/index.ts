@@ -48,4 +48,4 @@ export {
 export { isDatabaseUnavailable } from './errors.ts';
 export { DatabaseHealth, type DatabaseHealthState, type DatabaseHealthOptions } from './database-health.ts';
 export { ReadThroughCache, withDeadline, type ReadThroughCacheOptions } from './read-through-cache.ts';
-export { WriteJournal, writeJournalSettingsFromEnv, type JournaledWrite, type ProviderStateWrite, type WriteJournalOptions, type WriteJournalStats } from './write-journal.ts';
+export { WriteJournal, writeJournalSettingsFromEnv, type AccountDndWrite, type JournaledWrite, type ProviderStateWrite, type WriteJournalOptions, type WriteJournalStats } from './write-journal.ts';

@@ -349,6 +349,29 @@ export function createMigrationProvider(dialect: SqlDialectName, secretKey?: Buf
         await db.schema.createIndex('cdrs_record_key').unique().on('cdrs').column('record_key').execute();
       },
     },
+    '0061_audit_record_key': {
+      // The write journal's key for the audit rows it writes (a *78 from a phone): replayed after a
+      // crash or an outage, the change and its row land once. Nullable; API rows have none.
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('audit_log').addColumn('record_key', 'varchar(64)').execute();
+        await db.schema.createIndex('audit_log_record_key').unique().on('audit_log').column('record_key').execute();
+      },
+    },
+    '0062_tenant_kv_usage': {
+      // Each tenant's key/value usage in one row, so a write checks its quota without scanning the
+      // tenant's keys; every tenant gets its row, counted from what it keeps (UTF-8 bytes).
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('tenant_kv_usage')
+          .addColumn('tenant_id', 'integer', (c) => c.primaryKey().references('tenants.id').onDelete('cascade'))
+          .addColumn('key_count', 'integer', (c) => c.notNull())
+          .addColumn('byte_count', 'bigint', (c) => c.notNull())
+          .execute();
+        const size = dialect === 'mysql' ? sql`LENGTH(kv.${sql.ref('key')}) + LENGTH(kv.${sql.ref('value')})` : sql`length(CAST(kv.${sql.ref('key')} AS BLOB)) + length(CAST(kv.${sql.ref('value')} AS BLOB))`;
+        await sql`INSERT INTO tenant_kv_usage (tenant_id, key_count, byte_count)
+          SELECT t.id, COUNT(kv.tenant_id), COALESCE(SUM(${size}), 0) FROM tenants t LEFT JOIN tenant_kv kv ON kv.tenant_id = t.id GROUP BY t.id`.execute(db);
+      },
+    },
     '0070_contacts': {
       // The tenant phonebook (switchboard caller names). `search` is the lower-cased name, company,
       // numbers as typed and as normalised, so one LIKE serves `q` the same on both dialects.

@@ -17,7 +17,7 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
     db = await openDatabase(created.url, { secretKey });
     expect(await db.migrate()).toEqual([
       '0001_initial', '0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0012_tenant_park', '0020_sip_bans',
-      '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0070_contacts', '0071_cdr_note', '0075_account_dnd',
+      '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0061_audit_record_key', '0062_tenant_kv_usage', '0070_contacts', '0071_cdr_note', '0075_account_dnd',
     ]);
     expect(await db.migrate()).toEqual([]);
   });
@@ -302,6 +302,49 @@ describe.each(testDatabaseTargets())('repositories on $dialect', (target) => {
       await quoted.kv.write(a.id, 'k4', 'v');
       expect(await quoted.kv.keys(a.id)).toEqual(['k1', 'k2', 'k4']);
     } finally {
+      await quoted.close();
+    }
+  });
+
+  it('keeps the key/value usage figure right through overwrites, deletes and refused writes, also with two writers at once', async () => {
+    const quoted = await openDatabase(url, { secretKey, kvQuota: { maxKeys: 50, maxBytes: 2_000 } });
+    // Two switch processes share a MariaDB; a SQLite file has one process (one connection).
+    const other = target.dialect === 'mysql' ? await openDatabase(url, { secretKey, kvQuota: { maxKeys: 50, maxBytes: 2_000 } }) : quoted;
+    try {
+      const t = await quoted.tenants.add({ domain: 'kv-usage.test' });
+      // What the rows hold, counted the slow way: the figure must always say the same.
+      const scanned = async () => {
+        let bytes = 0;
+        const keys = await quoted.kv.keys(t.id);
+        for (const k of keys) bytes += Buffer.byteLength(k) + Buffer.byteLength((await quoted.kv.read(t.id, k))!);
+        return { keys: keys.length, bytes };
+      };
+      expect(await quoted.kv.usage(t.id)).toEqual({ keys: 0, bytes: 0 });
+      await quoted.kv.write(t.id, 'a', 'x');
+      await quoted.kv.write(t.id, 'bb', 'yy');
+      expect(await quoted.kv.usage(t.id)).toEqual({ keys: 2, bytes: 1 + 1 + 2 + 2 });
+      await quoted.kv.write(t.id, 'a', 'é'.repeat(20)); // replaced with a bigger value (2 bytes a character)
+      expect(await quoted.kv.usage(t.id)).toEqual({ keys: 2, bytes: 1 + 40 + 2 + 2 });
+      await quoted.kv.write(t.id, 'a', 'z'); // and a smaller one
+      expect(await quoted.kv.usage(t.id)).toEqual({ keys: 2, bytes: 1 + 1 + 2 + 2 });
+      expect(await quoted.kv.delete(t.id, 'bb')).toBe(true);
+      expect(await quoted.kv.delete(t.id, 'bb')).toBe(false);
+      expect(await quoted.kv.usage(t.id)).toEqual({ keys: 1, bytes: 2 });
+      await expect(quoted.kv.write(t.id, 'huge', 'v'.repeat(1_999))).rejects.toThrow(/at most 2000 bytes/);
+      expect(await quoted.kv.usage(t.id)).toEqual(await scanned());
+
+      // Writers at once (on MariaDB two switch processes), writing, overwriting and deleting the same keys.
+      await Promise.all(
+        Array.from({ length: 40 }, (_, i) => {
+          const repo = i % 2 === 0 ? quoted.kv : other.kv;
+          const key = `k${i % 7}`;
+          return i % 5 === 4 ? repo.delete(t.id, key) : repo.write(t.id, key, 'v'.repeat(i + 1));
+        }),
+      );
+      expect(await quoted.kv.usage(t.id)).toEqual(await scanned());
+      expect((await quoted.kv.usage(t.id)).keys).toBeGreaterThan(1);
+    } finally {
+      if (other !== quoted) await other.close();
       await quoted.close();
     }
   });

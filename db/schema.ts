@@ -185,6 +185,14 @@ export interface TenantKvTable {
   value: string;
 }
 
+/** A tenant's key/value usage, kept by every write and delete (the quota check reads this row). */
+export interface TenantKvUsageTable {
+  tenant_id: number;
+  key_count: number;
+  /** UTF-8 bytes of keys and values together. */
+  byte_count: number;
+}
+
 export interface AuditLogTable {
   id: Generated<number>;
   at: number;
@@ -194,6 +202,8 @@ export interface AuditLogTable {
   details: string | null;
   source_address: string | null;
   tenant_id: number | null;
+  /** Set by the write journal only (idempotent replay); unique. */
+  record_key: string | null;
 }
 
 export interface SipBansTable {
@@ -263,6 +273,7 @@ export interface DatabaseSchema {
   registrar_bindings: RegistrarBindingsTable;
   cdrs: CdrsTable;
   tenant_kv: TenantKvTable;
+  tenant_kv_usage: TenantKvUsageTable;
   audit_log: AuditLogTable;
   sip_bans: SipBansTable;
   web_sessions: WebSessionsTable;

@@ -7,7 +7,7 @@ import { openDatabase, type Database } from './open-database.ts';
 import type { Cdr } from './repositories/cdrs-repository.ts';
 import type { StoredBinding } from './repositories/bindings-repository.ts';
 import { testDatabaseTargets } from './test-databases.ts';
-import { WriteJournal, writeJournalSettingsFromEnv, type WriteJournalOptions } from './write-journal.ts';
+import { WriteJournal, writeJournalSettingsFromEnv, type AccountDndWrite, type WriteJournalOptions } from './write-journal.ts';
 
 const unreachable = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED', fatal: true });
 
@@ -37,6 +37,7 @@ function switchable(db: Database) {
     cdrs: { insertMany: guard((rows: readonly Cdr[]) => db.cdrs.insertMany(rows)) } as never,
     bindings: { upsertMany: guard((b: readonly StoredBinding[]) => db.bindings.upsertMany(b)), removeMany: guard((ids: readonly string[]) => db.bindings.removeMany(ids)) } as never,
     providerRegistrations: { set: guard((s: Parameters<Database['providerRegistrations']['set']>[0]) => db.providerRegistrations.set(s)) } as never,
+    transaction: guard(<T>(fn: (tx: Parameters<Parameters<Database['transaction']>[0]>[0]) => Promise<T>) => db.transaction(fn)),
   };
   return { state, target };
 }
@@ -189,6 +190,46 @@ describe.each(testDatabaseTargets())('WriteJournal on $dialect', (target) => {
     const ids = await callIds('compact-');
     expect(ids).toHaveLength(300);
     expect(new Set(ids).size).toBe(300);
+  });
+
+  it('a *78 journaled during an outage is pending in memory, lands once after a restart, and a replay after a crash writes no second audit row', async () => {
+    const tenantId = (await db.accounts.get(accountId))!.tenantId;
+    const dnd = (key: string, on: boolean, at: number): AccountDndWrite => ({ key, accountId, tenantId, dnd: on, actor: 'phone', at });
+    const dndRows = async () => (await db.audit.list({ tenantId, action: 'account.dnd', limit: 100 })).filter((a) => a.actor === 'phone').map((a) => ({ at: a.at, dnd: a.details?.['dnd'] })).reverse();
+    const { state, target: t } = switchable(db);
+    const file = path.join(dir, 'dnd.log');
+    const dying = await WriteJournal.open({ file, target: t, flushIntervalMs: 10, retryMs: 60_000 });
+    state.down = true;
+    const on = dnd(`dnd-on-${target.dialect}`, true, 1_700_000_000_000);
+    expect(dying.append({ kind: 'accountDnd', change: on })).toBe(true);
+    expect(dying.pendingDnd(accountId)).toBe(true);
+    await dying.drain();
+    expect((await db.accounts.get(accountId))!.dnd).toBe(false);
+    expect(await dndRows()).toEqual([]);
+
+    // The switch died during the outage: the next start knows the flag before the replay, and writes it once.
+    const next = await WriteJournal.open({ file, target: db, flushIntervalMs: 10 });
+    expect(next.pendingDnd(accountId)).toBe(true);
+    const heard: string[] = [];
+    next.onApplied((w) => void heard.push(w.kind));
+    expect(await next.replay()).toBe(1);
+    expect(next.pendingDnd(accountId)).toBeUndefined();
+    expect(heard).toEqual(['accountDnd']);
+    const off = dnd(`dnd-off-${target.dialect}`, false, 1_700_000_005_000);
+    next.append({ kind: 'accountDnd', change: off });
+    await next.drain();
+    await next.close();
+    expect((await db.accounts.get(accountId))!.dnd).toBe(false);
+    expect(await dndRows()).toEqual([{ at: on.at, dnd: true }, { at: off.at, dnd: false }]);
+
+    // A kill -9 after both commits but before the truncation leaves both lines: replayed, neither
+    // writes a second row, and the older one does not switch the flag back on.
+    await writeFile(file, [on, off].map((change, i) => `${JSON.stringify({ s: i + 1, w: { kind: 'accountDnd', change } })}\n`).join(''));
+    const third = await WriteJournal.open({ file, target: db, flushIntervalMs: 10 });
+    expect(await third.replay()).toBe(2);
+    await third.close();
+    expect((await db.accounts.get(accountId))!.dnd).toBe(false);
+    expect(await dndRows()).toEqual([{ at: on.at, dnd: true }, { at: off.at, dnd: false }]);
   });
 
   it('a write the database rejects for its content is skipped, not retried forever', async () => {

@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises
 import path from 'node:path';
 import type { DatabaseHealth } from './database-health.ts';
 import { isDatabaseUnavailable } from './errors.ts';
-import type { Repositories } from './open-database.ts';
+import type { Database, Repositories } from './open-database.ts';
 import type { StoredBinding } from './repositories/bindings-repository.ts';
 import type { Cdr } from './repositories/cdrs-repository.ts';
 import type { ProviderRegistrationState } from './repositories/providers-repository.ts';
@@ -16,15 +16,30 @@ export interface ProviderStateWrite {
   updatedAt: number;
 }
 
+/** A phone's `*78`/`*79`: the account's DND flag and its `account.dnd` audit row, one transaction. */
+export interface AccountDndWrite {
+  /** Unique per change; the audit row carries it, so a replay finds the change already made. */
+  key: string;
+  accountId: number;
+  tenantId: number;
+  dnd: boolean;
+  /** Who switched it (the audit row's actor, e.g. `phone`). */
+  actor: string;
+  /** When the phone dialled it (the audit row's time, however late the database takes it). */
+  at: number;
+}
+
 /**
  * Every write the switch owes the database (as opposed to API writes, which commit with their
  * audit row in one transaction). Each is idempotent, so replaying one twice is harmless: CDRs by
- * their `recordKey`, bindings and provider states as upserts by id applied in order.
+ * their `recordKey`, bindings and provider states as upserts by id applied in order, DND switches
+ * by the `key` of their audit row.
  */
 export type JournaledWrite =
   | { kind: 'cdr'; cdr: Cdr & { recordKey: string } }
   | { kind: 'bindings'; upserts: StoredBinding[]; deletes: string[] }
-  | { kind: 'providerState'; state: ProviderStateWrite };
+  | { kind: 'providerState'; state: ProviderStateWrite }
+  | { kind: 'accountDnd'; change: AccountDndWrite };
 
 export interface WriteJournalStats {
   /** Writes not yet in the database (on disk or about to be). */
@@ -40,7 +55,7 @@ export interface WriteJournalOptions {
   /** The journal file (e.g. `<data dir>/write-journal.log`); its folder is created 0700. */
   file: string;
   /** Where the writes go. */
-  target: Pick<Repositories, 'cdrs' | 'bindings' | 'providerRegistrations'>;
+  target: Pick<Database, 'cdrs' | 'bindings' | 'providerRegistrations' | 'transaction'>;
   /** Longest a write waits in memory before it is on disk (fsync). Default 200 ms. */
   flushIntervalMs?: number;
   /** Bound on the file; past it new writes are refused with one clear log line. Default 64 MiB. */
@@ -95,6 +110,9 @@ export class WriteJournal {
   /** Applied bytes still in the file past which it is compacted. */
   private readonly compactAtBytes: number;
   private appliedBytes = 0;
+  /** The newest journaled DND switch of each account the database does not have yet. */
+  private readonly dndPending = new Map<number, { key: string; dnd: boolean }>();
+  private readonly appliedListeners = new Set<(write: JournaledWrite) => void>();
   private readonly unsubscribe: (() => void) | undefined;
 
   private constructor(private readonly options: WriteJournalOptions) {
@@ -121,6 +139,21 @@ export class WriteJournal {
   }
 
   /**
+   * The DND flag a journaled `*78`/`*79` gave the account while the database does not have it
+   * yet (undefined: the database is up to date). The switch lays it over what the database says,
+   * so calls honour the change at once, also during an outage.
+   */
+  pendingDnd(accountId: number): boolean | undefined {
+    return this.dndPending.get(accountId)?.dnd;
+  }
+
+  /** `fn` hears each write once the database has taken it (or refused it for its content). */
+  onApplied(fn: (write: JournaledWrite) => void): () => void {
+    this.appliedListeners.add(fn);
+    return () => void this.appliedListeners.delete(fn);
+  }
+
+  /**
    * Queues a write; it is on disk within one flush interval and in the database as soon as the
    * database takes it. False when the journal is full (the write is lost; logged once per fill).
    */
@@ -136,12 +169,13 @@ export class WriteJournal {
         this.full = true;
         this.options.logger?.error(
           { file: this.options.file, maxBytes: this.maxBytes, pending: this.stats().pending },
-          'write journal FULL: the database has not taken writes for too long; new CDRs, bindings and provider states are dropped until it catches up (raise PATCHBAY_JOURNAL_MAX_BYTES or bring the database back)',
+          'write journal FULL: the database has not taken writes for too long; new CDRs, bindings, provider states and DND switches are dropped until it catches up (raise PATCHBAY_JOURNAL_MAX_BYTES or bring the database back)',
         );
       }
       return false;
     }
     this.seq = seq;
+    this.noteDnd(write);
     this.buffered.push({ seq, write, text, bytes });
     this.bufferedBytes += bytes;
     if (!this.flushTimer) {
@@ -238,7 +272,9 @@ export class WriteJournal {
       if (typeof parsed.s !== 'number' || !parsed.w || typeof parsed.w !== 'object') break;
       const lineText = `${raw}\n`;
       const bytes = Buffer.byteLength(lineText);
-      this.durable.push({ seq: parsed.s, write: parsed.w as JournaledWrite, text: lineText, bytes });
+      const write = parsed.w as JournaledWrite;
+      this.noteDnd(write);
+      this.durable.push({ seq: parsed.s, write, text: lineText, bytes });
       this.seq = Math.max(this.seq, parsed.s);
       good += bytes;
       start = end + 1;
@@ -287,6 +323,7 @@ export class WriteJournal {
       }
       this.durable.splice(0, group);
       applied += group;
+      this.applied(lines);
       this.appliedBytes += lines.reduce((n, l) => n + l.bytes, 0);
       this.options.health?.reportSuccess();
       // Under steady load the database may never quite catch up: drop the applied prefix as
@@ -325,8 +362,23 @@ export class WriteJournal {
     } else if (first.kind === 'bindings') {
       await t.bindings.upsertMany(first.upserts);
       await t.bindings.removeMany(first.deletes);
-    } else {
+    } else if (first.kind === 'providerState') {
       await t.providerRegistrations.set(first.state);
+    } else {
+      const change = first.change;
+      await t.transaction((tx) => applyAccountDnd(tx, change));
+    }
+  }
+
+  private noteDnd(write: JournaledWrite): void {
+    if (write.kind === 'accountDnd') this.dndPending.set(write.change.accountId, { key: write.change.key, dnd: write.change.dnd });
+  }
+
+  private applied(lines: Line[]): void {
+    for (const { write } of lines) {
+      // A later switch of the same account stays pending until it is in too.
+      if (write.kind === 'accountDnd' && this.dndPending.get(write.change.accountId)?.key === write.change.key) this.dndPending.delete(write.change.accountId);
+      for (const fn of this.appliedListeners) fn(write);
     }
   }
 
@@ -380,6 +432,19 @@ export class WriteJournal {
     this.flushTimer = setTimeout(() => void this.flush(), Math.max(this.flushIntervalMs, 1000));
     this.flushTimer.unref();
   }
+}
+
+/** The flag and its audit row; a change whose row is already there was applied before a crash. */
+async function applyAccountDnd(tx: Repositories, change: AccountDndWrite): Promise<void> {
+  if (await tx.audit.hasRecordKey(change.key)) return;
+  const account = await tx.accounts.get(change.accountId);
+  // Removed (or its id reused elsewhere) since the phone dialled: nothing left to switch.
+  if (!account || account.tenantId !== change.tenantId) return;
+  await tx.accounts.update(account.username, account.domain, { dnd: change.dnd });
+  await tx.audit.record({
+    actor: change.actor, action: 'account.dnd', target: `account:${account.username}@${account.domain}`, details: { dnd: change.dnd, via: 'feature-code' },
+    sourceAddress: null, tenantId: account.tenantId, at: change.at, recordKey: change.key,
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { rootCertificates } from 'node:tls';
-import { createHmac } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -68,7 +68,19 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
   const dbHealth = ctx.dbHealth ?? new DatabaseHealth({ probe: () => db.ping(), logger: logger.child({ component: 'db' }) });
   const journal = ctx.journal ?? (await WriteJournal.open({ ...writeJournalSettingsFromEnv(process.env, config.dataDir), target: db, health: dbHealth, logger: logger.child({ component: 'journal' }) }));
   if (!ctx.journal) await journal.replay();
-  const directory = new DbAccountDirectory({ db, health: dbHealth });
+  // A *78 waiting in the journal counts at once; once the database has it, it is read from there.
+  const directory = new DbAccountDirectory({
+    db,
+    health: dbHealth,
+    overlay: (a) => {
+      const dnd = journal.pendingDnd(a.id);
+      return dnd === undefined || dnd === (a.dnd === true) ? a : { ...a, dnd };
+    },
+  });
+  // A lookup between the *78 and its commit cached the old row: read it again now.
+  const unsubscribeJournal = journal.onApplied((w) => {
+    if (w.kind === 'accountDnd') directory.invalidate();
+  });
   await directory.load();
   const dialplans = new DbDialplanStore(db, undefined, dbHealth);
   const callerNames = new CallerNames({ load: (tenantId) => db.contacts.listAll(tenantId), logger: logger.child({ component: 'calls' }) });
@@ -169,17 +181,16 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     registeredContact: (user) => registrationAgent?.byContactUser(user)?.provider,
     resolve: async (host) => (await dnsLookup(host, { all: true })).map((a) => a.address),
   });
-  // *78/*79 from a phone: stored with an audit row, then the cached account is dropped (calls
-  // see the flag at once) and presence hears it (extension.state, BLF/presence NOTIFYs).
+  // *78/*79 from a phone: the flag and its audit row go through the journal (a database outage
+  // does not fail the feature code), calls see the flag at once through the directory's overlay,
+  // and presence hears it (extension.state, BLF/presence NOTIFYs).
   const setDnd = async (account: { tenantId: number; id: number; username: string }, dnd: boolean, by: string): Promise<void> => {
-    const stored = await db.accounts.get(account.id);
-    if (!stored || stored.tenantId !== account.tenantId) return;
-    await db.transaction(async (tx) => {
-      await tx.accounts.update(stored.username, stored.domain, { dnd });
-      await tx.audit.record({ actor: by, action: 'account.dnd', target: `account:${stored.username}@${stored.domain}`, details: { dnd, via: 'feature-code' }, sourceAddress: null, tenantId: stored.tenantId });
-    });
-    events.emit({ type: 'config.changed', tenantId: stored.tenantId, kind: 'account', name: stored.username, at: Date.now() });
-    events.emit({ type: 'account.dnd', tenantId: stored.tenantId, accountId: stored.id, user: stored.username, dnd, by, at: Date.now() });
+    const at = Date.now();
+    if (!journal.append({ kind: 'accountDnd', change: { key: randomUUID(), accountId: account.id, tenantId: account.tenantId, dnd, actor: by, at } })) {
+      throw new Error('write journal full');
+    }
+    events.emit({ type: 'config.changed', tenantId: account.tenantId, kind: 'account', name: account.username, at });
+    events.emit({ type: 'account.dnd', tenantId: account.tenantId, accountId: account.id, user: account.username, dnd, by, at });
   };
   const calls = new CallService({
     setDnd,
@@ -233,6 +244,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     await sandbox.stop().catch(() => {});
     await banSync.stop();
     await location.close();
+    unsubscribeJournal();
     if (!ctx.journal) await journal.close();
     throw err;
   }
@@ -363,6 +375,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
         if (statsTimer) clearInterval(statsTimer);
         await banSync.stop();
         unsubscribeConfig();
+        unsubscribeJournal();
         unsubscribeProviderConfig();
         unsubscribeParkConfig();
         keepAlive.stop();

@@ -11,6 +11,10 @@ export interface AuditEntry {
   /** From where: client IP, or `cli`. */
   sourceAddress?: string | null;
   tenantId?: number | null;
+  /** When it happened, if not now (a journaled write applied after an outage). */
+  at?: number;
+  /** The write journal's idempotency key: a row with it is written once (see hasRecordKey). */
+  recordKey?: string;
 }
 
 export interface StoredAuditEntry {
@@ -51,16 +55,23 @@ export class AuditRepository {
       await this.ctx.db
         .insertInto('audit_log')
         .values({
-          at: Date.now(),
+          at: entry.at ?? Date.now(),
           actor: entry.actor.slice(0, 255),
           action: entry.action.slice(0, 255),
           target: entry.target?.slice(0, 512) ?? null,
           details: entry.details ? JSON.stringify(entry.details) : null,
           source_address: entry.sourceAddress?.slice(0, 64) ?? null,
           tenant_id: entry.tenantId ?? null,
+          record_key: entry.recordKey ?? null,
         })
         .executeTakeFirstOrThrow(),
     );
+  }
+
+  /** Whether the write journal already wrote the row with this key (then its change is in too). */
+  async hasRecordKey(recordKey: string): Promise<boolean> {
+    const row = await this.ctx.db.selectFrom('audit_log').select('id').where('record_key', '=', recordKey).executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Newest first; `beforeId` pages back; the other filters narrow by tenant, time, actor, action prefix. */

@@ -49,7 +49,10 @@ export class TenantsRepository {
     try {
       const id = await inTransaction(this.ctx.db, async (trx) => {
         if (await this.domainTaken(trx, domain)) throw new DuplicateError('tenant', domain);
-        return insertedId(await trx.insertInto('tenants').values({ domain, name, created_at: createdAt }).executeTakeFirstOrThrow());
+        const tenantId = insertedId(await trx.insertInto('tenants').values({ domain, name, created_at: createdAt }).executeTakeFirstOrThrow());
+        // The key/value store's usage row exists from the start: a write locks it, never a gap.
+        await trx.insertInto('tenant_kv_usage').values({ tenant_id: tenantId, key_count: 0, byte_count: 0 }).execute();
+        return tenantId;
       });
       return { id, domain, name, aliases: [], createdAt, require2fa: false, cdrRetentionDays: DEFAULT_RETENTION_DAYS, auditRetentionDays: DEFAULT_RETENTION_DAYS, parkSlots: null, parkRecallSeconds: null };
     } catch (err) {
@@ -142,6 +145,7 @@ export class TenantsRepository {
     const r = await inTransaction(this.ctx.db, async (trx) => {
       // Explicit child deletes: SQLite only cascades with foreign_keys on, and this keeps both dialects equal.
       await trx.deleteFrom('tenant_kv').where('tenant_id', '=', id).execute();
+      await trx.deleteFrom('tenant_kv_usage').where('tenant_id', '=', id).execute();
       const accountIds = trx.selectFrom('sip_accounts').select('id').where('tenant_id', '=', id);
       await trx.deleteFrom('registrar_bindings').where('account_id', 'in', accountIds).execute();
       await trx.deleteFrom('sip_accounts').where('tenant_id', '=', id).execute();

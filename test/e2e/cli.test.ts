@@ -388,7 +388,7 @@ describe.each(testDatabaseTargets())('migration 0002 (keep-alive method) on $dia
 
     const m = await run(['migrate', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(m.stderr).toBe('');
-    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0012_tenant_park', '0020_sip_bans', '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0070_contacts', '0071_cdr_note', '0075_account_dnd'] });
+    expect(JSON.parse(m.stdout)).toEqual({ applied: ['0002_account_keepalive_method', '0003_cdr_history', '0004_account_trust_udp_source', '0005_seal_ha1', '0012_tenant_park', '0020_sip_bans', '0030_api_sessions', '0031_two_factor', '0032_tenant_secrets', '0033_dialplan_message_audit_index', '0034_account_owner_display_name', '0035_tenant_retention', '0050_provider_settings', '0051_tenant_call_policies', '0052_dids', '0060_cdr_record_key', '0061_audit_record_key', '0062_tenant_kv_usage', '0070_contacts', '0071_cdr_note', '0075_account_dnd'] });
 
     const list = await run(['account', 'list', 'old.example', '--json', '--db', testDb.url], baseEnv(testDb.dataDir));
     expect(JSON.parse(list.stdout)).toEqual([

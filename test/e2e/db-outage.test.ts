@@ -33,7 +33,10 @@ describe.skipIf(missing !== undefined)('database outage with the switch on its o
   let server: PatchbayServer;
   let tmp: string;
   let uasPort: number;
-  let completedCalls = 0;
+  /** Calls that ran (answered, or refused by the callee's DND): each has exactly one CDR. */
+  let callsMade = 0;
+  /** `*78`/`*79` switches of 3001's DND: each has exactly one audit row. */
+  let dndSwitches = 0;
   const contacts: string[] = [];
 
   const health = async (): Promise<Health> => (await (await fetch(`http://127.0.0.1:${server.httpPort}/api/v1/health`)).json()) as Health;
@@ -60,7 +63,27 @@ describe.skipIf(missing !== undefined)('database outage with the switch on its o
     const callee = await startSipp('call-uas-answer.xml', { port: uasPort, timeoutSeconds: 20 });
     const caller = await startSipp('e2e-uac-auth-answer-bye.xml', { remote: `127.0.0.1:${server.sipPort}`, service: '2000', user: '1001', password: PASSWORD, domain: DOMAIN, timeoutSeconds: 20 });
     await expectSippOk(callee, caller);
-    completedCalls++;
+    callsMade++;
+  };
+
+  /** 3001's phone dials `*78` (on) or `*79` (off): answered 480 "Do Not Disturb on/off" once accepted. */
+  const switchDnd = async (code: '*78' | '*79'): Promise<void> => {
+    const phone = await startSipp('e2e-uac-auth-fail-480.xml', { remote: `127.0.0.1:${server.sipPort}`, service: code, user: '3001', password: PASSWORD, domain: DOMAIN, timeoutSeconds: 20 });
+    await expectSippOk(phone);
+    dndSwitches++;
+  };
+
+  /** 1002 → 3001 through the `dnd` dialplan while 3001 has DND on: its leg fails 486, the caller gets it. */
+  const callDndPhone = async (): Promise<void> => {
+    const caller = await startSipp('e2e-uac-auth-fail-486.xml', { remote: `127.0.0.1:${server.sipPort}`, service: '3001', user: '1002', password: PASSWORD, domain: DOMAIN, timeoutSeconds: 20 });
+    await expectSippOk(caller);
+    callsMade++;
+  };
+
+  const storedDnd = async (): Promise<{ dnd: number; audits: number }> => {
+    const [account] = await query<{ dnd: number }>('SELECT dnd FROM sip_accounts WHERE username = ?', ['3001']);
+    const [audit] = await query<{ n: number }>("SELECT COUNT(*) AS n FROM audit_log WHERE action = 'account.dnd' AND target = ?", [`account:3001@${DOMAIN}`]);
+    return { dnd: Number(account!.dnd), audits: Number(audit!.n) };
   };
 
   const register = async (): Promise<void> => {
@@ -79,11 +102,15 @@ describe.skipIf(missing !== undefined)('database outage with the switch on its o
     uasPort = await freeUdpPort();
     const plan = join(tmp, 'out.ts');
     await writeFile(plan, `await sys.Dial("sip:uas@127.0.0.1:${uasPort}");\n`);
+    const dndPlan = join(tmp, 'dnd.ts');
+    await writeFile(dndPlan, 'await sys.Dial("3001@local", { ringTimeout: 5 });\n');
     await provision(server, [
       ['tenant', 'add', DOMAIN],
       ['account', 'add', `1001@${DOMAIN}`, '--password', PASSWORD, '--out-dialplan', 'out'],
       ['account', 'add', `3001@${DOMAIN}`, '--password', PASSWORD],
+      ['account', 'add', `1002@${DOMAIN}`, '--password', PASSWORD, '--out-dialplan', 'dnd'],
       ['dialplan', 'set', DOMAIN, 'out', plan],
+      ['dialplan', 'set', DOMAIN, 'dnd', dndPlan],
     ]);
   }, 120_000);
 
@@ -96,6 +123,12 @@ describe.skipIf(missing !== undefined)('database outage with the switch on its o
   it('calls and registrations go on while the database is down; the journal catches up when it is back', async () => {
     await register();
     await call();
+    // DND through the database while it is up (the `dnd` dialplan is read once), then off again;
+    // the REGISTER after it reads 3001 again, so the cached record has DND off.
+    await switchDnd('*78');
+    await callDndPhone();
+    await switchDnd('*79');
+    await register();
     expect((await health()).status).toBe('ok');
 
     await mariadb.kill();
@@ -106,13 +139,17 @@ describe.skipIf(missing !== undefined)('database outage with the switch on its o
     await call();
     await register();
     await call();
+    // The feature code works without the database, and the next call already honours it.
+    await switchDnd('*78');
+    await callDndPhone();
     expect((await health()).degraded).toContain('database');
     expect((await health()).components['journal']!.pending).toBeGreaterThan(0);
 
     await mariadb.start();
     await waitForHealth((h) => h.status === 'ok' && h.components['journal']!.pending === 0, 'ok with the journal drained');
     const [{ n }] = await query<{ n: number }>('SELECT COUNT(*) AS n FROM cdrs');
-    expect(Number(n)).toBe(completedCalls);
+    expect(Number(n)).toBe(callsMade);
+    expect(await storedDnd()).toEqual({ dnd: 1, audits: dndSwitches });
   }, 120_000);
 
   it('a kill -9 of the switch during an outage loses no CDR and no binding; nothing is written twice', async () => {
@@ -121,6 +158,7 @@ describe.skipIf(missing !== undefined)('database outage with the switch on its o
     await new Promise((r) => setTimeout(r, 2_100));
     await call();
     await register();
+    await switchDnd('*79');
     // More than one journal flush (and one binding write-behind interval) after the last write.
     await new Promise((r) => setTimeout(r, 1_000 + 3 * FLUSH_MS));
     const journalFile = join(server.dataDir, 'write-journal.log');
@@ -143,12 +181,13 @@ describe.skipIf(missing !== undefined)('database outage with the switch on its o
 
     const rows = await query<{ n: number; calls: number; keys: number }>('SELECT COUNT(*) AS n, COUNT(DISTINCT call_id) AS calls, COUNT(DISTINCT record_key) AS `keys` FROM cdrs');
     const counted = rows[0]!;
-    expect({ n: Number(counted.n), calls: Number(counted.calls), keys: Number(counted.keys) }).toEqual({ n: completedCalls, calls: completedCalls, keys: completedCalls });
+    expect({ n: Number(counted.n), calls: Number(counted.calls), keys: Number(counted.keys) }).toEqual({ n: callsMade, calls: callsMade, keys: callsMade });
     const bindings = await query<{ contact_uri: string }>(
       'SELECT b.contact_uri FROM registrar_bindings b JOIN sip_accounts a ON a.id = b.account_id WHERE a.username = ? ORDER BY b.contact_uri',
       ['3001'],
     );
     expect(bindings.map((b) => b.contact_uri)).toEqual([...contacts].sort());
+    expect(await storedDnd()).toEqual({ dnd: 0, audits: dndSwitches });
     const ready = await server.waitForOutput(/\{[^\n]*"msg":"registrar ready"[^\n]*\}/, 10_000);
     expect((JSON.parse(ready[0]) as { bindings: number }).bindings).toBe(contacts.length);
 
@@ -156,6 +195,6 @@ describe.skipIf(missing !== undefined)('database outage with the switch on its o
     await call();
     await waitForHealth((h) => h.status === 'ok' && h.components['journal']!.pending === 0, 'ok with the journal drained');
     const [{ n }] = await query<{ n: number }>('SELECT COUNT(*) AS n FROM cdrs');
-    expect(Number(n)).toBe(completedCalls);
+    expect(Number(n)).toBe(callsMade);
   }, 120_000);
 });
