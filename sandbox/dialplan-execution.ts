@@ -34,9 +34,9 @@ export interface IsolateSource {
  * code that runs after an `await` is outside any timeout), wall clock (paused while a Dial is
  * pending, renewed when it settles) and an absolute deadline. The isolate runs one execution at
  * a time, so its CPU delta is this execution's. After a clean completion, once no call into the
- * isolate is in flight, the isolate goes back to the pool (its context's global put back as it
- * was); on any failure it is disposed, and a context whose global cannot be put back is never
- * used again.
+ * isolate is in flight, the isolate goes back to the pool (the next run's `begin` puts its
+ * context's global back as it was); on any failure it is disposed, and a context whose global
+ * cannot be put back is never used again.
  */
 export class DialplanExecution {
   private lease: IsolateLease<SandboxIsolate> | undefined;
@@ -52,8 +52,6 @@ export class DialplanExecution {
   private callsInFlight = 0;
   /** A call into the isolate failed (timeout, termination, throw): it is never pooled. */
   private callFailed = false;
-  /** The run left its context's global in a state that cannot be put back: never pooled. */
-  private contextDirty = false;
   private readonly budget: SysCallBudget;
   private pendingDials = 0;
   private readonly pendingNames = new Map<number, SysFunctionName>();
@@ -159,8 +157,6 @@ export class DialplanExecution {
     }
     // Ending the run disposes the isolate, which must not happen inside its own callback.
     if (name === DONE_NAME) {
-      // The setup script says whether it could put the global back as it was.
-      if (!Array.isArray(parsed) || parsed[0] !== true) this.contextDirty = true;
       queueMicrotask(() => this.finish({ status: 'completed' }));
       return;
     }
@@ -324,13 +320,13 @@ export class DialplanExecution {
       return;
     }
     this.stopTimers();
-    // The setup script already put the global back when the dialplan settled; the next run's
-    // `begin` checks it again before any user code runs.
+    // The next run's `begin` puts the global back before any user code runs, or answers that it
+    // cannot and the run moves to another isolate.
     this.sandbox?.detach();
     this.sandbox = undefined;
     const lease = this.lease;
     this.lease = undefined;
-    if (lease) this.isolates.release(lease, !this.contextDirty);
+    if (lease) this.isolates.release(lease, true);
     this.report();
   }
 

@@ -54,8 +54,8 @@ const OVERRIDABLE = `[
  *   override accessors above; the global's own standard properties become read-only;
  * - the global object itself stays extensible (sloppy `x = 1` keeps working), and `reset`
  *   deletes whatever a run added to it and puts back its prototype; a global that cannot be
- *   put back (a non-configurable property, a non-extensible global) makes `reset` and `begin`
- *   answer "dirty" and the host disposes the isolate;
+ *   put back (a non-configurable property, a non-extensible global) makes `begin` answer
+ *   "dirty" and the host disposes the isolate (a run's leftovers stay, unreachable, until then);
  * - `req` and `sys` are accessors onto the current run: each run gets its own frozen `sys`, its
  *   own pending-call table and log budget, and a run id the host checks on every dispatch, so a
  *   function kept from an earlier run can only talk as that finished run, which the host ignores.
@@ -318,9 +318,11 @@ function begin(id, dataJson, dialplan) {
     return ${BEGIN_STARTED};
   }
   reflectApply(promiseThen, completion, [
-    // What the run kept in globals is garbage from here on; \`begin\` resets again for anything
-    // code left behind adds later. The host disposes an isolate whose global stays dirty.
-    () => dispatch(id, ${NOTIFY_SEQ}, '${DONE_NAME}', jsonStringify([reset()])),
+    // The global is put back by the next run's \`begin\`, before any of its code, and only there:
+    // code the run left behind may still add to it after this, and no code runs in the context
+    // between two runs (it has no timers). One reset per run: listing the global's keys is most
+    // of what a short run costs inside the isolate.
+    () => dispatch(id, ${NOTIFY_SEQ}, '${DONE_NAME}', '[]'),
     (error) => dispatch(id, ${NOTIFY_SEQ}, '${ERROR_NAME}', describe(error)),
   ]);
   return ${BEGIN_STARTED};
