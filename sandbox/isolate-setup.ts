@@ -45,6 +45,24 @@ const OVERRIDABLE = `[
 ]`;
 
 /**
+ * A run's `sys`, as the source of one object literal in makeRun (whose closures it names): every
+ * sys function in SYS_FUNCTION_NAMES' order, then the read-only facts of the run. Each function
+ * is frozen as it is made.
+ */
+const SYS_OBJECT_LITERAL = `{
+${SYS_FUNCTION_NAMES.map((name) => {
+  const fn = name === 'Dial' ? 'dial' : name === 'Log' ? 'log' : `(...args) => invoke('${name}', args)`;
+  return `    ${name}: freeze(${fn}),`;
+}).join('\n')}
+    get LastFailureStatus() { return lastFailureStatus; },
+    get LastFailureReason() { return lastFailureReason; },
+    In: info.direction === 'in',
+    Out: info.direction === 'out',
+    Username: info.username,
+    DialPlanName: info.dialPlanName,
+  }`;
+
+/**
  * The body of the setup function (see ISOLATE_SETUP_FUNCTION), with
  *   $0 = the one host dispatch function (fire-and-forget ivm.Callback: (runId, seq, name, argsJson) => void).
  * It runs once per context, before any user code, and hardens the context so that one context
@@ -247,11 +265,7 @@ function makeRun(id, info) {
     emitLog(logLimits.limitLine);
   };
 
-  const sys = {};
-  for (const name of ${JSON.stringify(SYS_FUNCTION_NAMES)}) {
-    sys[name] = (...args) => invoke(name, args);
-  }
-  sys.Dial = async (dialString, options) => {
+  const dial = async (dialString, options) => {
     const result = await invoke('Dial', [dialString, options]);
     if (result !== null && typeof result === 'object') {
       lastFailureStatus = result.answered ? 0 : Number(result.status) || 0;
@@ -259,7 +273,7 @@ function makeRun(id, info) {
     }
     return result;
   };
-  sys.Log = (...parts) => {
+  const log = (...parts) => {
     if (logCut) return;
     const text = parts.map((part) => StringCtor(part)).join(' ');
     if (logLines >= logLimits.lines) {
@@ -277,13 +291,9 @@ function makeRun(id, info) {
     logBytes += bytes;
     emitLog(text);
   };
-  defineProperty(sys, 'LastFailureStatus', { get: () => lastFailureStatus, enumerable: true });
-  defineProperty(sys, 'LastFailureReason', { get: () => lastFailureReason, enumerable: true });
-  sys.In = info.direction === 'in';
-  sys.Out = info.direction === 'out';
-  sys.Username = info.username;
-  sys.DialPlanName = info.dialPlanName;
-  for (const name in sys) { if (typeof sys[name] === 'function') freeze(sys[name]); }
+  // One literal of a fixed shape (SYS_OBJECT_LITERAL) rather than a property at a time: built on
+  // every run, it was a sixth of a short run's time in the isolate.
+  const sys = ${SYS_OBJECT_LITERAL};
   run.sys = freeze(sys);
   return run;
 }
