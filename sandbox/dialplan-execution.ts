@@ -10,7 +10,10 @@ import { enclosingHelpers, unwrapPosition } from './compile.ts';
 /** File name of the user's JS inside the isolate; stack frames are found by it. */
 const DIALPLAN_SCRIPT_FILE = 'dialplan.js';
 const STACK_POSITION = /dialplan\.js:(\d+):(\d+)/;
-/** Longest a completed run's result waits for the isolate to come back to the pool. */
+/**
+ * Longest a completed run's result waits for the isolate to come back to the pool (checked by the
+ * CPU watchdog, so up to one cpuCheckIntervalMs more).
+ */
 const REPORT_GRACE_MS = 20;
 let nextRunId = 1;
 
@@ -58,8 +61,8 @@ export class DialplanExecution {
   private cpuWatchdog: NodeJS.Timeout | undefined;
   private wallTimer: NodeJS.Timeout | undefined;
   private absoluteTimer: NodeJS.Timeout | undefined;
-  private drainTimer: NodeJS.Timeout | undefined;
-  private reportTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when a completed run began to wait for its calls into the isolate. */
+  private drainingSince = 0;
   private pendingReport: RunResult | undefined;
   /** CPU of this run, taken when it finished (the isolate may be gone by the time it is reported). */
   private usage: RunUsage | undefined;
@@ -213,7 +216,9 @@ export class DialplanExecution {
 
   private checkCpu(): void {
     if (this.draining) {
-      if (this.cpuMsUsed() > this.run.limits.cpuMs) this.dispose();
+      const waited = performance.now() - this.drainingSince;
+      if (this.cpuMsUsed() > this.run.limits.cpuMs || waited >= this.run.limits.wallClockMs) this.dispose();
+      else if (waited >= REPORT_GRACE_MS) this.report();
       return;
     }
     if (this.done) return;
@@ -268,11 +273,13 @@ export class DialplanExecution {
       // The dialplan's promise settled while a call into the isolate may still be running the
       // rest of its microtasks: the CPU watchdog keeps watching until that call returns. The
       // result is reported once the isolate is back in the pool (so the tenant's next call finds
-      // it there), or after a short grace if leftover code keeps it busy.
+      // it there), or after a short grace if leftover code keeps it busy. Both deadlines are the
+      // CPU watchdog's to check: it runs exactly while a call is in flight, and a run that
+      // completes usually gets its call back within the same turn, so two timers made and
+      // cleared on every run bought nothing.
       this.draining = true;
+      this.drainingSince = performance.now();
       this.pendingReport = result;
-      this.drainTimer = setTimeout(() => this.dispose(), this.run.limits.wallClockMs);
-      this.reportTimer = setTimeout(() => this.report(), REPORT_GRACE_MS);
       if (this.callsInFlight === 0) this.returnIsolate();
       return;
     }
@@ -281,7 +288,6 @@ export class DialplanExecution {
   }
 
   private report(): void {
-    clearTimeout(this.reportTimer);
     const result = this.pendingReport;
     this.pendingReport = undefined;
     if (result) this.channel.finished(result, this.usage);
@@ -345,7 +351,6 @@ export class DialplanExecution {
 
   private stopTimers(): void {
     clearInterval(this.cpuWatchdog);
-    clearTimeout(this.drainTimer);
     clearTimeout(this.wallTimer);
     clearTimeout(this.absoluteTimer);
   }
