@@ -2,7 +2,9 @@
  * Cost of one dialplan execution through the supervisor (isolate, context, one sys.Log, IPC both
  * ways): with a fresh isolate per run, with the per-tenant pool of warm isolates, and warm with one
  * sys.Dial answered at once by the host (what a call through a dialplan costs the sandbox; the
- * bench's "sandbox" row), and a burst of runs at once. Run: node bin/run-ts.js bench/sandbox-micro.ts [runs] [row filter]
+ * bench's "sandbox" row), and a burst of runs at once. CPU per run of the worker (all of it, and its
+ * main thread: the rest is isolated-vm's threads) and of this process (the supervisor's side).
+ * Run: node bin/run-ts.js bench/sandbox-micro.ts [runs] [row filter]
  */
 import { SandboxSupervisor, type SandboxHost } from '../sandbox/index.ts';
 import { compiledDialplan, inviteRequest } from '../sandbox/test-fixtures/dialplan-run-inputs.ts';
@@ -21,42 +23,54 @@ async function paramsFor(source: string) {
 const logOnly = await paramsFor('sys.Log(`call to ${req.uri.user}`);');
 const withDial = await paramsFor('sys.Log(`call to ${req.uri.user}`);\nconst r = await sys.Dial(`${req.uri.user}@local`);\nif (!r.answered) sys.Log(r.reason);');
 
-async function measure(label: string, maxUsesPerIsolate: number, params: typeof logOnly): Promise<void> {
+/** `maxUsesPerIsolate` undefined: the pool's defaults, as the server runs them. */
+async function measure(label: string, maxUsesPerIsolate: number | undefined, params: typeof logOnly): Promise<void> {
   if (only && !label.includes(only)) return;
-  const supervisor = new SandboxSupervisor({ isolatePool: { maxUsesPerIsolate } });
+  const supervisor = new SandboxSupervisor(maxUsesPerIsolate === undefined ? {} : { isolatePool: { maxUsesPerIsolate } });
   await supervisor.start();
   for (let i = 0; i < 20; i++) await supervisor.run(params, host);
   const samples: number[] = [];
   const cpuBefore = await workerCpuMs(supervisor.pid);
+  const ownBefore = process.cpuUsage();
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
     const result = await supervisor.run(params, host);
     samples.push(performance.now() - started);
     if (result.status !== 'completed') throw new Error(`run ${i}: ${JSON.stringify(result)}`);
   }
+  const own = process.cpuUsage(ownBefore);
   const cpuAfter = await workerCpuMs(supervisor.pid);
   await supervisor.stop();
   samples.sort((a, b) => a - b);
   const pick = (q: number): string => (samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0).toFixed(2);
-  const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? `, worker CPU ${((cpuAfter - cpuBefore) / runs).toFixed(2)} ms/run` : '';
-  console.log(`sandbox dialplan x${runs}, ${label}: p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms, max ${pick(1)} ms${cpu}`);
+  const perRun = (ms: number): string => `${((ms * 1000) / runs).toFixed(0)} µs`;
+  const cpu = cpuBefore !== undefined && cpuAfter !== undefined
+    ? `, worker CPU ${perRun(cpuAfter.all - cpuBefore.all)}/run (main thread ${perRun(cpuAfter.main - cpuBefore.main)})`
+    : '';
+  console.log(`sandbox dialplan x${runs}, ${label}: p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms, max ${pick(1)} ms${cpu}, supervisor CPU ${perRun((own.user + own.system) / 1000)}/run`);
 }
 
-/** utime+stime of the worker process (Linux /proc), to see CPU per run beside latency. */
-async function workerCpuMs(pid: number | undefined): Promise<number | undefined> {
+/**
+ * utime+stime of the worker process and of its main thread (Linux /proc), to see CPU per run
+ * beside latency: the rest is isolated-vm's threads, where the isolates run.
+ */
+async function workerCpuMs(pid: number | undefined): Promise<{ all: number; main: number } | undefined> {
   if (pid === undefined) return undefined;
   try {
     const { readFile } = await import('node:fs/promises');
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    const ticks = async (file: string): Promise<number> => {
+      const fields = (await readFile(file, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    };
+    return { all: await ticks(`/proc/${pid}/stat`), main: await ticks(`/proc/${pid}/task/${pid}/stat`) };
   } catch {
     return undefined;
   }
 }
 
 await measure('fresh isolate per run', 1, logOnly);
-await measure('warm isolates per tenant', 100, logOnly);
-await measure('warm, one sys.Dial', 100, withDial);
+await measure('warm isolates per tenant', undefined, logOnly);
+await measure('warm, one sys.Dial', undefined, withDial);
 
 /**
  * A burst: `runs` calls of one tenant arrive at once and each waits 5 ms in its sys.Dial (the
@@ -80,7 +94,7 @@ async function measureBurst(label: string): Promise<void> {
   const cpuAfter = await workerCpuMs(supervisor.pid);
   await supervisor.stop();
   samples.sort((a, b) => a - b);
-  const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? `, worker CPU ${(cpuAfter - cpuBefore).toFixed(0)} ms in all` : '';
+  const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? `, worker CPU ${(cpuAfter.all - cpuBefore.all).toFixed(0)} ms in all` : '';
   console.log(`sandbox dialplan x${runs}, ${label}: all done in ${samples[samples.length - 1]!.toFixed(0)} ms, p50 ${samples[Math.floor(samples.length / 2)]!.toFixed(1)} ms${cpu}`);
 }
 

@@ -10,7 +10,10 @@ import { enclosingHelpers, unwrapPosition } from './compile.ts';
 /** File name of the user's JS inside the isolate; stack frames are found by it. */
 const DIALPLAN_SCRIPT_FILE = 'dialplan.js';
 const STACK_POSITION = /dialplan\.js:(\d+):(\d+)/;
-/** Longest a completed run's result waits for the isolate to come back to the pool. */
+/**
+ * Longest a completed run's result waits for the isolate to come back to the pool (checked by the
+ * CPU watchdog, so up to one cpuCheckIntervalMs more).
+ */
 const REPORT_GRACE_MS = 20;
 let nextRunId = 1;
 
@@ -34,9 +37,9 @@ export interface IsolateSource {
  * code that runs after an `await` is outside any timeout), wall clock (paused while a Dial is
  * pending, renewed when it settles) and an absolute deadline. The isolate runs one execution at
  * a time, so its CPU delta is this execution's. After a clean completion, once no call into the
- * isolate is in flight, the isolate goes back to the pool (its context's global put back as it
- * was); on any failure it is disposed, and a context whose global cannot be put back is never
- * used again.
+ * isolate is in flight, the isolate goes back to the pool (the next run's `begin` puts its
+ * context's global back as it was); on any failure it is disposed, and a context whose global
+ * cannot be put back is never used again.
  */
 export class DialplanExecution {
   private lease: IsolateLease<SandboxIsolate> | undefined;
@@ -52,16 +55,14 @@ export class DialplanExecution {
   private callsInFlight = 0;
   /** A call into the isolate failed (timeout, termination, throw): it is never pooled. */
   private callFailed = false;
-  /** The run left its context's global in a state that cannot be put back: never pooled. */
-  private contextDirty = false;
   private readonly budget: SysCallBudget;
   private pendingDials = 0;
   private readonly pendingNames = new Map<number, SysFunctionName>();
   private cpuWatchdog: NodeJS.Timeout | undefined;
   private wallTimer: NodeJS.Timeout | undefined;
   private absoluteTimer: NodeJS.Timeout | undefined;
-  private drainTimer: NodeJS.Timeout | undefined;
-  private reportTimer: NodeJS.Timeout | undefined;
+  /** performance.now() when a completed run began to wait for its calls into the isolate. */
+  private drainingSince = 0;
   private pendingReport: RunResult | undefined;
   /** CPU of this run, taken when it finished (the isolate may be gone by the time it is reported). */
   private usage: RunUsage | undefined;
@@ -159,8 +160,6 @@ export class DialplanExecution {
     }
     // Ending the run disposes the isolate, which must not happen inside its own callback.
     if (name === DONE_NAME) {
-      // The setup script says whether it could put the global back as it was.
-      if (!Array.isArray(parsed) || parsed[0] !== true) this.contextDirty = true;
       queueMicrotask(() => this.finish({ status: 'completed' }));
       return;
     }
@@ -217,7 +216,9 @@ export class DialplanExecution {
 
   private checkCpu(): void {
     if (this.draining) {
-      if (this.cpuMsUsed() > this.run.limits.cpuMs) this.dispose();
+      const waited = performance.now() - this.drainingSince;
+      if (this.cpuMsUsed() > this.run.limits.cpuMs || waited >= this.run.limits.wallClockMs) this.dispose();
+      else if (waited >= REPORT_GRACE_MS) this.report();
       return;
     }
     if (this.done) return;
@@ -272,11 +273,13 @@ export class DialplanExecution {
       // The dialplan's promise settled while a call into the isolate may still be running the
       // rest of its microtasks: the CPU watchdog keeps watching until that call returns. The
       // result is reported once the isolate is back in the pool (so the tenant's next call finds
-      // it there), or after a short grace if leftover code keeps it busy.
+      // it there), or after a short grace if leftover code keeps it busy. Both deadlines are the
+      // CPU watchdog's to check: it runs exactly while a call is in flight, and a run that
+      // completes usually gets its call back within the same turn, so two timers made and
+      // cleared on every run bought nothing.
       this.draining = true;
+      this.drainingSince = performance.now();
       this.pendingReport = result;
-      this.drainTimer = setTimeout(() => this.dispose(), this.run.limits.wallClockMs);
-      this.reportTimer = setTimeout(() => this.report(), REPORT_GRACE_MS);
       if (this.callsInFlight === 0) this.returnIsolate();
       return;
     }
@@ -285,7 +288,6 @@ export class DialplanExecution {
   }
 
   private report(): void {
-    clearTimeout(this.reportTimer);
     const result = this.pendingReport;
     this.pendingReport = undefined;
     if (result) this.channel.finished(result, this.usage);
@@ -324,13 +326,13 @@ export class DialplanExecution {
       return;
     }
     this.stopTimers();
-    // The setup script already put the global back when the dialplan settled; the next run's
-    // `begin` checks it again before any user code runs.
+    // The next run's `begin` puts the global back before any user code runs, or answers that it
+    // cannot and the run moves to another isolate.
     this.sandbox?.detach();
     this.sandbox = undefined;
     const lease = this.lease;
     this.lease = undefined;
-    if (lease) this.isolates.release(lease, !this.contextDirty);
+    if (lease) this.isolates.release(lease, true);
     this.report();
   }
 
@@ -349,7 +351,6 @@ export class DialplanExecution {
 
   private stopTimers(): void {
     clearInterval(this.cpuWatchdog);
-    clearTimeout(this.drainTimer);
     clearTimeout(this.wallTimer);
     clearTimeout(this.absoluteTimer);
   }
