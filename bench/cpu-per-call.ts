@@ -35,6 +35,8 @@ interface Measurement {
   failed: number;
   userMs: number;
   sysMs: number;
+  /** The server's resident memory at the end of the counted window: what calls keep alive after they ended shows here. */
+  rssKiB: number;
 }
 
 interface CheckoutModules {
@@ -124,7 +126,8 @@ async function measureOnce(modules: CheckoutModules, templateDb: string, workDir
     const result = await uac;
     if (seen.length < marks.length) throw new Error(`sipp ended before ${totalSeconds} s (exit ${result.code}): ${result.errors.split('\n').slice(0, 3).join(' ')}`);
     const [from, to] = seen;
-    return { calls: to.successful - from.successful, failed: to.failed - from.failed, userMs: to.cpu.user - from.cpu.user, sysMs: to.cpu.sys - from.cpu.sys };
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${server.pid}/status`, 'utf8'))?.[1] ?? 0);
+    return { calls: to.successful - from.successful, failed: to.failed - from.failed, userMs: to.cpu.user - from.cpu.user, sysMs: to.cpu.sys - from.cpu.sys, rssKiB };
   } finally {
     await server.stop();
     if (uasPid !== undefined) process.kill(uasPid, 'SIGTERM');
@@ -159,7 +162,7 @@ async function main(): Promise<number> {
         entry.results.push(m);
         log(
           `  ${basename(entry.checkout)} run ${run + 1}: ${m.calls} calls, ${m.failed} failed, ${perCallUs(m).toFixed(0)} µs/call ` +
-            `(user ${((m.userMs * 1000) / Math.max(1, m.calls)).toFixed(0)}, sys ${((m.sysMs * 1000) / Math.max(1, m.calls)).toFixed(0)})`,
+            `(user ${((m.userMs * 1000) / Math.max(1, m.calls)).toFixed(0)}, sys ${((m.sysMs * 1000) / Math.max(1, m.calls)).toFixed(0)}), RSS ${(m.rssKiB / 1024).toFixed(0)} MiB`,
         );
       }
     }
