@@ -75,7 +75,7 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
           this.stopTimer('B');
           this.safeCall('onFinal', () => this.handler.onFinal?.(res));
           // Timer M on every transport (§8.4): forks answer over any transport, any time.
-          if (this.stillIn('Accepted')) this.linger(this.ctx.timers.TIMER_M, undefined, undefined, (r) => this.handler.onAccepted2xx?.(r));
+          if (this.stillIn('Accepted')) this.linger(this.ctx.timers.TIMER_M, undefined, undefined, accepted2xxReceiver(this.handler));
         } else {
           this.moveTo('Completed');
           this.stopTimer('A');
@@ -137,4 +137,13 @@ export class InviteClientTransaction extends ClientTransactionBase<InviteClientS
   protected nextRetransmitInterval(previous: number): number {
     return previous * 2;
   }
+}
+
+/**
+ * What the Accepted record keeps for Timer M (32 s on UDP): the TU's onAccepted2xx alone, not this
+ * transaction and its handler, whose other callbacks hold the whole call long after it ended.
+ */
+function accepted2xxReceiver(handler: ClientTransactionHandler): ((res: SipResponse) => void) | undefined {
+  const receive = handler.onAccepted2xx;
+  return receive && ((res) => receive(res));
 }

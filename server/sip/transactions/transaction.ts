@@ -12,6 +12,8 @@ export interface ClientTransactionHandler {
    * INVITE only: a further 2xx while the transaction is Accepted (RFC 6026 §7.2) — the first one
    * retransmitted (its ACK got lost) or another fork's answer (another To tag). `onFinal` saw the
    * first 2xx; these are the TU's to ACK (§13.2.2.4), nothing is resent by the transaction.
+   * Kept alone (called without the handler as `this`) for Timer M: whatever it closes over lives
+   * 32 s past the answer on UDP, so it should close over what ACKs the 2xx, not the whole call.
    */
   onAccepted2xx?(r: SipResponse): void;
   /** Timer B or F fired (RFC 3261 §17.1.1.2, §17.1.2.2). */
