@@ -112,7 +112,7 @@ export class UacBranch {
           this.stopSilenceTimer();
           this.onFinal(res);
         },
-        onAccepted2xx: (res) => void answers.receive(res),
+        onAccepted2xx: answers.receive.bind(answers),
         onTimeout: () => this.fail({ status: 408, reason: 'No answer from target' }),
         onTransportError: (err) => this.fail({ status: 503, reason: `Transport error: ${err.message}` }),
       },
