@@ -383,7 +383,7 @@ export class Call implements CallerLegHost {
     this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
     const aDialog = this.callerLeg.dialog();
-    this.bridge = this.newBridge(options.mangleSdp, uasParty(aDialog, this.ctx.stack, body), uacParty(branch, this.ctx));
+    this.bridge = this.newBridge(options.mangleSdp, uasParty(aDialog, this.ctx.stack, body), uacParty(branch));
     this.bridgedOptions = options;
     this.sideLegIds.b = legId;
     this.parties.seat('b', 'join');
@@ -641,7 +641,7 @@ export class Call implements CallerLegHost {
         ringing,
       }),
       takeSide: (side, branch) => {
-        this.bridge!.replace(side, uacParty(branch, this.ctx));
+        this.bridge!.replace(side, uacParty(branch));
         // The new party's account (answered, waiting) takes the side; the leaving party's go.
         this.parties.seat(side, 'replace');
         this.dialogs.replace(side, dialogKey(branch.dialog!.id));

@@ -157,8 +157,8 @@ export class CallbackCall {
           refer: (_side, req, tx) => tx.respond(createResponse(req, 603, 'Transfers are disabled on this call')),
         },
       },
-      uacParty(one.branch, this.ctx),
-      uacParty(two.branch, this.ctx),
+      uacParty(one.branch),
+      uacParty(two.branch),
     );
     this.dialogs.add('a', dialogKey(one.branch.dialog!.id));
     this.dialogs.add('b', dialogKey(two.branch.dialog!.id));
@@ -245,7 +245,7 @@ export class CallbackCall {
 
   /** A request inside one of the two dialogs (the CallService matched the dialog id). */
   handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    if (this.bridge && this.machine.is(CallState.Answered)) this.bridge.handle(req, tx, side);
+    if (this.bridge && this.machine.is(CallState.Answered)) this.bridge.party(side).receive(req, tx);
     else if (req.method !== 'ACK') tx?.respond(createResponse(req, 481));
   }
 

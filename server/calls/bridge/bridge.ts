@@ -121,11 +121,6 @@ export class Bridge {
     return this.guards.a.state !== 'Idle' || this.guards.b.state !== 'Idle';
   }
 
-  /** A request inside `side`'s dialog, for owners that route by side: its leg sorts it for the bridge. */
-  handle(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    this.parties[side].receive(req, tx);
-  }
-
   /** How the bridge hears `side`'s leg: once closed, whatever still comes in the dialog gets 481. */
   private ownerOf(side: BridgeSide): LegOwner {
     const open = (req: SipRequest, tx: ServerTransaction): boolean => {

@@ -1,6 +1,6 @@
 import type { Dialog, SipStack } from '../../sip/index.ts';
 import type { DialogLeg } from './leg-events.ts';
-import type { BranchContext, UacBranch } from './uac-branch.ts';
+import type { UacBranch } from './uac-branch.ts';
 import { UasLeg } from './uas-leg.ts';
 
 /** Our UAS dialog with a phone that called in, as a bridge party: BYE goes out in that dialog. */
@@ -8,11 +8,8 @@ export function uasParty(dialog: Dialog, stack: SipStack, sentSdp?: Buffer): Dia
   return new UasLeg(dialog, stack, sentSdp);
 }
 
-/**
- * An answered UAC branch as a bridge party. `_ctx` is the branch's own context (the branch forgets
- * the ACK of a dialog the far end hung up); callers outside legs/ still pass it.
- */
-export function uacParty(branch: UacBranch, _ctx: Pick<BranchContext, 'forgetAck'>): DialogLeg {
+/** An answered UAC branch as a bridge party (the branch itself forgets the ACK of a dialog the far end hung up). */
+export function uacParty(branch: UacBranch): DialogLeg {
   const dialog = branch.dialog!;
   return {
     dialog,
