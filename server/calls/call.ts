@@ -4,12 +4,12 @@ import {
   CallConsult, CallHold, type ConsultHost, type ControlParty, type ControlResult, type HoldHost, type LiveCallView,
 } from './control/index.ts';
 import type { TenantRef } from '../registrar/index.ts';
-import { Dialog, dialogKey, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter } from '../sip/index.ts';
-import { createResponse, newTag, type SipRequest } from '../sip/index.ts';
+import { dialogKey, reasonHeader } from '../sip/index.ts';
+import { createResponse, type SipRequest } from '../sip/index.ts';
 import type { ServerTransaction, SipStack } from '../sip/index.ts';
 import type { Logger } from 'pino';
 import type { TimerHandle } from '../sip/index.ts';
-import { CallerLeg, uacParty, uasParty, type BranchContext, type CallerLegHost, type UacBranch } from './legs/index.ts';
+import { UasLeg, uacParty, type BranchContext, type UacBranch, type UasLegHost } from './legs/index.ts';
 import { Bridge, rewriteSdpForNat, type BridgeParty, type BridgeSide } from './bridge/index.ts';
 import {
   CallTransfers, takeOver, transferByDial, type JoinableCall, type TakeoverHost, type TransferCallHost, type TransferringCall,
@@ -65,7 +65,7 @@ export interface CallSetup {
  * Each concern is its feature folder's (dialplan run and legs, transfers, park, pickup, consult,
  * hold); the Call holds the state they share and hands each a narrow host of it.
  */
-export class Call implements CallerLegHost {
+export class Call implements UasLegHost {
   readonly id = randomUUID();
   readonly tenant: TenantRef;
   readonly direction: CallDirection;
@@ -81,8 +81,8 @@ export class Call implements CallerLegHost {
   /** The caller's INVITE transaction. */
   readonly tx: ServerTransaction;
   private readonly inbound?: { provider: string; did?: string };
-  /** Our UAS side toward the caller: its answers, its CANCEL, our 2xx until its ACK (legs/caller-leg.ts). */
-  private readonly callerLeg: CallerLeg;
+  /** Our UAS side toward the caller: its answers, its CANCEL, our 2xx until its ACK, then side A's party (legs/uas-leg.ts). */
+  private readonly callerLeg: UasLeg;
   private bridge?: Bridge;
   /** Options of the answered dial-string leg: its `tr` decides REFERs, its `ma` relayed SDP. */
   private bridgedOptions?: DialLeg['options'];
@@ -102,8 +102,6 @@ export class Call implements CallerLegHost {
   private readonly pickup: CallPickup;
   /** REFERs, the switchboard's blind transfer and the transfer history (transfer/call-transfer.ts); made on first use. */
   private transfersState?: CallTransfers;
-  /** Our 2xx to a phone's INVITE/Replaces, resent until its ACK (UDP), by the side it took. */
-  private readonly takeoverRetransmitters = new Map<BridgeSide, Invite2xxRetransmitter>();
   /** How often we re-described each side's session ourselves: its SDP version goes up each time. */
   private readonly sdpSteps: Record<BridgeSide, number> = { a: 0, b: 0 };
   private readonly history: CdrHistoryItem[] = [];
@@ -130,7 +128,7 @@ export class Call implements CallerLegHost {
     this.tx = setup.tx;
     this.inbound = setup.inbound;
     this.dialogs = new CallDialogs<Call>(ctx, this);
-    this.callerLeg = new CallerLeg(this);
+    this.callerLeg = new UasLeg(this);
     this.tx.onCancel = () => this.cancelByCaller();
     this.parties = new CallParties({
       callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e),
@@ -305,25 +303,16 @@ export class Call implements CallerLegHost {
 
   /** A phone picked the ringing call up: the caller and the phone are answered with each other's offers and bridged. */
   private answerWithPhone(req: SipRequest, tx: ServerTransaction, toCaller: Buffer, toPicker: Buffer, picker?: CallAccount): boolean {
-    const res = this.callerLeg.respond(200, 'OK', toCaller);
-    if (!res) return false;
+    if (!this.callerLeg.answer(toCaller, () => this.hangup('system', 408, 'No ACK from caller'))) return false;
     this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
-    const aDialog = this.callerLeg.dialog();
-    const toTag = newTag();
-    const contact = this.localContactFor(req);
-    const pickerRes = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: toPicker, contentType: 'application/sdp' });
-    tx.respond(pickerRes);
-    const bDialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
-    this.bridge = this.newBridge(true, uasParty(aDialog, this.ctx.stack, toCaller), uasParty(bDialog, this.ctx.stack, toPicker));
-    this.dialogs.add('a', dialogKey(aDialog.id));
-    this.dialogs.add('b', dialogKey(bDialog.id));
+    const pickerLeg = new UasLeg({ request: req, tx, stack: this.ctx.stack, log: this.log, localContactFor: (r) => this.localContactFor(r) });
+    pickerLeg.answer(toPicker, () => this.hangup('system', 408, 'No ACK from the picking phone'));
+    this.bridge = this.newBridge(true, this.callerLeg, pickerLeg);
+    this.dialogs.add('a', dialogKey(this.callerLeg.dialog.id));
+    this.dialogs.add('b', dialogKey(pickerLeg.dialog.id));
     // The CallService took the picking phone's slot; the rung account is no party any more.
     this.parties.seat('b', 'replace', picker ? [this.parties.admit(picker, 'callee')] : []);
-    this.callerLeg.resendUntilAck(res, () => this.hangup('system', 408, 'No ACK from caller'));
-    if (req.source?.transport === 'udp') {
-      this.takeoverRetransmitters.set('b', retransmit2xxUntilAck(this.ctx.stack, pickerRes, req.source, () => this.hangup('system', 408, 'No ACK from the picking phone')));
-    }
     const at = this.answeredAt;
     this.ctx.opts.emit({
       type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at, legId: 0,
@@ -375,24 +364,22 @@ export class Call implements CallerLegHost {
       const sdp = answer.body.toString('utf8');
       body = Buffer.from(answer.source ? rewriteSdpForNat(sdp, answer.source, { mangle: options.mangleSdp }).sdp : sdp, 'utf8');
     }
-    const res = this.callerLeg.respond(200, 'OK', body);
+    const res = this.callerLeg.answer(body, () => {
+      this.log.info('no ACK for 2xx from caller; hanging up');
+      this.hangup('system', 408, 'No ACK from caller');
+    });
     if (!res) {
       branch.bye();
       return;
     }
     this.machine.to(CallState.Answered);
     this.answeredAt = Date.now();
-    const aDialog = this.callerLeg.dialog();
-    this.bridge = this.newBridge(options.mangleSdp, uasParty(aDialog, this.ctx.stack, body), uacParty(branch));
+    this.bridge = this.newBridge(options.mangleSdp, this.callerLeg, uacParty(branch));
     this.bridgedOptions = options;
     this.sideLegIds.b = legId;
     this.parties.seat('b', 'join');
-    this.dialogs.add('a', dialogKey(aDialog.id));
+    this.dialogs.add('a', dialogKey(this.callerLeg.dialog.id));
     this.dialogs.add('b', dialogKey(bDialog.id));
-    this.callerLeg.resendUntilAck(res, () => {
-      this.log.info('no ACK for 2xx from caller; hanging up');
-      this.hangup('system', 408, 'No ACK from caller');
-    });
     this.ctx.opts.emit({
       type: 'call.answered', tenantId: this.tenant.id, callId: this.id, at: this.answeredAt, legId,
       caller: this.caller, callee: this.callee, direction: this.direction,
@@ -424,16 +411,7 @@ export class Call implements CallerLegHost {
       this.consult.handleTargetRequest(req, tx);
       return;
     }
-    if (req.method === 'ACK' && side === 'a') this.callerLeg.stopResending();
-    if (req.method === 'ACK') {
-      this.takeoverRetransmitters.get(side)?.stop();
-      this.takeoverRetransmitters.delete(side);
-    }
-    if (this.parkingState?.current && this.bridge && this.machine.is(CallState.Answered)) {
-      this.parking.handleInDialog(req, tx, side);
-      return;
-    }
-    // The side's leg sorts the request for its owner, the bridge.
+    // The side's leg sorts the request for its owner: the bridge, or the park while parked.
     if (this.bridge && this.machine.is(CallState.Answered)) {
       this.bridge.party(side).receive(req, tx);
       return;
@@ -532,10 +510,6 @@ export class Call implements CallerLegHost {
       takeOver: (side, req, tx, by, kind, taker) => this.takeOver(side, req, tx, by, kind, taker),
       hangup: (by, status, reason) => this.hangup(by, status, reason),
       recordTransfer: (result, side, target, detail) => this.transfers.record(result, side, target, detail),
-      resendUntilAck: (side, res, source) => {
-        this.takeoverRetransmitters.get(side)?.stop();
-        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, source, () => this.takeoverRetransmitters.delete(side)));
-      },
     };
   }
 
@@ -578,7 +552,7 @@ export class Call implements CallerLegHost {
       handOff: (side) => {
         // The dialog now belongs to the other call: ending this one must not unregister it.
         const key = this.dialogs.handOff(side);
-        if (side === 'a') this.callerLeg.stopResending();
+        this.bridge!.party(side).release();
         // A party that called in from an account of the tenant counts against its maxCalls in its new call.
         return { party: this.bridge!.party(side), dialogKey: key, accounts: this.parties.accountsOn(side) };
       },
@@ -587,7 +561,6 @@ export class Call implements CallerLegHost {
         // The moved party's accounts count here now; whoever had the side (the transferor) left.
         if (accounts) this.parties.seat(side, 'replace', accounts.flatMap((a) => this.parties.take(a, 'callee', null) ?? []));
         this.dialogs.replace(side, key);
-        if (side === 'a') this.callerLeg.stopResending();
       },
     };
   }
@@ -615,12 +588,6 @@ export class Call implements CallerLegHost {
       adopt: (side, party, key, sentSdp) => this.joinable().adopt(side, party, key, sentSdp),
       // The CallService took the phone's slot; the replaced party's accounts leave.
       seatTaker: (side, taker) => this.parties.seat(side, 'replace', taker ? [this.parties.admit(taker, 'callee')] : []),
-      resendUntilAck: (side, res, source, onTimeout) => {
-        this.takeoverRetransmitters.set(side, retransmit2xxUntilAck(this.ctx.stack, res, source, () => {
-          this.takeoverRetransmitters.delete(side);
-          onTimeout();
-        }));
-      },
       hangup: (by, status, reason) => this.hangup(by, status, reason),
       retrievedByPhone: (by) => this.parking.takenByPhone(by),
     };
@@ -645,7 +612,6 @@ export class Call implements CallerLegHost {
         // The new party's account (answered, waiting) takes the side; the leaving party's go.
         this.parties.seat(side, 'replace');
         this.dialogs.replace(side, dialogKey(branch.dialog!.id));
-        if (side === 'a') this.callerLeg.stopResending();
       },
     };
   }
@@ -655,8 +621,15 @@ export class Call implements CallerLegHost {
   view(): LiveCallView {
     return {
       id: this.id, direction: this.direction, state: this.state, caller: this.caller, callee: this.callee,
-      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.holding.party, parkedIn: this.parkingState?.current?.slot, history: [...this.history],
+      createdAt: this.createdAt, answeredAt: this.answeredAt, held: this.heldParty(), parkedIn: this.parkingState?.current?.slot, history: [...this.history],
     };
+  }
+
+  /** The party whose leg is on hold (control/call-hold.ts marks it), if any. */
+  private heldParty(): ControlParty | undefined {
+    const bridge = this.bridge;
+    if (!bridge || !this.machine.is(CallState.Answered)) return undefined;
+    return bridge.party('a').held ? 'caller' : bridge.party('b').held ? 'callee' : undefined;
   }
 
   /** Puts `party` on hold (control/call-hold.ts); a parked call or one in a consult cannot be held. */
@@ -718,9 +691,9 @@ export class Call implements CallerLegHost {
     this.machine.to(CallState.Ended);
     this.parties.end();
     this.ctx.stack.wheel.cancel(this.durationTimer);
-    this.callerLeg.stopResending();
-    for (const r of this.takeoverRetransmitters.values()) r.stop();
-    this.takeoverRetransmitters.clear();
+    this.callerLeg.release();
+    this.bridge?.party('a').release();
+    this.bridge?.party('b').release();
     this.parkingState?.leaveLot();
     this.consultState?.end();
     this.bridge?.close();

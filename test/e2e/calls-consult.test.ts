@@ -69,6 +69,23 @@ describe('consult transfer from live call control', () => {
     expect(cdr.history.map((h) => [h['result'], h['status']])).toEqual([['accepted', undefined], ['failed', 487]]);
   });
 
+  it('the consult target hangs up: its BYE is answered, caller and consultant talk again, the consult is over', async () => {
+    const token = await tokenFor('hangup@acme.test', sw.tenantId);
+    const deskPort = await freeUdpPort();
+    await registerPhone(sw, '1004', deskPort);
+    const target = await sipp('consult-uas-target-hangs-up.xml', { port: deskPort });
+    const consultant = await sipp('consult-uas-consultant-cancel-bye.xml');
+    await sw.useOutDialplan('1001', `await sys.Dial("sip:reception@127.0.0.1:${consultant.port}");`);
+    const { caller, callId } = await answeredCall(sw, () => sipp('consult-uac-auth-held-joined-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001' }));
+    const started = await api(token, 'POST', `/calls/${callId}/consult`, { party: 'callee', destination: '1004' });
+    expect(started.status, await started.clone().text()).toBe(200);
+    const [x, r] = await expectSippOk(caller, consultant, target);
+    expect(r!.logs).toContain('rejoined: o=caller');
+    expect(x!.logs).toContain('ack sdp: o=consultant');
+    const cdr = (await sw.waitForCdr(callId));
+    expect(cdr.history.map((h) => [h['result'], h['status'], h['by']])).toEqual([['accepted', undefined, 'api:hangup@acme.test'], ['failed', 487, 'consult target']]);
+  });
+
   it('complete: the consultant extension 1002 is idle while caller and target talk, the target 1004 busy', async () => {
     const token = await tokenFor('consult-lamps@acme.test', sw.tenantId);
     const post = (path: string, body?: unknown) => api(token, 'POST', path, body);

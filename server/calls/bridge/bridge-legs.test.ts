@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createResponse, Dialog, type SipRequest, type SipResponse } from '../../sip/index.ts';
+import { createResponse, type SipRequest, type SipResponse } from '../../sip/index.ts';
 import { flush, memoryStack, parsed, requestText } from '../../sip/transactions/test-helpers.ts';
-import { UasLeg } from '../legs/index.ts';
+import type { UasLeg } from '../legs/index.ts';
+import { answeredUasLeg } from '../legs/uas-leg-test-support.ts';
 import { Bridge, type BridgeSide } from './bridge.ts';
 
 /** The Bridge as the owner of its two legs: what their dialogs' requests become, across a replace. */
@@ -13,7 +14,7 @@ const C = { transport: 'udp' as const, address: '10.0.0.7', port: 40004 };
 function legWith(env: Awaited<ReturnType<typeof memoryStack>>, source: typeof A, callId: string): UasLeg {
   const invite = parsed(requestText({ callId, branch: `z9hG4bK${callId}` })) as SipRequest;
   invite.source = source;
-  return new UasLeg(Dialog.asUas(invite, { localTag: `our-${callId}`, localContact: '<sip:patchbay@10.0.0.1:5060>', flow: source }), env.stack);
+  return answeredUasLeg(invite, env.stack);
 }
 
 function inDialog(method: string, callId: string, cseq: number): string {

@@ -195,6 +195,17 @@ export class Bridge {
     });
   }
 
+  /** `owner` hears `side`'s leg instead of the bridge until `reclaim` (a parked party talks to the switch). */
+  lend(side: BridgeSide, owner: LegOwner): void {
+    this.parties[side].detach(this.owners[side]);
+    this.parties[side].attach(owner);
+  }
+
+  /** The bridge hears `side`'s leg again. */
+  reclaim(side: BridgeSide): void {
+    this.parties[side].attach(this.owners[side]);
+  }
+
   /** `side` is now `party` (a transfer completed); the old party is the caller's to end. `sentSdp`: what it last got from us, if not `party.sentSdp`. */
   replace(side: BridgeSide, party: BridgeParty, sentSdp?: Buffer): void {
     this.parties[side].detach(this.owners[side]);

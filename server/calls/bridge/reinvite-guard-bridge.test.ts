@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Dialog, type SipRequest, type SipResponse } from '../../sip/index.ts';
+import type { SipRequest, SipResponse, SipStack } from '../../sip/index.ts';
 import { flush, memoryStack, parsed, requestText } from '../../sip/transactions/test-helpers.ts';
-import { UasLeg } from '../legs/index.ts';
+import type { UasLeg } from '../legs/index.ts';
+import { answeredUasLeg } from '../legs/uas-leg-test-support.ts';
 import { Bridge } from './bridge.ts';
 
 /** Bridge's re-INVITEs of our own against the per-dialog ReinviteGuard (RFC 3261 §14.1/§14.2), over the in-memory transport. */
@@ -9,10 +10,10 @@ import { Bridge } from './bridge.ts';
 const A = { transport: 'udp' as const, address: '10.0.0.9', port: 40000 };
 const B = { transport: 'udp' as const, address: '10.0.0.8', port: 40002 };
 
-function dialogWith(source: typeof A, callId: string): Dialog {
+function legWith(stack: SipStack, source: typeof A, callId: string): UasLeg {
   const invite = parsed(requestText({ callId, branch: `z9hG4bK${callId}` })) as SipRequest;
   invite.source = source;
-  return Dialog.asUas(invite, { localTag: `our-${callId}`, localContact: '<sip:patchbay@10.0.0.1:5060>', flow: source });
+  return answeredUasLeg(invite, stack);
 }
 
 /** A re-INVITE from the party of `callId`'s dialog. */
@@ -22,8 +23,7 @@ function reinviteFrom(callId: string, cseq: number, branch: string): string {
 
 async function bridged() {
   const env = await memoryStack();
-  const dialogs = { a: dialogWith(A, 'a-call'), b: dialogWith(B, 'b-call') };
-  const legs = { a: new UasLeg(dialogs.a, env.stack), b: new UasLeg(dialogs.b, env.stack) };
+  const legs = { a: legWith(env.stack, A, 'a-call'), b: legWith(env.stack, B, 'b-call') };
   const bridge = new Bridge({ stack: env.stack, mangleSdp: false, events: { bye: () => {}, refer: () => {} } }, legs.a, legs.b);
   // Requests arrive at the leg of their dialog, which reports them to the bridge.
   env.stack.onRequest = (req, tx) => (req.callId === 'a-call' ? legs.a : legs.b).receive(req, tx);

@@ -1,6 +1,6 @@
 import { createResponse, dialogKey, dialogKeyOfRequest, reasonHeader, type SipRequest, type ServerTransaction } from '../../sip/index.ts';
 import type { Bridge, BridgeSide } from '../bridge/index.ts';
-import type { CallParties, PartyHold, UacBranch } from '../legs/index.ts';
+import type { CallParties, LegOwner, PartyHold, UacBranch } from '../legs/index.ts';
 import type { TransferResult } from '../records/index.ts';
 import { parseReferTo, type ReferTarget, type TransferOutcome } from '../transfer/index.ts';
 import { controlSide } from './control-side.ts';
@@ -71,6 +71,8 @@ export class CallConsult {
       const key = dialogKey(r.value.target.dialog!.id);
       // The target's account is a party (busy) while it talks to the consultant; it takes a side at completion.
       this.consultation = { consult: r.value, key, destination, by, holds: host.parties.setAside() };
+      // Until it takes a side at completion, the consult, not the bridge, hears the target's dialog.
+      r.value.target.attach(this.targetOwner);
       host.routeDialog(key, r.value.consultant);
       return { ok: true };
     } finally {
@@ -120,18 +122,22 @@ export class CallConsult {
     }
   }
 
-  /** A request from the consult target: its BYE ends the consult (the two parties are joined again). */
+  /** A request in the consult target's dialog: its leg sorts it for `targetOwner`. */
   handleTargetRequest(req: SipRequest, tx: ServerTransaction | undefined): void {
-    const c = this.consultation!;
-    if (req.method === 'ACK' || !tx) return;
-    if (req.method === 'BYE') {
-      tx.respond(createResponse(req, 200));
-      c.consult.target.dialog!.terminated = true;
-      void this.cancel('consult target');
-      return;
-    }
-    tx.respond(createResponse(req, req.method === 'INVITE' || req.method === 'UPDATE' ? 491 : 200));
+    this.consultation!.consult.target.receive(req, tx);
   }
+
+  /** The consult target talks only to the consultant: its BYE ends the consult (the two parties are joined again), the rest is answered here. */
+  private readonly targetOwner: LegOwner = {
+    ack: () => {},
+    bye: (req, tx) => {
+      tx.respond(createResponse(req, 200));
+      void this.cancel('consult target');
+    },
+    reinvite: (req, tx) => tx.respond(createResponse(req, 491)),
+    refer: (req, tx) => tx.respond(createResponse(req, 603, 'A consult call cannot be transferred')),
+    request: (req, tx) => tx.respond(createResponse(req, 200)),
+  };
 
   /** The call ends: the consult target is hung up too. */
   end(): void {

@@ -5,6 +5,7 @@ import type { CdrHistoryItem } from '../records/index.ts';
 import type { ControlParty, ControlResult } from './control-types.ts';
 import { holdParty, unholdParty, type HoldState } from './hold-control.ts';
 import { firstMediaDirection } from '../bridge/index.ts';
+import { controlSide } from './control-side.ts';
 
 /** What putting a party of a call on hold needs of the call (the Call implements it). */
 export interface HoldHost {
@@ -107,6 +108,9 @@ export class CallHold {
 
   private record(type: 'hold' | 'unhold', party: ControlParty, by: string): void {
     const host = this.host;
+    // The leg itself says it is held, for whoever looks at the bridge's parties (a replaced party's leg has left).
+    const bridge = host.controllableBridge();
+    if (bridge.ok) bridge.value.party(controlSide(party)).held = type === 'hold';
     const at = Date.now();
     host.history.push({ type, at, party, by });
     host.log.info({ party, by }, type === 'hold' ? 'call held' : 'call unheld');

@@ -26,8 +26,12 @@ export interface DialogLeg {
   readonly dialog: Dialog;
   /** The SDP the party last got from us when it joined its owner (offer or answer). */
   readonly sentSdp?: Buffer;
+  /** The party is on hold (the switchboard's or the other phone's hold, control/call-hold.ts). */
+  held: boolean;
   /** Ends the dialog with BYE (a UAC leg also releases an ACK it held back). */
   bye(headers?: Array<[string, string]>): void;
+  /** The call is done with the leg without ending its dialog (it ended, or handed the leg to another call): its timers stop. */
+  release(): void;
   /** A request inside the leg's dialog (the CallService matched its dialog id). */
   receive(req: SipRequest, tx: ServerTransaction | undefined): void;
   /** `owner` hears the leg's events from now on (a transfer moves a leg to another owner). */

@@ -1,20 +1,29 @@
 import { describe, expect, it } from 'vitest';
-import { Dialog, parseMessage, type ServerTransaction, type SipRequest, type SipResponse, type SipStack } from '../../sip/index.ts';
-import { requestText } from '../../sip/transactions/test-helpers.ts';
+import { parseMessage, type ServerTransaction, type SipRequest, type SipResponse, type SipStack } from '../../sip/index.ts';
+import { memoryStack, parsed, requestText } from '../../sip/transactions/test-helpers.ts';
+import { rawInvite } from '../call-test-support.ts';
 import type { LegEndReason, LegOwner } from './leg-events.ts';
 import { SessionState } from './session-state.ts';
-import { UasLeg } from './uas-leg.ts';
+import { answeredUasLeg, uasLegFor } from './uas-leg-test-support.ts';
 
-const PHONE = { transport: 'udp' as const, address: '10.0.0.9', port: 5062 };
+// TCP: no 2xx retransmission timers run unless a test asks for UDP.
+const PHONE = { transport: 'tcp' as const, address: '10.0.0.9', port: 5062 };
 
-/** A UAS leg over a fake stack that keeps the requests it sends, with an owner that keeps what it heard. */
+/** A caller's leg before it is answered, over a fake transaction that keeps what was answered. */
+function unanswered() {
+  const req = parseMessage(Buffer.from(rawInvite({ from: '1001@example.com', to: '1002@example.com', host: '192.0.2.10', port: 5060 }))) as SipRequest;
+  req.source = { transport: 'tcp', address: '192.0.2.10', port: 5060 };
+  const { leg, answered } = uasLegFor(req, {} as SipStack);
+  return { leg, sent: answered, statuses: () => answered.map((r) => r.status) };
+}
+
+/** An answered UAS leg over a fake stack that keeps the requests it sends, with an owner that keeps what it heard. */
 function setup() {
   const invite = parseMessage(Buffer.from(requestText({ callId: 'leg-1' }))) as SipRequest;
   invite.source = PHONE;
-  const dialog = Dialog.asUas(invite, { localTag: 'ours', localContact: '<sip:patchbay@10.0.0.1:5060>', flow: PHONE });
   const sent: SipRequest[] = [];
   const stack = { sendRequest: (req: SipRequest) => { sent.push(req); } } as unknown as SipStack;
-  const leg = new UasLeg(dialog, stack);
+  const leg = answeredUasLeg(invite, stack);
   const heard: string[] = [];
   const ends: LegEndReason[] = [];
   const owner: LegOwner = {
@@ -38,15 +47,108 @@ function setup() {
 }
 
 /** A request from the phone in the leg's dialog, and the responses our side gave it. */
-function inDialog(method: string, cseq: number) {
-  const req = parseMessage(Buffer.from(requestText({ method, callId: 'leg-1', cseq, toTag: 'ours', branch: `z9hG4bK${method}${cseq}` }))) as SipRequest;
+function inDialog(method: string, cseq: number, toTag = 'ours') {
+  const req = parseMessage(Buffer.from(requestText({ method, callId: 'leg-1', cseq, toTag, branch: `z9hG4bK${method}${cseq}` }))) as SipRequest;
   req.source = PHONE;
   const responses: SipResponse[] = [];
   const tx: ServerTransaction = { request: req, state: 'trying', respond: (res) => { responses.push(res); } };
   return { req, tx, responses };
 }
 
-describe('UasLeg', () => {
+describe('UasLeg answering the INVITE', () => {
+  it('rings once with 180, sends each early media as 183, and no 180 after early media', () => {
+    const { leg, statuses } = unanswered();
+    leg.alert(undefined);
+    leg.alert(undefined);
+    leg.alert('v=0\r\n');
+    leg.alert(undefined);
+    expect(statuses()).toEqual([180, 183]);
+  });
+
+  it('answers one final response only; nothing is sent after it; its dialog carries our To tag', () => {
+    const { leg, sent, statuses } = unanswered();
+    expect(() => leg.dialog).toThrow(/not answered/);
+    const ok = leg.answer(Buffer.from('v=0\r\n'), () => {});
+    expect(ok?.headers.get('Supported')).toBe('replaces');
+    expect(ok?.headers.get('Contact')).toBe('<sip:patchbay@10.0.0.1:5060>');
+    expect(leg.final).toBe(true);
+    expect(leg.respond(486)).toBeUndefined();
+    expect(leg.answer(undefined, () => {})).toBeUndefined();
+    leg.alert(undefined);
+    expect(statuses()).toEqual([200]);
+    expect(leg.dialog.localTag).toBe(leg.toTag);
+    expect(leg.sentSdp?.toString()).toBe('v=0\r\n');
+    expect(sent[0]!.headers.get('To')).toContain(`tag=${leg.toTag}`);
+  });
+
+  it('refuses to send a 2xx by respond(): only answer() makes the dialog', () => {
+    expect(() => unanswered().leg.respond(200)).toThrow(/answer/);
+  });
+
+  it('a CANCEL stops the legs while nothing is final yet, then answers nothing more and hides the caller\'s BLF dialog', () => {
+    const { leg, statuses } = unanswered();
+    leg.alert(undefined);
+    expect(leg.phoneDialog('c1', '1001', false, { uri: 'sip:1002@example.com' }, 0)).toMatchObject({ state: 'early', direction: 'initiator', remoteTag: leg.toTag });
+    let finalWhileStopping: boolean | undefined;
+    leg.cancel(() => { finalWhileStopping = leg.final; });
+    expect(finalWhileStopping).toBe(false);
+    expect(leg.cancelled).toBe(true);
+    expect(leg.respond(487)).toBeUndefined();
+    expect(leg.phoneDialog('c1', '1001', false, { uri: 'sip:1002@example.com' }, 0)).toBeUndefined();
+    expect(statuses()).toEqual([180]);
+  });
+
+  it('has no BLF dialog before it rang or was answered', () => {
+    const { leg } = unanswered();
+    expect(leg.phoneDialog('c1', '1001', false, { uri: 'sip:1002@example.com' }, 0)).toBeUndefined();
+    expect(leg.phoneDialog('c1', '1001', true, { uri: 'sip:1002@example.com' }, 0)).toMatchObject({ state: 'confirmed', localTag: 'atag1' });
+  });
+
+  it('moves Trying → Early on its 180 → Confirmed on its 2xx → Terminated on BYE, or straight to Terminated on a failure', () => {
+    const answered = unanswered().leg;
+    expect(answered.state).toBe(SessionState.Trying);
+    answered.alert(undefined);
+    expect(answered.state).toBe(SessionState.Early);
+    answered.answer(undefined, () => {});
+    expect(answered.state).toBe(SessionState.Confirmed);
+    const failed = unanswered().leg;
+    failed.respond(486);
+    expect(failed.state).toBe(SessionState.Terminated);
+    const cancelled = unanswered().leg;
+    cancelled.cancel(() => undefined);
+    expect(cancelled.state).toBe(SessionState.Terminated);
+  });
+
+  it('resends its 2xx over UDP until the ACK of that INVITE (not of another CSeq), and gives up with onNoAck', async () => {
+    const env = await memoryStack();
+    const phone = { transport: 'udp' as const, address: '10.0.0.9', port: 40000 };
+    const invite = parsed(requestText({ callId: 'udp-1', cseq: 1 })) as SipRequest;
+    invite.source = phone;
+    const okSent = () => env.transport.sentStartingWith('SIP/2.0 200').length;
+    const acked = uasLegFor(invite, env.stack).leg;
+    acked.answer(Buffer.from('v=0\r\n'), () => {});
+    env.clock.advance(500);
+    expect(okSent()).toBe(1);
+    const otherAck = parsed(requestText({ method: 'ACK', callId: 'udp-1', cseq: 7, toTag: acked.toTag })) as SipRequest;
+    acked.receive(otherAck, undefined);
+    env.clock.advance(1000);
+    expect(okSent()).toBe(2);
+    const ack = parsed(requestText({ method: 'ACK', callId: 'udp-1', cseq: 1, toTag: acked.toTag })) as SipRequest;
+    acked.receive(ack, undefined);
+    env.clock.advance(4000);
+    expect(okSent()).toBe(2);
+
+    let gaveUp = 0;
+    const unacked = parsed(requestText({ callId: 'udp-2' })) as SipRequest;
+    unacked.source = phone;
+    const silent = uasLegFor(unacked, env.stack).leg;
+    silent.answer(undefined, () => { gaveUp++; });
+    env.clock.advance(64 * 500 + 1000);
+    expect(gaveUp).toBe(1);
+  });
+});
+
+describe('UasLeg in its dialog', () => {
   it('reports a BYE in its dialog as bye, then terminated exactly once; no BYE of ours follows', () => {
     const { leg, heard, ends, sent } = setup();
     const bye = inDialog('BYE', 2);

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
-import { createResponse, newTag, reasonHeader, type SipRequest, type SipResponse, type SipUri } from '../../sip/index.ts';
+import { createResponse, newTag, reasonHeader, retransmit2xxUntilAck, type Invite2xxRetransmitter, type SipRequest, type SipUri } from '../../sip/index.ts';
 import type { ServerTransaction, SipStack } from '../../sip/index.ts';
 import { holdSdp, otherSide, sendInDialog, type Bridge, type BridgeSide } from '../bridge/index.ts';
 import type { CallAccount, CallServiceEvent } from '../call-service-deps.ts';
 import type { ControlParty, ControlResult } from '../control/control-types.ts';
 import { controlSide } from '../control/control-side.ts';
 import { uriText } from '../dialplan/index.ts';
+import type { LegOwner } from '../legs/index.ts';
 import type { CallDirection, CdrHistoryItem, HangupSide, TransferResult } from '../records/index.ts';
 import { blindTransfer, referNotify, transferByDial, type ReferTarget, type TransferringCall } from '../transfer/index.ts';
 import type { ParkedCall, ParkingLot } from './parking-lot.ts';
@@ -52,8 +53,6 @@ export interface ParkHost<C extends ParkedCall> {
   takeOver(side: BridgeSide, req: SipRequest, tx: ServerTransaction, by: string, kind: 'retrieved', taker?: CallAccount): Promise<boolean>;
   hangup(by: HangupSide, status: number, reason: string): void;
   recordTransfer(result: TransferResult, side: BridgeSide, target: ReferTarget, detail: { status?: number; reason?: string }): void;
-  /** Our 2xx to `side`'s re-INVITE, resent until its ACK (UDP). */
-  resendUntilAck(side: BridgeSide, res: SipResponse, source: NonNullable<SipRequest['source']>): void;
 }
 
 /**
@@ -63,6 +62,8 @@ export interface ParkHost<C extends ParkedCall> {
  */
 export class CallPark<C extends ParkedCall> {
   private parked?: ParkedState;
+  /** Our 2xx to the parked party's re-INVITE, resent until its ACK (UDP). */
+  private resending?: { seq: number; retransmitter: Invite2xxRetransmitter };
 
   constructor(private readonly host: ParkHost<C>) {}
 
@@ -111,43 +112,45 @@ export class CallPark<C extends ParkedCall> {
   }
 
   /**
-   * The parked party talks to nobody: the switch answers its in-dialog requests itself. A
-   * re-INVITE or UPDATE (session refresh, its own hold) gets the held session we gave it.
+   * The parked party talks to nobody: the switch is its leg's owner until it is retrieved, and
+   * answers its requests itself (the leg sorted them already). A re-INVITE or UPDATE (session
+   * refresh, its own hold) gets the held session we gave it.
    */
-  handleInDialog(req: SipRequest, tx: ServerTransaction | undefined, side: BridgeSide): void {
-    const parked = this.parked!;
-    if (req.method === 'ACK' || !tx) return;
-    const bridge = this.host.bridge!;
-    if (side !== parked.side) {
-      tx.respond(createResponse(req, 481));
-      return;
-    }
-    const dialog = bridge.party(side).dialog;
-    if (!dialog.acceptRemoteCSeq(req)) {
-      tx.respond(createResponse(req, 500, 'CSeq out of order'));
-      return;
-    }
-    switch (req.method) {
-      case 'BYE':
+  private parkedLegOwner(side: BridgeSide, bridge: Bridge): LegOwner {
+    return {
+      ack: (req) => {
+        if (this.resending?.seq !== req.cseq.seq) return;
+        this.resending.retransmitter.stop();
+        this.resending = undefined;
+      },
+      bye: (req, tx) => {
         tx.respond(createResponse(req, 200));
-        dialog.terminated = true;
         this.host.hangup(side === 'a' ? 'caller' : 'callee', 200, 'Parked party hung up');
-        return;
-      case 'INVITE':
-      case 'UPDATE': {
+      },
+      reinvite: (req, tx) => {
+        const dialog = bridge.party(side).dialog;
         dialog.refreshTarget(req);
         const sdp = bridge.sdpSentTo(side);
         const res = createResponse(req, 200, 'OK', { headers: { Contact: dialog.localContact }, body: sdp, contentType: sdp ? 'application/sdp' : undefined });
         tx.respond(res);
-        if (req.method === 'INVITE' && req.source?.transport === 'udp') this.host.resendUntilAck(side, res, req.source);
-        return;
-      }
-      case 'REFER':
-        tx.respond(createResponse(req, 603, 'A parked call cannot be transferred'));
-        return;
-      default:
-        tx.respond(createResponse(req, 200));
-    }
+        if (req.method !== 'INVITE' || req.source?.transport !== 'udp') return;
+        this.resending?.retransmitter.stop();
+        const retransmitter = retransmit2xxUntilAck(this.host.stack, res, req.source, () => { this.resending = undefined; });
+        this.resending = { seq: req.cseq.seq, retransmitter };
+      },
+      refer: (req, tx) => tx.respond(createResponse(req, 603, 'A parked call cannot be transferred')),
+      request: (req, tx) => tx.respond(createResponse(req, 200)),
+    };
+  }
+
+  /** The parked party talks to somebody again: its leg is the bridge's once more. */
+  private unpark(): void {
+    const parked = this.parked;
+    if (!parked) return;
+    this.parked = undefined;
+    this.resending?.retransmitter.stop();
+    this.resending = undefined;
+    this.host.bridge?.reclaim(parked.side);
   }
 
   /** The park recall timer fired (the lot already freed the slot): ring the parker, or end the call. */
@@ -184,7 +187,7 @@ export class CallPark<C extends ParkedCall> {
         if (kind === 'retrieved' && !host.ended) host.lot.park(host.tenant.id, parked.slot, host.self, parked.by);
         return { ok: false, status: 502, reason: `Retrieve failed: ${r.status} ${r.reason}` };
       }
-      this.parked = undefined;
+      this.unpark();
       host.setSideLegId(vacant, r.newLegId);
       this.record(kind, parked.slot, by, destination);
       return { ok: true };
@@ -210,13 +213,15 @@ export class CallPark<C extends ParkedCall> {
   /** The phone that dialled the slot took the vacant side (the takeover answered it). */
   takenByPhone(by: string): void {
     const slot = this.parked?.slot ?? '';
-    this.parked = undefined;
+    this.unpark();
     this.record('retrieved', slot, by, by);
   }
 
   /** The call ends: its slot is free. */
   leaveLot(): void {
     if (this.parked) this.host.lot.leave(this.host.tenant.id, this.parked.slot);
+    this.resending?.retransmitter.stop();
+    this.resending = undefined;
   }
 
   /**
@@ -263,6 +268,7 @@ export class CallPark<C extends ParkedCall> {
     }
     const vacant = otherSide(stay);
     this.parked = { slot: chosen, side: stay, by, recallTo };
+    bridge.value.lend(stay, this.parkedLegOwner(stay, bridge.value));
     beforeBye?.();
     bridge.value.party(vacant).bye([reasonHeader(200, 'Call parked')]);
     host.vacate(vacant);

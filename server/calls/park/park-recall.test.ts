@@ -60,8 +60,21 @@ describe('park recall (fake clock)', () => {
     expect(ok?.body.toString()).toContain('a=sendonly');
     // Nothing went to the party that left.
     expect(h.sentTo(PHONE.address, 'INVITE')).toHaveLength(phoneInvites);
+    // The park's 2xx is resent until the parked phone's ACK (UDP), then no more.
+    const okTo2 = () => h.sentTo(CALLER.address, 'SIP/2.0 200').map((d) => parsed(d)).filter((r) => r.cseq.seq === 2 && r.cseq.method === 'INVITE').length;
+    h.clock.advance(500);
+    expect(okTo2()).toBe(2);
     h.mem.inject(aInDialog('ACK', 2, aTag, 'aack2'), CALLER);
-    h.mem.inject(aInDialog('BYE', 3, aTag, 'abye'), CALLER);
+    await settle();
+    h.clock.advance(4_000);
+    expect(okTo2()).toBe(2);
+    // Its leg still sorts the dialog's requests for the park: a REFER is refused, an old CSeq is 500.
+    h.mem.inject(aInDialog('REFER', 3, aTag, 'arefer'), CALLER);
+    h.mem.inject(aInDialog('INFO', 2, aTag, 'aold'), CALLER);
+    await settle();
+    const answers = h.sentTo(CALLER.address, 'SIP/2.0').map((d) => parsed(d)).filter((r) => r.cseq.method === 'REFER' || r.cseq.method === 'INFO');
+    expect(answers.map((r) => `${r.cseq.method} ${(r as { status: number }).status}`)).toEqual(['REFER 603', 'INFO 500']);
+    h.mem.inject(aInDialog('BYE', 4, aTag, 'abye'), CALLER);
     await settle();
     expect(control.parking(TENANT.id)).toEqual([]);
     const [cdr] = await h.cdrs.waitFor(1);

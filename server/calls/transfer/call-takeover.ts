@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { createResponse, Dialog, dialogKey, newTag, reasonHeader, type SipRequest, type SipResponse } from '../../sip/index.ts';
+import { createResponse, dialogKey, newTag, reasonHeader, type SipRequest } from '../../sip/index.ts';
 import type { ServerTransaction, SipStack } from '../../sip/index.ts';
 import { otherSide, relayedBody, type Bridge, type BridgeParty, type BridgeSide } from '../bridge/index.ts';
 import type { CallAccount, CallServiceEvent } from '../call-service-deps.ts';
-import { uasParty } from '../legs/index.ts';
+import { UasLeg } from '../legs/index.ts';
 import type { CdrHistoryItem, HangupSide } from '../records/index.ts';
 
 /** What a takeover needs of the call whose side a phone takes (the Call implements it). */
@@ -26,8 +26,6 @@ export interface TakeoverHost {
   adopt(side: BridgeSide, party: BridgeParty, key: string, sentSdp: Buffer): void;
   /** The taking phone's account (its maxCalls slot already taken) sits on `side`; the replaced party's accounts leave. */
   seatTaker(side: BridgeSide, taker?: CallAccount): void;
-  /** Our 2xx to the phone's INVITE, resent until its ACK (UDP); `onTimeout` when none comes. */
-  resendUntilAck(side: BridgeSide, res: SipResponse, source: NonNullable<SipRequest['source']>, onTimeout: () => void): void;
   hangup(by: HangupSide, status: number, reason: string): void;
   /** The phone dialled the slot this call is parked in and now has the vacant side. */
   retrievedByPhone(by: string): void;
@@ -69,15 +67,11 @@ export async function takeOver(
       if (before && r.status < 300) void bridge.send(stay, { method: 'INVITE', body: before, contentType: 'application/sdp' });
       return reply(r.status >= 300 ? r.status : 488, r.status >= 300 ? r.reason : 'No SDP answer');
     }
-    const toTag = newTag();
-    const contact = host.localContactFor(req);
-    const res = createResponse(req, 200, 'OK', { toTag, headers: { Contact: contact, Supported: 'replaces' }, body: answer, contentType: 'application/sdp' });
-    tx.respond(res);
-    const dialog = Dialog.asUas(req, { localTag: toTag, localContact: contact, flow: req.source });
+    const leg = new UasLeg({ request: req, tx, stack: host.stack, log: host.log, localContactFor: (r) => host.localContactFor(r) });
+    leg.answer(answer, () => host.hangup('system', 408, 'No ACK for the INVITE/Replaces'));
     const replaced = bridge.party(side);
-    host.adopt(side, uasParty(dialog, host.stack, answer), dialogKey(dialog.id), answer);
+    host.adopt(side, leg, dialogKey(leg.dialog.id), answer);
     host.seatTaker(side, taker);
-    if (req.source?.transport === 'udp') host.resendUntilAck(side, res, req.source, () => host.hangup('system', 408, 'No ACK for the INVITE/Replaces'));
     if (kind === 'retrieved') {
       host.retrievedByPhone(by);
       return true;
