@@ -23,6 +23,7 @@ describe('loadConfig', () => {
     ]);
     expect(c.http).toEqual({ host: '0.0.0.0', port: 8080 });
     expect(c.sip.udpReceiveBufferBytes).toBe(4 * 1024 * 1024);
+    expect(c.sip.t1Ms).toBe(500);
     expect(c.sip.publicAddress).toBeUndefined();
     expect(c.sip.tls).toBeUndefined();
     expect(c.logLevel).toBe('info');
@@ -79,6 +80,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: '0' } }).registrar.qualifyIntervalSec).toBe(0);
     expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: '-1' } })).toThrow(/PATCHBAY_QUALIFY_INTERVAL/);
     expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_QUALIFY_INTERVAL: 'soon' } })).toThrow(ConfigError);
+  });
+
+  it('reads the SIP T1 and refuses one outside 50-5000 ms naming the variable', () => {
+    expect(loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_SIP_T1: '100' } }).sip.t1Ms).toBe(100);
+    expect(() => loadConfig({ env: { PATCHBAY_SECRET_KEY: KEY, PATCHBAY_SIP_T1: '10' } })).toThrow(/PATCHBAY_SIP_T1/);
   });
 
   it('reads the trusted networks as a CIDR list and refuses a bad one', () => {

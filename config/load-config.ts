@@ -28,6 +28,8 @@ export interface Config {
     /** Extra CA certificates (PEM) trusted for outgoing TLS, besides the public roots (e.g. a trunk's private CA). */
     tlsCaFile?: string;
     udpReceiveBufferBytes: number;
+    /** RFC 3261 T1 (ms): the round-trip estimate every transaction timer derives from (Timer B/F/H/M = 64×T1). */
+    t1Ms: number;
   };
   http: { host: string; port: number };
   /** GET /metrics (Prometheus) answers only with `Authorization: Bearer <token>`; unset: /metrics is off (404). */
@@ -344,6 +346,7 @@ const SETTINGS: readonly SettingSpec[] = [
     schema: integer(0, 1 << 30),
     fallback: () => 4 * 1024 * 1024,
   },
+  { env: 'PATCHBAY_SIP_T1', key: 'sip.t1Ms', schema: integer(50, 5_000), fallback: () => 500 },
   { env: 'PATCHBAY_HTTP_LISTEN', key: 'http', schema: httpListenSchema, fallback: () => '0.0.0.0:8080' },
   { env: 'PATCHBAY_LOG_LEVEL', key: 'logLevel', schema: logLevelSchema, fallback: () => 'info' },
   { env: 'PATCHBAY_SECRET_KEY', key: 'secretKey', schema: secretKeySchema },

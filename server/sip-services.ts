@@ -112,6 +112,7 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
     tls,
     publicAddress: config.sip.publicAddress,
     udpReceiveBufferBytes: config.sip.udpReceiveBufferBytes,
+    timers: { T1: config.sip.t1Ms },
     idleConnectionTimeoutMs: config.security.idleConnectionTimeoutSec * 1000,
     maxServerTransactions: config.security.maxServerTransactions,
     rateLimiter: new SourceRateLimiter({

@@ -9,7 +9,8 @@ import { expectSippOk, useSwitch } from './calls-support.ts';
  * ACKed and ended (fork A's ACK would not stop B's retransmissions).
  */
 
-const { sw, sipp } = useSwitch(['1001']);
+// T1 100 ms: Timer M (64×T1) passes in 6.4 s instead of 32.
+const { sw, sipp } = useSwitch(['1001'], { PATCHBAY_SIP_T1: '100' });
 
 describe('2xx after the first to an outgoing INVITE, sipp on both sides', () => {
   it("ACKs a retransmitted 200 again, ACKs and BYEs a second fork's 200, and the call ends normally", async () => {
@@ -25,13 +26,14 @@ describe('2xx after the first to an outgoing INVITE, sipp on both sides', () => 
     expect(cdr!.legs[0]!.status).toBe(200);
   });
 
-  // Timer M is 64*T1 and the switch's T1 is not configurable: the callee waits the real 32 s.
   it("ACKs and BYEs a second fork's 200 that comes after Timer M, in that fork's dialog", async () => {
-    const callee = await sipp('forked-uas-second-fork-after-timer-m.xml', { timeoutSeconds: 60 });
+    // The scenario's 8 s pause outlasts the transaction only with the configured T1.
+    expect(sw.running.sip.stack.timers.TIMER_M).toBe(6_400);
+    const callee = await sipp('forked-uas-second-fork-after-timer-m.xml', { timeoutSeconds: 30 });
     await sw.useOutDialplan('1001', `await sys.Dial("sip:uas@127.0.0.1:${callee.port}");`);
-    const caller = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001', timeoutSeconds: 60 });
+    const caller = await sipp('e2e-uac-auth-answer-wait-bye.xml', { remote: sw.target, service: '2000', user: '1001', timeoutSeconds: 30 });
     // The caller's run ends with fork A's BYE relayed to it: the call went on with fork A.
     const [calleeRun] = await expectSippOk(callee, caller);
     expect(calleeRun!.logs).toMatch(/ACK for fork A[\s\S]*ACK for fork B: tag=forkB[\s\S]*BYE for fork B: tag=forkB, Reason: SIP;cause=200/);
-  }, 90_000);
+  }, 45_000);
 });
