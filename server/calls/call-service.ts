@@ -252,6 +252,9 @@ export class CallService {
    * For SipStack.onStrayResponse: re-ACKs retransmitted 2xx to our B-leg INVITEs. A 2xx of another
    * fork that comes after Timer M (RFC 6026 §7.2) has its own dialog: it is ACKed and ended with BYE,
    * as InviteAnswers does within Timer M; the kept dialog's ACK would not stop its retransmissions.
+   * Once the call has ended as well, nothing of it is kept (an ACK per ended call for another 32 s
+   * would cost more than the rare fork that answers that late): such a 2xx is dropped and its UAS,
+   * getting no ACK, ends that dialog itself with BYE (RFC 3261 §13.3.1.4).
    */
   handleStrayResponse(res: SipResponse): boolean {
     if (res.cseq.method !== 'INVITE' || res.status < 200 || res.status >= 300) return false;
