@@ -114,6 +114,8 @@ export class Call implements UasLegHost {
   private durationTimer?: TimerHandle;
   private branchCtx?: BranchContext;
   private readonly legSettings = new LegSettings();
+  private logger?: Logger;
+  private readonly sysDeps: SysFunctionDeps;
   /** The dialogs routed to this call, and each side's (legs/call-dialogs.ts). */
   private readonly dialogs: CallDialogs<Call>;
   /** Which accounts are on which side: their maxCalls slots and `call.party.*` events (legs/call-parties.ts). */
@@ -134,10 +136,11 @@ export class Call implements UasLegHost {
       callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e),
       sideReplaced: () => this.holding.sideReplaced('switch'),
     });
-    this.legs = new CallLegs(this.legsHost());
-    this.dialplan = new CallDialplan(this.dialplanHost());
-    this.pickup = new CallPickup(this.pickupHost());
-    this.holding = new CallHold(this.holdHost());
+    this.sysDeps = { opts: ctx.opts, currentCalls: (t) => ctx.currentCalls(t) };
+    this.legs = new CallLegs(new Call.LegsView(this));
+    this.dialplan = new CallDialplan(new Call.DialplanView(this));
+    this.pickup = new CallPickup(new Call.PickupView(this));
+    this.holding = new CallHold(new Call.HoldView(this));
   }
 
   private get parking(): CallPark<Call> {
@@ -162,8 +165,9 @@ export class Call implements UasLegHost {
     return { uri: uriText(this.req.uri), account: this.direction === 'inbound' ? this.account.username : undefined };
   }
 
+  /** One child logger per call, made when first asked for (most calls never log). */
   get log(): Logger {
-    return this.ctx.opts.logger.child({ callId: this.id, tenantId: this.tenant.id });
+    return (this.logger ??= this.ctx.opts.logger.child({ callId: this.id, tenantId: this.tenant.id }));
   }
 
   start(): void {
@@ -195,23 +199,6 @@ export class Call implements UasLegHost {
   /** No incoming dialplan: ring every binding of the callee account. */
   ringAccount(): Promise<void> {
     return this.dialplan.ringAccount();
-  }
-
-  /** This call as its dialplan run sees it. */
-  private dialplanHost(): CallDialplanHost {
-    const call = this;
-    return {
-      ...this.identity(), inbound: this.inbound, settings: this.legSettings, sysDeps: this.sysDeps(), legs: this.legs,
-      get log() { return call.log; },
-      get dialing() { return call.machine.is(CallState.Dialing) && !call.callerLeg.final; },
-      get cancelled() { return call.callerLeg.cancelled; },
-      ringing: (legId, target, sdp) => this.onLegRinging(legId, target, sdp),
-      pickedUp: (result) => this.pickup.dialOutcome(result),
-      bridgeTo: (leg, branch, legId, dialLimit) => this.bridgeTo(leg, branch, legId, dialLimit),
-      dropUnseated: () => this.parties.dropUnseated(),
-      finishUnanswered: (status, reason, outcome, headers) => this.finishUnanswered(status, reason, outcome, headers),
-      callback: (dest1, dest2) => this.callback(this.account, dest1, dest2),
-    };
   }
 
   /**
@@ -249,56 +236,9 @@ export class Call implements UasLegHost {
     return this.pickup.pickUp(req, tx, by, picker);
   }
 
-  /** This call as its legs see it. */
-  private legsHost(): CallLegsHost {
-    const call = this;
-    return {
-      ...this.identity(), parties: this.parties, sysDeps: this.sysDeps(),
-      get branchContext() { return call.branchContext; },
-      get ended() { return call.machine.is(CallState.Ended); },
-      ringing: (username) => this.pickup.ringing(username),
-      callback: (account, dest1, dest2) => this.callback(account, dest1, dest2),
-    };
-  }
-
-  private identity(): CallIdentity {
-    return { tenant: this.tenant, callId: this.id, account: this.account, direction: this.direction, dialplanName: this.dialplanName, opts: this.ctx.opts, request: this.req };
-  }
-
   /** sys.Callback: a 3PCC call of the tenant placed for `account`, this call its parent. */
   private callback(account: CallAccount, dest1: string, dest2: string): Promise<CallbackResult> {
     return this.ctx.callback({ tenant: this.tenant, account, dest1, dest2, parentCallId: this.id });
-  }
-
-  private sysDeps(): SysFunctionDeps {
-    return { opts: this.ctx.opts, currentCalls: (t) => this.ctx.currentCalls(t) };
-  }
-
-  /** This call as its pickup sees it. */
-  private pickupHost(): PickupHost {
-    const call = this;
-    return {
-      id: this.id, tenant: this.tenant, request: this.req, history: this.history,
-      get log() { return call.log; },
-      emit: (event) => this.ctx.opts.emit(event),
-      get dialing() { return call.machine.is(CallState.Dialing) && !call.callerLeg.final && !call.callerLeg.cancelled; },
-      get answered() { return call.machine.is(CallState.Answered); },
-      get ended() { return call.machine.is(CallState.Ended); },
-      cancelRinging: () => this.legs.cancel(),
-      dropRinging: (vacate) => {
-        this.parties.dropRinging();
-        if (vacate) this.parties.vacate('b');
-      },
-      dropUnseated: () => this.parties.dropUnseated(),
-      ring: (dialString) => {
-        const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
-        const scope: LegScope = { settings: this.legSettings, headers: [], chain: [], depth: 0 };
-        return this.legs.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => this.onLegRinging(legId, target, sdp));
-      },
-      bridgeTo: (leg, branch, legId) => this.bridgeTo(leg, branch, legId),
-      answerWithPhone: (req, tx, toCaller, toPicker, picker) => this.answerWithPhone(req, tx, toCaller, toPicker, picker),
-      recordTransfer: (result, side, target, detail) => this.transfers.record(result, side, target, detail),
-    };
   }
 
   /** A phone picked the ringing call up: the caller and the phone are answered with each other's offers and bridged. */
@@ -602,7 +542,7 @@ export class Call implements UasLegHost {
       mangleSdp: this.bridgedOptions?.mangleSdp ?? true,
       dialplanHost: (ringing) => ({
         tenant: this.tenant, callId: this.id, account: this.account, opts: this.ctx.opts,
-        sysDeps: this.sysDeps(), settings: this.legSettings,
+        sysDeps: this.sysDeps, settings: this.legSettings,
         forkLegs: (plan, dialString, options, scope, onRinging) => this.legs.forkLegs(plan, dialString, options, scope, onRinging),
         callback: (dest1, dest2) => this.callback(this.account, dest1, dest2),
         ringing,
@@ -639,19 +579,6 @@ export class Call implements UasLegHost {
 
   unhold(by: string): Promise<ControlResult> {
     return this.holding.unhold(by);
-  }
-
-  /** This call as its hold sees it. */
-  private holdHost(): HoldHost {
-    const call = this;
-    return {
-      id: this.id, tenant: this.tenant, history: this.history,
-      get log() { return call.log; },
-      emit: (event) => this.ctx.opts.emit(event),
-      get otherChange() { return call.parkingState?.current !== undefined || call.consultState?.active === true || call.transferring; },
-      controllableBridge: () => this.controllableBridge(),
-      nextSdpStep: (side) => ++this.sdpSteps[side],
-    };
   }
 
   /** Blind transfer from the switchboard (transfer/call-transfer.ts); a ringing call is deflected instead. */
@@ -708,4 +635,110 @@ export class Call implements UasLegHost {
     }, { by, status, reason, outcome, wasAnswered }, this.ctx.opts, this.log);
     this.ctx.callEnded(this);
   }
+
+  // ------------------------------------------------------------------ what each feature sees of the call
+
+  // The hosts every call hands its features are classes: an object literal with getters gets a
+  // map of its own per call (its accessors are per-instance closures), a class shares one.
+
+  /** This call as its dialplan run sees it. */
+  private static readonly DialplanView = class implements CallDialplanHost {
+    readonly tenant: TenantRef;
+    readonly callId: string;
+    readonly account: CallAccount;
+    readonly direction: CallDirection;
+    readonly dialplanName?: string;
+    readonly opts: CallServiceOptions;
+    readonly request: SipRequest;
+    readonly inbound?: { provider: string; did?: string };
+    readonly settings: LegSettings;
+    readonly sysDeps: SysFunctionDeps;
+    readonly legs: CallLegs;
+    constructor(private readonly call: Call) {
+      this.tenant = call.tenant; this.callId = call.id; this.account = call.account; this.direction = call.direction;
+      this.dialplanName = call.dialplanName; this.opts = call.ctx.opts; this.request = call.req; this.inbound = call.inbound;
+      this.settings = call.legSettings; this.sysDeps = call.sysDeps; this.legs = call.legs;
+    }
+    get log(): Logger { return this.call.log; }
+    get dialing(): boolean { return this.call.machine.is(CallState.Dialing) && !this.call.callerLeg.final; }
+    get cancelled(): boolean { return this.call.callerLeg.cancelled; }
+    ringing(legId: number, target: string, sdp: string | undefined): void { this.call.onLegRinging(legId, target, sdp); }
+    pickedUp(result: Parameters<CallDialplanHost['pickedUp']>[0]): ReturnType<CallDialplanHost['pickedUp']> { return this.call.pickup.dialOutcome(result); }
+    bridgeTo(leg: BridgeableLeg, branch: UacBranch, legId: number, dialLimit?: number): void { this.call.bridgeTo(leg, branch, legId, dialLimit); }
+    dropUnseated(): void { this.call.parties.dropUnseated(); }
+    finishUnanswered(status: number, reason?: string, outcome?: DialOutcome, headers?: Record<string, string>): void {
+      this.call.finishUnanswered(status, reason, outcome, headers);
+    }
+    callback(dest1: string, dest2: string): Promise<CallbackResult> { return this.call.callback(this.call.account, dest1, dest2); }
+  };
+
+  /** This call as its legs see it. */
+  private static readonly LegsView = class implements CallLegsHost {
+    readonly tenant: TenantRef;
+    readonly callId: string;
+    readonly account: CallAccount;
+    readonly direction: CallDirection;
+    readonly dialplanName?: string;
+    readonly opts: CallServiceOptions;
+    readonly request: SipRequest;
+    readonly parties: CallParties;
+    readonly sysDeps: SysFunctionDeps;
+    constructor(private readonly call: Call) {
+      this.tenant = call.tenant; this.callId = call.id; this.account = call.account; this.direction = call.direction;
+      this.dialplanName = call.dialplanName; this.opts = call.ctx.opts; this.request = call.req;
+      this.parties = call.parties; this.sysDeps = call.sysDeps;
+    }
+    get branchContext(): BranchContext { return this.call.branchContext; }
+    get ended(): boolean { return this.call.machine.is(CallState.Ended); }
+    ringing(username: string): () => void { return this.call.pickup.ringing(username); }
+    callback(account: CallAccount, dest1: string, dest2: string): Promise<CallbackResult> { return this.call.callback(account, dest1, dest2); }
+  };
+
+  /** This call as its pickup sees it. */
+  private static readonly PickupView = class implements PickupHost {
+    readonly id: string;
+    readonly tenant: TenantRef;
+    readonly request: SipRequest;
+    readonly history: CdrHistoryItem[];
+    constructor(private readonly call: Call) {
+      this.id = call.id; this.tenant = call.tenant; this.request = call.req; this.history = call.history;
+    }
+    get log(): Logger { return this.call.log; }
+    emit(event: Parameters<PickupHost['emit']>[0]): void { this.call.ctx.opts.emit(event); }
+    get dialing(): boolean { const c = this.call; return c.machine.is(CallState.Dialing) && !c.callerLeg.final && !c.callerLeg.cancelled; }
+    get answered(): boolean { return this.call.machine.is(CallState.Answered); }
+    get ended(): boolean { return this.call.machine.is(CallState.Ended); }
+    cancelRinging(): void { this.call.legs.cancel(); }
+    dropRinging(vacate: boolean): void {
+      this.call.parties.dropRinging();
+      if (vacate) this.call.parties.vacate('b');
+    }
+    dropUnseated(): void { this.call.parties.dropUnseated(); }
+    ring(dialString: string): ReturnType<PickupHost['ring']> {
+      const call = this.call;
+      const plan = parseDialString(dialString, { dst: '', fromName: '', fromUriUser: '' });
+      const scope: LegScope = { settings: call.legSettings, headers: [], chain: [], depth: 0 };
+      return call.legs.forkLegs(plan, dialString, { ringTimeout: 30 }, scope, (legId, target, sdp) => call.onLegRinging(legId, target, sdp));
+    }
+    bridgeTo(leg: BridgeableLeg, branch: UacBranch, legId: number): void { this.call.bridgeTo(leg, branch, legId); }
+    answerWithPhone(req: SipRequest, tx: ServerTransaction, toCaller: Buffer, toPicker: Buffer, picker?: CallAccount): boolean {
+      return this.call.answerWithPhone(req, tx, toCaller, toPicker, picker);
+    }
+    recordTransfer(...args: Parameters<PickupHost['recordTransfer']>): void { this.call.transfers.record(...args); }
+  };
+
+  /** This call as its hold sees it. */
+  private static readonly HoldView = class implements HoldHost {
+    readonly id: string;
+    readonly tenant: TenantRef;
+    readonly history: CdrHistoryItem[];
+    constructor(private readonly call: Call) {
+      this.id = call.id; this.tenant = call.tenant; this.history = call.history;
+    }
+    get log(): Logger { return this.call.log; }
+    emit(event: Parameters<HoldHost['emit']>[0]): void { this.call.ctx.opts.emit(event); }
+    get otherChange(): boolean { const c = this.call; return c.parkingState?.current !== undefined || c.consultState?.active === true || c.transferring; }
+    controllableBridge(): ReturnType<HoldHost['controllableBridge']> { return this.call.controllableBridge(); }
+    nextSdpStep(side: BridgeSide): number { return ++this.call.sdpSteps[side]; }
+  };
 }
