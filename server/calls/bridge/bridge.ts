@@ -93,7 +93,7 @@ export class Bridge {
   constructor(private readonly opts: BridgeOptions, a: BridgeParty, b: BridgeParty) {
     this.parties = { a, b };
     this.sdpTo = { a: a.sentSdp, b: b.sentSdp };
-    this.owners = { a: this.ownerOf('a'), b: this.ownerOf('b') };
+    this.owners = { a: new Bridge.SideOwner(this, 'a'), b: new Bridge.SideOwner(this, 'b') };
     a.attach(this.owners.a);
     b.attach(this.owners.b);
   }
@@ -121,35 +121,44 @@ export class Bridge {
     return this.guards.a.state !== 'Idle' || this.guards.b.state !== 'Idle';
   }
 
-  /** How the bridge hears `side`'s leg: once closed, whatever still comes in the dialog gets 481. */
-  private ownerOf(side: BridgeSide): LegOwner {
-    const open = (req: SipRequest, tx: ServerTransaction): boolean => {
-      if (this.closed) tx.respond(createResponse(req, 481));
-      return !this.closed;
-    };
-    return {
-      ack: (req) => {
-        const key = `${side}:${req.cseq.seq}`;
-        this.retransmitters.get(key)?.stop();
-        this.retransmitters.delete(key);
-        this.releaseDeferredAck(key, req);
-      },
-      bye: (req, tx) => {
-        if (!open(req, tx)) return;
-        tx.respond(createResponse(req, 200));
-        this.opts.events.bye(side);
-      },
-      refer: (req, tx) => {
-        if (open(req, tx)) this.opts.events.refer(side, req, tx);
-      },
-      reinvite: (req, tx) => {
-        if (open(req, tx)) this.reinvite(req, tx, side);
-      },
-      request: (req, tx) => {
-        if (open(req, tx)) this.relay(req, tx, side, this.parties[side].dialog, this.parties[otherSide(side)].dialog);
-      },
-    };
-  }
+  /** How the bridge hears `side`'s leg (a class: two per call, so their methods are shared, not closures per call). */
+  private static readonly SideOwner = class implements LegOwner {
+    constructor(private readonly bridge: Bridge, private readonly side: BridgeSide) {}
+
+    /** Once the bridge is closed, whatever still comes in the dialog gets 481. */
+    private open(req: SipRequest, tx: ServerTransaction): boolean {
+      if (this.bridge.closed) tx.respond(createResponse(req, 481));
+      return !this.bridge.closed;
+    }
+
+    ack(req: SipRequest): void {
+      const bridge = this.bridge;
+      const key = `${this.side}:${req.cseq.seq}`;
+      bridge.retransmitters.get(key)?.stop();
+      bridge.retransmitters.delete(key);
+      bridge.releaseDeferredAck(key, req);
+    }
+
+    bye(req: SipRequest, tx: ServerTransaction): void {
+      if (!this.open(req, tx)) return;
+      tx.respond(createResponse(req, 200));
+      this.bridge.opts.events.bye(this.side);
+    }
+
+    refer(req: SipRequest, tx: ServerTransaction): void {
+      if (this.open(req, tx)) this.bridge.opts.events.refer(this.side, req, tx);
+    }
+
+    reinvite(req: SipRequest, tx: ServerTransaction): void {
+      if (this.open(req, tx)) this.bridge.reinvite(req, tx, this.side);
+    }
+
+    request(req: SipRequest, tx: ServerTransaction): void {
+      if (!this.open(req, tx)) return;
+      const parties = this.bridge.parties;
+      this.bridge.relay(req, tx, this.side, parties[this.side].dialog, parties[otherSide(this.side)].dialog);
+    }
+  };
 
   /** A re-INVITE or UPDATE from `side`, relayed into the other dialog (a re-INVITE once both dialogs' guards admit it). */
   private reinvite(req: SipRequest, tx: ServerTransaction, side: BridgeSide): void {
