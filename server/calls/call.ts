@@ -641,8 +641,8 @@ export class Call implements UasLegHost {
   // The hosts every call hands its features are classes: an object literal with getters gets a
   // map of its own per call (its accessors are per-instance closures), a class shares one.
 
-  /** This call as its dialplan run sees it. */
-  private static readonly DialplanView = class implements CallDialplanHost {
+  /** Who and what the call is, as its dialplan and its legs see it. */
+  private static readonly IdentityView = class implements CallIdentity {
     readonly tenant: TenantRef;
     readonly callId: string;
     readonly account: CallAccount;
@@ -650,14 +650,21 @@ export class Call implements UasLegHost {
     readonly dialplanName?: string;
     readonly opts: CallServiceOptions;
     readonly request: SipRequest;
+    readonly sysDeps: SysFunctionDeps;
+    constructor(protected readonly call: Call) {
+      this.tenant = call.tenant; this.callId = call.id; this.account = call.account; this.direction = call.direction;
+      this.dialplanName = call.dialplanName; this.opts = call.ctx.opts; this.request = call.req; this.sysDeps = call.sysDeps;
+    }
+  };
+
+  /** This call as its dialplan run sees it. */
+  private static readonly DialplanView = class extends Call.IdentityView implements CallDialplanHost {
     readonly inbound?: { provider: string; did?: string };
     readonly settings: LegSettings;
-    readonly sysDeps: SysFunctionDeps;
     readonly legs: CallLegs;
-    constructor(private readonly call: Call) {
-      this.tenant = call.tenant; this.callId = call.id; this.account = call.account; this.direction = call.direction;
-      this.dialplanName = call.dialplanName; this.opts = call.ctx.opts; this.request = call.req; this.inbound = call.inbound;
-      this.settings = call.legSettings; this.sysDeps = call.sysDeps; this.legs = call.legs;
+    constructor(call: Call) {
+      super(call);
+      this.inbound = call.inbound; this.settings = call.legSettings; this.legs = call.legs;
     }
     get log(): Logger { return this.call.log; }
     get dialing(): boolean { return this.call.machine.is(CallState.Dialing) && !this.call.callerLeg.final; }
@@ -673,20 +680,11 @@ export class Call implements UasLegHost {
   };
 
   /** This call as its legs see it. */
-  private static readonly LegsView = class implements CallLegsHost {
-    readonly tenant: TenantRef;
-    readonly callId: string;
-    readonly account: CallAccount;
-    readonly direction: CallDirection;
-    readonly dialplanName?: string;
-    readonly opts: CallServiceOptions;
-    readonly request: SipRequest;
+  private static readonly LegsView = class extends Call.IdentityView implements CallLegsHost {
     readonly parties: CallParties;
-    readonly sysDeps: SysFunctionDeps;
-    constructor(private readonly call: Call) {
-      this.tenant = call.tenant; this.callId = call.id; this.account = call.account; this.direction = call.direction;
-      this.dialplanName = call.dialplanName; this.opts = call.ctx.opts; this.request = call.req;
-      this.parties = call.parties; this.sysDeps = call.sysDeps;
+    constructor(call: Call) {
+      super(call);
+      this.parties = call.parties;
     }
     get branchContext(): BranchContext { return this.call.branchContext; }
     get ended(): boolean { return this.call.machine.is(CallState.Ended); }
