@@ -77,9 +77,9 @@ export async function startSipServices(ctx: SipServicesContext): Promise<SipServ
       return dnd === undefined || dnd === (a.dnd === true) ? a : { ...a, dnd };
     },
   });
-  // A lookup between the *78 and its commit cached the old row: read it again now.
+  // A lookup between the *78 and its commit cached the old row: read that account again now.
   const unsubscribeJournal = journal.onApplied((w) => {
-    if (w.kind === 'accountDnd') directory.invalidate();
+    if (w.kind === 'accountDnd') directory.invalidateAccount(w.change.accountId);
   });
   await directory.load();
   const dialplans = new DbDialplanStore(db, undefined, dbHealth);

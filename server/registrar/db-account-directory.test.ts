@@ -62,6 +62,20 @@ describe('DbAccountDirectory', () => {
     expect(dir.negativeCount).toBe(0);
   });
 
+  it('re-reads only the account invalidated by id, the others stay served from memory', async () => {
+    const clock = fakeClock();
+    const accounts = [account('1001', { id: 1 }), account('1002', { id: 2 })];
+    const { db, reads } = fakeDb(accounts);
+    const dir = new DbAccountDirectory({ db, now: clock.now });
+    await dir.load();
+    accounts[0] = account('1001', { id: 1, dnd: true });
+    dir.invalidateAccount(1);
+    await dir.findAccount('1002', 'acme.test');
+    expect(reads.account).toBe(0);
+    expect(await dir.findAccount('1001', 'acme.test')).toMatchObject({ dnd: true });
+    expect(reads.account).toBe(1);
+  });
+
   it('passes trustUdpSource through from the record', async () => {
     const { db } = fakeDb([account('old'), account('new', { trustUdpSource: true })]);
     const dir = new DbAccountDirectory({ db });

@@ -77,6 +77,11 @@ export class DbAccountDirectory implements AccountDirectory {
     this.misses.clear();
   }
 
+  /** Makes the next lookup of one account read the database (its row changed, e.g. a `*78` committed). */
+  invalidateAccount(accountId: number): void {
+    for (const e of this.accounts.values()) if (e.value?.id === accountId) e.stale = true;
+  }
+
   get accountCount(): number {
     return this.accounts.size;
   }
