@@ -134,7 +134,7 @@ export class Call implements UasLegHost {
     this.tx.onCancel = () => this.cancelByCaller();
     this.parties = new CallParties({
       callId: this.id, tenantId: this.tenant.id, slots: ctx.accountCalls, emit: (e) => ctx.opts.emit(e),
-      sideReplaced: () => this.holding.sideReplaced('switch'),
+      sideReplaced: (side) => this.holding.sideReplaced('switch', side),
     });
     this.sysDeps = { opts: ctx.opts, currentCalls: (t) => ctx.currentCalls(t) };
     this.legs = new CallLegs(new Call.LegsView(this));

@@ -219,6 +219,8 @@ export class Bridge {
   replace(side: BridgeSide, party: BridgeParty, sentSdp?: Buffer): void {
     this.parties[side].detach(this.owners[side]);
     this.parties[side] = party;
+    // A party moved from another call (attended transfer) was talking, not held, once it joins here.
+    party.held = false;
     party.attach(this.owners[side]);
     this.sdpTo[side] = sentSdp ?? party.sentSdp;
   }

@@ -63,14 +63,21 @@ export class CallHold {
   }
 
   /**
-   * A party of the call changed (transfer, pickup, park): a phone's hold that involved it is over — the
-   * newcomer brings its own session. The switchboard's hold is undone by whatever moved the party.
+   * `side`'s party changed (transfer, pickup, park, a phone's INVITE/Replaces): a phone's hold that
+   * involved it is over, and so is the switchboard's hold of that party — the newcomer brings its
+   * own session, nobody holds it.
    */
-  sideReplaced(by: string): void {
+  sideReplaced(by: string, side: BridgeSide): void {
     const phoneHeld = this.phoneHeld;
-    if (!phoneHeld) return;
-    this.phoneHeld = undefined;
-    this.record('unhold', phoneHeld.party, by);
+    if (phoneHeld) {
+      this.phoneHeld = undefined;
+      this.record('unhold', phoneHeld.party, by);
+    }
+    const held = this.held;
+    if (held && controlSide(held.party) === side) {
+      this.held = undefined;
+      this.record('unhold', held.party, by);
+    }
   }
 
   /** Who the switchboard holds (a phone's own hold does not stop a park, a consult or an unhold of its own). */

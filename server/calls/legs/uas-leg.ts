@@ -147,6 +147,8 @@ export class UasLeg implements DialogLeg {
   }
 
   private end(reason: LegEndReason): void {
+    // The dialog is over either way (a BYE may overtake a lost ACK): nothing more is resent.
+    this.release();
     if (!this.machine.can(SessionState.Terminated)) return;
     this.machine.to(SessionState.Terminated);
     this.owner?.terminated?.(reason);
