@@ -138,6 +138,20 @@ describe('UasLeg answering the INVITE', () => {
     env.clock.advance(4000);
     expect(okSent()).toBe(2);
 
+    // A BYE that overtakes a lost ACK ends the dialog: nothing more is resent, no 408 follows.
+    let byeGaveUp = 0;
+    const hungUp = parsed(requestText({ callId: 'udp-3' })) as SipRequest;
+    hungUp.source = phone;
+    const early = uasLegFor(hungUp, env.stack).leg;
+    early.attach({ ack: () => {}, refer: () => {}, reinvite: () => {}, request: () => {}, bye: (req, tx) => tx.respond({} as SipResponse) });
+    early.answer(undefined, () => { byeGaveUp++; });
+    const sentBefore = okSent();
+    const bye = parsed(requestText({ method: 'BYE', callId: 'udp-3', cseq: 2, toTag: early.toTag })) as SipRequest;
+    early.receive(bye, { request: bye, state: 'trying', respond: () => {} });
+    env.clock.advance(64 * 500 + 1000);
+    expect(okSent()).toBe(sentBefore);
+    expect(byeGaveUp).toBe(0);
+
     let gaveUp = 0;
     const unacked = parsed(requestText({ callId: 'udp-2' })) as SipRequest;
     unacked.source = phone;
