@@ -27,6 +27,8 @@ let setupCodeCache: IvmExternalCopy | undefined;
 export class SandboxIsolate implements PoolableIsolate {
   /** js → the evaluated dialplan function in this context. */
   private readonly dialplans = new Map<string, Promise<IvmReference>>();
+  /** The same, for those whose evaluation is done. */
+  private readonly evaluated = new Map<string, IvmReference>();
   private listener: { runId: number; onDispatch: DispatchListener } | undefined;
 
   private constructor(
@@ -87,6 +89,7 @@ export class SandboxIsolate implements PoolableIsolate {
   dispose(): void {
     this.listener = undefined;
     this.dialplans.clear();
+    this.evaluated.clear();
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
@@ -114,9 +117,36 @@ export class SandboxIsolate implements PoolableIsolate {
     return outcome === BEGIN_STARTED;
   }
 
+  /** begin on this thread (segment-mode.ts); throws what the call into the isolate threw. */
+  beginSync(runId: number, dataJson: string, dialplan: IvmReference, timeoutMs: number): boolean {
+    return this.beginRef.applySync(undefined, [runId, dataJson, dialplan.derefInto()], { timeout: timeoutMs }) === BEGIN_STARTED;
+  }
+
   /** Answers sys call `seq` of run `runId` (the dialplan goes on from its await). */
   settle(runId: number, seq: number, json: string, timeoutMs: number): Promise<unknown> {
     return this.settleRef.apply(undefined, [runId, seq, json], { timeout: timeoutMs });
+  }
+
+  /** settle on this thread (segment-mode.ts). */
+  settleSync(runId: number, seq: number, json: string, timeoutMs: number): void {
+    this.settleRef.applySync(undefined, [runId, seq, json], { timeout: timeoutMs });
+  }
+
+  /**
+   * The dialplan's function if this context evaluated it already: a warm run then makes no call
+   * into the isolate (nor arms the CPU watchdog for one) before `begin`.
+   */
+  evaluatedDialplan(js: string): IvmReference | undefined {
+    const reference = this.evaluated.get(js);
+    if (reference !== undefined) {
+      // Most recently used last, so the first key is the one to drop.
+      const cached = this.dialplans.get(js);
+      if (cached) {
+        this.dialplans.delete(js);
+        this.dialplans.set(js, cached);
+      }
+    }
+    return reference;
   }
 
   /** The dialplan's function in this context; compiled and evaluated once per distinct source. */
@@ -136,13 +166,19 @@ export class SandboxIsolate implements PoolableIsolate {
       }
     });
     // A dialplan that does not compile is not kept: its error is reported each time.
-    evaluating.catch(() => this.dialplans.delete(js));
+    evaluating.then(
+      (reference) => {
+        if (this.dialplans.get(js) === evaluating) this.evaluated.set(js, reference);
+      },
+      () => this.dialplans.delete(js),
+    );
     this.dialplans.set(js, evaluating);
     if (this.dialplans.size > MAX_CACHED_DIALPLANS) {
       const oldest = this.dialplans.keys().next().value;
       if (oldest !== undefined) {
         const dropped = this.dialplans.get(oldest);
         this.dialplans.delete(oldest);
+        this.evaluated.delete(oldest);
         dropped?.then((reference) => releaseQuietly(reference), () => undefined);
       }
     }

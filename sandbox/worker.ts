@@ -9,10 +9,12 @@ import { loadIsolatedVm } from './isolated-vm-loader.ts';
 import type { RunDoneMessage, SupervisorToWorkerMessage, WorkerToSupervisorMessage } from './protocol.ts';
 import { SandboxIsolate } from './sandbox-isolate.ts';
 import { IpcOutbox, unbatch } from './ipc-outbox.ts';
+import { SegmentModePolicy } from './segment-mode.ts';
 
 const { ivm, packageName } = loadIsolatedVm();
 const executions = new Map<number, DialplanExecution>();
 const isolates = new IsolatePool((memoryMiB) => SandboxIsolate.create(ivm, memoryMiB), poolOptionsFromArgv());
+const segments = new SegmentModePolicy();
 
 /** The supervisor passes the pool options as JSON in argv[2]; anything unreadable means defaults. */
 function poolOptionsFromArgv(): Partial<IsolatePoolOptions> {
@@ -56,7 +58,7 @@ function startRun(message: Extract<SupervisorToWorkerMessage, { type: 'run' }>):
       const done: RunDoneMessage = { type: 'done', execId, tenantId, result, ...(usage && { usage }) };
       send(done);
     },
-  }, isolates);
+  }, isolates, segments);
   executions.set(execId, execution);
   void execution.start();
 }
