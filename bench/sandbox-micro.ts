@@ -44,25 +44,42 @@ async function measure(label: string, maxUsesPerIsolate: number | undefined, par
   samples.sort((a, b) => a - b);
   const pick = (q: number): string => (samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0).toFixed(2);
   const perRun = (ms: number): string => `${((ms * 1000) / runs).toFixed(0)} µs`;
+  const perRunCount = (count: number): string => (count / runs).toFixed(1);
   const cpu = cpuBefore !== undefined && cpuAfter !== undefined
-    ? `, worker CPU ${perRun(cpuAfter.all - cpuBefore.all)}/run (main thread ${perRun(cpuAfter.main - cpuBefore.main)})`
+    ? `, worker CPU ${perRun(cpuAfter.all - cpuBefore.all)}/run (main thread ${perRun(cpuAfter.main - cpuBefore.main)}), ` +
+      `worker thread switches ${perRunCount(cpuAfter.switches - cpuBefore.switches)}/run (main thread ${perRunCount(cpuAfter.mainSwitches - cpuBefore.mainSwitches)})`
     : '';
   console.log(`sandbox dialplan x${runs}, ${label}: p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms, max ${pick(1)} ms${cpu}, supervisor CPU ${perRun((own.user + own.system) / 1000)}/run`);
 }
 
 /**
  * utime+stime of the worker process and of its main thread (Linux /proc), to see CPU per run
- * beside latency: the rest is isolated-vm's threads, where the isolates run.
+ * beside latency: the rest is isolated-vm's threads, where the isolates run. And the context
+ * switches of all its threads (each a wake-up: a thread handing work to another, an IPC read),
+ * a count that the noise of a shared machine barely moves, unlike CPU time.
  */
-async function workerCpuMs(pid: number | undefined): Promise<{ all: number; main: number } | undefined> {
+async function workerCpuMs(pid: number | undefined): Promise<{ all: number; main: number; switches: number; mainSwitches: number } | undefined> {
   if (pid === undefined) return undefined;
   try {
-    const { readFile } = await import('node:fs/promises');
+    const { readFile, readdir } = await import('node:fs/promises');
     const ticks = async (file: string): Promise<number> => {
       const fields = (await readFile(file, 'utf8')).split(') ')[1]?.split(' ') ?? [];
       return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
     };
-    return { all: await ticks(`/proc/${pid}/stat`), main: await ticks(`/proc/${pid}/task/${pid}/stat`) };
+    const switchesOf = async (task: string): Promise<number> => {
+      const status = await readFile(`/proc/${pid}/task/${task}/status`, 'utf8').catch(() => '');
+      let count = 0;
+      for (const match of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) count += Number(match[1]);
+      return count;
+    };
+    let switches = 0;
+    for (const task of await readdir(`/proc/${pid}/task`)) switches += await switchesOf(task);
+    return {
+      all: await ticks(`/proc/${pid}/stat`),
+      main: await ticks(`/proc/${pid}/task/${pid}/stat`),
+      switches,
+      mainSwitches: await switchesOf(String(pid)),
+    };
   } catch {
     return undefined;
   }

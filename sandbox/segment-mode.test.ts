@@ -19,6 +19,18 @@ describe('SegmentModePolicy', () => {
     expect(policy.demoted).toBe(0);
   });
 
+  it('each repeat doubles the stay, up to the longest', () => {
+    let now = 0;
+    const policy = new SegmentModePolicy({ longSegmentMs: 1, asyncForMs: 1_000, maxAsyncForMs: 3_000 }, () => now);
+    const stay = (): number => {
+      policy.recordSync('a', 2);
+      const from = now;
+      while (!policy.syncFor('a')) now += 100;
+      return now - from;
+    };
+    expect([stay(), stay(), stay(), stay()]).toEqual([1_000, 2_000, 3_000, 3_000]);
+  });
+
   it('a NaN or negative measurement demotes nobody', () => {
     const policy = new SegmentModePolicy();
     policy.recordSync('a', Number.NaN);
@@ -26,7 +38,7 @@ describe('SegmentModePolicy', () => {
     expect(policy.syncFor('a')).toBe(true);
   });
 
-  it('remembers at most maxDemoted tenants, forgetting the oldest demotion first', () => {
+  it('remembers at most maxDemoted tenants, forgetting the least recently demoted first', () => {
     const policy = new SegmentModePolicy({ longSegmentMs: 1, maxDemoted: 2 });
     policy.recordSync('a', 10);
     policy.recordSync('b', 10);
