@@ -2,7 +2,7 @@
  * Cost of one dialplan execution through the supervisor (isolate, context, one sys.Log, IPC both
  * ways): with a fresh isolate per run, with the per-tenant pool of warm isolates, and warm with one
  * sys.Dial answered at once by the host (what a call through a dialplan costs the sandbox; the
- * bench's "sandbox" row), and a burst of runs at once. CPU per run of the worker (all of it, and its
+ * bench's "sandbox" row), a burst of runs at once, and a steady call rate. CPU per run of the worker (all of it, and its
  * main thread: the rest is isolated-vm's threads) and of this process (the supervisor's side).
  * Run: node bin/run-ts.js bench/sandbox-micro.ts [runs] [row filter]
  */
@@ -116,3 +116,47 @@ async function measureBurst(label: string): Promise<void> {
 }
 
 await measureBurst('burst of one tenant, 5 ms in sys.Dial');
+
+/**
+ * A steady call rate: `rate` runs a second for 2 s, spread over 4 tenants, each answered 20 ms
+ * into its sys.Dial (so ~rate/50 runs wait in Dial at once). Admission control as the server
+ * runs it: a worker that falls behind shows as 503s and a growing p99 (sandbox time, the 20 ms
+ * excluded).
+ */
+async function measureRate(label: string, rate: number): Promise<void> {
+  if (only && !label.includes(only)) return;
+  const ringingHost: SandboxHost = { call: (name) => new Promise((resolve) => setTimeout(() => resolve(name === 'Dial' ? answered : null), 20)) };
+  const supervisor = new SandboxSupervisor({ maxConcurrentPerTenant: 1_000 });
+  await supervisor.start();
+  const tenants = ['t1', 't2', 't3', 't4'].map((tenantId) => ({ ...withDial, tenantId }));
+  for (let i = 0; i < 20; i++) await Promise.all(tenants.map((params) => supervisor.run(params, host)));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const cpuBefore = await workerCpuMs(supervisor.pid);
+  const ownBefore = process.cpuUsage();
+  const total = rate * 2;
+  const samples: number[] = [];
+  let refused = 0;
+  const runs: Promise<void>[] = [];
+  const started = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const at = performance.now();
+    runs.push(supervisor.run(tenants[i % tenants.length]!, ringingHost).then((result) => {
+      if (result.status !== 'completed') refused++;
+      else samples.push(performance.now() - at - 20);
+    }));
+  }
+  await Promise.all(runs);
+  const own = process.cpuUsage(ownBefore);
+  const cpuAfter = await workerCpuMs(supervisor.pid);
+  await supervisor.stop();
+  samples.sort((a, b) => a - b);
+  const pick = (q: number): string => (samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0).toFixed(2);
+  const perRun = (ms: number): string => `${((ms * 1000) / total).toFixed(0)} µs`;
+  const cpu = cpuBefore !== undefined && cpuAfter !== undefined ? `, worker CPU ${perRun(cpuAfter.all - cpuBefore.all)}/run (main thread ${perRun(cpuAfter.main - cpuBefore.main)})` : '';
+  console.log(`sandbox dialplan x${total}, ${label}: refused ${refused}, p50 ${pick(0.5)} ms, p99 ${pick(0.99)} ms (20 ms in Dial excluded)${cpu}, supervisor CPU ${perRun((own.user + own.system) / 1000)}/run`);
+}
+
+for (const rate of [500, 1000, 2000]) await measureRate(`${rate}/s over 4 tenants, 20 ms in sys.Dial`, rate);
