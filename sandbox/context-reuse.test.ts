@@ -259,15 +259,21 @@ if (req.from.uri.user === 'bob') throw new Error('bob may not call');`;
 
   it('a tenant whose segment ran long goes to the thread pool, another tenant does not, and both still find a clean context', () => {
     const spin = 'const end = Date.now() + 30; while (Date.now() < end) {} (globalThis as any).leak = req.from.uri.user; sys.Log("spun");';
+    const bomb = 'const keep: number[][] = [];\nwhile (true) keep.push(new Array(1_000_000).fill(0.5));';
     const outcomes = runSteps([
       { tenantId: 't1', source: spin, user: 'alice' },
       { tenantId: 't1', source: PROBE, user: 'bob' },
       { tenantId: 't2', source: PROBE, user: 'bob' },
+      // An isolate that hit its memory limit inside a call held the thread as long.
+      { tenantId: 't3', source: bomb },
+      { tenantId: 't3', source: PROBE, user: 'bob' },
     ]);
-    expect(outcomes.map((o) => o.sync)).toEqual([true, false, true]);
+    expect(outcomes.map((o) => o.sync)).toEqual([true, false, true, true, false]);
     expect(outcomes[0]?.logs).toEqual(['spun']);
     expect(observed(outcomes[1])).toEqual(CLEAN);
     expect(observed(outcomes[2])).toEqual(CLEAN);
     expect(outcomes[1]?.isolate).toBe(outcomes[0]?.isolate);
+    expect(outcomes[3]?.result).toEqual({ status: 'failed', code: 500, reason: 'memory limit exceeded' });
+    expect(observed(outcomes[4])).toEqual(CLEAN);
   });
 });

@@ -353,6 +353,7 @@ export class DialplanExecution {
   private enterSync<T>(call: () => T): T {
     const isolate = this.isolate;
     const before = isolate?.cpuTime ?? 0n;
+    const disposedBefore = isolate?.isDisposed ?? true;
     this.callsInFlight++;
     try {
       return call();
@@ -361,8 +362,11 @@ export class DialplanExecution {
       throw error;
     } finally {
       this.callsInFlight--;
-      if (isolate && !isolate.isDisposed) {
-        this.segments?.recordSync(this.run.tenantId, Number(isolate.cpuTime - before) / 1e6);
+      // An isolate disposed inside the call hit its memory limit there: a segment that allocated
+      // all of it held this thread long enough to count as long.
+      if (isolate && !disposedBefore) {
+        const cpuMs = isolate.isDisposed ? Number.POSITIVE_INFINITY : Number(isolate.cpuTime - before) / 1e6;
+        this.segments?.recordSync(this.run.tenantId, cpuMs);
       }
       this.sync &&= this.segments?.syncFor(this.run.tenantId) ?? false;
       if (this.callsInFlight === 0) {
