@@ -27,7 +27,7 @@ function poolOptionsFromArgv(): Partial<IsolatePoolOptions> {
   if (typeof parsed !== 'object' || parsed === null) return {};
   const options: Partial<IsolatePoolOptions> = {};
   const source = parsed as Record<string, unknown>;
-  for (const key of ['maxUsesPerIsolate', 'maxIdlePerTenant', 'maxIdle', 'idleMs', 'sweepIntervalMs', 'spares', 'maxCreating'] as const) {
+  for (const key of ['maxUsesPerIsolate', 'maxIdlePerTenant', 'maxIdle', 'overCapGraceMs', 'idleMs', 'sweepIntervalMs', 'spares', 'maxCreating'] as const) {
     const value = source[key];
     if (typeof value === 'number' && Number.isFinite(value) && value >= 0) options[key] = value;
   }
