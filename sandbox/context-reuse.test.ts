@@ -258,7 +258,7 @@ if (req.from.uri.user === 'bob') throw new Error('bob may not call');`;
   });
 
   it('a tenant whose segment ran long goes to the thread pool, another tenant does not, and both still find a clean context', () => {
-    const spin = 'const end = Date.now() + 30; while (Date.now() < end) {} (globalThis as any).leak = req.from.uri.user; sys.Log("spun");';
+    const spin = 'const end = Date.now() + 80; while (Date.now() < end) {} (globalThis as any).leak = req.from.uri.user; sys.Log("spun");';
     const bomb = 'const keep: number[][] = [];\nwhile (true) keep.push(new Array(1_000_000).fill(0.5));';
     const outcomes = runSteps([
       { tenantId: 't1', source: spin, user: 'alice' },
