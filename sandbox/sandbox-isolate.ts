@@ -60,13 +60,23 @@ export class SandboxIsolate implements PoolableIsolate {
       ]);
       if (!cache && setupScript.cachedData) setupCodeCache = setupScript.cachedData;
       let created: SandboxIsolate | undefined;
-      // Fire-and-forget: the isolate's thread does not wait for this thread to take a dispatch
-      // (the dispatch answers nothing; answers come back through settle).
-      const dispatch = new ivm.Callback((runId, seq, name, json) => created?.route(runId, seq, name, json), { ignored: true });
+      const route = (runId: unknown, seq: unknown, name: unknown, json: unknown): void => {
+        // Nothing of the host may reach the isolate, not even an error of ours.
+        try {
+          created?.route(runId, seq, name, json);
+        } catch (error) {
+          process.stderr.write(`sandbox: dispatch failed: ${String(error)}\n`);
+        }
+      };
+      // The dispatch answers nothing (answers come back through settle). Fire-and-forget for calls
+      // made on an isolate thread, which so does not wait for this thread; inline for calls made on
+      // this thread, where it runs at once, in order with the call's outcome (isolate-setup.ts).
+      const dispatchQueued = new ivm.Callback(route, { ignored: true });
+      const dispatchInline = new ivm.Callback(route);
       const setup = await setupScript.run(context, { reference: true, timeout: SETUP_TIMEOUT_MS });
       setupScript.release();
       // Hardening walks every intrinsic (a few ms): off this thread, like user code.
-      const api = (await setup.apply(undefined, [dispatch], { timeout: SETUP_TIMEOUT_MS, result: { reference: true } })) as IvmReference;
+      const api = (await setup.apply(undefined, [dispatchQueued, dispatchInline], { timeout: SETUP_TIMEOUT_MS, result: { reference: true } })) as IvmReference;
       setup.release();
       const [begin, settle] = await Promise.all([api.get('begin', { reference: true }), api.get('settle', { reference: true })]);
       api.release();
@@ -113,23 +123,23 @@ export class SandboxIsolate implements PoolableIsolate {
    * state it cannot drop (the isolate must then not serve anyone again).
    */
   async begin(runId: number, dataJson: string, dialplan: IvmReference, timeoutMs: number): Promise<boolean> {
-    const outcome = await this.beginRef.apply(undefined, [runId, dataJson, dialplan.derefInto()], { timeout: timeoutMs });
+    const outcome = await this.beginRef.apply(undefined, [runId, dataJson, dialplan.derefInto(), false], { timeout: timeoutMs });
     return outcome === BEGIN_STARTED;
   }
 
   /** begin on this thread (segment-mode.ts); throws what the call into the isolate threw. */
   beginSync(runId: number, dataJson: string, dialplan: IvmReference, timeoutMs: number): boolean {
-    return this.beginRef.applySync(undefined, [runId, dataJson, dialplan.derefInto()], { timeout: timeoutMs }) === BEGIN_STARTED;
+    return this.beginRef.applySync(undefined, [runId, dataJson, dialplan.derefInto(), true], { timeout: timeoutMs }) === BEGIN_STARTED;
   }
 
   /** Answers sys call `seq` of run `runId` (the dialplan goes on from its await). */
   settle(runId: number, seq: number, json: string, timeoutMs: number): Promise<unknown> {
-    return this.settleRef.apply(undefined, [runId, seq, json], { timeout: timeoutMs });
+    return this.settleRef.apply(undefined, [runId, seq, json, false], { timeout: timeoutMs });
   }
 
   /** settle on this thread (segment-mode.ts). */
   settleSync(runId: number, seq: number, json: string, timeoutMs: number): void {
-    this.settleRef.applySync(undefined, [runId, seq, json], { timeout: timeoutMs });
+    this.settleRef.applySync(undefined, [runId, seq, json, true], { timeout: timeoutMs });
   }
 
   /**

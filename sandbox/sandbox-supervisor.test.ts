@@ -225,6 +225,13 @@ describe('limits', () => {
 
   // Each tenant below is new to the worker, so its calls into the isolate start on the worker's
   // own thread (segment-mode.ts), where only isolated-vm's timeout can stop a loop.
+  it('on the worker thread, a Log just before an endless loop still reaches the host, ahead of the CPU limit', async () => {
+    const host = new FakeHost();
+    const result = await run('sys.Log("spinning");\nsys.Log("still");\nwhile (true) {}', host, { cpuMs: 100 }, 'fresh-log-loop');
+    expect(result).toEqual({ status: 'failed', code: 500, reason: 'cpu time limit exceeded' });
+    expect(host.logs()).toEqual(['spinning', 'still']);
+  });
+
   it('on the worker thread, an endless loop after an await and a memory bomb are stopped too', async () => {
     const host = new FakeHost();
     const looped = await run("await sys.IsAvailable('1001');\nlet i = 0;\nwhile (true) { i++; }", host, { cpuMs: 100 }, 'fresh-loop');
