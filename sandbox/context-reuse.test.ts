@@ -17,9 +17,12 @@ import type { StepOutcome } from './test-fixtures/context-reuse-runner.ts';
 const RUNNER = fileURLToPath(new URL('./test-fixtures/context-reuse-runner.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
-function runSteps(steps: { tenantId: string; source: string; user?: string; stored?: { js: string; sourceMap: string } }[]): StepOutcome[] {
+function runSteps(
+  steps: { tenantId: string; source: string; user?: string; stored?: { js: string; sourceMap: string } }[],
+  segments?: 'pool',
+): StepOutcome[] {
   const out = execFileSync(process.execPath, ['--no-node-snapshot', '--import', TSX, RUNNER], {
-    input: JSON.stringify({ steps }),
+    input: JSON.stringify({ steps, ...(segments && { segments }) }),
     encoding: 'utf8',
     timeout: 60_000,
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -131,14 +134,17 @@ function observed(outcome: StepOutcome | undefined): unknown {
 }
 
 describe('one hardened context per isolate, reused by the runs of its tenant', () => {
-  it('a run finds nothing of what the previous run of its tenant left in globals, prototypes or frozen objects', () => {
+  // Calls into the isolate made on the worker's thread (a tenant with short segments) and through
+  // isolated-vm's thread pool (one whose segments ran long) must leave the same clean context.
+  it.each([['on the worker thread', undefined], ['through the thread pool', 'pool']] as const)('a run finds nothing of what the previous run of its tenant left in globals, prototypes or frozen objects (calls %s)', (_how, segments) => {
     const [polluted, probe, secondPolluted, secondProbe] = runSteps([
       { tenantId: 't1', source: POLLUTER, user: 'alice' },
       { tenantId: 't1', source: PROBE, user: 'bob' },
       // The same dialplan again: its compiled function is the one kept in the context.
       { tenantId: 't1', source: POLLUTER, user: 'carol' },
       { tenantId: 't1', source: PROBE, user: 'bob' },
-    ]);
+    ], segments);
+    expect([polluted, probe, secondPolluted, secondProbe].map((o) => o?.sync)).toEqual(Array(4).fill(segments === undefined));
     expect(polluted?.result).toEqual({ status: 'completed' });
     expect(polluted?.logs).toEqual(['polluted, found undefined']);
     expect(observed(probe)).toEqual(CLEAN);
@@ -249,5 +255,25 @@ if (req.from.uri.user === 'bob') throw new Error('bob may not call');`;
     ]);
     expect(run?.result).toEqual({ status: 'completed' });
     expect(run?.logs).toEqual(['MyError: x|custom|true|list|[object Array]']);
+  });
+
+  it('a tenant whose segment ran long goes to the thread pool, another tenant does not, and both still find a clean context', () => {
+    const spin = 'const end = Date.now() + 80; while (Date.now() < end) {} (globalThis as any).leak = req.from.uri.user; sys.Log("spun");';
+    const bomb = 'const keep: number[][] = [];\nwhile (true) keep.push(new Array(1_000_000).fill(0.5));';
+    const outcomes = runSteps([
+      { tenantId: 't1', source: spin, user: 'alice' },
+      { tenantId: 't1', source: PROBE, user: 'bob' },
+      { tenantId: 't2', source: PROBE, user: 'bob' },
+      // An isolate that hit its memory limit inside a call held the thread as long.
+      { tenantId: 't3', source: bomb },
+      { tenantId: 't3', source: PROBE, user: 'bob' },
+    ]);
+    expect(outcomes.map((o) => o.sync)).toEqual([true, false, true, true, false]);
+    expect(outcomes[0]?.logs).toEqual(['spun']);
+    expect(observed(outcomes[1])).toEqual(CLEAN);
+    expect(observed(outcomes[2])).toEqual(CLEAN);
+    expect(outcomes[1]?.isolate).toBe(outcomes[0]?.isolate);
+    expect(outcomes[3]?.result).toEqual({ status: 'failed', code: 500, reason: 'memory limit exceeded' });
+    expect(observed(outcomes[4])).toEqual(CLEAN);
   });
 });

@@ -2,6 +2,7 @@ import type { IvmIsolate } from './isolated-vm-loader.ts';
 import { DONE_NAME, ERROR_NAME, NOTIFY_SEQ } from './isolate-setup.ts';
 import type { IsolateLease } from './isolate-pool.ts';
 import type { SandboxIsolate } from './sandbox-isolate.ts';
+import type { SegmentModePolicy } from './segment-mode.ts';
 import { isSysFunctionName, type PlainValue, type RunMessage, type RunResult, type RunUsage, type SysFunctionName } from './protocol.ts';
 import { SourceMapIndex } from './source-map.ts';
 import { logLimitLine, SysCallBudget } from './sys-call-budget.ts';
@@ -66,13 +67,27 @@ export class DialplanExecution {
   private pendingReport: RunResult | undefined;
   /** CPU of this run, taken when it finished (the isolate may be gone by the time it is reported). */
   private usage: RunUsage | undefined;
+  /**
+   * Its calls into the isolate are made on this thread (segment-mode.ts). Decided when it starts;
+   * it only ever turns false during a run, so a synchronous call never waits for one of its own
+   * still running on an isolate thread.
+   */
+  private sync: boolean;
 
+  /** Without `segments`, every call into the isolate goes through isolated-vm's thread pool. */
   constructor(
     private readonly run: RunMessage,
     private readonly channel: ExecutionChannel,
     private readonly isolates: IsolateSource,
+    private readonly segments?: SegmentModePolicy,
   ) {
     this.budget = new SysCallBudget(run.limits);
+    this.sync = segments?.syncFor(run.tenantId) ?? false;
+  }
+
+  /** Whether its next call into the isolate is made on this thread (tests and diagnostics). */
+  get synchronous(): boolean {
+    return this.sync;
   }
 
   async start(): Promise<void> {
@@ -102,9 +117,14 @@ export class DialplanExecution {
         this.isolate = sandbox.isolate;
         this.cpuAtStart = sandbox.isolate.cpuTime;
         sandbox.attach(this.runId, (seq, name, json) => this.onDispatch(seq, name, json));
-        const dialplan = await this.enter(sandbox.dialplanFunction(enclosingHelpers(this.run.js), DIALPLAN_SCRIPT_FILE, this.remainingCpuMs()));
+        const js = enclosingHelpers(this.run.js);
+        const dialplan =
+          sandbox.evaluatedDialplan(js) ?? (await this.enter(sandbox.dialplanFunction(js, DIALPLAN_SCRIPT_FILE, this.remainingCpuMs())));
         if (this.done) return;
-        if (await this.enter(sandbox.begin(this.runId, data, dialplan, this.remainingCpuMs()))) return;
+        const started = this.sync
+          ? this.enterSync(() => sandbox.beginSync(this.runId, data, dialplan, this.remainingCpuMs()))
+          : await this.enter(sandbox.begin(this.runId, data, dialplan, this.remainingCpuMs()));
+        if (started) return;
         if (attempt > 0 || this.done) throw new Error('the sandbox context could not be reset');
         this.discardLease();
       }
@@ -140,6 +160,14 @@ export class DialplanExecution {
     const sandbox = this.sandbox;
     if (this.done || !sandbox) return;
     const json = JSON.stringify(reply.error !== undefined ? { error: reply.error } : { value: reply.value });
+    if (this.sync) {
+      try {
+        this.enterSync(() => sandbox.settleSync(this.runId, seq, json, this.remainingCpuMs()));
+      } catch (error) {
+        this.failFromError(error);
+      }
+      return;
+    }
     this.enter(sandbox.settle(this.runId, seq, json, this.remainingCpuMs())).catch((error: unknown) =>
       this.failFromError(error),
     );
@@ -315,6 +343,37 @@ export class DialplanExecution {
       leave();
     });
     return call;
+  }
+
+  /**
+   * A call into the isolate made on this thread. Its `timeout` (the rest of the CPU budget) is
+   * what stops a loop inside it: the CPU watchdog cannot run while this thread is in the call,
+   * and is not needed after it (no code of a run executes outside a call into the isolate).
+   */
+  private enterSync<T>(call: () => T): T {
+    const isolate = this.isolate;
+    const before = isolate?.cpuTime ?? 0n;
+    const disposedBefore = isolate?.isDisposed ?? true;
+    this.callsInFlight++;
+    try {
+      return call();
+    } catch (error) {
+      this.callFailed = true;
+      throw error;
+    } finally {
+      this.callsInFlight--;
+      // An isolate disposed inside the call hit its memory limit there: a segment that allocated
+      // all of it held this thread long enough to count as long.
+      if (isolate && !disposedBefore) {
+        const cpuMs = isolate.isDisposed ? Number.POSITIVE_INFINITY : Number(isolate.cpuTime - before) / 1e6;
+        this.segments?.recordSync(this.run.tenantId, cpuMs);
+      }
+      this.sync &&= this.segments?.syncFor(this.run.tenantId) ?? false;
+      if (this.callsInFlight === 0) {
+        this.checkCpu();
+        if (this.draining) queueMicrotask(() => this.returnIsolate());
+      }
+    }
   }
 
   /** Releases everything of this execution's context and hands the isolate back for reuse. */

@@ -114,7 +114,7 @@ describe('IsolatePool', () => {
   });
 
   it('bounds idle isolates per tenant and in all, evicting the least recently used', async () => {
-    const isolates = makePool({ maxIdlePerTenant: 2, maxIdle: 3 });
+    const isolates = makePool({ maxIdlePerTenant: 2, maxIdle: 3, overCapGraceMs: 0 });
     const leases = [await isolates.acquire('t', 32), await isolates.acquire('t', 32), await isolates.acquire('t', 32)];
     for (const lease of leases) isolates.release(lease, true);
     expect(isolates.idleFor('t')).toBe(2);
@@ -126,6 +126,31 @@ describe('IsolatePool', () => {
     expect(leases[0]?.isolate.isDisposed).toBe(true);
     expect(isolates.idleFor('t')).toBe(1);
     expect(isolates.idleFor('u')).toBe(2);
+  });
+
+  it('keeps idle isolates beyond maxIdle (up to twice as many) while the oldest idle one was in use within the grace, and trims them after it', async () => {
+    const isolates = makePool({ maxIdlePerTenant: 10, maxIdle: 2, overCapGraceMs: 1_000 });
+    const leases = await Promise.all(Array.from({ length: 6 }, () => isolates.acquire('t', 32)));
+    for (const lease of leases.slice(0, 4)) isolates.release(lease, true);
+    expect(isolates.idleIsolates).toBe(4);
+    expect(leases.slice(0, 4).map((l) => l.isolate.isDisposed)).toEqual([false, false, false, false]);
+    // Twice maxIdle is the hard bound: the oldest goes at once.
+    isolates.release(leases[4]!, true);
+    expect(isolates.idleIsolates).toBe(4);
+    expect(leases[0]?.isolate.isDisposed).toBe(true);
+    clock += 999;
+    isolates.sweep();
+    expect(isolates.idleIsolates).toBe(4);
+    clock += 1;
+    isolates.sweep();
+    expect(isolates.idleIsolates).toBe(2);
+    expect(leases.slice(1, 5).map((l) => l.isolate.isDisposed)).toEqual([true, true, false, false]);
+    // Past the grace, a release beyond maxIdle evicts the least recently used again.
+    isolates.release(leases[5]!, true);
+    expect(isolates.idleIsolates).toBe(2);
+    expect(leases[3]?.isolate.isDisposed).toBe(true);
+    const again = await isolates.acquire('t', 32);
+    expect([leases[4]!.isolate, leases[5]!.isolate]).toContain(again.isolate);
   });
 
   it('close disposes every idle isolate', async () => {

@@ -64,7 +64,13 @@ ${SYS_FUNCTION_NAMES.map((name) => {
 
 /**
  * The body of the setup function (see ISOLATE_SETUP_FUNCTION), with
- *   $0 = the one host dispatch function (fire-and-forget ivm.Callback: (runId, seq, name, argsJson) => void).
+ *   $0, $1 = the host dispatch function, (runId, seq, name, argsJson) => void, as two ivm.Callbacks:
+ *   fire-and-forget (queued for the worker's thread) and inline (run at once, inside the call).
+ *   Each call into the context says which its dispatches use: inline when the worker made the
+ *   call on its own thread (segment-mode.ts), queued when an isolate thread made it, which must
+ *   not wait for the worker's thread. Inline keeps a call's dispatches ahead of its outcome: a
+ *   queued Log made just before a loop was still waiting when the timeout ended the call, and
+ *   was dropped with the run.
  * It runs once per context, before any user code, and hardens the context so that one context
  * serves every run of the isolate (all of one tenant) without a run leaving state for the next:
  * - every intrinsic reachable from the global object (and the hidden ones: generator and async
@@ -83,7 +89,13 @@ ${SYS_FUNCTION_NAMES.map((name) => {
  */
 export const ISOLATE_SETUP_SCRIPT = `
 'use strict';
-const dispatch = $0;
+const dispatchQueued = $0;
+const dispatchInline = $1;
+let inline = false;
+function dispatch(id, seq, name, json) {
+  if (inline) dispatchInline(id, seq, name, json);
+  else dispatchQueued(id, seq, name, json);
+}
 const jsonParse = JSON.parse;
 const jsonStringify = JSON.stringify;
 const PromiseCtor = Promise;
@@ -311,7 +323,8 @@ function describe(error) {
 }
 
 /** Starts run \`id\` of \`dialplan\` (the compiled dialplan's function) with the JSON run data. */
-function begin(id, dataJson, dialplan) {
+function begin(id, dataJson, dialplan, inlineDispatch) {
+  inline = inlineDispatch === true;
   if (!reset()) return ${BEGIN_DIRTY};
   current = makeRun(id, jsonParse(dataJson));
   if (typeof dialplan !== 'function') {
@@ -339,7 +352,8 @@ function begin(id, dataJson, dialplan) {
 }
 
 /** Answers pending sys call \`seq\` of run \`id\`; an earlier run's answer reaches nothing. */
-function settle(id, seq, json) {
+function settle(id, seq, json, inlineDispatch) {
+  inline = inlineDispatch === true;
   if (current.id !== id) return;
   const resolve = current.pending[seq];
   if (resolve === undefined) return;
@@ -355,4 +369,4 @@ return { begin, settle };
  * this, our own, text only) and run once in the isolate's one context, where it is called with
  * the dispatch function. The dispatch function and the run table belong to that context alone.
  */
-export const ISOLATE_SETUP_FUNCTION = `(function ($0) {${ISOLATE_SETUP_SCRIPT}})`;
+export const ISOLATE_SETUP_FUNCTION = `(function ($0, $1) {${ISOLATE_SETUP_SCRIPT}})`;

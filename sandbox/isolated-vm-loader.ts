@@ -10,6 +10,8 @@ export interface IvmReference {
     args: unknown[],
     options?: { timeout?: number; result?: { promise?: boolean; copy?: boolean; reference?: boolean } },
   ): Promise<unknown>;
+  /** Runs on the calling thread; `timeout` (ms of wall clock) terminates it, as for apply. */
+  applySync(thisArg: undefined, args: unknown[], options?: { timeout?: number }): unknown;
   get(property: string, options: { reference: true }): Promise<IvmReference>;
   derefInto(): unknown;
   release(): void;

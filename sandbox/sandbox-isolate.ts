@@ -27,6 +27,8 @@ let setupCodeCache: IvmExternalCopy | undefined;
 export class SandboxIsolate implements PoolableIsolate {
   /** js → the evaluated dialplan function in this context. */
   private readonly dialplans = new Map<string, Promise<IvmReference>>();
+  /** The same, for those whose evaluation is done. */
+  private readonly evaluated = new Map<string, IvmReference>();
   private listener: { runId: number; onDispatch: DispatchListener } | undefined;
 
   private constructor(
@@ -58,13 +60,23 @@ export class SandboxIsolate implements PoolableIsolate {
       ]);
       if (!cache && setupScript.cachedData) setupCodeCache = setupScript.cachedData;
       let created: SandboxIsolate | undefined;
-      // Fire-and-forget: the isolate's thread does not wait for this thread to take a dispatch
-      // (the dispatch answers nothing; answers come back through settle).
-      const dispatch = new ivm.Callback((runId, seq, name, json) => created?.route(runId, seq, name, json), { ignored: true });
+      const route = (runId: unknown, seq: unknown, name: unknown, json: unknown): void => {
+        // Nothing of the host may reach the isolate, not even an error of ours.
+        try {
+          created?.route(runId, seq, name, json);
+        } catch (error) {
+          process.stderr.write(`sandbox: dispatch failed: ${String(error)}\n`);
+        }
+      };
+      // The dispatch answers nothing (answers come back through settle). Fire-and-forget for calls
+      // made on an isolate thread, which so does not wait for this thread; inline for calls made on
+      // this thread, where it runs at once, in order with the call's outcome (isolate-setup.ts).
+      const dispatchQueued = new ivm.Callback(route, { ignored: true });
+      const dispatchInline = new ivm.Callback(route);
       const setup = await setupScript.run(context, { reference: true, timeout: SETUP_TIMEOUT_MS });
       setupScript.release();
       // Hardening walks every intrinsic (a few ms): off this thread, like user code.
-      const api = (await setup.apply(undefined, [dispatch], { timeout: SETUP_TIMEOUT_MS, result: { reference: true } })) as IvmReference;
+      const api = (await setup.apply(undefined, [dispatchQueued, dispatchInline], { timeout: SETUP_TIMEOUT_MS, result: { reference: true } })) as IvmReference;
       setup.release();
       const [begin, settle] = await Promise.all([api.get('begin', { reference: true }), api.get('settle', { reference: true })]);
       api.release();
@@ -87,6 +99,7 @@ export class SandboxIsolate implements PoolableIsolate {
   dispose(): void {
     this.listener = undefined;
     this.dialplans.clear();
+    this.evaluated.clear();
     if (!this.isolate.isDisposed) this.isolate.dispose();
   }
 
@@ -110,13 +123,40 @@ export class SandboxIsolate implements PoolableIsolate {
    * state it cannot drop (the isolate must then not serve anyone again).
    */
   async begin(runId: number, dataJson: string, dialplan: IvmReference, timeoutMs: number): Promise<boolean> {
-    const outcome = await this.beginRef.apply(undefined, [runId, dataJson, dialplan.derefInto()], { timeout: timeoutMs });
+    const outcome = await this.beginRef.apply(undefined, [runId, dataJson, dialplan.derefInto(), false], { timeout: timeoutMs });
     return outcome === BEGIN_STARTED;
+  }
+
+  /** begin on this thread (segment-mode.ts); throws what the call into the isolate threw. */
+  beginSync(runId: number, dataJson: string, dialplan: IvmReference, timeoutMs: number): boolean {
+    return this.beginRef.applySync(undefined, [runId, dataJson, dialplan.derefInto(), true], { timeout: timeoutMs }) === BEGIN_STARTED;
   }
 
   /** Answers sys call `seq` of run `runId` (the dialplan goes on from its await). */
   settle(runId: number, seq: number, json: string, timeoutMs: number): Promise<unknown> {
-    return this.settleRef.apply(undefined, [runId, seq, json], { timeout: timeoutMs });
+    return this.settleRef.apply(undefined, [runId, seq, json, false], { timeout: timeoutMs });
+  }
+
+  /** settle on this thread (segment-mode.ts). */
+  settleSync(runId: number, seq: number, json: string, timeoutMs: number): void {
+    this.settleRef.applySync(undefined, [runId, seq, json, true], { timeout: timeoutMs });
+  }
+
+  /**
+   * The dialplan's function if this context evaluated it already: a warm run then makes no call
+   * into the isolate (nor arms the CPU watchdog for one) before `begin`.
+   */
+  evaluatedDialplan(js: string): IvmReference | undefined {
+    const reference = this.evaluated.get(js);
+    if (reference !== undefined) {
+      // Most recently used last, so the first key is the one to drop.
+      const cached = this.dialplans.get(js);
+      if (cached) {
+        this.dialplans.delete(js);
+        this.dialplans.set(js, cached);
+      }
+    }
+    return reference;
   }
 
   /** The dialplan's function in this context; compiled and evaluated once per distinct source. */
@@ -136,13 +176,19 @@ export class SandboxIsolate implements PoolableIsolate {
       }
     });
     // A dialplan that does not compile is not kept: its error is reported each time.
-    evaluating.catch(() => this.dialplans.delete(js));
+    evaluating.then(
+      (reference) => {
+        if (this.dialplans.get(js) === evaluating) this.evaluated.set(js, reference);
+      },
+      () => this.dialplans.delete(js),
+    );
     this.dialplans.set(js, evaluating);
     if (this.dialplans.size > MAX_CACHED_DIALPLANS) {
       const oldest = this.dialplans.keys().next().value;
       if (oldest !== undefined) {
         const dropped = this.dialplans.get(oldest);
         this.dialplans.delete(oldest);
+        this.evaluated.delete(oldest);
         dropped?.then((reference) => releaseQuietly(reference), () => undefined);
       }
     }

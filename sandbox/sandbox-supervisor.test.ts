@@ -223,6 +223,36 @@ describe('limits', () => {
     await expectHealthy();
   });
 
+  // Each tenant below is new to the worker, so its calls into the isolate start on the worker's
+  // own thread (segment-mode.ts), where only isolated-vm's timeout can stop a loop.
+  it('on the worker thread, a Log just before an endless loop still reaches the host, ahead of the CPU limit', async () => {
+    const host = new FakeHost();
+    const result = await run('sys.Log("spinning");\nsys.Log("still");\nwhile (true) {}', host, { cpuMs: 100 }, 'fresh-log-loop');
+    expect(result).toEqual({ status: 'failed', code: 500, reason: 'cpu time limit exceeded' });
+    expect(host.logs()).toEqual(['spinning', 'still']);
+  });
+
+  it('on the worker thread, an endless loop after an await and a memory bomb are stopped too', async () => {
+    const host = new FakeHost();
+    const looped = await run("await sys.IsAvailable('1001');\nlet i = 0;\nwhile (true) { i++; }", host, { cpuMs: 100 }, 'fresh-loop');
+    expect(looped).toEqual({ status: 'failed', code: 500, reason: 'cpu time limit exceeded' });
+    expect(host.count('IsAvailable')).toBe(1);
+    const bomb = await run('const keep: number[][] = [];\nwhile (true) keep.push(new Array(1_000_000).fill(0.5));', new FakeHost(), { cpuMs: 20_000 }, 'fresh-bomb');
+    expect(bomb).toEqual({ status: 'failed', code: 500, reason: 'memory limit exceeded' });
+    await expectHealthy();
+  });
+
+  it('a tenant whose segment ran long goes to the thread pool, where the CPU watchdog still stops its loops', async () => {
+    const spin = 'const end = Date.now() + 80; while (Date.now() < end) {} sys.Log("spun");';
+    const host = new FakeHost();
+    expect(await run(spin, host, undefined, 'slow-tenant')).toEqual({ status: 'completed' });
+    expect(host.logs()).toEqual(['spun']);
+    const looped = await run("await sys.IsAvailable('1001');\nwhile (true) {}", new FakeHost(), { cpuMs: 100 }, 'slow-tenant');
+    expect(looped).toEqual({ status: 'failed', code: 500, reason: 'cpu time limit exceeded' });
+    expect(await run('while (true) {}', new FakeHost(), { cpuMs: 100 }, 'slow-tenant')).toEqual({ status: 'failed', code: 500, reason: 'cpu time limit exceeded' });
+    await expectHealthy();
+  });
+
   it('time spent waiting in Dial is not CPU time', async () => {
     const host = new FakeHost({ Dial: () => new Promise((resolve) => setTimeout(() => resolve(busy), 300)) });
     expect(await run("await sys.Dial('a@local');", host, { cpuMs: 100 })).toEqual({ status: 'completed' });

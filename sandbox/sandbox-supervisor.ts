@@ -78,8 +78,9 @@ export interface SandboxSupervisorOptions {
    * Reuse of warm isolates in the worker, per tenant (never across tenants), one execution at a
    * time, in the isolate's one hardened context (isolate-setup.ts). `maxUsesPerIsolate: 1` gives
    * every execution a fresh isolate. Defaults: 1000 uses, idle per tenant
-   * min(2 × maxConcurrentPerTenant, 32), 32 idle in all, 30 s, 1 spare made ahead, 2 made on
-   * demand at once (further runs wait for a release or one of those).
+   * min(2 × maxConcurrentPerTenant, 32), 32 idle in all (up to 64 for 2 s after a busy moment),
+   * 30 s, 1 spare made ahead, 2 made on demand at once (further runs wait for a release or one of
+   * those).
    * (A tenant with more runs in flight than it may keep idle creates and disposes an isolate,
    * ~5 ms of worker CPU with the hardening, on many calls.)
    */

@@ -9,10 +9,12 @@ import { loadIsolatedVm } from './isolated-vm-loader.ts';
 import type { RunDoneMessage, SupervisorToWorkerMessage, WorkerToSupervisorMessage } from './protocol.ts';
 import { SandboxIsolate } from './sandbox-isolate.ts';
 import { IpcOutbox, unbatch } from './ipc-outbox.ts';
+import { SegmentModePolicy } from './segment-mode.ts';
 
 const { ivm, packageName } = loadIsolatedVm();
 const executions = new Map<number, DialplanExecution>();
 const isolates = new IsolatePool((memoryMiB) => SandboxIsolate.create(ivm, memoryMiB), poolOptionsFromArgv());
+const segments = new SegmentModePolicy();
 
 /** The supervisor passes the pool options as JSON in argv[2]; anything unreadable means defaults. */
 function poolOptionsFromArgv(): Partial<IsolatePoolOptions> {
@@ -25,7 +27,7 @@ function poolOptionsFromArgv(): Partial<IsolatePoolOptions> {
   if (typeof parsed !== 'object' || parsed === null) return {};
   const options: Partial<IsolatePoolOptions> = {};
   const source = parsed as Record<string, unknown>;
-  for (const key of ['maxUsesPerIsolate', 'maxIdlePerTenant', 'maxIdle', 'idleMs', 'sweepIntervalMs', 'spares', 'maxCreating'] as const) {
+  for (const key of ['maxUsesPerIsolate', 'maxIdlePerTenant', 'maxIdle', 'overCapGraceMs', 'idleMs', 'sweepIntervalMs', 'spares', 'maxCreating'] as const) {
     const value = source[key];
     if (typeof value === 'number' && Number.isFinite(value) && value >= 0) options[key] = value;
   }
@@ -56,7 +58,7 @@ function startRun(message: Extract<SupervisorToWorkerMessage, { type: 'run' }>):
       const done: RunDoneMessage = { type: 'done', execId, tenantId, result, ...(usage && { usage }) };
       send(done);
     },
-  }, isolates);
+  }, isolates, segments);
   executions.set(execId, execution);
   void execution.start();
 }

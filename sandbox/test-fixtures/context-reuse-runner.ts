@@ -3,7 +3,9 @@
  * the per-tenant IsolatePool, SandboxIsolate with its hardened context) inside this process, and
  * tells which isolate served each run, so a test can prove that two runs shared one context.
  * Started by context-reuse.test.ts as `node --no-node-snapshot --import tsx <this>`; reads
- * `{ steps: [{ tenantId, source, user? }] }` as JSON on stdin, writes the outcomes as JSON.
+ * `{ steps: [{ tenantId, source, user? }], segments? }` as JSON on stdin, writes the outcomes as
+ * JSON. Calls into the isolates are made as the worker makes them (segment-mode.ts), or with
+ * `segments: 'pool'` always through isolated-vm's thread pool.
  */
 import { readFileSync } from 'node:fs';
 import { compileDialplan } from '../compile.ts';
@@ -12,6 +14,7 @@ import { IsolatePool } from '../isolate-pool.ts';
 import { loadIsolatedVm } from '../isolated-vm-loader.ts';
 import { DEFAULT_SANDBOX_LIMITS, type DialplanRequest, type RunMessage, type RunResult } from '../protocol.ts';
 import { SandboxIsolate } from '../sandbox-isolate.ts';
+import { SegmentModePolicy } from '../segment-mode.ts';
 import { inviteRequest } from './dialplan-run-inputs.ts';
 
 interface Step {
@@ -28,6 +31,8 @@ export interface StepOutcome {
   logs: string[];
   /** Which isolate served the run: 1 for the first one created, 2 for the next, ... */
   isolate: number;
+  /** The run started with its calls into the isolate made on the runner's own thread. */
+  sync: boolean;
 }
 
 const { ivm } = loadIsolatedVm();
@@ -59,7 +64,7 @@ function request(user: string): DialplanRequest {
 }
 
 let execId = 1;
-async function runStep(step: Step): Promise<StepOutcome> {
+async function runStep(step: Step, segments: SegmentModePolicy | undefined): Promise<StepOutcome> {
   const compiled = step.stored ? { ok: true as const, ...step.stored } : await compileDialplan(step.source, 'ts');
   if (!compiled.ok) throw new Error(`compile failed: ${JSON.stringify(compiled.errors)}`);
   const logs: string[] = [];
@@ -74,6 +79,7 @@ async function runStep(step: Step): Promise<StepOutcome> {
     req: request(step.user ?? 'alice'),
     limits: { ...DEFAULT_SANDBOX_LIMITS, cpuMs: 2_000 },
   };
+  let sync = false;
   const result = await new Promise<RunResult>((resolve) => {
     const execution: DialplanExecution = new DialplanExecution(
       message,
@@ -84,16 +90,19 @@ async function runStep(step: Step): Promise<StepOutcome> {
         finished: resolve,
       },
       source,
+      segments,
     );
+    sync = execution.synchronous;
     void execution.start();
   });
   if (lent > 0) await new Promise<void>((resolve) => (allBack = resolve));
   allBack = undefined;
-  return { result, logs, isolate: lastLent ? (numbers.get(lastLent) ?? 0) : 0 };
+  return { result, logs, isolate: lastLent ? (numbers.get(lastLent) ?? 0) : 0, sync };
 }
 
-const input = JSON.parse(readFileSync(0, 'utf8')) as { steps: Step[] };
+const input = JSON.parse(readFileSync(0, 'utf8')) as { steps: Step[]; segments?: 'pool' };
+const segments = input.segments === 'pool' ? undefined : new SegmentModePolicy();
 const outcomes: StepOutcome[] = [];
-for (const step of input.steps) outcomes.push(await runStep(step));
+for (const step of input.steps) outcomes.push(await runStep(step, segments));
 pool.close();
 process.stdout.write(JSON.stringify(outcomes));
