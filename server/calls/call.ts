@@ -304,6 +304,7 @@ export class Call implements UasLegHost {
       const sdp = answer.body.toString('utf8');
       body = Buffer.from(answer.source ? rewriteSdpForNat(sdp, answer.source, { mangle: options.mangleSdp }).sdp : sdp, 'utf8');
     }
+    branch.releaseAnswer();
     const res = this.callerLeg.answer(body, () => {
       this.log.info('no ACK for 2xx from caller; hanging up');
       this.hangup('system', 408, 'No ACK from caller');

@@ -57,6 +57,7 @@ export interface BranchRequest {
  */
 export class UacBranch {
   dialog?: Dialog;
+  /** The 2xx that answered, until its SDP went where it had to (`releaseAnswer`). */
   answer?: SipResponse;
   /** The SDP we sent: the INVITE's offer, or the answer in a held-back ACK. */
   sentSdp?: Buffer;
@@ -215,6 +216,11 @@ export class UacBranch {
     this.ctx.forgetAck(d.callId);
     const bye = d.createRequest('BYE', { headers });
     this.ctx.stack.sendRequest(bye, { target: d.flow });
+  }
+
+  /** The answer was relayed: a bridged call holds its dialog, not the 200 (and the raw message its headers point into). */
+  releaseAnswer(): void {
+    this.answer = undefined;
   }
 
   private onFinal(res: SipResponse): void {
