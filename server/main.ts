@@ -12,6 +12,7 @@ import { ExtensionPresence, type PresenceAccount } from './presence/index.ts';
 import { createEventHub, EVENTS_PATH, registrationsOf, SipTraceTap, type EventHub, type EventHubLimits } from '../web/ws/index.ts';
 import { jobSettingsFromEnv, ScheduledJobs } from './jobs/index.ts';
 import { createLogger } from './logger.ts';
+import { startIdleHeapTrim } from './memory/index.ts';
 import { startSipServices, type SipServices } from './sip-services.ts';
 import type { ListenSpec } from './sip/index.ts';
 
@@ -165,6 +166,10 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     const setupUrl = setupToken === null ? null : `http://${shownHost}:${httpAddress.port}/setup#token=${setupToken}`;
     if (setupUrl) logger.warn({ setup: true }, `First run: no web user yet. Create the operator account at ${setupUrl} (one-time link; also in ${config.dataDir}/setup-token; \`patchbay user add\` works too)`);
 
+    const heapTrim = startIdleHeapTrim({
+      onTrim: (r) => logger.debug({ heapBeforeMiB: Math.round(r.beforeBytes / 1048576), heapAfterMiB: Math.round(r.afterBytes / 1048576), ms: Math.round(r.ms) }, 'idle: heap trimmed'),
+    });
+
     let closing: Promise<void> | undefined;
     const server = http;
     const sipServices = sip;
@@ -180,6 +185,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       setupUrl,
       close() {
         closing ??= (async () => {
+          heapTrim.stop();
           stopMetrics?.();
           await eventHub.close();
           presence.close();
