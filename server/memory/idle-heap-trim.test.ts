@@ -5,13 +5,15 @@ const MiB = 1024 * 1024;
 
 /** A heap whose size and busy share the test sets; collect() drops the heap to `liveAfter`. */
 function fakeProcess(start: number) {
-  const state = { heap: start, busy: 0, liveAfter: start, collections: 0, tick: undefined as (() => void) | undefined, stopped: false };
+  const state = { heap: start, young: 0, youngAfter: 0, busy: 0, liveAfter: start, collections: 0, tick: undefined as (() => void) | undefined, stopped: false };
   const deps: IdleHeapTrimDeps = {
     heapBytes: () => state.heap,
+    youngBytes: () => state.young,
     busyShare: () => state.busy,
     collect() {
       state.collections++;
       state.heap = state.liveAfter;
+      state.young = state.youngAfter;
     },
     setInterval(fn) {
       state.tick = fn;
@@ -72,6 +74,31 @@ describe('startIdleHeapTrim', () => {
     expect(trim.trims).toBe(4);
     trim.stop();
     expect(p.state.stopped).toBe(true);
+  });
+
+  it('keeps trimming while the young generation stays grown, a few times at most', () => {
+    const p = fakeProcess(110 * MiB);
+    const trim = startIdleHeapTrim({ slackBytes: 8 * MiB, maxTrimsPerBurst: 4 }, p.deps);
+    p.state.young = p.state.youngAfter = 32 * MiB;
+    p.state.liveAfter = 75 * MiB;
+    p.tick();
+    p.tick();
+    expect(trim.trims).toBe(2);
+    // Third trim: V8 saw the low allocation rate and shrank it; the fourth finds nothing more.
+    p.state.youngAfter = 1 * MiB;
+    p.state.liveAfter = 45 * MiB;
+    p.tick();
+    p.tick();
+    p.tick();
+    p.tick();
+    expect(trim.trims).toBe(4);
+
+    // A young generation that never shrinks costs a bounded number of trims, not one per interval.
+    p.state.heap = 80 * MiB;
+    p.state.young = p.state.youngAfter = 32 * MiB;
+    p.state.liveAfter = 80 * MiB;
+    for (let i = 0; i < 20; i++) p.tick();
+    expect(trim.trims).toBe(8);
   });
 
   it('the real process: a trim gives back the pages a dropped burst of objects left behind', () => {

@@ -1,4 +1,4 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
@@ -6,6 +6,8 @@ import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 export interface IdleHeapTrimDeps {
   /** Bytes of heap the process holds in memory (V8's total_physical_size). */
   heapBytes(): number;
+  /** Of those, the young generation's (V8's new space). */
+  youngBytes(): number;
   /** Share of the last interval the event loop was busy, 0…1. */
   busyShare(): number;
   /** One full, compacting garbage collection. */
@@ -21,6 +23,8 @@ export interface IdleHeapTrimOptions {
   idleBelow?: number;
   /** Heap growth since the last trim that makes another one worth its pause (bytes). */
   slackBytes?: number;
+  /** Trims after one burst at most, however much they still give back. */
+  maxTrimsPerBurst?: number;
   onTrim?: (report: { beforeBytes: number; afterBytes: number; ms: number }) => void;
 }
 
@@ -37,30 +41,38 @@ export interface IdleHeapTrim {
  * of the burst stands and the garbage, the fragmented old-space pages and the grown young
  * generation stay resident indefinitely (idle PSS varied between 94 and 158 MiB run to run on
  * the same database). Only idle intervals are trimmed, so a busy switch keeps V8's own
- * incremental collections and never takes this atomic pause; a trim is repeated while it still
- * gives back more than the slack (the young generation shrinks only once V8 sees the low
- * allocation rate, at the second trim), and after that only when the heap grew by the slack again.
+ * incremental collections and never takes this atomic pause. After a burst a trim is repeated (a
+ * few times at most) while it still gives back more than the slack or the young generation is
+ * still grown; after that the next one waits until the heap grew by the slack again.
  */
 export function startIdleHeapTrim(options: IdleHeapTrimOptions = {}, own: Partial<IdleHeapTrimDeps> = {}): IdleHeapTrim {
   const deps: IdleHeapTrimDeps = { ...processHeap(), ...own };
-  const everyMs = options.everyMs ?? 4_000;
-  const idleBelow = options.idleBelow ?? 0.02;
+  const everyMs = options.everyMs ?? 3_000;
+  const idleBelow = options.idleBelow ?? 0.05;
   const slack = options.slackBytes ?? 8 * 1024 * 1024;
+  const maxTrims = options.maxTrimsPerBurst ?? 4;
   // Start-up itself is the first burst: the first idle interval trims.
   let pending = true;
+  let inBurst = 0;
   let floor = deps.heapBytes();
   let trims = 0;
   const handle = deps.setInterval(() => {
     if (deps.busyShare() >= idleBelow) return;
     const before = deps.heapBytes();
-    if (before > floor + slack) pending = true;
+    if (!pending && before > floor + slack) {
+      pending = true;
+      inBurst = 0;
+    }
     if (!pending) return;
     const started = performance.now();
     deps.collect();
     const after = deps.heapBytes();
     trims++;
+    inBurst++;
     floor = after;
-    pending = before - after > slack;
+    // V8 shrinks the young generation only once the allocation rate of its last several seconds
+    // is low, so the burst's own rate can keep it grown for the first trim or two.
+    pending = inBurst < maxTrims && (before - after > slack || deps.youngBytes() > slack);
     options.onTrim?.({ beforeBytes: before, afterBytes: after, ms: performance.now() - started });
   }, everyMs);
   handle.unref?.();
@@ -77,6 +89,7 @@ function processHeap(): IdleHeapTrimDeps {
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   return {
     heapBytes: () => getHeapStatistics().total_physical_size,
+    youngBytes: () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.physical_space_size ?? 0,
     busyShare() {
       const now = performance.eventLoopUtilization();
       const share = performance.eventLoopUtilization(now, last).utilization;
