@@ -4,7 +4,7 @@ import { prepareDataDir, type Config } from '../config/index.ts';
 import { DatabaseHealth, openDatabase, WriteJournal, writeJournalSettingsFromEnv, type Database } from '../db/index.ts';
 import { authenticateRequest, createApi, FirstRunSetup, sessionSettingsFromEnv, type ApiBinding } from '../web/api/index.ts';
 import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
-import { createMetricsHandler, createSwitchMetrics, type MetricsHandler } from '../web/metrics/index.ts';
+import type { MetricsHandler, SwitchMetrics } from '../web/metrics/index.ts';
 import { COUNTED_SIP_METHODS, SIP_STATUS_CLASSES } from './sip/index.ts';
 import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
@@ -124,7 +124,9 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     let stopMetrics: (() => void) | undefined;
     const metricsToken = config.metrics?.token;
     if (metricsToken) {
-      const wired = wireMetrics(sip, () => eventHubRef?.stats() ?? { clients: 0, resyncs: 0, slowCloses: 0, staleResumes: 0 }, events);
+      // prom-client loads only for a configured scraper: without a token nothing is counted.
+      const { createMetricsHandler, createSwitchMetrics } = await import('../web/metrics/index.ts');
+      const wired = wireMetrics(createSwitchMetrics, sip, () => eventHubRef?.stats() ?? { clients: 0, resyncs: 0, slowCloses: 0, staleResumes: 0 }, events);
       metrics = createMetricsHandler({ registry: wired.metrics.registry, token: metricsToken });
       stopMetrics = wired.stop;
     }
@@ -224,7 +226,12 @@ async function allAccountsOf(db: Database, tenantId: number): Promise<PresenceAc
   }
 }
 
-function wireMetrics(sip: SipServices, eventStream: () => ReturnType<EventHub['stats']>, events: EventBus): { metrics: ReturnType<typeof createSwitchMetrics>; stop(): void } {
+function wireMetrics(
+  createSwitchMetrics: typeof import('../web/metrics/index.ts').createSwitchMetrics,
+  sip: SipServices,
+  eventStream: () => ReturnType<EventHub['stats']>,
+  events: EventBus,
+): { metrics: SwitchMetrics; stop(): void } {
   const calls = { started: 0, answered: 0, failed: 0 };
   const unsubscribe = events.subscribe({ types: ['call.created', 'call.answered', 'call.ended'] }, (e) => {
     if (e.type === 'call.created') calls.started++;
