@@ -7,6 +7,10 @@
  *
  *   node bin/run-ts.js bench/heap-step.ts [rate=400] [seconds=5] [settleSeconds=40] [route=bindings|dialplan] [held]
  *
+ * BENCH_NODE_OPTIONS is added to the server's NODE_OPTIONS (as in idle-memory.ts).
+ * BENCH_SNAPSHOTS=0 takes no snapshot, for PSS alone: a snapshot mallocs tens of MiB that the
+ * process keeps resident afterwards, so every PSS read after the first snapshot includes it.
+ *
  * With `held` the step's calls stay up (each is held until well after the second snapshot), so
  * the diff is what the live calls hold, and it is also printed per call.
  *
@@ -26,6 +30,8 @@ const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 const [rate = 400, seconds = 5, settleSeconds = 40] = process.argv.slice(2, 5).map(Number);
 const route = process.argv[5] === 'dialplan' ? 'dialplan' : 'bindings';
 const held = process.argv[6] === 'held';
+const snapshots = process.env.BENCH_SNAPSHOTS !== '0';
+const noSnapshot = new Map<string, { count: number; size: number }>();
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
@@ -69,7 +75,7 @@ async function main(): Promise<void> {
       startTimeoutMs: 60_000,
       env: {
         PATCHBAY_SANDBOX_MAX_CONCURRENT: '10000', PATCHBAY_ALLOWED_LEG_NETWORKS: '127.0.0.0/8', PATCHBAY_RATE_LIMIT_PER_SOURCE: '0', PATCHBAY_MAX_CALLS: '1000000',
-        NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${workDir}`,
+        NODE_OPTIONS: [process.env.BENCH_NODE_OPTIONS, `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${workDir}`].filter(Boolean).join(' '),
       },
     });
     stop = server.stop;
@@ -85,19 +91,17 @@ async function main(): Promise<void> {
     // Past the warm-up's transactions (64·T1 = 32 s lingering at most) before the baseline.
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));
     const pss0 = await processTreePssKiB(server.pid);
-    const before = await takeHeapSnapshot(server.pid, workDir, 'before', log);
+    const before = snapshots ? await takeHeapSnapshot(server.pid, workDir, 'before', log) : noSnapshot;
     // Held: every call stays up until well past the second snapshot (which can take a minute).
     const stepping = calls(rate, seconds, held ? (settleSeconds + 150) * 1000 : 1000);
     if (held) await new Promise((r) => setTimeout(r, seconds * 1000 + 2000));
-    else {
-      // The calls are still up: the caller's sipp is stopped (by its PID) rather than waited for.
-      if (uacPid !== undefined) process.kill(uacPid, 'SIGTERM');
-      await stepping.catch(() => undefined);
-    }
+    // The step's sipp ends by itself after its calls (1 s each); uacPid may still be the warm-up's
+    // sipp, long gone, when this line runs.
+    else await stepping.catch(() => undefined);
     const pss1 = await processTreePssKiB(server.pid);
     await new Promise((r) => setTimeout(r, settleSeconds * 1000));
     const pss2 = await processTreePssKiB(server.pid);
-    const after = await takeHeapSnapshot(server.pid, workDir, `after ${settleSeconds} s settle`, log);
+    const after = snapshots ? await takeHeapSnapshot(server.pid, workDir, `after ${settleSeconds} s settle`, log) : noSnapshot;
     // The snapshot ran a full GC: what PSS is left now is not garbage waiting for a collection.
     const pss3 = await processTreePssKiB(server.pid);
     log(

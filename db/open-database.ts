@@ -3,7 +3,6 @@ import path from 'node:path';
 import { sqliteDriver } from './sqlite-driver.ts';
 import { withStatementCache } from './statement-cache.ts';
 import { Kysely, Migrator, MysqlDialect, SqliteDialect, sql } from 'kysely';
-import { createPool } from 'mysql2';
 import { createMigrationProvider, type SqlDialectName } from './migrations.ts';
 import { AccountsRepository } from './repositories/accounts-repository.ts';
 import { AuditRepository } from './repositories/audit-repository.ts';
@@ -137,7 +136,9 @@ export function createKysely(url: string, dialect: SqlDialectName): Kysely<Datab
     sqlite.pragma('foreign_keys = ON');
     return new Kysely<DatabaseSchema>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   }
-  const pool = createPool({
+  // mysql2 (with its charset tables and parser caches) loads only for a MySQL database: a SQLite
+  // switch never pays for it. Kysely asks for the pool at the first query.
+  const pool = async () => (await import('mysql2')).createPool({
     uri: url.replace(/^mariadb:/, 'mysql:'),
     connectionLimit: 10,
     supportBigNumbers: true,

@@ -4,7 +4,7 @@ import { prepareDataDir, type Config } from '../config/index.ts';
 import { DatabaseHealth, openDatabase, WriteJournal, writeJournalSettingsFromEnv, type Database } from '../db/index.ts';
 import { authenticateRequest, createApi, FirstRunSetup, sessionSettingsFromEnv, type ApiBinding } from '../web/api/index.ts';
 import { createHttpServer, type PatchbayHttpServer } from '../web/http-server.ts';
-import { createMetricsHandler, createSwitchMetrics, type MetricsHandler } from '../web/metrics/index.ts';
+import type { MetricsHandler, SwitchMetrics } from '../web/metrics/index.ts';
 import { COUNTED_SIP_METHODS, SIP_STATUS_CLASSES } from './sip/index.ts';
 import { CallControl } from './calls/index.ts';
 import { EventBus } from './events/index.ts';
@@ -12,6 +12,7 @@ import { ExtensionPresence, type PresenceAccount } from './presence/index.ts';
 import { createEventHub, EVENTS_PATH, registrationsOf, SipTraceTap, type EventHub, type EventHubLimits } from '../web/ws/index.ts';
 import { jobSettingsFromEnv, ScheduledJobs } from './jobs/index.ts';
 import { createLogger } from './logger.ts';
+import { startIdleHeapTrim } from './memory/index.ts';
 import { startSipServices, type SipServices } from './sip-services.ts';
 import type { ListenSpec } from './sip/index.ts';
 
@@ -123,7 +124,9 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     let stopMetrics: (() => void) | undefined;
     const metricsToken = config.metrics?.token;
     if (metricsToken) {
-      const wired = wireMetrics(sip, () => eventHubRef?.stats() ?? { clients: 0, resyncs: 0, slowCloses: 0, staleResumes: 0 }, events);
+      // prom-client loads only for a configured scraper: without a token nothing is counted.
+      const { createMetricsHandler, createSwitchMetrics } = await import('../web/metrics/index.ts');
+      const wired = wireMetrics(createSwitchMetrics, sip, () => eventHubRef?.stats() ?? { clients: 0, resyncs: 0, slowCloses: 0, staleResumes: 0 }, events);
       metrics = createMetricsHandler({ registry: wired.metrics.registry, token: metricsToken });
       stopMetrics = wired.stop;
     }
@@ -165,6 +168,10 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     const setupUrl = setupToken === null ? null : `http://${shownHost}:${httpAddress.port}/setup#token=${setupToken}`;
     if (setupUrl) logger.warn({ setup: true }, `First run: no web user yet. Create the operator account at ${setupUrl} (one-time link; also in ${config.dataDir}/setup-token; \`patchbay user add\` works too)`);
 
+    const heapTrim = startIdleHeapTrim({
+      onTrim: (r) => logger.debug({ heapBeforeMiB: Math.round(r.beforeBytes / 1048576), heapAfterMiB: Math.round(r.afterBytes / 1048576), ms: Math.round(r.ms) }, 'idle: heap trimmed'),
+    });
+
     let closing: Promise<void> | undefined;
     const server = http;
     const sipServices = sip;
@@ -180,6 +187,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
       setupUrl,
       close() {
         closing ??= (async () => {
+          heapTrim.stop();
           stopMetrics?.();
           await eventHub.close();
           presence.close();
@@ -218,7 +226,12 @@ async function allAccountsOf(db: Database, tenantId: number): Promise<PresenceAc
   }
 }
 
-function wireMetrics(sip: SipServices, eventStream: () => ReturnType<EventHub['stats']>, events: EventBus): { metrics: ReturnType<typeof createSwitchMetrics>; stop(): void } {
+function wireMetrics(
+  createSwitchMetrics: typeof import('../web/metrics/index.ts').createSwitchMetrics,
+  sip: SipServices,
+  eventStream: () => ReturnType<EventHub['stats']>,
+  events: EventBus,
+): { metrics: SwitchMetrics; stop(): void } {
   const calls = { started: 0, answered: 0, failed: 0 };
   const unsubscribe = events.subscribe({ types: ['call.created', 'call.answered', 'call.ended'] }, (e) => {
     if (e.type === 'call.created') calls.started++;

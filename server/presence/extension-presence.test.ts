@@ -42,6 +42,27 @@ describe('ExtensionPresence', () => {
     expect(presence.list(1)[0]!.callIds).toEqual([]);
   });
 
+  it('lists the calls an account is in, none once they end, and the next call again', () => {
+    const { bus, presence, call } = setup();
+    const callIds = () => presence.get(1, 1)!.callIds;
+    for (const callId of ['c1', 'c2']) {
+      call('call.created', { callId });
+      call('call.party.joined', { type: 'call.party.joined', callId, accountId: 1, account: '1001', role: 'caller' });
+    }
+    expect(callIds()).toEqual(['c1', 'c2']);
+    call('call.ended', { callId: 'c1' });
+    expect(callIds()).toEqual(['c2']);
+    call('call.party.left', { type: 'call.party.left', callId: 'c2', accountId: 1, account: '1001', role: 'caller' });
+    expect(callIds()).toEqual([]);
+    expect(presence.get(1, 1)!.state).toBe('idle');
+    call('call.created', { callId: 'c3' });
+    call('call.party.joined', { type: 'call.party.joined', callId: 'c3', accountId: 1, account: '1001', role: 'callee' });
+    expect(callIds()).toEqual(['c3']);
+    expect(presence.get(1, 1)!.state).toBe('ringing');
+    bus.emit(reg('registration.removed', 1, 1, '1001', 'b0'));
+    expect(presence.get(1, 1)!.state).toBe('ringing');
+  });
+
   it('a leg that fails returns the account to idle while the call goes on; other tenants are not listed', () => {
     const { bus, presence, call } = setup();
     bus.emit(reg('registration.added', 2, 9, '1001', 'x'));

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
-import QRCode from 'qrcode';
 
 const ISSUER = 'Patchbay';
 
@@ -12,6 +11,8 @@ function totpFor(secretBase32: string, label: string): TOTP {
 export async function newTotpEnrolment(label: string): Promise<{ secret: string; otpauthUri: string; qrCodeDataUrl: string }> {
   const secret = new Secret({ size: 20 }).base32;
   const otpauthUri = totpFor(secret, label).toString();
+  // The QR encoder (and its PNG writer) loads at the first enrolment, not with every switch.
+  const { default: QRCode } = await import('qrcode');
   return { secret, otpauthUri, qrCodeDataUrl: await QRCode.toDataURL(otpauthUri) };
 }
 

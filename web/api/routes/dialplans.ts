@@ -1,4 +1,3 @@
-import { createTwoFilesPatch } from 'diff';
 import { z } from 'zod';
 import type { DialplanVersion, Repositories } from '../../../db/index.ts';
 import type { ApiRouter, RouteInput } from '../api-router.ts';
@@ -126,6 +125,8 @@ export function mountDialplanRoutes(api: ApiRouter, d: RouteDeps): void {
     const name = await nameOf(input);
     const from = await versionOf(input.tenantId, name, input.query.from);
     const to = await versionOf(input.tenantId, name, input.query.to);
+    // Loaded at the first diff asked for: the idle switch does not hold it.
+    const { createTwoFilesPatch } = await import('diff');
     return { diff: createTwoFilesPatch(`${name}@${from.version}`, `${name}@${to.version}`, from.source, to.source, undefined, undefined, { context: 3 }) };
   });
 

@@ -1,0 +1,1 @@
+export { startIdleHeapTrim, type IdleHeapTrim, type IdleHeapTrimDeps, type IdleHeapTrimOptions } from './idle-heap-trim.ts';
