@@ -76,6 +76,18 @@ describe('startIdleHeapTrim', () => {
     expect(p.state.stopped).toBe(true);
   });
 
+  it('stops for good, reporting once, when the runtime refuses a collection (no gc()), and never throws', () => {
+    const p = fakeProcess(100 * MiB);
+    p.deps.collect = () => {
+      throw new ReferenceError('gc is not defined');
+    };
+    const errors: unknown[] = [];
+    startIdleHeapTrim({ onError: (err) => errors.push(err) }, p.deps);
+    expect(() => p.tick()).not.toThrow();
+    expect(p.state.stopped).toBe(true);
+    expect(errors).toHaveLength(1);
+  });
+
   it('keeps trimming while the young generation stays grown, a few times at most', () => {
     const p = fakeProcess(110 * MiB);
     const trim = startIdleHeapTrim({ slackBytes: 8 * MiB, maxTrimsPerBurst: 4 }, p.deps);

@@ -26,6 +26,8 @@ export interface IdleHeapTrimOptions {
   /** Trims after one burst at most, however much they still give back. */
   maxTrimsPerBurst?: number;
   onTrim?: (report: { beforeBytes: number; afterBytes: number; ms: number }) => void;
+  /** A collection could not be made (a runtime that refuses the V8 flags): trimming stops for good, the switch goes on. */
+  onError?: (err: unknown) => void;
 }
 
 export interface IdleHeapTrim {
@@ -65,7 +67,13 @@ export function startIdleHeapTrim(options: IdleHeapTrimOptions = {}, own: Partia
     }
     if (!pending) return;
     const started = performance.now();
-    deps.collect();
+    try {
+      deps.collect();
+    } catch (err) {
+      deps.clearInterval(handle);
+      options.onError?.(err);
+      return;
+    }
     const after = deps.heapBytes();
     trims++;
     inBurst++;
