@@ -6,7 +6,7 @@ import type { SegmentModePolicy } from './segment-mode.ts';
 import { isSysFunctionName, type PlainValue, type RunMessage, type RunResult, type RunUsage, type SysFunctionName } from './protocol.ts';
 import { SourceMapIndex } from './source-map.ts';
 import { logLimitLine, SysCallBudget } from './sys-call-budget.ts';
-import { enclosingHelpers, unwrapPosition } from './compile.ts';
+import { enclosingHelpers, unwrapPosition } from './dialplan-wrapper.ts';
 
 /** File name of the user's JS inside the isolate; stack frames are found by it. */
 const DIALPLAN_SCRIPT_FILE = 'dialplan.js';
