@@ -6,7 +6,7 @@ import { sourceTrust, type TenantRef } from '../registrar/index.ts';
 import { dialogKeyOfRequest, digestUriMatchesRequest, endForkDialog } from '../sip/index.ts';
 import { createResponse, newTag, type Endpoint, type SipRequest, type SipResponse } from '../sip/index.ts';
 import type { ServerTransaction } from '../sip/index.ts';
-import { formatHost, parseUri, type SipUri } from '../sip/index.ts';
+import { formatHost } from '../sip/index.ts';
 import { Call, type CallContext } from './call.ts';
 import { CallbackCall, type CallbackContext, type CallbackParams } from './callback-call.ts';
 import type { CallbackResult } from './dialplan/index.ts';

@@ -619,7 +619,7 @@ export class Call implements UasLegHost {
     this.machine.to(CallState.Ended);
     this.parties.end();
     this.ctx.stack.wheel.cancel(this.durationTimer);
-    this.callerLeg.release();
+    // The caller's leg is side A's party from its answer on (or was handed on, and released then).
     this.bridge?.party('a').release();
     this.bridge?.party('b').release();
     this.parkingState?.leaveLot();

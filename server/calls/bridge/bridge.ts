@@ -1,5 +1,5 @@
 import {
-  createResponse, ReinviteGuard, reinviteRefusalResponse, retransmit2xxUntilAck, sendAck,
+  createResponse, ReinviteGuard, reinviteRefusalResponse, retransmit2xxUntilAck,
   type Dialog, type Invite2xxRetransmitter, type ReinviteTurn, type ServerTransaction, type SipRequest, type SipResponse, type SipStack,
 } from '../../sip/index.ts';
 import type { DialogLeg, LegOwner } from '../legs/index.ts';

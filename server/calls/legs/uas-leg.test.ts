@@ -143,7 +143,7 @@ describe('UasLeg answering the INVITE', () => {
     const hungUp = parsed(requestText({ callId: 'udp-3' })) as SipRequest;
     hungUp.source = phone;
     const early = uasLegFor(hungUp, env.stack).leg;
-    early.attach({ ack: () => {}, refer: () => {}, reinvite: () => {}, request: () => {}, bye: (req, tx) => tx.respond({} as SipResponse) });
+    early.attach({ ack: () => {}, refer: () => {}, reinvite: () => {}, request: () => {}, bye: (_req, tx) => tx.respond({} as SipResponse) });
     early.answer(undefined, () => { byeGaveUp++; });
     const sentBefore = okSent();
     const bye = parsed(requestText({ method: 'BYE', callId: 'udp-3', cseq: 2, toTag: early.toTag })) as SipRequest;
