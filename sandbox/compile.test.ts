@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileDialplan, enclosingHelpers } from './compile.ts';
+import { compileDialplan } from './compile.ts';
+import { enclosingHelpers } from './dialplan-wrapper.ts';
 import { SourceMapIndex } from './source-map.ts';
 
 describe('compileDialplan', () => {

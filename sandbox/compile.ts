@@ -1,8 +1,6 @@
 import { transform, type Message } from 'esbuild';
 import { DIALPLAN_WRAPPER_PREFIX, WRAPPER_SUFFIX, enclosingHelpers, unwrapPosition } from './dialplan-wrapper.ts';
 
-export { DIALPLAN_WRAPPER_PREFIX, enclosingHelpers, unwrapPosition } from './dialplan-wrapper.ts';
-
 /** Name given to the original source in the source map and to the stored JS in stack traces. */
 export const DIALPLAN_SOURCE_FILE = 'dialplan.ts';
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transform } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { DIALPLAN_WRAPPER_PREFIX } from './compile.ts';
+import { DIALPLAN_WRAPPER_PREFIX } from './dialplan-wrapper.ts';
 import type { StepOutcome } from './test-fixtures/context-reuse-runner.ts';
 
 /**

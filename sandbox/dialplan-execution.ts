@@ -90,6 +90,14 @@ export class DialplanExecution {
     return this.sync;
   }
 
+  /**
+   * Asked again before each call into the isolate: another run of the tenant may have been
+   * demoted meanwhile (runs in flight together must not each hold the thread for a whole budget).
+   */
+  private syncNow(): boolean {
+    return (this.sync &&= this.segments?.syncFor(this.run.tenantId) ?? false);
+  }
+
   async start(): Promise<void> {
     const { limits } = this.run;
     try {
@@ -121,7 +129,7 @@ export class DialplanExecution {
         const dialplan =
           sandbox.evaluatedDialplan(js) ?? (await this.enter(sandbox.dialplanFunction(js, DIALPLAN_SCRIPT_FILE, this.remainingCpuMs())));
         if (this.done) return;
-        const started = this.sync
+        const started = this.syncNow()
           ? this.enterSync(() => sandbox.beginSync(this.runId, data, dialplan, this.remainingCpuMs()))
           : await this.enter(sandbox.begin(this.runId, data, dialplan, this.remainingCpuMs()));
         if (started) return;
@@ -160,7 +168,7 @@ export class DialplanExecution {
     const sandbox = this.sandbox;
     if (this.done || !sandbox) return;
     const json = JSON.stringify(reply.error !== undefined ? { error: reply.error } : { value: reply.value });
-    if (this.sync) {
+    if (this.syncNow()) {
       try {
         this.enterSync(() => sandbox.settleSync(this.runId, seq, json, this.remainingCpuMs()));
       } catch (error) {
@@ -354,18 +362,22 @@ export class DialplanExecution {
     const isolate = this.isolate;
     const before = isolate?.cpuTime ?? 0n;
     const disposedBefore = isolate?.isDisposed ?? true;
+    let threw = false;
     this.callsInFlight++;
     try {
       return call();
     } catch (error) {
       this.callFailed = true;
+      // A call that throws timed out (or lost its isolate): it held this thread for the rest of
+      // the budget, though much of that may have been host time the isolate's CPU does not book.
+      threw = true;
       throw error;
     } finally {
       this.callsInFlight--;
       // An isolate disposed inside the call hit its memory limit there: a segment that allocated
       // all of it held this thread long enough to count as long.
       if (isolate && !disposedBefore) {
-        const cpuMs = isolate.isDisposed ? Number.POSITIVE_INFINITY : Number(isolate.cpuTime - before) / 1e6;
+        const cpuMs = threw || isolate.isDisposed ? Number.POSITIVE_INFINITY : Number(isolate.cpuTime - before) / 1e6;
         this.segments?.recordSync(this.run.tenantId, cpuMs);
       }
       this.sync &&= this.segments?.syncFor(this.run.tenantId) ?? false;

@@ -169,7 +169,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; event
     if (setupUrl) logger.warn({ setup: true }, `First run: no web user yet. Create the operator account at ${setupUrl} (one-time link; also in ${config.dataDir}/setup-token; \`patchbay user add\` works too)`);
 
     const heapTrim = startIdleHeapTrim({
-      onError: (err) => logger.warn({ err }, 'idle heap trim is off: this runtime gives no gc()'),
+      onError: (err) => logger.warn({ err }, 'idle heap trim is off (a collection or a heap reading failed)'),
       onTrim: (r) => logger.debug({ heapBeforeMiB: Math.round(r.beforeBytes / 1048576), heapAfterMiB: Math.round(r.afterBytes / 1048576), ms: Math.round(r.ms) }, 'idle: heap trimmed'),
     });
 

@@ -105,10 +105,16 @@ describe('startIdleHeapTrim', () => {
     p.tick();
     expect(trim.trims).toBe(4);
 
+    // Light traffic regrowing only the young generation brings on no new full collection.
+    p.state.heap = 45 * MiB + 31 * MiB;
+    p.state.young = 32 * MiB;
+    for (let i = 0; i < 5; i++) p.tick();
+    expect(trim.trims).toBe(4);
+
     // A young generation that never shrinks costs a bounded number of trims, not one per interval.
-    p.state.heap = 80 * MiB;
+    p.state.heap = 100 * MiB;
     p.state.young = p.state.youngAfter = 32 * MiB;
-    p.state.liveAfter = 80 * MiB;
+    p.state.liveAfter = 100 * MiB;
     for (let i = 0; i < 20; i++) p.tick();
     expect(trim.trims).toBe(8);
   });

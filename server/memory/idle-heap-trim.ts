@@ -56,32 +56,38 @@ export function startIdleHeapTrim(options: IdleHeapTrimOptions = {}, own: Partia
   // Start-up itself is the first burst: the first idle interval trims.
   let pending = true;
   let inBurst = 0;
-  let floor = deps.heapBytes();
+  // Growth is judged on old space: the young generation shrinks at a trim and light traffic
+  // regrows it at once, which must not bring on another full collection.
+  const oldBytes = (): number => deps.heapBytes() - deps.youngBytes();
+  let floor = oldBytes();
   let trims = 0;
-  const handle = deps.setInterval(() => {
+  const tick = (): void => {
     if (deps.busyShare() >= idleBelow) return;
     const before = deps.heapBytes();
-    if (!pending && before > floor + slack) {
+    if (!pending && oldBytes() > floor + slack) {
       pending = true;
       inBurst = 0;
     }
     if (!pending) return;
     const started = performance.now();
-    try {
-      deps.collect();
-    } catch (err) {
-      deps.clearInterval(handle);
-      options.onError?.(err);
-      return;
-    }
+    deps.collect();
     const after = deps.heapBytes();
     trims++;
     inBurst++;
-    floor = after;
+    floor = oldBytes();
     // V8 shrinks the young generation only once the allocation rate of its last several seconds
     // is low, so the burst's own rate can keep it grown for the first trim or two.
     pending = inBurst < maxTrims && (before - after > slack || deps.youngBytes() > slack);
     options.onTrim?.({ beforeBytes: before, afterBytes: after, ms: performance.now() - started });
+  };
+  const handle = deps.setInterval(() => {
+    // Nothing the trimmer does may throw out of a timer: a failure turns it off, the switch goes on.
+    try {
+      tick();
+    } catch (err) {
+      deps.clearInterval(handle);
+      options.onError?.(err);
+    }
   }, everyMs);
   handle.unref?.();
   return {

@@ -248,7 +248,8 @@ export class ExtensionPresence {
     if (!tenant) this.accounts.set(tenantId, (tenant = new Map()));
     let a = tenant.get(accountId);
     if (!a) {
-      a = { tenantId, accountId, user, bindings: new Set(), state: 'offline', dnd: false };
+      // `calls` is in the literal so that every account has one shape (it is set and cleared, never added or deleted).
+      a = { tenantId, accountId, user, bindings: new Set(), state: 'offline', dnd: false, calls: undefined };
       tenant.set(accountId, a);
     }
     a.user = user;
@@ -290,7 +291,7 @@ function callIdsOf(a: AccountPresence): string[] {
 /** Its last call gone, the account drops the map too (a peak of calls leaves nothing behind). */
 function forgetCall(a: AccountPresence, callId: string): void {
   if (!a.calls?.delete(callId) || a.calls.size > 0) return;
-  delete a.calls;
+  a.calls = undefined;
 }
 
 function labelOf(displayName: string | null | undefined): string | undefined {
